@@ -120,7 +120,9 @@ const SOUND_FORMAT_AAC: u8 = 10;
 
 /// Parses the header of a video tag body (FLV spec E.4.3.1; enhanced-rtmp v2 "ExVideoTagHeader").
 pub fn parse_video_tag_header(body: &[u8]) -> Result<VideoTagHeader, FlvError> {
-    let first = *body.first().ok_or(FlvError::Truncated("video tag header"))?;
+    let first = *body
+        .first()
+        .ok_or(FlvError::Truncated("video tag header"))?;
     let frame_type = (first >> 4) & 0x07;
     let keyframe = frame_type == 1 || frame_type == 4;
     if first & 0x80 != 0 {
@@ -142,7 +144,10 @@ pub fn parse_video_tag_header(body: &[u8]) -> Result<VideoTagHeader, FlvError> {
         let (packet, has_cts) = match packet_type {
             _ if frame_type == 5 => (VideoPacket::Metadata, false),
             0 => (VideoPacket::SequenceHeader, false),
-            1 => (VideoPacket::Coded, matches!(codec, VideoCodec::Avc | VideoCodec::Hevc)),
+            1 => (
+                VideoPacket::Coded,
+                matches!(codec, VideoCodec::Avc | VideoCodec::Hevc),
+            ),
             2 => (VideoPacket::EndOfSequence, false),
             3 => (VideoPacket::Coded, false), // CodedFramesX: composition time implicitly 0
             4 => (VideoPacket::Metadata, false),
@@ -210,7 +215,9 @@ pub fn parse_video_tag_header(body: &[u8]) -> Result<VideoTagHeader, FlvError> {
 
 /// Parses the header of an audio tag body (FLV spec E.4.2.1; enhanced-rtmp v2 "ExAudioTagHeader").
 pub fn parse_audio_tag_header(body: &[u8]) -> Result<AudioTagHeader, FlvError> {
-    let first = *body.first().ok_or(FlvError::Truncated("audio tag header"))?;
+    let first = *body
+        .first()
+        .ok_or(FlvError::Truncated("audio tag header"))?;
     let sound_format = first >> 4;
     match sound_format {
         SOUND_FORMAT_EX_HEADER => {
