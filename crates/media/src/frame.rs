@@ -89,18 +89,34 @@ mod tests {
 
     #[test]
     fn classifies_avc_frames() {
-        let seq = Frame::new(TagType::Video, 0, Bytes::from_static(&[0x17, 0, 0, 0, 0, 1]));
+        let seq = Frame::new(
+            TagType::Video,
+            0,
+            Bytes::from_static(&[0x17, 0, 0, 0, 0, 1]),
+        );
         assert!(seq.config && !seq.keyframe);
-        let key = Frame::new(TagType::Video, 40, Bytes::from_static(&[0x17, 1, 0, 0, 80, 9]));
+        let key = Frame::new(
+            TagType::Video,
+            40,
+            Bytes::from_static(&[0x17, 1, 0, 0, 80, 9]),
+        );
         assert!(key.keyframe && !key.config);
         assert_eq!(key.pts(), 120);
-        let inter = Frame::new(TagType::Video, 80, Bytes::from_static(&[0x27, 1, 0, 0, 0, 9]));
+        let inter = Frame::new(
+            TagType::Video,
+            80,
+            Bytes::from_static(&[0x27, 1, 0, 0, 0, 9]),
+        );
         assert!(!inter.keyframe);
     }
 
     #[test]
     fn classifies_aac_and_metadata() {
-        let asc = Frame::new(TagType::Audio, 0, Bytes::from_static(&[0xaf, 0, 0x12, 0x10]));
+        let asc = Frame::new(
+            TagType::Audio,
+            0,
+            Bytes::from_static(&[0xaf, 0, 0x12, 0x10]),
+        );
         assert!(asc.config);
         let raw = Frame::new(TagType::Audio, 0, Bytes::from_static(&[0xaf, 1, 0x21]));
         assert!(!raw.config && !raw.keyframe);

@@ -1,7 +1,13 @@
-//! The media plane's pure parts: [`Frame`], the output [`timeline`], the GOP cache and the
-//! per-subscriber queues used for fan-out. No I/O, no clock: callers pass `now` in.
+//! The media plane's pure parts: [`Frame`], the output [`timeline`], codec-configuration
+//! bookkeeping ([`config`]), the [`gop`] cache and the per-subscriber [`queue`]s used for
+//! fan-out. No I/O, no clock, no locks: the tokio drivers in `baton-net` wrap these and pass
+//! time in.
 
 pub mod frame;
+pub mod timeline;
 
 pub use baton_flv::TagType;
 pub use frame::Frame;
+
+#[cfg(test)]
+mod testutil;
