@@ -3,6 +3,7 @@
 //! fan-out. No I/O, no clock, no locks: the tokio drivers in `baton-net` wrap these and pass
 //! time in.
 
+pub mod config;
 pub mod frame;
 pub mod timeline;
 
