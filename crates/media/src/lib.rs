@@ -5,6 +5,8 @@
 
 pub mod config;
 pub mod frame;
+pub mod gop;
+pub mod queue;
 pub mod timeline;
 
 pub use baton_flv::TagType;
