@@ -18,6 +18,7 @@ pub struct ConfigTracker {
 }
 
 impl ConfigTracker {
+    /// A tracker that has forwarded nothing yet.
     pub fn new() -> Self {
         ConfigTracker::default()
     }

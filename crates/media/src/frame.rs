@@ -11,6 +11,7 @@ use bytes::Bytes;
 /// cheap: the payload is reference-counted and shared by every subscriber.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
+    /// Audio, video or script data.
     pub kind: TagType,
     /// Decode timestamp in milliseconds, on whatever timeline the holder works in (a source's
     /// unwrapped timeline, or a relay's output timeline).
@@ -20,6 +21,7 @@ pub struct Frame {
     /// Codec configuration ("sequence header": AVCDecoderConfigurationRecord, hvcC, AAC
     /// AudioSpecificConfig, Enhanced RTMP SequenceStart).
     pub config: bool,
+    /// The FLV tag body / RTMP message payload, header included.
     pub payload: Bytes,
 }
 
@@ -67,10 +69,12 @@ impl Frame {
         self.dts + i64::from(self.composition_time())
     }
 
+    /// A video frame (sequence headers included).
     pub fn is_video(&self) -> bool {
         self.kind == TagType::Video
     }
 
+    /// An audio frame (sequence headers included).
     pub fn is_audio(&self) -> bool {
         self.kind == TagType::Audio
     }

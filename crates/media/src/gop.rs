@@ -51,6 +51,7 @@ pub struct GopCache {
 }
 
 impl GopCache {
+    /// An empty cache.
     pub fn new(config: GopCacheConfig) -> Self {
         GopCache {
             config,
@@ -135,6 +136,7 @@ impl GopCache {
         self.headers().count() + self.frames.len()
     }
 
+    /// Whether [`replay`](GopCache::replay) yields nothing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

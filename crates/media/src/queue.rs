@@ -48,7 +48,10 @@ pub enum Pushed {
     /// The queue overflowed: `dropped` frames were discarded, the queued media plus the pushed
     /// frame itself unless it could resume the flow (a video keyframe, or audio on a stream
     /// without video), in which case it was queued.
-    Flushed { dropped: usize },
+    Flushed {
+        /// Frames discarded by this push.
+        dropped: usize,
+    },
     /// The frame (metadata or a sequence header) was queued in place of a queued older one of
     /// the same kind, which was discarded.
     Replaced,
@@ -78,6 +81,7 @@ pub struct SubscriberQueue {
 }
 
 impl SubscriberQueue {
+    /// An empty queue.
     pub fn new(config: QueueConfig) -> Self {
         SubscriberQueue {
             config,
@@ -131,6 +135,7 @@ impl SubscriberQueue {
         WhenFull::DropToKeyframe
     }
 
+    /// Frames queued.
     pub fn len(&self) -> usize {
         self.frames.len()
     }
@@ -145,6 +150,7 @@ impl SubscriberQueue {
         self.dropped
     }
 
+    /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }

@@ -99,10 +99,11 @@ pub struct TimelineCounters {
 ///
 /// Sequence headers ("config" frames) are mapped like other frames but never move their
 /// track's last DTS forward, and are kept between their track's last DTS and the newest output
-/// DTS: a header re-sent mid-stream with timestamp 0 (or garbage) cannot make the output jump.
-/// Script frames (metadata, cue points) take the current offset without the monotonic rule,
-/// kept between the segment's base and the newest output DTS so they can never go negative or
-/// ahead. Both get the segment's base while it has not been anchored yet.
+/// DTS: a header re-sent mid-stream with timestamp 0 (or garbage) cannot make the output jump
+/// or its track go backwards. Script frames (metadata, cue points) take the current offset
+/// without the monotonic rule, kept between the segment's base and the newest output DTS so
+/// they can never go negative or ahead. Both get the segment's base while it has not been
+/// anchored yet (headers normally precede the segment's first media frame).
 #[derive(Debug)]
 pub struct Timeline {
     config: TimelineConfig,
@@ -115,6 +116,7 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// A timeline with no output yet: the first segment will start at 0.
     pub fn new(config: TimelineConfig) -> Self {
         let audio = Track::new(config.default_audio_duration_ms);
         let video = Track::new(config.default_video_duration_ms);
@@ -150,10 +152,10 @@ impl Timeline {
             self.begin_segment(0);
         }
         frame.dts = match frame.kind {
-            TagType::Script => self.map_side(frame.dts, None),
+            TagType::Script => self.map_side(frame.dts, None, false),
             TagType::Audio | TagType::Video if frame.config => {
-                let floor = self.track(frame.kind).last_out;
-                self.map_side(frame.dts, floor)
+                let last = self.track(frame.kind).last_out;
+                self.map_side(frame.dts, last, true)
             }
             TagType::Audio | TagType::Video => self.map_media(frame.kind, frame.dts),
         };
@@ -162,6 +164,7 @@ impl Timeline {
         }
     }
 
+    /// What the timeline has corrected so far.
     pub fn counters(&self) -> TimelineCounters {
         self.counters
     }
@@ -221,15 +224,22 @@ impl Timeline {
         out
     }
 
-    /// Maps a sequence header (`floor` = its track's last DTS) or a script frame (`None`).
-    fn map_side(&self, dts: i64, floor: Option<i64>) -> i64 {
+    /// Maps a sequence header (`track_last` = its track's last media DTS) or a script frame
+    /// (`None`).
+    fn map_side(&self, dts: i64, track_last: Option<i64>, is_config: bool) -> i64 {
         let (base, mapped) = match self.anchor {
             Anchor::Pending { base } => (base, base),
             Anchor::Anchored { base, offset, .. } => (base, dts.saturating_add(offset)),
         };
-        let lo = floor.map_or(base, |f| f.max(base));
+        let lo = match (is_config, track_last) {
+            (true, Some(last)) => last,
+            // A track's first media frame may precede the anchor frame by up to the backward
+            // jump limit (more would be a discontinuity): leave a header room to precede it.
+            (true, None) => base.saturating_sub(self.config.max_backward_jump_ms).max(0),
+            (false, _) => base,
+        };
         let hi = self.last_dts().map_or(base, |newest| newest.max(base));
-        // lo ≤ hi always (a track's last DTS is at most the newest); max(lo) keeps it total.
+        // lo ≤ hi in every case above; max(lo) keeps the expression total regardless.
         mapped.max(lo).min(hi.max(lo))
     }
 

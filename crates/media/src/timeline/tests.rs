@@ -217,6 +217,28 @@ fn config_frames_do_not_push_last_dts() {
 }
 
 #[test]
+fn late_header_of_a_leading_track_precedes_its_media() {
+    let mut t = timeline();
+    out(&mut t, video(0, true, 0));
+    out(&mut t, audio(0));
+    t.begin_segment(0);
+    let base = t.next_base();
+    assert_eq!(base, 33);
+    // Video anchors at 100; audio (header, then media) starts 20 ms earlier on the source.
+    assert_eq!(out(&mut t, video(100, true, 0)), base);
+    assert_eq!(out(&mut t, audio_config(80)), base - 20);
+    assert_eq!(out(&mut t, audio(80)), base - 20);
+    // A track that appears for the first time: its header may also precede the anchor.
+    let mut t = timeline();
+    out(&mut t, audio(0));
+    t.begin_segment(1000);
+    assert_eq!(out(&mut t, audio(5000)), 1023);
+    assert_eq!(out(&mut t, video_config(4990)), 1013);
+    assert_eq!(out(&mut t, video(4990, true, 0)), 1013);
+    assert_eq!(t.counters().dts_corrections, 0);
+}
+
+#[test]
 fn script_frames_take_the_mapping_within_the_segment() {
     let mut t = timeline();
     out(&mut t, video(0, true, 0));

@@ -22,6 +22,7 @@ pub struct TimestampUnwrapper {
 }
 
 impl TimestampUnwrapper {
+    /// An unwrapper that has seen nothing: the next timestamp maps to itself.
     pub fn new() -> Self {
         TimestampUnwrapper { last: None }
     }
