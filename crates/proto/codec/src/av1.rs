@@ -32,6 +32,7 @@ pub struct Av1Config {
 }
 
 impl Av1Config {
+    /// Parses a record (marker 1, version 1); the config OBUs are kept as they are.
     pub fn parse(data: &[u8]) -> Result<Self, CodecError> {
         let header = data.get(..4).ok_or(CodecError::Truncated(RECORD))?;
         // marker (1) = 1, version (7) = 1.
@@ -59,6 +60,7 @@ impl Av1Config {
         })
     }
 
+    /// Serializes the record (version 1), config OBUs appended unchanged.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(4 + self.config_obus.len());
         out.push(0x81);

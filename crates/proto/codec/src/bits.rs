@@ -46,6 +46,7 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Reads one bit (0 or 1).
     pub fn read_bit(&mut self) -> Result<u32, CodecError> {
         if self.left == 0 {
             self.current = self.next_byte()?;
@@ -56,6 +57,7 @@ impl<'a> BitReader<'a> {
         Ok(u32::from((self.current >> self.left) & 1))
     }
 
+    /// Reads one bit as a flag.
     pub fn read_flag(&mut self) -> Result<bool, CodecError> {
         Ok(self.read_bit()? == 1)
     }
@@ -80,6 +82,7 @@ impl<'a> BitReader<'a> {
         Ok(v)
     }
 
+    /// Skips `n` bits.
     pub fn skip_bits(&mut self, n: u64) -> Result<(), CodecError> {
         for _ in 0..n {
             self.read_bit()?;
@@ -163,6 +166,7 @@ pub struct BitWriter {
 }
 
 impl BitWriter {
+    /// An empty writer.
     pub fn new() -> Self {
         Self::default()
     }
@@ -174,6 +178,7 @@ impl BitWriter {
         }
     }
 
+    /// Writes one bit.
     pub fn write_bit(&mut self, bit: bool) {
         if self.used == 0 {
             self.out.push(0);

@@ -131,6 +131,7 @@ impl FlvDemuxer {
         self.header.as_ref()
     }
 
+    /// Counters so far.
     pub fn stats(&self) -> DemuxStats {
         self.stats
     }

@@ -26,6 +26,7 @@ impl TagType {
         }
     }
 
+    /// The tag type for a TagType byte / message type id, `None` for any other value.
     pub fn from_id(id: u8) -> Option<TagType> {
         match id {
             8 => Some(TagType::Audio),

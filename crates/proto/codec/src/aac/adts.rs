@@ -98,6 +98,7 @@ impl AdtsHeader {
         usize::from(self.frame_length).saturating_sub(self.header_len())
     }
 
+    /// The sampling frequency in Hz (0 for an index outside the table).
     pub fn sample_rate(&self) -> u32 {
         // parse() only accepts indices into the table; a hand-built header gets 0.
         SAMPLE_RATES

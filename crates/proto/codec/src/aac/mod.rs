@@ -16,14 +16,22 @@ pub const SAMPLE_RATES: [u32; 13] = [
 /// samplingFrequencyIndex escape: an explicit 24-bit frequency follows.
 pub const EXPLICIT_SAMPLE_RATE: u8 = 15;
 
-/// Audio object types (14496-3 Table 1.17) Baton names.
+// Audio object types (14496-3 Table 1.17) Baton names.
+/// AAC Main.
 pub const AOT_AAC_MAIN: u8 = 1;
+/// AAC Low Complexity, the common one.
 pub const AOT_AAC_LC: u8 = 2;
+/// AAC Scalable Sample Rate.
 pub const AOT_AAC_SSR: u8 = 3;
+/// AAC Long Term Prediction.
 pub const AOT_AAC_LTP: u8 = 4;
+/// Spectral Band Replication: HE-AAC when signalled explicitly.
 pub const AOT_SBR: u8 = 5;
+/// Error-resilient AAC Low Delay.
 pub const AOT_ER_AAC_LD: u8 = 23;
+/// Parametric Stereo: HE-AAC v2 when signalled explicitly.
 pub const AOT_PS: u8 = 29;
+/// Error-resilient AAC Enhanced Low Delay.
 pub const AOT_ER_AAC_ELD: u8 = 39;
 
 const WHAT: &str = "AudioSpecificConfig";

@@ -157,11 +157,12 @@ impl Sps {
     }
 }
 
-/// Profiles whose SPS carries chroma_format_idc, bit depths and scaling matrices (7.3.2.1.1).
+/// Profiles whose SPS carries chroma_format_idc, bit depths and scaling matrices (7.3.2.1.1),
+/// plus 144, the High 4:4:4 profile of the 2005 edition, which old streams still carry.
 fn has_chroma_info(profile_idc: u8) -> bool {
     matches!(
         profile_idc,
-        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135 | 144
     )
 }
 

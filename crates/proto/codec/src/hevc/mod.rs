@@ -12,12 +12,18 @@ pub use sps::{HevcSps, ProfileTierLevel};
 use crate::CodecError;
 use crate::bits::ByteReader;
 
-/// nal_unit_type values (H.265 Table 7-1).
+// nal_unit_type values (H.265 Table 7-1).
+/// Video parameter set.
 pub const NAL_VPS: u8 = 32;
+/// Sequence parameter set.
 pub const NAL_SPS: u8 = 33;
+/// Picture parameter set.
 pub const NAL_PPS: u8 = 34;
+/// Access unit delimiter.
 pub const NAL_AUD: u8 = 35;
+/// Prefix supplemental enhancement information.
 pub const NAL_SEI_PREFIX: u8 = 39;
+/// Suffix supplemental enhancement information.
 pub const NAL_SEI_SUFFIX: u8 = 40;
 
 /// The nal_unit_type of an H.265 NAL unit (H.265 7.3.1.2), `None` for an empty slice.
