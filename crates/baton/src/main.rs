@@ -1,1 +1,72 @@
-fn main() {}
+//! `baton`: the self-hosted live-stream relay service.
+//!
+//! * `baton serve` runs the ingest server (RTMP + HTTP-FLV) and the control API.
+//! * `baton relay SRC DST` runs one relay in the foreground, like
+//!   `ffmpeg -i SRC -c copy -f flv DST` but in-process, with reconnects and one timeline.
+
+mod config;
+mod duration;
+mod relay_cmd;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "baton",
+    version,
+    about = "Self-hosted live-stream relay service"
+)]
+struct Cli {
+    /// Log filter (tracing-subscriber EnvFilter syntax), e.g. `info`, `baton_net=debug`.
+    #[arg(long, global = true, env = "BATON_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the service: RTMP ingest, HTTP-FLV playback and the control API.
+    Serve(serve::ServeArgs),
+    /// Relay one stream in the foreground until Ctrl-C.
+    Relay(relay_cmd::RelayArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|e| {
+        eprintln!("baton: bad --log filter {:?}: {e}; using `info`", cli.log);
+        EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("baton: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Relay(args) => relay_cmd::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("baton: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,34 @@
-//! placeholder
+//! Baton's tokio drivers for the sans-IO protocol crates: the RTMP ingest server and its
+//! [`hub`], RTMP client connections, HTTP-FLV playback and HTTP-FLV pulling.
+//!
+//! Everything here is async and bounded: every queue has a size and a named full-queue policy
+//! (the hub's subscriber queues drop to the next keyframe), every wait has a timeout.
+
+pub mod client;
+pub mod http_flv;
+pub mod hub;
+pub mod ingest;
+pub mod io;
+
+pub use baton_rtmp::RtmpUrl;
+pub use baton_rtmp::session::MediaKind;
+
+use baton_media::TagType;
+
+/// The RTMP message kind that carries a frame of `tag`.
+pub fn media_kind(tag: TagType) -> MediaKind {
+    match tag {
+        TagType::Audio => MediaKind::Audio,
+        TagType::Video => MediaKind::Video,
+        TagType::Script => MediaKind::Data,
+    }
+}
+
+/// The FLV tag type of an RTMP media message kind.
+pub fn tag_type(kind: MediaKind) -> TagType {
+    match kind {
+        MediaKind::Audio => TagType::Audio,
+        MediaKind::Video => TagType::Video,
+        MediaKind::Data => TagType::Script,
+    }
+}

@@ -1,1 +1,156 @@
-//! placeholder
+//! The relay engine: pull one source (RTMP play, HTTP-FLV) and push it to one RTMP destination
+//! on a single continuous timeline, surviving source and destination drops.
+//!
+//! The task control plane drives relays through [`Relay::spawn`], [`Relay::status`],
+//! [`Relay::stop`] and [`Relay::wait`]; `baton relay` does the same from the command line. See
+//! the `runner` module for the loop and its guarantees.
+
+pub mod backoff;
+pub mod error;
+mod runner;
+pub mod source;
+pub mod status;
+
+use std::time::Duration;
+
+use baton_media::gop::GopCacheConfig;
+use baton_media::queue::QueueConfig;
+use baton_media::timeline::TimelineConfig;
+use baton_net::RtmpUrl;
+use baton_net::client::ClientOptions;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use backoff::{Backoff, BackoffConfig};
+pub use error::{ErrorKind, RelayError, Side};
+pub use source::SourceUrl;
+pub use status::{ErrorRecord, RelayState, RelayStatus, StatusCell};
+
+/// Everything a relay needs. [`RelayConfig::new`] fills in the defaults.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// `rtmp://…`, `http(s)://….flv`.
+    pub source: String,
+    /// `rtmp://…` (rtmps:// is refused until TLS lands).
+    pub destination: String,
+    /// How long one side may stay down (reconnecting) before the relay fails. While the
+    /// source is away the destination session is held this long. Default 10 s.
+    pub grace: Duration,
+    /// Delays between source reconnection attempts. Default 0.5 s doubling to 4 s.
+    pub source_backoff: BackoffConfig,
+    /// Delays between destination reconnection attempts. Default 1 s doubling to 8 s.
+    pub destination_backoff: BackoffConfig,
+    /// A connected source that delivers no frame this long is dropped and reconnected.
+    /// Default 5 s.
+    pub source_stall_timeout: Duration,
+    /// Time allowed to say goodbye to the destination (FCUnpublish, deleteStream). Default 2 s.
+    pub close_timeout: Duration,
+    pub client: ClientOptions,
+    pub timeline: TimelineConfig,
+    /// Frames waiting for a slow destination (full: drop to the next keyframe).
+    pub queue: QueueConfig,
+    /// Frames kept while the destination is (re)connecting: the latest GOP.
+    pub buffer: GopCacheConfig,
+}
+
+impl RelayConfig {
+    pub fn new(source: impl Into<String>, destination: impl Into<String>) -> RelayConfig {
+        RelayConfig {
+            source: source.into(),
+            destination: destination.into(),
+            grace: Duration::from_secs(10),
+            source_backoff: BackoffConfig::new(Duration::from_millis(500), Duration::from_secs(4)),
+            destination_backoff: BackoffConfig::new(Duration::from_secs(1), Duration::from_secs(8)),
+            source_stall_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(2),
+            client: ClientOptions::default(),
+            timeline: TimelineConfig::default(),
+            queue: QueueConfig {
+                max_frames: 512,
+                max_bytes: 4 << 20,
+            },
+            buffer: GopCacheConfig {
+                max_bytes: 8 << 20,
+                max_frames: 2048,
+            },
+        }
+    }
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Relay {
+    status: StatusCell,
+    cancel: CancellationToken,
+    join: JoinHandle<Result<(), RelayError>>,
+}
+
+impl Relay {
+    /// Validates the URLs and starts the relay on the current tokio runtime.
+    pub fn spawn(config: RelayConfig) -> Result<Relay, RelayError> {
+        let source = SourceUrl::parse(&config.source)?;
+        let destination = parse_destination(&config.destination)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.client.connect_timeout)
+            .build()
+            .map_err(|e| RelayError::new(Side::Internal, ErrorKind::Unsupported, e.to_string()))?;
+        let status = StatusCell::new();
+        let cancel = CancellationToken::new();
+        let runner = runner::Runner::new(config, source, destination, http, status.clone());
+        let join = tokio::spawn(runner.run(cancel.clone()));
+        Ok(Relay {
+            status,
+            cancel,
+            join,
+        })
+    }
+
+    pub fn status(&self) -> RelayStatus {
+        self.status.snapshot()
+    }
+
+    /// A handle to the status that outlives `wait`.
+    pub fn status_cell(&self) -> StatusCell {
+        self.status.clone()
+    }
+
+    /// A token that stops the relay when cancelled (usable after `wait` took the relay).
+    pub fn stop_handle(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Asks the relay to stop: the destination is closed cleanly, then [`Self::wait`] returns `Ok`.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Waits for the relay to end: `Ok` after [`Self::stop`], `Err` when it failed for good.
+    pub async fn wait(self) -> Result<(), RelayError> {
+        match self.join.await {
+            Ok(result) => result,
+            Err(e) => Err(RelayError::new(
+                Side::Internal,
+                ErrorKind::Protocol,
+                format!("relay task ended abnormally: {e}"),
+            )),
+        }
+    }
+}
+
+fn parse_destination(url: &str) -> Result<RtmpUrl, RelayError> {
+    let parsed = RtmpUrl::parse(url).map_err(|e| {
+        RelayError::new(
+            Side::Destination,
+            ErrorKind::InvalidUrl,
+            format!("{url}: {e}"),
+        )
+    })?;
+    if parsed.tls {
+        return Err(RelayError::new(
+            Side::Destination,
+            ErrorKind::Unsupported,
+            format!("{url}: rtmps:// destinations are not supported yet"),
+        ));
+    }
+    Ok(parsed)
+}

@@ -1,0 +1,205 @@
+//! `baton serve` configuration: defaults, then the TOML file (`--config`), then flags and their
+//! `BATON_…` environment twins — later wins.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use baton_net::http_flv::HttpFlvConfig;
+use baton_net::hub::HubConfig;
+use baton_net::ingest::IngestConfig;
+use serde::Deserialize;
+
+/// The config file. Every key is optional; unknown keys are an error (typos don't pass silently).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Directory for Baton's durable state. Default `./baton-data`.
+    pub data_dir: Option<PathBuf>,
+    /// HTTP control API listener. Default `127.0.0.1:8080`.
+    pub api_listen: Option<SocketAddr>,
+    /// RTMP ingest listener. Default `0.0.0.0:1935`.
+    pub rtmp_listen: Option<SocketAddr>,
+    /// HTTP-FLV playback listener. Default `0.0.0.0:8081`.
+    pub play_listen: Option<SocketAddr>,
+    /// Ingest limits.
+    #[serde(default)]
+    pub ingest: IngestSection,
+}
+
+/// `[ingest]` keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSection {
+    /// Simultaneous RTMP connections. Default 4096.
+    pub max_connections: Option<usize>,
+    /// Largest RTMP message accepted, bytes. Default 8 MiB.
+    pub max_message_size: Option<usize>,
+    /// From TCP accept to the RTMP `connect` command. Default 10 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub handshake_timeout: Option<Duration>,
+    /// A connection silent in both directions this long is closed. Default 60 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub idle_timeout: Option<Duration>,
+    /// Outgoing RTMP chunk size. Default 4096.
+    pub chunk_size: Option<u32>,
+    /// How long an HTTP-FLV request waits for a publisher before 404. Default 10 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub http_flv_wait: Option<Duration>,
+    /// GOP cache bound per stream, bytes. Default 8 MiB.
+    pub gop_cache_max_bytes: Option<usize>,
+    /// Per-player queue bound, frames (full: drop to the next keyframe). Default 2048.
+    pub player_queue_frames: Option<usize>,
+    /// Per-player queue bound, bytes. Default 8 MiB.
+    pub player_queue_bytes: Option<usize>,
+}
+
+/// Effective settings of `baton serve`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub api_listen: SocketAddr,
+    pub rtmp_listen: SocketAddr,
+    pub play_listen: SocketAddr,
+    pub ingest: IngestConfig,
+    pub hub: HubConfig,
+    pub http_flv: HttpFlvConfig,
+}
+
+/// Values given on the command line or in the environment.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub api_listen: Option<SocketAddr>,
+    pub rtmp_listen: Option<SocketAddr>,
+    pub play_listen: Option<SocketAddr>,
+}
+
+impl Settings {
+    pub fn resolve(config_file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Settings> {
+        let file = match config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        Self::merge(file, overrides)
+    }
+
+    fn merge(file: FileConfig, o: Overrides) -> anyhow::Result<Settings> {
+        let mut ingest = IngestConfig::default();
+        let i = &file.ingest;
+        if let Some(v) = i.max_connections {
+            anyhow::ensure!(v > 0, "ingest.max_connections must be at least 1");
+            ingest.max_connections = v;
+        }
+        if let Some(v) = i.max_message_size {
+            anyhow::ensure!(
+                (1024..=0xFF_FFFF).contains(&v),
+                "ingest.max_message_size must be between 1 KiB and 16 MiB - 1"
+            );
+            ingest.max_message_size = v;
+        }
+        if let Some(v) = i.handshake_timeout {
+            ingest.handshake_timeout = v;
+        }
+        if let Some(v) = i.idle_timeout {
+            ingest.idle_timeout = v;
+        }
+        if let Some(v) = i.chunk_size {
+            anyhow::ensure!(
+                (128..=65536).contains(&v),
+                "ingest.chunk_size must be between 128 and 65536"
+            );
+            ingest.chunk_size = v;
+        }
+        let mut hub = HubConfig::default();
+        if let Some(v) = i.gop_cache_max_bytes {
+            hub.gop.max_bytes = v;
+        }
+        if let Some(v) = i.player_queue_frames {
+            anyhow::ensure!(v >= 16, "ingest.player_queue_frames must be at least 16");
+            hub.queue.max_frames = v;
+        }
+        if let Some(v) = i.player_queue_bytes {
+            hub.queue.max_bytes = v;
+        }
+        let mut http_flv = HttpFlvConfig::default();
+        if let Some(v) = i.http_flv_wait {
+            http_flv.wait_for_publisher = v;
+        }
+        let addr = |s: &str| -> SocketAddr { s.parse().expect("literal socket address") };
+        Ok(Settings {
+            data_dir: o
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./baton-data")),
+            api_listen: o
+                .api_listen
+                .or(file.api_listen)
+                .unwrap_or(addr("127.0.0.1:8080")),
+            rtmp_listen: o
+                .rtmp_listen
+                .or(file.rtmp_listen)
+                .unwrap_or(addr("0.0.0.0:1935")),
+            play_listen: o
+                .play_listen
+                .or(file.play_listen)
+                .unwrap_or(addr("0.0.0.0:8081")),
+            ingest,
+            hub,
+            http_flv,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_flags() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.rtmp_listen.to_string(), "0.0.0.0:1935");
+        assert_eq!(s.api_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.play_listen.to_string(), "0.0.0.0:8081");
+        assert_eq!(s.data_dir, PathBuf::from("./baton-data"));
+
+        let file: FileConfig = toml::from_str(
+            r#"
+            rtmp_listen = "127.0.0.1:19350"
+            data_dir = "/tmp/b"
+            [ingest]
+            idle_timeout = "30s"
+            handshake_timeout = 5
+            max_connections = 10
+            "#,
+        )
+        .unwrap();
+        let s = Settings::merge(
+            file,
+            Overrides {
+                data_dir: Some("/tmp/c".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.rtmp_listen.to_string(), "127.0.0.1:19350");
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/c"));
+        assert_eq!(s.ingest.idle_timeout, Duration::from_secs(30));
+        assert_eq!(s.ingest.handshake_timeout, Duration::from_secs(5));
+        assert_eq!(s.ingest.max_connections, 10);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<FileConfig>("rtmp_listn = \"x\"").is_err());
+        assert!(toml::from_str::<FileConfig>("[ingest]\nidle_timeout = \"soon\"").is_err());
+        let file: FileConfig = toml::from_str("[ingest]\nchunk_size = 1").unwrap();
+        assert!(Settings::merge(file, Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! `baton relay SRC DST`: one relay in the foreground with a refreshing status line.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use baton_relay::{Relay, RelayConfig, RelayStatus};
+use clap::Args;
+use tracing::{error, info};
+
+#[derive(Args, Debug)]
+pub struct RelayArgs {
+    /// Source URL: rtmp://HOST[:PORT]/APP/STREAM or http(s)://…/STREAM.flv
+    source: String,
+    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM
+    destination: String,
+    /// How long to hold the destination while the source is away (and how long either side
+    /// may stay down) before giving up.
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
+    grace: Duration,
+    /// A connected source that sends nothing this long is reconnected.
+    #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
+    stall_timeout: Duration,
+    /// Start the relay again this many times after it fails for a reason retrying can fix
+    /// (-1: forever). A refusal (bad stream key, forbidden stream) always ends it.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    restarts: i64,
+    /// Status line interval; 0 disables it.
+    #[arg(long, default_value = "1s", value_parser = crate::duration::parse)]
+    status_interval: Duration,
+}
+
+pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
+    let mut config = RelayConfig::new(&args.source, &args.destination);
+    config.grace = args.grace;
+    config.source_stall_timeout = args.stall_timeout;
+    let printer = StatusPrinter::new(args.status_interval);
+    let shutdown = crate::serve::shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut restarts_left = args.restarts;
+    loop {
+        let relay = match Relay::spawn(config.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                error!(error = %e, "cannot start the relay");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        info!(source = %args.source, destination = %args.destination, "relay started");
+        let status = relay.status_cell();
+        let stop = relay.stop_handle();
+        let mut ticker = tokio::time::interval(printer.interval.max(Duration::from_millis(100)));
+        let wait = relay.wait();
+        tokio::pin!(wait);
+        let mut stopping = false;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut wait => break outcome,
+                _ = ticker.tick() => printer.print(&status.snapshot()),
+                _ = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    printer.finish();
+                    info!("stopping: closing the destination cleanly");
+                    stop.cancel();
+                }
+            }
+        };
+        printer.finish();
+        match outcome {
+            Ok(()) => return Ok(ExitCode::SUCCESS),
+            Err(e) if stopping => {
+                error!(error = %e, "relay ended with an error while stopping");
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(e) if e.retryable && restarts_left != 0 => {
+                restarts_left -= 1;
+                error!(error = %e, "relay failed; restarting in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                error!(side = %e.side, kind = ?e.kind, retryable = e.retryable, error = %e, "relay failed");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+}
+
+/// Prints `state  bitrate  fps  uptime ...` to stderr: in place on a terminal, one line per
+/// interval otherwise.
+struct StatusPrinter {
+    interval: Duration,
+    tty: bool,
+}
+
+impl StatusPrinter {
+    fn new(interval: Duration) -> StatusPrinter {
+        StatusPrinter {
+            interval,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn print(&self, s: &RelayStatus) {
+        if self.interval.is_zero() {
+            return;
+        }
+        let line = format_status(s);
+        let mut err = std::io::stderr().lock();
+        let _ = if self.tty {
+            write!(err, "\r\x1b[2K{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        if self.tty && !self.interval.is_zero() {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+pub fn format_status(s: &RelayStatus) -> String {
+    let secs = s.uptime.as_secs();
+    let mut line = format!(
+        "{:<24} {:>8.1} kb/s {:>5.1} fps  up {:02}:{:02}:{:02}  in {}  out {}  dropped {}  rebases {}",
+        s.state.as_str(),
+        s.bitrate_out as f64 / 1000.0,
+        s.fps,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        human_bytes(s.bytes_in),
+        human_bytes(s.bytes_out),
+        s.frames_dropped,
+        s.timeline.rebases,
+    );
+    if let Some(e) = s
+        .last_error
+        .as_ref()
+        .filter(|_| s.state != baton_relay::RelayState::Running)
+    {
+        line.push_str(&format!("  last error: {}", e.error));
+    }
+    line
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}

@@ -1,0 +1,173 @@
+//! `baton serve`: wires the ingest server, HTTP-FLV playback and the control API together, and
+//! shuts them down gracefully on SIGTERM / Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use baton_net::http_flv;
+use baton_net::hub::StreamHub;
+use baton_net::ingest::{AllowAll, IngestPolicy, IngestServer};
+use clap::Args;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::{Overrides, Settings};
+
+/// How long shutdown waits for connections and relays to close.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TOML config file (keys: data_dir, api_listen, rtmp_listen, play_listen, [ingest]).
+    #[arg(long, env = "BATON_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for durable state [default: ./baton-data].
+    #[arg(long, env = "BATON_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// HTTP control API listener [default: 127.0.0.1:8080].
+    #[arg(long, env = "BATON_API_LISTEN")]
+    api_listen: Option<SocketAddr>,
+    /// RTMP ingest listener [default: 0.0.0.0:1935].
+    #[arg(long, env = "BATON_RTMP_LISTEN")]
+    rtmp_listen: Option<SocketAddr>,
+    /// HTTP-FLV playback listener [default: 0.0.0.0:8081].
+    #[arg(long, env = "BATON_PLAY_LISTEN")]
+    play_listen: Option<SocketAddr>,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(
+        args.config.as_deref(),
+        Overrides {
+            data_dir: args.data_dir,
+            api_listen: args.api_listen,
+            rtmp_listen: args.rtmp_listen,
+            play_listen: args.play_listen,
+        },
+    )?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+
+    let hub = StreamHub::new(settings.hub.clone());
+    let policy: Arc<dyn IngestPolicy> = Arc::new(AllowAll);
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let ready = Arc::new(AtomicBool::new(false));
+
+    let ingest = IngestServer::bind(
+        settings.rtmp_listen,
+        settings.ingest.clone(),
+        Arc::clone(&hub),
+        Arc::clone(&policy),
+    )
+    .await
+    .with_context(|| format!("binding RTMP ingest on {}", settings.rtmp_listen))?;
+    let play = TcpListener::bind(settings.play_listen)
+        .await
+        .with_context(|| format!("binding HTTP-FLV playback on {}", settings.play_listen))?;
+    let api = TcpListener::bind(settings.api_listen)
+        .await
+        .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
+
+    tracker.spawn(ingest.run(cancel.child_token()));
+    {
+        let (hub, policy, config, cancel) = (
+            Arc::clone(&hub),
+            Arc::clone(&policy),
+            settings.http_flv.clone(),
+            cancel.child_token(),
+        );
+        tracker.spawn(async move {
+            if let Err(e) = http_flv::serve_play(play, hub, policy, config, cancel).await {
+                error!(error = %e, "HTTP-FLV listener failed");
+            }
+        });
+    }
+    {
+        let router = api_router(Arc::clone(&ready));
+        let cancel = cancel.child_token();
+        tracker.spawn(async move {
+            info!(addr = ?api.local_addr().ok(), "control API listening");
+            if let Err(e) = axum::serve(api, router)
+                .with_graceful_shutdown(async move { cancel.cancelled().await })
+                .await
+            {
+                error!(error = %e, "control API listener failed");
+            }
+        });
+    }
+    tracker.close();
+    ready.store(true, Ordering::Release);
+    info!(
+        rtmp = %settings.rtmp_listen,
+        play = %settings.play_listen,
+        api = %settings.api_listen,
+        data_dir = %settings.data_dir.display(),
+        "baton is ready"
+    );
+
+    shutdown_signal().await;
+    info!("shutting down");
+    ready.store(false, Ordering::Release);
+    cancel.cancel();
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(deadline = ?SHUTDOWN_DEADLINE, "some connections did not close in time");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn api_router(ready: Arc<AtomicBool>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(ready)
+}
+
+async fn healthz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static str) {
+    if ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,265 @@
+//! HTTP-FLV: serving ingest streams to players (`GET /APP/STREAM.flv[?vhost=DOMAIN]`) and pulling
+//! FLV over HTTP(S) as a relay source.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use baton_flv::{FlvDemuxer, FlvMuxer};
+use baton_media::Frame;
+use baton_media::timeline::{TimestampUnwrapper, wire_timestamp};
+use bytes::{Bytes, BytesMut};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::hub::{StreamEvent, StreamHub, StreamKey};
+use crate::ingest::{DEFAULT_DOMAIN, Decision, IngestPolicy, StreamRequest};
+
+/// Settings of the HTTP-FLV play listener.
+#[derive(Clone, Debug)]
+pub struct HttpFlvConfig {
+    /// How long a request for a stream that is not being published waits for a publisher
+    /// before answering 404.
+    pub wait_for_publisher: Duration,
+}
+
+impl Default for HttpFlvConfig {
+    fn default() -> Self {
+        HttpFlvConfig {
+            wait_for_publisher: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct PlayState {
+    hub: Arc<StreamHub>,
+    policy: Arc<dyn IngestPolicy>,
+    config: HttpFlvConfig,
+}
+
+/// Frames muxed into one HTTP body chunk at most (fewer, larger writes).
+const BODY_BATCH: usize = 32;
+
+/// The router of the play listener.
+pub fn play_router(
+    hub: Arc<StreamHub>,
+    policy: Arc<dyn IngestPolicy>,
+    config: HttpFlvConfig,
+) -> Router {
+    Router::new()
+        .route("/{*path}", axum::routing::get(play))
+        .with_state(PlayState {
+            hub,
+            policy,
+            config,
+        })
+}
+
+/// Serves HTTP-FLV playback on `listener` until `cancel` fires.
+pub async fn serve_play(
+    listener: TcpListener,
+    hub: Arc<StreamHub>,
+    policy: Arc<dyn IngestPolicy>,
+    config: HttpFlvConfig,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    info!(addr = ?listener.local_addr().ok(), "HTTP-FLV play listening");
+    let app = play_router(hub, policy, config).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}
+
+#[derive(serde::Deserialize)]
+struct PlayQuery {
+    vhost: Option<String>,
+}
+
+async fn play(
+    State(state): State<PlayState>,
+    Path(path): Path<String>,
+    Query(query): Query<PlayQuery>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let Some(without_ext) = path.strip_suffix(".flv") else {
+        return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
+    };
+    let Some((app, stream)) = without_ext.rsplit_once('/') else {
+        return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
+    };
+    if app.is_empty() || stream.is_empty() {
+        return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
+    }
+    let domain = query
+        .vhost
+        .filter(|v| !v.is_empty())
+        .or_else(|| host_header(&headers))
+        .unwrap_or_else(|| DEFAULT_DOMAIN.to_string())
+        .to_ascii_lowercase();
+    let key = StreamKey::new(domain, app, stream);
+    let request = StreamRequest {
+        key: &key,
+        query: uri.query(),
+        tc_url: None,
+        peer,
+    };
+    if let Decision::Deny { code, description } = state.policy.authorize_play(&request) {
+        info!(%peer, stream = %key, %code, "HTTP-FLV play refused");
+        return (StatusCode::FORBIDDEN, format!("{description}\n")).into_response();
+    }
+    let subscription = state.hub.subscribe(key.clone());
+    let first = match tokio::time::timeout(state.config.wait_for_publisher, async {
+        loop {
+            match subscription.recv().await {
+                StreamEvent::Frame(f) => return f,
+                StreamEvent::PublisherLeft => continue,
+            }
+        }
+    })
+    .await
+    {
+        Ok(frame) => frame,
+        Err(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("stream {key} is not being published\n"),
+            )
+                .into_response();
+        }
+    };
+    info!(%peer, stream = %key, "HTTP-FLV play started");
+    let mut head = BytesMut::new();
+    head.extend_from_slice(&FlvMuxer::header(true, true));
+    mux_frame(&first, &mut head);
+    let body = futures_util::stream::unfold(
+        (Some(head.freeze()), subscription),
+        |(head, subscription)| async move {
+            if let Some(head) = head {
+                return Some((
+                    Ok::<Bytes, std::convert::Infallible>(head),
+                    (None, subscription),
+                ));
+            }
+            let mut out = BytesMut::new();
+            let mut event = subscription.recv().await;
+            for _ in 0..BODY_BATCH {
+                match event {
+                    StreamEvent::Frame(frame) => mux_frame(&frame, &mut out),
+                    StreamEvent::PublisherLeft => {
+                        if out.is_empty() {
+                            return None;
+                        }
+                        break;
+                    }
+                }
+                match subscription.try_recv() {
+                    Some(next) => event = next,
+                    None => break,
+                }
+            }
+            Some((Ok(out.freeze()), (None, subscription)))
+        },
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "video/x-flv")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn mux_frame(frame: &Frame, out: &mut BytesMut) {
+    FlvMuxer::write_tag(frame.kind, wire_timestamp(frame.dts), &frame.payload, out);
+}
+
+/// The hostname of the `Host` header, without port.
+fn host_header(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split_once(']').map(|(h, _)| h)?
+    } else {
+        host.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// Why an HTTP-FLV pull failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlvSourceError {
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("server answered {0}")]
+    Status(StatusCode),
+    #[error("bad FLV data: {0}")]
+    Flv(#[from] baton_flv::FlvError),
+    #[error("the server ended the stream")]
+    Ended,
+}
+
+impl FlvSourceError {
+    /// 4xx other than 404/408/429: the server refuses, retrying soon won't help.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            FlvSourceError::Status(s) => {
+                s.is_client_error() && !matches!(s.as_u16(), 404 | 408 | 425 | 429)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An FLV stream pulled over HTTP(S).
+#[derive(Debug)]
+pub struct FlvSource {
+    response: reqwest::Response,
+    demuxer: FlvDemuxer,
+    unwrapper: TimestampUnwrapper,
+    bytes_in: u64,
+}
+
+impl FlvSource {
+    /// Sends the GET and checks the status; the body is then read by [`Self::next_frame`].
+    pub async fn connect(client: &reqwest::Client, url: &str) -> Result<FlvSource, FlvSourceError> {
+        let response = client.get(url).send().await?;
+        if !response.status().is_success() {
+            return Err(FlvSourceError::Status(response.status()));
+        }
+        Ok(FlvSource {
+            response,
+            demuxer: FlvDemuxer::new(Default::default()),
+            unwrapper: TimestampUnwrapper::new(),
+            bytes_in: 0,
+        })
+    }
+
+    /// The next frame, with its timestamp unwrapped past 32 bits. Cancel-safe.
+    pub async fn next_frame(&mut self) -> Result<Frame, FlvSourceError> {
+        loop {
+            if let Some(tag) = self.demuxer.poll_tag()? {
+                let dts = self.unwrapper.unwrap(tag.timestamp);
+                return Ok(Frame::new(tag.tag_type, dts, tag.data));
+            }
+            match self.response.chunk().await? {
+                Some(chunk) => {
+                    self.bytes_in += chunk.len() as u64;
+                    self.demuxer.push_bytes(chunk);
+                }
+                None => return Err(FlvSourceError::Ended),
+            }
+        }
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+}

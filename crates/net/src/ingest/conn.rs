@@ -1,0 +1,298 @@
+//! One ingest connection: drives a sans-IO [`ServerSession`] over a TCP socket, feeds publishes
+//! into the hub and plays subscriptions out of it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use baton_media::Frame;
+use baton_media::timeline::{TimestampUnwrapper, wire_timestamp};
+use baton_rtmp::session::{ServerConfig, ServerEvent, ServerSession};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+
+use super::{Decision, IngestContext, StreamRequest, resolve_domain, split_query};
+use crate::hub::{ClaimError, Publisher, StreamEvent, StreamKey, Subscription};
+use crate::io::{IoError, SessionIo, Step};
+use crate::media_kind;
+
+/// Output queued for a player beyond which Baton stops taking frames from its subscription
+/// queue, letting that queue's drop-to-keyframe policy absorb the slowness.
+const PLAY_HIGH_WATER: usize = 256 * 1024;
+/// Frames moved from a subscription into the session per wake-up, at most.
+const PLAY_BATCH: usize = 64;
+
+/// Why an ingest connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("{0}")]
+    Io(#[from] IoError),
+    #[error("rtmp: {0}")]
+    Session(#[from] baton_rtmp::SessionError),
+    #[error("no RTMP connect within the handshake timeout")]
+    HandshakeTimeout,
+    #[error("idle timeout")]
+    IdleTimeout,
+    #[error("publisher of {0} disconnected by the server")]
+    Kicked(StreamKey),
+    #[error("server shutting down")]
+    Shutdown,
+}
+
+struct Publishing {
+    stream_id: u32,
+    publisher: Publisher,
+    kick: CancellationToken,
+    unwrapper: TimestampUnwrapper,
+}
+
+struct Playing {
+    stream_id: u32,
+    subscription: Subscription,
+}
+
+#[derive(Default)]
+struct ConnState {
+    /// The app (without query) and tcUrl of the accepted `connect`.
+    connected: Option<(String, Option<String>)>,
+    publishing: Option<Publishing>,
+    playing: Option<Playing>,
+}
+
+pub(super) async fn serve(
+    socket: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<IngestContext>,
+    cancel: CancellationToken,
+) -> Result<(), ConnError> {
+    let (reader, writer) = socket.into_split();
+    let mut io = SessionIo::new(reader, writer);
+    let config = &ctx.config;
+    let mut session = ServerSession::new(
+        ServerConfig {
+            chunk_size: config.chunk_size,
+            max_message_size: config.max_message_size,
+            ping_interval: config.ping_interval,
+            ..ServerConfig::default()
+        },
+        rand::random(),
+        Instant::now().into_std(),
+    );
+    let mut state = ConnState::default();
+    let handshake_deadline = Instant::now() + config.handshake_timeout;
+    let mut last_activity = Instant::now();
+
+    loop {
+        let want_frames = state.playing.is_some() && io.queued(&session) < PLAY_HIGH_WATER;
+        let kick = state.publishing.as_ref().map(|p| p.kick.clone());
+        let mut deadline = last_activity + config.idle_timeout;
+        if state.connected.is_none() {
+            deadline = deadline.min(handshake_deadline);
+        }
+        if let Some(t) = session.poll_timeout() {
+            deadline = deadline.min(Instant::from_std(t));
+        }
+
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(ConnError::Shutdown),
+            _ = async { match &kick { Some(k) => k.cancelled().await, None => std::future::pending().await } } => {
+                let key = state.publishing.as_ref().map(|p| p.publisher.key().clone());
+                return Err(ConnError::Kicked(key.unwrap_or_else(|| StreamKey::new("", "", ""))));
+            }
+            step = io.step(&mut session) => {
+                match step? {
+                    Step::Closed => return Ok(()),
+                    Step::Read(_) => handle_events(&mut session, &mut state, &ctx, peer)?,
+                    Step::Wrote(_) => {}
+                }
+                last_activity = Instant::now();
+            }
+            event = async { state.playing.as_ref().map(|p| p.subscription.recv()).expect("guarded by want_frames").await }, if want_frames => {
+                let playing = state.playing.as_ref().expect("guarded by want_frames");
+                play_event(&mut session, playing.stream_id, event)?;
+                for _ in 1..PLAY_BATCH {
+                    if io.queued(&session) >= PLAY_HIGH_WATER {
+                        break;
+                    }
+                    match playing.subscription.try_recv() {
+                        Some(event) => play_event(&mut session, playing.stream_id, event)?,
+                        None => break,
+                    }
+                }
+            }
+            _ = sleep_until(deadline) => {
+                let now = Instant::now();
+                if state.connected.is_none() && now >= handshake_deadline {
+                    return Err(ConnError::HandshakeTimeout);
+                }
+                if now >= last_activity + config.idle_timeout {
+                    return Err(ConnError::IdleTimeout);
+                }
+                session.handle_timeout(now.into_std());
+            }
+        }
+    }
+}
+
+fn play_event(
+    session: &mut ServerSession,
+    stream_id: u32,
+    event: StreamEvent,
+) -> Result<(), ConnError> {
+    match event {
+        StreamEvent::Frame(frame) => session.send_media(
+            stream_id,
+            media_kind(frame.kind),
+            wire_timestamp(frame.dts),
+            &frame.payload,
+        )?,
+        StreamEvent::PublisherLeft => session.send_unpublish_notify(stream_id)?,
+    }
+    Ok(())
+}
+
+fn handle_events(
+    session: &mut ServerSession,
+    state: &mut ConnState,
+    ctx: &IngestContext,
+    peer: SocketAddr,
+) -> Result<(), ConnError> {
+    while let Some(event) = session.poll_event() {
+        match event {
+            ServerEvent::ConnectRequested {
+                request_id,
+                app,
+                tc_url,
+                ..
+            } => {
+                let app = split_query(&app).0.to_string();
+                session.accept_connect(request_id)?;
+                state.connected = Some((app, tc_url));
+            }
+            ServerEvent::PublishRequested {
+                request_id,
+                stream_id,
+                app,
+                tc_url,
+                stream_name,
+                query,
+                ..
+            } => {
+                let key = stream_key(&app, tc_url.as_deref(), &stream_name, query.as_deref());
+                if state.publishing.is_some() {
+                    session.reject_publish(
+                        request_id,
+                        "NetStream.Publish.BadName",
+                        "this connection is already publishing",
+                    )?;
+                    continue;
+                }
+                let request = StreamRequest {
+                    key: &key,
+                    query: query.as_deref(),
+                    tc_url: tc_url.as_deref(),
+                    peer,
+                };
+                if let Decision::Deny { code, description } = ctx.policy.authorize_publish(&request)
+                {
+                    info!(%peer, stream = %key, %code, %description, "publish refused");
+                    session.reject_publish(request_id, &code, &description)?;
+                    continue;
+                }
+                match ctx.hub.publish(key.clone()) {
+                    Ok(publisher) => {
+                        session.accept_publish(request_id)?;
+                        info!(%peer, stream = %key, "publish started");
+                        state.publishing = Some(Publishing {
+                            stream_id,
+                            kick: publisher.close_signal(),
+                            publisher,
+                            unwrapper: TimestampUnwrapper::new(),
+                        });
+                    }
+                    Err(ClaimError::AlreadyPublishing(_)) => {
+                        info!(%peer, stream = %key, "publish refused: stream busy");
+                        session.reject_publish(
+                            request_id,
+                            "NetStream.Publish.BadName",
+                            &format!("stream {key} is already publishing"),
+                        )?;
+                    }
+                }
+            }
+            ServerEvent::PlayRequested {
+                request_id,
+                stream_id,
+                app,
+                tc_url,
+                stream_name,
+                query,
+                ..
+            } => {
+                let key = stream_key(&app, tc_url.as_deref(), &stream_name, query.as_deref());
+                if state.playing.is_some() {
+                    session.reject_play(
+                        request_id,
+                        "NetStream.Play.Failed",
+                        "this connection is already playing a stream",
+                    )?;
+                    continue;
+                }
+                let request = StreamRequest {
+                    key: &key,
+                    query: query.as_deref(),
+                    tc_url: tc_url.as_deref(),
+                    peer,
+                };
+                if let Decision::Deny { code, description } = ctx.policy.authorize_play(&request) {
+                    info!(%peer, stream = %key, %code, %description, "play refused");
+                    session.reject_play(request_id, &code, &description)?;
+                    continue;
+                }
+                session.accept_play(request_id)?;
+                info!(%peer, stream = %key, "play started");
+                state.playing = Some(Playing {
+                    stream_id,
+                    subscription: ctx.hub.subscribe(key),
+                });
+            }
+            ServerEvent::Media {
+                stream_id,
+                kind,
+                timestamp,
+                payload,
+            } => match &mut state.publishing {
+                Some(p) if p.stream_id == stream_id => {
+                    let dts = p.unwrapper.unwrap(timestamp);
+                    p.publisher
+                        .send(Frame::new(crate::tag_type(kind), dts, payload));
+                }
+                _ => debug!(%peer, stream_id, "media on a stream that is not publishing: dropped"),
+            },
+            ServerEvent::PublishFinished { stream_id } => {
+                if let Some(p) = state.publishing.take_if(|p| p.stream_id == stream_id) {
+                    info!(%peer, stream = %p.publisher.key(), "publish finished");
+                }
+            }
+            ServerEvent::PlayFinished { stream_id } => {
+                if let Some(p) = state.playing.take_if(|p| p.stream_id == stream_id) {
+                    info!(%peer, stream = %p.subscription.key(), dropped = p.subscription.dropped(), "play finished");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hub key of a publish/play: domain from the request, app without its query.
+fn stream_key(
+    app: &str,
+    tc_url: Option<&str>,
+    stream_name: &str,
+    query: Option<&str>,
+) -> StreamKey {
+    let domain = resolve_domain(tc_url, app, query);
+    StreamKey::new(domain, split_query(app).0, stream_name)
+}

@@ -1,0 +1,174 @@
+//! The RTMP ingest server: accepts publishers and players on `rtmp://HOST:PORT/APP/STREAM[?query]`.
+//!
+//! A publish's *domain* (vhost) is the `vhost` query parameter when given, otherwise the host
+//! of its tcUrl; streams are keyed by domain/app/stream ([`StreamKey`]). Publish and play
+//! requests go to an [`IngestPolicy`] which accepts or refuses them (forbid lists and signed
+//! URLs hook in there); the [`StreamHub`] enforces one publisher per stream.
+
+mod conn;
+mod domain;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use crate::hub::{StreamHub, StreamKey};
+
+pub use domain::{DEFAULT_DOMAIN, resolve_domain, split_query};
+
+/// Limits and sizes of the ingest server. Defaults suit a small origin.
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    /// Simultaneous RTMP connections; further connections are closed at once.
+    pub max_connections: usize,
+    /// Largest RTMP message accepted (bytes). A peer announcing more is disconnected.
+    pub max_message_size: usize,
+    /// Time allowed from TCP accept to the RTMP `connect` command.
+    pub handshake_timeout: Duration,
+    /// A connection that neither sends nor receives anything this long is closed.
+    pub idle_timeout: Duration,
+    /// Chunk size Baton sends with.
+    pub chunk_size: u32,
+    /// Interval of RTMP ping requests to idle peers (`None`: never ping).
+    pub ping_interval: Option<Duration>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_connections: 4096,
+            max_message_size: 8 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            chunk_size: 4096,
+            ping_interval: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// A publish or play request as the policy sees it.
+#[derive(Debug, Clone)]
+pub struct StreamRequest<'a> {
+    pub key: &'a StreamKey,
+    /// The raw query string of the stream name (after `?`), if any.
+    pub query: Option<&'a str>,
+    pub tc_url: Option<&'a str>,
+    pub peer: SocketAddr,
+}
+
+/// A policy's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Refuse with an RTMP onStatus code (e.g. `NetStream.Publish.Denied`) and a description.
+    Deny {
+        code: String,
+        description: String,
+    },
+}
+
+/// Decides whether a publish or play may proceed. Called on the connection's task: keep it
+/// fast and non-blocking (in-memory lookups).
+pub trait IngestPolicy: Send + Sync + 'static {
+    fn authorize_publish(&self, _request: &StreamRequest<'_>) -> Decision {
+        Decision::Allow
+    }
+    fn authorize_play(&self, _request: &StreamRequest<'_>) -> Decision {
+        Decision::Allow
+    }
+}
+
+/// Accepts every request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AllowAll;
+
+impl IngestPolicy for AllowAll {}
+
+/// What every connection task shares.
+pub(crate) struct IngestContext {
+    pub config: IngestConfig,
+    pub hub: Arc<StreamHub>,
+    pub policy: Arc<dyn IngestPolicy>,
+}
+
+/// A bound RTMP ingest listener.
+pub struct IngestServer {
+    listener: TcpListener,
+    ctx: Arc<IngestContext>,
+}
+
+impl std::fmt::Debug for IngestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestServer")
+            .field("local_addr", &self.listener.local_addr().ok())
+            .finish()
+    }
+}
+
+impl IngestServer {
+    pub async fn bind(
+        addr: SocketAddr,
+        config: IngestConfig,
+        hub: Arc<StreamHub>,
+        policy: Arc<dyn IngestPolicy>,
+    ) -> std::io::Result<IngestServer> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(IngestServer {
+            listener,
+            ctx: Arc::new(IngestContext {
+                config,
+                hub,
+                policy,
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts connections until `cancel` fires, then waits for the connection tasks (which
+    /// also watch `cancel`) to finish.
+    pub async fn run(self, cancel: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let permits = Arc::new(Semaphore::new(self.ctx.config.max_connections));
+        info!(addr = ?self.listener.local_addr().ok(), "RTMP ingest listening");
+        loop {
+            let accepted = tokio::select! {
+                _ = cancel.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (socket, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                warn!(%peer, limit = self.ctx.config.max_connections, "connection refused: too many connections");
+                continue;
+            };
+            let _ = socket.set_nodelay(true);
+            let ctx = Arc::clone(&self.ctx);
+            let cancel = cancel.child_token();
+            tracker.spawn(async move {
+                match conn::serve(socket, peer, ctx, cancel).await {
+                    Ok(()) => debug!(%peer, "connection closed"),
+                    Err(e) => info!(%peer, cause = %e, "connection closed"),
+                }
+                drop(permit);
+            });
+        }
+        tracker.close();
+        tracker.wait().await;
+    }
+}

@@ -1,0 +1,135 @@
+//! Relay failures: which side failed, what happened, and whether retrying can help.
+
+use std::fmt;
+
+use baton_net::client::ClientError;
+use baton_net::http_flv::FlvSourceError;
+
+/// Where a failure happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Pulling the source (PullStreamFailed in the providers' words).
+    Source,
+    /// Pushing to the destination (PushStreamFailed).
+    Destination,
+    /// Baton itself (bad configuration, a bug).
+    Internal,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Source => "source",
+            Side::Destination => "destination",
+            Side::Internal => "internal",
+        })
+    }
+}
+
+/// What went wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The URL cannot be used (syntax, unsupported scheme).
+    InvalidUrl,
+    /// TCP/TLS/HTTP connection could not be made.
+    Connect,
+    /// The peer answered and refused (publish rejected, stream key denied, HTTP 403).
+    Refused,
+    /// The stream does not exist (yet): HTTP 404, RTMP StreamNotFound.
+    NotFound,
+    /// No answer or no data within the allowed time.
+    Timeout,
+    /// The established connection broke or was closed by the peer.
+    Disconnected,
+    /// The peer sent bytes Baton cannot parse.
+    Protocol,
+    /// The source ended its stream.
+    Ended,
+    /// A feature that is not built yet.
+    Unsupported,
+}
+
+/// A relay failure. `retryable` says whether trying again (later) can help: a dropped
+/// connection can; a destination that refuses the publish or an unsupported URL cannot.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{side}: {message}")]
+pub struct RelayError {
+    pub side: Side,
+    pub kind: ErrorKind,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl RelayError {
+    pub fn new(side: Side, kind: ErrorKind, message: impl Into<String>) -> RelayError {
+        let retryable = !matches!(
+            kind,
+            ErrorKind::InvalidUrl | ErrorKind::Refused | ErrorKind::Unsupported
+        );
+        RelayError {
+            side,
+            kind,
+            message: message.into(),
+            retryable,
+        }
+    }
+
+    pub fn from_client(side: Side, e: &ClientError) -> RelayError {
+        let kind = match e {
+            ClientError::Connect { .. } => ErrorKind::Connect,
+            ClientError::Timeout(_) => ErrorKind::Timeout,
+            ClientError::Io(baton_net::io::IoError::Session(_)) => ErrorKind::Protocol,
+            ClientError::Io(_) | ClientError::Closed => ErrorKind::Disconnected,
+            ClientError::Refused { code, .. } if code.ends_with("StreamNotFound") => {
+                ErrorKind::NotFound
+            }
+            ClientError::Refused { .. } => ErrorKind::Refused,
+            ClientError::Unsupported(_) => ErrorKind::Unsupported,
+        };
+        RelayError::new(side, kind, e.to_string())
+    }
+
+    pub fn from_flv(e: &FlvSourceError) -> RelayError {
+        let kind = match e {
+            FlvSourceError::Http(e) if e.is_timeout() => ErrorKind::Timeout,
+            FlvSourceError::Http(e) if e.is_connect() => ErrorKind::Connect,
+            FlvSourceError::Http(_) => ErrorKind::Disconnected,
+            FlvSourceError::Status(s) if s.as_u16() == 404 => ErrorKind::NotFound,
+            FlvSourceError::Status(_) if e.is_refusal() => ErrorKind::Refused,
+            FlvSourceError::Status(_) => ErrorKind::Connect,
+            FlvSourceError::Flv(_) => ErrorKind::Protocol,
+            FlvSourceError::Ended => ErrorKind::Ended,
+        };
+        RelayError::new(Side::Source, kind, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_not_retryable_drops_are() {
+        let refused = ClientError::Refused {
+            stage: "publish".into(),
+            code: "NetStream.Publish.BadName".into(),
+            description: "busy".into(),
+        };
+        let e = RelayError::from_client(Side::Destination, &refused);
+        assert_eq!(e.kind, ErrorKind::Refused);
+        assert!(!e.retryable);
+        let e = RelayError::from_client(Side::Destination, &ClientError::Closed);
+        assert_eq!(e.kind, ErrorKind::Disconnected);
+        assert!(e.retryable);
+        let missing = ClientError::Refused {
+            stage: "play".into(),
+            code: "NetStream.Play.StreamNotFound".into(),
+            description: "no such stream".into(),
+        };
+        assert!(RelayError::from_client(Side::Source, &missing).retryable);
+        assert_eq!(
+            e.to_string(),
+            "destination: connection closed by the server"
+        );
+    }
+}

@@ -1,0 +1,562 @@
+//! The relay loop: one tokio task per relay, owning both connections.
+//!
+//! ```text
+//!   source ──frames──▶ Timeline::map ──▶ out queue (DropToKeyframe) ──▶ destination session
+//!                                    └─▶ buffer (GOP cache) while the destination is away
+//! ```
+//! * The destination session lives as long as the relay: a source drop starts a grace period
+//!   during which the source is reconnected with backoff and the destination is kept; media
+//!   resumes on the same session with the timeline rebased (`Timeline::begin_segment`).
+//! * A destination drop is reconnected with backoff while the source keeps flowing into the
+//!   buffer; the new session starts with metadata, sequence headers and the latest GOP.
+//! * A side that stays down for the grace period fails the relay with that side's last error;
+//!   a refusal (`retryable == false`) fails it at once. Either way the destination is closed
+//!   cleanly (FCUnpublish, deleteStream).
+
+use std::future::{Future, pending};
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use baton_media::config::ConfigTracker;
+use baton_media::gop::GopCache;
+use baton_media::queue::SubscriberQueue;
+use baton_media::timeline::{Timeline, wire_timestamp};
+use baton_media::{Frame, TagType};
+use baton_net::client::{ClientError, RtmpConnection};
+use baton_net::media_kind;
+use baton_rtmp::session::ClientMode;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::RelayConfig;
+use crate::backoff::Backoff;
+use crate::error::{ErrorKind, RelayError, Side};
+use crate::source::{Source, SourceEvent, SourceUrl};
+use crate::status::{ErrorRecord, RelayState, StatusCell};
+
+/// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
+/// the drop-to-keyframe policy applies) instead of piling up in the session.
+const OUT_HIGH_WATER: usize = 128 * 1024;
+const TICK: Duration = Duration::from_secs(1);
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+enum SrcState {
+    Connecting(BoxFuture<Result<Source, RelayError>>),
+    Waiting(Instant),
+    Live(Source),
+}
+
+enum DstState {
+    /// Not connected yet: the destination is opened when the first source frame arrives.
+    Idle,
+    Connecting(BoxFuture<Result<Box<RtmpConnection>, ClientError>>),
+    Waiting(Instant),
+    Live(Box<RtmpConnection>),
+}
+
+enum SrcWake {
+    Connected(Result<Source, RelayError>),
+    Event(Result<SourceEvent, RelayError>),
+}
+
+enum DstWake {
+    Connected(Result<Box<RtmpConnection>, ClientError>),
+    Failed(ClientError),
+}
+
+async fn src_wake(state: &mut SrcState) -> SrcWake {
+    match state {
+        SrcState::Connecting(f) => SrcWake::Connected(f.await),
+        SrcState::Live(source) => SrcWake::Event(source.next().await),
+        SrcState::Waiting(_) => pending().await,
+    }
+}
+
+async fn dst_wake(state: &mut DstState) -> DstWake {
+    match state {
+        DstState::Connecting(f) => DstWake::Connected(f.await),
+        DstState::Live(conn) => match conn.drive().await {
+            Err(e) => DstWake::Failed(e),
+            Ok(()) => DstWake::Failed(ClientError::Closed),
+        },
+        DstState::Idle | DstState::Waiting(_) => pending().await,
+    }
+}
+
+/// Counters kept on the hot path and published once per tick.
+#[derive(Default)]
+struct Counters {
+    /// Bytes of connections already closed.
+    bytes_in_done: u64,
+    bytes_out_done: u64,
+    frames_in: u64,
+    frames_out: u64,
+    video_frames_out: u64,
+    destination_sessions: u64,
+    source_connections: u64,
+}
+
+pub(crate) struct Runner {
+    config: RelayConfig,
+    source_url: SourceUrl,
+    dest_url: baton_rtmp::RtmpUrl,
+    http: reqwest::Client,
+    status: StatusCell,
+    timeline: Timeline,
+    configs: ConfigTracker,
+    buffer: GopCache,
+    out: SubscriberQueue,
+    src: SrcState,
+    dst: DstState,
+    src_backoff: Backoff,
+    dst_backoff: Backoff,
+    rng: StdRng,
+    /// The next source frame starts a new timeline segment.
+    new_segment: bool,
+    last_frame_at: Option<Instant>,
+    src_live_since: Instant,
+    source_down_since: Option<Instant>,
+    dest_down_since: Option<Instant>,
+    last_source_error: Option<RelayError>,
+    last_dest_error: Option<RelayError>,
+    ever_running: bool,
+    state: RelayState,
+    counters: Counters,
+    next_tick: Instant,
+    last_tick: (Instant, u64, u64, u64),
+}
+
+impl Runner {
+    pub(crate) fn new(
+        config: RelayConfig,
+        source_url: SourceUrl,
+        dest_url: baton_rtmp::RtmpUrl,
+        http: reqwest::Client,
+        status: StatusCell,
+    ) -> Runner {
+        let now = Instant::now();
+        let mut runner = Runner {
+            timeline: Timeline::new(config.timeline.clone()),
+            configs: ConfigTracker::new(),
+            buffer: GopCache::new(config.buffer.clone()),
+            out: SubscriberQueue::new(config.queue.clone()),
+            src: SrcState::Waiting(now),
+            dst: DstState::Idle,
+            src_backoff: Backoff::new(config.source_backoff.clone()),
+            dst_backoff: Backoff::new(config.destination_backoff.clone()),
+            rng: StdRng::from_rng(&mut rand::rng()),
+            new_segment: true,
+            last_frame_at: None,
+            src_live_since: now,
+            source_down_since: Some(now),
+            dest_down_since: None,
+            last_source_error: None,
+            last_dest_error: None,
+            ever_running: false,
+            state: RelayState::Starting,
+            counters: Counters::default(),
+            next_tick: now + TICK,
+            last_tick: (now, 0, 0, 0),
+            config,
+            source_url,
+            dest_url,
+            http,
+            status,
+        };
+        runner.start_source_connect();
+        runner
+    }
+
+    /// Runs until cancelled (`Ok`) or failed for good (`Err`).
+    pub(crate) async fn run(mut self, cancel: CancellationToken) -> Result<(), RelayError> {
+        loop {
+            let deadline = self.next_deadline();
+            let step = tokio::select! {
+                _ = cancel.cancelled() => return self.finish(Ok(())).await,
+                wake = src_wake(&mut self.src) => self.on_source(wake),
+                wake = dst_wake(&mut self.dst) => self.on_destination(wake),
+                _ = sleep_until(deadline) => self.on_timer(),
+            };
+            if let Err(e) = step.and_then(|()| self.pump()) {
+                return self.finish(Err(e)).await;
+            }
+        }
+    }
+
+    fn on_source(&mut self, wake: SrcWake) -> Result<(), RelayError> {
+        match wake {
+            SrcWake::Connected(Ok(source)) => {
+                info!(source = %self.config.source, "source connected");
+                self.src = SrcState::Live(source);
+                self.src_live_since = Instant::now();
+                self.counters.source_connections += 1;
+                self.new_segment = true;
+                Ok(())
+            }
+            SrcWake::Connected(Err(e)) | SrcWake::Event(Err(e)) => self.source_failed(e),
+            SrcWake::Event(Ok(SourceEvent::Frame(frame))) => {
+                self.on_frame(frame);
+                Ok(())
+            }
+            SrcWake::Event(Ok(SourceEvent::Ended)) => {
+                // The connection stays up: the server may resume the stream on it.
+                self.mark_source_down(RelayError::new(
+                    Side::Source,
+                    ErrorKind::Ended,
+                    "the source stream was unpublished",
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    fn on_frame(&mut self, mut frame: Frame) {
+        let now = Instant::now();
+        if self.source_down_since.take().is_some() {
+            self.src_backoff.reset();
+            if self.ever_running {
+                info!(source = %self.config.source, "source recovered");
+            }
+        }
+        if self.new_segment {
+            let gap = self.last_frame_at.map_or(Duration::ZERO, |t| now - t);
+            self.timeline.begin_segment(gap.as_millis() as i64);
+            self.new_segment = false;
+        }
+        self.last_frame_at = Some(now);
+        self.counters.frames_in += 1;
+        self.timeline.map(&mut frame);
+        match self.dst {
+            DstState::Live(_) => {
+                self.out.push(frame);
+            }
+            DstState::Idle => {
+                self.buffer.push(&frame);
+                self.start_dest_connect();
+            }
+            DstState::Connecting(_) | DstState::Waiting(_) => self.buffer.push(&frame),
+        }
+        self.refresh_state();
+    }
+
+    fn source_failed(&mut self, e: RelayError) -> Result<(), RelayError> {
+        if let SrcState::Live(source) = &self.src {
+            self.counters.bytes_in_done += source.bytes_in();
+        }
+        if !e.retryable {
+            return Err(e);
+        }
+        self.mark_source_down(e);
+        let delay = self.src_backoff.next_delay(&mut self.rng);
+        self.src = SrcState::Waiting(Instant::now() + delay);
+        Ok(())
+    }
+
+    fn mark_source_down(&mut self, e: RelayError) {
+        if self.source_down_since.is_none() {
+            self.source_down_since = Some(Instant::now());
+            warn!(source = %self.config.source, error = %e, grace = ?self.config.grace, "source lost; holding the destination");
+        }
+        self.new_segment = true;
+        self.record_error(&e);
+        self.last_source_error = Some(e);
+        self.refresh_state();
+    }
+
+    fn on_destination(&mut self, wake: DstWake) -> Result<(), RelayError> {
+        match wake {
+            DstWake::Connected(Ok(conn)) => {
+                info!(destination = %self.config.destination, "destination publishing");
+                self.dst = DstState::Live(conn);
+                self.counters.destination_sessions += 1;
+                self.dest_down_since = None;
+                self.dst_backoff.reset();
+                self.configs.reset();
+                for frame in self.buffer.replay() {
+                    self.out.push(frame.clone());
+                }
+                self.buffer.clear();
+                self.refresh_state();
+                Ok(())
+            }
+            DstWake::Connected(Err(e)) | DstWake::Failed(e) => {
+                self.dest_failed(RelayError::from_client(Side::Destination, &e))
+            }
+        }
+    }
+
+    fn dest_failed(&mut self, e: RelayError) -> Result<(), RelayError> {
+        if let DstState::Live(conn) = &self.dst {
+            self.counters.bytes_out_done += conn.bytes_out();
+        }
+        if !e.retryable {
+            return Err(e);
+        }
+        if self.dest_down_since.is_none() {
+            self.dest_down_since = Some(Instant::now());
+            warn!(destination = %self.config.destination, error = %e, "destination lost; reconnecting");
+        }
+        // What the old session did not get is kept GOP-wise for the next one.
+        while let Some(frame) = self.out.pop() {
+            self.buffer.push(&frame);
+        }
+        self.record_error(&e);
+        self.last_dest_error = Some(e);
+        let delay = self.dst_backoff.next_delay(&mut self.rng);
+        self.dst = DstState::Waiting(Instant::now() + delay);
+        self.refresh_state();
+        Ok(())
+    }
+
+    fn on_timer(&mut self) -> Result<(), RelayError> {
+        let now = Instant::now();
+        if matches!(self.src, SrcState::Waiting(t) if now >= t) {
+            self.start_source_connect();
+        }
+        if matches!(self.dst, DstState::Waiting(t) if now >= t) {
+            self.start_dest_connect();
+        }
+        if self
+            .source_down_since
+            .is_some_and(|since| now >= since + self.config.grace)
+        {
+            return Err(self.last_source_error.clone().unwrap_or_else(|| {
+                RelayError::new(
+                    Side::Source,
+                    ErrorKind::Timeout,
+                    format!("no media from the source within {:?}", self.config.grace),
+                )
+            }));
+        }
+        if self
+            .dest_down_since
+            .is_some_and(|since| now >= since + self.config.grace)
+        {
+            return Err(self.last_dest_error.clone().unwrap_or_else(|| {
+                RelayError::new(Side::Destination, ErrorKind::Timeout, "destination lost")
+            }));
+        }
+        if self.stall_deadline().is_some_and(|stall| now >= stall) {
+            let e = RelayError::new(
+                Side::Source,
+                ErrorKind::Timeout,
+                format!(
+                    "no media from the source for {:?}",
+                    self.config.source_stall_timeout
+                ),
+            );
+            self.source_failed(e)?;
+        }
+        if now >= self.next_tick {
+            self.publish_status(now);
+            self.next_tick = now + TICK;
+        }
+        Ok(())
+    }
+
+    /// Moves frames from the out queue into the destination session while it keeps up.
+    fn pump(&mut self) -> Result<(), RelayError> {
+        let DstState::Live(conn) = &mut self.dst else {
+            return Ok(());
+        };
+        let mut failure = None;
+        while conn.queued_bytes() < OUT_HIGH_WATER {
+            let Some(frame) = self.out.pop() else { break };
+            if !self.configs.should_forward(&frame) {
+                continue;
+            }
+            if let Err(e) = conn.send_media(
+                media_kind(frame.kind),
+                wire_timestamp(frame.dts),
+                &frame.payload,
+            ) {
+                failure = Some(RelayError::new(
+                    Side::Internal,
+                    ErrorKind::Protocol,
+                    e.to_string(),
+                ));
+                break;
+            }
+            self.counters.frames_out += 1;
+            if frame.kind == TagType::Video && !frame.config {
+                self.counters.video_frames_out += 1;
+            }
+        }
+        match failure {
+            Some(e) => self.dest_failed(e),
+            None => Ok(()),
+        }
+    }
+
+    fn start_source_connect(&mut self) {
+        let url = self.source_url.clone();
+        let options = self.config.client.clone();
+        let http = self.http.clone();
+        self.src = SrcState::Connecting(Box::pin(async move {
+            Source::connect(&url, &options, &http).await
+        }));
+    }
+
+    fn start_dest_connect(&mut self) {
+        let url = self.dest_url.clone();
+        let options = self.config.client.clone();
+        self.dst = DstState::Connecting(Box::pin(async move {
+            RtmpConnection::connect(&url, ClientMode::Publish, &options)
+                .await
+                .map(Box::new)
+        }));
+    }
+
+    fn stall_deadline(&self) -> Option<Instant> {
+        match self.src {
+            SrcState::Live(_) => {
+                let last = self
+                    .last_frame_at
+                    .map_or(self.src_live_since, |t| t.max(self.src_live_since));
+                Some(last + self.config.source_stall_timeout)
+            }
+            _ => None,
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut deadline = self.next_tick;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                deadline = deadline.min(t);
+            }
+        };
+        consider(match self.src {
+            SrcState::Waiting(t) => Some(t),
+            _ => None,
+        });
+        consider(match self.dst {
+            DstState::Waiting(t) => Some(t),
+            _ => None,
+        });
+        consider(self.source_down_since.map(|t| t + self.config.grace));
+        consider(self.dest_down_since.map(|t| t + self.config.grace));
+        consider(self.stall_deadline());
+        deadline
+    }
+
+    fn current_state(&self) -> RelayState {
+        if self.source_down_since.is_some() && self.ever_running {
+            RelayState::SourceReconnecting
+        } else if self.dest_down_since.is_some() {
+            RelayState::DestinationReconnecting
+        } else if matches!(self.dst, DstState::Live(_)) && self.source_down_since.is_none() {
+            RelayState::Running
+        } else {
+            self.state
+        }
+    }
+
+    fn refresh_state(&mut self) {
+        let state = self.current_state();
+        if state == RelayState::Running {
+            self.ever_running = true;
+        }
+        if state != self.state {
+            info!(source = %self.config.source, destination = %self.config.destination, from = self.state.as_str(), to = state.as_str(), "relay state");
+            self.state = state;
+            self.publish_status(Instant::now());
+        }
+    }
+
+    fn record_error(&self, e: &RelayError) {
+        let record = ErrorRecord {
+            error: e.clone(),
+            at: SystemTime::now(),
+        };
+        self.status.update(|s| s.last_error = Some(record));
+    }
+
+    fn bytes(&self) -> (u64, u64) {
+        let live_in = match &self.src {
+            SrcState::Live(s) => s.bytes_in(),
+            _ => 0,
+        };
+        let live_out = match &self.dst {
+            DstState::Live(c) => c.bytes_out(),
+            _ => 0,
+        };
+        (
+            self.counters.bytes_in_done + live_in,
+            self.counters.bytes_out_done + live_out,
+        )
+    }
+
+    fn publish_status(&mut self, now: Instant) {
+        let (bytes_in, bytes_out) = self.bytes();
+        let (then, prev_in, prev_out, prev_video) = self.last_tick;
+        let secs = (now - then).as_secs_f64();
+        let rate = |delta: u64| {
+            if secs > 0.0 {
+                (delta as f64 * 8.0 / secs) as u64
+            } else {
+                0
+            }
+        };
+        let bitrate_in = rate(bytes_in.saturating_sub(prev_in));
+        let bitrate_out = rate(bytes_out.saturating_sub(prev_out));
+        let fps = if secs > 0.0 {
+            (self.counters.video_frames_out - prev_video) as f64 / secs
+        } else {
+            0.0
+        };
+        if secs >= 0.5 {
+            self.last_tick = (now, bytes_in, bytes_out, self.counters.video_frames_out);
+        }
+        let c = &self.counters;
+        let dropped = self.out.dropped();
+        let timeline = self.timeline.counters();
+        let state = self.state;
+        self.status.update(|s| {
+            s.state = state;
+            s.bytes_in = bytes_in;
+            s.bytes_out = bytes_out;
+            if secs >= 0.5 {
+                s.bitrate_in = bitrate_in;
+                s.bitrate_out = bitrate_out;
+                s.fps = fps;
+            }
+            s.frames_in = c.frames_in;
+            s.frames_out = c.frames_out;
+            s.frames_dropped = dropped;
+            s.destination_sessions = c.destination_sessions;
+            s.source_connections = c.source_connections;
+            s.timeline = timeline;
+        });
+    }
+
+    /// Closes both sides (the destination cleanly) and records the final state.
+    async fn finish(mut self, result: Result<(), RelayError>) -> Result<(), RelayError> {
+        self.publish_status(Instant::now());
+        if let DstState::Live(conn) = std::mem::replace(&mut self.dst, DstState::Idle) {
+            self.counters.bytes_out_done += conn.bytes_out();
+            if let Err(e) = conn.close(self.config.close_timeout).await {
+                warn!(destination = %self.config.destination, error = %e, "destination did not close cleanly");
+            }
+        }
+        if let SrcState::Live(Source::Rtmp { conn, .. }) =
+            std::mem::replace(&mut self.src, SrcState::Waiting(Instant::now()))
+        {
+            let _ = (*conn).close(self.config.close_timeout).await;
+        }
+        self.state = match &result {
+            Ok(()) => RelayState::Stopped,
+            Err(e) => {
+                self.record_error(e);
+                warn!(source = %self.config.source, destination = %self.config.destination, error = %e, retryable = e.retryable, "relay failed");
+                RelayState::Failed
+            }
+        };
+        self.publish_status(Instant::now());
+        result
+    }
+}

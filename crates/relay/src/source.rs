@@ -1,0 +1,131 @@
+//! Relay sources: RTMP play and HTTP(S)-FLV, behind one interface.
+
+use baton_media::Frame;
+use baton_media::timeline::TimestampUnwrapper;
+use baton_net::client::{ClientOptions, PlayEvent, RtmpConnection};
+use baton_net::http_flv::{FlvSource, FlvSourceError};
+use baton_net::{RtmpUrl, tag_type};
+use baton_rtmp::session::ClientMode;
+
+use crate::error::{ErrorKind, RelayError, Side};
+
+/// A parsed source address.
+#[derive(Clone, Debug)]
+pub enum SourceUrl {
+    Rtmp(RtmpUrl),
+    HttpFlv(String),
+}
+
+impl SourceUrl {
+    pub fn parse(url: &str) -> Result<SourceUrl, RelayError> {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("rtmp" | "rtmps") => RtmpUrl::parse(url).map(SourceUrl::Rtmp).map_err(|e| {
+                RelayError::new(Side::Source, ErrorKind::InvalidUrl, format!("{url}: {e}"))
+            }),
+            Some("http" | "https") => match reqwest::Url::parse(url) {
+                Ok(_) => Ok(SourceUrl::HttpFlv(url.to_string())),
+                Err(e) => Err(RelayError::new(
+                    Side::Source,
+                    ErrorKind::InvalidUrl,
+                    format!("{url}: {e}"),
+                )),
+            },
+            _ => Err(RelayError::new(
+                Side::Source,
+                ErrorKind::Unsupported,
+                format!(
+                    "source {url}: only rtmp://, http:// and https:// (FLV) sources are supported"
+                ),
+            )),
+        }
+    }
+}
+
+/// What a source yields.
+#[derive(Debug)]
+pub enum SourceEvent {
+    Frame(Frame),
+    /// The stream ended but the connection may deliver more (RTMP unpublish notice).
+    Ended,
+}
+
+/// A connected source.
+#[derive(Debug)]
+pub enum Source {
+    Rtmp {
+        conn: Box<RtmpConnection>,
+        unwrapper: TimestampUnwrapper,
+    },
+    HttpFlv(Box<FlvSource>),
+}
+
+impl Source {
+    pub async fn connect(
+        url: &SourceUrl,
+        options: &ClientOptions,
+        http: &reqwest::Client,
+    ) -> Result<Source, RelayError> {
+        match url {
+            SourceUrl::Rtmp(u) => RtmpConnection::connect(u, ClientMode::Play, options)
+                .await
+                .map(|conn| Source::Rtmp {
+                    conn: Box::new(conn),
+                    unwrapper: TimestampUnwrapper::new(),
+                })
+                .map_err(|e| RelayError::from_client(Side::Source, &e)),
+            SourceUrl::HttpFlv(u) => {
+                let connect = FlvSource::connect(http, u);
+                match tokio::time::timeout(options.connect_timeout, connect).await {
+                    Ok(Ok(s)) => Ok(Source::HttpFlv(Box::new(s))),
+                    Ok(Err(e)) => Err(RelayError::from_flv(&e)),
+                    Err(_) => Err(RelayError::new(
+                        Side::Source,
+                        ErrorKind::Timeout,
+                        format!("no HTTP response within {:?}", options.connect_timeout),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The next frame (timestamps unwrapped past 32 bits, on this connection's own timeline).
+    /// Cancel-safe.
+    pub async fn next(&mut self) -> Result<SourceEvent, RelayError> {
+        match self {
+            Source::Rtmp { conn, unwrapper } => match conn.next_media().await {
+                Ok(PlayEvent::Media {
+                    kind,
+                    timestamp,
+                    payload,
+                }) => Ok(SourceEvent::Frame(Frame::new(
+                    tag_type(kind),
+                    unwrapper.unwrap(timestamp),
+                    payload,
+                ))),
+                Ok(PlayEvent::Ended { .. }) => {
+                    // A later publisher starts its own timeline.
+                    unwrapper.reset();
+                    Ok(SourceEvent::Ended)
+                }
+                Err(e) => Err(RelayError::from_client(Side::Source, &e)),
+            },
+            Source::HttpFlv(s) => match s.next_frame().await {
+                Ok(frame) => Ok(SourceEvent::Frame(frame)),
+                Err(FlvSourceError::Ended) => Err(RelayError::new(
+                    Side::Source,
+                    ErrorKind::Ended,
+                    "the HTTP-FLV response ended",
+                )),
+                Err(e) => Err(RelayError::from_flv(&e)),
+            },
+        }
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        match self {
+            Source::Rtmp { conn, .. } => conn.bytes_in(),
+            Source::HttpFlv(s) => s.bytes_in(),
+        }
+    }
+}

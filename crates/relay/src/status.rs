@@ -1,0 +1,133 @@
+//! What a relay reports about itself. The relay task publishes a snapshot once per second
+//! (and on every state change); readers never touch the hot path.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use baton_media::timeline::TimelineCounters;
+use tokio::time::Instant;
+
+use crate::error::RelayError;
+
+/// The relay's lifecycle state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RelayState {
+    /// Connecting the source (and then the destination) for the first time.
+    Starting,
+    /// Media flows from source to destination.
+    Running,
+    /// The source dropped; reconnecting while the destination session is held (grace period).
+    SourceReconnecting,
+    /// The destination dropped; reconnecting with backoff while the source keeps flowing.
+    DestinationReconnecting,
+    /// Stopped on request; the destination session was closed cleanly.
+    Stopped,
+    /// Ended with an error (see `last_error`).
+    Failed,
+}
+
+impl RelayState {
+    /// Running abnormally: recovering from a failure on one side.
+    pub fn is_recovering(self) -> bool {
+        matches!(
+            self,
+            RelayState::SourceReconnecting | RelayState::DestinationReconnecting
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayState::Starting => "starting",
+            RelayState::Running => "running",
+            RelayState::SourceReconnecting => "source-reconnecting",
+            RelayState::DestinationReconnecting => "destination-reconnecting",
+            RelayState::Stopped => "stopped",
+            RelayState::Failed => "failed",
+        }
+    }
+}
+
+/// A failure with the wall-clock time it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorRecord {
+    pub error: RelayError,
+    pub at: SystemTime,
+}
+
+/// A point-in-time view of a relay.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelayStatus {
+    pub state: RelayState,
+    /// Time since the relay started.
+    pub uptime: Duration,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Bits per second written to the destination over the last second.
+    pub bitrate_out: u64,
+    /// Bits per second read from the source over the last second.
+    pub bitrate_in: u64,
+    /// Video frames per second sent over the last second.
+    pub fps: f64,
+    pub frames_in: u64,
+    pub frames_out: u64,
+    /// Frames discarded because the destination was slow or away.
+    pub frames_dropped: u64,
+    /// Destination sessions opened (1 for a healthy relay, whatever the source did).
+    pub destination_sessions: u64,
+    /// Successful source (re)connections.
+    pub source_connections: u64,
+    pub timeline: TimelineCounters,
+    pub last_error: Option<ErrorRecord>,
+}
+
+/// The shared cell the relay writes and readers snapshot.
+#[derive(Debug, Clone)]
+pub struct StatusCell {
+    inner: Arc<Mutex<RelayStatus>>,
+    started: Instant,
+}
+
+impl StatusCell {
+    pub(crate) fn new() -> StatusCell {
+        StatusCell {
+            inner: Arc::new(Mutex::new(RelayStatus {
+                state: RelayState::Starting,
+                uptime: Duration::ZERO,
+                bytes_in: 0,
+                bytes_out: 0,
+                bitrate_out: 0,
+                bitrate_in: 0,
+                fps: 0.0,
+                frames_in: 0,
+                frames_out: 0,
+                frames_dropped: 0,
+                destination_sessions: 0,
+                source_connections: 0,
+                timeline: TimelineCounters::default(),
+                last_error: None,
+            })),
+            started: Instant::now(),
+        }
+    }
+
+    /// The current status.
+    pub fn snapshot(&self) -> RelayStatus {
+        let mut s = self.lock().clone();
+        if !matches!(s.state, RelayState::Stopped | RelayState::Failed) {
+            s.uptime = self.started.elapsed();
+        }
+        s
+    }
+
+    pub(crate) fn update(&self, f: impl FnOnce(&mut RelayStatus)) {
+        let mut s = self.lock();
+        f(&mut s);
+        s.uptime = self.started.elapsed();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RelayStatus> {
+        // The status is plain data: a panic while holding the lock cannot leave it torn in a
+        // way that matters more than losing the status entirely.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
