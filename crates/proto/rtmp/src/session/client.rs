@@ -19,7 +19,9 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::common::{Core, Fed, ON_METADATA, SET_DATA_FRAME, data_name, strip_set_data_frame};
+use super::common::{
+    Core, Fed, ON_METADATA, SET_DATA_FRAME, data_name, strip_set_data_frame, validate_chunk_size,
+};
 use super::server::media_of;
 use super::{HandshakeMode, MediaKind, SessionError};
 use crate::chunk::{ChunkLimits, RawMessage};
@@ -230,6 +232,18 @@ impl ClientSession {
 
     pub fn state(&self) -> ClientState {
         self.state
+    }
+
+    /// Changes our outgoing chunk size. During the handshake this only replaces
+    /// [`ClientConfig::chunk_size`]; afterwards Set Chunk Size is sent and the new size
+    /// applies to the messages after it.
+    pub fn set_chunk_size(&mut self, size: u32) -> Result<(), SessionError> {
+        validate_chunk_size(size)?;
+        self.config.chunk_size = size;
+        if self.state != ClientState::Handshaking {
+            self.core.set_chunk_size(size)?;
+        }
+        Ok(())
     }
 
     /// The message stream id from createStream, once known.

@@ -217,9 +217,7 @@ impl Core {
 
     /// Sends Set Chunk Size (chunked with the old size) and applies it to the encoder.
     pub fn set_chunk_size(&mut self, size: u32) -> Result<(), SessionError> {
-        if size == 0 || size > MAX_CHUNK_SIZE {
-            return Err(ChunkError::InvalidChunkSize(size).into());
-        }
+        validate_chunk_size(size)?;
         self.send(&Message::SetChunkSize(size));
         self.encoder.set_chunk_size(size)?;
         Ok(())
@@ -303,6 +301,14 @@ impl Core {
             self.send(&Message::Acknowledgement(received as u32));
         }
     }
+}
+
+/// RTMP spec 5.4.1: 1..=0x7FFFFFFF.
+pub(crate) fn validate_chunk_size(size: u32) -> Result<(), SessionError> {
+    if size == 0 || size > MAX_CHUNK_SIZE {
+        return Err(ChunkError::InvalidChunkSize(size).into());
+    }
+    Ok(())
 }
 
 /// Splits `name?query` into the name and the query after the first '?'.

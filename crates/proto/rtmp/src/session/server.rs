@@ -10,7 +10,7 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::common::{Core, Fed, split_name, strip_set_data_frame};
+use super::common::{Core, Fed, split_name, strip_set_data_frame, validate_chunk_size};
 use super::{MediaKind, SessionError};
 use crate::chunk::{ChunkLimits, RawMessage};
 use crate::handshake::ServerHandshake;
@@ -440,6 +440,38 @@ impl ServerSession {
         );
         self.core
             .send(&Message::UserControl(UserControl::StreamEof(stream_id)));
+        Ok(())
+    }
+
+    /// Changes our outgoing chunk size. Before the connect is accepted this only replaces
+    /// [`ServerConfig::chunk_size`]; afterwards Set Chunk Size is sent and the new size
+    /// applies to the messages after it.
+    pub fn set_chunk_size(&mut self, size: u32) -> Result<(), SessionError> {
+        validate_chunk_size(size)?;
+        self.config.chunk_size = size;
+        if self.connection == Connection::Accepted {
+            self.core.set_chunk_size(size)?;
+        }
+        Ok(())
+    }
+
+    /// Tells a player a publisher (re)appeared: Stream Begin and onStatus
+    /// NetStream.Play.PublishNotify, as nginx-rtmp does when a stream is republished.
+    pub fn send_publish_notify(&mut self, stream_id: u32) -> Result<(), SessionError> {
+        let name = self
+            .streams
+            .get(&stream_id)
+            .filter(|s| s.state == StreamState::Playing)
+            .map(|s| s.name.clone())
+            .ok_or(SessionError::NotPlaying(stream_id))?;
+        self.core
+            .send(&Message::UserControl(UserControl::StreamBegin(stream_id)));
+        self.core.status(
+            stream_id,
+            "status",
+            "NetStream.Play.PublishNotify",
+            &format!("{name} is now published."),
+        );
         Ok(())
     }
 
