@@ -1,1 +1,359 @@
-fn main() {}
+//! `baton-bench`: N relays of a 2 Mb/s 720p30 stream through Baton, nginx-rtmp (`push`) and
+//! `ffmpeg -c copy`, from an in-process load generator to an in-process sink, reporting per
+//! relay CPU, memory, frame loss and added latency. See docs/benchmarks.md.
+//!
+//! * `baton-bench run` — the benchmark; `--write docs/benchmarks.md` records the results.
+//! * `baton-bench smoke` — two Baton relays for a few seconds; fails on any lost frame or an
+//!   absurd latency (for CI).
+//! * `baton-bench host` — (hidden) the Baton system under test, started by `run`.
+
+mod clip;
+mod conn;
+mod generator;
+mod histogram;
+mod host;
+mod ledger;
+mod measure;
+mod procstat;
+mod report;
+mod sink;
+mod sut;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use tracing::{error, info, warn};
+use tracing_subscriber::EnvFilter;
+
+use crate::clip::Clip;
+use crate::generator::PacerConfig;
+use crate::measure::{Measurement, Options, measure};
+use crate::sut::Target;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "baton-bench",
+    version,
+    about = "Relay benchmark: Baton vs nginx-rtmp vs ffmpeg"
+)]
+struct Cli {
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, global = true, env = "RUST_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the benchmark.
+    Run(RunArgs),
+    /// Two Baton relays for a few seconds; exit status 1 on lost frames or absurd latency.
+    Smoke(SmokeArgs),
+    /// The Baton system under test (started by `run`).
+    #[command(hide = true)]
+    Host(host::HostArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// Length of the measurement window.
+    #[arg(long, value_parser = parse_duration, default_value = "20s")]
+    duration: Duration,
+    /// Time between all streams flowing and the window.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    warmup: Duration,
+    /// Wait after the window for its last frames (later ones count as lost).
+    #[arg(long, value_parser = parse_duration, default_value = "3s")]
+    drain: Duration,
+    /// Generator timer period.
+    #[arg(long, value_parser = parse_duration, default_value = "5ms")]
+    tick: Duration,
+    /// Where the clip is generated (once) and cached.
+    #[arg(long, default_value = "target/bench-media")]
+    media_dir: PathBuf,
+    /// Where configs and logs of the systems under test go.
+    #[arg(long, default_value = "target/bench-run")]
+    run_dir: PathBuf,
+    /// Tokio worker threads of the Baton host (default: one per core, as `baton serve`).
+    #[arg(long)]
+    host_workers: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Relay counts to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,500,1000")]
+    relays: Vec<usize>,
+    /// Systems to measure (each when installed).
+    #[arg(long, value_delimiter = ',', default_value = "baton,nginx,ffmpeg")]
+    targets: Vec<Target>,
+    /// Largest N run through ffmpeg (one process of ~56 MB RSS per relay).
+    #[arg(long, default_value_t = 100)]
+    ffmpeg_max: usize,
+    /// Replace the results section of this markdown file (e.g. docs/benchmarks.md).
+    #[arg(long)]
+    write: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Debug)]
+struct SmokeArgs {
+    #[arg(long, default_value_t = 2)]
+    relays: usize,
+    /// Largest acceptable p99 added latency, in ms.
+    #[arg(long, default_value_t = 200.0)]
+    max_p99_ms: f64,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Host(args) => return host::run(args),
+        Command::Run(args) => block_on(run(args)),
+        Command::Smoke(args) => block_on(smoke(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The bench's own runtime: multi-threaded (generator and sink share both cores with the
+/// system under test; their CPU is reported separately).
+fn block_on(f: impl Future<Output = Result<ExitCode>>) -> Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(async {
+            tokio::select! {
+                r = f => r,
+                _ = tokio::signal::ctrl_c() => bail!("interrupted (children are killed on exit)"),
+            }
+        })
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode> {
+    let started = SystemTime::now();
+    let (clip, clip_path) = load_clip(&args.common)?;
+    let options = options(&args.common);
+    let mut skipped = Vec::new();
+    let mut targets = args.targets.clone();
+    targets.sort();
+    targets.dedup();
+    targets.retain(|t| match t.unavailable() {
+        Some(why) => {
+            warn!(target = %t, why, "skipped");
+            skipped.push(format!("{t}: {why}"));
+            false
+        }
+        None => true,
+    });
+    let mut results: Vec<Measurement> = Vec::new();
+    for &n in &args.relays {
+        for &target in &targets {
+            if target == Target::Ffmpeg && n > args.ffmpeg_max {
+                skipped.push(format!(
+                    "{target} at N = {n} (above --ffmpeg-max {})",
+                    args.ffmpeg_max
+                ));
+                continue;
+            }
+            info!(%target, relays = n, "measuring");
+            let limit = options.warmup
+                + options.duration
+                + options.drain
+                + Duration::from_secs(120)
+                + Duration::from_millis(60 * n as u64);
+            match tokio::time::timeout(limit, measure(target, n, Arc::clone(&clip), &options)).await
+            {
+                Ok(Ok(m)) => {
+                    info!(%target, relays = n, cpu_per_relay = m.cpu_per_relay(), lost = m.lost(),
+                        p50_ms = ?m.latency_ms(0.5), p99_ms = ?m.latency_ms(0.99), "measured");
+                    results.push(m);
+                }
+                Ok(Err(e)) => {
+                    error!(%target, relays = n, "measurement failed: {e:#}");
+                    skipped.push(format!("{target} at N = {n} failed: {e:#}"));
+                }
+                Err(_) => {
+                    error!(%target, relays = n, "measurement timed out after {limit:?}");
+                    skipped.push(format!("{target} at N = {n} timed out after {limit:?}"));
+                }
+            }
+            // Let sockets of the previous run close before the next one.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+    let info = report::RunInfo {
+        machine: procstat::MachineInfo::collect(),
+        started,
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        clip: format!(
+            "{} (H.264 1280x720 30 fps GOP 60 + AAC 48 kHz stereo; made by `ffmpeg {} {}`)",
+            clip::CLIP_NAME,
+            clip::ffmpeg_args().join(" "),
+            clip_path.display()
+        ),
+        clip_bitrate: clip.bitrate,
+        tools: [("nginx", "-v"), ("ffmpeg", "-version")]
+            .iter()
+            .filter_map(|(p, a)| procstat::tool_version(p, a))
+            .collect(),
+        revision: git_revision(),
+        skipped,
+        settings: format!(
+            "warm-up {:?}, window {:?}, drain {:?}, generator tick {:?}, Baton host workers {}",
+            options.warmup,
+            options.duration,
+            options.drain,
+            options.pacer.tick,
+            options
+                .host_workers
+                .map_or("default (one per core)".into(), |w| w.to_string())
+        ),
+    };
+    let section = report::render(&info, &results);
+    println!("{section}");
+    if let Some(path) = &args.write {
+        report::write_section(path, &section)?;
+        info!(path = %path.display(), "results written");
+    }
+    Ok(if results.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn smoke(args: SmokeArgs) -> Result<ExitCode> {
+    let (clip, _) = load_clip(&args.common)?;
+    let options = options(&args.common);
+    let m = measure(Target::Baton, args.relays, clip, &options).await?;
+    let c = &m.summary.counters;
+    let p99 = m.latency_ms(0.99);
+    println!(
+        "smoke: {} relays, {} streams synced, {} frames sent, {} received, {} lost, {} unexpected, p50 {:?} ms, p99 {:?} ms, CPU {:.3} %/relay",
+        m.relays,
+        m.summary.synced,
+        c.sent,
+        c.received,
+        m.lost(),
+        c.unexpected,
+        m.latency_ms(0.5),
+        p99,
+        m.cpu_per_relay()
+    );
+    for note in &m.notes {
+        println!("note: {note}");
+    }
+    let mut failures = Vec::new();
+    if m.summary.synced < m.relays {
+        failures.push(format!(
+            "only {} of {} streams flowed",
+            m.summary.synced, m.relays
+        ));
+    }
+    if c.sent == 0 {
+        failures.push("no frames were sent in the window".to_string());
+    }
+    if m.lost() > 0 {
+        failures.push(format!("{} frames lost", m.lost()));
+    }
+    if c.unexpected > 0 {
+        failures.push(format!("{} unexpected frames", c.unexpected));
+    }
+    if p99.is_none_or(|p| p > args.max_p99_ms) {
+        failures.push(format!(
+            "p99 latency {p99:?} ms above {} ms",
+            args.max_p99_ms
+        ));
+    }
+    if failures.is_empty() {
+        println!("smoke: ok");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("smoke: FAILED: {}", failures.join("; "));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn load_clip(common: &Common) -> Result<(Arc<Clip>, PathBuf)> {
+    let path = Clip::ensure(&common.media_dir)?;
+    let clip = Clip::load(&path)?;
+    info!(path = %path.display(), frames = clip.body.len(), bitrate = clip.bitrate, "clip loaded");
+    Ok((Arc::new(clip), path))
+}
+
+fn options(common: &Common) -> Options {
+    Options {
+        warmup: common.warmup,
+        duration: common.duration,
+        drain: common.drain,
+        pacer: PacerConfig {
+            tick: common.tick,
+            max_backlog: 2 << 20,
+        },
+        host_workers: common.host_workers,
+        run_dir: common.run_dir.clone(),
+    }
+}
+
+fn git_revision() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `20s`, `500ms`, `2m`, `1.5s`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("bad duration unit in {s:?} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("5ms"), Ok(Duration::from_millis(5)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! `baton-bench host`: the Baton system under test. A child process hosting N
+//! `baton_relay::Relay`s in one multi-threaded tokio runtime, exactly as `baton serve` runs
+//! them, so the bench measures the engine and nothing else in its process.
+//!
+//! It talks to the bench over stdio, one line each way:
+//! `ready` (printed once the runtime is up, before any relay: the idle baseline) ←
+//! `start` → `started N`; `status` → `status …counters…`; `stop` or end of input → every relay
+//! is stopped cleanly, `stopped …counters…` is printed and the process exits.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use baton_relay::{Relay, RelayConfig, RelayState};
+use clap::Args;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Time allowed for all relays to close their destinations on `stop`.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Arguments of the hidden `host` subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct HostArgs {
+    /// Relays to run.
+    #[arg(long)]
+    pub relays: usize,
+    /// Source URL prefix; relay i pulls `{source}{i}`.
+    #[arg(long)]
+    pub source: String,
+    /// Destination URL prefix; relay i pushes to `{destination}{i}`.
+    #[arg(long)]
+    pub destination: String,
+    /// Tokio worker threads (default: one per core, as `baton serve`).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+pub fn run(args: HostArgs) -> ExitCode {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(w) = args.workers {
+        builder.worker_threads(w.max(1));
+    }
+    let runtime = match builder.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("baton-bench host: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("baton-bench host: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: HostArgs) -> Result<()> {
+    let mut out = tokio::io::stdout();
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    say(&mut out, "ready").await?;
+    let mut relays: Vec<Relay> = Vec::new();
+    loop {
+        let line = lines.next_line().await.context("reading commands")?;
+        match line.as_deref().map(str::trim) {
+            Some("start") if relays.is_empty() => {
+                for i in 0..args.relays {
+                    let config = RelayConfig::new(
+                        format!("{}{i}", args.source),
+                        format!("{}{i}", args.destination),
+                    );
+                    relays.push(Relay::spawn(config).with_context(|| format!("relay {i}"))?);
+                }
+                say(&mut out, &format!("started {}", relays.len())).await?;
+            }
+            Some("status") => say(&mut out, &format!("status {}", Totals::of(&relays))).await?,
+            Some("stop") | None => break,
+            Some(other) => say(&mut out, &format!("error unknown command {other:?}")).await?,
+        }
+    }
+    let totals = Totals::of(&relays);
+    for relay in &relays {
+        relay.stop();
+    }
+    let wait_all = async {
+        for relay in relays {
+            let _ = relay.wait().await;
+        }
+    };
+    let clean = tokio::time::timeout(STOP_TIMEOUT, wait_all).await.is_ok();
+    say(&mut out, &format!("stopped clean={clean} {totals}")).await
+}
+
+async fn say(out: &mut tokio::io::Stdout, line: &str) -> Result<()> {
+    out.write_all(format!("{line}\n").as_bytes())
+        .await
+        .context("writing to the bench")?;
+    out.flush().await.context("writing to the bench")
+}
+
+/// Counters summed over all relays, as one `key=value` line.
+#[derive(Debug, Default)]
+struct Totals {
+    running: usize,
+    failed: usize,
+    frames_in: u64,
+    frames_out: u64,
+    frames_dropped: u64,
+    destination_sessions: u64,
+    source_connections: u64,
+    dts_corrections: u64,
+}
+
+impl Totals {
+    fn of(relays: &[Relay]) -> Totals {
+        let mut t = Totals::default();
+        for relay in relays {
+            let s = relay.status();
+            t.running += usize::from(s.state == RelayState::Running);
+            t.failed += usize::from(s.state == RelayState::Failed);
+            t.frames_in += s.frames_in;
+            t.frames_out += s.frames_out;
+            t.frames_dropped += s.frames_dropped;
+            t.destination_sessions += s.destination_sessions;
+            t.source_connections += s.source_connections;
+            t.dts_corrections += s.timeline.dts_corrections;
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for Totals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "running={} failed={} frames_in={} frames_out={} frames_dropped={} destination_sessions={} source_connections={} dts_corrections={}",
+            self.running,
+            self.failed,
+            self.frames_in,
+            self.frames_out,
+            self.frames_dropped,
+            self.destination_sessions,
+            self.source_connections,
+            self.dts_corrections
+        )
+    }
+}

@@ -1,0 +1,279 @@
+//! One measurement: a target relaying N streams from the generator to the sink.
+//!
+//! Phases: bind the sink (and the generator's server) → start the system under test → wait
+//! until every stream flows end to end (both tracks synchronised at the sink) → warm up →
+//! measurement window (CPU sampled at both ends; frames counted by send time) → drain (late
+//! frames of the window may still arrive) → memory sample → stop everything.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::clip::Clip;
+use crate::generator::{self, Pacer, PacerConfig};
+use crate::ledger::{Clock, Ledgers, Summary};
+use crate::procstat::{CpuTime, Memory, ticks_per_second};
+use crate::sink;
+use crate::sut::{Sut, Target};
+
+/// Settings shared by every measurement of a run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Wait after the window for its last frames.
+    pub drain: Duration,
+    pub pacer: PacerConfig,
+    /// Worker threads of the Baton host (None: one per core).
+    pub host_workers: Option<usize>,
+    pub run_dir: PathBuf,
+}
+
+/// What one measurement found.
+#[derive(Debug)]
+pub struct Measurement {
+    pub target: Target,
+    pub relays: usize,
+    pub window: Duration,
+    /// Percent of one core over the window, all processes of the target: from utime+stime,
+    /// and from the nanosecond schedstat run time.
+    pub cpu_percent: f64,
+    pub cpu_percent_ns: f64,
+    /// Percent of one core used by the bench itself (generator + sink) over the window.
+    pub bench_cpu_percent: f64,
+    pub memory: Memory,
+    pub baseline: Memory,
+    pub processes: usize,
+    pub summary: Summary,
+    pub commands: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Measurement {
+    pub fn cpu_per_relay(&self) -> f64 {
+        self.cpu_percent / self.relays as f64
+    }
+
+    pub fn cpu_ns_per_relay(&self) -> f64 {
+        self.cpu_percent_ns / self.relays as f64
+    }
+
+    /// (total − idle baseline) / N, MiB.
+    pub fn rss_per_relay(&self) -> f64 {
+        mib(self.memory.rss_kib.saturating_sub(self.baseline.rss_kib)) / self.relays as f64
+    }
+
+    pub fn uss_per_relay(&self) -> f64 {
+        mib(self.memory.uss_kib.saturating_sub(self.baseline.uss_kib)) / self.relays as f64
+    }
+
+    pub fn lost(&self) -> u64 {
+        self.summary
+            .counters
+            .sent
+            .saturating_sub(self.summary.counters.received)
+    }
+
+    /// Mean payload bitrate generated per stream over the window (bits/s).
+    pub fn bitrate_per_stream(&self) -> f64 {
+        self.summary.counters.bytes_sent as f64 * 8.0
+            / self.window.as_secs_f64()
+            / self.relays as f64
+    }
+
+    pub fn latency_ms(&self, q: f64) -> Option<f64> {
+        self.summary
+            .latency
+            .quantile(q)
+            .map(|us| us as f64 / 1000.0)
+    }
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Measures `target` relaying `relays` streams.
+pub async fn measure(
+    target: Target,
+    relays: usize,
+    clip: Arc<Clip>,
+    options: &Options,
+) -> Result<Measurement> {
+    std::fs::create_dir_all(&options.run_dir)
+        .with_context(|| format!("creating {}", options.run_dir.display()))?;
+    let clock = Clock::new();
+    let ledgers = Arc::new(Ledgers::new(relays, clock));
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let result = run_phases(target, relays, clip, options, &ledgers, &cancel, &tracker).await;
+    cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(Duration::from_secs(10), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("generator/sink tasks did not finish within 10 s");
+    }
+    result
+}
+
+async fn run_phases(
+    target: Target,
+    relays: usize,
+    clip: Arc<Clip>,
+    options: &Options,
+    ledgers: &Arc<Ledgers>,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+) -> Result<Measurement> {
+    let sink_listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the sink")?;
+    let sink_addr = sink_listener.local_addr()?;
+    tracker.spawn(sink::serve_publishers(
+        sink_listener,
+        Arc::clone(ledgers),
+        cancel.clone(),
+        tracker.clone(),
+    ));
+    let (pacer, handle) = Pacer::new(clip, Arc::clone(ledgers), options.pacer.clone());
+    tracker.spawn(pacer.run(cancel.clone()));
+
+    let started = Instant::now();
+    let mut sut = match target {
+        Target::Nginx => {
+            let (sut, addr) = Sut::start_nginx(relays, sink_addr, &options.run_dir).await?;
+            generator::publish_all(
+                addr,
+                "live",
+                relays,
+                64,
+                handle,
+                cancel.clone(),
+                tracker.clone(),
+            )
+            .await?;
+            sut
+        }
+        Target::Baton | Target::Ffmpeg => {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("binding the generator")?;
+            let addr = listener.local_addr()?;
+            tracker.spawn(generator::serve_players(
+                listener,
+                relays,
+                handle,
+                cancel.clone(),
+                tracker.clone(),
+            ));
+            if target == Target::Baton {
+                Sut::start_baton(
+                    relays,
+                    addr,
+                    sink_addr,
+                    options.host_workers,
+                    &options.run_dir,
+                )
+                .await?
+            } else {
+                Sut::start_ffmpeg(relays, addr, sink_addr, &options.run_dir).await?
+            }
+        }
+    };
+
+    let mut notes = Vec::new();
+    // ffmpeg probes its input for up to 5 s before writing anything; 1 000 relays take a
+    // while to connect on two cores.
+    let sync_timeout = Duration::from_secs(20) + Duration::from_millis(30 * relays as u64);
+    let synced = wait_synced(ledgers, sync_timeout).await;
+    info!(%target, relays, synced, elapsed = ?started.elapsed(), "streams flowing");
+    if synced < relays {
+        notes.push(format!(
+            "only {synced} of {relays} streams reached the sink within {sync_timeout:?}"
+        ));
+    }
+    tokio::time::sleep(options.warmup).await;
+
+    let pids = sut.pids();
+    let me = [std::process::id()];
+    let hz = ticks_per_second();
+    let (cpu0, bench0) = (CpuTime::of(&pids), CpuTime::of(&me));
+    let t0 = Instant::now();
+    ledgers.window.open(ledgers.clock.micros(t0.into_std()));
+    tokio::time::sleep(options.duration).await;
+    let t1 = Instant::now();
+    let (cpu1, bench1) = (CpuTime::of(&pids), CpuTime::of(&me));
+    ledgers.window.close(ledgers.clock.micros(t1.into_std()));
+    let window = t1 - t0;
+    let (cpu_percent, cpu_percent_ns) = cpu0.percent_until(&cpu1, window.as_secs_f64(), hz);
+    let (_, bench_cpu_percent) = bench0.percent_until(&bench1, window.as_secs_f64(), hz);
+
+    tokio::time::sleep(options.drain).await;
+    let memory = Memory::of(&sut.pids());
+    let exited = sut.exited();
+    if exited > 0 {
+        notes.push(format!(
+            "{exited} process(es) of the target exited during the run"
+        ));
+    }
+    if target == Target::Baton
+        && let Ok(line) = sut
+            .host_command("status", "status", Duration::from_secs(10))
+            .await
+    {
+        notes.push(format!(
+            "relay counters: {}",
+            line.trim_start_matches("status ")
+        ));
+    }
+    let summary = ledgers.summary();
+    let commands = sut.commands.clone();
+    let baseline = sut.baseline;
+    let processes = sut.pids().len();
+    if let Some(line) = sut.stop().await?
+        && !line.contains("clean=true")
+    {
+        notes.push(format!("host stop: {line}"));
+    }
+    if summary.skewed_streams > 0 {
+        notes.push(format!(
+            "{} stream(s) had audio moved against video (up to {} ms)",
+            summary.skewed_streams, summary.max_skew_ms
+        ));
+    }
+    Ok(Measurement {
+        target,
+        relays,
+        window,
+        cpu_percent,
+        cpu_percent_ns,
+        bench_cpu_percent,
+        memory,
+        baseline,
+        processes,
+        summary,
+        commands,
+        notes,
+    })
+}
+
+/// Waits until every stream is synchronised at the sink, or `timeout`; returns how many are.
+async fn wait_synced(ledgers: &Ledgers, timeout: Duration) -> usize {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let synced = ledgers.synced();
+        if synced == ledgers.len() || Instant::now() >= deadline {
+            return synced;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,451 @@
+//! The systems under test, as child processes: Baton (`baton-bench host`), nginx-rtmp with
+//! `push`, and one `ffmpeg -c copy` per relay. Each is started with its exact command line
+//! recorded for the report, measured through its PIDs, and stopped by PID; whatever happens
+//! (error, timeout, panic), dropping a [`Sut`] kills every process it started.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tracing::warn;
+
+use crate::procstat::{self, Memory};
+
+/// The nginx-rtmp module shipped by Debian's libnginx-mod-rtmp.
+pub const NGINX_RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+
+/// A system under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum Target {
+    Baton,
+    Nginx,
+    Ffmpeg,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Target::Baton => "baton",
+            Target::Nginx => "nginx-rtmp",
+            Target::Ffmpeg => "ffmpeg -c copy",
+        })
+    }
+}
+
+impl Target {
+    /// Why this target cannot run here, if it cannot.
+    pub fn unavailable(self) -> Option<String> {
+        match self {
+            Target::Baton => None,
+            Target::Nginx if !procstat::installed("nginx") => Some("nginx is not installed".into()),
+            Target::Nginx if !Path::new(NGINX_RTMP_MODULE).is_file() => Some(format!(
+                "{NGINX_RTMP_MODULE} is missing (libnginx-mod-rtmp)"
+            )),
+            Target::Ffmpeg if !procstat::installed("ffmpeg") => {
+                Some("ffmpeg is not installed".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A running system under test.
+#[derive(Debug)]
+pub struct Sut {
+    pub target: Target,
+    children: Vec<Child>,
+    /// Processes measured but not spawned by us directly (nginx's worker).
+    extra_pids: Vec<u32>,
+    host: Option<HostPipe>,
+    /// Memory of the processes before any stream flowed (zero for ffmpeg, where each
+    /// process *is* a relay).
+    pub baseline: Memory,
+    /// How it was started, for the report.
+    pub commands: Vec<String>,
+}
+
+#[derive(Debug)]
+struct HostPipe {
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Sut {
+    /// Starts `baton-bench host` with `relays` relays pulling `rtmp://{source}/live/s{i}` and
+    /// pushing to `rtmp://{sink}/live/s{i}`. Returns once the relays are spawned; the
+    /// baseline is the idle host before that.
+    pub async fn start_baton(
+        relays: usize,
+        source: SocketAddr,
+        sink: SocketAddr,
+        workers: Option<usize>,
+        run_dir: &Path,
+    ) -> Result<Sut> {
+        let exe = std::env::current_exe().context("locating the bench binary")?;
+        let mut args = vec![
+            "host".to_string(),
+            "--relays".into(),
+            relays.to_string(),
+            "--source".into(),
+            format!("rtmp://{source}/live/s"),
+            "--destination".into(),
+            format!("rtmp://{sink}/live/s"),
+        ];
+        if let Some(w) = workers {
+            args.extend(["--workers".to_string(), w.to_string()]);
+        }
+        let log = log_file(run_dir, &format!("baton-host-{relays}.log"))?;
+        let mut child = Command::new(&exe)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", exe.display()))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            bail!("the host's stdio pipes are missing");
+        };
+        let mut sut = Sut {
+            target: Target::Baton,
+            children: vec![child],
+            extra_pids: Vec::new(),
+            host: Some(HostPipe {
+                stdin,
+                stdout: BufReader::new(stdout).lines(),
+            }),
+            baseline: Memory::default(),
+            commands: vec![format!("baton-bench {}", args.join(" "))],
+        };
+        sut.expect_line("ready", Duration::from_secs(10)).await?;
+        // Let the runtime's threads settle before taking the idle baseline.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sut.baseline = Memory::of(&sut.pids());
+        sut.host_command("start", "started", Duration::from_secs(60))
+            .await?;
+        Ok(sut)
+    }
+
+    /// Starts nginx (one worker) with nginx-rtmp pushing every stream published to its
+    /// `live` application to `rtmp://{sink}/live`. Returns it and its RTMP address.
+    pub async fn start_nginx(
+        relays: usize,
+        sink: SocketAddr,
+        run_dir: &Path,
+    ) -> Result<(Sut, SocketAddr)> {
+        let dir = run_dir.join(format!("nginx-{relays}"));
+        fs::create_dir_all(dir.join("logs"))
+            .with_context(|| format!("creating {}", dir.display()))?;
+        let port = free_port()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let conf = nginx_conf(&dir, addr, sink, relays);
+        let conf_path = dir.join("nginx.conf");
+        fs::write(&conf_path, &conf).with_context(|| format!("writing {}", conf_path.display()))?;
+        let prefix = format!("{}/", dir.display());
+        let args = [
+            "-p".to_string(),
+            prefix,
+            "-c".into(),
+            conf_path.display().to_string(),
+            "-e".into(),
+            dir.join("logs/error.log").display().to_string(),
+            "-g".into(),
+            "daemon off;".into(),
+        ];
+        let child = Command::new("nginx")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log_file(&dir, "stdout.log")?)
+            .stderr(log_file(&dir, "stderr.log")?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting nginx")?;
+        let master = child.id().ok_or_else(|| anyhow!("nginx exited at once"))?;
+        let mut sut = Sut {
+            target: Target::Nginx,
+            children: vec![child],
+            extra_pids: Vec::new(),
+            host: None,
+            baseline: Memory::default(),
+            commands: vec![
+                format!("nginx {}", shell_words(&args)),
+                format!("nginx.conf:\n{conf}"),
+            ],
+        };
+        wait_listening(addr, Duration::from_secs(10))
+            .await
+            .with_context(|| {
+                format!(
+                    "nginx did not listen (see {}/logs/error.log)",
+                    dir.display()
+                )
+            })?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            sut.extra_pids = procstat::children(master);
+            if !sut.extra_pids.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("nginx started no worker process");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sut.baseline = Memory::of(&sut.pids());
+        Ok((sut, addr))
+    }
+
+    /// Starts one `ffmpeg -c copy` per relay.
+    pub async fn start_ffmpeg(
+        relays: usize,
+        source: SocketAddr,
+        sink: SocketAddr,
+        run_dir: &Path,
+    ) -> Result<Sut> {
+        let dir = run_dir.join(format!("ffmpeg-{relays}"));
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut sut = Sut {
+            target: Target::Ffmpeg,
+            children: Vec::new(),
+            extra_pids: Vec::new(),
+            host: None,
+            baseline: Memory::default(),
+            commands: Vec::new(),
+        };
+        for i in 0..relays {
+            let args = ffmpeg_args(source, sink, i);
+            if i == 0 {
+                sut.commands.push(format!(
+                    "ffmpeg {}   (one per relay, i = 0..N)",
+                    shell_words(&args)
+                ));
+            }
+            let child = Command::new("ffmpeg")
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log_file(&dir, &format!("ffmpeg-{i}.log"))?)
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting ffmpeg")?;
+            sut.children.push(child);
+        }
+        Ok(sut)
+    }
+
+    /// The processes to measure.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children
+            .iter()
+            .filter_map(Child::id)
+            .chain(self.extra_pids.iter().copied())
+            .collect()
+    }
+
+    /// Processes started that have exited already.
+    pub fn exited(&mut self) -> usize {
+        self.children
+            .iter_mut()
+            .map(Child::try_wait)
+            .filter(|status| !matches!(status, Ok(None)))
+            .count()
+    }
+
+    /// Baton host only: sends `command` and returns the answer line starting with `expect`.
+    pub async fn host_command(
+        &mut self,
+        command: &str,
+        expect: &str,
+        timeout: Duration,
+    ) -> Result<String> {
+        let host = self
+            .host
+            .as_mut()
+            .ok_or_else(|| anyhow!("not a Baton host"))?;
+        host.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await
+            .context("writing to the host")?;
+        host.stdin.flush().await.context("writing to the host")?;
+        self.expect_line(expect, timeout).await
+    }
+
+    /// Stops everything: Baton cleanly (`stop`, its relays close their destinations), nginx
+    /// with SIGTERM, ffmpeg with SIGKILL; anything still alive after a grace period is killed.
+    /// Returns the Baton host's final counters line.
+    pub async fn stop(mut self) -> Result<Option<String>> {
+        let mut last_words = None;
+        if self.host.is_some() {
+            match self
+                .host_command("stop", "stopped", Duration::from_secs(30))
+                .await
+            {
+                Ok(line) => last_words = Some(line),
+                Err(e) => warn!(error = %e, "the Baton host did not stop cleanly"),
+            }
+        }
+        if self.target == Target::Nginx {
+            for child in &self.children {
+                if let Some(pid) = child.id() {
+                    signal(pid, "TERM");
+                }
+            }
+        }
+        if self.target == Target::Ffmpeg {
+            for child in &mut self.children {
+                let _ = child.start_kill();
+            }
+        }
+        for child in &mut self.children {
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+        for &pid in &self.extra_pids {
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                signal(pid, "KILL");
+            }
+        }
+        Ok(last_words)
+    }
+
+    async fn expect_line(&mut self, expect: &str, timeout: Duration) -> Result<String> {
+        let host = self
+            .host
+            .as_mut()
+            .ok_or_else(|| anyhow!("not a Baton host"))?;
+        let read = async {
+            loop {
+                match host
+                    .stdout
+                    .next_line()
+                    .await
+                    .context("reading from the host")?
+                {
+                    Some(line) if line.starts_with(expect) => return Ok(line),
+                    Some(line) => warn!(line, "unexpected line from the host"),
+                    None => bail!("the host exited (see its log in the run directory)"),
+                }
+            }
+        };
+        tokio::time::timeout(timeout, read)
+            .await
+            .map_err(|_| anyhow!("no {expect:?} from the host within {timeout:?}"))?
+    }
+}
+
+impl Drop for Sut {
+    fn drop(&mut self) {
+        // Children are killed by `kill_on_drop`; nginx's worker is not our child.
+        for &pid in &self.extra_pids {
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                signal(pid, "KILL");
+            }
+        }
+    }
+}
+
+/// The ffmpeg relay command line for stream `i`, as the issue specifies it.
+pub fn ffmpeg_args(source: SocketAddr, sink: SocketAddr, i: usize) -> Vec<String> {
+    [
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-i",
+        &format!("rtmp://{source}/live/s{i}"),
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        &format!("rtmp://{sink}/live/s{i}"),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// nginx.conf for the benchmark: one worker, RTMP on loopback only, `push` to the sink.
+pub fn nginx_conf(dir: &Path, listen: SocketAddr, sink: SocketAddr, relays: usize) -> String {
+    let connections = (relays * 2 + 64).max(1024);
+    format!(
+        "load_module {NGINX_RTMP_MODULE};
+worker_processes 1;
+worker_rlimit_nofile {nofile};
+pid {dir}/nginx.pid;
+error_log {dir}/logs/error.log warn;
+events {{
+    worker_connections {connections};
+}}
+rtmp {{
+    server {{
+        listen {listen};
+        chunk_size 4096;
+        application live {{
+            live on;
+            push rtmp://{sink}/live;
+        }}
+    }}
+}}
+",
+        nofile = connections * 2,
+        dir = dir.display(),
+    )
+}
+
+fn log_file(dir: &Path, name: &str) -> Result<File> {
+    let path: PathBuf = dir.join(name);
+    File::create(&path).with_context(|| format!("creating {}", path.display()))
+}
+
+/// A loopback port that was free a moment ago (nginx binds it itself).
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(l.local_addr().context("finding a free port")?.port())
+}
+
+async fn wait_listening(addr: SocketAddr, timeout: Duration) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("nothing listens on {addr} after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends a signal by PID with kill(1) (the bench forbids `unsafe`, so no libc call).
+fn signal(pid: u32, name: &str) {
+    let _ = std::process::Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.contains([' ', ';', '\'']) {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
