@@ -12,7 +12,7 @@ use crate::chunk::{
     RawMessage,
 };
 use crate::handshake::{ClientHandshake, HandshakeProgress, ServerHandshake};
-use crate::message::{Command, Message, UserControl, csid};
+use crate::message::{Command, Message, UserControl, csid, type_id};
 
 /// The AMF0 bytes of the string "@setDataFrame": the wrapper publishers put before
 /// "onMetaData" in data messages (ffmpeg, OBS).
@@ -336,4 +336,16 @@ pub(crate) fn data_name(payload: &[u8]) -> Option<&str> {
     }
     let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
     std::str::from_utf8(rest.get(2..2 + len)?).ok()
+}
+
+/// Media kind and payload of an audio/video/data (sub-)message; AMF3 data loses its leading
+/// format byte.
+pub(crate) fn media_of(type_id: u8, payload: Bytes) -> Option<(MediaKind, Bytes)> {
+    let kind = MediaKind::from_type_id(type_id)?;
+    let payload = if type_id == type_id::DATA_AMF3 && payload.first() == Some(&0) {
+        payload.slice(1..)
+    } else {
+        payload
+    };
+    Some((kind, payload))
 }

@@ -143,3 +143,36 @@ fn handshake_and_first_commands_in_one_read() {
         Some(ServerEvent::ConnectRequested { .. })
     ));
 }
+
+#[test]
+fn connect_refused_with_an_error_status() {
+    use crate::chunk::ChunkEncoder;
+    use crate::message::{Command, Message};
+    use baton_amf::Amf0Value;
+
+    let mut c = client(ClientMode::Publish);
+    c.handle_input(&plain_server_handshake()).unwrap();
+    assert_eq!(c.state(), ClientState::Connecting);
+    let info = Amf0Value::object([
+        ("level", "error".into()),
+        ("code", "NetConnection.Connect.Rejected".into()),
+        (
+            "description",
+            "[ AccessManager.Reject ] : [ code=403 need auth; authmod=adobe ]".into(),
+        ),
+    ]);
+    let mut out = bytes::BytesMut::new();
+    Message::Command(Command::new("onStatus", 0.0, Amf0Value::Null, vec![info])).write(
+        0,
+        0,
+        &mut ChunkEncoder::new(),
+        &mut out,
+    );
+    c.handle_input(&out).unwrap();
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Rejected { stage: Stage::Connect, code, .. })
+            if code == "NetConnection.Connect.Rejected"
+    ));
+    assert_eq!(c.state(), ClientState::Rejected);
+}
