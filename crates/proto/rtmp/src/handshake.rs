@@ -156,6 +156,7 @@ impl ServerHandshake {
         self.scheme
     }
 
+    /// True once the handshake has finished.
     pub fn is_done(&self) -> bool {
         self.stage == ServerStage::Done
     }
@@ -316,6 +317,7 @@ impl ClientHandshake {
         }
     }
 
+    /// True once the handshake has finished.
     pub fn is_done(&self) -> bool {
         self.stage == ClientStage::Done
     }

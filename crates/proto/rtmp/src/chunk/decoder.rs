@@ -86,6 +86,7 @@ const LOW_STREAMS: usize = 64;
 const INITIAL_MESSAGE_CAPACITY: usize = 4096;
 
 impl ChunkDecoder {
+    /// A decoder at the default chunk size of 128.
     pub fn new(limits: ChunkLimits) -> Self {
         ChunkDecoder {
             limits,
@@ -127,6 +128,7 @@ impl ChunkDecoder {
         Ok(())
     }
 
+    /// The peer's current chunk size.
     pub fn chunk_size(&self) -> u32 {
         self.chunk_size
     }

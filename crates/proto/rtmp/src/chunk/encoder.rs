@@ -63,6 +63,7 @@ impl ChunkEncoder {
         Ok(())
     }
 
+    /// Our current chunk size.
     pub fn chunk_size(&self) -> u32 {
         self.chunk_size
     }

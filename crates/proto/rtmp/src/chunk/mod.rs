@@ -32,9 +32,11 @@ pub struct RawMessage {
     pub csid: u32,
     /// Absolute timestamp in milliseconds; wraps at 2^32 like the wire value.
     pub timestamp: u32,
+    /// Message type id ([`crate::message::type_id`]).
     pub type_id: u8,
     /// Message stream id (0 for the NetConnection).
     pub stream_id: u32,
+    /// The message body.
     pub payload: Bytes,
 }
 

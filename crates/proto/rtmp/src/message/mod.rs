@@ -13,20 +13,35 @@ use crate::chunk::{ChunkEncoder, RawMessage};
 
 /// Message type ids (RTMP spec 5.4, 7.1).
 pub mod type_id {
+    /// Set Chunk Size (5.4.1).
     pub const SET_CHUNK_SIZE: u8 = 1;
+    /// Abort Message (5.4.2).
     pub const ABORT: u8 = 2;
+    /// Acknowledgement (5.4.3).
     pub const ACKNOWLEDGEMENT: u8 = 3;
+    /// User Control Message (6.2).
     pub const USER_CONTROL: u8 = 4;
+    /// Window Acknowledgement Size (5.4.4).
     pub const WINDOW_ACK_SIZE: u8 = 5;
+    /// Set Peer Bandwidth (5.4.5).
     pub const SET_PEER_BANDWIDTH: u8 = 6;
+    /// Audio (7.1.4).
     pub const AUDIO: u8 = 8;
+    /// Video (7.1.5).
     pub const VIDEO: u8 = 9;
+    /// Data, AMF3 (7.1.2).
     pub const DATA_AMF3: u8 = 15;
+    /// Shared object, AMF3 (7.1.3).
     pub const SHARED_OBJECT_AMF3: u8 = 16;
+    /// Command, AMF3 (7.1.1).
     pub const COMMAND_AMF3: u8 = 17;
+    /// Data, AMF0 (7.1.2).
     pub const DATA_AMF0: u8 = 18;
+    /// Shared object, AMF0 (7.1.3).
     pub const SHARED_OBJECT_AMF0: u8 = 19;
+    /// Command, AMF0 (7.1.1).
     pub const COMMAND_AMF0: u8 = 20;
+    /// Aggregate (7.1.6).
     pub const AGGREGATE: u8 = 22;
 }
 
@@ -34,9 +49,13 @@ pub mod type_id {
 pub mod csid {
     /// Protocol control and user control messages (required by RTMP spec 5.4).
     pub const PROTOCOL_CONTROL: u32 = 2;
+    /// Commands.
     pub const COMMAND: u32 = 3;
+    /// Audio messages.
     pub const AUDIO: u32 = 4;
+    /// Video and aggregate messages.
     pub const VIDEO: u32 = 5;
+    /// Data messages.
     pub const DATA: u32 = 6;
 }
 
@@ -46,9 +65,7 @@ pub enum Message {
     /// 5.4.1: the sender's new chunk size.
     SetChunkSize(u32),
     /// 5.4.2: discard the partial message on a chunk stream.
-    Abort {
-        csid: u32,
-    },
+    Abort { csid: u32 },
     /// 5.4.3: bytes received so far (wrapping).
     Acknowledgement(u32),
     /// 6.2 / 7.1.7.
@@ -56,11 +73,10 @@ pub enum Message {
     /// 5.4.4: the sender wants an acknowledgement every this many bytes.
     WindowAckSize(u32),
     /// 5.4.5: limit type 0 hard, 1 soft, 2 dynamic.
-    SetPeerBandwidth {
-        size: u32,
-        limit: u8,
-    },
+    SetPeerBandwidth { size: u32, limit: u8 },
+    /// 7.1.4: an FLV audio tag body.
     Audio(Bytes),
+    /// 7.1.5: an FLV video tag body.
     Video(Bytes),
     /// AMF0 data (type 18); type 15 (AMF3 data) with its leading format byte removed.
     Data(Bytes),
@@ -70,47 +86,60 @@ pub enum Message {
     /// Type 22: FLV-tag-like sub-messages, see [`split_aggregate`].
     Aggregate(Bytes),
     /// Shared objects and unassigned types, passed on untouched.
-    Unknown {
-        type_id: u8,
-        payload: Bytes,
-    },
+    Unknown { type_id: u8, payload: Bytes },
 }
 
 /// User control events (RTMP spec 7.1.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserControl {
+    /// Event 0: the stream became functional.
     StreamBegin(u32),
+    /// Event 1: playback of the stream is over.
     StreamEof(u32),
+    /// Event 2: no more data on the stream for now.
     StreamDry(u32),
+    /// Event 3: the client's buffer length for a stream.
     SetBufferLength { stream_id: u32, millis: u32 },
+    /// Event 4: the stream is a recorded one.
     StreamIsRecorded(u32),
+    /// Event 6: answer with a Ping Response carrying the same value.
     PingRequest(u32),
+    /// Event 7: the answer to a Ping Request.
     PingResponse(u32),
+    /// Other events (SWF verification, buffer empty/ready...), kept raw.
     Unknown { event: u16, data: Bytes },
 }
 
 /// A command message (RTMP spec 7.1.1, 7.2): name, transaction id, command object, arguments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
+    /// Procedure name (`connect`, `_result`, `onStatus`...).
     pub name: String,
+    /// Matches a `_result`/`_error` to its call; 0 when no answer is expected.
     pub transaction_id: f64,
+    /// Command object (often null).
     pub command_object: Amf0Value,
+    /// Further arguments.
     pub args: Vec<Amf0Value>,
 }
 
 /// Errors decoding a message body; each names the message type.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MessageError {
+    /// A fixed-size body shorter than its fields.
     #[error("message type {type_id} payload of {len} bytes is too short for {what}")]
     Truncated {
         type_id: u8,
         what: &'static str,
         len: usize,
     },
+    /// A command body that is not AMF at all.
     #[error("bad AMF in message type {type_id}: {source}")]
     Amf { type_id: u8, source: AmfError },
+    /// A command whose first value is not a string.
     #[error("command message does not start with a name string")]
     CommandName,
+    /// A malformed aggregate.
     #[error("aggregate sub-message at byte {offset}: {reason}")]
     Aggregate { offset: usize, reason: &'static str },
 }

@@ -34,7 +34,9 @@ use crate::url::RtmpUrl;
 /// Whether the client publishes or plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientMode {
+    /// Send media to the server.
     Publish,
+    /// Receive media from the server.
     Play,
 }
 
@@ -84,6 +86,7 @@ impl ClientConfig {
 /// Where a client session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientState {
+    /// C0+C1 sent, waiting for the server's answer.
     Handshaking,
     /// `connect` sent.
     Connecting,
@@ -91,7 +94,9 @@ pub enum ClientState {
     CreatingStream,
     /// `publish` or `play` sent.
     Starting,
+    /// NetStream.Publish.Start received: media may be sent.
     Publishing,
+    /// NetStream.Play.Start received: media arrives.
     Playing,
     /// The server refused a step (see [`ClientEvent::Rejected`]).
     Rejected,
@@ -102,9 +107,13 @@ pub enum ClientState {
 /// The step a server refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// `connect` (bad app, authentication...).
     Connect,
+    /// `createStream`.
     CreateStream,
+    /// `publish` (bad or busy stream name, denied).
     Publish,
+    /// `play` (stream not found, denied).
     Play,
 }
 
@@ -209,6 +218,7 @@ impl ClientSession {
         Ok(())
     }
 
+    /// The next event, in the order they happened.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
@@ -228,10 +238,12 @@ impl ClientSession {
         self.core.handle_timeout(now);
     }
 
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.core.poll_timeout()
     }
 
+    /// Where the session is in the publish or play sequence.
     pub fn state(&self) -> ClientState {
         self.state
     }

@@ -204,6 +204,7 @@ impl ServerSession {
         Ok(())
     }
 
+    /// The next event, in the order they happened.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.events.pop_front()
     }
@@ -218,11 +219,13 @@ impl ServerSession {
         self.core.output_len()
     }
 
+    /// Sends a Ping Request when one is due (see [`ServerConfig::ping_interval`]).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
     }
 
     /// When the next ping is due (`None` without a ping interval).
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.core.poll_timeout()
     }
