@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use baton_net::http_flv;
 use baton_net::hub::StreamHub;
-use baton_net::ingest::{AllowAll, IngestPolicy, IngestServer};
+use baton_net::ingest::{AllowAll, Ingest, IngestPolicy, IngestServer};
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -65,14 +65,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let tracker = TaskTracker::new();
     let ready = Arc::new(AtomicBool::new(false));
 
-    let ingest = IngestServer::bind(
-        settings.rtmp_listen,
+    let ingest = Ingest::new(
         settings.ingest.clone(),
         Arc::clone(&hub),
         Arc::clone(&policy),
-    )
-    .await
-    .with_context(|| format!("binding RTMP ingest on {}", settings.rtmp_listen))?;
+    );
+    let ingest = IngestServer::bind(settings.rtmp_listen, ingest)
+        .await
+        .with_context(|| format!("binding RTMP ingest on {}", settings.rtmp_listen))?;
     let play = TcpListener::bind(settings.play_listen)
         .await
         .with_context(|| format!("binding HTTP-FLV playback on {}", settings.play_listen))?;

@@ -8,6 +8,7 @@
 //! TLS (rtmps://) is not built yet: such URLs are refused with [`ClientError::Unsupported`]. The
 //! connection is generic over its byte stream so a rustls stream can slot in.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_rtmp::RtmpUrl;
@@ -15,15 +16,16 @@ use baton_rtmp::session::{
     ClientConfig, ClientEvent, ClientMode, ClientSession, HandshakeMode, MediaKind,
 };
 use bytes::Bytes;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
 
 use crate::io::{IoError, SessionIo, Step};
+use crate::transport::{BoxReader, BoxWriter, Dialer, TcpDialer};
 
 /// How to connect.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
+    /// Opens the byte stream (TCP by default; in-memory in tests).
+    pub dialer: Arc<dyn Dialer>,
     /// Time allowed for TCP connect, handshake and commands up to Publish.Start / Play.Start.
     pub connect_timeout: Duration,
     pub handshake: HandshakeMode,
@@ -36,6 +38,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
+            dialer: Arc::new(TcpDialer),
             connect_timeout: Duration::from_secs(10),
             handshake: HandshakeMode::Digest,
             chunk_size: 4096,
@@ -94,7 +97,7 @@ pub enum PlayEvent {
 #[derive(Debug)]
 pub struct RtmpConnection {
     session: ClientSession,
-    io: SessionIo<OwnedReadHalf, OwnedWriteHalf>,
+    io: SessionIo<BoxReader, BoxWriter>,
     mode: ClientMode,
 }
 
@@ -121,14 +124,15 @@ impl RtmpConnection {
         options: &ClientOptions,
     ) -> Result<RtmpConnection, ClientError> {
         let addr = format!("{}:{}", url.host, url.port);
-        let socket = TcpStream::connect(host_port(&url.host, url.port))
-            .await
-            .map_err(|source| ClientError::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
-        let _ = socket.set_nodelay(true);
-        let (reader, writer) = socket.into_split();
+        let (reader, writer) =
+            options
+                .dialer
+                .dial(&url.host, url.port)
+                .await
+                .map_err(|source| ClientError::Connect {
+                    addr: addr.clone(),
+                    source,
+                })?;
         let session = ClientSession::new(
             ClientConfig {
                 url: url.clone(),
@@ -285,14 +289,5 @@ impl RtmpConnection {
 
     pub fn mode(&self) -> ClientMode {
         self.mode
-    }
-}
-
-/// `host:port` for `TcpStream::connect`, bracketing IPv6 literals.
-fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
     }
 }

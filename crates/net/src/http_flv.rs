@@ -1,6 +1,7 @@
 //! HTTP-FLV: serving ingest streams to players (`GET /APP/STREAM.flv[?vhost=DOMAIN]`) and pulling
 //! FLV over HTTP(S) as a relay source.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,33 +141,30 @@ async fn play(
     let mut head = BytesMut::new();
     head.extend_from_slice(&FlvMuxer::header(true, true));
     mux_frame(&first, &mut head);
+    // The body: the FLV header and first frame, then batches of up to BODY_BATCH frames; it
+    // ends after the publisher leaves.
     let body = futures_util::stream::unfold(
-        (Some(head.freeze()), subscription),
+        (Some(head.freeze()), Some(subscription)),
         |(head, subscription)| async move {
             if let Some(head) = head {
-                return Some((
-                    Ok::<Bytes, std::convert::Infallible>(head),
-                    (None, subscription),
-                ));
+                return Some((Ok::<Bytes, Infallible>(head), (None, subscription)));
             }
+            let subscription = subscription?;
             let mut out = BytesMut::new();
-            let mut event = subscription.recv().await;
-            for _ in 0..BODY_BATCH {
-                match event {
+            let mut event = Some(subscription.recv().await);
+            let mut muxed = 0;
+            while let Some(current) = event.take() {
+                match current {
                     StreamEvent::Frame(frame) => mux_frame(&frame, &mut out),
-                    StreamEvent::PublisherLeft => {
-                        if out.is_empty() {
-                            return None;
-                        }
-                        break;
-                    }
+                    StreamEvent::PublisherLeft if out.is_empty() => return None,
+                    StreamEvent::PublisherLeft => return Some((Ok(out.freeze()), (None, None))),
                 }
-                match subscription.try_recv() {
-                    Some(next) => event = next,
-                    None => break,
+                muxed += 1;
+                if muxed < BODY_BATCH {
+                    event = subscription.try_recv();
                 }
             }
-            Some((Ok(out.freeze()), (None, subscription)))
+            Some((Ok(out.freeze()), (None, Some(subscription))))
         },
     );
     Response::builder()

@@ -8,9 +8,9 @@
 //!
 //! Lock order: hub map → stream state → subscriber queue. No lock is held across an `.await`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use baton_media::Frame;
@@ -139,16 +139,20 @@ impl StreamHub {
     pub fn subscribe(self: &Arc<Self>, key: StreamKey) -> Subscription {
         let stream = self.stream(&key);
         let shared = Arc::new(SubscriberShared {
-            queue: Mutex::new(SubscriberQueue::new(self.config.queue.clone())),
+            inner: Mutex::new(SubscriberInner {
+                queue: SubscriberQueue::new(self.config.queue.clone()),
+                next: VecDeque::new(),
+                config: self.config.queue.clone(),
+                dropped_before: 0,
+            }),
             notify: Notify::new(),
-            publisher_left: AtomicBool::new(false),
         });
         {
             let mut state = stream.lock();
             {
-                let mut queue = shared.lock_queue();
+                let mut inner = shared.lock();
                 for frame in state.gop.replay() {
-                    queue.push(frame.clone());
+                    inner.push(frame.clone());
                 }
             }
             state.subscribers.push(Arc::clone(&shared));
@@ -243,7 +247,7 @@ impl Publisher {
         state.frames_in += 1;
         state.gop.push(&frame);
         for sub in &state.subscribers {
-            sub.lock_queue().push(frame.clone());
+            sub.lock().push(frame.clone());
             sub.notify.notify_one();
         }
     }
@@ -266,7 +270,7 @@ impl Drop for Publisher {
                 state.publisher = None;
                 state.gop.clear();
                 for sub in &state.subscribers {
-                    sub.publisher_left.store(true, Ordering::Release);
+                    sub.lock().publisher_left();
                     sub.notify.notify_one();
                 }
             }
@@ -302,15 +306,10 @@ impl Subscription {
         }
     }
 
-    /// The next event if one is ready. Queued frames come before a `PublisherLeft`.
+    /// The next event if one is ready, in order: a publisher's frames, its `PublisherLeft`,
+    /// then the next publisher's frames.
     pub fn try_recv(&self) -> Option<StreamEvent> {
-        if let Some(frame) = self.shared.lock_queue().pop() {
-            return Some(StreamEvent::Frame(frame));
-        }
-        if self.shared.publisher_left.swap(false, Ordering::AcqRel) {
-            return Some(StreamEvent::PublisherLeft);
-        }
-        None
+        self.shared.lock().pop()
     }
 
     /// Whether the stream has a publisher now.
@@ -320,7 +319,7 @@ impl Subscription {
 
     /// Frames this subscriber lost to the drop-to-keyframe policy.
     pub fn dropped(&self) -> u64 {
-        self.shared.lock_queue().dropped()
+        self.shared.lock().dropped()
     }
 
     pub fn key(&self) -> &StreamKey {
@@ -333,7 +332,7 @@ impl Drop for Subscription {
         {
             let mut state = self.stream.lock();
             state.subscribers.retain(|s| !Arc::ptr_eq(s, &self.shared));
-            state.frames_dropped_past += self.shared.lock_queue().dropped();
+            state.frames_dropped_past += self.shared.lock().dropped();
         }
         self.hub.collect(&self.stream.key);
     }
@@ -353,11 +352,7 @@ impl Stream {
 
     fn info(&self) -> StreamInfo {
         let state = self.lock();
-        let live_drops: u64 = state
-            .subscribers
-            .iter()
-            .map(|s| s.lock_queue().dropped())
-            .sum();
+        let live_drops: u64 = state.subscribers.iter().map(|s| s.lock().dropped()).sum();
         StreamInfo {
             key: self.key.clone(),
             publishing: state.publisher.is_some(),
@@ -385,15 +380,67 @@ struct PublisherSlot {
 
 #[derive(Debug)]
 struct SubscriberShared {
-    queue: Mutex<SubscriberQueue>,
+    inner: Mutex<SubscriberInner>,
     notify: Notify,
-    publisher_left: AtomicBool,
 }
 
 impl SubscriberShared {
-    fn lock_queue(&self) -> MutexGuard<'_, SubscriberQueue> {
+    fn lock(&self) -> MutexGuard<'_, SubscriberInner> {
         // See `StreamHub::lock_map` on poisoning.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One subscriber's queues: the current publisher's frames, then, for each later publisher
+/// whose start the subscriber has not reached yet, a queue of its own (a `PublisherLeft`
+/// comes out between them), so events come out in order.
+#[derive(Debug)]
+struct SubscriberInner {
+    queue: SubscriberQueue,
+    next: VecDeque<SubscriberQueue>,
+    config: QueueConfig,
+    /// Drops of queues already retired.
+    dropped_before: u64,
+}
+
+/// Publisher changes a subscriber may lag behind before the oldest pending publisher's
+/// frames are skipped.
+const MAX_PENDING_PUBLISHERS: usize = 4;
+
+impl SubscriberInner {
+    fn push(&mut self, frame: Frame) {
+        match self.next.back_mut() {
+            Some(next) => next.push(frame),
+            None => self.queue.push(frame),
+        };
+    }
+
+    fn publisher_left(&mut self) {
+        if self.next.len() >= MAX_PENDING_PUBLISHERS {
+            // A subscriber this far behind loses a whole publisher's worth (counted) rather
+            // than holding unbounded history.
+            if let Some(skipped) = self.next.pop_front() {
+                self.dropped_before += skipped.dropped() + skipped.len() as u64;
+            }
+        }
+        self.next
+            .push_back(SubscriberQueue::new(self.config.clone()));
+    }
+
+    fn pop(&mut self) -> Option<StreamEvent> {
+        if let Some(frame) = self.queue.pop() {
+            return Some(StreamEvent::Frame(frame));
+        }
+        let next = self.next.pop_front()?;
+        self.dropped_before += self.queue.dropped();
+        self.queue = next;
+        Some(StreamEvent::PublisherLeft)
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped_before
+            + self.queue.dropped()
+            + self.next.iter().map(SubscriberQueue::dropped).sum::<u64>()
     }
 }
 
@@ -457,6 +504,28 @@ mod tests {
         assert_eq!(hub.list().len(), 1);
         drop(s);
         assert!(hub.list().is_empty());
+    }
+
+    #[test]
+    fn a_new_publishers_frames_come_after_the_old_ones_left() {
+        let hub = StreamHub::new(HubConfig::default());
+        let s = hub.subscribe(key());
+        let p = hub.publish(key()).unwrap();
+        p.send(video(0, true));
+        drop(p);
+        let p = hub.publish(key()).unwrap();
+        p.send(video(5, true));
+        drop(p);
+        let p = hub.publish(key()).unwrap();
+        p.send(video(9, true));
+        let events: Vec<StreamEvent> = std::iter::from_fn(|| s.try_recv()).collect();
+        assert_eq!(events.len(), 5, "{events:?}");
+        assert!(matches!(&events[0], StreamEvent::Frame(f) if f.dts == 0));
+        assert_eq!(events[1], StreamEvent::PublisherLeft);
+        assert!(matches!(&events[2], StreamEvent::Frame(f) if f.dts == 5));
+        assert_eq!(events[3], StreamEvent::PublisherLeft);
+        assert!(matches!(&events[4], StreamEvent::Frame(f) if f.dts == 9));
+        assert_eq!(s.dropped(), 0);
     }
 
     #[test]

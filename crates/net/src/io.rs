@@ -61,7 +61,6 @@ pub enum IoError {
 }
 
 /// Read and write halves of a connection plus the bytes in flight.
-#[derive(Debug)]
 pub struct SessionIo<R, W> {
     reader: R,
     writer: W,
@@ -69,6 +68,16 @@ pub struct SessionIo<R, W> {
     pending: Bytes,
     bytes_in: u64,
     bytes_out: u64,
+}
+
+impl<R, W> std::fmt::Debug for SessionIo<R, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionIo")
+            .field("pending", &self.pending.len())
+            .field("bytes_in", &self.bytes_in)
+            .field("bytes_out", &self.bytes_out)
+            .finish()
+    }
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> SessionIo<R, W> {

@@ -9,6 +9,8 @@ pub mod http_flv;
 pub mod hub;
 pub mod ingest;
 pub mod io;
+pub mod testing;
+pub mod transport;
 
 pub use baton_rtmp::RtmpUrl;
 pub use baton_rtmp::session::MediaKind;

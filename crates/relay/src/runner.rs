@@ -96,6 +96,8 @@ struct Counters {
     frames_in: u64,
     frames_out: u64,
     video_frames_out: u64,
+    /// Frames skipped while a new destination session waited for a keyframe.
+    skipped: u64,
     destination_sessions: u64,
     source_connections: u64,
 }
@@ -107,7 +109,10 @@ pub(crate) struct Runner {
     http: reqwest::Client,
     status: StatusCell,
     timeline: Timeline,
+    /// Headers sent to the current destination session.
     configs: ConfigTracker,
+    /// The latest headers seen from the source, for the next destination session.
+    headers: ConfigTracker,
     buffer: GopCache,
     out: SubscriberQueue,
     src: SrcState,
@@ -124,6 +129,9 @@ pub(crate) struct Runner {
     last_source_error: Option<RelayError>,
     last_dest_error: Option<RelayError>,
     ever_running: bool,
+    /// The destination session is new: media waits for a video keyframe (decoders can't
+    /// start elsewhere), audio too so that both tracks start together.
+    await_keyframe: bool,
     state: RelayState,
     counters: Counters,
     next_tick: Instant,
@@ -142,6 +150,7 @@ impl Runner {
         let mut runner = Runner {
             timeline: Timeline::new(config.timeline.clone()),
             configs: ConfigTracker::new(),
+            headers: ConfigTracker::new(),
             buffer: GopCache::new(config.buffer.clone()),
             out: SubscriberQueue::new(config.queue.clone()),
             src: SrcState::Waiting(now),
@@ -157,6 +166,7 @@ impl Runner {
             last_source_error: None,
             last_dest_error: None,
             ever_running: false,
+            await_keyframe: true,
             state: RelayState::Starting,
             counters: Counters::default(),
             next_tick: now + TICK,
@@ -230,6 +240,9 @@ impl Runner {
         self.last_frame_at = Some(now);
         self.counters.frames_in += 1;
         self.timeline.map(&mut frame);
+        if frame.config || frame.is_metadata() {
+            self.headers.should_forward(&frame);
+        }
         match self.dst {
             DstState::Live(_) => {
                 self.out.push(frame);
@@ -276,7 +289,15 @@ impl Runner {
                 self.dest_down_since = None;
                 self.dst_backoff.reset();
                 self.configs.reset();
-                for frame in self.buffer.replay() {
+                self.await_keyframe = true;
+                // A new session needs the headers first: the latest ones from the source
+                // (the buffer's own copies are then skipped as repeats), then the latest GOP.
+                let headers = [
+                    self.headers.metadata(),
+                    self.headers.video_config(),
+                    self.headers.audio_config(),
+                ];
+                for frame in headers.into_iter().flatten().chain(self.buffer.replay()) {
                     self.out.push(frame.clone());
                 }
                 self.buffer.clear();
@@ -368,6 +389,15 @@ impl Runner {
             let Some(frame) = self.out.pop() else { break };
             if !self.configs.should_forward(&frame) {
                 continue;
+            }
+            if self.await_keyframe && !frame.config && frame.kind != TagType::Script {
+                let has_video = self.headers.video_config().is_some();
+                if frame.keyframe {
+                    self.await_keyframe = false;
+                } else if frame.kind == TagType::Video || has_video {
+                    self.counters.skipped += 1;
+                    continue;
+                }
             }
             if let Err(e) = conn.send_media(
                 media_kind(frame.kind),
@@ -513,7 +543,7 @@ impl Runner {
             self.last_tick = (now, bytes_in, bytes_out, self.counters.video_frames_out);
         }
         let c = &self.counters;
-        let dropped = self.out.dropped();
+        let dropped = self.out.dropped() + self.counters.skipped;
         let timeline = self.timeline.counters();
         let state = self.state;
         self.status.update(|s| {

@@ -2,17 +2,16 @@
 //! into the hub and plays subscriptions out of it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use baton_media::Frame;
 use baton_media::timeline::{TimestampUnwrapper, wire_timestamp};
 use baton_rtmp::session::{ServerConfig, ServerEvent, ServerSession};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use super::{Decision, IngestContext, StreamRequest, resolve_domain, split_query};
+use super::{Decision, Ingest, StreamRequest, resolve_domain, split_query};
 use crate::hub::{ClaimError, Publisher, StreamEvent, StreamKey, Subscription};
 use crate::io::{IoError, SessionIo, Step};
 use crate::media_kind;
@@ -50,6 +49,8 @@ struct Publishing {
 struct Playing {
     stream_id: u32,
     subscription: Subscription,
+    /// The publisher left; the next frame comes from a new one (announce it first).
+    between_publishers: bool,
 }
 
 #[derive(Default)]
@@ -60,13 +61,17 @@ struct ConnState {
     playing: Option<Playing>,
 }
 
-pub(super) async fn serve(
-    socket: TcpStream,
+pub(super) async fn serve<R, W>(
+    reader: R,
+    writer: W,
     peer: SocketAddr,
-    ctx: Arc<IngestContext>,
+    ctx: &Ingest,
     cancel: CancellationToken,
-) -> Result<(), ConnError> {
-    let (reader, writer) = socket.into_split();
+) -> Result<(), ConnError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut io = SessionIo::new(reader, writer);
     let config = &ctx.config;
     let mut session = ServerSession::new(
@@ -104,20 +109,20 @@ pub(super) async fn serve(
             step = io.step(&mut session) => {
                 match step? {
                     Step::Closed => return Ok(()),
-                    Step::Read(_) => handle_events(&mut session, &mut state, &ctx, peer)?,
+                    Step::Read(_) => handle_events(&mut session, &mut state, ctx, peer)?,
                     Step::Wrote(_) => {}
                 }
                 last_activity = Instant::now();
             }
             event = async { state.playing.as_ref().map(|p| p.subscription.recv()).expect("guarded by want_frames").await }, if want_frames => {
-                let playing = state.playing.as_ref().expect("guarded by want_frames");
-                play_event(&mut session, playing.stream_id, event)?;
+                let playing = state.playing.as_mut().expect("guarded by want_frames");
+                play_event(&mut session, playing, event)?;
                 for _ in 1..PLAY_BATCH {
                     if io.queued(&session) >= PLAY_HIGH_WATER {
                         break;
                     }
                     match playing.subscription.try_recv() {
-                        Some(event) => play_event(&mut session, playing.stream_id, event)?,
+                        Some(event) => play_event(&mut session, playing, event)?,
                         None => break,
                     }
                 }
@@ -138,17 +143,26 @@ pub(super) async fn serve(
 
 fn play_event(
     session: &mut ServerSession,
-    stream_id: u32,
+    playing: &mut Playing,
     event: StreamEvent,
 ) -> Result<(), ConnError> {
     match event {
-        StreamEvent::Frame(frame) => session.send_media(
-            stream_id,
-            media_kind(frame.kind),
-            wire_timestamp(frame.dts),
-            &frame.payload,
-        )?,
-        StreamEvent::PublisherLeft => session.send_unpublish_notify(stream_id)?,
+        StreamEvent::Frame(frame) => {
+            if playing.between_publishers {
+                playing.between_publishers = false;
+                session.send_publish_notify(playing.stream_id)?;
+            }
+            session.send_media(
+                playing.stream_id,
+                media_kind(frame.kind),
+                wire_timestamp(frame.dts),
+                &frame.payload,
+            )?
+        }
+        StreamEvent::PublisherLeft => {
+            playing.between_publishers = true;
+            session.send_unpublish_notify(playing.stream_id)?
+        }
     }
     Ok(())
 }
@@ -156,7 +170,7 @@ fn play_event(
 fn handle_events(
     session: &mut ServerSession,
     state: &mut ConnState,
-    ctx: &IngestContext,
+    ctx: &Ingest,
     peer: SocketAddr,
 ) -> Result<(), ConnError> {
     while let Some(event) = session.poll_event() {
@@ -256,6 +270,7 @@ fn handle_events(
                 state.playing = Some(Playing {
                     stream_id,
                     subscription: ctx.hub.subscribe(key),
+                    between_publishers: false,
                 });
             }
             ServerEvent::Media {

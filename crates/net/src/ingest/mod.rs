@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +21,8 @@ use tracing::{debug, info, warn};
 
 use crate::hub::{StreamHub, StreamKey};
 
-pub use domain::{DEFAULT_DOMAIN, resolve_domain, split_query};
+pub use conn::ConnError;
+pub use domain::{DEFAULT_DOMAIN, query_param, resolve_domain, split_query};
 
 /// Limits and sizes of the ingest server. Defaults suit a small origin.
 #[derive(Clone, Debug)]
@@ -90,17 +92,63 @@ pub struct AllowAll;
 
 impl IngestPolicy for AllowAll {}
 
-/// What every connection task shares.
-pub(crate) struct IngestContext {
-    pub config: IngestConfig,
-    pub hub: Arc<StreamHub>,
-    pub policy: Arc<dyn IngestPolicy>,
+/// The ingest service: configuration, the stream hub and the policy, shared by every
+/// connection. [`IngestServer`] feeds it TCP connections; tests can feed it in-memory ones.
+pub struct Ingest {
+    config: IngestConfig,
+    hub: Arc<StreamHub>,
+    policy: Arc<dyn IngestPolicy>,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Ingest {
+    pub fn new(
+        config: IngestConfig,
+        hub: Arc<StreamHub>,
+        policy: Arc<dyn IngestPolicy>,
+    ) -> Arc<Ingest> {
+        Arc::new(Ingest {
+            config,
+            hub,
+            policy,
+        })
+    }
+
+    pub fn hub(&self) -> &Arc<StreamHub> {
+        &self.hub
+    }
+
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    /// Serves one RTMP connection until the peer leaves, an error, or `cancel`.
+    pub async fn serve_connection<R, W>(
+        &self,
+        reader: R,
+        writer: W,
+        peer: SocketAddr,
+        cancel: CancellationToken,
+    ) -> Result<(), ConnError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        conn::serve(reader, writer, peer, self, cancel).await
+    }
 }
 
 /// A bound RTMP ingest listener.
 pub struct IngestServer {
     listener: TcpListener,
-    ctx: Arc<IngestContext>,
+    ingest: Arc<Ingest>,
 }
 
 impl std::fmt::Debug for IngestServer {
@@ -112,21 +160,9 @@ impl std::fmt::Debug for IngestServer {
 }
 
 impl IngestServer {
-    pub async fn bind(
-        addr: SocketAddr,
-        config: IngestConfig,
-        hub: Arc<StreamHub>,
-        policy: Arc<dyn IngestPolicy>,
-    ) -> std::io::Result<IngestServer> {
+    pub async fn bind(addr: SocketAddr, ingest: Arc<Ingest>) -> std::io::Result<IngestServer> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(IngestServer {
-            listener,
-            ctx: Arc::new(IngestContext {
-                config,
-                hub,
-                policy,
-            }),
-        })
+        Ok(IngestServer { listener, ingest })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -137,7 +173,7 @@ impl IngestServer {
     /// also watch `cancel`) to finish.
     pub async fn run(self, cancel: CancellationToken) {
         let tracker = TaskTracker::new();
-        let permits = Arc::new(Semaphore::new(self.ctx.config.max_connections));
+        let permits = Arc::new(Semaphore::new(self.ingest.config.max_connections));
         info!(addr = ?self.listener.local_addr().ok(), "RTMP ingest listening");
         loop {
             let accepted = tokio::select! {
@@ -154,14 +190,15 @@ impl IngestServer {
                 }
             };
             let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                warn!(%peer, limit = self.ctx.config.max_connections, "connection refused: too many connections");
+                warn!(%peer, limit = self.ingest.config.max_connections, "connection refused: too many connections");
                 continue;
             };
             let _ = socket.set_nodelay(true);
-            let ctx = Arc::clone(&self.ctx);
+            let ingest = Arc::clone(&self.ingest);
             let cancel = cancel.child_token();
             tracker.spawn(async move {
-                match conn::serve(socket, peer, ctx, cancel).await {
+                let (reader, writer) = socket.into_split();
+                match ingest.serve_connection(reader, writer, peer, cancel).await {
                     Ok(()) => debug!(%peer, "connection closed"),
                     Err(e) => info!(%peer, cause = %e, "connection closed"),
                 }
