@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod error;
+mod resume;
 mod runner;
 pub mod source;
 pub mod status;
@@ -51,6 +52,8 @@ pub struct RelayConfig {
     pub queue: QueueConfig,
     /// Frames kept while the destination is (re)connecting: the latest GOP.
     pub buffer: GopCacheConfig,
+    /// Seed of the backoff jitter (`None`: random). Tests fix it for reproducible schedules.
+    pub jitter_seed: Option<u64>,
 }
 
 impl RelayConfig {
@@ -73,6 +76,7 @@ impl RelayConfig {
                 max_bytes: 8 << 20,
                 max_frames: 2048,
             },
+            jitter_seed: None,
         }
     }
 }

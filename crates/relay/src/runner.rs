@@ -34,6 +34,7 @@ use tracing::{info, warn};
 use crate::RelayConfig;
 use crate::backoff::Backoff;
 use crate::error::{ErrorKind, RelayError, Side};
+use crate::resume::{RESUME_CLOCK_SLACK_MS, RESUME_MAX_GAP_MS, RecentFrames, is_media};
 use crate::source::{Source, SourceEvent, SourceUrl};
 use crate::status::{ErrorRecord, RelayState, StatusCell};
 
@@ -98,6 +99,8 @@ struct Counters {
     video_frames_out: u64,
     /// Frames skipped while a new destination session waited for a keyframe.
     skipped: u64,
+    /// Frames a reconnected source replayed that had already been relayed.
+    deduplicated: u64,
     destination_sessions: u64,
     source_connections: u64,
 }
@@ -120,9 +123,17 @@ pub(crate) struct Runner {
     src_backoff: Backoff,
     dst_backoff: Backoff,
     rng: StdRng,
-    /// The next source frame starts a new timeline segment.
+    /// The next source media frame starts a new timeline segment.
     new_segment: bool,
+    /// Frames forwarded from the current source connection.
+    recent: RecentFrames,
+    /// After a source reconnect: the previous connection's frames (to skip a replay of them)
+    /// and how many were recognised so far.
+    replay: Option<(RecentFrames, u64)>,
+    /// Arrival of the last frame (any kind): stall detection.
     last_frame_at: Option<Instant>,
+    /// Arrival of the last media frame relayed: the wall-clock gap of a new segment.
+    last_media_at: Option<Instant>,
     src_live_since: Instant,
     source_down_since: Option<Instant>,
     dest_down_since: Option<Instant>,
@@ -157,9 +168,15 @@ impl Runner {
             dst: DstState::Idle,
             src_backoff: Backoff::new(config.source_backoff.clone()),
             dst_backoff: Backoff::new(config.destination_backoff.clone()),
-            rng: StdRng::from_rng(&mut rand::rng()),
+            rng: match config.jitter_seed {
+                Some(seed) => StdRng::seed_from_u64(seed),
+                None => StdRng::from_rng(&mut rand::rng()),
+            },
             new_segment: true,
+            recent: RecentFrames::default(),
+            replay: None,
             last_frame_at: None,
+            last_media_at: None,
             src_live_since: now,
             source_down_since: Some(now),
             dest_down_since: None,
@@ -205,6 +222,8 @@ impl Runner {
                 self.src_live_since = Instant::now();
                 self.counters.source_connections += 1;
                 self.new_segment = true;
+                let previous = std::mem::take(&mut self.recent);
+                self.replay = (!previous.is_empty()).then_some((previous, 0));
                 Ok(())
             }
             SrcWake::Connected(Err(e)) | SrcWake::Event(Err(e)) => self.source_failed(e),
@@ -213,7 +232,10 @@ impl Runner {
                 Ok(())
             }
             SrcWake::Event(Ok(SourceEvent::Ended)) => {
-                // The connection stays up: the server may resume the stream on it.
+                // The connection stays up: the server may resume the stream on it, but any
+                // later publisher's frames are new.
+                self.recent.clear();
+                self.replay = None;
                 self.mark_source_down(RelayError::new(
                     Side::Source,
                     ErrorKind::Ended,
@@ -232,13 +254,24 @@ impl Runner {
                 info!(source = %self.config.source, "source recovered");
             }
         }
-        if self.new_segment {
-            let gap = self.last_frame_at.map_or(Duration::ZERO, |t| now - t);
+        self.counters.frames_in += 1;
+        let media = is_media(&frame);
+        if media && self.skip_replayed(&frame, now) {
+            self.last_frame_at = Some(now);
+            return;
+        }
+        // Segments begin at media frames (headers keep the current offset), except the very
+        // first, which begins with whatever frame comes first.
+        if self.new_segment && (media || self.last_frame_at.is_none()) {
+            let gap = self.last_media_at.map_or(Duration::ZERO, |t| now - t);
             self.timeline.begin_segment(gap.as_millis() as i64);
             self.new_segment = false;
         }
         self.last_frame_at = Some(now);
-        self.counters.frames_in += 1;
+        if media {
+            self.last_media_at = Some(now);
+            self.recent.record(&frame);
+        }
         self.timeline.map(&mut frame);
         if frame.config || frame.is_metadata() {
             self.headers.should_forward(&frame);
@@ -254,6 +287,37 @@ impl Runner {
             DstState::Connecting(_) | DstState::Waiting(_) => self.buffer.push(&frame),
         }
         self.refresh_state();
+    }
+
+    /// After a source reconnect: whether `frame` (input timestamps) repeats one already
+    /// relayed. At the first frame that does not, decides whether the new connection continues
+    /// the same stream — it replayed frames we had and picks up right after them, or its
+    /// timestamps advanced as much as the wall clock did since our last frame — and then keeps
+    /// the timeline offset, or else starts a new segment.
+    fn skip_replayed(&mut self, frame: &Frame, now: Instant) -> bool {
+        let Some((previous, matched)) = &mut self.replay else {
+            return false;
+        };
+        if previous.contains(frame) {
+            *matched += 1;
+            self.counters.deduplicated += 1;
+            return true;
+        }
+        let wall_ms = self
+            .last_media_at
+            .map_or(0, |t| (now - t).as_millis() as i64);
+        let continues = previous.last_dts().is_some_and(|last| {
+            let advance = frame.dts - last;
+            advance > 0
+                && ((*matched > 0 && advance <= RESUME_MAX_GAP_MS)
+                    || (advance - wall_ms).abs() <= RESUME_CLOCK_SLACK_MS)
+        });
+        if continues {
+            info!(source = %self.config.source, skipped = *matched, "source resumed the same stream; timeline continues");
+            self.new_segment = false;
+        }
+        self.replay = None;
+        false
     }
 
     fn source_failed(&mut self, e: RelayError) -> Result<(), RelayError> {
@@ -558,6 +622,7 @@ impl Runner {
             s.frames_in = c.frames_in;
             s.frames_out = c.frames_out;
             s.frames_dropped = dropped;
+            s.frames_deduplicated = c.deduplicated;
             s.destination_sessions = c.destination_sessions;
             s.source_connections = c.source_connections;
             s.timeline = timeline;

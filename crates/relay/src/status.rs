@@ -72,6 +72,8 @@ pub struct RelayStatus {
     pub frames_out: u64,
     /// Frames discarded because the destination was slow or away.
     pub frames_dropped: u64,
+    /// Frames a reconnected source replayed (GOP cache) that had already been relayed.
+    pub frames_deduplicated: u64,
     /// Destination sessions opened (1 for a healthy relay, whatever the source did).
     pub destination_sessions: u64,
     /// Successful source (re)connections.
@@ -101,6 +103,7 @@ impl StatusCell {
                 frames_in: 0,
                 frames_out: 0,
                 frames_dropped: 0,
+                frames_deduplicated: 0,
                 destination_sessions: 0,
                 source_connections: 0,
                 timeline: TimelineCounters::default(),

@@ -67,6 +67,7 @@ fn options(dialer: Arc<dyn Dialer>) -> ClientOptions {
 fn relay_config(dialer: Arc<dyn Dialer>, dst: &str) -> RelayConfig {
     let mut config = RelayConfig::new(SRC, dst);
     config.client = options(dialer);
+    config.jitter_seed = Some(7);
     config
 }
 
@@ -369,4 +370,80 @@ async fn invalid_urls_are_refused_before_starting() {
         (Side::Destination, ErrorKind::Unsupported)
     );
     assert!(!err.retryable);
+}
+
+#[tokio::test(start_paused = true)]
+async fn source_connection_drop_resumes_without_repeats_or_rebase() {
+    let w = world();
+    // The publisher reaches the ingest over its own network, so dropping the relay's
+    // connections leaves it publishing.
+    let publisher_net = MemoryNetwork::new(Arc::clone(w.net.ingest()));
+    let dialer = Arc::new(Split {
+        src: Arc::clone(&w.net),
+        dst: MemoryNetwork::new(Arc::clone(w.net.ingest())),
+    });
+    let observer = w.hub.subscribe(dst_key_on("dst"));
+    let relay = Relay::spawn(relay_config(dialer, "rtmp://dst/live/dst")).unwrap();
+    let publisher = tokio::spawn(async move { publish(&publisher_net, SRC, 8, 0).await });
+    // Just after a keyframe (every 990 ms): the replay after the 0.5 s backoff starts at that
+    // keyframe and covers what the relay already had and what it missed.
+    sleep(Duration::from_millis(3100)).await;
+    w.net.drop_connections();
+    let sent = publisher.await.unwrap();
+    let status = relay.status();
+    relay.stop();
+    relay.wait().await.unwrap();
+    let events = observe(&observer, Instant::now() + Duration::from_secs(1)).await;
+
+    assert_eq!(status.destination_sessions, 1);
+    assert_eq!(status.source_connections, 2);
+    assert_eq!(
+        status.timeline.segments, 1,
+        "no rebase: the same stream resumed"
+    );
+    assert!(
+        status.frames_deduplicated > 0,
+        "the ingest replayed its GOP cache"
+    );
+    assert_monotonic(&events);
+    let v = video(&events);
+    // Nothing repeated; at most the frames between the last relayed one and the replayed
+    // GOP's keyframe are missing (none here: the replay covered the outage).
+    let mut dts: Vec<i64> = v.iter().map(|f| f.dts).collect();
+    dts.dedup();
+    assert_eq!(dts.len(), v.len());
+    assert_eq!(v.len(), sent, "every frame relayed exactly once");
+    assert!(
+        dts.windows(2)
+            .all(|w| w[1] - w[0] == 33 || w[1] - w[0] == 34),
+        "{dts:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn source_reconnect_after_a_new_keyframe_continues_the_timeline() {
+    let w = world();
+    let publisher_net = MemoryNetwork::new(Arc::clone(w.net.ingest()));
+    let observer = w.hub.subscribe(dst_key());
+    let relay = Relay::spawn(relay_config(Arc::new(Arc::clone(&w.net)), DST)).unwrap();
+    let publisher = tokio::spawn(async move { publish(&publisher_net, SRC, 8, 0).await });
+    // Just before a keyframe (every 990 ms): the replay after the 0.5 s backoff starts at the
+    // next keyframe, with nothing we relayed in it. Both of the relay's connections drop.
+    sleep(Duration::from_millis(3900)).await;
+    w.net.drop_connections();
+    publisher.await.unwrap();
+    let status = relay.status();
+    relay.stop();
+    relay.wait().await.unwrap();
+    let events = observe(&observer, Instant::now() + Duration::from_secs(1)).await;
+
+    assert_eq!(status.destination_sessions, 2);
+    assert_eq!(status.timeline.segments, 1, "same stream: no rebase");
+    assert_eq!(status.frames_deduplicated, 0);
+    // The output keeps the source's own spacing across the outage: the hole is the frames
+    // published while the relay was away up to the keyframe the new destination session
+    // starts at (the reconnect buffer keeps only the latest GOP of 990 ms), not a rebase gap.
+    let v = video(&events);
+    let hole = v.windows(2).map(|p| p[1].dts - p[0].dts).max().unwrap();
+    assert!((66..2 * 990).contains(&hole), "largest step {hole} ms");
 }
