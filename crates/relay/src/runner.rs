@@ -17,6 +17,7 @@ use std::future::{Future, pending};
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+use baton_flv::{parse_audio_tag_header, parse_video_tag_header};
 use baton_media::config::ConfigTracker;
 use baton_media::gop::GopCache;
 use baton_media::queue::SubscriberQueue;
@@ -497,7 +498,12 @@ impl Runner {
 
     fn start_dest_connect(&mut self) {
         let url = self.dest_url.clone();
-        let options = self.config.client.clone();
+        let mut options = self.config.client.clone();
+        if options.fourcc_list.is_empty() {
+            // Enhanced RTMP codecs (HEVC, AV1, VP9, Opus by FourCC) are announced in
+            // `connect`, as OBS does, so destinations that check know what is coming.
+            options.fourcc_list = enhanced_fourccs(&self.headers);
+        }
         self.dst = DstState::Connecting(Box::pin(async move {
             RtmpConnection::connect(&url, ClientMode::Publish, &options)
                 .await
@@ -653,5 +659,64 @@ impl Runner {
         };
         self.publish_status(Instant::now());
         result
+    }
+}
+
+/// The FourCCs of the source's Enhanced RTMP sequence headers, if any.
+fn enhanced_fourccs(headers: &ConfigTracker) -> Vec<String> {
+    let mut out = Vec::new();
+    let video = headers
+        .video_config()
+        .and_then(|f| parse_video_tag_header(&f.payload).ok())
+        .filter(|h| h.enhanced);
+    let audio = headers
+        .audio_config()
+        .and_then(|f| parse_audio_tag_header(&f.payload).ok())
+        .filter(|h| h.enhanced);
+    let frames = [
+        video.and(headers.video_config()),
+        audio.and(headers.audio_config()),
+    ];
+    for frame in frames.into_iter().flatten() {
+        if let Some(fourcc) = frame.payload.get(1..5) {
+            out.push(String::from_utf8_lossy(fourcc).into_owned());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn announces_enhanced_codecs_only() {
+        let mut headers = ConfigTracker::new();
+        assert!(enhanced_fourccs(&headers).is_empty());
+        // Legacy AVC + AAC: nothing to announce.
+        headers.should_forward(&Frame::new(
+            TagType::Video,
+            0,
+            Bytes::from_static(&[0x17, 0, 0, 0, 0, 1]),
+        ));
+        headers.should_forward(&Frame::new(
+            TagType::Audio,
+            0,
+            Bytes::from_static(&[0xaf, 0, 0x12, 0x10]),
+        ));
+        assert!(enhanced_fourccs(&headers).is_empty());
+        // Enhanced HEVC (SequenceStart) + Opus.
+        headers.should_forward(&Frame::new(
+            TagType::Video,
+            0,
+            Bytes::from_static(b"\x90hvc1\x01"),
+        ));
+        headers.should_forward(&Frame::new(
+            TagType::Audio,
+            0,
+            Bytes::from_static(b"\x90Opus\x01"),
+        ));
+        assert_eq!(enhanced_fourccs(&headers), vec!["hvc1", "Opus"]);
     }
 }
