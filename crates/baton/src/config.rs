@@ -44,6 +44,8 @@ pub struct IngestSection {
     pub idle_timeout: Option<Duration>,
     /// Outgoing RTMP chunk size. Default 4096.
     pub chunk_size: Option<u32>,
+    /// Simultaneous HTTP-FLV players; further requests get 503. Default 4096.
+    pub max_http_players: Option<usize>,
     /// How long an HTTP-FLV request waits for a publisher before 404. Default 10 s.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub http_flv_wait: Option<Duration>,
@@ -131,6 +133,10 @@ impl Settings {
         let mut http_flv = HttpFlvConfig::default();
         if let Some(v) = i.http_flv_wait {
             http_flv.wait_for_publisher = v;
+        }
+        if let Some(v) = i.max_http_players {
+            anyhow::ensure!(v > 0, "ingest.max_http_players must be at least 1");
+            http_flv.max_players = v;
         }
         let addr = |s: &str| -> SocketAddr { s.parse().expect("literal socket address") };
         Ok(Settings {

@@ -16,6 +16,7 @@ use baton_media::Frame;
 use baton_media::timeline::{TimestampUnwrapper, wire_timestamp};
 use bytes::{Bytes, BytesMut};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -28,12 +29,15 @@ pub struct HttpFlvConfig {
     /// How long a request for a stream that is not being published waits for a publisher
     /// before answering 404.
     pub wait_for_publisher: Duration,
+    /// Simultaneous HTTP-FLV players; further requests get 503.
+    pub max_players: usize,
 }
 
 impl Default for HttpFlvConfig {
     fn default() -> Self {
         HttpFlvConfig {
             wait_for_publisher: Duration::from_secs(10),
+            max_players: 4096,
         }
     }
 }
@@ -43,6 +47,7 @@ struct PlayState {
     hub: Arc<StreamHub>,
     policy: Arc<dyn IngestPolicy>,
     config: HttpFlvConfig,
+    players: Arc<Semaphore>,
 }
 
 /// Frames muxed into one HTTP body chunk at most (fewer, larger writes).
@@ -59,6 +64,7 @@ pub fn play_router(
         .with_state(PlayState {
             hub,
             policy,
+            players: Arc::new(Semaphore::new(config.max_players)),
             config,
         })
 }
@@ -117,6 +123,10 @@ async fn play(
         info!(%peer, stream = %key, %code, "HTTP-FLV play refused");
         return (StatusCode::FORBIDDEN, format!("{description}\n")).into_response();
     }
+    let Ok(permit) = Arc::clone(&state.players).try_acquire_owned() else {
+        info!(%peer, stream = %key, limit = state.config.max_players, "HTTP-FLV play refused: too many players");
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many players\n").into_response();
+    };
     let subscription = state.hub.subscribe(key.clone());
     let first = match tokio::time::timeout(state.config.wait_for_publisher, async {
         loop {
@@ -144,12 +154,13 @@ async fn play(
     // The body: the FLV header and first frame, then batches of up to BODY_BATCH frames; it
     // ends after the publisher leaves.
     let body = futures_util::stream::unfold(
-        (Some(head.freeze()), Some(subscription)),
-        |(head, subscription)| async move {
+        (Some(head.freeze()), Some((subscription, permit))),
+        |(head, player)| async move {
             if let Some(head) = head {
-                return Some((Ok::<Bytes, Infallible>(head), (None, subscription)));
+                return Some((Ok::<Bytes, Infallible>(head), (None, player)));
             }
-            let subscription = subscription?;
+            // The permit (the player's slot) lives as long as the subscription.
+            let (subscription, permit) = player?;
             let mut out = BytesMut::new();
             let mut event = Some(subscription.recv().await);
             let mut muxed = 0;
@@ -164,7 +175,7 @@ async fn play(
                     event = subscription.try_recv();
                 }
             }
-            Some((Ok(out.freeze()), (None, Some(subscription))))
+            Some((Ok(out.freeze()), (None, Some((subscription, permit)))))
         },
     );
     Response::builder()

@@ -44,6 +44,7 @@ async fn server(config: IngestConfig) -> Server {
         Arc::new(AllowAll),
         HttpFlvConfig {
             wait_for_publisher: Duration::from_secs(5),
+            ..HttpFlvConfig::default()
         },
         cancel.clone(),
     ));
