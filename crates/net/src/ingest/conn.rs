@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use baton_codec::describe;
 use baton_media::Frame;
 use baton_media::timeline::{TimestampUnwrapper, wire_timestamp};
 use baton_rtmp::session::{ServerConfig, ServerEvent, ServerSession};
@@ -281,8 +282,11 @@ fn handle_events(
             } => match &mut state.publishing {
                 Some(p) if p.stream_id == stream_id => {
                     let dts = p.unwrapper.unwrap(timestamp);
-                    p.publisher
-                        .send(Frame::new(crate::tag_type(kind), dts, payload));
+                    let frame = Frame::new(crate::tag_type(kind), dts, payload);
+                    if frame.config {
+                        log_codec(peer, p.publisher.key(), &frame);
+                    }
+                    p.publisher.send(frame);
                 }
                 _ => debug!(%peer, stream_id, "media on a stream that is not publishing: dropped"),
             },
@@ -299,6 +303,17 @@ fn handle_events(
         }
     }
     Ok(())
+}
+
+/// Logs what a publisher's sequence header says (codec, size, rate), once per header.
+fn log_codec(peer: SocketAddr, key: &StreamKey, frame: &Frame) {
+    if frame.is_video() {
+        if let Some(v) = describe::video_params(&frame.payload) {
+            info!(%peer, stream = %key, codec = v.codec, width = v.width, height = v.height, profile = v.profile, level = v.level, fps = v.frame_rate, "video");
+        }
+    } else if let Some(a) = describe::audio_params(&frame.payload) {
+        info!(%peer, stream = %key, codec = a.codec, sample_rate = a.sample_rate, channels = a.channels, profile = a.profile, "audio");
+    }
 }
 
 /// The hub key of a publish/play: domain from the request, app without its query.
