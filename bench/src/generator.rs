@@ -27,9 +27,9 @@ use baton_rtmp::session::{
     ClientConfig, ClientEvent, ClientMode, ClientSession, MediaKind, ServerConfig, ServerEvent,
     ServerSession,
 };
+use std::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
-use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
@@ -76,7 +76,7 @@ impl PacerHandle {
     }
 }
 
-/// The single timer that paces every stream.
+/// The single timer that paces every stream (see [`Pacer::run_blocking`]).
 #[derive(Debug)]
 pub struct Pacer {
     clip: Arc<Clip>,
@@ -114,14 +114,19 @@ impl Pacer {
         (pacer, PacerHandle { tx })
     }
 
-    /// Runs until `cancel`.
-    pub async fn run(mut self, cancel: CancellationToken) {
-        let mut timer = tokio::time::interval(self.config.tick);
-        timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = timer.tick() => {}
+    /// Runs until `cancel`, on the calling thread: the bench gives the pacer a thread of its
+    /// own (`spawn_blocking`) so that its bursts of writes never delay the sink's tasks,
+    /// whose receive instants are the other half of every latency sample.
+    pub fn run_blocking(mut self, cancel: &CancellationToken) {
+        let mut next_tick = Instant::now();
+        while !cancel.is_cancelled() {
+            next_tick += self.config.tick;
+            let now = Instant::now();
+            if next_tick > now {
+                std::thread::sleep(next_tick - now);
+            } else {
+                // Late: carry on from now rather than bursting to catch up ticks.
+                next_tick = now;
             }
             while let Ok(a) = self.rx.try_recv() {
                 let now = Instant::now();
@@ -212,11 +217,8 @@ pub async fn serve_players(
         let pacer = pacer.clone();
         let cancel = cancel.clone();
         tracker.spawn(async move {
-            let session = ServerSession::new(
-                ServerConfig::default(),
-                rand::random(),
-                Instant::now().into_std(),
-            );
+            let session =
+                ServerSession::new(ServerConfig::default(), rand::random(), Instant::now());
             let conn = Conn::new(sock, Session::Server(session));
             let me = Arc::clone(&conn);
             let result = conn
@@ -300,8 +302,9 @@ pub async fn publish_all(
         let cancel = cancel.clone();
         tracker.spawn(async move {
             let result = publish_one(addr, url, index, permit, &pacer, &cancel).await;
+            // Expected when the server is stopped; an early end shows up as lost frames.
             if let Err(e) = result {
-                warn!(stream = index, error = %e, "publisher ended");
+                debug!(stream = index, error = %e, "publisher ended");
             }
         });
     }
@@ -321,7 +324,7 @@ async fn publish_one(
         .map_err(|_| anyhow!("connect to {addr} timed out"))?
         .with_context(|| format!("connect to {addr}"))?;
     let config = ClientConfig::default_for(url, ClientMode::Publish);
-    let session = ClientSession::new(config, rand::random(), Instant::now().into_std());
+    let session = ClientSession::new(config, rand::random(), Instant::now());
     let conn = Conn::new(sock, Session::Client(session));
     let me = Arc::clone(&conn);
     let mut permit = Some(permit);

@@ -82,6 +82,10 @@ struct Common {
     /// Tokio worker threads of the Baton host (default: one per core, as `baton serve`).
     #[arg(long)]
     host_workers: Option<usize>,
+    /// Profiling only: run the Baton host under this command, e.g. `heaptrack -o /tmp/ht`
+    /// or `perf record -g -o /tmp/perf.data` (its numbers then include the wrapper).
+    #[arg(long, hide = true)]
+    host_wrapper: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -89,8 +93,13 @@ struct RunArgs {
     /// Relay counts to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,10,100,500,1000")]
     relays: Vec<usize>,
-    /// Systems to measure (each when installed).
-    #[arg(long, value_delimiter = ',', default_value = "baton,nginx,ffmpeg")]
+    /// Systems to measure (each when installed). `direct` (no relay: the generator publishes
+    /// straight into the sink) calibrates the bench's own latency floor at each N.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "baton,nginx,ffmpeg,direct"
+    )]
     targets: Vec<Target>,
     /// Largest N run through ffmpeg (one process of ~56 MB RSS per relay).
     #[arg(long, default_value_t = 100)]
@@ -311,11 +320,21 @@ fn options(common: &Common) -> Options {
             max_backlog: 2 << 20,
         },
         host_workers: common.host_workers,
+        host_wrapper: common
+            .host_wrapper
+            .as_deref()
+            .map(|w| w.split_whitespace().map(String::from).collect())
+            .unwrap_or_default(),
         run_dir: common.run_dir.clone(),
     }
 }
 
+/// The revision measured: `$BATON_REVISION` when set (a build from an exported tree), else
+/// `git describe` of the current directory.
 fn git_revision() -> Option<String> {
+    if let Ok(rev) = std::env::var("BATON_REVISION") {
+        return Some(rev);
+    }
     let out = std::process::Command::new("git")
         .args(["describe", "--always", "--dirty"])
         .output()

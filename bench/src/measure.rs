@@ -19,7 +19,7 @@ use tracing::info;
 use crate::clip::Clip;
 use crate::generator::{self, Pacer, PacerConfig};
 use crate::ledger::{Clock, Ledgers, Summary};
-use crate::procstat::{CpuTime, Memory, ticks_per_second};
+use crate::procstat::{CpuTime, Memory, machine_busy_ticks, ticks_per_second};
 use crate::sink;
 use crate::sut::{Sut, Target};
 
@@ -33,6 +33,8 @@ pub struct Options {
     pub pacer: PacerConfig,
     /// Worker threads of the Baton host (None: one per core).
     pub host_workers: Option<usize>,
+    /// Profiling only: a command (and arguments) to run the Baton host under.
+    pub host_wrapper: Vec<String>,
     pub run_dir: PathBuf,
 }
 
@@ -48,6 +50,9 @@ pub struct Measurement {
     pub cpu_percent_ns: f64,
     /// Percent of one core used by the bench itself (generator + sink) over the window.
     pub bench_cpu_percent: f64,
+    /// Percent of one core used by everything else on the machine over the window (other
+    /// builds on a shared machine disturb latency; this says how much).
+    pub other_cpu_percent: Option<f64>,
     pub memory: Memory,
     pub baseline: Memory,
     pub processes: usize,
@@ -145,7 +150,8 @@ async fn run_phases(
         tracker.clone(),
     ));
     let (pacer, handle) = Pacer::new(clip, Arc::clone(ledgers), options.pacer.clone());
-    tracker.spawn(pacer.run(cancel.clone()));
+    let pacer_cancel = cancel.clone();
+    tracker.spawn_blocking(move || pacer.run_blocking(&pacer_cancel));
 
     let started = Instant::now();
     let mut sut = match target {
@@ -163,6 +169,19 @@ async fn run_phases(
             .await?;
             sut
         }
+        Target::Direct => {
+            generator::publish_all(
+                sink_addr,
+                "live",
+                relays,
+                64,
+                handle,
+                cancel.clone(),
+                tracker.clone(),
+            )
+            .await?;
+            Sut::none()
+        }
         Target::Baton | Target::Ffmpeg => {
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
@@ -176,14 +195,7 @@ async fn run_phases(
                 tracker.clone(),
             ));
             if target == Target::Baton {
-                Sut::start_baton(
-                    relays,
-                    addr,
-                    sink_addr,
-                    options.host_workers,
-                    &options.run_dir,
-                )
-                .await?
+                Sut::start_baton(relays, addr, sink_addr, options, &options.run_dir).await?
             } else {
                 Sut::start_ffmpeg(relays, addr, sink_addr, &options.run_dir).await?
             }
@@ -206,16 +218,20 @@ async fn run_phases(
     let pids = sut.pids();
     let me = [std::process::id()];
     let hz = ticks_per_second();
-    let (cpu0, bench0) = (CpuTime::of(&pids), CpuTime::of(&me));
+    let (cpu0, bench0, busy0) = (CpuTime::of(&pids), CpuTime::of(&me), machine_busy_ticks());
     let t0 = Instant::now();
     ledgers.window.open(ledgers.clock.micros(t0.into_std()));
     tokio::time::sleep(options.duration).await;
     let t1 = Instant::now();
-    let (cpu1, bench1) = (CpuTime::of(&pids), CpuTime::of(&me));
+    let (cpu1, bench1, busy1) = (CpuTime::of(&pids), CpuTime::of(&me), machine_busy_ticks());
     ledgers.window.close(ledgers.clock.micros(t1.into_std()));
     let window = t1 - t0;
     let (cpu_percent, cpu_percent_ns) = cpu0.percent_until(&cpu1, window.as_secs_f64(), hz);
-    let (_, bench_cpu_percent) = bench0.percent_until(&bench1, window.as_secs_f64(), hz);
+    let (bench_cpu_percent, _) = bench0.percent_until(&bench1, window.as_secs_f64(), hz);
+    let other_cpu_percent = busy0.zip(busy1).map(|(a, b)| {
+        let all = 100.0 * b.saturating_sub(a) as f64 / hz as f64 / window.as_secs_f64();
+        (all - cpu_percent - bench_cpu_percent).max(0.0)
+    });
 
     tokio::time::sleep(options.drain).await;
     let memory = Memory::of(&sut.pids());
@@ -257,6 +273,7 @@ async fn run_phases(
         cpu_percent,
         cpu_percent_ns,
         bench_cpu_percent,
+        other_cpu_percent,
         memory,
         baseline,
         processes,

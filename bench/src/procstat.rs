@@ -61,6 +61,22 @@ impl Memory {
     }
 }
 
+/// CPU time the whole machine spent busy (all but idle and iowait), in clock ticks, from the
+/// first line of /proc/stat. Lets a report say how much *else* ran during a measurement.
+pub fn machine_busy_ticks() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...; guest time is already in user.
+    let busy = fields.iter().take(8).sum::<u64>() - fields.get(3)? - fields.get(4)?;
+    Some(busy)
+}
+
 /// utime + stime of one process (all its threads), in clock ticks.
 pub fn cpu_ticks(pid: u32) -> Result<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -250,5 +266,6 @@ mod tests {
         let b = CpuTime::of(&[me]);
         assert!(b.run_ns >= a.run_ns);
         assert!(MachineInfo::collect().cores >= 1);
+        assert!(machine_busy_ticks().is_some());
     }
 }

@@ -69,7 +69,7 @@ pub fn render(info: &RunInfo, results: &[Measurement]) -> String {
     let counts: BTreeSet<usize> = results.iter().map(|r| r.relays).collect();
     for n in counts {
         let _ = writeln!(s, "### {n} relay{}\n", if n == 1 { "" } else { "s" });
-        s.push_str("| target | CPU %/relay | CPU %/relay (ns) | RSS MB/relay | USS MB/relay | frames lost | latency p50 ms | latency p99 ms |\n");
+        s.push_str("| target | CPU %/relay | CPU %/relay (ns) | RSS MiB/relay | USS MiB/relay | frames lost | latency p50 ms | latency p99 ms |\n");
         s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in results.iter().filter(|r| r.relays == n) {
             let c = &r.summary.counters;
@@ -88,13 +88,13 @@ pub fn render(info: &RunInfo, results: &[Measurement]) -> String {
             );
         }
         s.push_str("\n<details><summary>totals and diagnostics</summary>\n\n");
-        s.push_str("| target | processes | CPU % total | RSS MiB total (idle) | USS MiB total (idle) | streams synced | unexpected | backlogged | max ms | worst stream p99 ms | bench CPU % |\n");
-        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        s.push_str("| target | processes | CPU % total | RSS MiB total (idle) | USS MiB total (idle) | streams synced | unexpected | backlogged | max ms | worst stream p99 ms | bench CPU % | other CPU % |\n");
+        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in results.iter().filter(|r| r.relays == n) {
             let c = &r.summary.counters;
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.1} | {:.1} ({:.1}) | {:.1} ({:.1}) | {}/{} | {} | {} | {} | {} | {:.1} |",
+                "| {} | {} | {:.1} | {:.1} ({:.1}) | {:.1} ({:.1}) | {}/{} | {} | {} | {} | {} | {:.1} | {} |",
                 r.target,
                 r.processes,
                 r.cpu_percent,
@@ -115,6 +115,8 @@ pub fn render(info: &RunInfo, results: &[Measurement]) -> String {
                 ),
                 fmt_ms(r.summary.worst_stream_p99.map(|us| us as f64 / 1000.0)),
                 r.bench_cpu_percent,
+                r.other_cpu_percent
+                    .map_or("–".into(), |p| format!("{p:.1}")),
             );
         }
         for r in results.iter().filter(|r| r.relays == n) {

@@ -27,6 +27,9 @@ pub enum Target {
     Baton,
     Nginx,
     Ffmpeg,
+    /// No relay: the generator publishes straight into the sink. Calibrates the bench's own
+    /// latency and CPU at each N.
+    Direct,
 }
 
 impl fmt::Display for Target {
@@ -35,6 +38,7 @@ impl fmt::Display for Target {
             Target::Baton => "baton",
             Target::Nginx => "nginx-rtmp",
             Target::Ffmpeg => "ffmpeg -c copy",
+            Target::Direct => "direct (no relay)",
         })
     }
 }
@@ -78,6 +82,18 @@ struct HostPipe {
 }
 
 impl Sut {
+    /// No system under test (the [`Target::Direct`] calibration).
+    pub fn none() -> Sut {
+        Sut {
+            target: Target::Direct,
+            children: Vec::new(),
+            extra_pids: Vec::new(),
+            host: None,
+            baseline: Memory::default(),
+            commands: vec!["(none: the generator publishes to the sink itself)".into()],
+        }
+    }
+
     /// Starts `baton-bench host` with `relays` relays pulling `rtmp://{source}/live/s{i}` and
     /// pushing to `rtmp://{sink}/live/s{i}`. Returns once the relays are spawned; the
     /// baseline is the idle host before that.
@@ -85,9 +101,10 @@ impl Sut {
         relays: usize,
         source: SocketAddr,
         sink: SocketAddr,
-        workers: Option<usize>,
+        options: &crate::measure::Options,
         run_dir: &Path,
     ) -> Result<Sut> {
+        let workers = options.host_workers;
         let exe = std::env::current_exe().context("locating the bench binary")?;
         let mut args = vec![
             "host".to_string(),
@@ -102,7 +119,15 @@ impl Sut {
             args.extend(["--workers".to_string(), w.to_string()]);
         }
         let log = log_file(run_dir, &format!("baton-host-{relays}.log"))?;
-        let mut child = Command::new(&exe)
+        let mut command = match options.host_wrapper.split_first() {
+            Some((wrapper, wrapper_args)) => {
+                let mut c = Command::new(wrapper);
+                c.args(wrapper_args).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let mut child = command
             .args(&args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
