@@ -215,12 +215,15 @@ class NginxRtmp:
         return sorted(self.record_dir.glob("*.flv"))
 
 
-def start_nginx(procs: Procs, tmp_path: Path, record_unique: bool = False) -> NginxRtmp:
+def start_nginx(
+    procs: Procs, tmp_path: Path, record_unique: bool = False, port: Optional[int] = None
+) -> NginxRtmp:
+    """nginx-rtmp on a free port (or `port`, to restart one in the same prefix)."""
     if not NGINX_RTMP_MODULE.exists():
         pytest.fail(f"{NGINX_RTMP_MODULE} missing: install libnginx-mod-rtmp (interop/run does)")
-    port = free_port()
+    port = port or free_port()
     prefix = tmp_path / "nginx"
-    (prefix / "rec").mkdir(parents=True)
+    (prefix / "rec").mkdir(parents=True, exist_ok=True)
     # Workers of a root master run as `nobody` unless told otherwise; they write the records.
     user = "user root root;" if os.geteuid() == 0 else ""
     conf = f"""

@@ -396,6 +396,7 @@ class StreamReader(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.flv = FlvTagReader()
         self.started_at: Optional[float] = None
+        self.done_at: Optional[float] = None
         self.error: Optional[BaseException] = None
         self.done = threading.Event()
         self.closed = False  # hung up by the test: errors after that are expected
@@ -411,6 +412,7 @@ class StreamReader(threading.Thread):
             if not self.closed:
                 self.error = e
         finally:
+            self.done_at = time.monotonic()
             self.done.set()
 
     def chunks(self) -> Iterable[bytes]:

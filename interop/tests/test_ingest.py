@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from conftest import start_baton
+
 from rtmp_client import RtmpProbeClient
 from helpers import (
     assert_same_stream,
@@ -128,3 +130,14 @@ def test_second_publisher_is_refused_while_the_first_continues(procs, baton, med
     for kind in ("video", "audio"):
         sizes = [int(p["size"]) + (5 if kind == "video" else 2) for p in clip.probe.packets[kind]]
         assert [t.size for t in player.flv.media(kind)] == sizes, kind
+
+
+def test_http_flv_request_for_an_unpublished_stream_gets_404_after_the_wait(
+    procs, baton_bin, tmp_path
+):
+    baton = start_baton(baton_bin, procs, tmp_path, config='[ingest]\nhttp_flv_wait = "1s"\n')
+    player = procs.track(HttpFlvReader(baton.flv_url("nobody")))
+    player.join_done(5)
+    took = player.done_at - player.started_at
+    assert player.status == 404
+    assert 0.8 <= took <= 2.5, f"answered after {took:.2f} s"

@@ -98,12 +98,18 @@ def media_time_ms(reader) -> int:
     return tags[-1].timestamp - tags[0].timestamp if tags else -1
 
 
+@pytest.mark.parametrize("source", ["rtmp", "http-flv"])
 def test_source_that_drops_three_times_makes_one_destination_session(
-    procs, baton, baton_bin, media, tmp_path
+    procs, baton, baton_bin, media, tmp_path, source
 ):
     """Four publishes into the ingest in a row, with gaps shorter than the grace period: each
     destination sees one session whose timeline is continuous and monotonic, lasting as long
-    as the publishes and the gaps together."""
+    as the publishes and the gaps together.
+
+    Over RTMP the relay's play session survives the gaps (UnpublishNotify, then PublishNotify);
+    over HTTP-FLV each response ends with its publisher and the relay reconnects the source
+    (first retry after ~0.5 s, well inside the 1 s gap, so it is parked before the next
+    publish starts and again gets every frame)."""
     clip = media["short"]
     publishes, gap = 4, 1.0
     # record_unique: a second publish would make a second file (x-TIME.flv) instead of
@@ -111,18 +117,21 @@ def test_source_that_drops_three_times_makes_one_destination_session(
     nginx = start_nginx(procs, tmp_path, record_unique=True)
     listen_out = tmp_path / "listen.flv"
     recorder, listen_url = start_listen_recorder(procs, listen_out)
-    src = baton.rtmp_url("tl")
+    src = baton.rtmp_url("tl") if source == "rtmp" else baton.flv_url("tl")
     relays = [
         start_relay(baton_bin, procs, src, nginx.rtmp_url("x"), *RELAY_ARGS,
                     name="relay-nginx"),
         start_relay(baton_bin, procs, src, listen_url, *RELAY_ARGS, name="relay-ffmpeg"),
     ]
-    wait_for(lambda: baton.log().count("play started") >= 2, 10, "both relays playing")
+    if source == "rtmp":
+        wait_for(lambda: baton.log().count("play started") >= 2, 10, "both relays playing")
+    else:
+        time.sleep(1.0)  # HTTP-FLV requests parked until the publisher comes; not logged
 
     for i in range(publishes):
         if i:
             time.sleep(gap)
-        pub = publish(procs, clip.path, src, name=f"publisher-{i + 1}")
+        pub = publish(procs, clip.path, baton.rtmp_url("tl"), name=f"publisher-{i + 1}")
         assert pub.wait(clip.seconds + 15) == 0, pub.stderr()
         assert recorder.running(), f"ffmpeg -listen recorder ended after publish {i + 1}"
     time.sleep(1.5)
@@ -172,3 +181,50 @@ def test_relay_fails_for_good_when_the_source_stays_away(procs, baton, baton_bin
     rc = relay.wait(15)
     assert rc != 0
     assert re.search(r"relay failed", relay.stderr()), relay.stderr()[-2000:]
+
+
+def contiguous_run(copy: Probe, source: Probe, kind: str) -> int:
+    """Where `copy`'s packets of `kind` sit in `source` as one unbroken run; fails otherwise."""
+    hashes, src = copy.hashes(kind), source.hashes(kind)
+    assert hashes, f"no {kind} packets"
+    start = src.index(hashes[0])
+    assert src[start : start + len(hashes)] == hashes, f"{kind}: not a contiguous run of the source"
+    return start
+
+
+def test_destination_that_drops_is_reconnected_at_a_keyframe(
+    procs, baton, baton_bin, media, tmp_path
+):
+    """nginx is stopped 2 s into the stream and started again on the same port: the relay
+    keeps running, reconnects, and the new destination session starts with the sequence
+    headers and a keyframe, then carries on gap-free to the end of the stream."""
+    clip = media["main"]
+    nginx = start_nginx(procs, tmp_path, record_unique=True)
+    src = baton.rtmp_url("src")
+    relay = start_relay(baton_bin, procs, src, nginx.rtmp_url("x"), *RELAY_ARGS)
+    wait_for(lambda: "play started" in baton.log(), 10, "relay playing")
+    publisher = publish(procs, clip.path, src)
+    wait_for(lambda: len(nginx.publishes()) == 1, 10, "relay publishing into nginx")
+    time.sleep(2.0)
+    assert nginx.proc.stop(signal.SIGTERM, timeout=10) == 0
+    time.sleep(0.5)
+    nginx = start_nginx(procs, tmp_path, record_unique=True, port=nginx.port)
+    assert publisher.wait(clip.seconds + 15) == 0, publisher.stderr()
+    time.sleep(1.5)
+    assert relay.running(), f"relay gave up: {relay.stderr()[-3000:]}"
+    assert stop_relay(relay) == 0, relay.stderr()[-3000:]
+    assert nginx.proc.stop(signal.SIGTERM, timeout=10) == 0
+
+    records = nginx.records()
+    assert len(records) == 2, records
+    before, after = probe_file(records[0]), probe_file(records[1])
+    assert contiguous_run(before, clip.probe, "video") == 0
+    k = contiguous_run(after, clip.probe, "video")
+    assert k in clip.probe.keyframes(), f"second session starts at video frame {k}, no keyframe"
+    assert k + after.count("video") == clip.probe.count("video"), "video not through to the end"
+    a = contiguous_run(after, clip.probe, "audio")
+    assert a + after.count("audio") == clip.probe.count("audio"), "audio not through to the end"
+    assert after.params() == clip.probe.params(), "second session: codec parameters"
+    for kind in ("video", "audio"):
+        bad = strictly_increasing(after.dts(kind))
+        assert not bad, f"second session: {kind} DTS not increasing at {bad[:5]}"
