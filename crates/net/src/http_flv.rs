@@ -48,16 +48,19 @@ struct PlayState {
     policy: Arc<dyn IngestPolicy>,
     config: HttpFlvConfig,
     players: Arc<Semaphore>,
+    /// Server shutdown: waiting requests answer and streaming bodies end at once.
+    shutdown: CancellationToken,
 }
 
 /// Frames muxed into one HTTP body chunk at most (fewer, larger writes).
 const BODY_BATCH: usize = 32;
 
-/// The router of the play listener.
+/// The router of the play listener. Requests and response bodies end when `shutdown` fires.
 pub fn play_router(
     hub: Arc<StreamHub>,
     policy: Arc<dyn IngestPolicy>,
     config: HttpFlvConfig,
+    shutdown: CancellationToken,
 ) -> Router {
     Router::new()
         .route("/{*path}", axum::routing::get(play))
@@ -66,6 +69,7 @@ pub fn play_router(
             policy,
             players: Arc::new(Semaphore::new(config.max_players)),
             config,
+            shutdown,
         })
 }
 
@@ -78,7 +82,8 @@ pub async fn serve_play(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     info!(addr = ?listener.local_addr().ok(), "HTTP-FLV play listening");
-    let app = play_router(hub, policy, config).into_make_service_with_connect_info::<SocketAddr>();
+    let app = play_router(hub, policy, config, cancel.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await
@@ -128,16 +133,21 @@ async fn play(
         return (StatusCode::SERVICE_UNAVAILABLE, "too many players\n").into_response();
     };
     let subscription = state.hub.subscribe(key.clone());
-    let first = match tokio::time::timeout(state.config.wait_for_publisher, async {
+    let wait = tokio::time::timeout(state.config.wait_for_publisher, async {
         loop {
             match subscription.recv().await {
                 StreamEvent::Frame(f) => return f,
                 StreamEvent::PublisherLeft => continue,
             }
         }
-    })
-    .await
-    {
+    });
+    let waited = tokio::select! {
+        _ = state.shutdown.cancelled() => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+        }
+        waited = wait => waited,
+    };
+    let first = match waited {
         Ok(frame) => frame,
         Err(_) => {
             return (
@@ -153,29 +163,39 @@ async fn play(
     mux_frame(&first, &mut head);
     // The body: the FLV header and first frame, then batches of up to BODY_BATCH frames; it
     // ends after the publisher leaves.
+    let shutdown = state.shutdown.clone();
     let body = futures_util::stream::unfold(
         (Some(head.freeze()), Some((subscription, permit))),
-        |(head, player)| async move {
-            if let Some(head) = head {
-                return Some((Ok::<Bytes, Infallible>(head), (None, player)));
-            }
-            // The permit (the player's slot) lives as long as the subscription.
-            let (subscription, permit) = player?;
-            let mut out = BytesMut::new();
-            let mut event = Some(subscription.recv().await);
-            let mut muxed = 0;
-            while let Some(current) = event.take() {
-                match current {
-                    StreamEvent::Frame(frame) => mux_frame(&frame, &mut out),
-                    StreamEvent::PublisherLeft if out.is_empty() => return None,
-                    StreamEvent::PublisherLeft => return Some((Ok(out.freeze()), (None, None))),
+        move |(head, player)| {
+            let shutdown = shutdown.clone();
+            async move {
+                if let Some(head) = head {
+                    return Some((Ok::<Bytes, Infallible>(head), (None, player)));
                 }
-                muxed += 1;
-                if muxed < BODY_BATCH {
-                    event = subscription.try_recv();
+                // The permit (the player's slot) lives as long as the subscription.
+                let (subscription, permit) = player?;
+                let mut out = BytesMut::new();
+                let first = tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    event = subscription.recv() => event,
+                };
+                let mut event = Some(first);
+                let mut muxed = 0;
+                while let Some(current) = event.take() {
+                    match current {
+                        StreamEvent::Frame(frame) => mux_frame(&frame, &mut out),
+                        StreamEvent::PublisherLeft if out.is_empty() => return None,
+                        StreamEvent::PublisherLeft => {
+                            return Some((Ok(out.freeze()), (None, None)));
+                        }
+                    }
+                    muxed += 1;
+                    if muxed < BODY_BATCH {
+                        event = subscription.try_recv();
+                    }
                 }
+                Some((Ok(out.freeze()), (None, Some((subscription, permit)))))
             }
-            Some((Ok(out.freeze()), (None, Some((subscription, permit)))))
         },
     );
     Response::builder()

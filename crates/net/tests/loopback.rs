@@ -217,3 +217,20 @@ async fn http_flv_for_an_unpublished_stream_is_404_after_the_wait() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn shutdown_answers_waiting_http_flv_requests_at_once() {
+    let s = server(IngestConfig::default()).await;
+    let url = format!("http://{}/live/later.flv", s.http);
+    let request = tokio::spawn(async move { reqwest::get(url).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    s.cancel.cancel();
+    let response = tokio::time::timeout(Duration::from_secs(2), request)
+        .await
+        .expect("answered before the 5 s publisher wait")
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}

@@ -48,6 +48,7 @@ impl Mark {
 #[derive(Debug, Default)]
 pub(crate) struct RecentFrames {
     marks: VecDeque<Mark>,
+    last_keyframe: Option<Mark>,
 }
 
 impl RecentFrames {
@@ -55,7 +56,16 @@ impl RecentFrames {
         if self.marks.len() == CAPACITY {
             self.marks.pop_front();
         }
-        self.marks.push_back(Mark::of(frame));
+        let mark = Mark::of(frame);
+        if frame.keyframe {
+            self.last_keyframe = Some(mark);
+        }
+        self.marks.push_back(mark);
+    }
+
+    /// `frame` is the last keyframe recorded: where a GOP-cache replay of this stream starts.
+    pub(crate) fn is_last_keyframe(&self, frame: &Frame) -> bool {
+        frame.keyframe && self.last_keyframe == Some(Mark::of(frame))
     }
 
     pub(crate) fn contains(&self, frame: &Frame) -> bool {
@@ -73,6 +83,7 @@ impl RecentFrames {
 
     pub(crate) fn clear(&mut self) {
         self.marks.clear();
+        self.last_keyframe = None;
     }
 }
 
@@ -117,6 +128,30 @@ mod tests {
         assert!(!recent.contains(&frame(33, 3)), "same time, other content");
         assert!(!recent.contains(&frame(66, 2)), "same content, other time");
         assert_eq!(recent.last_dts(), Some(33));
+    }
+
+    #[test]
+    fn a_replay_starts_at_the_last_keyframe_only() {
+        let key = |dts, byte| {
+            Frame::new(
+                TagType::Video,
+                dts,
+                Bytes::from(vec![0x17, 1, 0, 0, 0, byte]),
+            )
+        };
+        let mut recent = RecentFrames::default();
+        recent.record(&key(0, 1));
+        recent.record(&frame(33, 2));
+        recent.record(&key(990, 3));
+        recent.record(&frame(1023, 4));
+        assert!(recent.is_last_keyframe(&key(990, 3)));
+        assert!(
+            !recent.is_last_keyframe(&key(0, 1)),
+            "a restart from the top is not a replay"
+        );
+        assert!(!recent.is_last_keyframe(&frame(1023, 4)));
+        recent.clear();
+        assert!(!recent.is_last_keyframe(&key(990, 3)));
     }
 
     #[test]

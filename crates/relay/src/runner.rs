@@ -299,7 +299,15 @@ impl Runner {
         let Some((previous, matched)) = &mut self.replay else {
             return false;
         };
-        if previous.contains(frame) {
+        // A GOP-cache replay starts at the last keyframe relayed and repeats what followed
+        // it; a new stream that merely looks the same (a publisher restarting the same file)
+        // starts elsewhere and is never skipped.
+        let replaying = if *matched == 0 {
+            previous.is_last_keyframe(frame)
+        } else {
+            previous.contains(frame)
+        };
+        if replaying {
             *matched += 1;
             self.counters.deduplicated += 1;
             return true;
@@ -324,6 +332,11 @@ impl Runner {
     fn source_failed(&mut self, e: RelayError) -> Result<(), RelayError> {
         if let SrcState::Live(source) = &self.src {
             self.counters.bytes_in_done += source.bytes_in();
+        }
+        if e.kind == ErrorKind::Ended {
+            // The stream ended (an HTTP-FLV response closing with its publisher): whatever
+            // comes next is a new stream, not a replay.
+            self.recent.clear();
         }
         if !e.retryable {
             return Err(e);

@@ -447,3 +447,37 @@ async fn source_reconnect_after_a_new_keyframe_continues_the_timeline() {
     let hole = v.windows(2).map(|p| p[1].dts - p[0].dts).max().unwrap();
     assert!((66..2 * 990).contains(&hole), "largest step {hole} ms");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_new_publish_of_the_same_content_is_not_mistaken_for_a_replay() {
+    let w = world();
+    let first_net = MemoryNetwork::new(Arc::clone(w.net.ingest()));
+    let observer = w.hub.subscribe(dst_key_on("dst"));
+    let dialer = Arc::new(Split {
+        src: Arc::clone(&w.net),
+        dst: MemoryNetwork::new(Arc::clone(w.net.ingest())),
+    });
+    let relay = Relay::spawn(relay_config(dialer, "rtmp://dst/live/dst")).unwrap();
+    {
+        let net = Arc::clone(&first_net);
+        tokio::spawn(async move { publish(&net, SRC, 8, 0).await });
+    }
+    // The first publisher and the relay's source connection die together, without an
+    // unpublish notice; a second publisher starts the same clip from the top.
+    sleep(Duration::from_millis(2500)).await;
+    first_net.drop_connections();
+    w.net.drop_connections();
+    let sent = publish(&w.net, SRC, 3, 0).await;
+    sleep(Duration::from_millis(200)).await;
+    let status = relay.status();
+    relay.stop();
+    relay.wait().await.unwrap();
+    let events = observe(&observer, Instant::now() + Duration::from_secs(1)).await;
+
+    assert_eq!(status.frames_deduplicated, 0);
+    assert_eq!(status.timeline.segments, 2);
+    assert_monotonic(&events);
+    let v = video(&events);
+    let split = v.windows(2).position(|p| p[1].dts - p[0].dts > 100).unwrap() + 1;
+    assert_eq!(v.len() - split, sent, "the whole second publish was relayed");
+}
