@@ -98,22 +98,10 @@ def media_time_ms(reader) -> int:
     return tags[-1].timestamp - tags[0].timestamp if tags else -1
 
 
-REPLAY_BUG = (
-    "BUG (since bde0cf4 'skip a reconnected source's replay'): over an HTTP-FLV source each "
-    "publish ends the response, so the relay reconnects and arms replay recognition with the "
-    "previous connection's RecentFrames (crates/relay/src/runner.rs on_source Connected). The "
-    "next publish of the same content has the same (kind, dts, len, signature) marks, so "
-    "skip_replayed() drops *every* frame of it as 'already relayed' (resume.rs: all 221 frames of "
-    "a 3 s clip fit the 512-mark window); the publish after that is relayed again. Result: "
-    "publishes 2 and 4 are missing from the destination. A clean end of the HTTP response "
-    "(FlvSourceError::Ended) is an unpublish, like RTMP's Ended, which clears `recent`; and a "
-    "replay is a burst of at most one GOP, not a whole stream."
-)
-
 
 @pytest.mark.parametrize(
     "source",
-    ["rtmp", pytest.param("http-flv", marks=pytest.mark.xfail(strict=True, reason=REPLAY_BUG))],
+    ["rtmp", "http-flv"],
 )
 def test_source_that_drops_three_times_makes_one_destination_session(
     procs, baton, baton_bin, media, tmp_path, source

@@ -105,17 +105,7 @@ def test_bad_input_closes_that_connection_only(procs, baton_bin, media, tmp_path
         "rtmp-publisher-and-player",
         "http-flv-player",
         "rtmp-player-waiting-for-publisher",
-        pytest.param(
-            "http-flv-player-waiting-for-publisher",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: crates/net/src/http_flv.rs play() waits for a publisher with "
-                "tokio::time::timeout(wait_for_publisher, subscription.recv()) and never looks at "
-                "the shutdown CancellationToken; axum's graceful shutdown waits for that request, "
-                "so `baton serve` exits only when it 404s (http_flv_wait, 10 s) or at "
-                "SHUTDOWN_DEADLINE (10 s). The body stream ignores the token too.",
-            ),
-        ),
+        "http-flv-player-waiting-for-publisher",
         "http-flv-player-after-unpublish",
     ],
 )
