@@ -218,13 +218,18 @@ async fn run_phases(
     let pids = sut.pids();
     let me = [std::process::id()];
     let hz = ticks_per_second();
-    let (cpu0, bench0, busy0) = (CpuTime::of(&pids), CpuTime::of(&me), machine_busy_ticks());
-    let t0 = Instant::now();
+    // The window's bounds are published *before* they are reached: a frame is in the window
+    // iff its send instant is, and the generator must never record a frame whose send
+    // instant lies past a bound it could not see yet (that frame would count as sent but
+    // never as received).
+    let t0 = Instant::now() + Duration::from_millis(50);
     ledgers.window.open(ledgers.clock.micros(t0.into_std()));
-    tokio::time::sleep(options.duration).await;
-    let t1 = Instant::now();
-    let (cpu1, bench1, busy1) = (CpuTime::of(&pids), CpuTime::of(&me), machine_busy_ticks());
+    tokio::time::sleep_until(t0).await;
+    let (cpu0, bench0, busy0) = (CpuTime::of(&pids), CpuTime::of(&me), machine_busy_ticks());
+    let t1 = t0 + options.duration;
     ledgers.window.close(ledgers.clock.micros(t1.into_std()));
+    tokio::time::sleep_until(t1).await;
+    let (cpu1, bench1, busy1) = (CpuTime::of(&pids), CpuTime::of(&me), machine_busy_ticks());
     let window = t1 - t0;
     let (cpu_percent, cpu_percent_ns) = cpu0.percent_until(&cpu1, window.as_secs_f64(), hz);
     let (bench_cpu_percent, _) = bench0.percent_until(&bench1, window.as_secs_f64(), hz);
