@@ -478,6 +478,14 @@ async fn a_new_publish_of_the_same_content_is_not_mistaken_for_a_replay() {
     assert_eq!(status.timeline.segments, 2);
     assert_monotonic(&events);
     let v = video(&events);
-    let split = v.windows(2).position(|p| p[1].dts - p[0].dts > 100).unwrap() + 1;
-    assert_eq!(v.len() - split, sent, "the whole second publish was relayed");
+    let split = v
+        .windows(2)
+        .position(|p| p[1].dts - p[0].dts > 100)
+        .unwrap()
+        + 1;
+    assert_eq!(
+        v.len() - split,
+        sent,
+        "the whole second publish was relayed"
+    );
 }
