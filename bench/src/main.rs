@@ -61,12 +61,6 @@ enum Command {
 
 #[derive(Args, Debug, Clone)]
 struct Common {
-    /// Length of the measurement window.
-    #[arg(long, value_parser = parse_duration, default_value = "20s")]
-    duration: Duration,
-    /// Time between all streams flowing and the window.
-    #[arg(long, value_parser = parse_duration, default_value = "5s")]
-    warmup: Duration,
     /// Wait after the window for its last frames (later ones count as lost).
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     drain: Duration,
@@ -107,6 +101,12 @@ struct RunArgs {
     /// Replace the results section of this markdown file (e.g. docs/benchmarks.md).
     #[arg(long)]
     write: Option<PathBuf>,
+    /// Length of the measurement window.
+    #[arg(long, value_parser = parse_duration, default_value = "20s")]
+    duration: Duration,
+    /// Time between all streams flowing and the window.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    warmup: Duration,
     #[command(flatten)]
     common: Common,
 }
@@ -118,6 +118,12 @@ struct SmokeArgs {
     /// Largest acceptable p99 added latency, in ms.
     #[arg(long, default_value_t = 200.0)]
     max_p99_ms: f64,
+    /// Length of the measurement window.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    duration: Duration,
+    /// Time between all streams flowing and the window.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    warmup: Duration,
     #[command(flatten)]
     common: Common,
 }
@@ -161,7 +167,7 @@ fn block_on(f: impl Future<Output = Result<ExitCode>>) -> Result<ExitCode> {
 async fn run(args: RunArgs) -> Result<ExitCode> {
     let started = SystemTime::now();
     let (clip, clip_path) = load_clip(&args.common)?;
-    let options = options(&args.common);
+    let options = options(&args.common, args.warmup, args.duration);
     let mut skipped = Vec::new();
     let mut targets = args.targets.clone();
     targets.sort();
@@ -253,7 +259,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
 async fn smoke(args: SmokeArgs) -> Result<ExitCode> {
     let (clip, _) = load_clip(&args.common)?;
-    let options = options(&args.common);
+    let options = options(&args.common, args.warmup, args.duration);
     let m = measure(Target::Baton, args.relays, clip, &options).await?;
     let c = &m.summary.counters;
     let p99 = m.latency_ms(0.99);
@@ -272,6 +278,20 @@ async fn smoke(args: SmokeArgs) -> Result<ExitCode> {
     for note in &m.notes {
         println!("note: {note}");
     }
+    let failures = smoke_failures(&m, args.max_p99_ms);
+    if failures.is_empty() {
+        println!("smoke: ok");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("smoke: FAILED: {}", failures.join("; "));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Why a smoke measurement fails (empty: it passed).
+fn smoke_failures(m: &Measurement, max_p99_ms: f64) -> Vec<String> {
+    let c = &m.summary.counters;
+    let p99 = m.latency_ms(0.99);
     let mut failures = Vec::new();
     if m.summary.synced < m.relays {
         failures.push(format!(
@@ -288,19 +308,10 @@ async fn smoke(args: SmokeArgs) -> Result<ExitCode> {
     if c.unexpected > 0 {
         failures.push(format!("{} unexpected frames", c.unexpected));
     }
-    if p99.is_none_or(|p| p > args.max_p99_ms) {
-        failures.push(format!(
-            "p99 latency {p99:?} ms above {} ms",
-            args.max_p99_ms
-        ));
+    if p99.is_none_or(|p| p > max_p99_ms) {
+        failures.push(format!("p99 latency {p99:?} ms above {} ms", max_p99_ms));
     }
-    if failures.is_empty() {
-        println!("smoke: ok");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("smoke: FAILED: {}", failures.join("; "));
-        Ok(ExitCode::FAILURE)
-    }
+    failures
 }
 
 fn load_clip(common: &Common) -> Result<(Arc<Clip>, PathBuf)> {
@@ -310,10 +321,10 @@ fn load_clip(common: &Common) -> Result<(Arc<Clip>, PathBuf)> {
     Ok((Arc::new(clip), path))
 }
 
-fn options(common: &Common) -> Options {
+fn options(common: &Common, warmup: Duration, duration: Duration) -> Options {
     Options {
-        warmup: common.warmup,
-        duration: common.duration,
+        warmup,
+        duration,
         drain: common.drain,
         pacer: PacerConfig {
             tick: common.tick,
@@ -364,6 +375,48 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn measurement(sent: u64, received: u64, latency_us: &[u64]) -> Measurement {
+        let mut summary = ledger::Summary {
+            streams: 2,
+            synced: 2,
+            ..Default::default()
+        };
+        summary.counters.sent = sent;
+        summary.counters.received = received;
+        for &l in latency_us {
+            summary.latency.record(l);
+        }
+        Measurement {
+            target: Target::Baton,
+            relays: 2,
+            window: Duration::from_secs(5),
+            cpu_percent: 0.5,
+            cpu_percent_ns: 0.5,
+            bench_cpu_percent: 1.0,
+            other_cpu_percent: None,
+            memory: procstat::Memory::default(),
+            baseline: procstat::Memory::default(),
+            processes: 1,
+            summary,
+            commands: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn smoke_verdicts() {
+        assert!(smoke_failures(&measurement(10, 10, &[500; 10]), 200.0).is_empty());
+        let lost = smoke_failures(&measurement(10, 9, &[500; 9]), 200.0);
+        assert!(lost.iter().any(|f| f.contains("1 frames lost")), "{lost:?}");
+        let slow = smoke_failures(&measurement(10, 10, &[300_000; 10]), 200.0);
+        assert!(slow.iter().any(|f| f.contains("p99")), "{slow:?}");
+        let nothing = smoke_failures(&measurement(0, 0, &[]), 200.0);
+        assert!(nothing.len() >= 2, "{nothing:?}");
+        let mut unsynced = measurement(10, 10, &[500; 10]);
+        unsynced.summary.synced = 1;
+        assert_eq!(smoke_failures(&unsynced, 200.0).len(), 1);
+    }
 
     #[test]
     fn durations() {
