@@ -157,9 +157,14 @@ fn block_on(f: impl Future<Output = Result<ExitCode>>) -> Result<ExitCode> {
         .build()
         .context("starting the runtime")?
         .block_on(async {
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .context("installing the SIGTERM handler")?;
+            // Returning drops the measurement, which kills every child process it started.
             tokio::select! {
                 r = f => r,
-                _ = tokio::signal::ctrl_c() => bail!("interrupted (children are killed on exit)"),
+                _ = tokio::signal::ctrl_c() => bail!("interrupted (children were killed)"),
+                _ = terminate.recv() => bail!("terminated (children were killed)"),
             }
         })
 }

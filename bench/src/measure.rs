@@ -117,6 +117,9 @@ pub async fn measure(
     let clock = Clock::new();
     let ledgers = Arc::new(Ledgers::new(relays, clock));
     let cancel = CancellationToken::new();
+    // If this future is dropped (the run's timeout, Ctrl-C), the generator, the sink and the
+    // pacer's thread must stop too; the system under test dies with its `Sut`.
+    let _stop_on_drop = cancel.clone().drop_guard();
     let tracker = TaskTracker::new();
     let result = run_phases(target, relays, clip, options, &ledgers, &cancel, &tracker).await;
     cancel.cancel();
