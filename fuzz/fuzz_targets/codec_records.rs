@@ -7,14 +7,16 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(record) = avc::AvcDecoderConfig::parse(data) {
-        let again = avc::AvcDecoderConfig::parse(&record.encode()).expect("re-encoded AVC record parses");
+        let again =
+            avc::AvcDecoderConfig::parse(&record.encode()).expect("re-encoded AVC record parses");
         assert_eq!(again, record);
         if let Some(Ok(sps)) = record.first_sps() {
             assert!(sps.width > 0 && sps.height > 0);
         }
     }
     if let Ok(record) = hevc::HevcDecoderConfig::parse(data) {
-        let again = hevc::HevcDecoderConfig::parse(&record.encode()).expect("re-encoded hvcC parses");
+        let again =
+            hevc::HevcDecoderConfig::parse(&record.encode()).expect("re-encoded hvcC parses");
         assert_eq!(again, record);
         let _ = record.first_sps();
     }

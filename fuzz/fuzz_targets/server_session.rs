@@ -24,11 +24,24 @@ fuzz_target!(|data: &[u8]| {
         }
         while let Some(event) = session.poll_event() {
             let result = match event {
-                ServerEvent::ConnectRequested { request_id, .. } => session.accept_connect(request_id),
-                ServerEvent::PublishRequested { request_id, .. } => session.accept_publish(request_id),
-                ServerEvent::PlayRequested { request_id, stream_id, .. } => session
-                    .accept_play(request_id)
-                    .and_then(|()| session.send_media(stream_id, baton_rtmp::session::MediaKind::Video, 0, &[0x17, 1, 0, 0, 0])),
+                ServerEvent::ConnectRequested { request_id, .. } => {
+                    session.accept_connect(request_id)
+                }
+                ServerEvent::PublishRequested { request_id, .. } => {
+                    session.accept_publish(request_id)
+                }
+                ServerEvent::PlayRequested {
+                    request_id,
+                    stream_id,
+                    ..
+                } => session.accept_play(request_id).and_then(|()| {
+                    session.send_media(
+                        stream_id,
+                        baton_rtmp::session::MediaKind::Video,
+                        0,
+                        &[0x17, 1, 0, 0, 0],
+                    )
+                }),
                 _ => Ok(()),
             };
             if result.is_err() {

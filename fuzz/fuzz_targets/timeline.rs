@@ -30,7 +30,11 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     Bytes::from(vec![0xaf, 1, op[7]])
                 };
-                let kind = if video { TagType::Video } else { TagType::Audio };
+                let kind = if video {
+                    TagType::Video
+                } else {
+                    TagType::Audio
+                };
                 let mut frame = Frame::new(kind, unwrapper.unwrap(ts), payload);
                 timeline.map(&mut frame);
                 assert!(frame.pts() >= frame.dts, "PTS < DTS");
