@@ -171,6 +171,9 @@ fn block_on(f: impl Future<Output = Result<ExitCode>>) -> Result<ExitCode> {
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
     let started = SystemTime::now();
+    if args.relays.is_empty() || args.relays.contains(&0) {
+        bail!("--relays needs counts of at least 1");
+    }
     let (clip, clip_path) = load_clip(&args.common)?;
     let options = options(&args.common, args.warmup, args.duration);
     let mut skipped = Vec::new();
@@ -263,6 +266,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 async fn smoke(args: SmokeArgs) -> Result<ExitCode> {
+    if args.relays == 0 {
+        bail!("--relays must be at least 1");
+    }
     let (clip, _) = load_clip(&args.common)?;
     let options = options(&args.common, args.warmup, args.duration);
     let m = measure(Target::Baton, args.relays, clip, &options).await?;
