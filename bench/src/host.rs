@@ -1,6 +1,7 @@
 //! `baton-bench host`: the Baton system under test. A child process hosting N
-//! `baton_relay::Relay`s in one multi-threaded tokio runtime, exactly as `baton serve` runs
-//! them, so the bench measures the engine and nothing else in its process.
+//! `baton_relay::Relay`s on a `RelayPool` (one single-threaded runtime per core), as the
+//! engine runs them, so the bench measures the engine and nothing else in its process. The
+//! control channel (stdio) runs on a separate small runtime.
 //!
 //! It talks to the bench over stdio, one line each way:
 //! `ready` (printed once the runtime is up, before any relay: the idle baseline) ←
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use baton_relay::{Relay, RelayConfig, RelayState};
+use baton_relay::{Relay, RelayConfig, RelayPool, RelayState};
 use clap::Args;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -30,25 +31,27 @@ pub struct HostArgs {
     /// Destination URL prefix; relay i pushes to `{destination}{i}`.
     #[arg(long)]
     pub destination: String,
-    /// Tokio worker threads (default: one per core, as `baton serve`).
+    /// Relay threads (default: one per core, as the engine).
     #[arg(long)]
     pub workers: Option<usize>,
 }
 
 pub fn run(args: HostArgs) -> ExitCode {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
-    if let Some(w) = args.workers {
-        builder.worker_threads(w.max(1));
-    }
-    let runtime = match builder.build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("baton-bench host: cannot start the runtime: {e}");
+    let pool = match args.workers {
+        Some(w) => RelayPool::new(w),
+        None => RelayPool::per_core(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let (pool, runtime) = match (pool, runtime) {
+        (Ok(pool), Ok(rt)) => (pool, rt),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("baton-bench host: cannot start the runtimes: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(args)) {
+    match runtime.block_on(serve(args, &pool)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("baton-bench host: {e:#}");
@@ -57,7 +60,7 @@ pub fn run(args: HostArgs) -> ExitCode {
     }
 }
 
-async fn serve(args: HostArgs) -> Result<()> {
+async fn serve(args: HostArgs, pool: &RelayPool) -> Result<()> {
     let mut out = tokio::io::stdout();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     say(&mut out, "ready").await?;
@@ -71,7 +74,7 @@ async fn serve(args: HostArgs) -> Result<()> {
                         format!("{}{i}", args.source),
                         format!("{}{i}", args.destination),
                     );
-                    relays.push(Relay::spawn(config).with_context(|| format!("relay {i}"))?);
+                    relays.push(pool.spawn(config).with_context(|| format!("relay {i}"))?);
                 }
                 say(&mut out, &format!("started {}", relays.len())).await?;
             }

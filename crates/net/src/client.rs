@@ -180,38 +180,47 @@ impl RtmpConnection {
     /// and ping responses as they come due. Cancel-safe.
     pub async fn next_media(&mut self) -> Result<PlayEvent, ClientError> {
         loop {
-            while let Some(event) = self.session.poll_event() {
-                match event {
-                    ClientEvent::Media {
-                        kind,
-                        timestamp,
-                        payload,
-                    } => {
-                        return Ok(PlayEvent::Media {
-                            kind,
-                            timestamp,
-                            payload,
-                        });
-                    }
-                    ClientEvent::StreamEnded { code } => return Ok(PlayEvent::Ended { code }),
-                    ClientEvent::Rejected {
-                        stage,
-                        code,
-                        description,
-                    } => {
-                        return Err(ClientError::Refused {
-                            stage: format!("{stage:?}").to_lowercase(),
-                            code,
-                            description,
-                        });
-                    }
-                    _ => {}
-                }
+            if let Some(event) = self.try_next_media() {
+                return event;
             }
             if self.io.step(&mut self.session).await? == Step::Closed {
                 return Err(ClientError::Closed);
             }
         }
+    }
+
+    /// Player: a media message or end notice already received and decoded, without waiting.
+    /// Lets a driver handle everything one read brought in a single pass.
+    pub fn try_next_media(&mut self) -> Option<Result<PlayEvent, ClientError>> {
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                ClientEvent::Media {
+                    kind,
+                    timestamp,
+                    payload,
+                } => {
+                    return Some(Ok(PlayEvent::Media {
+                        kind,
+                        timestamp,
+                        payload,
+                    }));
+                }
+                ClientEvent::StreamEnded { code } => return Some(Ok(PlayEvent::Ended { code })),
+                ClientEvent::Rejected {
+                    stage,
+                    code,
+                    description,
+                } => {
+                    return Some(Err(ClientError::Refused {
+                        stage: format!("{stage:?}").to_lowercase(),
+                        code,
+                        description,
+                    }));
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     /// Publisher: queues one media message (encoded at once; written by [`Self::drive`]).

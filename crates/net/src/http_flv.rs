@@ -274,9 +274,8 @@ impl FlvSource {
     /// The next frame, with its timestamp unwrapped past 32 bits. Cancel-safe.
     pub async fn next_frame(&mut self) -> Result<Frame, FlvSourceError> {
         loop {
-            if let Some(tag) = self.demuxer.poll_tag()? {
-                let dts = self.unwrapper.unwrap(tag.timestamp);
-                return Ok(Frame::new(tag.tag_type, dts, tag.data));
+            if let Some(frame) = self.try_next_frame() {
+                return frame;
             }
             match self.response.chunk().await? {
                 Some(chunk) => {
@@ -285,6 +284,18 @@ impl FlvSource {
                 }
                 None => return Err(FlvSourceError::Ended),
             }
+        }
+    }
+
+    /// A frame already received, without waiting.
+    pub fn try_next_frame(&mut self) -> Option<Result<Frame, FlvSourceError>> {
+        match self.demuxer.poll_tag() {
+            Ok(Some(tag)) => {
+                let dts = self.unwrapper.unwrap(tag.timestamp);
+                Some(Ok(Frame::new(tag.tag_type, dts, tag.data)))
+            }
+            Ok(None) => None,
+            Err(e) => Some(Err(e.into())),
         }
     }
 

@@ -4,10 +4,42 @@
 
 use baton_rtmp::SessionError;
 use baton_rtmp::session::{ClientSession, ServerSession};
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// Size of the per-thread read scratch buffer: one read takes at most this much.
 const READ_BUFFER: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER].into_boxed_slice());
+}
+
+/// Reads what is available into this thread's scratch buffer and hands it to the session, all
+/// within one poll (so the scratch buffer is never held across a suspension point).
+fn poll_read_into<R: AsyncRead + Unpin>(
+    cx: &mut Context<'_>,
+    reader: &mut R,
+    session: &mut impl SansIoSession,
+) -> Poll<Result<usize, IoError>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        match Pin::new(reader).poll_read(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+            Poll::Ready(Ok(())) => {
+                let filled = buf.filled();
+                if !filled.is_empty() {
+                    session.handle_input(filled)?;
+                }
+                Poll::Ready(Ok(filled.len()))
+            }
+        }
+    })
+}
 
 /// A sans-IO session: bytes in, bytes out.
 pub trait SansIoSession {
@@ -60,11 +92,12 @@ pub enum IoError {
     Session(#[from] SessionError),
 }
 
-/// Read and write halves of a connection plus the bytes in flight.
+/// Read and write halves of a connection plus the bytes in flight. It owns no read buffer:
+/// input goes through a per-thread scratch buffer straight into the session (which copies
+/// what it keeps), so an idle connection costs only what its session holds.
 pub struct SessionIo<R, W> {
     reader: R,
     writer: W,
-    rbuf: BytesMut,
     pending: Bytes,
     bytes_in: u64,
     bytes_out: u64,
@@ -85,7 +118,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> SessionIo<R, W> {
         SessionIo {
             reader,
             writer,
-            rbuf: BytesMut::with_capacity(READ_BUFFER),
             pending: Bytes::new(),
             bytes_in: 0,
             bytes_out: 0,
@@ -122,15 +154,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> SessionIo<R, W> {
                 self.bytes_out += n as u64;
                 Ok(Step::Wrote(n))
             }
-            read = self.reader.read_buf(&mut self.rbuf) => {
+            read = std::future::poll_fn(|cx| poll_read_into(cx, &mut self.reader, session)) => {
                 let n = read?;
                 if n == 0 {
                     return Ok(Step::Closed);
                 }
                 self.bytes_in += n as u64;
-                let result = session.handle_input(&self.rbuf);
-                self.rbuf.clear();
-                result?;
                 Ok(Step::Read(n))
             }
         }

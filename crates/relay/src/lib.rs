@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod error;
+pub mod pool;
 mod resume;
 mod runner;
 pub mod source;
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use error::{ErrorKind, RelayError, Side};
+pub use pool::RelayPool;
 pub use source::SourceUrl;
 pub use status::{ErrorRecord, RelayState, RelayStatus, StatusCell};
 
@@ -81,6 +83,10 @@ impl RelayConfig {
     }
 }
 
+/// The relay's task, as handed to a spawner.
+type RelayFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), RelayError>> + Send>>;
+
 /// A running relay.
 #[derive(Debug)]
 pub struct Relay {
@@ -90,18 +96,23 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Validates the URLs and starts the relay on the current tokio runtime.
+    /// Validates the URLs and starts the relay on the current tokio runtime. See also
+    /// [`RelayPool::spawn`].
     pub fn spawn(config: RelayConfig) -> Result<Relay, RelayError> {
+        Relay::spawn_with(config, tokio::spawn)
+    }
+
+    /// Validates the URLs and starts the relay's task with `spawn`.
+    fn spawn_with(
+        config: RelayConfig,
+        spawn: impl FnOnce(RelayFuture) -> JoinHandle<Result<(), RelayError>>,
+    ) -> Result<Relay, RelayError> {
         let source = SourceUrl::parse(&config.source)?;
         let destination = parse_destination(&config.destination)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.client.connect_timeout)
-            .build()
-            .map_err(|e| RelayError::new(Side::Internal, ErrorKind::Unsupported, e.to_string()))?;
         let status = StatusCell::new();
         let cancel = CancellationToken::new();
-        let runner = runner::Runner::new(config, source, destination, http, status.clone());
-        let join = tokio::spawn(runner.run(cancel.clone()));
+        let runner = runner::Runner::new(config, source, destination, status.clone());
+        let join = spawn(Box::pin(runner.run(cancel.clone())));
         Ok(Relay {
             status,
             cancel,

@@ -25,21 +25,18 @@ pub(crate) const RESUME_MAX_GAP_MS: i64 = 10_000;
 /// or elsewhere does not).
 pub(crate) const RESUME_CLOCK_SLACK_MS: i64 = 1_000;
 
+/// A frame's fingerprint: its timestamp and a hash of its kind, length and edges (16 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Mark {
-    kind: TagType,
     dts: i64,
-    len: usize,
     sig: u64,
 }
 
 impl Mark {
     fn of(frame: &Frame) -> Mark {
         Mark {
-            kind: frame.kind,
             dts: frame.dts,
-            len: frame.payload.len(),
-            sig: signature(&frame.payload),
+            sig: signature(frame.kind, &frame.payload),
         }
     }
 }
@@ -92,11 +89,11 @@ pub(crate) fn is_media(frame: &Frame) -> bool {
     !frame.config && matches!(frame.kind, TagType::Audio | TagType::Video)
 }
 
-/// FNV-1a over the length and the first and last 32 bytes: distinguishes frames of one
-/// stream with near certainty at a few nanoseconds per frame.
-fn signature(payload: &[u8]) -> u64 {
+/// FNV-1a over the kind, the length and the first and last 32 bytes: distinguishes frames of
+/// one stream with near certainty at a few nanoseconds per frame.
+fn signature(kind: TagType, payload: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ payload.len() as u64;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ payload.len() as u64 ^ (u64::from(kind.id()) << 56);
     let head = &payload[..payload.len().min(32)];
     let tail = &payload[payload.len().saturating_sub(32)..];
     for b in head.iter().chain(tail) {

@@ -41,8 +41,10 @@ use crate::status::{ErrorRecord, RelayState, StatusCell};
 
 /// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
 /// the drop-to-keyframe policy applies) instead of piling up in the session.
-const OUT_HIGH_WATER: usize = 128 * 1024;
+const OUT_HIGH_WATER: usize = 32 * 1024;
 const TICK: Duration = Duration::from_secs(1);
+/// Frames handled per wake-up at most, so one busy source cannot hog the loop.
+const SOURCE_BURST: usize = 256;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -110,7 +112,6 @@ pub(crate) struct Runner {
     config: RelayConfig,
     source_url: SourceUrl,
     dest_url: baton_rtmp::RtmpUrl,
-    http: reqwest::Client,
     status: StatusCell,
     timeline: Timeline,
     /// Headers sent to the current destination session.
@@ -155,7 +156,6 @@ impl Runner {
         config: RelayConfig,
         source_url: SourceUrl,
         dest_url: baton_rtmp::RtmpUrl,
-        http: reqwest::Client,
         status: StatusCell,
     ) -> Runner {
         let now = Instant::now();
@@ -192,7 +192,6 @@ impl Runner {
             config,
             source_url,
             dest_url,
-            http,
             status,
         };
         runner.start_source_connect();
@@ -205,7 +204,7 @@ impl Runner {
             let deadline = self.next_deadline();
             let step = tokio::select! {
                 _ = cancel.cancelled() => return self.finish(Ok(())).await,
-                wake = src_wake(&mut self.src) => self.on_source(wake),
+                wake = src_wake(&mut self.src) => self.on_source_burst(wake),
                 wake = dst_wake(&mut self.dst) => self.on_destination(wake),
                 _ = sleep_until(deadline) => self.on_timer(),
             };
@@ -213,6 +212,22 @@ impl Runner {
                 return self.finish(Err(e)).await;
             }
         }
+    }
+
+    /// Handles `wake` and then whatever else the same read brought in, so a burst of frames
+    /// costs one pass of the loop (and one write to the destination), not one per frame.
+    fn on_source_burst(&mut self, wake: SrcWake) -> Result<(), RelayError> {
+        self.on_source(wake)?;
+        for _ in 0..SOURCE_BURST {
+            let SrcState::Live(source) = &mut self.src else {
+                break;
+            };
+            let Some(event) = source.try_next() else {
+                break;
+            };
+            self.on_source(SrcWake::Event(event))?;
+        }
+        Ok(())
     }
 
     fn on_source(&mut self, wake: SrcWake) -> Result<(), RelayError> {
@@ -503,10 +518,9 @@ impl Runner {
     fn start_source_connect(&mut self) {
         let url = self.source_url.clone();
         let options = self.config.client.clone();
-        let http = self.http.clone();
-        self.src = SrcState::Connecting(Box::pin(async move {
-            Source::connect(&url, &options, &http).await
-        }));
+        self.src = SrcState::Connecting(Box::pin(
+            async move { Source::connect(&url, &options).await },
+        ));
     }
 
     fn start_dest_connect(&mut self) {

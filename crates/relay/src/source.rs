@@ -1,8 +1,10 @@
 //! Relay sources: RTMP play and HTTP(S)-FLV, behind one interface.
 
+use std::sync::OnceLock;
+
 use baton_media::Frame;
 use baton_media::timeline::TimestampUnwrapper;
-use baton_net::client::{ClientOptions, PlayEvent, RtmpConnection};
+use baton_net::client::{ClientError, ClientOptions, PlayEvent, RtmpConnection};
 use baton_net::http_flv::{FlvSource, FlvSourceError};
 use baton_net::{RtmpUrl, tag_type};
 use baton_rtmp::session::ClientMode;
@@ -42,6 +44,24 @@ impl SourceUrl {
     }
 }
 
+/// The process-wide HTTP client of HTTP(S)-FLV sources: built on first use (relays with RTMP
+/// sources never pay for it), shared by every relay (one TLS configuration, pooled
+/// connections). Timeouts are applied per request by the caller.
+fn http_client() -> Result<&'static reqwest::Client, RelayError> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
+    }
+    let client = reqwest::Client::builder().build().map_err(|e| {
+        RelayError::new(
+            Side::Internal,
+            ErrorKind::Unsupported,
+            format!("cannot set up the HTTP client: {e}"),
+        )
+    })?;
+    Ok(CLIENT.get_or_init(|| client))
+}
+
 /// What a source yields.
 #[derive(Debug)]
 pub enum SourceEvent {
@@ -61,11 +81,7 @@ pub enum Source {
 }
 
 impl Source {
-    pub async fn connect(
-        url: &SourceUrl,
-        options: &ClientOptions,
-        http: &reqwest::Client,
-    ) -> Result<Source, RelayError> {
+    pub async fn connect(url: &SourceUrl, options: &ClientOptions) -> Result<Source, RelayError> {
         match url {
             SourceUrl::Rtmp(u) => RtmpConnection::connect(u, ClientMode::Play, options)
                 .await
@@ -75,7 +91,7 @@ impl Source {
                 })
                 .map_err(|e| RelayError::from_client(Side::Source, &e)),
             SourceUrl::HttpFlv(u) => {
-                let connect = FlvSource::connect(http, u);
+                let connect = FlvSource::connect(http_client()?, u);
                 match tokio::time::timeout(options.connect_timeout, connect).await {
                     Ok(Ok(s)) => Ok(Source::HttpFlv(Box::new(s))),
                     Ok(Err(e)) => Err(RelayError::from_flv(&e)),
@@ -93,32 +109,22 @@ impl Source {
     /// Cancel-safe.
     pub async fn next(&mut self) -> Result<SourceEvent, RelayError> {
         match self {
-            Source::Rtmp { conn, unwrapper } => match conn.next_media().await {
-                Ok(PlayEvent::Media {
-                    kind,
-                    timestamp,
-                    payload,
-                }) => Ok(SourceEvent::Frame(Frame::new(
-                    tag_type(kind),
-                    unwrapper.unwrap(timestamp),
-                    payload,
-                ))),
-                Ok(PlayEvent::Ended { .. }) => {
-                    // A later publisher starts its own timeline.
-                    unwrapper.reset();
-                    Ok(SourceEvent::Ended)
-                }
-                Err(e) => Err(RelayError::from_client(Side::Source, &e)),
-            },
-            Source::HttpFlv(s) => match s.next_frame().await {
-                Ok(frame) => Ok(SourceEvent::Frame(frame)),
-                Err(FlvSourceError::Ended) => Err(RelayError::new(
-                    Side::Source,
-                    ErrorKind::Ended,
-                    "the HTTP-FLV response ended",
-                )),
-                Err(e) => Err(RelayError::from_flv(&e)),
-            },
+            Source::Rtmp { conn, unwrapper } => {
+                let event = conn.next_media().await;
+                rtmp_event(event, unwrapper)
+            }
+            Source::HttpFlv(s) => flv_event(s.next_frame().await),
+        }
+    }
+
+    /// A frame already received, without waiting (what the last read brought in).
+    pub fn try_next(&mut self) -> Option<Result<SourceEvent, RelayError>> {
+        match self {
+            Source::Rtmp { conn, unwrapper } => {
+                let event = conn.try_next_media()?;
+                Some(rtmp_event(event, unwrapper))
+            }
+            Source::HttpFlv(s) => Some(flv_event(s.try_next_frame()?)),
         }
     }
 
@@ -127,5 +133,40 @@ impl Source {
             Source::Rtmp { conn, .. } => conn.bytes_in(),
             Source::HttpFlv(s) => s.bytes_in(),
         }
+    }
+}
+
+fn rtmp_event(
+    event: Result<PlayEvent, ClientError>,
+    unwrapper: &mut TimestampUnwrapper,
+) -> Result<SourceEvent, RelayError> {
+    match event {
+        Ok(PlayEvent::Media {
+            kind,
+            timestamp,
+            payload,
+        }) => Ok(SourceEvent::Frame(Frame::new(
+            tag_type(kind),
+            unwrapper.unwrap(timestamp),
+            payload,
+        ))),
+        Ok(PlayEvent::Ended { .. }) => {
+            // A later publisher starts its own timeline.
+            unwrapper.reset();
+            Ok(SourceEvent::Ended)
+        }
+        Err(e) => Err(RelayError::from_client(Side::Source, &e)),
+    }
+}
+
+fn flv_event(event: Result<Frame, FlvSourceError>) -> Result<SourceEvent, RelayError> {
+    match event {
+        Ok(frame) => Ok(SourceEvent::Frame(frame)),
+        Err(FlvSourceError::Ended) => Err(RelayError::new(
+            Side::Source,
+            ErrorKind::Ended,
+            "the HTTP-FLV response ended",
+        )),
+        Err(e) => Err(RelayError::from_flv(&e)),
     }
 }
