@@ -196,22 +196,14 @@ fn handle_events(
                 ..
             } => {
                 let key = stream_key(&app, tc_url.as_deref(), &stream_name, query.as_deref());
-                if state.publishing.is_some() {
-                    session.reject_publish(
-                        request_id,
-                        "NetStream.Publish.BadName",
-                        "this connection is already publishing",
-                    )?;
-                    continue;
-                }
                 let request = StreamRequest {
                     key: &key,
                     query: query.as_deref(),
                     tc_url: tc_url.as_deref(),
                     peer,
                 };
-                if let Decision::Deny { code, description } = ctx.policy.authorize_publish(&request)
-                {
+                let busy = state.publishing.is_some();
+                if let Some((code, description)) = refusal(Role::Publish, busy, ctx, &request) {
                     info!(%peer, stream = %key, %code, %description, "publish refused");
                     session.reject_publish(request_id, &code, &description)?;
                     continue;
@@ -247,21 +239,14 @@ fn handle_events(
                 ..
             } => {
                 let key = stream_key(&app, tc_url.as_deref(), &stream_name, query.as_deref());
-                if state.playing.is_some() {
-                    session.reject_play(
-                        request_id,
-                        "NetStream.Play.Failed",
-                        "this connection is already playing a stream",
-                    )?;
-                    continue;
-                }
                 let request = StreamRequest {
                     key: &key,
                     query: query.as_deref(),
                     tc_url: tc_url.as_deref(),
                     peer,
                 };
-                if let Decision::Deny { code, description } = ctx.policy.authorize_play(&request) {
+                let busy = state.playing.is_some();
+                if let Some((code, description)) = refusal(Role::Play, busy, ctx, &request) {
                     info!(%peer, stream = %key, %code, %description, "play refused");
                     session.reject_play(request_id, &code, &description)?;
                     continue;
@@ -303,6 +288,43 @@ fn handle_events(
         }
     }
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Publish,
+    Play,
+}
+
+/// Why a publish or play is refused before the hub is asked (status code, description): this
+/// connection already does one, or the policy says no.
+fn refusal(
+    role: Role,
+    busy: bool,
+    ctx: &Ingest,
+    request: &StreamRequest<'_>,
+) -> Option<(String, String)> {
+    if busy {
+        let (code, description) = match role {
+            Role::Publish => (
+                "NetStream.Publish.BadName",
+                "this connection is already publishing",
+            ),
+            Role::Play => (
+                "NetStream.Play.Failed",
+                "this connection is already playing a stream",
+            ),
+        };
+        return Some((code.into(), description.into()));
+    }
+    let decision = match role {
+        Role::Publish => ctx.policy.authorize_publish(request),
+        Role::Play => ctx.policy.authorize_play(request),
+    };
+    match decision {
+        Decision::Allow => None,
+        Decision::Deny { code, description } => Some((code, description)),
+    }
 }
 
 /// Logs what a publisher's sequence header says (codec, size, rate), once per header.
