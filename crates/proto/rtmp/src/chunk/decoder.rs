@@ -15,32 +15,51 @@
 //!   length the partial message is dropped and a new one starts.
 //! - Absolute timestamps wrap at 2^32 (`wrapping_add`).
 //!
-//! Memory: a message buffer grows with the data actually received (doubling, never beyond the
-//! declared length), messages that fit one chunk are split out of the input without copying,
-//! and [`ChunkLimits`] bounds message size, messages in flight and chunk streams.
+//! Work and memory: received bytes are parsed as they are pushed, so each payload byte is
+//! copied once, from the caller's slice into the allocation its message is handed out in. A
+//! message that arrives whole gets an exact-size copy; a longer one is assembled in a buffer
+//! that grows with the bytes actually received (and those already pushed behind them), never
+//! beyond the declared length, so a finished message owns exactly its bytes and pins nothing
+//! else. Only an incomplete chunk header (at most 18 bytes) is kept between pushes, except
+//! after a Set Chunk Size or Abort message: parsing stops there until the message has been
+//! polled, because the caller's answer ([`ChunkDecoder::set_chunk_size`],
+//! [`ChunkDecoder::abort`]) changes how the following chunks read. [`ChunkLimits`] bounds
+//! message size, messages in flight and chunk streams.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::{
     ChunkError, ChunkLimits, DEFAULT_CHUNK_SIZE, EXTENDED_TIMESTAMP, MAX_CHUNK_SIZE, RawMessage,
 };
+use crate::message::type_id;
 
 /// Reassembles messages from received chunk stream bytes.
 ///
 /// Calling order: [`push`](Self::push) received bytes, then call
 /// [`poll_message`](Self::poll_message) until it returns `Ok(None)`. When a Set Chunk Size
 /// message comes out, call [`set_chunk_size`](Self::set_chunk_size) before polling again; it
-/// applies to the chunks after that message. After an error the decoder must be discarded.
+/// applies to the chunks after that message (likewise [`abort`](Self::abort) for an Abort
+/// Message). After an error the decoder must be discarded.
 #[derive(Debug)]
 pub struct ChunkDecoder {
     limits: ChunkLimits,
     chunk_size: u32,
-    input: BytesMut,
-    /// Header state of chunk streams 2..64 (by index), the ids 1-byte basic headers carry.
+    /// Received bytes not parsed yet: an incomplete chunk header (shorter than
+    /// [`MAX_HEADER_LEN`]) or, while `paused`, everything after the message that paused.
+    input: Vec<u8>,
+    /// Header state of chunk streams below 64 (by index, grown to the highest id seen): the
+    /// ids 1-byte basic headers carry, which real peers use.
     low: Vec<Option<StreamState>>,
     high: HashMap<u32, StreamState>,
+    /// The chunk whose data is being received.
+    current: Option<Current>,
+    /// Complete messages not polled yet.
+    ready: VecDeque<RawMessage>,
+    /// Parsing stopped after a Set Chunk Size or Abort message (see the module docs).
+    paused: bool,
+    error: Option<ChunkError>,
     known_streams: usize,
     partial_messages: usize,
     partial_bytes: usize,
@@ -59,10 +78,21 @@ struct StreamState {
     length: u32,
     type_id: u8,
     stream_id: u32,
+    /// The message in progress (allocated when its first byte arrives).
     partial: Option<Vec<u8>>,
 }
 
-/// A chunk header whose chunk is fully buffered.
+/// A chunk whose header has been consumed and whose data has not all arrived.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    csid: u32,
+    /// Data bytes still to come.
+    left: usize,
+    /// The message was aborted: skip the rest of the chunk.
+    discard: bool,
+}
+
+/// A parsed chunk header.
 #[derive(Debug)]
 struct Header {
     csid: u32,
@@ -81,19 +111,28 @@ struct Header {
     data_len: usize,
 }
 
+/// Basic header (3) + format 0 message header (11) + extended timestamp (4).
+const MAX_HEADER_LEN: usize = 18;
 const LOW_STREAMS: usize = 64;
-/// Minimum first allocation for a multi-chunk message.
-const INITIAL_MESSAGE_CAPACITY: usize = 4096;
+/// Smallest buffer for a message that arrives in pieces (unless it is shorter).
+const MIN_MESSAGE_CAPACITY: usize = 4096;
+/// Input and ready-queue capacity kept after a burst; more is released.
+const INPUT_RETAINED: usize = 256;
+const READY_RETAINED: usize = 16;
 
 impl ChunkDecoder {
-    /// A decoder at the default chunk size of 128.
+    /// A decoder at the default chunk size of 128. Allocates nothing until bytes arrive.
     pub fn new(limits: ChunkLimits) -> Self {
         ChunkDecoder {
             limits,
             chunk_size: DEFAULT_CHUNK_SIZE,
-            input: BytesMut::with_capacity(16 * 1024),
-            low: (0..LOW_STREAMS).map(|_| None).collect(),
+            input: Vec::new(),
+            low: Vec::new(),
             high: HashMap::new(),
+            current: None,
+            ready: VecDeque::new(),
+            paused: false,
+            error: None,
             known_streams: 0,
             partial_messages: 0,
             partial_bytes: 0,
@@ -101,21 +140,59 @@ impl ChunkDecoder {
         }
     }
 
-    /// Appends received bytes.
+    /// Takes in received bytes. They are parsed right away (see the module docs); complete
+    /// messages and errors wait for [`poll_message`](Self::poll_message).
     pub fn push(&mut self, data: &[u8]) {
         self.bytes_received += data.len() as u64;
-        self.input.extend_from_slice(data);
+        let mut data = data;
+        // An incomplete header from the last push: complete it a few bytes at a time (a
+        // header is never longer than MAX_HEADER_LEN), then go on parsing `data` in place.
+        while !self.input.is_empty() && !self.paused && self.error.is_none() && !data.is_empty() {
+            let take = data.len().min(MAX_HEADER_LEN);
+            self.input.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            let mut input = std::mem::take(&mut self.input);
+            let used = self.process(&input);
+            input.drain(..used);
+            self.input = input;
+        }
+        if self.error.is_some() {
+            return;
+        }
+        if self.paused || !self.input.is_empty() {
+            self.input.extend_from_slice(data);
+            return;
+        }
+        let used = self.process(data);
+        if self.error.is_none() {
+            self.input.extend_from_slice(&data[used..]);
+        }
     }
 
     /// The next complete message, `Ok(None)` when more bytes are needed.
     pub fn poll_message(&mut self) -> Result<Option<RawMessage>, ChunkError> {
         loop {
-            let Some(header) = self.parse_header()? else {
-                return Ok(None);
-            };
-            if let Some(message) = self.consume(header)? {
+            if let Some(message) = self.ready.pop_front() {
                 return Ok(Some(message));
             }
+            if let Some(error) = &self.error {
+                return Err(error.clone());
+            }
+            if !self.paused {
+                if self.ready.capacity() > READY_RETAINED {
+                    self.ready = VecDeque::new();
+                }
+                return Ok(None);
+            }
+            // The message that paused parsing has been polled (the queue is empty).
+            self.paused = false;
+            let mut input = std::mem::take(&mut self.input);
+            let used = self.process(&input);
+            input.drain(..used);
+            if input.capacity() > INPUT_RETAINED && input.len() < INPUT_RETAINED {
+                input = input.as_slice().to_vec();
+            }
+            self.input = input;
         }
     }
 
@@ -141,6 +218,9 @@ impl ChunkDecoder {
         if let Some(capacity) = dropped {
             self.partial_messages -= 1;
             self.partial_bytes -= capacity;
+            if let Some(current) = self.current.as_mut().filter(|c| c.csid == csid) {
+                current.discard = true;
+            }
         }
     }
 
@@ -154,15 +234,67 @@ impl ChunkDecoder {
         self.partial_bytes
     }
 
-    /// Bytes pushed but not yet consumed as chunks.
+    /// Bytes pushed but not yet parsed.
     pub fn buffered(&self) -> usize {
         self.input.len()
     }
 
-    /// Parses the header of the next chunk if the whole chunk is buffered. Does not change
-    /// any state, so an incomplete chunk is simply parsed again after more input.
-    fn parse_header(&self) -> Result<Option<Header>, ChunkError> {
-        let buf = &self.input[..];
+    /// Heap bytes the decoder holds: its input and message buffers, the chunk stream table
+    /// and the queue of complete messages (their payloads excluded, which belong to the
+    /// messages). For memory accounting and tests.
+    pub fn allocated(&self) -> usize {
+        self.input.capacity()
+            + self.partial_bytes
+            + self.low.capacity() * size_of::<Option<StreamState>>()
+            + self.high.capacity() * (size_of::<(u32, StreamState)>() + 1)
+            + self.ready.capacity() * size_of::<RawMessage>()
+    }
+
+    /// Parses chunks from `buf` until it ends, a header is incomplete, parsing pauses or an
+    /// error occurs (stored in `self.error`). Returns the bytes consumed.
+    fn process(&mut self, buf: &[u8]) -> usize {
+        if self.error.is_some() {
+            return 0;
+        }
+        let mut pos = 0;
+        loop {
+            if let Some(current) = self.current.take() {
+                match self.receive(current, &buf[pos..]) {
+                    Ok(used) => pos += used,
+                    Err(e) => {
+                        self.error = Some(e);
+                        return pos;
+                    }
+                }
+                if self.current.is_some() {
+                    return pos; // `buf` ended inside the chunk
+                }
+            }
+            if self.paused || pos == buf.len() {
+                return pos;
+            }
+            let header = match self.parse_header(&buf[pos..]) {
+                Ok(Some(header)) => header,
+                Ok(None) => return pos,
+                Err(e) => {
+                    self.error = Some(e);
+                    return pos;
+                }
+            };
+            pos += header.header_len;
+            match self.start_chunk(header, &buf[pos..]) {
+                Ok(used) => pos += used,
+                Err(e) => {
+                    self.error = Some(e);
+                    return pos;
+                }
+            }
+        }
+    }
+
+    /// Parses the header of the chunk at the start of `buf` if all of it is there. Changes
+    /// no state, so an incomplete header is simply parsed again after more input.
+    fn parse_header(&self, buf: &[u8]) -> Result<Option<Header>, ChunkError> {
         let Some(&first) = buf.first() else {
             return Ok(None);
         };
@@ -185,11 +317,9 @@ impl ChunkDecoder {
         };
         pos += header_len;
         let prev = self.stream(csid);
-        let prev = match (fmt, prev) {
-            (0, prev) => prev,
-            (_, Some(prev)) => Some(prev),
-            (_, None) => return Err(ChunkError::MissingHeader { csid, fmt }),
-        };
+        if fmt != 0 && prev.is_none() {
+            return Err(ChunkError::MissingHeader { csid, fmt });
+        }
         let u24 = |b: &[u8]| u32::from_be_bytes([0, b[0], b[1], b[2]]);
         let in_progress = prev.and_then(|p| p.partial.as_ref()).map(Vec::len);
 
@@ -258,10 +388,6 @@ impl ChunkDecoder {
                 limit: self.limits.max_message_size,
             });
         }
-        let data_len = (length_usize - received).min(self.chunk_size as usize);
-        if buf.len() - pos < data_len {
-            return Ok(None);
-        }
         Ok(Some(Header {
             csid,
             header_len: pos,
@@ -273,12 +399,14 @@ impl ChunkDecoder {
             timestamp,
             starts_message,
             update_fields,
-            data_len,
+            data_len: (length_usize - received).min(self.chunk_size as usize),
         }))
     }
 
-    /// Consumes a fully buffered chunk; returns the message it completes, if any.
-    fn consume(&mut self, h: Header) -> Result<Option<RawMessage>, ChunkError> {
+    /// Applies a consumed header. A message whose data is all in `avail` is handed out right
+    /// away (an exact-size copy); otherwise the chunk becomes [`Self::current`]. Returns the
+    /// bytes of `avail` used.
+    fn start_chunk(&mut self, h: Header, avail: &[u8]) -> Result<usize, ChunkError> {
         if self.stream(h.csid).is_none() {
             if self.known_streams >= self.limits.max_chunk_streams {
                 return Err(ChunkError::TooManyChunkStreams {
@@ -286,14 +414,16 @@ impl ChunkDecoder {
                 });
             }
             self.known_streams += 1;
-            match self.low.get_mut(h.csid as usize) {
-                Some(slot) => *slot = Some(StreamState::default()),
-                None => {
-                    self.high.insert(h.csid, StreamState::default());
+            let index = h.csid as usize;
+            if index < LOW_STREAMS {
+                if self.low.len() <= index {
+                    self.low.resize_with(index + 1, || None);
                 }
+                self.low[index] = Some(StreamState::default());
+            } else {
+                self.high.insert(h.csid, StreamState::default());
             }
         }
-        self.input.advance(h.header_len);
         let st = slot_mut(&mut self.low, &mut self.high, h.csid)
             .expect("the chunk stream state exists: inserted above");
         if h.update_fields {
@@ -304,64 +434,97 @@ impl ChunkDecoder {
             st.type_id = h.type_id;
             st.stream_id = h.stream_id;
         }
-        let message = |st: &StreamState, payload| RawMessage {
-            csid: h.csid,
-            timestamp: st.timestamp,
-            type_id: st.type_id,
-            stream_id: st.stream_id,
-            payload,
-        };
-        let dropped = if h.starts_message {
-            st.partial.take().map(|p| p.capacity())
-        } else {
-            None
-        };
-        let total = h.length as usize;
-        if h.starts_message && h.data_len == total {
-            // The whole message is in this chunk: hand out the input bytes without copying.
-            let payload = self.input.split_to(h.data_len).freeze();
-            if let Some(capacity) = dropped {
+        if h.starts_message {
+            if let Some(dropped) = st.partial.take() {
                 self.partial_messages -= 1;
-                self.partial_bytes -= capacity;
+                self.partial_bytes -= dropped.capacity();
             }
-            return Ok(Some(message(st, payload)));
+            let total = h.length as usize;
+            if h.data_len == total && avail.len() >= total {
+                let payload = Bytes::copy_from_slice(&avail[..total]);
+                let message = message(h.csid, st, payload);
+                self.deliver(message);
+                return Ok(total);
+            }
+            if self.partial_messages >= self.limits.max_partial_messages {
+                return Err(ChunkError::TooManyPartialMessages {
+                    limit: self.limits.max_partial_messages,
+                });
+            }
+            self.partial_messages += 1;
+            st.partial = Some(Vec::new());
         }
-        let (old_capacity, new_partial) = match &st.partial {
-            Some(p) => (p.capacity(), false),
-            None => (0, true),
-        };
-        let partial = st.partial.get_or_insert_with(Vec::new);
-        let needed = partial.len() + h.data_len;
-        let capacity = if needed > partial.capacity() {
-            // Grow with the data received, never past the declared length.
-            total.min(
-                needed
-                    .max(2 * partial.capacity())
-                    .max(INITIAL_MESSAGE_CAPACITY),
-            )
-        } else {
-            partial.capacity()
-        };
-        let partial_bytes = self.partial_bytes - dropped.unwrap_or(0) - old_capacity + capacity;
-        let partial_messages =
-            self.partial_messages - usize::from(dropped.is_some()) + usize::from(new_partial);
-        if partial_messages > self.limits.max_partial_messages {
-            return Err(ChunkError::TooManyPartialMessages {
-                limit: self.limits.max_partial_messages,
-            });
+        self.current = Some(Current {
+            csid: h.csid,
+            left: h.data_len,
+            discard: false,
+        });
+        Ok(0)
+    }
+
+    /// Receives the data of `current` from the start of `buf`, and the chunks right after it
+    /// that continue the same message with a 1-byte format 3 header (the common case: peers
+    /// send a message's chunks back to back), without going through [`Self::parse_header`].
+    /// Leaves [`Self::current`] set if `buf` ends inside a chunk; hands out the message when
+    /// it is complete. Returns the bytes of `buf` used.
+    fn receive(&mut self, mut current: Current, buf: &[u8]) -> Result<usize, ChunkError> {
+        if current.discard {
+            let n = current.left.min(buf.len());
+            current.left -= n;
+            self.current = (current.left > 0).then_some(current);
+            return Ok(n);
         }
-        if partial_bytes > self.limits.max_partial_bytes {
-            return Err(ChunkError::PartialBytesExceeded {
-                limit: self.limits.max_partial_bytes,
-            });
-        }
-        partial.reserve_exact(capacity - partial.len());
-        partial.extend_from_slice(&self.input[..h.data_len]);
-        self.input.advance(h.data_len);
-        self.partial_bytes = partial_bytes;
-        self.partial_messages = partial_messages;
-        if partial.len() < total {
-            return Ok(None);
+        let st = slot_mut(&mut self.low, &mut self.high, current.csid)
+            .expect("the current chunk's stream exists: its header was applied");
+        let partial = st
+            .partial
+            .as_mut()
+            .expect("a chunk in progress has a message buffer unless discarded");
+        let total = st.length as usize;
+        // A format 3 continuation header is this one byte when the id is below 64 and no
+        // extended timestamp follows.
+        let continuation = (current.csid < 64 && !st.extended).then_some(0xC0 | current.csid as u8);
+        let chunk_size = self.chunk_size as usize;
+        let mut pos = 0;
+        loop {
+            let n = current.left.min(buf.len() - pos);
+            let needed = partial.len() + n;
+            if needed > partial.capacity() {
+                // Grow to what has been received (and pushed behind it), at least doubling,
+                // never past the declared length.
+                let old = partial.capacity();
+                let behind = buf.len() - pos - n;
+                let capacity = total.min(
+                    needed
+                        .saturating_add(behind)
+                        .max(2 * old)
+                        .max(MIN_MESSAGE_CAPACITY),
+                );
+                if self.partial_bytes - old + capacity > self.limits.max_partial_bytes {
+                    return Err(ChunkError::PartialBytesExceeded {
+                        limit: self.limits.max_partial_bytes,
+                    });
+                }
+                partial.reserve_exact(capacity - partial.len());
+                self.partial_bytes += partial.capacity() - old;
+            }
+            partial.extend_from_slice(&buf[pos..pos + n]);
+            pos += n;
+            current.left -= n;
+            if current.left > 0 {
+                self.current = Some(current);
+                return Ok(pos);
+            }
+            if partial.len() >= total {
+                break;
+            }
+            match (continuation, buf.get(pos)) {
+                (Some(byte), Some(&next)) if next == byte => {
+                    pos += 1;
+                    current.left = (total - partial.len()).min(chunk_size);
+                }
+                _ => return Ok(pos),
+            }
         }
         let done = st
             .partial
@@ -369,14 +532,35 @@ impl ChunkDecoder {
             .expect("the partial message was filled above");
         self.partial_messages -= 1;
         self.partial_bytes -= done.capacity();
-        Ok(Some(message(st, Bytes::from(done))))
+        let message = message(current.csid, st, Bytes::from(done));
+        self.deliver(message);
+        Ok(pos)
+    }
+
+    fn deliver(&mut self, message: RawMessage) {
+        // The caller's answer to these changes how the next chunks read: stop until then.
+        if matches!(message.type_id, type_id::SET_CHUNK_SIZE | type_id::ABORT) {
+            self.paused = true;
+        }
+        self.ready.push_back(message);
     }
 
     fn stream(&self, csid: u32) -> Option<&StreamState> {
-        match self.low.get(csid as usize) {
-            Some(slot) => slot.as_ref(),
-            None => self.high.get(&csid),
+        if (csid as usize) < LOW_STREAMS {
+            self.low.get(csid as usize).and_then(Option::as_ref)
+        } else {
+            self.high.get(&csid)
         }
+    }
+}
+
+fn message(csid: u32, st: &StreamState, payload: Bytes) -> RawMessage {
+    RawMessage {
+        csid,
+        timestamp: st.timestamp,
+        type_id: st.type_id,
+        stream_id: st.stream_id,
+        payload,
     }
 }
 
@@ -385,8 +569,9 @@ fn slot_mut<'a>(
     high: &'a mut HashMap<u32, StreamState>,
     csid: u32,
 ) -> Option<&'a mut StreamState> {
-    match low.get_mut(csid as usize) {
-        Some(slot) => slot.as_mut(),
-        None => high.get_mut(&csid),
+    if (csid as usize) < LOW_STREAMS {
+        low.get_mut(csid as usize).and_then(Option::as_mut)
+    } else {
+        high.get_mut(&csid)
     }
 }

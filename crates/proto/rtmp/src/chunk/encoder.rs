@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::{
     ChunkError, DEFAULT_CHUNK_SIZE, EXTENDED_TIMESTAMP, MAX_CHUNK_SIZE, MAX_CSID,
@@ -24,7 +24,9 @@ use super::{
 #[derive(Debug)]
 pub struct ChunkEncoder {
     chunk_size: u32,
-    streams: HashMap<u32, Previous>,
+    /// The last message on chunk streams below 64, by id (grown to the highest id used).
+    low: Vec<Option<Previous>>,
+    high: HashMap<u32, Option<Previous>>,
 }
 
 /// The last message written on a chunk stream.
@@ -38,6 +40,9 @@ struct Previous {
     stream_id: u32,
 }
 
+/// Chunk streams kept in [`ChunkEncoder::low`].
+const LOW_STREAMS: usize = 64;
+
 impl Default for ChunkEncoder {
     fn default() -> Self {
         Self::new()
@@ -45,11 +50,12 @@ impl Default for ChunkEncoder {
 }
 
 impl ChunkEncoder {
-    /// An encoder with the default chunk size of 128.
+    /// An encoder with the default chunk size of 128. Allocates nothing until used.
     pub fn new() -> Self {
         ChunkEncoder {
             chunk_size: DEFAULT_CHUNK_SIZE,
-            streams: HashMap::new(),
+            low: Vec::new(),
+            high: HashMap::new(),
         }
     }
 
@@ -68,7 +74,8 @@ impl ChunkEncoder {
         self.chunk_size
     }
 
-    /// Appends the chunks of one message to `out`.
+    /// Appends the chunks of one message to `out`, reserving exactly the bytes they take (so
+    /// an empty `out` ends up owning an exact-size buffer).
     ///
     /// # Panics
     /// If `csid` is outside `2..=65599` or `payload` is longer than the 24-bit length field
@@ -92,8 +99,8 @@ impl ChunkEncoder {
             payload.len()
         );
         let length = payload.len();
-        let prev = self.streams.get(&csid).copied();
-        let (fmt, field, delta) = match prev {
+        let slot = self.slot(csid);
+        let (fmt, field, delta) = match *slot {
             Some(p) if p.stream_id == stream_id && timestamp >= p.timestamp => {
                 let delta = timestamp - p.timestamp;
                 if p.length != length || p.type_id != type_id {
@@ -106,62 +113,94 @@ impl ChunkEncoder {
             }
             _ => (0, timestamp, None),
         };
-        self.streams.insert(
-            csid,
-            Previous {
-                timestamp,
-                delta,
-                length,
-                type_id,
-                stream_id,
-            },
-        );
+        *slot = Some(Previous {
+            timestamp,
+            delta,
+            length,
+            type_id,
+            stream_id,
+        });
 
+        // The first chunk's header, and the format 3 header every later chunk starts with.
         let extended = field >= EXTENDED_TIMESTAMP;
-        let field24 = field.min(EXTENDED_TIMESTAMP);
-        let chunk_size = self.chunk_size as usize;
-        let chunks = length.div_ceil(chunk_size).max(1);
-        // Upper bound of the header bytes: 3 + 11 + 4 for the first chunk, 3 + 4 after.
-        out.reserve(length + 18 + (chunks - 1) * 7);
-
-        basic_header(fmt, csid, out);
+        let mut first = [0u8; 18];
+        let mut n = basic_header(fmt, csid, &mut first);
         if fmt <= 2 {
-            out.put_uint(u64::from(field24), 3);
+            first[n..n + 3].copy_from_slice(&field.min(EXTENDED_TIMESTAMP).to_be_bytes()[1..]);
+            n += 3;
         }
         if fmt <= 1 {
-            out.put_uint(length as u64, 3);
-            out.put_u8(type_id);
+            first[n..n + 3].copy_from_slice(&(length as u32).to_be_bytes()[1..]);
+            first[n + 3] = type_id;
+            n += 4;
         }
         if fmt == 0 {
             // The message stream id is little-endian (5.3.1.2.1).
-            out.put_u32_le(stream_id);
+            first[n..n + 4].copy_from_slice(&stream_id.to_le_bytes());
+            n += 4;
         }
+        let mut next = [0u8; 7];
+        let mut m = basic_header(3, csid, &mut next);
         if extended {
-            out.put_u32(field);
+            first[n..n + 4].copy_from_slice(&field.to_be_bytes());
+            n += 4;
+            next[m..m + 4].copy_from_slice(&field.to_be_bytes());
+            m += 4;
         }
-        let mut chunks_iter = payload.chunks(chunk_size);
-        if let Some(first) = chunks_iter.next() {
-            out.put_slice(first);
+        let chunk_size = self.chunk_size as usize;
+        let chunks = length.div_ceil(chunk_size).max(1);
+        let size = n + length + (chunks - 1) * m;
+        if out.capacity() == 0 {
+            *out = BytesMut::with_capacity(size); // the common case, cheaper than reserve
+        } else {
+            out.reserve(size);
         }
-        for chunk in chunks_iter {
-            basic_header(3, csid, out);
-            if extended {
-                out.put_u32(field);
+        let (head, rest) = payload.split_at(length.min(chunk_size));
+        out.extend_from_slice(&first[..n]);
+        out.extend_from_slice(head);
+        for chunk in rest.chunks(chunk_size) {
+            out.extend_from_slice(&next[..m]);
+            out.extend_from_slice(chunk);
+        }
+    }
+
+    /// Heap bytes of the per-chunk-stream state.
+    pub fn allocated(&self) -> usize {
+        self.low.capacity() * size_of::<Option<Previous>>()
+            + self.high.capacity() * (size_of::<(u32, Option<Previous>)>() + 1)
+    }
+
+    fn slot(&mut self, csid: u32) -> &mut Option<Previous> {
+        let index = csid as usize;
+        if index < LOW_STREAMS {
+            if self.low.len() <= index {
+                self.low.resize(index + 1, None);
             }
-            out.put_slice(chunk);
+            &mut self.low[index]
+        } else {
+            // Ids above 63 are rare, and chosen by the caller, not the peer.
+            self.high.entry(csid).or_insert(None)
         }
     }
 }
 
-/// 5.3.1.1: 1 byte for ids 2-63, 2 bytes for 64-319, 3 bytes up to 65599.
-fn basic_header(fmt: u8, csid: u32, out: &mut BytesMut) {
+/// Writes a basic header into `buf`, returns its length. 5.3.1.1: 1 byte for ids 2-63, 2
+/// bytes for 64-319, 3 bytes up to 65599.
+fn basic_header(fmt: u8, csid: u32, buf: &mut [u8]) -> usize {
     let fmt = fmt << 6;
     match csid {
-        0..=63 => out.put_u8(fmt | csid as u8),
-        64..=319 => out.put_slice(&[fmt, (csid - 64) as u8]),
+        0..=63 => {
+            buf[0] = fmt | csid as u8;
+            1
+        }
+        64..=319 => {
+            buf[..2].copy_from_slice(&[fmt, (csid - 64) as u8]);
+            2
+        }
         _ => {
             let id = csid - 64;
-            out.put_slice(&[fmt | 1, id as u8, (id >> 8) as u8]);
+            buf[..3].copy_from_slice(&[fmt | 1, id as u8, (id >> 8) as u8]);
+            3
         }
     }
 }

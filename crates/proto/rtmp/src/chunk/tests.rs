@@ -239,6 +239,34 @@ fn extended_timestamp_may_be_missing_on_continuation_chunks() {
 }
 
 #[test]
+fn continuation_data_that_looks_like_an_extended_timestamp_prefix() {
+    // The continuation chunk omits the extended timestamp and its one data byte (0x01)
+    // starts like it; the next chunk's first byte (0x00) does too. Deciding takes bytes
+    // beyond the chunk: the same result whole and trickled in.
+    let mut bytes = vec![
+        0x04, 0xFF, 0xFF, 0xFF, 0, 0, 5, 8, 1, 0, 0, 0, 0x01, 0, 0, 0, 1, 2, 3, 4,
+    ];
+    bytes.extend_from_slice(&[0xC4, 0x01]);
+    bytes.extend_from_slice(&[0x00, 0x05, 0, 0, 1, 0, 0, 2, 8, 1, 0, 0, 0, 9, 9]);
+    let whole = decode_bytes(4, &bytes).unwrap();
+    assert_eq!(whole.len(), 2);
+    assert_eq!(whole[0].payload.as_ref(), &[1, 2, 3, 4, 1]);
+    assert_eq!(
+        (whole[1].csid, whole[1].payload.as_ref()),
+        (69, &[9, 9][..])
+    );
+    for piece in 1..bytes.len() {
+        let mut dec = decoder(4);
+        assert_eq!(
+            decode_pieces(&mut dec, &bytes, piece),
+            whole,
+            "pieces of {piece}"
+        );
+        assert_eq!(dec.buffered(), 0);
+    }
+}
+
+#[test]
 fn full_header_mid_message_with_same_length_continues_it() {
     let bytes = [
         0x04, 0, 0, 10, 0, 0, 4, 8, 1, 0, 0, 0, 1, 2, // fmt 0, 2 of 4 bytes
@@ -381,6 +409,133 @@ fn message_buffers_grow_with_received_data_only() {
     );
 }
 
+/// Decodes `bytes` pushed in pieces of `piece` bytes, keeping the decoder alive.
+fn decode_pieces(dec: &mut ChunkDecoder, bytes: &[u8], piece: usize) -> Vec<RawMessage> {
+    let mut got = Vec::new();
+    for p in bytes.chunks(piece.max(1)) {
+        dec.push(p);
+        while let Some(m) = dec.poll_message().unwrap() {
+            got.push(m);
+        }
+    }
+    got
+}
+
+#[test]
+fn payloads_own_exact_size_allocations() {
+    // Single- and multi-chunk messages, whole or in pieces: no payload shares an allocation
+    // with the decoder's input or with another payload, and none carries spare capacity, so
+    // a small frame kept alive pins only its own bytes.
+    let msgs = [
+        msg(4, 0, 8, 1, 300),
+        msg(6, 0, 9, 1, 9000),
+        msg(4, 21, 8, 1, 310),
+        msg(6, 33, 9, 1, 6000),
+        msg(6, 66, 9, 1, 40),
+    ];
+    let bytes = encode_all(4096, &msgs);
+    for piece in [bytes.len(), 1000, 7, 1] {
+        let mut dec = decoder(4096);
+        let got = decode_pieces(&mut dec, &bytes, piece);
+        assert_eq!(got.len(), msgs.len());
+        for (m, want) in got.into_iter().zip(&msgs) {
+            assert_eq!(m.payload, want.payload);
+            assert!(m.payload.is_unique(), "piece {piece}: shared payload");
+            let owned = BytesMut::from(m.payload);
+            assert_eq!(owned.capacity(), owned.len(), "piece {piece}");
+        }
+    }
+}
+
+#[test]
+fn a_big_message_leaves_nothing_behind() {
+    // A 1 MiB message, then small ones: once they are polled, the decoder holds a few
+    // hundred bytes, not the big message's buffer or a block of input.
+    let mut msgs = vec![msg(6, 0, 9, 1, 1 << 20)];
+    msgs.extend((1..100).map(|i| msg(4, i * 21, 8, 1, 300)));
+    for chunk_size in [128, 4096] {
+        let bytes = encode_all(chunk_size, &msgs);
+        let mut dec = decoder(chunk_size);
+        let got = decode_pieces(&mut dec, &bytes, 16 * 1024);
+        assert_eq!(got.len(), msgs.len());
+        assert_eq!(dec.partial_bytes(), 0);
+        assert_eq!(dec.buffered(), 0);
+        assert!(dec.allocated() <= 1024, "{} bytes held", dec.allocated());
+    }
+}
+
+#[test]
+fn a_message_in_flight_is_buffered_by_what_arrived() {
+    // 1 MiB declared; after 64 KiB of it (in 4 KiB pushes) the buffer is within twice that.
+    let bytes = encode_all(4096, &[msg(6, 0, 9, 1, 1 << 20)]);
+    let mut dec = decoder(4096);
+    let got = decode_pieces(&mut dec, &bytes[..64 * 1024], 4096);
+    assert!(got.is_empty());
+    assert!(
+        (60 * 1024..=128 * 1024).contains(&dec.partial_bytes()),
+        "{} bytes reserved",
+        dec.partial_bytes()
+    );
+}
+
+#[test]
+fn set_chunk_size_applies_to_the_chunks_after_it_in_the_same_push() {
+    // Set Chunk Size 4096, then a 1000-byte message in one chunk of the new size, in one
+    // push: the decoder waits for the caller to apply the new size before parsing on.
+    let mut enc = ChunkEncoder::new();
+    let mut bytes = BytesMut::new();
+    enc.encode(2, 0, 1, 0, &4096u32.to_be_bytes(), &mut bytes);
+    enc.set_chunk_size(4096).unwrap();
+    enc.encode(6, 0, 9, 1, &[7; 1000], &mut bytes);
+    enc.encode(6, 40, 9, 1, &[8; 1000], &mut bytes);
+    let mut dec = ChunkDecoder::new(ChunkLimits::default());
+    dec.push(&bytes);
+    let first = dec.poll_message().unwrap().unwrap();
+    assert_eq!(
+        (first.type_id, first.payload.as_ref()),
+        (1, &[0, 0, 16, 0][..])
+    );
+    dec.set_chunk_size(4096).unwrap();
+    let second = dec.poll_message().unwrap().unwrap();
+    assert_eq!(second.payload.as_ref(), &[7; 1000]);
+    let third = dec.poll_message().unwrap().unwrap();
+    assert_eq!(
+        (third.timestamp, third.payload.as_ref()),
+        (40, &[8; 1000][..])
+    );
+    assert_eq!(dec.poll_message().unwrap(), None);
+    assert_eq!(dec.buffered(), 0);
+}
+
+#[test]
+fn abort_message_applies_to_the_chunks_after_it_in_the_same_push() {
+    let bytes = [
+        0x04, 0, 0, 10, 0, 0, 6, 8, 1, 0, 0, 0, 1, 2, 3, 4, // 4 of 6 bytes on csid 4
+        0x02, 0, 0, 0, 0, 0, 4, 2, 0, 0, 0, 0, 0, 0, 0, 4, // Abort Message (csid 4)
+        0xC4, 5, 6, 7, 8, 0xC4, 9, 10, // a new message on csid 4
+    ];
+    let mut dec = decoder(4);
+    dec.push(&bytes);
+    let abort = dec.poll_message().unwrap().unwrap();
+    assert_eq!(abort.type_id, 2);
+    dec.abort(4);
+    let m = dec.poll_message().unwrap().unwrap();
+    assert_eq!(m.payload.as_ref(), &[5, 6, 7, 8, 9, 10]);
+    assert_eq!(dec.partial_bytes(), 0);
+}
+
+#[test]
+fn abort_inside_a_chunk_skips_the_rest_of_it() {
+    let mut dec = decoder(4);
+    dec.push(&[0x04, 0, 0, 10, 0, 0, 6, 8, 1, 0, 0, 0, 1, 2]); // 2 of a 4-byte chunk
+    assert_eq!(dec.poll_message().unwrap(), None);
+    dec.abort(4);
+    assert_eq!(dec.partial_bytes(), 0);
+    dec.push(&[3, 4, 0x44, 0, 0, 5, 0, 0, 2, 8, 9, 9]); // rest of the chunk, a new message
+    let m = dec.poll_message().unwrap().unwrap();
+    assert_eq!((m.timestamp, m.payload.as_ref()), (15, &[9, 9][..]));
+}
+
 fn arb_msg() -> impl Strategy<Value = Msg> {
     (
         prop_oneof![2u32..10, 2u32..=65599],
@@ -419,8 +574,118 @@ fn arb_stream() -> impl Strategy<Value = Vec<Msg>> {
     })
 }
 
+/// Decodes `bytes` pushed in the pieces `cuts` delimit, reacting to Set Chunk Size and
+/// Abort messages as a session does; stops at the first error.
+fn decode_reacting(chunk_size: u32, bytes: &[u8], cuts: &[usize]) -> Vec<Result<Msg, ChunkError>> {
+    let limits = ChunkLimits {
+        max_message_size: 64 * 1024,
+        max_partial_bytes: 4 << 20, // never the limit here: buffer growth depends on pieces
+        ..ChunkLimits::default()
+    };
+    let mut dec = ChunkDecoder::new(limits);
+    dec.set_chunk_size(chunk_size).unwrap();
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for cut in cuts.into_iter().chain([bytes.len()]) {
+        dec.push(&bytes[start..cut]);
+        start = cut;
+        loop {
+            let m = match dec.poll_message() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e));
+                    return out;
+                }
+            };
+            let arg = m
+                .payload
+                .get(..4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            match (m.type_id, arg) {
+                (1, Some(size)) => {
+                    if let Err(e) = dec.set_chunk_size(size) {
+                        out.push(Err(e));
+                        return out;
+                    }
+                }
+                (2, Some(csid)) => dec.abort(csid),
+                _ => {}
+            }
+            out.push(Ok(Msg {
+                csid: m.csid,
+                timestamp: m.timestamp,
+                type_id: m.type_id,
+                stream_id: m.stream_id,
+                payload: m.payload.to_vec(),
+            }));
+        }
+    }
+    out
+}
+
+/// Valid chunk streams with Set Chunk Size and Abort messages and extended timestamps, with
+/// a few bytes overwritten.
+fn arb_wire() -> impl Strategy<Value = (u32, Vec<u8>)> {
+    (
+        1u32..300,
+        arb_stream(),
+        prop::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+    )
+        .prop_map(|(chunk_size, msgs, damage)| {
+            let mut enc = ChunkEncoder::new();
+            enc.set_chunk_size(chunk_size).unwrap();
+            let mut out = BytesMut::new();
+            for (i, m) in msgs.iter().enumerate() {
+                let m = Msg {
+                    payload: m.payload[..m.payload.len().min(400)].to_vec(),
+                    ..m.clone()
+                };
+                enc.encode(
+                    m.csid,
+                    m.timestamp,
+                    m.type_id,
+                    m.stream_id,
+                    &m.payload,
+                    &mut out,
+                );
+                if i % 5 == 4 {
+                    let size = 1 + (m.timestamp % 200);
+                    enc.encode(2, 0, 1, 0, &size.to_be_bytes(), &mut out);
+                    enc.set_chunk_size(size).unwrap();
+                } else if i % 7 == 6 {
+                    enc.encode(2, 0, 2, 0, &m.csid.to_be_bytes(), &mut out);
+                }
+            }
+            let mut bytes = out.to_vec();
+            for (at, byte) in damage {
+                if !bytes.is_empty() {
+                    let len = bytes.len();
+                    bytes[at % len] = byte;
+                }
+            }
+            (chunk_size, bytes)
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Streaming is invisible: any bytes, valid or damaged, decode to the same messages and
+    /// the same error whole or cut anywhere.
+    #[test]
+    fn pieces_decode_like_the_whole(
+        (chunk_size, bytes) in prop_oneof![
+            arb_wire(),
+            (1u32..300, prop::collection::vec(any::<u8>(), 0..600)),
+        ],
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let whole = decode_reacting(chunk_size, &bytes, &[]);
+        prop_assert_eq!(decode_reacting(chunk_size, &bytes, &cuts), whole);
+    }
 
     #[test]
     fn round_trip_random_chunk_sizes(

@@ -186,6 +186,18 @@ impl Message {
         })
     }
 
+    /// Like [`Message::decode`], taking the message by value: audio, video, AMF0 data and
+    /// aggregate payloads move into the result instead of being shared with `raw`.
+    pub fn from_raw(raw: RawMessage) -> Result<Message, MessageError> {
+        Ok(match raw.type_id {
+            type_id::AUDIO => Message::Audio(raw.payload),
+            type_id::VIDEO => Message::Video(raw.payload),
+            type_id::DATA_AMF0 => Message::Data(raw.payload),
+            type_id::AGGREGATE => Message::Aggregate(raw.payload),
+            _ => return Message::decode(&raw),
+        })
+    }
+
     /// The message type id this message is sent with (commands as AMF0, type 20).
     pub fn type_id(&self) -> u8 {
         match self {

@@ -20,6 +20,9 @@ pub(crate) const SET_DATA_FRAME: &[u8] = b"\x02\x00\x0d@setDataFrame";
 /// The AMF0 bytes of the string "onMetaData".
 pub(crate) const ON_METADATA: &[u8] = b"\x02\x00\x0aonMetaData";
 
+/// Event queue capacity kept once drained; more is released.
+pub(crate) const EVENTS_RETAINED: usize = 16;
+
 #[derive(Debug)]
 enum Handshake {
     Server(ServerHandshake),
@@ -46,6 +49,28 @@ pub(crate) struct Core {
     ping_interval: Option<Duration>,
     next_ping: Option<Instant>,
     failed: bool,
+}
+
+/// The header fields of a received message whose payload went into its [`Message`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received {
+    pub csid: u32,
+    pub timestamp: u32,
+    pub type_id: u8,
+    pub stream_id: u32,
+}
+
+impl Received {
+    /// The message again, e.g. to split an aggregate.
+    pub fn with_payload(self, payload: Bytes) -> RawMessage {
+        RawMessage {
+            csid: self.csid,
+            timestamp: self.timestamp,
+            type_id: self.type_id,
+            stream_id: self.stream_id,
+            payload,
+        }
+    }
 }
 
 /// Outcome of feeding input to the core.
@@ -85,7 +110,7 @@ impl Core {
             handshake,
             decoder: ChunkDecoder::new(limits),
             encoder: ChunkEncoder::new(),
-            out: BytesMut::with_capacity(8 * 1024),
+            out: BytesMut::new(),
             peer_window: None,
             acked_at: 0,
             announced_window: None,
@@ -122,17 +147,23 @@ impl Core {
     }
 
     /// The next message that is not protocol control (those are handled here).
-    pub fn next_message(&mut self) -> Result<Option<(RawMessage, Message)>, SessionError> {
+    pub fn next_message(&mut self) -> Result<Option<(Received, Message)>, SessionError> {
         loop {
             let polled = self.decoder.poll_message();
             let Some(raw) = self.check(polled)? else {
                 self.acknowledge();
                 return Ok(None);
             };
-            let decoded = Message::decode(&raw);
+            let received = Received {
+                csid: raw.csid,
+                timestamp: raw.timestamp,
+                type_id: raw.type_id,
+                stream_id: raw.stream_id,
+            };
+            let decoded = Message::from_raw(raw);
             let message = self.check(decoded)?;
             if !self.control(&message)? {
-                return Ok(Some((raw, message)));
+                return Ok(Some((received, message)));
             }
         }
     }
@@ -149,12 +180,19 @@ impl Core {
         matches!(self.handshake, Handshake::Done)
     }
 
+    /// Hands out everything queued, buffer and all: nothing is retained after a burst, and
+    /// the next message gets a fresh buffer of its exact size (see [`ChunkEncoder::encode`]).
     pub fn take_output(&mut self) -> Option<Bytes> {
-        (!self.out.is_empty()).then(|| self.out.split().freeze())
+        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out).freeze())
     }
 
     pub fn output_len(&self) -> usize {
         self.out.len()
+    }
+
+    /// Heap bytes of the chunk codec and the output queue.
+    pub fn allocated(&self) -> usize {
+        self.decoder.allocated() + self.encoder.allocated() + self.out.capacity()
     }
 
     /// Sends a message on stream 0 with timestamp 0 (control and NetConnection commands).

@@ -6,7 +6,7 @@ use super::*;
 impl super::ClientSession {
     pub(super) fn on_message(
         &mut self,
-        raw: &RawMessage,
+        raw: Received,
         message: Message,
     ) -> Result<(), SessionError> {
         match message {
@@ -14,8 +14,8 @@ impl super::ClientSession {
             Message::Audio(p) => self.on_media(MediaKind::Audio, raw.timestamp, p),
             Message::Video(p) => self.on_media(MediaKind::Video, raw.timestamp, p),
             Message::Data(p) => self.on_media(MediaKind::Data, raw.timestamp, p),
-            Message::Aggregate(_) => {
-                for sub in split_aggregate(raw) {
+            Message::Aggregate(payload) => {
+                for sub in split_aggregate(&raw.with_payload(payload)) {
                     let sub = sub?;
                     if let Some((kind, payload)) = media_of(sub.type_id, sub.payload) {
                         self.on_media(kind, sub.timestamp, payload);

@@ -22,11 +22,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::common::{
-    Core, Fed, ON_METADATA, SET_DATA_FRAME, data_name, media_of, strip_set_data_frame,
-    validate_chunk_size,
+    Core, EVENTS_RETAINED, Fed, ON_METADATA, Received, SET_DATA_FRAME, data_name, media_of,
+    strip_set_data_frame, validate_chunk_size,
 };
 use super::{HandshakeMode, MediaKind, SessionError};
-use crate::chunk::{ChunkLimits, RawMessage};
+use crate::chunk::ChunkLimits;
 use crate::handshake::ClientHandshake;
 use crate::message::{Command, Message, UserControl, split_aggregate};
 use crate::url::RtmpUrl;
@@ -212,7 +212,7 @@ impl ClientSession {
             Fed::Chunks => {}
         }
         while let Some((raw, message)) = self.core.next_message()? {
-            let result = self.on_message(&raw, message);
+            let result = self.on_message(raw, message);
             self.core.check(result)?;
         }
         Ok(())
@@ -220,7 +220,11 @@ impl ClientSession {
 
     /// The next event, in the order they happened.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > EVENTS_RETAINED {
+            self.events = VecDeque::new(); // release what a burst of input left
+        }
+        event
     }
 
     /// Bytes to write to the socket, in order.
@@ -231,6 +235,14 @@ impl ClientSession {
     /// Bytes queued and not yet taken.
     pub fn output_len(&self) -> usize {
         self.core.output_len()
+    }
+
+    /// Heap bytes held by the session's buffers: received bytes not parsed yet, partially
+    /// received messages, queued output and events (not counting the payloads of messages
+    /// and events, which are shared with their receivers). For memory accounting: it stays
+    /// small at rest, whatever bursts came before.
+    pub fn allocated(&self) -> usize {
+        self.core.allocated() + self.events.capacity() * size_of::<ClientEvent>()
     }
 
     /// Clients send no pings; present for the common driver contract.

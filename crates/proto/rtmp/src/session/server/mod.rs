@@ -12,9 +12,12 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::common::{Core, Fed, media_of, split_name, strip_set_data_frame, validate_chunk_size};
+use super::common::{
+    Core, EVENTS_RETAINED, Fed, Received, media_of, split_name, strip_set_data_frame,
+    validate_chunk_size,
+};
 use super::{MediaKind, SessionError};
-use crate::chunk::{ChunkLimits, RawMessage};
+use crate::chunk::ChunkLimits;
 use crate::handshake::ServerHandshake;
 use crate::message::{Command, Message, UserControl, split_aggregate};
 
@@ -198,7 +201,7 @@ impl ServerSession {
             return Ok(());
         }
         while let Some((raw, message)) = self.core.next_message()? {
-            let result = self.on_message(&raw, message);
+            let result = self.on_message(raw, message);
             self.core.check(result)?;
         }
         Ok(())
@@ -206,7 +209,11 @@ impl ServerSession {
 
     /// The next event, in the order they happened.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > EVENTS_RETAINED {
+            self.events = VecDeque::new(); // release what a burst of input left
+        }
+        event
     }
 
     /// Bytes to write to the socket, in order.
@@ -217,6 +224,14 @@ impl ServerSession {
     /// Bytes queued and not yet taken.
     pub fn output_len(&self) -> usize {
         self.core.output_len()
+    }
+
+    /// Heap bytes held by the session's buffers: received bytes not parsed yet, partially
+    /// received messages, queued output and events (not counting the payloads of messages
+    /// and events, which are shared with their receivers). For memory accounting: it stays
+    /// small at rest, whatever bursts came before.
+    pub fn allocated(&self) -> usize {
+        self.core.allocated() + self.events.capacity() * size_of::<ServerEvent>()
     }
 
     /// Sends a Ping Request when one is due (see [`ServerConfig::ping_interval`]).

@@ -3,6 +3,7 @@
 //! tests can check what went over the wire.
 
 mod flows;
+mod memory;
 mod raw;
 mod robustness;
 
