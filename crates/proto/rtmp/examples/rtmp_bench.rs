@@ -12,9 +12,11 @@
 //! - `play`: `ClientSession::handle_input` (play mode) + `poll_event`, the relay's input.
 //! - `encode`: `ChunkEncoder::encode` + handing the output out, as a session does.
 //! - `publish`: `ClientSession::send_media` + `take_output`, the relay's output.
+//! - `retain`: a play client whose last 2 s of frames are kept alive, for heap profilers.
 //! - `idle-play`, `idle-publish`, `idle-server`: 1000 sessions of that kind kept alive after
-//!   some media, for heap profilers (`valgrind --tool=dhat`: "At t-end" / 1000 = bytes per
-//!   connection at rest).
+//!   some media, for heap profilers (`valgrind --tool=dhat`: "At t-end", less the shared
+//!   media mix and the session vector the run prints, / 1000 = heap bytes per connection
+//!   at rest).
 //!
 //! Each measured phase is a separate `#[inline(never)]` function named `phase_*`, so
 //! `valgrind --tool=callgrind --toggle-collect='*phase_*'` counts only its instructions.
@@ -67,6 +69,12 @@ fn main() {
             let start = Instant::now();
             let n = phase_publish(&mut client, &mix);
             report(start, n);
+            return;
+        }
+        "retain" => {
+            let (client, reads) = play_setup(&mix, chunk_size);
+            drop(mix);
+            retain(client, reads);
             return;
         }
         "idle-play" | "idle-publish" | "idle-server" => {
@@ -221,6 +229,30 @@ fn publish_setup(chunk_size: u32) -> ClientSession {
     establish(ClientMode::Publish, chunk_size).0
 }
 
+/// A play client whose media is kept for 2 s of timestamps (as a GOP cache or a subscriber
+/// queue keeps frames), for heap profilers: at exit, "At t-end" minus the bytes kept is what
+/// the kept frames cost beyond themselves.
+fn retain(mut client: ClientSession, reads: Vec<Bytes>) {
+    let mut kept = std::collections::VecDeque::new();
+    for read in reads {
+        client.handle_input(&read).unwrap();
+        while let Some(e) = client.poll_event() {
+            if let ClientEvent::Media {
+                timestamp, payload, ..
+            } = e
+            {
+                kept.push_back((timestamp, payload));
+                while kept.front().is_some_and(|(t, _)| t + 2000 < timestamp) {
+                    kept.pop_front();
+                }
+            }
+        }
+    }
+    let bytes: usize = kept.iter().map(|(_, p)| p.len()).sum();
+    eprintln!("{} frames of {bytes} bytes kept", kept.len());
+    std::mem::forget((client, kept));
+}
+
 /// `count` sessions of one kind ("play" or "publish" clients, "server"s of publishing
 /// clients) after connect, publish/play and 200 messages of media, kept alive for a heap
 /// profile. Publish clients queue 60 messages (a burst, as behind a slow socket) before
@@ -257,7 +289,15 @@ fn idle(side: &str, count: usize, mix: &[(MediaKind, u32, Bytes)]) {
             _ => kept.push(Ok(client)),
         }
     }
-    eprintln!("{} {side} sessions kept", kept.len());
+    eprintln!(
+        "{} {side} sessions kept; not theirs: the mix ({} bytes) and the session vector \
+         ({} bytes of ClientSession {} / ServerSession {} bytes)",
+        kept.len(),
+        mix.iter().map(|(_, _, p)| p.len()).sum::<usize>(),
+        kept.capacity() * size_of::<Result<ClientSession, ServerSession>>(),
+        size_of::<ClientSession>(),
+        size_of::<ServerSession>(),
+    );
     // Exit with the sessions alive so "At t-end" shows them.
     std::mem::forget(kept);
 }
