@@ -347,7 +347,9 @@ fn options(common: &Common, warmup: Duration, duration: Duration) -> Options {
             .as_deref()
             .map(|w| w.split_whitespace().map(String::from).collect())
             .unwrap_or_default(),
-        run_dir: common.run_dir.clone(),
+        // Absolute: nginx resolves relative paths against its prefix (-p), which is itself
+        // under the run dir.
+        run_dir: std::path::absolute(&common.run_dir).unwrap_or_else(|_| common.run_dir.clone()),
     }
 }
 
