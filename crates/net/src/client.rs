@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use baton_rtmp::RtmpUrl;
 use baton_rtmp::session::{
-    ClientConfig, ClientEvent, ClientMode, ClientSession, HandshakeMode, MediaKind,
+    ClientConfig, ClientEvent, ClientMode, ClientSession, HandshakeMode, MediaKind, Stage,
 };
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -74,6 +74,14 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    fn refused(stage: Stage, code: String, description: String) -> ClientError {
+        ClientError::Refused {
+            stage: format!("{stage:?}").to_lowercase(),
+            code,
+            description,
+        }
+    }
+
     /// The server answered and said no (bad stream key, forbidden, bad app...).
     pub fn is_refusal(&self) -> bool {
         matches!(self, ClientError::Refused { .. })
@@ -160,13 +168,7 @@ impl RtmpConnection {
                         stage,
                         code,
                         description,
-                    } => {
-                        return Err(ClientError::Refused {
-                            stage: format!("{stage:?}").to_lowercase(),
-                            code,
-                            description,
-                        });
-                    }
+                    } => return Err(ClientError::refused(stage, code, description)),
                     _ => {}
                 }
             }
@@ -210,13 +212,7 @@ impl RtmpConnection {
                     stage,
                     code,
                     description,
-                } => {
-                    return Some(Err(ClientError::Refused {
-                        stage: format!("{stage:?}").to_lowercase(),
-                        code,
-                        description,
-                    }));
-                }
+                } => return Some(Err(ClientError::refused(stage, code, description))),
                 _ => {}
             }
         }
@@ -245,13 +241,7 @@ impl RtmpConnection {
                         stage,
                         code,
                         description,
-                    } => {
-                        return Err(ClientError::Refused {
-                            stage: format!("{stage:?}").to_lowercase(),
-                            code,
-                            description,
-                        });
-                    }
+                    } => return Err(ClientError::refused(stage, code, description)),
                     ClientEvent::StreamEnded { code } => {
                         return Err(ClientError::Refused {
                             stage: "publish".into(),
