@@ -124,6 +124,11 @@ impl Relay {
         self.status.snapshot()
     }
 
+    /// The relay's state as it changes (see [`StatusCell::state_changes`]).
+    pub fn state_changes(&self) -> tokio::sync::watch::Receiver<RelayState> {
+        self.status.state_changes()
+    }
+
     /// A handle to the status that outlives `wait`.
     pub fn status_cell(&self) -> StatusCell {
         self.status.clone()

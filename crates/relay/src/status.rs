@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use baton_media::timeline::TimelineCounters;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::RelayError;
@@ -82,10 +83,12 @@ pub struct RelayStatus {
     pub last_error: Option<ErrorRecord>,
 }
 
-/// The shared cell the relay writes and readers snapshot.
+/// The shared cell the relay writes and readers snapshot. State changes are also published
+/// on a watch channel, so a supervisor can react without polling.
 #[derive(Debug, Clone)]
 pub struct StatusCell {
     inner: Arc<Mutex<RelayStatus>>,
+    state: Arc<watch::Sender<RelayState>>,
     started: Instant,
 }
 
@@ -109,8 +112,15 @@ impl StatusCell {
                 timeline: TimelineCounters::default(),
                 last_error: None,
             })),
+            state: Arc::new(watch::Sender::new(RelayState::Starting)),
             started: Instant::now(),
         }
+    }
+
+    /// The relay's state, updated on every change (the value is the latest state; changes in
+    /// between may be coalesced).
+    pub fn state_changes(&self) -> watch::Receiver<RelayState> {
+        self.state.subscribe()
     }
 
     /// The current status.
@@ -123,9 +133,17 @@ impl StatusCell {
     }
 
     pub(crate) fn update(&self, f: impl FnOnce(&mut RelayStatus)) {
-        let mut s = self.lock();
-        f(&mut s);
-        s.uptime = self.started.elapsed();
+        let state = {
+            let mut s = self.lock();
+            f(&mut s);
+            s.uptime = self.started.elapsed();
+            s.state
+        };
+        self.state.send_if_modified(|current| {
+            let changed = *current != state;
+            *current = state;
+            changed
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RelayStatus> {

@@ -489,3 +489,31 @@ async fn a_new_publish_of_the_same_content_is_not_mistaken_for_a_replay() {
         "the whole second publish was relayed"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn state_changes_are_published() {
+    let w = world();
+    let relay = Relay::spawn(relay_config(Arc::new(Arc::clone(&w.net)), DST)).unwrap();
+    let mut states = relay.state_changes();
+    let seen = tokio::spawn(async move {
+        let mut seen = vec![*states.borrow_and_update()];
+        while states.changed().await.is_ok() {
+            seen.push(*states.borrow_and_update());
+        }
+        seen
+    });
+    publish(&w.net, SRC, 2, 0).await;
+    sleep(Duration::from_secs(1)).await;
+    relay.stop();
+    relay.wait().await.unwrap();
+    let seen = seen.await.unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            RelayState::Starting,
+            RelayState::Running,
+            RelayState::SourceReconnecting,
+            RelayState::Stopped
+        ]
+    );
+}
