@@ -1,0 +1,9 @@
+//! The task engine: runs pull-to-push tasks on the relay engine. It applies the domain's
+//! state machine (`baton-domain`) to user commands, timers and relay reports, persists every
+//! transition before acknowledging it, executes the resulting effects (start/stop relays,
+//! timers, callbacks) and delivers task callbacks from the outbox.
+
+pub mod clock;
+pub mod webhook;
+
+pub use clock::{Clock, SystemClock, TokioClock};
