@@ -3,7 +3,9 @@
 //! transition before acknowledging it, executes the resulting effects (start/stop relays,
 //! timers, callbacks) and delivers task callbacks from the outbox.
 
+pub mod capability;
 pub mod clock;
 pub mod webhook;
 
+pub use capability::{Unsupported, check_supported, relay_config};
 pub use clock::{Clock, SystemClock, TokioClock};
