@@ -11,6 +11,8 @@ use baton_net::hub::HubConfig;
 use baton_net::ingest::IngestConfig;
 use serde::Deserialize;
 
+use crate::credentials::{AccountConfig, ApiKeyConfig, Credentials};
+
 /// The config file. Every key is optional; unknown keys are an error (typos don't pass silently).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +28,20 @@ pub struct FileConfig {
     /// Ingest limits.
     #[serde(default)]
     pub ingest: IngestSection,
+    /// Accounts (`[[accounts]]`: id, callback_secret).
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    /// The control API (`[[api.keys]]`: access_key_id, access_key_secret, account).
+    #[serde(default)]
+    pub api: ApiSection,
+}
+
+/// `[api]` keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    #[serde(default)]
+    pub keys: Vec<ApiKeyConfig>,
 }
 
 /// `[ingest]` keys.
@@ -67,6 +83,8 @@ pub struct Settings {
     pub ingest: IngestConfig,
     pub hub: HubConfig,
     pub http_flv: HttpFlvConfig,
+    /// Configured accounts and API keys (none: generated in the data dir at start).
+    pub credentials: Credentials,
 }
 
 /// Values given on the command line or in the environment.
@@ -159,6 +177,10 @@ impl Settings {
             ingest,
             hub,
             http_flv,
+            credentials: Credentials {
+                accounts: file.accounts,
+                api_keys: file.api.keys,
+            },
         })
     }
 }
@@ -199,6 +221,25 @@ mod tests {
         assert_eq!(s.ingest.idle_timeout, Duration::from_secs(30));
         assert_eq!(s.ingest.handshake_timeout, Duration::from_secs(5));
         assert_eq!(s.ingest.max_connections, 10);
+    }
+
+    #[test]
+    fn accounts_and_api_keys() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [[accounts]]
+            id = "acme"
+            callback_secret = "s3cr3t"
+            [[api.keys]]
+            access_key_id = "LTAI5tTestAccessKeyId"
+            access_key_secret = "TestAccessKeySecret0123456789ab"
+            account = "acme"
+            "#,
+        )
+        .unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(s.credentials.accounts[0].id, "acme");
+        assert_eq!(s.credentials.api_keys[0].account, "acme");
     }
 
     #[test]

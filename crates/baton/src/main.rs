@@ -5,6 +5,7 @@
 //!   `ffmpeg -i SRC -c copy -f flv DST` but in-process, with reconnects and one timeline.
 
 mod config;
+mod credentials;
 mod duration;
 mod relay_cmd;
 mod serve;

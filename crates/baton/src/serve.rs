@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::{Overrides, Settings};
+use crate::credentials::Credentials;
 
 /// How long shutdown waits for connections and relays to close.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -58,6 +59,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )?;
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    let (credentials, generated) =
+        Credentials::load_or_create(settings.credentials.clone(), &settings.data_dir)?;
+    if generated {
+        info!(
+            path = %settings.data_dir.join(crate::credentials::FILE_NAME).display(),
+            access_key_id = %credentials.api_keys[0].access_key_id,
+            "no API key configured: generated one for account `root` (the secret is in the file)"
+        );
+    }
 
     let hub = StreamHub::new(settings.hub.clone());
     let policy: Arc<dyn IngestPolicy> = Arc::new(AllowAll);
