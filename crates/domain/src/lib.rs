@@ -1,11 +1,28 @@
 //! Baton's domain: pull-to-push tasks, their lifecycle rules and the ports the rest of the
 //! system implements (storage). No I/O, no clock: `now` is passed in.
+//!
+//! * [`task`]: the model ([`Task`], [`TaskSpec`], [`TaskRuntime`], statuses and reasons).
+//! * [`request`]: what callers ask ([`TaskPatch`], [`ListFilter`], [`Page`]) and why the domain
+//!   refuses ([`Rejection`], naming a [`Field`]).
+//! * [`validate`]: configuration rules ([`TaskSpec::validate`]) and what this build can run
+//!   ([`TaskSpec::supported`]).
+//! * [`lifecycle`]: the state machine ([`Task::create`], [`Task::apply`]).
+//! * [`event`]: callback events ([`CallbackEvent`]).
+//! * [`store`]: the storage port ([`TaskStore`]).
 
+pub mod event;
+pub mod lifecycle;
 pub mod request;
+pub mod store;
 pub mod task;
+pub mod validate;
 
+pub use event::{CallbackEvent, CallbackState};
+pub use lifecycle::{Command, Effect, Policy, Timer, Transition};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};
+pub use store::{OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};
 pub use task::{
     AccountId, ExitReason, InvalidReason, SourceProtocol, SourceType, Task, TaskId, TaskRuntime,
     TaskSpec, TaskStatus, UnixTime,
 };
+pub use validate::Unsupported;

@@ -1,6 +1,6 @@
 //! What callers ask of tasks — updates, list filters — and why the domain says no.
 
-use crate::task::{SourceProtocol, SourceType, TaskStatus, UnixTime};
+use crate::task::{SourceProtocol, SourceType, TaskSpec, TaskStatus, UnixTime};
 
 /// A partial update: `None` leaves a field as it is. For the optional fields, `Some(None)`
 /// clears them.
@@ -23,6 +23,103 @@ pub struct TaskPatch {
     pub auth_key: Option<Option<String>>,
     pub req_auth: Option<Option<String>>,
     pub notify_item_switch: Option<Option<String>>,
+}
+
+impl TaskPatch {
+    /// Whether the patch sets nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == TaskPatch::default()
+    }
+
+    /// `spec` with the patch applied.
+    pub fn apply_to(&self, spec: &TaskSpec) -> TaskSpec {
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                slot.clone_from(v);
+            }
+        }
+        let mut s = spec.clone();
+        set(&mut s.name, &self.name);
+        set(&mut s.region, &self.region);
+        set(&mut s.source_type, &self.source_type);
+        set(&mut s.source_protocol, &self.source_protocol);
+        set(&mut s.source_urls, &self.source_urls);
+        set(&mut s.dst_url, &self.dst_url);
+        set(&mut s.start_time, &self.start_time);
+        set(&mut s.end_time, &self.end_time);
+        set(&mut s.callback_url, &self.callback_url);
+        set(&mut s.repeat_number, &self.repeat_number);
+        set(&mut s.retry_count, &self.retry_count);
+        set(&mut s.retry_interval, &self.retry_interval);
+        set(&mut s.file_index, &self.file_index);
+        set(&mut s.offset, &self.offset);
+        set(&mut s.auth_key, &self.auth_key);
+        set(&mut s.req_auth, &self.req_auth);
+        set(&mut s.notify_item_switch, &self.notify_item_switch);
+        s
+    }
+
+    /// The fields whose value the patch would change in `spec`, in [`Field`] order. A field
+    /// set to the value it already has is not a change: clients that resend unchanged values
+    /// (the Alibaba SDK requires `Region` on every call) are not refused for them.
+    pub fn changes(&self, spec: &TaskSpec) -> Vec<Field> {
+        fn differs<T: PartialEq>(value: &Option<T>, current: &T) -> bool {
+            value.as_ref().is_some_and(|v| v != current)
+        }
+        let candidates = [
+            (Field::Name, differs(&self.name, &spec.name)),
+            (Field::Region, differs(&self.region, &spec.region)),
+            (
+                Field::SourceType,
+                differs(&self.source_type, &spec.source_type),
+            ),
+            (
+                Field::SourceProtocol,
+                differs(&self.source_protocol, &spec.source_protocol),
+            ),
+            (
+                Field::SourceUrls,
+                differs(&self.source_urls, &spec.source_urls),
+            ),
+            (Field::DstUrl, differs(&self.dst_url, &spec.dst_url)),
+            (
+                Field::StartTime,
+                differs(&self.start_time, &spec.start_time),
+            ),
+            (Field::EndTime, differs(&self.end_time, &spec.end_time)),
+            (
+                Field::CallbackUrl,
+                differs(&self.callback_url, &spec.callback_url),
+            ),
+            (
+                Field::RepeatNumber,
+                differs(&self.repeat_number, &spec.repeat_number),
+            ),
+            (
+                Field::RetryCount,
+                differs(&self.retry_count, &spec.retry_count),
+            ),
+            (
+                Field::RetryInterval,
+                differs(&self.retry_interval, &spec.retry_interval),
+            ),
+            (
+                Field::FileIndex,
+                differs(&self.file_index, &spec.file_index),
+            ),
+            (Field::Offset, differs(&self.offset, &spec.offset)),
+            (Field::AuthKey, differs(&self.auth_key, &spec.auth_key)),
+            (Field::ReqAuth, differs(&self.req_auth, &spec.req_auth)),
+            (
+                Field::NotifyItemSwitch,
+                differs(&self.notify_item_switch, &spec.notify_item_switch),
+            ),
+        ];
+        candidates
+            .into_iter()
+            .filter_map(|(field, changed)| changed.then_some(field))
+            .collect()
+    }
 }
 
 /// A field of a task's configuration, to name the culprit of a rejection. Each API dialect
@@ -75,7 +172,9 @@ pub enum Rejection {
     Invalid { field: Field, reason: String },
 }
 
-/// List filters: substring matches, all optional.
+/// List filters, all optional. `task_id`, `name` and `dst_url` are "fuzzy": an ASCII
+/// case-insensitive substring match, `%` and `_` taken literally (cloud-apis §2.3
+/// DescribeLivePullToPushList). `region` and `status` match exactly.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListFilter {
     pub task_id: Option<String>,
@@ -85,9 +184,17 @@ pub struct ListFilter {
     pub status: Option<TaskStatus>,
 }
 
-/// A page of a list: 1-based page number and page size.
+/// A page of a list: 1-based page number and page size. Stores order tasks newest first
+/// (creation time, then ID), so pages are stable while no task is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Page {
     pub number: u32,
     pub size: u32,
+}
+
+impl Page {
+    /// How many tasks precede this page (page 0 is treated as page 1).
+    pub fn offset(self) -> u64 {
+        u64::from(self.number.saturating_sub(1)) * u64::from(self.size)
+    }
 }

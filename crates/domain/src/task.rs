@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::request::{Field, Rejection};
+
 /// Seconds since the Unix epoch, UTC.
 pub type UnixTime = i64;
 
@@ -14,15 +16,56 @@ pub type UnixTime = i64;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId(pub String);
 
+impl TaskId {
+    /// The longest task ID (Alibaba: "a maximum of 55 characters", cloud-apis §2.3).
+    pub const MAX_LEN: usize = 55;
+
+    /// Checks an ID a caller supplied: 1–55 characters of `[A-Za-z0-9_-]` (cloud-apis §2.3,
+    /// DescribeLivePullToPushList `TaskId`).
+    pub fn parse(s: &str) -> Result<TaskId, Rejection> {
+        let invalid = |reason: &str| Rejection::Invalid {
+            field: Field::TaskId,
+            reason: reason.to_owned(),
+        };
+        if s.is_empty() {
+            return Err(invalid("empty"));
+        }
+        if s.len() > Self::MAX_LEN {
+            return Err(invalid("longer than 55 characters"));
+        }
+        if !s.bytes().all(is_id_byte) {
+            return Err(invalid("only letters, digits, '_' and '-' are allowed"));
+        }
+        Ok(TaskId(s.to_owned()))
+    }
+
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
+/// `[A-Za-z0-9_-]`: the task ID charset (also used for media IDs).
+pub(crate) fn is_id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
 /// The account that owns a task (and its API keys, domains, callbacks key).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AccountId(pub String);
+
+impl AccountId {
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -41,6 +84,27 @@ pub enum SourceType {
     Url,
 }
 
+impl SourceType {
+    /// Every source type.
+    pub const ALL: [SourceType; 3] = [SourceType::Live, SourceType::Vod, SourceType::Url];
+
+    /// The canonical name (`live`, `vod`, `url`): Alibaba's values, and how stores keep it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Live => "live",
+            SourceType::Vod => "vod",
+            SourceType::Url => "url",
+        }
+    }
+
+    /// The type named `name` (ASCII case-insensitive), if any.
+    pub fn from_name(name: &str) -> Option<SourceType> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
 /// The protocol of a live source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SourceProtocol {
@@ -49,6 +113,36 @@ pub enum SourceProtocol {
     Hls,
     Srt,
     Rtsp,
+}
+
+impl SourceProtocol {
+    /// Every protocol.
+    pub const ALL: [SourceProtocol; 5] = [
+        SourceProtocol::Rtmp,
+        SourceProtocol::HttpFlv,
+        SourceProtocol::Hls,
+        SourceProtocol::Srt,
+        SourceProtocol::Rtsp,
+    ];
+
+    /// The canonical name (`rtmp`, `http-flv`, `hls`, `srt`, `rtsp`): Alibaba's request values
+    /// (cloud-apis §2.3 `SourceProtocol`), and how stores keep it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceProtocol::Rtmp => "rtmp",
+            SourceProtocol::HttpFlv => "http-flv",
+            SourceProtocol::Hls => "hls",
+            SourceProtocol::Srt => "srt",
+            SourceProtocol::Rtsp => "rtsp",
+        }
+    }
+
+    /// The protocol named `name` (ASCII case-insensitive: Alibaba's own examples echo `RTMP`).
+    pub fn from_name(name: &str) -> Option<SourceProtocol> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+    }
 }
 
 /// A task's configuration: everything the user sets.
@@ -114,6 +208,18 @@ impl TaskStatus {
     pub fn is_running(self) -> bool {
         matches!(self, TaskStatus::Running | TaskStatus::Abnormal)
     }
+
+    /// The status with Alibaba's integer code `code`, if any.
+    pub fn from_code(code: i32) -> Option<TaskStatus> {
+        match code {
+            0 => Some(TaskStatus::NotStarted),
+            1 => Some(TaskStatus::Running),
+            2 => Some(TaskStatus::Abnormal),
+            3 => Some(TaskStatus::Stopped),
+            -1 => Some(TaskStatus::Exited),
+            _ => None,
+        }
+    }
 }
 
 /// Why a task is abnormal or stopped (Alibaba `TaskInvalidReason`).
@@ -124,11 +230,52 @@ pub enum InvalidReason {
     UnknownError,
 }
 
+impl InvalidReason {
+    /// Every reason.
+    pub const ALL: [InvalidReason; 3] = [
+        InvalidReason::PullStreamFailed,
+        InvalidReason::PushStreamFailed,
+        InvalidReason::UnknownError,
+    ];
+
+    /// The canonical name (Alibaba's value, e.g. `PullStreamFailed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvalidReason::PullStreamFailed => "PullStreamFailed",
+            InvalidReason::PushStreamFailed => "PushStreamFailed",
+            InvalidReason::UnknownError => "UnknownError",
+        }
+    }
+
+    /// The reason named exactly `name`, if any.
+    pub fn from_name(name: &str) -> Option<InvalidReason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
 /// Why a task exited (Alibaba `TaskExitReason`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ExitReason {
     TriggerByUser,
     OverEndTime,
+}
+
+impl ExitReason {
+    /// Every reason.
+    pub const ALL: [ExitReason; 2] = [ExitReason::TriggerByUser, ExitReason::OverEndTime];
+
+    /// The canonical name (Alibaba's value, e.g. `OverEndTime`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::TriggerByUser => "TriggerByUser",
+            ExitReason::OverEndTime => "OverEndTime",
+        }
+    }
+
+    /// The reason named exactly `name`, if any.
+    pub fn from_name(name: &str) -> Option<ExitReason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
 }
 
 /// A task's run-time state: owned by the state machine, persisted with the spec.
@@ -148,6 +295,28 @@ pub struct TaskRuntime {
     /// Incremented every time a relay is started: effects and relay reports carry it, so a
     /// late report from an old run cannot move the task.
     pub run: u64,
+    /// Sequence number of the task's last callback event (0: none yet). The state machine
+    /// assigns the next one to each event it emits, so numbers are gap-free per task and are
+    /// stored in the same write as the state change that produced them.
+    pub event_seq: u64,
+}
+
+impl Default for TaskRuntime {
+    /// A task just created: not started, nothing run, no reasons.
+    fn default() -> TaskRuntime {
+        TaskRuntime {
+            status: TaskStatus::NotStarted,
+            invalid_reason: None,
+            exit_reason: None,
+            exit_time: None,
+            retries: 0,
+            next_retry_at: None,
+            current_file_index: 0,
+            current_offset: 0,
+            run: 0,
+            event_seq: 0,
+        }
+    }
 }
 
 /// One task.
@@ -161,4 +330,17 @@ pub struct Task {
     pub updated_at: UnixTime,
     /// Incremented on every stored change (optimistic concurrency, ETags).
     pub version: u64,
+}
+
+impl Task {
+    /// Whether a relay of the current run is alive (started and not reported gone): running,
+    /// or abnormal while the relay's own reconnects are under way. An abnormal task waiting
+    /// for a retry (`next_retry_at` set) has no relay.
+    pub fn relay_alive(&self) -> bool {
+        match self.runtime.status {
+            TaskStatus::Running => true,
+            TaskStatus::Abnormal => self.runtime.next_retry_at.is_none(),
+            _ => false,
+        }
+    }
 }

@@ -1,0 +1,106 @@
+//! Task callback events: what the state machine tells a task's `CallbackUrl` about.
+//!
+//! cloud-apis.md §2.7: callbacks fire "when the task transitions to `Running` (started at
+//! StartTime or restarted), `Recovering` (runtime error, retrying), or `Offline` (stopped by API
+//! or retries exhausted/timed out)", and `Exit` "when the task is cleared: at EndTime or after
+//! DeleteLivePullToPush". `Idle` never produces a callback. Only tasks with a callback URL emit
+//! events.
+//!
+//! Identity and order: the state machine numbers each task's events 1, 2, 3 ... (`seq`, kept in
+//! [`TaskRuntime::event_seq`](crate::TaskRuntime::event_seq) and stored in the same write as
+//! the change that produced it) and names each `<task id>.<seq>` — unique because task IDs are
+//! unique and never reused and contain no `.`. Receivers deduplicate on the ID (delivery is at
+//! least once) and order on `seq`.
+
+use crate::task::{AccountId, ExitReason, InvalidReason, TaskId, UnixTime};
+
+/// The provider's state names in callbacks (cloud-apis §2.4, "Callback state name").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallbackState {
+    /// Started at StartTime, restarted, or recovered.
+    Running,
+    /// A runtime failure; the relay or the retry policy is recovering.
+    Recovering,
+    /// Stopped by the API, retries exhausted, or playlist finished.
+    Offline,
+    /// Exited at EndTime, or deleted.
+    Exit,
+}
+
+impl CallbackState {
+    /// Every state.
+    pub const ALL: [CallbackState; 4] = [
+        CallbackState::Running,
+        CallbackState::Recovering,
+        CallbackState::Offline,
+        CallbackState::Exit,
+    ];
+
+    /// The provider's name (`Running`, `Recovering`, `Offline`, `Exit`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackState::Running => "Running",
+            CallbackState::Recovering => "Recovering",
+            CallbackState::Offline => "Offline",
+            CallbackState::Exit => "Exit",
+        }
+    }
+
+    /// The state named exactly `name`, if any.
+    pub fn from_name(name: &str) -> Option<CallbackState> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// One callback event, complete: everything delivery needs, as it was when it happened (a
+/// later change of the task's name or callback URL does not rewrite queued events).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackEvent {
+    /// `<task id>.<seq>`: unique, stable across redeliveries.
+    pub id: String,
+    /// 1-based, gap-free per task.
+    pub seq: u64,
+    /// The task's owner (whose key signs the callback).
+    pub account: AccountId,
+    pub task_id: TaskId,
+    pub task_name: String,
+    /// Where to POST it: the task's `CallbackUrl` when the event happened.
+    pub url: String,
+    pub state: CallbackState,
+    /// Why the task is recovering or offline, when a failure caused it.
+    pub reason: Option<InvalidReason>,
+    /// Why the task exited (`Exit` only).
+    pub exit_reason: Option<ExitReason>,
+    /// When it happened.
+    pub time: UnixTime,
+}
+
+impl CallbackEvent {
+    /// The event ID of a task's event number `seq`.
+    pub fn id_for(task: &TaskId, seq: u64) -> String {
+        format!("{task}.{seq}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in CallbackState::ALL {
+            assert_eq!(CallbackState::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(CallbackState::from_name("Idle"), None);
+    }
+
+    #[test]
+    fn ids_are_unambiguous() {
+        // Task IDs cannot contain '.', so the last '.' always separates the sequence number.
+        assert_eq!(CallbackEvent::id_for(&TaskId("a-1".into()), 12), "a-1.12");
+        assert_ne!(
+            CallbackEvent::id_for(&TaskId("a-1".into()), 1),
+            CallbackEvent::id_for(&TaskId("a".into()), 11)
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! The engine's commands: timers, relay reports, recovery (rules on
+//! [`Command`](super::Command)). None is ever rejected; one that does not apply to the task's
+//! state or current run changes nothing.
+
+use super::{Effect, Step, Timer, retained_until};
+use crate::event::CallbackState;
+use crate::task::{ExitReason, InvalidReason, TaskStatus};
+
+impl Step<'_> {
+    pub(super) fn start_time_reached(&mut self) {
+        if self.task.runtime.status != TaskStatus::NotStarted {
+            return;
+        }
+        let spec = &self.task.spec;
+        if self.now < spec.start_time {
+            // Early (the start time moved later): wait for the real one.
+            let at = spec.start_time;
+            self.schedule(at, Timer::Start);
+        } else if self.now >= spec.end_time {
+            self.exit(ExitReason::OverEndTime);
+        } else {
+            self.start_fresh();
+        }
+    }
+
+    pub(super) fn end_time_reached(&mut self) {
+        if self.task.runtime.status == TaskStatus::Exited {
+            return;
+        }
+        let end = self.task.spec.end_time;
+        if self.now < end {
+            // Early (the end time moved later while stopped or not started).
+            self.schedule(end, Timer::End);
+        } else {
+            self.exit(ExitReason::OverEndTime);
+        }
+    }
+
+    pub(super) fn retry_due(&mut self, run: u64) {
+        let rt = &self.task.runtime;
+        let Some(due) = rt.next_retry_at else {
+            return;
+        };
+        if rt.run != run || rt.status != TaskStatus::Abnormal {
+            return;
+        }
+        if self.now >= self.task.spec.end_time {
+            self.exit(ExitReason::OverEndTime);
+        } else if self.now < due {
+            self.schedule(due, Timer::Retry);
+        } else {
+            // The task stays 2 (retrying) until the new run reports it is up.
+            self.start_relay();
+        }
+    }
+
+    pub(super) fn relay_running(&mut self, run: u64) {
+        if !self.is_current_relay(run) || self.task.runtime.status != TaskStatus::Abnormal {
+            return;
+        }
+        let rt = self.rt();
+        rt.status = TaskStatus::Running;
+        rt.invalid_reason = None;
+        rt.retries = 0;
+        self.notify(CallbackState::Running, None, None);
+    }
+
+    pub(super) fn relay_recovering(&mut self, run: u64, reason: InvalidReason) {
+        if !self.is_current_relay(run) {
+            return;
+        }
+        let was = self.task.runtime.status;
+        let rt = self.rt();
+        rt.status = TaskStatus::Abnormal;
+        rt.invalid_reason = Some(reason);
+        if was == TaskStatus::Running {
+            self.notify(CallbackState::Recovering, Some(reason), None);
+        }
+    }
+
+    pub(super) fn relay_failed(&mut self, run: u64, reason: InvalidReason) {
+        if !self.is_current_relay(run) {
+            return;
+        }
+        let was = self.task.runtime.status;
+        let (retry_count, interval) = (self.task.spec.retry_count, self.task.spec.retry_interval);
+        let now = self.now;
+        let rt = self.rt();
+        rt.invalid_reason = Some(reason);
+        if rt.retries < retry_count {
+            let at = now.saturating_add(i64::from(interval));
+            rt.status = TaskStatus::Abnormal;
+            rt.retries += 1;
+            rt.next_retry_at = Some(at);
+            self.schedule(at, Timer::Retry);
+            if was == TaskStatus::Running {
+                self.notify(CallbackState::Recovering, Some(reason), None);
+            }
+        } else {
+            // "3: Stopped (pull/push abnormal and retries failed ...)" (cloud-apis §2.4).
+            rt.status = TaskStatus::Stopped;
+            rt.next_retry_at = None;
+            self.notify(CallbackState::Offline, Some(reason), None);
+        }
+    }
+
+    pub(super) fn playlist_finished(&mut self, run: u64) {
+        if !self.is_current_relay(run) {
+            return;
+        }
+        let rt = self.rt();
+        rt.status = TaskStatus::Stopped;
+        rt.invalid_reason = None;
+        self.notify(CallbackState::Offline, None, None);
+    }
+
+    pub(super) fn progress(&mut self, run: u64, file_index: u32, offset: u32) {
+        if !self.is_current_relay(run) {
+            return;
+        }
+        let rt = self.rt();
+        rt.current_file_index = file_index;
+        rt.current_offset = offset;
+    }
+
+    pub(super) fn recover(&mut self) {
+        self.relays_lost = true;
+        let status = self.task.runtime.status;
+        let (start, end) = (self.task.spec.start_time, self.task.spec.end_time);
+        if status == TaskStatus::Exited {
+            let exit_time = self.task.runtime.exit_time.unwrap_or(self.now);
+            let at = retained_until(exit_time, self.policy);
+            self.effects.push(Effect::Purge { at });
+            return;
+        }
+        if self.now >= end {
+            self.exit(ExitReason::OverEndTime);
+            return;
+        }
+        match (status, self.task.runtime.next_retry_at) {
+            (TaskStatus::NotStarted, _) => self.schedule(start, Timer::Start),
+            (TaskStatus::Abnormal, Some(due)) => self.schedule(due, Timer::Retry),
+            // The relay died with the process: a new run, same status (the relay reports
+            // whether it is up).
+            (TaskStatus::Running, _) | (TaskStatus::Abnormal, None) => self.start_relay(),
+            (TaskStatus::Stopped | TaskStatus::Exited, _) => {}
+        }
+        self.schedule(end, Timer::End);
+    }
+
+    /// Whether `run` is the task's current run and its relay is alive.
+    fn is_current_relay(&self, run: u64) -> bool {
+        self.task.runtime.run == run && self.task.relay_alive()
+    }
+}

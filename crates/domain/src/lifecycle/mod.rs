@@ -1,0 +1,392 @@
+//! The task lifecycle: one pure transition function.
+//!
+//! [`Task::apply`] takes a [`Command`] (a user request, a timer, or a relay's report) and the
+//! current time, and returns either a [`Rejection`] (the task is untouched) or a
+//! [`Transition`]: the task's next state and the [`Effect`]s the engine must carry out, in
+//! order, *after* storing the new state (and the transition's callback events) in one write.
+//!
+//! The status model is Alibaba's (cloud-apis.md §2.4):
+//!
+//! ```text
+//!  0 NotStarted ──StartTime──► 1 Running ◄──recovered── 2 Abnormal ◄──failure── 1
+//!                                   ▲                    │  retry every RetryInterval,
+//!                         Restart   │                    │  up to RetryCount
+//!                                   └──── 3 Stopped ◄────┘  exhausted / Stop
+//!  any state ──EndTime / Delete──► -1 Exited
+//! ```
+//!
+//! Engine commands carry the `run` they are about (every relay start gets a new run number),
+//! so a late report from a relay that was already replaced moves nothing. Engine commands are
+//! never rejected: one that does not apply returns the task unchanged. Timers that fire early
+//! re-arm themselves. The rules themselves, with the sources they come from, are documented on
+//! [`Command`]'s variants.
+
+mod engine;
+mod user;
+
+use crate::event::{CallbackEvent, CallbackState};
+use crate::request::{Rejection, TaskPatch};
+use crate::task::{
+    AccountId, ExitReason, InvalidReason, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+};
+
+/// Settings of the lifecycle that are the operator's, not the task's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Seconds a task that exited at its EndTime stays describable before it is purged
+    /// ("Tasks that exited at EndTime stay describable for a retention period"). Deleted tasks
+    /// are gone at once.
+    pub retention: u64,
+}
+
+impl Policy {
+    /// Default retention: 7 days.
+    pub const DEFAULT_RETENTION: u64 = 7 * 24 * 3600;
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            retention: Policy::DEFAULT_RETENTION,
+        }
+    }
+}
+
+/// Something that happens to a task.
+// Commands are built, applied once and dropped, never queued in bulk: boxing the patch would
+// only make callers' code noisier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// User (UpdateLivePullToPush, seed 003): "The `Region` can be updated only before the
+    /// task's scheduled start time. While a task is running (including during retry attempts
+    /// for exceptions), you can update only the `CallbackUrl` and `RepeatTime` parameters. The
+    /// changes take effect immediately. If a task is stopped, you can update all parameters
+    /// except for `Region`." Baton's reading:
+    /// * 0 (not started): every field, Region included — nothing has run yet. New start and
+    ///   end times re-arm the timers.
+    /// * 1, 2: only CallbackUrl and RepeatNumber; any other change → `TaskHasStarted(field)`.
+    ///   A RepeatNumber change reaches the live relay at once ([`Effect::UpdateRelay`]).
+    /// * 3: everything but Region (→ `TaskHasStarted(Region)`), effective at the next start.
+    /// * -1: nothing (→ `Exited`).
+    ///
+    /// A field set to the value it already has is no change. EndTime ≤ StartTime →
+    /// `IllegalDuration`; a changed start or end time also needs EndTime > now.
+    Update(TaskPatch),
+    /// User (StopLivePullToPush, seed 004): "You can stop a task that is running (even if the
+    /// task is in an abnormal retry state). You cannot stop a task that is not running." 1 or 2
+    /// → 3 (callback `Offline`); 0, 3 and -1 → `TaskHasStopped`.
+    Stop,
+    /// User (RestartLivePullToPush, seed 000): "For a task that is running, this operation
+    /// stops and then restarts it. For a task that is stopped, this operation directly starts
+    /// it. You cannot restart a task if the start time specified for the task has not been
+    /// reached. [...] the task runs based on the latest configuration." Before StartTime →
+    /// `NotStartedYet`; at or after EndTime → `IllegalDuration` (Restart's documented error
+    /// table lists `InvalidParam.CodeIllegalDuration`); exited → `Exited`. Otherwise a new run
+    /// starts with retries cleared and playlist progress reset to FileIndex / Offset ("the
+    /// list plays from the beginning based on the latest configuration"). A not-started task
+    /// past its StartTime starts, as its timer would.
+    Restart,
+    /// User (DeleteLivePullToPush): "deleting a running task stops it immediately". Any state →
+    /// -1 with `TriggerByUser` (callback `Exit`), then the task is purged at once
+    /// ([`Effect::Purge`] at now). Deleting a task that already exited purges it.
+    Delete,
+    /// Timer: the task "starts at StartTime" (0 → 1, callback `Running`). Only a not-started
+    /// task starts; at or after EndTime it exits instead (nothing starts past its end).
+    StartTimeReached,
+    /// Timer: the task "automatically stops and is deleted at EndTime" — from any state to -1
+    /// with `OverEndTime`; it stays describable for [`Policy::retention`].
+    EndTimeReached,
+    /// Timer: a retry of the failed run `run` is due: a new run starts; the task stays 2 until
+    /// the relay reports [`Command::RelayRunning`].
+    RetryDue { run: u64 },
+    /// Relay: run `run` is up. A task that was abnormal has recovered: 2 → 1 (callback
+    /// `Running`), reason and retries cleared — a later failure gets the full RetryCount again.
+    RelayRunning { run: u64 },
+    /// Relay: run `run` lost a side and is inside its own grace period (its fast reconnects,
+    /// destination session held): 1 → 2 with the reason (callback `Recovering`).
+    RelayRecovering { run: u64, reason: InvalidReason },
+    /// Relay: run `run` gave up. The documented policy takes over ("retry RetryCount× every
+    /// RetryInterval s", cloud-apis §2.4): while retries remain → 2 with the reason and a
+    /// retry scheduled RetryInterval from now; exhausted (or RetryCount 0) → 3 with the reason
+    /// (callback `Offline`). `retryable` does not change the policy: the providers' tasks retry
+    /// every failure; it is carried for logs.
+    RelayFailed {
+        run: u64,
+        reason: InvalidReason,
+        retryable: bool,
+    },
+    /// Relay: run `run` played its whole playlist (RepeatNumber included): → 3, no reason.
+    PlaylistFinished { run: u64 },
+    /// Relay: run `run` is playing item `file_index` at `offset` seconds (CurrentFileIndex /
+    /// CurrentOffset).
+    Progress {
+        run: u64,
+        file_index: u32,
+        offset: u32,
+    },
+    /// Engine restart: the task was loaded from the store and no relay or timer of it exists.
+    /// Re-arms its timers; a task that was running (1, or 2 inside the relay's grace period)
+    /// starts a new run in the same status; one past its EndTime exits; an exited one gets
+    /// its purge.
+    Recover,
+}
+
+/// What the engine must do after storing a transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Start a relay for the task's current spec, as run `run`.
+    StartRelay { run: u64 },
+    /// Stop the relay of run `run` (always one a previous `StartRelay` started). Interrupts
+    /// the ingest at the destination.
+    StopRelay { run: u64 },
+    /// Tell the live relay of run `run` the task's new spec (a RepeatNumber change).
+    UpdateRelay { run: u64 },
+    /// Fire `timer` at `at` (at once if `at` has passed). Replaces any pending timer of the
+    /// same kind for this task.
+    Schedule { at: UnixTime, timer: Timer },
+    /// Deliver this callback event. It is already part of the transition's write (outbox):
+    /// this effect only says delivery has work.
+    Notify(CallbackEvent),
+    /// Delete the task's record at `at`. At `now` (Delete) the transition is written with
+    /// `TaskStore::delete` instead of `TaskStore::update`.
+    Purge { at: UnixTime },
+}
+
+/// The kinds of per-task timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Fires [`Command::StartTimeReached`].
+    Start,
+    /// Fires [`Command::RetryDue`] for the task's current run.
+    Retry,
+    /// Fires [`Command::EndTimeReached`].
+    End,
+}
+
+/// The outcome of a command: the task's next state and the effects to carry out.
+///
+/// `task.version` is one more than before iff the task changed (then `updated_at` is `now`);
+/// an unchanged task needs no write unless an effect is [`Effect::Purge`] at `now`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub task: Task,
+    pub effects: Vec<Effect>,
+}
+
+impl Transition {
+    /// The callback events to store with this transition (the outbox rows), in order.
+    pub fn events(&self) -> Vec<CallbackEvent> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Notify(event) => Some(event.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// When the task's record is to be deleted, if it is.
+    pub fn purge_at(&self) -> Option<UnixTime> {
+        self.effects.iter().find_map(|e| match e {
+            Effect::Purge { at } => Some(*at),
+            _ => None,
+        })
+    }
+}
+
+impl Task {
+    /// Creates a task (CreateLivePullToPush): checks the ID and the spec
+    /// ([`TaskSpec::validate`]), and schedules the start and end. The task is 0 (not started)
+    /// at version 1; a start time in the past starts it as soon as the engine fires the timer.
+    /// No callback: "`Idle` never produces a callback" (cloud-apis §2.7).
+    pub fn create(
+        id: TaskId,
+        account: AccountId,
+        spec: TaskSpec,
+        now: UnixTime,
+    ) -> Result<Transition, Rejection> {
+        TaskId::parse(id.as_str())?;
+        spec.validate(now)?;
+        let effects = vec![
+            Effect::Schedule {
+                at: spec.start_time,
+                timer: Timer::Start,
+            },
+            Effect::Schedule {
+                at: spec.end_time,
+                timer: Timer::End,
+            },
+        ];
+        let task = Task {
+            id,
+            account,
+            spec,
+            runtime: TaskRuntime::default(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        Ok(Transition { task, effects })
+    }
+
+    /// Applies `cmd` at `now`. Pure: the same task, command, time and policy give the same
+    /// result. See [`Command`] for the rules.
+    pub fn apply(
+        &self,
+        cmd: Command,
+        now: UnixTime,
+        policy: &Policy,
+    ) -> Result<Transition, Rejection> {
+        let mut step = Step::new(self, now, policy);
+        match cmd {
+            Command::Update(patch) => step.update(&patch)?,
+            Command::Stop => step.stop()?,
+            Command::Restart => step.restart()?,
+            Command::Delete => step.delete(),
+            Command::StartTimeReached => step.start_time_reached(),
+            Command::EndTimeReached => step.end_time_reached(),
+            Command::RetryDue { run } => step.retry_due(run),
+            Command::RelayRunning { run } => step.relay_running(run),
+            Command::RelayRecovering { run, reason } => step.relay_recovering(run, reason),
+            Command::RelayFailed { run, reason, .. } => step.relay_failed(run, reason),
+            Command::PlaylistFinished { run } => step.playlist_finished(run),
+            Command::Progress {
+                run,
+                file_index,
+                offset,
+            } => step.progress(run, file_index, offset),
+            Command::Recover => step.recover(),
+        }
+        Ok(step.finish())
+    }
+}
+
+/// A transition being built: the task as it becomes, and the effects so far.
+struct Step<'a> {
+    before: &'a Task,
+    task: Task,
+    effects: Vec<Effect>,
+    now: UnixTime,
+    policy: &'a Policy,
+    /// The engine restarted: whatever the task's state says, no relay of it exists.
+    relays_lost: bool,
+}
+
+impl<'a> Step<'a> {
+    fn new(before: &'a Task, now: UnixTime, policy: &'a Policy) -> Step<'a> {
+        Step {
+            before,
+            task: before.clone(),
+            effects: Vec::new(),
+            now,
+            policy,
+            relays_lost: false,
+        }
+    }
+
+    fn rt(&mut self) -> &mut TaskRuntime {
+        &mut self.task.runtime
+    }
+
+    fn schedule(&mut self, at: UnixTime, timer: Timer) {
+        self.effects.push(Effect::Schedule { at, timer });
+    }
+
+    /// Stops the current run's relay, if one is alive. Call before changing the status.
+    fn stop_relay(&mut self) {
+        if self.task.relay_alive() && !self.relays_lost {
+            let run = self.task.runtime.run;
+            self.effects.push(Effect::StopRelay { run });
+        }
+    }
+
+    /// Starts a new run of the current spec. The caller stopped the previous one.
+    fn start_relay(&mut self) {
+        let rt = self.rt();
+        rt.run += 1;
+        rt.next_retry_at = None;
+        let run = rt.run;
+        self.effects.push(Effect::StartRelay { run });
+    }
+
+    /// A (re)start from the top: new run, status 1, retries and reason cleared, playlist
+    /// progress from FileIndex / Offset; callback `Running`.
+    fn start_fresh(&mut self) {
+        self.stop_relay();
+        self.start_relay();
+        let (file_index, offset) = (self.task.spec.file_index, self.task.spec.offset);
+        let rt = self.rt();
+        rt.status = TaskStatus::Running;
+        rt.invalid_reason = None;
+        rt.retries = 0;
+        rt.current_file_index = file_index;
+        rt.current_offset = offset;
+        self.notify(CallbackState::Running, None, None);
+    }
+
+    /// → -1 with `reason`: relay stopped, callback `Exit`, purge scheduled.
+    fn exit(&mut self, reason: ExitReason) {
+        self.stop_relay();
+        let now = self.now;
+        let rt = self.rt();
+        rt.status = TaskStatus::Exited;
+        rt.exit_reason = Some(reason);
+        rt.exit_time = Some(now);
+        rt.invalid_reason = None;
+        rt.next_retry_at = None;
+        self.notify(CallbackState::Exit, None, Some(reason));
+        let at = match reason {
+            ExitReason::TriggerByUser => now,
+            ExitReason::OverEndTime => retained_until(now, self.policy),
+        };
+        self.effects.push(Effect::Purge { at });
+    }
+
+    /// Emits a callback event, if the task has a callback URL.
+    fn notify(
+        &mut self,
+        state: CallbackState,
+        reason: Option<InvalidReason>,
+        exit_reason: Option<ExitReason>,
+    ) {
+        let Some(url) = self.task.spec.callback_url.clone() else {
+            return;
+        };
+        self.task.runtime.event_seq += 1;
+        let seq = self.task.runtime.event_seq;
+        let event = CallbackEvent {
+            id: CallbackEvent::id_for(&self.task.id, seq),
+            seq,
+            account: self.task.account.clone(),
+            task_id: self.task.id.clone(),
+            task_name: self.task.spec.name.clone(),
+            url,
+            state,
+            reason,
+            exit_reason,
+            time: self.now,
+        };
+        self.effects.push(Effect::Notify(event));
+    }
+
+    fn finish(mut self) -> Transition {
+        if self.task != *self.before {
+            self.task.version = self.before.version + 1;
+            self.task.updated_at = self.now;
+        }
+        Transition {
+            task: self.task,
+            effects: self.effects,
+        }
+    }
+}
+
+/// When a task that exited at `exit_time` is purged.
+fn retained_until(exit_time: UnixTime, policy: &Policy) -> UnixTime {
+    let retention = UnixTime::try_from(policy.retention).unwrap_or(UnixTime::MAX);
+    exit_time.saturating_add(retention)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,628 @@
+//! Rule-by-rule tests of the state machine (the model-based property tests are in
+//! `tests/lifecycle_model.rs`).
+
+use super::*;
+use crate::request::Field;
+use crate::validate::tests::live_spec;
+
+const P: Policy = Policy { retention: 3600 };
+const CB: &str = "https://cb.example/hook";
+
+fn task_with(spec: TaskSpec) -> Task {
+    Task::create(TaskId("t-1".into()), AccountId("acc".into()), spec, 0)
+        .expect("valid spec")
+        .task
+}
+
+/// A task with a callback URL, spec times 1000..2000.
+fn task() -> Task {
+    let mut spec = live_spec();
+    spec.callback_url = Some(CB.into());
+    task_with(spec)
+}
+
+fn apply(t: &Task, cmd: Command, now: UnixTime) -> Transition {
+    t.apply(cmd, now, &P).expect("accepted")
+}
+
+fn reject(t: &Task, cmd: Command, now: UnixTime) -> Rejection {
+    t.apply(cmd, now, &P).expect_err("rejected")
+}
+
+fn running() -> Task {
+    apply(&task(), Command::StartTimeReached, 1_000).task
+}
+
+fn notified(t: &Transition) -> Vec<(CallbackState, Option<InvalidReason>, Option<ExitReason>)> {
+    t.events()
+        .into_iter()
+        .map(|e| (e.state, e.reason, e.exit_reason))
+        .collect()
+}
+
+const PULL: InvalidReason = InvalidReason::PullStreamFailed;
+
+#[test]
+fn create_schedules_start_and_end_and_sends_nothing() {
+    let t = Task::create(TaskId("t-1".into()), AccountId("a".into()), live_spec(), 5).unwrap();
+    assert_eq!(t.task.runtime, TaskRuntime::default());
+    assert_eq!(
+        (t.task.version, t.task.created_at, t.task.updated_at),
+        (1, 5, 5)
+    );
+    assert_eq!(
+        t.effects,
+        vec![
+            Effect::Schedule {
+                at: 1_000,
+                timer: Timer::Start
+            },
+            Effect::Schedule {
+                at: 2_000,
+                timer: Timer::End
+            },
+        ]
+    );
+    let bad_id = Task::create(TaskId("a.b".into()), AccountId("a".into()), live_spec(), 5);
+    assert!(matches!(
+        bad_id,
+        Err(Rejection::Invalid {
+            field: Field::TaskId,
+            ..
+        })
+    ));
+    let late = Task::create(
+        TaskId("t".into()),
+        AccountId("a".into()),
+        live_spec(),
+        2_000,
+    );
+    assert_eq!(late, Err(Rejection::IllegalDuration));
+}
+
+#[test]
+fn starts_at_start_time_not_before() {
+    let t = task();
+    let early = apply(&t, Command::StartTimeReached, 999);
+    assert_eq!(early.task, t, "an early timer changes nothing");
+    assert_eq!(
+        early.effects,
+        vec![Effect::Schedule {
+            at: 1_000,
+            timer: Timer::Start
+        }]
+    );
+    let started = apply(&t, Command::StartTimeReached, 1_000);
+    let rt = &started.task.runtime;
+    assert_eq!((rt.status, rt.run), (TaskStatus::Running, 1));
+    assert_eq!(started.task.version, t.version + 1);
+    assert_eq!(started.task.updated_at, 1_000);
+    assert_eq!(started.effects[0], Effect::StartRelay { run: 1 });
+    assert_eq!(
+        notified(&started),
+        vec![(CallbackState::Running, None, None)]
+    );
+    let event = &started.events()[0];
+    assert_eq!((event.seq, event.id.as_str()), (1, "t-1.1"));
+    assert_eq!((event.url.as_str(), event.time), (CB, 1_000));
+    // A second firing is stale.
+    let again = apply(&started.task, Command::StartTimeReached, 1_001);
+    assert_eq!((again.task, again.effects), (started.task, vec![]));
+}
+
+#[test]
+fn nothing_starts_past_the_end_time() {
+    let t = apply(&task(), Command::StartTimeReached, 2_000);
+    assert_eq!(t.task.runtime.status, TaskStatus::Exited);
+    assert_eq!(t.task.runtime.exit_reason, Some(ExitReason::OverEndTime));
+    assert!(
+        !t.effects
+            .iter()
+            .any(|e| matches!(e, Effect::StartRelay { .. }))
+    );
+}
+
+#[test]
+fn end_time_exits_from_every_state_and_stops_the_relay() {
+    let states = [
+        task(),
+        running(),
+        stopped(),
+        abnormal_waiting(),
+        abnormal_alive(),
+    ];
+    for t in states {
+        let was_alive = t.relay_alive();
+        let early = apply(&t, Command::EndTimeReached, 1_999);
+        assert_eq!(early.task, t);
+        let done = apply(&t, Command::EndTimeReached, 2_000);
+        let rt = &done.task.runtime;
+        assert_eq!(rt.status, TaskStatus::Exited);
+        assert_eq!(
+            (rt.exit_reason, rt.exit_time),
+            (Some(ExitReason::OverEndTime), Some(2_000))
+        );
+        assert_eq!(rt.invalid_reason, None);
+        assert_eq!(
+            done.effects
+                .contains(&Effect::StopRelay { run: t.runtime.run }),
+            was_alive
+        );
+        assert_eq!(done.purge_at(), Some(2_000 + 3_600));
+        assert_eq!(
+            notified(&done),
+            vec![(CallbackState::Exit, None, Some(ExitReason::OverEndTime))]
+        );
+        let after = apply(&done.task, Command::EndTimeReached, 2_001);
+        assert!(after.effects.is_empty() && after.task == done.task);
+    }
+}
+
+fn stopped() -> Task {
+    apply(&running(), Command::Stop, 1_100).task
+}
+
+/// Failed once, waiting for the first retry (due at 1_160).
+fn abnormal_waiting() -> Task {
+    let t = running();
+    apply(
+        &t,
+        Command::RelayFailed {
+            run: 1,
+            reason: PULL,
+            retryable: true,
+        },
+        1_100,
+    )
+    .task
+}
+
+/// Inside the relay's own grace period.
+fn abnormal_alive() -> Task {
+    apply(
+        &running(),
+        Command::RelayRecovering {
+            run: 1,
+            reason: InvalidReason::PushStreamFailed,
+        },
+        1_100,
+    )
+    .task
+}
+
+#[test]
+fn relay_grace_period_then_recovery() {
+    let t = abnormal_alive();
+    assert_eq!(t.runtime.status, TaskStatus::Abnormal);
+    assert_eq!(
+        t.runtime.invalid_reason,
+        Some(InvalidReason::PushStreamFailed)
+    );
+    assert!(t.relay_alive());
+    let back = apply(&t, Command::RelayRunning { run: 1 }, 1_110);
+    assert_eq!(back.task.runtime.status, TaskStatus::Running);
+    assert_eq!(back.task.runtime.invalid_reason, None);
+    assert_eq!(notified(&back), vec![(CallbackState::Running, None, None)]);
+    // Seq: Running (1), Recovering (2), Running (3).
+    assert_eq!(back.events()[0].seq, 3);
+}
+
+#[test]
+fn retries_every_interval_up_to_the_count_then_stops() {
+    let mut t = running();
+    let mut now = 1_100;
+    for attempt in 1..=3u32 {
+        let failed = apply(
+            &t,
+            Command::RelayFailed {
+                run: t.runtime.run,
+                reason: PULL,
+                retryable: false,
+            },
+            now,
+        );
+        let rt = &failed.task.runtime;
+        assert_eq!(rt.status, TaskStatus::Abnormal);
+        assert_eq!((rt.retries, rt.next_retry_at), (attempt, Some(now + 60)));
+        assert!(failed.effects.contains(&Effect::Schedule {
+            at: now + 60,
+            timer: Timer::Retry
+        }));
+        let expected_events = if attempt == 1 {
+            vec![(CallbackState::Recovering, Some(PULL), None)]
+        } else {
+            vec![]
+        };
+        assert_eq!(notified(&failed), expected_events, "attempt {attempt}");
+        // An early or stale RetryDue does nothing (the early one re-arms).
+        let stale = apply(&failed.task, Command::RetryDue { run: 99 }, now + 60);
+        assert_eq!(stale.task, failed.task);
+        let early = apply(
+            &failed.task,
+            Command::RetryDue { run: t.runtime.run },
+            now + 59,
+        );
+        assert_eq!(early.task, failed.task);
+        now += 60;
+        let retry = apply(&failed.task, Command::RetryDue { run: t.runtime.run }, now);
+        assert_eq!(retry.task.runtime.status, TaskStatus::Abnormal);
+        assert_eq!(retry.task.runtime.run, t.runtime.run + 1);
+        assert_eq!(
+            retry.effects,
+            vec![Effect::StartRelay {
+                run: t.runtime.run + 1
+            }]
+        );
+        t = retry.task;
+    }
+    let out = apply(
+        &t,
+        Command::RelayFailed {
+            run: t.runtime.run,
+            reason: PULL,
+            retryable: true,
+        },
+        now,
+    );
+    assert_eq!(out.task.runtime.status, TaskStatus::Stopped);
+    assert_eq!(out.task.runtime.invalid_reason, Some(PULL));
+    assert_eq!(
+        notified(&out),
+        vec![(CallbackState::Offline, Some(PULL), None)]
+    );
+    assert!(
+        !out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::StopRelay { .. }))
+    );
+}
+
+#[test]
+fn recovery_resets_the_retry_budget() {
+    let t = abnormal_waiting();
+    let retry = apply(&t, Command::RetryDue { run: 1 }, 1_160).task;
+    let up = apply(&retry, Command::RelayRunning { run: 2 }, 1_170).task;
+    assert_eq!(
+        (up.runtime.status, up.runtime.retries),
+        (TaskStatus::Running, 0)
+    );
+    // A report from the replaced run moves nothing.
+    let stale = apply(
+        &up,
+        Command::RelayFailed {
+            run: 1,
+            reason: PULL,
+            retryable: true,
+        },
+        1_180,
+    );
+    assert_eq!(stale.task, up);
+}
+
+#[test]
+fn zero_retries_stop_at_the_first_failure() {
+    let mut spec = live_spec();
+    spec.retry_count = 0;
+    let t = apply(&task_with(spec), Command::StartTimeReached, 1_000).task;
+    let out = apply(
+        &t,
+        Command::RelayFailed {
+            run: 1,
+            reason: PULL,
+            retryable: true,
+        },
+        1_001,
+    );
+    assert_eq!(out.task.runtime.status, TaskStatus::Stopped);
+}
+
+#[test]
+fn stop_rules() {
+    for t in [running(), abnormal_alive(), abnormal_waiting()] {
+        let s = apply(&t, Command::Stop, 1_200);
+        assert_eq!(s.task.runtime.status, TaskStatus::Stopped);
+        assert_eq!(s.task.runtime.next_retry_at, None);
+        assert_eq!(
+            s.effects
+                .contains(&Effect::StopRelay { run: t.runtime.run }),
+            t.relay_alive()
+        );
+        assert_eq!(notified(&s), vec![(CallbackState::Offline, None, None)]);
+    }
+    for t in [task(), stopped(), apply(&task(), Command::Delete, 5).task] {
+        assert_eq!(reject(&t, Command::Stop, 1_200), Rejection::TaskHasStopped);
+    }
+}
+
+#[test]
+fn restart_rules() {
+    // Running: stop, then start a new run of the latest spec, from the top of the playlist.
+    let mut t = running();
+    t.runtime.current_file_index = 3;
+    let r = apply(&t, Command::Restart, 1_200);
+    assert_eq!(
+        &r.effects[..2],
+        &[Effect::StopRelay { run: 1 }, Effect::StartRelay { run: 2 }]
+    );
+    assert_eq!(r.task.runtime.current_file_index, t.spec.file_index);
+    assert_eq!(notified(&r), vec![(CallbackState::Running, None, None)]);
+    // Stopped or waiting for a retry: start directly.
+    for t in [stopped(), abnormal_waiting()] {
+        let r = apply(&t, Command::Restart, 1_200);
+        assert_eq!(
+            r.effects[0],
+            Effect::StartRelay {
+                run: t.runtime.run + 1
+            }
+        );
+        let rt = &r.task.runtime;
+        assert_eq!(
+            (rt.status, rt.retries, rt.invalid_reason),
+            (TaskStatus::Running, 0, None)
+        );
+    }
+    // Refused before the start time, at or after the end time, and once exited.
+    assert_eq!(
+        reject(&task(), Command::Restart, 999),
+        Rejection::NotStartedYet
+    );
+    assert_eq!(
+        reject(&stopped(), Command::Restart, 2_000),
+        Rejection::IllegalDuration
+    );
+    let exited = apply(&running(), Command::EndTimeReached, 2_000).task;
+    assert_eq!(reject(&exited, Command::Restart, 1_500), Rejection::Exited);
+    // Not started but past the start time (timer late): starts.
+    let r = apply(&task(), Command::Restart, 1_000);
+    assert_eq!(r.task.runtime.status, TaskStatus::Running);
+}
+
+#[test]
+fn delete_exits_with_trigger_by_user_and_purges_now() {
+    for t in [task(), running(), stopped(), abnormal_waiting()] {
+        let d = apply(&t, Command::Delete, 1_500);
+        let rt = &d.task.runtime;
+        assert_eq!(
+            (rt.status, rt.exit_reason),
+            (TaskStatus::Exited, Some(ExitReason::TriggerByUser))
+        );
+        assert_eq!(rt.exit_time, Some(1_500));
+        assert_eq!(d.purge_at(), Some(1_500));
+        assert_eq!(
+            notified(&d),
+            vec![(CallbackState::Exit, None, Some(ExitReason::TriggerByUser))]
+        );
+    }
+    let exited = apply(&running(), Command::EndTimeReached, 2_000).task;
+    let d = apply(&exited, Command::Delete, 2_100);
+    assert_eq!(d.task, exited);
+    assert_eq!(d.effects, vec![Effect::Purge { at: 2_100 }]);
+}
+
+fn patch(f: impl FnOnce(&mut TaskPatch)) -> Command {
+    let mut p = TaskPatch::default();
+    f(&mut p);
+    Command::Update(p)
+}
+
+#[test]
+fn update_while_running_allows_only_callback_and_repeat() {
+    for t in [running(), abnormal_alive(), abnormal_waiting()] {
+        let u = apply(&t, patch(|p| p.callback_url = Some(None)), 1_200);
+        assert_eq!(u.task.spec.callback_url, None);
+        let u = apply(&t, patch(|p| p.repeat_number = Some(-1)), 1_200);
+        assert_eq!(u.task.spec.repeat_number, -1);
+        assert_eq!(
+            u.effects
+                .contains(&Effect::UpdateRelay { run: t.runtime.run }),
+            t.relay_alive()
+        );
+        let refused = [
+            (
+                patch(|p| p.dst_url = Some("rtmp://x/y/z".into())),
+                Field::DstUrl,
+            ),
+            (
+                patch(|p| p.region = Some("cn-beijing".into())),
+                Field::Region,
+            ),
+            (patch(|p| p.end_time = Some(1_900)), Field::EndTime),
+            (patch(|p| p.file_index = Some(1)), Field::FileIndex),
+        ];
+        for (cmd, field) in refused {
+            assert_eq!(reject(&t, cmd, 1_200), Rejection::TaskHasStarted(field));
+        }
+        // Unchanged values (the SDK always sends Region) are not changes.
+        let same = apply(&t, patch(|p| p.region = Some(t.spec.region.clone())), 1_200);
+        assert_eq!(same.task, t);
+    }
+}
+
+#[test]
+fn update_while_stopped_allows_all_but_region() {
+    let t = stopped();
+    let u = apply(
+        &t,
+        patch(|p| {
+            p.dst_url = Some("rtmp://new/app/s".into());
+            p.end_time = Some(3_000);
+            p.name = Some("renamed".into());
+        }),
+        1_200,
+    );
+    assert_eq!(u.task.spec.dst_url, "rtmp://new/app/s");
+    assert_eq!(
+        u.task.runtime.status,
+        TaskStatus::Stopped,
+        "effective at the next start"
+    );
+    assert_eq!(
+        u.effects,
+        vec![Effect::Schedule {
+            at: 3_000,
+            timer: Timer::End
+        }]
+    );
+    assert_eq!(
+        reject(&t, patch(|p| p.region = Some("cn-beijing".into())), 1_200),
+        Rejection::TaskHasStarted(Field::Region)
+    );
+    // The new configuration is what the next run uses.
+    let r = apply(&u.task, Command::Restart, 1_300);
+    assert_eq!(r.task.spec.dst_url, "rtmp://new/app/s");
+}
+
+#[test]
+fn update_before_start_allows_everything_and_rearms_timers() {
+    let t = task();
+    let u = apply(
+        &t,
+        patch(|p| {
+            p.region = Some("cn-beijing".into());
+            p.start_time = Some(1_500);
+        }),
+        100,
+    );
+    assert_eq!(u.task.spec.region, "cn-beijing");
+    assert_eq!(
+        u.effects,
+        vec![Effect::Schedule {
+            at: 1_500,
+            timer: Timer::Start
+        }]
+    );
+    // The old start timer fires early now, and re-arms.
+    let early = apply(&u.task, Command::StartTimeReached, 1_000);
+    assert_eq!(early.task.runtime.status, TaskStatus::NotStarted);
+}
+
+#[test]
+fn update_durations_and_validation() {
+    let t = task();
+    let cases = [
+        (patch(|p| p.end_time = Some(1_000)), 100),
+        (patch(|p| p.start_time = Some(2_000)), 100),
+        (patch(|p| p.end_time = Some(1_100)), 1_100),
+    ];
+    for (cmd, now) in cases {
+        assert_eq!(reject(&t, cmd, now), Rejection::IllegalDuration);
+    }
+    assert!(matches!(
+        reject(&t, patch(|p| p.retry_interval = Some(10)), 100),
+        Rejection::Invalid {
+            field: Field::RetryInterval,
+            ..
+        }
+    ));
+    // A stopped task past its end time (timer not yet fired) can still get other updates.
+    let s = stopped();
+    let u = apply(&s, patch(|p| p.name = Some("x".into())), 2_000);
+    assert_eq!(u.task.spec.name, "x");
+    // Exited: nothing.
+    let exited = apply(&s, Command::EndTimeReached, 2_000).task;
+    assert_eq!(reject(&exited, patch(|_| {}), 2_001), Rejection::Exited);
+}
+
+#[test]
+fn no_callback_url_no_events() {
+    let t = task_with(live_spec());
+    let started = apply(&t, Command::StartTimeReached, 1_000);
+    assert!(started.events().is_empty());
+    assert_eq!(started.task.runtime.event_seq, 0);
+}
+
+#[test]
+fn callback_url_change_applies_to_the_next_event() {
+    let t = running();
+    let u = apply(
+        &t,
+        patch(|p| p.callback_url = Some(Some("https://new.example/cb".into()))),
+        1_100,
+    )
+    .task;
+    let s = apply(&u, Command::Stop, 1_200);
+    assert_eq!(s.events()[0].url, "https://new.example/cb");
+}
+
+#[test]
+fn playlist_finished_and_progress() {
+    let t = running();
+    let p = apply(
+        &t,
+        Command::Progress {
+            run: 1,
+            file_index: 2,
+            offset: 30,
+        },
+        1_100,
+    );
+    assert_eq!(
+        (
+            p.task.runtime.current_file_index,
+            p.task.runtime.current_offset
+        ),
+        (2, 30)
+    );
+    assert!(p.effects.is_empty());
+    let f = apply(&p.task, Command::PlaylistFinished { run: 1 }, 1_200);
+    assert_eq!(f.task.runtime.status, TaskStatus::Stopped);
+    assert_eq!(notified(&f), vec![(CallbackState::Offline, None, None)]);
+    let stale = apply(&f.task, Command::PlaylistFinished { run: 1 }, 1_201);
+    assert_eq!(stale.task, f.task);
+}
+
+#[test]
+fn recover_rearms_and_restarts() {
+    let r = apply(&task(), Command::Recover, 10);
+    assert_eq!(r.task, task());
+    assert_eq!(
+        r.effects,
+        vec![
+            Effect::Schedule {
+                at: 1_000,
+                timer: Timer::Start
+            },
+            Effect::Schedule {
+                at: 2_000,
+                timer: Timer::End
+            }
+        ]
+    );
+    let run = running();
+    let r = apply(&run, Command::Recover, 1_500);
+    assert_eq!(r.task.runtime.status, TaskStatus::Running);
+    assert_eq!(r.effects[0], Effect::StartRelay { run: 2 });
+    assert!(r.events().is_empty());
+    let w = abnormal_waiting();
+    let r = apply(&w, Command::Recover, 1_500);
+    assert_eq!(r.task, w);
+    assert_eq!(
+        r.effects[0],
+        Effect::Schedule {
+            at: 1_160,
+            timer: Timer::Retry
+        }
+    );
+    // Past the end: exits, and stops no relay (none survived the restart).
+    let r = apply(&running(), Command::Recover, 2_500);
+    assert_eq!(r.task.runtime.status, TaskStatus::Exited);
+    assert!(
+        !r.effects
+            .iter()
+            .any(|e| matches!(e, Effect::StopRelay { .. }))
+    );
+    let r = apply(&stopped(), Command::Recover, 2_500);
+    assert_eq!(r.task.runtime.exit_reason, Some(ExitReason::OverEndTime));
+    let exited = r.task;
+    let r = apply(&exited, Command::Recover, 2_600);
+    assert_eq!(r.effects, vec![Effect::Purge { at: 2_500 + 3_600 }]);
+}
+
+#[test]
+fn huge_retention_saturates() {
+    let p = Policy {
+        retention: u64::MAX,
+    };
+    let done = running().apply(Command::EndTimeReached, 2_000, &p).unwrap();
+    assert_eq!(done.purge_at(), Some(UnixTime::MAX));
+}

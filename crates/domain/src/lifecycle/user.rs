@@ -1,0 +1,95 @@
+//! The user's commands: Update, Stop, Restart, Delete (rules on [`Command`](super::Command)).
+
+use super::{Effect, Step, Timer};
+use crate::event::CallbackState;
+use crate::request::{Field, Rejection, TaskPatch};
+use crate::task::{ExitReason, TaskStatus};
+
+impl Step<'_> {
+    pub(super) fn update(&mut self, patch: &TaskPatch) -> Result<(), Rejection> {
+        let status = self.task.runtime.status;
+        let changes = patch.changes(&self.task.spec);
+        match status {
+            TaskStatus::Exited => return Err(Rejection::Exited),
+            TaskStatus::NotStarted => {}
+            TaskStatus::Running | TaskStatus::Abnormal => {
+                // "While a task is running [...] you can update only the CallbackUrl and
+                // RepeatTime parameters" (seed 003).
+                if let Some(&field) = changes
+                    .iter()
+                    .find(|f| !matches!(f, Field::CallbackUrl | Field::RepeatNumber))
+                {
+                    return Err(Rejection::TaskHasStarted(field));
+                }
+            }
+            TaskStatus::Stopped => {
+                // "If a task is stopped, you can update all parameters except for Region."
+                if changes.contains(&Field::Region) {
+                    return Err(Rejection::TaskHasStarted(Field::Region));
+                }
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let spec = patch.apply_to(&self.task.spec);
+        spec.validate_fields()?;
+        let times_changed =
+            changes.contains(&Field::StartTime) || changes.contains(&Field::EndTime);
+        // Unchanged times were valid when set; an end time that has passed since only matters
+        // to the End timer, which is about to fire.
+        spec.check_duration(times_changed.then_some(self.now))?;
+        self.task.spec = spec;
+
+        let (start, end) = (self.task.spec.start_time, self.task.spec.end_time);
+        if status == TaskStatus::NotStarted && changes.contains(&Field::StartTime) {
+            self.schedule(start, Timer::Start);
+        }
+        if changes.contains(&Field::EndTime) {
+            self.schedule(end, Timer::End);
+        }
+        if changes.contains(&Field::RepeatNumber) && self.task.relay_alive() {
+            let run = self.task.runtime.run;
+            self.effects.push(Effect::UpdateRelay { run });
+        }
+        Ok(())
+    }
+
+    pub(super) fn stop(&mut self) -> Result<(), Rejection> {
+        if !self.task.runtime.status.is_running() {
+            return Err(Rejection::TaskHasStopped);
+        }
+        self.stop_relay();
+        let rt = self.rt();
+        rt.status = TaskStatus::Stopped;
+        rt.invalid_reason = None;
+        rt.next_retry_at = None;
+        self.notify(CallbackState::Offline, None, None);
+        Ok(())
+    }
+
+    pub(super) fn restart(&mut self) -> Result<(), Rejection> {
+        let spec = &self.task.spec;
+        if self.task.runtime.status == TaskStatus::Exited {
+            return Err(Rejection::Exited);
+        }
+        if self.now < spec.start_time {
+            return Err(Rejection::NotStartedYet);
+        }
+        if self.now >= spec.end_time {
+            return Err(Rejection::IllegalDuration);
+        }
+        self.start_fresh();
+        Ok(())
+    }
+
+    pub(super) fn delete(&mut self) {
+        if self.task.runtime.status == TaskStatus::Exited {
+            // Already exited (at its EndTime): only the record is left to go.
+            let now = self.now;
+            self.effects.push(Effect::Purge { at: now });
+        } else {
+            self.exit(ExitReason::TriggerByUser);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The storage port: where tasks and their callback outbox live.
+//!
+//! Every write of a task state and the callback events it produced is one transaction
+//! (outbox, STYLE habit 8), and it is committed — durable — when the future resolves: the
+//! engine acknowledges a change only after that. Optimistic concurrency: every task write names
+//! the version it was computed from, and loses with [`StoreError::Conflict`] if another write
+//! got there first; the engine re-reads and re-applies.
+//!
+//! The trait is object-safe (`Arc<dyn TaskStore>`) and runtime-neutral: methods return boxed
+//! `Send` futures ([`StoreFuture`]) rather than using `async fn`, which is not object-safe.
+//! Implementations: `baton-store-sqlite`; every implementation passes the conformance suite in
+//! `baton-store-conformance`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::event::CallbackEvent;
+use crate::request::{ListFilter, Page};
+use crate::task::{AccountId, Task, TaskId, UnixTime};
+
+/// The future a [`TaskStore`] method returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Durable storage of tasks and their callback outbox.
+pub trait TaskStore: Send + Sync + fmt::Debug {
+    /// Stores a new task and its events. [`StoreError::Duplicate`] if a task with its ID
+    /// exists (in any account: IDs are global).
+    fn insert<'a>(&'a self, task: &'a Task, events: &'a [CallbackEvent]) -> StoreFuture<'a, ()>;
+
+    /// Replaces a stored task (found by account and ID) with `task` and appends `events`, if
+    /// the stored version is `expected_version`; `task.version` must be `expected_version + 1`
+    /// (a [`Transition`](crate::Transition) sets it). [`StoreError::NotFound`] if there is no
+    /// such task, [`StoreError::Conflict`] if its version differs. Nothing is written then.
+    fn update<'a>(
+        &'a self,
+        task: &'a Task,
+        expected_version: u64,
+        events: &'a [CallbackEvent],
+    ) -> StoreFuture<'a, ()>;
+
+    /// Deletes a task if its stored version is `expected_version`, and appends `events` (the
+    /// `Exit` callback), in one transaction. Errors as [`TaskStore::update`].
+    fn delete<'a>(
+        &'a self,
+        account: &'a AccountId,
+        id: &'a TaskId,
+        expected_version: u64,
+        events: &'a [CallbackEvent],
+    ) -> StoreFuture<'a, ()>;
+
+    /// One task of one account (`None` for another account's task).
+    fn get<'a>(&'a self, account: &'a AccountId, id: &'a TaskId) -> StoreFuture<'a, Option<Task>>;
+
+    /// One page of an account's tasks matching `filter` (see [`ListFilter`]), newest first
+    /// (creation time descending, then ID ascending), and how many match in all.
+    fn list<'a>(
+        &'a self,
+        account: &'a AccountId,
+        filter: &'a ListFilter,
+        page: Page,
+    ) -> StoreFuture<'a, TaskList>;
+
+    /// Every task, of every account, that has not exited: after a restart the engine applies
+    /// [`Command::Recover`](crate::Command::Recover) to each (timers, relays). Ordered by ID.
+    fn unfinished(&self) -> StoreFuture<'_, Vec<Task>>;
+
+    /// Up to `limit` undelivered events whose next attempt is due at `now`, earliest due first,
+    /// then in the order they were stored.
+    fn due_events(&self, now: UnixTime, limit: u32) -> StoreFuture<'_, Vec<OutboxEntry>>;
+
+    /// Records that an event was delivered: it is never due again. Idempotent; an unknown ID
+    /// is not an error (the event may have been purged).
+    fn mark_delivered<'a>(&'a self, event_id: &'a str, now: UnixTime) -> StoreFuture<'a, ()>;
+
+    /// Records a failed attempt: `attempts` made so far, next attempt at `next_attempt_at`.
+    /// No effect on a delivered or unknown event.
+    fn reschedule_event<'a>(
+        &'a self,
+        event_id: &'a str,
+        attempts: u32,
+        next_attempt_at: UnixTime,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Deletes exited tasks whose exit time is before `before`, and delivered events delivered
+    /// before `before` (the engine passes `now - retention`).
+    fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged>;
+}
+
+/// A page of tasks and the total count of matches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskList {
+    pub tasks: Vec<Task>,
+    pub total: u64,
+}
+
+/// A stored callback event awaiting delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub event: CallbackEvent,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When it is due (the event's time, until an attempt fails).
+    pub next_attempt_at: UnixTime,
+}
+
+/// What [`TaskStore::purge`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub tasks: u64,
+    pub events: u64,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The task was changed by someone else since it was read (optimistic concurrency).
+    #[error("task {id} was changed concurrently (expected version {expected})")]
+    Conflict { id: TaskId, expected: u64 },
+    /// No such task (for this account).
+    #[error("task {id} does not exist")]
+    NotFound { id: TaskId },
+    /// A task with this ID, or an event with this ID, exists already.
+    #[error("{what} {id} exists already")]
+    Duplicate { what: &'static str, id: String },
+    /// The caller broke the port's contract (e.g. a version that does not follow the expected
+    /// one, or a number the backend cannot hold).
+    #[error("invalid store request: {0}")]
+    Invalid(String),
+    /// A stored row does not decode into a task or event (the database was edited by hand or
+    /// by a newer Baton).
+    #[error("stored {what} {id} is corrupt: {reason}")]
+    Corrupt {
+        what: &'static str,
+        id: String,
+        reason: String,
+    },
+    /// The backend failed (I/O, locking, connection). The change was not made; retrying may
+    /// help.
+    #[error("store backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

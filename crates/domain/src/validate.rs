@@ -1,0 +1,490 @@
+//! Validation of a task's configuration: lengths, URL schemes, ranges, times.
+//!
+//! The limits are the providers' (cloud-apis.md §2.3 `CreateLivePullToPushRequest`) where they
+//! state one, and Baton's where they are silent (each such limit says so). Validation answers
+//! "may this configuration exist?"; whether Baton can *run* it today is [`TaskSpec::supported`].
+
+use crate::request::{Field, Rejection};
+use crate::task::{SourceProtocol, SourceType, TaskSpec, UnixTime, is_id_byte};
+
+/// Longest URL or opaque text field: "Maximum length is 2000 characters" (`DstUrl`,
+/// `CallbackUrl`, cloud-apis §2.3). Applied to every source URL and to `AuthKey`, `ReqAuth`,
+/// `NotifyItemSwitch` too.
+pub const MAX_TEXT_LEN: usize = 2000;
+/// Longest task name. Alibaba documents none; Baton's choice.
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest region name. Baton's choice (the provider's names are ~15 characters).
+pub const MAX_REGION_LEN: usize = 64;
+/// Most source URLs of a `vod` / `url` task: "a maximum of 30 URLs" (cloud-apis §2.3).
+pub const MAX_SOURCE_URLS: usize = 30;
+/// Longest VOD media ID. Baton's choice (the provider's IDs are 32 hex digits).
+pub const MAX_MEDIA_ID_LEN: usize = 64;
+/// `RetryInterval` bounds in seconds: "Valid values: [60, 300]" (cloud-apis §2.3).
+pub const RETRY_INTERVAL_RANGE: std::ops::RangeInclusive<u32> = 60..=300;
+/// Default `RetryInterval`: 60 s (cloud-apis §2.3).
+pub const DEFAULT_RETRY_INTERVAL: u32 = 60;
+/// Default `RetryCount`: 3 (cloud-apis §2.3).
+pub const DEFAULT_RETRY_COUNT: u32 = 3;
+/// Most retries. Alibaba documents no bound; Baton's, so that a task cannot retry for weeks.
+pub const MAX_RETRY_COUNT: u32 = 100;
+/// Latest accepted time: 9999-12-31T23:59:59Z, the last instant `yyyy-MM-ddTHH:mm:ssZ` can
+/// write. Times are also ≥ 0 (1970). Keeps all time arithmetic far from overflow.
+pub const MAX_TIME: UnixTime = 253_402_300_799;
+
+/// A value that is valid but that this build of Baton cannot run (its source is not built
+/// yet). The API refuses it at Create with the value named, rather than accepting and faking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field:?} `{value}` is not supported")]
+pub struct Unsupported {
+    /// The field holding the value.
+    pub field: Field,
+    /// The value, by its canonical name (`vod`, `srt`, ...).
+    pub value: &'static str,
+}
+
+impl TaskSpec {
+    /// Checks every field, then the duration: `EndTime` must be later than `StartTime` and
+    /// than `now` ("EndTime must be later than StartTime. EndTime must be later than the
+    /// current time.", cloud-apis §2.3) — else [`Rejection::IllegalDuration`].
+    pub fn validate(&self, now: UnixTime) -> Result<(), Rejection> {
+        self.validate_fields()?;
+        self.check_duration(Some(now))
+    }
+
+    /// Whether this build can run the task: live sources over RTMP or HTTP-FLV. Everything
+    /// else is valid configuration the engine cannot serve yet.
+    pub fn supported(&self) -> Result<(), Unsupported> {
+        match self.source_type {
+            SourceType::Live => {}
+            other => {
+                return Err(Unsupported {
+                    field: Field::SourceType,
+                    value: other.as_str(),
+                });
+            }
+        }
+        match self.source_protocol {
+            Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) | None => Ok(()),
+            Some(other) => Err(Unsupported {
+                field: Field::SourceProtocol,
+                value: other.as_str(),
+            }),
+        }
+    }
+
+    /// Every field check except the duration rule.
+    pub(crate) fn validate_fields(&self) -> Result<(), Rejection> {
+        check_len(Field::Name, &self.name, MAX_NAME_LEN)?;
+        check_region(&self.region)?;
+        self.check_sources()?;
+        check_url(Field::DstUrl, &self.dst_url, &["rtmp", "rtmps"])?;
+        check_time(Field::StartTime, self.start_time)?;
+        check_time(Field::EndTime, self.end_time)?;
+        if let Some(url) = &self.callback_url {
+            check_url(Field::CallbackUrl, url, &["http", "https"])?;
+        }
+        if self.repeat_number < -1 {
+            // "0: no repeat, -1: loop indefinitely, other positive integers" (cloud-apis §2.3).
+            return Err(invalid(Field::RepeatNumber, "must be -1 or more"));
+        }
+        if self.retry_count > MAX_RETRY_COUNT {
+            return Err(invalid(Field::RetryCount, "must be at most 100"));
+        }
+        if !RETRY_INTERVAL_RANGE.contains(&self.retry_interval) {
+            return Err(invalid(Field::RetryInterval, "must be 60 to 300 seconds"));
+        }
+        if self.source_type != SourceType::Live
+            && self.file_index as usize >= self.source_urls.len()
+        {
+            return Err(invalid(Field::FileIndex, "beyond the last source URL"));
+        }
+        check_opaque(Field::AuthKey, self.auth_key.as_deref())?;
+        check_opaque(Field::ReqAuth, self.req_auth.as_deref())?;
+        check_opaque(Field::NotifyItemSwitch, self.notify_item_switch.as_deref())
+    }
+
+    /// `EndTime > StartTime`, and `EndTime > now` when `now` is given.
+    pub(crate) fn check_duration(&self, now: Option<UnixTime>) -> Result<(), Rejection> {
+        if self.end_time <= self.start_time || now.is_some_and(|now| self.end_time <= now) {
+            return Err(Rejection::IllegalDuration);
+        }
+        Ok(())
+    }
+
+    /// Source URLs per type (cloud-apis §2.3 `SourceUrls`): live — exactly one URL whose scheme
+    /// matches the protocol; vod — 1–30 media IDs; url — 1–30 `http(s)://` URLs or absolute
+    /// local paths.
+    fn check_sources(&self) -> Result<(), Rejection> {
+        let urls = &self.source_urls;
+        if urls.is_empty() {
+            return Err(invalid(Field::SourceUrls, "at least one is required"));
+        }
+        match self.source_type {
+            SourceType::Live => {
+                let Some(protocol) = self.source_protocol else {
+                    return Err(invalid(Field::SourceProtocol, "required for live sources"));
+                };
+                if urls.len() != 1 {
+                    return Err(invalid(Field::SourceUrls, "a live task has exactly one"));
+                }
+                check_url(Field::SourceUrls, &urls[0], live_schemes(protocol))
+            }
+            SourceType::Vod => {
+                check_count(urls.len())?;
+                urls.iter().try_for_each(|id| check_media_id(id))
+            }
+            SourceType::Url => {
+                check_count(urls.len())?;
+                urls.iter().try_for_each(|url| check_file_source(url))
+            }
+        }
+    }
+}
+
+/// The URL schemes of a live source protocol. HTTP-FLV and HLS URLs are not required to end in
+/// `.flv` / `.m3u8`: CDNs serve both from query-string URLs, and the puller checks the content.
+fn live_schemes(protocol: SourceProtocol) -> &'static [&'static str] {
+    match protocol {
+        SourceProtocol::Rtmp => &["rtmp", "rtmps"],
+        SourceProtocol::HttpFlv | SourceProtocol::Hls => &["http", "https"],
+        SourceProtocol::Srt => &["srt"],
+        SourceProtocol::Rtsp => &["rtsp", "rtsps"],
+    }
+}
+
+fn invalid(field: Field, reason: &str) -> Rejection {
+    Rejection::Invalid {
+        field,
+        reason: reason.to_owned(),
+    }
+}
+
+fn check_len(field: Field, value: &str, max: usize) -> Result<(), Rejection> {
+    // Lengths are in characters, as the providers count them; the byte length bounds the
+    // character count from above, so most values skip the count.
+    if value.len() > max && value.chars().count() > max {
+        return Err(Rejection::Invalid {
+            field,
+            reason: format!("longer than {max} characters"),
+        });
+    }
+    Ok(())
+}
+
+fn check_count(n: usize) -> Result<(), Rejection> {
+    if n > MAX_SOURCE_URLS {
+        return Err(invalid(Field::SourceUrls, "at most 30 are allowed"));
+    }
+    Ok(())
+}
+
+fn check_region(region: &str) -> Result<(), Rejection> {
+    // Which regions exist is configuration the API checks; the domain only keeps the value
+    // sane to store and echo (`cn-shanghai`, `preregion`, ...).
+    if region.is_empty() {
+        return Err(invalid(Field::Region, "empty"));
+    }
+    check_len(Field::Region, region, MAX_REGION_LEN)?;
+    if !region.bytes().all(is_id_byte) {
+        return Err(invalid(
+            Field::Region,
+            "only letters, digits, '_' and '-' are allowed",
+        ));
+    }
+    Ok(())
+}
+
+fn check_time(field: Field, t: UnixTime) -> Result<(), Rejection> {
+    if !(0..=MAX_TIME).contains(&t) {
+        return Err(invalid(field, "outside 1970-01-01 to 9999-12-31"));
+    }
+    Ok(())
+}
+
+fn check_opaque(field: Field, value: Option<&str>) -> Result<(), Rejection> {
+    value.map_or(Ok(()), |v| check_len(field, v, MAX_TEXT_LEN))
+}
+
+fn check_media_id(id: &str) -> Result<(), Rejection> {
+    if id.is_empty() || id.len() > MAX_MEDIA_ID_LEN || !id.bytes().all(is_id_byte) {
+        return Err(invalid(
+            Field::SourceUrls,
+            "a vod source is a media ID: 1-64 letters, digits, '_' or '-'",
+        ));
+    }
+    Ok(())
+}
+
+fn check_file_source(url: &str) -> Result<(), Rejection> {
+    if url.starts_with('/') {
+        check_len(Field::SourceUrls, url, MAX_TEXT_LEN)?;
+        if url.chars().any(char::is_control) {
+            return Err(invalid(Field::SourceUrls, "control characters in a path"));
+        }
+        return Ok(());
+    }
+    check_url(Field::SourceUrls, url, &["http", "https"])
+}
+
+/// A URL `scheme://host[:port][/...]` with one of `schemes` (ASCII case-insensitive), a
+/// non-empty host, no whitespace or control characters, at most [`MAX_TEXT_LEN`] characters.
+fn check_url(field: Field, url: &str, schemes: &[&str]) -> Result<(), Rejection> {
+    check_len(field, url, MAX_TEXT_LEN)?;
+    if url.is_empty() {
+        return Err(invalid(field, "empty"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(field, "whitespace or control characters"));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(Rejection::Invalid {
+            field,
+            reason: format!("not a URL; expected {}://", schemes.join(":// or ")),
+        });
+    };
+    if !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return Err(Rejection::Invalid {
+            field,
+            reason: format!(
+                "scheme `{scheme}` not allowed; expected {}://",
+                schemes.join(":// or ")
+            ),
+        });
+    }
+    // RFC 3986 3.2: the authority ends at the first '/', '?' or '#'; userinfo ends at '@'.
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    if host_port.is_empty() || host_port.starts_with(':') {
+        return Err(invalid(field, "no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn live_spec() -> TaskSpec {
+        TaskSpec {
+            name: "t".into(),
+            region: "cn-shanghai".into(),
+            source_type: SourceType::Live,
+            source_protocol: Some(SourceProtocol::Rtmp),
+            source_urls: vec!["rtmp://src.example/live/a".into()],
+            dst_url: "rtmp://dst.example/live/b".into(),
+            start_time: 1_000,
+            end_time: 2_000,
+            callback_url: None,
+            repeat_number: 0,
+            retry_count: DEFAULT_RETRY_COUNT,
+            retry_interval: DEFAULT_RETRY_INTERVAL,
+            file_index: 0,
+            offset: 0,
+            auth_key: None,
+            req_auth: None,
+            notify_item_switch: None,
+        }
+    }
+
+    fn field_of(r: Result<(), Rejection>) -> Option<Field> {
+        match r {
+            Err(Rejection::Invalid { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_plain_live_spec_is_valid_and_supported() {
+        let s = live_spec();
+        assert_eq!(s.validate(500), Ok(()));
+        assert_eq!(s.supported(), Ok(()));
+    }
+
+    #[test]
+    fn duration_rules() {
+        let mut s = live_spec();
+        assert_eq!(s.validate(2_000), Err(Rejection::IllegalDuration));
+        assert_eq!(s.validate(1_999), Ok(()));
+        s.end_time = s.start_time;
+        assert_eq!(s.validate(0), Err(Rejection::IllegalDuration));
+        s.end_time = s.start_time - 1;
+        assert_eq!(s.validate(0), Err(Rejection::IllegalDuration));
+        // A start time in the past is fine: the task starts at once.
+        let mut s = live_spec();
+        s.start_time = 0;
+        assert_eq!(s.validate(1_500), Ok(()));
+        s.start_time = -1;
+        assert_eq!(field_of(s.validate(0)), Some(Field::StartTime));
+        let mut s = live_spec();
+        s.end_time = MAX_TIME + 1;
+        assert_eq!(field_of(s.validate(0)), Some(Field::EndTime));
+    }
+
+    #[test]
+    fn live_source_scheme_must_match_the_protocol() {
+        let cases = [
+            (SourceProtocol::Rtmp, "rtmp://h/app/s", true),
+            (SourceProtocol::Rtmp, "RTMPS://h:443/app/s", true),
+            (SourceProtocol::Rtmp, "http://h/app/s.flv", false),
+            (SourceProtocol::HttpFlv, "http://h/app/s.flv", true),
+            (SourceProtocol::HttpFlv, "https://h/app/s.flv?a=b", true),
+            (SourceProtocol::HttpFlv, "rtmp://h/app/s", false),
+            (SourceProtocol::Hls, "https://h/s.m3u8", true),
+            (SourceProtocol::Srt, "srt://h:9000?streamid=x", true),
+            (SourceProtocol::Srt, "udp://h:9000", false),
+            (SourceProtocol::Rtsp, "rtsp://cam/1", true),
+        ];
+        for (protocol, url, ok) in cases {
+            let mut s = live_spec();
+            s.source_protocol = Some(protocol);
+            s.source_urls = vec![url.into()];
+            assert_eq!(s.validate(0).is_ok(), ok, "{protocol:?} {url}");
+        }
+    }
+
+    #[test]
+    fn malformed_urls_name_their_field() {
+        for bad in [
+            "",
+            "rtmp://",
+            "rtmp:///app",
+            "rtmp://:1935/app",
+            "rtmp://user@/app",
+            "rtmp//h/app",
+            "rtmp://h/a b",
+            "rtmp://h/a\nb",
+            "h/app/s",
+        ] {
+            let mut s = live_spec();
+            s.source_urls = vec![bad.into()];
+            assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls), "{bad:?}");
+            let mut s = live_spec();
+            s.dst_url = bad.into();
+            assert_eq!(field_of(s.validate(0)), Some(Field::DstUrl), "{bad:?}");
+        }
+        let mut s = live_spec();
+        s.dst_url = "srt://h:1/x".into();
+        assert_eq!(field_of(s.validate(0)), Some(Field::DstUrl));
+        s.dst_url = "rtmp://user:pw@h:1935/app/s?k=v".into();
+        assert_eq!(s.validate(0), Ok(()));
+    }
+
+    #[test]
+    fn live_needs_a_protocol_and_exactly_one_url() {
+        let mut s = live_spec();
+        s.source_protocol = None;
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceProtocol));
+        let mut s = live_spec();
+        s.source_urls.push("rtmp://h/b".into());
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+        s.source_urls.clear();
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+    }
+
+    #[test]
+    fn file_sources() {
+        let mut s = live_spec();
+        s.source_type = SourceType::Url;
+        s.source_protocol = None;
+        s.source_urls = vec!["https://h/a.mp4".into(), "/srv/media/b.flv".into()];
+        s.file_index = 1;
+        assert_eq!(s.validate(0), Ok(()));
+        s.file_index = 2;
+        assert_eq!(field_of(s.validate(0)), Some(Field::FileIndex));
+        s.file_index = 0;
+        s.source_urls = vec!["rtmp://h/a".into()];
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+        s.source_urls = vec!["relative/path.mp4".into()];
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+        s.source_urls = vec!["https://h/a.mp4".into(); 30];
+        assert_eq!(s.validate(0), Ok(()));
+        s.source_urls.push("https://h/a.mp4".into());
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+
+        s.source_type = SourceType::Vod;
+        s.source_urls = vec!["5f4e1d1f0a2b4c3d8e9f00112233aabb".into()];
+        assert_eq!(s.validate(0), Ok(()));
+        s.source_urls = vec!["https://h/a.mp4".into()];
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+        s.source_urls = vec!["x".repeat(65)];
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+    }
+
+    #[test]
+    fn ranges_and_lengths() {
+        let check = |f: &dyn Fn(&mut TaskSpec), field: Option<Field>| {
+            let mut s = live_spec();
+            f(&mut s);
+            assert_eq!(field_of(s.validate(0)), field);
+        };
+        check(&|s| s.retry_interval = 59, Some(Field::RetryInterval));
+        check(&|s| s.retry_interval = 60, None);
+        check(&|s| s.retry_interval = 300, None);
+        check(&|s| s.retry_interval = 301, Some(Field::RetryInterval));
+        check(&|s| s.retry_count = 0, None);
+        check(&|s| s.retry_count = 100, None);
+        check(&|s| s.retry_count = 101, Some(Field::RetryCount));
+        check(&|s| s.repeat_number = -1, None);
+        check(&|s| s.repeat_number = -2, Some(Field::RepeatNumber));
+        check(&|s| s.name = "n".repeat(255), None);
+        check(&|s| s.name = "é".repeat(255), None);
+        check(&|s| s.name = "n".repeat(256), Some(Field::Name));
+        check(&|s| s.name = String::new(), None);
+        check(&|s| s.region = String::new(), Some(Field::Region));
+        check(&|s| s.region = "cn shanghai".into(), Some(Field::Region));
+        check(&|s| s.auth_key = Some("k".repeat(2000)), None);
+        check(
+            &|s| s.auth_key = Some("k".repeat(2001)),
+            Some(Field::AuthKey),
+        );
+        check(
+            &|s| s.req_auth = Some("k".repeat(2001)),
+            Some(Field::ReqAuth),
+        );
+        check(
+            &|s| s.notify_item_switch = Some("k".repeat(2001)),
+            Some(Field::NotifyItemSwitch),
+        );
+        check(&|s| s.auth_key = Some(String::new()), None);
+        let long = format!("rtmp://h/{}", "a".repeat(1991));
+        assert_eq!(long.len(), 2000);
+        check(&|s| s.dst_url = long.clone(), None);
+        check(&|s| s.dst_url = format!("{long}a"), Some(Field::DstUrl));
+        check(
+            &|s| s.callback_url = Some("https://cb.example/hook".into()),
+            None,
+        );
+        check(
+            &|s| s.callback_url = Some("ftp://cb.example/hook".into()),
+            Some(Field::CallbackUrl),
+        );
+        // Dialects map an empty CallbackUrl to None (no callbacks); Some("") is not a URL.
+        check(
+            &|s| s.callback_url = Some(String::new()),
+            Some(Field::CallbackUrl),
+        );
+    }
+
+    #[test]
+    fn supported_names_the_unsupported_value() {
+        let mut s = live_spec();
+        s.source_protocol = Some(SourceProtocol::HttpFlv);
+        assert_eq!(s.supported(), Ok(()));
+        s.source_protocol = Some(SourceProtocol::Srt);
+        assert_eq!(
+            s.supported(),
+            Err(Unsupported {
+                field: Field::SourceProtocol,
+                value: "srt"
+            })
+        );
+        s.source_type = SourceType::Vod;
+        assert_eq!(
+            s.supported(),
+            Err(Unsupported {
+                field: Field::SourceType,
+                value: "vod"
+            })
+        );
+    }
+}
