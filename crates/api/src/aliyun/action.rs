@@ -1,0 +1,284 @@
+//! The dialect's actions, and each request parsed into an exhaustive [`Call`].
+
+use baton_domain::{ListFilter, Page, Rejection, SourceType, TaskId, TaskPatch, TaskSpec};
+
+use super::fields::{Fields, MAX_LEN, MAX_NAME_LEN, check_source_urls, check_task_id_chars};
+use crate::common::params::Params;
+use crate::config::ApiConfig;
+use crate::error::ApiError;
+
+/// The API version of the dialect.
+pub const VERSION: &str = "2016-11-01";
+
+/// The seven pull-to-push actions. Names are case-sensitive, as POP's are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    CreateLivePullToPush,
+    DescribeLivePullToPush,
+    DescribeLivePullToPushList,
+    UpdateLivePullToPush,
+    StopLivePullToPush,
+    RestartLivePullToPush,
+    DeleteLivePullToPush,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 7] = [
+        Action::CreateLivePullToPush,
+        Action::DescribeLivePullToPush,
+        Action::DescribeLivePullToPushList,
+        Action::UpdateLivePullToPush,
+        Action::StopLivePullToPush,
+        Action::RestartLivePullToPush,
+        Action::DeleteLivePullToPush,
+    ];
+
+    /// The wire name (`Action` parameter, `x-acs-action` header).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::CreateLivePullToPush => "CreateLivePullToPush",
+            Action::DescribeLivePullToPush => "DescribeLivePullToPush",
+            Action::DescribeLivePullToPushList => "DescribeLivePullToPushList",
+            Action::UpdateLivePullToPush => "UpdateLivePullToPush",
+            Action::StopLivePullToPush => "StopLivePullToPush",
+            Action::RestartLivePullToPush => "RestartLivePullToPush",
+            Action::DeleteLivePullToPush => "DeleteLivePullToPush",
+        }
+    }
+
+    /// The action of a wire name.
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The RAM action a key's policy must allow: `live:<Action>`.
+    pub fn ram_action(self) -> String {
+        format!("live:{}", self.name())
+    }
+}
+
+/// A request, parsed and validated: what to ask of the service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    Create {
+        spec: TaskSpec,
+    },
+    Describe {
+        task_id: TaskId,
+    },
+    List {
+        filter: ListFilter,
+        page: Page,
+    },
+    /// `region` is the `Region` sent; it changes the task's region only when it differs from
+    /// the stored one (the handler compares, see `handler.rs`). `patch.region` is `None`
+    /// here, and `patch.source_urls` are checked for count and length only (their schemes
+    /// depend on the task's type, known after a lookup).
+    Update {
+        task_id: TaskId,
+        region: String,
+        patch: TaskPatch,
+    },
+    Stop {
+        task_id: TaskId,
+    },
+    Restart {
+        task_id: TaskId,
+    },
+    Delete {
+        task_id: TaskId,
+    },
+}
+
+impl Call {
+    /// Parses the parameters of `action`. Required parameters are checked in the order of
+    /// the provider's reference, so the first missing one is named.
+    pub fn parse(action: Action, params: &Params, config: &ApiConfig) -> Result<Call, ApiError> {
+        let f = Fields::new(params);
+        // Common parameters the SDK models type as integers.
+        f.int("OwnerId", i64::MIN, i64::MAX)?;
+        let by_id = |f: &Fields| -> Result<TaskId, ApiError> {
+            f.region(&config.regions)?;
+            Ok(TaskId(f.task_id("TaskId")?))
+        };
+        Ok(match action {
+            Action::CreateLivePullToPush => Call::Create {
+                spec: parse_spec(&f, config)?,
+            },
+            Action::DescribeLivePullToPush => Call::Describe {
+                task_id: by_id(&f)?,
+            },
+            Action::StopLivePullToPush => Call::Stop {
+                task_id: by_id(&f)?,
+            },
+            Action::RestartLivePullToPush => Call::Restart {
+                task_id: by_id(&f)?,
+            },
+            Action::DeleteLivePullToPush => Call::Delete {
+                task_id: by_id(&f)?,
+            },
+            Action::DescribeLivePullToPushList => parse_list(&f, config)?,
+            Action::UpdateLivePullToPush => parse_update(&f, config)?,
+        })
+    }
+
+    /// The action this call answers.
+    pub fn action(&self) -> Action {
+        match self {
+            Call::Create { .. } => Action::CreateLivePullToPush,
+            Call::Describe { .. } => Action::DescribeLivePullToPush,
+            Call::List { .. } => Action::DescribeLivePullToPushList,
+            Call::Update { .. } => Action::UpdateLivePullToPush,
+            Call::Stop { .. } => Action::StopLivePullToPush,
+            Call::Restart { .. } => Action::RestartLivePullToPush,
+            Call::Delete { .. } => Action::DeleteLivePullToPush,
+        }
+    }
+}
+
+/// CreateLivePullToPush → a complete spec with the documented defaults (RetryCount 3,
+/// RetryInterval 60, RepeatNumber 0, FileIndex 0, Offset 0, TaskName "").
+fn parse_spec(f: &Fields, config: &ApiConfig) -> Result<TaskSpec, ApiError> {
+    let region = f.region(&config.regions)?;
+    let source_type = f
+        .source_type()?
+        .ok_or_else(|| ApiError::MissingParameter("SourceType".into()))?;
+    // Required only for live sources; "invalid" (ignored) for vod and url.
+    let source_protocol = match source_type {
+        SourceType::Live => Some(
+            f.source_protocol()?
+                .ok_or_else(|| ApiError::MissingParameter("SourceProtocol".into()))?,
+        ),
+        SourceType::Vod | SourceType::Url => {
+            f.source_protocol()?;
+            None
+        }
+    };
+    let source_urls = f
+        .source_urls()?
+        .ok_or_else(|| ApiError::MissingParameter("SourceUrls".into()))?;
+    check_source_urls(source_type, source_protocol, &source_urls)?;
+    let dst_url = f
+        .url("DstUrl", &["rtmp", "rtmps"])?
+        .ok_or_else(|| ApiError::MissingParameter("DstUrl".into()))?;
+    let start_time = f.required_time("StartTime")?;
+    let end_time = f.required_time("EndTime")?;
+    if end_time <= start_time {
+        return Err(ApiError::Rejected(Rejection::IllegalDuration));
+    }
+    let spec = TaskSpec {
+        name: f.text("TaskName", MAX_NAME_LEN)?.unwrap_or_default(),
+        region,
+        source_type,
+        source_protocol,
+        source_urls,
+        dst_url,
+        start_time,
+        end_time,
+        callback_url: f.url("CallbackUrl", &["http", "https"])?,
+        repeat_number: int_or(f, "RepeatNumber", -1, i64::from(i32::MAX), 0)? as i32,
+        retry_count: int_or(f, "RetryCount", 0, 100, 3)? as u32,
+        retry_interval: int_or(f, "RetryInterval", 60, 300, 60)? as u32,
+        file_index: int_or(f, "FileIndex", 0, MAX_SOURCE_INDEX, 0)? as u32,
+        offset: int_or(f, "Offset", 0, i64::from(i32::MAX), 0)? as u32,
+        auth_key: f.text("AuthKey", MAX_LEN)?,
+        req_auth: f.text("ReqAuth", MAX_LEN)?,
+        notify_item_switch: f.text("NotifyItemSwitch", MAX_LEN)?,
+    };
+    if matches!(spec.source_type, SourceType::Vod | SourceType::Url)
+        && spec.file_index as usize >= spec.source_urls.len()
+    {
+        return Err(ApiError::invalid(
+            "FileIndex",
+            format!(
+                "{} is past the last of {} source URLs",
+                spec.file_index,
+                spec.source_urls.len()
+            ),
+        ));
+    }
+    Ok(spec)
+}
+
+/// FileIndex upper bound: the last index of a 30-item playlist.
+const MAX_SOURCE_INDEX: i64 = 29;
+
+fn parse_list(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
+    let region = f.region(&config.regions)?;
+    let task_id = f.optional("TaskId").map(str::to_string);
+    if let Some(id) = &task_id {
+        check_task_id_chars("TaskId", id)?;
+    }
+    let filter = ListFilter {
+        task_id,
+        name: f.text("TaskName", MAX_NAME_LEN)?,
+        dst_url: f.text("DstUrl", MAX_LEN)?,
+        region: Some(region),
+        status: None,
+    };
+    let page = Page {
+        number: int_or(f, "PageNumber", 1, i64::from(i32::MAX), 1)? as u32,
+        size: int_or(f, "PageSize", 1, 100, 10)? as u32,
+    };
+    Ok(Call::List { filter, page })
+}
+
+/// UpdateLivePullToPush: every field of Create is accepted as optional (the provider's
+/// newest reference: "if a task is stopped, you can update all parameters except Region";
+/// older ones also allow SourceType and DstUrl before the start). Which fields the task's
+/// state allows is the domain's call. A blank `CallbackUrl`, `AuthKey`, `ReqAuth` or
+/// `NotifyItemSwitch` clears the field.
+fn parse_update(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
+    let task_id = TaskId(f.task_id("TaskId")?);
+    let region = f.region(&config.regions)?;
+    let start_time = f.time("StartTime")?;
+    let end_time = f.time("EndTime")?;
+    if let (Some(start), Some(end)) = (start_time, end_time)
+        && end <= start
+    {
+        return Err(ApiError::Rejected(Rejection::IllegalDuration));
+    }
+    let clearable = |name: &str| -> Result<Option<Option<String>>, ApiError> {
+        Ok(match f.raw(name) {
+            None => None,
+            Some("") => Some(None),
+            Some(_) => Some(f.text(name, MAX_LEN)?),
+        })
+    };
+    let callback_url = match f.raw("CallbackUrl") {
+        None => None,
+        Some("") => Some(None),
+        Some(_) => Some(f.url("CallbackUrl", &["http", "https"])?),
+    };
+    let patch = TaskPatch {
+        name: f.text("TaskName", MAX_NAME_LEN)?,
+        region: None,
+        source_type: f.source_type()?,
+        source_protocol: f.source_protocol()?.map(Some),
+        source_urls: f.source_urls()?,
+        dst_url: f.url("DstUrl", &["rtmp", "rtmps"])?,
+        start_time,
+        end_time,
+        callback_url,
+        repeat_number: f
+            .int("RepeatNumber", -1, i64::from(i32::MAX))?
+            .map(|n| n as i32),
+        retry_count: f.int("RetryCount", 0, 100)?.map(|n| n as u32),
+        retry_interval: f.int("RetryInterval", 60, 300)?.map(|n| n as u32),
+        file_index: f.int("FileIndex", 0, MAX_SOURCE_INDEX)?.map(|n| n as u32),
+        offset: f.int("Offset", 0, i64::from(i32::MAX))?.map(|n| n as u32),
+        auth_key: clearable("AuthKey")?,
+        req_auth: clearable("ReqAuth")?,
+        notify_item_switch: clearable("NotifyItemSwitch")?,
+    };
+    Ok(Call::Update {
+        task_id,
+        region,
+        patch,
+    })
+}
+
+fn int_or(f: &Fields, name: &str, min: i64, max: i64, default: i64) -> Result<i64, ApiError> {
+    Ok(f.int(name, min, max)?.unwrap_or(default))
+}

@@ -1,0 +1,295 @@
+//! The request pipeline of the Alibaba dialect, in POP's order:
+//!
+//! 1. read the body (bounded), decode query and form parameters;
+//! 2. route: signature style, action and version (404 `InvalidAction.NotFound` for an
+//!    unknown action, as the gateway answers before authenticating);
+//! 3. authenticate ([`super::auth`]), then authorize against the key's policy;
+//! 4. throttle per account and action;
+//! 5. parse the action's parameters into a [`Call`], call the [`TaskService`], and write the
+//!    response DTO — or the error envelope.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use baton_domain::AccountId;
+use serde::Serialize;
+use tracing::{debug, error};
+
+use super::action::{Action, Call, VERSION};
+use super::auth::{Authenticator, Style};
+use super::dto::{
+    CreateResponse, DescribeResponse, ListResponse, OkResponse, TaskEntry, TaskIdResponse,
+};
+use super::error::{ErrorBody, WireError, recommend};
+use super::fields::check_source_urls;
+use crate::common::keys::KeyStore;
+use crate::common::nonce::NonceCache;
+use crate::common::params::Params;
+use crate::common::request_id;
+use crate::common::throttle::Throttle;
+use crate::config::ApiConfig;
+use crate::error::ApiError;
+use crate::service::{ServiceError, TaskService};
+
+/// Throttle entries kept before idle ones are dropped (accounts × 7 actions).
+const THROTTLE_KEYS: usize = 100_000;
+
+/// Everything a request needs, shared by all of them.
+pub struct AppState {
+    service: Arc<dyn TaskService>,
+    keys: Arc<dyn KeyStore>,
+    config: ApiConfig,
+    nonces: NonceCache,
+    throttle: Throttle<(AccountId, Action)>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .field("nonces", &self.nonces.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(
+        service: Arc<dyn TaskService>,
+        keys: Arc<dyn KeyStore>,
+        config: ApiConfig,
+    ) -> AppState {
+        AppState {
+            service,
+            keys,
+            nonces: NonceCache::new(config.nonce_cache_capacity),
+            throttle: Throttle::per_second(config.actions_per_second, THROTTLE_KEYS),
+            config,
+        }
+    }
+}
+
+/// The axum handler for `GET /` and `POST /`.
+pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let request_id = request_id();
+    let (parts, body) = request.into_parts();
+    let result = process(&state, &parts, body, &request_id).await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(err) => error_response(&state.config, &parts, &err, &request_id),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-acs-request-id", v);
+    }
+    response
+}
+
+async fn process(
+    state: &AppState,
+    parts: &Parts,
+    body: Body,
+    request_id: &str,
+) -> Result<Response, ApiError> {
+    let config = &state.config;
+    let body = read_body(parts, body, config.max_body_bytes).await?;
+    let mut params = Params::from_query(parts.uri.query().unwrap_or(""))?;
+    if !body.is_empty() {
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim();
+        if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(ApiError::UnsupportedContentType(content_type.to_string()));
+        }
+        params.extend_form(&body)?;
+    }
+
+    let style = Style::detect(&parts.headers, &params);
+    let (action, version) = style.action_and_version(&parts.headers, &params);
+    let action = action.ok_or(ApiError::MissingAction)?;
+    let version = version.ok_or(ApiError::MissingVersion)?;
+    if version != VERSION {
+        return Err(ApiError::InvalidVersion(version.to_string()));
+    }
+    let action =
+        Action::from_name(action).ok_or_else(|| ApiError::UnknownAction(action.to_string()))?;
+
+    let authenticator = Authenticator {
+        keys: state.keys.as_ref(),
+        nonces: &state.nonces,
+        window: config.request_time_window,
+        now: config.clock.now(),
+    };
+    let caller = authenticator
+        .authenticate(style, &parts.method, &parts.headers, &params, &body)
+        .await?;
+    let account = caller.credential.account;
+    if !caller.credential.policy.allows(&action.ram_action()) {
+        return Err(ApiError::Forbidden {
+            action: action.ram_action(),
+        });
+    }
+    if !state
+        .throttle
+        .check(&(account.clone(), action), tokio::time::Instant::now())
+    {
+        return Err(ApiError::Throttled);
+    }
+    if let Some(format) = params.get("Format")
+        && !format.eq_ignore_ascii_case("json")
+    {
+        return Err(ApiError::invalid(
+            "Format",
+            "only JSON responses are supported",
+        ));
+    }
+    let call = Call::parse(action, &params, config)?;
+    debug!(request_id, action = action.name(), %account, "calling the task service");
+    execute(state.service.as_ref(), &account, call, request_id).await
+}
+
+async fn execute(
+    service: &dyn TaskService,
+    account: &AccountId,
+    call: Call,
+    request_id: &str,
+) -> Result<Response, ApiError> {
+    Ok(match call {
+        Call::Create { spec } => {
+            let task = service.create(account, spec).await?;
+            json(&CreateResponse {
+                request_id,
+                task_id: &task.id.0,
+                ret_code: 0,
+                description: "OK",
+            })
+        }
+        Call::Describe { task_id } => {
+            let task = service.get(account, &task_id).await?;
+            json(&DescribeResponse {
+                request_id,
+                ret_code: 0,
+                description: "OK",
+                task: TaskEntry::from_task(&task),
+            })
+        }
+        Call::List { filter, page } => {
+            let (tasks, total) = service.list(account, filter, page).await?;
+            json(&ListResponse {
+                request_id,
+                page_number: page.number,
+                page_size: page.size,
+                total,
+                task_list: tasks.iter().map(TaskEntry::from_task).collect(),
+            })
+        }
+        Call::Update {
+            task_id,
+            region,
+            mut patch,
+        } => {
+            let task = service.get(account, &task_id).await?;
+            // `Region` is required on every call; only a different value is a change.
+            if region != task.spec.region {
+                patch.region = Some(region);
+            }
+            if let Some(urls) = &patch.source_urls {
+                let source_type = patch.source_type.unwrap_or(task.spec.source_type);
+                let protocol = patch.source_protocol.unwrap_or(task.spec.source_protocol);
+                check_source_urls(source_type, protocol, urls)?;
+            }
+            service.update(account, &task_id, patch).await?;
+            ok(request_id)
+        }
+        Call::Stop { task_id } => {
+            let task = service.stop(account, &task_id).await?;
+            json(&TaskIdResponse {
+                request_id,
+                task_id: &task.id.0,
+            })
+        }
+        Call::Restart { task_id } => {
+            let task = service.restart(account, &task_id).await?;
+            json(&TaskIdResponse {
+                request_id,
+                task_id: &task.id.0,
+            })
+        }
+        Call::Delete { task_id } => {
+            service.delete(account, &task_id).await?;
+            ok(request_id)
+        }
+    })
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::Rejected(r) => ApiError::Rejected(r),
+            ServiceError::Unsupported { field, value } => ApiError::Unsupported { field, value },
+            ServiceError::Internal(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| match declared {
+            // Declared small enough, so the read itself failed (the client went away).
+            Some(_) => ApiError::MalformedRequest("the body could not be read".into()),
+            // Chunked: the only failure we can attribute is the limit.
+            None => ApiError::BodyTooLarge { limit },
+        })
+}
+
+fn ok(request_id: &str) -> Response {
+    json(&OkResponse {
+        request_id,
+        ret_code: 0,
+        description: "OK",
+    })
+}
+
+fn json<T: Serialize>(body: &T) -> Response {
+    Json(body).into_response()
+}
+
+fn error_response(config: &ApiConfig, parts: &Parts, err: &ApiError, request_id: &str) -> Response {
+    let wire = WireError::from_api(err);
+    if wire.status.is_server_error() {
+        error!(request_id, error = %err, "request failed");
+    } else {
+        debug!(request_id, code = %wire.code, error = %err, "request refused");
+    }
+    let host_id = config.host_id.clone().unwrap_or_else(|| {
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string()
+    });
+    let body = ErrorBody {
+        request_id,
+        host_id: &host_id,
+        code: &wire.code,
+        message: &wire.message,
+        recommend: recommend(config.recommend_url.as_deref(), &wire.code, request_id),
+    };
+    (wire.status, Json(body)).into_response()
+}

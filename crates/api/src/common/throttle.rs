@@ -1,0 +1,120 @@
+//! Per-key rate limiting with the generic cell rate algorithm (GCRA, as in `governor`): each
+//! key has a theoretical arrival time (TAT); a request at `now` conforms when
+//! `TAT - now <= tolerance`, and then moves TAT to `max(TAT, now) + interval`.
+//!
+//! `rate` requests per second with a burst of `rate`: interval = 1 s / rate and tolerance =
+//! (burst − 1) × interval, so an idle key may send `rate` requests at once and then one per
+//! interval. Time is `tokio::time::Instant`, so paused-time tests drive it.
+//!
+//! Memory: one entry per key. An entry whose TAT has passed carries no information (a fresh
+//! key behaves the same), so when the map reaches `max_keys` those are dropped; keys come
+//! from authenticated (account, action) pairs, which bounds the rest.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A GCRA limiter per key.
+#[derive(Debug)]
+pub struct Throttle<K> {
+    interval: Duration,
+    tolerance: Duration,
+    max_keys: usize,
+    tats: Mutex<HashMap<K, Instant>>,
+}
+
+impl<K: Eq + Hash + Clone> Throttle<K> {
+    /// `rate` requests per second per key (at least 1), burst `rate`; remembers at most
+    /// about `max_keys` active keys.
+    pub fn per_second(rate: u32, max_keys: usize) -> Throttle<K> {
+        let rate = rate.max(1);
+        let interval = Duration::from_secs(1) / rate;
+        Throttle {
+            interval,
+            tolerance: interval * (rate - 1),
+            max_keys: max_keys.max(1),
+            tats: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether a request of `key` at `now` conforms; if it does, it is counted.
+    pub fn check(&self, key: &K, now: Instant) -> bool {
+        // A poisoned lock only means a panic elsewhere mid-update; the map is still usable.
+        let mut tats = self.tats.lock().unwrap_or_else(|e| e.into_inner());
+        let tat = tats.get(key).copied().unwrap_or(now).max(now);
+        if tat.duration_since(now) > self.tolerance {
+            return false;
+        }
+        if tats.len() >= self.max_keys && !tats.contains_key(key) {
+            tats.retain(|_, t| *t > now);
+        }
+        tats.insert(key.clone(), tat + self.interval);
+        true
+    }
+
+    /// Number of keys remembered.
+    pub fn len(&self) -> usize {
+        self.tats.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_steady_rate() {
+        let t = Throttle::per_second(10, 100);
+        let start = Instant::now();
+        for i in 0..10 {
+            assert!(t.check(&"a", start), "request {i} of the burst");
+        }
+        assert!(!t.check(&"a", start));
+        // Other keys are independent.
+        assert!(t.check(&"b", start));
+        // One interval later, exactly one more.
+        let later = start + Duration::from_millis(100);
+        assert!(t.check(&"a", later));
+        assert!(!t.check(&"a", later));
+        // After a full second idle, a full burst again.
+        let idle = later + Duration::from_secs(1);
+        for _ in 0..10 {
+            assert!(t.check(&"a", idle));
+        }
+        assert!(!t.check(&"a", idle));
+    }
+
+    #[test]
+    fn sustained_rate_is_the_configured_one() {
+        let t = Throttle::per_second(10, 100);
+        let start = Instant::now();
+        let mut allowed = 0;
+        // 100 requests per second for 5 s: 10 (burst) + 10 per second.
+        for ms in (0..5000).step_by(10) {
+            if t.check(&"a", start + Duration::from_millis(ms)) {
+                allowed += 1;
+            }
+        }
+        assert!((59..=61).contains(&allowed), "{allowed}");
+    }
+
+    #[test]
+    fn idle_keys_are_dropped_when_full() {
+        let t = Throttle::per_second(10, 4);
+        let start = Instant::now();
+        for k in 0..4 {
+            assert!(t.check(&k, start));
+        }
+        assert_eq!(t.len(), 4);
+        assert!(t.check(&99, start + Duration::from_secs(1)));
+        assert_eq!(t.len(), 1);
+    }
+}

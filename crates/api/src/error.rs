@@ -1,0 +1,105 @@
+//! The crate's one error type: why a request failed, naming the culprit. No wire codes here:
+//! each dialect maps an [`ApiError`] to its code, message and HTTP status
+//! (see `aliyun::error`).
+
+use baton_domain::{Field, Rejection};
+
+/// Why an API request failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    // --- the request as bytes ---
+    /// The body is larger than the configured limit.
+    #[error("the request body exceeds {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    /// The query or body cannot be decoded.
+    #[error("malformed request: {0}")]
+    MalformedRequest(String),
+    /// A body of a type other than a form.
+    #[error("unsupported Content-Type {0:?}")]
+    UnsupportedContentType(String),
+    /// A parameter name occurs twice.
+    #[error("parameter {0} occurs more than once")]
+    DuplicateParameter(String),
+
+    // --- routing ---
+    /// No action named (`Action` parameter or `x-acs-action` header).
+    #[error("no action given")]
+    MissingAction,
+    /// An action this API does not have.
+    #[error("unknown action {0:?}")]
+    UnknownAction(String),
+    /// No API version given.
+    #[error("no version given")]
+    MissingVersion,
+    /// A version other than the dialect's.
+    #[error("unsupported version {0:?}")]
+    InvalidVersion(String),
+
+    // --- authentication ---
+    /// Neither a `Signature` parameter nor an `Authorization` header.
+    #[error("the request is not signed")]
+    MissingSignature,
+    /// A signature element is missing or malformed, or the algorithm is not supported.
+    #[error("incomplete signature: {0}")]
+    IncompleteSignature(String),
+    /// The AccessKeyId is not known.
+    #[error("unknown access key id")]
+    UnknownAccessKey,
+    /// The signature does not match; carries the server's string-to-sign (clients compare it
+    /// with their own to tell a wrong secret from a wrong canonicalisation).
+    #[error("signature mismatch")]
+    SignatureMismatch { string_to_sign: String },
+    /// `x-acs-content-sha256` is not the hash of the body received.
+    #[error("the content hash does not match the body")]
+    ContentHashMismatch,
+    /// The request time is not `yyyy-MM-ddTHH:mm:ssZ`.
+    #[error("malformed request time {0:?}")]
+    TimestampFormat(String),
+    /// The request time is outside the accepted window around now.
+    #[error("request time outside the accepted window")]
+    TimestampExpired,
+    /// The signature nonce was already used within the window.
+    #[error("signature nonce already used")]
+    NonceUsed,
+    /// The replay cache is full of unexpired nonces: the request is refused rather than
+    /// accepted without replay protection.
+    #[error("replay cache full")]
+    NonceCacheFull,
+
+    // --- authorization and throttling ---
+    /// The key's policy does not allow the action.
+    #[error("action {action} not allowed for this key")]
+    Forbidden { action: String },
+    /// The account exceeded the action's rate.
+    #[error("throttled")]
+    Throttled,
+
+    // --- parameters ---
+    /// A required parameter is absent (or blank).
+    #[error("missing parameter {0}")]
+    MissingParameter(String),
+    /// A parameter's value is not acceptable.
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter { name: String, reason: String },
+
+    // --- the service ---
+    /// The domain refused the request.
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
+    /// A value this installation cannot run yet.
+    #[error("{field:?} {value:?} is not supported")]
+    Unsupported { field: Field, value: String },
+    /// Something failed inside the server; the detail is logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Shorthand for [`ApiError::InvalidParameter`].
+    pub fn invalid(name: &str, reason: impl Into<String>) -> ApiError {
+        ApiError::InvalidParameter {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Baton's HTTP control API.
+//!
+//! * [`common`]: what every dialect shares — parameter decoding, request ids, the
+//!   [`KeyStore`], signature algorithms, replay protection, throttling, time.
+//! * [`aliyun`]: the Alibaba Cloud Live 2016-11-01 dialect (pull-to-push actions).
+//! * [`TaskService`]: the port the dialects call; the engine implements it.
+//!
+//! Only this crate knows HTTP statuses, JSON spellings and cloud error codes
+//! (ARCHITECTURE.md invariant 2): the domain's [`baton_domain::Rejection`]s are mapped here.
+
+pub mod aliyun;
+pub mod common;
+pub mod config;
+pub mod error;
+pub mod service;
+pub mod testing;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+pub use common::keys::{Credential, KeyStore, KeyStoreError, Policy, StaticKeyStore};
+pub use common::time::{ManualClock, SystemClock, WallClock};
+pub use config::ApiConfig;
+pub use error::ApiError;
+pub use service::{ServiceError, TaskService};
+
+/// The API's routes: `GET /` and `POST /` answer the Alibaba dialect. Mount it at `/` of the
+/// API listener (beside `/healthz`, which it does not claim).
+pub fn router(service: Arc<dyn TaskService>, keys: Arc<dyn KeyStore>, config: ApiConfig) -> Router {
+    let state = Arc::new(aliyun::handler::AppState::new(service, keys, config));
+    Router::new()
+        .route(
+            "/",
+            get(aliyun::handler::handle).post(aliyun::handler::handle),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,295 @@
+//! A small in-memory [`TaskService`] for tests of the HTTP layer and for the SDK
+//! compatibility server (`examples/aliyun_server.rs`). Not a second engine: it keeps tasks in
+//! a map and applies just enough of the lifecycle rules (cloud-apis.md §2.4–2.5) for the API's
+//! answers to be meaningful — nothing runs, and time moves only when a request asks.
+
+use std::sync::{Arc, Mutex};
+
+use baton_domain::{
+    AccountId, Field, ListFilter, Page, Rejection, SourceProtocol, SourceType, Task, TaskId,
+    TaskPatch, TaskRuntime, TaskSpec, TaskStatus,
+};
+use futures_util::future::BoxFuture;
+
+use crate::common::time::WallClock;
+use crate::service::{ServiceError, TaskService};
+
+/// Tasks in memory, in creation order.
+#[derive(Debug)]
+pub struct MemoryTaskService {
+    clock: Arc<dyn WallClock>,
+    tasks: Mutex<Vec<Task>>,
+}
+
+impl MemoryTaskService {
+    pub fn new(clock: Arc<dyn WallClock>) -> MemoryTaskService {
+        MemoryTaskService {
+            clock,
+            tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds a task as it is (fixtures).
+    pub fn insert(&self, task: Task) {
+        self.lock().push(task);
+    }
+
+    /// A copy of a task, whatever its account.
+    pub fn task(&self, id: &TaskId) -> Option<Task> {
+        self.lock().iter().find(|t| &t.id == id).cloned()
+    }
+
+    /// Changes a task's run-time state (to show states the stand-in never reaches itself,
+    /// such as abnormal or exited).
+    pub fn set_runtime(&self, id: &TaskId, change: impl FnOnce(&mut TaskRuntime)) {
+        if let Some(task) = self.lock().iter_mut().find(|t| &t.id == id) {
+            change(&mut task.runtime);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Task>> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_task<T>(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        f: impl FnOnce(&mut Task, i64) -> Result<T, Rejection>,
+    ) -> Result<T, ServiceError> {
+        let now = self.clock.now();
+        let mut tasks = self.lock();
+        let task = tasks
+            .iter_mut()
+            .find(|t| &t.id == id && &t.account == account)
+            .ok_or(Rejection::NotFound)?;
+        let out = f(task, now)?;
+        task.updated_at = now;
+        task.version += 1;
+        Ok(out)
+    }
+}
+
+/// The task a spec becomes at `now`, before its id.
+pub fn new_task(id: TaskId, account: AccountId, spec: TaskSpec, now: i64) -> Task {
+    let status = if now >= spec.start_time {
+        TaskStatus::Running
+    } else {
+        TaskStatus::NotStarted
+    };
+    Task {
+        id,
+        account,
+        runtime: TaskRuntime {
+            status,
+            current_file_index: spec.file_index,
+            current_offset: spec.offset,
+            run: u64::from(status == TaskStatus::Running),
+            ..TaskRuntime::default()
+        },
+        spec,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+impl TaskService for MemoryTaskService {
+    fn create(
+        &self,
+        account: &AccountId,
+        spec: TaskSpec,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let account = account.clone();
+        Box::pin(async move {
+            supported(&spec)?;
+            let now = self.clock.now();
+            if spec.end_time <= now || spec.end_time <= spec.start_time {
+                return Err(Rejection::IllegalDuration.into());
+            }
+            let id = TaskId(uuid::Uuid::new_v4().to_string());
+            let task = new_task(id, account, spec, now);
+            self.lock().push(task.clone());
+            Ok(task)
+        })
+    }
+
+    fn get(&self, account: &AccountId, id: &TaskId) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let result = self.with_task(account, id, |t, _| Ok(t.clone()));
+        Box::pin(async move { result })
+    }
+
+    fn list(
+        &self,
+        account: &AccountId,
+        filter: ListFilter,
+        page: Page,
+    ) -> BoxFuture<'_, Result<(Vec<Task>, u64), ServiceError>> {
+        let contains = |value: &str, needle: &Option<String>| {
+            needle.as_deref().is_none_or(|n| value.contains(n))
+        };
+        let matching: Vec<Task> = self
+            .lock()
+            .iter()
+            .filter(|t| &t.account == account)
+            .filter(|t| contains(&t.id.0, &filter.task_id))
+            .filter(|t| contains(&t.spec.name, &filter.name))
+            .filter(|t| contains(&t.spec.dst_url, &filter.dst_url))
+            .filter(|t| filter.region.as_deref().is_none_or(|r| t.spec.region == r))
+            .filter(|t| filter.status.is_none_or(|s| t.runtime.status == s))
+            .cloned()
+            .collect();
+        let total = matching.len() as u64;
+        let skip = (page.number.saturating_sub(1) as usize).saturating_mul(page.size as usize);
+        let items = matching
+            .into_iter()
+            .skip(skip)
+            .take(page.size as usize)
+            .collect();
+        Box::pin(async move { Ok((items, total)) })
+    }
+
+    fn update(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        patch: TaskPatch,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let result = self.with_task(account, id, |t, now| {
+            check_update(t, &patch, now)?;
+            apply(&mut t.spec, patch);
+            Ok(t.clone())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn stop(&self, account: &AccountId, id: &TaskId) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let result = self.with_task(account, id, |t, _| {
+            if !t.runtime.status.is_running() {
+                return Err(Rejection::TaskHasStopped);
+            }
+            t.runtime.status = TaskStatus::Stopped;
+            t.runtime.invalid_reason = None;
+            Ok(t.clone())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn restart(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let result = self.with_task(account, id, |t, now| {
+            if t.runtime.status == TaskStatus::Exited {
+                return Err(Rejection::Exited);
+            }
+            if now < t.spec.start_time {
+                return Err(Rejection::NotStartedYet);
+            }
+            t.runtime.status = TaskStatus::Running;
+            t.runtime.invalid_reason = None;
+            t.runtime.retries = 0;
+            t.runtime.run += 1;
+            Ok(t.clone())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn delete(&self, account: &AccountId, id: &TaskId) -> BoxFuture<'_, Result<(), ServiceError>> {
+        let mut tasks = self.lock();
+        let before = tasks.len();
+        tasks.retain(|t| !(&t.id == id && &t.account == account));
+        let result = if tasks.len() < before {
+            Ok(())
+        } else {
+            Err(Rejection::NotFound.into())
+        };
+        Box::pin(async move { result })
+    }
+}
+
+/// What this stand-in "runs", mirroring the engine today: live RTMP / HTTP-FLV sources.
+fn supported(spec: &TaskSpec) -> Result<(), ServiceError> {
+    let unsupported = |field, value: &str| ServiceError::Unsupported {
+        field,
+        value: value.to_string(),
+    };
+    match spec.source_type {
+        SourceType::Live => {}
+        SourceType::Vod => return Err(unsupported(Field::SourceType, "vod")),
+        SourceType::Url => return Err(unsupported(Field::SourceType, "url")),
+    }
+    match spec.source_protocol {
+        Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) => Ok(()),
+        Some(SourceProtocol::Hls) => Err(unsupported(Field::SourceProtocol, "hls")),
+        Some(SourceProtocol::Srt) => Err(unsupported(Field::SourceProtocol, "srt")),
+        Some(SourceProtocol::Rtsp) => Err(unsupported(Field::SourceProtocol, "rtsp")),
+        None => Err(unsupported(Field::SourceProtocol, "")),
+    }
+}
+
+/// The update rules (seed 003): Region only before the start; while running only
+/// CallbackUrl and RepeatNumber; EndTime after StartTime and now.
+fn check_update(task: &Task, patch: &TaskPatch, now: i64) -> Result<(), Rejection> {
+    let status = task.runtime.status;
+    if status == TaskStatus::Exited {
+        return Err(Rejection::Exited);
+    }
+    if patch.region.is_some() && status != TaskStatus::NotStarted {
+        return Err(Rejection::TaskHasStarted(Field::Region));
+    }
+    if status.is_running() {
+        let others = [
+            (patch.name.is_some(), Field::Name),
+            (patch.source_type.is_some(), Field::SourceType),
+            (patch.source_protocol.is_some(), Field::SourceProtocol),
+            (patch.source_urls.is_some(), Field::SourceUrls),
+            (patch.dst_url.is_some(), Field::DstUrl),
+            (patch.start_time.is_some(), Field::StartTime),
+            (patch.end_time.is_some(), Field::EndTime),
+            (patch.retry_count.is_some(), Field::RetryCount),
+            (patch.retry_interval.is_some(), Field::RetryInterval),
+            (patch.file_index.is_some(), Field::FileIndex),
+            (patch.offset.is_some(), Field::Offset),
+            (patch.auth_key.is_some(), Field::AuthKey),
+            (patch.req_auth.is_some(), Field::ReqAuth),
+            (patch.notify_item_switch.is_some(), Field::NotifyItemSwitch),
+        ];
+        if let Some((_, field)) = others.into_iter().find(|(set, _)| *set) {
+            return Err(Rejection::TaskHasStarted(field));
+        }
+    }
+    let start = patch.start_time.unwrap_or(task.spec.start_time);
+    let end = patch.end_time.unwrap_or(task.spec.end_time);
+    if end <= start || (patch.end_time.is_some() && end <= now) {
+        return Err(Rejection::IllegalDuration);
+    }
+    Ok(())
+}
+
+fn apply(spec: &mut TaskSpec, p: TaskPatch) {
+    fn set<T>(slot: &mut T, value: Option<T>) {
+        if let Some(v) = value {
+            *slot = v;
+        }
+    }
+    set(&mut spec.name, p.name);
+    set(&mut spec.region, p.region);
+    set(&mut spec.source_type, p.source_type);
+    set(&mut spec.source_protocol, p.source_protocol);
+    set(&mut spec.source_urls, p.source_urls);
+    set(&mut spec.dst_url, p.dst_url);
+    set(&mut spec.start_time, p.start_time);
+    set(&mut spec.end_time, p.end_time);
+    set(&mut spec.callback_url, p.callback_url);
+    set(&mut spec.repeat_number, p.repeat_number);
+    set(&mut spec.retry_count, p.retry_count);
+    set(&mut spec.retry_interval, p.retry_interval);
+    set(&mut spec.file_index, p.file_index);
+    set(&mut spec.offset, p.offset);
+    set(&mut spec.auth_key, p.auth_key);
+    set(&mut spec.req_auth, p.req_auth);
+    set(&mut spec.notify_item_switch, p.notify_item_switch);
+}
