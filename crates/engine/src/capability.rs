@@ -3,7 +3,7 @@
 //! A configuration the relay engine cannot run yet is refused when the task is created
 //! (the API names the value); it is never accepted and then faked.
 
-use baton_domain::{Field, SourceProtocol, SourceType, TaskSpec};
+use baton_domain::{Field, TaskSpec};
 use baton_relay::RelayConfig;
 
 /// A configuration value this installation cannot run.
@@ -19,35 +19,25 @@ impl std::fmt::Display for Unsupported {
     }
 }
 
-/// Live sources over RTMP and HTTP-FLV, pushed to RTMP.
+/// Live sources over RTMP and HTTP-FLV ([`TaskSpec::supported`]), over plain TCP: RTMPS is
+/// not built yet.
 pub fn check_supported(spec: &TaskSpec) -> Result<(), Unsupported> {
-    let unsupported = |field, value: &str| {
-        Err(Unsupported {
-            field,
-            value: value.to_string(),
-        })
-    };
-    match spec.source_type {
-        SourceType::Live => {}
-        SourceType::Vod => return unsupported(Field::SourceType, "vod"),
-        SourceType::Url => return unsupported(Field::SourceType, "url"),
+    spec.supported().map_err(|u| Unsupported {
+        field: u.field,
+        value: u.value.to_string(),
+    })?;
+    let tls = |url: &String| url.to_ascii_lowercase().starts_with("rtmps://");
+    if let Some(url) = spec.source_urls.iter().find(|u| tls(u)) {
+        return Err(Unsupported {
+            field: Field::SourceUrls,
+            value: url.clone(),
+        });
     }
-    match spec.source_protocol {
-        Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) => {}
-        Some(SourceProtocol::Hls) => return unsupported(Field::SourceProtocol, "hls"),
-        Some(SourceProtocol::Srt) => return unsupported(Field::SourceProtocol, "srt"),
-        Some(SourceProtocol::Rtsp) => return unsupported(Field::SourceProtocol, "rtsp"),
-        None => return unsupported(Field::SourceProtocol, ""),
-    }
-    if let Some(url) = spec
-        .source_urls
-        .first()
-        .filter(|u| u.to_ascii_lowercase().starts_with("rtmps://"))
-    {
-        return unsupported(Field::SourceUrls, url);
-    }
-    if spec.dst_url.to_ascii_lowercase().starts_with("rtmps://") {
-        return unsupported(Field::DstUrl, &spec.dst_url);
+    if tls(&spec.dst_url) {
+        return Err(Unsupported {
+            field: Field::DstUrl,
+            value: spec.dst_url.clone(),
+        });
     }
     Ok(())
 }
@@ -64,6 +54,7 @@ pub fn relay_config(spec: &TaskSpec, template: &RelayConfig) -> RelayConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_domain::{SourceProtocol, SourceType};
 
     fn live(protocol: SourceProtocol, src: &str, dst: &str) -> TaskSpec {
         TaskSpec {

@@ -5,7 +5,11 @@
 
 pub mod capability;
 pub mod clock;
+mod engine;
+pub mod testing;
+pub mod time;
 pub mod webhook;
 
 pub use capability::{Unsupported, check_supported, relay_config};
 pub use clock::{Clock, SystemClock, TokioClock};
+pub use engine::{CallbackKeys, Engine, EngineConfig, EngineError, LocalLauncher, RelayLauncher};

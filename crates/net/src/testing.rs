@@ -85,3 +85,64 @@ impl Dialer for Arc<MemoryNetwork> {
         })
     }
 }
+
+/// Publishes a synthetic A/V stream to `url` over `net` in real (or paused) time: AVC and AAC
+/// sequence headers, then 30 fps video with a keyframe every 30 frames and audio every 23 ms,
+/// for `seconds`, timestamps starting at `start_ts`. Returns the video frames sent; stops early
+/// (like a crashed encoder) if the connection breaks.
+pub async fn publish_test_stream(
+    net: &Arc<MemoryNetwork>,
+    url: &str,
+    seconds: u32,
+    start_ts: u32,
+) -> Result<usize, crate::client::ClientError> {
+    use crate::client::{ClientOptions, RtmpConnection};
+    use baton_rtmp::session::{ClientMode, MediaKind};
+    use tokio::time::{Duration, Instant, sleep_until};
+
+    let url = baton_rtmp::RtmpUrl::parse(url)
+        .map_err(|e| crate::client::ClientError::Unsupported(e.to_string()))?;
+    let options = ClientOptions {
+        dialer: Arc::new(Arc::clone(net)),
+        ..ClientOptions::default()
+    };
+    let mut conn = RtmpConnection::connect(&url, ClientMode::Publish, &options).await?;
+    conn.send_media(
+        MediaKind::Video,
+        start_ts,
+        &[0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f],
+    )?;
+    conn.send_media(MediaKind::Audio, start_ts, &[0xaf, 0, 0x12, 0x10])?;
+    let begin = Instant::now();
+    let (mut video_ms, mut audio_ms, mut sent) = (0u32, 0u32, 0usize);
+    while video_ms < seconds * 1000 {
+        let (kind, ts, payload): (MediaKind, u32, Vec<u8>) = if video_ms <= audio_ms {
+            let first = if (video_ms / 33) % 30 == 0 {
+                0x17
+            } else {
+                0x27
+            };
+            let out = (
+                MediaKind::Video,
+                video_ms,
+                vec![first, 1, 0, 0, 0, 0xde, 0xad],
+            );
+            video_ms += 33;
+            out
+        } else {
+            let out = (MediaKind::Audio, audio_ms, vec![0xaf, 1, 0x21, 0x10]);
+            audio_ms += 23;
+            out
+        };
+        sleep_until(begin + Duration::from_millis(u64::from(ts))).await;
+        conn.send_media(kind, start_ts.wrapping_add(ts), &payload)?;
+        if kind == MediaKind::Video {
+            sent += 1;
+        }
+        if conn.flush().await.is_err() {
+            return Ok(sent);
+        }
+    }
+    conn.close(Duration::from_secs(1)).await?;
+    Ok(sent)
+}

@@ -1,0 +1,403 @@
+//! The engine: applies the domain's state machine to tasks and carries out its effects.
+//!
+//! One command at a time per task (a per-task async lock): read the task, apply the command
+//! at `clock.now()`, write the new state and its callback events in one store transaction,
+//! and only then carry out the effects — start or stop relays, set timers, wake the callback
+//! delivery. A write that loses an optimistic-concurrency race is retried from a fresh read.
+//!
+//! Relays report through their state-change channel and their end ([`supervisor`]); timers
+//! fire from one scheduler ([`timers`]); callbacks are delivered from the store's outbox
+//! ([`outbox`]). After a restart, [`Engine::start`] applies `Recover` to every unfinished
+//! task, so every task that should be running is running again within seconds.
+
+mod outbox;
+mod supervisor;
+mod timers;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_domain::{
+    AccountId, Command, Effect, ListFilter, Page, Policy, Rejection, StoreError, Task, TaskId,
+    TaskList, TaskPatch, TaskSpec, TaskStore, Timer, Transition,
+};
+use baton_relay::RelayConfig;
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::Clock;
+use crate::capability::{Unsupported, check_supported, relay_config};
+
+pub use outbox::CallbackKeys;
+pub use supervisor::{LocalLauncher, RelayLauncher};
+
+use supervisor::Supervisor;
+use timers::{Fired, Timers};
+
+/// How many times a command is re-applied after losing a concurrent-write race.
+const CONFLICT_RETRIES: usize = 5;
+
+/// Settings of the engine.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The relay settings every task's relay starts from (grace period, backoff, ...).
+    pub relay: RelayConfig,
+    pub policy: Policy,
+    /// How often exited tasks past their retention are purged.
+    pub purge_interval: Duration,
+    /// Time a stopping relay gets to close its destination before a restart goes on.
+    pub stop_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            relay: RelayConfig::new("", ""),
+            policy: Policy::default(),
+            purge_interval: Duration::from_secs(600),
+            stop_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the engine refused or failed a request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Rejected(#[from] Rejection),
+    #[error("{0}")]
+    Unsupported(Unsupported),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The task engine. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn TaskStore>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    locks: Mutex<HashMap<TaskId, Arc<tokio::sync::Mutex<()>>>>,
+    supervisor: Supervisor,
+    timers: Timers,
+    outbox: outbox::Outbox,
+    cancel: CancellationToken,
+}
+
+impl Engine {
+    /// Starts the engine on `store`: recovers every unfinished task (timers re-armed, running
+    /// tasks' relays started again), then serves. Relays run through `launcher` (a
+    /// [`RelayPool`] in production).
+    pub async fn start(
+        store: Arc<dyn TaskStore>,
+        clock: Arc<dyn Clock>,
+        launcher: Arc<dyn RelayLauncher>,
+        keys: CallbackKeys,
+        config: EngineConfig,
+        cancel: CancellationToken,
+    ) -> Result<Engine, EngineError> {
+        let engine = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            let fire_weak = weak.clone();
+            let timers = Timers::start(Arc::clone(&clock), cancel.child_token(), move |fired| {
+                let inner = fire_weak.upgrade();
+                async move {
+                    if let Some(inner) = inner {
+                        Engine { inner }.fire(fired).await;
+                    }
+                }
+            });
+            let report_weak = weak.clone();
+            let supervisor = Supervisor::new(launcher, move |account, id, command| {
+                if let Some(inner) = report_weak.upgrade() {
+                    tokio::spawn(async move {
+                        let engine = Engine { inner };
+                        if let Err(e) = engine.apply(&account, &id, command).await {
+                            warn!(task = %id, error = %e, "relay report not applied");
+                        }
+                    });
+                }
+            });
+            Inner {
+                outbox: outbox::Outbox::start(
+                    Arc::clone(&store),
+                    Arc::clone(&clock),
+                    keys,
+                    cancel.child_token(),
+                ),
+                store,
+                clock,
+                config,
+                locks: Mutex::new(HashMap::new()),
+                supervisor,
+                timers,
+                cancel,
+            }
+        });
+        let engine = Engine { inner: engine };
+        engine.recover().await?;
+        engine.spawn_purger();
+        Ok(engine)
+    }
+
+    /// Creates a task (CreateLivePullToPush).
+    pub async fn create(&self, account: &AccountId, spec: TaskSpec) -> Result<Task, EngineError> {
+        check_supported(&spec).map_err(EngineError::Unsupported)?;
+        let id = new_task_id();
+        let now = self.inner.clock.now();
+        let transition = Task::create(id, account.clone(), spec, now)?;
+        self.inner
+            .store
+            .insert(&transition.task, &transition.events())
+            .await?;
+        info!(task = %transition.task.id, account = %account, "task created");
+        let task = transition.task.clone();
+        self.execute(&transition).await;
+        Ok(task)
+    }
+
+    pub async fn get(&self, account: &AccountId, id: &TaskId) -> Result<Task, EngineError> {
+        self.inner
+            .store
+            .get(account, id)
+            .await?
+            .ok_or(EngineError::Rejected(Rejection::NotFound))
+    }
+
+    pub async fn list(
+        &self,
+        account: &AccountId,
+        filter: &ListFilter,
+        page: Page,
+    ) -> Result<TaskList, EngineError> {
+        Ok(self.inner.store.list(account, filter, page).await?)
+    }
+
+    pub async fn update(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        patch: TaskPatch,
+    ) -> Result<Task, EngineError> {
+        self.apply(account, id, Command::Update(patch)).await
+    }
+
+    pub async fn stop(&self, account: &AccountId, id: &TaskId) -> Result<Task, EngineError> {
+        self.apply(account, id, Command::Stop).await
+    }
+
+    pub async fn restart(&self, account: &AccountId, id: &TaskId) -> Result<Task, EngineError> {
+        self.apply(account, id, Command::Restart).await
+    }
+
+    pub async fn delete(&self, account: &AccountId, id: &TaskId) -> Result<(), EngineError> {
+        self.apply(account, id, Command::Delete).await.map(|_| ())
+    }
+
+    /// The live status of a task's relay, if one runs.
+    pub fn relay_status(&self, id: &TaskId) -> Option<baton_relay::RelayStatus> {
+        self.inner.supervisor.status(id)
+    }
+
+    /// Applies `command` to a task: read, apply, write, then effects.
+    pub async fn apply(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        command: Command,
+    ) -> Result<Task, EngineError> {
+        let lock = self.lock_of(id);
+        let _guard = lock.lock().await;
+        let mut attempts = 0;
+        loop {
+            let task = self
+                .inner
+                .store
+                .get(account, id)
+                .await?
+                .ok_or(Rejection::NotFound)?;
+            let now = self.inner.clock.now();
+            let transition = task.apply(command.clone(), now, &self.inner.config.policy)?;
+            match self.write(&task, &transition, now).await {
+                Ok(()) => {
+                    self.execute(&transition).await;
+                    return Ok(transition.task);
+                }
+                Err(StoreError::Conflict { .. }) if attempts < CONFLICT_RETRIES => attempts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Stores a transition: nothing if the task did not change, a delete when it is purged
+    /// now, an update otherwise — with its callback events, in one transaction.
+    async fn write(
+        &self,
+        before: &Task,
+        transition: &Transition,
+        now: baton_domain::UnixTime,
+    ) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let events = transition.events();
+        if transition.purge_at().is_some_and(|at| at <= now) {
+            return store
+                .delete(&before.account, &before.id, before.version, &events)
+                .await;
+        }
+        if transition.task.version == before.version {
+            return Ok(());
+        }
+        store
+            .update(&transition.task, before.version, &events)
+            .await
+    }
+
+    /// Carries out a stored transition's effects, in order.
+    async fn execute(&self, transition: &Transition) {
+        let task = &transition.task;
+        for effect in &transition.effects {
+            match effect {
+                Effect::StartRelay { run } => {
+                    let config = relay_config(&task.spec, &self.inner.config.relay);
+                    self.inner
+                        .supervisor
+                        .start(&task.account, &task.id, *run, config);
+                }
+                Effect::StopRelay { run } => {
+                    self.inner
+                        .supervisor
+                        .stop(&task.id, *run, self.inner.config.stop_timeout)
+                        .await;
+                }
+                // A live relay reads nothing of the spec that can change while it runs
+                // (RepeatNumber matters to playlists, issue 5).
+                Effect::UpdateRelay { .. } => {}
+                Effect::Schedule { at, timer } => {
+                    self.inner
+                        .timers
+                        .set(&task.account, &task.id, *timer, *at)
+                        .await;
+                }
+                Effect::Notify(_) => self.inner.outbox.wake(),
+                Effect::Purge { at } => {
+                    if *at <= self.inner.clock.now() {
+                        self.inner.timers.forget(&task.account, &task.id).await;
+                        self.inner
+                            .locks
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&task.id);
+                        info!(task = %task.id, "task deleted");
+                    }
+                    // Later purges are the purger's job (exited tasks past retention).
+                }
+            }
+        }
+    }
+
+    async fn fire(&self, fired: Fired) {
+        let command = match fired.timer {
+            Timer::Start => Command::StartTimeReached,
+            Timer::End => Command::EndTimeReached,
+            Timer::Retry => {
+                let run = match self.inner.store.get(&fired.account, &fired.id).await {
+                    Ok(Some(task)) => task.runtime.run,
+                    _ => return,
+                };
+                Command::RetryDue { run }
+            }
+        };
+        if let Err(e) = self.apply(&fired.account, &fired.id, command).await {
+            match e {
+                EngineError::Rejected(Rejection::NotFound) => {}
+                e => warn!(task = %fired.id, timer = ?fired.timer, error = %e, "timer not applied"),
+            }
+        }
+    }
+
+    async fn recover(&self) -> Result<(), EngineError> {
+        let tasks = self.inner.store.unfinished().await?;
+        let count = tasks.len();
+        for task in tasks {
+            if let Err(e) = self.apply(&task.account, &task.id, Command::Recover).await {
+                warn!(task = %task.id, error = %e, "task not recovered");
+            }
+        }
+        if count > 0 {
+            info!(tasks = count, "tasks recovered");
+        }
+        Ok(())
+    }
+
+    fn spawn_purger(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let cancel = self.inner.cancel.child_token();
+        let interval = self.inner.config.purge_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                let retention = i64::try_from(inner.config.policy.retention).unwrap_or(i64::MAX);
+                let before = inner.clock.now().saturating_sub(retention);
+                match inner.store.purge(before).await {
+                    Ok(purged) if purged.tasks > 0 => {
+                        info!(tasks = purged.tasks, "exited tasks purged")
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "purge failed"),
+                }
+            }
+        });
+    }
+
+    fn lock_of(&self, id: &TaskId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.inner.locks.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(locks.entry(id.clone()).or_default())
+    }
+
+    /// Stops every relay (destinations closed cleanly) and the background tasks.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.inner.cancel.cancel();
+        self.inner.supervisor.stop_all(timeout).await;
+    }
+}
+
+/// A fresh task ID: a random UUID (version 4), lower-case, as the providers issue them.
+fn new_task_id() -> TaskId {
+    let b: [u8; 16] = rand::rng().random();
+    let mut b = b;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    TaskId(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_are_v4_uuids_the_domain_accepts() {
+        let id = new_task_id();
+        assert_eq!(id.0.len(), 36);
+        assert_eq!(&id.0[14..15], "4");
+        assert!(TaskId::parse(&id.0).is_ok());
+        assert_ne!(new_task_id(), id);
+    }
+}

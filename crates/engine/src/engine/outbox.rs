@@ -1,0 +1,151 @@
+//! Delivers task callbacks from the store's outbox: at least once, in the background, with
+//! backoff; never blocking a task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_domain::{AccountId, CallbackEvent, OutboxEntry, TaskStore};
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::Clock;
+use crate::webhook::{Delivery, deliver, retry_delay};
+
+/// Events fetched per round.
+const BATCH: u32 = 64;
+/// Deliveries in flight at once.
+const CONCURRENCY: usize = 16;
+/// Attempts before an event is given up (≈ 8 hours at the 10-minute cap).
+const MAX_ATTEMPTS: u32 = 60;
+/// How often the outbox is looked at without a wake-up (retries come due by time).
+const POLL: Duration = Duration::from_secs(1);
+
+/// Each account's callback signing key.
+#[derive(Clone, Debug, Default)]
+pub struct CallbackKeys(HashMap<AccountId, Vec<u8>>);
+
+impl CallbackKeys {
+    pub fn new(keys: impl IntoIterator<Item = (AccountId, Vec<u8>)>) -> CallbackKeys {
+        CallbackKeys(keys.into_iter().collect())
+    }
+
+    fn get(&self, account: &AccountId) -> &[u8] {
+        // An account without a key still gets its callbacks, signed with an empty key, so a
+        // receiver can tell them apart from forgeries only by configuring one: logged once
+        // per delivery attempt below.
+        self.0.get(account).map_or(&[], Vec::as_slice)
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Outbox {
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    pub(super) fn start(
+        store: Arc<dyn TaskStore>,
+        clock: Arc<dyn Clock>,
+        keys: CallbackKeys,
+        cancel: CancellationToken,
+    ) -> Outbox {
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(run(store, clock, keys, cancel, Arc::clone(&wake)));
+        Outbox { wake }
+    }
+
+    /// New events were stored.
+    pub(super) fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+async fn run(
+    store: Arc<dyn TaskStore>,
+    clock: Arc<dyn Clock>,
+    keys: CallbackKeys,
+    cancel: CancellationToken,
+    wake: Arc<Notify>,
+) {
+    let client = reqwest::Client::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        let due = match store.due_events(clock.now(), BATCH).await {
+            Ok(due) => due,
+            Err(e) => {
+                warn!(error = %e, "reading the callback outbox failed");
+                continue;
+            }
+        };
+        futures_util::stream::iter(due)
+            .for_each_concurrent(CONCURRENCY, |entry| {
+                let (store, clock, keys, client) = (&store, &clock, &keys, &client);
+                async move { attempt(store.as_ref(), clock.as_ref(), keys, client, entry).await }
+            })
+            .await;
+    }
+}
+
+async fn attempt(
+    store: &dyn TaskStore,
+    clock: &dyn Clock,
+    keys: &CallbackKeys,
+    client: &reqwest::Client,
+    entry: OutboxEntry,
+) {
+    let event = &entry.event;
+    let body = body(event);
+    let now = clock.now();
+    let delivery = Delivery {
+        url: &event.url,
+        event_id: &event.id,
+        body: body.as_bytes(),
+        secret: keys.get(&event.account),
+    };
+    let result = match deliver(client, &delivery, now).await {
+        Ok(()) => {
+            debug!(event = %event.id, url = %event.url, "callback delivered");
+            store.mark_delivered(&event.id, clock.now()).await
+        }
+        Err(e) if entry.attempts + 1 >= MAX_ATTEMPTS => {
+            warn!(event = %event.id, url = %event.url, error = %e, attempts = entry.attempts + 1, "callback given up");
+            store.mark_delivered(&event.id, clock.now()).await
+        }
+        Err(e) => {
+            let attempts = entry.attempts + 1;
+            let next = clock.now() + retry_delay(attempts).as_secs() as i64;
+            debug!(event = %event.id, url = %event.url, error = %e, attempts, "callback failed; will retry");
+            store.reschedule_event(&event.id, attempts, next).await
+        }
+    };
+    if let Err(e) = result {
+        warn!(event = %event.id, error = %e, "recording a callback attempt failed");
+    }
+}
+
+/// The JSON body of a callback: the provider's state names, Baton's event identity.
+pub(crate) fn body(event: &CallbackEvent) -> String {
+    let mut object = serde_json::json!({
+        "EventId": event.id,
+        "Sequence": event.seq,
+        "TaskId": event.task_id.0,
+        "TaskName": event.task_name,
+        "State": event.state.as_str(),
+        "Time": crate::time::rfc3339(event.time),
+        "Timestamp": event.time,
+    });
+    if let Some(reason) = event.reason {
+        object["Reason"] = reason.as_str().into();
+    }
+    if let Some(reason) = event.exit_reason {
+        object["ExitReason"] = reason.as_str().into();
+    }
+    object.to_string()
+}

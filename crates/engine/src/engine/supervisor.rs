@@ -1,0 +1,224 @@
+//! Runs each task's relay and turns what the relay does into domain commands.
+//!
+//! A relay's state changes become `RelayRunning` / `RelayRecovering`; its end with an error
+//! becomes `RelayFailed` (its side mapped to the provider's reason). Every report carries the
+//! run, so reports from a relay that was already replaced move nothing. Reports are handed to
+//! a callback that applies them on their own task: the watcher never waits on a task's lock,
+//! so stopping a relay while holding that lock cannot deadlock.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_domain::{AccountId, Command, InvalidReason, TaskId};
+use baton_relay::{
+    Relay, RelayConfig, RelayError, RelayPool, RelayState, RelayStatus, Side, StatusCell,
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Starts relays: on a [`RelayPool`] in production, on the current runtime in tests.
+pub trait RelayLauncher: Send + Sync + fmt::Debug + 'static {
+    fn launch(&self, config: RelayConfig) -> Result<Relay, RelayError>;
+}
+
+impl RelayLauncher for RelayPool {
+    fn launch(&self, config: RelayConfig) -> Result<Relay, RelayError> {
+        self.spawn(config)
+    }
+}
+
+/// Runs relays on the current tokio runtime (tests, paused time).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalLauncher;
+
+impl RelayLauncher for LocalLauncher {
+    fn launch(&self, config: RelayConfig) -> Result<Relay, RelayError> {
+        Relay::spawn(config)
+    }
+}
+
+type Report = Arc<dyn Fn(AccountId, TaskId, Command) + Send + Sync>;
+
+struct Running {
+    run: u64,
+    stop: CancellationToken,
+    status: StatusCell,
+    watcher: Option<JoinHandle<()>>,
+}
+
+pub(super) struct Supervisor {
+    launcher: Arc<dyn RelayLauncher>,
+    report: Report,
+    relays: Arc<Mutex<HashMap<TaskId, Running>>>,
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("launcher", &self.launcher)
+            .field("relays", &self.lock().len())
+            .finish()
+    }
+}
+
+impl Supervisor {
+    pub(super) fn new(
+        launcher: Arc<dyn RelayLauncher>,
+        report: impl Fn(AccountId, TaskId, Command) + Send + Sync + 'static,
+    ) -> Supervisor {
+        Supervisor {
+            launcher,
+            report: Arc::new(report),
+            relays: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Starts run `run` of a task's relay.
+    pub(super) fn start(&self, account: &AccountId, id: &TaskId, run: u64, config: RelayConfig) {
+        let relay = match self.launcher.launch(config) {
+            Ok(relay) => relay,
+            Err(e) => {
+                warn!(task = %id, run, error = %e, "relay did not start");
+                (self.report)(account.clone(), id.clone(), failed(run, &e));
+                return;
+            }
+        };
+        info!(task = %id, run, "relay started");
+        let status = relay.status_cell();
+        let stop = relay.stop_handle();
+        let watcher = tokio::spawn(watch(
+            relay,
+            Arc::clone(&self.report),
+            Arc::clone(&self.relays),
+            account.clone(),
+            id.clone(),
+            run,
+        ));
+        let previous = self.lock().insert(
+            id.clone(),
+            Running {
+                run,
+                stop,
+                status,
+                watcher: Some(watcher),
+            },
+        );
+        if let Some(old) = previous {
+            // The domain stops a run before starting the next; this is a safety net.
+            old.stop.cancel();
+        }
+    }
+
+    /// Stops run `run` of a task's relay (its destination closed cleanly) and waits for it to
+    /// finish, at most `timeout`, so that a restart's new relay does not find the destination
+    /// still taken by the old one.
+    pub(super) async fn stop(&self, id: &TaskId, run: u64, timeout: Duration) {
+        let running = {
+            let mut relays = self.lock();
+            match relays.get(id) {
+                Some(r) if r.run == run => relays.remove(id),
+                _ => None,
+            }
+        };
+        let Some(mut running) = running else { return };
+        running.stop.cancel();
+        if let Some(watcher) = running.watcher.take()
+            && tokio::time::timeout(timeout, watcher).await.is_err()
+        {
+            warn!(task = %id, run, ?timeout, "relay did not stop in time");
+        }
+        info!(task = %id, run, "relay stopped");
+    }
+
+    /// The status of a task's relay, if one runs.
+    pub(super) fn status(&self, id: &TaskId) -> Option<RelayStatus> {
+        self.lock().get(id).map(|r| r.status.snapshot())
+    }
+
+    /// Stops every relay and waits for them, at most `timeout` in all.
+    pub(super) async fn stop_all(&self, timeout: Duration) {
+        let watchers: Vec<JoinHandle<()>> = {
+            let mut relays = self.lock();
+            relays
+                .drain()
+                .filter_map(|(_, mut r)| {
+                    r.stop.cancel();
+                    r.watcher.take()
+                })
+                .collect()
+        };
+        let all = async {
+            for w in watchers {
+                let _ = w.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, all).await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Running>> {
+        self.relays.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Follows one relay until it ends, reporting its state changes and its failure.
+async fn watch(
+    relay: Relay,
+    report: Report,
+    relays: Arc<Mutex<HashMap<TaskId, Running>>>,
+    account: AccountId,
+    id: TaskId,
+    run: u64,
+) {
+    let mut states = relay.state_changes();
+    let ended = relay.wait();
+    tokio::pin!(ended);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut ended => break outcome,
+            changed = states.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let state = *states.borrow_and_update();
+                let command = match state {
+                    RelayState::Running => Some(Command::RelayRunning { run }),
+                    RelayState::SourceReconnecting => Some(Command::RelayRecovering {
+                        run,
+                        reason: InvalidReason::PullStreamFailed,
+                    }),
+                    RelayState::DestinationReconnecting => Some(Command::RelayRecovering {
+                        run,
+                        reason: InvalidReason::PushStreamFailed,
+                    }),
+                    RelayState::Starting | RelayState::Stopped | RelayState::Failed => None,
+                };
+                if let Some(command) = command {
+                    report(account.clone(), id.clone(), command);
+                }
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        warn!(task = %id, run, side = %e.side, retryable = e.retryable, error = %e, "relay failed");
+        report(account.clone(), id.clone(), failed(run, &e));
+    }
+    let mut relays = relays.lock().unwrap_or_else(|e| e.into_inner());
+    if relays.get(&id).is_some_and(|r| r.run == run) {
+        relays.remove(&id);
+    }
+}
+
+fn failed(run: u64, e: &RelayError) -> Command {
+    Command::RelayFailed {
+        run,
+        reason: match e.side {
+            Side::Source => InvalidReason::PullStreamFailed,
+            Side::Destination => InvalidReason::PushStreamFailed,
+            Side::Internal => InvalidReason::UnknownError,
+        },
+        retryable: e.retryable,
+    }
+}

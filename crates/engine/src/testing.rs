@@ -1,0 +1,257 @@
+//! An in-memory [`TaskStore`] for tests of the engine and the API: no threads, no I/O, so it
+//! works under paused tokio time (a database worker thread would let the paused clock jump
+//! while a query runs). It follows the port's contract; it is not durable.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use baton_domain::{
+    AccountId, CallbackEvent, ListFilter, OutboxEntry, Page, Purged, StoreError, StoreFuture, Task,
+    TaskId, TaskList, TaskStatus, TaskStore, UnixTime,
+};
+
+#[derive(Debug, Default)]
+struct State {
+    tasks: BTreeMap<TaskId, Task>,
+    /// (event, attempts, next attempt, delivered at), in insertion order.
+    events: Vec<(CallbackEvent, u32, UnixTime, Option<UnixTime>)>,
+}
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// Every event stored so far, delivered or not (for assertions).
+    pub fn events(&self) -> Vec<CallbackEvent> {
+        self.lock().events.iter().map(|(e, ..)| e.clone()).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn ready<T: Send + 'static>(value: Result<T, StoreError>) -> StoreFuture<'static, T> {
+    Box::pin(std::future::ready(value))
+}
+
+fn append(state: &mut State, events: &[CallbackEvent]) -> Result<(), StoreError> {
+    for e in events {
+        if state.events.iter().any(|(old, ..)| old.id == e.id) {
+            return Err(StoreError::Duplicate {
+                what: "event",
+                id: e.id.clone(),
+            });
+        }
+    }
+    for e in events {
+        state.events.push((e.clone(), 0, e.time, None));
+    }
+    Ok(())
+}
+
+fn check_version(
+    state: &State,
+    account: &AccountId,
+    id: &TaskId,
+    expected: u64,
+) -> Result<(), StoreError> {
+    match state.tasks.get(id) {
+        Some(t) if &t.account == account && t.version == expected => Ok(()),
+        Some(t) if &t.account == account => Err(StoreError::Conflict {
+            id: id.clone(),
+            expected,
+        }),
+        _ => Err(StoreError::NotFound { id: id.clone() }),
+    }
+}
+
+fn matches(task: &Task, filter: &ListFilter) -> bool {
+    let contains = |needle: &Option<String>, hay: &str| {
+        needle.as_ref().is_none_or(|n| hay.contains(n.as_str()))
+    };
+    contains(&filter.task_id, &task.id.0)
+        && contains(&filter.name, &task.spec.name)
+        && contains(&filter.dst_url, &task.spec.dst_url)
+        && filter
+            .region
+            .as_ref()
+            .is_none_or(|r| r == &task.spec.region)
+        && filter.status.is_none_or(|s| s == task.runtime.status)
+}
+
+impl TaskStore for MemoryStore {
+    fn insert<'a>(&'a self, task: &'a Task, events: &'a [CallbackEvent]) -> StoreFuture<'a, ()> {
+        let mut state = self.lock();
+        if state.tasks.contains_key(&task.id) {
+            return ready(Err(StoreError::Duplicate {
+                what: "task",
+                id: task.id.0.clone(),
+            }));
+        }
+        let result = append(&mut state, events).map(|()| {
+            state.tasks.insert(task.id.clone(), task.clone());
+        });
+        ready(result)
+    }
+
+    fn update<'a>(
+        &'a self,
+        task: &'a Task,
+        expected_version: u64,
+        events: &'a [CallbackEvent],
+    ) -> StoreFuture<'a, ()> {
+        let mut state = self.lock();
+        let result = check_version(&state, &task.account, &task.id, expected_version)
+            .and_then(|()| {
+                if task.version != expected_version + 1 {
+                    return Err(StoreError::Invalid(format!(
+                        "version {} does not follow {expected_version}",
+                        task.version
+                    )));
+                }
+                append(&mut state, events)
+            })
+            .map(|()| {
+                state.tasks.insert(task.id.clone(), task.clone());
+            });
+        ready(result)
+    }
+
+    fn delete<'a>(
+        &'a self,
+        account: &'a AccountId,
+        id: &'a TaskId,
+        expected_version: u64,
+        events: &'a [CallbackEvent],
+    ) -> StoreFuture<'a, ()> {
+        let mut state = self.lock();
+        let result = check_version(&state, account, id, expected_version)
+            .and_then(|()| append(&mut state, events))
+            .map(|()| {
+                state.tasks.remove(id);
+            });
+        ready(result)
+    }
+
+    fn get<'a>(&'a self, account: &'a AccountId, id: &'a TaskId) -> StoreFuture<'a, Option<Task>> {
+        let state = self.lock();
+        ready(Ok(state
+            .tasks
+            .get(id)
+            .filter(|t| &t.account == account)
+            .cloned()))
+    }
+
+    fn list<'a>(
+        &'a self,
+        account: &'a AccountId,
+        filter: &'a ListFilter,
+        page: Page,
+    ) -> StoreFuture<'a, TaskList> {
+        let state = self.lock();
+        let mut all: Vec<&Task> = state
+            .tasks
+            .values()
+            .filter(|t| &t.account == account && matches(t, filter))
+            .collect();
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        let skip = (page.number.max(1) as usize - 1) * page.size as usize;
+        let tasks = all
+            .iter()
+            .skip(skip)
+            .take(page.size as usize)
+            .map(|t| (*t).clone())
+            .collect();
+        ready(Ok(TaskList {
+            tasks,
+            total: all.len() as u64,
+        }))
+    }
+
+    fn unfinished(&self) -> StoreFuture<'_, Vec<Task>> {
+        let state = self.lock();
+        ready(Ok(state
+            .tasks
+            .values()
+            .filter(|t| t.runtime.status != TaskStatus::Exited)
+            .cloned()
+            .collect()))
+    }
+
+    fn due_events(&self, now: UnixTime, limit: u32) -> StoreFuture<'_, Vec<OutboxEntry>> {
+        let state = self.lock();
+        let mut due: Vec<(usize, OutboxEntry)> = state
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, next, delivered))| delivered.is_none() && *next <= now)
+            .map(|(i, (e, attempts, next, _))| {
+                (
+                    i,
+                    OutboxEntry {
+                        event: e.clone(),
+                        attempts: *attempts,
+                        next_attempt_at: *next,
+                    },
+                )
+            })
+            .collect();
+        due.sort_by_key(|(i, e)| (e.next_attempt_at, *i));
+        ready(Ok(due
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, e)| e)
+            .collect()))
+    }
+
+    fn mark_delivered<'a>(&'a self, event_id: &'a str, now: UnixTime) -> StoreFuture<'a, ()> {
+        let mut state = self.lock();
+        if let Some(entry) = state.events.iter_mut().find(|(e, ..)| e.id == event_id) {
+            entry.3.get_or_insert(now);
+        }
+        ready(Ok(()))
+    }
+
+    fn reschedule_event<'a>(
+        &'a self,
+        event_id: &'a str,
+        attempts: u32,
+        next_attempt_at: UnixTime,
+    ) -> StoreFuture<'a, ()> {
+        let mut state = self.lock();
+        if let Some(entry) = state
+            .events
+            .iter_mut()
+            .find(|(e, _, _, delivered)| e.id == event_id && delivered.is_none())
+        {
+            entry.1 = attempts;
+            entry.2 = next_attempt_at;
+        }
+        ready(Ok(()))
+    }
+
+    fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {
+        let mut state = self.lock();
+        let tasks_before = state.tasks.len();
+        state.tasks.retain(|_, t| {
+            !(t.runtime.status == TaskStatus::Exited
+                && t.runtime.exit_time.is_some_and(|x| x < before))
+        });
+        let events_before = state.events.len();
+        state
+            .events
+            .retain(|(_, _, _, delivered)| !delivered.is_some_and(|d| d < before));
+        ready(Ok(Purged {
+            tasks: (tasks_before - state.tasks.len()) as u64,
+            events: (events_before - state.events.len()) as u64,
+        }))
+    }
+}

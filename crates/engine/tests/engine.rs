@@ -1,0 +1,208 @@
+//! The engine end to end under paused tokio time: tasks created in an in-memory store run
+//! real relays over an in-memory network between Baton's own ingest streams.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_domain::{
+    AccountId, CallbackState, ExitReason, InvalidReason, SourceProtocol, SourceType, TaskSpec,
+    TaskStatus, TaskStore,
+};
+use baton_engine::testing::MemoryStore;
+use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, TokioClock};
+use baton_net::hub::{HubConfig, StreamHub, StreamKey};
+use baton_net::ingest::{AllowAll, Ingest, IngestConfig};
+use baton_net::testing::{MemoryNetwork, publish_test_stream};
+use baton_relay::RelayConfig;
+use tokio::time::sleep;
+use tokio_util::sync::CancellationToken;
+
+const T0: i64 = 1_800_000_000;
+
+struct World {
+    net: Arc<MemoryNetwork>,
+    hub: Arc<StreamHub>,
+    store: Arc<MemoryStore>,
+    clock: Arc<TokioClock>,
+}
+
+fn world() -> World {
+    let hub = StreamHub::new(HubConfig::default());
+    let ingest = Ingest::new(
+        IngestConfig::default(),
+        Arc::clone(&hub),
+        Arc::new(AllowAll),
+    );
+    World {
+        net: MemoryNetwork::new(ingest),
+        hub,
+        store: Arc::new(MemoryStore::new()),
+        clock: Arc::new(TokioClock::starting_at(T0)),
+    }
+}
+
+async fn engine(w: &World) -> Engine {
+    let mut relay = RelayConfig::new("", "");
+    relay.client.dialer = Arc::new(Arc::clone(&w.net));
+    relay.jitter_seed = Some(7);
+    Engine::start(
+        w.store.clone() as Arc<dyn TaskStore>,
+        w.clock.clone() as Arc<dyn Clock>,
+        Arc::new(LocalLauncher),
+        CallbackKeys::default(),
+        EngineConfig {
+            relay,
+            ..EngineConfig::default()
+        },
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+}
+
+fn spec(start: i64, end: i64) -> TaskSpec {
+    TaskSpec {
+        name: "t".into(),
+        region: "cn-shanghai".into(),
+        source_type: SourceType::Live,
+        source_protocol: Some(SourceProtocol::Rtmp),
+        source_urls: vec!["rtmp://mem/live/src".into()],
+        dst_url: "rtmp://mem/live/dst".into(),
+        start_time: start,
+        end_time: end,
+        callback_url: Some("http://127.0.0.1:9/cb".into()),
+        repeat_number: 0,
+        retry_count: 2,
+        retry_interval: 60,
+        file_index: 0,
+        offset: 0,
+        auth_key: None,
+        req_auth: None,
+        notify_item_switch: None,
+    }
+}
+
+fn dst() -> StreamKey {
+    StreamKey::new("mem", "live", "dst")
+}
+
+fn acct() -> AccountId {
+    AccountId("root".into())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_starts_runs_stops_restarts_and_exits_on_schedule() {
+    let w = world();
+    let engine = engine(&w).await;
+    {
+        let net = Arc::clone(&w.net);
+        tokio::spawn(async move { publish_test_stream(&net, "rtmp://mem/live/src", 300, 0).await });
+    }
+    let task = engine
+        .create(&acct(), spec(T0 + 10, T0 + 200))
+        .await
+        .unwrap();
+    assert_eq!(task.runtime.status, TaskStatus::NotStarted);
+    sleep(Duration::from_secs(5)).await;
+    assert!(!w.hub.is_publishing(&dst()));
+
+    sleep(Duration::from_secs(7)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Running);
+    assert!(w.hub.is_publishing(&dst()), "relay pushes at StartTime");
+
+    let t = engine.stop(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Stopped);
+    sleep(Duration::from_millis(100)).await;
+    assert!(!w.hub.is_publishing(&dst()), "stop ends the push");
+    assert!(
+        engine.stop(&acct(), &task.id).await.is_err(),
+        "already stopped"
+    );
+
+    let t = engine.restart(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Running);
+    sleep(Duration::from_secs(2)).await;
+    assert!(w.hub.is_publishing(&dst()), "restart pushes again");
+
+    sleep(Duration::from_secs(200)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Exited);
+    assert_eq!(t.runtime.exit_reason, Some(ExitReason::OverEndTime));
+    assert_eq!(t.runtime.exit_time, Some(T0 + 200));
+    assert!(!w.hub.is_publishing(&dst()));
+
+    let states: Vec<CallbackState> = w.store.events().iter().map(|e| e.state).collect();
+    assert_eq!(
+        states,
+        vec![
+            CallbackState::Running,
+            CallbackState::Offline,
+            CallbackState::Running,
+            CallbackState::Exit
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_source_is_retried_by_policy_then_stopped() {
+    let w = world();
+    let engine = engine(&w).await;
+    let task = engine.create(&acct(), spec(T0, T0 + 3600)).await.unwrap();
+    // The relay holds on for its 10 s grace period, then fails: 2, retry in 60 s.
+    sleep(Duration::from_secs(12)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Abnormal);
+    assert_eq!(
+        t.runtime.invalid_reason,
+        Some(InvalidReason::PullStreamFailed)
+    );
+    // Two retries of 10 s each, 60 s apart, then stopped with the reason.
+    sleep(Duration::from_secs(150)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Stopped);
+    assert_eq!(
+        t.runtime.invalid_reason,
+        Some(InvalidReason::PullStreamFailed)
+    );
+    assert_eq!(t.runtime.run, 3, "first run and two retries");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_engine_runs_what_should_be_running() {
+    let w = world();
+    {
+        let net = Arc::clone(&w.net);
+        tokio::spawn(async move { publish_test_stream(&net, "rtmp://mem/live/src", 300, 0).await });
+    }
+    let first = engine(&w).await;
+    let task = first.create(&acct(), spec(T0, T0 + 3600)).await.unwrap();
+    sleep(Duration::from_secs(2)).await;
+    assert!(w.hub.is_publishing(&dst()));
+    first.shutdown(Duration::from_secs(3)).await;
+    drop(first);
+    sleep(Duration::from_secs(1)).await;
+    assert!(!w.hub.is_publishing(&dst()), "the old process is gone");
+
+    let second = engine(&w).await;
+    sleep(Duration::from_secs(2)).await;
+    let t = second.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Running);
+    assert!(
+        w.hub.is_publishing(&dst()),
+        "running again after the restart"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unsupported_sources_are_refused_at_create() {
+    let w = world();
+    let engine = engine(&w).await;
+    let mut s = spec(T0, T0 + 60);
+    s.source_protocol = Some(SourceProtocol::Srt);
+    s.source_urls = vec!["srt://mem:9000".into()];
+    match engine.create(&acct(), s).await {
+        Err(baton_engine::EngineError::Unsupported(u)) => assert_eq!(u.value, "srt"),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
