@@ -1,0 +1,65 @@
+//! One conformance suite for every [`TaskStore`] backend (STYLE habit 8): the SQLite store runs
+//! it now, a PostgreSQL store will run the same checks later.
+//!
+//! Each check is an `async fn(&dyn TaskStore)` that expects an *empty* store and panics on a
+//! violation. They are runtime-neutral; [`conformance_tests!`] turns them into one
+//! `#[tokio::test]` each (the backend's test crate needs `tokio` with `macros` and `rt`):
+//!
+//! ```ignore
+//! async fn fresh() -> MyStore { /* an empty store */ }
+//! baton_store_conformance::conformance_tests!(fresh);
+//! ```
+//!
+//! What is covered: round trips of every field (None vs empty included, extreme numbers),
+//! duplicates, account isolation, optimistic concurrency (stale versions, unknown tasks,
+//! concurrent writers: exactly one wins), transactional outbox writes (a refused write stores
+//! no event), fuzzy list filters with paging and totals, the recovery listing, outbox ordering,
+//! delivery and rescheduling, and purge.
+
+mod fixtures;
+mod outbox;
+mod tasks;
+
+pub use fixtures::{event, exited, full_task, task};
+pub use outbox::{
+    delivery_is_recorded_once, due_events_in_order, failed_attempts_reschedule,
+    outbox_round_trips_every_field, purge_removes_old_exited_tasks_and_delivered_events,
+};
+pub use tasks::{
+    accounts_are_isolated, concurrent_updates_one_wins, delete_with_version_and_events,
+    duplicates_are_refused, list_filters_page_and_count, none_and_empty_are_distinct,
+    round_trip_every_field, unfinished_lists_what_must_run, update_with_optimistic_concurrency,
+};
+
+/// Generates one `#[tokio::test]` per check, each on a fresh store from `$fresh` (a path to an
+/// `async fn() -> S` where `S: TaskStore`).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:path) => {
+        $crate::conformance_tests!(@each $fresh;
+            round_trip_every_field,
+            none_and_empty_are_distinct,
+            duplicates_are_refused,
+            accounts_are_isolated,
+            update_with_optimistic_concurrency,
+            concurrent_updates_one_wins,
+            delete_with_version_and_events,
+            list_filters_page_and_count,
+            unfinished_lists_what_must_run,
+            outbox_round_trips_every_field,
+            due_events_in_order,
+            delivery_is_recorded_once,
+            failed_attempts_reschedule,
+            purge_removes_old_exited_tasks_and_delivered_events,
+        );
+    };
+    (@each $fresh:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let store = $fresh().await;
+                $crate::$check(&store).await;
+            }
+        )*
+    };
+}

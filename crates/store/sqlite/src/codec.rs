@@ -1,0 +1,251 @@
+//! Tasks and events to and from rows: column lists, binding in column order, decoding with
+//! every stored value checked (a row that does not decode is [`StoreError::Corrupt`], never a
+//! panic).
+
+use baton_domain::{
+    AccountId, CallbackEvent, CallbackState, ExitReason, InvalidReason, OutboxEntry,
+    SourceProtocol, SourceType, StoreError, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus,
+};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Row, Sqlite};
+
+/// A query being bound.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
+
+/// The task columns after `id, account`, in binding order ($3 ... $32).
+macro_rules! task_body_columns {
+    () => {
+        "name, region, source_type, source_protocol, source_urls, dst_url, start_time, \
+         end_time, callback_url, repeat_number, retry_count, retry_interval, file_index, \
+         file_offset, auth_key, req_auth, notify_item_switch, status, invalid_reason, \
+         exit_reason, exit_time, retries, next_retry_at, current_file_index, current_offset, \
+         run, event_seq, created_at, updated_at, version"
+    };
+}
+
+/// Every task column, in binding order ($1 ... $32).
+macro_rules! task_columns {
+    () => {
+        concat!("id, account, ", task_body_columns!())
+    };
+}
+
+/// `$3, ..., $32`: the placeholders of [`task_body_columns`].
+macro_rules! task_body_values {
+    () => {
+        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32"
+    };
+}
+
+/// The outbox columns of an entry, in binding order ($1 ... $12).
+macro_rules! event_columns {
+    () => {
+        "event_id, account, task_id, seq, task_name, url, state, reason, exit_reason, \
+         event_time, attempts, next_attempt_at"
+    };
+}
+
+pub(crate) use {event_columns, task_body_columns, task_body_values, task_columns};
+
+/// Binds every column of `t` in [`task_columns`] order.
+pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreError> {
+    let (s, r) = (&t.spec, &t.runtime);
+    let urls = serde_json::to_string(&s.source_urls)
+        .map_err(|e| StoreError::Invalid(format!("source URLs do not encode: {e}")))?;
+    Ok(q.bind(t.id.0.clone())
+        .bind(t.account.0.clone())
+        .bind(s.name.clone())
+        .bind(s.region.clone())
+        .bind(s.source_type.as_str())
+        .bind(s.source_protocol.map(SourceProtocol::as_str))
+        .bind(urls)
+        .bind(s.dst_url.clone())
+        .bind(s.start_time)
+        .bind(s.end_time)
+        .bind(s.callback_url.clone())
+        .bind(s.repeat_number)
+        .bind(i64::from(s.retry_count))
+        .bind(i64::from(s.retry_interval))
+        .bind(i64::from(s.file_index))
+        .bind(i64::from(s.offset))
+        .bind(s.auth_key.clone())
+        .bind(s.req_auth.clone())
+        .bind(s.notify_item_switch.clone())
+        .bind(r.status.code())
+        .bind(r.invalid_reason.map(InvalidReason::as_str))
+        .bind(r.exit_reason.map(ExitReason::as_str))
+        .bind(r.exit_time)
+        .bind(i64::from(r.retries))
+        .bind(r.next_retry_at)
+        .bind(i64::from(r.current_file_index))
+        .bind(i64::from(r.current_offset))
+        .bind(to_i64(r.run, "run")?)
+        .bind(to_i64(r.event_seq, "event_seq")?)
+        .bind(t.created_at)
+        .bind(t.updated_at)
+        .bind(to_i64(t.version, "version")?))
+}
+
+/// Binds an event as a new outbox entry (0 attempts, due at the event's time), in
+/// [`event_columns`] order.
+pub(crate) fn bind_event<'q>(q: Query<'q>, e: &CallbackEvent) -> Result<Query<'q>, StoreError> {
+    Ok(q.bind(e.id.clone())
+        .bind(e.account.0.clone())
+        .bind(e.task_id.0.clone())
+        .bind(to_i64(e.seq, "event seq")?)
+        .bind(e.task_name.clone())
+        .bind(e.url.clone())
+        .bind(e.state.as_str())
+        .bind(e.reason.map(InvalidReason::as_str))
+        .bind(e.exit_reason.map(ExitReason::as_str))
+        .bind(e.time)
+        .bind(0_i64)
+        .bind(e.time))
+}
+
+/// Decodes a row of [`task_columns`].
+pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
+    let id: String = get(row, "id", "?")?;
+    let d = Decoder {
+        row,
+        what: "task",
+        id: &id,
+    };
+    let urls: String = d.get("source_urls")?;
+    let source_urls: Vec<String> = serde_json::from_str(&urls)
+        .map_err(|e| d.corrupt(format!("source_urls is not a JSON string array: {e}")))?;
+    let spec = TaskSpec {
+        name: d.get("name")?,
+        region: d.get("region")?,
+        source_type: d.named("source_type", SourceType::from_name)?,
+        source_protocol: d.named_opt("source_protocol", SourceProtocol::from_name)?,
+        source_urls,
+        dst_url: d.get("dst_url")?,
+        start_time: d.get("start_time")?,
+        end_time: d.get("end_time")?,
+        callback_url: d.get("callback_url")?,
+        repeat_number: d.get("repeat_number")?,
+        retry_count: d.int("retry_count")?,
+        retry_interval: d.int("retry_interval")?,
+        file_index: d.int("file_index")?,
+        offset: d.int("file_offset")?,
+        auth_key: d.get("auth_key")?,
+        req_auth: d.get("req_auth")?,
+        notify_item_switch: d.get("notify_item_switch")?,
+    };
+    let code: i32 = d.get("status")?;
+    let status = TaskStatus::from_code(code)
+        .ok_or_else(|| d.corrupt(format!("status {code} is not a task status")))?;
+    let runtime = TaskRuntime {
+        status,
+        invalid_reason: d.named_opt("invalid_reason", InvalidReason::from_name)?,
+        exit_reason: d.named_opt("exit_reason", ExitReason::from_name)?,
+        exit_time: d.get("exit_time")?,
+        retries: d.int("retries")?,
+        next_retry_at: d.get("next_retry_at")?,
+        current_file_index: d.int("current_file_index")?,
+        current_offset: d.int("current_offset")?,
+        run: d.int("run")?,
+        event_seq: d.int("event_seq")?,
+    };
+    Ok(Task {
+        account: AccountId(d.get("account")?),
+        spec,
+        runtime,
+        created_at: d.get("created_at")?,
+        updated_at: d.get("updated_at")?,
+        version: d.int("version")?,
+        id: TaskId(id.clone()),
+    })
+}
+
+/// Decodes a row of [`event_columns`].
+pub(crate) fn entry_from_row(row: &SqliteRow) -> Result<OutboxEntry, StoreError> {
+    let id: String = get(row, "event_id", "?")?;
+    let d = Decoder {
+        row,
+        what: "event",
+        id: &id,
+    };
+    let event = CallbackEvent {
+        seq: d.int("seq")?,
+        account: AccountId(d.get("account")?),
+        task_id: TaskId(d.get("task_id")?),
+        task_name: d.get("task_name")?,
+        url: d.get("url")?,
+        state: d.named("state", CallbackState::from_name)?,
+        reason: d.named_opt("reason", InvalidReason::from_name)?,
+        exit_reason: d.named_opt("exit_reason", ExitReason::from_name)?,
+        time: d.get("event_time")?,
+        id: id.clone(),
+    };
+    Ok(OutboxEntry {
+        attempts: d.int("attempts")?,
+        next_attempt_at: d.get("next_attempt_at")?,
+        event,
+    })
+}
+
+/// A counter as SQLite's INTEGER (i64): larger values cannot be stored.
+pub(crate) fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{what} {v} exceeds i64::MAX")))
+}
+
+fn get<'r, T>(row: &'r SqliteRow, column: &str, id: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(column).map_err(|e| StoreError::Corrupt {
+        what: "row",
+        id: id.to_owned(),
+        reason: format!("column {column}: {e}"),
+    })
+}
+
+/// Reads the columns of one row, naming the row in errors.
+struct Decoder<'r> {
+    row: &'r SqliteRow,
+    what: &'static str,
+    id: &'r str,
+}
+
+impl<'r> Decoder<'r> {
+    fn corrupt(&self, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            what: self.what,
+            id: self.id.to_owned(),
+            reason,
+        }
+    }
+
+    fn get<T>(&self, column: &str) -> Result<T, StoreError>
+    where
+        T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+    {
+        self.row
+            .try_get(column)
+            .map_err(|e| self.corrupt(format!("column {column}: {e}")))
+    }
+
+    /// An integer column into an unsigned field, range-checked.
+    fn int<T: TryFrom<i64>>(&self, column: &str) -> Result<T, StoreError> {
+        let v: i64 = self.get(column)?;
+        T::try_from(v).map_err(|_| self.corrupt(format!("{column} {v} is out of range")))
+    }
+
+    fn named<T>(&self, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+        let name: String = self.get(column)?;
+        parse(&name).ok_or_else(|| self.corrupt(format!("{column} `{name}` is unknown")))
+    }
+
+    fn named_opt<T>(
+        &self,
+        column: &str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let name: Option<String> = self.get(column)?;
+        name.map(|n| parse(&n).ok_or_else(|| self.corrupt(format!("{column} `{n}` is unknown"))))
+            .transpose()
+    }
+}

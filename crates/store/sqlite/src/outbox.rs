@@ -1,0 +1,81 @@
+//! The callback outbox: due events, delivery, retries; and purge.
+
+use baton_domain::{OutboxEntry, Purged, StoreError, UnixTime};
+use sqlx::SqlitePool;
+
+use crate::backend;
+use crate::codec::{entry_from_row, event_columns};
+use crate::tasks::begin_write;
+
+const DUE_EVENTS: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+     ORDER BY next_attempt_at, position LIMIT $2"
+);
+
+pub(crate) async fn due_events(
+    pool: &SqlitePool,
+    now: UnixTime,
+    limit: u32,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let rows = sqlx::query(DUE_EVENTS)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(entry_from_row).collect()
+}
+
+pub(crate) async fn mark_delivered(
+    pool: &SqlitePool,
+    event_id: &str,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox SET delivered_at = $2 WHERE event_id = $1 AND delivered_at IS NULL")
+        .bind(event_id.to_owned())
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn reschedule(
+    pool: &SqlitePool,
+    event_id: &str,
+    attempts: u32,
+    next_attempt_at: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = $2, next_attempt_at = $3 \
+         WHERE event_id = $1 AND delivered_at IS NULL",
+    )
+    .bind(event_id.to_owned())
+    .bind(i64::from(attempts))
+    .bind(next_attempt_at)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn purge(pool: &SqlitePool, before: UnixTime) -> Result<Purged, StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let tasks = sqlx::query("DELETE FROM tasks WHERE status = -1 AND exit_time < $1")
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    let events =
+        sqlx::query("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    tx.commit().await.map_err(backend)?;
+    Ok(Purged { tasks, events })
+}

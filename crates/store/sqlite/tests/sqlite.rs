@@ -1,0 +1,244 @@
+//! What is specific to the SQLite store: the file, its settings, migrations, crash durability,
+//! and rows that do not decode.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use baton_domain::{AccountId, StoreError, TaskId, TaskStore};
+use baton_store_conformance::{event, full_task, task};
+use baton_store_sqlite::{FILE_NAME, SqliteStore};
+use sqlx::{Connection, SqliteConnection};
+
+fn fresh_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "sqlite-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create test dir");
+    dir
+}
+
+/// A second, raw connection to the store's file (to look behind the store's back).
+async fn raw(dir: &Path) -> SqliteConnection {
+    let url = format!("sqlite://{}", dir.join(FILE_NAME).display());
+    SqliteConnection::connect(&url)
+        .await
+        .expect("raw connection")
+}
+
+#[tokio::test]
+async fn reopening_keeps_everything_and_migrations_run_once() {
+    let dir = fresh_dir("reopen");
+    let store = SqliteStore::open(&dir).await.expect("open");
+    let t = full_task();
+    let e = event(&t, 1, 5);
+    store
+        .insert(&t, std::slice::from_ref(&e))
+        .await
+        .expect("insert");
+    store.close().await;
+
+    let store = SqliteStore::open(&dir).await.expect("reopen");
+    assert_eq!(store.get(&t.account, &t.id).await.expect("get"), Some(t));
+    let due = store.due_events(5, 10).await.expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].event, e);
+
+    let mut conn = raw(&dir).await;
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut conn)
+        .await
+        .expect("versions");
+    assert_eq!(versions, [1]);
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .expect("journal mode");
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let dir = fresh_dir("newer");
+    SqliteStore::open(&dir).await.expect("open").close().await;
+    let mut conn = raw(&dir).await;
+    sqlx::query("INSERT INTO schema_migrations VALUES (999, 'from the future', 0)")
+        .execute(&mut conn)
+        .await
+        .expect("insert");
+    conn.close().await.expect("close");
+    let r = SqliteStore::open(&dir).await;
+    assert!(
+        matches!(r, Err(StoreError::Invalid(ref m)) if m.contains("999")),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_directory_is_an_error() {
+    let dir = fresh_dir("missing").join("not-there");
+    let r = SqliteStore::open(&dir).await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+}
+
+#[tokio::test]
+async fn counters_beyond_i64_are_refused_not_wrapped() {
+    let dir = fresh_dir("big");
+    let store = SqliteStore::open(&dir).await.expect("open");
+    let mut t = task("acc", "big", 1);
+    t.version = u64::MAX;
+    let r = store.insert(&t, &[]).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    t.version = 1;
+    t.runtime.run = i64::MAX as u64 + 1;
+    let r = store.insert(&t, &[]).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    let mut e = event(&t, 1, 1);
+    e.seq = u64::MAX;
+    t.runtime.run = 0;
+    let r = store.insert(&t, &[e]).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert_eq!(
+        store.get(&t.account, &t.id).await.expect("get"),
+        None,
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn rows_that_do_not_decode_are_corrupt_errors() {
+    let dir = fresh_dir("corrupt");
+    let store = SqliteStore::open(&dir).await.expect("open");
+    let t = task("acc", "c", 1);
+    store.insert(&t, &[event(&t, 1, 1)]).await.expect("insert");
+    let mut conn = raw(&dir).await;
+    let edits = [
+        ("UPDATE tasks SET status = 7", "status"),
+        ("UPDATE tasks SET source_type = 'tape'", "source_type"),
+        (
+            "UPDATE tasks SET source_protocol = 'carrier-pigeon'",
+            "source_protocol",
+        ),
+        ("UPDATE tasks SET source_urls = 'not json'", "source_urls"),
+        ("UPDATE tasks SET source_urls = '[1, 2]'", "source_urls"),
+        ("UPDATE tasks SET retries = -1", "retries"),
+        ("UPDATE tasks SET version = -5", "version"),
+        (
+            "UPDATE tasks SET invalid_reason = 'Gremlins'",
+            "invalid_reason",
+        ),
+        ("UPDATE tasks SET file_index = 4294967296", "file_index"),
+    ];
+    for (sql, column) in edits {
+        let mut tx = conn.begin().await.expect("begin");
+        sqlx::raw_sql(sql).execute(&mut *tx).await.expect(sql);
+        tx.commit().await.expect("commit");
+        let r = store.get(&t.account, &t.id).await;
+        match r {
+            Err(StoreError::Corrupt { id, reason, .. }) => {
+                assert_eq!(id, "c");
+                assert!(reason.contains(column), "{sql}: {reason}");
+            }
+            other => panic!("{sql}: {other:?}"),
+        }
+        assert!(store.unfinished().await.is_err(), "{sql}");
+        // Put the row back.
+        sqlx::query("DELETE FROM tasks")
+            .execute(&mut conn)
+            .await
+            .expect("delete");
+        let fresh = task("acc", "c", 1);
+        store.insert(&fresh, &[]).await.expect("reinsert");
+    }
+    sqlx::query("UPDATE outbox SET state = 'Idle'")
+        .execute(&mut conn)
+        .await
+        .expect("edit");
+    let r = store.due_events(10, 10).await;
+    assert!(
+        matches!(r, Err(StoreError::Corrupt { what: "event", .. })),
+        "{r:?}"
+    );
+}
+
+/// Child half of [`an_acknowledged_write_survives_kill_9`]: inserts tasks forever, printing
+/// `acked <n>` after each insert's future resolved.
+#[test]
+#[ignore = "run by an_acknowledged_write_survives_kill_9 as a child process"]
+fn kill_9_child() {
+    let Ok(dir) = std::env::var("BATON_KILL9_DIR") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = SqliteStore::open(Path::new(&dir)).await.expect("open");
+        for n in 0.. {
+            let t = task("acc", &format!("k-{n}"), n);
+            store.insert(&t, &[event(&t, 1, n)]).await.expect("insert");
+            println!("acked {n}");
+        }
+    });
+}
+
+/// A change is committed before it is acknowledged: every insert the child reported done is
+/// there after the child is killed with SIGKILL mid-stream.
+#[test]
+fn an_acknowledged_write_survives_kill_9() {
+    let dir = fresh_dir("kill9");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "kill_9_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("BATON_KILL9_DIR", &dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn child");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut acked = Vec::new();
+    while acked.len() < 25 {
+        let line = lines.next().expect("child output").expect("utf-8");
+        if let Some(n) = line.strip_prefix("acked ") {
+            acked.push(n.parse::<i64>().expect("number"));
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // Lines already written before the kill are acknowledgements too.
+    for line in lines.map_while(Result::ok) {
+        if let Some(n) = line.strip_prefix("acked ") {
+            acked.push(n.parse::<i64>().expect("number"));
+        }
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = SqliteStore::open(&dir).await.expect("reopen after kill");
+        let account = AccountId("acc".into());
+        for n in &acked {
+            let id = TaskId(format!("k-{n}"));
+            assert!(
+                store.get(&account, &id).await.expect("get").is_some(),
+                "acknowledged task {id} lost"
+            );
+        }
+        let due = store.due_events(i64::MAX, u32::MAX).await.expect("due");
+        assert!(due.len() >= acked.len(), "acknowledged events lost");
+    });
+}
