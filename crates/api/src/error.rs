@@ -70,9 +70,9 @@ pub enum ApiError {
     /// The key's policy does not allow the action.
     #[error("action {action} not allowed for this key")]
     Forbidden { action: String },
-    /// The account exceeded the action's rate.
-    #[error("throttled")]
-    Throttled,
+    /// The account exceeded the action's rate; a request would conform after `retry_after`.
+    #[error("throttled for {retry_after:?}")]
+    Throttled { retry_after: std::time::Duration },
 
     // --- parameters ---
     /// A required parameter is absent (or blank).

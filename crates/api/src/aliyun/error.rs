@@ -124,7 +124,7 @@ impl WireError {
                 "Forbidden.RAM",
                 format!("User not authorized to operate on the specified resource: {action}."),
             ),
-            ApiError::Throttled => (
+            ApiError::Throttled { .. } => (
                 S::BAD_REQUEST,
                 "Throttling.User",
                 "Request was denied due to user flow control.".into(),

@@ -77,10 +77,20 @@ impl AppState {
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let request_id = request_id();
     let (parts, body) = request.into_parts();
-    let result = process(&state, &parts, body, &request_id).await;
-    let mut response = match result {
+    let mut response = match process(&state, &parts, body, &request_id).await {
         Ok(response) => response,
-        Err(err) => error_response(&state.config, &parts, &err, &request_id),
+        Err(err) => {
+            let mut response = error_response(&state.config, &parts, &err, &request_id);
+            if let ApiError::Throttled { retry_after } = err {
+                // The new SDK (tea-openapi) reads `x-acs-retry-after` (milliseconds) into a
+                // ThrottlingException, whose `retry_after` its retry policy waits for.
+                let ms = retry_after.as_millis().max(1);
+                if let Ok(v) = HeaderValue::from_str(&ms.to_string()) {
+                    response.headers_mut().insert("x-acs-retry-after", v);
+                }
+            }
+            response
+        }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-acs-request-id", v);
@@ -135,12 +145,10 @@ async fn process(
             action: action.ram_action(),
         });
     }
-    if !state
+    state
         .throttle
         .check(&(account.clone(), action), tokio::time::Instant::now())
-    {
-        return Err(ApiError::Throttled);
-    }
+        .map_err(|retry_after| ApiError::Throttled { retry_after })?;
     if let Some(format) = params.get("Format")
         && !format.eq_ignore_ascii_case("json")
     {

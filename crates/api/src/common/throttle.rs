@@ -40,19 +40,21 @@ impl<K: Eq + Hash + Clone> Throttle<K> {
         }
     }
 
-    /// Whether a request of `key` at `now` conforms; if it does, it is counted.
-    pub fn check(&self, key: &K, now: Instant) -> bool {
+    /// Whether a request of `key` at `now` conforms; if it does, it is counted. If not, the
+    /// error is how long until one would.
+    pub fn check(&self, key: &K, now: Instant) -> Result<(), Duration> {
         // A poisoned lock only means a panic elsewhere mid-update; the map is still usable.
         let mut tats = self.tats.lock().unwrap_or_else(|e| e.into_inner());
         let tat = tats.get(key).copied().unwrap_or(now).max(now);
-        if tat.duration_since(now) > self.tolerance {
-            return false;
+        let ahead = tat.duration_since(now);
+        if ahead > self.tolerance {
+            return Err(ahead - self.tolerance);
         }
         if tats.len() >= self.max_keys && !tats.contains_key(key) {
             tats.retain(|_, t| *t > now);
         }
         tats.insert(key.clone(), tat + self.interval);
-        true
+        Ok(())
     }
 
     /// Number of keys remembered.
@@ -75,21 +77,21 @@ mod tests {
         let t = Throttle::per_second(10, 100);
         let start = Instant::now();
         for i in 0..10 {
-            assert!(t.check(&"a", start), "request {i} of the burst");
+            assert!(t.check(&"a", start).is_ok(), "request {i} of the burst");
         }
-        assert!(!t.check(&"a", start));
+        assert_eq!(t.check(&"a", start), Err(Duration::from_millis(100)));
         // Other keys are independent.
-        assert!(t.check(&"b", start));
+        assert!(t.check(&"b", start).is_ok());
         // One interval later, exactly one more.
         let later = start + Duration::from_millis(100);
-        assert!(t.check(&"a", later));
-        assert!(!t.check(&"a", later));
+        assert!(t.check(&"a", later).is_ok());
+        assert!(t.check(&"a", later).is_err());
         // After a full second idle, a full burst again.
         let idle = later + Duration::from_secs(1);
         for _ in 0..10 {
-            assert!(t.check(&"a", idle));
+            assert!(t.check(&"a", idle).is_ok());
         }
-        assert!(!t.check(&"a", idle));
+        assert!(t.check(&"a", idle).is_err());
     }
 
     #[test]
@@ -99,7 +101,7 @@ mod tests {
         let mut allowed = 0;
         // 100 requests per second for 5 s: 10 (burst) + 10 per second.
         for ms in (0..5000).step_by(10) {
-            if t.check(&"a", start + Duration::from_millis(ms)) {
+            if t.check(&"a", start + Duration::from_millis(ms)).is_ok() {
                 allowed += 1;
             }
         }
@@ -111,10 +113,10 @@ mod tests {
         let t = Throttle::per_second(10, 4);
         let start = Instant::now();
         for k in 0..4 {
-            assert!(t.check(&k, start));
+            assert!(t.check(&k, start).is_ok());
         }
         assert_eq!(t.len(), 4);
-        assert!(t.check(&99, start + Duration::from_secs(1)));
+        assert!(t.check(&99, start + Duration::from_secs(1)).is_ok());
         assert_eq!(t.len(), 1);
     }
 }

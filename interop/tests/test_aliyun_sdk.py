@@ -1,0 +1,503 @@
+"""The official Alibaba Cloud Python SDKs against Baton's Alibaba Cloud Live dialect
+(Version 2016-11-01, the seven pull-to-push operations).
+
+Three client flavours, each unchanged, as a user would configure them (sdk-wire.md):
+
+* ``new-v3``: alibabacloud-live20161101 (tea-openapi), default ACS3-HMAC-SHA256 signature;
+* ``new-v2``: the same SDK with ``signature_algorithm='v2'`` (RPC v1 HMAC-SHA1);
+* ``old``: aliyun-python-sdk-live over aliyun-python-sdk-core (RPC v1 HMAC-SHA1).
+
+The tests check what the SDKs parse — model fields (``TaskInfo.CallbackURL``, ``SourceUrls``
+as a list, ``RetCode``/``Description`` only where the models have them) and the error codes
+their exceptions carry.
+
+The server is ``baton serve`` with ``[[api.keys]]`` in its config when it serves the API at
+``/``. Until it mounts the API router, the API crate's stand-alone server is used instead
+(``cargo build -p baton-api --example aliyun_server``: the same router over an in-memory task
+service); the session log says which. Every account is used by one test only, so the
+provider's 10 requests per second per account and action never throttle a test by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from conftest import REPO, start_baton
+from helpers import Procs, free_port, http_status, wait_for
+
+# The suite's per-test timeout is 120 s; the first test may also build the stand-alone server.
+pytestmark = pytest.mark.timeout(900)
+
+FLAVOURS = ["new-v3", "new-v2", "old"]
+REGION = "cn-shanghai"
+SECRET_LEN = 30
+
+
+def _key(name: str) -> tuple[str, str]:
+    """A deterministic test key pair per account name."""
+    ak = f"LTAI{name.replace('-', '')}"[:24]
+    sk = (name.replace("-", "") * 8)[:SECRET_LEN]
+    return ak, sk
+
+
+# One account per (test, flavour): throttling is per account and action.
+ACCOUNTS = [f"{t}-{f}" for t in ("ops", "errors", "paging") for f in FLAVOURS]
+ACCOUNTS += ["iso-a", "iso-b", "throttle"]
+KEYS = {name: _key(name) for name in ACCOUNTS}
+assert len({ak for ak, _ in KEYS.values()}) == len(KEYS), "access key ids must differ"
+
+
+# --------------------------------------------------------------------------------------------
+# The server
+
+
+@dataclass
+class Api:
+    endpoint: str  # host:port, as the SDKs take it
+    kind: str  # "baton serve" or "aliyun_server example"
+    rtmp_port: Optional[int]  # Baton's ingest, when the server is `baton serve`
+
+    def source(self, stream: str) -> str:
+        port = self.rtmp_port or 1935
+        return f"rtmp://127.0.0.1:{port}/live/{stream}"
+
+    def destination(self, stream: str) -> str:
+        port = self.rtmp_port or 1935
+        return f"rtmp://127.0.0.1:{port}/live/{stream}"
+
+
+def _serves_aliyun(endpoint: str) -> bool:
+    """An unsigned call gets the dialect's JSON error when the API is mounted."""
+    url = f"http://{endpoint}/?Action=DescribeLivePullToPush&Version=2016-11-01"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = r.read()
+    except urllib.error.HTTPError as e:
+        body = e.read()
+    except OSError:
+        return False
+    try:
+        return json.loads(body).get("Code") == "MissingSignature"
+    except (ValueError, AttributeError):
+        return False
+
+
+def _try_baton_serve(baton_bin: Path, procs: Procs, tmp: Path) -> Optional[Api]:
+    config = "".join(
+        f'[[api.keys]]\naccess_key_id = "{ak}"\naccess_key_secret = "{sk}"\naccount = "{name}"\n\n'
+        for name, (ak, sk) in KEYS.items()
+    )
+    try:
+        server = start_baton(baton_bin, procs, tmp, config=config, name="baton-aliyun")
+    except (AssertionError, TimeoutError) as e:
+        print(f"baton serve did not start with [[api.keys]]: {str(e)[:300]}")
+        return None
+    endpoint = f"127.0.0.1:{server.api_port}"
+    if _serves_aliyun(endpoint):
+        return Api(endpoint, "baton serve", server.rtmp_port)
+    server.stop()
+    return None
+
+
+def _example_server(procs: Procs) -> Api:
+    meta = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps", "--locked"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    target = Path(json.loads(meta.stdout)["target_directory"])
+    subprocess.run(
+        ["cargo", "build", "--locked", "-p", "baton-api", "--example", "aliyun_server"],
+        cwd=REPO,
+        check=True,
+        timeout=800,
+    )
+    port = free_port()
+    argv = [target / "debug" / "examples" / "aliyun_server", "--listen", f"127.0.0.1:{port}"]
+    for name, (ak, sk) in KEYS.items():
+        argv += ["--key", f"{ak}:{sk}:{name}"]
+    proc = procs.start("aliyun-server", argv, env={**os.environ, "RUST_LOG": "info"})
+
+    def ready():
+        if not proc.running():
+            raise AssertionError(f"aliyun_server exited {proc.returncode}: {proc.stderr()}")
+        return http_status(f"http://127.0.0.1:{port}/healthz") == 200
+
+    wait_for(ready, 20, "aliyun_server: GET /healthz = 200")
+    return Api(f"127.0.0.1:{port}", "aliyun_server example", None)
+
+
+@pytest.fixture(scope="module")
+def api(baton_bin, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("aliyun")
+    procs = Procs(tmp)
+    try:
+        server = _try_baton_serve(baton_bin, procs, tmp) or _example_server(procs)
+        print(f"\nAlibaba SDK tests run against: {server.kind} at {server.endpoint}")
+        yield server
+    finally:
+        procs.stop_all()
+
+
+# --------------------------------------------------------------------------------------------
+# One face over the three SDK flavours
+
+
+class ApiFailure(Exception):
+    """An error the SDK raised, normalised: code, HTTP status, message, exception class."""
+
+    def __init__(self, code: str, status: Optional[int], message: str, cls: str, raw=None):
+        super().__init__(f"{cls} {status} {code}: {message}")
+        self.code, self.status, self.message, self.cls, self.raw = code, status, message, cls, raw
+
+
+def _snake(action: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in action).lstrip("_")
+
+
+class Sdk:
+    """Calls an operation with wire-named parameters; returns the response as the SDK
+    parsed it (new SDK: the response model's ``to_map()``, i.e. only keys its model read;
+    old SDK: the JSON its caller parses). ``self.model`` keeps the new SDK's response model."""
+
+    def __init__(self, flavour: str, endpoint: str, ak: str, sk: str):
+        self.flavour = flavour
+        self.endpoint = endpoint
+        self.model = None
+        if flavour.startswith("new"):
+            from alibabacloud_live20161101.client import Client
+            from alibabacloud_tea_openapi.models import Config
+
+            config = Config(
+                access_key_id=ak,
+                access_key_secret=sk,
+                endpoint=endpoint,
+                protocol="http",
+                connect_timeout=5000,
+                read_timeout=10000,
+            )
+            if flavour == "new-v2":
+                config.signature_algorithm = "v2"
+            self.client = Client(config)
+        else:
+            from aliyunsdkcore.client import AcsClient
+
+            self.client = AcsClient(ak, sk, REGION, timeout=10, connect_timeout=5)
+
+    def call(self, action: str, **params) -> dict:
+        if self.flavour.startswith("new"):
+            return self._new(action, params)
+        return self._old(action, params)
+
+    def _new(self, action: str, params: dict) -> dict:
+        from alibabacloud_live20161101 import models
+        from alibabacloud_tea_openapi import exceptions
+
+        request = getattr(models, f"{action}Request")().from_map(params)
+        try:
+            response = getattr(self.client, _snake(action))(request)
+        except (
+            exceptions.ClientException,
+            exceptions.ServerException,
+            # Not a ClientException: raised instead when the reply has x-acs-retry-after.
+            exceptions.ThrottlingException,
+        ) as e:
+            raise ApiFailure(e.code, e.status_code, e.message, type(e).__name__, e) from e
+        assert response.status_code == 200
+        self.model = response.body
+        return response.body.to_map()
+
+    def _old(self, action: str, params: dict) -> dict:
+        from aliyunsdkcore.acs_exception.exceptions import ServerException
+
+        module = importlib.import_module(f"aliyunsdklive.request.v20161101.{action}Request")
+        request = getattr(module, f"{action}Request")()
+        # Each request class hard-codes https and the provider's endpoint.
+        request.set_endpoint(self.endpoint)
+        request.set_protocol_type("http")
+        for name, value in params.items():
+            getattr(request, f"set_{name}")(value)
+        try:
+            raw = self.client.do_action_with_exception(request)
+        except ServerException as e:
+            raise ApiFailure(
+                e.get_error_code(), e.get_http_status(), e.get_error_msg(), "ServerException", e
+            ) from e
+        return json.loads(raw)
+
+
+def sdk(api: Api, flavour: str, account: str) -> Sdk:
+    ak, sk = KEYS[account]
+    return Sdk(flavour, api.endpoint, ak, sk)
+
+
+def utc(seconds_from_now: float) -> str:
+    t = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds_from_now)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def live_task(api: Api, name: str, start: float = -60, end: float = 3600, **extra) -> dict:
+    stream = uuid.uuid4().hex[:12]
+    params = {
+        "Region": REGION,
+        "TaskName": name,
+        "SourceType": "live",
+        "SourceProtocol": "rtmp",
+        "SourceUrls": [api.source(f"src-{stream}")],
+        "DstUrl": api.destination(f"dst-{stream}"),
+        "StartTime": utc(start),
+        "EndTime": utc(end),
+        "CallbackUrl": "http://127.0.0.1:9/cb?src=sdk",
+    }
+    params.update(extra)
+    return params
+
+
+def fails(call, *args, **kwargs) -> ApiFailure:
+    with pytest.raises(ApiFailure) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+RUNNING = (1, 2)  # running, or running abnormally (a real engine retrying a silent source)
+
+
+def wait_status(c: Sdk, by_id: dict, statuses=RUNNING, timeout: float = 15) -> dict:
+    """Describes the task until its status is one of `statuses` (the engine starts a task
+    whose start time has passed right after Create answers, not before)."""
+    seen = []
+
+    def check():
+        described = c.call("DescribeLivePullToPush", **by_id)
+        seen.append(described["TaskStatus"])
+        return described if described["TaskStatus"] in statuses else None
+
+    try:
+        # Three Describes a second at most: well under the 10 per second limit.
+        return wait_for(check, timeout, f"task status in {statuses}", interval=0.3)
+    except TimeoutError as e:
+        raise AssertionError(f"{e}; statuses seen: {seen}") from e
+
+
+# --------------------------------------------------------------------------------------------
+# The tests
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_all_seven_operations(api, flavour):
+    c = sdk(api, flavour, f"ops-{flavour}")
+    name = f"sdk {flavour} 测试 {uuid.uuid4().hex[:8]}"
+    params = live_task(api, name)
+
+    created = c.call("CreateLivePullToPush", **params)
+    assert sorted(created) == ["Description", "RequestId", "RetCode", "TaskId"]
+    assert (created["RetCode"], created["Description"]) == (0, "OK")
+    task_id = created["TaskId"]
+    by_id = {"Region": REGION, "TaskId": task_id}
+
+    described = wait_status(c, by_id)
+    assert (described["RetCode"], described["Description"]) == (0, "OK")
+    assert described["TaskId"] == task_id
+    assert described["TaskStatus"] in RUNNING
+    for absent in ("TaskExitReason", "TaskExitTime"):
+        assert absent not in described
+    info = described["TaskInfo"]
+    assert info["TaskId"] == task_id
+    assert info["TaskName"] == name
+    assert info["SourceType"] == "live"
+    assert info["SourceProtocol"] == "rtmp"
+    assert info["SourceUrls"] == params["SourceUrls"]
+    assert info["DstUrl"] == params["DstUrl"]
+    assert (info["StartTime"], info["EndTime"]) == (params["StartTime"], params["EndTime"])
+    # Requests say CallbackUrl, responses CallbackURL: the model reads only the latter.
+    assert info["CallbackURL"] == params["CallbackUrl"]
+    assert (info["RetryCount"], info["RetryInterval"], info["RepeatNumber"]) == (3, 60, 0)
+    if flavour.startswith("new"):
+        model = c.model
+        assert model.task_info.callback_url == params["CallbackUrl"]
+        assert model.task_info.source_urls == params["SourceUrls"]
+        assert model.task_status in RUNNING
+        assert model.task_exit_time is None
+
+    listed = c.call("DescribeLivePullToPushList", Region=REGION, TaskName=name)
+    assert (listed["Total"], listed["PageNumber"], listed["PageSize"]) == (1, 1, 10)
+    [item] = listed["TaskList"]
+    assert item["TaskId"] == task_id and item["TaskInfo"]["TaskName"] == name
+    assert "RetCode" not in listed
+
+    # While running, CallbackUrl and RepeatNumber may change (seed 003), nothing else.
+    updated = c.call(
+        "UpdateLivePullToPush", **by_id, CallbackUrl="https://127.0.0.1:9/v2", RepeatNumber=-1
+    )
+    assert sorted(updated) == ["Description", "RequestId", "RetCode"]
+    info = c.call("DescribeLivePullToPush", **by_id)["TaskInfo"]
+    assert (info["CallbackURL"], info["RepeatNumber"]) == ("https://127.0.0.1:9/v2", -1)
+    e = fails(c.call, "UpdateLivePullToPush", **by_id, StartTime=utc(600))
+    assert (e.code, e.status) == ("CodeTaskHasStarted", 400)
+
+    stopped = c.call("StopLivePullToPush", **by_id)
+    assert sorted(stopped) == ["RequestId", "TaskId"]
+    assert stopped["TaskId"] == task_id
+    e = fails(c.call, "StopLivePullToPush", **by_id)
+    assert (e.code, e.status) == ("CodeTaskHasStopped", 400)
+
+    # Stopped: the source may change, effective at the next start.
+    new_source = [api.source(f"src2-{uuid.uuid4().hex[:8]}")]
+    c.call("UpdateLivePullToPush", **by_id, SourceUrls=new_source)
+    restarted = c.call("RestartLivePullToPush", **by_id)
+    assert sorted(restarted) == ["RequestId", "TaskId"]
+    described = wait_status(c, by_id)
+    assert described["TaskInfo"]["SourceUrls"] == new_source
+
+    deleted = c.call("DeleteLivePullToPush", **by_id)
+    assert (deleted["RetCode"], deleted["Description"]) == (0, "OK")
+    for action in ("DescribeLivePullToPush", "StopLivePullToPush", "RestartLivePullToPush"):
+        e = fails(c.call, action, **by_id)
+        assert (e.code, e.status) == ("CodeTaskNotExist", 400), action
+        # The new SDK wraps it: "code: 400, Task does not exist. request id: …".
+        assert "Task does not exist." in e.message
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_error_codes(api, flavour):
+    account = f"errors-{flavour}"
+    c = sdk(api, flavour, account)
+    name = f"errors {flavour}"
+
+    # Credentials.
+    ak, _ = KEYS[account]
+    wrong_secret = Sdk(flavour, api.endpoint, ak, "WrongSecret0123456789abcdefgh")
+    e = fails(wrong_secret.call, "DescribeLivePullToPush", Region=REGION, TaskId="abc")
+    if flavour == "old":
+        # The old SDK compares the server's string-to-sign (after the ':' of the message)
+        # with its own and, when they agree, reports the secret as wrong.
+        assert (e.code, e.status) == ("InvalidAccessKeySecret", 400)
+    else:
+        assert (e.code, e.status) == ("SignatureDoesNotMatch", 400)
+    unknown_key = Sdk(flavour, api.endpoint, "LTAINoSuchKey0000", "x" * 30)
+    e = fails(unknown_key.call, "DescribeLivePullToPush", Region=REGION, TaskId="abc")
+    assert (e.code, e.status) == ("InvalidAccessKeyId.NotFound", 404)
+
+    # Parameters.
+    cases = [
+        ({"DstUrl": None}, "MissingDstUrl", None),
+        ({"RetryInterval": 30}, "InvalidParameter", "RetryInterval"),
+        ({"Region": "mars-1"}, "InvalidParameter", "Region"),
+        ({"StartTime": "2026-01-01 00:00:00"}, "InvalidParameter", "StartTime"),
+        ({"StartTime": utc(600), "EndTime": utc(300)}, "InvalidParam.CodeIllegalDuration", None),
+        ({"SourceProtocol": "srt", "SourceUrls": ["srt://127.0.0.1:9"]}, "InvalidParameter", "srt"),
+        ({"SourceType": "vod", "SourceUrls": ["0123456789abcdef"]}, "InvalidParameter", "vod"),
+        ({"DstUrl": "http://127.0.0.1/live/x"}, "InvalidParameter", "DstUrl"),
+    ]
+    for change, code, named in cases:
+        params = live_task(api, name)
+        for k, v in change.items():
+            if v is None:
+                params.pop(k)
+            else:
+                params[k] = v
+        e = fails(c.call, "CreateLivePullToPush", **params)
+        assert (e.code, e.status) == (code, 400), change
+        if named:
+            assert named in e.message, (change, e.message)
+        assert e.cls in ("ClientException", "ServerException"), e.cls
+
+    e = fails(c.call, "DescribeLivePullToPushList", Region=REGION, PageSize=101)
+    assert (e.code, e.status) == ("InvalidParameter", 400)
+    e = fails(c.call, "DescribeLivePullToPush", Region=REGION)
+    assert (e.code, e.status) == ("MissingTaskId", 400)
+    e = fails(c.call, "DescribeLivePullToPush", Region=REGION, TaskId="no-such-task")
+    assert (e.code, e.status) == ("CodeTaskNotExist", 400)
+
+    # A task that has not started cannot be restarted or stopped.
+    future = c.call("CreateLivePullToPush", **live_task(api, name, start=3600, end=7200))["TaskId"]
+    by_id = {"Region": REGION, "TaskId": future}
+    assert c.call("DescribeLivePullToPush", **by_id)["TaskStatus"] == 0
+    e = fails(c.call, "RestartLivePullToPush", **by_id)
+    assert (e.code, e.status) == ("InvalidParam.CodeIllegalDuration", 400)
+    e = fails(c.call, "StopLivePullToPush", **by_id)
+    assert (e.code, e.status) == ("CodeTaskHasStopped", 400)
+    c.call("DeleteLivePullToPush", **by_id)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_paging_and_fuzzy_filters(api, flavour):
+    c = sdk(api, flavour, f"paging-{flavour}")
+    tag = uuid.uuid4().hex[:8]
+    ids = [
+        c.call("CreateLivePullToPush", **live_task(api, f"page {tag} {i}"))["TaskId"]
+        for i in range(3)
+    ]
+    page = c.call(
+        "DescribeLivePullToPushList", Region=REGION, TaskName=tag, PageSize=2, PageNumber=2
+    )
+    assert (page["Total"], page["PageNumber"], page["PageSize"]) == (3, 2, 2)
+    assert len(page["TaskList"]) == 1
+    seen = c.call("DescribeLivePullToPushList", Region=REGION, TaskName=tag, PageSize=2)["TaskList"]
+    assert {t["TaskId"] for t in seen + page["TaskList"]} == set(ids)
+    by_id = c.call("DescribeLivePullToPushList", Region=REGION, TaskId=ids[1][3:20])
+    assert [t["TaskId"] for t in by_id["TaskList"]] == [ids[1]]
+    for task_id in ids:
+        c.call("DeleteLivePullToPush", Region=REGION, TaskId=task_id)
+
+
+def test_accounts_are_isolated(api):
+    a = sdk(api, "new-v3", "iso-a")
+    b = sdk(api, "old", "iso-b")
+    task_id = a.call("CreateLivePullToPush", **live_task(api, "isolated"))["TaskId"]
+    by_id = {"Region": REGION, "TaskId": task_id}
+    for action in ("DescribeLivePullToPush", "StopLivePullToPush", "DeleteLivePullToPush"):
+        e = fails(b.call, action, **by_id)
+        assert e.code == "CodeTaskNotExist", action
+    assert b.call("DescribeLivePullToPushList", Region=REGION)["Total"] == 0
+    assert a.call("DescribeLivePullToPush", **by_id)["TaskId"] == task_id
+    a.call("DeleteLivePullToPush", **by_id)
+
+
+def test_throttling(api):
+    """10 requests per second per account and action; the new SDK gets the wait time."""
+    c = sdk(api, "new-v3", "throttle")
+    codes, throttled = [], None
+    for _ in range(30):
+        try:
+            c.call("DescribeLivePullToPush", Region=REGION, TaskId="no-such-task")
+        except ApiFailure as e:
+            codes.append(e.code)
+            if e.code == "Throttling.User":
+                throttled = e
+    assert throttled is not None, codes
+    assert codes.count("CodeTaskNotExist") >= 10, codes
+    assert throttled.status == 400
+    assert throttled.message.startswith("code: 400, Request was denied due to user flow control.")
+    # `x-acs-retry-after` makes tea-openapi raise its ThrottlingException with the wait (ms).
+    assert throttled.cls == "ThrottlingException"
+    assert 0 < throttled.raw.retry_after <= 1000
+    # Another action is not affected; after a second the action is available again.
+    e = fails(c.call, "StopLivePullToPush", Region=REGION, TaskId="no-such-task")
+    assert e.code == "CodeTaskNotExist"
+    time.sleep(1.1)
+    e = fails(c.call, "DescribeLivePullToPush", Region=REGION, TaskId="no-such-task")
+    assert e.code == "CodeTaskNotExist"
+    old = sdk(api, "old", "throttle")
+    codes = []
+    for _ in range(30):
+        try:
+            old.call("StopLivePullToPush", Region=REGION, TaskId="no-such-task")
+        except ApiFailure as e:
+            codes.append(e.code)
+    assert "Throttling.User" in codes, codes
