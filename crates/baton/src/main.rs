@@ -9,6 +9,7 @@ mod credentials;
 mod duration;
 mod relay_cmd;
 mod serve;
+mod service;
 
 use std::process::ExitCode;
 

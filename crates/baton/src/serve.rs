@@ -22,8 +22,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use baton_api::{ApiConfig, StaticKeyStore};
+use baton_domain::AccountId;
+use baton_engine::{CallbackKeys, Engine, EngineConfig, SystemClock};
+use baton_relay::RelayPool;
+use baton_store_sqlite::SqliteStore;
+
 use crate::config::{Overrides, Settings};
 use crate::credentials::Credentials;
+use crate::service::EngineService;
 
 /// How long shutdown waits for connections and relays to close.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -69,6 +76,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
+    let store = SqliteStore::open(&settings.data_dir)
+        .await
+        .with_context(|| format!("opening the task store in {}", settings.data_dir.display()))?;
     let hub = StreamHub::new(settings.hub.clone());
     let policy: Arc<dyn IngestPolicy> = Arc::new(AllowAll);
     let cancel = CancellationToken::new();
@@ -90,6 +100,35 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
 
+    let engine = Engine::start(
+        Arc::new(store),
+        Arc::new(SystemClock),
+        Arc::new(RelayPool::per_core().context("starting the relay threads")?),
+        CallbackKeys::new(credentials.accounts.iter().map(|a| {
+            (
+                AccountId(a.id.clone()),
+                a.callback_secret.as_bytes().to_vec(),
+            )
+        })),
+        EngineConfig::default(),
+        cancel.child_token(),
+    )
+    .await
+    .context("starting the task engine")?;
+    let mut keys = StaticKeyStore::new();
+    for key in &credentials.api_keys {
+        keys.insert(
+            key.access_key_id.clone(),
+            AccountId(key.account.clone()),
+            key.access_key_secret.clone(),
+        );
+    }
+    let api_routes = baton_api::router(
+        Arc::new(EngineService(engine.clone())),
+        Arc::new(keys),
+        ApiConfig::default(),
+    );
+
     tracker.spawn(ingest.run(cancel.child_token()));
     {
         let (hub, policy, config, cancel) = (
@@ -105,7 +144,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
     }
     {
-        let router = api_router(Arc::clone(&ready));
+        let router = api_router(Arc::clone(&ready)).merge(api_routes);
         let cancel = cancel.child_token();
         tracker.spawn(async move {
             info!(addr = ?api.local_addr().ok(), "control API listening");
@@ -130,6 +169,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     shutdown_signal().await;
     info!("shutting down");
     ready.store(false, Ordering::Release);
+    // Relays first, so their destinations are closed cleanly (FCUnpublish, deleteStream).
+    engine.shutdown(SHUTDOWN_DEADLINE / 2).await;
     cancel.cancel();
     if tokio::time::timeout(SHUTDOWN_DEADLINE, tracker.wait())
         .await
