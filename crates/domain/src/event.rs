@@ -62,10 +62,13 @@ pub struct CallbackEvent {
     pub seq: u64,
     /// The task's owner (whose key signs the callback).
     pub account: AccountId,
+    /// The task the event is about.
     pub task_id: TaskId,
+    /// The task's name (`TaskName`) when the event happened.
     pub task_name: String,
     /// Where to POST it: the task's `CallbackUrl` when the event happened.
     pub url: String,
+    /// The state the task entered.
     pub state: CallbackState,
     /// Why the task is recovering or offline, when a failure caused it.
     pub reason: Option<InvalidReason>,

@@ -90,13 +90,16 @@ pub trait TaskStore: Send + Sync + fmt::Debug {
 /// A page of tasks and the total count of matches.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TaskList {
+    /// The page's tasks, in list order.
     pub tasks: Vec<Task>,
+    /// How many tasks match the filter in all pages.
     pub total: u64,
 }
 
 /// A stored callback event awaiting delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboxEntry {
+    /// The event, as stored with the transition that produced it.
     pub event: CallbackEvent,
     /// Failed attempts so far.
     pub attempts: u32,
@@ -107,7 +110,9 @@ pub struct OutboxEntry {
 /// What [`TaskStore::purge`] deleted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
+    /// Exited tasks deleted.
     pub tasks: u64,
+    /// Delivered events deleted.
     pub events: u64,
 }
 

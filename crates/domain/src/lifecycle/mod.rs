@@ -170,7 +170,9 @@ pub enum Timer {
 /// an unchanged task needs no write unless an effect is [`Effect::Purge`] at `now`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transition {
+    /// The task's next state (the whole task, to store).
     pub task: Task,
+    /// What to do once it is stored, in order.
     pub effects: Vec<Effect>,
 }
 

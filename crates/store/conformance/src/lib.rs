@@ -1,4 +1,4 @@
-//! One conformance suite for every [`TaskStore`] backend (STYLE habit 8): the SQLite store runs
+//! One conformance suite for every [`TaskStore`](baton_domain::TaskStore) backend (STYLE habit 8): the SQLite store runs
 //! it now, a PostgreSQL store will run the same checks later.
 //!
 //! Each check is an `async fn(&dyn TaskStore)` that expects an *empty* store and panics on a
