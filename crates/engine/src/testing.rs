@@ -43,8 +43,9 @@ fn ready<T: Send + 'static>(value: Result<T, StoreError>) -> StoreFuture<'static
 }
 
 fn append(state: &mut State, events: &[CallbackEvent]) -> Result<(), StoreError> {
-    for e in events {
-        if state.events.iter().any(|(old, ..)| old.id == e.id) {
+    for (i, e) in events.iter().enumerate() {
+        let stored = state.events.iter().any(|(old, ..)| old.id == e.id);
+        if stored || events[..i].iter().any(|earlier| earlier.id == e.id) {
             return Err(StoreError::Duplicate {
                 what: "event",
                 id: e.id.clone(),
@@ -73,9 +74,13 @@ fn check_version(
     }
 }
 
+/// The port's list semantics: ASCII case-insensitive substrings; region and status exact.
 fn matches(task: &Task, filter: &ListFilter) -> bool {
     let contains = |needle: &Option<String>, hay: &str| {
-        needle.as_ref().is_none_or(|n| hay.contains(n.as_str()))
+        needle.as_ref().is_none_or(|n| {
+            hay.to_ascii_lowercase()
+                .contains(n.to_ascii_lowercase().as_str())
+        })
     };
     contains(&filter.task_id, &task.id.0)
         && contains(&filter.name, &task.spec.name)
