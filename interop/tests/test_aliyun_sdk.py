@@ -11,6 +11,9 @@ The tests check what the SDKs parse — model fields (``TaskInfo.CallbackURL``, 
 as a list, ``RetCode``/``Description`` only where the models have them) and the error codes
 their exceptions carry.
 
+With ``baton serve``, one test also relays a real stream: ffmpeg publishes into Baton's
+ingest, an SDK-created task pushes it to another ingest stream, ffmpeg reads that back.
+
 The server is ``baton serve`` with ``[[api.keys]]`` in its config when it serves the API at
 ``/``. Until it mounts the API router, the API crate's stand-alone server is used instead
 (``cargo build -p baton-api --example aliyun_server``: the same router over an in-memory task
@@ -36,7 +39,7 @@ from typing import Optional
 import pytest
 
 from conftest import REPO, start_baton
-from helpers import Procs, free_port, http_status, wait_for
+from helpers import FFMPEG, Procs, free_port, http_status, probe_file, record, wait_for
 
 # The suite's per-test timeout is 120 s; the first test may also build the stand-alone server.
 pytestmark = pytest.mark.timeout(900)
@@ -55,7 +58,7 @@ def _key(name: str) -> tuple[str, str]:
 
 # One account per (test, flavour): throttling is per account and action.
 ACCOUNTS = [f"{t}-{f}" for t in ("ops", "errors", "paging") for f in FLAVOURS]
-ACCOUNTS += ["iso-a", "iso-b", "throttle"]
+ACCOUNTS += ["iso-a", "iso-b", "throttle", "relay"]
 KEYS = {name: _key(name) for name in ACCOUNTS}
 assert len({ak for ak, _ in KEYS.values()}) == len(KEYS), "access key ids must differ"
 
@@ -501,3 +504,30 @@ def test_throttling(api):
         except ApiFailure as e:
             codes.append(e.code)
     assert "Throttling.User" in codes, codes
+
+
+def test_a_task_relays_a_real_stream(api, media, procs, tmp_path):
+    """Created with the SDK, a live task pulls a stream published into Baton's ingest and
+    pushes it to another stream of the ingest, where ffmpeg reads it back; Stop ends it."""
+    if api.rtmp_port is None:
+        pytest.skip("the stand-alone API server runs no relays")
+    c = sdk(api, "new-v3", "relay")
+    tag = uuid.uuid4().hex[:8]
+    src, dst = api.source(f"src-{tag}"), api.destination(f"dst-{tag}")
+    argv = FFMPEG + ["-re", "-stream_loop", "-1", "-i", media["main"].path]
+    procs.start("publisher", argv + ["-c", "copy", "-f", "flv", src])
+    params = live_task(api, f"relay {tag}", SourceUrls=[src], DstUrl=dst)
+    task_id = c.call("CreateLivePullToPush", **params)["TaskId"]
+    by_id = {"Region": REGION, "TaskId": task_id}
+    wait_status(c, by_id, statuses=(1,), timeout=20)
+
+    out = tmp_path / "dst.flv"
+    reader = record(procs, dst, out, name="dst-reader")
+    time.sleep(3)
+    c.call("StopLivePullToPush", **by_id)
+    assert wait_status(c, by_id, statuses=(3,))["TaskStatus"] == 3
+    # The relay's end unpublishes the destination: the reader sees the end of the stream.
+    reader.wait(20)
+    probe = probe_file(out)
+    assert probe.packets.get("video") and probe.packets.get("audio"), probe.streams
+    c.call("DeleteLivePullToPush", **by_id)
