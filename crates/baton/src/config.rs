@@ -11,6 +11,8 @@ use baton_net::hub::HubConfig;
 use baton_net::ingest::IngestConfig;
 use serde::Deserialize;
 
+use baton_api::ApiConfig;
+
 use crate::credentials::{AccountConfig, ApiKeyConfig, Credentials};
 
 /// The config file. Every key is optional; unknown keys are an error (typos don't pass silently).
@@ -40,8 +42,14 @@ pub struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
+    /// API keys (`[[api.keys]]`: access_key_id, access_key_secret, account, policy).
     #[serde(default)]
     pub keys: Vec<ApiKeyConfig>,
+    /// The regions (Alibaba `Region`) this node runs. Default: the provider's list plus
+    /// `preregion`.
+    pub regions: Option<Vec<String>>,
+    /// API calls per second per account and action. Default 10 (the provider's limit).
+    pub actions_per_second: Option<u32>,
 }
 
 /// `[ingest]` keys.
@@ -85,6 +93,7 @@ pub struct Settings {
     pub http_flv: HttpFlvConfig,
     /// Configured accounts and API keys (none: generated in the data dir at start).
     pub credentials: Credentials,
+    pub api: ApiConfig,
 }
 
 /// Values given on the command line or in the environment.
@@ -156,6 +165,18 @@ impl Settings {
             anyhow::ensure!(v > 0, "ingest.max_http_players must be at least 1");
             http_flv.max_players = v;
         }
+        let mut api = ApiConfig::default();
+        if let Some(regions) = file.api.regions.clone() {
+            anyhow::ensure!(
+                !regions.is_empty(),
+                "api.regions must name at least one region"
+            );
+            api.regions = regions;
+        }
+        if let Some(rate) = file.api.actions_per_second {
+            anyhow::ensure!(rate > 0, "api.actions_per_second must be at least 1");
+            api.actions_per_second = rate;
+        }
         let addr = |s: &str| -> SocketAddr { s.parse().expect("literal socket address") };
         Ok(Settings {
             data_dir: o
@@ -181,6 +202,7 @@ impl Settings {
                 accounts: file.accounts,
                 api_keys: file.api.keys,
             },
+            api,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! * `baton relay SRC DST` runs one relay in the foreground, like
 //!   `ffmpeg -i SRC -c copy -f flv DST` but in-process, with reconnects and one timeline.
 
+mod admin;
 mod config;
 mod credentials;
 mod duration;
@@ -36,6 +37,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Relay one stream in the foreground until Ctrl-C.
     Relay(relay_cmd::RelayArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(admin::AccountCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(admin::KeyCommand),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +69,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Relay(args) => relay_cmd::run(args).await,
+            Command::Account(command) => admin::account(command),
+            Command::Key(command) => admin::key(command),
         }
     });
     match result {

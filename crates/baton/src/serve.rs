@@ -22,14 +22,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use baton_api::{ApiConfig, StaticKeyStore};
-use baton_domain::AccountId;
 use baton_engine::{CallbackKeys, Engine, EngineConfig, SystemClock};
 use baton_relay::RelayPool;
 use baton_store_sqlite::SqliteStore;
 
 use crate::config::{Overrides, Settings};
-use crate::credentials::Credentials;
+use crate::credentials::LiveCredentials;
 use crate::service::EngineService;
 
 /// How long shutdown waits for connections and relays to close.
@@ -52,6 +50,17 @@ pub struct ServeArgs {
     /// HTTP-FLV playback listener [default: 0.0.0.0:8081].
     #[arg(long, env = "BATON_PLAY_LISTEN")]
     play_listen: Option<SocketAddr>,
+    /// An API key of the root account (with --access-key-secret).
+    #[arg(long, env = "BATON_ACCESS_KEY_ID", requires = "access_key_secret")]
+    access_key_id: Option<String>,
+    /// The secret of --access-key-id.
+    #[arg(
+        long,
+        env = "BATON_ACCESS_KEY_SECRET",
+        hide_env_values = true,
+        requires = "access_key_id"
+    )]
+    access_key_secret: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -66,13 +75,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )?;
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    let env_key = args.access_key_id.zip(args.access_key_secret);
     let (credentials, generated) =
-        Credentials::load_or_create(settings.credentials.clone(), &settings.data_dir)?;
-    if generated {
-        info!(
-            path = %settings.data_dir.join(crate::credentials::FILE_NAME).display(),
-            access_key_id = %credentials.api_keys[0].access_key_id,
-            "no API key configured: generated one for account `root` (the secret is in the file)"
+        LiveCredentials::open(settings.credentials.clone(), env_key, &settings.data_dir)?;
+    let credentials = Arc::new(credentials);
+    if let Some(g) = generated {
+        // Printed once, on the first start: the user needs it to call the API.
+        eprintln!(
+            "baton: no API key was configured; generated one for account `root` (kept in {}):\n  AccessKeyId:     {}\n  AccessKeySecret: {}",
+            g.path.display(),
+            g.key.access_key_id,
+            g.key.access_key_secret
         );
     }
 
@@ -104,29 +117,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Arc::new(store),
         Arc::new(SystemClock),
         Arc::new(RelayPool::per_core().context("starting the relay threads")?),
-        CallbackKeys::new(credentials.accounts.iter().map(|a| {
-            (
-                AccountId(a.id.clone()),
-                a.callback_secret.as_bytes().to_vec(),
-            )
-        })),
+        CallbackKeys::dynamic({
+            let credentials = Arc::clone(&credentials);
+            move |account| credentials.callback_secret(account)
+        }),
         EngineConfig::default(),
         cancel.child_token(),
     )
     .await
     .context("starting the task engine")?;
-    let mut keys = StaticKeyStore::new();
-    for key in &credentials.api_keys {
-        keys.insert(
-            key.access_key_id.clone(),
-            AccountId(key.account.clone()),
-            key.access_key_secret.clone(),
-        );
-    }
     let api_routes = baton_api::router(
         Arc::new(EngineService(engine.clone())),
-        Arc::new(keys),
-        ApiConfig::default(),
+        credentials,
+        settings.api.clone(),
     );
 
     tracker.spawn(ingest.run(cancel.child_token()));

@@ -23,20 +23,43 @@ const MAX_ATTEMPTS: u32 = 60;
 /// How often the outbox is looked at without a wake-up (retries come due by time).
 const POLL: Duration = Duration::from_secs(1);
 
-/// Each account's callback signing key.
-#[derive(Clone, Debug, Default)]
-pub struct CallbackKeys(HashMap<AccountId, Vec<u8>>);
+/// Each account's callback signing key: a fixed map, or a lookup that follows changes (keys
+/// added while the server runs).
+#[derive(Clone)]
+pub struct CallbackKeys(Arc<KeyLookup>);
+
+/// Finds an account's callback key.
+type KeyLookup = dyn Fn(&AccountId) -> Option<Vec<u8>> + Send + Sync;
+
+impl std::fmt::Debug for CallbackKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallbackKeys")
+    }
+}
+
+impl Default for CallbackKeys {
+    fn default() -> CallbackKeys {
+        CallbackKeys::new([])
+    }
+}
 
 impl CallbackKeys {
     pub fn new(keys: impl IntoIterator<Item = (AccountId, Vec<u8>)>) -> CallbackKeys {
-        CallbackKeys(keys.into_iter().collect())
+        let keys: HashMap<AccountId, Vec<u8>> = keys.into_iter().collect();
+        CallbackKeys(Arc::new(move |account| keys.get(account).cloned()))
     }
 
-    fn get(&self, account: &AccountId) -> &[u8] {
-        // An account without a key still gets its callbacks, signed with an empty key, so a
-        // receiver can tell them apart from forgeries only by configuring one: logged once
-        // per delivery attempt below.
-        self.0.get(account).map_or(&[], Vec::as_slice)
+    /// Keys looked up at each delivery.
+    pub fn dynamic(
+        lookup: impl Fn(&AccountId) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) -> CallbackKeys {
+        CallbackKeys(Arc::new(lookup))
+    }
+
+    fn get(&self, account: &AccountId) -> Vec<u8> {
+        // An account without a key still gets its callbacks (signed with an empty key):
+        // dropping them would be worse than an unverifiable signature.
+        (self.0)(account).unwrap_or_default()
     }
 }
 
@@ -103,11 +126,12 @@ async fn attempt(
     let event = &entry.event;
     let body = body(event);
     let now = clock.now();
+    let secret = keys.get(&event.account);
     let delivery = Delivery {
         url: &event.url,
         event_id: &event.id,
         body: body.as_bytes(),
-        secret: keys.get(&event.account),
+        secret: &secret,
     };
     let result = match deliver(client, &delivery, now).await {
         Ok(()) => {
