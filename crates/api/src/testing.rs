@@ -1,5 +1,4 @@
-//! A small in-memory [`TaskService`] for tests of the HTTP layer and for the SDK
-//! compatibility server (`examples/aliyun_server.rs`). Not a second engine: it keeps tasks in
+//! A small in-memory [`TaskService`] for tests of the HTTP layer. Not a second engine: it keeps tasks in
 //! a map and applies just enough of the lifecycle rules (cloud-apis.md §2.4–2.5) for the API's
 //! answers to be meaningful — nothing runs, and time moves only when a request asks.
 

@@ -12,7 +12,7 @@ use crate::credentials::{
 
 #[derive(Args, Debug)]
 pub struct DataDir {
-    /// Directory of the server's durable state [default: ./baton-data].
+    /// Directory of the server's durable state.
     #[arg(long, env = "BATON_DATA_DIR", default_value = "./baton-data")]
     data_dir: PathBuf,
 }
@@ -21,6 +21,7 @@ pub struct DataDir {
 pub enum AccountCommand {
     /// Creates an account (and its callback signing secret, printed once).
     Create {
+        /// The account's id (tasks, keys and callbacks belong to it).
         id: String,
         #[command(flatten)]
         dir: DataDir,
@@ -53,6 +54,7 @@ pub enum KeyCommand {
     },
     /// Deletes a key.
     Delete {
+        /// The AccessKeyId to delete; the running server refuses it within a second.
         access_key_id: String,
         #[command(flatten)]
         dir: DataDir,

@@ -12,6 +12,7 @@ use baton_net::ingest::IngestConfig;
 use serde::Deserialize;
 
 use baton_api::ApiConfig;
+use baton_engine::EngineConfig;
 
 use crate::credentials::{AccountConfig, ApiKeyConfig, Credentials};
 
@@ -36,6 +37,23 @@ pub struct FileConfig {
     /// The control API (`[[api.keys]]`: access_key_id, access_key_secret, account).
     #[serde(default)]
     pub api: ApiSection,
+    /// Pull-to-push tasks.
+    #[serde(default)]
+    pub tasks: TasksSection,
+}
+
+/// `[tasks]` keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TasksSection {
+    /// How long a task that exited at its EndTime stays describable before it is purged.
+    /// Default 7 days.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub retention: Option<Duration>,
+    /// How long a relay reconnects its source by itself, holding the destination session,
+    /// before the task's retry policy (RetryInterval, RetryCount) takes over. Default 10 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub grace: Option<Duration>,
 }
 
 /// `[api]` keys.
@@ -94,6 +112,7 @@ pub struct Settings {
     /// Configured accounts and API keys (none: generated in the data dir at start).
     pub credentials: Credentials,
     pub api: ApiConfig,
+    pub engine: EngineConfig,
 }
 
 /// Values given on the command line or in the environment.
@@ -177,6 +196,17 @@ impl Settings {
             anyhow::ensure!(rate > 0, "api.actions_per_second must be at least 1");
             api.actions_per_second = rate;
         }
+        let mut engine = EngineConfig::default();
+        if let Some(v) = file.tasks.retention {
+            engine.policy.retention = v.as_secs();
+        }
+        if let Some(v) = file.tasks.grace {
+            anyhow::ensure!(
+                v >= Duration::from_secs(1) && v <= Duration::from_secs(300),
+                "tasks.grace must be between 1 s and 5 min"
+            );
+            engine.relay.grace = v;
+        }
         let addr = |s: &str| -> SocketAddr { s.parse().expect("literal socket address") };
         Ok(Settings {
             data_dir: o
@@ -203,6 +233,7 @@ impl Settings {
                 api_keys: file.api.keys,
             },
             api,
+            engine,
         })
     }
 }
@@ -243,6 +274,21 @@ mod tests {
         assert_eq!(s.ingest.idle_timeout, Duration::from_secs(30));
         assert_eq!(s.ingest.handshake_timeout, Duration::from_secs(5));
         assert_eq!(s.ingest.max_connections, 10);
+    }
+
+    #[test]
+    fn task_settings() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.engine.policy.retention, 7 * 24 * 3600);
+        assert_eq!(s.engine.relay.grace, Duration::from_secs(10));
+        let file: FileConfig =
+            toml::from_str("[tasks]\nretention = \"2d\"\ngrace = \"30s\"\n").unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(s.engine.policy.retention, 2 * 24 * 3600);
+        assert_eq!(s.engine.relay.grace, Duration::from_secs(30));
+        let file: FileConfig = toml::from_str("[tasks]\ngrace = \"0s\"\n").unwrap();
+        assert!(Settings::merge(file, Overrides::default()).is_err());
+        assert!(toml::from_str::<FileConfig>("[tasks]\nretension = 1\n").is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Human durations on the command line and in the config file: `10s`, `500ms`, `2m`, `1h`, or
+//! Human durations on the command line and in the config file: `10s`, `500ms`, `2m`, `1h`, `7d`, or
 //! a bare number of seconds.
 
 use std::time::Duration;
@@ -17,9 +17,10 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         "s" | "sec" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
+        "d" => value * 86400.0,
         other => {
             return Err(format!(
-                "unknown duration unit {other:?} in {s:?} (use ms, s, m, h)"
+                "unknown duration unit {other:?} in {s:?} (use ms, s, m, h, d)"
             ));
         }
     };
@@ -63,6 +64,7 @@ mod tests {
         assert_eq!(parse("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse("7d").unwrap(), Duration::from_secs(7 * 86400));
         assert!(parse("ten").is_err());
         assert!(parse("5 fortnights").is_err());
         assert!(parse("").is_err());

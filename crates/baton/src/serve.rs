@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use baton_engine::{CallbackKeys, Engine, EngineConfig, SystemClock};
+use baton_engine::{CallbackKeys, Engine, SystemClock};
 use baton_relay::RelayPool;
 use baton_store_sqlite::SqliteStore;
 
@@ -121,7 +121,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let credentials = Arc::clone(&credentials);
             move |account| credentials.callback_secret(account)
         }),
-        EngineConfig::default(),
+        settings.engine.clone(),
         cancel.child_token(),
     )
     .await
