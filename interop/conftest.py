@@ -145,10 +145,20 @@ class BatonServer:
 
 
 def start_baton(
-    baton_bin: Path, procs: Procs, tmp_path: Path, config: str = "", name: str = "baton"
+    baton_bin: Path,
+    procs: Procs,
+    tmp_path: Path,
+    config: str = "",
+    name: str = "baton",
+    again: Optional[BatonServer] = None,
 ) -> BatonServer:
-    rtmp, play, api = free_port(), free_port(), free_port()
-    data_dir = tmp_path / f"{name}-data"
+    """`baton serve` on free ports with a fresh data dir — or, with `again`, on that server's
+    ports and data dir (a restart of the same node)."""
+    if again is not None:
+        rtmp, play, api = again.rtmp_port, again.play_port, again.api_port
+    else:
+        rtmp, play, api = free_port(), free_port(), free_port()
+    data_dir = tmp_path / f"{name}-data" if again is None else again.data_dir
     argv = [baton_bin, "serve", "--data-dir", data_dir, "--api-listen", f"127.0.0.1:{api}"]
     argv += ["--rtmp-listen", f"127.0.0.1:{rtmp}", "--play-listen", f"127.0.0.1:{play}"]
     if config:

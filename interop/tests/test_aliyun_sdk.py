@@ -14,38 +14,30 @@ their exceptions carry.
 With ``baton serve``, one test also relays a real stream: ffmpeg publishes into Baton's
 ingest, an SDK-created task pushes it to another ingest stream, ffmpeg reads that back.
 
-The server is ``baton serve`` with ``[[api.keys]]`` in its config when it serves the API at
-``/``. Until it mounts the API router, the API crate's stand-alone server is used instead
-(``cargo build -p baton-api --example aliyun_server``: the same router over an in-memory task
-service); the session log says which. Every account is used by one test only, so the
-provider's 10 requests per second per account and action never throttle a test by accident.
+The server is ``baton serve`` with ``[[api.keys]]`` in its config. Every account is used by one
+test only, so the provider's 10 requests per second per account and action never throttle a
+test by accident. Lifecycle over time (failover, restart, EndTime, kill -9, callbacks) is in
+``test_tasks.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import importlib
 import json
-import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional
 
 import pytest
 
-from conftest import REPO, start_baton
-from helpers import FFMPEG, Procs, free_port, http_status, probe_file, record, wait_for
+from aliyun import FLAVOURS, REGION, RUNNING, ApiFailure, Sdk, fails, utc, wait_status
+from conftest import start_baton
+from helpers import FFMPEG, Procs, probe_file, record
 
 # The suite's per-test timeout is 120 s; the first test may also build the stand-alone server.
 pytestmark = pytest.mark.timeout(900)
 
-FLAVOURS = ["new-v3", "new-v2", "old"]
-REGION = "cn-shanghai"
 SECRET_LEN = 30
 
 
@@ -70,16 +62,13 @@ assert len({ak for ak, _ in KEYS.values()}) == len(KEYS), "access key ids must d
 @dataclass
 class Api:
     endpoint: str  # host:port, as the SDKs take it
-    kind: str  # "baton serve" or "aliyun_server example"
-    rtmp_port: Optional[int]  # Baton's ingest, when the server is `baton serve`
+    rtmp_port: int  # Baton's ingest
 
     def source(self, stream: str) -> str:
-        port = self.rtmp_port or 1935
-        return f"rtmp://127.0.0.1:{port}/live/{stream}"
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{stream}"
 
     def destination(self, stream: str) -> str:
-        port = self.rtmp_port or 1935
-        return f"rtmp://127.0.0.1:{port}/live/{stream}"
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{stream}"
 
 
 def _serves_aliyun(endpoint: str) -> bool:
@@ -98,61 +87,19 @@ def _serves_aliyun(endpoint: str) -> bool:
         return False
 
 
-def _try_baton_serve(baton_bin: Path, procs: Procs, tmp: Path) -> Optional[Api]:
+@pytest.fixture(scope="module")
+def api(baton_bin, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("aliyun")
+    procs = Procs(tmp)
     config = "".join(
         f'[[api.keys]]\naccess_key_id = "{ak}"\naccess_key_secret = "{sk}"\naccount = "{name}"\n\n'
         for name, (ak, sk) in KEYS.items()
     )
     try:
         server = start_baton(baton_bin, procs, tmp, config=config, name="baton-aliyun")
-    except (AssertionError, TimeoutError) as e:
-        print(f"baton serve did not start with [[api.keys]]: {str(e)[:300]}")
-        return None
-    endpoint = f"127.0.0.1:{server.api_port}"
-    if _serves_aliyun(endpoint):
-        return Api(endpoint, "baton serve", server.rtmp_port)
-    server.stop()
-    return None
-
-
-def _example_server(procs: Procs) -> Api:
-    meta = subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--no-deps", "--locked"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    target = Path(json.loads(meta.stdout)["target_directory"])
-    subprocess.run(
-        ["cargo", "build", "--locked", "-p", "baton-api", "--example", "aliyun_server"],
-        cwd=REPO,
-        check=True,
-        timeout=800,
-    )
-    port = free_port()
-    argv = [target / "debug" / "examples" / "aliyun_server", "--listen", f"127.0.0.1:{port}"]
-    for name, (ak, sk) in KEYS.items():
-        argv += ["--key", f"{ak}:{sk}:{name}"]
-    proc = procs.start("aliyun-server", argv, env={**os.environ, "RUST_LOG": "info"})
-
-    def ready():
-        if not proc.running():
-            raise AssertionError(f"aliyun_server exited {proc.returncode}: {proc.stderr()}")
-        return http_status(f"http://127.0.0.1:{port}/healthz") == 200
-
-    wait_for(ready, 20, "aliyun_server: GET /healthz = 200")
-    return Api(f"127.0.0.1:{port}", "aliyun_server example", None)
-
-
-@pytest.fixture(scope="module")
-def api(baton_bin, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("aliyun")
-    procs = Procs(tmp)
-    try:
-        server = _try_baton_serve(baton_bin, procs, tmp) or _example_server(procs)
-        print(f"\nAlibaba SDK tests run against: {server.kind} at {server.endpoint}")
-        yield server
+        endpoint = f"127.0.0.1:{server.api_port}"
+        assert _serves_aliyun(endpoint), "baton serve does not answer the Alibaba dialect at /"
+        yield Api(endpoint, server.rtmp_port)
     finally:
         procs.stop_all()
 
@@ -161,97 +108,9 @@ def api(baton_bin, tmp_path_factory):
 # One face over the three SDK flavours
 
 
-class ApiFailure(Exception):
-    """An error the SDK raised, normalised: code, HTTP status, message, exception class."""
-
-    def __init__(self, code: str, status: Optional[int], message: str, cls: str, raw=None):
-        super().__init__(f"{cls} {status} {code}: {message}")
-        self.code, self.status, self.message, self.cls, self.raw = code, status, message, cls, raw
-
-
-def _snake(action: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in action).lstrip("_")
-
-
-class Sdk:
-    """Calls an operation with wire-named parameters; returns the response as the SDK
-    parsed it (new SDK: the response model's ``to_map()``, i.e. only keys its model read;
-    old SDK: the JSON its caller parses). ``self.model`` keeps the new SDK's response model."""
-
-    def __init__(self, flavour: str, endpoint: str, ak: str, sk: str):
-        self.flavour = flavour
-        self.endpoint = endpoint
-        self.model = None
-        if flavour.startswith("new"):
-            from alibabacloud_live20161101.client import Client
-            from alibabacloud_tea_openapi.models import Config
-
-            config = Config(
-                access_key_id=ak,
-                access_key_secret=sk,
-                endpoint=endpoint,
-                protocol="http",
-                connect_timeout=5000,
-                read_timeout=10000,
-            )
-            if flavour == "new-v2":
-                config.signature_algorithm = "v2"
-            self.client = Client(config)
-        else:
-            from aliyunsdkcore.client import AcsClient
-
-            self.client = AcsClient(ak, sk, REGION, timeout=10, connect_timeout=5)
-
-    def call(self, action: str, **params) -> dict:
-        if self.flavour.startswith("new"):
-            return self._new(action, params)
-        return self._old(action, params)
-
-    def _new(self, action: str, params: dict) -> dict:
-        from alibabacloud_live20161101 import models
-        from alibabacloud_tea_openapi import exceptions
-
-        request = getattr(models, f"{action}Request")().from_map(params)
-        try:
-            response = getattr(self.client, _snake(action))(request)
-        except (
-            exceptions.ClientException,
-            exceptions.ServerException,
-            # Not a ClientException: raised instead when the reply has x-acs-retry-after.
-            exceptions.ThrottlingException,
-        ) as e:
-            raise ApiFailure(e.code, e.status_code, e.message, type(e).__name__, e) from e
-        assert response.status_code == 200
-        self.model = response.body
-        return response.body.to_map()
-
-    def _old(self, action: str, params: dict) -> dict:
-        from aliyunsdkcore.acs_exception.exceptions import ServerException
-
-        module = importlib.import_module(f"aliyunsdklive.request.v20161101.{action}Request")
-        request = getattr(module, f"{action}Request")()
-        # Each request class hard-codes https and the provider's endpoint.
-        request.set_endpoint(self.endpoint)
-        request.set_protocol_type("http")
-        for name, value in params.items():
-            getattr(request, f"set_{name}")(value)
-        try:
-            raw = self.client.do_action_with_exception(request)
-        except ServerException as e:
-            raise ApiFailure(
-                e.get_error_code(), e.get_http_status(), e.get_error_msg(), "ServerException", e
-            ) from e
-        return json.loads(raw)
-
-
 def sdk(api: Api, flavour: str, account: str) -> Sdk:
     ak, sk = KEYS[account]
     return Sdk(flavour, api.endpoint, ak, sk)
-
-
-def utc(seconds_from_now: float) -> str:
-    t = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds_from_now)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def live_task(api: Api, name: str, start: float = -60, end: float = 3600, **extra) -> dict:
@@ -269,32 +128,6 @@ def live_task(api: Api, name: str, start: float = -60, end: float = 3600, **extr
     }
     params.update(extra)
     return params
-
-
-def fails(call, *args, **kwargs) -> ApiFailure:
-    with pytest.raises(ApiFailure) as info:
-        call(*args, **kwargs)
-    return info.value
-
-
-RUNNING = (1, 2)  # running, or running abnormally (a real engine retrying a silent source)
-
-
-def wait_status(c: Sdk, by_id: dict, statuses=RUNNING, timeout: float = 15) -> dict:
-    """Describes the task until its status is one of `statuses` (the engine starts a task
-    whose start time has passed right after Create answers, not before)."""
-    seen = []
-
-    def check():
-        described = c.call("DescribeLivePullToPush", **by_id)
-        seen.append(described["TaskStatus"])
-        return described if described["TaskStatus"] in statuses else None
-
-    try:
-        # Three Describes a second at most: well under the 10 per second limit.
-        return wait_for(check, timeout, f"task status in {statuses}", interval=0.3)
-    except TimeoutError as e:
-        raise AssertionError(f"{e}; statuses seen: {seen}") from e
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,8 +342,6 @@ def test_throttling(api):
 def test_a_task_relays_a_real_stream(api, media, procs, tmp_path):
     """Created with the SDK, a live task pulls a stream published into Baton's ingest and
     pushes it to another stream of the ingest, where ffmpeg reads it back; Stop ends it."""
-    if api.rtmp_port is None:
-        pytest.skip("the stand-alone API server runs no relays")
     c = sdk(api, "new-v3", "relay")
     tag = uuid.uuid4().hex[:8]
     src, dst = api.source(f"src-{tag}"), api.destination(f"dst-{tag}")
