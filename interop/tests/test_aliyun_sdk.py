@@ -22,9 +22,13 @@ test by accident. Lifecycle over time (failover, restart, EndTime, kill -9, call
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -50,7 +54,8 @@ def _key(name: str) -> tuple[str, str]:
 
 # One account per (test, flavour): throttling is per account and action.
 ACCOUNTS = [f"{t}-{f}" for t in ("ops", "errors", "paging") for f in FLAVOURS]
-ACCOUNTS += ["iso-a", "iso-b", "throttle", "relay"]
+ACCOUNTS += ["iso-a", "iso-b", "throttle", "relay", "readonly", "raw"]
+POLICIES = {"readonly": ["live:Describe*"]}
 KEYS = {name: _key(name) for name in ACCOUNTS}
 assert len({ak for ak, _ in KEYS.values()}) == len(KEYS), "access key ids must differ"
 
@@ -92,7 +97,9 @@ def api(baton_bin, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("aliyun")
     procs = Procs(tmp)
     config = "".join(
-        f'[[api.keys]]\naccess_key_id = "{ak}"\naccess_key_secret = "{sk}"\naccount = "{name}"\n\n'
+        f'[[api.keys]]\naccess_key_id = "{ak}"\naccess_key_secret = "{sk}"\naccount = "{name}"\n'
+        + (f"policy = {json.dumps(POLICIES[name])}\n" if name in POLICIES else "")
+        + "\n"
         for name, (ak, sk) in KEYS.items()
     )
     try:
@@ -303,6 +310,73 @@ def test_accounts_are_isolated(api):
     assert b.call("DescribeLivePullToPushList", Region=REGION)["Total"] == 0
     assert a.call("DescribeLivePullToPush", **by_id)["TaskId"] == task_id
     a.call("DeleteLivePullToPush", **by_id)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_key_policy_denies_other_actions(api, flavour):
+    """A key allowed `live:Describe*` only: reads pass, writes get a RAM-style 403."""
+    c = sdk(api, flavour, "readonly")
+    e = fails(c.call, "DescribeLivePullToPush", Region=REGION, TaskId="no-such-task")
+    assert e.code == "CodeTaskNotExist"
+    assert c.call("DescribeLivePullToPushList", Region=REGION)["Total"] == 0
+    for action, params in [
+        ("CreateLivePullToPush", live_task(api, "denied")),
+        ("StopLivePullToPush", {"Region": REGION, "TaskId": "no-such-task"}),
+        ("DeleteLivePullToPush", {"Region": REGION, "TaskId": "no-such-task"}),
+    ]:
+        e = fails(c.call, action, **params)
+        assert (e.code, e.status) == ("Forbidden.RAM", 403), action
+        assert f"live:{action}" in e.message, e.message
+
+
+def _signed_v1(api: Api, account: str, timestamp: str, nonce: str, **params) -> tuple[int, dict]:
+    """An RPC v1 (HMAC-SHA1) GET signed as the SDKs sign it, with the given Timestamp and
+    SignatureNonce; returns (HTTP status, JSON body)."""
+    ak, sk = KEYS[account]
+    query = {
+        "Format": "JSON",
+        "Version": "2016-11-01",
+        "AccessKeyId": ak,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": nonce,
+        "Timestamp": timestamp,
+        **params,
+    }
+
+    def enc(v: str) -> str:
+        return urllib.parse.quote(v, safe="-_.~")
+
+    canonical = "&".join(f"{enc(k)}={enc(str(v))}" for k, v in sorted(query.items()))
+    to_sign = f"GET&{enc('/')}&{enc(canonical)}"
+    mac = hmac.new(f"{sk}&".encode(), to_sign.encode(), hashlib.sha1).digest()
+    query["Signature"] = base64.b64encode(mac).decode()
+    url = f"http://{api.endpoint}/?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_replayed_and_stale_requests_are_refused(api):
+    """A signed request is good once, within 15 minutes of its Timestamp."""
+    describe = {"Action": "DescribeLivePullToPush", "Region": REGION, "TaskId": "no-such-task"}
+    now = utc(0)
+    nonce = uuid.uuid4().hex
+    status, body = _signed_v1(api, "raw", now, nonce, **describe)
+    assert (status, body["Code"]) == (400, "CodeTaskNotExist"), body
+    # The same signed request again: a replay.
+    status, body = _signed_v1(api, "raw", now, nonce, **describe)
+    assert (status, body["Code"]) == (400, "SignatureNonceUsed"), body
+    assert sorted(body) == ["Code", "HostId", "Message", "Recommend", "RequestId"]
+    for skew in (-16 * 60, 16 * 60):
+        status, body = _signed_v1(api, "raw", utc(skew), uuid.uuid4().hex, **describe)
+        assert (status, body["Code"]) == (400, "InvalidTimeStamp.Expired"), (skew, body)
+    status, body = _signed_v1(api, "raw", utc(-14 * 60), uuid.uuid4().hex, **describe)
+    assert body["Code"] == "CodeTaskNotExist", body
+    status, body = _signed_v1(api, "raw", "yesterday", uuid.uuid4().hex, **describe)
+    assert (status, body["Code"]) == (400, "InvalidTimeStamp.Format"), body
 
 
 def test_throttling(api):
