@@ -9,7 +9,6 @@ import os
 import random
 import re
 import socket
-import struct
 import time
 
 import pytest
