@@ -24,7 +24,7 @@ pub use common::keys::{Credential, KeyStore, KeyStoreError, Policy, StaticKeySto
 pub use common::time::{ManualClock, SystemClock, WallClock};
 pub use config::ApiConfig;
 pub use error::ApiError;
-pub use service::{ServiceError, TaskService};
+pub use service::{ServiceError, StreamError, StreamService, TaskService};
 
 /// The API's routes: `GET /` and `POST /` answer the Alibaba dialect. Mount it at `/` of the
 /// API listener (beside `/healthz`, which it does not claim).

@@ -1,8 +1,10 @@
-//! The port the API calls: task operations on behalf of an account. The engine implements it;
-//! [`crate::testing::MemoryTaskService`] is a small stand-in for tests.
+//! The ports the API calls: task operations ([`TaskService`]) and ingest control
+//! ([`StreamService`]) on behalf of an account. The engine implements them;
+//! [`crate::testing`] has small stand-ins for tests.
 
 use baton_domain::{
-    AccountId, Field, ListFilter, Page, Rejection, Task, TaskId, TaskPatch, TaskSpec,
+    AccountId, AppSelector, BlockList, Field, ListFilter, Page, Rejection, StreamPath, Task,
+    TaskId, TaskPatch, TaskSpec, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
@@ -53,6 +55,57 @@ pub enum ServiceError {
     /// never accepted and faked.
     #[error("{field:?} {value:?} is not supported yet")]
     Unsupported { field: Field, value: String },
+    /// Storage or another internal failure; the text is logged, never sent to the client.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Ingest control on behalf of an account: ForbidLiveStream, ResumeLiveStream and
+/// DescribeLiveStreamsBlockList (and the Volcengine dialect's ForbidStream / ResumeStream).
+/// Every call names an ingest domain, which must belong to `account`
+/// ([`StreamError::DomainNotOwned`] otherwise). Changes are durable before the future resolves.
+pub trait StreamService: Send + Sync + 'static {
+    /// Disconnects the current publisher of `path` (within a second), and unless `oneshot`
+    /// forbids publishing it until `resume_at` (`None`: 6 calendar months from now). A stream
+    /// forbidden again gets the new ResumeTime.
+    fn forbid(
+        &self,
+        account: &AccountId,
+        path: StreamPath,
+        resume_at: Option<UnixTime>,
+        oneshot: bool,
+    ) -> BoxFuture<'_, Result<(), StreamError>>;
+    /// Lifts the block of `stream` on `domain` in the selected apps; publishing works again at
+    /// once. Resuming a stream that is not forbidden succeeds.
+    fn resume(
+        &self,
+        account: &AccountId,
+        domain: &str,
+        app: AppSelector,
+        stream: &str,
+    ) -> BoxFuture<'_, Result<(), StreamError>>;
+    /// One page of the domain's forbidden streams (ordered by app, then stream) and their
+    /// total.
+    fn block_list(
+        &self,
+        account: &AccountId,
+        domain: &str,
+        page: Page,
+    ) -> BoxFuture<'_, Result<BlockList, StreamError>>;
+}
+
+/// Why ingest control did not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    /// The domain is not one of the account's ingest domains.
+    #[error("the domain {0} does not belong to this account")]
+    DomainNotOwned(String),
+    /// The account has the maximum number of forbidden streams already.
+    #[error("the account has {limit} forbidden streams, the most it may have")]
+    QuotaExceeded { limit: u64 },
+    /// `resume_at` is not in the future.
+    #[error("ResumeTime is not in the future")]
+    ResumeTimeInPast,
     /// Storage or another internal failure; the text is logged, never sent to the client.
     #[error("internal: {0}")]
     Internal(String),

@@ -9,8 +9,11 @@
 //! * [`lifecycle`]: the state machine ([`Task::create`], [`Task::apply`]).
 //! * [`event`]: callback events ([`CallbackEvent`]).
 //! * [`store`]: the storage port ([`TaskStore`]).
+//! * [`ingest`]: forbidden streams ([`Block`], the [`BlockStore`] port) and signed publish URLs
+//!   ([`PublishAuth`]).
 
 pub mod event;
+pub mod ingest;
 pub mod lifecycle;
 pub mod request;
 pub mod store;
@@ -18,6 +21,10 @@ pub mod task;
 pub mod validate;
 
 pub use event::{CallbackEvent, CallbackState};
+pub use ingest::{
+    AppSelector, AuthError, Block, BlockList, BlockStore, PathError, PathPart, PublishAuth,
+    PutBlock, StreamPath,
+};
 pub use lifecycle::{Command, Effect, Policy, Timer, Transition};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};
 pub use store::{OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};
