@@ -1,5 +1,6 @@
 //! Configuration of the API listener's request handling.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::common::time::{SystemClock, WallClock};
@@ -19,14 +20,29 @@ pub const DEFAULT_REGIONS: [&str; 10] = [
     "preregion",
 ];
 
+/// The provider's per-account rate limits (requests per second) of the actions that differ
+/// from [`ApiConfig::actions_per_second`]'s default of 10: the ingest-control actions
+/// (cloud-apis.md §2.2). Keyed by wire action name.
+pub const DEFAULT_ACTION_LIMITS: [(&str, u32); 3] = [
+    ("ForbidLiveStream", 20),
+    ("ResumeLiveStream", 30),
+    ("DescribeLiveStreamsBlockList", 50),
+];
+
 /// How the API handles requests. `Default` gives the provider's limits.
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     /// Values accepted in `Region`. Default [`DEFAULT_REGIONS`].
     pub regions: Vec<String>,
-    /// Requests per second per account and action (burst the same). Default 10, the
-    /// provider's documented limit for the seven pull-to-push actions.
+    /// Requests per second per account and action (burst the same) of every action without
+    /// its own limit in [`ApiConfig::action_limits`]. Default 10, the provider's documented
+    /// limit for the seven pull-to-push actions. 0 counts as 1.
     pub actions_per_second: u32,
+    /// Requests per second per account of particular actions, by wire name (e.g.
+    /// `ForbidLiveStream`), overriding `actions_per_second`. Default
+    /// [`DEFAULT_ACTION_LIMITS`] (Forbid 20, Resume 30, BlockList 50). Names that are not an
+    /// action of the API are ignored (and logged when the router is built). 0 counts as 1.
+    pub action_limits: HashMap<String, u32>,
     /// Largest request body, bytes. Default 512 KiB (a Create with 30 source URLs of 2000
     /// characters, percent-encoded, fits).
     pub max_body_bytes: usize,
@@ -49,6 +65,10 @@ impl Default for ApiConfig {
         ApiConfig {
             regions: DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect(),
             actions_per_second: 10,
+            action_limits: DEFAULT_ACTION_LIMITS
+                .iter()
+                .map(|(action, rate)| (action.to_string(), *rate))
+                .collect(),
             max_body_bytes: 512 * 1024,
             request_time_window: 15 * 60,
             nonce_cache_capacity: 1 << 18,
@@ -56,5 +76,38 @@ impl Default for ApiConfig {
             recommend_url: None,
             clock: Arc::new(SystemClock),
         }
+    }
+}
+
+impl ApiConfig {
+    /// Requests per second per account allowed for the action named `action`: its entry in
+    /// [`ApiConfig::action_limits`], else [`ApiConfig::actions_per_second`].
+    pub fn rate_of(&self, action: &str) -> u32 {
+        self.action_limits
+            .get(action)
+            .copied()
+            .unwrap_or(self.actions_per_second)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_limits_per_action() {
+        let c = ApiConfig::default();
+        assert_eq!(c.rate_of("ForbidLiveStream"), 20);
+        assert_eq!(c.rate_of("ResumeLiveStream"), 30);
+        assert_eq!(c.rate_of("DescribeLiveStreamsBlockList"), 50);
+        assert_eq!(c.rate_of("StopLivePullToPush"), 10);
+        assert_eq!(c.rate_of("CreateLivePullToPush"), 10);
+        // The default moves the actions without their own limit only.
+        let c = ApiConfig {
+            actions_per_second: 3,
+            ..ApiConfig::default()
+        };
+        assert_eq!(c.rate_of("StopLivePullToPush"), 3);
+        assert_eq!(c.rate_of("ForbidLiveStream"), 20);
     }
 }

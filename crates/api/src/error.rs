@@ -67,9 +67,13 @@ pub enum ApiError {
     NonceCacheFull,
 
     // --- authorization and throttling ---
-    /// The key's policy does not allow the action.
-    #[error("action {action} not allowed for this key")]
-    Forbidden { action: String },
+    /// The key's policy does not allow the action, or (`resource` set) the key may not act
+    /// on the resource the request names.
+    #[error("action {action} on resource {resource:?} not allowed for this key")]
+    Forbidden {
+        action: String,
+        resource: Option<String>,
+    },
     /// The account exceeded the action's rate; a request would conform after `retry_after`.
     #[error("throttled for {retry_after:?}")]
     Throttled { retry_after: std::time::Duration },
@@ -89,6 +93,12 @@ pub enum ApiError {
     /// A value this installation cannot run yet.
     #[error("{field:?} {value:?} is not supported")]
     Unsupported { field: Field, value: String },
+    /// The ingest domain named is not one of the account's.
+    #[error("the domain {0} does not belong to this account")]
+    DomainNotOwned(String),
+    /// The account has the most forbidden streams it may have.
+    #[error("the account has {limit} forbidden streams, the most it may have")]
+    BlockQuotaExceeded { limit: u64 },
     /// Something failed inside the server; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),

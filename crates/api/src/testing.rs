@@ -1,17 +1,20 @@
-//! A small in-memory [`TaskService`] for tests of the HTTP layer. Not a second engine: it keeps tasks in
-//! a map and applies just enough of the lifecycle rules (cloud-apis.md §2.4–2.5) for the API's
-//! answers to be meaningful — nothing runs, and time moves only when a request asks.
+//! Small in-memory stand-ins for tests of the HTTP layer: a [`TaskService`] and a
+//! [`StreamService`]. Not a second engine: they keep state in memory and apply just enough of
+//! the rules (cloud-apis.md §2.4–2.5, §2.8) for the API's answers to be meaningful — nothing
+//! runs, and time moves only when a request asks.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use baton_domain::ingest::{MAX_BLOCKS_PER_ACCOUNT, default_resume_at};
 use baton_domain::{
-    AccountId, Field, ListFilter, Page, Rejection, SourceProtocol, SourceType, Task, TaskId,
-    TaskPatch, TaskRuntime, TaskSpec, TaskStatus,
+    AccountId, AppSelector, Block, BlockList, Field, ListFilter, Page, Rejection, SourceProtocol,
+    SourceType, StreamPath, Task, TaskId, TaskPatch, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
 use crate::common::time::WallClock;
-use crate::service::{ServiceError, TaskService};
+use crate::service::{ServiceError, StreamError, StreamService, TaskService};
 
 /// Tasks in memory, in creation order.
 #[derive(Debug)]
@@ -291,4 +294,169 @@ fn apply(spec: &mut TaskSpec, p: TaskPatch) {
     set(&mut spec.auth_key, p.auth_key);
     set(&mut spec.req_auth, p.req_auth);
     set(&mut spec.notify_item_switch, p.notify_item_switch);
+}
+
+/// Forbidden streams in memory, for ingest domains given at construction. A forbid records a
+/// kick of the current publisher ([`MemoryStreamService::kicks`]); unless `oneshot` it also
+/// blocks the stream, within a per-account quota of active blocks.
+#[derive(Debug)]
+pub struct MemoryStreamService {
+    clock: Arc<dyn WallClock>,
+    /// Ingest domain (lower-case) → owner.
+    owners: HashMap<String, AccountId>,
+    max_blocks: u64,
+    state: Mutex<StreamState>,
+}
+
+#[derive(Debug, Default)]
+struct StreamState {
+    /// Every block, active or expired (a forbid again replaces it).
+    blocks: BTreeMap<(AccountId, StreamPath), Block>,
+    kicks: Vec<StreamPath>,
+}
+
+impl MemoryStreamService {
+    /// Ingest control over `domains`: (domain, owner) pairs. The quota is the provider's
+    /// [`MAX_BLOCKS_PER_ACCOUNT`].
+    pub fn new<D: Into<String>>(
+        clock: Arc<dyn WallClock>,
+        domains: impl IntoIterator<Item = (D, AccountId)>,
+    ) -> MemoryStreamService {
+        MemoryStreamService {
+            clock,
+            owners: domains
+                .into_iter()
+                .map(|(d, a)| (d.into().to_ascii_lowercase(), a))
+                .collect(),
+            max_blocks: MAX_BLOCKS_PER_ACCOUNT,
+            state: Mutex::new(StreamState::default()),
+        }
+    }
+
+    /// The same with a quota of `max_blocks` active blocks per account.
+    pub fn with_max_blocks(mut self, max_blocks: u64) -> MemoryStreamService {
+        self.max_blocks = max_blocks;
+        self
+    }
+
+    /// The account's blocks active now, by path.
+    pub fn blocks(&self, account: &AccountId) -> Vec<Block> {
+        let now = self.clock.now();
+        self.lock()
+            .blocks
+            .values()
+            .filter(|b| &b.account == account && b.is_active(now))
+            .cloned()
+            .collect()
+    }
+
+    /// The streams whose publisher a forbid disconnected, in call order.
+    pub fn kicks(&self) -> Vec<StreamPath> {
+        self.lock().kicks.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StreamState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn owned(&self, account: &AccountId, domain: &str) -> Result<(), StreamError> {
+        match self.owners.get(&domain.to_ascii_lowercase()) {
+            Some(owner) if owner == account => Ok(()),
+            _ => Err(StreamError::DomainNotOwned(domain.to_string())),
+        }
+    }
+
+    fn do_forbid(
+        &self,
+        account: &AccountId,
+        path: StreamPath,
+        resume_at: Option<UnixTime>,
+        oneshot: bool,
+    ) -> Result<(), StreamError> {
+        self.owned(account, &path.domain)?;
+        let now = self.clock.now();
+        if resume_at.is_some_and(|t| t <= now) {
+            return Err(StreamError::ResumeTimeInPast);
+        }
+        let mut state = self.lock();
+        if !oneshot {
+            let key = (account.clone(), path.clone());
+            let active = state
+                .blocks
+                .values()
+                .filter(|b| &b.account == account && b.is_active(now))
+                .count() as u64;
+            if !state.blocks.contains_key(&key) && active >= self.max_blocks {
+                return Err(StreamError::QuotaExceeded {
+                    limit: self.max_blocks,
+                });
+            }
+            let block = Block {
+                account: account.clone(),
+                path: path.clone(),
+                created_at: now,
+                resume_at: resume_at.unwrap_or_else(|| default_resume_at(now)),
+            };
+            state.blocks.insert(key, block);
+        }
+        state.kicks.push(path);
+        Ok(())
+    }
+}
+
+impl StreamService for MemoryStreamService {
+    fn forbid(
+        &self,
+        account: &AccountId,
+        path: StreamPath,
+        resume_at: Option<UnixTime>,
+        oneshot: bool,
+    ) -> BoxFuture<'_, Result<(), StreamError>> {
+        let result = self.do_forbid(account, path, resume_at, oneshot);
+        Box::pin(async move { result })
+    }
+
+    fn resume(
+        &self,
+        account: &AccountId,
+        domain: &str,
+        app: AppSelector,
+        stream: &str,
+    ) -> BoxFuture<'_, Result<(), StreamError>> {
+        let result = self.owned(account, domain).map(|()| {
+            let domain = domain.to_ascii_lowercase();
+            self.lock().blocks.retain(|(a, p), _| {
+                !(a == account && p.domain == domain && app.matches(&p.app) && p.stream == stream)
+            });
+        });
+        Box::pin(async move { result })
+    }
+
+    fn block_list(
+        &self,
+        account: &AccountId,
+        domain: &str,
+        page: Page,
+    ) -> BoxFuture<'_, Result<BlockList, StreamError>> {
+        let result = self.owned(account, domain).map(|()| {
+            let domain = domain.to_ascii_lowercase();
+            let now = self.clock.now();
+            // The map is ordered by path: domain, then app, then stream.
+            let active: Vec<Block> = self
+                .lock()
+                .blocks
+                .values()
+                .filter(|b| &b.account == account && b.path.domain == domain && b.is_active(now))
+                .cloned()
+                .collect();
+            let total = active.len() as u64;
+            let blocks = active
+                .into_iter()
+                .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+                .take(page.size as usize)
+                .collect();
+            BlockList { blocks, total }
+        });
+        Box::pin(async move { result })
+    }
 }

@@ -1,27 +1,35 @@
 //! Every captured request of the official Alibaba SDKs (new SDK with V3 and with v2
-//! signatures, old SDK) for the seven actions, replayed byte for byte through the router at
-//! the capture's time: each authenticates, and each answer equals the body the SDK was given
-//! in the capture (which its models parsed), except for the fresh RequestId.
+//! signatures, old SDK) for the seven pull-to-push and the three ingest-control actions,
+//! replayed byte for byte through the router at the capture's time: each authenticates, and
+//! each answer equals the body the SDK was given in the capture (which its models parsed),
+//! except for the fresh RequestId.
 
 mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use baton_api::StreamService;
 use baton_api::common::time::parse_utc;
 use baton_api::testing::new_task;
-use baton_domain::{AccountId, SourceProtocol, SourceType, TaskId, TaskSpec, TaskStatus};
+use baton_domain::{
+    AccountId, SourceProtocol, SourceType, StreamPath, TaskId, TaskSpec, TaskStatus,
+};
 use serde_json::Value;
 use support::Harness;
 
 const TASK_ID: &str = "fd245384-4067-4f91-9d75-9666a6bc0001";
 
 fn captures() -> Vec<Value> {
+    captures_of(|action| action.contains("PullToPush"))
+}
+
+fn captures_of(action: impl Fn(&str) -> bool) -> Vec<Value> {
     include_str!("../testdata/sdk_wire.jsonl")
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|c| {
             c["dialect"].as_str().unwrap().starts_with("alibaba")
-                && c["action"].as_str().unwrap().contains("PullToPush")
+                && action(c["action"].as_str().unwrap())
         })
         .collect()
 }
@@ -132,6 +140,53 @@ async fn captured_sdk_requests_get_the_answers_the_sdks_parsed() {
         let mut expected = expected.clone();
         expected["RequestId"] = Value::Null;
         assert_eq!(body, expected, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn captured_ingest_control_requests_get_the_answers_the_sdks_parsed() {
+    let captures = captures_of(|a| {
+        matches!(
+            a,
+            "ForbidLiveStream" | "ResumeLiveStream" | "DescribeLiveStreamsBlockList"
+        )
+    });
+    assert_eq!(captures.len(), 9, "3 actions × 3 SDK flavours");
+    let account = AccountId("acct-a".into());
+    for c in &captures {
+        let label = c["label"].as_str().unwrap();
+        let h = Harness::new();
+        let action = c["action"].as_str().unwrap();
+        if action == "DescribeLiveStreamsBlockList" {
+            let path = StreamPath::new("push.example.com", "live", "capture");
+            h.streams.forbid(&account, path, None, false).await.unwrap();
+        }
+        let (status, mut body) = h.send(request_of(c)).await;
+        assert_eq!(status, StatusCode::OK, "{label}: {body}");
+        let request_id = body["RequestId"].take();
+        assert_eq!(request_id.as_str().unwrap().len(), 36, "{label}");
+        let mut expected = c["response"]["body"].clone();
+        expected["RequestId"] = Value::Null;
+        assert_eq!(body, expected, "{label}");
+        let blocks = h.streams.blocks(&account);
+        match action {
+            // The captured Forbid asks for ResumeTime 20:07:57Z or :58Z, one hour on.
+            "ForbidLiveStream" => {
+                assert_eq!(blocks.len(), 1, "{label}");
+                assert_eq!(blocks[0].path.to_string(), "push.example.com/live/relay01");
+                let resume = c["query"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p[0] == "ResumeTime")
+                    .unwrap()[1]
+                    .as_str()
+                    .unwrap();
+                assert_eq!(Some(blocks[0].resume_at), parse_utc(resume), "{label}");
+            }
+            "ResumeLiveStream" => assert!(blocks.is_empty(), "{label}"),
+            _ => assert_eq!(blocks.len(), 1, "{label}"),
+        }
     }
 }
 

@@ -347,7 +347,7 @@ async fn routing_errors() {
     }
     // V3 names the action in a header; an unknown one is 404 too.
     let req = h
-        .build(Sig::V3, Method::GET, "ForbidLiveStream", &[])
+        .build(Sig::V3, Method::GET, "SetLiveStreamBlock", &[])
         .finish(AK, SECRET);
     let (s, body) = h.send(req).await;
     assert_eq!(

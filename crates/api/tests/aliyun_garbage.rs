@@ -14,6 +14,8 @@ fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("Action=DescribeLivePullToPush".to_string()),
         Just("Action=CreateLivePullToPush".to_string()),
+        Just("Action=ForbidLiveStream".to_string()),
+        Just("Action=DescribeLiveStreamsBlockList".to_string()),
         Just("Version=2016-11-01".to_string()),
         Just("SignatureMethod=HMAC-SHA1".to_string()),
         Just("SignatureVersion=1.0".to_string()),
@@ -94,6 +96,10 @@ fn value() -> impl Strategy<Value = String> {
         Just("cn-shanghai".to_string()),
         Just(r#"["rtmp://h/a/b"]"#.to_string()),
         Just("2026-11-22T20:00:00Z".to_string()),
+        Just("live.example.com".to_string()),
+        Just("publisher".to_string()),
+        Just("*".to_string()),
+        Just("yes".to_string()),
         "-?[0-9]{1,20}",
         "\\[(\"[\\x20-\\x7e]{0,12}\",?){0,3}\\]",
         "[a-z]{1,8}://[\\x21-\\x7e]{0,20}",
@@ -125,6 +131,13 @@ fn name() -> impl Strategy<Value = &'static str> {
         "PageNumber",
         "OwnerId",
         "Format",
+        "DomainName",
+        "AppName",
+        "StreamName",
+        "LiveStreamType",
+        "ResumeTime",
+        "Oneshot",
+        "PageNum",
     ])
 }
 
@@ -136,7 +149,8 @@ proptest! {
         action in prop::sample::select(vec![
             "CreateLivePullToPush", "DescribeLivePullToPush", "DescribeLivePullToPushList",
             "UpdateLivePullToPush", "StopLivePullToPush", "RestartLivePullToPush",
-            "DeleteLivePullToPush",
+            "DeleteLivePullToPush", "ForbidLiveStream", "ResumeLiveStream",
+            "DescribeLiveStreamsBlockList",
         ]),
         v3 in any::<bool>(),
         params in prop::collection::btree_map(name(), value(), 0..12),
@@ -152,7 +166,8 @@ proptest! {
         prop_assert!(status == StatusCode::OK || status.is_client_error(), "{status} {json}");
         if status != StatusCode::OK {
             let code = json["Code"].as_str().unwrap_or_default();
-            // Authentication passed: every refusal is about the parameters or the task.
+            // Authentication passed: every refusal is about the parameters, the task or the
+            // domain (`InvalidDomain.NotFound`).
             prop_assert!(
                 code.starts_with("Missing")
                     || code.starts_with("Invalid")

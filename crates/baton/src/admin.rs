@@ -1,13 +1,15 @@
-//! `baton account …` and `baton key …`: manage the accounts and API keys kept in
-//! `<data-dir>/credentials.toml`. A running `baton serve` picks the changes up within a second.
+//! `baton account …`, `baton key …` and `baton domain …`: manage the accounts, API keys and
+//! ingest domains kept in `<data-dir>/credentials.toml`. A running `baton serve` picks the
+//! changes up within a second.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use baton_net::ingest::{resolve_domain, split_query};
 use clap::{Args, Subcommand};
 
 use crate::credentials::{
-    AccountConfig, ApiKeyConfig, CredentialsFile, ROOT_ACCOUNT, random_string,
+    AccountConfig, ApiKeyConfig, CredentialsFile, DomainConfig, ROOT_ACCOUNT, random_string,
 };
 
 #[derive(Args, Debug)]
@@ -44,6 +46,11 @@ pub enum KeyCommand {
         /// `live:Describe*`, `live:*`. Default: every action.
         #[arg(long, value_delimiter = ',')]
         policy: Vec<String>,
+        /// Resources the key may act on, comma-separated RAM ARNs with `*` wildcards; for
+        /// the ingest-control actions the domain, e.g.
+        /// `acs:cdn:*:*:domain/live.example.com`. Default: every resource.
+        #[arg(long, value_delimiter = ',')]
+        resources: Vec<String>,
         #[command(flatten)]
         dir: DataDir,
     },
@@ -59,6 +66,148 @@ pub enum KeyCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DomainCommand {
+    /// Adds an ingest domain for an account. Once any domain is configured, publishing to a
+    /// domain nobody owns is refused.
+    Add {
+        /// The domain publishers use (URL host or `vhost`): `live.example.com`, `127.0.0.1`,
+        /// or `*.example.com` for every subdomain.
+        name: String,
+        /// The account that owns it (ForbidLiveStream etc. act on it).
+        #[arg(long, default_value = ROOT_ACCOUNT)]
+        account: String,
+        /// Require signed publish URLs (`auth_key`), with a generated key (printed).
+        #[arg(long)]
+        publish_auth: bool,
+        /// Require signed publish URLs with this key (at least 16 characters).
+        #[arg(long, conflicts_with = "publish_auth")]
+        publish_auth_key: Option<String>,
+        /// How long a signed URL stays valid after its timestamp.
+        #[arg(long, value_parser = crate::duration::parse, default_value = "30m")]
+        auth_validity: std::time::Duration,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Removes an ingest domain.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Lists ingest domains.
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Prints a signed publish URL (`?auth_key=timestamp-rand-uid-md5hash`) for a domain
+    /// that requires one.
+    Sign {
+        /// `rtmp://HOST[:PORT]/APP/STREAM`; the domain is HOST unless `--domain` says otherwise.
+        url: String,
+        /// The ingest domain whose key signs (default: the URL's host).
+        #[arg(long)]
+        domain: Option<String>,
+        /// The signature's timestamp, Unix seconds (default: now). The URL is valid until
+        /// timestamp + the domain's validity.
+        #[arg(long)]
+        timestamp: Option<i64>,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+pub fn domain(command: DomainCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DomainCommand::Add {
+            name,
+            account,
+            publish_auth,
+            publish_auth_key,
+            auth_validity,
+            dir,
+        } => {
+            let name = name.to_ascii_lowercase();
+            let file = file(&dir)?;
+            let mut c = file.load()?;
+            anyhow::ensure!(
+                !c.domains.iter().any(|d| d.name == name),
+                "domain {name} exists (remove it first)"
+            );
+            anyhow::ensure!(
+                account == ROOT_ACCOUNT || c.accounts.iter().any(|a| a.id == account),
+                "no account {account} (create it with `baton account create {account}`)"
+            );
+            let key = match (publish_auth, publish_auth_key) {
+                (_, Some(key)) => Some(key),
+                (true, None) => Some(random_string(32)),
+                (false, None) => None,
+            };
+            c.domains.push(DomainConfig {
+                name: name.clone(),
+                account: account.clone(),
+                publish_auth_key: key.clone(),
+                publish_auth_key2: None,
+                publish_auth_validity: key.as_ref().map(|_| auth_validity.as_secs().max(1)),
+            });
+            file.save(&c)?;
+            println!("domain {name} added for account {account}");
+            if let Some(key) = key {
+                println!("publish auth key: {key}");
+            }
+        }
+        DomainCommand::Remove { name, dir } => {
+            let file = file(&dir)?;
+            let mut c = file.load()?;
+            let before = c.domains.len();
+            c.domains.retain(|d| d.name != name.to_ascii_lowercase());
+            anyhow::ensure!(c.domains.len() < before, "no domain {name}");
+            file.save(&c)?;
+            println!("domain {name} removed");
+        }
+        DomainCommand::List { dir } => {
+            for d in file(&dir)?.load()?.domains {
+                let auth = match d.publish_auth() {
+                    Some(a) => format!("signed URLs, valid {} s", a.validity),
+                    None => "open".to_string(),
+                };
+                println!("{}\t{}\t{}", d.name, d.account, auth);
+            }
+        }
+        DomainCommand::Sign {
+            url,
+            domain,
+            timestamp,
+            dir,
+        } => {
+            let parsed =
+                baton_rtmp::url::RtmpUrl::parse(&url).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+            let (app, _) = split_query(&parsed.app);
+            let (stream, stream_query) = split_query(&parsed.stream);
+            let domain = domain
+                .unwrap_or_else(|| resolve_domain(Some(&parsed.tc_url), &parsed.app, stream_query))
+                .to_ascii_lowercase();
+            let c = file(&dir)?.load()?;
+            let entry = c.domain(&domain).ok_or_else(|| {
+                anyhow::anyhow!("no domain {domain} in {}", dir.data_dir.display())
+            })?;
+            let auth = entry
+                .publish_auth()
+                .ok_or_else(|| anyhow::anyhow!("domain {domain} does not require signed URLs"))?;
+            let timestamp = timestamp.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64)
+            });
+            let rand = random_string(32).to_ascii_lowercase();
+            let auth_key = auth.sign(app, stream, timestamp, &rand, "0");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            println!("{url}{sep}auth_key={auth_key}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
@@ -102,6 +251,7 @@ pub fn key(command: KeyCommand) -> anyhow::Result<ExitCode> {
         KeyCommand::Create {
             account,
             policy,
+            resources,
             dir,
         } => {
             let file = file(&dir)?;
@@ -115,6 +265,7 @@ pub fn key(command: KeyCommand) -> anyhow::Result<ExitCode> {
                 access_key_secret: random_string(30),
                 account,
                 policy,
+                resources,
             };
             c.api_keys.push(key.clone());
             file.save(&c)?;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use baton_api::ApiConfig;
 use baton_engine::EngineConfig;
 
-use crate::credentials::{AccountConfig, ApiKeyConfig, Credentials};
+use crate::credentials::{AccountConfig, ApiKeyConfig, Credentials, DomainConfig};
 
 /// The config file. Every key is optional; unknown keys are an error (typos don't pass silently).
 #[derive(Debug, Default, Deserialize)]
@@ -37,6 +37,9 @@ pub struct FileConfig {
     /// The control API (`[[api.keys]]`: access_key_id, access_key_secret, account).
     #[serde(default)]
     pub api: ApiSection,
+    /// Ingest domains (`[[domains]]`: name, account, publish_auth_key, ...).
+    #[serde(default)]
+    pub domains: Vec<DomainConfig>,
     /// Pull-to-push tasks.
     #[serde(default)]
     pub tasks: TasksSection,
@@ -231,6 +234,7 @@ impl Settings {
             credentials: Credentials {
                 accounts: file.accounts,
                 api_keys: file.api.keys,
+                domains: file.domains,
             },
             api,
             engine,

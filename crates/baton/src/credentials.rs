@@ -1,12 +1,17 @@
-//! Accounts and API keys.
+//! Accounts, API keys and ingest domains.
 //!
 //! Three sources, all active together:
-//! * the config file: `[[accounts]]` (id, callback_secret) and `[[api.keys]]`
-//!   (access_key_id, access_key_secret, account, optional policy);
+//! * the config file: `[[accounts]]` (id, callback_secret), `[[api.keys]]`
+//!   (access_key_id, access_key_secret, account, optional policy) and `[[domains]]` (name,
+//!   account, optional publish authentication);
 //! * the environment: `BATON_ACCESS_KEY_ID` / `BATON_ACCESS_KEY_SECRET`, a key of the root
 //!   account;
-//! * `<data-dir>/credentials.toml`, managed by `baton account …` / `baton key …` (mode 0600). A
-//!   running server picks up its changes within a second.
+//! * `<data-dir>/credentials.toml`, managed by `baton account …` / `baton key …` /
+//!   `baton domain …` (mode 0600). A running server picks up its changes within a second.
+//!
+//! Ingest domains: with none configured, every domain belongs to the root account (so a
+//! fresh install works with `rtmp://127.0.0.1/live/s`); once any is configured, a publish to a
+//! domain nobody owns is refused.
 //!
 //! With no key anywhere, the first `baton serve` generates a root key into that file and prints
 //! it once, so the service works out of the box.
@@ -17,7 +22,8 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use baton_api::{Credential, KeyStore, KeyStoreError, Policy};
-use baton_domain::AccountId;
+use baton_domain::{AccountId, PublishAuth};
+use baton_engine::DomainDirectory;
 use futures_util::future::BoxFuture;
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -44,9 +50,58 @@ pub struct ApiKeyConfig {
     /// Empty: every action.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy: Vec<String>,
+    /// Resources the key may act on, as RAM ARNs with `*` wildcards — for the ingest-control
+    /// actions, the domain: `acs:cdn:*:{account}:domain/live.example.com`. Empty: every
+    /// resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
-/// Accounts and keys from one source.
+/// One ingest domain (the host, or `vhost`, publishers use) and who owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// `live.example.com`, `127.0.0.1`, or `*.example.com` (any subdomain).
+    pub name: String,
+    pub account: String,
+    /// Publish authentication ("type A" signed URLs): the primary key. None: unsigned
+    /// publishing is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_auth_key: Option<String>,
+    /// A second key accepted too, for rotating keys without breaking signed URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_auth_key2: Option<String>,
+    /// Seconds a signed URL stays valid after its timestamp (default 1800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_auth_validity: Option<u64>,
+}
+
+impl DomainConfig {
+    /// Whether this entry covers `domain` (lower-case): the same name, or a subdomain of a
+    /// `*.` entry.
+    pub fn covers(&self, domain: &str) -> bool {
+        let name = self.name.to_ascii_lowercase();
+        match name.strip_prefix("*.") {
+            Some(parent) => domain
+                .strip_suffix(parent)
+                .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+            None => name == domain,
+        }
+    }
+
+    pub fn publish_auth(&self) -> Option<PublishAuth> {
+        let key = self.publish_auth_key.clone()?;
+        Some(PublishAuth {
+            primary_key: key,
+            secondary_key: self.publish_auth_key2.clone(),
+            validity: self
+                .publish_auth_validity
+                .unwrap_or(PublishAuth::DEFAULT_VALIDITY),
+        })
+    }
+}
+
+/// Accounts, keys and domains from one source.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
@@ -54,6 +109,8 @@ pub struct Credentials {
     pub accounts: Vec<AccountConfig>,
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
+    #[serde(default)]
+    pub domains: Vec<DomainConfig>,
 }
 
 /// The account of the environment's and the generated key.
@@ -79,6 +136,11 @@ impl Credentials {
                 out.api_keys.push(k.clone());
             }
         }
+        for d in &other.domains {
+            if !out.domains.iter().any(|x| x.name == d.name) {
+                out.domains.push(d.clone());
+            }
+        }
         out
     }
 
@@ -96,8 +158,59 @@ impl Credentials {
                 "api key {}: the secret must be at least 16 characters",
                 key.access_key_id
             );
+            for pattern in &key.resources {
+                baton_api::common::keys::check_resource_pattern(pattern).map_err(|e| {
+                    anyhow::anyhow!("api key {}: resource {pattern:?}: {e}", key.access_key_id)
+                })?;
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for d in &self.domains {
+            let bare = d.name.strip_prefix("*.").unwrap_or(&d.name);
+            baton_domain::ingest::check_domain(bare)
+                .map_err(|e| anyhow::anyhow!("domain {:?}: {e}", d.name))?;
+            anyhow::ensure!(
+                d.name == d.name.to_ascii_lowercase(),
+                "domain {:?} must be lower-case",
+                d.name
+            );
+            anyhow::ensure!(
+                names.insert(&d.name),
+                "domain {} is configured twice",
+                d.name
+            );
+            for key in [&d.publish_auth_key, &d.publish_auth_key2]
+                .into_iter()
+                .flatten()
+            {
+                anyhow::ensure!(
+                    key.len() >= 16,
+                    "domain {}: publish auth keys must be at least 16 characters",
+                    d.name
+                );
+            }
+            anyhow::ensure!(
+                d.publish_auth_key.is_some() || d.publish_auth_key2.is_none(),
+                "domain {}: publish_auth_key2 without publish_auth_key",
+                d.name
+            );
+            anyhow::ensure!(
+                d.publish_auth_validity.is_none_or(|v| v > 0),
+                "domain {}: publish_auth_validity must be at least 1 second",
+                d.name
+            );
         }
         Ok(())
+    }
+
+    /// The entry for `domain`: an exact name first, else the longest `*.` entry covering it.
+    pub fn domain(&self, domain: &str) -> Option<&DomainConfig> {
+        self.domains.iter().find(|d| d.name == domain).or_else(|| {
+            self.domains
+                .iter()
+                .filter(|d| d.covers(domain))
+                .max_by_key(|d| d.name.len())
+        })
     }
 
     fn credential(&self, access_key_id: &str) -> Option<Credential> {
@@ -105,15 +218,19 @@ impl Credentials {
             .api_keys
             .iter()
             .find(|k| k.access_key_id == access_key_id)?;
-        Some(Credential {
-            account: AccountId(key.account.clone()),
-            secret: key.access_key_secret.clone(),
-            policy: if key.policy.is_empty() {
-                Policy::AllowAll
-            } else {
-                Policy::Allow(key.policy.clone())
-            },
-        })
+        let policy = if key.policy.is_empty() {
+            Policy::AllowAll
+        } else {
+            Policy::Allow(key.policy.clone())
+        };
+        Some(
+            Credential::new(
+                AccountId(key.account.clone()),
+                key.access_key_secret.clone(),
+                policy,
+            )
+            .with_resources(key.resources.clone()),
+        )
     }
 
     fn callback_secret(&self, account: &AccountId) -> Option<Vec<u8>> {
@@ -206,6 +323,7 @@ impl LiveCredentials {
                 access_key_secret: secret,
                 account: ROOT_ACCOUNT.into(),
                 policy: Vec::new(),
+                resources: Vec::new(),
             });
         }
         fixed.check()?;
@@ -218,6 +336,7 @@ impl LiveCredentials {
                 access_key_secret: random_string(30),
                 account: ROOT_ACCOUNT.into(),
                 policy: Vec::new(),
+                resources: Vec::new(),
             };
             stored.api_keys.push(key.clone());
             file.save(&stored)?;
@@ -260,6 +379,22 @@ impl LiveCredentials {
 
     pub fn callback_secret(&self, account: &AccountId) -> Option<Vec<u8>> {
         self.current().callback_secret(account)
+    }
+}
+
+impl DomainDirectory for LiveCredentials {
+    fn owner(&self, domain: &str) -> Option<AccountId> {
+        let c = self.current();
+        if c.domains.is_empty() {
+            return Some(AccountId(ROOT_ACCOUNT.into()));
+        }
+        c.domain(domain).map(|d| AccountId(d.account.clone()))
+    }
+
+    fn publish_auth(&self, domain: &str) -> Option<PublishAuth> {
+        self.current()
+            .domain(domain)
+            .and_then(DomainConfig::publish_auth)
     }
 }
 
@@ -378,6 +513,7 @@ mod tests {
             access_key_secret: "0123456789abcdef".into(),
             account: "acme".into(),
             policy: vec!["live:Describe*".into()],
+            resources: vec!["acs:cdn:*:acme:domain/*.example.com".into()],
         });
         // Make sure the modification time differs from the first write's.
         std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -386,6 +522,8 @@ mod tests {
         assert_eq!(cred.account, AccountId("acme".into()));
         assert!(cred.policy.allows("live:DescribeLivePullToPush"));
         assert!(!cred.policy.allows("live:DeleteLivePullToPush"));
+        assert!(cred.covers("acs:cdn:*:acme:domain/live.example.com"));
+        assert!(!cred.covers("acs:cdn:*:acme:domain/127.0.0.1"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -396,18 +534,92 @@ mod tests {
             access_key_secret: "TestAccessKeySecret0123456789ab".into(),
             account: "acme".into(),
             policy: Vec::new(),
+            resources: Vec::new(),
         };
         let twice = Credentials {
-            accounts: vec![],
             api_keys: vec![key.clone(), key.clone()],
+            ..Credentials::default()
         };
         assert!(twice.check().is_err());
         let mut short = key;
         short.access_key_secret = "short".into();
         let c = Credentials {
-            accounts: vec![],
             api_keys: vec![short],
+            ..Credentials::default()
         };
         assert!(c.check().is_err());
+    }
+
+    fn domain(name: &str, account: &str) -> DomainConfig {
+        DomainConfig {
+            name: name.into(),
+            account: account.into(),
+            publish_auth_key: None,
+            publish_auth_key2: None,
+            publish_auth_validity: None,
+        }
+    }
+
+    #[test]
+    fn domains_and_their_owners() {
+        let dir = temp_dir();
+        let (live, _) = LiveCredentials::open(Credentials::default(), None, &dir).unwrap();
+        // No domain configured: every domain is root's, none needs a signature.
+        assert_eq!(live.owner("127.0.0.1"), Some(AccountId("root".into())));
+        assert_eq!(
+            live.owner("anything.example"),
+            Some(AccountId("root".into()))
+        );
+        assert!(DomainDirectory::publish_auth(&live, "127.0.0.1").is_none());
+
+        let mut signed = domain("live.example.com", "acme");
+        signed.publish_auth_key = Some("0123456789abcdef".into());
+        signed.publish_auth_validity = Some(60);
+        let configured = Credentials {
+            domains: vec![
+                signed,
+                domain("*.example.com", "wild"),
+                domain("*.eu.example.com", "eu"),
+            ],
+            ..Credentials::default()
+        };
+        let (live, _) = LiveCredentials::open(configured, None, &dir).unwrap();
+        let owner = |d: &str| live.owner(d).map(|a| a.0);
+        assert_eq!(owner("live.example.com").as_deref(), Some("acme"));
+        assert_eq!(owner("a.example.com").as_deref(), Some("wild"));
+        assert_eq!(owner("a.eu.example.com").as_deref(), Some("eu"));
+        assert_eq!(owner("example.com"), None);
+        assert_eq!(owner("badexample.com"), None);
+        assert_eq!(owner("127.0.0.1"), None);
+        let auth = DomainDirectory::publish_auth(&live, "live.example.com").unwrap();
+        assert_eq!(auth.validity, 60);
+        assert!(DomainDirectory::publish_auth(&live, "a.example.com").is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_domains_are_refused() {
+        let check = |d: DomainConfig| {
+            Credentials {
+                domains: vec![d],
+                ..Credentials::default()
+            }
+            .check()
+        };
+        assert!(check(domain("live.example.com", "a")).is_ok());
+        assert!(check(domain("Live.Example.com", "a")).is_err());
+        assert!(check(domain("a b", "a")).is_err());
+        assert!(check(domain("", "a")).is_err());
+        let mut short = domain("x.com", "a");
+        short.publish_auth_key = Some("short".into());
+        assert!(check(short).is_err());
+        let mut only2 = domain("x.com", "a");
+        only2.publish_auth_key2 = Some("0123456789abcdef".into());
+        assert!(check(only2).is_err());
+        let twice = Credentials {
+            domains: vec![domain("x.com", "a"), domain("x.com", "b")],
+            ..Credentials::default()
+        };
+        assert!(twice.check().is_err());
     }
 }

@@ -43,6 +43,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(admin::KeyCommand),
+    /// Manage ingest domains and sign publish URLs.
+    #[command(subcommand)]
+    Domain(admin::DomainCommand),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
             Command::Relay(args) => relay_cmd::run(args).await,
             Command::Account(command) => admin::account(command),
             Command::Key(command) => admin::key(command),
+            Command::Domain(command) => admin::domain(command),
         }
     });
     match result {

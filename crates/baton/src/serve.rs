@@ -15,20 +15,20 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use baton_net::http_flv;
 use baton_net::hub::StreamHub;
-use baton_net::ingest::{AllowAll, Ingest, IngestPolicy, IngestServer};
+use baton_net::ingest::{Ingest, IngestPolicy, IngestServer};
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use baton_engine::{CallbackKeys, Engine, SystemClock};
+use baton_engine::{CallbackKeys, Engine, StreamControl, StreamControlConfig, SystemClock};
 use baton_relay::RelayPool;
 use baton_store_sqlite::SqliteStore;
 
 use crate::config::{Overrides, Settings};
 use crate::credentials::LiveCredentials;
-use crate::service::EngineService;
+use crate::service::{ControlService, EngineService};
 
 /// How long shutdown waits for connections and relays to close.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -92,9 +92,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = SqliteStore::open(&settings.data_dir)
         .await
         .with_context(|| format!("opening the task store in {}", settings.data_dir.display()))?;
+    let store = Arc::new(store);
     let hub = StreamHub::new(settings.hub.clone());
-    let policy: Arc<dyn IngestPolicy> = Arc::new(AllowAll);
     let cancel = CancellationToken::new();
+    // Who may publish: ingest domains, forbidden streams, signed URLs.
+    let control = StreamControl::start(
+        Arc::clone(&store) as _,
+        Arc::new(SystemClock),
+        Arc::clone(&credentials) as _,
+        Arc::clone(&hub),
+        StreamControlConfig::default(),
+        cancel.child_token(),
+    )
+    .await
+    .context("loading the block list")?;
+    let policy: Arc<dyn IngestPolicy> = Arc::new(control.clone());
     let tracker = TaskTracker::new();
     let ready = Arc::new(AtomicBool::new(false));
 
@@ -114,7 +126,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
 
     let engine = Engine::start(
-        Arc::new(store),
+        store,
         Arc::new(SystemClock),
         Arc::new(RelayPool::per_core().context("starting the relay threads")?),
         CallbackKeys::dynamic({
@@ -128,6 +140,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .context("starting the task engine")?;
     let api_routes = baton_api::router(
         Arc::new(EngineService(engine.clone())),
+        Arc::new(ControlService(control)),
         credentials,
         settings.api.clone(),
     );

@@ -6,6 +6,7 @@
 pub mod capability;
 pub mod clock;
 mod engine;
+pub mod streams;
 pub mod testing;
 pub mod time;
 pub mod webhook;
@@ -13,3 +14,4 @@ pub mod webhook;
 pub use capability::{Unsupported, check_supported, relay_config};
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use engine::{CallbackKeys, Engine, EngineConfig, EngineError, LocalLauncher, RelayLauncher};
+pub use streams::{ControlError, DomainDirectory, StreamControl, StreamControlConfig};

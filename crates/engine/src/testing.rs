@@ -1,4 +1,4 @@
-//! An in-memory [`TaskStore`] for tests of the engine and the API: no threads, no I/O, so it
+//! An in-memory [`TaskStore`] and [`BlockStore`] for tests of the engine and the API: no threads, no I/O, so it
 //! works under paused tokio time (a database worker thread would let the paused clock jump
 //! while a query runs). It follows the port's contract; it is not durable.
 
@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use baton_domain::{
-    AccountId, CallbackEvent, ListFilter, OutboxEntry, Page, Purged, StoreError, StoreFuture, Task,
-    TaskId, TaskList, TaskStatus, TaskStore, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockStore, CallbackEvent, ListFilter, OutboxEntry,
+    Page, Purged, PutBlock, StoreError, StoreFuture, StreamPath, Task, TaskId, TaskList,
+    TaskStatus, TaskStore, UnixTime,
 };
 
 #[derive(Debug, Default)]
@@ -15,6 +16,9 @@ struct State {
     tasks: BTreeMap<TaskId, Task>,
     /// (event, attempts, next attempt, delivered at), in insertion order.
     events: Vec<(CallbackEvent, u32, UnixTime, Option<UnixTime>)>,
+    /// Blocks by account and path (so an account's blocks of one domain are adjacent, ordered
+    /// by app then stream).
+    blocks: BTreeMap<(AccountId, StreamPath), Block>,
 }
 
 /// See the module docs.
@@ -258,5 +262,95 @@ impl TaskStore for MemoryStore {
             tasks: (tasks_before - state.tasks.len()) as u64,
             events: (events_before - state.events.len()) as u64,
         }))
+    }
+}
+
+impl BlockStore for MemoryStore {
+    fn put_block<'a>(&'a self, block: &'a Block, limit: u64) -> StoreFuture<'a, PutBlock> {
+        let mut state = self.lock();
+        let key = (block.account.clone(), block.path.clone());
+        if let Some(stored) = state.blocks.get_mut(&key) {
+            *stored = block.clone();
+            return ready(Ok(PutBlock::Replaced));
+        }
+        let active = state
+            .blocks
+            .values()
+            .filter(|b| b.account == block.account && b.is_active(block.created_at))
+            .count() as u64;
+        if active >= limit {
+            return ready(Ok(PutBlock::QuotaExceeded));
+        }
+        state.blocks.insert(key, block.clone());
+        ready(Ok(PutBlock::Added))
+    }
+
+    fn remove_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        domain: &'a str,
+        app: &'a AppSelector,
+        stream: &'a str,
+    ) -> StoreFuture<'a, Vec<StreamPath>> {
+        let mut state = self.lock();
+        let mut removed = Vec::new();
+        state.blocks.retain(|(acc, path), _| {
+            let hit = acc == account
+                && path.domain == domain
+                && app.matches(&path.app)
+                && path.stream == stream;
+            if hit {
+                removed.push(path.clone());
+            }
+            !hit
+        });
+        removed.sort();
+        ready(Ok(removed))
+    }
+
+    fn list_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        domain: &'a str,
+        now: UnixTime,
+        page: Page,
+    ) -> StoreFuture<'a, BlockList> {
+        let state = self.lock();
+        // Key order is (account, domain, app, stream): already the list's order.
+        let all: Vec<&Block> = state
+            .blocks
+            .values()
+            .filter(|b| &b.account == account && b.path.domain == domain && b.is_active(now))
+            .collect();
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        let blocks = all
+            .iter()
+            .skip(skip)
+            .take(page.size as usize)
+            .map(|b| (*b).clone())
+            .collect();
+        ready(Ok(BlockList {
+            blocks,
+            total: all.len() as u64,
+        }))
+    }
+
+    fn active_blocks(&self, now: UnixTime) -> StoreFuture<'_, Vec<Block>> {
+        let state = self.lock();
+        let mut active: Vec<Block> = state
+            .blocks
+            .values()
+            .filter(|b| b.is_active(now))
+            .cloned()
+            .collect();
+        active.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.account.cmp(&b.account)));
+        ready(Ok(active))
+    }
+
+    fn purge_expired_blocks(&self, now: UnixTime) -> StoreFuture<'_, u64> {
+        let mut state = self.lock();
+        let before = state.blocks.len();
+        state.blocks.retain(|_, b| b.is_active(now));
+        ready(Ok((before - state.blocks.len()) as u64))
     }
 }

@@ -1,6 +1,9 @@
 //! The dialect's actions, and each request parsed into an exhaustive [`Call`].
 
-use baton_domain::{ListFilter, Page, Rejection, SourceType, TaskId, TaskPatch, TaskSpec};
+use baton_domain::{
+    AccountId, AppSelector, ListFilter, Page, PathPart, Rejection, SourceType, StreamPath, TaskId,
+    TaskPatch, TaskSpec, UnixTime,
+};
 
 use super::fields::{Fields, MAX_LEN, MAX_NAME_LEN, check_source_urls, check_task_id_chars};
 use crate::common::params::Params;
@@ -10,7 +13,8 @@ use crate::error::ApiError;
 /// The API version of the dialect.
 pub const VERSION: &str = "2016-11-01";
 
-/// The seven pull-to-push actions. Names are case-sensitive, as POP's are.
+/// The seven pull-to-push actions and the three ingest-control actions. Names are
+/// case-sensitive, as POP's are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     CreateLivePullToPush,
@@ -20,11 +24,14 @@ pub enum Action {
     StopLivePullToPush,
     RestartLivePullToPush,
     DeleteLivePullToPush,
+    ForbidLiveStream,
+    ResumeLiveStream,
+    DescribeLiveStreamsBlockList,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 10] = [
         Action::CreateLivePullToPush,
         Action::DescribeLivePullToPush,
         Action::DescribeLivePullToPushList,
@@ -32,6 +39,9 @@ impl Action {
         Action::StopLivePullToPush,
         Action::RestartLivePullToPush,
         Action::DeleteLivePullToPush,
+        Action::ForbidLiveStream,
+        Action::ResumeLiveStream,
+        Action::DescribeLiveStreamsBlockList,
     ];
 
     /// The wire name (`Action` parameter, `x-acs-action` header).
@@ -44,6 +54,9 @@ impl Action {
             Action::StopLivePullToPush => "StopLivePullToPush",
             Action::RestartLivePullToPush => "RestartLivePullToPush",
             Action::DeleteLivePullToPush => "DeleteLivePullToPush",
+            Action::ForbidLiveStream => "ForbidLiveStream",
+            Action::ResumeLiveStream => "ResumeLiveStream",
+            Action::DescribeLiveStreamsBlockList => "DescribeLiveStreamsBlockList",
         }
     }
 
@@ -89,6 +102,24 @@ pub enum Call {
     Delete {
         task_id: TaskId,
     },
+    /// ForbidLiveStream. `resume_at` is in the future when given; `None` leaves the
+    /// default (6 calendar months) to the service.
+    Forbid {
+        path: StreamPath,
+        resume_at: Option<UnixTime>,
+        oneshot: bool,
+    },
+    /// ResumeLiveStream (`AppName=*`: every app).
+    Resume {
+        domain: String,
+        app: AppSelector,
+        stream: String,
+    },
+    /// DescribeLiveStreamsBlockList.
+    BlockList {
+        domain: String,
+        page: Page,
+    },
 }
 
 impl Call {
@@ -120,6 +151,24 @@ impl Call {
             },
             Action::DescribeLivePullToPushList => parse_list(&f, config)?,
             Action::UpdateLivePullToPush => parse_update(&f, config)?,
+            Action::ForbidLiveStream => parse_forbid(&f, config)?,
+            // The reference's order: DomainName, LiveStreamType, AppName, StreamName (seed 002).
+            Action::ResumeLiveStream => {
+                let domain = f.domain()?;
+                f.live_stream_type()?;
+                Call::Resume {
+                    domain,
+                    app: f.app_selector()?,
+                    stream: f.path_part(PathPart::Stream)?,
+                }
+            }
+            Action::DescribeLiveStreamsBlockList => Call::BlockList {
+                domain: f.domain()?,
+                page: Page {
+                    number: int_or(&f, "PageNum", 1, i64::from(i32::MAX), 1)? as u32,
+                    size: int_or(&f, "PageSize", 1, MAX_BLOCK_PAGE_SIZE, 2000)? as u32,
+                },
+            },
         })
     }
 
@@ -133,8 +182,62 @@ impl Call {
             Call::Stop { .. } => Action::StopLivePullToPush,
             Call::Restart { .. } => Action::RestartLivePullToPush,
             Call::Delete { .. } => Action::DeleteLivePullToPush,
+            Call::Forbid { .. } => Action::ForbidLiveStream,
+            Call::Resume { .. } => Action::ResumeLiveStream,
+            Call::BlockList { .. } => Action::DescribeLiveStreamsBlockList,
         }
     }
+
+    /// The RAM resource the call acts on, for the key's resource patterns: the domain's ARN
+    /// for ingest control, `None` for the pull-to-push actions (no resource-level
+    /// authorization: resource `*`).
+    pub fn resource(&self, account: &AccountId) -> Option<String> {
+        match self {
+            Call::Forbid { path, .. } => Some(domain_arn(account, &path.domain)),
+            Call::Resume { domain, .. } | Call::BlockList { domain, .. } => {
+                Some(domain_arn(account, domain))
+            }
+            Call::Create { .. }
+            | Call::Describe { .. }
+            | Call::List { .. }
+            | Call::Update { .. }
+            | Call::Stop { .. }
+            | Call::Restart { .. }
+            | Call::Delete { .. } => None,
+        }
+    }
+}
+
+/// The RAM resource of an ingest domain: `acs:cdn:*:{account}:domain/{domain}` (the provider
+/// names the ARN service `cdn` although the actions are `live:`; cloud-apis.md §2.2).
+pub fn domain_arn(account: &AccountId, domain: &str) -> String {
+    format!("acs:cdn:*:{account}:domain/{domain}")
+}
+
+/// Largest `PageSize` of DescribeLiveStreamsBlockList.
+pub const MAX_BLOCK_PAGE_SIZE: i64 = 3000;
+
+/// ForbidLiveStream: DomainName, AppName, StreamName, LiveStreamType (publisher), then the
+/// optional ResumeTime (in the future) and Oneshot (`yes` / `no`, default `no`).
+fn parse_forbid(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
+    let domain = f.domain()?;
+    let app = f.path_part(PathPart::App)?;
+    let stream = f.path_part(PathPart::Stream)?;
+    f.live_stream_type()?;
+    let resume_at = f.time("ResumeTime")?;
+    if let Some(t) = resume_at
+        && t <= config.clock.now()
+    {
+        return Err(ApiError::invalid(
+            "ResumeTime",
+            "the time is not in the future",
+        ));
+    }
+    Ok(Call::Forbid {
+        path: StreamPath::new(domain, app, stream),
+        resume_at,
+        oneshot: f.yes_no("Oneshot")?.unwrap_or(false),
+    })
 }
 
 /// CreateLivePullToPush → a complete spec with the documented defaults (RetryCount 3,

@@ -2,7 +2,8 @@
 //! shapes", sdk-wire.md "How the SDKs read responses"): PascalCase keys, `CallbackURL` (not
 //! the request's `CallbackUrl`) in `TaskInfo`, `SourceUrls` as a real array, times as
 //! `yyyy-MM-ddTHH:mm:ssZ` strings except `TaskExitTime` (Unix seconds), and
-//! `RetCode: 0, Description: "OK"` on Create, Describe, Update and Delete only.
+//! `RetCode: 0, Description: "OK"` on Create, Describe, Update and Delete only. Forbid and
+//! Resume answer `{RequestId}` alone.
 
 use baton_domain::{ExitReason, InvalidReason, Task, TaskStatus};
 use serde::Serialize;
@@ -35,6 +36,35 @@ pub struct OkResponse<'a> {
 pub struct TaskIdResponse<'a> {
     pub request_id: &'a str,
     pub task_id: &'a str,
+}
+
+/// `{RequestId}` (ForbidLiveStream, ResumeLiveStream).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RequestIdResponse<'a> {
+    pub request_id: &'a str,
+}
+
+/// DescribeLiveStreamsBlockList, with the XML-heritage wrapper
+/// `"StreamUrls": {"StreamUrl": ["domain/app/stream", …]}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BlockListResponse<'a> {
+    pub request_id: &'a str,
+    pub domain_name: &'a str,
+    pub page_num: u32,
+    pub page_size: u32,
+    pub total_num: u64,
+    /// `ceil(TotalNum / PageSize)`.
+    pub total_page: u64,
+    pub stream_urls: StreamUrls,
+}
+
+/// `{"StreamUrl": [...]}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamUrls {
+    pub stream_url: Vec<String>,
 }
 
 /// DescribeLivePullToPush.

@@ -119,10 +119,24 @@ impl WireError {
                 "ServiceUnavailable",
                 "The request has failed due to a temporary failure of the server.".into(),
             ),
-            ApiError::Forbidden { action } => (
+            ApiError::Forbidden {
+                action,
+                resource: None,
+            } => (
                 S::FORBIDDEN,
                 "Forbidden.RAM",
                 format!("User not authorized to operate on the specified resource: {action}."),
+            ),
+            ApiError::Forbidden {
+                action,
+                resource: Some(resource),
+            } => (
+                S::FORBIDDEN,
+                "Forbidden.RAM",
+                format!(
+                    "User not authorized to operate on the specified resource: {action} on \
+                     {resource}."
+                ),
             ),
             ApiError::Throttled { .. } => (
                 S::BAD_REQUEST,
@@ -144,6 +158,21 @@ impl WireError {
                 ),
             ),
             ApiError::Rejected(rejection) => return rejected(rejection),
+            // The provider's code for a domain that is not the caller's (its CDN/Live domain
+            // actions answer it the same way).
+            ApiError::DomainNotOwned(_) => (
+                S::BAD_REQUEST,
+                "InvalidDomain.NotFound",
+                "The domain provided does not belong to you.".into(),
+            ),
+            ApiError::BlockQuotaExceeded { limit } => (
+                S::BAD_REQUEST,
+                "QuotaExceeded.BlockList",
+                format!(
+                    "The account has {limit} forbidden streams, the most it may have; resume \
+                     some before forbidding more."
+                ),
+            ),
             ApiError::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "InternalError",
@@ -266,6 +295,35 @@ mod tests {
         });
         assert_eq!(w.code, "SignatureDoesNotMatch");
         assert_eq!(w.message.split_once(':').unwrap().1, "GET&%2F&a%3Db");
+    }
+
+    #[test]
+    fn ingest_control_codes() {
+        let w = WireError::from_api(&ApiError::DomainNotOwned("x.example.com".into()));
+        assert_eq!(
+            (w.status, w.code.as_str(), w.message.as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                "InvalidDomain.NotFound",
+                "The domain provided does not belong to you."
+            )
+        );
+        let w = WireError::from_api(&ApiError::BlockQuotaExceeded { limit: 10_000 });
+        assert_eq!(w.status, StatusCode::BAD_REQUEST);
+        assert_eq!(w.code, "QuotaExceeded.BlockList");
+        assert!(w.message.contains("10000"), "{}", w.message);
+        let w = WireError::from_api(&ApiError::Forbidden {
+            action: "live:ForbidLiveStream".into(),
+            resource: Some("acs:cdn:*:a:domain/d".into()),
+        });
+        assert_eq!(
+            (w.status, w.code.as_str()),
+            (StatusCode::FORBIDDEN, "Forbidden.RAM")
+        );
+        assert!(
+            w.message
+                .contains("live:ForbidLiveStream on acs:cdn:*:a:domain/d")
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! that is what [`ApiError::MissingParameter`] becomes; a blank value of a required
 //! parameter counts as missing. Everything else wrong with a value is `InvalidParameter`.
 
-use baton_domain::{SourceProtocol, SourceType, UnixTime};
+use baton_domain::ingest::{check_domain, check_part};
+use baton_domain::{AppSelector, PathError, PathPart, SourceProtocol, SourceType, UnixTime};
 
 use crate::common::params::Params;
 use crate::common::time::parse_utc;
@@ -199,6 +200,57 @@ impl<'a> Fields<'a> {
         Ok(Some(urls))
     }
 
+    /// `DomainName` (required): an ingest domain, answered lower-case (DNS names are
+    /// case-insensitive).
+    pub fn domain(&self) -> Result<String, ApiError> {
+        let v = self.required(PathPart::Domain.param())?;
+        check_domain(v).map_err(path_error)?;
+        Ok(v.to_ascii_lowercase())
+    }
+
+    /// `AppName` or `StreamName` (required): 1–255 bytes without `/`, `?`, `#`, whitespace or
+    /// control characters, and not `*`.
+    pub fn path_part(&self, part: PathPart) -> Result<String, ApiError> {
+        let v = self.required(part.param())?;
+        check_part(part, v).map_err(path_error)?;
+        Ok(v.to_string())
+    }
+
+    /// `AppName` of ResumeLiveStream (required): `*` selects every app.
+    pub fn app_selector(&self) -> Result<AppSelector, ApiError> {
+        match self.required(PathPart::App.param())? {
+            "*" => Ok(AppSelector::All),
+            _ => self.path_part(PathPart::App).map(AppSelector::Named),
+        }
+    }
+
+    /// `LiveStreamType` (required): only `publisher` (blocking ingest) is supported, as by
+    /// the provider.
+    pub fn live_stream_type(&self) -> Result<(), ApiError> {
+        const NAME: &str = "LiveStreamType";
+        match self.required(NAME)? {
+            "publisher" => Ok(()),
+            v => Err(ApiError::invalid(
+                NAME,
+                format!("{v:?} is not supported; the only valid value is publisher"),
+            )),
+        }
+    }
+
+    /// An optional `yes` / `no`.
+    pub fn yes_no(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        self.optional(name)
+            .map(|v| match v {
+                "yes" => Ok(true),
+                "no" => Ok(false),
+                _ => Err(ApiError::invalid(
+                    name,
+                    format!("{v:?} is not one of yes, no"),
+                )),
+            })
+            .transpose()
+    }
+
     /// An optional URL whose scheme is one of `schemes`.
     pub fn url(&self, name: &str, schemes: &[&str]) -> Result<Option<String>, ApiError> {
         self.optional(name)
@@ -283,6 +335,11 @@ pub fn check_task_id_chars(name: &str, v: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// A malformed domain, app or stream name: `InvalidParameter` naming it.
+fn path_error(e: PathError) -> ApiError {
+    ApiError::invalid(e.part.param(), e.reason)
 }
 
 /// A strict decimal integer: optional `-`, digits only, no `+`, no spaces.
@@ -401,6 +458,46 @@ mod tests {
         assert!(check_source_urls(SourceType::Url, None, &one("rtmp://h/a")).is_err());
         assert!(check_source_urls(SourceType::Vod, None, &one("1a2b3c")).is_ok());
         assert!(check_source_urls(SourceType::Vod, None, &one("a b")).is_err());
+    }
+
+    #[test]
+    fn stream_path_parameters() {
+        let (p, _) = fields(
+            "DomainName=Live.Example.COM&AppName=live&StreamName=s1&LiveStreamType=publisher\
+             &Oneshot=yes&Star=*",
+        );
+        let f = Fields::new(&p);
+        assert_eq!(f.domain().unwrap(), "live.example.com");
+        assert_eq!(f.path_part(PathPart::App).unwrap(), "live");
+        assert_eq!(f.app_selector().unwrap(), AppSelector::Named("live".into()));
+        assert!(f.live_stream_type().is_ok());
+        assert_eq!(f.yes_no("Oneshot").unwrap(), Some(true));
+        assert_eq!(f.yes_no("Absent").unwrap(), None);
+        let (p, _) =
+            fields("DomainName=a%20b&AppName=*&StreamName=a%2Fb&LiveStreamType=player&Oneshot=YES");
+        let f = Fields::new(&p);
+        fn invalid<T: std::fmt::Debug>(r: Result<T, ApiError>) -> String {
+            match r {
+                Err(ApiError::InvalidParameter { name, .. }) => name,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(invalid(f.domain()), "DomainName");
+        assert_eq!(invalid(f.path_part(PathPart::App)), "AppName");
+        assert_eq!(f.app_selector().unwrap(), AppSelector::All);
+        assert_eq!(invalid(f.path_part(PathPart::Stream)), "StreamName");
+        assert_eq!(invalid(f.live_stream_type()), "LiveStreamType");
+        assert_eq!(invalid(f.yes_no("Oneshot")), "Oneshot");
+        let (p, _) = fields("DomainName=&AppName=");
+        let f = Fields::new(&p);
+        assert_eq!(
+            f.domain().unwrap_err(),
+            ApiError::MissingParameter("DomainName".into())
+        );
+        assert_eq!(
+            f.app_selector().unwrap_err(),
+            ApiError::MissingParameter("AppName".into())
+        );
     }
 
     #[test]

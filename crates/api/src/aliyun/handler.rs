@@ -3,11 +3,14 @@
 //! 1. read the body (bounded), decode query and form parameters;
 //! 2. route: signature style, action and version (404 `InvalidAction.NotFound` for an
 //!    unknown action, as the gateway answers before authenticating);
-//! 3. authenticate ([`super::auth`]), then authorize against the key's policy;
-//! 4. throttle per account and action;
-//! 5. parse the action's parameters into a [`Call`], call the [`TaskService`], and write the
-//!    response DTO — or the error envelope.
+//! 3. authenticate ([`super::auth`]), then authorize the action against the key's policy;
+//! 4. throttle per account and action, at the action's rate ([`ApiConfig::rate_of`]);
+//! 5. parse the action's parameters into a [`Call`]; if it acts on a resource (an ingest
+//!    domain), authorize the resource against the key's resource patterns;
+//! 6. call the [`TaskService`] or the [`StreamService`], and write the response DTO — or the
+//!    error envelope.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -18,12 +21,13 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use baton_domain::AccountId;
 use serde::Serialize;
-use tracing::{debug, error};
+use tracing::{debug, error, warn};
 
 use super::action::{Action, Call, VERSION};
 use super::auth::{Authenticator, Style};
 use super::dto::{
-    CreateResponse, DescribeResponse, ListResponse, OkResponse, TaskEntry, TaskIdResponse,
+    BlockListResponse, CreateResponse, DescribeResponse, ListResponse, OkResponse,
+    RequestIdResponse, StreamUrls, TaskEntry, TaskIdResponse,
 };
 use super::error::{ErrorBody, WireError, recommend};
 use super::fields::check_source_urls;
@@ -31,21 +35,24 @@ use crate::common::keys::KeyStore;
 use crate::common::nonce::NonceCache;
 use crate::common::params::Params;
 use crate::common::request_id;
-use crate::common::throttle::Throttle;
+use crate::common::throttle::{Rate, Throttle};
 use crate::config::ApiConfig;
 use crate::error::ApiError;
-use crate::service::{ServiceError, TaskService};
+use crate::service::{ServiceError, StreamError, StreamService, TaskService};
 
-/// Throttle entries kept before idle ones are dropped (accounts × 7 actions).
+/// Throttle entries kept before idle ones are dropped (accounts × 10 actions).
 const THROTTLE_KEYS: usize = 100_000;
 
 /// Everything a request needs, shared by all of them.
 pub struct AppState {
-    service: Arc<dyn TaskService>,
+    tasks: Arc<dyn TaskService>,
+    streams: Arc<dyn StreamService>,
     keys: Arc<dyn KeyStore>,
     config: ApiConfig,
     nonces: NonceCache,
     throttle: Throttle<(AccountId, Action)>,
+    /// Each action's rate, from the configuration.
+    rates: HashMap<Action, Rate>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -59,17 +66,37 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     pub fn new(
-        service: Arc<dyn TaskService>,
+        tasks: Arc<dyn TaskService>,
+        streams: Arc<dyn StreamService>,
         keys: Arc<dyn KeyStore>,
         config: ApiConfig,
     ) -> AppState {
+        for name in config.action_limits.keys() {
+            if Action::from_name(name).is_none() {
+                warn!(action = %name, "a rate limit names no action of the API; ignored");
+            }
+        }
+        let rates = Action::ALL
+            .into_iter()
+            .map(|a| (a, Rate::per_second(config.rate_of(a.name()))))
+            .collect();
         AppState {
-            service,
+            tasks,
+            streams,
             keys,
             nonces: NonceCache::new(config.nonce_cache_capacity),
             throttle: Throttle::per_second(config.actions_per_second, THROTTLE_KEYS),
+            rates,
             config,
         }
+    }
+
+    /// The rate of `action`.
+    fn rate(&self, action: Action) -> Rate {
+        self.rates
+            .get(&action)
+            .copied()
+            .unwrap_or_else(|| Rate::per_second(self.config.actions_per_second))
     }
 }
 
@@ -139,15 +166,21 @@ async fn process(
     let caller = authenticator
         .authenticate(style, &parts.method, &parts.headers, &params, &body)
         .await?;
-    let account = caller.credential.account;
-    if !caller.credential.policy.allows(&action.ram_action()) {
+    let credential = caller.credential;
+    let account = credential.account.clone();
+    if !credential.policy.allows(&action.ram_action()) {
         return Err(ApiError::Forbidden {
             action: action.ram_action(),
+            resource: None,
         });
     }
     state
         .throttle
-        .check(&(account.clone(), action), tokio::time::Instant::now())
+        .check_at(
+            &(account.clone(), action),
+            state.rate(action),
+            tokio::time::Instant::now(),
+        )
         .map_err(|retry_after| ApiError::Throttled { retry_after })?;
     if let Some(format) = params.get("Format")
         && !format.eq_ignore_ascii_case("json")
@@ -158,16 +191,27 @@ async fn process(
         ));
     }
     let call = Call::parse(action, &params, config)?;
-    debug!(request_id, action = action.name(), %account, "calling the task service");
-    execute(state.service.as_ref(), &account, call, request_id).await
+    // Resource-level authorization needs the resource, named by the (validated) parameters.
+    if let Some(resource) = call.resource(&account)
+        && !credential.covers(&resource)
+    {
+        return Err(ApiError::Forbidden {
+            action: action.ram_action(),
+            resource: Some(resource),
+        });
+    }
+    debug!(request_id, action = action.name(), %account, "calling the service");
+    execute(state, &account, call, request_id).await
 }
 
 async fn execute(
-    service: &dyn TaskService,
+    state: &AppState,
     account: &AccountId,
     call: Call,
     request_id: &str,
 ) -> Result<Response, ApiError> {
+    let service = state.tasks.as_ref();
+    let streams = state.streams.as_ref();
     Ok(match call {
         Call::Create { spec } => {
             let task = service.create(account, spec).await?;
@@ -233,6 +277,36 @@ async fn execute(
             service.delete(account, &task_id).await?;
             ok(request_id)
         }
+        Call::Forbid {
+            path,
+            resume_at,
+            oneshot,
+        } => {
+            streams.forbid(account, path, resume_at, oneshot).await?;
+            json(&RequestIdResponse { request_id })
+        }
+        Call::Resume {
+            domain,
+            app,
+            stream,
+        } => {
+            streams.resume(account, &domain, app, &stream).await?;
+            json(&RequestIdResponse { request_id })
+        }
+        Call::BlockList { domain, page } => {
+            let list = streams.block_list(account, &domain, page).await?;
+            json(&BlockListResponse {
+                request_id,
+                domain_name: &domain,
+                page_num: page.number,
+                page_size: page.size,
+                total_num: list.total,
+                total_page: list.total.div_ceil(u64::from(page.size.max(1))),
+                stream_urls: StreamUrls {
+                    stream_url: list.blocks.iter().map(|b| b.path.to_string()).collect(),
+                },
+            })
+        }
     })
 }
 
@@ -242,6 +316,19 @@ impl From<ServiceError> for ApiError {
             ServiceError::Rejected(r) => ApiError::Rejected(r),
             ServiceError::Unsupported { field, value } => ApiError::Unsupported { field, value },
             ServiceError::Internal(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+impl From<StreamError> for ApiError {
+    fn from(e: StreamError) -> ApiError {
+        match e {
+            StreamError::DomainNotOwned(domain) => ApiError::DomainNotOwned(domain),
+            StreamError::QuotaExceeded { limit } => ApiError::BlockQuotaExceeded { limit },
+            StreamError::ResumeTimeInPast => {
+                ApiError::invalid("ResumeTime", "the time is not in the future")
+            }
+            StreamError::Internal(why) => ApiError::Internal(why),
         }
     }
 }
@@ -300,4 +387,81 @@ fn error_response(config: &ApiConfig, parts: &Parts, err: &ApiError, request_id:
         recommend: recommend(config.recommend_url.as_deref(), &wire.code, request_id),
     };
     (wire.status, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::keys::StaticKeyStore;
+    use crate::common::time::ManualClock;
+    use crate::testing::{MemoryStreamService, MemoryTaskService};
+
+    fn state(config: ApiConfig) -> AppState {
+        let clock = Arc::new(ManualClock::new(0));
+        AppState::new(
+            Arc::new(MemoryTaskService::new(clock.clone())),
+            Arc::new(MemoryStreamService::new(
+                clock,
+                Vec::<(String, AccountId)>::new(),
+            )),
+            Arc::new(StaticKeyStore::new()),
+            config,
+        )
+    }
+
+    /// How many requests of `action` one account gets through at one instant.
+    fn burst(state: &AppState, action: Action) -> usize {
+        let now = tokio::time::Instant::now();
+        let key = (AccountId("a".into()), action);
+        (0..1000)
+            .take_while(|_| {
+                state
+                    .throttle
+                    .check_at(&key, state.rate(action), now)
+                    .is_ok()
+            })
+            .count()
+    }
+
+    #[tokio::test]
+    async fn forbid_allows_twenty_per_second_where_a_task_action_allows_ten() {
+        let s = state(ApiConfig::default());
+        assert_eq!(burst(&s, Action::ForbidLiveStream), 20);
+        assert_eq!(burst(&s, Action::ResumeLiveStream), 30);
+        assert_eq!(burst(&s, Action::DescribeLiveStreamsBlockList), 50);
+        for action in &Action::ALL[..7] {
+            assert_eq!(burst(&s, *action), 10, "{action:?}");
+        }
+        // Overrides and the default are configurable separately.
+        let mut config = ApiConfig {
+            actions_per_second: 4,
+            ..ApiConfig::default()
+        };
+        config.action_limits.insert("ForbidLiveStream".into(), 2);
+        config.action_limits.insert("NoSuchAction".into(), 7);
+        let s = state(config);
+        assert_eq!(burst(&s, Action::ForbidLiveStream), 2);
+        assert_eq!(burst(&s, Action::StopLivePullToPush), 4);
+        assert_eq!(burst(&s, Action::ResumeLiveStream), 30);
+    }
+
+    #[test]
+    fn stream_errors_map_to_api_errors() {
+        assert_eq!(
+            ApiError::from(StreamError::DomainNotOwned("d".into())),
+            ApiError::DomainNotOwned("d".into())
+        );
+        assert_eq!(
+            ApiError::from(StreamError::QuotaExceeded { limit: 5 }),
+            ApiError::BlockQuotaExceeded { limit: 5 }
+        );
+        assert!(matches!(
+            ApiError::from(StreamError::ResumeTimeInPast),
+            ApiError::InvalidParameter { name, .. } if name == "ResumeTime"
+        ));
+        assert_eq!(
+            ApiError::from(StreamError::Internal("x".into())),
+            ApiError::Internal("x".into())
+        );
+    }
 }

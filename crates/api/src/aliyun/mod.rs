@@ -1,11 +1,13 @@
 //! The Alibaba Cloud ApsaraVideo Live dialect (Version 2016-11-01): the seven pull-to-push
-//! actions over POP's RPC style (`/?Action=…`, GET or POST, parameters in the query and in a
-//! form body), signed with RPC v1 HMAC-SHA1 or ACS3-HMAC-SHA256, answered in the JSON shapes
-//! the official SDK models read.
+//! actions and the three ingest-control actions (ForbidLiveStream, ResumeLiveStream,
+//! DescribeLiveStreamsBlockList) over POP's RPC style (`/?Action=…`, GET or POST, parameters
+//! in the query and in a form body), signed with RPC v1 HMAC-SHA1 or ACS3-HMAC-SHA256,
+//! answered in the JSON shapes the official SDK models read.
 //!
 //! A thin adapter (STYLE.md habit 7): [`action::Call::parse`] turns a request into an
-//! exhaustive enum, the handler calls the [`crate::TaskService`], [`dto`] renders the
-//! answer, and [`error`] is the only place that knows the provider's codes and statuses.
+//! exhaustive enum, the handler calls the [`crate::TaskService`] or the
+//! [`crate::StreamService`], [`dto`] renders the answer, and [`error`] is the only place that
+//! knows the provider's codes and statuses.
 //!
 //! Decisions where the provider's documentation is silent:
 //! * Absent required parameters: POP's gateway scheme, `Missing{Name}` / "{Name} is mandatory
@@ -31,6 +33,21 @@
 //!   into a `ThrottlingException` its retry policy can wait on.
 //! * Only JSON answers (`Format=XML` is refused with `InvalidParameter`); a body must be a
 //!   form; a parameter name may occur once across query and body.
+//! * Throttling is per account and action at the provider's rates: 10/s for the task actions,
+//!   Forbid 20, Resume 30, BlockList 50 (configurable, [`crate::ApiConfig::action_limits`]).
+//! * Ingest control: `LiveStreamType` must be exactly `publisher` and `Oneshot` exactly `yes`
+//!   or `no` (default `no`); a `ResumeTime` not after now is `InvalidParameter`. Names are
+//!   checked by the domain's rules (`check_domain`, `check_part`: 1–255 bytes, no `/`, `?`,
+//!   `#`, whitespace or control characters); `AppName=*` means every app in Resume only.
+//!   Domains are case-insensitive and answered lower-case (BlockList's `DomainName`).
+//! * A domain that is not the caller's is 400 `InvalidDomain.NotFound` ("The domain provided
+//!   does not belong to you."); a Forbid beyond the account's block quota is 400
+//!   `QuotaExceeded.BlockList`, naming the limit.
+//! * Resource-level authorization: the ingest actions act on
+//!   `acs:cdn:*:{account}:domain/{DomainName}`, checked against the key's resource patterns
+//!   after the parameters are valid and before the service is called (a key restricted to
+//!   other domains gets 403 `Forbidden.RAM` naming action and resource, never a hint whether
+//!   the domain exists). The task actions have no resource-level authorization.
 //! * `HostId` is the request's `Host` unless configured; `Recommend` is empty unless a URL
 //!   template is configured (Baton has no troubleshooting site).
 

@@ -1,4 +1,11 @@
-//! API keys: `AccessKeyId → (account, secret, policy)`.
+//! API keys: `AccessKeyId → (account, secret, policy, resources)`.
+//!
+//! Authorization is RAM-shaped: a key's [`Policy`] names the actions it may call, and its
+//! [`Credential::resources`] the resources it may act on, as RAM ARNs with `*` wildcards
+//! (`acs:cdn:*:acme:domain/live.example.com`, `acs:cdn:*:*:domain/*.example.com`). An action
+//! with resource-level authorization (the ingest-control actions act on
+//! `acs:cdn:*:{account}:domain/{DomainName}`) is allowed when both match; an action without it
+//! (the pull-to-push tasks: resource `*`) only needs the action to match.
 //!
 //! The [`KeyStore`] trait lets the binary back keys by configuration or by the database; the
 //! lookup is async so a store may query. [`StaticKeyStore`] is the in-memory map built from
@@ -19,6 +26,41 @@ pub struct Credential {
     pub secret: String,
     /// The RAM-style policy of the key: which actions it may call.
     pub policy: Policy,
+    /// The resources the key may act on, as RAM ARNs in which `*` matches any run of
+    /// characters (compared ASCII case-insensitively, as domain names are), e.g.
+    /// `acs:cdn:*:acme:domain/live.example.com` or `acs:cdn:*:*:domain/*.example.com`.
+    /// Empty: every resource. Only actions with resource-level authorization consult it.
+    pub resources: Vec<String>,
+}
+
+impl Credential {
+    /// A key for every resource the policy's actions reach.
+    pub fn new(account: AccountId, secret: impl Into<String>, policy: Policy) -> Credential {
+        Credential {
+            account,
+            secret: secret.into(),
+            policy,
+            resources: Vec::new(),
+        }
+    }
+
+    /// The same key, restricted to `resources` (see [`Credential::resources`]).
+    pub fn with_resources(mut self, resources: Vec<String>) -> Credential {
+        self.resources = resources;
+        self
+    }
+
+    /// Whether the key may act on `resource` (an ARN such as
+    /// `acs:cdn:*:acme:domain/live.example.com`).
+    pub fn covers(&self, resource: &str) -> bool {
+        self.resources.is_empty() || self.resources.iter().any(|p| resource_matches(p, resource))
+    }
+
+    /// Whether the key may call `action` on `resource` (`None`: an action without
+    /// resource-level authorization, where only the policy's actions count).
+    pub fn allows(&self, action: &str, resource: Option<&str>) -> bool {
+        self.policy.allows(action) && resource.is_none_or(|r| self.covers(r))
+    }
 }
 
 impl fmt::Debug for Credential {
@@ -28,12 +70,14 @@ impl fmt::Debug for Credential {
             .field("account", &self.account)
             .field("secret", &"<redacted>")
             .field("policy", &self.policy)
+            .field("resources", &self.resources)
             .finish()
     }
 }
 
-/// Which actions a key may call. Resources are always "all": the provider grants no
-/// resource-level permissions for these actions (cloud-apis.md §2.2).
+/// Which actions a key may call. The resources it may act on are
+/// [`Credential::resources`]: the pull-to-push actions have no resource-level permissions
+/// (cloud-apis.md §2.2), the ingest-control actions act on a domain.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Policy {
     /// Every action.
@@ -104,7 +148,7 @@ impl StaticKeyStore {
         self.insert_with_policy(access_key_id, account, secret, Policy::AllowAll)
     }
 
-    /// Adds (or replaces) a key with a policy.
+    /// Adds (or replaces) a key with a policy, for every resource.
     pub fn insert_with_policy(
         &mut self,
         access_key_id: impl Into<String>,
@@ -112,14 +156,16 @@ impl StaticKeyStore {
         secret: impl Into<String>,
         policy: Policy,
     ) -> &mut StaticKeyStore {
-        self.keys.insert(
-            access_key_id.into(),
-            Credential {
-                account,
-                secret: secret.into(),
-                policy,
-            },
-        );
+        self.insert_credential(access_key_id, Credential::new(account, secret, policy))
+    }
+
+    /// Adds (or replaces) a key.
+    pub fn insert_credential(
+        &mut self,
+        access_key_id: impl Into<String>,
+        credential: Credential,
+    ) -> &mut StaticKeyStore {
+        self.keys.insert(access_key_id.into(), credential);
         self
     }
 
@@ -142,6 +188,52 @@ impl KeyStore for StaticKeyStore {
         let found = self.keys.get(access_key_id).cloned();
         Box::pin(async move { Ok(found) })
     }
+}
+
+/// Checks a resource pattern for [`Credential::resources`]: `*`, or an ARN
+/// `acs:<service>:<region>:<account>:<relative id>` with no empty field (the relative id may
+/// contain `:`, e.g. an IPv6 domain). A pattern that fails can never match a resource; callers
+/// building credentials from configuration should refuse it.
+pub fn check_resource_pattern(pattern: &str) -> Result<(), String> {
+    if pattern == "*" {
+        return Ok(());
+    }
+    let fields: Vec<&str> = pattern.splitn(5, ':').collect();
+    if fields.len() != 5 || fields.iter().any(|f| f.is_empty()) {
+        return Err(format!(
+            "{pattern:?} is not a resource ARN acs:<service>:<region>:<account>:<resource>"
+        ));
+    }
+    if !fields[0].eq_ignore_ascii_case("acs") && fields[0] != "*" {
+        return Err(format!("{pattern:?} does not start with acs:"));
+    }
+    Ok(())
+}
+
+/// Whether the resource pattern `pattern` (`*` matches any run of characters, `:` and `/`
+/// included) matches `resource`, ASCII case-insensitively.
+pub fn resource_matches(pattern: &str, resource: &str) -> bool {
+    let (p, r) = (pattern.as_bytes(), resource.as_bytes());
+    let (mut pi, mut ri) = (0, 0);
+    // The last `*` seen, and where in the resource its match currently ends.
+    let mut star: Option<(usize, usize)> = None;
+    while ri < r.len() {
+        if p.get(pi) == Some(&b'*') {
+            star = Some((pi, ri));
+            pi += 1;
+        } else if p.get(pi).is_some_and(|c| c.eq_ignore_ascii_case(&r[ri])) {
+            pi += 1;
+            ri += 1;
+        } else if let Some((sp, sr)) = star {
+            // Let the last `*` swallow one more character and retry after it.
+            star = Some((sp, sr + 1));
+            pi = sp + 1;
+            ri = sr + 1;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 fn pattern_matches(pattern: &str, action: &str) -> bool {
@@ -182,6 +274,85 @@ mod tests {
         assert!(Policy::Allow(vec!["*".into()]).allows("live:DeleteLivePullToPush"));
         assert!(!Policy::Allow(vec![]).allows("live:DeleteLivePullToPush"));
         assert!(Policy::AllowAll.allows("anything"));
+    }
+
+    #[test]
+    fn resource_patterns() {
+        let arn = "acs:cdn:*:acme:domain/live.example.com";
+        for yes in [
+            "*",
+            "acs:cdn:*:acme:domain/live.example.com",
+            "acs:cdn:*:*:domain/*",
+            "acs:cdn:*:*:domain/*.example.com",
+            "ACS:CDN:*:acme:domain/Live.Example.COM",
+            "acs:*",
+            "acs:cdn:*:acme:domain/live*com",
+            "*:domain/live.example.com",
+        ] {
+            assert!(resource_matches(yes, arn), "{yes}");
+        }
+        for no in [
+            "",
+            "acs:cdn:*:other:domain/live.example.com",
+            "acs:cdn:*:*:domain/*.example.org",
+            "acs:cdn:*:*:domain/example.com",
+            "acs:cdn:*:acme:domain/live.example.com.evil",
+            "acs:live:*:acme:domain/live.example.com",
+            "domain/live.example.com",
+            "acs:cdn:*:acme:domain/live.example.co",
+        ] {
+            assert!(!resource_matches(no, arn), "{no}");
+        }
+        assert!(resource_matches("a*b*c", "abc"));
+        assert!(resource_matches("a*b*c", "axxbyybzc"));
+        assert!(!resource_matches("a*b*c", "axxbyyb"));
+        assert!(resource_matches("**", ""));
+        assert!(!resource_matches("a", ""));
+    }
+
+    #[test]
+    fn resource_pattern_syntax() {
+        for ok in [
+            "*",
+            "acs:cdn:*:acme:domain/live.example.com",
+            "acs:cdn:*:*:domain/[::1]",
+        ] {
+            assert!(check_resource_pattern(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "domain/live.example.com",
+            "acs:cdn:*:acme",
+            "acs:cdn::acme:domain/x",
+            "arn:cdn:*:acme:domain/x",
+        ] {
+            assert!(check_resource_pattern(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_check_action_and_resource() {
+        let arn = "acs:cdn:*:acct:domain/live.example.com";
+        let open = Credential::new(AccountId("acct".into()), "s", Policy::AllowAll);
+        assert!(open.allows("live:ForbidLiveStream", Some(arn)));
+        let narrow = Credential::new(
+            AccountId("acct".into()),
+            "s",
+            Policy::Allow(vec!["live:ForbidLiveStream".into()]),
+        )
+        .with_resources(vec!["acs:cdn:*:acct:domain/*.example.com".into()]);
+        assert!(narrow.allows("live:ForbidLiveStream", Some(arn)));
+        assert!(!narrow.allows("live:ResumeLiveStream", Some(arn)));
+        assert!(!narrow.allows(
+            "live:ForbidLiveStream",
+            Some("acs:cdn:*:acct:domain/live.example.org")
+        ));
+        // No resource-level authorization: only the action counts.
+        let tasks = narrow
+            .clone()
+            .with_resources(vec!["acs:cdn:*:acct:domain/nothing".into()]);
+        assert!(tasks.allows("live:ForbidLiveStream", None));
+        assert!(!tasks.allows("live:ForbidLiveStream", Some(arn)));
     }
 
     #[tokio::test]

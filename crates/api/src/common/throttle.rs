@@ -6,6 +6,10 @@
 //! (burst − 1) × interval, so an idle key may send `rate` requests at once and then one per
 //! interval. Time is `tokio::time::Instant`, so paused-time tests drive it.
 //!
+//! Keys may have different rates ([`Throttle::check_at`]): the rate is a property of the key
+//! (e.g. of the action in an (account, action) key), so a key's TAT is always advanced with
+//! the same interval.
+//!
 //! Memory: one entry per key. An entry whose TAT has passed carries no information (a fresh
 //! key behaves the same), so when the map reaches `max_keys` those are dropped; keys come
 //! from authenticated (account, action) pairs, which bounds the rest.
@@ -20,40 +24,60 @@ use tokio::time::Instant;
 /// A GCRA limiter per key.
 #[derive(Debug)]
 pub struct Throttle<K> {
-    interval: Duration,
-    tolerance: Duration,
+    default: Rate,
     max_keys: usize,
     tats: Mutex<HashMap<K, Instant>>,
+}
+
+/// A rate in GCRA terms: `rate` per second with a burst of `rate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    interval: Duration,
+    tolerance: Duration,
+}
+
+impl Rate {
+    /// `rate` requests per second (at least 1), burst `rate`.
+    pub fn per_second(rate: u32) -> Rate {
+        let rate = rate.max(1);
+        let interval = Duration::from_secs(1) / rate;
+        Rate {
+            interval,
+            tolerance: interval * (rate - 1),
+        }
+    }
 }
 
 impl<K: Eq + Hash + Clone> Throttle<K> {
     /// `rate` requests per second per key (at least 1), burst `rate`; remembers at most
     /// about `max_keys` active keys.
     pub fn per_second(rate: u32, max_keys: usize) -> Throttle<K> {
-        let rate = rate.max(1);
-        let interval = Duration::from_secs(1) / rate;
         Throttle {
-            interval,
-            tolerance: interval * (rate - 1),
+            default: Rate::per_second(rate),
             max_keys: max_keys.max(1),
             tats: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Whether a request of `key` at `now` conforms; if it does, it is counted. If not, the
-    /// error is how long until one would.
+    /// Whether a request of `key` at `now` conforms at the throttle's rate; if it does, it is
+    /// counted. If not, the error is how long until one would.
     pub fn check(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        self.check_at(key, self.default, now)
+    }
+
+    /// [`Throttle::check`] at `rate` (always the same for a given key).
+    pub fn check_at(&self, key: &K, rate: Rate, now: Instant) -> Result<(), Duration> {
         // A poisoned lock only means a panic elsewhere mid-update; the map is still usable.
         let mut tats = self.tats.lock().unwrap_or_else(|e| e.into_inner());
         let tat = tats.get(key).copied().unwrap_or(now).max(now);
         let ahead = tat.duration_since(now);
-        if ahead > self.tolerance {
-            return Err(ahead - self.tolerance);
+        if ahead > rate.tolerance {
+            return Err(ahead - rate.tolerance);
         }
         if tats.len() >= self.max_keys && !tats.contains_key(key) {
             tats.retain(|_, t| *t > now);
         }
-        tats.insert(key.clone(), tat + self.interval);
+        tats.insert(key.clone(), tat + rate.interval);
         Ok(())
     }
 
@@ -106,6 +130,28 @@ mod tests {
             }
         }
         assert!((59..=61).contains(&allowed), "{allowed}");
+    }
+
+    #[test]
+    fn keys_with_their_own_rates() {
+        let t = Throttle::per_second(10, 100);
+        let start = Instant::now();
+        let twenty = Rate::per_second(20);
+        for i in 0..20 {
+            assert!(t.check_at(&"forbid", twenty, start).is_ok(), "request {i}");
+        }
+        assert_eq!(
+            t.check_at(&"forbid", twenty, start),
+            Err(Duration::from_millis(50))
+        );
+        for i in 0..10 {
+            assert!(t.check(&"stop", start).is_ok(), "request {i}");
+        }
+        assert!(t.check(&"stop", start).is_err());
+        let later = start + Duration::from_millis(50);
+        assert!(t.check_at(&"forbid", twenty, later).is_ok());
+        assert!(t.check(&"stop", later).is_err());
+        assert_eq!(Rate::per_second(0), Rate::per_second(1));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! A signing test client for the router, with an in-memory service and a manual clock.
+//! A signing test client for the router, with in-memory services and a manual clock.
 
 #![allow(dead_code)]
 
@@ -11,8 +11,10 @@ use axum::http::{Method, Request, StatusCode};
 use baton_api::common::params::{canonical_query, pct};
 use baton_api::common::signature::{acs3, rpc, sha256_hex};
 use baton_api::common::time::format_utc;
-use baton_api::testing::MemoryTaskService;
-use baton_api::{ApiConfig, ManualClock, Policy, StaticKeyStore, TaskService, router};
+use baton_api::testing::{MemoryStreamService, MemoryTaskService};
+use baton_api::{
+    ApiConfig, Credential, ManualClock, Policy, StaticKeyStore, StreamService, TaskService, router,
+};
 use baton_domain::AccountId;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -25,6 +27,20 @@ pub const SECRET_B: &str = "OtherAccountSecret0123456789xy";
 /// A key of account A allowed only to describe.
 pub const AK_RO: &str = "LTAIReadOnlyKey000001";
 pub const SECRET_RO: &str = "ReadOnlySecret0123456789abcdef";
+
+/// A key of account A that may act only on the domain `live.example.com` (any action).
+pub const AK_LIVE: &str = "LTAIOneDomainKey00001";
+pub const SECRET_LIVE: &str = "OneDomainSecret0123456789abcdef";
+/// A key of account A allowed `live:*` on the domains `*.example.com` of any account.
+pub const AK_WILD: &str = "LTAIWildcardKey000001";
+pub const SECRET_WILD: &str = "WildcardSecret0123456789abcdefg";
+
+/// Ingest domains of account A.
+pub const DOMAIN: &str = "live.example.com";
+pub const DOMAIN_2: &str = "push.example.com";
+pub const DOMAIN_NET: &str = "other.example.net";
+/// The ingest domain of account B.
+pub const DOMAIN_B: &str = "b.example.com";
 
 /// 2026-11-22T19:07:58Z, the time of the captured requests.
 pub const CAPTURE_TIME: i64 = 1_795_374_478;
@@ -39,15 +55,37 @@ pub enum Sig {
 pub struct Harness {
     pub router: Router,
     pub service: Arc<MemoryTaskService>,
+    pub streams: Arc<MemoryStreamService>,
     pub clock: Arc<ManualClock>,
     nonce: AtomicU64,
 }
 
+/// The ingest control of the harness: the domains above, with a quota of `max_blocks`.
+pub fn memory_streams(clock: Arc<ManualClock>, max_blocks: u64) -> MemoryStreamService {
+    let a = || AccountId("acct-a".into());
+    MemoryStreamService::new(
+        clock,
+        [
+            (DOMAIN, a()),
+            (DOMAIN_2, a()),
+            (DOMAIN_NET, a()),
+            (DOMAIN_B, AccountId("acct-b".into())),
+        ],
+    )
+    .with_max_blocks(max_blocks)
+}
+
+/// No practical throttling (tests send bursts); throttling tests leave the limits alone.
+pub fn unthrottled(c: &mut ApiConfig) {
+    c.actions_per_second = 100_000;
+    c.action_limits.clear();
+}
+
 impl Harness {
-    /// A harness without practical throttling (tests send bursts); throttling tests set
-    /// `actions_per_second` themselves.
+    /// A harness without practical throttling (tests send bursts); throttling tests use
+    /// [`Harness::with_config`] and set the limits themselves.
     pub fn new() -> Harness {
-        Harness::with_config(|c| c.actions_per_second = 100_000)
+        Harness::with_config(unthrottled)
     }
 
     pub fn with_config(tweak: impl FnOnce(&mut ApiConfig)) -> Harness {
@@ -64,6 +102,35 @@ impl Harness {
         backend: Arc<dyn TaskService>,
         tweak: impl FnOnce(&mut ApiConfig),
     ) -> Harness {
+        let streams = Arc::new(memory_streams(clock.clone(), 10_000));
+        Harness::assemble(service, backend, streams.clone(), streams, clock, tweak)
+    }
+
+    /// An unthrottled harness whose ingest control allows `max_blocks` blocks per account
+    /// and calls `backend` when given (e.g. a failing stub).
+    pub fn with_streams(max_blocks: u64, backend: Option<Arc<dyn StreamService>>) -> Harness {
+        let clock = Arc::new(ManualClock::new(CAPTURE_TIME));
+        let service = Arc::new(MemoryTaskService::new(clock.clone()));
+        let streams = Arc::new(memory_streams(clock.clone(), max_blocks));
+        let stream_backend = backend.unwrap_or_else(|| streams.clone());
+        Harness::assemble(
+            service.clone(),
+            service,
+            streams,
+            stream_backend,
+            clock,
+            unthrottled,
+        )
+    }
+
+    fn assemble(
+        service: Arc<MemoryTaskService>,
+        backend: Arc<dyn TaskService>,
+        streams: Arc<MemoryStreamService>,
+        stream_backend: Arc<dyn StreamService>,
+        clock: Arc<ManualClock>,
+        tweak: impl FnOnce(&mut ApiConfig),
+    ) -> Harness {
         let mut keys = StaticKeyStore::new();
         keys.insert(AK, AccountId("acct-a".into()), SECRET);
         keys.insert(AK_B, AccountId("acct-b".into()), SECRET_B);
@@ -73,6 +140,20 @@ impl Harness {
             SECRET_RO,
             Policy::Allow(vec!["live:Describe*".into()]),
         );
+        keys.insert_credential(
+            AK_LIVE,
+            Credential::new(AccountId("acct-a".into()), SECRET_LIVE, Policy::AllowAll)
+                .with_resources(vec![format!("acs:cdn:*:acct-a:domain/{DOMAIN}")]),
+        );
+        keys.insert_credential(
+            AK_WILD,
+            Credential::new(
+                AccountId("acct-a".into()),
+                SECRET_WILD,
+                Policy::Allow(vec!["live:*".into()]),
+            )
+            .with_resources(vec!["acs:cdn:*:*:domain/*.example.com".into()]),
+        );
         let mut config = ApiConfig {
             clock: clock.clone(),
             host_id: Some("live.test".into()),
@@ -80,8 +161,9 @@ impl Harness {
         };
         tweak(&mut config);
         Harness {
-            router: router(backend, Arc::new(keys), config),
+            router: router(backend, stream_backend, Arc::new(keys), config),
             service,
+            streams,
             clock,
             nonce: AtomicU64::new(1),
         }

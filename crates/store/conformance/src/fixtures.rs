@@ -1,9 +1,9 @@
-//! Tasks and events to store. Built field by field (not through the lifecycle) so that every
+//! Tasks, events and blocks to store. Built field by field (not through the lifecycle) so that every
 //! value a store must keep can be chosen, extreme ones included.
 
 use baton_domain::{
-    AccountId, CallbackEvent, CallbackState, ExitReason, InvalidReason, SourceProtocol, SourceType,
-    Task, TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    AccountId, Block, CallbackEvent, CallbackState, ExitReason, InvalidReason, SourceProtocol,
+    SourceType, StreamPath, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
 
 /// A plain not-started live task of `account` named `id`, created at `created_at`.
@@ -106,5 +106,22 @@ pub fn event(task: &Task, seq: u64, time: UnixTime) -> CallbackEvent {
         reason: None,
         exit_reason: None,
         time,
+    }
+}
+
+/// A block of `account` on `domain/app/stream`, forbidden at `created_at` until `resume_at`.
+pub fn block(
+    account: &str,
+    domain: &str,
+    app: &str,
+    stream: &str,
+    created_at: UnixTime,
+    resume_at: UnixTime,
+) -> Block {
+    Block {
+        account: AccountId(account.into()),
+        path: StreamPath::new(domain, app, stream),
+        created_at,
+        resume_at,
     }
 }

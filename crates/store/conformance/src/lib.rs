@@ -1,9 +1,10 @@
 //! One conformance suite for every [`TaskStore`](baton_domain::TaskStore) backend (STYLE habit 8): the SQLite store runs
-//! it now, a PostgreSQL store will run the same checks later.
+//! it now, a PostgreSQL store will run the same checks later. Every task store is a
+//! [`BlockStore`](baton_domain::BlockStore) too, and is checked as one.
 //!
-//! Each check is an `async fn(&dyn TaskStore)` that expects an *empty* store and panics on a
-//! violation. They are runtime-neutral; [`conformance_tests!`] turns them into one
-//! `#[tokio::test]` each (the backend's test crate needs `tokio` with `macros` and `rt`):
+//! Each check is an `async fn(&dyn TaskStore)` (or `&dyn BlockStore`) that expects an *empty*
+//! store and panics on a violation. They are runtime-neutral; [`conformance_tests!`] turns them
+//! into one `#[tokio::test]` each (the backend's test crate needs `tokio` with `macros` and `rt`):
 //!
 //! ```ignore
 //! async fn fresh() -> MyStore { /* an empty store */ }
@@ -14,13 +15,22 @@
 //! duplicates, account isolation, optimistic concurrency (stale versions, unknown tasks,
 //! concurrent writers: exactly one wins), transactional outbox writes (a refused write stores
 //! no event), fuzzy list filters with paging and totals, the recovery listing, outbox ordering,
-//! delivery and rescheduling, and purge.
+//! delivery and rescheduling, and purge. Blocks: round trips, replacement, the per-account
+//! quota of active blocks (expiry at the boundary, atomic under concurrent puts), removal by app
+//! or every app, listing order, paging and totals, the active set, purge of expired blocks.
 
+mod blocks;
 mod fixtures;
 mod outbox;
 mod tasks;
 
-pub use fixtures::{event, exited, full_task, task};
+pub use blocks::{
+    active_blocks_in_path_order, block_quota_counts_active_blocks, block_quota_is_per_account,
+    blocks_round_trip, concurrent_puts_respect_the_quota, list_blocks_orders_pages_and_counts,
+    purge_removes_only_expired_blocks, remove_blocks_by_app_or_every_app,
+    replacing_a_block_keeps_one_row,
+};
+pub use fixtures::{block, event, exited, full_task, task};
 pub use outbox::{
     delivery_is_recorded_once, due_events_in_order, failed_attempts_reschedule,
     outbox_round_trips_every_field, purge_removes_old_exited_tasks_and_delivered_events,
@@ -32,7 +42,7 @@ pub use tasks::{
 };
 
 /// Generates one `#[tokio::test]` per check, each on a fresh store from `$fresh` (a path to an
-/// `async fn() -> S` where `S: TaskStore`).
+/// `async fn() -> S` where `S: TaskStore + BlockStore`).
 #[macro_export]
 macro_rules! conformance_tests {
     ($fresh:path) => {
@@ -51,6 +61,15 @@ macro_rules! conformance_tests {
             delivery_is_recorded_once,
             failed_attempts_reschedule,
             purge_removes_old_exited_tasks_and_delivered_events,
+            blocks_round_trip,
+            replacing_a_block_keeps_one_row,
+            block_quota_counts_active_blocks,
+            block_quota_is_per_account,
+            remove_blocks_by_app_or_every_app,
+            list_blocks_orders_pages_and_counts,
+            active_blocks_in_path_order,
+            purge_removes_only_expired_blocks,
+            concurrent_puts_respect_the_quota,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {

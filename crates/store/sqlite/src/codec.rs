@@ -1,10 +1,11 @@
-//! Tasks and events to and from rows: column lists, binding in column order, decoding with
-//! every stored value checked (a row that does not decode is [`StoreError::Corrupt`], never a
-//! panic).
+//! Tasks, events and blocks to and from rows: column lists, binding in column order, decoding
+//! with every stored value checked (a row that does not decode is [`StoreError::Corrupt`],
+//! never a panic).
 
 use baton_domain::{
-    AccountId, CallbackEvent, CallbackState, ExitReason, InvalidReason, OutboxEntry,
-    SourceProtocol, SourceType, StoreError, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus,
+    AccountId, Block, CallbackEvent, CallbackState, ExitReason, InvalidReason, OutboxEntry,
+    SourceProtocol, SourceType, StoreError, StreamPath, Task, TaskId, TaskRuntime, TaskSpec,
+    TaskStatus,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite};
@@ -46,7 +47,14 @@ macro_rules! event_columns {
     };
 }
 
-pub(crate) use {event_columns, task_body_columns, task_body_values, task_columns};
+/// The block columns, in binding order ($1 ... $6).
+macro_rules! block_columns {
+    () => {
+        "account, domain, app, stream, created_at, resume_at"
+    };
+}
+
+pub(crate) use {block_columns, event_columns, task_body_columns, task_body_values, task_columns};
 
 /// Binds every column of `t` in [`task_columns`] order.
 pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreError> {
@@ -184,6 +192,35 @@ pub(crate) fn entry_from_row(row: &SqliteRow) -> Result<OutboxEntry, StoreError>
         attempts: d.int("attempts")?,
         next_attempt_at: d.get("next_attempt_at")?,
         event,
+    })
+}
+
+/// Decodes a row of [`block_columns`].
+pub(crate) fn block_from_row(row: &SqliteRow) -> Result<Block, StoreError> {
+    let path = path_from_row(row)?;
+    let id = path.to_string();
+    let d = Decoder {
+        row,
+        what: "block",
+        id: &id,
+    };
+    Ok(Block {
+        account: AccountId(d.get("account")?),
+        created_at: d.get("created_at")?,
+        resume_at: d.get("resume_at")?,
+        path,
+    })
+}
+
+/// Decodes the `domain, app, stream` columns of a block row.
+pub(crate) fn path_from_row(row: &SqliteRow) -> Result<StreamPath, StoreError> {
+    let domain: String = get(row, "domain", "?")?;
+    let app: String = get(row, "app", &domain)?;
+    let stream: String = get(row, "stream", &format!("{domain}/{app}"))?;
+    Ok(StreamPath {
+        domain,
+        app,
+        stream,
     })
 }
 

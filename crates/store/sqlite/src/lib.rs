@@ -1,4 +1,5 @@
-//! The embedded default [`TaskStore`]: one SQLite database, `<data-dir>/baton.db`.
+//! The embedded default [`TaskStore`] and [`BlockStore`]: one SQLite database,
+//! `<data-dir>/baton.db`.
 //!
 //! Why sqlx (0.9, `runtime-tokio`, bundled SQLite) rather than rusqlite and a blocking pool:
 //! its pool and async API fit the engine's tokio runtime without a hand-made thread pool, and
@@ -12,6 +13,7 @@
 //! take the lock up front (`BEGIN IMMEDIATE`) and wait up to [`BUSY_TIMEOUT`] for each other;
 //! readers never block writers. Migrations (`migrations/`, embedded) run at open.
 
+mod blocks;
 mod codec;
 mod migrate;
 mod outbox;
@@ -22,8 +24,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, CallbackEvent, ListFilter, OutboxEntry, Page, Purged, StoreError, StoreFuture, Task,
-    TaskId, TaskList, TaskStore, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockStore, CallbackEvent, ListFilter, OutboxEntry,
+    Page, Purged, PutBlock, StoreError, StoreFuture, StreamPath, Task, TaskId, TaskList, TaskStore,
+    UnixTime,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -37,7 +40,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections in the pool: readers run in parallel; writers take turns.
 const MAX_CONNECTIONS: u32 = 4;
 
-/// The SQLite task store. Cheap to clone (a pool handle).
+/// The SQLite task and block store. Cheap to clone (a pool handle).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -146,6 +149,40 @@ impl TaskStore for SqliteStore {
 
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {
         Box::pin(outbox::purge(&self.pool, before))
+    }
+}
+
+impl BlockStore for SqliteStore {
+    fn put_block<'a>(&'a self, block: &'a Block, limit: u64) -> StoreFuture<'a, PutBlock> {
+        Box::pin(blocks::put(&self.pool, block, limit))
+    }
+
+    fn remove_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        domain: &'a str,
+        app: &'a AppSelector,
+        stream: &'a str,
+    ) -> StoreFuture<'a, Vec<StreamPath>> {
+        Box::pin(blocks::remove(&self.pool, account, domain, app, stream))
+    }
+
+    fn list_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        domain: &'a str,
+        now: UnixTime,
+        page: Page,
+    ) -> StoreFuture<'a, BlockList> {
+        Box::pin(blocks::list(&self.pool, account, domain, now, page))
+    }
+
+    fn active_blocks(&self, now: UnixTime) -> StoreFuture<'_, Vec<Block>> {
+        Box::pin(blocks::active(&self.pool, now))
+    }
+
+    fn purge_expired_blocks(&self, now: UnixTime) -> StoreFuture<'_, u64> {
+        Box::pin(blocks::purge_expired(&self.pool, now))
     }
 }
 

@@ -14,11 +14,14 @@ use crate::backend;
 
 /// Every migration, in order: (version, name, SQL). Versions are never reused or edited once
 /// released; changes are new migrations.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "tasks and outbox",
-    include_str!("../migrations/0001_tasks_and_outbox.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tasks and outbox",
+        include_str!("../migrations/0001_tasks_and_outbox.sql"),
+    ),
+    (2, "blocks", include_str!("../migrations/0002_blocks.sql")),
+];
 
 /// Brings the schema up to date.
 pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {

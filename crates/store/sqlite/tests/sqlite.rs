@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use baton_domain::{AccountId, StoreError, TaskId, TaskStore};
-use baton_store_conformance::{event, full_task, task};
+use baton_domain::{AccountId, BlockStore, PutBlock, StoreError, TaskId, TaskStore};
+use baton_store_conformance::{block, event, full_task, task};
 use baton_store_sqlite::{FILE_NAME, SqliteStore};
 use sqlx::{Connection, SqliteConnection};
 
@@ -54,12 +54,61 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
         .expect("journal mode");
     assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn blocks_survive_reopening() {
+    let dir = fresh_dir("reopen-blocks");
+    let store = SqliteStore::open(&dir).await.expect("open");
+    let blocks = [
+        block("acc", "a.example", "live", "s", i64::MIN, i64::MAX),
+        block("acc", "b.example", "live", "s", 10, 20),
+        block("other", "b.example", "直播", "流", 10, 30),
+    ];
+    for b in &blocks {
+        assert_eq!(store.put_block(b, 10).await.expect("put"), PutBlock::Added);
+    }
+    store.close().await;
+
+    let store = SqliteStore::open(&dir).await.expect("reopen");
+    assert_eq!(store.active_blocks(i64::MIN).await.expect("active"), blocks);
+    // The quota still sees them: `acc` has 2 active blocks at 15.
+    assert_eq!(
+        store
+            .put_block(&block("acc", "c.example", "live", "s", 15, 50), 2)
+            .await
+            .expect("put"),
+        PutBlock::QuotaExceeded
+    );
+}
+
+/// A database of the first schema (tasks only) gains the blocks table at open, its tasks kept.
+#[tokio::test]
+async fn a_schema_1_database_is_migrated() {
+    let dir = fresh_dir("upgrade");
+    let store = SqliteStore::open(&dir).await.expect("open");
+    let t = task("acc", "kept", 1);
+    store.insert(&t, &[]).await.expect("insert");
+    store.close().await;
+    // Back to schema 1, as an older Baton left it.
+    let mut conn = raw(&dir).await;
+    sqlx::raw_sql("DROP TABLE blocks; DELETE FROM schema_migrations WHERE version = 2")
+        .execute(&mut conn)
+        .await
+        .expect("downgrade");
+    conn.close().await.expect("close");
+
+    let store = SqliteStore::open(&dir).await.expect("reopen");
+    assert_eq!(store.get(&t.account, &t.id).await.expect("get"), Some(t));
+    let b = block("acc", "d", "live", "s", 1, 2);
+    assert_eq!(store.put_block(&b, 1).await.expect("put"), PutBlock::Added);
+    assert_eq!(store.active_blocks(1).await.expect("active"), [b]);
 }
 
 #[tokio::test]

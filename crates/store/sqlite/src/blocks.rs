@@ -1,0 +1,179 @@
+//! Forbidden streams: put under a per-account quota, remove, list, the active set, purge.
+
+use baton_domain::{
+    AccountId, AppSelector, Block, BlockList, Page, PutBlock, StoreError, StreamPath, UnixTime,
+};
+use sqlx::SqlitePool;
+
+use crate::backend;
+use crate::codec::{block_columns, block_from_row, path_from_row};
+use crate::tasks::begin_write;
+
+const INSERT_BLOCK: &str = concat!(
+    "INSERT INTO blocks (",
+    block_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6)"
+);
+
+const REPLACE_BLOCK: &str = "UPDATE blocks SET (created_at, resume_at) = ($5, $6) \
+     WHERE account = $1 AND domain = $2 AND app = $3 AND stream = $4";
+
+/// An account's blocks active at $2 (the quota).
+const COUNT_ACTIVE: &str = "SELECT COUNT(*) FROM blocks WHERE account = $1 AND resume_at > $2";
+
+/// `$3 IS NULL`: every app of the domain.
+const REMOVE_BLOCKS: &str = "DELETE FROM blocks \
+     WHERE account = $1 AND domain = $2 AND ($3 IS NULL OR app = $3) AND stream = $4 \
+     RETURNING domain, app, stream";
+
+macro_rules! list_where {
+    () => {
+        " FROM blocks WHERE account = $1 AND domain = $2 AND resume_at > $3"
+    };
+}
+
+const LIST_BLOCKS: &str = concat!(
+    "SELECT ",
+    block_columns!(),
+    list_where!(),
+    " ORDER BY app, stream LIMIT $4 OFFSET $5"
+);
+
+const COUNT_LISTED: &str = concat!("SELECT COUNT(*)", list_where!());
+
+const ACTIVE_BLOCKS: &str = concat!(
+    "SELECT ",
+    block_columns!(),
+    " FROM blocks WHERE resume_at > $1 ORDER BY domain, app, stream, account"
+);
+
+pub(crate) async fn put(
+    pool: &SqlitePool,
+    block: &Block,
+    limit: u64,
+) -> Result<PutBlock, StoreError> {
+    let p = &block.path;
+    // One write transaction (BEGIN IMMEDIATE: writers take turns), so the count and the insert
+    // see the same blocks and two puts cannot both take the last free slot.
+    let mut tx = begin_write(pool).await?;
+    let replaced = sqlx::query(REPLACE_BLOCK)
+        .bind(block.account.0.clone())
+        .bind(p.domain.clone())
+        .bind(p.app.clone())
+        .bind(p.stream.clone())
+        .bind(block.created_at)
+        .bind(block.resume_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    if replaced > 0 {
+        tx.commit().await.map_err(backend)?;
+        return Ok(PutBlock::Replaced);
+    }
+    let active: i64 = sqlx::query_scalar(COUNT_ACTIVE)
+        .bind(block.account.0.clone())
+        .bind(block.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+    // COUNT(*) is never negative.
+    if u64::try_from(active).unwrap_or(0) >= limit {
+        tx.rollback().await.map_err(backend)?;
+        return Ok(PutBlock::QuotaExceeded);
+    }
+    sqlx::query(INSERT_BLOCK)
+        .bind(block.account.0.clone())
+        .bind(p.domain.clone())
+        .bind(p.app.clone())
+        .bind(p.stream.clone())
+        .bind(block.created_at)
+        .bind(block.resume_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(PutBlock::Added)
+}
+
+pub(crate) async fn remove(
+    pool: &SqlitePool,
+    account: &AccountId,
+    domain: &str,
+    app: &AppSelector,
+    stream: &str,
+) -> Result<Vec<StreamPath>, StoreError> {
+    let app = match app {
+        AppSelector::All => None,
+        AppSelector::Named(name) => Some(name.clone()),
+    };
+    let mut tx = begin_write(pool).await?;
+    let rows = sqlx::query(REMOVE_BLOCKS)
+        .bind(account.0.clone())
+        .bind(domain.to_owned())
+        .bind(app)
+        .bind(stream.to_owned())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    let mut paths = rows
+        .iter()
+        .map(path_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    paths.sort();
+    Ok(paths)
+}
+
+pub(crate) async fn list(
+    pool: &SqlitePool,
+    account: &AccountId,
+    domain: &str,
+    now: UnixTime,
+    page: Page,
+) -> Result<BlockList, StoreError> {
+    // One read transaction: the page and the total come from the same snapshot.
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let total: i64 = sqlx::query_scalar(COUNT_LISTED)
+        .bind(account.0.clone())
+        .bind(domain.to_owned())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+    let rows = sqlx::query(LIST_BLOCKS)
+        .bind(account.0.clone())
+        .bind(domain.to_owned())
+        .bind(now)
+        .bind(i64::from(page.size))
+        .bind(offset)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    let blocks = rows.iter().map(block_from_row).collect::<Result<_, _>>()?;
+    Ok(BlockList {
+        blocks,
+        // COUNT(*) is never negative.
+        total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+pub(crate) async fn active(pool: &SqlitePool, now: UnixTime) -> Result<Vec<Block>, StoreError> {
+    let rows = sqlx::query(ACTIVE_BLOCKS)
+        .bind(now)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(block_from_row).collect()
+}
+
+pub(crate) async fn purge_expired(pool: &SqlitePool, now: UnixTime) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM blocks WHERE resume_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected())
+}
