@@ -9,6 +9,7 @@ domains are not served. Publishers reach a domain with `?vhost=` on 127.0.0.1.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.timeout(300)
 
 ROOT_KEY = ("LTAI5tIngestRootKey0001", "IngestRootSecret0123456789abcd")
 ACME_KEY = ("LTAI5tIngestAcmeKey0001", "IngestAcmeSecret0123456789abcd")
+# A root key limited to one domain's resources.
+NARROW_KEY = ("LTAI5tIngestNarrowKey01", "IngestNarrowSecret0123456789ab")
 DOMAIN = "127.0.0.1"
 
 CONFIG = f"""
@@ -30,6 +33,12 @@ CONFIG = f"""
 access_key_id = "{ROOT_KEY[0]}"
 access_key_secret = "{ROOT_KEY[1]}"
 account = "root"
+
+[[api.keys]]
+access_key_id = "{NARROW_KEY[0]}"
+access_key_secret = "{NARROW_KEY[1]}"
+account = "root"
+resources = ["acs:cdn:*:root:domain/elsewhere.example"]
 
 [[api.keys]]
 access_key_id = "{ACME_KEY[0]}"
@@ -48,8 +57,15 @@ account = "acme"
 
 class Node:
     def __init__(self, baton_bin, procs: Procs, tmp_path, media):
-        self.baton_bin, self.procs, self.media = baton_bin, procs, media
+        self.baton_bin, self.procs, self.media, self.tmp_path = baton_bin, procs, media, tmp_path
         self.baton = start_baton(baton_bin, procs, tmp_path, config=CONFIG)
+
+    def kill_and_restart(self) -> None:
+        self.baton.proc.send_signal(signal.SIGKILL)
+        self.baton.proc.wait(15)
+        self.baton = start_baton(
+            self.baton_bin, self.procs, self.tmp_path, config=CONFIG, again=self.baton
+        )
 
     def sdk(self, flavour: str = "new-v3", key=ROOT_KEY) -> Sdk:
         return Sdk(flavour, f"127.0.0.1:{self.baton.api_port}", *key)
@@ -226,6 +242,11 @@ def test_domains_belong_to_accounts(node):
     node.refused(node.url("s", "vhost=acme.example"), "acme-refused")
     open_one = node.publish(node.url("s"), name="root-open")
     node.wait_publishing(open_one, "s")
+    # A key whose resources do not cover the domain is refused by policy.
+    narrow = node.sdk("old", key=NARROW_KEY)
+    e = fails(forbid, narrow, "s")
+    assert (e.code, e.status) == ("Forbidden.RAM", 403), e
+    assert "domain/127.0.0.1" in e.message, e.message
     # A domain nobody owns is not served.
     err = node.refused(node.url("x", "vhost=nobody.example"), "nobody")
     assert "not served here" in err, err[-800:]
@@ -283,3 +304,17 @@ def test_a_task_pushing_into_a_forbidden_stream_fails_with_push_stream_failed(no
     failed = wait_status(c, by_id, statuses=(2,), timeout=20)
     assert failed["TaskInvalidReason"] == "PushStreamFailed", failed
     c.call("DeleteLivePullToPush", **by_id)
+
+
+def test_blocks_survive_kill_9(node):
+    c = node.sdk()
+    stream = f"s-{uuid.uuid4().hex[:8]}"
+    forbid(c, stream)
+    until = time.time() + 3600
+    forbid(c, f"{stream}-timed", ResumeTime=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(until)))
+    node.kill_and_restart()
+    node.refused(node.url(stream), "after-restart")
+    node.refused(node.url(f"{stream}-timed"), "after-restart-timed")
+    c = node.sdk()
+    urls = block_list(c)["StreamUrls"]["StreamUrl"]
+    assert {f"{DOMAIN}/live/{stream}", f"{DOMAIN}/live/{stream}-timed"} <= set(urls), urls
