@@ -1,10 +1,12 @@
 //! Baton's tokio drivers for the sans-IO protocol crates: the RTMP ingest server and its
-//! [`hub`], RTMP client connections, HTTP-FLV playback and HTTP-FLV pulling.
+//! [`hub`], RTMP client connections, HTTP-FLV playback and HTTP-FLV pulling, and random-access
+//! reads of media files over HTTP range requests or from disk ([`fetch`]).
 //!
 //! Everything here is async and bounded: every queue has a size and a named full-queue policy
 //! (the hub's subscriber queues drop to the next keyframe), every wait has a timeout.
 
 pub mod client;
+pub mod fetch;
 pub mod http_flv;
 pub mod hub;
 pub mod ingest;
