@@ -40,9 +40,25 @@ pub struct FileConfig {
     /// Ingest domains (`[[domains]]`: name, account, publish_auth_key, ...).
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
+    /// Where playlist files may come from.
+    #[serde(default)]
+    pub media: MediaSection,
     /// Pull-to-push tasks.
     #[serde(default)]
     pub tasks: TasksSection,
+}
+
+/// `[media]` keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    /// The media library: SourceType `vod` media IDs are files here (`<id>`, `<id>.mp4`,
+    /// `<id>.flv`). Default: none (vod tasks are refused).
+    pub dir: Option<PathBuf>,
+    /// Directories whose files SourceType `url` tasks may name by absolute path. Default:
+    /// none (only http(s) URLs).
+    #[serde(default)]
+    pub local_roots: Vec<PathBuf>,
 }
 
 /// `[tasks]` keys.
@@ -125,6 +141,7 @@ pub struct Overrides {
     pub api_listen: Option<SocketAddr>,
     pub rtmp_listen: Option<SocketAddr>,
     pub play_listen: Option<SocketAddr>,
+    pub media_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -210,6 +227,22 @@ impl Settings {
             );
             engine.relay.grace = v;
         }
+        if let Some(dir) = o.media_dir.clone().or(file.media.dir.clone()) {
+            anyhow::ensure!(
+                dir.is_dir(),
+                "media dir {} is not a directory",
+                dir.display()
+            );
+            engine.media.media_dir = Some(dir);
+        }
+        for root in &file.media.local_roots {
+            anyhow::ensure!(
+                root.is_absolute() && root.is_dir(),
+                "media.local_roots: {} is not an absolute path of a directory",
+                root.display()
+            );
+        }
+        engine.media.local_roots = file.media.local_roots.clone();
         let addr = |s: &str| -> SocketAddr { s.parse().expect("literal socket address") };
         Ok(Settings {
             data_dir: o

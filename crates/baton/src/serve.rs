@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// HTTP-FLV playback listener [default: 0.0.0.0:8081].
     #[arg(long, env = "BATON_PLAY_LISTEN")]
     play_listen: Option<SocketAddr>,
+    /// The media library of SourceType `vod` tasks (media ID = file name).
+    #[arg(long, env = "BATON_MEDIA_DIR")]
+    media_dir: Option<PathBuf>,
     /// An API key of the root account (with --access-key-secret).
     #[arg(long, env = "BATON_ACCESS_KEY_ID", requires = "access_key_secret")]
     access_key_id: Option<String>,
@@ -71,6 +74,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             api_listen: args.api_listen,
             rtmp_listen: args.rtmp_listen,
             play_listen: args.play_listen,
+            media_dir: args.media_dir,
         },
     )?;
     std::fs::create_dir_all(&settings.data_dir)

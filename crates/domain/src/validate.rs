@@ -51,24 +51,19 @@ impl TaskSpec {
         self.check_duration(Some(now))
     }
 
-    /// Whether this build can run the task: live sources over RTMP or HTTP-FLV. Everything
-    /// else is valid configuration the engine cannot serve yet.
+    /// Whether this build can run the task: live sources over RTMP or HTTP-FLV, and file
+    /// playlists (`url`, `vod`; whether local paths and media IDs resolve is the engine's
+    /// configuration). Everything else is valid configuration the engine cannot serve yet.
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
-            SourceType::Live => {}
-            other => {
-                return Err(Unsupported {
-                    field: Field::SourceType,
+            SourceType::Live => match self.source_protocol {
+                Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) | None => Ok(()),
+                Some(other) => Err(Unsupported {
+                    field: Field::SourceProtocol,
                     value: other.as_str(),
-                });
-            }
-        }
-        match self.source_protocol {
-            Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) | None => Ok(()),
-            Some(other) => Err(Unsupported {
-                field: Field::SourceProtocol,
-                value: other.as_str(),
-            }),
+                }),
+            },
+            SourceType::Url | SourceType::Vod => Ok(()),
         }
     }
 
@@ -478,13 +473,18 @@ pub(crate) mod tests {
                 value: "srt"
             })
         );
-        s.source_type = SourceType::Vod;
+        s.source_protocol = Some(SourceProtocol::Hls);
         assert_eq!(
             s.supported(),
             Err(Unsupported {
-                field: Field::SourceType,
-                value: "vod"
+                field: Field::SourceProtocol,
+                value: "hls"
             })
         );
+        // Playlists run whatever their SourceProtocol says (it describes live sources).
+        s.source_type = SourceType::Vod;
+        assert_eq!(s.supported(), Ok(()));
+        s.source_type = SourceType::Url;
+        assert_eq!(s.supported(), Ok(()));
     }
 }

@@ -3,8 +3,11 @@
 //! A configuration the relay engine cannot run yet is refused when the task is created
 //! (the API names the value); it is never accepted and then faked.
 
-use baton_domain::{Field, TaskSpec};
-use baton_relay::RelayConfig;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use baton_domain::{Field, SourceType, Task, TaskSpec};
+use baton_relay::{PlayerConfig, Playlist, RelayConfig, RelayError};
 
 /// A configuration value this installation cannot run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,36 +22,135 @@ impl std::fmt::Display for Unsupported {
     }
 }
 
-/// Live sources over RTMP and HTTP-FLV ([`TaskSpec::supported`]), over plain TCP: RTMPS is
-/// not built yet.
-pub fn check_supported(spec: &TaskSpec) -> Result<(), Unsupported> {
+/// Where playlist files may come from besides http(s):// URLs.
+#[derive(Clone, Debug, Default)]
+pub struct MediaSources {
+    /// The media library: SourceType `vod` media IDs are files here (`<id>`, `<id>.mp4` or
+    /// `<id>.flv`). `None`: vod tasks are refused.
+    pub media_dir: Option<PathBuf>,
+    /// Directories whose files SourceType `url` tasks may name by absolute path. Empty: local
+    /// paths are refused.
+    pub local_roots: Vec<PathBuf>,
+}
+
+impl MediaSources {
+    /// The file of media ID `id` in the media library, if any.
+    pub fn resolve_media_id(&self, id: &str) -> Option<PathBuf> {
+        let dir = self.media_dir.as_ref()?;
+        ["", ".mp4", ".flv"]
+            .iter()
+            .map(|ext| dir.join(format!("{id}{ext}")))
+            .find(|p| p.is_file())
+    }
+
+    /// Whether `path` lies inside one of the allowed roots (after resolving `..` and links).
+    pub fn allows_path(&self, path: &str) -> bool {
+        let Ok(real) = Path::new(path).canonicalize() else {
+            // A file that does not exist yet: judge the path as written, without `..`.
+            let p = Path::new(path);
+            return !p
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+                && self.local_roots.iter().any(|root| p.starts_with(root));
+        };
+        self.local_roots.iter().any(|root| {
+            root.canonicalize()
+                .map(|r| real.starts_with(r))
+                .unwrap_or(false)
+        })
+    }
+}
+
+/// Live sources over RTMP and HTTP-FLV over plain TCP (RTMPS is not built yet), and
+/// playlists: http(s) URLs, local paths inside the allowed roots, media IDs of the library.
+pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsupported> {
     spec.supported().map_err(|u| Unsupported {
         field: u.field,
         value: u.value.to_string(),
     })?;
-    let tls = |url: &String| url.to_ascii_lowercase().starts_with("rtmps://");
-    if let Some(url) = spec.source_urls.iter().find(|u| tls(u)) {
-        return Err(Unsupported {
-            field: Field::SourceUrls,
-            value: url.clone(),
-        });
+    let unsupported = |field, value: &str| Unsupported {
+        field,
+        value: value.to_string(),
+    };
+    match spec.source_type {
+        SourceType::Live => {
+            let tls = |url: &String| url.to_ascii_lowercase().starts_with("rtmps://");
+            if let Some(url) = spec.source_urls.iter().find(|u| tls(u)) {
+                return Err(unsupported(Field::SourceUrls, url));
+            }
+        }
+        SourceType::Url => {
+            for url in &spec.source_urls {
+                if url.starts_with('/') && !media.allows_path(url) {
+                    return Err(unsupported(Field::SourceUrls, url));
+                }
+            }
+        }
+        SourceType::Vod => {
+            if media.media_dir.is_none() {
+                return Err(unsupported(Field::SourceType, "vod"));
+            }
+        }
     }
-    if tls(&spec.dst_url) {
-        return Err(Unsupported {
-            field: Field::DstUrl,
-            value: spec.dst_url.clone(),
-        });
+    if spec.dst_url.to_ascii_lowercase().starts_with("rtmps://") {
+        return Err(unsupported(Field::DstUrl, &spec.dst_url));
     }
     Ok(())
 }
 
-/// The relay for a (supported) live task: its one source URL to its destination, with the
-/// engine's relay defaults in `template`.
-pub fn relay_config(spec: &TaskSpec, template: &RelayConfig) -> RelayConfig {
+/// The relay for a (supported) task, with the engine's relay defaults in `template`: a live
+/// task's one source URL, or a playlist of its files starting at the task's current item and
+/// offset (a fresh start sets them to FileIndex / Offset; a recovery keeps the saved
+/// progress).
+pub fn relay_config(
+    task: &Task,
+    template: &RelayConfig,
+    media: &MediaSources,
+    player: &PlayerConfig,
+) -> Result<RelayConfig, RelayError> {
+    let spec = &task.spec;
     let mut config = template.clone();
-    config.source = spec.source_urls.first().cloned().unwrap_or_default();
     config.destination = spec.dst_url.clone();
-    config
+    match spec.source_type {
+        SourceType::Live => {
+            config.source = spec.source_urls.first().cloned().unwrap_or_default();
+        }
+        SourceType::Url | SourceType::Vod => {
+            let items: Vec<String> = spec
+                .source_urls
+                .iter()
+                .map(|s| match spec.source_type {
+                    // A missing media file is played as a missing item (skipped, logged).
+                    SourceType::Vod => media
+                        .resolve_media_id(s)
+                        .or_else(|| media.media_dir.as_ref().map(|d| d.join(s)))
+                        .map_or_else(|| s.clone(), |p| p.to_string_lossy().into_owned()),
+                    _ => s.clone(),
+                })
+                .collect();
+            config.source = format!(
+                "playlist of {} ({}{})",
+                items.len(),
+                spec.source_urls[0],
+                if items.len() > 1 { ", ..." } else { "" }
+            );
+            let rt = &task.runtime;
+            let playlist = Playlist::new(
+                items,
+                spec.repeat_number,
+                rt.current_file_index,
+                u64::from(rt.current_offset) * 1000,
+                0,
+            )?;
+            config.playlist = Some((playlist, player.clone()));
+        }
+    }
+    Ok(config)
+}
+
+/// The playlist of a relay config, if it plays one.
+pub fn playlist_of(config: &RelayConfig) -> Option<Arc<Playlist>> {
+    config.playlist.as_ref().map(|(p, _)| Arc::clone(p))
 }
 
 #[cfg(test)]
@@ -80,39 +182,108 @@ mod tests {
 
     #[test]
     fn live_rtmp_and_http_flv_run_the_rest_is_named() {
+        let none = MediaSources::default();
         let ok = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmp://d/e/f");
-        assert_eq!(check_supported(&ok), Ok(()));
+        assert_eq!(check_supported(&ok, &none), Ok(()));
         let flv = live(SourceProtocol::HttpFlv, "http://a/b/c.flv", "rtmp://d/e/f");
-        assert_eq!(check_supported(&flv), Ok(()));
+        assert_eq!(check_supported(&flv, &none), Ok(()));
         let srt = live(SourceProtocol::Srt, "srt://a:1", "rtmp://d/e/f");
         assert_eq!(
-            check_supported(&srt).unwrap_err().field,
+            check_supported(&srt, &none).unwrap_err().field,
             Field::SourceProtocol
         );
-        let mut vod = ok.clone();
+        let tls = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmps://d/e/f");
+        assert_eq!(
+            check_supported(&tls, &none).unwrap_err().field,
+            Field::DstUrl
+        );
+    }
+
+    #[test]
+    fn playlists_need_their_sources_configured() {
+        let dir = std::env::temp_dir().join(format!("baton-cap-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("lib")).unwrap();
+        std::fs::write(dir.join("lib/abc123.mp4"), b"x").unwrap();
+        let none = MediaSources::default();
+        let configured = MediaSources {
+            media_dir: Some(dir.join("lib")),
+            local_roots: vec![dir.join("lib")],
+        };
+        let mut vod = live(SourceProtocol::Rtmp, "abc123", "rtmp://d/e/f");
         vod.source_type = SourceType::Vod;
         assert_eq!(
-            check_supported(&vod),
+            check_supported(&vod, &none),
             Err(Unsupported {
                 field: Field::SourceType,
                 value: "vod".into()
             })
         );
-        let tls = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmps://d/e/f");
-        assert_eq!(check_supported(&tls).unwrap_err().field, Field::DstUrl);
+        assert_eq!(check_supported(&vod, &configured), Ok(()));
+        assert_eq!(
+            configured.resolve_media_id("abc123"),
+            Some(dir.join("lib/abc123.mp4"))
+        );
+        assert_eq!(configured.resolve_media_id("nope"), None);
+
+        let inside = dir.join("lib/abc123.mp4").to_string_lossy().into_owned();
+        let escape = format!("{}/lib/../secret", dir.display());
+        let mut url = live(SourceProtocol::Rtmp, "https://cdn/a.mp4", "rtmp://d/e/f");
+        url.source_type = SourceType::Url;
+        assert_eq!(check_supported(&url, &none), Ok(()));
+        url.source_urls = vec![inside.clone()];
+        assert_eq!(check_supported(&url, &none).unwrap_err().value, inside);
+        assert_eq!(check_supported(&url, &configured), Ok(()));
+        url.source_urls = vec![escape.clone()];
+        assert_eq!(
+            check_supported(&url, &configured).unwrap_err().value,
+            escape
+        );
+        url.source_urls = vec!["/etc/passwd".into()];
+        assert!(check_supported(&url, &configured).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn task(spec: TaskSpec) -> Task {
+        Task::create(
+            baton_domain::TaskId("t1".into()),
+            baton_domain::AccountId("a".into()),
+            spec,
+            0,
+        )
+        .unwrap()
+        .task
     }
 
     #[test]
     fn relay_config_takes_urls_from_the_spec() {
         let template = RelayConfig::new("x", "y");
+        let none = MediaSources::default();
+        let mut spec = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmp://d/e/f");
+        spec.end_time = 10;
         let c = relay_config(
-            &live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmp://d/e/f"),
+            &task(spec.clone()),
             &template,
-        );
+            &none,
+            &PlayerConfig::default(),
+        )
+        .unwrap();
         assert_eq!(
             (c.source.as_str(), c.destination.as_str()),
             ("rtmp://a/b/c", "rtmp://d/e/f")
         );
         assert_eq!(c.grace, template.grace);
+        assert!(c.playlist.is_none());
+
+        spec.source_type = SourceType::Url;
+        spec.source_urls = vec!["https://cdn/a.mp4".into(), "https://cdn/b.flv".into()];
+        spec.repeat_number = 2;
+        let mut t = task(spec);
+        t.runtime.current_file_index = 1;
+        t.runtime.current_offset = 7;
+        let c = relay_config(&t, &template, &none, &PlayerConfig::default()).unwrap();
+        let playlist = playlist_of(&c).expect("a playlist");
+        assert_eq!(playlist.items(), ["https://cdn/a.mp4", "https://cdn/b.flv"]);
+        let p = playlist.progress();
+        assert_eq!((p.file_index, p.offset_ms, p.loops_done), (1, 7000, 0));
     }
 }

@@ -11,7 +11,7 @@ pub mod testing;
 pub mod time;
 pub mod webhook;
 
-pub use capability::{Unsupported, check_supported, relay_config};
+pub use capability::{MediaSources, Unsupported, check_supported, playlist_of, relay_config};
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use engine::{CallbackKeys, Engine, EngineConfig, EngineError, LocalLauncher, RelayLauncher};
 pub use streams::{ControlError, DomainDirectory, StreamControl, StreamControlConfig};

@@ -65,6 +65,8 @@ impl From<reqwest::Error> for FetchError {
 pub enum MediaFile {
     Http(HttpFile),
     Local(LocalFile),
+    /// Bytes already in memory (tests, generated content).
+    Memory(Bytes),
 }
 
 impl MediaFile {
@@ -74,6 +76,13 @@ impl MediaFile {
         match self {
             MediaFile::Http(f) => f.read_at(offset, len).await,
             MediaFile::Local(f) => f.read_at(offset, len).await,
+            MediaFile::Memory(b) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                if start >= b.len() {
+                    return Err(FetchError::Eof(offset));
+                }
+                Ok(b.slice(start..b.len().min(start.saturating_add(len))))
+            }
         }
     }
 
@@ -82,6 +91,7 @@ impl MediaFile {
         match self {
             MediaFile::Http(f) => f.len,
             MediaFile::Local(f) => Some(f.len),
+            MediaFile::Memory(b) => Some(b.len() as u64),
         }
     }
 
@@ -90,6 +100,7 @@ impl MediaFile {
         match self {
             MediaFile::Http(f) => f.bytes_in,
             MediaFile::Local(f) => f.bytes_in,
+            MediaFile::Memory(_) => 0,
         }
     }
 }

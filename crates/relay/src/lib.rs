@@ -7,12 +7,14 @@
 
 pub mod backoff;
 pub mod error;
+pub mod playlist;
 pub mod pool;
 mod resume;
 mod runner;
 pub mod source;
 pub mod status;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_media::gop::GopCacheConfig;
@@ -25,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use error::{ErrorKind, RelayError, Side};
+pub use playlist::{PlayerConfig, Playlist, PlaylistProgress};
 pub use pool::RelayPool;
 pub use source::SourceUrl;
 pub use status::{ErrorRecord, RelayState, RelayStatus, StatusCell};
@@ -56,6 +59,9 @@ pub struct RelayConfig {
     pub buffer: GopCacheConfig,
     /// Seed of the backoff jitter (`None`: random). Tests fix it for reproducible schedules.
     pub jitter_seed: Option<u64>,
+    /// Play this list of files instead of pulling `source` (which then only names it in
+    /// logs). The relay ends (`RelayState::Finished`) when the list is done.
+    pub playlist: Option<(Arc<Playlist>, PlayerConfig)>,
 }
 
 impl RelayConfig {
@@ -79,6 +85,7 @@ impl RelayConfig {
                 max_frames: 2048,
             },
             jitter_seed: None,
+            playlist: None,
         }
     }
 }
@@ -107,7 +114,10 @@ impl Relay {
         config: RelayConfig,
         spawn: impl FnOnce(RelayFuture) -> JoinHandle<Result<(), RelayError>>,
     ) -> Result<Relay, RelayError> {
-        let source = SourceUrl::parse(&config.source)?;
+        let source = match &config.playlist {
+            Some((playlist, player)) => SourceUrl::Playlist(Arc::clone(playlist), player.clone()),
+            None => SourceUrl::parse(&config.source)?,
+        };
         let destination = parse_destination(&config.destination)?;
         let status = StatusCell::new();
         let cancel = CancellationToken::new();

@@ -52,6 +52,8 @@ enum SrcState {
     Connecting(BoxFuture<Result<Source, RelayError>>),
     Waiting(Instant),
     Live(Source),
+    /// The source finished (a playlist played to its end): nothing more comes.
+    Done,
 }
 
 enum DstState {
@@ -76,7 +78,7 @@ async fn src_wake(state: &mut SrcState) -> SrcWake {
     match state {
         SrcState::Connecting(f) => SrcWake::Connected(f.await),
         SrcState::Live(source) => SrcWake::Event(source.next().await),
-        SrcState::Waiting(_) => pending().await,
+        SrcState::Waiting(_) | SrcState::Done => pending().await,
     }
 }
 
@@ -211,6 +213,13 @@ impl Runner {
             if let Err(e) = step.and_then(|()| self.pump()) {
                 return self.finish(Err(e)).await;
             }
+            if matches!(self.src, SrcState::Done)
+                && self.out.is_empty()
+                && matches!(self.dst, DstState::Live(_))
+            {
+                info!(source = %self.config.source, "source finished; closing the destination");
+                return self.finish(Ok(())).await;
+            }
         }
     }
 
@@ -245,6 +254,13 @@ impl Runner {
             SrcWake::Connected(Err(e)) | SrcWake::Event(Err(e)) => self.source_failed(e),
             SrcWake::Event(Ok(SourceEvent::Frame(frame))) => {
                 self.on_frame(frame);
+                Ok(())
+            }
+            SrcWake::Event(Ok(SourceEvent::Finished)) => {
+                if let SrcState::Live(source) = &self.src {
+                    self.counters.bytes_in_done += source.bytes_in();
+                }
+                self.src = SrcState::Done;
                 Ok(())
             }
             SrcWake::Event(Ok(SourceEvent::Ended)) => {
@@ -664,6 +680,7 @@ impl Runner {
 
     /// Closes both sides (the destination cleanly) and records the final state.
     async fn finish(mut self, result: Result<(), RelayError>) -> Result<(), RelayError> {
+        let finished = matches!(self.src, SrcState::Done);
         self.publish_status(Instant::now());
         if let DstState::Live(conn) = std::mem::replace(&mut self.dst, DstState::Idle) {
             self.counters.bytes_out_done += conn.bytes_out();
@@ -677,6 +694,7 @@ impl Runner {
             let _ = (*conn).close(self.config.close_timeout).await;
         }
         self.state = match &result {
+            Ok(()) if finished => RelayState::Finished,
             Ok(()) => RelayState::Stopped,
             Err(e) => {
                 self.record_error(e);

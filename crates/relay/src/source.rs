@@ -1,6 +1,6 @@
-//! Relay sources: RTMP play and HTTP(S)-FLV, behind one interface.
+//! Relay sources: RTMP play, HTTP(S)-FLV and playlists of files, behind one interface.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use baton_media::Frame;
 use baton_media::timeline::TimestampUnwrapper;
@@ -10,12 +10,15 @@ use baton_net::{RtmpUrl, tag_type};
 use baton_rtmp::session::ClientMode;
 
 use crate::error::{ErrorKind, RelayError, Side};
+use crate::playlist::{Player, PlayerConfig, PlayerEvent, Playlist};
 
 /// A parsed source address.
 #[derive(Clone, Debug)]
 pub enum SourceUrl {
     Rtmp(RtmpUrl),
     HttpFlv(String),
+    /// Files played as one live stream; the position is shared across reconnects.
+    Playlist(Arc<Playlist>, PlayerConfig),
 }
 
 impl SourceUrl {
@@ -68,6 +71,8 @@ pub enum SourceEvent {
     Frame(Frame),
     /// The stream ended but the connection may deliver more (RTMP unpublish notice).
     Ended,
+    /// Nothing more will come: a playlist played to its end.
+    Finished,
 }
 
 /// A connected source.
@@ -78,6 +83,7 @@ pub enum Source {
         unwrapper: TimestampUnwrapper,
     },
     HttpFlv(Box<FlvSource>),
+    Playlist(Box<Player>),
 }
 
 impl Source {
@@ -90,6 +96,11 @@ impl Source {
                     unwrapper: TimestampUnwrapper::new(),
                 })
                 .map_err(|e| RelayError::from_client(Side::Source, &e)),
+            SourceUrl::Playlist(playlist, config) => Ok(Source::Playlist(Box::new(Player::new(
+                Arc::clone(playlist),
+                http_client()?.clone(),
+                config.clone(),
+            )))),
             SourceUrl::HttpFlv(u) => {
                 let connect = FlvSource::connect(http_client()?, u);
                 match tokio::time::timeout(options.connect_timeout, connect).await {
@@ -114,6 +125,10 @@ impl Source {
                 rtmp_event(event, unwrapper)
             }
             Source::HttpFlv(s) => flv_event(s.next_frame().await),
+            Source::Playlist(p) => match p.next().await? {
+                PlayerEvent::Frame(frame) => Ok(SourceEvent::Frame(frame)),
+                PlayerEvent::Finished => Ok(SourceEvent::Finished),
+            },
         }
     }
 
@@ -125,6 +140,8 @@ impl Source {
                 Some(rtmp_event(event, unwrapper))
             }
             Source::HttpFlv(s) => Some(flv_event(s.try_next_frame()?)),
+            // Paced: frames come from `next` when their time has come.
+            Source::Playlist(_) => None,
         }
     }
 
@@ -132,6 +149,7 @@ impl Source {
         match self {
             Source::Rtmp { conn, .. } => conn.bytes_in(),
             Source::HttpFlv(s) => s.bytes_in(),
+            Source::Playlist(p) => p.bytes_in(),
         }
     }
 }

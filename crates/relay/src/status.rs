@@ -23,6 +23,9 @@ pub enum RelayState {
     DestinationReconnecting,
     /// Stopped on request; the destination session was closed cleanly.
     Stopped,
+    /// The source finished (a playlist played to its end); the destination session was
+    /// closed cleanly.
+    Finished,
     /// Ended with an error (see `last_error`).
     Failed,
 }
@@ -43,6 +46,7 @@ impl RelayState {
             RelayState::SourceReconnecting => "source-reconnecting",
             RelayState::DestinationReconnecting => "destination-reconnecting",
             RelayState::Stopped => "stopped",
+            RelayState::Finished => "finished",
             RelayState::Failed => "failed",
         }
     }

@@ -22,13 +22,13 @@ use baton_domain::{
     AccountId, Command, Effect, ListFilter, Page, Policy, Rejection, StoreError, Task, TaskId,
     TaskList, TaskPatch, TaskSpec, TaskStore, Timer, Transition,
 };
-use baton_relay::RelayConfig;
+use baton_relay::{PlayerConfig, RelayConfig};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Clock;
-use crate::capability::{Unsupported, check_supported, relay_config};
+use crate::capability::{MediaSources, Unsupported, check_supported, relay_config};
 
 pub use outbox::CallbackKeys;
 pub use supervisor::{LocalLauncher, RelayLauncher};
@@ -49,6 +49,10 @@ pub struct EngineConfig {
     pub purge_interval: Duration,
     /// Time a stopping relay gets to close its destination before a restart goes on.
     pub stop_timeout: Duration,
+    /// Where playlist files may come from (media library, local roots).
+    pub media: MediaSources,
+    /// How playlists are played (pacing lead, HTTP reads).
+    pub player: PlayerConfig,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +62,8 @@ impl Default for EngineConfig {
             policy: Policy::default(),
             purge_interval: Duration::from_secs(600),
             stop_timeout: Duration::from_secs(5),
+            media: MediaSources::default(),
+            player: PlayerConfig::default(),
         }
     }
 }
@@ -148,7 +154,7 @@ impl Engine {
 
     /// Creates a task (CreateLivePullToPush).
     pub async fn create(&self, account: &AccountId, spec: TaskSpec) -> Result<Task, EngineError> {
-        check_supported(&spec).map_err(EngineError::Unsupported)?;
+        check_supported(&spec, &self.inner.config.media).map_err(EngineError::Unsupported)?;
         let id = new_task_id();
         let now = self.inner.clock.now();
         let transition = Task::create(id, account.clone(), spec, now)?;
@@ -224,6 +230,11 @@ impl Engine {
                 .ok_or(Rejection::NotFound)?;
             let now = self.inner.clock.now();
             let transition = task.apply(command.clone(), now, &self.inner.config.policy)?;
+            if matches!(command, Command::Update(_)) && transition.task.spec != task.spec {
+                // A stopped task's new sources must be runnable too.
+                check_supported(&transition.task.spec, &self.inner.config.media)
+                    .map_err(EngineError::Unsupported)?;
+            }
             match self.write(&task, &transition, now).await {
                 Ok(()) => {
                     self.execute(&transition).await;
@@ -264,7 +275,8 @@ impl Engine {
         for effect in &transition.effects {
             match effect {
                 Effect::StartRelay { run } => {
-                    let config = relay_config(&task.spec, &self.inner.config.relay);
+                    let c = &self.inner.config;
+                    let config = relay_config(task, &c.relay, &c.media, &c.player);
                     self.inner
                         .supervisor
                         .start(&task.account, &task.id, *run, config);
@@ -275,9 +287,13 @@ impl Engine {
                         .stop(&task.id, *run, self.inner.config.stop_timeout)
                         .await;
                 }
-                // A live relay reads nothing of the spec that can change while it runs
-                // (RepeatNumber matters to playlists, issue 5).
-                Effect::UpdateRelay { .. } => {}
+                // Of what may change while a task runs, only RepeatNumber reaches the relay
+                // (a live relay reads none of it).
+                Effect::UpdateRelay { run } => {
+                    self.inner
+                        .supervisor
+                        .set_repeat(&task.id, *run, task.spec.repeat_number);
+                }
                 Effect::Schedule { at, timer } => {
                     self.inner
                         .timers

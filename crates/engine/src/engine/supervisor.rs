@@ -1,7 +1,9 @@
 //! Runs each task's relay and turns what the relay does into domain commands.
 //!
 //! A relay's state changes become `RelayRunning` / `RelayRecovering`; its end with an error
-//! becomes `RelayFailed` (its side mapped to the provider's reason). Every report carries the
+//! becomes `RelayFailed` (its side mapped to the provider's reason); a playlist's position
+//! becomes `Progress` (every [`PROGRESS_EVERY`] while it moves) and its end
+//! `PlaylistFinished`. Every report carries the
 //! run, so reports from a relay that was already replaced move nothing. Reports are handed to
 //! a callback that applies them on their own task: the watcher never waits on a task's lock,
 //! so stopping a relay while holding that lock cannot deadlock.
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use baton_domain::{AccountId, Command, InvalidReason, TaskId};
 use baton_relay::{
-    Relay, RelayConfig, RelayError, RelayPool, RelayState, RelayStatus, Side, StatusCell,
+    Playlist, Relay, RelayConfig, RelayError, RelayPool, RelayState, RelayStatus, Side, StatusCell,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -42,10 +44,14 @@ impl RelayLauncher for LocalLauncher {
 
 type Report = Arc<dyn Fn(AccountId, TaskId, Command) + Send + Sync>;
 
+/// How often a playing list's position is reported (and so persisted) while it moves.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 struct Running {
     run: u64,
     stop: CancellationToken,
     status: StatusCell,
+    playlist: Option<Arc<Playlist>>,
     watcher: Option<JoinHandle<()>>,
 }
 
@@ -76,9 +82,20 @@ impl Supervisor {
         }
     }
 
-    /// Starts run `run` of a task's relay.
-    pub(super) fn start(&self, account: &AccountId, id: &TaskId, run: u64, config: RelayConfig) {
-        let relay = match self.launcher.launch(config) {
+    /// Starts run `run` of a task's relay (`config` is the error when the task's
+    /// configuration could not become a relay).
+    pub(super) fn start(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        run: u64,
+        config: Result<RelayConfig, RelayError>,
+    ) {
+        let playlist = config
+            .as_ref()
+            .ok()
+            .and_then(crate::capability::playlist_of);
+        let relay = match config.and_then(|c| self.launcher.launch(c)) {
             Ok(relay) => relay,
             Err(e) => {
                 warn!(task = %id, run, error = %e, "relay did not start");
@@ -91,6 +108,7 @@ impl Supervisor {
         let stop = relay.stop_handle();
         let watcher = tokio::spawn(watch(
             relay,
+            playlist.clone(),
             Arc::clone(&self.report),
             Arc::clone(&self.relays),
             account.clone(),
@@ -103,6 +121,7 @@ impl Supervisor {
                 run,
                 stop,
                 status,
+                playlist,
                 watcher: Some(watcher),
             },
         );
@@ -131,6 +150,18 @@ impl Supervisor {
             warn!(task = %id, run, ?timeout, "relay did not stop in time");
         }
         info!(task = %id, run, "relay stopped");
+    }
+
+    /// RepeatNumber changed while run `run` plays its list.
+    pub(super) fn set_repeat(&self, id: &TaskId, run: u64, repeat: i32) {
+        if let Some(playlist) = self
+            .lock()
+            .get(id)
+            .filter(|r| r.run == run)
+            .and_then(|r| r.playlist.as_ref())
+        {
+            playlist.set_repeat(repeat);
+        }
     }
 
     /// The status of a task's relay, if one runs.
@@ -163,9 +194,11 @@ impl Supervisor {
     }
 }
 
-/// Follows one relay until it ends, reporting its state changes and its failure.
+/// Follows one relay until it ends, reporting its state changes, its playlist's progress,
+/// and how it ended.
 async fn watch(
     relay: Relay,
+    playlist: Option<Arc<Playlist>>,
     report: Report,
     relays: Arc<Mutex<HashMap<TaskId, Running>>>,
     account: AccountId,
@@ -173,11 +206,39 @@ async fn watch(
     run: u64,
 ) {
     let mut states = relay.state_changes();
+    let status = relay.status_cell();
     let ended = relay.wait();
     tokio::pin!(ended);
+    let mut ticks = tokio::time::interval(PROGRESS_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reported = None;
+    let mut report_progress = |playlist: &Playlist| {
+        let p = playlist.progress();
+        let position = (
+            p.file_index,
+            u32::try_from(p.offset_ms / 1000).unwrap_or(u32::MAX),
+        );
+        if reported != Some(position) {
+            reported = Some(position);
+            report(
+                account.clone(),
+                id.clone(),
+                Command::Progress {
+                    run,
+                    file_index: position.0,
+                    offset: position.1,
+                },
+            );
+        }
+    };
     let outcome = loop {
         tokio::select! {
             outcome = &mut ended => break outcome,
+            _ = ticks.tick(), if playlist.is_some() => {
+                if let Some(playlist) = &playlist {
+                    report_progress(playlist);
+                }
+            }
             changed = states.changed() => {
                 if changed.is_err() {
                     continue;
@@ -193,7 +254,10 @@ async fn watch(
                         run,
                         reason: InvalidReason::PushStreamFailed,
                     }),
-                    RelayState::Starting | RelayState::Stopped | RelayState::Failed => None,
+                    RelayState::Starting
+                    | RelayState::Stopped
+                    | RelayState::Finished
+                    | RelayState::Failed => None,
                 };
                 if let Some(command) = command {
                     report(account.clone(), id.clone(), command);
@@ -201,9 +265,23 @@ async fn watch(
             }
         }
     };
-    if let Err(e) = outcome {
-        warn!(task = %id, run, side = %e.side, retryable = e.retryable, error = %e, "relay failed");
-        report(account.clone(), id.clone(), failed(run, &e));
+    if let Some(playlist) = &playlist {
+        report_progress(playlist);
+    }
+    match outcome {
+        Err(e) => {
+            warn!(task = %id, run, side = %e.side, retryable = e.retryable, error = %e, "relay failed");
+            report(account.clone(), id.clone(), failed(run, &e));
+        }
+        Ok(()) if status.snapshot().state == RelayState::Finished => {
+            info!(task = %id, run, "playlist finished");
+            report(
+                account.clone(),
+                id.clone(),
+                Command::PlaylistFinished { run },
+            );
+        }
+        Ok(()) => {}
     }
     let mut relays = relays.lock().unwrap_or_else(|e| e.into_inner());
     if relays.get(&id).is_some_and(|r| r.run == run) {

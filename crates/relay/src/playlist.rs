@@ -1,0 +1,509 @@
+//! Playlists: files played one after another as one live stream (SourceType `url` / `vod`).
+//!
+//! A [`Playlist`] is the list and the position in it, shared by every connection of one
+//! relay: when an item cannot be fetched for a moment the relay reconnects its source like any
+//! other, and the new [`Player`] resumes at the saved item and position (at the keyframe at or
+//! before it). The player
+//!
+//! * reads each item by offset ([`baton_net::fetch`]: HTTP range requests or a local file),
+//!   never the whole file; FLV is demuxed as it is read, MP4 from its `moov` sample tables;
+//! * puts every item on one continuous timeline ([`Timeline`], one segment per item, gap 0):
+//!   the next item starts where the previous one ended (max over tracks of last DTS + frame
+//!   duration), audio and video aligned at every item start, so loops never drift;
+//! * paces frames against the clock (`-re`): a frame leaves when the wall clock reaches its
+//!   timestamp, at most [`PlayerConfig::lead`] early, never in bursts;
+//! * skips an item that cannot be played (unsupported codec, corrupt, missing) with a log line
+//!   naming the URL and the reason; a list where every item fails is a non-retryable source
+//!   failure (PullStreamFailed).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_flv::{DemuxLimits, FlvDemuxer};
+use baton_media::timeline::{Timeline, TimelineConfig};
+use baton_media::{Frame, TagType};
+use baton_net::fetch::{FetchError, HttpFile, HttpFileConfig, LocalFile, MediaFile};
+use bytes::Bytes;
+use tokio::time::{Instant, sleep_until};
+use tracing::{info, warn};
+
+use crate::error::{ErrorKind, RelayError, Side};
+
+/// Bytes read from an FLV item at a time.
+const FLV_READ: usize = 64 << 10;
+
+/// Where the list stands: what a crash or a reconnect resumes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlaylistProgress {
+    /// The item playing (0-based; CurrentFileIndex).
+    pub file_index: u32,
+    /// Position in that item, milliseconds (CurrentOffset is this in seconds).
+    pub offset_ms: u64,
+    /// Completed passes over the list.
+    pub loops_done: u32,
+    /// The list is done (RepeatNumber included).
+    pub finished: bool,
+}
+
+/// A list of files and the position in it.
+#[derive(Debug)]
+pub struct Playlist {
+    items: Vec<String>,
+    /// 0: once; -1: forever; N: N more times. Changes while playing (UpdateLivePullToPush).
+    repeat: AtomicI32,
+    cursor: Mutex<Cursor>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    progress: PlaylistProgress,
+    /// Items skipped one after another without any playing (all failing → give up).
+    skipped_in_a_row: usize,
+}
+
+impl Playlist {
+    /// A list of `items` (http(s) URLs or local paths, already resolved and allowed),
+    /// starting at item `start_index`, `start_offset_ms` into it, after `loops_done` passes.
+    pub fn new(
+        items: Vec<String>,
+        repeat: i32,
+        start_index: u32,
+        start_offset_ms: u64,
+        loops_done: u32,
+    ) -> Result<Arc<Playlist>, RelayError> {
+        if items.is_empty() {
+            return Err(RelayError::new(
+                Side::Source,
+                ErrorKind::InvalidUrl,
+                "the playlist is empty",
+            ));
+        }
+        let index = usize::try_from(start_index).unwrap_or(usize::MAX);
+        if index >= items.len() {
+            return Err(RelayError::new(
+                Side::Source,
+                ErrorKind::InvalidUrl,
+                format!(
+                    "FileIndex {start_index} is past the list's last item ({})",
+                    items.len() - 1
+                ),
+            ));
+        }
+        Ok(Arc::new(Playlist {
+            items,
+            repeat: AtomicI32::new(repeat),
+            cursor: Mutex::new(Cursor {
+                progress: PlaylistProgress {
+                    file_index: start_index,
+                    offset_ms: start_offset_ms,
+                    loops_done,
+                    finished: false,
+                },
+                skipped_in_a_row: 0,
+            }),
+        }))
+    }
+
+    /// Where the list stands now.
+    pub fn progress(&self) -> PlaylistProgress {
+        self.cursor().progress
+    }
+
+    pub fn items(&self) -> &[String] {
+        &self.items
+    }
+
+    /// RepeatNumber changed while playing: counts from the passes already done.
+    pub fn set_repeat(&self, repeat: i32) {
+        self.repeat.store(repeat, Ordering::Relaxed);
+    }
+
+    fn cursor(&self) -> std::sync::MutexGuard<'_, Cursor> {
+        self.cursor.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves to the next item (next pass, or finished). Returns the new index, `None` when
+    /// the list is done.
+    fn advance(&self) -> Option<usize> {
+        let mut c = self.cursor();
+        let next = c.progress.file_index as usize + 1;
+        c.progress.offset_ms = 0;
+        if next < self.items.len() {
+            c.progress.file_index = next as u32;
+            return Some(next);
+        }
+        c.progress.loops_done = c.progress.loops_done.saturating_add(1);
+        let repeat = self.repeat.load(Ordering::Relaxed);
+        let more = repeat < 0 || i64::from(c.progress.loops_done) <= i64::from(repeat);
+        if more {
+            c.progress.file_index = 0;
+            Some(0)
+        } else {
+            c.progress.finished = true;
+            None
+        }
+    }
+}
+
+/// Settings of a [`Player`].
+#[derive(Clone, Debug)]
+pub struct PlayerConfig {
+    /// How far ahead of the clock frames may leave.
+    pub lead: Duration,
+    pub http: HttpFileConfig,
+    pub timeline: TimelineConfig,
+    /// Files held in memory, named `mem:NAME` in a list (tests; generated content).
+    pub memory: Arc<HashMap<String, Bytes>>,
+}
+
+impl Default for PlayerConfig {
+    fn default() -> Self {
+        PlayerConfig {
+            lead: Duration::from_millis(500),
+            http: HttpFileConfig::default(),
+            timeline: TimelineConfig::default(),
+            memory: Arc::default(),
+        }
+    }
+}
+
+/// Plays a [`Playlist`] from its saved position: frames on one continuous timeline, paced.
+pub struct Player {
+    playlist: Arc<Playlist>,
+    client: reqwest::Client,
+    config: PlayerConfig,
+    timeline: Timeline,
+    item: Option<Item>,
+    ready: VecDeque<Frame>,
+    /// Wall instant ↔ output DTS of the first frame paced.
+    pace: Option<(Instant, i64)>,
+    bytes_in_done: u64,
+}
+
+impl std::fmt::Debug for Player {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Player")
+            .field("progress", &self.playlist.progress())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Player::next`] yields.
+#[derive(Debug)]
+pub enum PlayerEvent {
+    Frame(Frame),
+    /// The list is done.
+    Finished,
+}
+
+impl Player {
+    /// A player at the playlist's saved position; the item is opened by the first
+    /// [`next`](Player::next).
+    pub fn new(playlist: Arc<Playlist>, client: reqwest::Client, config: PlayerConfig) -> Player {
+        Player {
+            timeline: Timeline::new(config.timeline.clone()),
+            playlist,
+            client,
+            config,
+            item: None,
+            ready: VecDeque::new(),
+            pace: None,
+            bytes_in_done: 0,
+        }
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in_done + self.item.as_ref().map_or(0, Item::bytes_in)
+    }
+
+    /// The next frame, when its time has come. Cancel-safe: a frame is only taken off the
+    /// queue once its time has come.
+    pub async fn next(&mut self) -> Result<PlayerEvent, RelayError> {
+        loop {
+            if let Some(dts) = self.ready.front().map(|f| f.dts) {
+                let due = self.due(dts);
+                sleep_until(due).await;
+                if let Some(frame) = self.ready.pop_front() {
+                    return Ok(PlayerEvent::Frame(frame));
+                }
+                continue;
+            }
+            if self.playlist.progress().finished {
+                return Ok(PlayerEvent::Finished);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// When a frame with output `dts` may leave.
+    fn due(&mut self, dts: i64) -> Instant {
+        let (start, first) = *self.pace.get_or_insert((Instant::now(), dts));
+        let ahead = u64::try_from(dts.saturating_sub(first)).unwrap_or(0);
+        (start + Duration::from_millis(ahead))
+            .checked_sub(self.config.lead)
+            .unwrap_or(start)
+    }
+
+    /// Reads until at least one frame is ready, the list finished, or an error.
+    async fn fill(&mut self) -> Result<(), RelayError> {
+        while self.ready.is_empty() {
+            if self.item.is_none() {
+                if !self.open_current().await? {
+                    return Ok(()); // finished
+                }
+                continue;
+            }
+            let Some(item) = self.item.as_mut() else {
+                continue;
+            };
+            match item.next_frame().await {
+                Ok(Some(mut frame)) => {
+                    let local = frame.dts;
+                    self.timeline.map(&mut frame);
+                    if !frame.config && frame.kind != TagType::Script {
+                        let mut c = self.playlist.cursor();
+                        c.progress.offset_ms = u64::try_from(local).unwrap_or(0);
+                        c.skipped_in_a_row = 0;
+                    }
+                    self.ready.push_back(frame);
+                }
+                Ok(None) => {
+                    self.close_item();
+                    let finished = self.playlist.advance().is_none();
+                    if finished {
+                        info!("playlist finished");
+                        return Ok(());
+                    }
+                }
+                Err(ItemError::Fetch(e)) if e.is_retryable() => {
+                    self.close_item();
+                    return Err(fetch_error(self.current_url(), &e));
+                }
+                Err(e) => {
+                    self.close_item();
+                    self.skip(&e)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn current_url(&self) -> String {
+        let index = self.playlist.progress().file_index as usize;
+        self.playlist.items.get(index).cloned().unwrap_or_default()
+    }
+
+    /// Opens the item under the cursor at its saved offset. `false` when the list finished
+    /// (every remaining item skipped).
+    async fn open_current(&mut self) -> Result<bool, RelayError> {
+        loop {
+            let progress = self.playlist.progress();
+            if progress.finished {
+                return Ok(false);
+            }
+            let url = self.current_url();
+            match Item::open(&self.client, &url, progress.offset_ms, &self.config).await {
+                Ok(item) => {
+                    info!(item = progress.file_index, url = %url, offset_ms = progress.offset_ms, "playlist item");
+                    self.timeline.begin_segment(0);
+                    self.item = Some(item);
+                    return Ok(true);
+                }
+                Err(ItemError::Fetch(e)) if e.is_retryable() => {
+                    return Err(fetch_error(url, &e));
+                }
+                Err(e) => {
+                    self.skip(&e)?;
+                }
+            }
+        }
+    }
+
+    /// Skips the current item after `e`; fails when every item failed in a row.
+    fn skip(&mut self, e: &ItemError) -> Result<(), RelayError> {
+        let url = self.current_url();
+        warn!(url = %url, reason = %e, "playlist item skipped");
+        let in_a_row = {
+            let mut c = self.playlist.cursor();
+            c.skipped_in_a_row += 1;
+            c.skipped_in_a_row
+        };
+        if in_a_row >= self.playlist.items.len() {
+            return Err(RelayError::new(
+                Side::Source,
+                ErrorKind::Unsupported,
+                format!("no item of the playlist can be played (last: {url}: {e})"),
+            ));
+        }
+        self.playlist.advance();
+        Ok(())
+    }
+
+    fn close_item(&mut self) {
+        if let Some(item) = self.item.take() {
+            self.bytes_in_done += item.bytes_in();
+        }
+    }
+}
+
+fn fetch_error(url: String, e: &FetchError) -> RelayError {
+    let kind = match e {
+        FetchError::Timeout => ErrorKind::Timeout,
+        FetchError::Transport(_) => ErrorKind::Connect,
+        _ => ErrorKind::Disconnected,
+    };
+    RelayError::new(Side::Source, kind, format!("{url}: {e}"))
+}
+
+/// Why an item cannot be played.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ItemError {
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
+    #[error("{0}")]
+    Format(String),
+}
+
+/// One open item.
+enum Item {
+    Flv(FlvItem),
+}
+
+impl Item {
+    async fn open(
+        client: &reqwest::Client,
+        url: &str,
+        offset_ms: u64,
+        config: &PlayerConfig,
+    ) -> Result<Item, ItemError> {
+        let mut file = open_file(client, url, config).await?;
+        let head = file.read_at(0, 16).await?;
+        if head.starts_with(b"FLV") {
+            return Ok(Item::Flv(FlvItem::new(file, offset_ms)));
+        }
+        Err(ItemError::Format(format!(
+            "not an FLV or MP4 file (starts with {:02x?})",
+            &head[..head.len().min(8)]
+        )))
+    }
+
+    async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
+        match self {
+            Item::Flv(item) => item.next_frame().await,
+        }
+    }
+
+    fn bytes_in(&self) -> u64 {
+        match self {
+            Item::Flv(item) => item.file.bytes_in(),
+        }
+    }
+}
+
+async fn open_file(
+    client: &reqwest::Client,
+    url: &str,
+    config: &PlayerConfig,
+) -> Result<MediaFile, FetchError> {
+    let lower = url.to_ascii_lowercase();
+    if let Some(name) = url.strip_prefix("mem:") {
+        return match config.memory.get(name) {
+            Some(bytes) => Ok(MediaFile::Memory(bytes.clone())),
+            None => Err(FetchError::Status(404)),
+        };
+    }
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        let file = HttpFile::open(client.clone(), url, config.http.clone()).await?;
+        Ok(MediaFile::Http(file))
+    } else {
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        Ok(MediaFile::Local(LocalFile::open(path).await?))
+    }
+}
+
+/// An FLV item, demuxed as it is read. Seeking to an offset reads from the start and keeps
+/// the frames from the last keyframe before the offset.
+struct FlvItem {
+    file: MediaFile,
+    pos: u64,
+    eof: bool,
+    demux: FlvDemuxer,
+    /// Frames held while seeking: everything since the last video keyframe before the offset.
+    seek: Option<(i64, Vec<Frame>)>,
+    out: VecDeque<Frame>,
+}
+
+impl FlvItem {
+    fn new(file: MediaFile, offset_ms: u64) -> FlvItem {
+        FlvItem {
+            file,
+            pos: 0,
+            eof: false,
+            demux: FlvDemuxer::new(DemuxLimits::default()),
+            seek: (offset_ms > 0)
+                .then(|| (i64::try_from(offset_ms).unwrap_or(i64::MAX), Vec::new())),
+            out: VecDeque::new(),
+        }
+    }
+
+    async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
+        loop {
+            if let Some(frame) = self.out.pop_front() {
+                return Ok(Some(frame));
+            }
+            match self
+                .demux
+                .poll_tag()
+                .map_err(|e| ItemError::Format(format!("FLV: {e}")))?
+            {
+                Some(tag) => {
+                    let frame = Frame::new(tag.tag_type, i64::from(tag.timestamp), tag.data);
+                    self.place(frame);
+                }
+                None if self.eof => return Ok(None),
+                None => match self.file.read_at(self.pos, FLV_READ).await {
+                    Ok(chunk) => {
+                        self.pos += chunk.len() as u64;
+                        self.demux.push_bytes(chunk);
+                    }
+                    Err(FetchError::Eof(_)) => self.eof = true,
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+    }
+
+    /// Queues `frame`, or holds it while seeking to the keyframe at or before the offset:
+    /// sequence headers and metadata pass; a video keyframe at or before the offset starts a
+    /// new held GOP, later frames join it; the first frame at or past the offset releases the
+    /// held GOP (or, with none held, starts the item there if it is audio or a keyframe).
+    fn place(&mut self, frame: Frame) {
+        let Some((target, held)) = self.seek.as_mut() else {
+            self.out.push_back(frame);
+            return;
+        };
+        if frame.config || frame.kind == TagType::Script {
+            self.out.push_back(frame);
+            return;
+        }
+        let video_key = frame.kind == TagType::Video && frame.keyframe;
+        if frame.dts < *target {
+            if video_key {
+                held.clear();
+                held.push(frame);
+            } else if !held.is_empty() {
+                held.push(frame);
+            }
+            return;
+        }
+        if held.is_empty() && !(video_key || frame.kind == TagType::Audio) {
+            return;
+        }
+        let held = std::mem::take(held);
+        self.seek = None;
+        self.out.extend(held);
+        self.out.push_back(frame);
+    }
+}

@@ -1,0 +1,251 @@
+//! Playlists end to end with paused time: FLV files held in memory, played by a relay into
+//! Baton's own ingest over an in-memory network, observed from the hub. One destination
+//! session across items and loops, one continuous timeline, real-time pacing, RepeatNumber,
+//! FileIndex / Offset, skipped items, and the end of the list.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_flv::FlvMuxer;
+use baton_media::{Frame, TagType};
+use baton_net::client::ClientOptions;
+use baton_net::hub::{HubConfig, StreamEvent, StreamHub, StreamKey, Subscription};
+use baton_net::ingest::{AllowAll, Ingest, IngestConfig};
+use baton_net::testing::MemoryNetwork;
+use baton_relay::{PlayerConfig, Playlist, Relay, RelayConfig, RelayState};
+use bytes::{Bytes, BytesMut};
+use tokio::time::Instant;
+
+const DST: &str = "rtmp://mem/live/dst";
+
+/// An FLV file: AVC + AAC sequence headers, `seconds` of 30 fps video (keyframe every
+/// `gop` frames, 33 ms apart) and AAC audio every 23 ms, ending together.
+fn flv(seconds: u32, gop: u32, avc_profile: u8) -> Bytes {
+    let mut out = BytesMut::new();
+    out.extend_from_slice(&FlvMuxer::header(true, true));
+    FlvMuxer::write_tag(
+        TagType::Video,
+        0,
+        &[0x17, 0, 0, 0, 0, 1, avc_profile, 0, 0x1f],
+        &mut out,
+    );
+    FlvMuxer::write_tag(TagType::Audio, 0, &[0xaf, 0, 0x12, 0x10], &mut out);
+    let end = seconds * 1000;
+    let (mut v, mut a, mut n) = (0u32, 0u32, 0u32);
+    while v < end || a < end {
+        if v < end && v <= a {
+            let first = if n % gop == 0 { 0x17 } else { 0x27 };
+            FlvMuxer::write_tag(
+                TagType::Video,
+                v,
+                &[first, 1, 0, 0, 0, 0xde, 0xad],
+                &mut out,
+            );
+            n += 1;
+            v = n * 1000 / 30;
+        } else {
+            FlvMuxer::write_tag(TagType::Audio, a, &[0xaf, 1, 0x21, 0x10], &mut out);
+            a += 23;
+        }
+    }
+    out.freeze()
+}
+
+struct World {
+    net: Arc<MemoryNetwork>,
+    hub: Arc<StreamHub>,
+}
+
+fn world() -> World {
+    let hub = StreamHub::new(HubConfig::default());
+    let ingest = Ingest::new(
+        IngestConfig::default(),
+        Arc::clone(&hub),
+        Arc::new(AllowAll),
+    );
+    World {
+        net: MemoryNetwork::new(ingest),
+        hub,
+    }
+}
+
+fn files() -> Arc<HashMap<String, Bytes>> {
+    let mut m = HashMap::new();
+    m.insert("a".to_string(), flv(2, 30, 0x64));
+    m.insert("b".to_string(), flv(3, 15, 0x4d)); // another profile: new sequence header
+    m.insert(
+        "garbage".to_string(),
+        Bytes::from_static(b"this is not a media file at all"),
+    );
+    Arc::new(m)
+}
+
+fn play(
+    w: &World,
+    items: &[&str],
+    repeat: i32,
+    index: u32,
+    offset_ms: u64,
+) -> (Relay, Arc<Playlist>) {
+    let items = items.iter().map(|i| format!("mem:{i}")).collect();
+    let playlist = Playlist::new(items, repeat, index, offset_ms, 0).unwrap();
+    let mut config = RelayConfig::new("playlist", DST);
+    config.client = ClientOptions {
+        dialer: Arc::new(Arc::clone(&w.net)),
+        ..ClientOptions::default()
+    };
+    config.jitter_seed = Some(1);
+    let player = PlayerConfig {
+        memory: files(),
+        lead: Duration::from_millis(200),
+        ..PlayerConfig::default()
+    };
+    config.playlist = Some((Arc::clone(&playlist), player));
+    (Relay::spawn(config).unwrap(), playlist)
+}
+
+/// Media frames the observer saw with their arrival instants, until the stream ends.
+async fn observe(sub: &Subscription, limit: Duration) -> Vec<(Instant, Frame)> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    while let Ok(event) = tokio::time::timeout_at(deadline, sub.recv()).await {
+        match event {
+            StreamEvent::Frame(f) => out.push((Instant::now(), f)),
+            StreamEvent::PublisherLeft => break,
+        }
+    }
+    out
+}
+
+fn media(frames: &[(Instant, Frame)], kind: TagType) -> Vec<&Frame> {
+    frames
+        .iter()
+        .map(|(_, f)| f)
+        .filter(|f| f.kind == kind && !f.config)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_list_repeated_twice_is_one_paced_continuous_session() {
+    let w = world();
+    let sub = w.hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let started = Instant::now();
+    let (relay, playlist) = play(&w, &["a", "b"], 2, 0, 0);
+    let frames = observe(&sub, Duration::from_secs(40)).await;
+    let elapsed = started.elapsed();
+    // The list is 5 s; three passes: 15 s of media, delivered in real time.
+    assert!(
+        elapsed >= Duration::from_millis(14_500) && elapsed <= Duration::from_millis(16_500),
+        "took {elapsed:?}"
+    );
+    assert_eq!(relay.wait().await, Ok(()));
+    assert!(playlist.progress().finished);
+    assert_eq!(playlist.progress().loops_done, 3);
+
+    let video = media(&frames, TagType::Video);
+    let audio = media(&frames, TagType::Audio);
+    // Every frame of every pass: 3 × (60 + 90) video frames.
+    assert_eq!(video.len(), 3 * (60 + 90));
+    for track in [&video, &audio] {
+        assert!(
+            track.windows(2).all(|w| w[0].dts < w[1].dts),
+            "DTS not increasing"
+        );
+    }
+    // Continuous: the next item starts where the longer track of the previous one ended, so
+    // a video gap is at most a frame plus the audio's overhang (under one audio frame).
+    let gaps = video.windows(2).map(|w| w[1].dts - w[0].dts).max().unwrap();
+    assert!(gaps <= 34 + 23, "video gap {gaps} ms");
+    let v_end = video.last().unwrap().dts + 33;
+    let a_end = audio.last().unwrap().dts + 23;
+    assert!((v_end - 15_000).abs() <= 34, "video ends at {v_end}");
+    // A/V drift after three passes: under one frame.
+    assert!(
+        (v_end - a_end).abs() <= 33,
+        "video {v_end} vs audio {a_end}"
+    );
+    // Sequence headers: sent at the start and again only where the profile changes (a → b,
+    // b → a, a → b, ...): 1 + 5 video headers.
+    let video_headers = frames
+        .iter()
+        .filter(|(_, f)| f.kind == TagType::Video && f.config)
+        .count();
+    assert_eq!(video_headers, 6);
+    // Paced: no frame arrives more than the lead (200 ms) ahead of its time.
+    let t0 = frames.iter().find(|(_, f)| !f.config).unwrap().0;
+    for (at, f) in &frames {
+        if f.config || f.kind == TagType::Script {
+            continue;
+        }
+        let due = t0 + Duration::from_millis(u64::try_from(f.dts).unwrap());
+        assert!(
+            *at + Duration::from_millis(250) >= due,
+            "frame {} ms arrived {:?} early",
+            f.dts,
+            due - *at
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hundred_loops_do_not_drift() {
+    let w = world();
+    let sub = w.hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    // Item b: audio overhangs video by 14 ms; 100 passes.
+    let (relay, playlist) = play(&w, &["b"], 99, 0, 0);
+    let frames = observe(&sub, Duration::from_secs(400)).await;
+    assert_eq!(relay.wait().await, Ok(()));
+    assert_eq!(playlist.progress().loops_done, 100);
+    let video = media(&frames, TagType::Video);
+    let audio = media(&frames, TagType::Audio);
+    assert_eq!(video.len(), 100 * 90);
+    // Each pass starts both tracks together: the first video and audio frame of the last
+    // pass are at the same DTS, as in the file.
+    let last_pass_video = video[99 * 90].dts;
+    let last_pass_audio = audio[audio.len() - audio.len() / 100].dts;
+    assert_eq!(last_pass_video, last_pass_audio);
+    let v_end = video.last().unwrap().dts + 33;
+    let a_end = audio.last().unwrap().dts + 23;
+    assert!((v_end - a_end).abs() < 33, "video {v_end} vs audio {a_end}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn file_index_and_offset_start_at_the_keyframe_before() {
+    let w = world();
+    let sub = w.hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    // Item b has a keyframe every 15 frames (500 ms): Offset 1.2 s starts at 1.0 s.
+    let (relay, _) = play(&w, &["a", "b"], 0, 1, 1_200);
+    let frames = observe(&sub, Duration::from_secs(10)).await;
+    assert_eq!(relay.wait().await, Ok(()));
+    let video = media(&frames, TagType::Video);
+    assert!(video[0].keyframe);
+    // 3 s item from 1.0 s: 60 frames; the list ends there (item b is the last).
+    assert_eq!(video.len(), 60);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unplayable_item_is_skipped_and_a_list_of_them_fails() {
+    let w = world();
+    let sub = w.hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let (relay, _) = play(&w, &["garbage", "a", "missing"], 0, 0, 0);
+    let frames = observe(&sub, Duration::from_secs(10)).await;
+    assert_eq!(relay.wait().await, Ok(()));
+    assert_eq!(media(&frames, TagType::Video).len(), 60);
+
+    let w = world();
+    let (relay, _) = play(&w, &["garbage", "missing"], -1, 0, 0);
+    let e = relay.wait().await.unwrap_err();
+    assert!(!e.retryable, "{e}");
+    assert!(e.message.contains("no item of the playlist"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_relay_reports_finished() {
+    let w = world();
+    let (relay, playlist) = play(&w, &["a"], 0, 0, 0);
+    let status = relay.status_cell();
+    assert_eq!(relay.wait().await, Ok(()));
+    assert_eq!(status.snapshot().state, RelayState::Finished);
+    assert_eq!(playlist.progress().file_index, 0);
+}
