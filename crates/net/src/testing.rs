@@ -146,3 +146,33 @@ pub async fn publish_test_stream(
     conn.close(Duration::from_secs(1)).await?;
     Ok(sent)
 }
+
+/// An FLV file like [`publish_test_stream`]'s stream: AVC (profile byte `avc_profile`) and
+/// AAC sequence headers, then `seconds` of 30 fps video with a keyframe every `gop` frames
+/// and AAC audio every 23 ms, both tracks ending within a frame of `seconds`. Every video
+/// payload ends with `mark` and the frame's second (`dts / 1000`), so tests can tell which
+/// file and which second a frame came from.
+pub fn test_flv_file(seconds: u32, gop: u32, avc_profile: u8, mark: u8) -> bytes::Bytes {
+    use baton_flv::{FlvMuxer, TagType};
+    let mut out = bytes::BytesMut::new();
+    out.extend_from_slice(&FlvMuxer::header(true, true));
+    let avc = [0x17, 0, 0, 0, 0, 1, avc_profile, 0, 0x1f];
+    FlvMuxer::write_tag(TagType::Video, 0, &avc, &mut out);
+    FlvMuxer::write_tag(TagType::Audio, 0, &[0xaf, 0, 0x12, 0x10], &mut out);
+    let end = seconds * 1000;
+    let (mut v, mut a, mut n) = (0u32, 0u32, 0u32);
+    while v < end || a < end {
+        if v < end && v <= a {
+            let first = if n % gop.max(1) == 0 { 0x17 } else { 0x27 };
+            let second = u8::try_from(v / 1000).unwrap_or(u8::MAX);
+            let body = [first, 1, 0, 0, 0, 0xde, 0xad, mark, second];
+            FlvMuxer::write_tag(TagType::Video, v, &body, &mut out);
+            n += 1;
+            v = n * 1000 / 30;
+        } else {
+            FlvMuxer::write_tag(TagType::Audio, a, &[0xaf, 1, 0x21, 0x10], &mut out);
+            a += 23;
+        }
+    }
+    out.freeze()
+}

@@ -498,7 +498,10 @@ impl FlvItem {
             }
             return;
         }
-        if held.is_empty() && !(video_key || frame.kind == TagType::Audio) {
+        if video_key {
+            // A keyframe right at the offset: start there.
+            held.clear();
+        } else if held.is_empty() && frame.kind != TagType::Audio {
             return;
         }
         let held = std::mem::take(held);

@@ -7,50 +7,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_flv::FlvMuxer;
 use baton_media::{Frame, TagType};
 use baton_net::client::ClientOptions;
 use baton_net::hub::{HubConfig, StreamEvent, StreamHub, StreamKey, Subscription};
 use baton_net::ingest::{AllowAll, Ingest, IngestConfig};
-use baton_net::testing::MemoryNetwork;
+use baton_net::testing::{MemoryNetwork, test_flv_file};
 use baton_relay::{PlayerConfig, Playlist, Relay, RelayConfig, RelayState};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::time::Instant;
 
 const DST: &str = "rtmp://mem/live/dst";
-
-/// An FLV file: AVC + AAC sequence headers, `seconds` of 30 fps video (keyframe every
-/// `gop` frames, 33 ms apart) and AAC audio every 23 ms, ending together.
-fn flv(seconds: u32, gop: u32, avc_profile: u8) -> Bytes {
-    let mut out = BytesMut::new();
-    out.extend_from_slice(&FlvMuxer::header(true, true));
-    FlvMuxer::write_tag(
-        TagType::Video,
-        0,
-        &[0x17, 0, 0, 0, 0, 1, avc_profile, 0, 0x1f],
-        &mut out,
-    );
-    FlvMuxer::write_tag(TagType::Audio, 0, &[0xaf, 0, 0x12, 0x10], &mut out);
-    let end = seconds * 1000;
-    let (mut v, mut a, mut n) = (0u32, 0u32, 0u32);
-    while v < end || a < end {
-        if v < end && v <= a {
-            let first = if n % gop == 0 { 0x17 } else { 0x27 };
-            FlvMuxer::write_tag(
-                TagType::Video,
-                v,
-                &[first, 1, 0, 0, 0, 0xde, 0xad],
-                &mut out,
-            );
-            n += 1;
-            v = n * 1000 / 30;
-        } else {
-            FlvMuxer::write_tag(TagType::Audio, a, &[0xaf, 1, 0x21, 0x10], &mut out);
-            a += 23;
-        }
-    }
-    out.freeze()
-}
 
 struct World {
     net: Arc<MemoryNetwork>,
@@ -72,8 +38,8 @@ fn world() -> World {
 
 fn files() -> Arc<HashMap<String, Bytes>> {
     let mut m = HashMap::new();
-    m.insert("a".to_string(), flv(2, 30, 0x64));
-    m.insert("b".to_string(), flv(3, 15, 0x4d)); // another profile: new sequence header
+    m.insert("a".to_string(), test_flv_file(2, 30, 0x64, 1));
+    m.insert("b".to_string(), test_flv_file(3, 15, 0x4d, 2)); // another profile: new sequence header
     m.insert(
         "garbage".to_string(),
         Bytes::from_static(b"this is not a media file at all"),
