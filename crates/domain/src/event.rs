@@ -74,8 +74,59 @@ pub struct CallbackEvent {
     pub reason: Option<InvalidReason>,
     /// Why the task exited (`Exit` only).
     pub exit_reason: Option<ExitReason>,
+    /// What happened to a playlist item, for item events and the end of a playlist.
+    pub item: Option<ItemEvent>,
     /// When it happened.
     pub time: UnixTime,
+}
+
+/// What happened to one item of a playlist — Baton's addition to the provider's callbacks
+/// (the `NotifyItemSwitch` request field asks for item start/finish events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ItemEventKind {
+    /// An item started playing (with NotifyItemSwitch).
+    Started,
+    /// An item played to its end (with NotifyItemSwitch).
+    Finished,
+    /// An item could not be played (missing, unsupported codec, corrupt) and was skipped.
+    Skipped,
+    /// The whole list played, RepeatNumber included: the task stops.
+    PlaylistFinished,
+}
+
+impl ItemEventKind {
+    pub const ALL: [ItemEventKind; 4] = [
+        ItemEventKind::Started,
+        ItemEventKind::Finished,
+        ItemEventKind::Skipped,
+        ItemEventKind::PlaylistFinished,
+    ];
+
+    /// The name in callbacks (`Event`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemEventKind::Started => "ItemStarted",
+            ItemEventKind::Finished => "ItemFinished",
+            ItemEventKind::Skipped => "ItemSkipped",
+            ItemEventKind::PlaylistFinished => "PlaylistFinished",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ItemEventKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// A playlist item event: which item, and why when it was skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemEvent {
+    pub kind: ItemEventKind,
+    /// The item (0-based), or the last one played for `PlaylistFinished`.
+    pub file_index: u32,
+    /// The item's source as the task names it (URL, path or media ID).
+    pub source: String,
+    /// Why it was skipped.
+    pub detail: Option<String>,
 }
 
 impl CallbackEvent {
@@ -95,6 +146,14 @@ mod tests {
             assert_eq!(CallbackState::from_name(s.as_str()), Some(s));
         }
         assert_eq!(CallbackState::from_name("Idle"), None);
+    }
+
+    #[test]
+    fn item_names_round_trip() {
+        for k in ItemEventKind::ALL {
+            assert_eq!(ItemEventKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(ItemEventKind::from_name("Running"), None);
     }
 
     #[test]

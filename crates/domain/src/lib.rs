@@ -20,7 +20,7 @@ pub mod store;
 pub mod task;
 pub mod validate;
 
-pub use event::{CallbackEvent, CallbackState};
+pub use event::{CallbackEvent, CallbackState, ItemEvent, ItemEventKind};
 pub use ingest::{
     AppSelector, AuthError, Block, BlockList, BlockStore, PathError, PathPart, PublishAuth,
     PutBlock, StreamPath,

@@ -289,9 +289,11 @@ pub struct TaskRuntime {
     pub retries: u32,
     /// When the next retry starts, while waiting for one.
     pub next_retry_at: Option<UnixTime>,
-    /// Playlist progress (issue 5): item index and seconds into it.
+    /// Playlist progress: item index and seconds into it (CurrentFileIndex / CurrentOffset),
+    /// and the passes over the list completed so far (RepeatNumber counts against it).
     pub current_file_index: u32,
     pub current_offset: u32,
+    pub current_loop: u32,
     /// Incremented every time a relay is started: effects and relay reports carry it, so a
     /// late report from an old run cannot move the task.
     pub run: u64,
@@ -313,6 +315,7 @@ impl Default for TaskRuntime {
             next_retry_at: None,
             current_file_index: 0,
             current_offset: 0,
+            current_loop: 0,
             run: 0,
             event_seq: 0,
         }

@@ -43,6 +43,16 @@ pub struct Unsupported {
 }
 
 impl TaskSpec {
+    /// Whether the task asked for playlist item start/finish callbacks: `NotifyItemSwitch`
+    /// set to anything but an empty string, `0`, `false`, `off` or `no` (the field is
+    /// undocumented by the provider; Baton reads it as a switch).
+    pub fn notifies_items(&self) -> bool {
+        self.notify_item_switch.as_deref().is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            !matches!(v.as_str(), "" | "0" | "false" | "off" | "no")
+        })
+    }
+
     /// Checks every field, then the duration: `EndTime` must be later than `StartTime` and
     /// than `now` ("EndTime must be later than StartTime. EndTime must be later than the
     /// current time.", cloud-apis §2.3) — else [`Rejection::IllegalDuration`].

@@ -366,6 +366,7 @@ fn to_command(g: &Gen, task: &Task, now: UnixTime) -> Command {
             run: resolve(*s, run),
             file_index: *i,
             offset: *o,
+            loops: 0,
         },
         Gen::Recover => Command::Recover,
     }

@@ -140,7 +140,7 @@ pub fn relay_config(
                 spec.repeat_number,
                 rt.current_file_index,
                 u64::from(rt.current_offset) * 1000,
-                0,
+                rt.current_loop,
             )?;
             config.playlist = Some((playlist, player.clone()));
         }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, CallbackState, SourceProtocol, SourceType, TaskId, TaskSpec, TaskStatus, TaskStore,
+    AccountId, CallbackEvent, CallbackState, ItemEventKind, SourceProtocol, SourceType, TaskId,
+    TaskSpec, TaskStatus, TaskStore,
 };
 use baton_engine::testing::MemoryStore;
 use baton_engine::{
@@ -52,6 +53,7 @@ fn world(name: &str) -> World {
     for (file, seconds, mark) in [("a.flv", 4, 1), ("b.flv", 6, 2), ("c.flv", 4, 3)] {
         std::fs::write(dir.join(file), test_flv_file(seconds, 30, 0x64, mark)).unwrap();
     }
+    std::fs::write(dir.join("bad.flv"), b"not a media file").unwrap();
     World {
         net: MemoryNetwork::new(ingest),
         hub,
@@ -143,6 +145,20 @@ async fn status(engine: &Engine, id: &TaskId) -> (TaskStatus, u32, u32) {
         t.runtime.current_file_index,
         t.runtime.current_offset,
     )
+}
+
+async fn callback_events(w: &World, id: &TaskId) -> Vec<CallbackEvent> {
+    let mut events: Vec<_> = w
+        .store
+        .due_events(i64::MAX, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.task_id == *id)
+        .map(|e| e.event)
+        .collect();
+    events.sort_by_key(|e| e.seq);
+    events
 }
 
 async fn callback_states(w: &World, id: &TaskId) -> Vec<CallbackState> {
@@ -240,4 +256,59 @@ async fn an_engine_restart_resumes_at_the_saved_position_and_restart_starts_over
     assert!(restarted.is_some(), "restart plays a from 0: {seen:?}");
     let (_, index, offset) = status(&engine2, &task.id).await;
     assert_eq!((index, offset), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn item_callbacks_name_skipped_started_and_finished_items() {
+    let w = world("items");
+    let engine = engine(&w, CancellationToken::new()).await;
+    let mut spec = spec(&w, &["bad.flv", "c.flv"], 0, 0, 0);
+    spec.notify_item_switch = Some("on".into());
+    let task = engine.create(&acct(), spec).await.unwrap();
+    sleep(Duration::from_secs(8)).await;
+    assert_eq!(status(&engine, &task.id).await.0, TaskStatus::Stopped);
+    let events = callback_events(&w, &task.id).await;
+    let summary: Vec<(CallbackState, Option<ItemEventKind>, Option<u32>)> = events
+        .iter()
+        .map(|e| {
+            let item = e.item.as_ref();
+            (e.state, item.map(|i| i.kind), item.map(|i| i.file_index))
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (CallbackState::Running, None, None),
+            (
+                CallbackState::Running,
+                Some(ItemEventKind::Skipped),
+                Some(0)
+            ),
+            (
+                CallbackState::Running,
+                Some(ItemEventKind::Started),
+                Some(1)
+            ),
+            (
+                CallbackState::Running,
+                Some(ItemEventKind::Finished),
+                Some(1)
+            ),
+            (
+                CallbackState::Offline,
+                Some(ItemEventKind::PlaylistFinished),
+                Some(1)
+            ),
+        ]
+    );
+    let skipped = events[1].item.as_ref().unwrap();
+    assert!(skipped.source.ends_with("bad.flv"), "{skipped:?}");
+    assert!(
+        skipped
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("not an FLV or MP4"),
+        "{skipped:?}"
+    );
 }

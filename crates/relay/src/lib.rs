@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use error::{ErrorKind, RelayError, Side};
-pub use playlist::{PlayerConfig, Playlist, PlaylistProgress};
+pub use playlist::{ItemNote, ItemNoteKind, PlayerConfig, Playlist, PlaylistProgress};
 pub use pool::RelayPool;
 pub use source::SourceUrl;
 pub use status::{ErrorRecord, RelayState, RelayStatus, StatusCell};

@@ -47,10 +47,31 @@ pub struct PlaylistProgress {
     pub finished: bool,
 }
 
+/// Something that happened to an item, for the task's callbacks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemNote {
+    pub kind: ItemNoteKind,
+    pub file_index: u32,
+    /// Why an item was skipped.
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemNoteKind {
+    Started,
+    Finished,
+    Skipped,
+}
+
+/// Item notes kept for the supervisor at most (the oldest are dropped beyond).
+const MAX_NOTES: usize = 256;
+
 /// A list of files and the position in it.
 #[derive(Debug)]
 pub struct Playlist {
     items: Vec<String>,
+    notes: Mutex<VecDeque<ItemNote>>,
+    noted: tokio::sync::Notify,
     /// 0: once; -1: forever; N: N more times. Changes while playing (UpdateLivePullToPush).
     repeat: AtomicI32,
     cursor: Mutex<Cursor>,
@@ -93,6 +114,8 @@ impl Playlist {
         }
         Ok(Arc::new(Playlist {
             items,
+            notes: Mutex::new(VecDeque::new()),
+            noted: tokio::sync::Notify::new(),
             repeat: AtomicI32::new(repeat),
             cursor: Mutex::new(Cursor {
                 progress: PlaylistProgress {
@@ -113,6 +136,32 @@ impl Playlist {
 
     pub fn items(&self) -> &[String] {
         &self.items
+    }
+
+    /// Item notes since the last call, oldest first.
+    pub fn take_notes(&self) -> Vec<ItemNote> {
+        let mut notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
+        notes.drain(..).collect()
+    }
+
+    /// Resolves when a note may be waiting (see [`Playlist::take_notes`]).
+    pub async fn noted(&self) {
+        self.noted.notified().await;
+    }
+
+    fn note(&self, kind: ItemNoteKind, file_index: u32, detail: Option<String>) {
+        {
+            let mut notes = self.notes.lock().unwrap_or_else(|e| e.into_inner());
+            if notes.len() >= MAX_NOTES {
+                notes.pop_front();
+            }
+            notes.push_back(ItemNote {
+                kind,
+                file_index,
+                detail,
+            });
+        }
+        self.noted.notify_one();
     }
 
     /// RepeatNumber changed while playing: counts from the passes already done.
@@ -271,6 +320,8 @@ impl Player {
                 }
                 Ok(None) => {
                     self.close_item();
+                    let index = self.playlist.progress().file_index;
+                    self.playlist.note(ItemNoteKind::Finished, index, None);
                     let finished = self.playlist.advance().is_none();
                     if finished {
                         info!("playlist finished");
@@ -307,6 +358,8 @@ impl Player {
             match Item::open(&self.client, &url, progress.offset_ms, &self.config).await {
                 Ok(item) => {
                     info!(item = progress.file_index, url = %url, offset_ms = progress.offset_ms, "playlist item");
+                    self.playlist
+                        .note(ItemNoteKind::Started, progress.file_index, None);
                     self.timeline.begin_segment(0);
                     self.item = Some(item);
                     return Ok(true);
@@ -325,6 +378,9 @@ impl Player {
     fn skip(&mut self, e: &ItemError) -> Result<(), RelayError> {
         let url = self.current_url();
         warn!(url = %url, reason = %e, "playlist item skipped");
+        let index = self.playlist.progress().file_index;
+        self.playlist
+            .note(ItemNoteKind::Skipped, index, Some(e.to_string()));
         let in_a_row = {
             let mut c = self.playlist.cursor();
             c.skipped_in_a_row += 1;

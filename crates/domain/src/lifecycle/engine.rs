@@ -3,7 +3,7 @@
 //! state or current run changes nothing.
 
 use super::{Effect, Step, Timer, retained_until};
-use crate::event::CallbackState;
+use crate::event::{CallbackState, ItemEvent, ItemEventKind};
 use crate::task::{ExitReason, InvalidReason, TaskStatus};
 
 impl Step<'_> {
@@ -108,19 +108,52 @@ impl Step<'_> {
         if !self.is_current_relay(run) {
             return;
         }
+        let file_index = self.task.runtime.current_file_index;
+        let source = self.source_of(file_index);
         let rt = self.rt();
         rt.status = TaskStatus::Stopped;
         rt.invalid_reason = None;
-        self.notify(CallbackState::Offline, None, None);
+        let item = ItemEvent {
+            kind: ItemEventKind::PlaylistFinished,
+            file_index,
+            source,
+            detail: None,
+        };
+        self.notify_item(CallbackState::Offline, None, None, Some(item));
     }
 
-    pub(super) fn progress(&mut self, run: u64, file_index: u32, offset: u32) {
+    pub(super) fn progress(&mut self, run: u64, file_index: u32, offset: u32, loops: u32) {
         if !self.is_current_relay(run) {
             return;
         }
         let rt = self.rt();
         rt.current_file_index = file_index;
         rt.current_offset = offset;
+        rt.current_loop = loops;
+    }
+
+    pub(super) fn item(&mut self, run: u64, mut event: ItemEvent) {
+        if !self.is_current_relay(run) {
+            return;
+        }
+        if event.kind != ItemEventKind::Skipped && !self.task.spec.notifies_items() {
+            return;
+        }
+        let state = match self.task.runtime.status {
+            TaskStatus::Running => CallbackState::Running,
+            TaskStatus::Abnormal => CallbackState::Recovering,
+            _ => return,
+        };
+        if event.source.is_empty() {
+            event.source = self.source_of(event.file_index);
+        }
+        self.notify_item(state, None, None, Some(event));
+    }
+
+    /// The task's source number `index` as configured (URL, path or media ID).
+    fn source_of(&self, index: u32) -> String {
+        let urls = &self.task.spec.source_urls;
+        urls.get(index as usize).cloned().unwrap_or_default()
     }
 
     pub(super) fn recover(&mut self) {

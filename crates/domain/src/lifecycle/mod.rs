@@ -24,7 +24,7 @@
 mod engine;
 mod user;
 
-use crate::event::{CallbackEvent, CallbackState};
+use crate::event::{CallbackEvent, CallbackState, ItemEvent};
 use crate::request::{Rejection, TaskPatch};
 use crate::task::{
     AccountId, ExitReason, InvalidReason, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
@@ -119,12 +119,16 @@ pub enum Command {
     /// Relay: run `run` played its whole playlist (RepeatNumber included): → 3, no reason.
     PlaylistFinished { run: u64 },
     /// Relay: run `run` is playing item `file_index` at `offset` seconds (CurrentFileIndex /
-    /// CurrentOffset).
+    /// CurrentOffset) in pass `loops` (0-based) over the list.
     Progress {
         run: u64,
         file_index: u32,
         offset: u32,
+        loops: u32,
     },
+    /// Relay: something happened to an item of run `run`'s playlist. Skipped items always
+    /// make a callback event; started / finished ones when the task asks (NotifyItemSwitch).
+    Item { run: u64, event: ItemEvent },
     /// Engine restart: the task was loaded from the store and no relay or timer of it exists.
     /// Re-arms its timers; a task that was running (1, or 2 inside the relay's grace period)
     /// starts a new run in the same status; one past its EndTime exits; an exited one gets
@@ -257,7 +261,9 @@ impl Task {
                 run,
                 file_index,
                 offset,
-            } => step.progress(run, file_index, offset),
+                loops,
+            } => step.progress(run, file_index, offset, loops),
+            Command::Item { run, event } => step.item(run, event),
             Command::Recover => step.recover(),
         }
         Ok(step.finish())
@@ -324,6 +330,7 @@ impl<'a> Step<'a> {
         rt.retries = 0;
         rt.current_file_index = file_index;
         rt.current_offset = offset;
+        rt.current_loop = 0;
         self.notify(CallbackState::Running, None, None);
     }
 
@@ -352,6 +359,17 @@ impl<'a> Step<'a> {
         reason: Option<InvalidReason>,
         exit_reason: Option<ExitReason>,
     ) {
+        self.notify_item(state, reason, exit_reason, None);
+    }
+
+    /// Emits a callback event carrying a playlist item event, if the task has a callback URL.
+    fn notify_item(
+        &mut self,
+        state: CallbackState,
+        reason: Option<InvalidReason>,
+        exit_reason: Option<ExitReason>,
+        item: Option<ItemEvent>,
+    ) {
         let Some(url) = self.task.spec.callback_url.clone() else {
             return;
         };
@@ -367,6 +385,7 @@ impl<'a> Step<'a> {
             state,
             reason,
             exit_reason,
+            item,
             time: self.now,
         };
         self.effects.push(Effect::Notify(event));

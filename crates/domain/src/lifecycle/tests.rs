@@ -2,6 +2,7 @@
 //! `tests/lifecycle_model.rs`).
 
 use super::*;
+use crate::event::ItemEventKind;
 use crate::request::Field;
 use crate::validate::tests::live_spec;
 
@@ -553,22 +554,84 @@ fn playlist_finished_and_progress() {
             run: 1,
             file_index: 2,
             offset: 30,
+            loops: 1,
         },
         1_100,
     );
+    let rt = &p.task.runtime;
     assert_eq!(
-        (
-            p.task.runtime.current_file_index,
-            p.task.runtime.current_offset
-        ),
-        (2, 30)
+        (rt.current_file_index, rt.current_offset, rt.current_loop),
+        (2, 30, 1)
     );
     assert!(p.effects.is_empty());
     let f = apply(&p.task, Command::PlaylistFinished { run: 1 }, 1_200);
     assert_eq!(f.task.runtime.status, TaskStatus::Stopped);
     assert_eq!(notified(&f), vec![(CallbackState::Offline, None, None)]);
+    let item = f.events()[0]
+        .item
+        .clone()
+        .expect("the end of the list is named");
+    assert_eq!(item.kind, ItemEventKind::PlaylistFinished);
+    assert_eq!(item.file_index, 2);
     let stale = apply(&f.task, Command::PlaylistFinished { run: 1 }, 1_201);
     assert_eq!(stale.task, f.task);
+    // A restart plays from FileIndex / Offset, pass 0.
+    let r = apply(&f.task, Command::Restart, 1_300);
+    let rt = &r.task.runtime;
+    assert_eq!(
+        (rt.current_file_index, rt.current_offset, rt.current_loop),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn item_events_skips_always_switches_on_request() {
+    let t = running();
+    let event = |kind| Command::Item {
+        run: 1,
+        event: ItemEvent {
+            kind,
+            file_index: 0,
+            source: String::new(),
+            detail: Some("unsupported codec mp4v".into()),
+        },
+    };
+    let skipped = apply(&t, event(ItemEventKind::Skipped), 1_100);
+    let item = skipped.events()[0].item.clone().unwrap();
+    assert_eq!(skipped.events()[0].state, CallbackState::Running);
+    assert_eq!(
+        item.source, t.spec.source_urls[0],
+        "the source is filled in"
+    );
+    assert!(
+        apply(&t, event(ItemEventKind::Started), 1_100)
+            .events()
+            .is_empty()
+    );
+
+    let mut switched = t.clone();
+    switched.spec.notify_item_switch = Some("on".into());
+    for kind in [ItemEventKind::Started, ItemEventKind::Finished] {
+        let e = apply(&switched, event(kind), 1_100);
+        assert_eq!(e.events()[0].item.as_ref().unwrap().kind, kind);
+    }
+    switched.spec.notify_item_switch = Some("off".into());
+    assert!(
+        apply(&switched, event(ItemEventKind::Started), 1_100)
+            .events()
+            .is_empty()
+    );
+    // A stale run's report changes nothing.
+    let stale = Command::Item {
+        run: 7,
+        event: ItemEvent {
+            kind: ItemEventKind::Skipped,
+            file_index: 0,
+            source: String::new(),
+            detail: None,
+        },
+    };
+    assert!(apply(&t, stale, 1_100).events().is_empty());
 }
 
 #[test]

@@ -171,5 +171,13 @@ pub(crate) fn body(event: &CallbackEvent) -> String {
     if let Some(reason) = event.exit_reason {
         object["ExitReason"] = reason.as_str().into();
     }
+    if let Some(item) = &event.item {
+        object["Event"] = item.kind.as_str().into();
+        object["FileIndex"] = item.file_index.into();
+        object["FileUrl"] = item.source.clone().into();
+        if let Some(detail) = &item.detail {
+            object["Detail"] = detail.clone().into();
+        }
+    }
     object.to_string()
 }

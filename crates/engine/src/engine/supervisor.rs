@@ -13,9 +13,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_domain::{AccountId, Command, InvalidReason, TaskId};
+use baton_domain::{AccountId, Command, InvalidReason, ItemEvent, ItemEventKind, TaskId};
 use baton_relay::{
-    Playlist, Relay, RelayConfig, RelayError, RelayPool, RelayState, RelayStatus, Side, StatusCell,
+    ItemNoteKind, Playlist, Relay, RelayConfig, RelayError, RelayPool, RelayState, RelayStatus,
+    Side, StatusCell,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -217,6 +218,7 @@ async fn watch(
         let position = (
             p.file_index,
             u32::try_from(p.offset_ms / 1000).unwrap_or(u32::MAX),
+            p.loops_done,
         );
         if reported != Some(position) {
             reported = Some(position);
@@ -227,8 +229,25 @@ async fn watch(
                     run,
                     file_index: position.0,
                     offset: position.1,
+                    loops: position.2,
                 },
             );
+        }
+    };
+    let report_notes = |playlist: &Playlist| {
+        for note in playlist.take_notes() {
+            let kind = match note.kind {
+                ItemNoteKind::Started => ItemEventKind::Started,
+                ItemNoteKind::Finished => ItemEventKind::Finished,
+                ItemNoteKind::Skipped => ItemEventKind::Skipped,
+            };
+            let event = ItemEvent {
+                kind,
+                file_index: note.file_index,
+                source: String::new(),
+                detail: note.detail,
+            };
+            report(account.clone(), id.clone(), Command::Item { run, event });
         }
     };
     let outcome = loop {
@@ -237,6 +256,11 @@ async fn watch(
             _ = ticks.tick(), if playlist.is_some() => {
                 if let Some(playlist) = &playlist {
                     report_progress(playlist);
+                }
+            }
+            () = async { playlist.as_ref().expect("guarded").noted().await }, if playlist.is_some() => {
+                if let Some(playlist) = &playlist {
+                    report_notes(playlist);
                 }
             }
             changed = states.changed() => {
@@ -266,6 +290,7 @@ async fn watch(
         }
     };
     if let Some(playlist) = &playlist {
+        report_notes(playlist);
         report_progress(playlist);
     }
     match outcome {

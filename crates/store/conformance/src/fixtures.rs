@@ -75,6 +75,7 @@ pub fn full_task() -> Task {
             next_retry_at: Some(i64::MIN),
             current_file_index: u32::MAX,
             current_offset: u32::MAX,
+            current_loop: u32::MAX,
             run: big,
             event_seq: big,
         },
@@ -105,6 +106,7 @@ pub fn event(task: &Task, seq: u64, time: UnixTime) -> CallbackEvent {
         state: CallbackState::Running,
         reason: None,
         exit_reason: None,
+        item: None,
         time,
     }
 }

@@ -1,7 +1,8 @@
 //! Checks of the callback outbox and of purge.
 
 use baton_domain::{
-    AccountId, CallbackEvent, CallbackState, ExitReason, InvalidReason, Purged, TaskId, TaskStore,
+    AccountId, CallbackEvent, CallbackState, ExitReason, InvalidReason, ItemEvent, ItemEventKind,
+    Purged, TaskId, TaskStore,
 };
 
 use crate::fixtures::{event, exited, task};
@@ -28,6 +29,16 @@ pub async fn outbox_round_trips_every_field(store: &dyn TaskStore) {
     events[1].reason = Some(InvalidReason::PullStreamFailed);
     events[2].reason = Some(InvalidReason::UnknownError);
     events[3].exit_reason = Some(ExitReason::TriggerByUser);
+    for (i, kind) in ItemEventKind::ALL.into_iter().enumerate() {
+        let mut e = event(&t, 10 + i as u64, 200 + i as i64);
+        e.item = Some(ItemEvent {
+            kind,
+            file_index: [0, 7, u32::MAX, 29][i],
+            source: ["https://cdn/a.mp4", "/srv/b.flv", "media-id", ""][i].into(),
+            detail: (i == 2).then(|| "unsupported codec \"mp4v\" — 名前".into()),
+        });
+        events.push(e);
+    }
     let mut odd = event(&t, i64::MAX as u64, -5);
     odd.task_name = "名前 with 'quotes' and %_".into();
     odd.url = "https://cb.example/hook?a=b&c=%20".into();

@@ -3,9 +3,9 @@
 //! never a panic).
 
 use baton_domain::{
-    AccountId, Block, CallbackEvent, CallbackState, ExitReason, InvalidReason, OutboxEntry,
-    SourceProtocol, SourceType, StoreError, StreamPath, Task, TaskId, TaskRuntime, TaskSpec,
-    TaskStatus,
+    AccountId, Block, CallbackEvent, CallbackState, ExitReason, InvalidReason, ItemEvent,
+    ItemEventKind, OutboxEntry, SourceProtocol, SourceType, StoreError, StreamPath, Task, TaskId,
+    TaskRuntime, TaskSpec, TaskStatus,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite};
@@ -13,37 +13,37 @@ use sqlx::{Row, Sqlite};
 /// A query being bound.
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-/// The task columns after `id, account`, in binding order ($3 ... $32).
+/// The task columns after `id, account`, in binding order ($3 ... $33).
 macro_rules! task_body_columns {
     () => {
         "name, region, source_type, source_protocol, source_urls, dst_url, start_time, \
          end_time, callback_url, repeat_number, retry_count, retry_interval, file_index, \
          file_offset, auth_key, req_auth, notify_item_switch, status, invalid_reason, \
          exit_reason, exit_time, retries, next_retry_at, current_file_index, current_offset, \
-         run, event_seq, created_at, updated_at, version"
+         run, event_seq, created_at, updated_at, version, current_loop"
     };
 }
 
-/// Every task column, in binding order ($1 ... $32).
+/// Every task column, in binding order ($1 ... $33).
 macro_rules! task_columns {
     () => {
         concat!("id, account, ", task_body_columns!())
     };
 }
 
-/// `$3, ..., $32`: the placeholders of [`task_body_columns`].
+/// `$3, ..., $33`: the placeholders of [`task_body_columns`].
 macro_rules! task_body_values {
     () => {
         "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32"
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33"
     };
 }
 
-/// The outbox columns of an entry, in binding order ($1 ... $12).
+/// The outbox columns of an entry, in binding order ($1 ... $13).
 macro_rules! event_columns {
     () => {
         "event_id, account, task_id, seq, task_name, url, state, reason, exit_reason, \
-         event_time, attempts, next_attempt_at"
+         event_time, attempts, next_attempt_at, item"
     };
 }
 
@@ -92,7 +92,8 @@ pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreEr
         .bind(to_i64(r.event_seq, "event_seq")?)
         .bind(t.created_at)
         .bind(t.updated_at)
-        .bind(to_i64(t.version, "version")?))
+        .bind(to_i64(t.version, "version")?)
+        .bind(i64::from(r.current_loop)))
 }
 
 /// Binds an event as a new outbox entry (0 attempts, due at the event's time), in
@@ -109,7 +110,32 @@ pub(crate) fn bind_event<'q>(q: Query<'q>, e: &CallbackEvent) -> Result<Query<'q
         .bind(e.exit_reason.map(ExitReason::as_str))
         .bind(e.time)
         .bind(0_i64)
-        .bind(e.time))
+        .bind(e.time)
+        .bind(e.item.as_ref().map(item_to_json)))
+}
+
+/// A playlist item event as stored: `{"kind","file_index","source","detail"}`.
+fn item_to_json(item: &ItemEvent) -> String {
+    serde_json::json!({
+        "kind": item.kind.as_str(),
+        "file_index": item.file_index,
+        "source": item.source,
+        "detail": item.detail,
+    })
+    .to_string()
+}
+
+fn item_from_json(text: &str) -> Option<ItemEvent> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some(ItemEvent {
+        kind: ItemEventKind::from_name(v.get("kind")?.as_str()?)?,
+        file_index: u32::try_from(v.get("file_index")?.as_u64()?).ok()?,
+        source: v.get("source")?.as_str()?.to_string(),
+        detail: match v.get("detail") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(d) => Some(d.as_str()?.to_string()),
+        },
+    })
 }
 
 /// Decodes a row of [`task_columns`].
@@ -154,6 +180,7 @@ pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
         next_retry_at: d.get("next_retry_at")?,
         current_file_index: d.int("current_file_index")?,
         current_offset: d.int("current_offset")?,
+        current_loop: d.int("current_loop")?,
         run: d.int("run")?,
         event_seq: d.int("event_seq")?,
     };
@@ -185,6 +212,13 @@ pub(crate) fn entry_from_row(row: &SqliteRow) -> Result<OutboxEntry, StoreError>
         state: d.named("state", CallbackState::from_name)?,
         reason: d.named_opt("reason", InvalidReason::from_name)?,
         exit_reason: d.named_opt("exit_reason", ExitReason::from_name)?,
+        item: match d.get::<Option<String>>("item")? {
+            None => None,
+            Some(text) => Some(
+                item_from_json(&text)
+                    .ok_or_else(|| d.corrupt(format!("item {text:?} is not an item event")))?,
+            ),
+        },
         time: d.get("event_time")?,
         id: id.clone(),
     };

@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0001_tasks_and_outbox.sql"),
     ),
     (2, "blocks", include_str!("../migrations/0002_blocks.sql")),
+    (
+        3,
+        "playlists",
+        include_str!("../migrations/0003_playlists.sql"),
+    ),
 ];
 
 /// Brings the schema up to date.

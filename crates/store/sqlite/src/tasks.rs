@@ -24,13 +24,13 @@ const UPDATE_TASK: &str = concat!(
     task_body_columns!(),
     ") = (",
     task_body_values!(),
-    ") WHERE id = $1 AND account = $2 AND version = $33"
+    ") WHERE id = $1 AND account = $2 AND version = $34"
 );
 
 const INSERT_EVENT: &str = concat!(
     "INSERT INTO outbox (",
     event_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 
 const GET_TASK: &str = concat!(
@@ -270,10 +270,10 @@ mod tests {
 
     #[test]
     fn statements_have_every_placeholder() {
-        for n in 1..=33 {
+        for n in 1..=34 {
             assert!(UPDATE_TASK.contains(&format!("${n}")), "${n}");
         }
-        assert_eq!(task_columns!().split(',').count(), 32);
-        assert_eq!(task_body_values!().split(',').count(), 30);
+        assert_eq!(task_columns!().split(',').count(), 33);
+        assert_eq!(task_body_values!().split(',').count(), 31);
     }
 }

@@ -54,7 +54,7 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -88,7 +88,8 @@ async fn blocks_survive_reopening() {
     );
 }
 
-/// A database of the first schema (tasks only) gains the blocks table at open, its tasks kept.
+/// A database of the first schema (tasks only) gains the blocks table and the playlist
+/// columns at open, its tasks kept.
 #[tokio::test]
 async fn a_schema_1_database_is_migrated() {
     let dir = fresh_dir("upgrade");
@@ -98,10 +99,13 @@ async fn a_schema_1_database_is_migrated() {
     store.close().await;
     // Back to schema 1, as an older Baton left it.
     let mut conn = raw(&dir).await;
-    sqlx::raw_sql("DROP TABLE blocks; DELETE FROM schema_migrations WHERE version = 2")
-        .execute(&mut conn)
-        .await
-        .expect("downgrade");
+    sqlx::raw_sql(
+        "DROP TABLE blocks; ALTER TABLE tasks DROP COLUMN current_loop; \
+         ALTER TABLE outbox DROP COLUMN item; DELETE FROM schema_migrations WHERE version >= 2",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("downgrade");
     conn.close().await.expect("close");
 
     let store = SqliteStore::open(&dir).await.expect("reopen");
