@@ -24,8 +24,9 @@ use std::time::Duration;
 use baton_flv::{DemuxLimits, FlvDemuxer};
 use baton_media::timeline::{Timeline, TimelineConfig};
 use baton_media::{Frame, TagType};
+use baton_mp4::{BoxHeader, MAX_MOOV_SIZE, Movie, OwnedSampleCursor, TrackKind};
 use baton_net::fetch::{FetchError, HttpFile, HttpFileConfig, LocalFile, MediaFile};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::time::{Instant, sleep_until};
 use tracing::{info, warn};
 
@@ -425,6 +426,7 @@ pub(crate) enum ItemError {
 /// One open item.
 enum Item {
     Flv(FlvItem),
+    Mp4(Box<Mp4Item>),
 }
 
 impl Item {
@@ -439,6 +441,9 @@ impl Item {
         if head.starts_with(b"FLV") {
             return Ok(Item::Flv(FlvItem::new(file, offset_ms)));
         }
+        if head.len() >= 8 && MP4_FIRST_BOXES.contains(&&head[4..8]) {
+            return Ok(Item::Mp4(Box::new(Mp4Item::open(file, offset_ms).await?)));
+        }
         Err(ItemError::Format(format!(
             "not an FLV or MP4 file (starts with {:02x?})",
             &head[..head.len().min(8)]
@@ -448,12 +453,14 @@ impl Item {
     async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
         match self {
             Item::Flv(item) => item.next_frame().await,
+            Item::Mp4(item) => item.next_frame().await,
         }
     }
 
     fn bytes_in(&self) -> u64 {
         match self {
             Item::Flv(item) => item.file.bytes_in(),
+            Item::Mp4(item) => item.file.bytes_in(),
         }
     }
 }
@@ -477,6 +484,107 @@ async fn open_file(
         let path = url.strip_prefix("file://").unwrap_or(url);
         Ok(MediaFile::Local(LocalFile::open(path).await?))
     }
+}
+
+/// Box types an MP4 file starts with.
+const MP4_FIRST_BOXES: [&[u8]; 6] = [b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"];
+
+/// Top-level boxes looked at to find `moov`, at most.
+const MAX_TOP_LEVEL_BOXES: usize = 1024;
+
+/// An MP4 item: `moov` read and parsed once, then each sample read by offset (range reads of
+/// the `mdat`, in decode order) and sent with its FLV tag-body prefix.
+struct Mp4Item {
+    file: MediaFile,
+    samples: OwnedSampleCursor,
+    out: VecDeque<Frame>,
+}
+
+impl Mp4Item {
+    async fn open(mut file: MediaFile, offset_ms: u64) -> Result<Mp4Item, ItemError> {
+        let moov = find_moov(&mut file).await?;
+        let movie = Movie::parse(&moov).map_err(|e| ItemError::Format(format!("MP4: {e}")))?;
+        for skipped in movie.skipped_tracks() {
+            info!(track = skipped.id, reason = %skipped.reason, "MP4 track not played");
+        }
+        let movie = Arc::new(movie);
+        let samples = movie.owned_samples_from(offset_ms);
+        let start = samples.peek().map_or(0, |s| s.dts_ms);
+        let mut out = VecDeque::new();
+        let headers = [
+            (TagType::Video, movie.video_sequence_header()),
+            (TagType::Audio, movie.audio_sequence_header()),
+        ];
+        for (kind, header) in headers {
+            if let Some(body) = header {
+                out.push_back(Frame::new(kind, start, Bytes::from(body)));
+            }
+        }
+        Ok(Mp4Item { file, samples, out })
+    }
+
+    async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
+        if let Some(frame) = self.out.pop_front() {
+            return Ok(Some(frame));
+        }
+        let Some(sample) = self.samples.next() else {
+            return Ok(None);
+        };
+        let data = match self.file.read_at(sample.offset, sample.size as usize).await {
+            Ok(data) if data.len() == sample.size as usize => data,
+            Ok(_) | Err(FetchError::Eof(_)) => {
+                return Err(ItemError::Format(format!(
+                    "MP4: sample at byte {} ({} bytes) is past the end of the file",
+                    sample.offset, sample.size
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let prefix = sample.flv_prefix();
+        let mut body = BytesMut::with_capacity(prefix.len() + data.len());
+        body.extend_from_slice(&prefix);
+        body.extend_from_slice(&data);
+        let kind = match sample.kind {
+            TrackKind::Video => TagType::Video,
+            TrackKind::Audio => TagType::Audio,
+        };
+        Ok(Some(Frame::new(kind, sample.dts_ms, body.freeze())))
+    }
+}
+
+/// Reads the `moov` box: top-level box headers are read and skipped until it comes (before
+/// or after `mdat`), then it is read whole (at most [`MAX_MOOV_SIZE`]).
+async fn find_moov(file: &mut MediaFile) -> Result<Bytes, ItemError> {
+    let mut offset = 0u64;
+    for _ in 0..MAX_TOP_LEVEL_BOXES {
+        let head = match file.read_at(offset, 16).await {
+            Ok(head) => head,
+            Err(FetchError::Eof(_)) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let header = BoxHeader::parse(&head)
+            .map_err(|e| ItemError::Format(format!("MP4: {e}")))?
+            .ok_or_else(|| ItemError::Format("MP4: truncated box header".into()))?;
+        let Some(size) = header.size else {
+            break; // extends to the end of the file: nothing after it
+        };
+        if &header.kind == b"moov" {
+            if size > MAX_MOOV_SIZE {
+                return Err(ItemError::Format(format!(
+                    "MP4: moov of {size} bytes is larger than {MAX_MOOV_SIZE}"
+                )));
+            }
+            let moov = file.read_at(offset, size as usize).await?;
+            if moov.len() as u64 != size {
+                return Err(ItemError::Format("MP4: moov is cut short".into()));
+            }
+            return Ok(moov);
+        }
+        offset = offset
+            .checked_add(size)
+            .ok_or_else(|| ItemError::Format("MP4: box sizes overflow".into()))?;
+    }
+    Err(ItemError::Format("MP4: no moov box".into()))
 }
 
 /// An FLV item, demuxed as it is read. Seeking to an offset reads from the start and keeps

@@ -44,6 +44,19 @@ fn files() -> Arc<HashMap<String, Bytes>> {
         "garbage".to_string(),
         Bytes::from_static(b"this is not a media file at all"),
     );
+    let mp4 = |name: &str| {
+        let path = format!(
+            "{}/../proto/mp4/tests/fixtures/{name}.mp4",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+    };
+    m.insert("faststart.mp4".to_string(), mp4("faststart"));
+    m.insert("moov_at_end.mp4".to_string(), mp4("moov_at_end"));
+    m.insert("mixed.mp4".to_string(), mp4("mixed_tracks"));
+    let mut cut = mp4("moov_at_end").to_vec();
+    cut.truncate(cut.len() / 2); // moov (at the end) is gone
+    m.insert("cut.mp4".to_string(), Bytes::from(cut));
     Arc::new(m)
 }
 
@@ -214,4 +227,43 @@ async fn the_relay_reports_finished() {
     assert_eq!(relay.wait().await, Ok(()));
     assert_eq!(status.snapshot().state, RelayState::Finished);
     assert_eq!(playlist.progress().file_index, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn mp4_items_moov_first_or_last_join_flv_items_on_one_timeline() {
+    let w = world();
+    let sub = w.hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let (relay, playlist) = play(
+        &w,
+        &["faststart.mp4", "cut.mp4", "moov_at_end.mp4", "a"],
+        1,
+        0,
+        0,
+    );
+    let frames = observe(&sub, Duration::from_secs(30)).await;
+    assert_eq!(relay.wait().await, Ok(()));
+    assert_eq!(playlist.progress().loops_done, 2);
+    let video = media(&frames, TagType::Video);
+    let audio = media(&frames, TagType::Audio);
+    // Two passes of 50 + 50 (25 fps MP4s, the cut one skipped) + 60 (FLV) video frames.
+    assert_eq!(video.len(), 2 * (50 + 50 + 60));
+    for track in [&video, &audio] {
+        assert!(
+            track.windows(2).all(|w| w[0].dts < w[1].dts),
+            "DTS not increasing"
+        );
+    }
+    // 2 × (2 + 2 + 2) s of media. An MP4 item with B-frames decodes 80 ms before it presents
+    // (its first DTS is -80 ms), and its AAC runs a little past the video: each item takes
+    // its DTS span, so the end lies a little after 12 s.
+    let v_end = video.last().unwrap().dts + 40;
+    assert!((12_000..=12_500).contains(&v_end), "video ends at {v_end}");
+    let a_end = audio.last().unwrap().dts + 23;
+    assert!(
+        (v_end - a_end).abs() <= 45,
+        "video {v_end} vs audio {a_end}"
+    );
+    // Every MP4 video frame carries the AVC NAL length-prefixed sample after its 5-byte
+    // FLV prefix; keyframes first in each item.
+    assert!(video[0].keyframe && video[50].keyframe && video[100].keyframe);
 }

@@ -57,7 +57,7 @@ use std::fmt;
 
 pub use header::BoxHeader;
 pub use movie::{Codec, EditList, Movie, SkipReason, SkippedTrack, Track, TrackKind};
-pub use sample::{FlvPrefix, Sample, SampleCursor, TrackSamples};
+pub use sample::{FlvPrefix, OwnedSampleCursor, Sample, SampleCursor, TrackSamples};
 
 /// Largest `moov` box [`Movie::parse`] accepts (64 MiB). Callers check the size from the box
 /// header against it before reading the box.

@@ -2,9 +2,10 @@
 //! and video tracks in decode order.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use crate::movie::{Codec, Movie, Track, TrackKind};
-use crate::table::{RawSample, Walker};
+use crate::table::{RawSample, Walker, WalkerPos};
 
 /// Converts a track's media times to the movie's milliseconds (see the crate docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +197,14 @@ impl Track {
         }
     }
 
+    /// The samples from a position taken from one of this track's iterators.
+    fn samples_at(&self, pos: WalkerPos) -> TrackSamples<'_> {
+        TrackSamples {
+            track: self,
+            walker: Walker::at(&self.table, pos),
+        }
+    }
+
     /// Positioned at the last sync sample presented at or before `start_ms` (the first sync
     /// sample if none is; the first sample if there are no sync samples). Also returns that
     /// sample's DTS. Scans from the start: O(samples before the position).
@@ -290,7 +299,73 @@ impl Iterator for SampleCursor<'_> {
     }
 }
 
+/// A [`SampleCursor`] that owns its movie (`Arc`), for a player that keeps its position
+/// between reads: the same samples in the same order, O(1) per sample, nothing allocated per
+/// sample.
+#[derive(Clone, Debug)]
+pub struct OwnedSampleCursor {
+    movie: Arc<Movie>,
+    video: Option<WalkerPos>,
+    audio: Option<WalkerPos>,
+    next_video: Option<Sample>,
+    next_audio: Option<Sample>,
+}
+
+impl OwnedSampleCursor {
+    pub fn movie(&self) -> &Arc<Movie> {
+        &self.movie
+    }
+
+    /// The sample `next` will return, without advancing.
+    pub fn peek(&self) -> Option<&Sample> {
+        match (&self.next_video, &self.next_audio) {
+            (Some(v), Some(a)) if a.dts_ms < v.dts_ms => Some(a),
+            (Some(v), _) => Some(v),
+            (None, a) => a.as_ref(),
+        }
+    }
+}
+
+impl Iterator for OwnedSampleCursor {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        let take_audio = match (&self.next_video, &self.next_audio) {
+            (Some(v), Some(a)) => a.dts_ms < v.dts_ms,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        let (track, pos, slot) = if take_audio {
+            (self.movie.audio(), &mut self.audio, &mut self.next_audio)
+        } else {
+            (self.movie.video(), &mut self.video, &mut self.next_video)
+        };
+        let next = match (track, pos.as_mut()) {
+            (Some(track), Some(pos)) => {
+                let mut it = track.samples_at(*pos);
+                let sample = it.next();
+                *pos = it.walker.pos();
+                sample
+            }
+            _ => None,
+        };
+        std::mem::replace(slot, next)
+    }
+}
+
 impl Movie {
+    /// [`Movie::samples_from`] as an [`OwnedSampleCursor`].
+    pub fn owned_samples_from(self: &Arc<Movie>, start_ms: u64) -> OwnedSampleCursor {
+        let cursor = self.samples_from(start_ms);
+        OwnedSampleCursor {
+            video: cursor.video.as_ref().map(|t| t.walker.pos()),
+            audio: cursor.audio.as_ref().map(|t| t.walker.pos()),
+            next_video: cursor.next_video,
+            next_audio: cursor.next_audio,
+            movie: Arc::clone(self),
+        }
+    }
+
     /// The samples of the used tracks merged in decode order (see [`SampleCursor`]), starting
     /// at the video key frame presented at or before `start_ms` (the first key frame when none
     /// is), with audio from that key frame's DTS on. Without video: from the audio sync sample

@@ -331,11 +331,10 @@ pub(crate) struct RawSample {
     pub(crate) size: u32,
 }
 
-/// Expands a [`SampleTable`] in decode order. Cheap to clone (no heap), which is how positions
-/// are remembered.
-#[derive(Clone, Debug)]
-pub(crate) struct Walker<'a> {
-    table: &'a SampleTable,
+/// Where a [`Walker`] is in its table: plain data, so a position can be kept without
+/// borrowing the table (an owned cursor stores it and rebuilds the walker per sample).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WalkerPos {
     index: u32,
     stts_i: usize,
     stts_left: u32,
@@ -350,23 +349,33 @@ pub(crate) struct Walker<'a> {
     sync_i: usize,
 }
 
+/// Expands a [`SampleTable`] in decode order. Cheap to clone (no heap), which is how positions
+/// are remembered.
+#[derive(Clone, Debug)]
+pub(crate) struct Walker<'a> {
+    table: &'a SampleTable,
+    p: WalkerPos,
+}
+
 impl<'a> Walker<'a> {
     pub(crate) fn new(table: &'a SampleTable) -> Self {
         Walker {
             table,
-            index: 0,
-            stts_i: 0,
-            stts_left: table.stts.first().map_or(0, |r| r.count),
-            dts: 0,
-            ctts_i: 0,
-            ctts_left: table.ctts.first().map_or(0, |r| r.count),
-            stsc_i: 0,
-            chunk: 0,
-            chunk_left: 0,
-            offset: 0,
-            started: false,
-            sync_i: 0,
+            p: WalkerPos {
+                stts_left: table.stts.first().map_or(0, |r| r.count),
+                ctts_left: table.ctts.first().map_or(0, |r| r.count),
+                ..WalkerPos::default()
+            },
         }
+    }
+
+    /// A walker of `table` at `pos` (taken from a walker of the same table).
+    pub(crate) fn at(table: &'a SampleTable, pos: WalkerPos) -> Self {
+        Walker { table, p: pos }
+    }
+
+    pub(crate) fn pos(&self) -> WalkerPos {
+        self.p
     }
 
     /// Makes chunk `chunk` (0-based) the current one.
@@ -375,14 +384,14 @@ impl<'a> Walker<'a> {
         while self
             .table
             .stsc
-            .get(self.stsc_i + 1)
+            .get(self.p.stsc_i + 1)
             .is_some_and(|next| u64::from(next.first_chunk) <= number)
         {
-            self.stsc_i += 1;
+            self.p.stsc_i += 1;
         }
-        self.offset = *self.table.chunks.get(chunk)?;
-        self.chunk = chunk;
-        self.chunk_left = self.table.stsc.get(self.stsc_i)?.per_chunk;
+        self.p.offset = *self.table.chunks.get(chunk)?;
+        self.p.chunk = chunk;
+        self.p.chunk_left = self.table.stsc.get(self.p.stsc_i)?.per_chunk;
         Some(())
     }
 }
@@ -392,59 +401,59 @@ impl Iterator for Walker<'_> {
 
     fn next(&mut self) -> Option<RawSample> {
         let t = self.table;
-        if self.index >= t.count {
+        if self.p.index >= t.count {
             return None;
         }
-        while self.stts_left == 0 {
-            self.stts_i += 1;
-            self.stts_left = t.stts.get(self.stts_i)?.count;
+        while self.p.stts_left == 0 {
+            self.p.stts_i += 1;
+            self.p.stts_left = t.stts.get(self.p.stts_i)?.count;
         }
-        let delta = t.stts.get(self.stts_i)?.value;
-        let composition_offset = match t.ctts.get(self.ctts_i) {
+        let delta = t.stts.get(self.p.stts_i)?.value;
+        let composition_offset = match t.ctts.get(self.p.ctts_i) {
             Some(run) => {
-                self.ctts_left -= 1;
-                if self.ctts_left == 0 {
-                    self.ctts_i += 1;
-                    self.ctts_left = t.ctts.get(self.ctts_i).map_or(0, |r| r.count);
+                self.p.ctts_left -= 1;
+                if self.p.ctts_left == 0 {
+                    self.p.ctts_i += 1;
+                    self.p.ctts_left = t.ctts.get(self.p.ctts_i).map_or(0, |r| r.count);
                 }
                 run.value
             }
             None => 0,
         };
-        if !self.started {
+        if !self.p.started {
             self.enter_chunk(0)?;
-            self.started = true;
+            self.p.started = true;
         }
-        while self.chunk_left == 0 {
-            self.enter_chunk(self.chunk + 1)?;
+        while self.p.chunk_left == 0 {
+            self.enter_chunk(self.p.chunk + 1)?;
         }
-        let size = t.sizes.get(self.index)?;
-        let offset = self.offset;
-        self.offset = offset.checked_add(u64::from(size))?;
-        self.chunk_left -= 1;
-        let number = self.index + 1;
+        let size = t.sizes.get(self.p.index)?;
+        let offset = self.p.offset;
+        self.p.offset = offset.checked_add(u64::from(size))?;
+        self.p.chunk_left -= 1;
+        let number = self.p.index + 1;
         let sync = match &t.sync {
             None => true,
             Some(list) => {
-                while list.get(self.sync_i).is_some_and(|&s| s < number) {
-                    self.sync_i += 1;
+                while list.get(self.p.sync_i).is_some_and(|&s| s < number) {
+                    self.p.sync_i += 1;
                 }
-                list.get(self.sync_i) == Some(&number)
+                list.get(self.p.sync_i) == Some(&number)
             }
         };
         let sample = RawSample {
-            index: self.index,
-            dts: self.dts,
+            index: self.p.index,
+            dts: self.p.dts,
             delta,
             composition_offset,
             sync,
             offset,
             size,
         };
-        self.stts_left -= 1;
+        self.p.stts_left -= 1;
         // At most 10^7 samples of at most 2^32 units: no overflow.
-        self.dts += u64::from(delta);
-        self.index += 1;
+        self.p.dts += u64::from(delta);
+        self.p.index += 1;
         Some(sample)
     }
 }

@@ -515,3 +515,24 @@ fn audio_only_delayed_starts_at_zero() {
     assert_eq!(movie.samples_from(0).next().unwrap().dts_ms, 0);
     assert_eq!(movie.duration_ms, 534);
 }
+
+#[test]
+fn the_owned_cursor_yields_what_the_borrowed_one_does() {
+    let names: Vec<String> =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".mp4"))
+            .collect();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in names {
+        let movie = std::sync::Arc::new(movie(&fixture(name.trim_end_matches(".mp4"))));
+        for start in [0, 500, 1_234, 100_000] {
+            let borrowed: Vec<_> = movie.samples_from(start).collect();
+            let mut owned = movie.owned_samples_from(start);
+            assert_eq!(owned.peek(), borrowed.first(), "{name} from {start}");
+            let owned: Vec<_> = owned.by_ref().collect();
+            assert_eq!(owned, borrowed, "{name} from {start}");
+        }
+    }
+}
