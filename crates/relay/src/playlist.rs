@@ -425,7 +425,7 @@ pub(crate) enum ItemError {
 
 /// One open item.
 enum Item {
-    Flv(FlvItem),
+    Flv(Box<FlvItem>),
     Mp4(Box<Mp4Item>),
 }
 
@@ -439,7 +439,7 @@ impl Item {
         let mut file = open_file(client, url, config).await?;
         let head = file.read_at(0, 16).await?;
         if head.starts_with(b"FLV") {
-            return Ok(Item::Flv(FlvItem::new(file, offset_ms)));
+            return Ok(Item::Flv(Box::new(FlvItem::new(file, offset_ms))));
         }
         if head.len() >= 8 && MP4_FIRST_BOXES.contains(&&head[4..8]) {
             return Ok(Item::Mp4(Box::new(Mp4Item::open(file, offset_ms).await?)));
