@@ -204,6 +204,7 @@ class NginxRtmp:
     def __init__(self, proc: Proc, port: int, prefix: Path):
         self.proc = proc
         self.port = port
+        self.http_port: Optional[int] = None
         self.prefix = prefix
         self.record_dir = prefix / "rec"
 
@@ -224,11 +225,23 @@ class NginxRtmp:
     def records(self) -> list[Path]:
         return sorted(self.record_dir.glob("*.flv"))
 
+    def http_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.http_port}/{name}"
+
+    def http_log(self) -> str:
+        path = self.prefix / "http_access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
 
 def start_nginx(
-    procs: Procs, tmp_path: Path, record_unique: bool = False, port: Optional[int] = None
+    procs: Procs,
+    tmp_path: Path,
+    record_unique: bool = False,
+    port: Optional[int] = None,
+    http_root: Optional[Path] = None,
 ) -> NginxRtmp:
-    """nginx-rtmp on a free port (or `port`, to restart one in the same prefix)."""
+    """nginx-rtmp on a free port (or `port`, to restart one in the same prefix); with
+    `http_root`, also a static HTTP server of that directory (range requests, access log)."""
     if not NGINX_RTMP_MODULE.exists():
         pytest.fail(f"{NGINX_RTMP_MODULE} missing: install libnginx-mod-rtmp (interop/run does)")
     port = port or free_port()
@@ -236,6 +249,19 @@ def start_nginx(
     (prefix / "rec").mkdir(parents=True, exist_ok=True)
     # Workers of a root master run as `nobody` unless told otherwise; they write the records.
     user = "user root root;" if os.geteuid() == 0 else ""
+    http = ""
+    http_port = None
+    if http_root is not None:
+        http_port = free_port()
+        http = f"""
+http {{
+    access_log {prefix}/http_access.log;
+    server {{
+        listen 127.0.0.1:{http_port};
+        root {http_root};
+    }}
+}}
+"""
     conf = f"""
 load_module {NGINX_RTMP_MODULE};
 {user}
@@ -260,7 +286,7 @@ rtmp {{
         }}
     }}
 }}
-"""
+{http}"""
     (prefix / "nginx.conf").write_text(conf)
     argv = ["nginx", "-p", prefix, "-e", prefix / "error.log", "-c", prefix / "nginx.conf"]
     proc = procs.start("nginx", argv)
@@ -271,7 +297,9 @@ rtmp {{
         return is_listening(port)
 
     wait_for(ready, 10, f"nginx listening on {port}")
-    return NginxRtmp(proc, port, prefix)
+    server = NginxRtmp(proc, port, prefix)
+    server.http_port = http_port
+    return server
 
 
 @pytest.fixture
