@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from aliyun import REGION, Sdk, utc, wait_status
+from aliyun import REGION, Sdk, fails, utc, wait_status
 from callbacks import Callbacks
 from conftest import start_baton, start_nginx
 from helpers import FFMPEG, FFPROBE, Procs, probe_file, wait_for
@@ -89,8 +89,10 @@ class Node:
     def __init__(self, baton_bin, procs: Procs, tmp_path: Path, files: dict[str, Path]):
         self.baton_bin, self.procs, self.tmp_path = baton_bin, procs, tmp_path
         root = next(iter(files.values())).parent
+        self.root = root
+        self.config = CONFIG + f'\n[media]\ndir = "{root}"\nlocal_roots = ["{root}"]\n'
         self.nginx = start_nginx(procs, tmp_path, record_unique=True, http_root=root)
-        self.baton = start_baton(baton_bin, procs, tmp_path, config=CONFIG)
+        self.baton = start_baton(baton_bin, procs, tmp_path, config=self.config)
 
     def sdk(self) -> Sdk:
         return Sdk("new-v3", f"127.0.0.1:{self.baton.api_port}", *KEY)
@@ -101,7 +103,10 @@ class Node:
             "Region": REGION,
             "TaskName": f"playlist {dst}",
             "SourceType": "url",
-            "SourceUrls": [self.nginx.http_url(n) for n in names],
+            "SourceUrls": [
+                n if n.startswith("/") or extra.get("SourceType") == "vod" else self.nginx.http_url(n)
+                for n in names
+            ],
             "DstUrl": self.nginx.rtmp_url(dst),
             "StartTime": utc(-60),
             "EndTime": utc(3600),
@@ -192,7 +197,7 @@ def test_kill_9_resumes_at_the_saved_position(node, files):
     node.baton.proc.wait(10)
     assert saved["CurrentFileIndex"] == 1, saved
     node.baton = start_baton(
-        node.baton_bin, node.procs, node.tmp_path, config=CONFIG, again=node.baton
+        node.baton_bin, node.procs, node.tmp_path, config=node.config, again=node.baton
     )
     c = node.sdk()
     wait_status(c, by_id, statuses=(1,), timeout=15)
@@ -226,6 +231,32 @@ def test_a_corrupt_item_is_skipped_with_a_callback(node, files):
         assert c.call("DescribeLivePullToPush", **by_id)["TaskStatus"] == 3
     finally:
         cb.close()
+
+
+def test_vod_media_ids_and_local_paths(node, files):
+    """`vod`: media IDs resolved in the media dir; `url`: absolute paths under local_roots."""
+    expected = item_length(files["c.flv"]) + item_length(files["b.mp4"])
+    for kind, sources in [
+        ("vod", ["c", "b"]),
+        ("url", [str(files["c.flv"]), str(files["b.mp4"])]),
+    ]:
+        dst = f"{kind}-{uuid.uuid4().hex[:6]}"
+        c, by_id = node.create(sources, dst, SourceType=kind)
+        wait_status(c, by_id, statuses=(3,), timeout=30)
+        time.sleep(1.5)
+        [record] = node.records(dst)
+        s = span(record)
+        session = max(e for _, e in s.values()) - min(b for b, _ in s.values())
+        assert abs(session - expected) <= 0.1, (kind, session, expected)
+    # A path outside local_roots, or a media ID that is not there, is named in the refusal.
+    c = node.sdk()
+    params = {
+        "Region": REGION, "TaskName": "outside", "SourceType": "url",
+        "SourceUrls": ["/etc/passwd"], "DstUrl": node.nginx.rtmp_url("x"),
+        "StartTime": utc(-60), "EndTime": utc(3600),
+    }
+    e = fails(c.call, "CreateLivePullToPush", **params)
+    assert (e.code, e.status) == ("InvalidParameter", 400) and "/etc/passwd" in e.message, e
 
 
 def test_ffprobe_reads_the_sources(files):

@@ -312,3 +312,31 @@ async fn item_callbacks_name_skipped_started_and_finished_items() {
         "{skipped:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_item_that_cannot_be_fetched_falls_under_the_retry_policy() {
+    let w = world("fetch");
+    let engine = engine(&w, CancellationToken::new()).await;
+    let mut spec = spec(&w, &["c.flv"], 0, 0, 0);
+    // Nothing listens there: connection refused, which retrying may cure.
+    spec.source_urls = vec!["http://127.0.0.1:9/missing.mp4".into()];
+    let task = engine.create(&acct(), spec).await.unwrap();
+    sleep(Duration::from_secs(5)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(
+        t.runtime.status,
+        TaskStatus::Running,
+        "the relay's grace period first"
+    );
+    sleep(Duration::from_secs(10)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Abnormal);
+    assert_eq!(
+        t.runtime.invalid_reason,
+        Some(baton_domain::InvalidReason::PullStreamFailed)
+    );
+    assert_eq!(
+        t.runtime.retries, 1,
+        "the task's RetryInterval / RetryCount take over"
+    );
+}

@@ -264,8 +264,9 @@ impl<'a> Fields<'a> {
 }
 
 /// Checks source URLs against the source type and protocol: a live task takes exactly one
-/// URL whose scheme matches the protocol; `url` tasks take http(s) file URLs; `vod` tasks
-/// take media IDs (no spaces).
+/// URL whose scheme matches the protocol; `url` tasks take http(s) file URLs or absolute
+/// local paths (whether a path is allowed is the engine's configuration); `vod` tasks take
+/// media IDs (no spaces).
 pub fn check_source_urls(
     source_type: SourceType,
     protocol: Option<SourceProtocol>,
@@ -289,9 +290,16 @@ pub fn check_source_urls(
             };
             check_url(NAME, &urls[0], schemes)
         }
-        SourceType::Url => urls
-            .iter()
-            .try_for_each(|u| check_url(NAME, u, &["http", "https"])),
+        SourceType::Url => urls.iter().try_for_each(|u| {
+            if u.starts_with('/') {
+                if u.chars().any(char::is_control) {
+                    return Err(ApiError::invalid(NAME, format!("{u:?} is not a path")));
+                }
+                Ok(())
+            } else {
+                check_url(NAME, u, &["http", "https"])
+            }
+        }),
         SourceType::Vod => urls.iter().try_for_each(|id| {
             if id.chars().any(char::is_whitespace) {
                 Err(ApiError::invalid(NAME, format!("{id:?} is not a media ID")))
@@ -456,6 +464,9 @@ mod tests {
         assert!(check_source_urls(live, Some(SourceProtocol::Rtmp), &two).is_err());
         assert!(check_source_urls(SourceType::Url, None, &one("https://h/a.mp4")).is_ok());
         assert!(check_source_urls(SourceType::Url, None, &one("rtmp://h/a")).is_err());
+        assert!(check_source_urls(SourceType::Url, None, &one("/srv/media/a.mp4")).is_ok());
+        assert!(check_source_urls(SourceType::Url, None, &one("relative/a.mp4")).is_err());
+        assert!(check_source_urls(SourceType::Url, None, &one("/a\u{7}b")).is_err());
         assert!(check_source_urls(SourceType::Vod, None, &one("1a2b3c")).is_ok());
         assert!(check_source_urls(SourceType::Vod, None, &one("a b")).is_err());
     }
