@@ -269,7 +269,7 @@ impl Player {
     }
 
     /// The next frame, when its time has come. Cancel-safe: a frame is only taken off the
-    /// queue once its time has come.
+    /// queue once its time has come, and item reads advance only when they complete.
     pub async fn next(&mut self) -> Result<PlayerEvent, RelayError> {
         loop {
             if let Some(dts) = self.ready.front().map(|f| f.dts) {
@@ -527,7 +527,9 @@ impl Mp4Item {
         if let Some(frame) = self.out.pop_front() {
             return Ok(Some(frame));
         }
-        let Some(sample) = self.samples.next() else {
+        // Peek, read, then advance: a read cancelled halfway (the relay loop selects over
+        // its sources) leaves the sample to be read again.
+        let Some(sample) = self.samples.peek().copied() else {
             return Ok(None);
         };
         let data = match self.file.read_at(sample.offset, sample.size as usize).await {
@@ -540,6 +542,7 @@ impl Mp4Item {
             }
             Err(e) => return Err(e.into()),
         };
+        self.samples.next();
         let prefix = sample.flv_prefix();
         let mut body = BytesMut::with_capacity(prefix.len() + data.len());
         body.extend_from_slice(&prefix);
