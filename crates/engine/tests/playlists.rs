@@ -228,6 +228,14 @@ async fn an_engine_restart_resumes_at_the_saved_position_and_restart_starts_over
     sleep(Duration::from_millis(6_500)).await;
     let stored = w.store.get(&acct(), &task.id).await.unwrap().unwrap();
     assert_eq!(stored.runtime.current_file_index, 1, "stored while playing");
+    // Describe shows the position as it is now, not as last stored.
+    let live = engine1.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(
+        (live.runtime.current_file_index, live.runtime.current_offset),
+        (1, 2),
+        "b at 2.5 s (stored: {})",
+        stored.runtime.current_offset
+    );
     // The process goes away with its relays (the last position may still be written).
     first.cancel();
     engine1.shutdown(Duration::from_secs(1)).await;
@@ -255,7 +263,8 @@ async fn an_engine_restart_resumes_at_the_saved_position_and_restart_starts_over
     let restarted = seen.iter().position(|&(m, s)| m == 1 && s == 0);
     assert!(restarted.is_some(), "restart plays a from 0: {seen:?}");
     let (_, index, offset) = status(&engine2, &task.id).await;
-    assert_eq!((index, offset), (0, 0));
+    assert_eq!(index, 0);
+    assert!(offset <= 2, "a, {offset} s in");
 }
 
 #[tokio::test(start_paused = true)]

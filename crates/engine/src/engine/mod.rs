@@ -168,12 +168,16 @@ impl Engine {
         Ok(task)
     }
 
+    /// One task, with a playing list's position as it is now (the stored one is at most
+    /// [`PROGRESS_EVERY`](supervisor::PROGRESS_EVERY) old).
     pub async fn get(&self, account: &AccountId, id: &TaskId) -> Result<Task, EngineError> {
-        self.inner
+        let task = self
+            .inner
             .store
             .get(account, id)
             .await?
-            .ok_or(EngineError::Rejected(Rejection::NotFound))
+            .ok_or(EngineError::Rejected(Rejection::NotFound))?;
+        Ok(self.live(task))
     }
 
     pub async fn list(
@@ -182,7 +186,23 @@ impl Engine {
         filter: &ListFilter,
         page: Page,
     ) -> Result<TaskList, EngineError> {
-        Ok(self.inner.store.list(account, filter, page).await?)
+        let mut list = self.inner.store.list(account, filter, page).await?;
+        list.tasks = list.tasks.into_iter().map(|t| self.live(t)).collect();
+        Ok(list)
+    }
+
+    /// `task` with its current run's playlist position, if it plays one.
+    fn live(&self, mut task: Task) -> Task {
+        if let Some(p) = self
+            .inner
+            .supervisor
+            .playlist_progress(&task.id, task.runtime.run)
+        {
+            task.runtime.current_file_index = p.file_index;
+            task.runtime.current_offset = u32::try_from(p.offset_ms / 1000).unwrap_or(u32::MAX);
+            task.runtime.current_loop = p.loops_done;
+        }
+        task
     }
 
     pub async fn update(

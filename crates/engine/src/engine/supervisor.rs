@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use baton_domain::{AccountId, Command, InvalidReason, ItemEvent, ItemEventKind, TaskId};
 use baton_relay::{
-    ItemNoteKind, Playlist, Relay, RelayConfig, RelayError, RelayPool, RelayState, RelayStatus,
-    Side, StatusCell,
+    ItemNoteKind, Playlist, PlaylistProgress, Relay, RelayConfig, RelayError, RelayPool,
+    RelayState, RelayStatus, Side, StatusCell,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -163,6 +163,13 @@ impl Supervisor {
         {
             playlist.set_repeat(repeat);
         }
+    }
+
+    /// Where run `run`'s playlist is now, if that run plays one.
+    pub(super) fn playlist_progress(&self, id: &TaskId, run: u64) -> Option<PlaylistProgress> {
+        let relays = self.lock();
+        let running = relays.get(id).filter(|r| r.run == run)?;
+        running.playlist.as_ref().map(|p| p.progress())
     }
 
     /// The status of a task's relay, if one runs.
