@@ -3,10 +3,10 @@
 //! A relay's state changes become `RelayRunning` / `RelayRecovering`; its end with an error
 //! becomes `RelayFailed` (its side mapped to the provider's reason); a playlist's position
 //! becomes `Progress` (every [`PROGRESS_EVERY`] while it moves) and its end
-//! `PlaylistFinished`. Every report carries the
-//! run, so reports from a relay that was already replaced move nothing. Reports are handed to
-//! a callback that applies them on their own task: the watcher never waits on a task's lock,
-//! so stopping a relay while holding that lock cannot deadlock.
+//! `PlaylistFinished`. Every report carries the run, so reports from a relay that was already
+//! replaced move nothing. Reports are queued to one applier per relay, which applies them in
+//! the order they were made: the watcher never waits on a task's lock, so stopping a relay
+//! while holding that lock cannot deadlock.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -43,7 +43,12 @@ impl RelayLauncher for LocalLauncher {
     }
 }
 
-type Report = Arc<dyn Fn(AccountId, TaskId, Command) + Send + Sync>;
+/// Applies a relay's report to its task (the engine's apply, which waits for the task).
+type Report = Arc<
+    dyn Fn(AccountId, TaskId, Command) -> futures_util::future::BoxFuture<'static, ()>
+        + Send
+        + Sync,
+>;
 
 /// How often a playing list's position is reported (and so persisted) while it moves.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -74,7 +79,10 @@ impl fmt::Debug for Supervisor {
 impl Supervisor {
     pub(super) fn new(
         launcher: Arc<dyn RelayLauncher>,
-        report: impl Fn(AccountId, TaskId, Command) + Send + Sync + 'static,
+        report: impl Fn(AccountId, TaskId, Command) -> futures_util::future::BoxFuture<'static, ()>
+        + Send
+        + Sync
+        + 'static,
     ) -> Supervisor {
         Supervisor {
             launcher,
@@ -100,7 +108,7 @@ impl Supervisor {
             Ok(relay) => relay,
             Err(e) => {
                 warn!(task = %id, run, error = %e, "relay did not start");
-                (self.report)(account.clone(), id.clone(), failed(run, &e));
+                tokio::spawn((self.report)(account.clone(), id.clone(), failed(run, &e)));
                 return;
             }
         };
@@ -213,6 +221,21 @@ async fn watch(
     id: TaskId,
     run: u64,
 ) {
+    // Reports are applied in the order the relay made them (progress before the end of its
+    // list, an item's start before its finish) by one applier per relay; the watcher itself
+    // never waits on the task, so stopping a relay while holding the task cannot deadlock.
+    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<Command>();
+    {
+        let (apply, account, id) = (Arc::clone(&report), account.clone(), id.clone());
+        tokio::spawn(async move {
+            while let Some(command) = queued.recv().await {
+                apply(account.clone(), id.clone(), command).await;
+            }
+        });
+    }
+    let report = move |_: AccountId, _: TaskId, command: Command| {
+        let _ = queue.send(command);
+    };
     let mut states = relay.state_changes();
     let status = relay.status_cell();
     let ended = relay.wait();
