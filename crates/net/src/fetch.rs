@@ -163,8 +163,10 @@ pub struct HttpFileConfig {
 impl Default for HttpFileConfig {
     fn default() -> Self {
         HttpFileConfig {
-            window: 8 << 20,
-            max_skip: 1 << 20,
+            // Enough for the back-and-forth of interleaved audio/video chunks of ordinary
+            // files; a longer step back costs one more range request, not correctness.
+            window: 512 << 10,
+            max_skip: 512 << 10,
             timeout: Duration::from_secs(10),
         }
     }
