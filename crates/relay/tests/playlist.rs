@@ -267,3 +267,74 @@ async fn mp4_items_moov_first_or_last_join_flv_items_on_one_timeline() {
     // FLV prefix; keyframes first in each item.
     assert!(video[0].keyframe && video[50].keyframe && video[100].keyframe);
 }
+
+/// An FLV file of `seconds` with one video keyframe and one audio frame per second.
+fn sparse_flv(seconds: u32) -> Bytes {
+    use baton_flv::FlvMuxer;
+    let mut out = bytes::BytesMut::new();
+    out.extend_from_slice(&FlvMuxer::header(true, true));
+    FlvMuxer::write_tag(
+        TagType::Video,
+        0,
+        &[0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f],
+        &mut out,
+    );
+    FlvMuxer::write_tag(TagType::Audio, 0, &[0xaf, 0, 0x12, 0x10], &mut out);
+    for s in 0..seconds {
+        let ts = s * 1000;
+        FlvMuxer::write_tag(
+            TagType::Video,
+            ts,
+            &[0x17, 1, 0, 0, 0, 0xde, 0xad],
+            &mut out,
+        );
+        FlvMuxer::write_tag(TagType::Audio, ts + 500, &[0xaf, 1, 0x21, 0x10], &mut out);
+    }
+    out.freeze()
+}
+
+/// Looping past 2^24 ms (≈4.66 h), where RTMP timestamps move to the extended field: the
+/// destination (Baton's ingest, reading the wire) sees the timeline go on, one second a frame.
+#[tokio::test(start_paused = true)]
+async fn the_timeline_crosses_the_extended_timestamp_boundary() {
+    let w = world();
+    let sub = w.hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let items = vec!["mem:sparse".to_string()];
+    let playlist = Playlist::new(items, -1, 0, 0, 0).unwrap();
+    let mut config = RelayConfig::new("playlist", DST);
+    config.client = ClientOptions {
+        dialer: Arc::new(Arc::clone(&w.net)),
+        ..ClientOptions::default()
+    };
+    let mut memory = HashMap::new();
+    memory.insert("sparse".to_string(), sparse_flv(600));
+    config.playlist = Some((
+        Arc::clone(&playlist),
+        PlayerConfig {
+            memory: Arc::new(memory),
+            ..PlayerConfig::default()
+        },
+    ));
+    let relay = Relay::spawn(config).unwrap();
+    const BOUNDARY: i64 = 0xFF_FFFF;
+    let mut last = -1i64;
+    let mut crossed = 0;
+    while crossed < 5 {
+        let StreamEvent::Frame(f) = sub.recv().await else {
+            panic!("the publisher left");
+        };
+        if f.kind != TagType::Video || f.config {
+            continue;
+        }
+        assert!(f.dts > last, "video DTS went from {last} to {}", f.dts);
+        // A second a frame; at a loop, plus the audio frame that ends half a second later.
+        assert!(f.dts - last <= 1_501 || last < 0, "gap {last} → {}", f.dts);
+        last = f.dts;
+        if f.dts > BOUNDARY {
+            crossed += 1;
+        }
+    }
+    assert!(last > BOUNDARY && last < BOUNDARY + 10_000, "{last}");
+    assert!(playlist.progress().loops_done >= 27);
+    relay.stop();
+}
