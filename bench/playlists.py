@@ -99,7 +99,7 @@ worker_processes 1; daemon off; master_process on; pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 events {{ worker_connections 4096; }}
 rtmp {{ server {{ listen 127.0.0.1:{rtmp}; application live {{ live on; }} }} }}
-http {{ access_log off; server {{ listen 127.0.0.1:{http}; root {media}; }} }}
+http {{ access_log {tmp}/http.log; server {{ listen 127.0.0.1:{http}; root {media}; }} }}
 """)
     proc = subprocess.Popen(["nginx", "-p", str(tmp), "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -108,16 +108,21 @@ http {{ access_log off; server {{ listen 127.0.0.1:{http}; root {media}; }} }}
     return proc, rtmp, http
 
 
-def measure(pids_of, seconds: float, warmup: float, n: int) -> dict:
+def http_requests(tmp: Path) -> int:
+    log = tmp / "http.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def measure(pids_of, seconds: float, warmup: float, n: int, tmp: Path) -> dict:
     time.sleep(warmup)
     pids = pids_of()
-    t0, c0 = time.monotonic(), cpu_ticks(pids)
+    t0, c0, r0 = time.monotonic(), cpu_ticks(pids), http_requests(tmp)
     time.sleep(seconds)
-    t1, c1 = time.monotonic(), cpu_ticks(pids)
+    t1, c1, r1 = time.monotonic(), cpu_ticks(pids), http_requests(tmp)
     rss, uss = memory_kib(pids)
     cpu = (c1 - c0) / TICK / (t1 - t0) * 100
     return {"cpu_per_relay": cpu / n, "rss_mib": rss / 1024 / n, "uss_mib": uss / 1024 / n,
-            "processes": len(pids)}
+            "processes": len(pids), "requests_per_min": (r1 - r0) / n / (t1 - t0) * 60}
 
 
 def run_baton(baton: Path, tmp: Path, n: int, src: str, rtmp: int, args) -> dict:
@@ -146,7 +151,7 @@ def run_baton(baton: Path, tmp: Path, n: int, src: str, rtmp: int, args) -> dict
                    SourceType="url", SourceUrls=[src], RepeatNumber=-1,
                    DstUrl=f"rtmp://127.0.0.1:{rtmp}/live/baton{i}",
                    StartTime=utc(-60), EndTime=utc(7200))
-        m = measure(lambda: [proc.pid], args.seconds, args.warmup, n)
+        m = measure(lambda: [proc.pid], args.seconds, args.warmup, n, tmp)
         m["rss_mib"] -= idle_rss / 1024 / n
         m["uss_mib"] -= idle_uss / 1024 / n
         return m
@@ -155,7 +160,7 @@ def run_baton(baton: Path, tmp: Path, n: int, src: str, rtmp: int, args) -> dict
         proc.wait(20)
 
 
-def run_ffmpeg(n: int, src: str, rtmp: int, args) -> dict:
+def run_ffmpeg(n: int, src: str, rtmp: int, args, tmp: Path) -> dict:
     procs = [
         subprocess.Popen(
             ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
@@ -166,7 +171,7 @@ def run_ffmpeg(n: int, src: str, rtmp: int, args) -> dict:
         for i in range(n)
     ]
     try:
-        return measure(lambda: [p.pid for p in procs], args.seconds, args.warmup, n)
+        return measure(lambda: [p.pid for p in procs], args.seconds, args.warmup, n, tmp)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -192,17 +197,18 @@ def main() -> int:
             src = f"http://127.0.0.1:{http}/{clip.name}"
             results = {
                 "baton": run_baton(args.baton, tmp, args.relays, src, rtmp, args),
-                "ffmpeg": run_ffmpeg(args.relays, src, rtmp, args),
+                "ffmpeg": run_ffmpeg(args.relays, src, rtmp, args, tmp),
             }
         finally:
             ng.send_signal(signal.SIGQUIT)
             ng.wait(20)
     print(f"{args.relays} looping playlist relays of {clip.name}, {args.seconds:.0f} s window\n")
-    print("| system | CPU % of a core per relay | RSS MiB per relay | USS MiB per relay | processes |")
-    print("|---|---:|---:|---:|---:|")
+    print("| system | CPU % of a core per relay | RSS MiB per relay | USS MiB per relay "
+          "| HTTP requests per relay-minute | processes |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, m in results.items():
         print(f"| {name} | {m['cpu_per_relay']:.3f} | {m['rss_mib']:.2f} | {m['uss_mib']:.2f} "
-              f"| {m['processes']} |")
+              f"| {m['requests_per_min']:.1f} | {m['processes']} |")
     return 0
 
 

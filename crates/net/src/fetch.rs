@@ -151,8 +151,11 @@ impl LocalFile {
 /// Settings of [`HttpFile`].
 #[derive(Clone, Debug)]
 pub struct HttpFileConfig {
-    /// Bytes kept behind the read position for reads that step back a little.
+    /// Bytes kept around the read position for reads that step back a little. A read behind
+    /// the window doubles it (up to `max_window`): the window grows to the file's interleaving
+    /// instead of re-requesting the same bytes over and over.
     pub window: usize,
+    pub max_window: usize,
     /// A read this far ahead of the position is served by reading on (and discarding);
     /// further ahead opens a new range request.
     pub max_skip: u64,
@@ -165,7 +168,8 @@ impl Default for HttpFileConfig {
         HttpFileConfig {
             // Enough for the back-and-forth of interleaved audio/video chunks of ordinary
             // files; a longer step back costs one more range request, not correctness.
-            window: 512 << 10,
+            window: 256 << 10,
+            max_window: 32 << 20,
             max_skip: 512 << 10,
             timeout: Duration::from_secs(10),
         }
@@ -281,8 +285,9 @@ impl HttpFile {
                 Some(chunk) => {
                     *pos += chunk.len() as u64;
                     self.bytes_in += chunk.len() as u64;
+                    // Trim first, so the buffer never grows past about twice the window.
+                    self.trim(keep_from, chunk.len());
                     self.window.extend_from_slice(&chunk);
-                    self.trim(keep_from);
                 }
                 None => {
                     self.body = None;
@@ -293,15 +298,15 @@ impl HttpFile {
         Ok(())
     }
 
-    /// Keeps about `config.window` bytes, dropping the oldest, but none from `keep_from` on
-    /// and at least half a window before it (trimming happens past twice the window, in one
-    /// step, so it is rare).
-    fn trim(&mut self, keep_from: u64) {
-        if self.window.len() > 2 * self.config.window {
+    /// Makes room for `incoming` bytes when the buffer would pass twice the window: drops the
+    /// oldest bytes down to about one window, but none from `keep_from` on and at least half
+    /// a window before it (rare, and one step each time).
+    fn trim(&mut self, keep_from: u64, incoming: usize) {
+        if self.window.len() + incoming > 2 * self.config.window {
             let pinned = usize::try_from(keep_from.saturating_sub(self.window_start))
                 .unwrap_or(usize::MAX)
                 .saturating_sub(self.config.window / 2);
-            let drop = (self.window.len() - self.config.window).min(pinned);
+            let drop = self.window.len().saturating_sub(self.config.window).min(pinned);
             let _ = self.window.split_to(drop);
             self.window_start += drop as u64;
         }
@@ -316,9 +321,16 @@ impl HttpFile {
         let end = offset.saturating_add(len as u64);
         let window_end = self.window_start + self.window.len() as u64;
         let reachable = self.body.is_some() || end <= window_end;
-        let in_window = offset >= self.window_start
-            && (offset <= window_end.saturating_add(self.config.max_skip))
-            && reachable;
+        if offset < self.window_start && self.config.window < self.config.max_window {
+            // Stepped back past the window: the file interleaves its tracks more widely.
+            self.config.window = (self.config.window * 2).min(self.config.max_window);
+            tracing::debug!(url = %self.url, window = self.config.window, "read window grown");
+        }
+        // Reading through to a position ahead is cheaper than a new request up to the larger
+        // of max_skip and the window (which has grown to the file's interleaving).
+        let skip = self.config.max_skip.max(self.config.window as u64);
+        let in_window =
+            offset >= self.window_start && offset <= window_end.saturating_add(skip) && reachable;
         if !in_window || (end > window_end && self.body.is_none()) {
             self.request(offset).await?;
         }
@@ -424,6 +436,7 @@ mod tests {
     fn small_window() -> HttpFileConfig {
         HttpFileConfig {
             window: 64 << 10,
+            max_window: 64 << 10,
             max_skip: 16 << 10,
             timeout: Duration::from_secs(5),
         }
@@ -465,6 +478,32 @@ mod tests {
         assert!(matches!(f.read_at(len, 1).await, Err(FetchError::Eof(_))));
         // Memory stays bounded by the window.
         assert!(f.window.len() <= 2 * (64 << 10) + (1 << 16));
+    }
+
+    #[tokio::test]
+    async fn the_window_grows_to_the_files_interleaving() {
+        let bytes = data(4 << 20);
+        let (base, served) = server(bytes.clone(), true).await;
+        let config = HttpFileConfig {
+            window: 16 << 10,
+            max_window: 1 << 20,
+            ..small_window()
+        };
+        let mut f = HttpFile::open(reqwest::Client::new(), format!("{base}/f.mp4"), config)
+            .await
+            .unwrap();
+        // Two tracks 200 KB apart, read in turns: each step back is 200 KB.
+        for i in 0..200u64 {
+            for track in [0u64, 200_000] {
+                let offset = 1_000 + track + i * 4_000;
+                let got = f.read_at(offset, 3_000).await.unwrap();
+                assert_eq!(&got[..], &bytes[offset as usize..offset as usize + 3_000]);
+            }
+        }
+        // A few misses while the window grows (16 → 32 → ... → 512 KiB), then none.
+        let requests = served.requests.load(Ordering::SeqCst);
+        assert!(requests <= 16, "{requests} requests");
+        assert!(f.config.window <= 1 << 20);
     }
 
     #[tokio::test]
