@@ -306,7 +306,11 @@ impl HttpFile {
             let pinned = usize::try_from(keep_from.saturating_sub(self.window_start))
                 .unwrap_or(usize::MAX)
                 .saturating_sub(self.config.window / 2);
-            let drop = self.window.len().saturating_sub(self.config.window).min(pinned);
+            let drop = self
+                .window
+                .len()
+                .saturating_sub(self.config.window)
+                .min(pinned);
             let _ = self.window.split_to(drop);
             self.window_start += drop as u64;
         }
