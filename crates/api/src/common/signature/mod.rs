@@ -1,13 +1,15 @@
-//! Server-side verification of Alibaba Cloud (POP) request signatures: RPC v1 HMAC-SHA1 and
-//! ACS3-HMAC-SHA256 ("V3"). Pure functions over decoded parameters and headers; the request
-//! pipeline (`aliyun::auth`) decides which applies and adds the time window and replay checks.
+//! Server-side verification of request signatures: Alibaba Cloud (POP) RPC v1 HMAC-SHA1 and
+//! ACS3-HMAC-SHA256 ("V3"), and Volcengine HMAC-SHA256 (`volc`). Pure functions over decoded
+//! parameters and headers; a dialect's request pipeline decides which applies and adds the
+//! time window and replay checks.
 //!
-//! The algorithms are in shared/reference/signatures.md §1–2; the worked vectors there and
+//! The algorithms are in shared/reference/signatures.md §1–3; the worked vectors there and
 //! every captured SDK request verify (tests/signatures.rs). Comparisons of signatures are
 //! constant-time (`Mac::verify_slice`).
 
 pub mod acs3;
 pub mod rpc;
+pub mod volc;
 
 use sha2::{Digest, Sha256};
 
