@@ -70,6 +70,18 @@ class Callbacks:
         unique = {e["Sequence"]: e for e in self.of(task_id)}
         return [unique[s]["State"] for s in sorted(unique)]
 
+    def wait_event(self, task_id: str, event: str, timeout: float = 15) -> dict:
+        """The first delivered event of the task whose `Event` is `event` (delivery order is
+        not event order: callbacks are retried independently; `Sequence` orders them)."""
+
+        def seen():
+            return next((e for e in self.of(task_id) if e.get("Event") == event), None)
+
+        try:
+            return wait_for(seen, timeout, f"callback {event} of {task_id}", interval=0.1)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; received: {self.states(task_id)}") from e
+
     def wait_state(self, task_id: str, state: str, count: int = 1, timeout: float = 15) -> dict:
         def seen():
             matching = [e for e in self.of(task_id) if e["State"] == state]

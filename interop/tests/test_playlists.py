@@ -220,11 +220,13 @@ def test_a_corrupt_item_is_skipped_with_a_callback(node, files):
             ["bad.mp4", "c.flv"], dst, CallbackUrl=cb.url, NotifyItemSwitch="on"
         )
         task_id = by_id["TaskId"]
-        skipped = cb.wait_state(task_id, "Running", count=2, timeout=20)
-        assert skipped["Event"] == "ItemSkipped", skipped
+        skipped = cb.wait_event(task_id, "ItemSkipped", timeout=20)
+        assert skipped["State"] == "Running" and skipped["Sequence"] == 2, skipped
         assert skipped["FileIndex"] == 0 and skipped["FileUrl"].endswith("bad.mp4")
         assert "MP4" in skipped["Detail"], skipped
-        done = cb.wait_state(task_id, "Offline", timeout=20)
+        done = cb.wait_event(task_id, "PlaylistFinished", timeout=20)
+        assert done["State"] == "Offline", done
+        wait_for(lambda: len({e["Sequence"] for e in cb.of(task_id)}) == 5, 15, "5 events")
         assert done["Event"] == "PlaylistFinished" and done["FileIndex"] == 1, done
         events = [e.get("Event") for e in sorted(cb.of(task_id), key=lambda e: e["Sequence"])]
         assert events == [None, "ItemSkipped", "ItemStarted", "ItemFinished", "PlaylistFinished"]
