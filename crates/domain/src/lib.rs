@@ -9,6 +9,7 @@
 //! * [`lifecycle`]: the state machine ([`Task::create`], [`Task::apply`]).
 //! * [`event`]: callback events ([`CallbackEvent`]).
 //! * [`store`]: the storage port ([`TaskStore`]).
+//! * [`time`]: calendar arithmetic and the providers' time format.
 //! * [`ingest`]: forbidden streams ([`Block`], the [`BlockStore`] port) and signed publish URLs
 //!   ([`PublishAuth`]).
 
@@ -18,6 +19,7 @@ pub mod lifecycle;
 pub mod request;
 pub mod store;
 pub mod task;
+pub mod time;
 pub mod validate;
 
 pub use event::{CallbackEvent, CallbackState, ItemEvent, ItemEventKind};

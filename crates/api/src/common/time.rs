@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use baton_domain::UnixTime;
+use baton_domain::{UnixTime, time};
 
 /// Gives the API the current Unix time. Injected so tests can pin it (the captured SDK
 /// requests carry fixed timestamps).
@@ -72,72 +72,26 @@ pub fn parse_utc(s: &str) -> Option<UnixTime> {
         })
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (month, day) = (u32::try_from(month).ok()?, u32::try_from(day).ok()?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if year < 1970
         || !(1..=12).contains(&month)
         || day < 1
-        || day > days_in_month(year, month)
+        || day > time::days_in_month(year, month)
         || hour > 23
         || minute > 59
         || second > 59
     {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    Some(time::days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 /// Formats Unix seconds as `yyyy-MM-ddTHH:mm:ssZ`. Times before 1970 or after 9999 are
 /// clamped to the representable range (the domain never produces them).
 pub fn format_utc(t: UnixTime) -> String {
     const MAX: UnixTime = 253_402_300_799; // 9999-12-31T23:59:59Z
-    let t = t.clamp(0, MAX);
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-Compatible
-/// Low-Level Date Algorithms", days_from_civil).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`] (same source, civil_from_days).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    time::rfc3339(t.clamp(0, MAX))
 }
 
 #[cfg(test)]
