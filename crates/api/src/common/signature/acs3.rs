@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{hex, sha256_hex, unhex};
+use super::{AuthorizationElements, hex, sha256_hex, unhex};
 use crate::common::params::canonical_query;
 use crate::error::ApiError;
 
@@ -48,62 +48,11 @@ impl Authorization {
     /// Parses the header value. Other algorithms (`ACS3-HMAC-SM3`, `ACS3-RSA-SHA256`) and
     /// missing or repeated elements are [`ApiError::IncompleteSignature`].
     pub fn parse(value: &str) -> Result<Authorization, ApiError> {
-        let incomplete = |why: &str| ApiError::IncompleteSignature(why.to_string());
-        let (algorithm, rest) = value
-            .trim()
-            .split_once(' ')
-            .ok_or_else(|| incomplete("the Authorization header has no credential"))?;
-        if algorithm != ALGORITHM {
-            return Err(ApiError::IncompleteSignature(format!(
-                "signature algorithm {algorithm:?} is not supported; use {ALGORITHM}"
-            )));
-        }
-        let (mut credential, mut signed, mut signature) = (None, None, None);
-        for element in rest.split(',').map(str::trim) {
-            let (key, val) = element
-                .split_once('=')
-                .ok_or_else(|| incomplete("an Authorization element has no '='"))?;
-            let slot = match key {
-                "Credential" => &mut credential,
-                "SignedHeaders" => &mut signed,
-                "Signature" => &mut signature,
-                _ => {
-                    return Err(ApiError::IncompleteSignature(format!(
-                        "unknown Authorization element {key:?}"
-                    )));
-                }
-            };
-            if slot.replace(val).is_some() {
-                return Err(ApiError::IncompleteSignature(format!(
-                    "Authorization element {key} is repeated"
-                )));
-            }
-        }
-        let access_key_id = credential
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| incomplete("Credential is missing"))?;
-        let signature = signature
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| incomplete("Signature is missing"))?;
-        let signed_headers: Vec<String> = signed
-            .ok_or_else(|| incomplete("SignedHeaders is missing"))?
-            .split(';')
-            .map(str::to_string)
-            .collect();
-        for (i, name) in signed_headers.iter().enumerate() {
-            if name.is_empty() || name.bytes().any(|b| b.is_ascii_uppercase()) {
-                return Err(incomplete("SignedHeaders must be lower-case header names"));
-            }
-            if signed_headers[..i].contains(name) {
-                return Err(ApiError::IncompleteSignature(format!(
-                    "SignedHeaders names {name} twice"
-                )));
-            }
-        }
+        let e = AuthorizationElements::parse(value, ALGORITHM)?;
         Ok(Authorization {
-            access_key_id: access_key_id.to_string(),
-            signed_headers,
-            signature: signature.to_string(),
+            access_key_id: e.credential.to_string(),
+            signed_headers: e.signed_headers,
+            signature: e.signature.to_string(),
         })
     }
 }
@@ -111,30 +60,9 @@ impl Authorization {
 /// Checks that the request signs at least [`REQUIRED_SIGNED_HEADERS`], `content-type` when it
 /// is present, and every `x-acs-*` header it sends (an unsigned one could be added by anyone).
 pub fn check_signed_headers(headers: &HeaderMap, signed: &[String]) -> Result<(), ApiError> {
-    let is_signed = |name: &str| signed.iter().any(|s| s == name);
-    for name in REQUIRED_SIGNED_HEADERS {
-        if !is_signed(name) {
-            return Err(ApiError::IncompleteSignature(format!(
-                "header {name} must be signed"
-            )));
-        }
-    }
-    for name in headers.keys() {
-        let name = name.as_str();
-        if (name == "content-type" || name.starts_with("x-acs-")) && !is_signed(name) {
-            return Err(ApiError::IncompleteSignature(format!(
-                "header {name} must be signed"
-            )));
-        }
-    }
-    for name in signed {
-        if !headers.contains_key(name.as_str()) {
-            return Err(ApiError::IncompleteSignature(format!(
-                "signed header {name} is not in the request"
-            )));
-        }
-    }
-    Ok(())
+    super::check_signed_headers(headers, signed, &REQUIRED_SIGNED_HEADERS, |name| {
+        name == "content-type" || name.starts_with("x-acs-")
+    })
 }
 
 /// The canonical request. `query` are the decoded URL-query parameters only (a form body is
