@@ -50,6 +50,9 @@ type Report = Arc<
         + Sync,
 >;
 
+/// Reports of one relay waiting for its task at most (see `watch`).
+const REPORT_QUEUE: usize = 64;
+
 /// How often a playing list's position is reported (and so persisted) while it moves.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
@@ -222,126 +225,128 @@ async fn watch(
     run: u64,
 ) {
     // Reports are applied in the order the relay made them (progress before the end of its
-    // list, an item's start before its finish) by one applier per relay; the watcher itself
-    // never waits on the task, so stopping a relay while holding the task cannot deadlock.
-    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<Command>();
+    // list, an item's start before its finish) by one applier per relay. The queue is bounded;
+    // the watcher waits only when REPORT_QUEUE reports are pending, i.e. while the applier
+    // waits for the task's lock — at most the stop timeout when a stop holds it — so stopping
+    // a relay while holding the task cannot deadlock.
+    let (queue, mut queued) = tokio::sync::mpsc::channel::<Command>(REPORT_QUEUE);
     {
-        let (apply, account, id) = (Arc::clone(&report), account.clone(), id.clone());
+        let (account, id) = (account.clone(), id.clone());
         tokio::spawn(async move {
             while let Some(command) = queued.recv().await {
-                apply(account.clone(), id.clone(), command).await;
+                report(account.clone(), id.clone(), command).await;
             }
         });
     }
-    let report = move |_: AccountId, _: TaskId, command: Command| {
-        let _ = queue.send(command);
-    };
     let mut states = relay.state_changes();
     let status = relay.status_cell();
     let ended = relay.wait();
     tokio::pin!(ended);
     let mut ticks = tokio::time::interval(PROGRESS_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut reported = None;
-    let mut report_progress = |playlist: &Playlist| {
-        let p = playlist.progress();
-        let position = (
-            p.file_index,
-            u32::try_from(p.offset_ms / 1000).unwrap_or(u32::MAX),
-            p.loops_done,
-        );
-        if reported != Some(position) {
-            reported = Some(position);
-            report(
-                account.clone(),
-                id.clone(),
-                Command::Progress {
-                    run,
-                    file_index: position.0,
-                    offset: position.1,
-                    loops: position.2,
-                },
-            );
-        }
-    };
-    let report_notes = |playlist: &Playlist| {
-        for note in playlist.take_notes() {
-            let kind = match note.kind {
-                ItemNoteKind::Started => ItemEventKind::Started,
-                ItemNoteKind::Finished => ItemEventKind::Finished,
-                ItemNoteKind::Skipped => ItemEventKind::Skipped,
-            };
-            let event = ItemEvent {
-                kind,
-                file_index: note.file_index,
-                source: String::new(),
-                detail: note.detail,
-            };
-            report(account.clone(), id.clone(), Command::Item { run, event });
-        }
-    };
+    let mut last_position = None;
     let outcome = loop {
-        tokio::select! {
+        let commands: Vec<Command> = tokio::select! {
             outcome = &mut ended => break outcome,
-            _ = ticks.tick(), if playlist.is_some() => {
-                if let Some(playlist) = &playlist {
-                    report_progress(playlist);
-                }
-            }
+            _ = ticks.tick(), if playlist.is_some() => playlist
+                .iter()
+                .filter_map(|p| progress_report(p, run, &mut last_position))
+                .collect(),
             () = async { playlist.as_ref().expect("guarded").noted().await }, if playlist.is_some() => {
-                if let Some(playlist) = &playlist {
-                    report_notes(playlist);
-                }
+                playlist.iter().flat_map(|p| item_reports(p, run)).collect()
             }
             changed = states.changed() => {
                 if changed.is_err() {
                     continue;
                 }
                 let state = *states.borrow_and_update();
-                let command = match state {
-                    RelayState::Running => Some(Command::RelayRunning { run }),
-                    RelayState::SourceReconnecting => Some(Command::RelayRecovering {
-                        run,
-                        reason: InvalidReason::PullStreamFailed,
-                    }),
-                    RelayState::DestinationReconnecting => Some(Command::RelayRecovering {
-                        run,
-                        reason: InvalidReason::PushStreamFailed,
-                    }),
-                    RelayState::Starting
-                    | RelayState::Stopped
-                    | RelayState::Finished
-                    | RelayState::Failed => None,
-                };
-                if let Some(command) = command {
-                    report(account.clone(), id.clone(), command);
-                }
+                state_report(state, run).into_iter().collect()
             }
+        };
+        for command in commands {
+            let _ = queue.send(command).await;
         }
     };
+    let mut last = Vec::new();
     if let Some(playlist) = &playlist {
-        report_notes(playlist);
-        report_progress(playlist);
+        last.extend(item_reports(playlist, run));
+        last.extend(progress_report(playlist, run, &mut last_position));
     }
     match outcome {
         Err(e) => {
             warn!(task = %id, run, side = %e.side, retryable = e.retryable, error = %e, "relay failed");
-            report(account.clone(), id.clone(), failed(run, &e));
+            last.push(failed(run, &e));
         }
         Ok(()) if status.snapshot().state == RelayState::Finished => {
             info!(task = %id, run, "playlist finished");
-            report(
-                account.clone(),
-                id.clone(),
-                Command::PlaylistFinished { run },
-            );
+            last.push(Command::PlaylistFinished { run });
         }
         Ok(()) => {}
+    }
+    for command in last {
+        let _ = queue.send(command).await;
     }
     let mut relays = relays.lock().unwrap_or_else(|e| e.into_inner());
     if relays.get(&id).is_some_and(|r| r.run == run) {
         relays.remove(&id);
     }
+}
+
+/// What a relay state change tells the task, if anything.
+fn state_report(state: RelayState, run: u64) -> Option<Command> {
+    match state {
+        RelayState::Running => Some(Command::RelayRunning { run }),
+        RelayState::SourceReconnecting => Some(Command::RelayRecovering {
+            run,
+            reason: InvalidReason::PullStreamFailed,
+        }),
+        RelayState::DestinationReconnecting => Some(Command::RelayRecovering {
+            run,
+            reason: InvalidReason::PushStreamFailed,
+        }),
+        RelayState::Starting | RelayState::Stopped | RelayState::Finished | RelayState::Failed => {
+            None
+        }
+    }
+}
+
+/// The list's position, when it moved since `last` (whole seconds).
+fn progress_report(
+    playlist: &Playlist,
+    run: u64,
+    last: &mut Option<(u32, u32, u32)>,
+) -> Option<Command> {
+    let p = playlist.progress();
+    let offset = u32::try_from(p.offset_ms / 1000).unwrap_or(u32::MAX);
+    let position = (p.file_index, offset, p.loops_done);
+    if *last == Some(position) {
+        return None;
+    }
+    *last = Some(position);
+    Some(Command::Progress {
+        run,
+        file_index: p.file_index,
+        offset,
+        loops: p.loops_done,
+    })
+}
+
+/// The playlist's item notes since the last call, as commands.
+fn item_reports(playlist: &Playlist, run: u64) -> impl Iterator<Item = Command> + use<> {
+    playlist.take_notes().into_iter().map(move |note| {
+        let kind = match note.kind {
+            ItemNoteKind::Started => ItemEventKind::Started,
+            ItemNoteKind::Finished => ItemEventKind::Finished,
+            ItemNoteKind::Skipped => ItemEventKind::Skipped,
+        };
+        let event = ItemEvent {
+            kind,
+            file_index: note.file_index,
+            source: String::new(),
+            detail: note.detail,
+        };
+        Command::Item { run, event }
+    })
 }
 
 fn failed(run: u64, e: &RelayError) -> Command {
