@@ -25,9 +25,6 @@ use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
 
-/// The onStatus code a refused publish gets.
-pub const DENIED: &str = "NetStream.Publish.Denied";
-
 /// Where ingest domains and their publish authentication are configured.
 pub trait DomainDirectory: Send + Sync + 'static {
     /// The account that owns `domain` (lower-case), `None` if nobody does. An installation
@@ -319,10 +316,7 @@ impl IngestPolicy for StreamControl {
             Ok(()) => Decision::Allow,
             Err(description) => {
                 info!(stream = %request.key, peer = %request.peer, reason = %description, "publish refused");
-                Decision::Deny {
-                    code: DENIED.to_string(),
-                    description,
-                }
+                Decision::publish_denied(description)
             }
         }
     }

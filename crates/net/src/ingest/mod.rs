@@ -75,6 +75,16 @@ pub enum Decision {
     },
 }
 
+impl Decision {
+    /// A refused publish: `NetStream.Publish.Denied` with `description`.
+    pub fn publish_denied(description: impl Into<String>) -> Decision {
+        Decision::Deny {
+            code: "NetStream.Publish.Denied".into(),
+            description: description.into(),
+        }
+    }
+}
+
 /// Decides whether a publish or play may proceed. Called on the connection's task: keep it
 /// fast and non-blocking (in-memory lookups).
 pub trait IngestPolicy: Send + Sync + 'static {
