@@ -155,6 +155,9 @@ pub enum Rejection {
     /// Stop of a task that is not running.
     #[error("the task is not running")]
     TaskHasStopped,
+    /// Continue / relaunch of a task that is not stopped.
+    #[error("the task is not stopped")]
+    NotStopped,
     /// An update of a field that cannot change in the task's current state.
     #[error("the task has already started; {0:?} cannot be updated now")]
     TaskHasStarted(Field),

@@ -254,6 +254,12 @@ fn rejected(rejection: &Rejection) -> WireError {
             "CodeTaskHasStopped",
             "The task has exited; it can only be described or deleted.".to_string(),
         ),
+        // Never answered by this dialect's actions (Restart starts any stopped or running
+        // task); a task enabled through another dialect meanwhile is simply running.
+        Rejection::NotStopped => (
+            "InvalidParameter",
+            "The task is not stopped.".to_string(),
+        ),
         Rejection::Invalid { field, reason } => (
             "InvalidParameter",
             format!("The parameter {} is invalid: {reason}.", field_name(*field)),

@@ -113,6 +113,8 @@ impl Step<'_> {
         let rt = self.rt();
         rt.status = TaskStatus::Stopped;
         rt.invalid_reason = None;
+        // Every pass is done: a Continue (Command::Enable) starts the list over.
+        rt.current_loop = rt.current_loop.saturating_add(1);
         let item = ItemEvent {
             kind: ItemEventKind::PlaylistFinished,
             file_index,

@@ -87,6 +87,19 @@ pub enum Command {
     /// list plays from the beginning based on the latest configuration"). A not-started task
     /// past its StartTime starts, as its timer would.
     Restart,
+    /// User (Volcengine StopPullToPushTask: "disables tasks whose status is 未开始 or 生效中"):
+    /// 0, 1 or 2 → 3. A running task's relay stops (callback `Offline`); a task that had not
+    /// started simply never starts (its Start timer finds it stopped). 3 → `TaskHasStopped`,
+    /// -1 → `Exited`. Playlist progress is kept for [`Command::Enable`].
+    Disable,
+    /// User (Volcengine ContinuePullToPushTask / RestartPullToPushTask with `from_start`
+    /// false, RelaunchPullToPushTask with `from_start` true): only a stopped (3) task is
+    /// enabled, anything else → `NotStopped` (-1 → `Exited`). Before StartTime it becomes 0
+    /// and waits for its Start timer; otherwise a new run starts (status 1, retries and reason
+    /// cleared, callback `Running`). `from_start` plays a playlist from FileIndex / Offset;
+    /// otherwise it continues at the item and second where it stopped (a list that had
+    /// played to its end starts over).
+    Enable { from_start: bool },
     /// User (DeleteLivePullToPush): "deleting a running task stops it immediately". Any state →
     /// -1 with `TriggerByUser` (callback `Exit`), then the task is purged at once
     /// ([`Effect::Purge`] at now). Deleting a task that already exited purges it.
@@ -249,6 +262,8 @@ impl Task {
             Command::Update(patch) => step.update(&patch)?,
             Command::Stop => step.stop()?,
             Command::Restart => step.restart()?,
+            Command::Disable => step.disable()?,
+            Command::Enable { from_start } => step.enable(from_start)?,
             Command::Delete => step.delete(),
             Command::StartTimeReached => step.start_time_reached(),
             Command::EndTimeReached => step.end_time_reached(),

@@ -689,3 +689,115 @@ fn huge_retention_saturates() {
     let done = running().apply(Command::EndTimeReached, 2_000, &p).unwrap();
     assert_eq!(done.purge_at(), Some(UnixTime::MAX));
 }
+
+// --- Disable / Enable (the Volcengine dialect's Stop, Continue and Relaunch) ---
+
+#[test]
+fn disable_stops_a_task_that_has_not_started_and_it_never_starts() {
+    let t = task();
+    let off = apply(&t, Command::Disable, 500);
+    assert_eq!(off.task.runtime.status, TaskStatus::Stopped);
+    // Nothing ran: no relay to stop, no callback.
+    assert!(off.effects.is_empty(), "{:?}", off.effects);
+    let later = apply(&off.task, Command::StartTimeReached, 1_000);
+    assert_eq!(later.task.runtime.status, TaskStatus::Stopped);
+    assert_eq!(reject(&off.task, Command::Disable, 600), Rejection::TaskHasStopped);
+}
+
+#[test]
+fn disable_of_a_running_task_is_stop() {
+    let t = running();
+    let off = apply(&t, Command::Disable, 1_100);
+    assert_eq!(off.task.runtime.status, TaskStatus::Stopped);
+    assert_eq!(
+        notified(&off),
+        vec![(CallbackState::Offline, None, None)]
+    );
+    assert!(off.effects.contains(&Effect::StopRelay { run: 1 }));
+    let done = apply(&t, Command::EndTimeReached, 2_000).task;
+    assert_eq!(reject(&done, Command::Disable, 2_001), Rejection::Exited);
+}
+
+#[test]
+fn enable_accepts_only_stopped_tasks() {
+    assert_eq!(
+        reject(&task(), Command::Enable { from_start: false }, 500),
+        Rejection::NotStopped
+    );
+    assert_eq!(
+        reject(&running(), Command::Enable { from_start: true }, 1_100),
+        Rejection::NotStopped
+    );
+    let done = apply(&running(), Command::EndTimeReached, 2_000).task;
+    assert_eq!(
+        reject(&done, Command::Enable { from_start: false }, 2_001),
+        Rejection::Exited
+    );
+}
+
+#[test]
+fn enable_before_the_start_time_waits_for_it() {
+    let off = apply(&task(), Command::Disable, 500).task;
+    let on = apply(&off, Command::Enable { from_start: false }, 600);
+    assert_eq!(on.task.runtime.status, TaskStatus::NotStarted);
+    assert_eq!(
+        on.effects,
+        vec![Effect::Schedule {
+            at: 1_000,
+            timer: Timer::Start
+        }]
+    );
+    let started = apply(&on.task, Command::StartTimeReached, 1_000);
+    assert_eq!(started.task.runtime.status, TaskStatus::Running);
+}
+
+#[test]
+fn continue_keeps_the_playlist_position_and_relaunch_starts_over() {
+    let mut spec = live_spec();
+    spec.source_type = crate::SourceType::Url;
+    spec.source_protocol = None;
+    spec.source_urls = vec!["http://h/a.mp4".into(), "http://h/b.mp4".into()];
+    spec.repeat_number = 1;
+    spec.callback_url = Some(CB.into());
+    let t = apply(&task_with(spec), Command::StartTimeReached, 1_000).task;
+    let run = t.runtime.run;
+    let t = apply(
+        &t,
+        Command::Progress {
+            run,
+            file_index: 1,
+            offset: 7,
+            loops: 1,
+        },
+        1_050,
+    )
+    .task;
+    let off = apply(&t, Command::Disable, 1_100).task;
+    let on = apply(&off, Command::Enable { from_start: false }, 1_200);
+    let rt = &on.task.runtime;
+    assert_eq!(rt.status, TaskStatus::Running);
+    assert_eq!((rt.current_file_index, rt.current_offset, rt.current_loop), (1, 7, 1));
+    assert_eq!(rt.run, run + 1);
+    assert!(on.effects.contains(&Effect::StartRelay { run: run + 1 }));
+    assert!(notified(&on).contains(&(CallbackState::Running, None, None)));
+
+    let again = apply(&off, Command::Enable { from_start: true }, 1_200).task;
+    let rt = &again.runtime;
+    assert_eq!((rt.current_file_index, rt.current_offset, rt.current_loop), (0, 0, 0));
+
+    // A list that played to its end starts over on Continue.
+    let t = apply(&t, Command::PlaylistFinished { run }, 1_300).task;
+    assert_eq!(t.runtime.status, TaskStatus::Stopped);
+    let on = apply(&t, Command::Enable { from_start: false }, 1_400).task;
+    let rt = &on.runtime;
+    assert_eq!((rt.current_file_index, rt.current_offset, rt.current_loop), (0, 0, 0));
+}
+
+#[test]
+fn enable_past_the_end_time_is_an_illegal_duration() {
+    let off = apply(&running(), Command::Disable, 1_100).task;
+    assert_eq!(
+        reject(&off, Command::Enable { from_start: false }, 2_000),
+        Rejection::IllegalDuration
+    );
+}

@@ -83,6 +83,57 @@ impl Step<'_> {
         Ok(())
     }
 
+    pub(super) fn disable(&mut self) -> Result<(), Rejection> {
+        match self.task.runtime.status {
+            TaskStatus::Exited => Err(Rejection::Exited),
+            TaskStatus::Stopped => Err(Rejection::TaskHasStopped),
+            TaskStatus::NotStarted => {
+                let rt = self.rt();
+                rt.status = TaskStatus::Stopped;
+                rt.invalid_reason = None;
+                rt.next_retry_at = None;
+                Ok(())
+            }
+            TaskStatus::Running | TaskStatus::Abnormal => self.stop(),
+        }
+    }
+
+    pub(super) fn enable(&mut self, from_start: bool) -> Result<(), Rejection> {
+        match self.task.runtime.status {
+            TaskStatus::Exited => return Err(Rejection::Exited),
+            TaskStatus::Stopped => {}
+            TaskStatus::NotStarted | TaskStatus::Running | TaskStatus::Abnormal => {
+                return Err(Rejection::NotStopped);
+            }
+        }
+        let (start, end) = (self.task.spec.start_time, self.task.spec.end_time);
+        if self.now >= end {
+            return Err(Rejection::IllegalDuration);
+        }
+        let finished = self.task.spec.repeat_number >= 0
+            && i64::from(self.task.runtime.current_loop) > i64::from(self.task.spec.repeat_number);
+        if from_start || finished {
+            let (file_index, offset) = (self.task.spec.file_index, self.task.spec.offset);
+            let rt = self.rt();
+            rt.current_file_index = file_index;
+            rt.current_offset = offset;
+            rt.current_loop = 0;
+        }
+        let rt = self.rt();
+        rt.invalid_reason = None;
+        rt.retries = 0;
+        rt.next_retry_at = None;
+        if self.now < start {
+            self.rt().status = TaskStatus::NotStarted;
+            self.schedule(start, Timer::Start);
+            return Ok(());
+        }
+        self.start_relay();
+        self.rt().status = TaskStatus::Running;
+        self.notify(CallbackState::Running, None, None);
+        Ok(())
+    }
+
     pub(super) fn delete(&mut self) {
         if self.task.runtime.status == TaskStatus::Exited {
             // Already exited (at its EndTime): only the record is left to go.

@@ -222,6 +222,21 @@ impl Engine {
         self.apply(account, id, Command::Restart).await
     }
 
+    /// Volcengine's Stop: a running or not yet started task → stopped.
+    pub async fn disable(&self, account: &AccountId, id: &TaskId) -> Result<Task, EngineError> {
+        self.apply(account, id, Command::Disable).await
+    }
+
+    /// Volcengine's Continue (`from_start` false) and Relaunch (true) of a stopped task.
+    pub async fn enable(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        from_start: bool,
+    ) -> Result<Task, EngineError> {
+        self.apply(account, id, Command::Enable { from_start }).await
+    }
+
     pub async fn delete(&self, account: &AccountId, id: &TaskId) -> Result<(), EngineError> {
         self.apply(account, id, Command::Delete).await.map(|_| ())
     }
@@ -248,6 +263,12 @@ impl Engine {
                 .get(account, id)
                 .await?
                 .ok_or(Rejection::NotFound)?;
+            // A stopped list keeps the position it stopped at, not the last stored one (up to
+            // PROGRESS_EVERY old), for a Continue to resume from.
+            let task = match command {
+                Command::Stop | Command::Disable => self.live(task),
+                _ => task,
+            };
             let now = self.inner.clock.now();
             let transition = task.apply(command.clone(), now, &self.inner.config.policy)?;
             if matches!(command, Command::Update(_)) && transition.task.spec != task.spec {
