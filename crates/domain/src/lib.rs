@@ -24,8 +24,8 @@ pub mod validate;
 
 pub use event::{CallbackEvent, CallbackState, ItemEvent, ItemEventKind};
 pub use ingest::{
-    AppSelector, AuthError, Block, BlockList, BlockStore, PathError, PathPart, PublishAuth,
-    PutBlock, StreamPath,
+    AppSelector, AuthError, Block, BlockList, BlockQuery, BlockStore, PathError, PathPart,
+    PublishAuth, PutBlock, StreamPath,
 };
 pub use lifecycle::{Command, Effect, Policy, Timer, Transition};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};

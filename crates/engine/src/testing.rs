@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockStore, CallbackEvent, ListFilter, OutboxEntry,
-    Page, Purged, PutBlock, StoreError, StoreFuture, StreamPath, Task, TaskId, TaskList,
-    TaskStatus, TaskStore, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, ListFilter,
+    OutboxEntry, Page, Purged, PutBlock, StoreError, StoreFuture, StreamPath, Task, TaskId,
+    TaskList, TaskStatus, TaskStore, UnixTime,
 };
 
 #[derive(Debug, Default)]
@@ -322,6 +322,40 @@ impl BlockStore for MemoryStore {
             .values()
             .filter(|b| &b.account == account && b.path.domain == domain && b.is_active(now))
             .collect();
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        let blocks = all
+            .iter()
+            .skip(skip)
+            .take(page.size as usize)
+            .map(|b| (*b).clone())
+            .collect();
+        ready(Ok(BlockList {
+            blocks,
+            total: all.len() as u64,
+        }))
+    }
+
+    fn search_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        query: &'a BlockQuery,
+        now: UnixTime,
+        page: Page,
+    ) -> StoreFuture<'a, BlockList> {
+        let state = self.lock();
+        let mut all: Vec<&Block> = state
+            .blocks
+            .values()
+            .filter(|b| &b.account == account && b.is_active(now) && query.matches(b))
+            .collect();
+        all.sort_by(|a, b| {
+            let by_end = if query.newest_end_first {
+                b.resume_at.cmp(&a.resume_at)
+            } else {
+                a.resume_at.cmp(&b.resume_at)
+            };
+            by_end.then_with(|| a.path.cmp(&b.path))
+        });
         let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
         let blocks = all
             .iter()

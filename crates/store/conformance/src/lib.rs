@@ -17,7 +17,8 @@
 //! no event), fuzzy list filters with paging and totals, the recovery listing, outbox ordering,
 //! delivery and rescheduling, and purge. Blocks: round trips, replacement, the per-account
 //! quota of active blocks (expiry at the boundary, atomic under concurrent puts), removal by app
-//! or every app, listing order, paging and totals, the active set, purge of expired blocks.
+//! or every app, listing order, paging and totals, search (exact and fuzzy, both orders), the
+//! active set, purge of expired blocks.
 
 mod blocks;
 mod fixtures;
@@ -28,7 +29,7 @@ pub use blocks::{
     active_blocks_in_path_order, block_quota_counts_active_blocks, block_quota_is_per_account,
     blocks_round_trip, concurrent_puts_respect_the_quota, list_blocks_orders_pages_and_counts,
     purge_removes_only_expired_blocks, remove_blocks_by_app_or_every_app,
-    replacing_a_block_keeps_one_row,
+    replacing_a_block_keeps_one_row, search_blocks_filters_orders_and_pages,
 };
 pub use fixtures::{block, event, exited, full_task, task};
 pub use outbox::{
@@ -67,6 +68,7 @@ macro_rules! conformance_tests {
             block_quota_is_per_account,
             remove_blocks_by_app_or_every_app,
             list_blocks_orders_pages_and_counts,
+            search_blocks_filters_orders_and_pages,
             active_blocks_in_path_order,
             purge_removes_only_expired_blocks,
             concurrent_puts_respect_the_quota,

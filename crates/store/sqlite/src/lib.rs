@@ -24,9 +24,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockStore, CallbackEvent, ListFilter, OutboxEntry,
-    Page, Purged, PutBlock, StoreError, StoreFuture, StreamPath, Task, TaskId, TaskList, TaskStore,
-    UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, ListFilter,
+    OutboxEntry, Page, Purged, PutBlock, StoreError, StoreFuture, StreamPath, Task, TaskId,
+    TaskList, TaskStore, UnixTime,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -175,6 +175,16 @@ impl BlockStore for SqliteStore {
         page: Page,
     ) -> StoreFuture<'a, BlockList> {
         Box::pin(blocks::list(&self.pool, account, domain, now, page))
+    }
+
+    fn search_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        query: &'a BlockQuery,
+        now: UnixTime,
+        page: Page,
+    ) -> StoreFuture<'a, BlockList> {
+        Box::pin(blocks::search(&self.pool, account, query, now, page))
     }
 
     fn active_blocks(&self, now: UnixTime) -> StoreFuture<'_, Vec<Block>> {

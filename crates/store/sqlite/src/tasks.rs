@@ -244,7 +244,7 @@ fn duplicate_or_backend(e: sqlx::Error, what: &'static str, id: &str) -> StoreEr
 }
 
 /// `%needle%` with `\`, `%` and `_` escaped, for `LIKE … ESCAPE '\'`.
-fn contains_pattern(needle: &str) -> String {
+pub(crate) fn contains_pattern(needle: &str) -> String {
     let mut p = String::with_capacity(needle.len() + 2);
     p.push('%');
     for c in needle.chars() {
