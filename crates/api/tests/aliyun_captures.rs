@@ -12,7 +12,7 @@ use baton_api::StreamService;
 use baton_api::common::time::parse_utc;
 use baton_api::testing::new_task;
 use baton_domain::{
-    AccountId, SourceProtocol, SourceType, StreamPath, TaskId, TaskSpec, TaskStatus,
+    AccountId, DEFAULT_GROUP, SourceProtocol, SourceType, StreamPath, TaskId, TaskSpec, TaskStatus,
 };
 use serde_json::Value;
 use support::Harness;
@@ -52,6 +52,7 @@ fn spec_of(info: &Value) -> TaskSpec {
     let n = |k: &str| info[k].as_i64().unwrap();
     TaskSpec {
         name: s("TaskName"),
+        group: DEFAULT_GROUP.to_string(),
         region: "cn-shanghai".into(),
         source_type: SourceType::Live,
         source_protocol: Some(SourceProtocol::Rtmp),

@@ -189,12 +189,49 @@ pub enum PutBlock {
     QuotaExceeded,
 }
 
-/// One page of a domain's blocks.
+/// One page of an account's active blocks (of one domain, or matching a [`BlockQuery`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockList {
     pub blocks: Vec<Block>,
-    /// Active blocks of the domain in all.
+    /// Active blocks matching in all pages.
     pub total: u64,
+}
+
+/// A search of an account's active blocks ([`BlockStore::search_blocks`]; Volcengine
+/// DescribeForbiddenStreamInfoByPage). `None` parts match everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockQuery {
+    /// Exact (blocks keep their domain lower-case: a caller lower-cases it first).
+    pub domain: Option<String>,
+    /// Exact.
+    pub app: Option<String>,
+    /// Exact, or a substring when `fuzzy`.
+    pub stream: Option<String>,
+    /// `stream` is matched as an ASCII case-insensitive substring instead of exactly; `%` and
+    /// `_` in it are literal characters, not wildcards.
+    pub fuzzy: bool,
+    /// Order by `resume_at` descending (the block that ends last first) instead of ascending.
+    pub newest_end_first: bool,
+}
+
+impl BlockQuery {
+    /// Whether `block` matches the query's domain, app and stream (whether it is active is the
+    /// caller's other condition). The port's rule, for in-memory stores.
+    pub fn matches(&self, block: &Block) -> bool {
+        let p = &block.path;
+        let stream = self.stream.as_deref().is_none_or(|s| {
+            if self.fuzzy {
+                p.stream
+                    .to_ascii_lowercase()
+                    .contains(&s.to_ascii_lowercase())
+            } else {
+                p.stream == s
+            }
+        });
+        self.domain.as_deref().is_none_or(|d| p.domain == d)
+            && self.app.as_deref().is_none_or(|a| p.app == a)
+            && stream
+    }
 }
 
 /// Durable storage of blocks. Writes are committed when the future resolves.
@@ -220,6 +257,18 @@ pub trait BlockStore: Send + Sync + fmt::Debug {
         &'a self,
         account: &'a AccountId,
         domain: &'a str,
+        now: UnixTime,
+        page: Page,
+    ) -> StoreFuture<'a, BlockList>;
+
+    /// One page of the account's blocks active at `now` that match `query` (see
+    /// [`BlockQuery`]), ordered by `resume_at` (ascending, or descending with
+    /// `newest_end_first`), ties by domain, app, stream (byte order); and how many match in
+    /// all.
+    fn search_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        query: &'a BlockQuery,
         now: UnixTime,
         page: Page,
     ) -> StoreFuture<'a, BlockList>;
@@ -386,6 +435,41 @@ mod tests {
         let long = "x".repeat(256);
         assert!(StreamPath::new("d", "live", long).validate().is_err());
         assert_eq!(StreamPath::new("d", "live", "s").to_string(), "d/live/s");
+    }
+
+    #[test]
+    fn block_queries_match() {
+        let b = Block {
+            account: AccountId("a".into()),
+            path: StreamPath::new("d.example", "live", "Show_100%"),
+            created_at: 0,
+            resume_at: 10,
+        };
+        let q = |f: fn(&mut BlockQuery)| {
+            let mut q = BlockQuery::default();
+            f(&mut q);
+            q.matches(&b)
+        };
+        assert!(q(|_| {}));
+        assert!(q(|q| q.domain = Some("d.example".into())));
+        assert!(!q(|q| q.domain = Some("D.example".into())));
+        assert!(q(|q| q.app = Some("live".into())));
+        assert!(!q(|q| q.app = Some("Live".into())));
+        assert!(q(|q| q.stream = Some("Show_100%".into())));
+        assert!(!q(|q| q.stream = Some("show_100%".into())));
+        assert!(!q(|q| q.stream = Some("Show".into())));
+        assert!(q(|q| {
+            q.stream = Some("SHOW_1".into());
+            q.fuzzy = true;
+        }));
+        assert!(q(|q| {
+            q.stream = Some("0%".into());
+            q.fuzzy = true;
+        }));
+        assert!(!q(|q| {
+            q.stream = Some("w%1".into());
+            q.fuzzy = true;
+        }));
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //! * [`lifecycle`]: the state machine ([`Task::create`], [`Task::apply`]).
 //! * [`event`]: callback events ([`CallbackEvent`]).
 //! * [`store`]: the storage port ([`TaskStore`]).
+//! * [`group`]: task groups ([`TaskGroup`], the [`GroupStore`] port, [`DEFAULT_GROUP`]).
 //! * [`time`]: calendar arithmetic and the providers' time format.
 //! * [`ingest`]: forbidden streams ([`Block`], the [`BlockStore`] port) and signed publish URLs
 //!   ([`PublishAuth`]).
 
 pub mod event;
+pub mod group;
 pub mod ingest;
 pub mod lifecycle;
 pub mod request;
@@ -23,9 +25,13 @@ pub mod time;
 pub mod validate;
 
 pub use event::{CallbackEvent, CallbackState, ItemEvent, ItemEventKind};
+pub use group::{
+    CreateGroup, DEFAULT_GROUP, DeleteGroup, GroupList, GroupStatus, GroupStore, Tag, TaskGroup,
+    check_group_name,
+};
 pub use ingest::{
-    AppSelector, AuthError, Block, BlockList, BlockStore, PathError, PathPart, PublishAuth,
-    PutBlock, StreamPath,
+    AppSelector, AuthError, Block, BlockList, BlockQuery, BlockStore, PathError, PathPart,
+    PublishAuth, PutBlock, StreamPath,
 };
 pub use lifecycle::{Command, Effect, Policy, Timer, Transition};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};

@@ -128,6 +128,8 @@ impl TaskPatch {
 pub enum Field {
     TaskId,
     Name,
+    /// The task's group (Volcengine `GroupName`).
+    Group,
     Region,
     SourceType,
     SourceProtocol,
@@ -175,16 +177,24 @@ pub enum Rejection {
     Invalid { field: Field, reason: String },
 }
 
-/// List filters, all optional. `task_id`, `name` and `dst_url` are "fuzzy": an ASCII
-/// case-insensitive substring match, `%` and `_` taken literally (cloud-apis §2.3
-/// DescribeLivePullToPushList). `region` and `status` match exactly.
+/// List filters, all optional (`None` filters nothing). `task_id`, `name` and `dst_url` are
+/// "fuzzy": an ASCII case-insensitive substring match, `%` and `_` taken literally (cloud-apis
+/// §2.3 DescribeLivePullToPushList). `status` matches exactly; `region` and `groups` as their
+/// fields say.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListFilter {
     pub task_id: Option<String>,
     pub name: Option<String>,
     pub dst_url: Option<String>,
+    /// Exact match on the task's region — except that a task without a region (`""`, created
+    /// through a dialect that has none) matches every region filter: a dialect with regions
+    /// always sends one, and must still see the tasks another dialect created.
     pub region: Option<String>,
     pub status: Option<TaskStatus>,
+    /// Tasks whose group is exactly (case-sensitively) one of these names. `Some(vec![])`
+    /// matches no task (a caller that asked for groups and named none gets none, rather
+    /// than every task).
+    pub groups: Option<Vec<String>>,
 }
 
 /// A page of a list: 1-based page number and page size. Stores order tasks newest first

@@ -149,8 +149,15 @@ impl SourceProtocol {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskSpec {
     pub name: String,
+    /// The task group the task belongs to (Volcengine `GroupName`); dialects without groups
+    /// (Alibaba) put every task in [`DEFAULT_GROUP`](crate::DEFAULT_GROUP). Set at creation
+    /// and never changed (a [`TaskPatch`](crate::TaskPatch) has no group), so lists filtered
+    /// by group and the "group in use" count of a group's deletion can rely on it.
+    pub group: String,
     /// The "live center" the task runs in (Alibaba `Region`). Stored and echoed; Baton runs
-    /// every task on this installation.
+    /// every task on this installation. Empty when the task was created through a dialect
+    /// without regions (Volcengine): such a task matches every region filter
+    /// ([`ListFilter::region`](crate::ListFilter::region)).
     pub region: String,
     pub source_type: SourceType,
     /// Required for `Live`, absent for `Vod` / `Url`.

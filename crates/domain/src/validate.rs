@@ -4,6 +4,7 @@
 //! state one, and Baton's where they are silent (each such limit says so). Validation answers
 //! "may this configuration exist?"; whether Baton can *run* it today is [`TaskSpec::supported`].
 
+use crate::group::check_group_name;
 use crate::request::{Field, Rejection};
 use crate::task::{SourceProtocol, SourceType, TaskSpec, UnixTime, is_id_byte};
 
@@ -80,6 +81,7 @@ impl TaskSpec {
     /// Every field check except the duration rule.
     pub(crate) fn validate_fields(&self) -> Result<(), Rejection> {
         check_len(Field::Name, &self.name, MAX_NAME_LEN)?;
+        check_group_name(&self.group)?;
         check_region(&self.region)?;
         self.check_sources()?;
         check_url(Field::DstUrl, &self.dst_url, &["rtmp", "rtmps"])?;
@@ -185,10 +187,9 @@ fn check_count(n: usize) -> Result<(), Rejection> {
 
 fn check_region(region: &str) -> Result<(), Rejection> {
     // Which regions exist is configuration the API checks; the domain only keeps the value
-    // sane to store and echo (`cn-shanghai`, `preregion`, ...).
-    if region.is_empty() {
-        return Err(invalid(Field::Region, "empty"));
-    }
+    // sane to store and echo (`cn-shanghai`, `preregion`, ...). Empty is "no region": a task
+    // created through a dialect without regions (Volcengine); dialects with regions require
+    // one themselves.
     check_len(Field::Region, region, MAX_REGION_LEN)?;
     if !region.bytes().all(is_id_byte) {
         return Err(invalid(
@@ -272,6 +273,7 @@ pub(crate) mod tests {
     pub(crate) fn live_spec() -> TaskSpec {
         TaskSpec {
             name: "t".into(),
+            group: crate::DEFAULT_GROUP.into(),
             region: "cn-shanghai".into(),
             source_type: SourceType::Live,
             source_protocol: Some(SourceProtocol::Rtmp),
@@ -435,7 +437,13 @@ pub(crate) mod tests {
         check(&|s| s.name = "é".repeat(255), None);
         check(&|s| s.name = "n".repeat(256), Some(Field::Name));
         check(&|s| s.name = String::new(), None);
-        check(&|s| s.region = String::new(), Some(Field::Region));
+        check(&|s| s.region = String::new(), None);
+        check(&|s| s.region = "r".repeat(65), Some(Field::Region));
+        check(&|s| s.group = "g".repeat(64), None);
+        check(&|s| s.group = "Live 直播".into(), None);
+        check(&|s| s.group = String::new(), Some(Field::Group));
+        check(&|s| s.group = "g".repeat(65), Some(Field::Group));
+        check(&|s| s.group = "a\tb".into(), Some(Field::Group));
         check(&|s| s.region = "cn shanghai".into(), Some(Field::Region));
         check(&|s| s.auth_key = Some("k".repeat(2000)), None);
         check(

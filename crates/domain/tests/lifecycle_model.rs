@@ -18,8 +18,9 @@
 use std::collections::BTreeSet;
 
 use baton_domain::{
-    AccountId, CallbackState, Command, Effect, ExitReason, Field, InvalidReason, Policy, Rejection,
-    SourceProtocol, SourceType, Task, TaskId, TaskPatch, TaskSpec, TaskStatus, UnixTime,
+    AccountId, CallbackState, Command, DEFAULT_GROUP, Effect, ExitReason, Field, InvalidReason,
+    Policy, Rejection, SourceProtocol, SourceType, Task, TaskId, TaskPatch, TaskSpec, TaskStatus,
+    UnixTime,
 };
 use proptest::prelude::*;
 
@@ -146,6 +147,7 @@ fn command() -> impl Strategy<Value = Gen> {
 fn spec(start: i64, duration: i64, retry_count: u32, interval: u32, callback: bool) -> TaskSpec {
     TaskSpec {
         name: "model".into(),
+        group: DEFAULT_GROUP.to_string(),
         region: "cn-shanghai".into(),
         source_type: SourceType::Live,
         source_protocol: Some(SourceProtocol::Rtmp),

@@ -156,11 +156,12 @@ pub fn playlist_of(config: &RelayConfig) -> Option<Arc<Playlist>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baton_domain::{SourceProtocol, SourceType};
+    use baton_domain::{DEFAULT_GROUP, SourceProtocol, SourceType};
 
     fn live(protocol: SourceProtocol, src: &str, dst: &str) -> TaskSpec {
         TaskSpec {
             name: String::new(),
+            group: DEFAULT_GROUP.to_string(),
             region: "cn-shanghai".into(),
             source_type: SourceType::Live,
             source_protocol: Some(protocol),

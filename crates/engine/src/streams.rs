@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use baton_domain::ingest::{MAX_BLOCKS_PER_ACCOUNT, default_resume_at};
 use baton_domain::{
-    AccountId, AppSelector, AuthError, Block, BlockList, BlockStore, Page, PublishAuth, PutBlock,
-    StoreError, StreamPath, UnixTime,
+    AccountId, AppSelector, AuthError, Block, BlockList, BlockQuery, BlockStore, Page, PublishAuth,
+    PutBlock, StoreError, StreamPath, UnixTime,
 };
 use baton_net::hub::{StreamHub, StreamKey};
 use baton_net::ingest::{Decision, IngestPolicy, StreamRequest, query_param};
@@ -247,6 +247,27 @@ impl StreamControl {
             .inner
             .store
             .list_blocks(account, &domain, now, page)
+            .await?)
+    }
+
+    /// DescribeForbiddenStreamInfoByPage: one page of the account's streams forbidden now that
+    /// match `query` (its domain is lower-cased first, as blocks keep it). No ownership check:
+    /// every result is one of the account's own blocks, on whichever domain.
+    pub async fn search(
+        &self,
+        account: &AccountId,
+        query: &BlockQuery,
+        page: Page,
+    ) -> Result<BlockList, ControlError> {
+        let query = BlockQuery {
+            domain: query.domain.as_deref().map(str::to_ascii_lowercase),
+            ..query.clone()
+        };
+        let now = self.inner.clock.now();
+        Ok(self
+            .inner
+            .store
+            .search_blocks(account, &query, now, page)
             .await?)
     }
 

@@ -1,4 +1,4 @@
-//! An in-memory [`TaskStore`] and [`BlockStore`] for tests of the engine and the API: no threads, no I/O, so it
+//! An in-memory [`TaskStore`], [`BlockStore`] and [`GroupStore`] for tests of the engine and the API: no threads, no I/O, so it
 //! works under paused tokio time (a database worker thread would let the paused clock jump
 //! while a query runs). It follows the port's contract; it is not durable.
 
@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockStore, CallbackEvent, ListFilter, OutboxEntry,
-    Page, Purged, PutBlock, StoreError, StoreFuture, StreamPath, Task, TaskId, TaskList,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
+    DeleteGroup, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page, Purged,
+    PutBlock, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList,
     TaskStatus, TaskStore, UnixTime,
 };
 
@@ -19,6 +20,8 @@ struct State {
     /// Blocks by account and path (so an account's blocks of one domain are adjacent, ordered
     /// by app then stream).
     blocks: BTreeMap<(AccountId, StreamPath), Block>,
+    /// Groups by account and name (so an account's groups are adjacent, ordered by name).
+    groups: BTreeMap<(AccountId, String), TaskGroup>,
 }
 
 /// See the module docs.
@@ -28,6 +31,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
     }
@@ -78,7 +82,8 @@ fn check_version(
     }
 }
 
-/// The port's list semantics: ASCII case-insensitive substrings; region and status exact.
+/// The port's list semantics: ASCII case-insensitive substrings; status exact; region exact,
+/// but a task without one matches every region; groups exact, any of them.
 fn matches(task: &Task, filter: &ListFilter) -> bool {
     let contains = |needle: &Option<String>, hay: &str| {
         needle.as_ref().is_none_or(|n| {
@@ -92,8 +97,12 @@ fn matches(task: &Task, filter: &ListFilter) -> bool {
         && filter
             .region
             .as_ref()
-            .is_none_or(|r| r == &task.spec.region)
+            .is_none_or(|r| task.spec.region.is_empty() || r == &task.spec.region)
         && filter.status.is_none_or(|s| s == task.runtime.status)
+        && filter
+            .groups
+            .as_ref()
+            .is_none_or(|groups| groups.contains(&task.spec.group))
 }
 
 impl TaskStore for MemoryStore {
@@ -335,6 +344,40 @@ impl BlockStore for MemoryStore {
         }))
     }
 
+    fn search_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        query: &'a BlockQuery,
+        now: UnixTime,
+        page: Page,
+    ) -> StoreFuture<'a, BlockList> {
+        let state = self.lock();
+        let mut all: Vec<&Block> = state
+            .blocks
+            .values()
+            .filter(|b| &b.account == account && b.is_active(now) && query.matches(b))
+            .collect();
+        all.sort_by(|a, b| {
+            let by_end = if query.newest_end_first {
+                b.resume_at.cmp(&a.resume_at)
+            } else {
+                a.resume_at.cmp(&b.resume_at)
+            };
+            by_end.then_with(|| a.path.cmp(&b.path))
+        });
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        let blocks = all
+            .iter()
+            .skip(skip)
+            .take(page.size as usize)
+            .map(|b| (*b).clone())
+            .collect();
+        ready(Ok(BlockList {
+            blocks,
+            total: all.len() as u64,
+        }))
+    }
+
     fn active_blocks(&self, now: UnixTime) -> StoreFuture<'_, Vec<Block>> {
         let state = self.lock();
         let mut active: Vec<Block> = state
@@ -352,5 +395,119 @@ impl BlockStore for MemoryStore {
         let before = state.blocks.len();
         state.blocks.retain(|_, b| b.is_active(now));
         ready(Ok((before - state.blocks.len()) as u64))
+    }
+}
+
+impl GroupStore for MemoryStore {
+    fn create_group<'a>(&'a self, group: &'a TaskGroup) -> StoreFuture<'a, CreateGroup> {
+        if group.status != GroupStatus::Available {
+            return ready(Err(StoreError::Invalid(format!(
+                "group {} created with status {:?}",
+                group.name, group.status
+            ))));
+        }
+        let mut state = self.lock();
+        let key = (group.account.clone(), group.name.clone());
+        if state
+            .groups
+            .get(&key)
+            .is_some_and(|g| g.status == GroupStatus::Available)
+        {
+            return ready(Ok(CreateGroup::Exists));
+        }
+        state.groups.insert(key, group.clone());
+        ready(Ok(CreateGroup::Created))
+    }
+
+    fn update_group_tags<'a>(
+        &'a self,
+        account: &'a AccountId,
+        name: &'a str,
+        tags: &'a [Tag],
+        now: UnixTime,
+    ) -> StoreFuture<'a, bool> {
+        let mut state = self.lock();
+        let key = (account.clone(), name.to_string());
+        let Some(group) = state
+            .groups
+            .get_mut(&key)
+            .filter(|g| g.status == GroupStatus::Available)
+        else {
+            return ready(Ok(false));
+        };
+        group.tags = tags.to_vec();
+        group.updated_at = now;
+        ready(Ok(true))
+    }
+
+    fn delete_group<'a>(
+        &'a self,
+        account: &'a AccountId,
+        name: &'a str,
+        now: UnixTime,
+    ) -> StoreFuture<'a, DeleteGroup> {
+        // One lock over the count and the change: the same atomicity as a transaction.
+        let mut state = self.lock();
+        let tasks = state
+            .tasks
+            .values()
+            .filter(|t| {
+                &t.account == account
+                    && t.spec.group == name
+                    && t.runtime.status != TaskStatus::Exited
+            })
+            .count() as u64;
+        let key = (account.clone(), name.to_string());
+        let Some(group) = state
+            .groups
+            .get_mut(&key)
+            .filter(|g| g.status == GroupStatus::Available)
+        else {
+            return ready(Ok(DeleteGroup::NotFound));
+        };
+        if tasks > 0 {
+            return ready(Ok(DeleteGroup::InUse { tasks }));
+        }
+        group.status = GroupStatus::Deleted;
+        group.updated_at = now;
+        ready(Ok(DeleteGroup::Deleted))
+    }
+
+    fn get_group<'a>(
+        &'a self,
+        account: &'a AccountId,
+        name: &'a str,
+    ) -> StoreFuture<'a, Option<TaskGroup>> {
+        let state = self.lock();
+        let key = (account.clone(), name.to_string());
+        ready(Ok(state.groups.get(&key).cloned()))
+    }
+
+    fn list_groups<'a>(
+        &'a self,
+        account: &'a AccountId,
+        statuses: &'a [GroupStatus],
+        page: Page,
+    ) -> StoreFuture<'a, GroupList> {
+        let state = self.lock();
+        // Key order is (account, name): already the list's order.
+        let all: Vec<&TaskGroup> = state
+            .groups
+            .values()
+            .filter(|g| {
+                &g.account == account && (statuses.is_empty() || statuses.contains(&g.status))
+            })
+            .collect();
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        let groups = all
+            .iter()
+            .skip(skip)
+            .take(page.size as usize)
+            .map(|g| (*g).clone())
+            .collect();
+        ready(Ok(GroupList {
+            groups,
+            total: all.len() as u64,
+        }))
     }
 }

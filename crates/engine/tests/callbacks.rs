@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use baton_domain::{AccountId, SourceProtocol, SourceType, TaskSpec, TaskStore};
+use baton_domain::{AccountId, DEFAULT_GROUP, SourceProtocol, SourceType, TaskSpec, TaskStore};
 use baton_engine::testing::MemoryStore;
 use baton_engine::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, SystemClock};
@@ -65,6 +65,7 @@ async fn running_callback_is_delivered_signed_after_a_failed_attempt() {
             &account,
             TaskSpec {
                 name: "cb".into(),
+                group: DEFAULT_GROUP.to_string(),
                 region: "cn-shanghai".into(),
                 source_type: SourceType::Live,
                 source_protocol: Some(SourceProtocol::Rtmp),

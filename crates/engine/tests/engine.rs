@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, CallbackState, ExitReason, InvalidReason, SourceProtocol, SourceType, TaskSpec,
-    TaskStatus, TaskStore,
+    AccountId, CallbackState, DEFAULT_GROUP, ExitReason, InvalidReason, SourceProtocol, SourceType,
+    TaskSpec, TaskStatus, TaskStore,
 };
 use baton_engine::testing::MemoryStore;
 use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, TokioClock};
@@ -63,6 +63,7 @@ async fn engine(w: &World) -> Engine {
 fn spec(start: i64, end: i64) -> TaskSpec {
     TaskSpec {
         name: "t".into(),
+        group: DEFAULT_GROUP.to_string(),
         region: "cn-shanghai".into(),
         source_type: SourceType::Live,
         source_protocol: Some(SourceProtocol::Rtmp),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, CallbackEvent, CallbackState, ItemEventKind, SourceProtocol, SourceType, TaskId,
-    TaskSpec, TaskStatus, TaskStore,
+    AccountId, CallbackEvent, CallbackState, DEFAULT_GROUP, ItemEventKind, SourceProtocol,
+    SourceType, TaskId, TaskSpec, TaskStatus, TaskStore,
 };
 use baton_engine::testing::MemoryStore;
 use baton_engine::{
@@ -93,6 +93,7 @@ async fn engine(w: &World, cancel: CancellationToken) -> Engine {
 fn spec(w: &World, files: &[&str], repeat: i32, file_index: u32, offset: u32) -> TaskSpec {
     TaskSpec {
         name: "playlist".into(),
+        group: DEFAULT_GROUP.to_string(),
         region: "cn-shanghai".into(),
         source_type: SourceType::Url,
         source_protocol: Some(SourceProtocol::Rtmp),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_domain::{AccountId, AppSelector, Page, PublishAuth, StreamPath, UnixTime};
+use baton_domain::{AccountId, AppSelector, BlockQuery, Page, PublishAuth, StreamPath, UnixTime};
 use baton_engine::testing::MemoryStore;
 use baton_engine::{
     Clock, ControlError, DomainDirectory, StreamControl, StreamControlConfig, TokioClock,
@@ -354,6 +354,86 @@ async fn domains_quota_and_listing() {
     assert_eq!(resumed.len(), 2);
     assert!(n.publish("rtmp://127.0.0.1/app2/a", 1).await.is_ok());
     assert!(n.publish("rtmp://127.0.0.1/live/b", 1).await.is_err());
+}
+
+/// Search: the account's blocks active at the control's clock, on any of its domains, the
+/// query's domain lower-cased first.
+#[tokio::test(start_paused = true)]
+async fn search_lists_the_accounts_active_blocks() {
+    let n = node().await;
+    let now = n.clock.now();
+    let signed = StreamPath::new("signed.example", "live", "show-3");
+    for (p, resume_at) in [
+        (path("Show-1"), Some(now + 100)),
+        (path("show-2"), Some(now + 10)),
+        (signed, None),
+        (path("other"), Some(now + 5)),
+    ] {
+        n.control
+            .forbid(&acme(), p, resume_at, false)
+            .await
+            .unwrap();
+    }
+    let page = Page {
+        number: 1,
+        size: 10,
+    };
+    let names = |l: &baton_domain::BlockList| {
+        l.blocks
+            .iter()
+            .map(|b| b.path.to_string())
+            .collect::<Vec<_>>()
+    };
+    let shows = BlockQuery {
+        stream: Some("SHOW".into()),
+        fuzzy: true,
+        ..BlockQuery::default()
+    };
+    let found = n.control.search(&acme(), &shows, page).await.unwrap();
+    assert_eq!(found.total, 3);
+    assert_eq!(
+        names(&found),
+        [
+            "127.0.0.1/live/show-2",
+            "127.0.0.1/live/Show-1",
+            "signed.example/live/show-3"
+        ]
+    );
+    let newest_first = BlockQuery {
+        newest_end_first: true,
+        ..shows.clone()
+    };
+    let found = n
+        .control
+        .search(&acme(), &newest_first, page)
+        .await
+        .unwrap();
+    assert_eq!(names(&found)[0], "signed.example/live/show-3");
+    let on_signed = BlockQuery {
+        domain: Some("SIGNED.Example".into()),
+        ..BlockQuery::default()
+    };
+    let found = n.control.search(&acme(), &on_signed, page).await.unwrap();
+    assert_eq!(names(&found), ["signed.example/live/show-3"]);
+
+    // The clock decides what is active: at now + 10, `other` and `show-2` have ended.
+    tokio::time::sleep_until(n.clock.instant_at(now + 10)).await;
+    let all = n
+        .control
+        .search(&acme(), &BlockQuery::default(), page)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&all),
+        ["127.0.0.1/live/Show-1", "signed.example/live/show-3"]
+    );
+    let other = AccountId("other".into());
+    let none = n
+        .control
+        .search(&other, &BlockQuery::default(), page)
+        .await
+        .unwrap();
+    assert_eq!(none.total, 0);
 }
 
 #[tokio::test(start_paused = true)]

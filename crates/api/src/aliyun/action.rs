@@ -1,8 +1,8 @@
 //! The dialect's actions, and each request parsed into an exhaustive [`Call`].
 
 use baton_domain::{
-    AccountId, AppSelector, ListFilter, Page, PathPart, Rejection, SourceType, StreamPath, TaskId,
-    TaskPatch, TaskSpec, UnixTime,
+    AccountId, AppSelector, DEFAULT_GROUP, ListFilter, Page, PathPart, Rejection, SourceType,
+    StreamPath, TaskId, TaskPatch, TaskSpec, UnixTime,
 };
 
 use super::fields::{Fields, MAX_LEN, MAX_NAME_LEN, check_source_urls, check_task_id_chars};
@@ -272,6 +272,7 @@ fn parse_spec(f: &Fields, config: &ApiConfig) -> Result<TaskSpec, ApiError> {
     }
     let spec = TaskSpec {
         name: f.text("TaskName", MAX_NAME_LEN)?.unwrap_or_default(),
+        group: DEFAULT_GROUP.to_string(),
         region,
         source_type,
         source_protocol,
@@ -319,6 +320,7 @@ fn parse_list(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
         dst_url: f.text("DstUrl", MAX_LEN)?,
         region: Some(region),
         status: None,
+        groups: None,
     };
     let page = Page {
         number: int_or(f, "PageNumber", 1, i64::from(i32::MAX), 1)? as u32,

@@ -192,6 +192,7 @@ pub fn field_name(field: Field) -> &'static str {
     match field {
         Field::TaskId => "TaskId",
         Field::Name => "TaskName",
+        Field::Group => "GroupName",
         Field::Region => "Region",
         Field::SourceType => "SourceType",
         Field::SourceProtocol => "SourceProtocol",

@@ -1,8 +1,9 @@
 //! Checks of block storage: round trips, replacement, the per-account quota (atomic), removal,
-//! listing with paging, the active set, purge.
+//! listing with paging, search, the active set, purge.
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockStore, Page, PutBlock, StreamPath, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, Page, PutBlock, StreamPath,
+    UnixTime,
 };
 use futures_util::future::join_all;
 
@@ -368,6 +369,164 @@ pub async fn list_blocks_orders_pages_and_counts(store: &dyn BlockStore) {
     assert_eq!(list(store, "someone", "d", 100, page(1, 10)).await.total, 1);
     assert_eq!(
         list(store, "acc", "nowhere", 100, page(1, 10)).await.total,
+        0
+    );
+}
+
+/// Search: one account's blocks active at `now`; domain and app exact; stream exact or, when
+/// fuzzy, an ASCII case-insensitive substring with `%` and `_` literal; ordered by resume time
+/// (ascending or descending), ties by domain, app, stream; paged, the total counting every
+/// match.
+pub async fn search_blocks_filters_orders_and_pages(store: &dyn BlockStore) {
+    let blocks = [
+        block("acc", "a.example", "live", "Show_1", 10, 300),
+        block("acc", "a.example", "live", "show-2", 10, 200),
+        block("acc", "a.example", "live", "news", 10, 200),
+        block("acc", "b.example", "live", "SHOW%3", 10, 200),
+        block("acc", "a.example", "backup", "show-2", 10, 400),
+        block("acc", "b.example", "Live", "show-4", 10, 100), // ended at 100
+        block("acc", "a.example", "live", "直播show", 10, 500),
+        block("other", "a.example", "live", "show-9", 10, 300),
+    ];
+    for b in &blocks {
+        assert_eq!(put(store, b, ROOMY).await, PutBlock::Added);
+    }
+    let account = acc("acc");
+    let search = |query: BlockQuery, p: Page| {
+        let account = account.clone();
+        async move {
+            store
+                .search_blocks(&account, &query, 150, p)
+                .await
+                .expect("search blocks")
+        }
+    };
+    let q = |f: fn(&mut BlockQuery)| {
+        let mut query = BlockQuery::default();
+        f(&mut query);
+        query
+    };
+    let all = page(1, 100);
+
+    // Everything active, by resume time then path; the ended block and the other account's
+    // are not there.
+    let every = search(BlockQuery::default(), all).await;
+    assert_eq!(
+        paths(&every.blocks),
+        [
+            "a.example/live/news",
+            "a.example/live/show-2",
+            "b.example/live/SHOW%3",
+            "a.example/live/Show_1",
+            "a.example/backup/show-2",
+            "a.example/live/直播show",
+        ]
+    );
+    assert_eq!(every.total, 6);
+    assert_eq!(every.blocks[3], blocks[0], "found blocks are complete");
+    let newest = search(q(|q| q.newest_end_first = true), all).await;
+    assert_eq!(
+        paths(&newest.blocks),
+        [
+            "a.example/live/直播show",
+            "a.example/backup/show-2",
+            "a.example/live/Show_1",
+            "a.example/live/news",
+            "a.example/live/show-2",
+            "b.example/live/SHOW%3",
+        ],
+        "ties stay in path order"
+    );
+
+    // Paging: totals on every page, empty past the end, page 0 is page 1.
+    let p1 = search(BlockQuery::default(), page(1, 4)).await;
+    let p2 = search(BlockQuery::default(), page(2, 4)).await;
+    let p3 = search(BlockQuery::default(), page(3, 4)).await;
+    assert_eq!((p1.blocks.len(), p1.total), (4, 6));
+    assert_eq!(p2.blocks, every.blocks[4..]);
+    assert_eq!(p2.total, 6);
+    assert_eq!((p3.blocks.len(), p3.total), (0, 6));
+    assert_eq!(search(BlockQuery::default(), page(0, 4)).await, p1);
+
+    // Domain and app are exact.
+    let l = search(q(|q| q.domain = Some("b.example".into())), all).await;
+    assert_eq!(paths(&l.blocks), ["b.example/live/SHOW%3"]);
+    let l = search(q(|q| q.domain = Some("example".into())), all).await;
+    assert_eq!(l.total, 0);
+    let l = search(q(|q| q.app = Some("backup".into())), all).await;
+    assert_eq!(paths(&l.blocks), ["a.example/backup/show-2"]);
+    let l = search(q(|q| q.app = Some("Live".into())), all).await;
+    assert_eq!(
+        l.total, 0,
+        "app is case-sensitive; b.example/Live/show-4 has ended"
+    );
+
+    // Stream: exact unless fuzzy.
+    let l = search(q(|q| q.stream = Some("show-2".into())), all).await;
+    assert_eq!(
+        paths(&l.blocks),
+        ["a.example/live/show-2", "a.example/backup/show-2"]
+    );
+    let l = search(q(|q| q.stream = Some("SHOW-2".into())), all).await;
+    assert_eq!(l.total, 0);
+    let l = search(q(|q| q.stream = Some("show".into())), all).await;
+    assert_eq!(l.total, 0);
+    let fuzzy = |f: fn(&mut BlockQuery)| {
+        let mut query = q(f);
+        query.fuzzy = true;
+        query
+    };
+    let l = search(fuzzy(|q| q.stream = Some("SHOW".into())), all).await;
+    assert_eq!(l.total, 5, "every stream but news: {:?}", paths(&l.blocks));
+    let l = search(fuzzy(|q| q.stream = Some("w_".into())), all).await;
+    assert_eq!(
+        paths(&l.blocks),
+        ["a.example/live/Show_1"],
+        "`_` is literal"
+    );
+    let l = search(fuzzy(|q| q.stream = Some("w%".into())), all).await;
+    assert_eq!(
+        paths(&l.blocks),
+        ["b.example/live/SHOW%3"],
+        "`%` is literal"
+    );
+    let l = search(fuzzy(|q| q.stream = Some("直播".into())), all).await;
+    assert_eq!(paths(&l.blocks), ["a.example/live/直播show"]);
+    let l = search(fuzzy(|q| q.stream = Some(String::new())), all).await;
+    assert_eq!(l.total, 6, "an empty substring matches everything");
+    let l = search(
+        fuzzy(|q| {
+            q.stream = Some("show-".into());
+            q.app = Some("live".into());
+            q.domain = Some("a.example".into());
+            q.newest_end_first = true;
+        }),
+        all,
+    )
+    .await;
+    assert_eq!(paths(&l.blocks), ["a.example/live/show-2"]);
+
+    // Active means now < resume_at.
+    let at = |now| {
+        let account = account.clone();
+        async move {
+            store
+                .search_blocks(&account, &BlockQuery::default(), now, all)
+                .await
+                .expect("search blocks")
+                .total
+        }
+    };
+    assert_eq!(at(99).await, 7);
+    assert_eq!(at(100).await, 6);
+    assert_eq!(at(499).await, 1);
+    assert_eq!(at(500).await, 0);
+    assert_eq!(
+        store
+            .search_blocks(&acc("nobody"), &BlockQuery::default(), 0, all)
+            .await
+            .expect("search")
+            .total,
         0
     );
 }

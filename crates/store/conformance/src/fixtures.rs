@@ -1,9 +1,10 @@
-//! Tasks, events and blocks to store. Built field by field (not through the lifecycle) so that every
+//! Tasks, events, blocks and groups to store. Built field by field (not through the lifecycle) so that every
 //! value a store must keep can be chosen, extreme ones included.
 
 use baton_domain::{
-    AccountId, Block, CallbackEvent, CallbackState, ExitReason, InvalidReason, SourceProtocol,
-    SourceType, StreamPath, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    AccountId, Block, CallbackEvent, CallbackState, DEFAULT_GROUP, ExitReason, GroupStatus,
+    InvalidReason, SourceProtocol, SourceType, StreamPath, Task, TaskGroup, TaskId, TaskRuntime,
+    TaskSpec, TaskStatus, UnixTime,
 };
 
 /// A plain not-started live task of `account` named `id`, created at `created_at`.
@@ -13,6 +14,7 @@ pub fn task(account: &str, id: &str, created_at: UnixTime) -> Task {
         account: AccountId(account.into()),
         spec: TaskSpec {
             name: format!("name of {id}"),
+            group: DEFAULT_GROUP.to_string(),
             region: "cn-shanghai".into(),
             source_type: SourceType::Live,
             source_protocol: Some(SourceProtocol::Rtmp),
@@ -47,6 +49,7 @@ pub fn full_task() -> Task {
         account: AccountId("account-full".into()),
         spec: TaskSpec {
             name: "直播 «relay» 'quoted' \"double\" 100%_done \\ back".into(),
+            group: "Group «组» 'quoted' 100%_ \\".into(),
             region: "ap-southeast-1".into(),
             source_type: SourceType::Url,
             source_protocol: Some(SourceProtocol::HttpFlv),
@@ -125,5 +128,19 @@ pub fn block(
         path: StreamPath::new(domain, app, stream),
         created_at,
         resume_at,
+    }
+}
+
+/// An available group of `account` named `name`, created (and last changed) at `created_at`,
+/// in project `proj`, without tags.
+pub fn group(account: &str, name: &str, created_at: UnixTime) -> TaskGroup {
+    TaskGroup {
+        account: AccountId(account.into()),
+        name: name.into(),
+        project: "proj".into(),
+        tags: Vec::new(),
+        status: GroupStatus::Available,
+        created_at,
+        updated_at: created_at,
     }
 }

@@ -1,9 +1,11 @@
 //! One conformance suite for every [`TaskStore`](baton_domain::TaskStore) backend (STYLE habit 8): the SQLite store runs
 //! it now, a PostgreSQL store will run the same checks later. Every task store is a
-//! [`BlockStore`](baton_domain::BlockStore) too, and is checked as one.
+//! [`BlockStore`](baton_domain::BlockStore) and a [`GroupStore`](baton_domain::GroupStore) too,
+//! and is checked as both.
 //!
-//! Each check is an `async fn(&dyn TaskStore)` (or `&dyn BlockStore`) that expects an *empty*
-//! store and panics on a violation. They are runtime-neutral; [`conformance_tests!`] turns them
+//! Each check is an `async fn(&dyn TaskStore)` (or `&dyn BlockStore`, `&dyn GroupStore`, or
+//! `&dyn` [`TaskGroupStore`] when it needs tasks and groups of one store) that expects an
+//! *empty* store and panics on a violation. They are runtime-neutral; [`conformance_tests!`] turns them
 //! into one `#[tokio::test]` each (the backend's test crate needs `tokio` with `macros` and `rt`):
 //!
 //! ```ignore
@@ -15,12 +17,17 @@
 //! duplicates, account isolation, optimistic concurrency (stale versions, unknown tasks,
 //! concurrent writers: exactly one wins), transactional outbox writes (a refused write stores
 //! no event), fuzzy list filters with paging and totals, the recovery listing, outbox ordering,
-//! delivery and rescheduling, and purge. Blocks: round trips, replacement, the per-account
-//! quota of active blocks (expiry at the boundary, atomic under concurrent puts), removal by app
-//! or every app, listing order, paging and totals, the active set, purge of expired blocks.
+//! delivery and rescheduling, and purge; list filters by group and the rule that a task without
+//! a region is in every region. Blocks: round trips, replacement, the per-account quota of
+//! active blocks (expiry at the boundary, atomic under concurrent puts), removal by app or every
+//! app, listing order, paging and totals, search (exact and fuzzy, both orders), the active set,
+//! purge of expired blocks. Groups: round trips with tags, `Exists`, revival of a deleted name,
+//! tag updates of available groups only, deletion refused while tasks that have not exited are
+//! in the group, listing by status with paging and totals, account isolation.
 
 mod blocks;
 mod fixtures;
+mod groups;
 mod outbox;
 mod tasks;
 
@@ -28,21 +35,29 @@ pub use blocks::{
     active_blocks_in_path_order, block_quota_counts_active_blocks, block_quota_is_per_account,
     blocks_round_trip, concurrent_puts_respect_the_quota, list_blocks_orders_pages_and_counts,
     purge_removes_only_expired_blocks, remove_blocks_by_app_or_every_app,
-    replacing_a_block_keeps_one_row,
+    replacing_a_block_keeps_one_row, search_blocks_filters_orders_and_pages,
 };
-pub use fixtures::{block, event, exited, full_task, task};
+pub use fixtures::{block, event, exited, full_task, group, task};
+pub use groups::{
+    TaskGroupStore, a_deleted_group_is_revived_by_create, creating_an_existing_group_is_refused,
+    delete_group_counts_tasks_that_have_not_exited, groups_are_isolated_by_account,
+    groups_round_trip, list_groups_by_status_pages_and_counts,
+    update_tags_of_available_groups_only,
+};
 pub use outbox::{
     delivery_is_recorded_once, due_events_in_order, failed_attempts_reschedule,
     outbox_round_trips_every_field, purge_removes_old_exited_tasks_and_delivered_events,
 };
 pub use tasks::{
     accounts_are_isolated, concurrent_updates_one_wins, delete_with_version_and_events,
-    duplicates_are_refused, list_filters_page_and_count, none_and_empty_are_distinct,
-    round_trip_every_field, unfinished_lists_what_must_run, update_with_optimistic_concurrency,
+    duplicates_are_refused, list_filters_groups_and_regionless_tasks, list_filters_page_and_count,
+    none_and_empty_are_distinct, round_trip_every_field, unfinished_lists_what_must_run,
+    update_with_optimistic_concurrency,
 };
 
 /// Generates one `#[tokio::test]` per check, each on a fresh store from `$fresh` (a path to an
-/// `async fn() -> S` where `S: TaskStore + BlockStore`).
+/// `async fn() -> S` where `S: TaskStore + BlockStore + GroupStore`: each check takes `&S`
+/// as the `&dyn` port it checks, so a store missing a port fails to compile here).
 #[macro_export]
 macro_rules! conformance_tests {
     ($fresh:path) => {
@@ -55,6 +70,7 @@ macro_rules! conformance_tests {
             concurrent_updates_one_wins,
             delete_with_version_and_events,
             list_filters_page_and_count,
+            list_filters_groups_and_regionless_tasks,
             unfinished_lists_what_must_run,
             outbox_round_trips_every_field,
             due_events_in_order,
@@ -67,9 +83,17 @@ macro_rules! conformance_tests {
             block_quota_is_per_account,
             remove_blocks_by_app_or_every_app,
             list_blocks_orders_pages_and_counts,
+            search_blocks_filters_orders_and_pages,
             active_blocks_in_path_order,
             purge_removes_only_expired_blocks,
             concurrent_puts_respect_the_quota,
+            groups_round_trip,
+            creating_an_existing_group_is_refused,
+            a_deleted_group_is_revived_by_create,
+            update_tags_of_available_groups_only,
+            delete_group_counts_tasks_that_have_not_exited,
+            list_groups_by_status_pages_and_counts,
+            groups_are_isolated_by_account,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {

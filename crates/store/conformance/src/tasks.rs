@@ -83,6 +83,8 @@ pub async fn round_trip_every_field(store: &dyn TaskStore) {
 pub async fn none_and_empty_are_distinct(store: &dyn TaskStore) {
     let mut empty = task("acc", "empty", 1);
     empty.spec.name = String::new();
+    empty.spec.group = String::new();
+    empty.spec.region = String::new();
     empty.spec.source_protocol = None;
     empty.spec.source_urls = Vec::new();
     empty.spec.callback_url = Some(String::new());
@@ -395,6 +397,117 @@ pub async fn list_filters_page_and_count(store: &dyn TaskStore) {
     assert_eq!((l.tasks.len(), l.total), (0, 0));
     let l = list(by(|f| f.name = Some(String::new())), 1, 100).await;
     assert_eq!(l.total, 25, "an empty substring matches everything");
+}
+
+/// Groups: exact (case-sensitive) names, any of several, `Some([])` matching nothing. Region:
+/// exact, except that a task without a region matches every region filter (and still only
+/// through the other filters).
+pub async fn list_filters_groups_and_regionless_tasks(store: &dyn TaskStore) {
+    // (id, group, region, status)
+    let rows = [
+        ("g-0", "default", "cn-shanghai", TaskStatus::NotStarted),
+        ("g-1", "Live", "cn-shanghai", TaskStatus::Running),
+        ("g-2", "live", "", TaskStatus::Running),
+        ("g-3", "Live", "", TaskStatus::Stopped),
+        ("g-4", "vod %_", "cn-beijing", TaskStatus::Running),
+        ("g-5", "default", "", TaskStatus::Exited),
+    ];
+    for (i, (id, group, region, status)) in rows.iter().enumerate() {
+        let mut t = task("acc", id, 10 + i as i64);
+        t.spec.group = (*group).into();
+        t.spec.region = (*region).into();
+        t.runtime.status = *status;
+        store.insert(&t, &[]).await.expect("insert");
+    }
+    // Another account's tasks in the same groups, without a region, never show.
+    let mut foreign = task("other", "g-9", 99);
+    foreign.spec.group = "Live".into();
+    foreign.spec.region = String::new();
+    store.insert(&foreign, &[]).await.expect("insert");
+
+    let account = acc("acc");
+    let ids = |filter: ListFilter| {
+        let account = account.clone();
+        async move {
+            let l = store
+                .list(
+                    &account,
+                    &filter,
+                    Page {
+                        number: 1,
+                        size: 100,
+                    },
+                )
+                .await
+                .expect("list");
+            let mut ids: Vec<String> = l.tasks.iter().map(|t| t.id.0.clone()).collect();
+            assert_eq!(l.total, ids.len() as u64, "total of {filter:?}");
+            ids.sort();
+            ids
+        }
+    };
+    let groups = |names: &[&str]| ListFilter {
+        groups: Some(names.iter().map(|n| (*n).to_string()).collect()),
+        ..ListFilter::default()
+    };
+    let region = |r: &str| ListFilter {
+        region: Some(r.into()),
+        ..ListFilter::default()
+    };
+
+    assert_eq!(ids(groups(&["Live"])).await, ["g-1", "g-3"]);
+    assert_eq!(
+        ids(groups(&["live"])).await,
+        ["g-2"],
+        "names are case-sensitive"
+    );
+    assert_eq!(ids(groups(&["Live", "live"])).await, ["g-1", "g-2", "g-3"]);
+    assert_eq!(ids(groups(&["default"])).await, ["g-0", "g-5"]);
+    assert_eq!(ids(groups(&["vod %_"])).await, ["g-4"]);
+    assert_eq!(ids(groups(&["vod"])).await, Vec::<String>::new(), "exact");
+    assert_eq!(
+        ids(groups(&["Li%"])).await,
+        Vec::<String>::new(),
+        "not a pattern"
+    );
+    assert_eq!(ids(groups(&["nowhere", "vod %_"])).await, ["g-4"]);
+    assert_eq!(
+        ids(groups(&[])).await,
+        Vec::<String>::new(),
+        "no names match nothing"
+    );
+    assert_eq!(ids(ListFilter::default()).await.len(), 6);
+
+    assert_eq!(
+        ids(region("cn-shanghai")).await,
+        ["g-0", "g-1", "g-2", "g-3", "g-5"]
+    );
+    assert_eq!(
+        ids(region("cn-beijing")).await,
+        ["g-2", "g-3", "g-4", "g-5"]
+    );
+    assert_eq!(
+        ids(region("nowhere")).await,
+        ["g-2", "g-3", "g-5"],
+        "a task without a region is in every region"
+    );
+    assert_eq!(
+        ids(ListFilter {
+            region: Some("cn-beijing".into()),
+            status: Some(TaskStatus::Running),
+            ..groups(&["Live", "live", "vod %_"])
+        })
+        .await,
+        ["g-2", "g-4"]
+    );
+    assert_eq!(
+        ids(ListFilter {
+            region: Some("cn-shanghai".into()),
+            ..groups(&["vod %_"])
+        })
+        .await,
+        Vec::<String>::new()
+    );
 }
 
 /// Every task that has not exited, of every account, by ID.

@@ -1,13 +1,15 @@
-//! Forbidden streams: put under a per-account quota, remove, list, the active set, purge.
+//! Forbidden streams: put under a per-account quota, remove, list, search, the active set,
+//! purge.
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, Page, PutBlock, StoreError, StreamPath, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, Page, PutBlock, StoreError, StreamPath,
+    UnixTime,
 };
-use sqlx::SqlitePool;
+use sqlx::{Row, SqlitePool};
 
 use crate::backend;
 use crate::codec::{block_columns, block_from_row, path_from_row};
-use crate::tasks::begin_write;
+use crate::tasks::{begin_write, contains_pattern};
 
 const INSERT_BLOCK: &str = concat!(
     "INSERT INTO blocks (",
@@ -40,6 +42,34 @@ const LIST_BLOCKS: &str = concat!(
 );
 
 const COUNT_LISTED: &str = concat!("SELECT COUNT(*)", list_where!());
+
+/// [`BlockQuery`]: `NULL` parameters match everything; $5 is the exact stream, $6 the fuzzy
+/// one as a `LIKE '%…%' ESCAPE '\'` pattern (at most one of them is bound).
+macro_rules! search_where {
+    () => {
+        " FROM blocks WHERE account = $1 AND resume_at > $2 \
+          AND ($3 IS NULL OR domain = $3) \
+          AND ($4 IS NULL OR app = $4) \
+          AND ($5 IS NULL OR stream = $5) \
+          AND ($6 IS NULL OR stream LIKE $6 ESCAPE '\\')"
+    };
+}
+
+const SEARCH_BLOCKS_ASC: &str = concat!(
+    "SELECT ",
+    block_columns!(),
+    search_where!(),
+    " ORDER BY resume_at ASC, domain, app, stream LIMIT $7 OFFSET $8"
+);
+
+const SEARCH_BLOCKS_DESC: &str = concat!(
+    "SELECT ",
+    block_columns!(),
+    search_where!(),
+    " ORDER BY resume_at DESC, domain, app, stream LIMIT $7 OFFSET $8"
+);
+
+const COUNT_SEARCHED: &str = concat!("SELECT COUNT(*)", search_where!());
 
 const ACTIVE_BLOCKS: &str = concat!(
     "SELECT ",
@@ -146,6 +176,54 @@ pub(crate) async fn list(
         .bind(account.0.clone())
         .bind(domain.to_owned())
         .bind(now)
+        .bind(i64::from(page.size))
+        .bind(offset)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    let blocks = rows.iter().map(block_from_row).collect::<Result<_, _>>()?;
+    Ok(BlockList {
+        blocks,
+        // COUNT(*) is never negative.
+        total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+pub(crate) async fn search(
+    pool: &SqlitePool,
+    account: &AccountId,
+    query: &BlockQuery,
+    now: UnixTime,
+    page: Page,
+) -> Result<BlockList, StoreError> {
+    let (exact, fuzzy) = match &query.stream {
+        None => (None, None),
+        Some(s) if query.fuzzy => (None, Some(contains_pattern(s))),
+        Some(s) => (Some(s.clone()), None),
+    };
+    let bind = |q: crate::codec::Query<'static>| {
+        q.bind(account.0.clone())
+            .bind(now)
+            .bind(query.domain.clone())
+            .bind(query.app.clone())
+            .bind(exact.clone())
+            .bind(fuzzy.clone())
+    };
+    let sql = if query.newest_end_first {
+        SEARCH_BLOCKS_DESC
+    } else {
+        SEARCH_BLOCKS_ASC
+    };
+    // One read transaction: the page and the total come from the same snapshot.
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let total: i64 = bind(sqlx::query(COUNT_SEARCHED))
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(backend)?;
+    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+    let rows = bind(sqlx::query(sql))
         .bind(i64::from(page.size))
         .bind(offset)
         .fetch_all(&mut *tx)

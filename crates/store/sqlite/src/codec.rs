@@ -1,11 +1,11 @@
-//! Tasks, events and blocks to and from rows: column lists, binding in column order, decoding
+//! Tasks, events, blocks and groups to and from rows: column lists, binding in column order, decoding
 //! with every stored value checked (a row that does not decode is [`StoreError::Corrupt`],
 //! never a panic).
 
 use baton_domain::{
-    AccountId, Block, CallbackEvent, CallbackState, ExitReason, InvalidReason, ItemEvent,
-    ItemEventKind, OutboxEntry, SourceProtocol, SourceType, StoreError, StreamPath, Task, TaskId,
-    TaskRuntime, TaskSpec, TaskStatus,
+    AccountId, Block, CallbackEvent, CallbackState, ExitReason, GroupStatus, InvalidReason,
+    ItemEvent, ItemEventKind, OutboxEntry, SourceProtocol, SourceType, StoreError, StreamPath, Tag,
+    Task, TaskGroup, TaskId, TaskRuntime, TaskSpec, TaskStatus,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite};
@@ -13,29 +13,29 @@ use sqlx::{Row, Sqlite};
 /// A query being bound.
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-/// The task columns after `id, account`, in binding order ($3 ... $33).
+/// The task columns after `id, account`, in binding order ($3 ... $34).
 macro_rules! task_body_columns {
     () => {
         "name, region, source_type, source_protocol, source_urls, dst_url, start_time, \
          end_time, callback_url, repeat_number, retry_count, retry_interval, file_index, \
          file_offset, auth_key, req_auth, notify_item_switch, status, invalid_reason, \
          exit_reason, exit_time, retries, next_retry_at, current_file_index, current_offset, \
-         run, event_seq, created_at, updated_at, version, current_loop"
+         run, event_seq, created_at, updated_at, version, current_loop, group_name"
     };
 }
 
-/// Every task column, in binding order ($1 ... $33).
+/// Every task column, in binding order ($1 ... $34).
 macro_rules! task_columns {
     () => {
         concat!("id, account, ", task_body_columns!())
     };
 }
 
-/// `$3, ..., $33`: the placeholders of [`task_body_columns`].
+/// `$3, ..., $34`: the placeholders of [`task_body_columns`].
 macro_rules! task_body_values {
     () => {
         "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33"
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34"
     };
 }
 
@@ -54,7 +54,16 @@ macro_rules! block_columns {
     };
 }
 
-pub(crate) use {block_columns, event_columns, task_body_columns, task_body_values, task_columns};
+/// The task group columns, in binding order ($1 ... $7).
+macro_rules! group_columns {
+    () => {
+        "account, name, project, tags, status, created_at, updated_at"
+    };
+}
+
+pub(crate) use {
+    block_columns, event_columns, group_columns, task_body_columns, task_body_values, task_columns,
+};
 
 /// Binds every column of `t` in [`task_columns`] order.
 pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreError> {
@@ -93,7 +102,8 @@ pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreEr
         .bind(t.created_at)
         .bind(t.updated_at)
         .bind(to_i64(t.version, "version")?)
-        .bind(i64::from(r.current_loop)))
+        .bind(i64::from(r.current_loop))
+        .bind(s.group.clone()))
 }
 
 /// Binds an event as a new outbox entry (0 attempts, due at the event's time), in
@@ -151,6 +161,7 @@ pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
         .map_err(|e| d.corrupt(format!("source_urls is not a JSON string array: {e}")))?;
     let spec = TaskSpec {
         name: d.get("name")?,
+        group: d.get("group_name")?,
         region: d.get("region")?,
         source_type: d.named("source_type", SourceType::from_name)?,
         source_protocol: d.named_opt("source_protocol", SourceProtocol::from_name)?,
@@ -255,6 +266,71 @@ pub(crate) fn path_from_row(row: &SqliteRow) -> Result<StreamPath, StoreError> {
         domain,
         app,
         stream,
+    })
+}
+
+/// Binds every column of `g` in [`group_columns`] order.
+pub(crate) fn bind_group<'q>(q: Query<'q>, g: &TaskGroup) -> Query<'q> {
+    q.bind(g.account.0.clone())
+        .bind(g.name.clone())
+        .bind(g.project.clone())
+        .bind(tags_to_json(&g.tags))
+        .bind(g.status.code())
+        .bind(g.created_at)
+        .bind(g.updated_at)
+}
+
+/// Tags as stored: `[{"category","key","value"}, ...]`, in order.
+pub(crate) fn tags_to_json(tags: &[Tag]) -> String {
+    serde_json::Value::Array(
+        tags.iter()
+            .map(|t| {
+                serde_json::json!({
+                    "category": t.category,
+                    "key": t.key,
+                    "value": t.value,
+                })
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+fn tags_from_json(text: &str) -> Option<Vec<Tag>> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let text_of = |tag: &serde_json::Value, key: &str| Some(tag.get(key)?.as_str()?.to_string());
+    v.as_array()?
+        .iter()
+        .map(|tag| {
+            Some(Tag {
+                category: text_of(tag, "category")?,
+                key: text_of(tag, "key")?,
+                value: text_of(tag, "value")?,
+            })
+        })
+        .collect()
+}
+
+/// Decodes a row of [`group_columns`].
+pub(crate) fn group_from_row(row: &SqliteRow) -> Result<TaskGroup, StoreError> {
+    let name: String = get(row, "name", "?")?;
+    let d = Decoder {
+        row,
+        what: "group",
+        id: &name,
+    };
+    let tags: String = d.get("tags")?;
+    let code: i32 = d.get("status")?;
+    Ok(TaskGroup {
+        account: AccountId(d.get("account")?),
+        project: d.get("project")?,
+        tags: tags_from_json(&tags)
+            .ok_or_else(|| d.corrupt(format!("tags {tags:?} are not a JSON array of tags")))?,
+        status: GroupStatus::from_code(code)
+            .ok_or_else(|| d.corrupt(format!("status {code} is not a group status")))?,
+        created_at: d.get("created_at")?,
+        updated_at: d.get("updated_at")?,
+        name: name.clone(),
     })
 }
 

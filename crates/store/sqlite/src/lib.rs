@@ -1,4 +1,4 @@
-//! The embedded default [`TaskStore`] and [`BlockStore`]: one SQLite database,
+//! The embedded default [`TaskStore`], [`BlockStore`] and [`GroupStore`]: one SQLite database,
 //! `<data-dir>/baton.db`.
 //!
 //! Why sqlx (0.9, `runtime-tokio`, bundled SQLite) rather than rusqlite and a blocking pool:
@@ -15,6 +15,7 @@
 
 mod blocks;
 mod codec;
+mod groups;
 mod migrate;
 mod outbox;
 mod tasks;
@@ -24,9 +25,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockStore, CallbackEvent, ListFilter, OutboxEntry,
-    Page, Purged, PutBlock, StoreError, StoreFuture, StreamPath, Task, TaskId, TaskList, TaskStore,
-    UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
+    DeleteGroup, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page, Purged,
+    PutBlock, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList,
+    TaskStore, UnixTime,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -40,7 +42,9 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections in the pool: readers run in parallel; writers take turns.
 const MAX_CONNECTIONS: u32 = 4;
 
-/// The SQLite task and block store. Cheap to clone (a pool handle).
+/// The SQLite task, block and group store: one type for every port, so the binary opens one
+/// database and a group's deletion can count its tasks in the same transaction. Cheap to
+/// clone (a pool handle).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -177,12 +181,64 @@ impl BlockStore for SqliteStore {
         Box::pin(blocks::list(&self.pool, account, domain, now, page))
     }
 
+    fn search_blocks<'a>(
+        &'a self,
+        account: &'a AccountId,
+        query: &'a BlockQuery,
+        now: UnixTime,
+        page: Page,
+    ) -> StoreFuture<'a, BlockList> {
+        Box::pin(blocks::search(&self.pool, account, query, now, page))
+    }
+
     fn active_blocks(&self, now: UnixTime) -> StoreFuture<'_, Vec<Block>> {
         Box::pin(blocks::active(&self.pool, now))
     }
 
     fn purge_expired_blocks(&self, now: UnixTime) -> StoreFuture<'_, u64> {
         Box::pin(blocks::purge_expired(&self.pool, now))
+    }
+}
+
+impl GroupStore for SqliteStore {
+    fn create_group<'a>(&'a self, group: &'a TaskGroup) -> StoreFuture<'a, CreateGroup> {
+        Box::pin(groups::create(&self.pool, group))
+    }
+
+    fn update_group_tags<'a>(
+        &'a self,
+        account: &'a AccountId,
+        name: &'a str,
+        tags: &'a [Tag],
+        now: UnixTime,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(groups::update_tags(&self.pool, account, name, tags, now))
+    }
+
+    fn delete_group<'a>(
+        &'a self,
+        account: &'a AccountId,
+        name: &'a str,
+        now: UnixTime,
+    ) -> StoreFuture<'a, DeleteGroup> {
+        Box::pin(groups::delete(&self.pool, account, name, now))
+    }
+
+    fn get_group<'a>(
+        &'a self,
+        account: &'a AccountId,
+        name: &'a str,
+    ) -> StoreFuture<'a, Option<TaskGroup>> {
+        Box::pin(groups::get(&self.pool, account, name))
+    }
+
+    fn list_groups<'a>(
+        &'a self,
+        account: &'a AccountId,
+        statuses: &'a [GroupStatus],
+        page: Page,
+    ) -> StoreFuture<'a, GroupList> {
+        Box::pin(groups::list(&self.pool, account, statuses, page))
     }
 }
 

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "playlists",
         include_str!("../migrations/0003_playlists.sql"),
     ),
+    (
+        4,
+        "task groups",
+        include_str!("../migrations/0004_task_groups.sql"),
+    ),
 ];
 
 /// Brings the schema up to date.

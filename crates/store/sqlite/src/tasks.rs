@@ -24,7 +24,7 @@ const UPDATE_TASK: &str = concat!(
     task_body_columns!(),
     ") = (",
     task_body_values!(),
-    ") WHERE id = $1 AND account = $2 AND version = $34"
+    ") WHERE id = $1 AND account = $2 AND version = $35"
 );
 
 const INSERT_EVENT: &str = concat!(
@@ -40,15 +40,17 @@ const GET_TASK: &str = concat!(
 );
 
 /// The filter of [`ListFilter`]: `NULL` parameters match everything; fuzzy ones are
-/// `LIKE '%…%' ESCAPE '\'` patterns (SQLite's LIKE is ASCII case-insensitive).
+/// `LIKE '%…%' ESCAPE '\'` patterns (SQLite's LIKE is ASCII case-insensitive); a task without
+/// a region matches every region; the groups are a JSON array of names (`[]` matches nothing).
 macro_rules! list_where {
     () => {
         " FROM tasks WHERE account = $1 \
           AND ($2 IS NULL OR id LIKE $2 ESCAPE '\\') \
           AND ($3 IS NULL OR name LIKE $3 ESCAPE '\\') \
           AND ($4 IS NULL OR dst_url LIKE $4 ESCAPE '\\') \
-          AND ($5 IS NULL OR region = $5) \
-          AND ($6 IS NULL OR status = $6)"
+          AND ($5 IS NULL OR region = $5 OR region = '') \
+          AND ($6 IS NULL OR status = $6) \
+          AND ($7 IS NULL OR group_name IN (SELECT value FROM json_each($7)))"
     };
 }
 
@@ -56,7 +58,7 @@ const LIST_TASKS: &str = concat!(
     "SELECT ",
     task_columns!(),
     list_where!(),
-    " ORDER BY created_at DESC, id ASC LIMIT $7 OFFSET $8"
+    " ORDER BY created_at DESC, id ASC LIMIT $8 OFFSET $9"
 );
 
 const COUNT_TASKS: &str = concat!("SELECT COUNT(*)", list_where!());
@@ -148,6 +150,12 @@ pub(crate) async fn list(
     filter: &ListFilter,
     page: Page,
 ) -> Result<TaskList, StoreError> {
+    let groups = filter
+        .groups
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Invalid(format!("group names do not encode: {e}")))?;
     let bind = |q: crate::codec::Query<'static>| {
         q.bind(account.0.clone())
             .bind(filter.task_id.as_deref().map(contains_pattern))
@@ -155,6 +163,7 @@ pub(crate) async fn list(
             .bind(filter.dst_url.as_deref().map(contains_pattern))
             .bind(filter.region.clone())
             .bind(filter.status.map(|s| s.code()))
+            .bind(groups.clone())
     };
     // One read transaction: the page and the total come from the same snapshot.
     let mut tx = pool.begin().await.map_err(backend)?;
@@ -244,7 +253,7 @@ fn duplicate_or_backend(e: sqlx::Error, what: &'static str, id: &str) -> StoreEr
 }
 
 /// `%needle%` with `\`, `%` and `_` escaped, for `LIKE … ESCAPE '\'`.
-fn contains_pattern(needle: &str) -> String {
+pub(crate) fn contains_pattern(needle: &str) -> String {
     let mut p = String::with_capacity(needle.len() + 2);
     p.push('%');
     for c in needle.chars() {
@@ -270,10 +279,14 @@ mod tests {
 
     #[test]
     fn statements_have_every_placeholder() {
-        for n in 1..=34 {
+        for n in 1..=35 {
             assert!(UPDATE_TASK.contains(&format!("${n}")), "${n}");
         }
-        assert_eq!(task_columns!().split(',').count(), 33);
-        assert_eq!(task_body_values!().split(',').count(), 31);
+        assert!(!UPDATE_TASK.contains("$36"));
+        assert_eq!(task_columns!().split(',').count(), 34);
+        assert_eq!(task_body_values!().split(',').count(), 32);
+        for n in 1..=9 {
+            assert!(LIST_TASKS.contains(&format!("${n}")), "${n}");
+        }
     }
 }

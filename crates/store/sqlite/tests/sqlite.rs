@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use baton_domain::{AccountId, BlockStore, PutBlock, StoreError, TaskId, TaskStore};
-use baton_store_conformance::{block, event, full_task, task};
+use baton_domain::{
+    AccountId, BlockStore, CreateGroup, DEFAULT_GROUP, DeleteGroup, GroupStatus, GroupStore, Page,
+    PutBlock, StoreError, Tag, TaskId, TaskStore,
+};
+use baton_store_conformance::{block, event, full_task, group, task};
 use baton_store_sqlite::{FILE_NAME, SqliteStore};
 use sqlx::{Connection, SqliteConnection};
 
@@ -54,7 +57,7 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -88,20 +91,25 @@ async fn blocks_survive_reopening() {
     );
 }
 
-/// A database of the first schema (tasks only) gains the blocks table and the playlist
-/// columns at open, its tasks kept.
+/// A database of the first schema (tasks only) gains the blocks table, the playlist columns
+/// and the task groups at open, its tasks kept — in the default group.
 #[tokio::test]
 async fn a_schema_1_database_is_migrated() {
     let dir = fresh_dir("upgrade");
     let store = SqliteStore::open(&dir).await.expect("open");
     let t = task("acc", "kept", 1);
     store.insert(&t, &[]).await.expect("insert");
+    let mut grouped = task("acc", "grouped", 2);
+    grouped.spec.group = "custom".into();
+    store.insert(&grouped, &[]).await.expect("insert");
     store.close().await;
     // Back to schema 1, as an older Baton left it.
     let mut conn = raw(&dir).await;
     sqlx::raw_sql(
         "DROP TABLE blocks; ALTER TABLE tasks DROP COLUMN current_loop; \
-         ALTER TABLE outbox DROP COLUMN item; DELETE FROM schema_migrations WHERE version >= 2",
+         ALTER TABLE outbox DROP COLUMN item; DROP TABLE task_groups; \
+         DROP INDEX tasks_by_group; ALTER TABLE tasks DROP COLUMN group_name; \
+         DELETE FROM schema_migrations WHERE version >= 2",
     )
     .execute(&mut conn)
     .await
@@ -110,9 +118,69 @@ async fn a_schema_1_database_is_migrated() {
 
     let store = SqliteStore::open(&dir).await.expect("reopen");
     assert_eq!(store.get(&t.account, &t.id).await.expect("get"), Some(t));
+    grouped.spec.group = DEFAULT_GROUP.into();
+    assert_eq!(
+        store.get(&grouped.account, &grouped.id).await.expect("get"),
+        Some(grouped),
+        "a task older than groups is in the default group"
+    );
     let b = block("acc", "d", "live", "s", 1, 2);
     assert_eq!(store.put_block(&b, 1).await.expect("put"), PutBlock::Added);
     assert_eq!(store.active_blocks(1).await.expect("active"), [b]);
+    let g = group("acc", "g", 1);
+    assert_eq!(
+        store.create_group(&g).await.expect("create"),
+        CreateGroup::Created
+    );
+    assert_eq!(
+        store.get_group(&g.account, "g").await.expect("get"),
+        Some(g)
+    );
+}
+
+/// Groups are in the same file: they survive reopening, deleted ones too.
+#[tokio::test]
+async fn groups_survive_reopening() {
+    let dir = fresh_dir("reopen-groups");
+    let store = SqliteStore::open(&dir).await.expect("open");
+    let mut kept = group("acc", "kept", 1);
+    kept.tags = vec![Tag {
+        category: "Custom".into(),
+        key: "k".into(),
+        value: "v".into(),
+    }];
+    let gone = group("acc", "gone", 2);
+    for g in [&kept, &gone] {
+        assert_eq!(
+            store.create_group(g).await.expect("create"),
+            CreateGroup::Created
+        );
+    }
+    assert_eq!(
+        store
+            .delete_group(&gone.account, &gone.name, 3)
+            .await
+            .expect("delete"),
+        DeleteGroup::Deleted
+    );
+    store.close().await;
+
+    let store = SqliteStore::open(&dir).await.expect("reopen");
+    let listed = store
+        .list_groups(
+            &kept.account,
+            &[],
+            Page {
+                number: 1,
+                size: 10,
+            },
+        )
+        .await
+        .expect("list");
+    let mut gone_now = gone;
+    gone_now.status = GroupStatus::Deleted;
+    gone_now.updated_at = 3;
+    assert_eq!(listed.groups, [gone_now, kept]);
 }
 
 #[tokio::test]
@@ -207,6 +275,44 @@ async fn rows_that_do_not_decode_are_corrupt_errors() {
             .expect("delete");
         let fresh = task("acc", "c", 1);
         store.insert(&fresh, &[]).await.expect("reinsert");
+    }
+    store
+        .create_group(&group("acc", "g", 1))
+        .await
+        .expect("create group");
+    let account = AccountId("acc".into());
+    let group_edits = [
+        ("UPDATE task_groups SET status = 7", "status"),
+        ("UPDATE task_groups SET tags = 'not json'", "tags"),
+        ("UPDATE task_groups SET tags = '{}'", "tags"),
+        ("UPDATE task_groups SET tags = '[{\"key\": \"k\"}]'", "tags"),
+        (
+            "UPDATE task_groups SET tags = '[{\"category\": \"Custom\", \"key\": 1, \"value\": \"v\"}]'",
+            "tags",
+        ),
+    ];
+    for (sql, column) in group_edits {
+        sqlx::query("UPDATE task_groups SET status = 0, tags = '[]'")
+            .execute(&mut conn)
+            .await
+            .expect("restore");
+        assert!(store.get_group(&account, "g").await.expect("get").is_some());
+        sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+        match store.get_group(&account, "g").await {
+            Err(StoreError::Corrupt { what, id, reason }) => {
+                assert_eq!((what, id.as_str()), ("group", "g"));
+                assert!(reason.contains(column), "{sql}: {reason}");
+            }
+            other => panic!("{sql}: {other:?}"),
+        }
+        let page = Page {
+            number: 1,
+            size: 10,
+        };
+        assert!(
+            store.list_groups(&account, &[], page).await.is_err(),
+            "{sql}"
+        );
     }
     sqlx::query("UPDATE outbox SET state = 'Idle'")
         .execute(&mut conn)
