@@ -85,11 +85,21 @@ pub enum ApiError {
     /// A parameter's value is not acceptable.
     #[error("invalid parameter {name}: {reason}")]
     InvalidParameter { name: String, reason: String },
+    /// A parameter of the wrong JSON type (a string where a number belongs, …), or a body
+    /// that is not a JSON object.
+    #[error("parameter {name} must be {expected}")]
+    WrongType {
+        name: String,
+        expected: &'static str,
+    },
 
     // --- the service ---
     /// The domain refused the request.
     #[error("rejected: {0}")]
     Rejected(Rejection),
+    /// A parameter whose value asks for something Baton does not do (a watermark, …).
+    #[error("{name}: {reason}")]
+    NotSupported { name: String, reason: String },
     /// A value this installation cannot run yet.
     #[error("{field:?} {value:?} is not supported")]
     Unsupported { field: Field, value: String },
@@ -99,6 +109,18 @@ pub enum ApiError {
     /// The account has the most forbidden streams it may have.
     #[error("the account has {limit} forbidden streams, the most it may have")]
     BlockQuotaExceeded { limit: u64 },
+    /// A task group of this name exists already.
+    #[error("the group {0} exists already")]
+    GroupExists(String),
+    /// No (available) task group of this name.
+    #[error("the group {0} does not exist")]
+    GroupNotFound(String),
+    /// The group still has tasks that have not ended.
+    #[error("the group {name} has {tasks} tasks that have not ended")]
+    GroupNotEmpty { name: String, tasks: u64 },
+    /// The task is not in the group the request names.
+    #[error("the task is not in the group {0}")]
+    NotInGroup(String),
     /// Something failed inside the server; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),

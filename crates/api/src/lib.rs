@@ -4,8 +4,10 @@
 //!   [`KeyStore`], signature algorithms, replay protection, throttling, time.
 //! * [`aliyun`]: the Alibaba Cloud Live 2016-11-01 dialect (pull-to-push and ingest-control
 //!   actions).
-//! * [`TaskService`] and [`StreamService`]: the ports the dialects call; the engine implements
-//!   them.
+//! * [`volc`]: the Volcengine Live 2023-01-01 dialect (pull-to-push tasks and groups, ingest
+//!   control).
+//! * [`TaskService`], [`StreamService`] and [`GroupService`]: the ports the dialects call; the
+//!   engine and the store implement them.
 //!
 //! Only this crate knows HTTP statuses, JSON spellings and cloud error codes
 //! (ARCHITECTURE.md invariant 2): the domain's [`baton_domain::Rejection`]s are mapped here.
@@ -16,32 +18,84 @@ pub mod config;
 pub mod error;
 pub mod service;
 pub mod testing;
+pub mod volc;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::Response;
 use axum::routing::get;
 
 pub use common::keys::{Credential, KeyStore, KeyStoreError, Policy, StaticKeyStore};
 pub use common::time::{ManualClock, SystemClock, WallClock};
 pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS};
 pub use error::ApiError;
-pub use service::{ServiceError, StreamError, StreamService, TaskService};
+pub use service::{
+    GroupError, GroupService, ServiceError, StreamError, StreamService, TaskService,
+};
 
-/// The API's routes: `GET /` and `POST /` answer the Alibaba dialect, whose task actions call
-/// `tasks` and whose ingest-control actions call `streams`. Mount it at `/` of the API
-/// listener (beside `/healthz`, which it does not claim).
-pub fn router(
-    tasks: Arc<dyn TaskService>,
-    streams: Arc<dyn StreamService>,
-    keys: Arc<dyn KeyStore>,
-    config: ApiConfig,
-) -> Router {
-    let state = Arc::new(aliyun::handler::AppState::new(tasks, streams, keys, config));
+/// The services the API calls.
+#[derive(Clone)]
+pub struct Services {
+    pub tasks: Arc<dyn TaskService>,
+    pub streams: Arc<dyn StreamService>,
+    pub groups: Arc<dyn GroupService>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+/// Both dialects' request state.
+struct Dialects {
+    aliyun: Arc<aliyun::handler::AppState>,
+    volc: Arc<volc::handler::VolcState>,
+}
+
+/// The API's routes: `GET /` and `POST /` answer the Alibaba dialect, and the Volcengine
+/// dialect for requests whose `Version` query parameter is `2023-01-01` (its SDK always puts
+/// `Action` and `Version` in the query; no Alibaba request carries that version). Mount it at
+/// `/` of the API listener (beside `/healthz`, which it does not claim).
+pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) -> Router {
+    for name in config.action_limits.keys() {
+        if aliyun::Action::from_name(name).is_none() && volc::Action::from_name(name).is_none() {
+            tracing::warn!(action = %name, "a rate limit names no action of the API; ignored");
+        }
+    }
+    let state = Arc::new(Dialects {
+        aliyun: Arc::new(aliyun::handler::AppState::new(
+            services.tasks.clone(),
+            services.streams.clone(),
+            keys.clone(),
+            config.clone(),
+        )),
+        volc: Arc::new(volc::handler::VolcState::new(
+            services.tasks,
+            services.streams,
+            services.groups,
+            keys,
+            config,
+        )),
+    });
     Router::new()
-        .route(
-            "/",
-            get(aliyun::handler::handle).post(aliyun::handler::handle),
-        )
+        .route("/", get(dispatch).post(dispatch))
         .with_state(state)
+}
+
+async fn dispatch(State(state): State<Arc<Dialects>>, request: Request) -> Response {
+    if is_volcengine(request.uri().query().unwrap_or("")) {
+        volc::handler::handle(state.volc.clone(), request).await
+    } else {
+        aliyun::handler::handle(State(state.aliyun.clone()), request).await
+    }
+}
+
+/// Whether a query carries `Version=2023-01-01`.
+fn is_volcengine(query: &str) -> bool {
+    query
+        .split('&')
+        .any(|pair| pair.strip_prefix("Version=") == Some(volc::VERSION))
 }

@@ -3,8 +3,8 @@
 //! [`crate::testing`] has small stand-ins for tests.
 
 use baton_domain::{
-    AccountId, AppSelector, BlockList, Field, ListFilter, Page, Rejection, StreamPath, Task,
-    TaskId, TaskPatch, TaskSpec, UnixTime,
+    AccountId, AppSelector, BlockList, BlockQuery, Field, GroupList, GroupStatus, ListFilter, Page,
+    Rejection, StreamPath, Tag, Task, TaskGroup, TaskId, TaskPatch, TaskSpec, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
@@ -40,6 +40,21 @@ pub trait TaskService: Send + Sync + 'static {
         &self,
         account: &AccountId,
         id: &TaskId,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>>;
+    /// Stops a running task, or keeps a task that has not started from starting (Volcengine's
+    /// Stop).
+    fn disable(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>>;
+    /// Starts a stopped task again (Volcengine's Continue, `from_start` false: a playlist
+    /// continues where it stopped; Relaunch, true: it starts over).
+    fn enable(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        from_start: bool,
     ) -> BoxFuture<'_, Result<Task, ServiceError>>;
     /// Stops the task at once and removes it.
     fn delete(&self, account: &AccountId, id: &TaskId) -> BoxFuture<'_, Result<(), ServiceError>>;
@@ -84,6 +99,14 @@ pub trait StreamService: Send + Sync + 'static {
         app: AppSelector,
         stream: &str,
     ) -> BoxFuture<'_, Result<(), StreamError>>;
+    /// One page of the account's forbidden streams matching `query` (any of its domains when
+    /// the query names none), and their total.
+    fn search(
+        &self,
+        account: &AccountId,
+        query: BlockQuery,
+        page: Page,
+    ) -> BoxFuture<'_, Result<BlockList, StreamError>>;
     /// One page of the domain's forbidden streams (ordered by app, then stream) and their
     /// total.
     fn block_list(
@@ -92,6 +115,60 @@ pub trait StreamService: Send + Sync + 'static {
         domain: &str,
         page: Page,
     ) -> BoxFuture<'_, Result<BlockList, StreamError>>;
+}
+
+/// Task groups (Volcengine's pull-to-push groups) on behalf of an account. Changes are
+/// durable before the future resolves.
+pub trait GroupService: Send + Sync + 'static {
+    /// Creates an available group; [`GroupError::Exists`] if one of that name exists (a
+    /// deleted one is revived with the new project and tags).
+    fn create_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+        project: &str,
+        tags: Vec<Tag>,
+    ) -> BoxFuture<'_, Result<(), GroupError>>;
+    /// Replaces an available group's tags.
+    fn update_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> BoxFuture<'_, Result<(), GroupError>>;
+    /// Marks a group deleted, unless tasks that have not ended are in it.
+    fn delete_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+    ) -> BoxFuture<'_, Result<(), GroupError>>;
+    /// A group in any status, `None` if it was never created.
+    fn get_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+    ) -> BoxFuture<'_, Result<Option<TaskGroup>, GroupError>>;
+    /// A page of the account's groups in one of `statuses` (empty: any), by name.
+    fn list_groups(
+        &self,
+        account: &AccountId,
+        statuses: Vec<GroupStatus>,
+        page: Page,
+    ) -> BoxFuture<'_, Result<GroupList, GroupError>>;
+}
+
+/// Why a group operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GroupError {
+    #[error("the group exists already")]
+    Exists,
+    #[error("no such group")]
+    NotFound,
+    #[error("the group has {tasks} tasks that have not ended")]
+    InUse { tasks: u64 },
+    /// Storage or another internal failure; logged, never sent to the client.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 /// Why ingest control did not do what was asked.

@@ -8,13 +8,16 @@ use std::sync::{Arc, Mutex};
 
 use baton_domain::ingest::{MAX_BLOCKS_PER_ACCOUNT, default_resume_at};
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, Field, ListFilter, Page, Rejection, SourceProtocol,
-    SourceType, StreamPath, Task, TaskId, TaskPatch, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, Field, GroupList, GroupStatus,
+    ListFilter, Page, Rejection, SourceProtocol, SourceType, StreamPath, Tag, Task, TaskGroup,
+    TaskId, TaskPatch, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
 use crate::common::time::WallClock;
-use crate::service::{ServiceError, StreamError, StreamService, TaskService};
+use crate::service::{
+    GroupError, GroupService, ServiceError, StreamError, StreamService, TaskService,
+};
 
 /// Tasks in memory, in creation order.
 #[derive(Debug)]
@@ -138,7 +141,18 @@ impl TaskService for MemoryTaskService {
             .filter(|t| contains(&t.id.0, &filter.task_id))
             .filter(|t| contains(&t.spec.name, &filter.name))
             .filter(|t| contains(&t.spec.dst_url, &filter.dst_url))
-            .filter(|t| filter.region.as_deref().is_none_or(|r| t.spec.region == r))
+            .filter(|t| {
+                filter
+                    .region
+                    .as_deref()
+                    .is_none_or(|r| t.spec.region.is_empty() || t.spec.region == r)
+            })
+            .filter(|t| {
+                filter
+                    .groups
+                    .as_ref()
+                    .is_none_or(|g| g.contains(&t.spec.group))
+            })
             .filter(|t| filter.status.is_none_or(|s| t.runtime.status == s))
             .cloned()
             .collect();
@@ -194,6 +208,51 @@ impl TaskService for MemoryTaskService {
             t.runtime.invalid_reason = None;
             t.runtime.retries = 0;
             t.runtime.run += 1;
+            Ok(t.clone())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn disable(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let result = self.with_task(account, id, |t, _| {
+            match t.runtime.status {
+                TaskStatus::Exited => return Err(Rejection::Exited),
+                TaskStatus::Stopped => return Err(Rejection::TaskHasStopped),
+                _ => {}
+            }
+            t.runtime.status = TaskStatus::Stopped;
+            t.runtime.invalid_reason = None;
+            Ok(t.clone())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn enable(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        from_start: bool,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let result = self.with_task(account, id, |t, now| {
+            match t.runtime.status {
+                TaskStatus::Exited => return Err(Rejection::Exited),
+                TaskStatus::Stopped => {}
+                _ => return Err(Rejection::NotStopped),
+            }
+            if from_start {
+                t.runtime.current_file_index = t.spec.file_index;
+                t.runtime.current_offset = t.spec.offset;
+            }
+            t.runtime.status = if now < t.spec.start_time {
+                TaskStatus::NotStarted
+            } else {
+                t.runtime.run += 1;
+                TaskStatus::Running
+            };
             Ok(t.clone())
         });
         Box::pin(async move { result })
@@ -432,6 +491,52 @@ impl StreamService for MemoryStreamService {
         Box::pin(async move { result })
     }
 
+    fn search(
+        &self,
+        account: &AccountId,
+        query: BlockQuery,
+        page: Page,
+    ) -> BoxFuture<'_, Result<BlockList, StreamError>> {
+        let now = self.clock.now();
+        let mut matching: Vec<Block> = self
+            .lock()
+            .blocks
+            .values()
+            .filter(|b| &b.account == account && b.is_active(now))
+            .filter(|b| query.domain.as_deref().is_none_or(|d| b.path.domain == d))
+            .filter(|b| query.app.as_deref().is_none_or(|a| b.path.app == a))
+            .filter(|b| {
+                query.stream.as_deref().is_none_or(|s| {
+                    if query.fuzzy {
+                        b.path
+                            .stream
+                            .to_ascii_lowercase()
+                            .contains(&s.to_ascii_lowercase())
+                    } else {
+                        b.path.stream == s
+                    }
+                })
+            })
+            .cloned()
+            .collect();
+        matching.sort_by(|a, b| {
+            let by_end = a.resume_at.cmp(&b.resume_at);
+            let by_end = if query.newest_end_first {
+                by_end.reverse()
+            } else {
+                by_end
+            };
+            by_end.then_with(|| a.path.cmp(&b.path))
+        });
+        let total = matching.len() as u64;
+        let blocks = matching
+            .into_iter()
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+            .take(page.size as usize)
+            .collect();
+        Box::pin(async move { Ok(BlockList { blocks, total }) })
+    }
+
     fn block_list(
         &self,
         account: &AccountId,
@@ -458,5 +563,152 @@ impl StreamService for MemoryStreamService {
             BlockList { blocks, total }
         });
         Box::pin(async move { result })
+    }
+}
+
+/// Task groups in memory. Deleting a group asks `tasks` whether tasks that have not ended are
+/// in it.
+#[derive(Debug)]
+pub struct MemoryGroupService {
+    clock: Arc<dyn WallClock>,
+    tasks: Option<Arc<MemoryTaskService>>,
+    groups: Mutex<BTreeMap<(AccountId, String), TaskGroup>>,
+}
+
+impl MemoryGroupService {
+    /// Groups whose deletion checks the tasks of `tasks` (none: never in use).
+    pub fn new(clock: Arc<dyn WallClock>, tasks: Option<Arc<MemoryTaskService>>) -> Self {
+        MemoryGroupService {
+            clock,
+            tasks,
+            groups: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(AccountId, String), TaskGroup>> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tasks_in(&self, account: &AccountId, name: &str) -> u64 {
+        self.tasks.as_ref().map_or(0, |tasks| {
+            tasks
+                .lock()
+                .iter()
+                .filter(|t| {
+                    &t.account == account
+                        && t.spec.group == name
+                        && t.runtime.status != TaskStatus::Exited
+                })
+                .count() as u64
+        })
+    }
+}
+
+impl GroupService for MemoryGroupService {
+    fn create_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+        project: &str,
+        tags: Vec<Tag>,
+    ) -> BoxFuture<'_, Result<(), GroupError>> {
+        let now = self.clock.now();
+        let mut groups = self.lock();
+        let key = (account.clone(), name.to_string());
+        let result = if groups
+            .get(&key)
+            .is_some_and(|g| g.status == GroupStatus::Available)
+        {
+            Err(GroupError::Exists)
+        } else {
+            groups.insert(
+                key,
+                TaskGroup {
+                    account: account.clone(),
+                    name: name.to_string(),
+                    project: project.to_string(),
+                    tags,
+                    status: GroupStatus::Available,
+                    created_at: now,
+                    updated_at: now,
+                },
+            );
+            Ok(())
+        };
+        Box::pin(async move { result })
+    }
+
+    fn update_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> BoxFuture<'_, Result<(), GroupError>> {
+        let now = self.clock.now();
+        let result = match self.lock().get_mut(&(account.clone(), name.to_string())) {
+            Some(g) if g.status == GroupStatus::Available => {
+                g.tags = tags;
+                g.updated_at = now;
+                Ok(())
+            }
+            _ => Err(GroupError::NotFound),
+        };
+        Box::pin(async move { result })
+    }
+
+    fn delete_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+    ) -> BoxFuture<'_, Result<(), GroupError>> {
+        let now = self.clock.now();
+        let in_use = self.tasks_in(account, name);
+        let result = match self.lock().get_mut(&(account.clone(), name.to_string())) {
+            Some(g) if g.status == GroupStatus::Available => {
+                if in_use > 0 {
+                    Err(GroupError::InUse { tasks: in_use })
+                } else {
+                    g.status = GroupStatus::Deleted;
+                    g.updated_at = now;
+                    Ok(())
+                }
+            }
+            _ => Err(GroupError::NotFound),
+        };
+        Box::pin(async move { result })
+    }
+
+    fn get_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+    ) -> BoxFuture<'_, Result<Option<TaskGroup>, GroupError>> {
+        let group = self
+            .lock()
+            .get(&(account.clone(), name.to_string()))
+            .cloned();
+        Box::pin(async move { Ok(group) })
+    }
+
+    fn list_groups(
+        &self,
+        account: &AccountId,
+        statuses: Vec<GroupStatus>,
+        page: Page,
+    ) -> BoxFuture<'_, Result<GroupList, GroupError>> {
+        let matching: Vec<TaskGroup> = self
+            .lock()
+            .values()
+            .filter(|g| &g.account == account)
+            .filter(|g| statuses.is_empty() || statuses.contains(&g.status))
+            .cloned()
+            .collect();
+        let total = matching.len() as u64;
+        let groups = matching
+            .into_iter()
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+            .take(page.size as usize)
+            .collect();
+        Box::pin(async move { Ok(GroupList { groups, total }) })
     }
 }

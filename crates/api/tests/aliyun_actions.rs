@@ -571,6 +571,17 @@ impl TaskService for Broken {
     fn restart(&self, _: &AccountId, _: &TaskId) -> BoxFuture<'_, Result<Task, ServiceError>> {
         Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
     }
+    fn disable(&self, _: &AccountId, _: &TaskId) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
+    }
+    fn enable(
+        &self,
+        _: &AccountId,
+        _: &TaskId,
+        _: bool,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
+    }
     fn delete(&self, _: &AccountId, _: &TaskId) -> BoxFuture<'_, Result<(), ServiceError>> {
         Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
     }

@@ -13,7 +13,7 @@ use axum::http::{Method, StatusCode};
 use baton_api::common::time::format_utc;
 use baton_api::{StreamError, StreamService};
 use baton_domain::ingest::default_resume_at;
-use baton_domain::{AccountId, AppSelector, BlockList, Page, StreamPath, UnixTime};
+use baton_domain::{AccountId, AppSelector, BlockList, BlockQuery, Page, StreamPath, UnixTime};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use support::{
@@ -784,6 +784,15 @@ impl StreamService for Failing {
         _: AppSelector,
         _: &str,
     ) -> BoxFuture<'_, Result<(), StreamError>> {
+        let e = self.0.clone();
+        Box::pin(async move { Err(e) })
+    }
+    fn search(
+        &self,
+        _: &AccountId,
+        _: BlockQuery,
+        _: Page,
+    ) -> BoxFuture<'_, Result<BlockList, StreamError>> {
         let e = self.0.clone();
         Box::pin(async move { Err(e) })
     }

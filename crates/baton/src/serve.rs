@@ -28,7 +28,7 @@ use baton_store_sqlite::SqliteStore;
 
 use crate::config::{Overrides, Settings};
 use crate::credentials::LiveCredentials;
-use crate::service::{ControlService, EngineService};
+use crate::service::{ControlService, EngineService, StoreGroupService};
 
 /// How long shutdown waits for connections and relays to close.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -97,6 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("opening the task store in {}", settings.data_dir.display()))?;
     let store = Arc::new(store);
+    let groups: Arc<dyn baton_domain::GroupStore> = Arc::clone(&store) as _;
     let hub = StreamHub::new(settings.hub.clone());
     let cancel = CancellationToken::new();
     // Who may publish: ingest domains, forbidden streams, signed URLs.
@@ -143,8 +144,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("starting the task engine")?;
     let api_routes = baton_api::router(
-        Arc::new(EngineService(engine.clone())),
-        Arc::new(ControlService(control)),
+        baton_api::Services {
+            tasks: Arc::new(EngineService(engine.clone())),
+            streams: Arc::new(ControlService(control)),
+            groups: Arc::new(StoreGroupService {
+                store: groups,
+                clock: Arc::clone(&settings.api.clock),
+            }),
+        },
         credentials,
         settings.api.clone(),
     );

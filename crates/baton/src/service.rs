@@ -1,10 +1,15 @@
 //! The engine behind the API's ports: [`TaskService`] over the task [`Engine`],
 //! [`StreamService`] over ingest control ([`StreamControl`]).
 
-use baton_api::{ServiceError, StreamError, StreamService, TaskService};
+use std::sync::Arc;
+
+use baton_api::{
+    GroupError, GroupService, ServiceError, StreamError, StreamService, TaskService, WallClock,
+};
 use baton_domain::{
-    AccountId, AppSelector, BlockList, ListFilter, Page, StreamPath, Task, TaskId, TaskPatch,
-    TaskSpec, UnixTime,
+    AccountId, AppSelector, BlockList, BlockQuery, CreateGroup, DeleteGroup, GroupList,
+    GroupStatus, GroupStore, ListFilter, Page, StoreError, StreamPath, Tag, Task, TaskGroup,
+    TaskId, TaskPatch, TaskSpec, UnixTime,
 };
 use baton_engine::{ControlError, Engine, EngineError, StreamControl};
 use futures_util::future::BoxFuture;
@@ -88,6 +93,30 @@ impl TaskService for EngineService {
         Box::pin(async move { self.0.restart(&account, &id).await.map_err(service_error) })
     }
 
+    fn disable(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let (account, id) = (account.clone(), id.clone());
+        Box::pin(async move { self.0.disable(&account, &id).await.map_err(service_error) })
+    }
+
+    fn enable(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        from_start: bool,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let (account, id) = (account.clone(), id.clone());
+        Box::pin(async move {
+            self.0
+                .enable(&account, &id, from_start)
+                .await
+                .map_err(service_error)
+        })
+    }
+
     fn delete(&self, account: &AccountId, id: &TaskId) -> BoxFuture<'_, Result<(), ServiceError>> {
         let (account, id) = (account.clone(), id.clone());
         Box::pin(async move { self.0.delete(&account, &id).await.map_err(service_error) })
@@ -144,6 +173,21 @@ impl StreamService for ControlService {
         })
     }
 
+    fn search(
+        &self,
+        account: &AccountId,
+        query: BlockQuery,
+        page: Page,
+    ) -> BoxFuture<'_, Result<BlockList, StreamError>> {
+        let account = account.clone();
+        Box::pin(async move {
+            self.0
+                .search(&account, &query, page)
+                .await
+                .map_err(stream_error)
+        })
+    }
+
     fn block_list(
         &self,
         account: &AccountId,
@@ -156,6 +200,115 @@ impl StreamService for ControlService {
                 .block_list(&account, &domain, page)
                 .await
                 .map_err(stream_error)
+        })
+    }
+}
+
+/// [`GroupService`] over the store's [`GroupStore`]: groups need no engine, only durable rows.
+#[derive(Debug, Clone)]
+pub struct StoreGroupService {
+    pub store: Arc<dyn GroupStore>,
+    pub clock: Arc<dyn WallClock>,
+}
+
+fn group_error(e: StoreError) -> GroupError {
+    error!(error = %e, "group storage failed");
+    GroupError::Internal(e.to_string())
+}
+
+impl GroupService for StoreGroupService {
+    fn create_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+        project: &str,
+        tags: Vec<Tag>,
+    ) -> BoxFuture<'_, Result<(), GroupError>> {
+        let now = self.clock.now();
+        let group = TaskGroup {
+            account: account.clone(),
+            name: name.to_string(),
+            project: project.to_string(),
+            tags,
+            status: GroupStatus::Available,
+            created_at: now,
+            updated_at: now,
+        };
+        Box::pin(async move {
+            match self.store.create_group(&group).await.map_err(group_error)? {
+                CreateGroup::Created => Ok(()),
+                CreateGroup::Exists => Err(GroupError::Exists),
+            }
+        })
+    }
+
+    fn update_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> BoxFuture<'_, Result<(), GroupError>> {
+        let (account, name, now) = (account.clone(), name.to_string(), self.clock.now());
+        Box::pin(async move {
+            let updated = self
+                .store
+                .update_group_tags(&account, &name, &tags, now)
+                .await
+                .map_err(group_error)?;
+            if updated {
+                Ok(())
+            } else {
+                Err(GroupError::NotFound)
+            }
+        })
+    }
+
+    fn delete_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+    ) -> BoxFuture<'_, Result<(), GroupError>> {
+        let (account, name, now) = (account.clone(), name.to_string(), self.clock.now());
+        Box::pin(async move {
+            match self
+                .store
+                .delete_group(&account, &name, now)
+                .await
+                .map_err(group_error)?
+            {
+                DeleteGroup::Deleted => Ok(()),
+                DeleteGroup::NotFound => Err(GroupError::NotFound),
+                DeleteGroup::InUse { tasks } => Err(GroupError::InUse { tasks }),
+            }
+        })
+    }
+
+    fn get_group(
+        &self,
+        account: &AccountId,
+        name: &str,
+    ) -> BoxFuture<'_, Result<Option<TaskGroup>, GroupError>> {
+        let (account, name) = (account.clone(), name.to_string());
+        Box::pin(async move {
+            self.store
+                .get_group(&account, &name)
+                .await
+                .map_err(group_error)
+        })
+    }
+
+    fn list_groups(
+        &self,
+        account: &AccountId,
+        statuses: Vec<GroupStatus>,
+        page: Page,
+    ) -> BoxFuture<'_, Result<GroupList, GroupError>> {
+        let account = account.clone();
+        Box::pin(async move {
+            self.store
+                .list_groups(&account, &statuses, page)
+                .await
+                .map_err(group_error)
         })
     }
 }

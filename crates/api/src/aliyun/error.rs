@@ -157,6 +157,25 @@ impl WireError {
                     field_name(*field)
                 ),
             ),
+            ApiError::WrongType { name, expected } => (
+                S::BAD_REQUEST,
+                "InvalidParameter",
+                format!("The parameter {name} is invalid: it must be {expected}."),
+            ),
+            ApiError::NotSupported { name, reason } => (
+                S::BAD_REQUEST,
+                "InvalidParameter",
+                format!("The parameter {name} is invalid: {reason}."),
+            ),
+            // Groups are a Volcengine concept; this dialect's actions never name one.
+            ApiError::GroupExists(_)
+            | ApiError::GroupNotFound(_)
+            | ApiError::GroupNotEmpty { .. }
+            | ApiError::NotInGroup(_) => (
+                S::BAD_REQUEST,
+                "InvalidParameter",
+                format!("The request is invalid: {err}."),
+            ),
             ApiError::Rejected(rejection) => return rejected(rejection),
             // The provider's code for a domain that is not the caller's (its CDN/Live domain
             // actions answer it the same way).
@@ -257,10 +276,7 @@ fn rejected(rejection: &Rejection) -> WireError {
         ),
         // Never answered by this dialect's actions (Restart starts any stopped or running
         // task); a task enabled through another dialect meanwhile is simply running.
-        Rejection::NotStopped => (
-            "InvalidParameter",
-            "The task is not stopped.".to_string(),
-        ),
+        Rejection::NotStopped => ("InvalidParameter", "The task is not stopped.".to_string()),
         Rejection::Invalid { field, reason } => (
             "InvalidParameter",
             format!("The parameter {} is invalid: {reason}.", field_name(*field)),

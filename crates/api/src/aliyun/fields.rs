@@ -370,7 +370,7 @@ fn protocol_from_name(v: &str) -> Option<SourceProtocol> {
     }
 }
 
-fn check_len<'v>(name: &str, v: &'v str, max: usize) -> Result<&'v str, ApiError> {
+pub(crate) fn check_len<'v>(name: &str, v: &'v str, max: usize) -> Result<&'v str, ApiError> {
     let chars = v.chars().count();
     if chars > max {
         return Err(ApiError::invalid(
@@ -381,7 +381,7 @@ fn check_len<'v>(name: &str, v: &'v str, max: usize) -> Result<&'v str, ApiError
     Ok(v)
 }
 
-fn check_url(name: &str, v: &str, schemes: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn check_url(name: &str, v: &str, schemes: &[&str]) -> Result<(), ApiError> {
     let parsed =
         url::Url::parse(v).map_err(|_| ApiError::invalid(name, format!("{v:?} is not a URL")))?;
     if !schemes.contains(&parsed.scheme()) {

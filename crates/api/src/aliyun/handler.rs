@@ -21,7 +21,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use baton_domain::AccountId;
 use serde::Serialize;
-use tracing::{debug, error, warn};
+use tracing::{debug, error};
 
 use super::action::{Action, Call, VERSION};
 use super::auth::{Authenticator, Style};
@@ -71,11 +71,6 @@ impl AppState {
         keys: Arc<dyn KeyStore>,
         config: ApiConfig,
     ) -> AppState {
-        for name in config.action_limits.keys() {
-            if Action::from_name(name).is_none() {
-                warn!(action = %name, "a rate limit names no action of the API; ignored");
-            }
-        }
         let rates = Action::ALL
             .into_iter()
             .map(|a| (a, Rate::per_second(config.rate_of(a.name()))))
@@ -333,7 +328,11 @@ impl From<StreamError> for ApiError {
     }
 }
 
-async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+pub(crate) async fn read_body(
+    parts: &Parts,
+    body: Body,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)

@@ -11,9 +11,10 @@ use axum::http::{Method, Request, StatusCode};
 use baton_api::common::params::{canonical_query, pct};
 use baton_api::common::signature::{acs3, rpc, sha256_hex};
 use baton_api::common::time::format_utc;
-use baton_api::testing::{MemoryStreamService, MemoryTaskService};
+use baton_api::testing::{MemoryGroupService, MemoryStreamService, MemoryTaskService};
 use baton_api::{
-    ApiConfig, Credential, ManualClock, Policy, StaticKeyStore, StreamService, TaskService, router,
+    ApiConfig, Credential, ManualClock, Policy, Services, StaticKeyStore, StreamService,
+    TaskService, router,
 };
 use baton_domain::AccountId;
 use serde_json::Value;
@@ -161,7 +162,18 @@ impl Harness {
         };
         tweak(&mut config);
         Harness {
-            router: router(backend, stream_backend, Arc::new(keys), config),
+            router: router(
+                Services {
+                    tasks: backend,
+                    streams: stream_backend,
+                    groups: Arc::new(MemoryGroupService::new(
+                        clock.clone(),
+                        Some(service.clone()),
+                    )),
+                },
+                Arc::new(keys),
+                config,
+            ),
             service,
             streams,
             clock,

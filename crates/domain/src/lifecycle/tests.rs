@@ -701,7 +701,10 @@ fn disable_stops_a_task_that_has_not_started_and_it_never_starts() {
     assert!(off.effects.is_empty(), "{:?}", off.effects);
     let later = apply(&off.task, Command::StartTimeReached, 1_000);
     assert_eq!(later.task.runtime.status, TaskStatus::Stopped);
-    assert_eq!(reject(&off.task, Command::Disable, 600), Rejection::TaskHasStopped);
+    assert_eq!(
+        reject(&off.task, Command::Disable, 600),
+        Rejection::TaskHasStopped
+    );
 }
 
 #[test]
@@ -709,10 +712,7 @@ fn disable_of_a_running_task_is_stop() {
     let t = running();
     let off = apply(&t, Command::Disable, 1_100);
     assert_eq!(off.task.runtime.status, TaskStatus::Stopped);
-    assert_eq!(
-        notified(&off),
-        vec![(CallbackState::Offline, None, None)]
-    );
+    assert_eq!(notified(&off), vec![(CallbackState::Offline, None, None)]);
     assert!(off.effects.contains(&Effect::StopRelay { run: 1 }));
     let done = apply(&t, Command::EndTimeReached, 2_000).task;
     assert_eq!(reject(&done, Command::Disable, 2_001), Rejection::Exited);
@@ -776,21 +776,30 @@ fn continue_keeps_the_playlist_position_and_relaunch_starts_over() {
     let on = apply(&off, Command::Enable { from_start: false }, 1_200);
     let rt = &on.task.runtime;
     assert_eq!(rt.status, TaskStatus::Running);
-    assert_eq!((rt.current_file_index, rt.current_offset, rt.current_loop), (1, 7, 1));
+    assert_eq!(
+        (rt.current_file_index, rt.current_offset, rt.current_loop),
+        (1, 7, 1)
+    );
     assert_eq!(rt.run, run + 1);
     assert!(on.effects.contains(&Effect::StartRelay { run: run + 1 }));
     assert!(notified(&on).contains(&(CallbackState::Running, None, None)));
 
     let again = apply(&off, Command::Enable { from_start: true }, 1_200).task;
     let rt = &again.runtime;
-    assert_eq!((rt.current_file_index, rt.current_offset, rt.current_loop), (0, 0, 0));
+    assert_eq!(
+        (rt.current_file_index, rt.current_offset, rt.current_loop),
+        (0, 0, 0)
+    );
 
     // A list that played to its end starts over on Continue.
     let t = apply(&t, Command::PlaylistFinished { run }, 1_300).task;
     assert_eq!(t.runtime.status, TaskStatus::Stopped);
     let on = apply(&t, Command::Enable { from_start: false }, 1_400).task;
     let rt = &on.runtime;
-    assert_eq!((rt.current_file_index, rt.current_offset, rt.current_loop), (0, 0, 0));
+    assert_eq!(
+        (rt.current_file_index, rt.current_offset, rt.current_loop),
+        (0, 0, 0)
+    );
 }
 
 #[test]

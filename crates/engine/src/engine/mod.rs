@@ -234,7 +234,8 @@ impl Engine {
         id: &TaskId,
         from_start: bool,
     ) -> Result<Task, EngineError> {
-        self.apply(account, id, Command::Enable { from_start }).await
+        self.apply(account, id, Command::Enable { from_start })
+            .await
     }
 
     pub async fn delete(&self, account: &AccountId, id: &TaskId) -> Result<(), EngineError> {
