@@ -100,6 +100,12 @@ pub enum ApiError {
     /// A parameter whose value asks for something Baton does not do (a watermark, …).
     #[error("{name}: {reason}")]
     NotSupported { name: String, reason: String },
+    /// The task's state does not allow the operation; `status` is the state it is in.
+    #[error("{rejection} (status {status:?})")]
+    WrongState {
+        status: baton_domain::TaskStatus,
+        rejection: Rejection,
+    },
     /// A value this installation cannot run yet.
     #[error("{field:?} {value:?} is not supported")]
     Unsupported { field: Field, value: String },

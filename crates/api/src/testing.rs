@@ -131,8 +131,11 @@ impl TaskService for MemoryTaskService {
         filter: ListFilter,
         page: Page,
     ) -> BoxFuture<'_, Result<(Vec<Task>, u64), ServiceError>> {
+        // The stores' fuzzy match: ASCII case-insensitive substrings.
         let contains = |value: &str, needle: &Option<String>| {
-            needle.as_deref().is_none_or(|n| value.contains(n))
+            needle
+                .as_deref()
+                .is_none_or(|n| value.to_ascii_lowercase().contains(&n.to_ascii_lowercase()))
         };
         let matching: Vec<Task> = self
             .lock()
@@ -271,16 +274,15 @@ impl TaskService for MemoryTaskService {
     }
 }
 
-/// What this stand-in "runs", mirroring the engine today: live RTMP / HTTP-FLV sources.
+/// What this stand-in "runs", mirroring the engine today: live RTMP / HTTP-FLV sources and
+/// file playlists.
 fn supported(spec: &TaskSpec) -> Result<(), ServiceError> {
     let unsupported = |field, value: &str| ServiceError::Unsupported {
         field,
         value: value.to_string(),
     };
-    match spec.source_type {
-        SourceType::Live => {}
-        SourceType::Vod => return Err(unsupported(Field::SourceType, "vod")),
-        SourceType::Url => return Err(unsupported(Field::SourceType, "url")),
+    if spec.source_type != SourceType::Live {
+        return Ok(());
     }
     match spec.source_protocol {
         Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) => Ok(()),
@@ -298,29 +300,17 @@ fn check_update(task: &Task, patch: &TaskPatch, now: i64) -> Result<(), Rejectio
     if status == TaskStatus::Exited {
         return Err(Rejection::Exited);
     }
-    if patch.region.is_some() && status != TaskStatus::NotStarted {
+    // A field set to the value it has is no change (as the domain decides).
+    let changes = patch.changes(&task.spec);
+    if changes.contains(&Field::Region) && status != TaskStatus::NotStarted {
         return Err(Rejection::TaskHasStarted(Field::Region));
     }
-    if status.is_running() {
-        let others = [
-            (patch.name.is_some(), Field::Name),
-            (patch.source_type.is_some(), Field::SourceType),
-            (patch.source_protocol.is_some(), Field::SourceProtocol),
-            (patch.source_urls.is_some(), Field::SourceUrls),
-            (patch.dst_url.is_some(), Field::DstUrl),
-            (patch.start_time.is_some(), Field::StartTime),
-            (patch.end_time.is_some(), Field::EndTime),
-            (patch.retry_count.is_some(), Field::RetryCount),
-            (patch.retry_interval.is_some(), Field::RetryInterval),
-            (patch.file_index.is_some(), Field::FileIndex),
-            (patch.offset.is_some(), Field::Offset),
-            (patch.auth_key.is_some(), Field::AuthKey),
-            (patch.req_auth.is_some(), Field::ReqAuth),
-            (patch.notify_item_switch.is_some(), Field::NotifyItemSwitch),
-        ];
-        if let Some((_, field)) = others.into_iter().find(|(set, _)| *set) {
-            return Err(Rejection::TaskHasStarted(field));
-        }
+    if status.is_running()
+        && let Some(field) = changes
+            .iter()
+            .find(|f| !matches!(f, Field::CallbackUrl | Field::RepeatNumber))
+    {
+        return Err(Rejection::TaskHasStarted(*field));
     }
     let start = patch.start_time.unwrap_or(task.spec.start_time);
     let end = patch.end_time.unwrap_or(task.spec.end_time);

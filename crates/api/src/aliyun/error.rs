@@ -176,7 +176,9 @@ impl WireError {
                 "InvalidParameter",
                 format!("The request is invalid: {err}."),
             ),
-            ApiError::Rejected(rejection) => return rejected(rejection),
+            ApiError::Rejected(rejection) | ApiError::WrongState { rejection, .. } => {
+                return rejected(rejection);
+            }
             // The provider's code for a domain that is not the caller's (its CDN/Live domain
             // actions answer it the same way).
             ApiError::DomainNotOwned(_) => (

@@ -242,8 +242,9 @@ async fn execute(
             mut patch,
         } => {
             let task = service.get(account, &task_id).await?;
-            // `Region` is required on every call; only a different value is a change.
-            if region != task.spec.region {
+            // `Region` is required on every call; only a different value is a change. A task
+            // created without a region (another dialect) is in every region.
+            if !task.spec.region.is_empty() && region != task.spec.region {
                 patch.region = Some(region);
             }
             if let Some(urls) = &patch.source_urls {

@@ -95,16 +95,16 @@ impl Action {
         )
     }
 
-    /// Whether the action only reads. A signed request of any other action is accepted once
-    /// (replay protection: the dialect's signature has no nonce, so the signature itself is
-    /// remembered until its X-Date leaves the window).
-    pub fn is_read_only(self) -> bool {
+    /// Whether a signed request of the action is accepted once only. The dialect's
+    /// signature has no nonce, so replay protection remembers the signature itself until its
+    /// X-Date leaves the window — which would also refuse a client's honest identical retry
+    /// within the same second. So only the creates are protected, whose replay would do harm
+    /// (a duplicate task); a replayed Stop, Continue, Update or Delete asks for a state the
+    /// task is already in, or is refused by the task's state.
+    pub fn replay_protected(self) -> bool {
         matches!(
             self,
-            Action::ListPullToPushTask
-                | Action::ListPullToPushTaskV2
-                | Action::ListPullToPushGroup
-                | Action::DescribeForbiddenStreamInfoByPage
+            Action::CreatePullToPushTask | Action::CreatePullToPushGroup
         )
     }
 }

@@ -503,14 +503,11 @@ fn parse_common(input: &Input) -> Result<Common, ApiError> {
             "watermarks need transcoding, which Baton does not do",
         ));
     }
-    match input.int("ContinueStrategy", 0, 1)? {
-        Some(1) => {
-            return Err(unsupported(
-                "ContinueStrategy",
-                "1 (resume at the break point plus the time elapsed) is not supported; 0 is",
-            ));
-        }
-        _ => {}
+    if let Some(1) = input.int("ContinueStrategy", 0, 1)? {
+        return Err(unsupported(
+            "ContinueStrategy",
+            "1 (resume at the break point plus the time elapsed) is not supported; 0 is",
+        ));
     }
     input.int("PreDownload", 0, 1)?;
     let dst_url = destination(input)?;

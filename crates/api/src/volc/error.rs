@@ -12,7 +12,9 @@
 //! answers with a bare `InvalidParam`, get the specific `InvalidParam.TaskStatus`.
 
 use axum::http::StatusCode;
-use baton_domain::{Field, Rejection};
+use baton_domain::{Field, Rejection, TaskStatus};
+
+use super::dto::status_name;
 
 use crate::error::ApiError;
 
@@ -152,6 +154,18 @@ impl WireError {
                 field_name(*field)
             )),
             ApiError::Rejected(r) => rejected(r),
+            ApiError::WrongState { status, rejection } => {
+                let mut w = rejected(rejection);
+                if w.code == "InvalidParam.TaskStatus" {
+                    w.message = format!(
+                        "The task is {} ({}). {}",
+                        status_name(*status),
+                        english(*status),
+                        w.message
+                    );
+                }
+                w
+            }
             ApiError::DomainNotOwned(domain) => wire(
                 S::FORBIDDEN,
                 "RequestForbidden",
@@ -209,15 +223,16 @@ fn rejected(r: &Rejection) -> WireError {
             "The task does not exist.".into(),
         ),
         Rejection::TaskHasStopped => {
-            status("The task is 停用 (stopped); only 未开始 and 生效中 tasks can be stopped.")
+            status("Only 未开始 (not started) and 生效中 (running) tasks can be stopped.")
         }
-        Rejection::NotStopped => status(
-            "The task is not 停用 (stopped); only stopped tasks can be continued or relaunched.",
-        ),
-        Rejection::Exited => status("The task is 已结束 (ended); it can only be deleted."),
+        Rejection::NotStopped => {
+            status("Only 停用 (stopped) tasks can be continued, restarted or relaunched.")
+        }
+        Rejection::Exited => status("An ended task can only be deleted."),
         Rejection::NotStartedYet => status("The task's start time has not been reached."),
         Rejection::TaskHasStarted(field) => status(&format!(
-            "The task is 生效中 (running): {} cannot be changed now; stop it first.",
+            "While a task runs only CallbackURL and the loop count can change; {} cannot \
+             change now: stop the task first.",
             field_name(*field)
         )),
         Rejection::IllegalDuration => wire(
@@ -244,7 +259,7 @@ fn field_name(field: Field) -> &'static str {
         Field::Region => "Region",
         Field::SourceType => "Type",
         Field::SourceProtocol => "SrcAddr",
-        Field::SourceUrls => "SrcAddrS",
+        Field::SourceUrls => "SrcAddr/SrcAddrS",
         Field::DstUrl => "DstAddr",
         Field::StartTime => "StartTime",
         Field::EndTime => "EndTime",
@@ -257,5 +272,15 @@ fn field_name(field: Field) -> &'static str {
         Field::AuthKey => "AuthKey",
         Field::ReqAuth => "ReqAuth",
         Field::NotifyItemSwitch => "NotifyItemSwitch",
+    }
+}
+
+fn english(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::NotStarted => "not started",
+        TaskStatus::Running => "running",
+        TaskStatus::Abnormal => "running, recovering",
+        TaskStatus::Stopped => "stopped",
+        TaskStatus::Exited => "ended",
     }
 }

@@ -18,7 +18,9 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use baton_domain::{AccountId, AppSelector, DEFAULT_GROUP, GroupStatus, Task, TaskId, UnixTime};
+use baton_domain::{
+    AccountId, AppSelector, DEFAULT_GROUP, GroupStatus, Rejection, Task, TaskId, UnixTime,
+};
 use serde::Serialize;
 use tracing::{debug, error};
 
@@ -168,7 +170,7 @@ async fn process(
             tokio::time::Instant::now(),
         )
         .map_err(|retry_after| ApiError::Throttled { retry_after })?;
-    if !action.is_read_only() {
+    if action.replay_protected() {
         // The signature covers X-Date, the query and the body: an identical signature is the
         // same request sent again.
         let x_date = parse_x_date(header(&parts.headers, "x-date").unwrap_or("")).unwrap_or(now);
@@ -329,13 +331,14 @@ async fn execute(
             group,
             patch,
         } => {
-            in_group(tasks, account, &task_id, group.as_deref()).await?;
-            tasks.update(account, &task_id, patch).await?;
+            let task = in_group(tasks, account, &task_id, group.as_deref()).await?;
+            let result = tasks.update(account, &task_id, patch).await;
+            with_state(result, &task)?;
             done(meta)
         }
         Call::Stop { task_id, group } => {
-            in_group(tasks, account, &task_id, group.as_deref()).await?;
-            tasks.disable(account, &task_id).await?;
+            let task = in_group(tasks, account, &task_id, group.as_deref()).await?;
+            with_state(tasks.disable(account, &task_id).await, &task)?;
             done(meta)
         }
         Call::Enable {
@@ -343,8 +346,8 @@ async fn execute(
             group,
             from_start,
         } => {
-            in_group(tasks, account, &task_id, group.as_deref()).await?;
-            tasks.enable(account, &task_id, from_start).await?;
+            let task = in_group(tasks, account, &task_id, group.as_deref()).await?;
+            with_state(tasks.enable(account, &task_id, from_start).await, &task)?;
             done(meta)
         }
         Call::Delete { task_id, group } => {
@@ -463,6 +466,25 @@ async fn in_group(
         return Err(ApiError::NotInGroup(group.to_string()));
     }
     Ok(task)
+}
+
+/// A state refusal names the state the task was in (read just before).
+fn with_state(
+    result: Result<Task, crate::service::ServiceError>,
+    task: &Task,
+) -> Result<Task, ApiError> {
+    result.map_err(|e| match ApiError::from(e) {
+        ApiError::Rejected(r)
+            if r != Rejection::NotFound
+                && !matches!(r, Rejection::Invalid { .. } | Rejection::IllegalDuration) =>
+        {
+            ApiError::WrongState {
+                status: task.runtime.status,
+                rejection: r,
+            }
+        }
+        other => other,
+    })
 }
 
 fn group_error(e: GroupError, name: &str) -> ApiError {

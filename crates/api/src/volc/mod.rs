@@ -20,9 +20,10 @@
 //!   deleted groups are kept and listed with `Status` 1.
 //! * Tasks created here have no region and are listed in every Alibaba region; Alibaba tasks
 //!   are in the group `default`.
-//! * Replay: the signature has no nonce, so a mutating request's signature is remembered until
-//!   its X-Date leaves the 15-minute window and an identical request is refused
-//!   (`InvalidTimestamp`). Reads may repeat.
+//! * Replay: the signature has no nonce, so a Create's signature is remembered until its
+//!   X-Date leaves the 15-minute window and an identical Create is refused
+//!   (`InvalidTimestamp`): a replay cannot duplicate a task. Other actions may repeat (see
+//!   [`Action::replay_protected`]).
 //! * `Vhost` and `Domain` both name a Baton ingest domain (Baton's vhosts are its domains).
 //!   ForbidStream's EndTime is at most 90 days ahead (default 90 days); KillStream
 //!   disconnects without forbidding. `RoughCount` is exact.
