@@ -1,7 +1,7 @@
 //! The engine: applies the domain's state machine to tasks and carries out its effects.
 //!
 //! One command at a time per task (a per-task async lock): read the task, apply the command
-//! at `clock.now()`, write the new state and its callback events in one store transaction,
+//! at `clock.now()`, write the new state and its events in one store transaction,
 //! and only then carry out the effects — start or stop relays, set timers, wake the callback
 //! delivery. A write that loses an optimistic-concurrency race is retried from a fresh read.
 //!
@@ -342,7 +342,9 @@ impl Engine {
                         .set(&task.account, &task.id, *timer, *at)
                         .await;
                 }
-                Effect::Notify(_) => self.inner.outbox.wake(),
+                // Events without a URL are only recorded: nothing to deliver.
+                Effect::Notify(event) if event.is_deliverable() => self.inner.outbox.wake(),
+                Effect::Notify(_) => {}
                 Effect::Purge { at } => {
                     if *at <= self.inner.clock.now() {
                         self.inner.timers.forget(&task.account, &task.id).await;

@@ -299,10 +299,12 @@ fn state_report(state: RelayState, run: u64) -> Option<Command> {
         RelayState::SourceReconnecting => Some(Command::RelayRecovering {
             run,
             reason: InvalidReason::PullStreamFailed,
+            error: None,
         }),
         RelayState::DestinationReconnecting => Some(Command::RelayRecovering {
             run,
             reason: InvalidReason::PushStreamFailed,
+            error: None,
         }),
         RelayState::Starting | RelayState::Stopped | RelayState::Finished | RelayState::Failed => {
             None
@@ -358,5 +360,6 @@ fn failed(run: u64, e: &RelayError) -> Command {
             Side::Internal => InvalidReason::UnknownError,
         },
         retryable: e.retryable,
+        error: None,
     }
 }
