@@ -120,16 +120,17 @@ impl Engine {
                 }
             });
             let report_weak = weak.clone();
-            let supervisor = Supervisor::new(launcher, move |account, id, command| {
-                let inner = report_weak.upgrade();
-                Box::pin(async move {
-                    let Some(inner) = inner else { return };
-                    let engine = Engine { inner };
-                    if let Err(e) = engine.apply(&account, &id, command).await {
-                        warn!(task = %id, error = %e, "relay report not applied");
-                    }
-                })
-            });
+            let supervisor =
+                Supervisor::new(launcher, Arc::clone(&clock), move |account, id, command| {
+                    let inner = report_weak.upgrade();
+                    Box::pin(async move {
+                        let Some(inner) = inner else { return };
+                        let engine = Engine { inner };
+                        if let Err(e) = engine.apply(&account, &id, command).await {
+                            warn!(task = %id, error = %e, "relay report not applied");
+                        }
+                    })
+                });
             Inner {
                 outbox: outbox::Outbox::start(
                     Arc::clone(&store),
