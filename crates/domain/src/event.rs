@@ -15,7 +15,8 @@
 //! Identity and order: the state machine numbers each task's events 1, 2, 3 ... (`seq`, kept in
 //! [`TaskRuntime::event_seq`](crate::TaskRuntime::event_seq) and stored in the same write as
 //! the change that produced it) and names each `<task id>.<seq>` — unique because task IDs are
-//! unique and never reused and contain no `.`. Receivers deduplicate on the ID (delivery is at
+//! unique, contain no `.`, and are not reused while any event of their task is stored (the
+//! store refuses such an ID, [`TaskStore::insert`](crate::TaskStore::insert)). Receivers deduplicate on the ID (delivery is at
 //! least once) and order on `seq`.
 
 use crate::task::{AccountId, ExitReason, InvalidReason, TaskId, UnixTime};

@@ -31,7 +31,9 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 pub trait TaskStore: Send + Sync + fmt::Debug {
     /// Stores a new task and its events (those that are not deliverable as delivered at their
     /// own time, see the module docs). [`StoreError::Duplicate`] if a task with its ID exists
-    /// (in any account: IDs are global).
+    /// (in any account: IDs are global), or events of a task with its ID are still stored (a
+    /// deleted task's log, until purged): an ID is not reused while anything of its task is
+    /// kept, so event IDs stay unique and one task's log never continues another's.
     fn insert<'a>(&'a self, task: &'a Task, events: &'a [CallbackEvent]) -> StoreFuture<'a, ()>;
 
     /// Replaces a stored task (found by account and ID) with `task` and appends `events`, if

@@ -115,7 +115,9 @@ fn matches(task: &Task, filter: &ListFilter) -> bool {
 impl TaskStore for MemoryStore {
     fn insert<'a>(&'a self, task: &'a Task, events: &'a [CallbackEvent]) -> StoreFuture<'a, ()> {
         let mut state = self.lock();
-        if state.tasks.contains_key(&task.id) {
+        // A deleted task's events (its log) keep its ID taken until they are purged.
+        let logged = state.events.iter().any(|(e, ..)| e.task_id == task.id);
+        if state.tasks.contains_key(&task.id) || logged {
             return ready(Err(StoreError::Duplicate {
                 what: "task",
                 id: task.id.0.clone(),

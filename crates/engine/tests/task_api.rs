@@ -139,7 +139,16 @@ async fn create_with_id_names_the_task_once() {
     sleep(Duration::from_secs(101)).await;
     let t = engine.get(&acct(), &task.id).await.unwrap();
     assert_eq!(t.runtime.status, TaskStatus::Running);
-    engine.stop(&acct(), &task.id).await.unwrap();
+    // Deleted, its ID stays taken while its events are kept (its log, and the event IDs a
+    // new task of that ID would repeat).
+    engine.delete(&acct(), &task.id).await.unwrap();
+    let again = engine
+        .create_with_id(&acct(), id("my-task_1"), spec("again", T0 + 200))
+        .await;
+    assert!(
+        matches!(again, Err(EngineError::Store(StoreError::Duplicate { .. }))),
+        "{again:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,18 +14,20 @@
 //! ```
 //!
 //! What is covered: round trips of every field (None vs empty included, extreme numbers, the
-//! last error), duplicates, account isolation, optimistic concurrency (stale versions, unknown
-//! tasks, concurrent writers: exactly one wins), transactional outbox writes (a refused write
-//! stores no event), fuzzy list filters with paging and totals, keyset listing (ties on the
-//! creation time, filters, positions that are no task), the recovery listing, outbox ordering,
-//! delivery and rescheduling, events without a URL (recorded as delivered, never due, purged),
-//! each task's event log (newest first, by page, after the task's deletion), and purge; list
-//! filters by group and the rule that a task without a region is in every region. Blocks: round trips, replacement, the per-account quota of
-//! active blocks (expiry at the boundary, atomic under concurrent puts), removal by app or every
-//! app, listing order, paging and totals, search (exact and fuzzy, both orders), the active set,
-//! purge of expired blocks. Groups: round trips with tags, `Exists`, revival of a deleted name,
-//! tag updates of available groups only, deletion refused while tasks that have not exited are
-//! in the group, listing by status with paging and totals, account isolation.
+//! last error), duplicates (a deleted task's ID too, while its events are kept), account
+//! isolation, optimistic concurrency (stale versions, unknown tasks, concurrent writers:
+//! exactly one wins), transactional outbox writes (a refused write stores no event), fuzzy list
+//! filters with paging and totals, keyset listing (ties on the creation time, filters,
+//! positions that are no task), the recovery listing, outbox ordering, delivery and
+//! rescheduling, events without a URL (recorded as delivered, never due, purged), each task's
+//! event log (newest first, by page, after the task's deletion), and purge; list filters by
+//! group and the rule that a task without a region is in every region. Blocks: round trips,
+//! replacement, the per-account quota of active blocks (expiry at the boundary, atomic under
+//! concurrent puts), removal by app or every app, listing order, paging and totals, search
+//! (exact and fuzzy, both orders), the active set, purge of expired blocks. Groups: round trips
+//! with tags, `Exists`, revival of a deleted name, tag updates of available groups only,
+//! deletion refused while tasks that have not exited are in the group, listing by status with
+//! paging and totals, account isolation.
 
 mod blocks;
 mod fixtures;

@@ -262,7 +262,8 @@ pub async fn concurrent_updates_one_wins(store: &dyn TaskStore) {
     assert_eq!(due[0].event, events[winners[0]][0]);
 }
 
-/// Delete names a version, writes its events in the same transaction, and the task is gone.
+/// Delete names a version, writes its events in the same transaction, and the task is gone;
+/// its ID is free again once its events are purged.
 pub async fn delete_with_version_and_events(store: &dyn TaskStore) {
     let t = task("acc", "doomed", 1);
     store.insert(&t, &[]).await.expect("insert");
@@ -295,7 +296,24 @@ pub async fn delete_with_version_and_events(store: &dyn TaskStore) {
     );
     let r = store.delete(&t.account, &t.id, 1, &[]).await;
     assert!(matches!(r, Err(StoreError::NotFound { .. })), "{r:?}");
-    // The ID is free again (IDs are never reused by Baton, but a store must not keep ghosts).
+    // The ID stays taken, in every account, while the task's log is kept: a new task of that
+    // ID would collide with its event IDs and continue its log.
+    for account in ["acc", "other"] {
+        let r = store.insert(&task(account, "doomed", 2), &[]).await;
+        assert!(
+            matches!(r, Err(StoreError::Duplicate { what: "task", .. })),
+            "{r:?}"
+        );
+    }
+    // Free again once the log is purged (a store must not keep ghosts).
+    store.mark_delivered("doomed.1", 30).await.expect("mark");
+    store.purge(31).await.expect("purge");
+    store.insert(&t, &[]).await.expect("insert after purge");
+    // A task without a log is free at once.
+    store
+        .delete(&t.account, &t.id, 1, &[])
+        .await
+        .expect("delete");
     store.insert(&t, &[]).await.expect("insert after delete");
 }
 

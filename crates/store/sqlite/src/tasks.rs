@@ -86,6 +86,19 @@ pub(crate) async fn insert(
     events: &[CallbackEvent],
 ) -> Result<(), StoreError> {
     let mut tx = begin_write(pool).await?;
+    // A deleted task's events outlive it (its log): its ID stays taken until they are purged.
+    let logged: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM outbox WHERE task_id = $1)")
+            .bind(task.id.0.clone())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+    if logged {
+        return Err(StoreError::Duplicate {
+            what: "task",
+            id: task.id.0.clone(),
+        });
+    }
     bind_task(sqlx::query(INSERT_TASK), task)?
         .execute(&mut *tx)
         .await
