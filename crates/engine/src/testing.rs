@@ -255,7 +255,7 @@ impl TaskStore for MemoryStore {
                 delivered_at: *delivered,
             })
             .collect();
-        records.sort_by(|a, b| b.event.seq.cmp(&a.event.seq));
+        records.sort_by_key(|r| std::cmp::Reverse(r.event.seq));
         records.truncate(limit as usize);
         ready(Ok(records))
     }

@@ -242,7 +242,7 @@ async fn an_engine_restart_resumes_at_the_saved_position_and_restart_starts_over
         .list_after(&acct(), &ListFilter::default(), None, 10)
         .await
         .unwrap();
-    assert_eq!(listed, [live.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&live));
     let Err(EngineError::VersionMismatch { current }) = engine1
         .apply_if(&acct(), &task.id, Command::Stop, stored.version + 1)
         .await
