@@ -207,8 +207,13 @@ async fn lifecycle_through_the_dialect() {
     let (status, body) = h.volc("StopPullToPushTask", json!({"TaskId": id})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body).0, "InvalidParam.TaskStatus");
-    let message = body["ResponseMetadata"]["Error"]["Message"].as_str().unwrap();
-    assert!(message.starts_with("The task is 停用 (stopped)."), "{message}");
+    let message = body["ResponseMetadata"]["Error"]["Message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.starts_with("The task is 停用 (stopped)."),
+        "{message}"
+    );
     // Continue before the start time: 未开始 again; after it: 生效中.
     let (status, _) = h
         .volc("ContinuePullToPushTask", json!({"TaskId": id}))

@@ -30,6 +30,9 @@ fn service_error(e: EngineError) -> ServiceError {
             error!(error = %e, "task storage failed");
             ServiceError::Internal(e.to_string())
         }
+        // The API makes no conditional changes yet (Engine::apply_if): its dialects will map
+        // this to their own "changed meanwhile" answer.
+        e @ EngineError::VersionMismatch { .. } => ServiceError::Internal(e.to_string()),
     }
 }
 

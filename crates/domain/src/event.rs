@@ -1,15 +1,22 @@
-//! Task callback events: what the state machine tells a task's `CallbackUrl` about.
+//! Task events: what the state machine tells a task's `CallbackUrl` about, and the task's
+//! event log.
 //!
 //! cloud-apis.md §2.7: callbacks fire "when the task transitions to `Running` (started at
 //! StartTime or restarted), `Recovering` (runtime error, retrying), or `Offline` (stopped by API
 //! or retries exhausted/timed out)", and `Exit` "when the task is cleared: at EndTime or after
-//! DeleteLivePullToPush". `Idle` never produces a callback. Only tasks with a callback URL emit
-//! events.
+//! DeleteLivePullToPush". `Idle` never produces a callback.
+//!
+//! Every task emits its events, callback URL or not: they are its durable history (the store
+//! keeps them, after the task is deleted too, until purged), listed newest first by
+//! [`TaskStore::task_events`](crate::TaskStore::task_events). Only those with a URL are
+//! delivered; one without ([`CallbackEvent::is_deliverable`] false) is stored as delivered
+//! when it happened, so delivery never sees it and purge treats it like a delivered one.
 //!
 //! Identity and order: the state machine numbers each task's events 1, 2, 3 ... (`seq`, kept in
 //! [`TaskRuntime::event_seq`](crate::TaskRuntime::event_seq) and stored in the same write as
 //! the change that produced it) and names each `<task id>.<seq>` — unique because task IDs are
-//! unique and never reused and contain no `.`. Receivers deduplicate on the ID (delivery is at
+//! unique, contain no `.`, and are not reused while any event of their task is stored (the
+//! store refuses such an ID, [`TaskStore::insert`](crate::TaskStore::insert)). Receivers deduplicate on the ID (delivery is at
 //! least once) and order on `seq`.
 
 use crate::task::{AccountId, ExitReason, InvalidReason, TaskId, UnixTime};
@@ -66,7 +73,8 @@ pub struct CallbackEvent {
     pub task_id: TaskId,
     /// The task's name (`TaskName`) when the event happened.
     pub task_name: String,
-    /// Where to POST it: the task's `CallbackUrl` when the event happened.
+    /// Where to POST it: the task's `CallbackUrl` when the event happened. Empty when the
+    /// task had none: the event is recorded (the task's history), never delivered.
     pub url: String,
     /// The state the task entered.
     pub state: CallbackState,
@@ -133,6 +141,11 @@ impl CallbackEvent {
     /// The event ID of a task's event number `seq`.
     pub fn id_for(task: &TaskId, seq: u64) -> String {
         format!("{task}.{seq}")
+    }
+
+    /// Whether the event is to be delivered: it has a URL. One without is only recorded.
+    pub fn is_deliverable(&self) -> bool {
+        !self.url.is_empty()
     }
 }
 

@@ -1,13 +1,14 @@
 //! Baton's domain: pull-to-push tasks, their lifecycle rules and the ports the rest of the
 //! system implements (storage). No I/O, no clock: `now` is passed in.
 //!
-//! * [`task`]: the model ([`Task`], [`TaskSpec`], [`TaskRuntime`], statuses and reasons).
+//! * [`task`]: the model ([`Task`], [`TaskSpec`], [`TaskRuntime`], statuses, reasons and the
+//!   [`LastError`]).
 //! * [`request`]: what callers ask ([`TaskPatch`], [`ListFilter`], [`Page`]) and why the domain
 //!   refuses ([`Rejection`], naming a [`Field`]).
 //! * [`validate`]: configuration rules ([`TaskSpec::validate`]) and what this build can run
 //!   ([`TaskSpec::supported`]).
 //! * [`lifecycle`]: the state machine ([`Task::create`], [`Task::apply`]).
-//! * [`event`]: callback events ([`CallbackEvent`]).
+//! * [`event`]: task events ([`CallbackEvent`]): the per-task event log, and callbacks.
 //! * [`store`]: the storage port ([`TaskStore`]).
 //! * [`group`]: task groups ([`TaskGroup`], the [`GroupStore`] port, [`DEFAULT_GROUP`]).
 //! * [`time`]: calendar arithmetic and the providers' time format.
@@ -35,9 +36,9 @@ pub use ingest::{
 };
 pub use lifecycle::{Command, Effect, Policy, Timer, Transition};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};
-pub use store::{OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};
+pub use store::{EventRecord, OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};
 pub use task::{
-    AccountId, ExitReason, InvalidReason, SourceProtocol, SourceType, Task, TaskId, TaskRuntime,
-    TaskSpec, TaskStatus, UnixTime,
+    AccountId, ErrorSide, ExitReason, InvalidReason, LastError, SourceProtocol, SourceType, Task,
+    TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
 pub use validate::Unsupported;

@@ -1,10 +1,15 @@
 //! The storage port: where tasks and their callback outbox live.
 //!
-//! Every write of a task state and the callback events it produced is one transaction
-//! (outbox, STYLE habit 8), and it is committed — durable — when the future resolves: the
+//! Every write of a task state and the events it produced is one transaction (outbox, STYLE
+//! habit 8), and it is committed — durable — when the future resolves: the
 //! engine acknowledges a change only after that. Optimistic concurrency: every task write names
 //! the version it was computed from, and loses with [`StoreError::Conflict`] if another write
 //! got there first; the engine re-reads and re-applies.
+//!
+//! The outbox is also each task's event log ([`TaskStore::task_events`]). An event that is not
+//! [deliverable](CallbackEvent::is_deliverable) (its task has no callback URL) is stored as
+//! delivered at its own time (`delivered_at` = the event's time): never due, purged like a
+//! delivered event.
 //!
 //! The trait is object-safe (`Arc<dyn TaskStore>`) and runtime-neutral: methods return boxed
 //! `Send` futures ([`StoreFuture`]) rather than using `async fn`, which is not object-safe.
@@ -24,8 +29,11 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 
 /// Durable storage of tasks and their callback outbox.
 pub trait TaskStore: Send + Sync + fmt::Debug {
-    /// Stores a new task and its events. [`StoreError::Duplicate`] if a task with its ID
-    /// exists (in any account: IDs are global).
+    /// Stores a new task and its events (those that are not deliverable as delivered at their
+    /// own time, see the module docs). [`StoreError::Duplicate`] if a task with its ID exists
+    /// (in any account: IDs are global), or events of a task with its ID are still stored (a
+    /// deleted task's log, until purged): an ID is not reused while anything of its task is
+    /// kept, so event IDs stay unique and one task's log never continues another's.
     fn insert<'a>(&'a self, task: &'a Task, events: &'a [CallbackEvent]) -> StoreFuture<'a, ()>;
 
     /// Replaces a stored task (found by account and ID) with `task` and appends `events`, if
@@ -61,12 +69,36 @@ pub trait TaskStore: Send + Sync + fmt::Debug {
         page: Page,
     ) -> StoreFuture<'a, TaskList>;
 
+    /// The account's tasks matching `filter`, in list order (created_at descending, then id
+    /// ascending), strictly after `after` (a (created_at, id) position in that order) when
+    /// given, at most `limit`. Keyset paging for cursors: unlike [`TaskStore::list`]'s page
+    /// numbers, a task created or deleted meanwhile neither repeats nor hides another, and
+    /// the position need not be a task that still exists.
+    fn list_after<'a>(
+        &'a self,
+        account: &'a AccountId,
+        filter: &'a ListFilter,
+        after: Option<(UnixTime, TaskId)>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<Task>>;
+
     /// Every task, of every account, that has not exited: after a restart the engine applies
     /// [`Command::Recover`](crate::Command::Recover) to each (timers, relays). Ordered by ID.
     fn unfinished(&self) -> StoreFuture<'_, Vec<Task>>;
 
+    /// The account's events of task `id` (kept after the task is deleted, until purged),
+    /// newest first (seq descending), those with seq < `before_seq` when given, at most
+    /// `limit`. Deliverable or not, delivered or not.
+    fn task_events<'a>(
+        &'a self,
+        account: &'a AccountId,
+        id: &'a TaskId,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<EventRecord>>;
+
     /// Up to `limit` undelivered events whose next attempt is due at `now`, earliest due first,
-    /// then in the order they were stored.
+    /// then in the order they were stored. Events that are not deliverable are never due.
     fn due_events(&self, now: UnixTime, limit: u32) -> StoreFuture<'_, Vec<OutboxEntry>>;
 
     /// Records that an event was delivered: it is never due again. Idempotent; an unknown ID
@@ -83,7 +115,8 @@ pub trait TaskStore: Send + Sync + fmt::Debug {
     ) -> StoreFuture<'a, ()>;
 
     /// Deletes exited tasks whose exit time is before `before`, and delivered events delivered
-    /// before `before` (the engine passes `now - retention`).
+    /// before `before` (the engine passes `now - retention`) — events that were not
+    /// deliverable count as delivered at their own time.
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged>;
 }
 
@@ -105,6 +138,18 @@ pub struct OutboxEntry {
     pub attempts: u32,
     /// When it is due (the event's time, until an attempt fails).
     pub next_attempt_at: UnixTime,
+}
+
+/// One event of a task's log ([`TaskStore::task_events`]) and what became of its delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    /// The event, as stored with the transition that produced it.
+    pub event: CallbackEvent,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    /// When it was delivered (or given up), or recorded if it was not deliverable; `None`
+    /// while delivery is pending.
+    pub delivered_at: Option<UnixTime>,
 }
 
 /// What [`TaskStore::purge`] deleted.

@@ -285,6 +285,57 @@ impl ExitReason {
     }
 }
 
+/// Which side of a relay an error came from (the relay's `Side`, as tasks keep it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorSide {
+    /// Pulling the source.
+    Source,
+    /// Pushing to the destination.
+    Destination,
+    /// Baton itself (a configuration that cannot become a relay, a bug).
+    Internal,
+}
+
+impl ErrorSide {
+    /// Every side.
+    pub const ALL: [ErrorSide; 3] = [
+        ErrorSide::Source,
+        ErrorSide::Destination,
+        ErrorSide::Internal,
+    ];
+
+    /// The canonical name (`source`, `destination`, `internal`): the relay's own spelling,
+    /// and how stores keep it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorSide::Source => "source",
+            ErrorSide::Destination => "destination",
+            ErrorSide::Internal => "internal",
+        }
+    }
+
+    /// The side named exactly `name`, if any.
+    pub fn from_name(name: &str) -> Option<ErrorSide> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// The last error a task's relay reported, with its time. The providers' reasons
+/// ([`InvalidReason`]) only say which side failed, and are cleared when the task recovers;
+/// this says what happened and is kept — through recovery, Stop and Restart — until a later
+/// error replaces it, so "why was it abnormal an hour ago" has an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastError {
+    pub side: ErrorSide,
+    /// A stable PascalCase name of what happened (`Connect`, `Refused`, `Timeout`, ...): the
+    /// relay's error kind. For programs to match on.
+    pub code: String,
+    /// The error as the relay describes it, for people.
+    pub message: String,
+    /// When the engine learnt of it.
+    pub at: UnixTime,
+}
+
 /// A task's run-time state: owned by the state machine, persisted with the spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskRuntime {
@@ -308,6 +359,8 @@ pub struct TaskRuntime {
     /// assigns the next one to each event it emits, so numbers are gap-free per task and are
     /// stored in the same write as the state change that produced them.
     pub event_seq: u64,
+    /// The last error its relay reported, if any ever did (see [`LastError`]).
+    pub last_error: Option<LastError>,
 }
 
 impl Default for TaskRuntime {
@@ -325,6 +378,7 @@ impl Default for TaskRuntime {
             current_loop: 0,
             run: 0,
             event_seq: 0,
+            last_error: None,
         }
     }
 }
@@ -352,5 +406,22 @@ impl Task {
             TaskStatus::Abnormal => self.runtime.next_retry_at.is_none(),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_side_names_round_trip() {
+        for s in ErrorSide::ALL {
+            assert_eq!(ErrorSide::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(
+            ErrorSide::ALL.map(ErrorSide::as_str),
+            ["source", "destination", "internal"]
+        );
+        assert_eq!(ErrorSide::from_name("Source"), None, "names are exact");
     }
 }

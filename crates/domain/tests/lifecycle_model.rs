@@ -12,15 +12,17 @@
 //!   engine sees it), and at most one relay is alive;
 //! * retries stay within RetryCount while the task runs;
 //! * the version grows by one exactly when the task changed;
-//! * callback events follow the status change (Running / Recovering / Offline / Exit), carry
-//!   consecutive sequence numbers, and exist only with a callback URL.
+//! * events follow the status change (Running / Recovering / Offline / Exit) and carry
+//!   consecutive sequence numbers, callback URL or not (the event log); they are deliverable
+//!   only with a callback URL, to the task's URL;
+//! * a relay's error report of the current run becomes the last error; nothing else changes it.
 
 use std::collections::BTreeSet;
 
 use baton_domain::{
-    AccountId, CallbackState, Command, DEFAULT_GROUP, Effect, ExitReason, Field, InvalidReason,
-    Policy, Rejection, SourceProtocol, SourceType, Task, TaskId, TaskPatch, TaskSpec, TaskStatus,
-    UnixTime,
+    AccountId, CallbackState, Command, DEFAULT_GROUP, Effect, ErrorSide, ExitReason, Field,
+    InvalidReason, LastError, Policy, Rejection, SourceProtocol, SourceType, Task, TaskId,
+    TaskPatch, TaskSpec, TaskStatus, UnixTime,
 };
 use proptest::prelude::*;
 
@@ -355,11 +357,14 @@ fn to_command(g: &Gen, task: &Task, now: UnixTime) -> Command {
         Gen::Recovering(s, reason) => Command::RelayRecovering {
             run: resolve(*s, run),
             reason: *reason,
+            // Every other report says what happened.
+            error: (now % 2 == 0).then(|| relay_error(*reason, now)),
         },
         Gen::Failed(s, reason, retryable) => Command::RelayFailed {
             run: resolve(*s, run),
             reason: *reason,
             retryable: *retryable,
+            error: retryable.then(|| relay_error(*reason, now)),
         },
         Gen::Finished(s) => Command::PlaylistFinished {
             run: resolve(*s, run),
@@ -371,6 +376,21 @@ fn to_command(g: &Gen, task: &Task, now: UnixTime) -> Command {
             loops: 0,
         },
         Gen::Recover => Command::Recover,
+    }
+}
+
+/// What a relay would report with `reason` at `now`.
+fn relay_error(reason: InvalidReason, now: UnixTime) -> LastError {
+    let side = match reason {
+        InvalidReason::PullStreamFailed => ErrorSide::Source,
+        InvalidReason::PushStreamFailed => ErrorSide::Destination,
+        InvalidReason::UnknownError => ErrorSide::Internal,
+    };
+    LastError {
+        side,
+        code: "Disconnected".into(),
+        message: format!("{} lost at {now}", side.as_str()),
+        at: now,
     }
 }
 
@@ -506,7 +526,15 @@ proptest! {
             prop_assert_eq!(after.relay_alive(), alive.contains(&rt.run));
             prop_assert!(alive.len() <= 1);
 
-            // Callback events.
+            // The last error: the current run's report, when it says what happened.
+            let reported = match &cmd {
+                Command::RelayRecovering { run, error, .. } | Command::RelayFailed { run, error, .. }
+                    if *run == before.runtime.run && before.relay_alive() => error.clone(),
+                _ => None,
+            };
+            prop_assert_eq!(rt.last_error.as_ref(), reported.as_ref().or(before.runtime.last_error.as_ref()));
+
+            // Events: always recorded, delivered only with a callback URL.
             let events = t.events();
             let mut seq = before.runtime.event_seq;
             for e in &events {
@@ -516,9 +544,14 @@ proptest! {
                 prop_assert_eq!(e.time, now);
             }
             prop_assert_eq!(rt.event_seq, seq);
-            let expected = expected_event(before.runtime.status, rt.status, &cmd)
-                .filter(|_| before.spec.callback_url.is_some() && after.spec.callback_url.is_some());
+            let expected = expected_event(before.runtime.status, rt.status, &cmd);
             prop_assert_eq!(events.iter().map(|e| e.state).collect::<Vec<_>>(), expected.into_iter().collect::<Vec<_>>());
+            let url = after.spec.callback_url.clone().unwrap_or_default();
+            for e in &events {
+                prop_assert_eq!(&e.url, &url);
+            }
+            let deliverable = t.deliverable_events();
+            prop_assert_eq!(deliverable.len(), if url.is_empty() { 0 } else { events.len() });
             if let Some(e) = events.first() {
                 prop_assert_eq!(e.exit_reason, rt.exit_reason);
             }

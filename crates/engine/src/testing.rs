@@ -7,15 +7,16 @@ use std::sync::Mutex;
 
 use baton_domain::{
     AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page, Purged,
-    PutBlock, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList,
+    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page,
+    Purged, PutBlock, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList,
     TaskStatus, TaskStore, UnixTime,
 };
 
 #[derive(Debug, Default)]
 struct State {
     tasks: BTreeMap<TaskId, Task>,
-    /// (event, attempts, next attempt, delivered at), in insertion order.
+    /// (event, attempts, next attempt, delivered at), in insertion order. An event that is not
+    /// deliverable is delivered at its own time as it is stored (the port's rule).
     events: Vec<(CallbackEvent, u32, UnixTime, Option<UnixTime>)>,
     /// Blocks by account and path (so an account's blocks of one domain are adjacent, ordered
     /// by app then stream).
@@ -36,7 +37,7 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// Every event stored so far, delivered or not (for assertions).
+    /// Every event stored so far, deliverable or not, delivered or not (for assertions).
     pub fn events(&self) -> Vec<CallbackEvent> {
         self.lock().events.iter().map(|(e, ..)| e.clone()).collect()
     }
@@ -61,7 +62,8 @@ fn append(state: &mut State, events: &[CallbackEvent]) -> Result<(), StoreError>
         }
     }
     for e in events {
-        state.events.push((e.clone(), 0, e.time, None));
+        let delivered = (!e.is_deliverable()).then_some(e.time);
+        state.events.push((e.clone(), 0, e.time, delivered));
     }
     Ok(())
 }
@@ -80,6 +82,11 @@ fn check_version(
         }),
         _ => Err(StoreError::NotFound { id: id.clone() }),
     }
+}
+
+/// The list order: creation time descending, then ID ascending.
+fn list_order(a: &Task, b: &Task) -> std::cmp::Ordering {
+    b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id))
 }
 
 /// The port's list semantics: ASCII case-insensitive substrings; status exact; region exact,
@@ -108,7 +115,9 @@ fn matches(task: &Task, filter: &ListFilter) -> bool {
 impl TaskStore for MemoryStore {
     fn insert<'a>(&'a self, task: &'a Task, events: &'a [CallbackEvent]) -> StoreFuture<'a, ()> {
         let mut state = self.lock();
-        if state.tasks.contains_key(&task.id) {
+        // A deleted task's events (its log) keep its ID taken until they are purged.
+        let logged = state.events.iter().any(|(e, ..)| e.task_id == task.id);
+        if state.tasks.contains_key(&task.id) || logged {
             return ready(Err(StoreError::Duplicate {
                 what: "task",
                 id: task.id.0.clone(),
@@ -180,7 +189,7 @@ impl TaskStore for MemoryStore {
             .values()
             .filter(|t| &t.account == account && matches(t, filter))
             .collect();
-        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        all.sort_by(|a, b| list_order(a, b));
         let skip = (page.number.max(1) as usize - 1) * page.size as usize;
         let tasks = all
             .iter()
@@ -194,6 +203,28 @@ impl TaskStore for MemoryStore {
         }))
     }
 
+    fn list_after<'a>(
+        &'a self,
+        account: &'a AccountId,
+        filter: &'a ListFilter,
+        after: Option<(UnixTime, TaskId)>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<Task>> {
+        let state = self.lock();
+        let mut all: Vec<&Task> = state
+            .tasks
+            .values()
+            .filter(|t| &t.account == account && matches(t, filter))
+            .filter(|t| {
+                after.as_ref().is_none_or(|(created_at, id)| {
+                    t.created_at < *created_at || (t.created_at == *created_at && &t.id > id)
+                })
+            })
+            .collect();
+        all.sort_by(|a, b| list_order(a, b));
+        ready(Ok(all.into_iter().take(limit as usize).cloned().collect()))
+    }
+
     fn unfinished(&self) -> StoreFuture<'_, Vec<Task>> {
         let state = self.lock();
         ready(Ok(state
@@ -202,6 +233,31 @@ impl TaskStore for MemoryStore {
             .filter(|t| t.runtime.status != TaskStatus::Exited)
             .cloned()
             .collect()))
+    }
+
+    fn task_events<'a>(
+        &'a self,
+        account: &'a AccountId,
+        id: &'a TaskId,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<EventRecord>> {
+        let state = self.lock();
+        let mut records: Vec<EventRecord> = state
+            .events
+            .iter()
+            .filter(|(e, ..)| {
+                &e.account == account && &e.task_id == id && before_seq.is_none_or(|b| e.seq < b)
+            })
+            .map(|(e, attempts, _, delivered)| EventRecord {
+                event: e.clone(),
+                attempts: *attempts,
+                delivered_at: *delivered,
+            })
+            .collect();
+        records.sort_by_key(|r| std::cmp::Reverse(r.event.seq));
+        records.truncate(limit as usize);
+        ready(Ok(records))
     }
 
     fn due_events(&self, now: UnixTime, limit: u32) -> StoreFuture<'_, Vec<OutboxEntry>> {

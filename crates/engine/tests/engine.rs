@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, CallbackState, DEFAULT_GROUP, ExitReason, InvalidReason, SourceProtocol, SourceType,
-    TaskSpec, TaskStatus, TaskStore,
+    AccountId, CallbackState, DEFAULT_GROUP, ErrorSide, ExitReason, InvalidReason, SourceProtocol,
+    SourceType, TaskSpec, TaskStatus, TaskStore,
 };
 use baton_engine::testing::MemoryStore;
 use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, TokioClock};
@@ -167,6 +167,60 @@ async fn a_missing_source_is_retried_by_policy_then_stopped() {
         Some(InvalidReason::PullStreamFailed)
     );
     assert_eq!(t.runtime.run, 3, "first run and two retries");
+    // Why, and when: the last run's failure, at the engine's time.
+    let error = t.runtime.last_error.expect("the last error");
+    assert_eq!(
+        (error.side, error.code.as_str()),
+        (ErrorSide::Source, "Timeout")
+    );
+    assert!(error.message.starts_with("source: "), "{error:?}");
+    assert!((T0 + 140..=T0 + 162).contains(&error.at), "{error:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_source_is_the_last_error_while_recovering_and_after() {
+    let w = world();
+    let engine = engine(&w).await;
+    {
+        let net = Arc::clone(&w.net);
+        tokio::spawn(async move { publish_test_stream(&net, "rtmp://mem/live/src", 5, 0).await });
+    }
+    let task = engine.create(&acct(), spec(T0, T0 + 3600)).await.unwrap();
+    sleep(Duration::from_secs(3)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Running);
+    assert_eq!(t.runtime.last_error, None);
+
+    // The publisher is gone after 5 s: the relay reconnects within its grace period.
+    sleep(Duration::from_secs(4)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Abnormal);
+    assert!(t.relay_alive(), "inside the relay's grace period");
+    let recovering = t
+        .runtime
+        .last_error
+        .expect("the error that took the source down");
+    assert_eq!(
+        (recovering.side, recovering.code.as_str()),
+        (ErrorSide::Source, "Ended")
+    );
+    assert_eq!(
+        recovering.message,
+        "source: the source stream was unpublished"
+    );
+    // The publisher sends ahead of real time: it is done a little before 5 s.
+    assert!((T0 + 3..=T0 + 7).contains(&recovering.at), "{recovering:?}");
+
+    // The grace period runs out: the failure replaces it, and it stays through the retry.
+    sleep(Duration::from_secs(15)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Abnormal);
+    assert!(t.runtime.next_retry_at.is_some(), "waiting for a retry");
+    let failed = t.runtime.last_error.expect("the failure");
+    assert_eq!(failed.side, ErrorSide::Source);
+    assert!(failed.at > recovering.at, "{failed:?} after {recovering:?}");
+    let t = engine.stop(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.last_error, Some(failed), "kept when stopped");
 }
 
 #[tokio::test(start_paused = true)]

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, CallbackEvent, CallbackState, DEFAULT_GROUP, ItemEventKind, SourceProtocol,
-    SourceType, TaskId, TaskSpec, TaskStatus, TaskStore,
+    AccountId, CallbackEvent, CallbackState, Command, DEFAULT_GROUP, ItemEventKind, ListFilter,
+    SourceProtocol, SourceType, TaskId, TaskSpec, TaskStatus, TaskStore,
 };
 use baton_engine::testing::MemoryStore;
 use baton_engine::{
-    CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, MediaSources, TokioClock,
+    CallbackKeys, Clock, Engine, EngineConfig, EngineError, LocalLauncher, MediaSources, TokioClock,
 };
 use baton_media::{Frame, TagType};
 use baton_net::hub::{HubConfig, StreamEvent, StreamHub, StreamKey, Subscription};
@@ -237,6 +237,19 @@ async fn an_engine_restart_resumes_at_the_saved_position_and_restart_starts_over
         "b at 2.5 s (stored: {})",
         stored.runtime.current_offset
     );
+    // So do cursor lists, and the current task a conditional change that lost reports.
+    let listed = engine1
+        .list_after(&acct(), &ListFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed, std::slice::from_ref(&live));
+    let Err(EngineError::VersionMismatch { current }) = engine1
+        .apply_if(&acct(), &task.id, Command::Stop, stored.version + 1)
+        .await
+    else {
+        panic!("a version mismatch");
+    };
+    assert_eq!(*current, live);
     // The process goes away with its relays (the last position may still be written).
     first.cancel();
     engine1.shutdown(Duration::from_secs(1)).await;

@@ -4,7 +4,7 @@
 
 use super::{Effect, Step, Timer, retained_until};
 use crate::event::{CallbackState, ItemEvent, ItemEventKind};
-use crate::task::{ExitReason, InvalidReason, TaskStatus};
+use crate::task::{ExitReason, InvalidReason, LastError, TaskStatus};
 
 impl Step<'_> {
     pub(super) fn start_time_reached(&mut self) {
@@ -65,10 +65,16 @@ impl Step<'_> {
         self.notify(CallbackState::Running, None, None);
     }
 
-    pub(super) fn relay_recovering(&mut self, run: u64, reason: InvalidReason) {
+    pub(super) fn relay_recovering(
+        &mut self,
+        run: u64,
+        reason: InvalidReason,
+        error: Option<LastError>,
+    ) {
         if !self.is_current_relay(run) {
             return;
         }
+        self.record_error(error);
         let was = self.task.runtime.status;
         let rt = self.rt();
         rt.status = TaskStatus::Abnormal;
@@ -78,10 +84,16 @@ impl Step<'_> {
         }
     }
 
-    pub(super) fn relay_failed(&mut self, run: u64, reason: InvalidReason) {
+    pub(super) fn relay_failed(
+        &mut self,
+        run: u64,
+        reason: InvalidReason,
+        error: Option<LastError>,
+    ) {
         if !self.is_current_relay(run) {
             return;
         }
+        self.record_error(error);
         let was = self.task.runtime.status;
         let (retry_count, interval) = (self.task.spec.retry_count, self.task.spec.retry_interval);
         let now = self.now;
@@ -181,6 +193,14 @@ impl Step<'_> {
             (TaskStatus::Stopped | TaskStatus::Exited, _) => {}
         }
         self.schedule(end, Timer::End);
+    }
+
+    /// Keeps the current run's error as the task's last one. `None` (the relay did not say)
+    /// keeps the previous one: the last error is what last went wrong, whatever happened since.
+    fn record_error(&mut self, error: Option<LastError>) {
+        if let Some(error) = error {
+            self.rt().last_error = Some(error);
+        }
     }
 
     /// Whether `run` is the task's current run and its relay is alive.

@@ -27,7 +27,8 @@ mod user;
 use crate::event::{CallbackEvent, CallbackState, ItemEvent};
 use crate::request::{Rejection, TaskPatch};
 use crate::task::{
-    AccountId, ExitReason, InvalidReason, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    AccountId, ExitReason, InvalidReason, LastError, Task, TaskId, TaskRuntime, TaskSpec,
+    TaskStatus, UnixTime,
 };
 
 /// Settings of the lifecycle that are the operator's, not the task's.
@@ -117,17 +118,24 @@ pub enum Command {
     /// `Running`), reason and retries cleared — a later failure gets the full RetryCount again.
     RelayRunning { run: u64 },
     /// Relay: run `run` lost a side and is inside its own grace period (its fast reconnects,
-    /// destination session held): 1 → 2 with the reason (callback `Recovering`).
-    RelayRecovering { run: u64, reason: InvalidReason },
+    /// destination session held): 1 → 2 with the reason (callback `Recovering`). `error`, when
+    /// the relay said what happened, becomes the task's [`TaskRuntime::last_error`].
+    RelayRecovering {
+        run: u64,
+        reason: InvalidReason,
+        error: Option<LastError>,
+    },
     /// Relay: run `run` gave up. The documented policy takes over ("retry RetryCount× every
     /// RetryInterval s", cloud-apis §2.4): while retries remain → 2 with the reason and a
     /// retry scheduled RetryInterval from now; exhausted (or RetryCount 0) → 3 with the reason
     /// (callback `Offline`). `retryable` does not change the policy: the providers' tasks retry
-    /// every failure; it is carried for logs.
+    /// every failure; it is carried for logs. `error`, when given, becomes the task's
+    /// [`TaskRuntime::last_error`] (never cleared: a later error replaces it).
     RelayFailed {
         run: u64,
         reason: InvalidReason,
         retryable: bool,
+        error: Option<LastError>,
     },
     /// Relay: run `run` played its whole playlist (RepeatNumber included): → 3, no reason.
     PlaylistFinished { run: u64 },
@@ -162,8 +170,9 @@ pub enum Effect {
     /// Fire `timer` at `at` (at once if `at` has passed). Replaces any pending timer of the
     /// same kind for this task.
     Schedule { at: UnixTime, timer: Timer },
-    /// Deliver this callback event. It is already part of the transition's write (outbox):
-    /// this effect only says delivery has work.
+    /// An event happened. It is already part of the transition's write (outbox, event log):
+    /// this effect only says delivery has work, when the event
+    /// [is deliverable](CallbackEvent::is_deliverable).
     Notify(CallbackEvent),
     /// Delete the task's record at `at`. At `now` (Delete) the transition is written with
     /// `TaskStore::delete` instead of `TaskStore::update`.
@@ -194,7 +203,8 @@ pub struct Transition {
 }
 
 impl Transition {
-    /// The callback events to store with this transition (the outbox rows), in order.
+    /// The events to store with this transition (the outbox rows, the task's event log), in
+    /// order, deliverable or not.
     pub fn events(&self) -> Vec<CallbackEvent> {
         self.effects
             .iter()
@@ -203,6 +213,14 @@ impl Transition {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The events of this transition that are to be delivered (the task has a callback URL),
+    /// in order.
+    pub fn deliverable_events(&self) -> Vec<CallbackEvent> {
+        let mut events = self.events();
+        events.retain(CallbackEvent::is_deliverable);
+        events
     }
 
     /// When the task's record is to be deleted, if it is.
@@ -269,8 +287,12 @@ impl Task {
             Command::EndTimeReached => step.end_time_reached(),
             Command::RetryDue { run } => step.retry_due(run),
             Command::RelayRunning { run } => step.relay_running(run),
-            Command::RelayRecovering { run, reason } => step.relay_recovering(run, reason),
-            Command::RelayFailed { run, reason, .. } => step.relay_failed(run, reason),
+            Command::RelayRecovering { run, reason, error } => {
+                step.relay_recovering(run, reason, error)
+            }
+            Command::RelayFailed {
+                run, reason, error, ..
+            } => step.relay_failed(run, reason, error),
             Command::PlaylistFinished { run } => step.playlist_finished(run),
             Command::Progress {
                 run,
@@ -367,7 +389,7 @@ impl<'a> Step<'a> {
         self.effects.push(Effect::Purge { at });
     }
 
-    /// Emits a callback event, if the task has a callback URL.
+    /// Emits an event (see [`Step::notify_item`]).
     fn notify(
         &mut self,
         state: CallbackState,
@@ -377,7 +399,9 @@ impl<'a> Step<'a> {
         self.notify_item(state, reason, exit_reason, None);
     }
 
-    /// Emits a callback event carrying a playlist item event, if the task has a callback URL.
+    /// Emits an event, carrying a playlist item event when given. Every task's events are
+    /// numbered and recorded (its event log); one without a callback URL gets an empty URL,
+    /// which the stores keep as delivered: recorded, never sent.
     fn notify_item(
         &mut self,
         state: CallbackState,
@@ -385,9 +409,7 @@ impl<'a> Step<'a> {
         exit_reason: Option<ExitReason>,
         item: Option<ItemEvent>,
     ) {
-        let Some(url) = self.task.spec.callback_url.clone() else {
-            return;
-        };
+        let url = self.task.spec.callback_url.clone().unwrap_or_default();
         self.task.runtime.event_seq += 1;
         let seq = self.task.runtime.event_seq;
         let event = CallbackEvent {

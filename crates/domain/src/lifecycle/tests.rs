@@ -172,6 +172,7 @@ fn abnormal_waiting() -> Task {
             run: 1,
             reason: PULL,
             retryable: true,
+            error: None,
         },
         1_100,
     )
@@ -185,6 +186,7 @@ fn abnormal_alive() -> Task {
         Command::RelayRecovering {
             run: 1,
             reason: InvalidReason::PushStreamFailed,
+            error: None,
         },
         1_100,
     )
@@ -219,6 +221,7 @@ fn retries_every_interval_up_to_the_count_then_stops() {
                 run: t.runtime.run,
                 reason: PULL,
                 retryable: false,
+                error: None,
             },
             now,
         );
@@ -262,6 +265,7 @@ fn retries_every_interval_up_to_the_count_then_stops() {
             run: t.runtime.run,
             reason: PULL,
             retryable: true,
+            error: None,
         },
         now,
     );
@@ -294,6 +298,7 @@ fn recovery_resets_the_retry_budget() {
             run: 1,
             reason: PULL,
             retryable: true,
+            error: None,
         },
         1_180,
     );
@@ -311,10 +316,82 @@ fn zero_retries_stop_at_the_first_failure() {
             run: 1,
             reason: PULL,
             retryable: true,
+            error: None,
         },
         1_001,
     );
     assert_eq!(out.task.runtime.status, TaskStatus::Stopped);
+}
+
+fn relay_error(code: &str, at: UnixTime) -> LastError {
+    LastError {
+        side: crate::task::ErrorSide::Source,
+        code: code.into(),
+        message: format!("source: {code} happened"),
+        at,
+    }
+}
+
+#[test]
+fn relay_errors_become_the_last_error_and_stay() {
+    let first = relay_error("Disconnected", 1_100);
+    let recovering = apply(
+        &running(),
+        Command::RelayRecovering {
+            run: 1,
+            reason: PULL,
+            error: Some(first.clone()),
+        },
+        1_100,
+    );
+    assert_eq!(recovering.task.runtime.last_error, Some(first.clone()));
+    // Recovery keeps it: it is the last error, with its time, not the current state.
+    let back = apply(&recovering.task, Command::RelayRunning { run: 1 }, 1_110).task;
+    assert_eq!(back.runtime.status, TaskStatus::Running);
+    assert_eq!(back.runtime.last_error, Some(first.clone()));
+    // A failure that says nothing keeps it too; one that does replaces it.
+    let silent = apply(
+        &back,
+        Command::RelayFailed {
+            run: 1,
+            reason: PULL,
+            retryable: true,
+            error: None,
+        },
+        1_120,
+    )
+    .task;
+    assert_eq!(silent.runtime.last_error, Some(first.clone()));
+    let retry = apply(&silent, Command::RetryDue { run: 1 }, 1_180).task;
+    let second = relay_error("Timeout", 1_190);
+    let failed = apply(
+        &retry,
+        Command::RelayFailed {
+            run: 2,
+            reason: PULL,
+            retryable: true,
+            error: Some(second.clone()),
+        },
+        1_190,
+    )
+    .task;
+    assert_eq!(failed.runtime.last_error, Some(second.clone()));
+    // A report of a replaced run moves nothing, its error included.
+    let stale = apply(
+        &failed,
+        Command::RelayRecovering {
+            run: 1,
+            reason: PULL,
+            error: Some(relay_error("Refused", 1_200)),
+        },
+        1_200,
+    );
+    assert_eq!(stale.task, failed);
+    // Stop and Restart keep it.
+    let stopped = apply(&failed, Command::Stop, 1_300).task;
+    let restarted = apply(&stopped, Command::Restart, 1_400).task;
+    assert_eq!(restarted.runtime.status, TaskStatus::Running);
+    assert_eq!(restarted.runtime.last_error, Some(second));
 }
 
 #[test]
@@ -525,11 +602,32 @@ fn update_durations_and_validation() {
 }
 
 #[test]
-fn no_callback_url_no_events() {
+fn no_callback_url_no_deliverable_events_but_a_log() {
     let t = task_with(live_spec());
     let started = apply(&t, Command::StartTimeReached, 1_000);
-    assert!(started.events().is_empty());
-    assert_eq!(started.task.runtime.event_seq, 0);
+    assert!(started.deliverable_events().is_empty());
+    // Still the task's history: numbered, with an empty URL (recorded, never delivered).
+    let logged = started.events();
+    assert_eq!(
+        notified(&started),
+        vec![(CallbackState::Running, None, None)]
+    );
+    assert_eq!((logged[0].seq, logged[0].url.as_str()), (1, ""));
+    assert!(!logged[0].is_deliverable());
+    assert_eq!(started.task.runtime.event_seq, 1);
+    let stopped = apply(&started.task, Command::Stop, 1_100);
+    assert!(stopped.deliverable_events().is_empty());
+    assert_eq!(stopped.events()[0].seq, 2);
+    // A callback URL set later applies from the next event on; the numbering continues.
+    let with_url = apply(
+        &stopped.task,
+        patch(|p| p.callback_url = Some(Some(CB.into()))),
+        1_200,
+    );
+    let restarted = apply(&with_url.task, Command::Restart, 1_300);
+    assert_eq!(restarted.deliverable_events(), restarted.events());
+    assert_eq!(restarted.events()[0].seq, 3);
+    assert_eq!(restarted.events()[0].url, CB);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The engine: applies the domain's state machine to tasks and carries out its effects.
 //!
 //! One command at a time per task (a per-task async lock): read the task, apply the command
-//! at `clock.now()`, write the new state and its callback events in one store transaction,
+//! at `clock.now()`, write the new state and its events in one store transaction,
 //! and only then carry out the effects — start or stop relays, set timers, wake the callback
 //! delivery. A write that loses an optimistic-concurrency race is retried from a fresh read.
 //!
@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, Command, Effect, ListFilter, Page, Policy, Rejection, StoreError, Task, TaskId,
-    TaskList, TaskPatch, TaskSpec, TaskStore, Timer, Transition,
+    AccountId, Command, Effect, EventRecord, ListFilter, Page, Policy, Rejection, StoreError, Task,
+    TaskId, TaskList, TaskPatch, TaskSpec, TaskStore, Timer, Transition, UnixTime,
 };
 use baton_relay::{PlayerConfig, RelayConfig};
 use rand::Rng;
@@ -77,6 +77,11 @@ pub enum EngineError {
     Unsupported(Unsupported),
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// [`Engine::apply_if`]: the task is not at the version the caller expected (someone
+    /// changed it since the caller read it). Nothing was applied; `current` is the task as it
+    /// is now (with its live playlist position), for the caller to decide again.
+    #[error("task {} is at version {}, not the expected one", current.id, current.version)]
+    VersionMismatch { current: Box<Task> },
 }
 
 /// The task engine. Cheap to clone.
@@ -120,16 +125,17 @@ impl Engine {
                 }
             });
             let report_weak = weak.clone();
-            let supervisor = Supervisor::new(launcher, move |account, id, command| {
-                let inner = report_weak.upgrade();
-                Box::pin(async move {
-                    let Some(inner) = inner else { return };
-                    let engine = Engine { inner };
-                    if let Err(e) = engine.apply(&account, &id, command).await {
-                        warn!(task = %id, error = %e, "relay report not applied");
-                    }
-                })
-            });
+            let supervisor =
+                Supervisor::new(launcher, Arc::clone(&clock), move |account, id, command| {
+                    let inner = report_weak.upgrade();
+                    Box::pin(async move {
+                        let Some(inner) = inner else { return };
+                        let engine = Engine { inner };
+                        if let Err(e) = engine.apply(&account, &id, command).await {
+                            warn!(task = %id, error = %e, "relay report not applied");
+                        }
+                    })
+                });
             Inner {
                 outbox: outbox::Outbox::start(
                     Arc::clone(&store),
@@ -152,10 +158,22 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Creates a task (CreateLivePullToPush).
+    /// Creates a task (CreateLivePullToPush) with a fresh random ID.
     pub async fn create(&self, account: &AccountId, spec: TaskSpec) -> Result<Task, EngineError> {
+        self.create_with_id(account, new_task_id(), spec).await
+    }
+
+    /// Creates a task with an ID the caller chose (clients that name their tasks, or make a
+    /// create idempotent by naming it up front); otherwise as [`Engine::create`]. The ID must
+    /// be a valid task ID (else [`Rejection::Invalid`]); one that exists already, in any
+    /// account, is [`EngineError::Store`]`(`[`StoreError::Duplicate`]`)` and nothing changes.
+    pub async fn create_with_id(
+        &self,
+        account: &AccountId,
+        id: TaskId,
+        spec: TaskSpec,
+    ) -> Result<Task, EngineError> {
         check_supported(&spec, &self.inner.config.media).map_err(EngineError::Unsupported)?;
-        let id = new_task_id();
         let now = self.inner.clock.now();
         let transition = Task::create(id, account.clone(), spec, now)?;
         self.inner
@@ -180,6 +198,7 @@ impl Engine {
         Ok(self.live(task))
     }
 
+    /// One page of an account's tasks (see [`TaskStore::list`]), with live playlist positions.
     pub async fn list(
         &self,
         account: &AccountId,
@@ -189,6 +208,44 @@ impl Engine {
         let mut list = self.inner.store.list(account, filter, page).await?;
         list.tasks = list.tasks.into_iter().map(|t| self.live(t)).collect();
         Ok(list)
+    }
+
+    /// The account's tasks matching `filter` in list order (creation time descending, then ID)
+    /// strictly after the position `after` (the last listed task's `(created_at, id)`), at
+    /// most `limit`, with live playlist positions: cursor paging (see
+    /// [`TaskStore::list_after`]). An empty result means there are no more.
+    pub async fn list_after(
+        &self,
+        account: &AccountId,
+        filter: &ListFilter,
+        after: Option<(UnixTime, TaskId)>,
+        limit: u32,
+    ) -> Result<Vec<Task>, EngineError> {
+        let tasks = self
+            .inner
+            .store
+            .list_after(account, filter, after, limit)
+            .await?;
+        Ok(tasks.into_iter().map(|t| self.live(t)).collect())
+    }
+
+    /// A task's event log, newest first (seq descending): every event it had, with or without
+    /// a callback URL (an empty `url`: recorded, never delivered), and what became of its
+    /// delivery. Those with seq < `before_seq` when given (the last seen one's, to page on),
+    /// at most `limit`. Kept after the task is deleted until purged with delivered events
+    /// (the retention period); an unknown task has no events, which is not an error.
+    pub async fn task_events(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, EngineError> {
+        Ok(self
+            .inner
+            .store
+            .task_events(account, id, before_seq, limit)
+            .await?)
     }
 
     /// `task` with its current run's playlist position, if it plays one.
@@ -254,6 +311,32 @@ impl Engine {
         id: &TaskId,
         command: Command,
     ) -> Result<Task, EngineError> {
+        self.apply_at(account, id, command, None).await
+    }
+
+    /// Applies `command` as [`Engine::apply`] does, if the task is at `expected_version`: a
+    /// conditional change (If-Match, a client's read-modify-write). Checked inside the task's
+    /// lock, against the stored version, so no other change can come between the check and
+    /// the write; otherwise [`EngineError::VersionMismatch`] and nothing is applied.
+    pub async fn apply_if(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        command: Command,
+        expected_version: u64,
+    ) -> Result<Task, EngineError> {
+        self.apply_at(account, id, command, Some(expected_version))
+            .await
+    }
+
+    /// Applies `command` to a task, at version `expected` if given.
+    async fn apply_at(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        command: Command,
+        expected: Option<u64>,
+    ) -> Result<Task, EngineError> {
         let lock = self.lock_of(id);
         let _guard = lock.lock().await;
         let mut attempts = 0;
@@ -264,6 +347,11 @@ impl Engine {
                 .get(account, id)
                 .await?
                 .ok_or(Rejection::NotFound)?;
+            // Re-checked after a lost write race too: the winner moved the version.
+            if expected.is_some_and(|v| v != task.version) {
+                let current = Box::new(self.live(task));
+                return Err(EngineError::VersionMismatch { current });
+            }
             // A stopped list keeps the position it stopped at, not the last stored one (up to
             // PROGRESS_EVERY old), for a Continue to resume from.
             let task = match command {
@@ -294,7 +382,7 @@ impl Engine {
         &self,
         before: &Task,
         transition: &Transition,
-        now: baton_domain::UnixTime,
+        now: UnixTime,
     ) -> Result<(), StoreError> {
         let store = &self.inner.store;
         let events = transition.events();
@@ -342,7 +430,9 @@ impl Engine {
                         .set(&task.account, &task.id, *timer, *at)
                         .await;
                 }
-                Effect::Notify(_) => self.inner.outbox.wake(),
+                // Events without a URL are only recorded: nothing to deliver.
+                Effect::Notify(event) if event.is_deliverable() => self.inner.outbox.wake(),
+                Effect::Notify(_) => {}
                 Effect::Purge { at } => {
                     if *at <= self.inner.clock.now() {
                         self.inner.timers.forget(&task.account, &task.id).await;

@@ -1,7 +1,10 @@
 //! Runs each task's relay and turns what the relay does into domain commands.
 //!
 //! A relay's state changes become `RelayRunning` / `RelayRecovering`; its end with an error
-//! becomes `RelayFailed` (its side mapped to the provider's reason); a playlist's position
+//! becomes `RelayFailed` (its side mapped to the provider's reason). Both carry what went
+//! wrong as the task's [`LastError`] (side, the error kind's stable name, the relay's message,
+//! the engine clock's time): the error the relay failed with, or the last one its status
+//! recorded when a side is reconnecting. A playlist's position
 //! becomes `Progress` (every [`PROGRESS_EVERY`] while it moves) and its end
 //! `PlaylistFinished`. Every report carries the run, so reports from a relay that was already
 //! replaced move nothing. Reports are queued to one applier per relay, which applies them in
@@ -13,14 +16,19 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_domain::{AccountId, Command, InvalidReason, ItemEvent, ItemEventKind, TaskId};
+use baton_domain::{
+    AccountId, Command, ErrorSide, InvalidReason, ItemEvent, ItemEventKind, LastError, TaskId,
+    UnixTime,
+};
 use baton_relay::{
-    ItemNoteKind, Playlist, PlaylistProgress, Relay, RelayConfig, RelayError, RelayPool,
+    ErrorKind, ItemNoteKind, Playlist, PlaylistProgress, Relay, RelayConfig, RelayError, RelayPool,
     RelayState, RelayStatus, Side, StatusCell,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+
+use crate::Clock;
 
 /// Starts relays: on a [`RelayPool`] in production, on the current runtime in tests.
 pub trait RelayLauncher: Send + Sync + fmt::Debug + 'static {
@@ -66,6 +74,8 @@ struct Running {
 
 pub(super) struct Supervisor {
     launcher: Arc<dyn RelayLauncher>,
+    /// Times the errors reports carry.
+    clock: Arc<dyn Clock>,
     report: Report,
     relays: Arc<Mutex<HashMap<TaskId, Running>>>,
 }
@@ -82,6 +92,7 @@ impl fmt::Debug for Supervisor {
 impl Supervisor {
     pub(super) fn new(
         launcher: Arc<dyn RelayLauncher>,
+        clock: Arc<dyn Clock>,
         report: impl Fn(AccountId, TaskId, Command) -> futures_util::future::BoxFuture<'static, ()>
         + Send
         + Sync
@@ -89,6 +100,7 @@ impl Supervisor {
     ) -> Supervisor {
         Supervisor {
             launcher,
+            clock,
             report: Arc::new(report),
             relays: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -111,7 +123,8 @@ impl Supervisor {
             Ok(relay) => relay,
             Err(e) => {
                 warn!(task = %id, run, error = %e, "relay did not start");
-                tokio::spawn((self.report)(account.clone(), id.clone(), failed(run, &e)));
+                let command = failed(run, &e, self.clock.now());
+                tokio::spawn((self.report)(account.clone(), id.clone(), command));
                 return;
             }
         };
@@ -121,6 +134,7 @@ impl Supervisor {
         let watcher = tokio::spawn(watch(
             relay,
             playlist.clone(),
+            Arc::clone(&self.clock),
             Arc::clone(&self.report),
             Arc::clone(&self.relays),
             account.clone(),
@@ -215,9 +229,11 @@ impl Supervisor {
 
 /// Follows one relay until it ends, reporting its state changes, its playlist's progress,
 /// and how it ended.
+#[allow(clippy::too_many_arguments)] // one watcher per relay, spawned from one place
 async fn watch(
     relay: Relay,
     playlist: Option<Arc<Playlist>>,
+    clock: Arc<dyn Clock>,
     report: Report,
     relays: Arc<Mutex<HashMap<TaskId, Running>>>,
     account: AccountId,
@@ -260,7 +276,8 @@ async fn watch(
                     continue;
                 }
                 let state = *states.borrow_and_update();
-                state_report(state, run).into_iter().collect()
+                let error = status.snapshot().last_error.map(|r| last_error(&r.error, clock.now()));
+                state_report(state, run, error).into_iter().collect()
             }
         };
         for command in commands {
@@ -275,7 +292,7 @@ async fn watch(
     match outcome {
         Err(e) => {
             warn!(task = %id, run, side = %e.side, retryable = e.retryable, error = %e, "relay failed");
-            last.push(failed(run, &e));
+            last.push(failed(run, &e, clock.now()));
         }
         Ok(()) if status.snapshot().state == RelayState::Finished => {
             info!(task = %id, run, "playlist finished");
@@ -292,17 +309,21 @@ async fn watch(
     }
 }
 
-/// What a relay state change tells the task, if anything.
-fn state_report(state: RelayState, run: u64) -> Option<Command> {
+/// What a relay state change tells the task, if anything. `error` is the relay's last
+/// recorded error: it records the error that took a side down before it reports the side
+/// reconnecting.
+fn state_report(state: RelayState, run: u64, error: Option<LastError>) -> Option<Command> {
     match state {
         RelayState::Running => Some(Command::RelayRunning { run }),
         RelayState::SourceReconnecting => Some(Command::RelayRecovering {
             run,
             reason: InvalidReason::PullStreamFailed,
+            error,
         }),
         RelayState::DestinationReconnecting => Some(Command::RelayRecovering {
             run,
             reason: InvalidReason::PushStreamFailed,
+            error,
         }),
         RelayState::Starting | RelayState::Stopped | RelayState::Finished | RelayState::Failed => {
             None
@@ -349,7 +370,8 @@ fn item_reports(playlist: &Playlist, run: u64) -> impl Iterator<Item = Command> 
     })
 }
 
-fn failed(run: u64, e: &RelayError) -> Command {
+/// The report of a relay that ended with `e`, learnt of at `now`.
+fn failed(run: u64, e: &RelayError, now: UnixTime) -> Command {
     Command::RelayFailed {
         run,
         reason: match e.side {
@@ -358,5 +380,129 @@ fn failed(run: u64, e: &RelayError) -> Command {
             Side::Internal => InvalidReason::UnknownError,
         },
         retryable: e.retryable,
+        error: Some(last_error(e, now)),
+    }
+}
+
+/// A relay error as a task keeps it. `at` is the engine clock's time, not the relay's record:
+/// task times all come from that one clock (paused in tests), and the report follows the
+/// error at once.
+fn last_error(e: &RelayError, at: UnixTime) -> LastError {
+    LastError {
+        side: match e.side {
+            Side::Source => ErrorSide::Source,
+            Side::Destination => ErrorSide::Destination,
+            Side::Internal => ErrorSide::Internal,
+        },
+        code: error_code(e.kind).to_string(),
+        message: e.to_string(),
+        at,
+    }
+}
+
+/// The stable name of an error kind: its variant's name, spelled out here so that renaming a
+/// variant cannot change what tasks already stored say.
+fn error_code(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidUrl => "InvalidUrl",
+        ErrorKind::Connect => "Connect",
+        ErrorKind::Refused => "Refused",
+        ErrorKind::NotFound => "NotFound",
+        ErrorKind::Timeout => "Timeout",
+        ErrorKind::Disconnected => "Disconnected",
+        ErrorKind::Protocol => "Protocol",
+        ErrorKind::Ended => "Ended",
+        ErrorKind::Unsupported => "Unsupported",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_carry_the_error_as_the_task_keeps_it() {
+        let e = RelayError::new(Side::Destination, ErrorKind::Refused, "publish denied");
+        let Command::RelayFailed {
+            run,
+            reason,
+            retryable,
+            error,
+        } = failed(4, &e, 1_000)
+        else {
+            panic!("a failure report");
+        };
+        assert_eq!(
+            (run, reason, retryable),
+            (4, InvalidReason::PushStreamFailed, false)
+        );
+        assert_eq!(
+            error,
+            Some(LastError {
+                side: ErrorSide::Destination,
+                code: "Refused".into(),
+                message: "destination: publish denied".into(),
+                at: 1_000,
+            })
+        );
+        let internal = RelayError::new(Side::Internal, ErrorKind::InvalidUrl, "bad url");
+        let Command::RelayFailed { error, .. } = failed(1, &internal, 5) else {
+            panic!("a failure report");
+        };
+        let error = error.expect("an error");
+        assert_eq!(
+            (error.side, error.code.as_str()),
+            (ErrorSide::Internal, "InvalidUrl")
+        );
+    }
+
+    #[test]
+    fn reconnecting_reports_carry_the_last_recorded_error() {
+        let e = LastError {
+            side: ErrorSide::Source,
+            code: "Disconnected".into(),
+            message: "source: gone".into(),
+            at: 7,
+        };
+        assert_eq!(
+            state_report(RelayState::SourceReconnecting, 2, Some(e.clone())),
+            Some(Command::RelayRecovering {
+                run: 2,
+                reason: InvalidReason::PullStreamFailed,
+                error: Some(e.clone()),
+            })
+        );
+        assert_eq!(
+            state_report(RelayState::DestinationReconnecting, 2, None),
+            Some(Command::RelayRecovering {
+                run: 2,
+                reason: InvalidReason::PushStreamFailed,
+                error: None,
+            })
+        );
+        assert_eq!(
+            state_report(RelayState::Running, 2, Some(e)),
+            Some(Command::RelayRunning { run: 2 })
+        );
+    }
+
+    #[test]
+    fn error_codes_are_pascal_case_names() {
+        for kind in [
+            ErrorKind::InvalidUrl,
+            ErrorKind::Connect,
+            ErrorKind::Refused,
+            ErrorKind::NotFound,
+            ErrorKind::Timeout,
+            ErrorKind::Disconnected,
+            ErrorKind::Protocol,
+            ErrorKind::Ended,
+            ErrorKind::Unsupported,
+        ] {
+            let code = error_code(kind);
+            assert_eq!(code, format!("{kind:?}"), "the variant's name");
+            assert!(code.chars().all(|c| c.is_ascii_alphabetic()));
+            assert!(code.starts_with(|c: char| c.is_ascii_uppercase()));
+        }
     }
 }

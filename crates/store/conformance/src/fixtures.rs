@@ -2,9 +2,9 @@
 //! value a store must keep can be chosen, extreme ones included.
 
 use baton_domain::{
-    AccountId, Block, CallbackEvent, CallbackState, DEFAULT_GROUP, ExitReason, GroupStatus,
-    InvalidReason, SourceProtocol, SourceType, StreamPath, Task, TaskGroup, TaskId, TaskRuntime,
-    TaskSpec, TaskStatus, UnixTime,
+    AccountId, Block, CallbackEvent, CallbackState, DEFAULT_GROUP, ErrorSide, ExitReason,
+    GroupStatus, InvalidReason, LastError, SourceProtocol, SourceType, StreamPath, Task, TaskGroup,
+    TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
 
 /// A plain not-started live task of `account` named `id`, created at `created_at`.
@@ -81,6 +81,12 @@ pub fn full_task() -> Task {
             current_loop: u32::MAX,
             run: big,
             event_seq: big,
+            last_error: Some(LastError {
+                side: ErrorSide::Destination,
+                code: "Refused «拒绝» 'q' 100%_".into(),
+                message: "destination: publish refused: \"NetStream.Publish.BadName\" \\ {}".into(),
+                at: i64::MIN,
+            }),
         },
         created_at: i64::MIN,
         updated_at: i64::MAX,
@@ -97,7 +103,7 @@ pub fn exited(account: &str, id: &str, exit_time: UnixTime) -> Task {
     t
 }
 
-/// Event number `seq` of `task`, at `time`.
+/// Event number `seq` of `task`, at `time`, to be delivered to a callback URL.
 pub fn event(task: &Task, seq: u64, time: UnixTime) -> CallbackEvent {
     CallbackEvent {
         id: CallbackEvent::id_for(&task.id, seq),
@@ -111,6 +117,15 @@ pub fn event(task: &Task, seq: u64, time: UnixTime) -> CallbackEvent {
         exit_reason: None,
         item: None,
         time,
+    }
+}
+
+/// Event number `seq` of `task`, at `time`, of a task without a callback URL: recorded,
+/// never delivered.
+pub fn recorded_event(task: &Task, seq: u64, time: UnixTime) -> CallbackEvent {
+    CallbackEvent {
+        url: String::new(),
+        ..event(task, seq, time)
     }
 }
 

@@ -13,17 +13,21 @@
 //! baton_store_conformance::conformance_tests!(fresh);
 //! ```
 //!
-//! What is covered: round trips of every field (None vs empty included, extreme numbers),
-//! duplicates, account isolation, optimistic concurrency (stale versions, unknown tasks,
-//! concurrent writers: exactly one wins), transactional outbox writes (a refused write stores
-//! no event), fuzzy list filters with paging and totals, the recovery listing, outbox ordering,
-//! delivery and rescheduling, and purge; list filters by group and the rule that a task without
-//! a region is in every region. Blocks: round trips, replacement, the per-account quota of
-//! active blocks (expiry at the boundary, atomic under concurrent puts), removal by app or every
-//! app, listing order, paging and totals, search (exact and fuzzy, both orders), the active set,
-//! purge of expired blocks. Groups: round trips with tags, `Exists`, revival of a deleted name,
-//! tag updates of available groups only, deletion refused while tasks that have not exited are
-//! in the group, listing by status with paging and totals, account isolation.
+//! What is covered: round trips of every field (None vs empty included, extreme numbers, the
+//! last error), duplicates (a deleted task's ID too, while its events are kept), account
+//! isolation, optimistic concurrency (stale versions, unknown tasks, concurrent writers:
+//! exactly one wins), transactional outbox writes (a refused write stores no event), fuzzy list
+//! filters with paging and totals, keyset listing (ties on the creation time, filters,
+//! positions that are no task), the recovery listing, outbox ordering, delivery and
+//! rescheduling, events without a URL (recorded as delivered, never due, purged), each task's
+//! event log (newest first, by page, after the task's deletion), and purge; list filters by
+//! group and the rule that a task without a region is in every region. Blocks: round trips,
+//! replacement, the per-account quota of active blocks (expiry at the boundary, atomic under
+//! concurrent puts), removal by app or every app, listing order, paging and totals, search
+//! (exact and fuzzy, both orders), the active set, purge of expired blocks. Groups: round trips
+//! with tags, `Exists`, revival of a deleted name, tag updates of available groups only,
+//! deletion refused while tasks that have not exited are in the group, listing by status with
+//! paging and totals, account isolation.
 
 mod blocks;
 mod fixtures;
@@ -37,7 +41,7 @@ pub use blocks::{
     purge_removes_only_expired_blocks, remove_blocks_by_app_or_every_app,
     replacing_a_block_keeps_one_row, search_blocks_filters_orders_and_pages,
 };
-pub use fixtures::{block, event, exited, full_task, group, task};
+pub use fixtures::{block, event, exited, full_task, group, recorded_event, task};
 pub use groups::{
     TaskGroupStore, a_deleted_group_is_revived_by_create, creating_an_existing_group_is_refused,
     delete_group_counts_tasks_that_have_not_exited, groups_are_isolated_by_account,
@@ -45,14 +49,15 @@ pub use groups::{
     update_tags_of_available_groups_only,
 };
 pub use outbox::{
-    delivery_is_recorded_once, due_events_in_order, failed_attempts_reschedule,
-    outbox_round_trips_every_field, purge_removes_old_exited_tasks_and_delivered_events,
+    delivery_is_recorded_once, due_events_in_order, events_without_a_url_are_recorded_delivered,
+    failed_attempts_reschedule, outbox_round_trips_every_field,
+    purge_removes_old_exited_tasks_and_delivered_events, task_events_newest_first_by_seq,
 };
 pub use tasks::{
     accounts_are_isolated, concurrent_updates_one_wins, delete_with_version_and_events,
-    duplicates_are_refused, list_filters_groups_and_regionless_tasks, list_filters_page_and_count,
-    none_and_empty_are_distinct, round_trip_every_field, unfinished_lists_what_must_run,
-    update_with_optimistic_concurrency,
+    duplicates_are_refused, list_after_pages_by_position, list_filters_groups_and_regionless_tasks,
+    list_filters_page_and_count, none_and_empty_are_distinct, round_trip_every_field,
+    unfinished_lists_what_must_run, update_with_optimistic_concurrency,
 };
 
 /// Generates one `#[tokio::test]` per check, each on a fresh store from `$fresh` (a path to an
@@ -71,12 +76,15 @@ macro_rules! conformance_tests {
             delete_with_version_and_events,
             list_filters_page_and_count,
             list_filters_groups_and_regionless_tasks,
+            list_after_pages_by_position,
             unfinished_lists_what_must_run,
             outbox_round_trips_every_field,
             due_events_in_order,
             delivery_is_recorded_once,
             failed_attempts_reschedule,
             purge_removes_old_exited_tasks_and_delivered_events,
+            events_without_a_url_are_recorded_delivered,
+            task_events_newest_first_by_seq,
             blocks_round_trip,
             replacing_a_block_keeps_one_row,
             block_quota_counts_active_blocks,

@@ -1,11 +1,11 @@
 //! Checks of the callback outbox and of purge.
 
 use baton_domain::{
-    AccountId, CallbackEvent, CallbackState, ExitReason, InvalidReason, ItemEvent, ItemEventKind,
-    Purged, TaskId, TaskStore,
+    AccountId, CallbackEvent, CallbackState, EventRecord, ExitReason, InvalidReason, ItemEvent,
+    ItemEventKind, Purged, Task, TaskId, TaskStore,
 };
 
-use crate::fixtures::{event, exited, task};
+use crate::fixtures::{event, exited, recorded_event, task};
 
 async fn due_ids(store: &dyn TaskStore, now: i64, limit: u32) -> Vec<String> {
     store
@@ -14,6 +14,22 @@ async fn due_ids(store: &dyn TaskStore, now: i64, limit: u32) -> Vec<String> {
         .expect("due events")
         .into_iter()
         .map(|e| e.event.id)
+        .collect()
+}
+
+/// The log of `t` as (id, attempts, delivered at), newest first.
+async fn log_of(
+    store: &dyn TaskStore,
+    t: &Task,
+    before_seq: Option<u64>,
+    limit: u32,
+) -> Vec<(String, u32, Option<i64>)> {
+    store
+        .task_events(&t.account, &t.id, before_seq, limit)
+        .await
+        .expect("task events")
+        .into_iter()
+        .map(|r| (r.event.id, r.attempts, r.delivered_at))
         .collect()
 }
 
@@ -206,4 +222,176 @@ pub async fn purge_removes_old_exited_tasks_and_delivered_events(store: &dyn Tas
             events: 1
         }
     );
+}
+
+/// An event without a URL (its task has no callback URL) is recorded, as delivered at its own
+/// time, by insert, update and delete alike: never due, untouched by delivery bookkeeping,
+/// purged after the cut-off like a delivered event.
+pub async fn events_without_a_url_are_recorded_delivered(store: &dyn TaskStore) {
+    let t = task("acc", "quiet", 1);
+    store
+        .insert(&t, &[recorded_event(&t, 1, 10), event(&t, 2, 11)])
+        .await
+        .expect("insert");
+    let mut v2 = t.clone();
+    v2.version = 2;
+    store
+        .update(&v2, 1, &[recorded_event(&t, 3, 12)])
+        .await
+        .expect("update");
+    store
+        .delete(&t.account, &t.id, 2, &[recorded_event(&t, 4, 13)])
+        .await
+        .expect("delete");
+    assert_eq!(due_ids(store, i64::MAX, 10).await, ["quiet.2"]);
+    let s = |id: &str| id.to_string();
+    assert_eq!(
+        log_of(store, &t, None, 10).await,
+        [
+            (s("quiet.4"), 0, Some(13)),
+            (s("quiet.3"), 0, Some(12)),
+            (s("quiet.2"), 0, None),
+            (s("quiet.1"), 0, Some(10)),
+        ]
+    );
+    let logged = store
+        .task_events(&t.account, &t.id, None, 10)
+        .await
+        .expect("task events");
+    assert_eq!(
+        logged[3].event,
+        recorded_event(&t, 1, 10),
+        "stored as given"
+    );
+
+    // Delivery bookkeeping does not touch them.
+    store.mark_delivered("quiet.1", 50).await.expect("mark");
+    store
+        .reschedule_event("quiet.3", 1, 5)
+        .await
+        .expect("reschedule");
+    assert_eq!(due_ids(store, i64::MAX, 10).await, ["quiet.2"]);
+    assert_eq!(
+        log_of(store, &t, None, 10).await[1],
+        (s("quiet.3"), 0, Some(12))
+    );
+    assert_eq!(
+        log_of(store, &t, None, 10).await[3],
+        (s("quiet.1"), 0, Some(10))
+    );
+
+    // Purged as delivered at their own time; the undelivered one stays.
+    assert_eq!(
+        store.purge(12).await.expect("purge"),
+        Purged {
+            tasks: 0,
+            events: 1
+        }
+    );
+    assert_eq!(
+        store.purge(14).await.expect("purge"),
+        Purged {
+            tasks: 0,
+            events: 2
+        }
+    );
+    assert_eq!(log_of(store, &t, None, 10).await, [(s("quiet.2"), 0, None)]);
+}
+
+/// A task's events, newest first (seq descending), by page (`before_seq`, `limit`), of that
+/// account only, deliverable or not, with their delivery state, and still there after the
+/// task is deleted.
+pub async fn task_events_newest_first_by_seq(store: &dyn TaskStore) {
+    let t = task("acc", "log", 1);
+    let neighbour = task("acc", "log-2", 2);
+    let first = [
+        event(&t, 1, 10),
+        event(&t, 2, 11),
+        recorded_event(&t, 3, 12),
+    ];
+    store.insert(&t, &first).await.expect("insert");
+    store
+        .insert(&neighbour, &[event(&neighbour, 1, 10)])
+        .await
+        .expect("insert");
+    let mut v2 = t.clone();
+    v2.version = 2;
+    let mut fourth = event(&t, 4, 13);
+    fourth.state = CallbackState::Recovering;
+    fourth.reason = Some(InvalidReason::PullStreamFailed);
+    let fifth = event(&t, 5, 13);
+    store
+        .update(&v2, 1, &[fourth.clone(), fifth.clone()])
+        .await
+        .expect("update");
+
+    let all = store
+        .task_events(&t.account, &t.id, None, 100)
+        .await
+        .expect("task events");
+    let mut expected: Vec<CallbackEvent> = first.to_vec();
+    expected.extend([fourth, fifth]);
+    expected.reverse();
+    assert_eq!(
+        all.iter().map(|r| &r.event).collect::<Vec<_>>(),
+        expected.iter().collect::<Vec<_>>()
+    );
+    let seqs = |records: Vec<(String, u32, Option<i64>)>| -> Vec<String> {
+        records.into_iter().map(|r| r.0).collect()
+    };
+    assert_eq!(seqs(log_of(store, &t, None, 2).await), ["log.5", "log.4"]);
+    assert_eq!(
+        seqs(log_of(store, &t, Some(4), 2).await),
+        ["log.3", "log.2"]
+    );
+    assert_eq!(seqs(log_of(store, &t, Some(2), 10).await), ["log.1"]);
+    assert!(log_of(store, &t, Some(1), 10).await.is_empty());
+    assert!(log_of(store, &t, Some(0), 10).await.is_empty());
+    assert!(log_of(store, &t, None, 0).await.is_empty());
+    assert_eq!(log_of(store, &t, Some(u64::MAX), 10).await.len(), 5);
+    // Another account sees nothing; an unknown task has no events.
+    let stranger = task("bob", "log", 1);
+    assert!(log_of(store, &stranger, None, 10).await.is_empty());
+    assert!(
+        log_of(store, &task("acc", "nope", 1), None, 10)
+            .await
+            .is_empty()
+    );
+    assert_eq!(seqs(log_of(store, &neighbour, None, 10).await), ["log-2.1"]);
+
+    // Delivery state as it happens.
+    store.mark_delivered("log.4", 30).await.expect("mark");
+    store
+        .reschedule_event("log.5", 2, 40)
+        .await
+        .expect("reschedule");
+    let s = |id: &str| id.to_string();
+    assert_eq!(
+        log_of(store, &t, None, 3).await,
+        [
+            (s("log.5"), 2, None),
+            (s("log.4"), 0, Some(30)),
+            (s("log.3"), 0, Some(12)),
+        ]
+    );
+
+    // Kept after the task is deleted (until purged).
+    let exit = event(&t, 6, 50);
+    store
+        .delete(&t.account, &t.id, 2, std::slice::from_ref(&exit))
+        .await
+        .expect("delete");
+    let after: Vec<EventRecord> = store
+        .task_events(&t.account, &t.id, None, 1)
+        .await
+        .expect("task events");
+    assert_eq!(
+        after,
+        [EventRecord {
+            event: exit,
+            attempts: 0,
+            delivered_at: None
+        }]
+    );
+    assert_eq!(log_of(store, &t, None, 100).await.len(), 6);
 }

@@ -1,6 +1,9 @@
 //! Checks of task storage: round trips, versions, isolation, listing.
 
-use baton_domain::{AccountId, ListFilter, Page, StoreError, Task, TaskId, TaskStatus, TaskStore};
+use baton_domain::{
+    AccountId, ErrorSide, LastError, ListFilter, Page, StoreError, Task, TaskId, TaskStatus,
+    TaskStore, UnixTime,
+};
 use futures_util::future::join_all;
 
 use crate::fixtures::{event, exited, full_task, task};
@@ -77,6 +80,24 @@ pub async fn round_trip_every_field(store: &dyn TaskStore) {
         assert_eq!(must_get(store, &n).await, n);
         t = n;
     }
+    // Every side of a last error, extreme times; and back to none (the port stores what it
+    // is given, though the state machine never clears it).
+    for (side, at) in ErrorSide::ALL.into_iter().zip([i64::MAX, 0, -1]) {
+        let mut n = next(&t);
+        n.runtime.last_error = Some(LastError {
+            side,
+            code: format!("Code{}", side.as_str()),
+            message: format!("{}: went wrong\n\t\"twice\"", side.as_str()),
+            at,
+        });
+        store.update(&n, t.version, &[]).await.expect("update");
+        assert_eq!(must_get(store, &n).await, n);
+        t = n;
+    }
+    let mut n = next(&t);
+    n.runtime.last_error = None;
+    store.update(&n, t.version, &[]).await.expect("update");
+    assert_eq!(must_get(store, &n).await, n);
 }
 
 /// `None` and `Some("")` (and an empty list) are different values and stay different.
@@ -91,6 +112,12 @@ pub async fn none_and_empty_are_distinct(store: &dyn TaskStore) {
     empty.spec.auth_key = Some(String::new());
     empty.spec.req_auth = Some(String::new());
     empty.spec.notify_item_switch = Some(String::new());
+    empty.runtime.last_error = Some(LastError {
+        side: ErrorSide::Internal,
+        code: String::new(),
+        message: String::new(),
+        at: 0,
+    });
     let mut none = task("acc", "none", 2);
     none.spec.source_urls = vec![String::new()];
     store.insert(&empty, &[]).await.expect("insert");
@@ -235,7 +262,8 @@ pub async fn concurrent_updates_one_wins(store: &dyn TaskStore) {
     assert_eq!(due[0].event, events[winners[0]][0]);
 }
 
-/// Delete names a version, writes its events in the same transaction, and the task is gone.
+/// Delete names a version, writes its events in the same transaction, and the task is gone;
+/// its ID is free again once its events are purged.
 pub async fn delete_with_version_and_events(store: &dyn TaskStore) {
     let t = task("acc", "doomed", 1);
     store.insert(&t, &[]).await.expect("insert");
@@ -268,7 +296,24 @@ pub async fn delete_with_version_and_events(store: &dyn TaskStore) {
     );
     let r = store.delete(&t.account, &t.id, 1, &[]).await;
     assert!(matches!(r, Err(StoreError::NotFound { .. })), "{r:?}");
-    // The ID is free again (IDs are never reused by Baton, but a store must not keep ghosts).
+    // The ID stays taken, in every account, while the task's log is kept: a new task of that
+    // ID would collide with its event IDs and continue its log.
+    for account in ["acc", "other"] {
+        let r = store.insert(&task(account, "doomed", 2), &[]).await;
+        assert!(
+            matches!(r, Err(StoreError::Duplicate { what: "task", .. })),
+            "{r:?}"
+        );
+    }
+    // Free again once the log is purged (a store must not keep ghosts).
+    store.mark_delivered("doomed.1", 30).await.expect("mark");
+    store.purge(31).await.expect("purge");
+    store.insert(&t, &[]).await.expect("insert after purge");
+    // A task without a log is free at once.
+    store
+        .delete(&t.account, &t.id, 1, &[])
+        .await
+        .expect("delete");
     store.insert(&t, &[]).await.expect("insert after delete");
 }
 
@@ -508,6 +553,132 @@ pub async fn list_filters_groups_and_regionless_tasks(store: &dyn TaskStore) {
         .await,
         Vec::<String>::new()
     );
+}
+
+/// Keyset listing: list order (creation time descending, then ID), strictly after a position
+/// (which need not be a task), at most `limit`, with the filters of `list`; pages walked by
+/// the last task's position neither overlap nor skip, and end empty.
+pub async fn list_after_pages_by_position(store: &dyn TaskStore) {
+    // (id, created_at, running): three ties at 20, two at 10.
+    let rows = [
+        ("k-1", 30, true),
+        ("k-b", 20, false),
+        ("k-a", 20, true),
+        ("k-c", 20, true),
+        ("k-e", 10, false),
+        ("k-d", 10, true),
+        ("k-0", 5, false),
+    ];
+    for (id, created_at, running) in rows {
+        let mut t = task("acc", id, created_at);
+        if running {
+            t.runtime.status = TaskStatus::Running;
+        }
+        store.insert(&t, &[]).await.expect("insert");
+    }
+    // Another account's tasks, interleaved in time, never show.
+    for (id, created_at) in [("x-1", 25), ("x-2", 20), ("k-aa", 20)] {
+        store
+            .insert(&task("other", id, created_at), &[])
+            .await
+            .expect("insert");
+    }
+    let account = acc("acc");
+    let after = |filter: ListFilter, position: Option<(UnixTime, &str)>, limit: u32| {
+        let account = account.clone();
+        let position = position.map(|(at, i)| (at, id(i)));
+        async move {
+            store
+                .list_after(&account, &filter, position, limit)
+                .await
+                .expect("list after")
+        }
+    };
+    let ids = |tasks: &[Task]| -> Vec<String> { tasks.iter().map(|t| t.id.0.clone()).collect() };
+    let all = ListFilter::default();
+    let order = ["k-1", "k-a", "k-b", "k-c", "k-d", "k-e", "k-0"];
+
+    let everything = after(all.clone(), None, 100).await;
+    assert_eq!(ids(&everything), order);
+    let page = Page {
+        number: 1,
+        size: 100,
+    };
+    let listed = store.list(&account, &all, page).await.expect("list");
+    assert_eq!(
+        everything, listed.tasks,
+        "the same tasks, complete, as list"
+    );
+
+    // Walking by the last task's position.
+    let mut walked = Vec::new();
+    let mut position: Option<(UnixTime, String)> = None;
+    let mut sizes = Vec::new();
+    // Bounded: a store that does not move past the position must fail, not loop.
+    for _ in 0..=order.len() {
+        let p = position.as_ref().map(|(at, i)| (*at, i.as_str()));
+        let tasks = after(all.clone(), p, 2).await;
+        sizes.push(tasks.len());
+        let Some(last) = tasks.last() else { break };
+        position = Some((last.created_at, last.id.0.clone()));
+        walked.extend(ids(&tasks));
+    }
+    assert_eq!(walked, order);
+    assert_eq!(sizes, [2, 2, 2, 1, 0], "empty after the last");
+
+    // Strictly after; a position that is no task (another account's, or none at all).
+    assert_eq!(
+        ids(&after(all.clone(), Some((20, "k-a")), 2).await),
+        ["k-b", "k-c"]
+    );
+    assert_eq!(
+        ids(&after(all.clone(), Some((20, "k-aa")), 1).await),
+        ["k-b"]
+    );
+    assert_eq!(ids(&after(all.clone(), Some((20, "")), 1).await), ["k-a"]);
+    assert_eq!(
+        ids(&after(all.clone(), Some((25, "zzz")), 1).await),
+        ["k-a"]
+    );
+    assert_eq!(
+        ids(&after(all.clone(), Some((30, "k-1")), 1).await),
+        ["k-a"]
+    );
+    assert_eq!(
+        ids(&after(all.clone(), Some((i64::MAX, "")), 1).await),
+        ["k-1"]
+    );
+    assert!(after(all.clone(), Some((5, "k-0")), 10).await.is_empty());
+    assert!(
+        after(all.clone(), Some((i64::MIN, "")), 10)
+            .await
+            .is_empty()
+    );
+    assert!(after(all.clone(), None, 0).await.is_empty());
+
+    // With filters, as list filters.
+    let running = ListFilter {
+        status: Some(TaskStatus::Running),
+        ..ListFilter::default()
+    };
+    assert_eq!(
+        ids(&after(running.clone(), None, 10).await),
+        ["k-1", "k-a", "k-c", "k-d"]
+    );
+    assert_eq!(
+        ids(&after(running.clone(), Some((20, "k-a")), 10).await),
+        ["k-c", "k-d"]
+    );
+    let named = ListFilter {
+        task_id: Some("K-".into()),
+        ..running
+    };
+    assert_eq!(ids(&after(named, Some((20, "k-c")), 10).await), ["k-d"]);
+    let nothing = ListFilter {
+        groups: Some(Vec::new()),
+        ..ListFilter::default()
+    };
+    assert!(after(nothing, None, 10).await.is_empty());
 }
 
 /// Every task that has not exited, of every account, by ID.

@@ -3,9 +3,10 @@
 //! never a panic).
 
 use baton_domain::{
-    AccountId, Block, CallbackEvent, CallbackState, ExitReason, GroupStatus, InvalidReason,
-    ItemEvent, ItemEventKind, OutboxEntry, SourceProtocol, SourceType, StoreError, StreamPath, Tag,
-    Task, TaskGroup, TaskId, TaskRuntime, TaskSpec, TaskStatus,
+    AccountId, Block, CallbackEvent, CallbackState, ErrorSide, EventRecord, ExitReason,
+    GroupStatus, InvalidReason, ItemEvent, ItemEventKind, LastError, OutboxEntry, SourceProtocol,
+    SourceType, StoreError, StreamPath, Tag, Task, TaskGroup, TaskId, TaskRuntime, TaskSpec,
+    TaskStatus,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite};
@@ -13,37 +14,38 @@ use sqlx::{Row, Sqlite};
 /// A query being bound.
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-/// The task columns after `id, account`, in binding order ($3 ... $34).
+/// The task columns after `id, account`, in binding order ($3 ... $35).
 macro_rules! task_body_columns {
     () => {
         "name, region, source_type, source_protocol, source_urls, dst_url, start_time, \
          end_time, callback_url, repeat_number, retry_count, retry_interval, file_index, \
          file_offset, auth_key, req_auth, notify_item_switch, status, invalid_reason, \
          exit_reason, exit_time, retries, next_retry_at, current_file_index, current_offset, \
-         run, event_seq, created_at, updated_at, version, current_loop, group_name"
+         run, event_seq, created_at, updated_at, version, current_loop, group_name, last_error"
     };
 }
 
-/// Every task column, in binding order ($1 ... $34).
+/// Every task column, in binding order ($1 ... $35).
 macro_rules! task_columns {
     () => {
         concat!("id, account, ", task_body_columns!())
     };
 }
 
-/// `$3, ..., $34`: the placeholders of [`task_body_columns`].
+/// `$3, ..., $35`: the placeholders of [`task_body_columns`].
 macro_rules! task_body_values {
     () => {
         "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34"
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35"
     };
 }
 
-/// The outbox columns of an entry, in binding order ($1 ... $13).
+/// The outbox columns of an entry, in binding order ($1 ... $14). `delivered_at` is bound
+/// only for new rows: set for an event that is not deliverable (see [`bind_event`]).
 macro_rules! event_columns {
     () => {
         "event_id, account, task_id, seq, task_name, url, state, reason, exit_reason, \
-         event_time, attempts, next_attempt_at, item"
+         event_time, attempts, next_attempt_at, item, delivered_at"
     };
 }
 
@@ -103,11 +105,13 @@ pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreEr
         .bind(t.updated_at)
         .bind(to_i64(t.version, "version")?)
         .bind(i64::from(r.current_loop))
-        .bind(s.group.clone()))
+        .bind(s.group.clone())
+        .bind(r.last_error.as_ref().map(last_error_to_json)))
 }
 
 /// Binds an event as a new outbox entry (0 attempts, due at the event's time), in
-/// [`event_columns`] order.
+/// [`event_columns`] order. An event that is not deliverable (no URL: recorded only) is
+/// delivered at its own time as it is stored: never due, purged like a delivered one.
 pub(crate) fn bind_event<'q>(q: Query<'q>, e: &CallbackEvent) -> Result<Query<'q>, StoreError> {
     Ok(q.bind(e.id.clone())
         .bind(e.account.0.clone())
@@ -121,7 +125,30 @@ pub(crate) fn bind_event<'q>(q: Query<'q>, e: &CallbackEvent) -> Result<Query<'q
         .bind(e.time)
         .bind(0_i64)
         .bind(e.time)
-        .bind(e.item.as_ref().map(item_to_json)))
+        .bind(e.item.as_ref().map(item_to_json))
+        .bind((!e.is_deliverable()).then_some(e.time)))
+}
+
+/// A task's last error as stored: `{"side","code","message","at"}`.
+fn last_error_to_json(e: &LastError) -> String {
+    serde_json::json!({
+        "side": e.side.as_str(),
+        "code": e.code,
+        "message": e.message,
+        "at": e.at,
+    })
+    .to_string()
+}
+
+fn last_error_from_json(text: &str) -> Option<LastError> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let text_of = |key: &str| Some(v.get(key)?.as_str()?.to_string());
+    Some(LastError {
+        side: ErrorSide::from_name(v.get("side")?.as_str()?)?,
+        code: text_of("code")?,
+        message: text_of("message")?,
+        at: v.get("at")?.as_i64()?,
+    })
 }
 
 /// A playlist item event as stored: `{"kind","file_index","source","detail"}`.
@@ -194,6 +221,13 @@ pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
         current_loop: d.int("current_loop")?,
         run: d.int("run")?,
         event_seq: d.int("event_seq")?,
+        last_error: match d.get::<Option<String>>("last_error")? {
+            None => None,
+            Some(text) => Some(
+                last_error_from_json(&text)
+                    .ok_or_else(|| d.corrupt(format!("last_error {text:?} is not a last error")))?,
+            ),
+        },
     };
     Ok(Task {
         account: AccountId(d.get("account")?),
@@ -206,8 +240,40 @@ pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
     })
 }
 
-/// Decodes a row of [`event_columns`].
+/// Decodes a row of [`event_columns`] as an entry due for delivery.
 pub(crate) fn entry_from_row(row: &SqliteRow) -> Result<OutboxEntry, StoreError> {
+    let event = event_from_row(row)?;
+    let d = Decoder {
+        row,
+        what: "event",
+        id: &event.id,
+    };
+    let (attempts, next_attempt_at) = (d.int("attempts")?, d.get("next_attempt_at")?);
+    Ok(OutboxEntry {
+        event,
+        attempts,
+        next_attempt_at,
+    })
+}
+
+/// Decodes a row of [`event_columns`] as an entry of a task's event log.
+pub(crate) fn record_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
+    let event = event_from_row(row)?;
+    let d = Decoder {
+        row,
+        what: "event",
+        id: &event.id,
+    };
+    let (attempts, delivered_at) = (d.int("attempts")?, d.get("delivered_at")?);
+    Ok(EventRecord {
+        event,
+        attempts,
+        delivered_at,
+    })
+}
+
+/// The event of a row of [`event_columns`].
+fn event_from_row(row: &SqliteRow) -> Result<CallbackEvent, StoreError> {
     let id: String = get(row, "event_id", "?")?;
     let d = Decoder {
         row,
@@ -233,11 +299,7 @@ pub(crate) fn entry_from_row(row: &SqliteRow) -> Result<OutboxEntry, StoreError>
         time: d.get("event_time")?,
         id: id.clone(),
     };
-    Ok(OutboxEntry {
-        attempts: d.int("attempts")?,
-        next_attempt_at: d.get("next_attempt_at")?,
-        event,
-    })
+    Ok(event)
 }
 
 /// Decodes a row of [`block_columns`].

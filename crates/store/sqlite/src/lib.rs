@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use baton_domain::{
     AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page, Purged,
-    PutBlock, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList,
+    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page,
+    Purged, PutBlock, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList,
     TaskStore, UnixTime,
 };
 use sqlx::SqlitePool;
@@ -125,8 +125,32 @@ impl TaskStore for SqliteStore {
         Box::pin(tasks::list(&self.pool, account, filter, page))
     }
 
+    fn list_after<'a>(
+        &'a self,
+        account: &'a AccountId,
+        filter: &'a ListFilter,
+        after: Option<(UnixTime, TaskId)>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<Task>> {
+        Box::pin(async move {
+            tasks::list_after(&self.pool, account, filter, after.as_ref(), limit).await
+        })
+    }
+
     fn unfinished(&self) -> StoreFuture<'_, Vec<Task>> {
         Box::pin(tasks::unfinished(&self.pool))
+    }
+
+    fn task_events<'a>(
+        &'a self,
+        account: &'a AccountId,
+        id: &'a TaskId,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<EventRecord>> {
+        Box::pin(outbox::task_events(
+            &self.pool, account, id, before_seq, limit,
+        ))
     }
 
     fn due_events(&self, now: UnixTime, limit: u32) -> StoreFuture<'_, Vec<OutboxEntry>> {

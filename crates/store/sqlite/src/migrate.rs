@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "task groups",
         include_str!("../migrations/0004_task_groups.sql"),
     ),
+    (
+        5,
+        "event log",
+        include_str!("../migrations/0005_event_log.sql"),
+    ),
 ];
 
 /// Brings the schema up to date.

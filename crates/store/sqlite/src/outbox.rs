@@ -1,11 +1,19 @@
-//! The callback outbox: due events, delivery, retries; and purge.
+//! The callback outbox: due events, delivery, retries; each task's event log; and purge.
 
-use baton_domain::{OutboxEntry, Purged, StoreError, UnixTime};
+use baton_domain::{AccountId, EventRecord, OutboxEntry, Purged, StoreError, TaskId, UnixTime};
 use sqlx::SqlitePool;
 
 use crate::backend;
-use crate::codec::{entry_from_row, event_columns};
+use crate::codec::{entry_from_row, event_columns, record_from_row};
 use crate::tasks::begin_write;
+
+/// Served by the `outbox_by_task` index (account, task_id, seq).
+const TASK_EVENTS: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM outbox WHERE account = $1 AND task_id = $2 AND ($3 IS NULL OR seq < $3) \
+     ORDER BY seq DESC LIMIT $4"
+);
 
 const DUE_EVENTS: &str = concat!(
     "SELECT ",
@@ -26,6 +34,26 @@ pub(crate) async fn due_events(
         .await
         .map_err(backend)?;
     rows.iter().map(entry_from_row).collect()
+}
+
+pub(crate) async fn task_events(
+    pool: &SqlitePool,
+    account: &AccountId,
+    id: &TaskId,
+    before_seq: Option<u64>,
+    limit: u32,
+) -> Result<Vec<EventRecord>, StoreError> {
+    // Stored numbers are at most i64::MAX: a larger bound is below none of them, as no bound.
+    let before = before_seq.and_then(|b| i64::try_from(b).ok());
+    let rows = sqlx::query(TASK_EVENTS)
+        .bind(account.0.clone())
+        .bind(id.0.clone())
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(record_from_row).collect()
 }
 
 pub(crate) async fn mark_delivered(

@@ -1,7 +1,8 @@
-//! Task rows: insert, versioned update and delete, get, list, recovery listing.
+//! Task rows: insert, versioned update and delete, get, list (by page and by key), recovery
+//! listing.
 
 use baton_domain::{
-    AccountId, CallbackEvent, ListFilter, Page, StoreError, Task, TaskId, TaskList,
+    AccountId, CallbackEvent, ListFilter, Page, StoreError, Task, TaskId, TaskList, UnixTime,
 };
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
@@ -24,13 +25,13 @@ const UPDATE_TASK: &str = concat!(
     task_body_columns!(),
     ") = (",
     task_body_values!(),
-    ") WHERE id = $1 AND account = $2 AND version = $35"
+    ") WHERE id = $1 AND account = $2 AND version = $36"
 );
 
 const INSERT_EVENT: &str = concat!(
     "INSERT INTO outbox (",
     event_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 
 const GET_TASK: &str = concat!(
@@ -63,6 +64,16 @@ const LIST_TASKS: &str = concat!(
 
 const COUNT_TASKS: &str = concat!("SELECT COUNT(*)", list_where!());
 
+/// Keyset paging in list order: strictly after the position ($8 created_at, $9 id), if any.
+/// The `tasks_by_account` index (account, created_at DESC, id) serves it.
+const LIST_TASKS_AFTER: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    list_where!(),
+    " AND ($8 IS NULL OR created_at < $8 OR (created_at = $8 AND id > $9)) \
+     ORDER BY created_at DESC, id ASC LIMIT $10"
+);
+
 const UNFINISHED: &str = concat!(
     "SELECT ",
     task_columns!(),
@@ -75,6 +86,19 @@ pub(crate) async fn insert(
     events: &[CallbackEvent],
 ) -> Result<(), StoreError> {
     let mut tx = begin_write(pool).await?;
+    // A deleted task's events outlive it (its log): its ID stays taken until they are purged.
+    let logged: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM outbox WHERE task_id = $1)")
+            .bind(task.id.0.clone())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+    if logged {
+        return Err(StoreError::Duplicate {
+            what: "task",
+            id: task.id.0.clone(),
+        });
+    }
     bind_task(sqlx::query(INSERT_TASK), task)?
         .execute(&mut *tx)
         .await
@@ -144,36 +168,43 @@ pub(crate) async fn get(
     row.as_ref().map(task_from_row).transpose()
 }
 
-pub(crate) async fn list(
-    pool: &SqlitePool,
+/// Binds the parameters of `list_where!` ($1 ... $7).
+fn bind_filter(
+    q: crate::codec::Query<'static>,
     account: &AccountId,
     filter: &ListFilter,
-    page: Page,
-) -> Result<TaskList, StoreError> {
+) -> Result<crate::codec::Query<'static>, StoreError> {
     let groups = filter
         .groups
         .as_ref()
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| StoreError::Invalid(format!("group names do not encode: {e}")))?;
-    let bind = |q: crate::codec::Query<'static>| {
-        q.bind(account.0.clone())
-            .bind(filter.task_id.as_deref().map(contains_pattern))
-            .bind(filter.name.as_deref().map(contains_pattern))
-            .bind(filter.dst_url.as_deref().map(contains_pattern))
-            .bind(filter.region.clone())
-            .bind(filter.status.map(|s| s.code()))
-            .bind(groups.clone())
-    };
+    Ok(q.bind(account.0.clone())
+        .bind(filter.task_id.as_deref().map(contains_pattern))
+        .bind(filter.name.as_deref().map(contains_pattern))
+        .bind(filter.dst_url.as_deref().map(contains_pattern))
+        .bind(filter.region.clone())
+        .bind(filter.status.map(|s| s.code()))
+        .bind(groups))
+}
+
+pub(crate) async fn list(
+    pool: &SqlitePool,
+    account: &AccountId,
+    filter: &ListFilter,
+    page: Page,
+) -> Result<TaskList, StoreError> {
+    let bind = |q| bind_filter(q, account, filter);
     // One read transaction: the page and the total come from the same snapshot.
     let mut tx = pool.begin().await.map_err(backend)?;
-    let total: i64 = bind(sqlx::query(COUNT_TASKS))
+    let total: i64 = bind(sqlx::query(COUNT_TASKS))?
         .fetch_one(&mut *tx)
         .await
         .and_then(|row| row.try_get(0))
         .map_err(backend)?;
     let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-    let rows = bind(sqlx::query(LIST_TASKS))
+    let rows = bind(sqlx::query(LIST_TASKS))?
         .bind(i64::from(page.size))
         .bind(offset)
         .fetch_all(&mut *tx)
@@ -186,6 +217,23 @@ pub(crate) async fn list(
         // COUNT(*) is never negative.
         total: u64::try_from(total).unwrap_or(0),
     })
+}
+
+pub(crate) async fn list_after(
+    pool: &SqlitePool,
+    account: &AccountId,
+    filter: &ListFilter,
+    after: Option<&(UnixTime, TaskId)>,
+    limit: u32,
+) -> Result<Vec<Task>, StoreError> {
+    let rows = bind_filter(sqlx::query(LIST_TASKS_AFTER), account, filter)?
+        .bind(after.map(|(created_at, _)| *created_at))
+        .bind(after.map(|(_, id)| id.0.clone()))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(task_from_row).collect()
 }
 
 pub(crate) async fn unfinished(pool: &SqlitePool) -> Result<Vec<Task>, StoreError> {
@@ -279,14 +327,19 @@ mod tests {
 
     #[test]
     fn statements_have_every_placeholder() {
-        for n in 1..=35 {
+        for n in 1..=36 {
             assert!(UPDATE_TASK.contains(&format!("${n}")), "${n}");
         }
-        assert!(!UPDATE_TASK.contains("$36"));
-        assert_eq!(task_columns!().split(',').count(), 34);
-        assert_eq!(task_body_values!().split(',').count(), 32);
+        assert!(!UPDATE_TASK.contains("$37"));
+        assert_eq!(task_columns!().split(',').count(), 35);
+        assert_eq!(task_body_values!().split(',').count(), 33);
         for n in 1..=9 {
             assert!(LIST_TASKS.contains(&format!("${n}")), "${n}");
         }
+        for n in 1..=10 {
+            assert!(LIST_TASKS_AFTER.contains(&format!("${n}")), "${n}");
+        }
+        assert_eq!(event_columns!().split(',').count(), 14);
+        assert!(INSERT_EVENT.contains("$14") && !INSERT_EVENT.contains("$15"));
     }
 }

@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use baton_domain::{
-    AccountId, BlockStore, CreateGroup, DEFAULT_GROUP, DeleteGroup, GroupStatus, GroupStore, Page,
-    PutBlock, StoreError, Tag, TaskId, TaskStore,
+    AccountId, BlockStore, CreateGroup, DEFAULT_GROUP, DeleteGroup, ErrorSide, GroupStatus,
+    GroupStore, LastError, Page, PutBlock, StoreError, Tag, TaskId, TaskStore,
 };
 use baton_store_conformance::{block, event, full_task, group, task};
 use baton_store_sqlite::{FILE_NAME, SqliteStore};
@@ -57,7 +57,7 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -91,8 +91,9 @@ async fn blocks_survive_reopening() {
     );
 }
 
-/// A database of the first schema (tasks only) gains the blocks table, the playlist columns
-/// and the task groups at open, its tasks kept — in the default group.
+/// A database of the first schema (tasks only) gains the blocks table, the playlist columns,
+/// the task groups and the event log's index and last error at open, its tasks kept — in the
+/// default group, without a last error — and its events listed in their task's log.
 #[tokio::test]
 async fn a_schema_1_database_is_migrated() {
     let dir = fresh_dir("upgrade");
@@ -101,7 +102,17 @@ async fn a_schema_1_database_is_migrated() {
     store.insert(&t, &[]).await.expect("insert");
     let mut grouped = task("acc", "grouped", 2);
     grouped.spec.group = "custom".into();
-    store.insert(&grouped, &[]).await.expect("insert");
+    grouped.runtime.last_error = Some(LastError {
+        side: ErrorSide::Source,
+        code: "Timeout".into(),
+        message: "source: no data".into(),
+        at: 3,
+    });
+    let e = event(&grouped, 1, 2);
+    store
+        .insert(&grouped, std::slice::from_ref(&e))
+        .await
+        .expect("insert");
     store.close().await;
     // Back to schema 1, as an older Baton left it.
     let mut conn = raw(&dir).await;
@@ -109,6 +120,7 @@ async fn a_schema_1_database_is_migrated() {
         "DROP TABLE blocks; ALTER TABLE tasks DROP COLUMN current_loop; \
          ALTER TABLE outbox DROP COLUMN item; DROP TABLE task_groups; \
          DROP INDEX tasks_by_group; ALTER TABLE tasks DROP COLUMN group_name; \
+         DROP INDEX outbox_by_task; ALTER TABLE tasks DROP COLUMN last_error; \
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .execute(&mut conn)
@@ -119,10 +131,20 @@ async fn a_schema_1_database_is_migrated() {
     let store = SqliteStore::open(&dir).await.expect("reopen");
     assert_eq!(store.get(&t.account, &t.id).await.expect("get"), Some(t));
     grouped.spec.group = DEFAULT_GROUP.into();
+    grouped.runtime.last_error = None;
     assert_eq!(
         store.get(&grouped.account, &grouped.id).await.expect("get"),
-        Some(grouped),
+        Some(grouped.clone()),
         "a task older than groups is in the default group"
+    );
+    let log = store
+        .task_events(&grouped.account, &grouped.id, None, 10)
+        .await
+        .expect("task events");
+    assert_eq!(
+        log.into_iter().map(|r| r.event).collect::<Vec<_>>(),
+        [e],
+        "events older than the log are in it"
     );
     let b = block("acc", "d", "live", "s", 1, 2);
     assert_eq!(store.put_block(&b, 1).await.expect("put"), PutBlock::Added);
@@ -254,6 +276,20 @@ async fn rows_that_do_not_decode_are_corrupt_errors() {
             "invalid_reason",
         ),
         ("UPDATE tasks SET file_index = 4294967296", "file_index"),
+        ("UPDATE tasks SET last_error = 'not json'", "last_error"),
+        ("UPDATE tasks SET last_error = '[]'", "last_error"),
+        (
+            "UPDATE tasks SET last_error = '{\"side\": \"left\", \"code\": \"C\", \"message\": \"m\", \"at\": 1}'",
+            "last_error",
+        ),
+        (
+            "UPDATE tasks SET last_error = '{\"side\": \"source\", \"code\": \"C\", \"at\": 1}'",
+            "last_error",
+        ),
+        (
+            "UPDATE tasks SET last_error = '{\"side\": \"source\", \"code\": \"C\", \"message\": \"m\", \"at\": \"now\"}'",
+            "last_error",
+        ),
     ];
     for (sql, column) in edits {
         let mut tx = conn.begin().await.expect("begin");
@@ -268,13 +304,16 @@ async fn rows_that_do_not_decode_are_corrupt_errors() {
             other => panic!("{sql}: {other:?}"),
         }
         assert!(store.unfinished().await.is_err(), "{sql}");
-        // Put the row back.
-        sqlx::query("DELETE FROM tasks")
+        // Put the row back (its event too: the ID is taken while its events are stored).
+        sqlx::raw_sql("DELETE FROM tasks; DELETE FROM outbox")
             .execute(&mut conn)
             .await
             .expect("delete");
         let fresh = task("acc", "c", 1);
-        store.insert(&fresh, &[]).await.expect("reinsert");
+        store
+            .insert(&fresh, &[event(&fresh, 1, 1)])
+            .await
+            .expect("reinsert");
     }
     store
         .create_group(&group("acc", "g", 1))
@@ -321,6 +360,20 @@ async fn rows_that_do_not_decode_are_corrupt_errors() {
     let r = store.due_events(10, 10).await;
     assert!(
         matches!(r, Err(StoreError::Corrupt { what: "event", .. })),
+        "{r:?}"
+    );
+    let r = store.task_events(&account, &t.id, None, 10).await;
+    assert!(
+        matches!(r, Err(StoreError::Corrupt { what: "event", .. })),
+        "{r:?}"
+    );
+    sqlx::query("UPDATE outbox SET state = 'Running', attempts = -1")
+        .execute(&mut conn)
+        .await
+        .expect("edit");
+    let r = store.task_events(&account, &t.id, None, 10).await;
+    assert!(
+        matches!(r, Err(StoreError::Corrupt { what: "event", ref reason, .. }) if reason.contains("attempts")),
         "{r:?}"
     );
 }
