@@ -56,6 +56,9 @@ pub struct ApiConfig {
     /// `Recommend` of error responses: a URL template in which `{code}` and `{request_id}`
     /// are replaced. Default: empty (Baton has no troubleshooting site).
     pub recommend_url: Option<String>,
+    /// Requests per second per account on the native API (`/v1`), burst the same.
+    /// Default 50. 0 counts as 1.
+    pub native_requests_per_second: u32,
     /// The wall clock for request-time checks. Default the system clock.
     pub clock: Arc<dyn WallClock>,
 }
@@ -74,6 +77,7 @@ impl Default for ApiConfig {
             nonce_cache_capacity: 1 << 18,
             host_id: None,
             recommend_url: None,
+            native_requests_per_second: 50,
             clock: Arc::new(SystemClock),
         }
     }

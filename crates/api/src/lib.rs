@@ -16,6 +16,7 @@ pub mod aliyun;
 pub mod common;
 pub mod config;
 pub mod error;
+pub mod native;
 pub mod service;
 pub mod testing;
 pub mod volc;
@@ -27,12 +28,12 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
 
-pub use common::keys::{Credential, KeyStore, KeyStoreError, Policy, StaticKeyStore};
+pub use common::keys::{Credential, KeyStore, KeyStoreError, Policy, StaticKeyStore, TokenInfo};
 pub use common::time::{ManualClock, SystemClock, WallClock};
 pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS};
 pub use error::ApiError;
 pub use service::{
-    GroupError, GroupService, ServiceError, StreamError, StreamService, TaskService,
+    GroupError, GroupService, RelayView, ServiceError, StreamError, StreamService, TaskService,
 };
 
 /// The services the API calls.
@@ -57,14 +58,20 @@ struct Dialects {
 
 /// The API's routes: `GET /` and `POST /` answer the Alibaba dialect, and the Volcengine
 /// dialect for requests whose `Version` query parameter is `2023-01-01` (its SDK always puts
-/// `Action` and `Version` in the query; no Alibaba request carries that version). Mount it at
-/// `/` of the API listener (beside `/healthz`, which it does not claim).
+/// `Action` and `Version` in the query; no Alibaba request carries that version); `/v1/…` is
+/// the native API ([`native`]). Mount it at `/` of the API listener (beside `/healthz`, which
+/// it does not claim).
 pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) -> Router {
     for name in config.action_limits.keys() {
         if aliyun::Action::from_name(name).is_none() && volc::Action::from_name(name).is_none() {
             tracing::warn!(action = %name, "a rate limit names no action of the API; ignored");
         }
     }
+    let native = native::router(Arc::new(native::NativeState::new(
+        services.clone(),
+        keys.clone(),
+        config.clone(),
+    )));
     let state = Arc::new(Dialects {
         aliyun: Arc::new(aliyun::handler::AppState::new(
             services.tasks.clone(),
@@ -83,6 +90,7 @@ pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) ->
     Router::new()
         .route("/", get(dispatch).post(dispatch))
         .with_state(state)
+        .merge(native)
 }
 
 async fn dispatch(State(state): State<Arc<Dialects>>, request: Request) -> Response {

@@ -3,8 +3,9 @@
 //! [`crate::testing`] has small stand-ins for tests.
 
 use baton_domain::{
-    AccountId, AppSelector, BlockList, BlockQuery, Field, GroupList, GroupStatus, ListFilter, Page,
-    Rejection, StreamPath, Tag, Task, TaskGroup, TaskId, TaskPatch, TaskSpec, UnixTime,
+    AccountId, AppSelector, BlockList, BlockQuery, Command, EventRecord, Field, GroupList,
+    GroupStatus, ListFilter, Page, Rejection, StreamPath, Tag, Task, TaskGroup, TaskId, TaskPatch,
+    TaskSpec, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
@@ -58,6 +59,58 @@ pub trait TaskService: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Task, ServiceError>>;
     /// Stops the task at once and removes it.
     fn delete(&self, account: &AccountId, id: &TaskId) -> BoxFuture<'_, Result<(), ServiceError>>;
+    /// Creates a task with a caller-chosen id ([`ServiceError::Exists`] if it is taken): the
+    /// native API derives it from an `Idempotency-Key`.
+    fn create_with_id(
+        &self,
+        account: &AccountId,
+        id: TaskId,
+        spec: TaskSpec,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>>;
+    /// Applies a user command (Update, Stop, Restart, Disable, Enable, Delete), only if the
+    /// task is at `expected_version` when given ([`ServiceError::VersionMismatch`] otherwise).
+    fn apply(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        command: Command,
+        expected_version: Option<u64>,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>>;
+    /// Tasks in list order (newest first, then by id) strictly after `after`, at most `limit`.
+    fn list_after(
+        &self,
+        account: &AccountId,
+        filter: ListFilter,
+        after: Option<(UnixTime, TaskId)>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<Task>, ServiceError>>;
+    /// A task's recorded events, newest first, those before `before_seq` when given.
+    fn events(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<EventRecord>, ServiceError>>;
+    /// The live relay of a task, while one runs.
+    fn relay(&self, id: &TaskId) -> Option<RelayView>;
+}
+
+/// A task's running relay, as the native API shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelayView {
+    /// `starting`, `running`, `source_reconnecting`, `destination_reconnecting`, …
+    pub state: &'static str,
+    pub uptime_seconds: f64,
+    pub bitrate_in_bps: u64,
+    pub bitrate_out_bps: u64,
+    pub fps: f64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub frames_out: u64,
+    pub frames_dropped: u64,
+    pub source_connections: u64,
+    pub destination_sessions: u64,
 }
 
 /// Why the service did not do what was asked.
@@ -70,6 +123,12 @@ pub enum ServiceError {
     /// never accepted and faked.
     #[error("{field:?} {value:?} is not supported yet")]
     Unsupported { field: Field, value: String },
+    /// A task with the requested id exists.
+    #[error("a task with this id exists")]
+    Exists,
+    /// The task is not at the expected version (someone changed it).
+    #[error("the task is at version {}", current.version)]
+    VersionMismatch { current: Box<Task> },
     /// Storage or another internal failure; the text is logged, never sent to the client.
     #[error("internal: {0}")]
     Internal(String),

@@ -8,15 +8,15 @@ use std::sync::{Arc, Mutex};
 
 use baton_domain::ingest::{MAX_BLOCKS_PER_ACCOUNT, default_resume_at};
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockQuery, Field, GroupList, GroupStatus,
-    ListFilter, Page, Rejection, SourceProtocol, SourceType, StreamPath, Tag, Task, TaskGroup,
-    TaskId, TaskPatch, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, Command, EventRecord, Field, GroupList,
+    GroupStatus, ListFilter, Page, Rejection, SourceProtocol, SourceType, StreamPath, Tag, Task,
+    TaskGroup, TaskId, TaskPatch, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
 use crate::common::time::WallClock;
 use crate::service::{
-    GroupError, GroupService, ServiceError, StreamError, StreamService, TaskService,
+    GroupError, GroupService, RelayView, ServiceError, StreamError, StreamService, TaskService,
 };
 
 /// Tasks in memory, in creation order.
@@ -121,7 +121,13 @@ impl TaskService for MemoryTaskService {
     }
 
     fn get(&self, account: &AccountId, id: &TaskId) -> BoxFuture<'_, Result<Task, ServiceError>> {
-        let result = self.with_task(account, id, |t, _| Ok(t.clone()));
+        // A read: no version bump (with_task counts every call as a write).
+        let result = self
+            .lock()
+            .iter()
+            .find(|t| &t.id == id && &t.account == account)
+            .cloned()
+            .ok_or_else(|| Rejection::NotFound.into());
         Box::pin(async move { result })
     }
 
@@ -271,6 +277,117 @@ impl TaskService for MemoryTaskService {
             Err(Rejection::NotFound.into())
         };
         Box::pin(async move { result })
+    }
+
+    fn create_with_id(
+        &self,
+        account: &AccountId,
+        id: TaskId,
+        spec: TaskSpec,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let result = (|| {
+            if self.lock().iter().any(|t| t.id == id) {
+                return Err(ServiceError::Exists);
+            }
+            supported(&spec)?;
+            let now = self.clock.now();
+            spec.validate(now)?;
+            let task = new_task(id, account.clone(), spec, now);
+            self.lock().push(task.clone());
+            Ok(task)
+        })();
+        Box::pin(async move { result })
+    }
+
+    fn apply(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        command: Command,
+        expected_version: Option<u64>,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let (account, id) = (account.clone(), id.clone());
+        Box::pin(async move {
+            if let Some(expected) = expected_version {
+                let current = self.get(&account, &id).await?;
+                if current.version != expected {
+                    return Err(ServiceError::VersionMismatch {
+                        current: Box::new(current),
+                    });
+                }
+            }
+            // Each write bumps the version (with_task); answer the task as stored.
+            let stored = |result: Result<Task, ServiceError>| async {
+                result?;
+                self.get(&account, &id).await
+            };
+            match command {
+                Command::Update(patch) => stored(self.update(&account, &id, patch).await).await,
+                Command::Stop => stored(self.stop(&account, &id).await).await,
+                Command::Restart => stored(self.restart(&account, &id).await).await,
+                Command::Disable => stored(self.disable(&account, &id).await).await,
+                Command::Enable { from_start } => {
+                    stored(self.enable(&account, &id, from_start).await).await
+                }
+                Command::Delete => {
+                    let mut task = self.get(&account, &id).await?;
+                    self.delete(&account, &id).await?;
+                    task.runtime.status = TaskStatus::Exited;
+                    Ok(task)
+                }
+                other => Err(ServiceError::Internal(format!(
+                    "{other:?} is not a user command"
+                ))),
+            }
+        })
+    }
+
+    fn list_after(
+        &self,
+        account: &AccountId,
+        filter: ListFilter,
+        after: Option<(UnixTime, TaskId)>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<Task>, ServiceError>> {
+        let (account, limit) = (account.clone(), limit as usize);
+        Box::pin(async move {
+            let all = Page {
+                number: 1,
+                size: u32::MAX,
+            };
+            let (mut tasks, _) = self.list(&account, filter, all).await?;
+            // The stores' order: newest first, then by id.
+            tasks.sort_by(|a, b| {
+                b.created_at
+                    .cmp(&a.created_at)
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            Ok(tasks
+                .into_iter()
+                .filter(|t| {
+                    after.as_ref().is_none_or(|(at, id)| {
+                        t.created_at < *at || (t.created_at == *at && t.id > *id)
+                    })
+                })
+                .take(limit)
+                .collect())
+        })
+    }
+
+    fn events(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        _before_seq: Option<u64>,
+        _limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<EventRecord>, ServiceError>> {
+        // The stand-in runs nothing, so nothing happens to its tasks.
+        let result = self.with_task(account, id, |_, _| Ok(Vec::new()));
+        Box::pin(async move { result })
+    }
+
+    fn relay(&self, _id: &TaskId) -> Option<RelayView> {
+        None
     }
 }
 

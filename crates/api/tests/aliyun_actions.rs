@@ -574,6 +574,44 @@ impl TaskService for Broken {
     fn delete(&self, _: &AccountId, _: &TaskId) -> BoxFuture<'_, Result<(), ServiceError>> {
         Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
     }
+    fn create_with_id(
+        &self,
+        _: &AccountId,
+        _: TaskId,
+        _: TaskSpec,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
+    }
+    fn apply(
+        &self,
+        _: &AccountId,
+        _: &TaskId,
+        _: baton_domain::Command,
+        _: Option<u64>,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
+    }
+    fn list_after(
+        &self,
+        _: &AccountId,
+        _: ListFilter,
+        _: Option<(i64, TaskId)>,
+        _: u32,
+    ) -> BoxFuture<'_, Result<Vec<Task>, ServiceError>> {
+        Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
+    }
+    fn events(
+        &self,
+        _: &AccountId,
+        _: &TaskId,
+        _: Option<u64>,
+        _: u32,
+    ) -> BoxFuture<'_, Result<Vec<baton_domain::EventRecord>, ServiceError>> {
+        Box::pin(async { Err(ServiceError::Internal("disk /var/lib/baton full".into())) })
+    }
+    fn relay(&self, _: &TaskId) -> Option<baton_api::RelayView> {
+        None
+    }
 }
 
 #[tokio::test]

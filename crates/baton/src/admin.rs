@@ -1,5 +1,6 @@
-//! `baton account …`, `baton key …` and `baton domain …`: manage the accounts, API keys and
-//! ingest domains kept in `<data-dir>/credentials.toml`. A running `baton serve` picks the
+//! `baton account …`, `baton key …`, `baton token …` and `baton domain …`: manage the
+//! accounts, API keys, native-API tokens and ingest domains kept in
+//! `<data-dir>/credentials.toml`. A running `baton serve` picks the
 //! changes up within a second.
 
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use baton_net::ingest::{resolve_domain, split_query};
 use clap::{Args, Subcommand};
 
 use crate::credentials::{
-    AccountConfig, ApiKeyConfig, CredentialsFile, DomainConfig, ROOT_ACCOUNT, random_string,
+    AccountConfig, ApiKeyConfig, CredentialsFile, DomainConfig, ROOT_ACCOUNT, TokenConfig,
+    random_string,
 };
 
 #[derive(Args, Debug)]
@@ -292,6 +294,84 @@ pub fn key(command: KeyCommand) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(c.api_keys.len() < before, "no key {access_key_id}");
             file.save(&c)?;
             println!("key {access_key_id} deleted");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Creates a bearer token for the native API (`/v1`) of an account. The token is printed
+    /// once, on the last line; only its SHA-256 is stored.
+    Create {
+        /// The account the token acts for.
+        #[arg(long, default_value = ROOT_ACCOUNT)]
+        account: String,
+        /// A unique name (default: generated).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Lists tokens (names and accounts; tokens themselves are not stored).
+    List {
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Revokes a token; the running server refuses it within a second.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TokenCommand::Create { account, name, dir } => {
+            let file = file(&dir)?;
+            let mut c = file.load()?;
+            anyhow::ensure!(
+                account == ROOT_ACCOUNT || c.accounts.iter().any(|a| a.id == account),
+                "no account {account} (create it with `baton account create {account}`)"
+            );
+            let name = name.unwrap_or_else(|| format!("token-{}", random_string(8)));
+            anyhow::ensure!(
+                !name.is_empty() && !name.chars().any(char::is_control),
+                "a token name must be non-empty text"
+            );
+            anyhow::ensure!(
+                !c.tokens.iter().any(|t| t.name == name),
+                "a token named {name} exists (revoke it first, or pick another --name)"
+            );
+            let token = format!("btn_{}", random_string(40));
+            c.tokens.push(TokenConfig {
+                name: name.clone(),
+                account: account.clone(),
+                sha256: baton_api::common::signature::sha256_hex(token.as_bytes()),
+                created_at: baton_domain::time::rfc3339(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64),
+                ),
+            });
+            file.save(&c)?;
+            eprintln!("token {name} for account {account} (shown once; keep it secret):");
+            println!("{token}");
+        }
+        TokenCommand::List { dir } => {
+            for t in file(&dir)?.load()?.tokens {
+                println!("{}\t{}\t{}", t.name, t.account, t.created_at);
+            }
+        }
+        TokenCommand::Revoke { name, dir } => {
+            let file = file(&dir)?;
+            let mut c = file.load()?;
+            let before = c.tokens.len();
+            c.tokens.retain(|t| t.name != name);
+            anyhow::ensure!(c.tokens.len() < before, "no token {name}");
+            file.save(&c)?;
+            println!("token {name} revoked");
         }
     }
     Ok(ExitCode::SUCCESS)

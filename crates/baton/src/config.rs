@@ -268,6 +268,9 @@ impl Settings {
                 accounts: file.accounts,
                 api_keys: file.api.keys,
                 domains: file.domains,
+                // Tokens live in the data dir's credentials file (`baton token create`), so
+                // only their digests are ever written down.
+                tokens: Vec::new(),
             },
             api,
             engine,

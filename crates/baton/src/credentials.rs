@@ -7,7 +7,7 @@
 //! * the environment: `BATON_ACCESS_KEY_ID` / `BATON_ACCESS_KEY_SECRET`, a key of the root
 //!   account;
 //! * `<data-dir>/credentials.toml`, managed by `baton account …` / `baton key …` /
-//!   `baton domain …` (mode 0600). A running server picks up its changes within a second.
+//!   `baton domain …` / `baton token …` (mode 0600). A running server picks up its changes within a second.
 //!
 //! Ingest domains: with none configured, every domain belongs to the root account (so a
 //! fresh install works with `rtmp://127.0.0.1/live/s`); once any is configured, a publish to a
@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
-use baton_api::{Credential, KeyStore, KeyStoreError, Policy};
+use baton_api::{Credential, KeyStore, KeyStoreError, Policy, TokenInfo};
 use baton_domain::{AccountId, PublishAuth};
 use baton_engine::DomainDirectory;
 use futures_util::future::BoxFuture;
@@ -55,6 +55,22 @@ pub struct ApiKeyConfig {
     /// resource.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+}
+
+/// One native-API bearer token: only its SHA-256 is kept (the token is printed once, by
+/// `baton token create`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Unique name (for `baton token revoke` and logs).
+    pub name: String,
+    /// The account the token acts for.
+    pub account: String,
+    /// Lower-case hex SHA-256 of the token.
+    pub sha256: String,
+    /// When it was created (RFC 3339).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub created_at: String,
 }
 
 /// One ingest domain (the host, or `vhost`, publishers use) and who owns it.
@@ -111,6 +127,8 @@ pub struct Credentials {
     pub api_keys: Vec<ApiKeyConfig>,
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<TokenConfig>,
 }
 
 /// The account of the environment's and the generated key.
@@ -141,6 +159,11 @@ impl Credentials {
                 out.domains.push(d.clone());
             }
         }
+        for t in &other.tokens {
+            if !out.tokens.iter().any(|x| x.name == t.name) {
+                out.tokens.push(t.clone());
+            }
+        }
         out
     }
 
@@ -163,6 +186,19 @@ impl Credentials {
                     anyhow::anyhow!("api key {}: resource {pattern:?}: {e}", key.access_key_id)
                 })?;
             }
+        }
+        let mut token_names = std::collections::HashSet::new();
+        for t in &self.tokens {
+            anyhow::ensure!(
+                token_names.insert(&t.name),
+                "token {} is configured twice",
+                t.name
+            );
+            anyhow::ensure!(
+                t.sha256.len() == 64 && t.sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+                "token {}: sha256 must be 64 hex digits",
+                t.name
+            );
         }
         let mut names = std::collections::HashSet::new();
         for d in &self.domains {
@@ -231,6 +267,16 @@ impl Credentials {
             )
             .with_resources(key.resources.clone()),
         )
+    }
+
+    fn token(&self, sha256: &str) -> Option<TokenInfo> {
+        self.tokens
+            .iter()
+            .find(|t| t.sha256.eq_ignore_ascii_case(sha256))
+            .map(|t| TokenInfo {
+                account: AccountId(t.account.clone()),
+                name: t.name.clone(),
+            })
     }
 
     fn callback_secret(&self, account: &AccountId) -> Option<Vec<u8>> {
@@ -404,6 +450,14 @@ impl KeyStore for LiveCredentials {
         access_key_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Credential>, KeyStoreError>> {
         let found = self.current().credential(access_key_id);
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn lookup_token<'a>(
+        &'a self,
+        token_sha256: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenInfo>, KeyStoreError>> {
+        let found = self.current().token(token_sha256);
         Box::pin(std::future::ready(Ok(found)))
     }
 }

@@ -43,6 +43,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(admin::KeyCommand),
+    /// Manage bearer tokens of the native API (`/v1`).
+    #[command(subcommand)]
+    Token(admin::TokenCommand),
     /// Manage ingest domains and sign publish URLs.
     #[command(subcommand)]
     Domain(admin::DomainCommand),
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
             Command::Relay(args) => relay_cmd::run(args).await,
             Command::Account(command) => admin::account(command),
             Command::Key(command) => admin::key(command),
+            Command::Token(command) => admin::token(command),
             Command::Domain(command) => admin::domain(command),
         }
     });

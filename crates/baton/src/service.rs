@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use baton_api::{
-    GroupError, GroupService, ServiceError, StreamError, StreamService, TaskService, WallClock,
+    GroupError, GroupService, RelayView, ServiceError, StreamError, StreamService, TaskService,
+    WallClock,
 };
 use baton_domain::{
-    AccountId, AppSelector, BlockList, BlockQuery, CreateGroup, DeleteGroup, GroupList,
-    GroupStatus, GroupStore, ListFilter, Page, StoreError, StreamPath, Tag, Task, TaskGroup,
-    TaskId, TaskPatch, TaskSpec, UnixTime,
+    AccountId, AppSelector, BlockList, BlockQuery, Command, CreateGroup, DeleteGroup, EventRecord,
+    GroupList, GroupStatus, GroupStore, ListFilter, Page, StoreError, StreamPath, Tag, Task,
+    TaskGroup, TaskId, TaskPatch, TaskSpec, UnixTime,
 };
 use baton_engine::{ControlError, Engine, EngineError, StreamControl};
+use baton_relay::RelayState;
 use futures_util::future::BoxFuture;
 use tracing::error;
 
@@ -26,13 +28,12 @@ fn service_error(e: EngineError) -> ServiceError {
             field: u.field,
             value: u.value,
         },
+        EngineError::Store(StoreError::Duplicate { .. }) => ServiceError::Exists,
+        EngineError::VersionMismatch { current } => ServiceError::VersionMismatch { current },
         EngineError::Store(e) => {
             error!(error = %e, "task storage failed");
             ServiceError::Internal(e.to_string())
         }
-        // The API makes no conditional changes yet (Engine::apply_if): its dialects will map
-        // this to their own "changed meanwhile" answer.
-        e @ EngineError::VersionMismatch { .. } => ServiceError::Internal(e.to_string()),
     }
 }
 
@@ -123,6 +124,94 @@ impl TaskService for EngineService {
     fn delete(&self, account: &AccountId, id: &TaskId) -> BoxFuture<'_, Result<(), ServiceError>> {
         let (account, id) = (account.clone(), id.clone());
         Box::pin(async move { self.0.delete(&account, &id).await.map_err(service_error) })
+    }
+    fn create_with_id(
+        &self,
+        account: &AccountId,
+        id: TaskId,
+        spec: TaskSpec,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let account = account.clone();
+        Box::pin(async move {
+            self.0
+                .create_with_id(&account, id, spec)
+                .await
+                .map_err(service_error)
+        })
+    }
+
+    fn apply(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        command: Command,
+        expected_version: Option<u64>,
+    ) -> BoxFuture<'_, Result<Task, ServiceError>> {
+        let (account, id) = (account.clone(), id.clone());
+        Box::pin(async move {
+            match expected_version {
+                Some(v) => self.0.apply_if(&account, &id, command, v).await,
+                None => self.0.apply(&account, &id, command).await,
+            }
+            .map_err(service_error)
+        })
+    }
+
+    fn list_after(
+        &self,
+        account: &AccountId,
+        filter: ListFilter,
+        after: Option<(UnixTime, TaskId)>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<Task>, ServiceError>> {
+        let account = account.clone();
+        Box::pin(async move {
+            self.0
+                .list_after(&account, &filter, after, limit)
+                .await
+                .map_err(service_error)
+        })
+    }
+
+    fn events(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<EventRecord>, ServiceError>> {
+        let (account, id) = (account.clone(), id.clone());
+        Box::pin(async move {
+            self.0
+                .task_events(&account, &id, before_seq, limit)
+                .await
+                .map_err(service_error)
+        })
+    }
+
+    fn relay(&self, id: &TaskId) -> Option<RelayView> {
+        let s = self.0.relay_status(id)?;
+        Some(RelayView {
+            state: match s.state {
+                RelayState::Starting => "starting",
+                RelayState::Running => "running",
+                RelayState::SourceReconnecting => "source_reconnecting",
+                RelayState::DestinationReconnecting => "destination_reconnecting",
+                RelayState::Stopped => "stopped",
+                RelayState::Finished => "finished",
+                RelayState::Failed => "failed",
+            },
+            uptime_seconds: s.uptime.as_secs_f64(),
+            bitrate_in_bps: s.bitrate_in,
+            bitrate_out_bps: s.bitrate_out,
+            fps: s.fps,
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            frames_out: s.frames_out,
+            frames_dropped: s.frames_dropped,
+            source_connections: s.source_connections,
+            destination_sessions: s.destination_sessions,
+        })
     }
 }
 

@@ -308,10 +308,14 @@ async fn execute(
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> ApiError {
-        match e {
+        match e.clone() {
             ServiceError::Rejected(r) => ApiError::Rejected(r),
             ServiceError::Unsupported { field, value } => ApiError::Unsupported { field, value },
             ServiceError::Internal(why) => ApiError::Internal(why),
+            // The dialects neither choose ids nor expect versions.
+            ServiceError::Exists | ServiceError::VersionMismatch { .. } => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }

@@ -104,13 +104,32 @@ impl Policy {
 #[error("key store: {0}")]
 pub struct KeyStoreError(pub String);
 
-/// Looks up API keys.
+/// What a native-API bearer token stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The account the token acts for (every action on that account's resources).
+    pub account: AccountId,
+    /// The token's name, for logs and `whoami`.
+    pub name: String,
+}
+
+/// Looks up API keys and bearer tokens.
 pub trait KeyStore: Send + Sync + 'static {
     /// The credential of `access_key_id`, `Ok(None)` if there is no such key.
     fn lookup<'a>(
         &'a self,
         access_key_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Credential>, KeyStoreError>>;
+
+    /// The token whose SHA-256 (lower-case hex) is `token_sha256`, `Ok(None)` if there is
+    /// none. Stores keep only the digests, never the tokens. Default: no tokens.
+    fn lookup_token<'a>(
+        &'a self,
+        token_sha256: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenInfo>, KeyStoreError>> {
+        let _ = token_sha256;
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 impl fmt::Debug for dyn KeyStore {
@@ -123,6 +142,8 @@ impl fmt::Debug for dyn KeyStore {
 #[derive(Clone, Default)]
 pub struct StaticKeyStore {
     keys: HashMap<String, Credential>,
+    /// Token digest (SHA-256 hex) → token.
+    tokens: HashMap<String, TokenInfo>,
 }
 
 impl fmt::Debug for StaticKeyStore {
@@ -169,6 +190,24 @@ impl StaticKeyStore {
         self
     }
 
+    /// Adds a bearer token (given in clear; only its digest is kept).
+    pub fn insert_token(
+        &mut self,
+        token: &str,
+        account: AccountId,
+        name: impl Into<String>,
+    ) -> &mut StaticKeyStore {
+        let digest = crate::common::signature::sha256_hex(token.as_bytes());
+        self.tokens.insert(
+            digest,
+            TokenInfo {
+                account,
+                name: name.into(),
+            },
+        );
+        self
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -186,6 +225,14 @@ impl KeyStore for StaticKeyStore {
         access_key_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Credential>, KeyStoreError>> {
         let found = self.keys.get(access_key_id).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn lookup_token<'a>(
+        &'a self,
+        token_sha256: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenInfo>, KeyStoreError>> {
+        let found = self.tokens.get(token_sha256).cloned();
         Box::pin(async move { Ok(found) })
     }
 }

@@ -94,6 +94,43 @@ pub fn format_utc(t: UnixTime) -> String {
     time::rfc3339(t.clamp(0, MAX))
 }
 
+/// An RFC3339 time: `yyyy-MM-ddTHH:mm:ss`, optional fraction, then `Z` or `±hh:mm`.
+pub fn parse_rfc3339(v: &str) -> Option<UnixTime> {
+    let b = v.as_bytes();
+    if b.len() < 20 || !b[..19].is_ascii() {
+        return None;
+    }
+    let base = parse_utc(&format!("{}Z", &v[..19]))?;
+    let mut rest = &v[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let (sign, hm) = match rest.as_bytes().first()? {
+                b'+' => (1, &rest[1..]),
+                b'-' => (-1, &rest[1..]),
+                _ => return None,
+            };
+            let (h, m) = hm.split_once(':')?;
+            if h.len() != 2 || m.len() != 2 {
+                return None;
+            }
+            let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    Some(base - offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -197,7 +197,7 @@ impl Call {
                 let resume_at = match input.text("EndTime")? {
                     None => now + MAX_FORBID,
                     Some(v) => {
-                        let t = parse_rfc3339(&v).ok_or_else(|| {
+                        let t = crate::common::time::parse_rfc3339(&v).ok_or_else(|| {
                             ApiError::invalid(
                                 "EndTime",
                                 format!(
@@ -618,7 +618,7 @@ fn destination(input: &Input) -> Result<String, ApiError> {
 }
 
 /// The protocol of a live source, told by its URL.
-fn live_protocol(url: &str) -> Result<SourceProtocol, ApiError> {
+pub(crate) fn live_protocol(url: &str) -> Result<SourceProtocol, ApiError> {
     let parsed = url::Url::parse(url)
         .map_err(|_| ApiError::invalid("SrcAddr", format!("{url:?} is not a URL")))?;
     Ok(match parsed.scheme() {
@@ -768,41 +768,4 @@ fn rename(e: ApiError, name: &str) -> ApiError {
         ApiError::InvalidParameter { reason, .. } => ApiError::invalid(name, reason),
         other => other,
     }
-}
-
-/// An RFC3339 time: `yyyy-MM-ddTHH:mm:ss`, optional fraction, then `Z` or `±hh:mm`.
-pub fn parse_rfc3339(v: &str) -> Option<UnixTime> {
-    let b = v.as_bytes();
-    if b.len() < 20 || !b[..19].is_ascii() {
-        return None;
-    }
-    let base = crate::common::time::parse_utc(&format!("{}Z", &v[..19]))?;
-    let mut rest = &v[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 9 {
-            return None;
-        }
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let (sign, hm) = match rest.as_bytes().first()? {
-                b'+' => (1, &rest[1..]),
-                b'-' => (-1, &rest[1..]),
-                _ => return None,
-            };
-            let (h, m) = hm.split_once(':')?;
-            if h.len() != 2 || m.len() != 2 {
-                return None;
-            }
-            let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    Some(base - offset)
 }

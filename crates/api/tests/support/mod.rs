@@ -40,6 +40,10 @@ pub const SECRET_WILD: &str = "WildcardSecret0123456789abcdefg";
 pub const AK_VOLC: &str = "AKLTTestAccessKeyId";
 pub const SECRET_VOLC: &str = "TestSecretAccessKey0123456789==";
 
+/// Native-API tokens of accounts A and B.
+pub const TOKEN: &str = "btn_TestTokenOfAccountA000000000000000000";
+pub const TOKEN_B: &str = "btn_TestTokenOfAccountB000000000000000000";
+
 /// Ingest domains of account A.
 pub const DOMAIN: &str = "live.example.com";
 pub const DOMAIN_2: &str = "push.example.com";
@@ -139,6 +143,8 @@ impl Harness {
         let mut keys = StaticKeyStore::new();
         keys.insert(AK, AccountId("acct-a".into()), SECRET);
         keys.insert(AK_VOLC, AccountId("acct-a".into()), SECRET_VOLC);
+        keys.insert_token(TOKEN, AccountId("acct-a".into()), "test");
+        keys.insert_token(TOKEN_B, AccountId("acct-b".into()), "test-b");
         keys.insert(AK_B, AccountId("acct-b".into()), SECRET_B);
         keys.insert_with_policy(
             AK_RO,
@@ -302,6 +308,47 @@ impl Harness {
     pub async fn volc(&self, action: &str, body: Value) -> (StatusCode, Value) {
         let req = self.volc_request(AK_VOLC, SECRET_VOLC, Method::POST, action, &[], Some(&body));
         self.send(req).await
+    }
+
+    /// A native-API request as account A (`token` None: unauthenticated).
+    pub async fn native(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            builder = builder.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let body = match body {
+            Some(b) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .router
+            .clone()
+            .oneshot(builder.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     pub fn clock_now(&self) -> i64 {

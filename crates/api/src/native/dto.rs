@@ -1,0 +1,516 @@
+//! The native API's JSON: requests (strict: unknown keys refused) and responses, snake_case,
+//! RFC 3339 times, and opaque cursors.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use baton_domain::time::rfc3339;
+use baton_domain::{
+    Block, EventRecord, GroupStatus, SourceType, Tag, Task, TaskGroup, TaskStatus, UnixTime,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::aliyun::fields::{protocol_name, source_type_name};
+use crate::service::RelayView;
+
+/// The state names of the native API.
+pub fn state_name(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::NotStarted => "not_started",
+        TaskStatus::Running => "running",
+        TaskStatus::Abnormal => "recovering",
+        TaskStatus::Stopped => "stopped",
+        TaskStatus::Exited => "ended",
+    }
+}
+
+/// The status of a state name.
+pub fn state_from_name(name: &str) -> Option<TaskStatus> {
+    [
+        TaskStatus::NotStarted,
+        TaskStatus::Running,
+        TaskStatus::Abnormal,
+        TaskStatus::Stopped,
+        TaskStatus::Exited,
+    ]
+    .into_iter()
+    .find(|s| state_name(*s) == name)
+}
+
+/// A task version as an ETag: `"v<version>"`.
+pub fn etag(version: u64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// The version an `If-Match` value names (`"v7"`, `W/"v7"` or `v7`); `None` if it names none.
+pub fn parse_etag(value: &str) -> Option<u64> {
+    let v = value.trim();
+    let v = v.strip_prefix("W/").unwrap_or(v);
+    let v = v.trim_matches('"');
+    v.strip_prefix('v')?.parse().ok()
+}
+
+// --- requests ---
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceIn {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub protocol: Option<String>,
+    pub urls: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryIn {
+    pub count: Option<i64>,
+    pub interval_seconds: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaylistStartIn {
+    pub file_index: Option<i64>,
+    pub offset_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCreate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    pub source: SourceIn,
+    pub destination: String,
+    #[serde(default)]
+    pub start_time: Option<String>,
+    pub end_time: String,
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    #[serde(default)]
+    pub repeat: Option<i64>,
+    #[serde(default)]
+    pub retry: Option<RetryIn>,
+    #[serde(default)]
+    pub playlist_start: Option<PlaylistStartIn>,
+    #[serde(default)]
+    pub notify_item_switch: Option<bool>,
+}
+
+/// A merge patch: absent keeps; `callback_url: null` clears.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatchIn {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub source: Option<SourceIn>,
+    #[serde(default)]
+    pub destination: Option<String>,
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub end_time: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub callback_url: Option<Option<String>>,
+    #[serde(default)]
+    pub repeat: Option<i64>,
+    #[serde(default)]
+    pub retry: Option<RetryIn>,
+    #[serde(default)]
+    pub playlist_start: Option<PlaylistStartIn>,
+    #[serde(default)]
+    pub notify_item_switch: Option<bool>,
+}
+
+/// `Some(None)` for an explicit `null`, `Some(Some(v))` for a value (absent: the default).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartOptions {
+    #[serde(default)]
+    pub from_start: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagIn {
+    #[serde(default)]
+    pub category: Option<String>,
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupCreate {
+    pub name: String,
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<TagIn>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    #[serde(default)]
+    pub resume_at: Option<String>,
+}
+
+/// Parses a JSON body into `T`; an empty body is `T::default()` when `empty` is given.
+pub fn parse_body<T: DeserializeOwned>(body: &[u8], empty: Option<T>) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace)
+        && let Some(default) = empty
+    {
+        return Ok(default);
+    }
+    serde_json::from_slice(body).map_err(|e| format!("the body is not valid: {e}"))
+}
+
+// --- responses ---
+
+#[derive(Debug, Serialize)]
+pub struct SourceOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub protocol: Option<&'static str>,
+    pub urls: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct RetryOut {
+    pub count: u32,
+    pub interval_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlaylistStartOut {
+    pub file_index: u32,
+    pub offset_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastErrorOut<'a> {
+    pub side: &'static str,
+    pub code: &'a str,
+    pub message: &'a str,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RelayOut {
+    pub state: &'static str,
+    pub uptime_seconds: f64,
+    pub bitrate_in_bps: u64,
+    pub bitrate_out_bps: u64,
+    pub fps: f64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub frames_out: u64,
+    pub frames_dropped: u64,
+    pub source_connections: u64,
+    pub destination_sessions: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlaylistOut {
+    pub file_index: u32,
+    pub offset_seconds: u32,
+    #[serde(rename = "loop")]
+    pub loops: u32,
+    pub passes: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskOut<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub group: &'a str,
+    pub region: &'a str,
+    pub source: SourceOut<'a>,
+    pub destination: &'a str,
+    pub start_time: String,
+    pub end_time: String,
+    pub callback_url: Option<&'a str>,
+    pub repeat: i32,
+    pub retry: RetryOut,
+    pub playlist_start: PlaylistStartOut,
+    pub notify_item_switch: bool,
+    pub state: &'static str,
+    pub reason: Option<&'static str>,
+    pub exit_reason: Option<&'static str>,
+    pub exit_time: Option<String>,
+    pub last_error: Option<LastErrorOut<'a>>,
+    pub retries: u32,
+    pub next_retry_at: Option<String>,
+    pub relay: Option<RelayOut>,
+    pub playlist: Option<PlaylistOut>,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl<'a> TaskOut<'a> {
+    pub fn new(task: &'a Task, relay: Option<RelayView>) -> TaskOut<'a> {
+        let (s, r) = (&task.spec, &task.runtime);
+        let files = s.source_type != SourceType::Live;
+        TaskOut {
+            id: task.id.as_str(),
+            name: &s.name,
+            group: &s.group,
+            region: &s.region,
+            source: SourceOut {
+                kind: source_type_name(s.source_type),
+                protocol: s.source_protocol.map(protocol_name),
+                urls: &s.source_urls,
+            },
+            destination: &s.dst_url,
+            start_time: rfc3339(s.start_time),
+            end_time: rfc3339(s.end_time),
+            callback_url: s.callback_url.as_deref(),
+            repeat: s.repeat_number,
+            retry: RetryOut {
+                count: s.retry_count,
+                interval_seconds: s.retry_interval,
+            },
+            playlist_start: PlaylistStartOut {
+                file_index: s.file_index,
+                offset_seconds: s.offset,
+            },
+            notify_item_switch: s.notifies_items(),
+            state: state_name(r.status),
+            reason: r.invalid_reason.map(|x| x.as_str()),
+            exit_reason: r.exit_reason.map(|x| x.as_str()),
+            exit_time: r.exit_time.map(rfc3339),
+            last_error: r.last_error.as_ref().map(|e| LastErrorOut {
+                side: e.side.as_str(),
+                code: &e.code,
+                message: &e.message,
+                at: rfc3339(e.at),
+            }),
+            retries: r.retries,
+            next_retry_at: r.next_retry_at.map(rfc3339),
+            relay: relay.map(|v| RelayOut {
+                state: v.state,
+                uptime_seconds: v.uptime_seconds,
+                bitrate_in_bps: v.bitrate_in_bps,
+                bitrate_out_bps: v.bitrate_out_bps,
+                fps: v.fps,
+                bytes_in: v.bytes_in,
+                bytes_out: v.bytes_out,
+                frames_out: v.frames_out,
+                frames_dropped: v.frames_dropped,
+                source_connections: v.source_connections,
+                destination_sessions: v.destination_sessions,
+            }),
+            playlist: files.then(|| PlaylistOut {
+                file_index: r.current_file_index,
+                offset_seconds: r.current_offset,
+                loops: r.current_loop,
+                passes: (s.repeat_number >= 0).then(|| i64::from(s.repeat_number) + 1),
+            }),
+            version: task.version,
+            created_at: rfc3339(task.created_at),
+            updated_at: rfc3339(task.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemOut<'a> {
+    pub kind: &'static str,
+    pub file_index: u32,
+    pub source: &'a str,
+    pub detail: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventOut<'a> {
+    pub id: &'a str,
+    pub seq: u64,
+    pub state: &'static str,
+    pub reason: Option<&'static str>,
+    pub exit_reason: Option<&'static str>,
+    pub item: Option<ItemOut<'a>>,
+    pub time: String,
+    pub delivery: &'static str,
+    pub attempts: u32,
+}
+
+impl<'a> EventOut<'a> {
+    pub fn new(r: &'a EventRecord) -> EventOut<'a> {
+        let e = &r.event;
+        EventOut {
+            id: &e.id,
+            seq: e.seq,
+            state: e.state.as_str(),
+            reason: e.reason.map(|x| x.as_str()),
+            exit_reason: e.exit_reason.map(|x| x.as_str()),
+            item: e.item.as_ref().map(|i| ItemOut {
+                kind: i.kind.as_str(),
+                file_index: i.file_index,
+                source: &i.source,
+                detail: i.detail.as_deref(),
+            }),
+            time: rfc3339(e.time),
+            delivery: if e.url.is_empty() {
+                "none"
+            } else if r.delivered_at.is_some() {
+                "delivered"
+            } else {
+                "pending"
+            },
+            attempts: r.attempts,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TagOut<'a> {
+    pub category: &'a str,
+    pub key: &'a str,
+    pub value: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GroupOut<'a> {
+    pub name: &'a str,
+    pub project: &'a str,
+    pub status: &'static str,
+    pub tags: Vec<TagOut<'a>>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl<'a> GroupOut<'a> {
+    pub fn new(g: &'a TaskGroup) -> GroupOut<'a> {
+        GroupOut {
+            name: &g.name,
+            project: &g.project,
+            status: match g.status {
+                GroupStatus::Available => "available",
+                GroupStatus::Deleted => "deleted",
+            },
+            tags: g.tags.iter().map(tag_out).collect(),
+            created_at: rfc3339(g.created_at),
+            updated_at: rfc3339(g.updated_at),
+        }
+    }
+}
+
+fn tag_out(t: &Tag) -> TagOut<'_> {
+    TagOut {
+        category: &t.category,
+        key: &t.key,
+        value: &t.value,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BlockOut<'a> {
+    pub domain: &'a str,
+    pub app: &'a str,
+    pub stream: &'a str,
+    pub created_at: String,
+    pub resume_at: String,
+}
+
+impl<'a> BlockOut<'a> {
+    pub fn new(b: &'a Block) -> BlockOut<'a> {
+        BlockOut {
+            domain: &b.path.domain,
+            app: &b.path.app,
+            stream: &b.path.stream,
+            created_at: rfc3339(b.created_at),
+            resume_at: rfc3339(b.resume_at),
+        }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize)]
+pub struct PageOut<T: Serialize> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Whoami<'a> {
+    pub account: &'a str,
+    pub token: &'a str,
+}
+
+// --- cursors ---
+
+/// Where a list continues: a task position (keyset), an event sequence number, or an offset
+/// (groups and blocks, whose lists are short and ordered by name / end time).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Cursor {
+    #[serde(rename = "t")]
+    Task { at: UnixTime, id: String },
+    #[serde(rename = "e")]
+    Event { seq: u64 },
+    #[serde(rename = "o")]
+    Offset { n: u64 },
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_round_trip() {
+        assert_eq!(etag(7), "\"v7\"");
+        for v in ["\"v7\"", "W/\"v7\"", "v7", " \"v7\" "] {
+            assert_eq!(parse_etag(v), Some(7), "{v}");
+        }
+        for v in ["", "*", "\"7\"", "\"vx\""] {
+            assert_eq!(parse_etag(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_none() {
+        for c in [
+            Cursor::Task {
+                at: 1_700_000_000,
+                id: "a-b".into(),
+            },
+            Cursor::Event { seq: 3 },
+            Cursor::Offset { n: 50 },
+        ] {
+            assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        }
+        for s in ["", "!!", "e30", "eyJ4IjoxfQ"] {
+            assert_eq!(Cursor::decode(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in ["not_started", "running", "recovering", "stopped", "ended"] {
+            assert_eq!(state_from_name(s).map(state_name), Some(s));
+        }
+        assert_eq!(state_from_name("Running"), None);
+    }
+}

@@ -1,0 +1,255 @@
+//! Native requests → the domain's [`TaskSpec`] / [`TaskPatch`], with the same checks the
+//! dialects make (URL schemes per source type, limits), naming fields as the API does.
+
+use baton_domain::{
+    DEFAULT_GROUP, SourceProtocol, SourceType, TaskPatch, TaskSpec, UnixTime, check_group_name,
+};
+
+use super::dto::{PlaylistStartIn, RetryIn, SourceIn, TaskCreate, TaskPatchIn};
+use super::problem::Problem;
+use crate::aliyun::fields::{check_source_urls, check_url};
+use crate::common::time::parse_rfc3339;
+use crate::error::ApiError;
+
+const MAX_URL: usize = 2000;
+const MAX_NAME: usize = 255;
+const MAX_SOURCES: usize = 30;
+
+/// The spec of a create request at `now` (start time default: now).
+pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
+    let name = c.name.clone().unwrap_or_default();
+    check_name(&name)?;
+    let group = c.group.clone().unwrap_or_else(|| DEFAULT_GROUP.to_string());
+    check_group_name(&group).map_err(|e| Problem::rejected(&e, None))?;
+    let (source_type, source_protocol, source_urls) = source(&c.source)?;
+    let start_time = match &c.start_time {
+        Some(t) => time("start_time", t)?,
+        None => now,
+    };
+    let end_time = time("end_time", &c.end_time)?;
+    let retry = c.retry.as_ref();
+    let start = c.playlist_start.as_ref();
+    let spec = TaskSpec {
+        name,
+        group,
+        region: String::new(),
+        source_type,
+        source_protocol,
+        source_urls,
+        dst_url: destination(&c.destination)?,
+        start_time,
+        end_time,
+        callback_url: callback(c.callback_url.as_deref())?,
+        repeat_number: repeat(c.repeat)?.unwrap_or(0),
+        retry_count: retry_count(retry)?.unwrap_or(3),
+        retry_interval: retry_interval(retry)?.unwrap_or(60),
+        file_index: file_index(start)?.unwrap_or(0),
+        offset: offset(start)?.unwrap_or(0),
+        auth_key: None,
+        req_auth: None,
+        notify_item_switch: c
+            .notify_item_switch
+            .unwrap_or(false)
+            .then(|| "true".to_string()),
+    };
+    check_file_index(&spec)?;
+    Ok(spec)
+}
+
+/// The patch of a merge-patch request.
+pub fn patch_of(p: &TaskPatchIn) -> Result<TaskPatch, Problem> {
+    if let Some(name) = &p.name {
+        check_name(name)?;
+    }
+    let source = p.source.as_ref().map(source).transpose()?;
+    let retry = p.retry.as_ref();
+    let start = p.playlist_start.as_ref();
+    let patch = TaskPatch {
+        name: p.name.clone(),
+        region: None,
+        source_type: source.as_ref().map(|s| s.0),
+        source_protocol: source.as_ref().map(|s| s.1),
+        source_urls: source.map(|s| s.2),
+        dst_url: p.destination.as_deref().map(destination).transpose()?,
+        start_time: p
+            .start_time
+            .as_deref()
+            .map(|t| time("start_time", t))
+            .transpose()?,
+        end_time: p
+            .end_time
+            .as_deref()
+            .map(|t| time("end_time", t))
+            .transpose()?,
+        callback_url: match &p.callback_url {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(url)) => Some(callback(Some(url))?),
+        },
+        repeat_number: repeat(p.repeat)?,
+        retry_count: retry_count(retry)?,
+        retry_interval: retry_interval(retry)?,
+        file_index: file_index(start)?,
+        offset: offset(start)?,
+        auth_key: None,
+        req_auth: None,
+        notify_item_switch: p
+            .notify_item_switch
+            .map(|on| on.then(|| "true".to_string())),
+    };
+    if patch.is_empty() {
+        return Err(Problem::invalid("body", "the patch changes nothing"));
+    }
+    Ok(patch)
+}
+
+/// FileIndex must name an item of a file playlist.
+pub fn check_file_index(spec: &TaskSpec) -> Result<(), Problem> {
+    if spec.source_type != SourceType::Live && spec.file_index as usize >= spec.source_urls.len() {
+        return Err(Problem::invalid(
+            "playlist_start.file_index",
+            format!(
+                "playlist_start.file_index {} is past the last of {} sources",
+                spec.file_index,
+                spec.source_urls.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn api(e: ApiError, field: &str) -> Problem {
+    match e {
+        ApiError::InvalidParameter { reason, .. } => {
+            Problem::invalid(field, format!("{field}: {reason}"))
+        }
+        ApiError::MissingParameter(_) => Problem::invalid(field, format!("{field} is required")),
+        other => Problem::from_api(&other),
+    }
+}
+
+fn check_name(name: &str) -> Result<(), Problem> {
+    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Problem::invalid(
+            "name",
+            format!("name: at most {MAX_NAME} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn source(s: &SourceIn) -> Result<(SourceType, Option<SourceProtocol>, Vec<String>), Problem> {
+    let kind = SourceType::from_name(&s.kind)
+        .filter(|_| s.kind == s.kind.to_ascii_lowercase())
+        .ok_or_else(|| Problem::invalid("source.type", "source.type: one of live, url, vod"))?;
+    if s.urls.is_empty() || s.urls.len() > MAX_SOURCES {
+        return Err(Problem::invalid(
+            "source.urls",
+            format!("source.urls: 1 to {MAX_SOURCES} entries"),
+        ));
+    }
+    for u in &s.urls {
+        if u.is_empty() || u.chars().count() > MAX_URL {
+            return Err(Problem::invalid(
+                "source.urls",
+                format!("source.urls: each 1 to {MAX_URL} characters"),
+            ));
+        }
+    }
+    let protocol = match (kind, s.protocol.as_deref()) {
+        (SourceType::Live, Some(p)) => Some(SourceProtocol::from_name(p).ok_or_else(|| {
+            Problem::invalid(
+                "source.protocol",
+                "source.protocol: one of rtmp, http-flv, hls, srt, rtsp",
+            )
+        })?),
+        (SourceType::Live, None) => {
+            Some(crate::volc::call::live_protocol(&s.urls[0]).map_err(|e| api(e, "source.urls"))?)
+        }
+        (_, None) => None,
+        (_, Some(_)) => {
+            return Err(Problem::invalid(
+                "source.protocol",
+                "source.protocol applies to live sources only",
+            ));
+        }
+    };
+    check_source_urls(kind, protocol, &s.urls).map_err(|e| api(e, "source.urls"))?;
+    Ok((kind, protocol, s.urls.clone()))
+}
+
+fn destination(url: &str) -> Result<String, Problem> {
+    if url.chars().count() > MAX_URL {
+        return Err(Problem::invalid("destination", "destination: too long"));
+    }
+    check_url("destination", url, &["rtmp", "rtmps"]).map_err(|e| api(e, "destination"))?;
+    Ok(url.to_string())
+}
+
+fn callback(url: Option<&str>) -> Result<Option<String>, Problem> {
+    let Some(url) = url else { return Ok(None) };
+    if url.chars().count() > MAX_URL {
+        return Err(Problem::invalid("callback_url", "callback_url: too long"));
+    }
+    check_url("callback_url", url, &["http", "https"]).map_err(|e| api(e, "callback_url"))?;
+    Ok(Some(url.to_string()))
+}
+
+fn time(field: &str, v: &str) -> Result<UnixTime, Problem> {
+    parse_rfc3339(v)
+        .filter(|t| *t >= 0 && *t <= i64::from(u32::MAX))
+        .ok_or_else(|| {
+            Problem::invalid(
+                field,
+                format!("{field}: {v:?} is not an RFC 3339 time such as 2026-01-02T03:04:05Z"),
+            )
+        })
+}
+
+fn ranged(field: &str, v: Option<i64>, min: i64, max: i64) -> Result<Option<i64>, Problem> {
+    match v {
+        Some(n) if n < min || n > max => Err(Problem::invalid(
+            field,
+            format!("{field}: {n} is not between {min} and {max}"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn repeat(v: Option<i64>) -> Result<Option<i32>, Problem> {
+    Ok(ranged("repeat", v, -1, i64::from(i32::MAX))?.map(|n| n as i32))
+}
+
+fn retry_count(r: Option<&RetryIn>) -> Result<Option<u32>, Problem> {
+    Ok(ranged("retry.count", r.and_then(|r| r.count), 0, 100)?.map(|n| n as u32))
+}
+
+fn retry_interval(r: Option<&RetryIn>) -> Result<Option<u32>, Problem> {
+    Ok(ranged(
+        "retry.interval_seconds",
+        r.and_then(|r| r.interval_seconds),
+        60,
+        300,
+    )?
+    .map(|n| n as u32))
+}
+
+fn file_index(p: Option<&PlaylistStartIn>) -> Result<Option<u32>, Problem> {
+    Ok(ranged(
+        "playlist_start.file_index",
+        p.and_then(|p| p.file_index),
+        0,
+        29,
+    )?
+    .map(|n| n as u32))
+}
+
+fn offset(p: Option<&PlaylistStartIn>) -> Result<Option<u32>, Problem> {
+    Ok(ranged(
+        "playlist_start.offset_seconds",
+        p.and_then(|p| p.offset_seconds),
+        0,
+        i64::from(i32::MAX),
+    )?
+    .map(|n| n as u32))
+}

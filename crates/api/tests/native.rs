@@ -1,0 +1,587 @@
+//! The native API (`/v1`) through the router: its OpenAPI contract, bearer tokens, problems,
+//! cursors, idempotent creates, ETags, wrong-state conflicts, groups, blocks — and the same
+//! tasks the dialects see.
+
+mod support;
+
+use axum::http::{Method, StatusCode};
+use baton_domain::time::rfc3339;
+use serde_json::{Value, json};
+use support::{CAPTURE_TIME, DOMAIN, Harness, Sig, TOKEN, TOKEN_B};
+
+const T: Option<&str> = Some(TOKEN);
+
+fn live(name: &str, start: i64) -> Value {
+    json!({"name": name, "source": {"type": "live", "urls": ["rtmp://src.example.com/live/a"]},
+           "destination": "rtmp://dst.example.com/live/b",
+           "start_time": rfc3339(start), "end_time": rfc3339(start + 3600)})
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_names_every_route() {
+    let h = Harness::new();
+    let (status, headers, doc) = h
+        .native(Method::GET, "/v1/openapi.json", None, &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // Every route of the router, and no other.
+    let routes = [
+        "/v1/openapi.json",
+        "/v1/whoami",
+        "/v1/tasks",
+        "/v1/tasks/{id}",
+        "/v1/tasks/{id}/stop",
+        "/v1/tasks/{id}/start",
+        "/v1/tasks/{id}/restart",
+        "/v1/tasks/{id}/events",
+        "/v1/groups",
+        "/v1/groups/{name}",
+        "/v1/blocks",
+        "/v1/blocks/{domain}/{app}/{stream}",
+        "/v1/streams/{domain}/{app}/{stream}/kick",
+    ];
+    let mut sorted = paths.clone();
+    sorted.sort_unstable();
+    let mut expected = routes.to_vec();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected);
+    // Every route answers something other than the fallback's 404 problem.
+    for route in routes {
+        let path = route
+            .replace("{id}", "x")
+            .replace("{name}", "g")
+            .replace("{domain}", DOMAIN)
+            .replace("{app}", "live")
+            .replace("{stream}", "s");
+        let methods = doc["paths"][route].as_object().unwrap().keys();
+        for method in methods.filter(|m| *m != "parameters") {
+            let m = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let (status, _, body) = h.native(m, &path, T, &[], None).await;
+            assert!(
+                !(status == StatusCode::NOT_FOUND
+                    && body["detail"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("no such resource")),
+                "{method} {route}: {body}"
+            );
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {route}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_scope_the_account() {
+    let h = Harness::new();
+    let (status, headers, body) = h.native(Method::GET, "/v1/tasks", None, &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    assert_eq!(body["code"], "unauthorized");
+    let (status, _, _) = h
+        .native(Method::GET, "/v1/tasks", Some("btn_nope"), &[], None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, _, me) = h.native(Method::GET, "/v1/whoami", T, &[], None).await;
+    assert_eq!(me, json!({"account": "acct-a", "token": "test"}));
+    let (status, _, task) = h
+        .native(
+            Method::POST,
+            "/v1/tasks",
+            T,
+            &[],
+            Some(live("mine", CAPTURE_TIME)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    let path = format!("/v1/tasks/{}", task["id"].as_str().unwrap());
+    let (status, _, body) = h.native(Method::GET, &path, Some(TOKEN_B), &[], None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn task_lifecycle_with_etags_and_conflicts() {
+    let h = Harness::new();
+    let (status, headers, task) = h
+        .native(
+            Method::POST,
+            "/v1/tasks",
+            T,
+            &[],
+            Some(live("one", CAPTURE_TIME + 600)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    assert_eq!(headers["location"], format!("/v1/tasks/{id}"));
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"v{}\"", task["version"]));
+    assert_eq!(task["state"], "not_started");
+    assert_eq!(task["group"], "default");
+    assert_eq!(
+        task["source"],
+        json!({"type": "live", "protocol": "rtmp", "urls": ["rtmp://src.example.com/live/a"]})
+    );
+    assert_eq!(task["retry"], json!({"count": 3, "interval_seconds": 60}));
+    assert_eq!(task["relay"], Value::Null);
+    assert_eq!(task["last_error"], Value::Null);
+    let path = format!("/v1/tasks/{id}");
+
+    // PATCH with the current ETag, then a stale one: 412 naming the current ETag.
+    let (status, headers, patched) = h
+        .native(
+            Method::PATCH,
+            &path,
+            T,
+            &[("if-match", &etag)],
+            Some(json!({"name": "renamed", "callback_url": "http://cb.example.com/x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["name"], "renamed");
+    let new_etag = headers["etag"].to_str().unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    let (status, _, body) = h
+        .native(
+            Method::PATCH,
+            &path,
+            T,
+            &[("if-match", &etag)],
+            Some(json!({"name": "lost"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(body["code"], "precondition_failed");
+    assert_eq!(body["current_etag"], new_etag.as_str());
+    // null clears the callback.
+    let (_, _, cleared) = h
+        .native(
+            Method::PATCH,
+            &path,
+            T,
+            &[],
+            Some(json!({"callback_url": null})),
+        )
+        .await;
+    assert_eq!(cleared["callback_url"], Value::Null);
+    assert_eq!(cleared["name"], "renamed");
+
+    // Stop a task that has not started; again: 409 with the state.
+    let (status, _, stopped) = h
+        .native(Method::POST, &format!("{path}/stop"), T, &[], None)
+        .await;
+    assert_eq!(
+        (status, stopped["state"].as_str()),
+        (StatusCode::OK, Some("stopped"))
+    );
+    let (status, _, body) = h
+        .native(Method::POST, &format!("{path}/stop"), T, &[], None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        (body["code"].as_str(), body["current_state"].as_str()),
+        (Some("wrong_state"), Some("stopped"))
+    );
+    let (status, _, started) = h
+        .native(
+            Method::POST,
+            &format!("{path}/start"),
+            T,
+            &[],
+            Some(json!({"from_start": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, started["state"].as_str()),
+        (StatusCode::OK, Some("not_started")),
+        "{started}"
+    );
+    let (status, _, body) = h
+        .native(Method::POST, &format!("{path}/start"), T, &[], None)
+        .await;
+    assert_eq!(
+        (status, body["current_state"].as_str()),
+        (StatusCode::CONFLICT, Some("not_started"))
+    );
+    // Restart before the start time: 409.
+    let (status, _, body) = h
+        .native(Method::POST, &format!("{path}/restart"), T, &[], None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("wrong_state"))
+    );
+
+    let (status, _, events) = h
+        .native(Method::GET, &format!("{path}/events"), T, &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(events["next_cursor"], Value::Null);
+
+    let (status, _, _) = h.native(Method::DELETE, &path, T, &[], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = h.native(Method::GET, &path, T, &[], None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn idempotent_creates() {
+    let h = Harness::new();
+    let key = [("idempotency-key", "create-1")];
+    let body = json!({"source": {"type": "url", "urls": ["http://h.example.com/a.mp4", "http://h.example.com/b.mp4"]},
+                      "destination": "rtmp://d.example.com/live/s", "end_time": rfc3339(CAPTURE_TIME + 600), "repeat": -1});
+    let (status, _, first) = h
+        .native(Method::POST, "/v1/tasks", T, &key, Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(
+        first["playlist"],
+        json!({"file_index": 0, "offset_seconds": 0, "loop": 0, "passes": null})
+    );
+    let (status, headers, again) = h
+        .native(Method::POST, "/v1/tasks", T, &key, Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(again["id"], first["id"]);
+    let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // The same key for another request; the same key of another account is another task.
+    let mut other = body.clone();
+    other["repeat"] = json!(2);
+    let (status, _, problem) = h
+        .native(Method::POST, "/v1/tasks", T, &key, Some(other))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotency_key_reused"))
+    );
+    let (status, _, theirs) = h
+        .native(Method::POST, "/v1/tasks", Some(TOKEN_B), &key, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(theirs["id"], first["id"]);
+}
+
+#[tokio::test]
+async fn cursors_page_through_everything_once() {
+    let h = Harness::new();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (_, _, t) = h
+            .native(
+                Method::POST,
+                "/v1/tasks",
+                T,
+                &[],
+                Some(live(&format!("t{i}"), CAPTURE_TIME)),
+            )
+            .await;
+        ids.push(t["id"].as_str().unwrap().to_string());
+        if i % 2 == 0 {
+            h.clock.advance(1);
+        }
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/tasks?limit=2".to_string();
+    for _ in 0..10 {
+        let (status, _, page) = h.native(Method::GET, &path, T, &[], None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|t| t["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/tasks?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 5, "{seen:?}");
+    // Newest first.
+    assert_eq!(seen.last(), Some(&ids[0]));
+    let (status, _, body) = h
+        .native(Method::GET, "/v1/tasks?cursor=garbage", T, &[], None)
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("cursor"))
+    );
+    let (_, _, filtered) = h
+        .native(Method::GET, "/v1/tasks?name=T3&state=running", T, &[], None)
+        .await;
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 1, "{filtered}");
+}
+
+#[tokio::test]
+async fn bad_requests_are_problems_naming_the_field() {
+    let h = Harness::new();
+    let base = live("x", CAPTURE_TIME);
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    for (body, status, field) in [
+        (
+            with("end_time", json!("tomorrow")),
+            StatusCode::BAD_REQUEST,
+            "end_time",
+        ),
+        (
+            with("end_time", json!(rfc3339(CAPTURE_TIME - 1))),
+            StatusCode::BAD_REQUEST,
+            "end_time",
+        ),
+        (
+            with("destination", json!("http://x/y")),
+            StatusCode::BAD_REQUEST,
+            "destination",
+        ),
+        (with("repeat", json!(-2)), StatusCode::BAD_REQUEST, "repeat"),
+        (
+            with("retry", json!({"count": 101})),
+            StatusCode::BAD_REQUEST,
+            "retry.count",
+        ),
+        (with("surprise", json!(1)), StatusCode::BAD_REQUEST, "body"),
+        (with("group", json!("nosuch")), StatusCode::NOT_FOUND, ""),
+        (
+            with(
+                "source",
+                json!({"type": "live", "urls": ["http://h/a.m3u8"]}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "source.protocol",
+        ),
+        (
+            with("source", json!({"type": "url", "urls": ["http://h/a.mp4"]})).clone(),
+            StatusCode::CREATED,
+            "",
+        ),
+        (
+            {
+                let mut b = with("source", json!({"type": "url", "urls": ["http://h/a.mp4"]}));
+                b["playlist_start"] = json!({"file_index": 3});
+                b
+            },
+            StatusCode::BAD_REQUEST,
+            "playlist_start.file_index",
+        ),
+        (json!([]), StatusCode::BAD_REQUEST, "body"),
+    ] {
+        let (got, headers, problem) = h
+            .native(Method::POST, "/v1/tasks", T, &[], Some(body.clone()))
+            .await;
+        assert_eq!(got, status, "{body} → {problem}");
+        if status.is_client_error() {
+            assert_eq!(
+                headers["content-type"], "application/problem+json",
+                "{body}"
+            );
+            if !field.is_empty() {
+                assert_eq!(problem["field"], field, "{body} → {problem}");
+            }
+        }
+    }
+    let (status, _, _) = h.native(Method::GET, "/v1/nothing", T, &[], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, body) = h.native(Method::PUT, "/v1/tasks", T, &[], None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+    );
+    let (status, _, _) = h
+        .native(Method::GET, "/v1/tasks?limit=0", T, &[], None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = h
+        .native(Method::GET, "/v1/tasks/bad%20id", T, &[], None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn groups_blocks_and_kicks() {
+    let h = Harness::new();
+    let (status, _, g) = h
+        .native(
+            Method::POST,
+            "/v1/groups",
+            T,
+            &[],
+            Some(json!({"name": "events", "tags": [{"key": "team", "value": "ops"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    assert_eq!(
+        g["tags"],
+        json!([{"category": "Custom", "key": "team", "value": "ops"}])
+    );
+    let (status, _, body) = h
+        .native(
+            Method::POST,
+            "/v1/groups",
+            T,
+            &[],
+            Some(json!({"name": "events"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("group_exists"))
+    );
+    let mut t = live("in-group", CAPTURE_TIME);
+    t["group"] = json!("events");
+    let (status, _, task) = h.native(Method::POST, "/v1/tasks", T, &[], Some(t)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, body) = h
+        .native(Method::DELETE, "/v1/groups/events", T, &[], None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("group_not_empty"))
+    );
+    let (_, _, listed) = h
+        .native(Method::GET, "/v1/tasks?group=events", T, &[], None)
+        .await;
+    assert_eq!(listed["items"][0]["id"], task["id"]);
+    h.native(
+        Method::DELETE,
+        &format!("/v1/tasks/{}", task["id"].as_str().unwrap()),
+        T,
+        &[],
+        None,
+    )
+    .await;
+    let (status, _, _) = h
+        .native(Method::DELETE, "/v1/groups/events", T, &[], None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, deleted) = h
+        .native(Method::GET, "/v1/groups?status=deleted", T, &[], None)
+        .await;
+    assert_eq!(deleted["items"][0]["status"], "deleted");
+
+    let until = rfc3339(CAPTURE_TIME + 3600);
+    let path = format!("/v1/blocks/{DOMAIN}/live/show");
+    let (status, _, block) = h
+        .native(
+            Method::PUT,
+            &path,
+            T,
+            &[],
+            Some(json!({"resume_at": until})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{block}");
+    assert_eq!(block["resume_at"], until.as_str());
+    let (status, _, _) = h
+        .native(
+            Method::PUT,
+            &format!("/v1/blocks/{DOMAIN}/live/other"),
+            T,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, page) = h
+        .native(Method::GET, "/v1/blocks?limit=1", T, &[], None)
+        .await;
+    assert_eq!(
+        page["items"][0]["stream"], "other",
+        "latest end first: {page}"
+    );
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, _, page2) = h
+        .native(
+            Method::GET,
+            &format!("/v1/blocks?limit=1&cursor={cursor}"),
+            T,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(page2["items"][0]["stream"], "show");
+    assert_eq!(page2["next_cursor"], Value::Null);
+    let (_, _, found) = h
+        .native(
+            Method::GET,
+            "/v1/blocks?stream=HO&match=contains",
+            T,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    let (status, _, _) = h.native(Method::DELETE, &path, T, &[], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = h
+        .native(Method::PUT, "/v1/blocks/b.example.com/live/s", T, &[], None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("domain_not_owned"))
+    );
+    let kicks = h.streams.kicks().len();
+    let (status, _, _) = h
+        .native(
+            Method::POST,
+            &format!("/v1/streams/{DOMAIN}/live/x/kick"),
+            T,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(h.streams.kicks().len(), kicks + 1);
+}
+
+#[tokio::test]
+async fn one_task_model_under_every_api() {
+    let h = Harness::new();
+    let (_, _, task) = h
+        .native(
+            Method::POST,
+            "/v1/tasks",
+            T,
+            &[],
+            Some(live("native", CAPTURE_TIME)),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let (_, body) = h
+        .volc("ListPullToPushTaskV2", json!({"Title": "native"}))
+        .await;
+    assert_eq!(body["Result"]["List"][0]["TaskId"], id);
+    let (_, body) = h
+        .call(
+            Sig::V3,
+            "DescribeLivePullToPush",
+            &[("Region", "cn-shanghai"), ("TaskId", id)],
+        )
+        .await;
+    assert_eq!(body["TaskInfo"]["TaskName"], "native", "{body}");
+    let (status, _) = h.volc("StopPullToPushTask", json!({"TaskId": id})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, now) = h
+        .native(Method::GET, &format!("/v1/tasks/{id}"), T, &[], None)
+        .await;
+    assert_eq!(now["state"], "stopped");
+}
