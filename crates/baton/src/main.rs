@@ -3,8 +3,10 @@
 //! * `baton serve` runs the ingest server (RTMP + HTTP-FLV) and the control API.
 //! * `baton relay SRC DST` runs one relay in the foreground, like
 //!   `ffmpeg -i SRC -c copy -f flv DST` but in-process, with reconnects and one timeline.
+//! * `baton task|stream|group|whoami` talk to a running server's native REST API (`/v1`).
 
 mod admin;
+mod cli;
 mod config;
 mod credentials;
 mod duration;
@@ -49,10 +51,27 @@ enum Command {
     /// Manage ingest domains and sign publish URLs.
     #[command(subcommand)]
     Domain(admin::DomainCommand),
+    /// Create, list, watch and control relay tasks (native API).
+    Task(cli::TaskArgs),
+    /// Forbid, resume and kick published streams (native API).
+    Stream(cli::StreamArgs),
+    /// Manage task groups (native API).
+    Group(cli::GroupArgs),
+    /// Show the account and token the API commands act as.
+    Whoami(cli::WhoamiArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        // The API commands exit 1 on usage errors: their 2 means "cannot reach the server".
+        Err(e) if e.use_stderr() && cli::is_api_command(&args) => {
+            let _ = e.print();
+            return ExitCode::from(1);
+        }
+        Err(e) => e.exit(),
+    };
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|e| {
         eprintln!("baton: bad --log filter {:?}: {e}; using `info`", cli.log);
         EnvFilter::new("info")
@@ -79,6 +98,10 @@ fn main() -> ExitCode {
             Command::Key(command) => admin::key(command),
             Command::Token(command) => admin::token(command),
             Command::Domain(command) => admin::domain(command),
+            Command::Task(args) => cli::task(args).await,
+            Command::Stream(args) => cli::stream(args).await,
+            Command::Group(args) => cli::group(args).await,
+            Command::Whoami(args) => cli::whoami(args).await,
         }
     });
     match result {

@@ -1,0 +1,165 @@
+//! The API's documents as the human views read them. Lenient on purpose: every field has a
+//! default, so a server that adds or omits a field still renders (`--json` passes the
+//! document through untouched).
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Task {
+    pub id: String,
+    pub name: String,
+    pub group: String,
+    pub region: Option<String>,
+    pub source: Source,
+    pub destination: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub callback_url: Option<String>,
+    pub repeat: i64,
+    pub retry: Option<Retry>,
+    pub playlist_start: Option<PlaylistStart>,
+    pub notify_item_switch: Option<bool>,
+    pub state: String,
+    pub reason: Option<String>,
+    pub exit_reason: Option<String>,
+    pub exit_time: Option<String>,
+    pub last_error: Option<LastError>,
+    pub retries: i64,
+    pub next_retry_at: Option<String>,
+    pub relay: Option<Relay>,
+    pub playlist: Option<Playlist>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Source {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub protocol: Option<String>,
+    pub urls: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Retry {
+    pub count: Option<i64>,
+    pub interval_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PlaylistStart {
+    pub file_index: i64,
+    pub offset_seconds: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LastError {
+    pub side: String,
+    pub code: String,
+    pub message: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Relay {
+    pub state: Option<String>,
+    pub uptime_seconds: Option<f64>,
+    pub bitrate_in_bps: Option<f64>,
+    pub bitrate_out_bps: Option<f64>,
+    pub fps: Option<f64>,
+    pub bytes_in: Option<f64>,
+    pub bytes_out: Option<f64>,
+    pub frames_out: Option<f64>,
+    pub frames_dropped: Option<f64>,
+    pub source_connections: Option<f64>,
+    pub destination_sessions: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Playlist {
+    pub file_index: i64,
+    pub offset_seconds: i64,
+    #[serde(rename = "loop")]
+    pub passes_done: i64,
+    pub passes: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Event {
+    pub id: String,
+    pub seq: i64,
+    pub state: String,
+    pub reason: Option<String>,
+    pub exit_reason: Option<String>,
+    pub item: Option<EventItem>,
+    pub time: String,
+    pub delivery: String,
+    pub attempts: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct EventItem {
+    pub kind: String,
+    pub file_index: Option<i64>,
+    pub source: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Group {
+    pub name: String,
+    pub project: String,
+    pub status: String,
+    pub tags: Vec<Tag>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Tag {
+    pub category: Option<String>,
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Block {
+    pub domain: String,
+    pub app: String,
+    pub stream: String,
+    pub created_at: String,
+    pub resume_at: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Whoami {
+    pub account: String,
+    pub token: Option<String>,
+}
+
+/// Reads a document for a human view. A document that does not fit is an error that points
+/// at `--json`, which shows any document as sent.
+pub fn view<T: serde::de::DeserializeOwned>(
+    v: &serde_json::Value,
+    what: &str,
+) -> Result<T, super::client::Failure> {
+    serde_json::from_value(v.clone()).map_err(|e| {
+        super::client::Failure::usage(format!(
+            "cannot show the server's {what}: {e} (--json prints it as sent)"
+        ))
+    })
+}

@@ -1,0 +1,729 @@
+//! The API commands end to end: the real `baton serve` on ephemeral 127.0.0.1 ports with a
+//! temporary data dir, a token from `baton token create`, and the CLI binary driving tasks,
+//! streams and groups through `/v1`.
+//!
+//! The tests that need the server are ignored until the `/v1` server is merged
+//! (`cargo test -p baton --test cli -- --ignored`); the ones that need no server run always.
+//!
+//! Assumptions about the server side:
+//! * `baton token create --account root --name cli-test --data-dir DIR` exits 0 and prints
+//!   the token as the last word of its last non-empty stdout line; it runs before the server
+//!   starts, so the server finds the token at start-up.
+//! * `baton serve --data-dir DIR --api-listen A --rtmp-listen R --play-listen P` serves `/v1`
+//!   and `/healthz` (200 once ready) on A; with no ingest domain configured every domain
+//!   belongs to `root`, so root may forbid and kick any stream.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_baton");
+/// The longest a CLI command may take.
+const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
+/// The longest the server may take to get ready.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Environment variables of the host that must not leak into the children.
+const SCRUBBED: [&str; 14] = [
+    "BATON_ENDPOINT",
+    "BATON_TOKEN",
+    "BATON_CLI_CONFIG",
+    "BATON_CONFIG",
+    "BATON_DATA_DIR",
+    "BATON_API_LISTEN",
+    "BATON_RTMP_LISTEN",
+    "BATON_PLAY_LISTEN",
+    "BATON_ACCESS_KEY_ID",
+    "BATON_ACCESS_KEY_SECRET",
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+];
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "baton-cli-{tag}-{}-{nanos}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("creating a temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding an ephemeral port")
+        .port()
+}
+
+/// What a finished command left.
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "command failed: {self:#?}");
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// A child process killed (by its PID) on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `baton ARGS` with a scrubbed environment plus `env`, its output piped.
+fn command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("HOME", home)
+        .env("BATON_LOG", "warn")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in SCRUBBED {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `baton ARGS` (see [`command`]), bounded by [`COMMAND_DEADLINE`].
+fn baton(args: &[&str], env: &[(&str, &str)], home: &Path) -> Out {
+    let mut cmd = command(args, env, home);
+    let mut child = Guard(cmd.spawn().expect("spawning baton"));
+    let mut stdout = child.0.stdout.take().expect("stdout");
+    let mut stderr = child.0.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + COMMAND_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("waiting for baton") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.0.kill();
+            panic!("baton {args:?} did not finish in {COMMAND_DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Out {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// `baton serve` on ephemeral ports, with a token of the root account.
+struct Server {
+    // Dropped first: the server is killed before its directory is removed.
+    process: Guard,
+    api: String,
+    rtmp_port: u16,
+    token: String,
+    home: PathBuf,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = TempDir::new("serve");
+        let data = dir.0.join("data");
+        let home = dir.0.join("home");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let data_arg = data.to_str().expect("UTF-8 temp dir");
+        let token = baton(
+            &[
+                "token",
+                "create",
+                "--account",
+                "root",
+                "--name",
+                "cli-test",
+                "--data-dir",
+                data_arg,
+            ],
+            &[],
+            &home,
+        )
+        .ok()
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| l.split_whitespace().last())
+        .expect("`baton token create` printed no token")
+        .to_string();
+
+        // An ephemeral port can be taken between probing and binding: try a few times.
+        for attempt in 1..=3 {
+            let (api_port, rtmp_port, play_port) = (free_port(), free_port(), free_port());
+            let api = format!("127.0.0.1:{api_port}");
+            let log = dir.0.join(format!("serve-{attempt}.log"));
+            let mut cmd = Command::new(BIN);
+            cmd.args([
+                "serve",
+                "--data-dir",
+                data_arg,
+                "--api-listen",
+                &api,
+                "--rtmp-listen",
+                &format!("127.0.0.1:{rtmp_port}"),
+                "--play-listen",
+                &format!("127.0.0.1:{play_port}"),
+            ])
+            .env("HOME", &home)
+            .env("BATON_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(File::create(&log).unwrap()))
+            .stderr(Stdio::from(File::create(&log).unwrap()));
+            for var in SCRUBBED {
+                cmd.env_remove(var);
+            }
+            let mut process = Guard(cmd.spawn().expect("spawning baton serve"));
+            let deadline = Instant::now() + START_DEADLINE;
+            let ready = loop {
+                if process.0.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                if healthz(&api) {
+                    break true;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "baton serve not ready in {START_DEADLINE:?}:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            if ready {
+                return Server {
+                    process,
+                    api: format!("http://{api}"),
+                    rtmp_port,
+                    token,
+                    home,
+                    log,
+                    _dir: dir,
+                };
+            }
+            eprintln!(
+                "baton serve exited (attempt {attempt}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        panic!("baton serve did not start");
+    }
+
+    /// `baton ARGS` against this server with its token.
+    fn cli(&self, args: &[&str]) -> Out {
+        baton(
+            args,
+            &[("BATON_ENDPOINT", &self.api), ("BATON_TOKEN", &self.token)],
+            &self.home,
+        )
+    }
+
+    /// A source nobody publishes (this server's own ingest).
+    fn source(&self, stream: &str) -> String {
+        format!("rtmp://127.0.0.1:{}/live/{stream}", self.rtmp_port)
+    }
+
+    /// Creates a task pushing to a destination that does not exist (nothing listens on port
+    /// 1); returns its ID.
+    fn create_task(&self, name: &str, end: &str, extra: &[&str]) -> String {
+        let source = self.source(name);
+        let destination = format!("rtmp://127.0.0.1:1/live/{name}");
+        let mut args = vec![
+            "task",
+            "create",
+            "--json",
+            "--source",
+            &source,
+            "--destination",
+            &destination,
+            "--name",
+            name,
+            "--end",
+            end,
+        ];
+        args.extend_from_slice(extra);
+        let task = self.cli(&args).ok().json();
+        task["id"].as_str().expect("the task has an id").to_string()
+    }
+
+    fn state(&self, id: &str) -> String {
+        let task = self.cli(&["task", "describe", id, "--json"]).ok().json();
+        task["state"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- baton serve log ({}) ---\n{}",
+                self.log.display(),
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+        let _ = self.process.0.kill();
+        let _ = self.process.0.wait();
+    }
+}
+
+/// `GET /healthz` answers 200.
+fn healthz(addr: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1))
+    else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+const LIVE: [&str; 3] = ["running", "recovering", "not_started"];
+
+// ---- without a server ----
+
+#[test]
+fn no_token_is_a_clear_error() {
+    let home = TempDir::new("home");
+    let out = baton(&["task", "list"], &[], &home.0);
+    assert_eq!(out.code, 1, "{out:#?}");
+    for needle in ["--token", "BATON_TOKEN", "cli.toml", "BATON_CLI_CONFIG"] {
+        assert!(out.stderr.contains(needle), "{needle} missing: {out:#?}");
+    }
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_unreachable_server_exits_2() {
+    let home = TempDir::new("home");
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let out = baton(
+        &["whoami", "--endpoint", &endpoint, "--token", "t"],
+        &[],
+        &home.0,
+    );
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("cannot reach"), "{out:#?}");
+    assert!(out.stderr.contains(&endpoint), "{out:#?}");
+}
+
+#[test]
+fn the_config_file_gives_endpoint_and_token() {
+    let dir = TempDir::new("config");
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let file = dir.0.join("cli.toml");
+    std::fs::write(&file, format!("endpoint = \"{endpoint}\"\ntoken = \"t\"\n")).unwrap();
+    let out = baton(
+        &["task", "list"],
+        &[("BATON_CLI_CONFIG", file.to_str().unwrap())],
+        &dir.0,
+    );
+    // It got as far as connecting to the file's endpoint with the file's token.
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains(&endpoint), "{out:#?}");
+    // The default file under $HOME too.
+    std::fs::create_dir_all(dir.0.join(".config/baton")).unwrap();
+    std::fs::rename(&file, dir.0.join(".config/baton/cli.toml")).unwrap();
+    let out = baton(&["task", "list"], &[], &dir.0);
+    assert_eq!(out.code, 2, "{out:#?}");
+    // A named file that does not exist is an error, not a silent default.
+    let out = baton(
+        &["task", "list"],
+        &[("BATON_CLI_CONFIG", "/nonexistent/cli.toml")],
+        &dir.0,
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("/nonexistent/cli.toml"), "{out:#?}");
+}
+
+#[test]
+fn usage_errors_exit_1() {
+    let home = TempDir::new("home");
+    let out = baton(
+        &["task", "create", "--source", "rtmp://a/b/c"],
+        &[],
+        &home.0,
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("--destination"), "{out:#?}");
+    let out = baton(
+        &["stream", "forbid", "live.example.com/live", "--token", "t"],
+        &[],
+        &home.0,
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("DOMAIN/APP/STREAM"), "{out:#?}");
+    let out = baton(&["task", "--help"], &[], &home.0);
+    assert_eq!(out.code, 0, "{out:#?}");
+}
+
+// ---- against the server ----
+
+#[test]
+#[ignore = "needs the /v1 server (run with --ignored)"]
+fn whoami_and_a_bad_token() {
+    let s = Server::start();
+    let me = s.cli(&["whoami", "--json"]).ok().json();
+    assert_eq!(me["account"], "root", "{me}");
+    let out = s.cli(&["whoami"]).ok();
+    assert!(out.stdout.contains("root"), "{out:#?}");
+
+    let out = baton(
+        &["whoami", "--endpoint", &s.api, "--token", "not-a-token"],
+        &[],
+        &s.home,
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("(unauthorized)"), "{out:#?}");
+}
+
+#[test]
+#[ignore = "needs the /v1 server (run with --ignored)"]
+fn task_lifecycle() {
+    let s = Server::start();
+    let id = s.create_task("cli-e2e", "+1h", &[]);
+    assert!(LIVE.contains(&s.state(&id).as_str()));
+
+    // list: JSON and the table.
+    let all = s.cli(&["task", "list", "--json", "--all"]).ok().json();
+    assert!(ids(&all).contains(&id), "{all}");
+    let filtered = s
+        .cli(&["task", "list", "--json", "--name", "CLI-E2", "--limit", "1"])
+        .ok()
+        .json();
+    assert_eq!(ids(&filtered), vec![id.clone()]);
+    let table = s.cli(&["task", "list"]).ok().stdout;
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(table.contains(&id) && table.contains("cli-e2e"), "{table}");
+
+    // describe: the JSON document and the view.
+    let task = s.cli(&["task", "describe", &id, "--json"]).ok().json();
+    assert_eq!(task["id"], id.as_str());
+    assert_eq!(task["name"], "cli-e2e");
+    assert_eq!(task["source"]["type"], "live");
+    let view = s.cli(&["task", "describe", &id]).ok().stdout;
+    for key in ["State:", "Destination:", "Retries used:", "Version:"] {
+        assert!(view.contains(key), "{key} missing:\n{view}");
+    }
+
+    // update, with and without a matching If-Match.
+    let version = task["version"].as_i64().expect("version");
+    let updated = s
+        .cli(&[
+            "task",
+            "update",
+            &id,
+            "--name",
+            "cli-e2e-renamed",
+            "--if-match",
+            &version.to_string(),
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(updated["name"], "cli-e2e-renamed");
+    let stale = s.cli(&[
+        "task",
+        "update",
+        &id,
+        "--name",
+        "x",
+        "--if-match",
+        &version.to_string(),
+    ]);
+    assert_eq!(stale.code, 1, "{stale:#?}");
+    assert!(stale.stderr.contains("(precondition_failed)"), "{stale:#?}");
+
+    // stop; stopping again is the error path: exit 1, the code and the current state.
+    let out = s.cli(&["task", "stop", &id]).ok();
+    assert!(out.stdout.contains("stopped"), "{out:#?}");
+    assert_eq!(s.state(&id), "stopped");
+    let again = s.cli(&["task", "stop", &id]);
+    assert_eq!(again.code, 1, "{again:#?}");
+    assert!(again.stderr.starts_with("error: "), "{again:#?}");
+    assert!(again.stderr.contains("(wrong_state)"), "{again:#?}");
+    assert!(
+        again.stderr.contains("current state: stopped"),
+        "{again:#?}"
+    );
+
+    // start, restart.
+    let started = s.cli(&["task", "start", &id, "--json"]).ok().json();
+    assert!(
+        LIVE.contains(&started["state"].as_str().unwrap_or_default()),
+        "{started}"
+    );
+    s.cli(&["task", "restart", &id]).ok();
+
+    // events: a list (maybe empty), JSON and table.
+    let events = s.cli(&["task", "events", &id, "--json"]).ok().json();
+    assert!(events.is_array(), "{events}");
+    s.cli(&["task", "events", &id, "--limit", "5"]).ok();
+
+    // delete; then it is gone.
+    s.cli(&["task", "delete", &id]).ok();
+    let gone = s.cli(&["task", "describe", &id]);
+    assert_eq!(gone.code, 1, "{gone:#?}");
+    assert!(gone.stderr.contains("(not_found)"), "{gone:#?}");
+    let all = s.cli(&["task", "list", "--json", "--all"]).ok().json();
+    assert!(!ids(&all).contains(&id), "{all}");
+}
+
+#[test]
+#[ignore = "needs the /v1 server (run with --ignored)"]
+fn creates_are_idempotent() {
+    let s = Server::start();
+    // The same body twice: an absolute end time (+1h would differ by the second).
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let end = baton_domain::time::rfc3339(now + 3600);
+    let key = ["--idempotency-key", "cli-test-key-1"];
+    let first = s.create_task("cli-idem", &end, &key);
+    let second = s.create_task("cli-idem", &end, &key);
+    assert_eq!(first, second);
+    let list = s
+        .cli(&["task", "list", "--json", "--name", "cli-idem"])
+        .ok()
+        .json();
+    assert_eq!(ids(&list), vec![first]);
+
+    // The same key with another body.
+    let out = s.cli(&[
+        "task",
+        "create",
+        "--source",
+        &s.source("other"),
+        "--destination",
+        "rtmp://127.0.0.1:1/live/elsewhere",
+        "--end",
+        &end,
+        "--idempotency-key",
+        "cli-test-key-1",
+    ]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("(idempotency_key_reused)"), "{out:#?}");
+}
+
+#[test]
+#[ignore = "needs the /v1 server (run with --ignored)"]
+fn forbid_blocklist_resume_kick() {
+    let s = Server::start();
+    let stream = "live.example.com/live/cli-blocked";
+    let block = s
+        .cli(&["stream", "forbid", stream, "--until", "+1h", "--json"])
+        .ok()
+        .json();
+    assert_eq!(block["domain"], "live.example.com");
+    assert_eq!(block["app"], "live");
+    assert_eq!(block["stream"], "cli-blocked");
+    assert!(block["resume_at"].is_string(), "{block}");
+
+    let listed = s
+        .cli(&["stream", "blocklist", "--json", "--all"])
+        .ok()
+        .json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["stream"].as_str())
+        .collect();
+    assert_eq!(names, vec!["cli-blocked"], "{listed}");
+    let contains = s
+        .cli(&[
+            "stream",
+            "blocklist",
+            "--json",
+            "--domain",
+            "live.example.com",
+            "--stream",
+            "blocked",
+            "--contains",
+        ])
+        .ok()
+        .json();
+    assert_eq!(contains.as_array().map(Vec::len), Some(1), "{contains}");
+    let table = s.cli(&["stream", "blocklist"]).ok().stdout;
+    assert!(
+        table.contains("cli-blocked") && table.contains("(in "),
+        "{table}"
+    );
+
+    // The publish URL form names the same stream.
+    s.cli(&[
+        "stream",
+        "resume",
+        "rtmp://live.example.com/live/cli-blocked",
+    ])
+    .ok();
+    let listed = s.cli(&["stream", "blocklist", "--json"]).ok().json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+
+    s.cli(&["stream", "kick", stream]).ok();
+}
+
+#[test]
+#[ignore = "needs the /v1 server (run with --ignored)"]
+fn groups() {
+    let s = Server::start();
+    let group = s
+        .cli(&[
+            "group",
+            "create",
+            "cli-g",
+            "--tag",
+            "env=test",
+            "--project",
+            "cli",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(group["name"], "cli-g");
+    assert_eq!(group["tags"][0]["key"], "env");
+    let list = s.cli(&["group", "list", "--json", "--all"]).ok().json();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "cli-g"),
+        "{list}"
+    );
+    let again = s.cli(&["group", "create", "cli-g"]);
+    assert_eq!(again.code, 1, "{again:#?}");
+    assert!(again.stderr.contains("(group_exists)"), "{again:#?}");
+
+    let id = s.create_task("cli-in-group", "+1h", &["--group", "cli-g"]);
+    let busy = s.cli(&["group", "delete", "cli-g"]);
+    assert_eq!(busy.code, 1, "{busy:#?}");
+    assert!(busy.stderr.contains("(group_not_empty)"), "{busy:#?}");
+    s.cli(&["task", "delete", &id]).ok();
+    s.cli(&["group", "delete", "cli-g"]).ok();
+
+    let missing = s.cli(&[
+        "task",
+        "create",
+        "--group",
+        "no-such-group",
+        "--source",
+        &s.source("x"),
+        "--destination",
+        "rtmp://127.0.0.1:1/live/x",
+        "--end",
+        "+1h",
+    ]);
+    assert_eq!(missing.code, 1, "{missing:#?}");
+    assert!(missing.stderr.contains("(not_found)"), "{missing:#?}");
+}
+
+#[test]
+#[ignore = "needs the /v1 server (run with --ignored)"]
+fn watch_ends_when_the_task_is_deleted() {
+    let s = Server::start();
+    let id = s.create_task("cli-watch", "+1h", &[]);
+    let mut cmd = command(
+        &["task", "describe", &id, "--watch", "--interval", "200ms"],
+        &[("BATON_ENDPOINT", &s.api), ("BATON_TOKEN", &s.token)],
+        &s.home,
+    );
+    let mut watch = Guard(cmd.spawn().expect("spawning the watch"));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        watch.0.try_wait().unwrap().is_none(),
+        "the watch ended early"
+    );
+    s.cli(&["task", "delete", &id]).ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = watch.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the watch did not end after the delete"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut stdout = String::new();
+    watch
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(stdout.contains("State:"), "{stdout}");
+    assert!(stdout.contains("was deleted"), "{stdout}");
+}
