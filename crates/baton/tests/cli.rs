@@ -2,9 +2,6 @@
 //! temporary data dir, a token from `baton token create`, and the CLI binary driving tasks,
 //! streams and groups through `/v1`.
 //!
-//! The tests that need the server are ignored until the `/v1` server is merged
-//! (`cargo test -p baton --test cli -- --ignored`); the ones that need no server run always.
-//!
 //! Assumptions about the server side:
 //! * `baton token create --account root --name cli-test --data-dir DIR` exits 0 and prints
 //!   the token as the last word of its last non-empty stdout line; it runs before the server
@@ -302,8 +299,12 @@ impl Server {
         task["id"].as_str().expect("the task has an id").to_string()
     }
 
+    fn describe(&self, id: &str) -> Value {
+        self.cli(&["task", "describe", id, "--json"]).ok().json()
+    }
+
     fn state(&self, id: &str) -> String {
-        let task = self.cli(&["task", "describe", id, "--json"]).ok().json();
+        let task = self.describe(id);
         task["state"].as_str().unwrap_or_default().to_string()
     }
 }
@@ -429,7 +430,7 @@ fn usage_errors_exit_1() {
 // ---- against the server ----
 
 #[test]
-#[ignore = "needs the /v1 server (run with --ignored)"]
+
 fn whoami_and_a_bad_token() {
     let s = Server::start();
     let me = s.cli(&["whoami", "--json"]).ok().json();
@@ -447,7 +448,7 @@ fn whoami_and_a_bad_token() {
 }
 
 #[test]
-#[ignore = "needs the /v1 server (run with --ignored)"]
+
 fn task_lifecycle() {
     let s = Server::start();
     let id = s.create_task("cli-e2e", "+1h", &[]);
@@ -475,33 +476,37 @@ fn task_lifecycle() {
         assert!(view.contains(key), "{key} missing:\n{view}");
     }
 
-    // update, with and without a matching If-Match.
-    let version = task["version"].as_i64().expect("version");
+    // update, with and without a matching If-Match. The task runs: its callback may change,
+    // its name may not (409 naming the state).
+    let version = s.describe(&id)["version"].as_i64().expect("version");
     let updated = s
         .cli(&[
             "task",
             "update",
             &id,
-            "--name",
-            "cli-e2e-renamed",
+            "--callback",
+            "http://127.0.0.1:9/cb",
             "--if-match",
             &version.to_string(),
             "--json",
         ])
         .ok()
         .json();
-    assert_eq!(updated["name"], "cli-e2e-renamed");
+    assert_eq!(updated["callback_url"], "http://127.0.0.1:9/cb");
     let stale = s.cli(&[
         "task",
         "update",
         &id,
-        "--name",
-        "x",
+        "--callback",
+        "http://127.0.0.1:9/other",
         "--if-match",
         &version.to_string(),
     ]);
     assert_eq!(stale.code, 1, "{stale:#?}");
     assert!(stale.stderr.contains("(precondition_failed)"), "{stale:#?}");
+    let renamed = s.cli(&["task", "update", &id, "--name", "x"]);
+    assert_eq!(renamed.code, 1, "{renamed:#?}");
+    assert!(renamed.stderr.contains("(wrong_state)"), "{renamed:#?}");
 
     // stop; stopping again is the error path: exit 1, the code and the current state.
     let out = s.cli(&["task", "stop", &id]).ok();
@@ -539,7 +544,7 @@ fn task_lifecycle() {
 }
 
 #[test]
-#[ignore = "needs the /v1 server (run with --ignored)"]
+
 fn creates_are_idempotent() {
     let s = Server::start();
     // The same body twice: an absolute end time (+1h would differ by the second).
@@ -576,7 +581,7 @@ fn creates_are_idempotent() {
 }
 
 #[test]
-#[ignore = "needs the /v1 server (run with --ignored)"]
+
 fn forbid_blocklist_resume_kick() {
     let s = Server::start();
     let stream = "live.example.com/live/cli-blocked";
@@ -634,7 +639,7 @@ fn forbid_blocklist_resume_kick() {
 }
 
 #[test]
-#[ignore = "needs the /v1 server (run with --ignored)"]
+
 fn groups() {
     let s = Server::start();
     let group = s
@@ -688,7 +693,7 @@ fn groups() {
 }
 
 #[test]
-#[ignore = "needs the /v1 server (run with --ignored)"]
+
 fn watch_ends_when_the_task_is_deleted() {
     let s = Server::start();
     let id = s.create_task("cli-watch", "+1h", &[]);
