@@ -100,7 +100,9 @@ pub fn parse_rfc3339(v: &str) -> Option<UnixTime> {
     if b.len() < 20 || !b[..19].is_ascii() {
         return None;
     }
-    let base = parse_utc(&format!("{}Z", &v[..19]))?;
+    // RFC 3339 allows lower-case `t` and `z`.
+    let head = v[..19].replacen('t', "T", 1);
+    let base = parse_utc(&format!("{head}Z"))?;
     let mut rest = &v[19..];
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();

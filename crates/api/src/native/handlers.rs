@@ -91,8 +91,8 @@ pub async fn list_tasks(State(st): S, headers: HeaderMap, RawQuery(q): RawQuery)
         })
         .transpose()?;
     let filter = ListFilter {
-        name: q.get("name").filter(|s| !s.is_empty()).map(str::to_string),
-        groups: q.get("group").map(|g| vec![g.to_string()]),
+        name: q.text("name", 255)?.filter(|s| !s.is_empty()),
+        groups: q.text("group", 64)?.map(|g| vec![g]),
         status,
         ..ListFilter::default()
     };
@@ -584,7 +584,8 @@ pub async fn list_blocks(State(st): S, headers: HeaderMap, RawQuery(q): RawQuery
     let limit = q.limit()?;
     let offset = q.offset()?;
     let domain = q
-        .get("domain")
+        .text("domain", 253)?
+        .as_deref()
         .map(|d| {
             check_domain(d)
                 .map(|()| d.to_ascii_lowercase())
@@ -598,8 +599,8 @@ pub async fn list_blocks(State(st): S, headers: HeaderMap, RawQuery(q): RawQuery
     };
     let query = BlockQuery {
         domain,
-        app: q.get("app").map(str::to_string),
-        stream: q.get("stream").map(str::to_string),
+        app: q.text("app", 255)?,
+        stream: q.text("stream", 255)?,
         fuzzy,
         newest_end_first: true,
     };
@@ -717,6 +718,17 @@ impl Query {
 
     fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name)
+    }
+
+    /// A text parameter of at most `max` characters.
+    fn text(&self, name: &str, max: usize) -> Result<Option<String>, Problem> {
+        match self.get(name) {
+            Some(v) if v.chars().count() > max => Err(Problem::invalid(
+                name,
+                format!("{name}: at most {max} characters"),
+            )),
+            v => Ok(v.map(str::to_string)),
+        }
     }
 
     fn limit(&self) -> Result<u32, Problem> {

@@ -196,14 +196,19 @@ fn callback(url: Option<&str>) -> Result<Option<String>, Problem> {
 }
 
 fn time(field: &str, v: &str) -> Result<UnixTime, Problem> {
-    parse_rfc3339(v)
-        .filter(|t| *t >= 0 && *t <= i64::from(u32::MAX))
-        .ok_or_else(|| {
-            Problem::invalid(
-                field,
-                format!("{field}: {v:?} is not an RFC 3339 time such as 2026-01-02T03:04:05Z"),
-            )
-        })
+    let t = parse_rfc3339(v).ok_or_else(|| {
+        Problem::invalid(
+            field,
+            format!("{field}: {v:?} is not an RFC 3339 time such as 2026-01-02T03:04:05Z"),
+        )
+    })?;
+    if t < 0 || t > i64::from(u32::MAX) {
+        return Err(Problem::invalid(
+            field,
+            format!("{field}: {v} is out of range (1970-01-01 to 2106-02-07)"),
+        ));
+    }
+    Ok(t)
 }
 
 fn ranged(field: &str, v: Option<i64>, min: i64, max: i64) -> Result<Option<i64>, Problem> {
