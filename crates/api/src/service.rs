@@ -216,6 +216,32 @@ pub trait GroupService: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<GroupList, GroupError>>;
 }
 
+/// The group a new task goes into must be available; the default group is created on first
+/// use (Volcengine: "default 群组不存在时会默认创建"). Both the Volcengine dialect and the native
+/// API create tasks in groups.
+pub(crate) async fn ensure_group(
+    groups: &dyn GroupService,
+    account: &AccountId,
+    name: &str,
+) -> Result<(), crate::ApiError> {
+    use crate::ApiError;
+    let internal = |e: GroupError| ApiError::Internal(e.to_string());
+    let group = groups.get_group(account, name).await.map_err(internal)?;
+    if group.is_some_and(|g| g.status == GroupStatus::Available) {
+        return Ok(());
+    }
+    if name != baton_domain::DEFAULT_GROUP {
+        return Err(ApiError::GroupNotFound(name.to_string()));
+    }
+    match groups
+        .create_group(account, name, "default", Vec::new())
+        .await
+    {
+        Ok(()) | Err(GroupError::Exists) => Ok(()),
+        Err(e) => Err(internal(e)),
+    }
+}
+
 /// Why a group operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GroupError {

@@ -24,6 +24,9 @@ use crate::service::{
 pub struct MemoryTaskService {
     clock: Arc<dyn WallClock>,
     tasks: Mutex<Vec<Task>>,
+    /// Ids of deleted tasks: taken for good here, as the stores keep them while the task's
+    /// event log is kept.
+    retired: Mutex<Vec<TaskId>>,
 }
 
 impl MemoryTaskService {
@@ -31,6 +34,7 @@ impl MemoryTaskService {
         MemoryTaskService {
             clock,
             tasks: Mutex::new(Vec::new()),
+            retired: Mutex::new(Vec::new()),
         }
     }
 
@@ -272,6 +276,10 @@ impl TaskService for MemoryTaskService {
         let before = tasks.len();
         tasks.retain(|t| !(&t.id == id && &t.account == account));
         let result = if tasks.len() < before {
+            self.retired
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(id.clone());
             Ok(())
         } else {
             Err(Rejection::NotFound.into())
@@ -286,7 +294,12 @@ impl TaskService for MemoryTaskService {
         spec: TaskSpec,
     ) -> BoxFuture<'_, Result<Task, ServiceError>> {
         let result = (|| {
-            if self.lock().iter().any(|t| t.id == id) {
+            let retired = self
+                .retired
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&id);
+            if retired || self.lock().iter().any(|t| t.id == id) {
                 return Err(ServiceError::Exists);
             }
             supported(&spec)?;

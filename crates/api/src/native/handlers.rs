@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use baton_domain::ingest::{check_domain, check_part, default_resume_at};
 use baton_domain::{
-    AppSelector, BlockQuery, Command, DEFAULT_GROUP, GroupStatus, ListFilter, Page, PathPart,
-    StreamPath, Tag, Task, TaskId, TaskSpec, check_group_name,
+    AppSelector, BlockQuery, Command, GroupStatus, ListFilter, Page, PathPart, StreamPath, Tag,
+    Task, TaskId, TaskSpec, check_group_name,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -101,15 +101,18 @@ pub async fn list_tasks(State(st): S, headers: HeaderMap, RawQuery(q): RawQuery)
         .list_after(&caller.account, filter, after, limit + 1)
         .await
         .map_err(service)?;
-    let next = (items.len() > limit as usize).then(|| {
+    let next = if items.len() > limit as usize {
         items.truncate(limit as usize);
-        let last = items.last().expect("a full page");
-        Cursor::Task {
-            at: last.created_at,
-            id: last.id.0.clone(),
-        }
-        .encode()
-    });
+        items.last().map(|last| {
+            Cursor::Task {
+                at: last.created_at,
+                id: last.id.0.clone(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
     let out: Vec<TaskOut> = items
         .iter()
         .map(|t| TaskOut::new(t, tasks.relay(&t.id)))
@@ -140,9 +143,15 @@ pub async fn create_task(
         None => tasks.create(&caller.account, spec.clone()).await,
         Some(key) => {
             let id = idempotent_id(&caller, key);
-            tasks
-                .create_with_id(&caller.account, id, spec.clone())
+            match tasks
+                .create_with_id(&caller.account, id.clone(), spec.clone())
                 .await
+            {
+                Err(ServiceError::Exists) => {
+                    return replay(&st, &caller, &id, spec, request.start_time.is_none()).await;
+                }
+                other => other,
+            }
         }
     };
     match created {
@@ -153,30 +162,46 @@ pub async fn create_task(
             }
             Ok(response)
         }
-        Err(ServiceError::Exists) => {
-            // A retry of the create that made this task — or the key reused for another.
-            let key = key.expect("only keyed creates choose ids");
-            let id = idempotent_id(&caller, &key);
-            let task = tasks.get(&caller.account, &id).await.map_err(service)?;
-            let mut expected = spec;
-            if request.start_time.is_none() {
-                expected.start_time = task.spec.start_time;
-            }
-            if expected != task.spec {
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key created a task from a different request",
-                ));
-            }
-            let mut response = task_response(&st, &task, StatusCode::OK);
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok(response)
-        }
         Err(e) => Err(service(e)),
     }
+}
+
+/// A keyed create whose id exists: the retry of the create that made it (answered with that
+/// task), or the key reused for a different request (409).
+async fn replay(
+    st: &NativeState,
+    caller: &Caller,
+    id: &TaskId,
+    mut expected: TaskSpec,
+    default_start: bool,
+) -> Answer {
+    let task = match st.services.tasks.get(&caller.account, id).await {
+        Ok(task) => task,
+        // Deleted: its id stays taken while its event log is kept.
+        Err(ServiceError::Rejected(baton_domain::Rejection::NotFound)) => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "the task this Idempotency-Key created was deleted; use a new key",
+            ));
+        }
+        Err(e) => return Err(service(e)),
+    };
+    if default_start {
+        expected.start_time = task.spec.start_time;
+    }
+    if expected != task.spec {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "this Idempotency-Key created a task from a different request",
+        ));
+    }
+    let mut response = task_response(st, &task, StatusCode::OK);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(response)
 }
 
 pub async fn get_task(
@@ -319,13 +344,17 @@ pub async fn task_events(
         .events(&caller.account, &id, before, limit + 1)
         .await
         .map_err(service)?;
-    let next = (records.len() > limit as usize).then(|| {
+    let next = if records.len() > limit as usize {
         records.truncate(limit as usize);
-        Cursor::Event {
-            seq: records.last().expect("a full page").event.seq,
-        }
-        .encode()
-    });
+        records.last().map(|last| {
+            Cursor::Event {
+                seq: last.event.seq,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
     Ok(json(
         StatusCode::OK,
         &PageOut {
@@ -431,26 +460,9 @@ fn idempotent_id(caller: &Caller, key: &str) -> TaskId {
 
 /// The group must be available; `default` is created on first use.
 async fn ensure_group(st: &NativeState, caller: &Caller, name: &str) -> Result<(), Problem> {
-    let groups = &st.services.groups;
-    let found = groups
-        .get_group(&caller.account, name)
+    crate::service::ensure_group(st.services.groups.as_ref(), &caller.account, name)
         .await
-        .map_err(|e| group_problem(e, name))?;
-    if found.is_some_and(|g| g.status == GroupStatus::Available) {
-        return Ok(());
-    }
-    if name != DEFAULT_GROUP {
-        return Err(Problem::from_api(&ApiError::GroupNotFound(
-            name.to_string(),
-        )));
-    }
-    match groups
-        .create_group(&caller.account, name, "default", Vec::new())
-        .await
-    {
-        Ok(()) | Err(GroupError::Exists) => Ok(()),
-        Err(e) => Err(group_problem(e, name)),
-    }
+        .map_err(Problem::from)
 }
 
 fn task_id(id: Result<Path<String>, PathRejection>) -> Result<TaskId, Problem> {

@@ -190,7 +190,7 @@ impl Call {
                 }
             }
             Action::ForbidStream => {
-                let domain = vhost_or_domain(input, true)?.expect("required");
+                let domain = required_domain(input)?;
                 let app = part(input, "App", PathPart::App)?;
                 let stream = part(input, "Stream", PathPart::Stream)?;
                 input.int("Priority", i64::from(i32::MIN), i64::from(i32::MAX))?;
@@ -226,7 +226,7 @@ impl Call {
                 }
             }
             Action::ResumeStream => {
-                let domain = vhost_or_domain(input, true)?.expect("required");
+                let domain = required_domain(input)?;
                 input.int("Priority", i64::from(i32::MIN), i64::from(i32::MAX))?;
                 Call::Resume {
                     domain,
@@ -235,7 +235,7 @@ impl Call {
                 }
             }
             Action::KillStream => {
-                let domain = vhost_or_domain(input, true)?.expect("required");
+                let domain = required_domain(input)?;
                 let app = part(input, "App", PathPart::App)?;
                 let stream = part(input, "Stream", PathPart::Stream)?;
                 Call::Kill {
@@ -400,6 +400,11 @@ fn optional_part(input: &Input, name: &str, p: PathPart) -> Result<Option<String
         None => Ok(None),
         Some(_) => part(input, name, p).map(Some),
     }
+}
+
+/// `Vhost` or `Domain`, exactly one.
+fn required_domain(input: &Input) -> Result<String, ApiError> {
+    vhost_or_domain(input, true)?.ok_or_else(|| ApiError::MissingParameter("Domain".into()))
 }
 
 /// `Vhost` or `Domain` (exactly one when `required`, at most one otherwise): Baton's ingest

@@ -18,9 +18,7 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use baton_domain::{
-    AccountId, AppSelector, DEFAULT_GROUP, GroupStatus, Rejection, Task, TaskId, UnixTime,
-};
+use baton_domain::{AccountId, AppSelector, Rejection, Task, TaskId, UnixTime};
 use serde::Serialize;
 use tracing::{debug, error};
 
@@ -47,9 +45,6 @@ pub const DEFAULT_REGION: &str = "cn-north-1";
 
 /// Throttle entries kept before idle ones are dropped.
 const THROTTLE_KEYS: usize = 100_000;
-
-/// The project of the group created for tasks that name none.
-const DEFAULT_PROJECT: &str = "default";
 
 /// Everything a request needs, shared by all of them.
 pub struct VolcState {
@@ -302,7 +297,7 @@ async fn execute(
     let groups = state.groups.as_ref();
     Ok(match call {
         Call::Create { spec } => {
-            ensure_group(groups, account, &spec.group).await?;
+            crate::service::ensure_group(groups, account, &spec.group).await?;
             let task = tasks.create(account, spec).await?;
             ok(
                 meta,
@@ -424,32 +419,6 @@ async fn execute(
             )
         }
     })
-}
-
-/// The group a new task goes into must be available; the default group is created on first
-/// use (the provider: "default 群组不存在时会默认创建").
-async fn ensure_group(
-    groups: &dyn GroupService,
-    account: &AccountId,
-    name: &str,
-) -> Result<(), ApiError> {
-    let group = groups
-        .get_group(account, name)
-        .await
-        .map_err(|e| group_error(e, name))?;
-    if group.is_some_and(|g| g.status == GroupStatus::Available) {
-        return Ok(());
-    }
-    if name != DEFAULT_GROUP {
-        return Err(ApiError::GroupNotFound(name.to_string()));
-    }
-    match groups
-        .create_group(account, name, DEFAULT_PROJECT, Vec::new())
-        .await
-    {
-        Ok(()) | Err(GroupError::Exists) => Ok(()),
-        Err(e) => Err(group_error(e, name)),
-    }
 }
 
 /// The task, which must be in `group` when the request names one.
