@@ -41,6 +41,8 @@ enum Gen {
     Update(PatchGen),
     Stop,
     Restart,
+    Disable,
+    Enable(bool),
     Delete,
     Start,
     End,
@@ -133,6 +135,8 @@ fn command() -> impl Strategy<Value = Gen> {
         3 => patch_gen().prop_map(Gen::Update),
         2 => Just(Gen::Stop),
         2 => Just(Gen::Restart),
+        2 => Just(Gen::Disable),
+        2 => any::<bool>().prop_map(Gen::Enable),
         1 => Just(Gen::Delete),
         3 => Just(Gen::Start),
         2 => Just(Gen::End),
@@ -227,6 +231,31 @@ impl Model {
                     return Err(Rejection::IllegalDuration);
                 }
                 m.start();
+            }
+            Command::Disable => match m.status {
+                Exited => return Err(Rejection::Exited),
+                Stopped => return Err(Rejection::TaskHasStopped),
+                _ => {
+                    m.status = Stopped;
+                    m.retry_at = None;
+                }
+            },
+            Command::Enable { .. } => {
+                match m.status {
+                    Exited => return Err(Rejection::Exited),
+                    Stopped => {}
+                    _ => return Err(Rejection::NotStopped),
+                }
+                if now >= end {
+                    return Err(Rejection::IllegalDuration);
+                }
+                if now < start {
+                    m.status = NotStarted;
+                    m.retries = 0;
+                    m.retry_at = None;
+                } else {
+                    m.start();
+                }
             }
             Command::Delete if m.status != Exited => m.exit(ExitReason::TriggerByUser),
             Command::StartTimeReached if m.status == NotStarted && now >= start => {
@@ -345,6 +374,10 @@ fn to_command(g: &Gen, task: &Task, now: UnixTime) -> Command {
         Gen::Update(p) => Command::Update(p.build(now)),
         Gen::Stop => Command::Stop,
         Gen::Restart => Command::Restart,
+        Gen::Disable => Command::Disable,
+        Gen::Enable(from_start) => Command::Enable {
+            from_start: *from_start,
+        },
         Gen::Delete => Command::Delete,
         Gen::Start => Command::StartTimeReached,
         Gen::End => Command::EndTimeReached,

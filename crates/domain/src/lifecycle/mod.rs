@@ -89,7 +89,7 @@ pub enum Command {
     /// past its StartTime starts, as its timer would.
     Restart,
     /// User (Volcengine StopPullToPushTask: "disables tasks whose status is 未开始 or 生效中"):
-    /// 0, 1 or 2 → 3. A running task's relay stops (callback `Offline`); a task that had not
+    /// 0, 1 or 2 → 3 (callback `Offline`). A running task's relay stops; a task that had not
     /// started simply never starts (its Start timer finds it stopped). 3 → `TaskHasStopped`,
     /// -1 → `Exited`. Playlist progress is kept for [`Command::Enable`].
     Disable,

@@ -795,8 +795,15 @@ fn disable_stops_a_task_that_has_not_started_and_it_never_starts() {
     let t = task();
     let off = apply(&t, Command::Disable, 500);
     assert_eq!(off.task.runtime.status, TaskStatus::Stopped);
-    // Nothing ran: no relay to stop, no callback.
-    assert!(off.effects.is_empty(), "{:?}", off.effects);
+    // Nothing ran: no relay to stop; stopped by the API: Offline.
+    assert!(
+        !off.effects
+            .iter()
+            .any(|e| matches!(e, Effect::StopRelay { .. })),
+        "{:?}",
+        off.effects
+    );
+    assert_eq!(notified(&off), vec![(CallbackState::Offline, None, None)]);
     let later = apply(&off.task, Command::StartTimeReached, 1_000);
     assert_eq!(later.task.runtime.status, TaskStatus::Stopped);
     assert_eq!(

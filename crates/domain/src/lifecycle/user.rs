@@ -92,6 +92,8 @@ impl Step<'_> {
                 rt.status = TaskStatus::Stopped;
                 rt.invalid_reason = None;
                 rt.next_retry_at = None;
+                // Stopped by the API, as a running task would be: `Offline`.
+                self.notify(CallbackState::Offline, None, None);
                 Ok(())
             }
             TaskStatus::Running | TaskStatus::Abnormal => self.stop(),
