@@ -87,6 +87,8 @@ pub struct ApiSection {
     pub regions: Option<Vec<String>>,
     /// API calls per second per account and action. Default 10 (the provider's limit).
     pub actions_per_second: Option<u32>,
+    /// Native API (`/v1`) requests per second per account. Default 50.
+    pub native_requests_per_second: Option<u32>,
 }
 
 /// `[ingest]` keys.
@@ -216,6 +218,13 @@ impl Settings {
             anyhow::ensure!(rate > 0, "api.actions_per_second must be at least 1");
             api.actions_per_second = rate;
         }
+        if let Some(rate) = file.api.native_requests_per_second {
+            anyhow::ensure!(
+                rate > 0,
+                "api.native_requests_per_second must be at least 1"
+            );
+            api.native_requests_per_second = rate;
+        }
         let mut engine = EngineConfig::default();
         if let Some(v) = file.tasks.retention {
             engine.policy.retention = v.as_secs();
@@ -329,6 +338,25 @@ mod tests {
         let file: FileConfig = toml::from_str("[tasks]\ngrace = \"0s\"\n").unwrap();
         assert!(Settings::merge(file, Overrides::default()).is_err());
         assert!(toml::from_str::<FileConfig>("[tasks]\nretension = 1\n").is_err());
+    }
+
+    #[test]
+    fn api_rates() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(
+            (s.api.actions_per_second, s.api.native_requests_per_second),
+            (10, 50)
+        );
+        let file: FileConfig =
+            toml::from_str("[api]\nactions_per_second = 3\nnative_requests_per_second = 200\n")
+                .unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(
+            (s.api.actions_per_second, s.api.native_requests_per_second),
+            (3, 200)
+        );
+        let file: FileConfig = toml::from_str("[api]\nnative_requests_per_second = 0\n").unwrap();
+        assert!(Settings::merge(file, Overrides::default()).is_err());
     }
 
     #[test]
