@@ -158,6 +158,9 @@ pub trait StreamService: Send + Sync + 'static {
         app: AppSelector,
         stream: &str,
     ) -> BoxFuture<'_, Result<(), StreamError>>;
+    /// The account that owns the ingest domain `domain` (any case), if any: whether a push
+    /// destination is one of an account's own domains (Volcengine `DstAddrType`).
+    fn domain_owner(&self, domain: &str) -> Option<AccountId>;
     /// One page of the account's forbidden streams matching `query` (any of its domains when
     /// the query names none), and their total.
     fn search(

@@ -584,6 +584,10 @@ impl MemoryStreamService {
 }
 
 impl StreamService for MemoryStreamService {
+    fn domain_owner(&self, domain: &str) -> Option<AccountId> {
+        self.owners.get(&domain.to_ascii_lowercase()).cloned()
+    }
+
     fn forbid(
         &self,
         account: &AccountId,

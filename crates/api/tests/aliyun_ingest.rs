@@ -767,6 +767,9 @@ async fn resource_policies() {
 struct Failing(StreamError);
 
 impl StreamService for Failing {
+    fn domain_owner(&self, _: &str) -> Option<AccountId> {
+        None
+    }
     fn forbid(
         &self,
         _: &AccountId,

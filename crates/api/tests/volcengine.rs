@@ -197,6 +197,8 @@ async fn lifecycle_through_the_dialect() {
     assert!(item.get("SrcAddrS").is_none());
     assert_eq!(item["StartTime"], baton_domain::time::rfc3339(now + 600));
     assert_eq!(item["GroupName"], "default");
+    // push.example.com is one of the account's ingest domains.
+    assert_eq!(item["DstAddrType"], 1);
     assert_eq!(body["Result"]["Pagination"]["TotalCount"], 1);
 
     // Stop a task that has not started: 停用; again: wrong state.
@@ -282,6 +284,7 @@ async fn files_map_cycle_mode_and_play_times_to_the_repeat_count() {
     // CycleMode 0 with PlayTimes 4 → answered as CycleMode 4.
     assert_eq!(item["CycleMode"], 4, "{body}");
     assert_eq!(item["PlayTimes"], 0);
+    assert_eq!(item["DstAddrType"], 2, "a third party's destination");
     assert_eq!(
         item["SrcAddrS"],
         json!(["http://h/a.mp4", "http://h/b.flv"])

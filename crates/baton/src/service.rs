@@ -232,6 +232,10 @@ fn stream_error(e: ControlError) -> StreamError {
 }
 
 impl StreamService for ControlService {
+    fn domain_owner(&self, domain: &str) -> Option<AccountId> {
+        self.0.domain_owner(domain)
+    }
+
     fn forbid(
         &self,
         account: &AccountId,

@@ -272,6 +272,11 @@ impl StreamControl {
     }
 
     /// When `path` may be published again, if it is forbidden now.
+    /// The account that owns ingest domain `domain` (any case), if any.
+    pub fn domain_owner(&self, domain: &str) -> Option<AccountId> {
+        self.inner.directory.owner(&domain.to_ascii_lowercase())
+    }
+
     pub fn blocked_until(&self, path: &StreamPath) -> Option<UnixTime> {
         let now = self.inner.clock.now();
         self.index()

@@ -84,12 +84,15 @@ pub struct TaskItem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub play_times: Option<i64>,
     pub dst_addr: &'a str,
+    /// 1: the destination's host is one of the account's ingest domains; 2: a third party.
+    pub dst_addr_type: i32,
     pub status: &'static str,
     pub group_name: &'a str,
 }
 
 impl<'a> TaskItem<'a> {
-    pub fn from_task(task: &'a Task) -> TaskItem<'a> {
+    /// `own_destination`: whether the destination's host is one of the owner's domains.
+    pub fn from_task(task: &'a Task, own_destination: bool) -> TaskItem<'a> {
         let s = &task.spec;
         let files = s.source_type != SourceType::Live;
         TaskItem {
@@ -114,6 +117,7 @@ impl<'a> TaskItem<'a> {
             }),
             play_times: files.then_some(0),
             dst_addr: &s.dst_url,
+            dst_addr_type: if own_destination { 1 } else { 2 },
             status: status_name(task.runtime.status),
             group_name: &s.group,
         }

@@ -311,7 +311,10 @@ async fn execute(
             ok(
                 meta,
                 Some(TaskList {
-                    list: list.iter().map(TaskItem::from_task).collect(),
+                    list: list
+                        .iter()
+                        .map(|t| TaskItem::from_task(t, own_destination(streams, account, t)))
+                        .collect(),
                     pagination: Pagination {
                         page_cur: page.number,
                         page_size: page.size,
@@ -419,6 +422,15 @@ async fn execute(
             )
         }
     })
+}
+
+/// Whether a task pushes to one of its account's own ingest domains.
+fn own_destination(streams: &dyn StreamService, account: &AccountId, task: &Task) -> bool {
+    url::Url::parse(&task.spec.dst_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .and_then(|host| streams.domain_owner(&host))
+        .is_some_and(|owner| &owner == account)
 }
 
 /// The task, which must be in `group` when the request names one.
