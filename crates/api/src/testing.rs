@@ -114,9 +114,8 @@ impl TaskService for MemoryTaskService {
         Box::pin(async move {
             supported(&spec)?;
             let now = self.clock.now();
-            if spec.end_time <= now || spec.end_time <= spec.start_time {
-                return Err(Rejection::IllegalDuration.into());
-            }
+            // The domain's rules, as Task::create applies them in the engine.
+            spec.validate(now)?;
             let id = TaskId(uuid::Uuid::new_v4().to_string());
             let task = new_task(id, account, spec, now);
             self.lock().push(task.clone());

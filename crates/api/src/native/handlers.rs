@@ -227,25 +227,14 @@ pub async fn update_task(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let caller = st.caller(&headers).await?;
-    let id = task_id(id)?;
     let body = body.map_err(bytes_error)?;
     let request: TaskPatchIn = parse_body(&body, None).map_err(|e| Problem::invalid("body", e))?;
     let patch = patch_of(&request)?;
-    // A new list must still contain FileIndex.
-    let current = st
-        .services
-        .tasks
-        .get(&caller.account, &id)
-        .await
-        .map_err(service)?;
-    let mut after: TaskSpec = patch.apply_to(&current.spec);
-    after.region.clone_from(&current.spec.region);
-    super::spec::check_file_index(&after)?;
-    command(
+    task_command(
         &st,
         &caller,
         &headers,
-        &id,
+        id,
         Command::Update(patch),
         StatusCode::OK,
     )
@@ -258,12 +247,11 @@ pub async fn delete_task(
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let caller = st.caller(&headers).await?;
-    let id = task_id(id)?;
-    command(
+    task_command(
         &st,
         &caller,
         &headers,
-        &id,
+        id,
         Command::Delete,
         StatusCode::NO_CONTENT,
     )
@@ -276,16 +264,7 @@ pub async fn stop_task(
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let caller = st.caller(&headers).await?;
-    let id = task_id(id)?;
-    command(
-        &st,
-        &caller,
-        &headers,
-        &id,
-        Command::Disable,
-        StatusCode::OK,
-    )
-    .await
+    task_command(&st, &caller, &headers, id, Command::Disable, StatusCode::OK).await
 }
 
 pub async fn start_task(
@@ -295,14 +274,19 @@ pub async fn start_task(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let caller = st.caller(&headers).await?;
-    let id = task_id(id)?;
     let body = body.map_err(bytes_error)?;
     let options: StartOptions = parse_body(&body, Some(StartOptions::default()))
         .map_err(|e| Problem::invalid("body", e))?;
-    let c = Command::Enable {
-        from_start: options.from_start,
-    };
-    command(&st, &caller, &headers, &id, c, StatusCode::OK).await
+    let from_start = options.from_start;
+    task_command(
+        &st,
+        &caller,
+        &headers,
+        id,
+        Command::Enable { from_start },
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn restart_task(
@@ -311,16 +295,7 @@ pub async fn restart_task(
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let caller = st.caller(&headers).await?;
-    let id = task_id(id)?;
-    command(
-        &st,
-        &caller,
-        &headers,
-        &id,
-        Command::Restart,
-        StatusCode::OK,
-    )
-    .await
+    task_command(&st, &caller, &headers, id, Command::Restart, StatusCode::OK).await
 }
 
 pub async fn task_events(
@@ -364,15 +339,17 @@ pub async fn task_events(
     ))
 }
 
-/// Applies a user command, honouring `If-Match`; a wrong-state refusal names the state.
-async fn command(
+/// Applies a user command to the task at `id` for an authenticated caller, honouring
+/// `If-Match`; a wrong-state refusal names the state.
+async fn task_command(
     st: &NativeState,
     caller: &Caller,
     headers: &HeaderMap,
-    id: &TaskId,
+    id: Result<Path<String>, PathRejection>,
     c: Command,
     ok: StatusCode,
 ) -> Answer {
+    let id = &task_id(id)?;
     let expected = if_match(headers)?;
     let tasks = &st.services.tasks;
     match tasks.apply(&caller.account, id, c, expected).await {

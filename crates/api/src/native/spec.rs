@@ -1,5 +1,7 @@
 //! Native requests → the domain's [`TaskSpec`] / [`TaskPatch`], with the same checks the
-//! dialects make (URL schemes per source type, limits), naming fields as the API does.
+//! dialects make (URL schemes per source type, limits), naming fields as the API does. Rules
+//! between fields of the whole spec (FileIndex within the list, end after start) are the
+//! domain's (`TaskSpec::validate`), on create and on update alike.
 
 use baton_domain::{
     DEFAULT_GROUP, SourceProtocol, SourceType, TaskPatch, TaskSpec, UnixTime, check_group_name,
@@ -52,7 +54,6 @@ pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
             .unwrap_or(false)
             .then(|| "true".to_string()),
     };
-    check_file_index(&spec)?;
     Ok(spec)
 }
 
@@ -101,21 +102,6 @@ pub fn patch_of(p: &TaskPatchIn) -> Result<TaskPatch, Problem> {
         return Err(Problem::invalid("body", "the patch changes nothing"));
     }
     Ok(patch)
-}
-
-/// FileIndex must name an item of a file playlist.
-pub fn check_file_index(spec: &TaskSpec) -> Result<(), Problem> {
-    if spec.source_type != SourceType::Live && spec.file_index as usize >= spec.source_urls.len() {
-        return Err(Problem::invalid(
-            "playlist_start.file_index",
-            format!(
-                "playlist_start.file_index {} is past the last of {} sources",
-                spec.file_index,
-                spec.source_urls.len()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 fn api(e: ApiError, field: &str) -> Problem {
