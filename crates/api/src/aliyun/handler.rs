@@ -10,7 +10,6 @@
 //! 6. call the [`TaskService`] or the [`StreamService`], and write the response DTO — or the
 //!    error envelope.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -35,13 +34,10 @@ use crate::common::keys::KeyStore;
 use crate::common::nonce::NonceCache;
 use crate::common::params::Params;
 use crate::common::request_id;
-use crate::common::throttle::{Rate, Throttle};
+use crate::common::throttle::ActionThrottle;
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::service::{ServiceError, StreamError, StreamService, TaskService};
-
-/// Throttle entries kept before idle ones are dropped (accounts × 10 actions).
-const THROTTLE_KEYS: usize = 100_000;
 
 /// Everything a request needs, shared by all of them.
 pub struct AppState {
@@ -50,9 +46,7 @@ pub struct AppState {
     keys: Arc<dyn KeyStore>,
     config: ApiConfig,
     nonces: NonceCache,
-    throttle: Throttle<(AccountId, Action)>,
-    /// Each action's rate, from the configuration.
-    rates: HashMap<Action, Rate>,
+    throttle: ActionThrottle<Action>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -71,27 +65,14 @@ impl AppState {
         keys: Arc<dyn KeyStore>,
         config: ApiConfig,
     ) -> AppState {
-        let rates = Action::ALL
-            .into_iter()
-            .map(|a| (a, Rate::per_second(config.rate_of(a.name()))))
-            .collect();
         AppState {
             tasks,
             streams,
             keys,
             nonces: NonceCache::new(config.nonce_cache_capacity),
-            throttle: Throttle::per_second(config.actions_per_second, THROTTLE_KEYS),
-            rates,
+            throttle: ActionThrottle::new(Action::ALL.map(|a| (a, a.name())), &config),
             config,
         }
-    }
-
-    /// The rate of `action`.
-    fn rate(&self, action: Action) -> Rate {
-        self.rates
-            .get(&action)
-            .copied()
-            .unwrap_or_else(|| Rate::per_second(self.config.actions_per_second))
     }
 }
 
@@ -171,12 +152,7 @@ async fn process(
     }
     state
         .throttle
-        .check_at(
-            &(account.clone(), action),
-            state.rate(action),
-            tokio::time::Instant::now(),
-        )
-        .map_err(|retry_after| ApiError::Throttled { retry_after })?;
+        .check(&account, action, tokio::time::Instant::now())?;
     if let Some(format) = params.get("Format")
         && !format.eq_ignore_ascii_case("json")
     {
@@ -418,12 +394,7 @@ mod tests {
         let now = tokio::time::Instant::now();
         let key = (AccountId("a".into()), action);
         (0..1000)
-            .take_while(|_| {
-                state
-                    .throttle
-                    .check_at(&key, state.rate(action), now)
-                    .is_ok()
-            })
+            .take_while(|_| state.throttle.check(&key.0, action, now).is_ok())
             .count()
     }
 

@@ -19,7 +19,11 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use baton_domain::AccountId;
 use tokio::time::Instant;
+
+use crate::config::ApiConfig;
+use crate::error::ApiError;
 
 /// A GCRA limiter per key.
 #[derive(Debug)]
@@ -89,6 +93,45 @@ impl<K: Eq + Hash + Clone> Throttle<K> {
     /// Whether no key is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A dialect's limits: per account and action, each action at its configured rate
+/// ([`ApiConfig::rate_of`] its wire name).
+#[derive(Debug)]
+pub struct ActionThrottle<A> {
+    throttle: Throttle<(AccountId, A)>,
+    rates: HashMap<A, Rate>,
+}
+
+/// Throttle entries kept before idle ones are dropped (accounts × actions).
+const ACTION_KEYS: usize = 100_000;
+
+impl<A: Copy + Eq + Hash> ActionThrottle<A> {
+    /// Limits for `actions`, given with their wire names.
+    pub fn new(actions: impl IntoIterator<Item = (A, &'static str)>, config: &ApiConfig) -> Self {
+        ActionThrottle {
+            throttle: Throttle::per_second(config.actions_per_second, ACTION_KEYS),
+            rates: actions
+                .into_iter()
+                .map(|(a, name)| (a, Rate::per_second(config.rate_of(name))))
+                .collect(),
+        }
+    }
+
+    /// The rate of `action` (the default for an action not given to [`ActionThrottle::new`]).
+    pub fn rate(&self, action: A) -> Rate {
+        self.rates
+            .get(&action)
+            .copied()
+            .unwrap_or(self.throttle.default)
+    }
+
+    /// Whether `account` may call `action` at `now`; [`ApiError::Throttled`] says when it may.
+    pub fn check(&self, account: &AccountId, action: A, now: Instant) -> Result<(), ApiError> {
+        self.throttle
+            .check_at(&(account.clone(), action), self.rate(action), now)
+            .map_err(|retry_after| ApiError::Throttled { retry_after })
     }
 }
 

@@ -9,7 +9,6 @@
 //! 4. parse the parameters into a [`Call`]; authorize the resource (ingest domains);
 //! 5. call the services and write `{ResponseMetadata, Result}` — or the error envelope.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -35,16 +34,13 @@ use crate::common::keys::{Credential, KeyStore};
 use crate::common::nonce::{NonceCache, NonceCheck};
 use crate::common::params::Params;
 use crate::common::signature::{self, volc};
-use crate::common::throttle::{Rate, Throttle};
+use crate::common::throttle::ActionThrottle;
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::service::{GroupError, GroupService, StreamService, TaskService};
 
 /// The region answered when the request names none (the SDK's default).
 pub const DEFAULT_REGION: &str = "cn-north-1";
-
-/// Throttle entries kept before idle ones are dropped.
-const THROTTLE_KEYS: usize = 100_000;
 
 /// Everything a request needs, shared by all of them.
 pub struct VolcState {
@@ -54,8 +50,7 @@ pub struct VolcState {
     keys: Arc<dyn KeyStore>,
     config: ApiConfig,
     nonces: NonceCache,
-    throttle: Throttle<(AccountId, Action)>,
-    rates: HashMap<Action, Rate>,
+    throttle: ActionThrottle<Action>,
 }
 
 impl std::fmt::Debug for VolcState {
@@ -74,27 +69,15 @@ impl VolcState {
         keys: Arc<dyn KeyStore>,
         config: ApiConfig,
     ) -> VolcState {
-        let rates = Action::ALL
-            .into_iter()
-            .map(|a| (a, Rate::per_second(config.rate_of(a.name()))))
-            .collect();
         VolcState {
             tasks,
             streams,
             groups,
             keys,
             nonces: NonceCache::new(config.nonce_cache_capacity),
-            throttle: Throttle::per_second(config.actions_per_second, THROTTLE_KEYS),
-            rates,
+            throttle: ActionThrottle::new(Action::ALL.map(|a| (a, a.name())), &config),
             config,
         }
-    }
-
-    fn rate(&self, action: Action) -> Rate {
-        self.rates
-            .get(&action)
-            .copied()
-            .unwrap_or_else(|| Rate::per_second(self.config.actions_per_second))
     }
 }
 
@@ -159,12 +142,7 @@ async fn process(
     }
     state
         .throttle
-        .check_at(
-            &(account.clone(), action),
-            state.rate(action),
-            tokio::time::Instant::now(),
-        )
-        .map_err(|retry_after| ApiError::Throttled { retry_after })?;
+        .check(&account, action, tokio::time::Instant::now())?;
     if action.replay_protected() {
         // The signature covers X-Date, the query and the body: an identical signature is the
         // same request sent again.
