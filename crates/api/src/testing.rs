@@ -168,13 +168,7 @@ impl TaskService for MemoryTaskService {
             .filter(|t| filter.status.is_none_or(|s| t.runtime.status == s))
             .cloned()
             .collect();
-        let total = matching.len() as u64;
-        let skip = (page.number.saturating_sub(1) as usize).saturating_mul(page.size as usize);
-        let items = matching
-            .into_iter()
-            .skip(skip)
-            .take(page.size as usize)
-            .collect();
+        let (items, total) = page.of(matching);
         Box::pin(async move { Ok((items, total)) })
     }
 
@@ -625,38 +619,11 @@ impl StreamService for MemoryStreamService {
             .lock()
             .blocks
             .values()
-            .filter(|b| &b.account == account && b.is_active(now))
-            .filter(|b| query.domain.as_deref().is_none_or(|d| b.path.domain == d))
-            .filter(|b| query.app.as_deref().is_none_or(|a| b.path.app == a))
-            .filter(|b| {
-                query.stream.as_deref().is_none_or(|s| {
-                    if query.fuzzy {
-                        b.path
-                            .stream
-                            .to_ascii_lowercase()
-                            .contains(&s.to_ascii_lowercase())
-                    } else {
-                        b.path.stream == s
-                    }
-                })
-            })
+            .filter(|b| &b.account == account && b.is_active(now) && query.matches(b))
             .cloned()
             .collect();
-        matching.sort_by(|a, b| {
-            let by_end = a.resume_at.cmp(&b.resume_at);
-            let by_end = if query.newest_end_first {
-                by_end.reverse()
-            } else {
-                by_end
-            };
-            by_end.then_with(|| a.path.cmp(&b.path))
-        });
-        let total = matching.len() as u64;
-        let blocks = matching
-            .into_iter()
-            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-            .take(page.size as usize)
-            .collect();
+        matching.sort_by(|a, b| query.order(a, b));
+        let (blocks, total) = page.of(matching);
         Box::pin(async move { Ok(BlockList { blocks, total }) })
     }
 
@@ -677,12 +644,7 @@ impl StreamService for MemoryStreamService {
                 .filter(|b| &b.account == account && b.path.domain == domain && b.is_active(now))
                 .cloned()
                 .collect();
-            let total = active.len() as u64;
-            let blocks = active
-                .into_iter()
-                .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-                .take(page.size as usize)
-                .collect();
+            let (blocks, total) = page.of(active);
             BlockList { blocks, total }
         });
         Box::pin(async move { result })
@@ -826,12 +788,7 @@ impl GroupService for MemoryGroupService {
             .filter(|g| statuses.is_empty() || statuses.contains(&g.status))
             .cloned()
             .collect();
-        let total = matching.len() as u64;
-        let groups = matching
-            .into_iter()
-            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-            .take(page.size as usize)
-            .collect();
+        let (groups, total) = page.of(matching);
         Box::pin(async move { Ok(GroupList { groups, total }) })
     }
 }

@@ -232,6 +232,17 @@ impl BlockQuery {
             && self.app.as_deref().is_none_or(|a| p.app == a)
             && stream
     }
+
+    /// The search's order: by end time (newest first when asked), then by path. The port's
+    /// rule, for in-memory stores.
+    pub fn order(&self, a: &Block, b: &Block) -> std::cmp::Ordering {
+        let by_end = if self.newest_end_first {
+            b.resume_at.cmp(&a.resume_at)
+        } else {
+            a.resume_at.cmp(&b.resume_at)
+        };
+        by_end.then_with(|| a.path.cmp(&b.path))
+    }
 }
 
 /// Durable storage of blocks. Writes are committed when the future resolves.

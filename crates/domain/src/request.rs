@@ -210,4 +210,34 @@ impl Page {
     pub fn offset(self) -> u64 {
         u64::from(self.number.saturating_sub(1)) * u64::from(self.size)
     }
+
+    /// This page of `items` (in list order) and how many items there are in all: what a
+    /// list answers, for in-memory stores.
+    pub fn of<T>(self, items: impl IntoIterator<Item = T>) -> (Vec<T>, u64) {
+        let skip = self.offset();
+        let mut page = Vec::new();
+        let mut total = 0u64;
+        for item in items {
+            if total >= skip && page.len() < self.size as usize {
+                page.push(item);
+            }
+            total += 1;
+        }
+        (page, total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Page;
+
+    #[test]
+    fn a_page_of_items_and_their_total() {
+        let page = |number, size| Page { number, size };
+        assert_eq!(page(1, 2).of(1..=5), (vec![1, 2], 5));
+        assert_eq!(page(3, 2).of(1..=5), (vec![5], 5));
+        assert_eq!(page(4, 2).of(1..=5), (vec![], 5));
+        assert_eq!(page(0, 2).of(1..=5), (vec![1, 2], 5));
+        assert_eq!(page(1, 0).of(1..=5), (vec![], 5));
+    }
 }

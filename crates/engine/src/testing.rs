@@ -190,17 +190,8 @@ impl TaskStore for MemoryStore {
             .filter(|t| &t.account == account && matches(t, filter))
             .collect();
         all.sort_by(|a, b| list_order(a, b));
-        let skip = (page.number.max(1) as usize - 1) * page.size as usize;
-        let tasks = all
-            .iter()
-            .skip(skip)
-            .take(page.size as usize)
-            .map(|t| (*t).clone())
-            .collect();
-        ready(Ok(TaskList {
-            tasks,
-            total: all.len() as u64,
-        }))
+        let (tasks, total) = page.of(all.into_iter().cloned());
+        ready(Ok(TaskList { tasks, total }))
     }
 
     fn list_after<'a>(
@@ -387,17 +378,8 @@ impl BlockStore for MemoryStore {
             .values()
             .filter(|b| &b.account == account && b.path.domain == domain && b.is_active(now))
             .collect();
-        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
-        let blocks = all
-            .iter()
-            .skip(skip)
-            .take(page.size as usize)
-            .map(|b| (*b).clone())
-            .collect();
-        ready(Ok(BlockList {
-            blocks,
-            total: all.len() as u64,
-        }))
+        let (blocks, total) = page.of(all.into_iter().cloned());
+        ready(Ok(BlockList { blocks, total }))
     }
 
     fn search_blocks<'a>(
@@ -413,25 +395,9 @@ impl BlockStore for MemoryStore {
             .values()
             .filter(|b| &b.account == account && b.is_active(now) && query.matches(b))
             .collect();
-        all.sort_by(|a, b| {
-            let by_end = if query.newest_end_first {
-                b.resume_at.cmp(&a.resume_at)
-            } else {
-                a.resume_at.cmp(&b.resume_at)
-            };
-            by_end.then_with(|| a.path.cmp(&b.path))
-        });
-        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
-        let blocks = all
-            .iter()
-            .skip(skip)
-            .take(page.size as usize)
-            .map(|b| (*b).clone())
-            .collect();
-        ready(Ok(BlockList {
-            blocks,
-            total: all.len() as u64,
-        }))
+        all.sort_by(|a, b| query.order(a, b));
+        let (blocks, total) = page.of(all.into_iter().cloned());
+        ready(Ok(BlockList { blocks, total }))
     }
 
     fn active_blocks(&self, now: UnixTime) -> StoreFuture<'_, Vec<Block>> {
@@ -554,16 +520,7 @@ impl GroupStore for MemoryStore {
                 &g.account == account && (statuses.is_empty() || statuses.contains(&g.status))
             })
             .collect();
-        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
-        let groups = all
-            .iter()
-            .skip(skip)
-            .take(page.size as usize)
-            .map(|g| (*g).clone())
-            .collect();
-        ready(Ok(GroupList {
-            groups,
-            total: all.len() as u64,
-        }))
+        let (groups, total) = page.of(all.into_iter().cloned());
+        ready(Ok(GroupList { groups, total }))
     }
 }
