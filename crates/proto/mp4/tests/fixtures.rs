@@ -433,10 +433,14 @@ fn unsupported_tracks_are_skipped_with_reasons() {
         &[
             SkippedTrack {
                 id: 1,
+                kind: Some(TrackKind::Video),
+                entry: Some(FourCc(*b"mp4v")),
                 reason: SkipReason::Codec(FourCc(*b"mp4v"))
             },
             SkippedTrack {
                 id: 3,
+                kind: Some(TrackKind::Audio),
+                entry: Some(FourCc(*b"ac-3")),
                 reason: SkipReason::Codec(FourCc(*b"ac-3"))
             },
         ]
@@ -445,6 +449,11 @@ fn unsupported_tracks_are_skipped_with_reasons() {
         movie.skipped_tracks()[1].reason.to_string(),
         "codec 'ac-3' is not supported"
     );
+    assert_eq!(
+        movie.skipped_tracks()[1].to_string(),
+        "track 3 (audio 'ac-3'): codec 'ac-3' is not supported"
+    );
+    assert!(movie.skipped_tracks().iter().all(SkippedTrack::drops_media));
 }
 
 #[test]
