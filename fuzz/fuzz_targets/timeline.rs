@@ -23,9 +23,17 @@ fuzz_target!(|data: &[u8]| {
                 let cts = i32::from(i16::from_le_bytes([op[5], op[6]]));
                 let [_, a, b, c] = cts.to_be_bytes();
                 let dts = unwrapper.unwrap(ts);
-                start.observe(&Frame::new(TagType::Video, dts, Bytes::from(vec![0x17, 1, a, b, c])));
+                start.observe(&Frame::new(
+                    TagType::Video,
+                    dts,
+                    Bytes::from(vec![0x17, 1, a, b, c]),
+                ));
                 if op[7] & 2 == 2 {
-                    let audio = Frame::new(TagType::Audio, dts + i64::from(op[6]), Bytes::from_static(&[0xaf, 1]));
+                    let audio = Frame::new(
+                        TagType::Audio,
+                        dts + i64::from(op[6]),
+                        Bytes::from_static(&[0xaf, 1]),
+                    );
                     start.observe(&audio);
                 }
                 timeline.begin_seamless_segment(&start);
