@@ -93,6 +93,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "long.mp4": make(d / "long.mp4", 8, "-movflags", "+faststart"),
         "x4.mp4": make_x264_default(d / "x4.mp4", 4),
         "x3.mp4": make_x264_default(d / "x3.mp4", 3),
+        "dropped.mp4": make(d / "dropped.mp4", 2, "-map", "0:v", "-map", "1:a", "-map", "1:a",
+                            "-map", "1:a", "-c:a:1", "libopus", "-c:a:2", "libmp3lame"),
     }
     bad = d / "bad.mp4"
     bad.write_bytes(f["a.mp4"].read_bytes()[: 2000])  # moov cut short
@@ -246,6 +248,33 @@ def test_a_corrupt_item_is_skipped_with_a_callback(node, files):
         events = [e.get("Event") for e in sorted(cb.of(task_id), key=lambda e: e["Sequence"])]
         assert events == [None, "ItemSkipped", "ItemStarted", "ItemFinished", "PlaylistFinished"]
         assert c.call("DescribeLivePullToPush", **by_id)["TaskStatus"] == 3
+    finally:
+        cb.close()
+
+
+def test_a_track_baton_cannot_carry_is_a_callback(node, files):
+    """An MP4 with AAC, Opus and MP3 audio: it plays (H.264 + AAC) and the task tells, once
+    per track for the run (the list plays twice), which tracks it plays without."""
+    cb = Callbacks(SECRET)
+    try:
+        dst = f"drop-{uuid.uuid4().hex[:6]}"
+        c, by_id = node.create(["dropped.mp4"], dst, CallbackUrl=cb.url, RepeatNumber=1)
+        task_id = by_id["TaskId"]
+        cb.wait_event(task_id, "PlaylistFinished", timeout=20)
+        time.sleep(1)
+        events = {e["Sequence"]: e for e in cb.of(task_id)}
+        dropped = [events[s] for s in sorted(events) if events[s].get("Event") == "ItemTrackDropped"]
+        details = [e["Detail"] for e in dropped]
+        assert len(dropped) == 2, details
+        assert all(e["State"] == "Running" and e["FileIndex"] == 0 for e in dropped), dropped
+        assert dropped[0]["FileUrl"].endswith("dropped.mp4"), dropped[0]
+        assert "track 3 (audio 'Opus')" in details[0], details
+        assert "track 4 (audio 'mp4a')" in details[1] and "0x6b" in details[1], details
+        time.sleep(0.5)
+        [record] = node.records(dst)
+        probe = probe_file(record)
+        assert probe.streams["audio"]["codec_name"] == "aac"
+        assert probe.count("video") == 2 * 2 * FPS
     finally:
         cb.close()
 
