@@ -98,15 +98,20 @@ pub enum ItemEventKind {
     Finished,
     /// An item could not be played (missing, unsupported codec, corrupt) and was skipped.
     Skipped,
+    /// An item plays without one of its audio/video tracks, whose codec Baton cannot carry
+    /// (an MP4's Opus, MP3 or AV1 track, a second video track); `detail` names the track,
+    /// its codec and the reason. Once per item per run.
+    TrackDropped,
     /// The whole list played, RepeatNumber included: the task stops.
     PlaylistFinished,
 }
 
 impl ItemEventKind {
-    pub const ALL: [ItemEventKind; 4] = [
+    pub const ALL: [ItemEventKind; 5] = [
         ItemEventKind::Started,
         ItemEventKind::Finished,
         ItemEventKind::Skipped,
+        ItemEventKind::TrackDropped,
         ItemEventKind::PlaylistFinished,
     ];
 
@@ -116,8 +121,19 @@ impl ItemEventKind {
             ItemEventKind::Started => "ItemStarted",
             ItemEventKind::Finished => "ItemFinished",
             ItemEventKind::Skipped => "ItemSkipped",
+            ItemEventKind::TrackDropped => "ItemTrackDropped",
             ItemEventKind::PlaylistFinished => "PlaylistFinished",
         }
+    }
+
+    /// Whether the event is recorded (and delivered to a CallbackUrl) whatever
+    /// NotifyItemSwitch says: what the list plays differs from what it names. Started and
+    /// Finished are switch notifications, only on request.
+    pub fn always_notified(self) -> bool {
+        matches!(
+            self,
+            ItemEventKind::Skipped | ItemEventKind::TrackDropped | ItemEventKind::PlaylistFinished
+        )
     }
 
     pub fn from_name(name: &str) -> Option<ItemEventKind> {

@@ -150,7 +150,7 @@ impl Step<'_> {
         if !self.is_current_relay(run) {
             return;
         }
-        if event.kind != ItemEventKind::Skipped && !self.task.spec.notifies_items() {
+        if !event.kind.always_notified() && !self.task.spec.notifies_items() {
             return;
         }
         let state = match self.task.runtime.status {

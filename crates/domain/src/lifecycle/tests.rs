@@ -706,6 +706,12 @@ fn item_events_skips_always_switches_on_request() {
             .events()
             .is_empty()
     );
+    // A track the item plays without is told like a skipped item: always.
+    let dropped = apply(&t, event(ItemEventKind::TrackDropped), 1_100);
+    let item = dropped.events()[0].item.clone().unwrap();
+    assert_eq!(item.kind, ItemEventKind::TrackDropped);
+    assert_eq!(item.detail.as_deref(), Some("unsupported codec mp4v"));
+    assert!(dropped.events()[0].is_deliverable());
 
     let mut switched = t.clone();
     switched.spec.notify_item_switch = Some("on".into());

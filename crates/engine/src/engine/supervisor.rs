@@ -359,6 +359,7 @@ fn item_reports(playlist: &Playlist, run: u64) -> impl Iterator<Item = Command> 
             ItemNoteKind::Started => ItemEventKind::Started,
             ItemNoteKind::Finished => ItemEventKind::Finished,
             ItemNoteKind::Skipped => ItemEventKind::Skipped,
+            ItemNoteKind::TrackDropped => ItemEventKind::TrackDropped,
         };
         let event = ItemEvent {
             kind,
