@@ -109,7 +109,6 @@ fn api(e: ApiError, field: &str) -> Problem {
     }
 }
 
-
 fn source(s: &SourceIn) -> Result<(SourceType, Option<SourceProtocol>, Vec<String>), Problem> {
     let kind = SourceType::from_name(&s.kind)
         .filter(|_| s.kind == s.kind.to_ascii_lowercase())

@@ -424,6 +424,7 @@ impl<'a> Step<'a> {
             exit_reason,
             item,
             time: self.now,
+            auth_key: spec_auth_key(&self.task.spec),
         };
         self.effects.push(Effect::Notify(event));
     }
@@ -448,3 +449,10 @@ fn retained_until(exit_time: UnixTime, policy: &Policy) -> UnixTime {
 
 #[cfg(test)]
 mod tests;
+
+/// The key a task's callbacks are signed with in the provider's way, when it asks for that.
+fn spec_auth_key(spec: &TaskSpec) -> Option<String> {
+    spec.signs_callbacks()
+        .then(|| spec.auth_key.clone())
+        .flatten()
+}
