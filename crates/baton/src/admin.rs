@@ -378,6 +378,6 @@ pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn file(dir: &DataDir) -> anyhow::Result<CredentialsFile> {
-    std::fs::create_dir_all(&dir.data_dir)?;
+    crate::datadir::secure(&dir.data_dir)?;
     Ok(CredentialsFile::in_dir(&dir.data_dir))
 }

@@ -9,6 +9,7 @@ mod admin;
 mod cli;
 mod config;
 mod credentials;
+mod datadir;
 mod duration;
 mod relay_cmd;
 mod serve;

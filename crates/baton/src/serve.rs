@@ -77,8 +77,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             media_dir: args.media_dir,
         },
     )?;
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    // Stream keys and secrets live there: private, and tightened if an older install left
+    // them readable.
+    for path in crate::datadir::secure(&settings.data_dir)? {
+        warn!(path = %path.display(), "permissions were too open; restricted to the owner");
+    }
     let env_key = args.access_key_id.zip(args.access_key_secret);
     let (credentials, generated) =
         LiveCredentials::open(settings.credentials.clone(), env_key, &settings.data_dir)?;
