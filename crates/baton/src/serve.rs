@@ -87,13 +87,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         LiveCredentials::open(settings.credentials.clone(), env_key, &settings.data_dir)?;
     let credentials = Arc::new(credentials);
     if let Some(g) = generated {
-        // Printed once, on the first start: the user needs it to call the API.
-        eprintln!(
-            "baton: no API key was configured; generated one for account `root` (kept in {}):\n  AccessKeyId:     {}\n  AccessKeySecret: {}",
-            g.path.display(),
-            g.key.access_key_id,
-            g.key.access_key_secret
-        );
+        // Printed once, when generated: the user needs the key to call the API, and each
+        // callback secret to check the account's callbacks.
+        if let Some(key) = &g.key {
+            eprintln!(
+                "baton: no API key was configured; generated one for account `root` (kept in {}):\n  AccessKeyId:     {}\n  AccessKeySecret: {}",
+                g.path.display(),
+                key.access_key_id,
+                key.access_key_secret
+            );
+        }
+        for (account, secret) in &g.callback_secrets {
+            eprintln!(
+                "baton: generated the callback secret of account `{account}` (kept in {}; it signs X-Baton-Signature):\n  {secret}",
+                g.path.display()
+            );
+        }
     }
 
     let store = SqliteStore::open(&settings.data_dir)
