@@ -11,6 +11,7 @@ mod config;
 mod credentials;
 mod datadir;
 mod duration;
+mod limits;
 mod relay_cmd;
 mod serve;
 mod service;

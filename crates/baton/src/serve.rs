@@ -105,6 +105,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // Every listener's flood must end at that listener's cap, never at the shared fd limit.
+    let mut settings = settings;
+    let fd_limit = crate::limits::raise_fd_limit();
+    if let Some(limit) = fd_limit {
+        let wanted = [
+            settings.ingest.max_connections,
+            settings.api_listener.max_connections,
+            settings.http_flv.listener.max_connections,
+        ];
+        let fitted = crate::limits::fit_caps(limit, wanted);
+        if fitted != wanted {
+            warn!(
+                fd_limit = limit,
+                rtmp = fitted[0],
+                api = fitted[1],
+                play = fitted[2],
+                "the connection caps exceed the open-file limit; lowered to fit (raise the hard limit, e.g. LimitNOFILE, to keep them)"
+            );
+        }
+        settings.ingest.max_connections = fitted[0];
+        settings.api_listener.max_connections = fitted[1];
+        settings.http_flv.listener.max_connections = fitted[2];
+    }
+    info!(
+        fd_limit = ?fd_limit,
+        rtmp = settings.ingest.max_connections,
+        api = settings.api_listener.max_connections,
+        play = settings.http_flv.listener.max_connections,
+        "connection caps"
+    );
+
     let store = SqliteStore::open(&settings.data_dir)
         .await
         .with_context(|| format!("opening the task store in {}", settings.data_dir.display()))?;
@@ -185,12 +216,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     {
         let router = api_router(Arc::clone(&ready)).merge(api_routes);
         let cancel = cancel.child_token();
+        let limits = settings.api_listener;
         tracker.spawn(async move {
             info!(addr = ?api.local_addr().ok(), "control API listening");
-            if let Err(e) = axum::serve(api, router)
-                .with_graceful_shutdown(async move { cancel.cancelled().await })
-                .await
-            {
+            if let Err(e) = baton_net::http_listener::serve(api, router, limits, cancel).await {
                 error!(error = %e, "control API listener failed");
             }
         });
