@@ -745,10 +745,21 @@ fn callback_secrets_are_the_accounts_own_and_rotate() {
             .unwrap_or_else(|| panic!("no secret printed: {out:#?}"))
             .to_string()
     };
-    let created = baton(&["account", "create", "acme", "--data-dir", dir], &[], &home.0).ok();
+    let created = baton(
+        &["account", "create", "acme", "--data-dir", dir],
+        &[],
+        &home.0,
+    )
+    .ok();
     let first = secret_of(&created);
     let rotated = baton(
-        &["account", "rotate-callback-secret", "acme", "--data-dir", dir],
+        &[
+            "account",
+            "rotate-callback-secret",
+            "acme",
+            "--data-dir",
+            dir,
+        ],
         &[],
         &home.0,
     )
@@ -758,7 +769,13 @@ fn callback_secrets_are_the_accounts_own_and_rotate() {
     assert!(second.len() >= 16);
     // Root has an entry once rotated, even if no server ever started.
     let root = baton(
-        &["account", "rotate-callback-secret", "root", "--data-dir", dir],
+        &[
+            "account",
+            "rotate-callback-secret",
+            "root",
+            "--data-dir",
+            dir,
+        ],
         &[],
         &home.0,
     )
@@ -768,7 +785,13 @@ fn callback_secrets_are_the_accounts_own_and_rotate() {
     assert!(file.contains(&second) && !file.contains(&first), "{file}");
     assert!(file.contains(&root_secret), "{file}");
     let unknown = baton(
-        &["account", "rotate-callback-secret", "nobody", "--data-dir", dir],
+        &[
+            "account",
+            "rotate-callback-secret",
+            "nobody",
+            "--data-dir",
+            dir,
+        ],
         &[],
         &home.0,
     );
