@@ -227,7 +227,7 @@ async fn execute(
                 // task's scheduled start time", seed 003). Once a task has started, Region
                 // is what it is on every other action: where to look, and the task is not
                 // in another region (see `in_region`).
-                if !in_region(&task, &region) {
+                if !in_region(task, &region) {
                     if task.runtime.status != TaskStatus::NotStarted {
                         return Err(ApiError::Rejected(Rejection::NotFound));
                     }

@@ -158,6 +158,9 @@ pub enum Command {
 }
 
 /// What the engine must do after storing a transition.
+// A transition's few effects are built, carried out once and dropped, never kept in bulk:
+// boxing the event of `Notify` would only make every producer and consumer noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// Start a relay for the task's current spec, as run `run`.
