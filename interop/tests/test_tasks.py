@@ -271,3 +271,32 @@ def test_kill_9_loses_no_task(node, callbacks):
     assert callbacks.states(later_id) == []
     for task in ids.values():
         c.call("DeleteLivePullToPush", Region=REGION, TaskId=task)
+
+
+def test_req_auth_callbacks_carry_alibabas_signature(node, callbacks):
+    """ReqAuth=yes with an AuthKey, sent by the official SDK: the task's callbacks carry
+    ALI-LIVE-TIMESTAMP and ALI-LIVE-SIGNATURE = md5("<callback host>|<timestamp>|<AuthKey>"),
+    checked here as a receiver following Alibaba's "Callback authentication" would; Baton's
+    own X-Baton-Signature stays (checked by `callbacks.of`)."""
+    import hashlib
+
+    c = node.sdk("new-v3")
+    tag = uuid.uuid4().hex[:8]
+    key = f"ali-key-{tag}"
+    params = task_params(
+        node, f"reqauth {tag}", f"src-{tag}", f"dst-{tag}", callbacks.url, ReqAuth="yes", AuthKey=key
+    )
+    task_id = c.call("CreateLivePullToPush", **params)["TaskId"]
+    callbacks.wait_state(task_id, "Running")
+    with callbacks.lock:
+        raw = [e for e in callbacks.events if task_id.encode() in e["body"]]
+    assert raw
+    for e in raw:
+        h = {k.lower(): v for k, v in e["headers"].items()}
+        ts = h["ali-live-timestamp"]
+        assert ts == h["x-baton-timestamp"]
+        expected = hashlib.md5(f"127.0.0.1|{ts}|{key}".encode()).hexdigest()
+        assert h["ali-live-signature"] == expected
+    info = c.call("DescribeLivePullToPush", Region=REGION, TaskId=task_id)["TaskInfo"]
+    assert (info["ReqAuth"], info["AuthKey"]) == ("yes", key)
+    c.call("DeleteLivePullToPush", Region=REGION, TaskId=task_id)

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use baton_domain::ingest::{MAX_BLOCKS_PER_ACCOUNT, default_resume_at};
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockQuery, Command, EventRecord, Field, GroupList,
-    GroupStatus, ListFilter, Page, Rejection, SourceProtocol, SourceType, StreamPath, Tag, Task,
-    TaskGroup, TaskId, TaskPatch, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, Command, EventRecord, GroupList,
+    GroupStatus, ListFilter, Page, Rejection, StreamPath, Tag, Task, TaskGroup, TaskId, TaskPatch,
+    TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
@@ -179,8 +179,14 @@ impl TaskService for MemoryTaskService {
         patch: TaskPatch,
     ) -> BoxFuture<'_, Result<Task, ServiceError>> {
         let result = self.with_task(account, id, |t, now| {
-            check_update(t, &patch, now)?;
-            apply(&mut t.spec, patch);
+            // The domain's rules (seed 003), as the engine applies them; the stand-in keeps
+            // its own version and run-time bookkeeping.
+            let next = t.apply(
+                Command::Update(patch),
+                now,
+                &baton_domain::Policy::default(),
+            )?;
+            t.spec = next.task.spec;
             Ok(t.clone())
         });
         Box::pin(async move { result })
@@ -397,75 +403,13 @@ impl TaskService for MemoryTaskService {
     }
 }
 
-/// What this stand-in "runs", mirroring the engine today: live RTMP / HTTP-FLV sources and
-/// file playlists.
+/// What this stand-in "runs": what the domain says this build runs
+/// ([`TaskSpec::supported`]), as the engine checks it.
 fn supported(spec: &TaskSpec) -> Result<(), ServiceError> {
-    let unsupported = |field, value: &str| ServiceError::Unsupported {
-        field,
-        value: value.to_string(),
-    };
-    if spec.source_type != SourceType::Live {
-        return Ok(());
-    }
-    match spec.source_protocol {
-        Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) => Ok(()),
-        Some(SourceProtocol::Hls) => Err(unsupported(Field::SourceProtocol, "hls")),
-        Some(SourceProtocol::Srt) => Err(unsupported(Field::SourceProtocol, "srt")),
-        Some(SourceProtocol::Rtsp) => Err(unsupported(Field::SourceProtocol, "rtsp")),
-        None => Err(unsupported(Field::SourceProtocol, "")),
-    }
-}
-
-/// The update rules (seed 003): Region only before the start; while running only
-/// CallbackUrl and RepeatNumber; EndTime after StartTime and now.
-fn check_update(task: &Task, patch: &TaskPatch, now: i64) -> Result<(), Rejection> {
-    let status = task.runtime.status;
-    if status == TaskStatus::Exited {
-        return Err(Rejection::Exited);
-    }
-    // A field set to the value it has is no change (as the domain decides).
-    let changes = patch.changes(&task.spec);
-    if changes.contains(&Field::Region) && status != TaskStatus::NotStarted {
-        return Err(Rejection::TaskHasStarted(Field::Region));
-    }
-    if status.is_running()
-        && let Some(field) = changes
-            .iter()
-            .find(|f| !matches!(f, Field::CallbackUrl | Field::RepeatNumber))
-    {
-        return Err(Rejection::TaskHasStarted(*field));
-    }
-    let start = patch.start_time.unwrap_or(task.spec.start_time);
-    let end = patch.end_time.unwrap_or(task.spec.end_time);
-    if end <= start || (patch.end_time.is_some() && end <= now) {
-        return Err(Rejection::IllegalDuration);
-    }
-    Ok(())
-}
-
-fn apply(spec: &mut TaskSpec, p: TaskPatch) {
-    fn set<T>(slot: &mut T, value: Option<T>) {
-        if let Some(v) = value {
-            *slot = v;
-        }
-    }
-    set(&mut spec.name, p.name);
-    set(&mut spec.region, p.region);
-    set(&mut spec.source_type, p.source_type);
-    set(&mut spec.source_protocol, p.source_protocol);
-    set(&mut spec.source_urls, p.source_urls);
-    set(&mut spec.dst_url, p.dst_url);
-    set(&mut spec.start_time, p.start_time);
-    set(&mut spec.end_time, p.end_time);
-    set(&mut spec.callback_url, p.callback_url);
-    set(&mut spec.repeat_number, p.repeat_number);
-    set(&mut spec.retry_count, p.retry_count);
-    set(&mut spec.retry_interval, p.retry_interval);
-    set(&mut spec.file_index, p.file_index);
-    set(&mut spec.offset, p.offset);
-    set(&mut spec.auth_key, p.auth_key);
-    set(&mut spec.req_auth, p.req_auth);
-    set(&mut spec.notify_item_switch, p.notify_item_switch);
+    spec.supported().map_err(|u| ServiceError::Unsupported {
+        field: u.field,
+        value: u.value,
+    })
 }
 
 /// Forbidden streams in memory, for ingest domains given at construction. A forbid records a

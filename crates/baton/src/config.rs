@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use baton_net::http_flv::HttpFlvConfig;
+use baton_net::http_listener::HttpLimits;
 use baton_net::hub::HubConfig;
 use baton_net::ingest::IngestConfig;
 use serde::Deserialize;
@@ -46,6 +47,30 @@ pub struct FileConfig {
     /// Pull-to-push tasks.
     #[serde(default)]
     pub tasks: TasksSection,
+    /// The HTTP listeners' connection caps and timeouts (control API, HTTP-FLV).
+    #[serde(default)]
+    pub http: HttpSection,
+}
+
+/// `[http]` keys: the control API's and the HTTP-FLV play listener's limits. Beyond a cap a
+/// new connection is closed at accept. The caps, with `ingest.max_connections`, are fitted
+/// under the process's file limit at start (its soft limit is raised to the hard one first).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Simultaneous connections to the control API (Alibaba, Volcengine, `/v1`, `/healthz`).
+    /// Default 512.
+    pub api_max_connections: Option<usize>,
+    /// Simultaneous connections to the HTTP-FLV listener. Default 4096.
+    pub play_max_connections: Option<usize>,
+    /// Longest wait for a request's headers, on a new connection or a kept-alive one after
+    /// its response (slowloris and idle keep-alive sockets are closed after it). Default 10 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub header_read_timeout: Option<Duration>,
+    /// A connection with no byte moving either way this long is closed; a playing HTTP-FLV
+    /// response moves bytes with every frame. Default 60 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub idle_timeout: Option<Duration>,
 }
 
 /// `[media]` keys.
@@ -130,6 +155,8 @@ pub struct Settings {
     pub ingest: IngestConfig,
     pub hub: HubConfig,
     pub http_flv: HttpFlvConfig,
+    /// The control API listener's cap and timeouts (the play listener's are in `http_flv`).
+    pub api_listener: HttpLimits,
     /// Configured accounts and API keys (none: generated in the data dir at start).
     pub credentials: Credentials,
     pub api: ApiConfig,
@@ -206,6 +233,29 @@ impl Settings {
             anyhow::ensure!(v > 0, "ingest.max_http_players must be at least 1");
             http_flv.max_players = v;
         }
+        let mut api_listener = HttpLimits {
+            max_connections: 512,
+            ..HttpLimits::default()
+        };
+        let h = &file.http;
+        if let Some(v) = h.api_max_connections {
+            anyhow::ensure!(v > 0, "http.api_max_connections must be at least 1");
+            api_listener.max_connections = v;
+        }
+        if let Some(v) = h.play_max_connections {
+            anyhow::ensure!(v > 0, "http.play_max_connections must be at least 1");
+            http_flv.listener.max_connections = v;
+        }
+        for limits in [&mut api_listener, &mut http_flv.listener] {
+            if let Some(v) = h.header_read_timeout {
+                anyhow::ensure!(!v.is_zero(), "http.header_read_timeout must be positive");
+                limits.header_read_timeout = v;
+            }
+            if let Some(v) = h.idle_timeout {
+                anyhow::ensure!(!v.is_zero(), "http.idle_timeout must be positive");
+                limits.idle_timeout = v;
+            }
+        }
         let mut api = ApiConfig::default();
         if let Some(regions) = file.api.regions.clone() {
             anyhow::ensure!(
@@ -273,6 +323,7 @@ impl Settings {
             ingest,
             hub,
             http_flv,
+            api_listener,
             credentials: Credentials {
                 accounts: file.accounts,
                 api_keys: file.api.keys,

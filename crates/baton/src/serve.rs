@@ -77,21 +77,64 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             media_dir: args.media_dir,
         },
     )?;
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    // Stream keys and secrets live there: private, and tightened if an older install left
+    // them readable.
+    for path in crate::datadir::secure(&settings.data_dir)? {
+        warn!(path = %path.display(), "permissions were too open; restricted to the owner");
+    }
     let env_key = args.access_key_id.zip(args.access_key_secret);
     let (credentials, generated) =
         LiveCredentials::open(settings.credentials.clone(), env_key, &settings.data_dir)?;
     let credentials = Arc::new(credentials);
     if let Some(g) = generated {
-        // Printed once, on the first start: the user needs it to call the API.
-        eprintln!(
-            "baton: no API key was configured; generated one for account `root` (kept in {}):\n  AccessKeyId:     {}\n  AccessKeySecret: {}",
-            g.path.display(),
-            g.key.access_key_id,
-            g.key.access_key_secret
-        );
+        // Printed once, when generated: the user needs the key to call the API, and each
+        // callback secret to check the account's callbacks.
+        if let Some(key) = &g.key {
+            eprintln!(
+                "baton: no API key was configured; generated one for account `root` (kept in {}):\n  AccessKeyId:     {}\n  AccessKeySecret: {}",
+                g.path.display(),
+                key.access_key_id,
+                key.access_key_secret
+            );
+        }
+        for (account, secret) in &g.callback_secrets {
+            eprintln!(
+                "baton: generated the callback secret of account `{account}` (kept in {}; it signs X-Baton-Signature):\n  {secret}",
+                g.path.display()
+            );
+        }
     }
+
+    // Every listener's flood must end at that listener's cap, never at the shared fd limit.
+    let mut settings = settings;
+    let fd_limit = crate::limits::raise_fd_limit();
+    if let Some(limit) = fd_limit {
+        let wanted = [
+            settings.ingest.max_connections,
+            settings.api_listener.max_connections,
+            settings.http_flv.listener.max_connections,
+        ];
+        let fitted = crate::limits::fit_caps(limit, wanted);
+        if fitted != wanted {
+            warn!(
+                fd_limit = limit,
+                rtmp = fitted[0],
+                api = fitted[1],
+                play = fitted[2],
+                "the connection caps exceed the open-file limit; lowered to fit (raise the hard limit, e.g. LimitNOFILE, to keep them)"
+            );
+        }
+        settings.ingest.max_connections = fitted[0];
+        settings.api_listener.max_connections = fitted[1];
+        settings.http_flv.listener.max_connections = fitted[2];
+    }
+    info!(
+        fd_limit = ?fd_limit,
+        rtmp = settings.ingest.max_connections,
+        api = settings.api_listener.max_connections,
+        play = settings.http_flv.listener.max_connections,
+        "connection caps"
+    );
 
     let store = SqliteStore::open(&settings.data_dir)
         .await
@@ -173,12 +216,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     {
         let router = api_router(Arc::clone(&ready)).merge(api_routes);
         let cancel = cancel.child_token();
+        let limits = settings.api_listener;
         tracker.spawn(async move {
             info!(addr = ?api.local_addr().ok(), "control API listening");
-            if let Err(e) = axum::serve(api, router)
-                .with_graceful_shutdown(async move { cancel.cancelled().await })
-                .await
-            {
+            if let Err(e) = baton_net::http_listener::serve(api, router, limits, cancel).await {
                 error!(error = %e, "control API listener failed");
             }
         });

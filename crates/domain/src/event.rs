@@ -86,6 +86,10 @@ pub struct CallbackEvent {
     pub item: Option<ItemEvent>,
     /// When it happened.
     pub time: UnixTime,
+    /// The task's `AuthKey` when its `ReqAuth` was `yes` as the event happened: delivery adds
+    /// the provider's callback signature (`ALI-LIVE-TIMESTAMP`, `ALI-LIVE-SIGNATURE`) made
+    /// with it. `None`: only Baton's own signature.
+    pub auth_key: Option<String>,
 }
 
 /// What happened to one item of a playlist — Baton's addition to the provider's callbacks

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::http_listener::HttpLimits;
 use crate::hub::{StreamEvent, StreamHub, StreamKey};
 use crate::ingest::{DEFAULT_DOMAIN, Decision, IngestPolicy, StreamRequest};
 
@@ -31,6 +32,9 @@ pub struct HttpFlvConfig {
     pub wait_for_publisher: Duration,
     /// Simultaneous HTTP-FLV players; further requests get 503.
     pub max_players: usize,
+    /// The play listener's connection cap and timeouts ([`crate::http_listener`]); the idle
+    /// timeout never ends a response while media flows.
+    pub listener: HttpLimits,
 }
 
 impl Default for HttpFlvConfig {
@@ -38,6 +42,10 @@ impl Default for HttpFlvConfig {
         HttpFlvConfig {
             wait_for_publisher: Duration::from_secs(10),
             max_players: 4096,
+            listener: HttpLimits {
+                max_connections: 4096,
+                ..HttpLimits::default()
+            },
         }
     }
 }
@@ -82,11 +90,9 @@ pub async fn serve_play(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     info!(addr = ?listener.local_addr().ok(), "HTTP-FLV play listening");
-    let app = play_router(hub, policy, config, cancel.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    let limits = config.listener;
+    let app = play_router(hub, policy, config, cancel.clone());
+    crate::http_listener::serve(listener, app, limits, cancel).await
 }
 
 #[derive(serde::Deserialize)]

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod fetch;
 pub mod http_flv;
+pub mod http_listener;
 pub mod hub;
 pub mod ingest;
 pub mod io;

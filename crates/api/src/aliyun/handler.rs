@@ -18,7 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use baton_domain::AccountId;
+use baton_domain::{AccountId, Command, Rejection, Task, TaskId, TaskStatus};
 use serde::Serialize;
 use tracing::{debug, error};
 
@@ -193,8 +193,11 @@ async fn execute(
                 description: "OK",
             })
         }
-        Call::Describe { task_id } => {
+        Call::Describe { task_id, region } => {
             let task = service.get(account, &task_id).await?;
+            if !in_region(&task, &region) {
+                return Err(ApiError::Rejected(Rejection::NotFound));
+            }
             json(&DescribeResponse {
                 request_id,
                 ret_code: 0,
@@ -215,38 +218,62 @@ async fn execute(
         Call::Update {
             task_id,
             region,
-            mut patch,
+            patch,
         } => {
-            let task = service.get(account, &task_id).await?;
-            // `Region` is required on every call; only a different value is a change. A task
-            // created without a region (another dialect) is in every region.
-            if !task.spec.region.is_empty() && region != task.spec.region {
-                patch.region = Some(region);
-            }
-            if let Some(urls) = &patch.source_urls {
-                let source_type = patch.source_type.unwrap_or(task.spec.source_type);
-                let protocol = patch.source_protocol.unwrap_or(task.spec.source_protocol);
-                check_source_urls(source_type, protocol, urls)?;
-            }
-            service.update(account, &task_id, patch).await?;
+            let command = |task: &Task| -> Result<Command, ApiError> {
+                let mut patch = patch.clone();
+                // `Region` is required on every call; only a different value is a change,
+                // and only before the start ("The Region can be updated only before the
+                // task's scheduled start time", seed 003). Once a task has started, Region
+                // is what it is on every other action: where to look, and the task is not
+                // in another region (see `in_region`).
+                if !in_region(task, &region) {
+                    if task.runtime.status != TaskStatus::NotStarted {
+                        return Err(ApiError::Rejected(Rejection::NotFound));
+                    }
+                    patch.region = Some(region.clone());
+                }
+                if let Some(urls) = &patch.source_urls {
+                    let source_type = patch.source_type.unwrap_or(task.spec.source_type);
+                    let protocol = patch.source_protocol.unwrap_or(task.spec.source_protocol);
+                    check_source_urls(source_type, protocol, urls)?;
+                }
+                Ok(Command::Update(patch))
+            };
+            apply_in_region(service, account, &task_id, command).await?;
             ok(request_id)
         }
-        Call::Stop { task_id } => {
-            let task = service.stop(account, &task_id).await?;
+        Call::Stop { task_id, region } => {
+            let task = apply_in_region(service, account, &task_id, |task: &Task| {
+                in_region(task, &region)
+                    .then_some(Command::Stop)
+                    .ok_or(ApiError::Rejected(Rejection::NotFound))
+            })
+            .await?;
             json(&TaskIdResponse {
                 request_id,
                 task_id: &task.id.0,
             })
         }
-        Call::Restart { task_id } => {
-            let task = service.restart(account, &task_id).await?;
+        Call::Restart { task_id, region } => {
+            let task = apply_in_region(service, account, &task_id, |task: &Task| {
+                in_region(task, &region)
+                    .then_some(Command::Restart)
+                    .ok_or(ApiError::Rejected(Rejection::NotFound))
+            })
+            .await?;
             json(&TaskIdResponse {
                 request_id,
                 task_id: &task.id.0,
             })
         }
-        Call::Delete { task_id } => {
-            service.delete(account, &task_id).await?;
+        Call::Delete { task_id, region } => {
+            apply_in_region(service, account, &task_id, |task: &Task| {
+                in_region(task, &region)
+                    .then_some(Command::Delete)
+                    .ok_or(ApiError::Rejected(Rejection::NotFound))
+            })
+            .await?;
             ok(request_id)
         }
         Call::Forbid {
@@ -280,6 +307,44 @@ async fn execute(
             })
         }
     })
+}
+
+/// Whether `task` is in `region`. `Region` names the live center a request goes to (cloud-apis
+/// §2.2); a task belongs to the one it was created in, and a request sent to another does not
+/// find it (`CodeTaskNotExist`), as DescribeLivePullToPushList lists only the region's tasks.
+/// A task created through a dialect without regions (Volcengine, native) is in every region.
+fn in_region(task: &Task, region: &str) -> bool {
+    task.spec.region.is_empty() || task.spec.region == region
+}
+
+/// Times a command is re-decided because the task changed between the read and the write.
+const MAX_APPLY_ATTEMPTS: usize = 8;
+
+/// Reads the task, lets `decide` check it (its region) and choose the command, and applies the
+/// command only to the task as read (the engine checks the version inside the task's lock): a
+/// task moved to another region in between is decided again, never acted on unseen.
+async fn apply_in_region(
+    service: &dyn TaskService,
+    account: &AccountId,
+    task_id: &TaskId,
+    decide: impl Fn(&Task) -> Result<Command, ApiError>,
+) -> Result<Task, ApiError> {
+    let mut task = service.get(account, task_id).await?;
+    for _ in 0..MAX_APPLY_ATTEMPTS {
+        let command = decide(&task)?;
+        match service
+            .apply(account, task_id, command, Some(task.version))
+            .await
+        {
+            // Progress reports change running tasks every few seconds: decide again.
+            Err(ServiceError::VersionMismatch { current }) => task = *current,
+            other => return Ok(other?),
+        }
+    }
+    Err(ApiError::Internal(format!(
+        "task {} changed {MAX_APPLY_ATTEMPTS} times while a request was decided",
+        task_id.0
+    )))
 }
 
 impl From<ServiceError> for ApiError {

@@ -158,6 +158,9 @@ pub enum Command {
 }
 
 /// What the engine must do after storing a transition.
+// A transition's few effects are built, carried out once and dropped, never kept in bulk:
+// boxing the event of `Notify` would only make every producer and consumer noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// Start a relay for the task's current spec, as run `run`.
@@ -424,6 +427,7 @@ impl<'a> Step<'a> {
             exit_reason,
             item,
             time: self.now,
+            auth_key: spec_auth_key(&self.task.spec),
         };
         self.effects.push(Effect::Notify(event));
     }
@@ -448,3 +452,10 @@ fn retained_until(exit_time: UnixTime, policy: &Policy) -> UnixTime {
 
 #[cfg(test)]
 mod tests;
+
+/// The key a task's callbacks are signed with in the provider's way, when it asks for that.
+fn spec_auth_key(spec: &TaskSpec) -> Option<String> {
+    spec.signs_callbacks()
+        .then(|| spec.auth_key.clone())
+        .flatten()
+}

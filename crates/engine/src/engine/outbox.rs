@@ -56,10 +56,10 @@ impl CallbackKeys {
         CallbackKeys(Arc::new(lookup))
     }
 
-    fn get(&self, account: &AccountId) -> Vec<u8> {
-        // An account without a key still gets its callbacks (signed with an empty key):
-        // dropping them would be worse than an unverifiable signature.
-        (self.0)(account).unwrap_or_default()
+    /// The account's key; `None` (or an empty one) when it has none. Callbacks are never
+    /// signed with anything else (an empty key is anyone's).
+    fn get(&self, account: &AccountId) -> Option<Vec<u8>> {
+        (self.0)(account).filter(|k| !k.is_empty())
     }
 }
 
@@ -126,14 +126,28 @@ async fn attempt(
     let event = &entry.event;
     let body = body(event);
     let now = clock.now();
-    let secret = keys.get(&event.account);
-    let delivery = Delivery {
-        url: &event.url,
-        event_id: &event.id,
-        body: body.as_bytes(),
-        secret: &secret,
+    let outcome = match keys.get(&event.account) {
+        Some(secret) => {
+            let delivery = Delivery {
+                url: &event.url,
+                event_id: &event.id,
+                body: body.as_bytes(),
+                secret: &secret,
+                auth_key: event.auth_key.as_deref(),
+            };
+            deliver(client, &delivery, now)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        // Unsigned or signed with another credential would be worse than late: the event
+        // waits, as a failed attempt, for the account's secret (the binary gives every
+        // account one; this is a hand-edited credentials file).
+        None => Err(format!(
+            "account {} has no callback secret (baton account rotate-callback-secret {})",
+            event.account, event.account
+        )),
     };
-    let result = match deliver(client, &delivery, now).await {
+    let result = match outcome {
         Ok(()) => {
             debug!(event = %event.id, url = %event.url, "callback delivered");
             store.mark_delivered(&event.id, clock.now()).await

@@ -66,6 +66,7 @@ pub async fn outbox_round_trips_every_field(store: &dyn TaskStore) {
     odd.task_id = TaskId("not-the-same-task".into());
     odd.reason = Some(InvalidReason::PushStreamFailed);
     odd.exit_reason = Some(ExitReason::OverEndTime);
+    odd.auth_key = Some("ali key | 鍵".into());
     events.push(odd);
     store.insert(&t, &events).await.expect("insert");
 

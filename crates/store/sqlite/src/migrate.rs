@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "event log",
         include_str!("../migrations/0005_event_log.sql"),
     ),
+    (
+        6,
+        "callback auth",
+        include_str!("../migrations/0006_callback_auth.sql"),
+    ),
 ];
 
 /// Brings the schema up to date.
