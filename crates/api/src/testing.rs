@@ -792,3 +792,7 @@ impl GroupService for MemoryGroupService {
         Box::pin(async move { Ok(GroupList { groups, total }) })
     }
 }
+
+mod replay;
+
+pub use replay::{MemoryReplayStore, replay};

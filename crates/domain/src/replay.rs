@@ -26,8 +26,9 @@ use crate::task::UnixTime;
 /// One spent signed request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReplayEntry {
-    /// When the entry may be forgotten: the request's signed time plus the window (server
-    /// clock). Ordered first, so the oldest entries are contiguous (purge, paging).
+    /// The last second (server clock) at which the request is acceptable: its signed time plus
+    /// the window. The entry is live while `now <= expires_at`; after that the time check alone
+    /// refuses the request. Ordered first, so the oldest entries are contiguous (purge, paging).
     pub expires_at: UnixTime,
     /// A 64-bit digest of the access key id: whose share the entry counts against.
     pub key: u64,
@@ -71,8 +72,9 @@ pub trait ReplayStore: Send + Sync + fmt::Debug {
     /// (its request was still executing, or the server stopped before it answered).
     fn answer<'a>(&'a self, entry: &'a ReplayEntry) -> StoreFuture<'a, Option<ReplayAnswer>>;
 
-    /// Up to `limit` recorded entries that expire after `now`, in entry order (expires_at, key,
-    /// digest), strictly after `after` when given: keyset pages of the live set, loaded at start.
+    /// Up to `limit` recorded entries live at `now` (`expires_at >= now`), in entry order
+    /// (expires_at, key, digest), strictly after `after` when given: keyset pages of the live
+    /// set, loaded at start.
     fn unexpired<'a>(
         &'a self,
         now: UnixTime,
@@ -80,6 +82,7 @@ pub trait ReplayStore: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> StoreFuture<'a, Vec<ReplayEntry>>;
 
-    /// Deletes the entries (and answers) with `expires_at <= now`; returns how many.
+    /// Deletes the entries (and answers) no longer live at `now` (`expires_at < now`); returns
+    /// how many.
     fn purge_replay(&self, now: UnixTime) -> StoreFuture<'_, u64>;
 }

@@ -137,19 +137,19 @@ pub async fn replay_unexpired_pages_in_order(a: &dyn ReplayStore, b: &dyn Replay
     for limit in [1, 3, 50, 1000] {
         assert_eq!(all_unexpired(b, 0, limit).await, entries, "limit {limit}");
     }
-    // Expired at 102: those with expires_at <= 102 are not live.
+    // At 103, those with expires_at < 103 are no longer live; expiring at 103 still is.
     let live: Vec<ReplayEntry> = entries
         .iter()
         .copied()
-        .filter(|e| e.expires_at > 102)
+        .filter(|e| e.expires_at >= 103)
         .collect();
     assert!(!live.is_empty() && live.len() < entries.len());
-    assert_eq!(all_unexpired(b, 102, 4).await, live);
-    assert!(all_unexpired(b, 106, 4).await.is_empty());
+    assert_eq!(all_unexpired(b, 103, 4).await, live);
+    assert!(all_unexpired(b, 107, 4).await.is_empty());
 }
 
-/// Purge deletes exactly the entries with `expires_at <= now` (answers with them): they can
-/// be recorded again; the others are still spent.
+/// Purge deletes exactly the entries no longer live (`expires_at < now`, answers with them):
+/// they can be recorded again; the others are still spent.
 pub async fn replay_purge_removes_expired_entries(a: &dyn ReplayStore, b: &dyn ReplayStore) {
     let old = [entry(10, 1, 1), entry(20, 1, 2), entry(20, 2, 1)];
     let live = [entry(21, 1, 1), entry(30, 3, 3)];
@@ -163,8 +163,13 @@ pub async fn replay_purge_removes_expired_entries(a: &dyn ReplayStore, b: &dyn R
     a.record(&live, &[(live[0], answer.clone())])
         .await
         .expect("record");
-    assert_eq!(b.purge_replay(20).await.expect("purge"), 3);
-    assert_eq!(a.purge_replay(20).await.expect("purge"), 0);
+    assert_eq!(
+        b.purge_replay(20).await.expect("purge"),
+        1,
+        "expiring at 20: live at 20"
+    );
+    assert_eq!(b.purge_replay(21).await.expect("purge"), 2);
+    assert_eq!(a.purge_replay(21).await.expect("purge"), 0);
     assert_eq!(a.answer(&old[0]).await.expect("answer"), None);
     assert_eq!(a.answer(&live[0]).await.expect("answer"), Some(answer));
     assert_eq!(all_unexpired(a, 0, 10).await, live);

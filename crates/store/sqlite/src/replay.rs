@@ -46,7 +46,7 @@ const ANSWER: &str = "SELECT status, body FROM replay \
 
 /// `$2 IS NULL`: the first page.
 const UNEXPIRED: &str = "SELECT expires_at, key_hash, digest FROM replay \
-     WHERE expires_at > $1 AND ($2 IS NULL OR (expires_at, key_hash, digest) > ($2, $3, $4)) \
+     WHERE expires_at >= $1 AND ($2 IS NULL OR (expires_at, key_hash, digest) > ($2, $3, $4)) \
      ORDER BY expires_at, key_hash, digest LIMIT $5";
 
 /// Opens (creating if needed) the replay database at `path` and migrates it.
@@ -147,7 +147,7 @@ pub(crate) async fn unexpired(
 }
 
 pub(crate) async fn purge(pool: &SqlitePool, now: UnixTime) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM replay WHERE expires_at <= $1")
+    let done = sqlx::query("DELETE FROM replay WHERE expires_at < $1")
         .bind(now)
         .execute(pool)
         .await
