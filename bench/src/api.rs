@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tracing::info;
 
 use crate::histogram::Histogram;
-use crate::procstat::{CpuTime, Memory, MachineInfo, ticks_per_second};
+use crate::procstat::{CpuTime, MachineInfo, Memory, ticks_per_second};
 
 #[derive(Args, Debug)]
 pub struct ApiArgs {
@@ -197,7 +197,7 @@ fn report(
     let _ = writeln!(
         out,
         "\nSigned DescribeLivePullToPush (RPC HMAC-SHA1), {} keys, {} connections, {} s window \
-         after {} s warm-up{}; {}",
+         after {} s warm-up{}; {}, {} cores",
         args.keys,
         args.connections,
         seconds,
@@ -207,14 +207,18 @@ fn report(
         } else {
             String::new()
         },
-        format!("{}, {} cores", info.cpu_model, info.cores),
+        info.cpu_model,
+        info.cores,
     );
     let _ = writeln!(
         out,
         "\n| requests/s (200) | p50 ms | p90 ms | p99 ms | max ms | 200 | 503 | other | \
          errors | Baton CPU % | machine CPU % | Baton RSS MiB | replay db MiB | restart s |"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     let _ = writeln!(
         out,
         "| {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {} |",
@@ -450,7 +454,11 @@ impl Server {
         }
         let config_path = args.run_dir.join("baton.toml");
         std::fs::write(&config_path, config).context("writing the server's config")?;
-        let port = || -> Result<u16> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
+        let port = || -> Result<u16> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
         let api: SocketAddr = format!("127.0.0.1:{}", port()?).parse()?;
         let argv = vec![
             args.baton.display().to_string(),
@@ -481,7 +489,10 @@ impl Server {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("baton serve exited ({status}); see {}", self.run_dir.display());
+                bail!(
+                    "baton serve exited ({status}); see {}",
+                    self.run_dir.display()
+                );
             }
             if let Ok(mut conn) = Http::connect(self.api).await {
                 let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", self.api);
