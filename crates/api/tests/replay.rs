@@ -386,3 +386,39 @@ async fn a_nonce_spent_on_another_node_is_refused() {
     let (_, c) = code(&b, req.finish(AK, SECRET)).await;
     assert_eq!(c, "SignatureNonceUsed");
 }
+
+/// At start the first page of live entries is loaded before the API answers, the rest while
+/// it answers; all of them end up in memory, expired ones not at all.
+#[tokio::test]
+async fn a_restart_loads_every_live_entry_page_by_page() {
+    use baton_domain::ReplayEntry;
+    let store = MemoryReplayStore::new();
+    let now = CAPTURE_TIME;
+    let live: Vec<ReplayEntry> = (0..120_001u64)
+        .map(|i| ReplayEntry {
+            expires_at: now + (i % 900) as i64,
+            key: i % 7,
+            digest: i,
+        })
+        .collect();
+    let expired = ReplayEntry {
+        expires_at: now - 1,
+        key: 1,
+        digest: u64::MAX,
+    };
+    store.record(&live, &[]).await.unwrap();
+    store.record(&[expired], &[]).await.unwrap();
+    let config = baton_api::ApiConfig {
+        clock: std::sync::Arc::new(baton_api::ManualClock::new(now)),
+        ..baton_api::ApiConfig::default()
+    };
+    let replay = baton_api::testing::replay(&store, &config);
+    assert_eq!(replay.len(), 50_000, "the first page before answering");
+    for _ in 0..100 {
+        if replay.len() == live.len() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(replay.len(), live.len());
+}

@@ -17,8 +17,9 @@
 //! entries to one writer task, which commits everything that queued while the previous
 //! transaction ran as one transaction (group commit: one fsync for a whole batch), and each
 //! request waits for its batch. `kill -9` at any point cannot re-open a request that ran. At
-//! start the live entries are loaded back ([`Replay::start`]); a purge loop drops expired ones
-//! from memory and disk.
+//! start the live entries are loaded back into memory ([`Replay::start`]: the first page
+//! before, the rest while the API answers — until an entry is loaded, the store refuses its
+//! replay); a purge loop drops expired ones from memory and disk.
 //!
 //! Queues and maps: the writer's queue holds [`QUEUE`] jobs (full: the request waits — the
 //! disk sets the pace); the live set is bounded per key by its share; the in-flight
@@ -89,25 +90,15 @@ impl Replay {
     ) -> Result<Replay, ApiError> {
         let clock = Arc::clone(&config.clock);
         let now = clock.now();
+        // The first page now (a store that cannot be read fails the start), the rest behind.
+        let first = store
+            .unexpired(now, None, LOAD_PAGE)
+            .await
+            .map_err(|e| ApiError::ReplayUnavailable(e.to_string()))?;
         let cache = SpentCache::new(config.replay_share_per_key);
-        let mut after = None;
-        let mut loaded = 0usize;
-        loop {
-            let page = store
-                .unexpired(now, after, LOAD_PAGE)
-                .await
-                .map_err(|e| ApiError::ReplayUnavailable(e.to_string()))?;
-            let Some(last) = page.last().copied() else {
-                break;
-            };
-            loaded += page.len();
-            page.into_iter().for_each(|e| cache.load(e));
-            after = Some(last);
-        }
-        cache.sweep(now);
-        if loaded > 0 {
-            info!(loaded, "replay protection: spent requests loaded");
-        }
+        let last = first.last().copied();
+        let more = first.len() == LOAD_PAGE as usize;
+        first.into_iter().for_each(|e| cache.load(e));
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(write(Arc::clone(&store), queue));
         let inner = Arc::new(Inner {
@@ -117,6 +108,16 @@ impl Replay {
             running: Mutex::default(),
             clock,
         });
+        match last {
+            Some(last) if more => {
+                tokio::spawn(load(Arc::downgrade(&inner), now, last));
+            }
+            Some(_) => info!(
+                loaded = inner.cache.len(),
+                "replay protection: spent requests loaded"
+            ),
+            None => {}
+        }
         tokio::spawn(purge(Arc::downgrade(&inner)));
         Ok(Replay { inner })
     }
@@ -273,6 +274,40 @@ async fn write(store: Arc<dyn ReplayStore>, mut queue: mpsc::Receiver<Job>) {
         }
     }
     debug!("replay protection: writer stopped");
+}
+
+/// Loads the live entries after `after` into memory, a page at a time, while the API already
+/// answers. Safe because the store itself refuses an entry it holds ([`ReplayStore::record`]
+/// returns `false`): until its page is loaded, a replay is found on disk rather than in memory.
+/// What waits for the load is only the memory-side extras — a nonce reused with another
+/// Timestamp, and the shares (a key may briefly hold up to twice its own).
+async fn load(inner: Weak<Inner>, now: UnixTime, mut after: ReplayEntry) {
+    let started = tokio::time::Instant::now();
+    loop {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let page = match inner.store.unexpired(now, Some(after), LOAD_PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                // Replays are still refused by the store; only the extras above are missing.
+                warn!(error = %e, "replay protection: loading spent requests failed");
+                return;
+            }
+        };
+        let Some(last) = page.last().copied() else {
+            info!(
+                loaded = inner.cache.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "replay protection: spent requests loaded"
+            );
+            return;
+        };
+        page.into_iter().for_each(|e| inner.cache.load(e));
+        after = last;
+        // Let requests run between pages.
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Drops expired entries from memory and disk every [`PURGE_INTERVAL`], while the handle lives.
