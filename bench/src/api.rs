@@ -124,6 +124,12 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
             connection(addr, c, keys, salt, window, interval, stop, totals).await
         }));
     }
+    // A task write every 50 ms (UpdateLivePullToPush of key 0's task: one write to the task
+    // database), timed: what the nonce writes cost the task store.
+    let probe = {
+        let (keys, stop) = (keys.clone(), stop.clone());
+        tokio::spawn(async move { probe_task_writes(addr, keys, window, stop).await })
+    };
     let ticks = ticks_per_second();
     tokio::time::sleep_until(window.0.into()).await;
     let cpu0 = CpuTime::of(&[server.pid()]);
@@ -156,6 +162,7 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
         all.errors += w.errors;
         all.other.extend(w.other);
     }
+    let writes = probe.await.context("the probe failed")??;
     let seconds = args.duration.as_secs_f64();
     let (cpu, _) = cpu0.percent_until(&cpu1, seconds, ticks);
     let machine = match (machine0, machine1) {
@@ -170,7 +177,7 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
     };
     server.stop();
 
-    let report = report(&args, &all, seconds, cpu, machine, memory, db, restart);
+    let report = report(&args, &all, &writes, seconds, cpu, machine, memory, db, restart);
     println!("{report}");
     Ok(if all.unavailable == 0 && all.errors == 0 {
         ExitCode::SUCCESS
@@ -183,6 +190,7 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
 fn report(
     args: &ApiArgs,
     w: &Window,
+    writes: &Histogram,
     seconds: f64,
     cpu: f64,
     machine: f64,
@@ -238,6 +246,15 @@ fn report(
         restart.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64())),
     );
     let _ = writeln!(out, "\n{total} answers in the window.");
+    let _ = writeln!(
+        out,
+        "Task writes meanwhile (UpdateLivePullToPush every 50 ms): {} answered, p50 {:.2} ms, \
+         p99 {:.2} ms, max {:.1} ms.",
+        writes.count(),
+        writes.quantile(0.5).unwrap_or(0) as f64 / 1000.0,
+        writes.quantile(0.99).unwrap_or(0) as f64 / 1000.0,
+        writes.max() as f64 / 1000.0,
+    );
     if let Some((status, body)) = w.other.first() {
         let _ = writeln!(out, "First other answer: {status} {body}");
     }
@@ -339,6 +356,36 @@ async fn connection(
         }
     }
     Ok(w)
+}
+
+/// Renames key 0's task every 50 ms in the window; the latencies of the 200s.
+async fn probe_task_writes(
+    addr: SocketAddr,
+    keys: Arc<Vec<Key>>,
+    window: (Instant, Instant),
+    stop: Arc<AtomicBool>,
+) -> Result<Histogram> {
+    let mut latency = Histogram::new();
+    let mut conn = Http::connect(addr).await?;
+    tokio::time::sleep_until(window.0.into()).await;
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < window.1 {
+        n += 1;
+        let key = &keys[0];
+        let params = [
+            ("Action", "UpdateLivePullToPush".to_string()),
+            ("Region", "cn-shanghai".into()),
+            ("TaskId", key.task.clone()),
+            ("TaskName", format!("renamed {n}")),
+        ];
+        let query = signed_query(key, &params, &format!("probe{n}"));
+        let sent = Instant::now();
+        if let Ok((200, _)) = conn.get(&query).await {
+            latency.record(sent.elapsed().as_micros() as u64);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(latency)
 }
 
 /// The query of a signed RPC v1 request: `params`, the common parameters, `Signature`.
