@@ -736,3 +736,7 @@ impl GroupService for MemoryGroupService {
         Box::pin(async move { Ok(GroupList { groups, total }) })
     }
 }
+
+mod replay;
+
+pub use replay::{MemoryReplayStore, replay};

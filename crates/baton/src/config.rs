@@ -114,6 +114,10 @@ pub struct ApiSection {
     pub actions_per_second: Option<u32>,
     /// Native API (`/v1`) requests per second per account. Default 50.
     pub native_requests_per_second: Option<u32>,
+    /// Spent signed requests (nonces, Volcengine state-changing requests) each access key may
+    /// have within their 15-minute window; a key with this many gets `Throttling.User` until
+    /// its oldest expire, other keys are not affected. Default 524288 (≤ ~5 MB per key).
+    pub replay_share_per_key: Option<usize>,
 }
 
 /// `[ingest]` keys.
@@ -275,6 +279,10 @@ impl Settings {
             );
             api.native_requests_per_second = rate;
         }
+        if let Some(share) = file.api.replay_share_per_key {
+            anyhow::ensure!(share > 0, "api.replay_share_per_key must be at least 1");
+            api.replay_share_per_key = share;
+        }
         let mut engine = EngineConfig::default();
         if let Some(v) = file.tasks.retention {
             engine.policy.retention = v.as_secs();
@@ -407,6 +415,17 @@ mod tests {
             (3, 200)
         );
         let file: FileConfig = toml::from_str("[api]\nnative_requests_per_second = 0\n").unwrap();
+        assert!(Settings::merge(file, Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn replay_share() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.api.replay_share_per_key, baton_api::DEFAULT_REPLAY_SHARE);
+        let file: FileConfig = toml::from_str("[api]\nreplay_share_per_key = 1000\n").unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(s.api.replay_share_per_key, 1000);
+        let file: FileConfig = toml::from_str("[api]\nreplay_share_per_key = 0\n").unwrap();
         assert!(Settings::merge(file, Overrides::default()).is_err());
     }
 

@@ -174,7 +174,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
 
     let engine = Engine::start(
-        store,
+        Arc::clone(&store) as _,
         Arc::new(SystemClock),
         Arc::new(RelayPool::per_core().context("starting the relay threads")?),
         CallbackKeys::dynamic({
@@ -186,6 +186,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("starting the task engine")?;
+    // Spent signed requests still within their window, loaded before the API answers.
+    let replay = baton_api::Replay::start(Arc::clone(&store) as _, &settings.api)
+        .await
+        .context("loading replay protection")?;
     let api_routes = baton_api::router(
         baton_api::Services {
             tasks: Arc::new(EngineService(engine.clone())),
@@ -194,6 +198,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 store: groups,
                 clock: Arc::clone(&settings.api.clock),
             }),
+            replay,
         },
         credentials,
         settings.api.clone(),

@@ -5,9 +5,11 @@
 //!    unknown action, as the gateway answers before authenticating);
 //! 3. authenticate ([`super::auth`]), then authorize the action against the key's policy;
 //! 4. throttle per account and action, at the action's rate ([`ApiConfig::rate_of`]);
-//! 5. parse the action's parameters into a [`Call`]; if it acts on a resource (an ingest
+//! 5. spend the signature nonce ([`Replay::spend`]: durable before anything executes; a
+//!    refused request above spent nothing);
+//! 6. parse the action's parameters into a [`Call`]; if it acts on a resource (an ingest
 //!    domain), authorize the resource against the key's resource patterns;
-//! 6. call the [`TaskService`] or the [`StreamService`], and write the response DTO — or the
+//! 7. call the [`TaskService`] or the [`StreamService`], and write the response DTO — or the
 //!    error envelope.
 
 use std::sync::Arc;
@@ -31,8 +33,8 @@ use super::dto::{
 use super::error::{ErrorBody, WireError, recommend};
 use super::fields::check_source_urls;
 use crate::common::keys::KeyStore;
-use crate::common::nonce::NonceCache;
 use crate::common::params::Params;
+use crate::common::replay::{Replay, nonce_entry};
 use crate::common::request_id;
 use crate::common::throttle::ActionThrottle;
 use crate::config::ApiConfig;
@@ -45,7 +47,7 @@ pub struct AppState {
     streams: Arc<dyn StreamService>,
     keys: Arc<dyn KeyStore>,
     config: ApiConfig,
-    nonces: NonceCache,
+    replay: Replay,
     throttle: ActionThrottle<Action>,
 }
 
@@ -53,7 +55,7 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("config", &self.config)
-            .field("nonces", &self.nonces.len())
+            .field("replay", &self.replay.len())
             .finish_non_exhaustive()
     }
 }
@@ -63,13 +65,14 @@ impl AppState {
         tasks: Arc<dyn TaskService>,
         streams: Arc<dyn StreamService>,
         keys: Arc<dyn KeyStore>,
+        replay: Replay,
         config: ApiConfig,
     ) -> AppState {
         AppState {
             tasks,
             streams,
             keys,
-            nonces: NonceCache::new(config.nonce_cache_capacity),
+            replay,
             throttle: ActionThrottle::new(Action::ALL.map(|a| (a, a.name())), &config),
             config,
         }
@@ -84,7 +87,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         Ok(response) => response,
         Err(err) => {
             let mut response = error_response(&state.config, &parts, &err, &request_id);
-            if let ApiError::Throttled { retry_after } = err {
+            if let ApiError::Throttled { retry_after }
+            | ApiError::ReplayShareExceeded { retry_after } = err
+            {
                 // The new SDK (tea-openapi) reads `x-acs-retry-after` (milliseconds) into a
                 // ThrottlingException, whose `retry_after` its retry policy waits for.
                 let ms = retry_after.as_millis().max(1);
@@ -133,11 +138,11 @@ async fn process(
     let action =
         Action::from_name(action).ok_or_else(|| ApiError::UnknownAction(action.to_string()))?;
 
+    let now = config.clock.now();
     let authenticator = Authenticator {
         keys: state.keys.as_ref(),
-        nonces: &state.nonces,
         window: config.request_time_window,
-        now: config.clock.now(),
+        now,
     };
     let caller = authenticator
         .authenticate(style, &parts.method, &parts.headers, &params, &body)
@@ -153,6 +158,14 @@ async fn process(
     state
         .throttle
         .check(&account, action, tokio::time::Instant::now())?;
+    // Only now, authenticated, allowed and within its rate, does the request spend its nonce.
+    let entry = nonce_entry(
+        &caller.access_key_id,
+        &caller.nonce,
+        caller.signed_at,
+        config.request_time_window,
+    );
+    state.replay.spend(entry, now).await?;
     if let Some(format) = params.get("Format")
         && !format.eq_ignore_ascii_case("json")
     {
@@ -439,7 +452,7 @@ mod tests {
     use super::*;
     use crate::common::keys::StaticKeyStore;
     use crate::common::time::ManualClock;
-    use crate::testing::{MemoryStreamService, MemoryTaskService};
+    use crate::testing::{MemoryReplayStore, MemoryStreamService, MemoryTaskService, replay};
 
     fn state(config: ApiConfig) -> AppState {
         let clock = Arc::new(ManualClock::new(0));
@@ -450,6 +463,7 @@ mod tests {
                 Vec::<(String, AccountId)>::new(),
             )),
             Arc::new(StaticKeyStore::new()),
+            replay(&MemoryReplayStore::new(), &config),
             config,
         )
     }
