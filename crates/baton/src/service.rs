@@ -193,8 +193,8 @@ impl TaskService for EngineService {
         let s = self.0.relay_status(id)?;
         Some(RelayView {
             state: match s.state {
-                RelayState::Starting => "starting",
-                RelayState::Running => "running",
+                RelayState::Connecting => "connecting",
+                RelayState::Forwarding => "forwarding",
                 RelayState::SourceReconnecting => "source_reconnecting",
                 RelayState::DestinationReconnecting => "destination_reconnecting",
                 RelayState::Stopped => "stopped",

@@ -314,7 +314,7 @@ async fn watch(
 /// reconnecting.
 fn state_report(state: RelayState, run: u64, error: Option<LastError>) -> Option<Command> {
     match state {
-        RelayState::Running => Some(Command::RelayRunning { run }),
+        RelayState::Forwarding => Some(Command::RelayRunning { run }),
         RelayState::SourceReconnecting => Some(Command::RelayRecovering {
             run,
             reason: InvalidReason::PullStreamFailed,
@@ -325,9 +325,10 @@ fn state_report(state: RelayState, run: u64, error: Option<LastError>) -> Option
             reason: InvalidReason::PushStreamFailed,
             error,
         }),
-        RelayState::Starting | RelayState::Stopped | RelayState::Finished | RelayState::Failed => {
-            None
-        }
+        RelayState::Connecting
+        | RelayState::Stopped
+        | RelayState::Finished
+        | RelayState::Failed => None,
     }
 }
 
@@ -481,7 +482,7 @@ mod tests {
             })
         );
         assert_eq!(
-            state_report(RelayState::Running, 2, Some(e)),
+            state_report(RelayState::Forwarding, 2, Some(e)),
             Some(Command::RelayRunning { run: 2 })
         );
     }
