@@ -21,7 +21,8 @@
 
 use crate::task::{AccountId, ExitReason, InvalidReason, TaskId, UnixTime};
 
-/// The provider's state names in callbacks (cloud-apis §2.4, "Callback state name").
+/// The provider's state names in callbacks (cloud-apis §2.4, "Callback state name"), and
+/// Baton's one addition to the event log, `Forwarding`, which is never a callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CallbackState {
     /// Started at StartTime, restarted, or recovered.
@@ -32,25 +33,36 @@ pub enum CallbackState {
     Offline,
     /// Exited at EndTime, or deleted.
     Exit,
+    /// Baton's: the run's media reached the destination (until then the relay was
+    /// connecting). Recorded in the event log, never delivered (not a provider state).
+    Forwarding,
 }
 
 impl CallbackState {
     /// Every state.
-    pub const ALL: [CallbackState; 4] = [
+    pub const ALL: [CallbackState; 5] = [
         CallbackState::Running,
         CallbackState::Recovering,
         CallbackState::Offline,
         CallbackState::Exit,
+        CallbackState::Forwarding,
     ];
 
-    /// The provider's name (`Running`, `Recovering`, `Offline`, `Exit`).
+    /// The name (`Running`, `Recovering`, `Offline`, `Exit`: the provider's; `Forwarding`).
     pub fn as_str(self) -> &'static str {
         match self {
             CallbackState::Running => "Running",
             CallbackState::Recovering => "Recovering",
             CallbackState::Offline => "Offline",
             CallbackState::Exit => "Exit",
+            CallbackState::Forwarding => "Forwarding",
         }
+    }
+
+    /// Whether an event in this state is a provider callback, delivered to the task's
+    /// `CallbackUrl`. `Forwarding` is only recorded.
+    pub fn is_callback(self) -> bool {
+        !matches!(self, CallbackState::Forwarding)
     }
 
     /// The state named exactly `name`, if any.

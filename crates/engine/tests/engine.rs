@@ -138,6 +138,25 @@ async fn a_task_starts_runs_stops_restarts_and_exits_on_schedule() {
         states,
         vec![
             CallbackState::Running,
+            CallbackState::Forwarding,
+            CallbackState::Offline,
+            CallbackState::Running,
+            CallbackState::Forwarding,
+            CallbackState::Exit
+        ]
+    );
+    // The callbacks are the provider's: Forwarding is only recorded.
+    let delivered: Vec<CallbackState> = w
+        .store
+        .events()
+        .iter()
+        .filter(|e| e.is_deliverable())
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(
+        delivered,
+        vec![
+            CallbackState::Running,
             CallbackState::Offline,
             CallbackState::Running,
             CallbackState::Exit
