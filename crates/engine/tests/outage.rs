@@ -339,3 +339,29 @@ async fn a_task_at_1_tells_connecting_from_forwarding() {
         "{forwarding:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_publisher_that_sends_nothing_is_not_a_source_back() {
+    let w = world();
+    let engine = engine(&w, Watch::Hub).await;
+    // Someone holds the stream's publisher slot and sends no media.
+    let silent = w.hub.publish(StreamKey::new("mem", "live", "src")).unwrap();
+    let task = engine.create(&acct(), spec("dst")).await.unwrap();
+    sleep(DEFAULT_GRACE + Duration::from_secs(2)).await;
+    let t = get(&engine, &task.id).await;
+    assert_eq!((t.runtime.status, t.runtime.run), (TaskStatus::Abnormal, 1));
+    assert_eq!(engine.watched_sources(), 1);
+    // Published, but not back: the retry waits.
+    sleep(Duration::from_secs(10)).await;
+    assert_eq!(get(&engine, &task.id).await.runtime.run, 1);
+    // The real encoder takes over: media, and the retry starts.
+    drop(silent);
+    publish(&w, 5);
+    let dst = StreamKey::new("mem", "live", "dst");
+    let pushing = within(Duration::from_secs(5), async || w.hub.is_publishing(&dst)).await;
+    assert!(
+        pushing.is_some_and(|d| d <= Duration::from_secs(1)),
+        "{pushing:?}"
+    );
+    assert_eq!(get(&engine, &task.id).await.runtime.run, 2);
+}

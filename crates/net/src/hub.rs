@@ -6,12 +6,6 @@
 //! policy is `DropToKeyframe`: a slow subscriber loses frames up to the next keyframe; the
 //! publisher never waits for it and other subscribers never notice.
 //!
-//! Publish notices: every successful publish claim is announced on one bounded broadcast
-//! channel ([`StreamHub::published`] waits on it for one stream). Nothing is kept per waiter:
-//! a waiter that falls [`PUBLISH_NOTICES`] notices behind looks at the stream itself instead
-//! (full-channel policy: the oldest notices are overwritten), and one that stops waiting
-//! leaves nothing behind.
-//!
 //! Lock order: hub map → stream state → subscriber queue. No lock is held across an `.await`.
 
 use std::collections::{HashMap, VecDeque};
@@ -22,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use baton_media::Frame;
 use baton_media::gop::{GopCache, GopCacheConfig};
 use baton_media::queue::{QueueConfig, SubscriberQueue};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Identifies a stream: the ingest domain (vhost), the application and the stream name.
@@ -95,17 +89,12 @@ pub struct StreamInfo {
     pub frames_dropped: u64,
 }
 
-/// Publish notices kept for waiters that are behind (see the module documentation).
-pub const PUBLISH_NOTICES: usize = 256;
-
 /// The registry. Cheap to share (`Arc`).
 #[derive(Debug)]
 pub struct StreamHub {
     streams: Mutex<HashMap<StreamKey, Arc<Stream>>>,
     config: HubConfig,
     next_id: AtomicU64,
-    /// The stream of every successful publish claim.
-    notices: broadcast::Sender<StreamKey>,
 }
 
 impl StreamHub {
@@ -114,7 +103,6 @@ impl StreamHub {
             streams: Mutex::new(HashMap::new()),
             config,
             next_id: AtomicU64::new(1),
-            notices: broadcast::Sender::new(PUBLISH_NOTICES),
         })
     }
 
@@ -137,8 +125,6 @@ impl StreamHub {
             });
             state.gop.clear();
         }
-        // No receiver (nobody waits) is not an error.
-        let _ = self.notices.send(key);
         Ok(Publisher {
             hub: Arc::clone(self),
             stream,
@@ -184,31 +170,6 @@ impl StreamHub {
         streams
             .get(key)
             .is_some_and(|s| s.lock().publisher.is_some())
-    }
-
-    /// Completes when `key` has a publisher: at once if it has one now, else at the next
-    /// publish of it. Cancel-safe; a waiter holds no state in the hub.
-    pub async fn published(&self, key: &StreamKey) {
-        // Subscribed before looking, so a publish in between is not missed.
-        let mut notices = self.notices.subscribe();
-        if self.is_publishing(key) {
-            return;
-        }
-        loop {
-            match notices.recv().await {
-                Ok(published) if &published == key => return,
-                Ok(_) => {}
-                // Notices were overwritten while this waiter was behind: one of them may have
-                // been ours.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if self.is_publishing(key) {
-                        return;
-                    }
-                }
-                // The sender lives as long as the hub, which `&self` keeps alive.
-                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
-            }
-        }
     }
 
     /// Disconnects the current publisher of `key`, if any. Returns whether there was one.
@@ -565,50 +526,6 @@ mod tests {
         assert_eq!(events[3], StreamEvent::PublisherLeft);
         assert!(matches!(&events[4], StreamEvent::Frame(f) if f.dts == 9));
         assert_eq!(s.dropped(), 0);
-    }
-
-    #[tokio::test]
-    async fn published_completes_at_the_publish_of_its_stream_only() {
-        let hub = StreamHub::new(HubConfig::default());
-        let other = StreamKey::new("127.0.0.1", "live", "other");
-        let waiter = {
-            let hub = Arc::clone(&hub);
-            tokio::spawn(async move { hub.published(&key()).await })
-        };
-        tokio::task::yield_now().await;
-        let o = hub.publish(other).unwrap();
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "another stream's publish");
-        let p = hub.publish(key()).unwrap();
-        waiter.await.unwrap();
-        // Already publishing: at once. Nothing stays behind in the hub.
-        hub.published(&key()).await;
-        drop((o, p));
-        assert!(hub.list().is_empty());
-        assert_eq!(hub.notices.receiver_count(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_waiter_behind_the_notices_looks_at_the_stream() {
-        let hub = StreamHub::new(HubConfig::default());
-        let waiter = {
-            let hub = Arc::clone(&hub);
-            tokio::spawn(async move { hub.published(&key()).await })
-        };
-        tokio::task::yield_now().await;
-        // More notices than the channel keeps, ours among the overwritten ones.
-        let p = hub.publish(key()).unwrap();
-        for i in 0..PUBLISH_NOTICES + 10 {
-            drop(
-                hub.publish(StreamKey::new("d", "live", format!("s{i}")))
-                    .unwrap(),
-            );
-        }
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
-            .await
-            .expect("the lagging waiter found the publish")
-            .unwrap();
-        drop(p);
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //! engine watches the source and applies `SourceBack` the moment it is back, so the retry
 //! starts then instead of at the end of the interval.
 //!
-//! A source on Baton's own ingest ([`LocalIngest`]) is watched through the hub's publish
-//! notices; any other is probed ([`baton_relay::probe`]: connect and play as the relay would,
-//! until the first media frame) with backoff. The domain asks for a watch
+//! Either way "back" means media again, not merely a publisher or an open port: a publisher
+//! that connected and sends nothing would fail the retry as it failed the relay. A source on
+//! Baton's own ingest ([`LocalIngest`]) is watched through a hub subscription (no network; the
+//! hub tells it of the stream's first media frame, from this publisher or a later one); any
+//! other is probed ([`baton_relay::probe`]: connect and play as the relay would, until the
+//! first media frame) with backoff. The domain asks for a watch
 //! (`Effect::WatchSource`) and ends it (`Effect::UnwatchSource`); one task has at most one
 //! watch (a new one replaces the old), each a spawned future cancelled by its token, removed
 //! from the map when it ends: the map holds one entry per waiting task, no more.
@@ -15,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use baton_domain::{AccountId, Command, TaskId};
 use baton_net::client::ClientOptions;
-use baton_net::hub::{StreamHub, StreamKey};
+use baton_net::hub::{StreamEvent, StreamHub, StreamKey};
 use baton_relay::SourceUrl;
 use baton_relay::probe::{ProbeConfig, wait_for_source};
 use tokio_util::sync::CancellationToken;
@@ -145,7 +148,7 @@ impl SourceWatches {
         tokio::spawn(async move {
             let back = async {
                 match &how {
-                    How::Hub(hub, key) => hub.published(key).await,
+                    How::Hub(hub, key) => media_published(hub, key.clone()).await,
                     How::Probe(url) => wait_for_source(url, &client, &probe).await,
                 }
             };
@@ -182,6 +185,22 @@ impl SourceWatches {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Watch>> {
         // Plain data: a panic while holding the lock leaves nothing half-done that matters.
         self.watches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Completes at the first audio/video frame of `key` on the hub: the GOP cache if the stream
+/// is live now, else the next publisher's. The subscription is the hub's ordinary one (bounded
+/// queue, drop to keyframe; it shows as a subscriber of the stream while it waits) and
+/// ends when this future does.
+async fn media_published(hub: &Arc<StreamHub>, key: StreamKey) {
+    let subscription = hub.subscribe(key);
+    loop {
+        if let StreamEvent::Frame(frame) = subscription.recv().await
+            && !frame.config
+            && (frame.is_video() || frame.is_audio())
+        {
+            return;
+        }
     }
 }
 
