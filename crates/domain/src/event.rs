@@ -18,6 +18,13 @@
 //! unique, contain no `.`, and are not reused while any event of their task is stored (the
 //! store refuses such an ID, [`TaskStore::insert`](crate::TaskStore::insert)). Receivers deduplicate on the ID (delivery is at
 //! least once) and order on `seq`.
+//!
+//! One numbering for the log and the callbacks: a callback's `seq` and ID are those of its log
+//! entry. Events that are not provider callbacks (`Forwarding`, [`CallbackState::is_callback`])
+//! are only logged, so the callbacks of a task with a `CallbackUrl` skip their numbers; what
+//! was skipped is in the log. Contiguous callback numbers would need a second numbering whose
+//! IDs no longer name log entries; the providers' vocabulary (`Running`, `Recovering`,
+//! `Offline`, `Exit`) stays what callback receivers get.
 
 use crate::task::{AccountId, ExitReason, InvalidReason, TaskId, UnixTime};
 
@@ -77,7 +84,7 @@ impl CallbackState {
 pub struct CallbackEvent {
     /// `<task id>.<seq>`: unique, stable across redeliveries.
     pub id: String,
-    /// 1-based, gap-free per task.
+    /// 1-based, gap-free per task in its log (callbacks skip the log-only events' numbers).
     pub seq: u64,
     /// The task's owner (whose key signs the callback).
     pub account: AccountId,
