@@ -121,7 +121,7 @@ def test_failover_restart_stop_delete(node, callbacks):
     """Source gone → 2 (PullStreamFailed) with the destination session held; source back → 1,
     still one destination session with a continuous timeline; Restart interrupts the
     destination (a new session); Stop → 3; Delete → gone. Each transition is a signed
-    callback, numbered 1, 2, 3 …"""
+    callback, numbered in the task's event log."""
     c = node.sdk()
     tag = uuid.uuid4().hex[:8]
     src, dst = f"src-{tag}", f"dst-{tag}"
@@ -137,7 +137,7 @@ def test_failover_restart_stop_delete(node, callbacks):
     assert "Reason" not in running and "ExitReason" not in running
     time.sleep(3)
 
-    # The source goes away: the relay reconnects it within its grace period (10 s), holding
+    # The source goes away: the relay reconnects it within its grace period (35 s), holding
     # the destination; the task shows 2 meanwhile.
     publisher.stop(signal.SIGKILL)
     gone = time.monotonic()
@@ -182,7 +182,10 @@ def test_failover_restart_stop_delete(node, callbacks):
 
     events = callbacks.of(task_id)
     seqs = sorted({e["Sequence"] for e in events})
-    assert seqs == list(range(1, len(seqs) + 1)), seqs
+    # Sequence numbers the task's event log; the callbacks skip the log-only `Forwarding`
+    # events (media reached the destination: after the start and after the restart).
+    skipped = sorted(set(range(1, seqs[-1] + 1)) - set(seqs))
+    assert seqs[0] == 1 and len(skipped) == 2, (seqs, skipped)
     assert callbacks.states(task_id) == [
         "Running", "Recovering", "Running", "Running", "Offline", "Exit"
     ]

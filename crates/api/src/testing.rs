@@ -27,6 +27,9 @@ pub struct MemoryTaskService {
     /// Ids of deleted tasks: taken for good here, as the stores keep them while the task's
     /// event log is kept.
     retired: Mutex<Vec<TaskId>>,
+    /// What tests say tasks' relays and event logs show (the stand-in runs nothing itself).
+    relays: Mutex<HashMap<TaskId, RelayView>>,
+    events: Mutex<HashMap<TaskId, Vec<EventRecord>>>,
 }
 
 impl MemoryTaskService {
@@ -35,7 +38,26 @@ impl MemoryTaskService {
             clock,
             tasks: Mutex::new(Vec::new()),
             retired: Mutex::new(Vec::new()),
+            relays: Mutex::new(HashMap::new()),
+            events: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shows `relay` as the task's running relay (`None`: no relay runs).
+    pub fn set_relay(&self, id: &TaskId, relay: Option<RelayView>) {
+        let mut relays = self.relays.lock().unwrap_or_else(|e| e.into_inner());
+        match relay {
+            Some(r) => relays.insert(id.clone(), r),
+            None => relays.remove(id),
+        };
+    }
+
+    /// Shows `events` (newest first) as the task's event log.
+    pub fn set_events(&self, id: &TaskId, events: Vec<EventRecord>) {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), events);
     }
 
     /// Adds a task as it is (fixtures).
@@ -393,13 +415,23 @@ impl TaskService for MemoryTaskService {
         _before_seq: Option<u64>,
         _limit: u32,
     ) -> BoxFuture<'_, Result<Vec<EventRecord>, ServiceError>> {
-        // The stand-in runs nothing, so nothing happens to its tasks.
-        let result = self.with_task(account, id, |_, _| Ok(Vec::new()));
+        // The stand-in runs nothing: its tasks have the events tests gave them.
+        let known = self
+            .lock()
+            .iter()
+            .any(|t| &t.id == id && &t.account == account);
+        let result = if known {
+            let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(events.get(id).cloned().unwrap_or_default())
+        } else {
+            Err(ServiceError::Rejected(Rejection::NotFound))
+        };
         Box::pin(async move { result })
     }
 
-    fn relay(&self, _id: &TaskId) -> Option<RelayView> {
-        None
+    fn relay(&self, id: &TaskId) -> Option<RelayView> {
+        let relays = self.relays.lock().unwrap_or_else(|e| e.into_inner());
+        relays.get(id).cloned()
     }
 }
 

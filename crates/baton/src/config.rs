@@ -95,7 +95,8 @@ pub struct TasksSection {
     #[serde(default, with = "crate::duration::serde_opt")]
     pub retention: Option<Duration>,
     /// How long a relay reconnects its source by itself, holding the destination session,
-    /// before the task's retry policy (RetryInterval, RetryCount) takes over. Default 10 s.
+    /// before the task's retry policy (RetryInterval, RetryCount) takes over. Default 35 s:
+    /// an encoder restart of up to 30 s keeps the destination session.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub grace: Option<Duration>,
 }
@@ -388,7 +389,7 @@ mod tests {
     fn task_settings() {
         let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
         assert_eq!(s.engine.policy.retention, 7 * 24 * 3600);
-        assert_eq!(s.engine.relay.grace, Duration::from_secs(10));
+        assert_eq!(s.engine.relay.grace, Duration::from_secs(35));
         let file: FileConfig =
             toml::from_str("[tasks]\nretention = \"2d\"\ngrace = \"30s\"\n").unwrap();
         let s = Settings::merge(file, Overrides::default()).unwrap();

@@ -22,12 +22,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use baton_engine::{CallbackKeys, Engine, StreamControl, StreamControlConfig, SystemClock};
+use baton_engine::{
+    CallbackKeys, Engine, LocalIngest, StreamControl, StreamControlConfig, SystemClock,
+};
 use baton_relay::RelayPool;
 use baton_store_sqlite::SqliteStore;
 
 use crate::config::{Overrides, Settings};
-use crate::credentials::LiveCredentials;
+use crate::credentials::{DomainConfig, LiveCredentials};
 use crate::service::{ControlService, EngineService, StoreGroupService};
 
 /// How long shutdown waits for connections and relays to close.
@@ -173,6 +175,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
 
+    let mut engine_config = settings.engine.clone();
+    engine_config.local_ingest = Some(local_ingest(
+        &settings,
+        &credentials.current().domains,
+        Arc::clone(&hub),
+    ));
     let engine = Engine::start(
         Arc::clone(&store) as _,
         Arc::new(SystemClock),
@@ -181,7 +189,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let credentials = Arc::clone(&credentials);
             move |account| credentials.callback_secret(account)
         }),
-        settings.engine.clone(),
+        engine_config,
         cancel.child_token(),
     )
     .await
@@ -254,6 +262,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// This node's ingest as tasks' sources name it: loopback, the listeners' own addresses and
+/// the configured ingest domains (exact names; those configured at start). A task whose
+/// source is one of its streams has that stream watched through the hub while it waits for
+/// a retry; any other source is probed, which works for this node too, only less promptly.
+fn local_ingest(settings: &Settings, domains: &[DomainConfig], hub: Arc<StreamHub>) -> LocalIngest {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).into();
+    for addr in [settings.rtmp_listen, settings.play_listen] {
+        if !addr.ip().is_unspecified() {
+            hosts.push(addr.ip().to_string());
+        }
+    }
+    hosts.extend(
+        domains
+            .iter()
+            .filter(|d| !d.name.contains('*'))
+            .map(|d| d.name.to_ascii_lowercase()),
+    );
+    hosts.sort();
+    hosts.dedup();
+    LocalIngest {
+        hub,
+        hosts,
+        rtmp_port: settings.rtmp_listen.port(),
+        http_flv_port: settings.play_listen.port(),
+    }
+}
+
 fn api_router(ready: Arc<AtomicBool>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -293,5 +328,54 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, Overrides};
+    use baton_net::hub::{HubConfig, StreamKey};
+
+    #[test]
+    fn the_local_ingest_is_reached_through_loopback_the_listen_address_and_the_domains() {
+        let settings = Settings::resolve(
+            None,
+            Overrides {
+                rtmp_listen: Some("10.0.0.5:1936".parse().unwrap()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        let domains: Vec<DomainConfig> = toml::from_str::<FileConfig>(
+            "[[domains]]\nname = \"Live.Example.com\"\naccount = \"root\"\n[[domains]]\nname = \"*.wild.example\"\naccount = \"root\"\n",
+        )
+        .unwrap()
+        .domains;
+        let local = local_ingest(&settings, &domains, StreamHub::new(HubConfig::default()));
+        let key = |d: &str| Some(StreamKey::new(d, "live", "s"));
+        assert_eq!(
+            local.stream_of("rtmp://10.0.0.5:1936/live/s"),
+            key("10.0.0.5")
+        );
+        assert_eq!(
+            local.stream_of("rtmp://localhost:1936/live/s"),
+            key("localhost")
+        );
+        assert_eq!(
+            local.stream_of("rtmp://live.example.com:1936/live/s"),
+            key("live.example.com")
+        );
+        // The play listener (0.0.0.0:8081 by default): loopback and the domains.
+        assert_eq!(
+            local.stream_of("http://127.0.0.1:8081/live/s.flv"),
+            key("127.0.0.1")
+        );
+        assert_eq!(
+            local.stream_of("rtmp://10.0.0.5/live/s"),
+            None,
+            "another port"
+        );
+        assert_eq!(local.stream_of("rtmp://a.wild.example:1936/live/s"), None);
     }
 }

@@ -389,7 +389,7 @@ async fn an_item_that_cannot_be_fetched_falls_under_the_retry_policy() {
         TaskStatus::Running,
         "the relay's grace period first"
     );
-    sleep(Duration::from_secs(10)).await;
+    sleep(Duration::from_secs(35)).await;
     let t = engine.get(&acct(), &task.id).await.unwrap();
     assert_eq!(t.runtime.status, TaskStatus::Abnormal);
     assert_eq!(

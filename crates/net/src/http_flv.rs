@@ -108,22 +108,9 @@ async fn play(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    let Some(without_ext) = path.strip_suffix(".flv") else {
+    let Some(key) = key_of(&path, query.vhost, host_header(&headers)) else {
         return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
     };
-    let Some((app, stream)) = without_ext.rsplit_once('/') else {
-        return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
-    };
-    if app.is_empty() || stream.is_empty() {
-        return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
-    }
-    let domain = query
-        .vhost
-        .filter(|v| !v.is_empty())
-        .or_else(|| host_header(&headers))
-        .unwrap_or_else(|| DEFAULT_DOMAIN.to_string())
-        .to_ascii_lowercase();
-    let key = StreamKey::new(domain, app, stream);
     let request = StreamRequest {
         key: &key,
         query: uri.query(),
@@ -215,6 +202,40 @@ async fn play(
 
 fn mux_frame(frame: &Frame, out: &mut BytesMut) {
     FlvMuxer::write_tag(frame.kind, wire_timestamp(frame.dts), &frame.payload, out);
+}
+
+/// The stream of `/APP/STREAM.flv` (`path` without its leading `/`): the domain is the `vhost`
+/// query parameter, else the request's host.
+fn key_of(path: &str, vhost: Option<String>, host: Option<String>) -> Option<StreamKey> {
+    let (app, stream) = path.strip_suffix(".flv")?.rsplit_once('/')?;
+    if app.is_empty() || stream.is_empty() {
+        return None;
+    }
+    let domain = vhost
+        .filter(|v| !v.is_empty())
+        .or(host)
+        .unwrap_or_else(|| DEFAULT_DOMAIN.to_string())
+        .to_ascii_lowercase();
+    Some(StreamKey::new(domain, app, stream))
+}
+
+/// The stream of this node's play listener that an HTTP-FLV pull of `url` reaches, as the
+/// listener derives it from the request reqwest sends for `url`. `None` when `url` names no
+/// stream, or has percent-escapes in its path (not worth decoding for a lookup that only
+/// picks the cheaper way to watch a source).
+pub fn play_key(url: &reqwest::Url) -> Option<StreamKey> {
+    let path = url.path().strip_prefix('/')?;
+    if path.contains('%') {
+        return None;
+    }
+    let vhost = url
+        .query_pairs()
+        .find(|(k, _)| k == "vhost")
+        .map(|(_, v)| v.into_owned());
+    let host = url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string());
+    key_of(path, vhost, host)
 }
 
 /// The hostname of the `Host` header, without port.
