@@ -620,6 +620,7 @@ fn event(
             reason: None,
             exit_reason: None,
             item: None,
+            auth_key: None,
             time: CAPTURE_TIME + seq as i64,
         },
         attempts: 0,
