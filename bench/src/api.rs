@@ -177,7 +177,9 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
     };
     server.stop();
 
-    let report = report(&args, &all, &writes, seconds, cpu, machine, memory, db, restart);
+    let report = report(
+        &args, &all, &writes, seconds, cpu, machine, memory, db, restart,
+    );
     println!("{report}");
     Ok(if all.unavailable == 0 && all.errors == 0 {
         ExitCode::SUCCESS
