@@ -22,13 +22,16 @@ use baton_domain::{
     AccountId, Command, Effect, EventRecord, ListFilter, Page, Policy, Rejection, StoreError, Task,
     TaskId, TaskList, TaskPatch, TaskSpec, TaskStore, Timer, Transition, UnixTime,
 };
+use baton_net::egress::EgressPolicy;
 use baton_relay::{PlayerConfig, RelayConfig};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Clock;
-use crate::capability::{MediaSources, Unsupported, check_supported, relay_config};
+use crate::capability::{
+    MediaSources, Unsupported, check_reachable, check_supported, relay_config,
+};
 
 pub use outbox::CallbackKeys;
 pub use supervisor::{LocalLauncher, RelayLauncher};
@@ -53,6 +56,9 @@ pub struct EngineConfig {
     pub media: MediaSources,
     /// How playlists are played (pacing lead, HTTP reads).
     pub player: PlayerConfig,
+    /// Where each account's sources, playlist items and callbacks may connect. Default
+    /// unrestricted (tests on in-memory networks); `baton serve` sets its `[egress]` policy.
+    pub egress: Arc<EgressPolicy>,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +70,7 @@ impl Default for EngineConfig {
             stop_timeout: Duration::from_secs(5),
             media: MediaSources::default(),
             player: PlayerConfig::default(),
+            egress: Arc::default(),
         }
     }
 }
@@ -141,6 +148,7 @@ impl Engine {
                     Arc::clone(&store),
                     Arc::clone(&clock),
                     keys,
+                    Arc::clone(&config.egress),
                     cancel.child_token(),
                 ),
                 store,
@@ -174,6 +182,7 @@ impl Engine {
         spec: TaskSpec,
     ) -> Result<Task, EngineError> {
         check_supported(&spec, &self.inner.config.media).map_err(EngineError::Unsupported)?;
+        check_reachable(&spec, None, account, &self.inner.config.egress)?;
         let now = self.inner.clock.now();
         let transition = Task::create(id, account.clone(), spec, now)?;
         self.inner
@@ -364,6 +373,12 @@ impl Engine {
                 // A stopped task's new sources must be runnable too.
                 check_supported(&transition.task.spec, &self.inner.config.media)
                     .map_err(EngineError::Unsupported)?;
+                check_reachable(
+                    &transition.task.spec,
+                    Some(&task.spec),
+                    account,
+                    &self.inner.config.egress,
+                )?;
             }
             match self.write(&task, &transition, now).await {
                 Ok(()) => {
@@ -406,7 +421,7 @@ impl Engine {
             match effect {
                 Effect::StartRelay { run } => {
                     let c = &self.inner.config;
-                    let config = relay_config(task, &c.relay, &c.media, &c.player);
+                    let config = relay_config(task, &c.relay, &c.media, &c.player, &c.egress);
                     self.inner
                         .supervisor
                         .start(&task.account, &task.id, *run, config);

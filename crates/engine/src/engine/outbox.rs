@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_domain::{AccountId, CallbackEvent, OutboxEntry, TaskStore};
+use baton_net::egress::{Egress, EgressPolicy};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::Clock;
-use crate::webhook::{Delivery, deliver, retry_delay};
+use crate::webhook::{ATTEMPT_TIMEOUT, Delivery, DeliveryError, client, deliver, retry_delay};
 
 /// Events fetched per round.
 const BATCH: u32 = 64;
@@ -73,10 +74,11 @@ impl Outbox {
         store: Arc<dyn TaskStore>,
         clock: Arc<dyn Clock>,
         keys: CallbackKeys,
+        egress: Arc<EgressPolicy>,
         cancel: CancellationToken,
     ) -> Outbox {
         let wake = Arc::new(Notify::new());
-        tokio::spawn(run(store, clock, keys, cancel, Arc::clone(&wake)));
+        tokio::spawn(run(store, clock, keys, egress, cancel, Arc::clone(&wake)));
         Outbox { wake }
     }
 
@@ -90,10 +92,10 @@ async fn run(
     store: Arc<dyn TaskStore>,
     clock: Arc<dyn Clock>,
     keys: CallbackKeys,
+    egress: Arc<EgressPolicy>,
     cancel: CancellationToken,
     wake: Arc<Notify>,
 ) {
-    let client = reqwest::Client::new();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -109,8 +111,8 @@ async fn run(
         };
         futures_util::stream::iter(due)
             .for_each_concurrent(CONCURRENCY, |entry| {
-                let (store, clock, keys, client) = (&store, &clock, &keys, &client);
-                async move { attempt(store.as_ref(), clock.as_ref(), keys, client, entry).await }
+                let (store, clock, keys, egress) = (&store, &clock, &keys, &egress);
+                async move { attempt(store.as_ref(), clock.as_ref(), keys, egress, entry).await }
             })
             .await;
     }
@@ -120,7 +122,7 @@ async fn attempt(
     store: &dyn TaskStore,
     clock: &dyn Clock,
     keys: &CallbackKeys,
-    client: &reqwest::Client,
+    egress: &Arc<EgressPolicy>,
     entry: OutboxEntry,
 ) {
     let event = &entry.event;
@@ -133,12 +135,20 @@ async fn attempt(
         body: body.as_bytes(),
         secret: &secret,
     };
-    let result = match deliver(client, &delivery, now).await {
+    // The account's egress: the callback goes only where its sources may go, no redirects.
+    let egress = Egress::new(Arc::clone(egress), &event.account.0);
+    let sent = async {
+        let client = tokio::time::timeout(ATTEMPT_TIMEOUT, client(&egress, &event.url))
+            .await
+            .map_err(|_| DeliveryError::Url(format!("no address within {ATTEMPT_TIMEOUT:?}")))??;
+        deliver(&client, &delivery, now).await
+    };
+    let result = match sent.await {
         Ok(()) => {
             debug!(event = %event.id, url = %event.url, "callback delivered");
             store.mark_delivered(&event.id, clock.now()).await
         }
-        Err(e) if entry.attempts + 1 >= MAX_ATTEMPTS => {
+        Err(e) if !e.is_retryable() || entry.attempts + 1 >= MAX_ATTEMPTS => {
             warn!(event = %event.id, url = %event.url, error = %e, attempts = entry.attempts + 1, "callback given up");
             store.mark_delivered(&event.id, clock.now()).await
         }

@@ -98,8 +98,9 @@ fn redirect_target(response: &Response, url: &Url) -> Option<Url> {
     url.join(location.to_str().ok()?).ok()
 }
 
-/// A client that connects to `url`'s host only at addresses `egress` allows.
-async fn client_for(egress: &Egress, url: &Url) -> Result<Client, HttpError> {
+/// A client that connects to `url`'s host only at addresses `egress` allows (resolved now,
+/// once), and follows no redirect. For one request to `url`; [`send`] makes one per hop.
+pub async fn client_for(egress: &Egress, url: &Url) -> Result<Client, HttpError> {
     if !egress.is_restricted() {
         return unrestricted_client();
     }
