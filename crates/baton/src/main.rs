@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod credentials;
 mod duration;
+mod egress;
 mod relay_cmd;
 mod serve;
 mod service;

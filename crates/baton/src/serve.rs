@@ -130,6 +130,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
 
+    // Tasks may not reach Baton's own API (as bound: the port may have been 0).
+    let mut engine_config = settings.engine.clone();
+    let api_addr = api.local_addr().context("the control API's address")?;
+    engine_config.egress = Arc::new(crate::egress::with_api_listener(
+        (*engine_config.egress).clone(),
+        api_addr,
+    )?);
     let engine = Engine::start(
         store,
         Arc::new(SystemClock),
@@ -138,7 +145,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let credentials = Arc::clone(&credentials);
             move |account| credentials.callback_secret(account)
         }),
-        settings.engine.clone(),
+        engine_config,
         cancel.child_token(),
     )
     .await
