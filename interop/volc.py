@@ -18,9 +18,10 @@ would point it at Baton (sdk-wire.md, Volcengine), behind one small face:
   ``requests`` response hook on the SDK's own session). A 200 reply that carries
   ``ResponseMetadata.Error`` (which the SDK returns as a success) is raised too.
 * The SDK's signature has a one-second ``X-Date`` and no nonce, so the same call sent twice
-  within one second is byte-for-byte the same request. Baton refuses such a repeat of a
-  mutating call as a replay; the face waits for the next second before repeating one
-  (``distinct_seconds=False`` turns that off, for the test of exactly that case).
+  within one second is byte-for-byte the same request. Baton runs such a state-changing
+  request once and answers the repeat with the first answer; the face waits for the next
+  second before repeating one, as the tests mean two calls (``distinct_seconds=False`` turns
+  that off, for the test of exactly that case).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ impl Totals {
         let mut t = Totals::default();
         for relay in relays {
             let s = relay.status();
-            t.running += usize::from(s.state == RelayState::Running);
+            t.running += usize::from(s.state == RelayState::Forwarding);
             t.failed += usize::from(s.state == RelayState::Failed);
             t.frames_in += s.frames_in;
             t.frames_out += s.frames_out;

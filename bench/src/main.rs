@@ -3,10 +3,13 @@
 //! relay CPU, memory, frame loss and added latency. See docs/benchmarks.md.
 //!
 //! * `baton-bench run` — the benchmark; `--write docs/benchmarks.md` records the results.
+//! * `baton-bench api` — sustained signed-API (Alibaba RPC) throughput over many keys, every
+//!   request spending a nonce (see `api.rs`).
 //! * `baton-bench smoke` — two Baton relays for a few seconds; fails on any lost frame or an
 //!   absurd latency (for CI).
 //! * `baton-bench host` — (hidden) the Baton system under test, started by `run`.
 
+mod api;
 mod clip;
 mod conn;
 mod generator;
@@ -54,6 +57,9 @@ enum Command {
     Run(RunArgs),
     /// Two Baton relays for a few seconds; exit status 1 on lost frames or absurd latency.
     Smoke(SmokeArgs),
+    /// Signed API throughput: `baton serve` with many keys, signed Describes as fast as it
+    /// answers; exit status 1 on any 503 or connection error.
+    Api(api::ApiArgs),
     /// The Baton system under test (started by `run`).
     #[command(hide = true)]
     Host(host::HostArgs),
@@ -139,6 +145,7 @@ fn main() -> ExitCode {
         Command::Host(args) => return host::run(args),
         Command::Run(args) => block_on(run(args)),
         Command::Smoke(args) => block_on(smoke(args)),
+        Command::Api(args) => block_on(api::run(args)),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,10 @@
-//! The output timeline under arbitrary input: random segments, gaps, timestamps (near the
-//! 32-bit wrap too), B-frame composition times. Output DTS strictly increases per track and
-//! PTS ≥ DTS, whatever comes in.
+//! The output timeline under arbitrary input: random segments (live ones placed by decode
+//! time, seamless ones by a start read ahead), gaps, timestamps (near the 32-bit wrap too),
+//! B-frame composition times. Output DTS strictly increases per track and PTS ≥ DTS, whatever
+//! comes in.
 #![no_main]
 
-use baton_media::timeline::{Timeline, TimelineConfig, TimestampUnwrapper};
+use baton_media::timeline::{SegmentStart, Timeline, TimelineConfig, TimestampUnwrapper};
 use baton_media::{Frame, TagType};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +16,29 @@ fuzz_target!(|data: &[u8]| {
     for op in data.chunks_exact(8) {
         let ts = u32::from_le_bytes([op[1], op[2], op[3], op[4]]);
         match op[0] % 8 {
+            0 if op[7] & 1 == 1 => {
+                // A start read ahead (whatever it says: it need not match what follows).
+                unwrapper.reset();
+                let mut start = SegmentStart::default();
+                let cts = i32::from(i16::from_le_bytes([op[5], op[6]]));
+                let [_, a, b, c] = cts.to_be_bytes();
+                let dts = unwrapper.unwrap(ts);
+                start.observe(&Frame::new(
+                    TagType::Video,
+                    dts,
+                    Bytes::from(vec![0x17, 1, a, b, c]),
+                ));
+                if op[7] & 2 == 2 {
+                    let audio = Frame::new(
+                        TagType::Audio,
+                        dts + i64::from(op[6]),
+                        Bytes::from_static(&[0xaf, 1]),
+                    );
+                    start.observe(&audio);
+                }
+                timeline.begin_seamless_segment(&start);
+                unwrapper.reset();
+            }
             0 => {
                 timeline.begin_segment(i64::from(op[5]) * 100);
                 unwrapper.reset();

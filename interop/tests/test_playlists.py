@@ -9,7 +9,11 @@ live stream into nginx-rtmp, which records every session; ffprobe reads the reco
 * kill -9 of `baton serve` mid-list: after the restart the task plays on from the saved item
   and position (±2 s);
 * a corrupt item is skipped with a signed `ItemSkipped` callback; the end of the list stops
-  the task (3) with `PlaylistFinished`.
+  the task (3) with `PlaylistFinished`;
+* MP4s made with x264's default settings (B-frames: decoded before they are shown), played
+  twice: at every item boundary each track's presentation continues where it ended (the one
+  that binds with no hole, the other with the items' own A/V imbalance, about a frame), A/V
+  aligned as in the files, DTS strictly increasing.
 """
 
 from __future__ import annotations
@@ -54,6 +58,15 @@ def make(path: Path, seconds: float, *extra: str) -> Path:
     return path
 
 
+def make_x264_default(path: Path, seconds: float) -> Path:
+    """25 fps H.264 with x264's defaults (3 B-frames, B-pyramid) and AAC, as most files are."""
+    argv = FFMPEG + ["-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+                     "-f", "lavfi", "-i", "sine=frequency=440", "-t", str(seconds),
+                     "-c:v", "libx264", "-c:a", "aac", str(path)]
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    return path
+
+
 def span(path: Path) -> dict[str, tuple[float, float]]:
     """(first DTS, end = last DTS + duration) per track, seconds, as ffprobe reads the file."""
     out = {}
@@ -78,6 +91,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "b.mp4": make(d / "b.mp4", 2),  # moov after mdat
         "c.flv": make(d / "c.flv", 2, "-f", "flv"),
         "long.mp4": make(d / "long.mp4", 8, "-movflags", "+faststart"),
+        "x4.mp4": make_x264_default(d / "x4.mp4", 4),
+        "x3.mp4": make_x264_default(d / "x3.mp4", 3),
+        "dropped.mp4": make(d / "dropped.mp4", 2, "-map", "0:v", "-map", "1:a", "-map", "1:a",
+                            "-map", "1:a", "-c:a:1", "libopus", "-c:a:2", "libmp3lame"),
     }
     bad = d / "bad.mp4"
     bad.write_bytes(f["a.mp4"].read_bytes()[: 2000])  # moov cut short
@@ -235,6 +252,33 @@ def test_a_corrupt_item_is_skipped_with_a_callback(node, files):
         cb.close()
 
 
+def test_a_track_baton_cannot_carry_is_a_callback(node, files):
+    """An MP4 with AAC, Opus and MP3 audio: it plays (H.264 + AAC) and the task tells, once
+    per track for the run (the list plays twice), which tracks it plays without."""
+    cb = Callbacks(SECRET)
+    try:
+        dst = f"drop-{uuid.uuid4().hex[:6]}"
+        c, by_id = node.create(["dropped.mp4"], dst, CallbackUrl=cb.url, RepeatNumber=1)
+        task_id = by_id["TaskId"]
+        cb.wait_event(task_id, "PlaylistFinished", timeout=20)
+        time.sleep(1)
+        events = {e["Sequence"]: e for e in cb.of(task_id)}
+        dropped = [events[s] for s in sorted(events) if events[s].get("Event") == "ItemTrackDropped"]
+        details = [e["Detail"] for e in dropped]
+        assert len(dropped) == 2, details
+        assert all(e["State"] == "Running" and e["FileIndex"] == 0 for e in dropped), dropped
+        assert dropped[0]["FileUrl"].endswith("dropped.mp4"), dropped[0]
+        assert "track 3 (audio 'Opus')" in details[0], details
+        assert "track 4 (audio 'mp4a')" in details[1] and "0x6b" in details[1], details
+        time.sleep(0.5)
+        [record] = node.records(dst)
+        probe = probe_file(record)
+        assert probe.streams["audio"]["codec_name"] == "aac"
+        assert probe.count("video") == 2 * 2 * FPS
+    finally:
+        cb.close()
+
+
 def test_vod_media_ids_and_local_paths(node, files):
     """`vod`: media IDs resolved in the media dir; `url`: absolute paths under local_roots."""
     expected = item_length(files["c.flv"]) + item_length(files["b.mp4"])
@@ -259,6 +303,76 @@ def test_vod_media_ids_and_local_paths(node, files):
     }
     e = fails(c.call, "CreateLivePullToPush", **params)
     assert (e.code, e.status) == ("InvalidParameter", 400) and "/etc/passwd" in e.message, e
+
+
+def presented(path: Path) -> dict[str, tuple[float, float, int]]:
+    """Per track of a source file: (first PTS, end of its last frame, packets), ms, as an FLV
+    player presents it: every packet, whole (an AAC frame is 1024 samples even where the MP4's
+    edit list trims it: FLV has no edit lists)."""
+    probe = probe_file(path)
+    out = {}
+    for kind, packets in probe.packets.items():
+        pts = [float(p["pts_time"]) * 1000 for p in packets]
+        if kind == "video":
+            frame = 1000 / 25
+        else:
+            frame = 1024 * 1000 / int(probe.streams["audio"]["sample_rate"])
+        out[kind] = (min(pts), max(pts) + frame, len(packets))
+    return out
+
+
+def test_b_frame_items_continue_their_presentation(node, files):
+    names = ["x4.mp4", "x3.mp4"]
+    sources = [presented(files[n]) for n in names]
+    for name in names:
+        first = probe_file(files[name]).packets["video"][0]
+        assert float(first["dts_time"]) < float(first["pts_time"]), f"{name}: no decode lead"
+    dst = f"bf-{uuid.uuid4().hex[:6]}"
+    c, by_id = node.create(names, dst, RepeatNumber=1)
+    wait_status(c, by_id, statuses=(1,), timeout=20)
+    wait_status(c, by_id, statuses=(3,), timeout=2 * 7 + 20)
+    time.sleep(1.5)
+    assert node.sessions(dst) == 1, "one destination session across items and loops"
+    [record] = node.records(dst)
+    probe = probe_file(record)
+    for kind in ("video", "audio"):
+        assert strictly_increasing([float(p["dts"]) for p in probe.packets[kind]]), f"{kind} DTS"
+    assert all(int(p["pts"]) >= int(p["dts"]) for p in probe.packets["video"]), "PTS < DTS"
+
+    # The recording cut into the 4 items it played (x4, x3, x4, x3), by packet counts.
+    order = [sources[0], sources[1], sources[0], sources[1]]
+    items: dict[str, list[list[int]]] = {}
+    for kind in ("video", "audio"):
+        pts = [int(p["pts"]) for p in probe.packets[kind]]
+        assert len(pts) == sum(src[kind][2] for src in order), kind
+        items[kind], at = [], 0
+        for src in order:
+            items[kind].append(pts[at:at + src[kind][2]])
+            at += src[kind][2]
+    frame = {"video": 40.0, "audio": 1024 * 1000 / 44100}
+    # Per boundary and track: the next item's first presented frame minus where the previous
+    # item's last one ended. The rule predicts it: one offset for both tracks, the smallest
+    # at which neither overlaps the previous item; the binding track continues, the other
+    # waits by the items' own imbalance (the AAC priming frame and the padded last one).
+    holes, predicted = [], []
+    for i in range(3):
+        before, after = order[i], order[i + 1]
+        need = {k: before[k][1] - after[k][0] for k in ("video", "audio")}
+        offset = max(need.values())
+        holes.append({k: min(items[k][i + 1]) - (max(items[k][i]) + frame[k]) for k in need})
+        predicted.append({k: offset - need[k] for k in need})
+    print("\nholes at boundaries, video/audio ms (predicted): " + ", ".join(
+        f"{h['video']:.1f}/{h['audio']:.1f} ({p['video']:.1f}/{p['audio']:.1f})"
+        for h, p in zip(holes, predicted)))
+    for i, (hole, pred) in enumerate(zip(holes, predicted)):
+        for kind in ("video", "audio"):
+            assert abs(hole[kind] - pred[kind]) <= 2.5, (i, kind, hole[kind], pred[kind])
+            assert hole[kind] <= frame[kind] + 3, (i, kind, hole[kind])
+        assert min(hole.values()) <= 1.5, ("no track continues", i, hole)
+    # A/V as in the files: each item's first picture 23 ms after its (priming) audio frame.
+    for i in range(4):
+        lead = min(items["video"][i]) - min(items["audio"][i])
+        assert abs(lead - (order[i]["video"][0] - order[i]["audio"][0])) <= 1.5, (i, lead)
 
 
 def test_ffprobe_reads_the_sources(files):

@@ -29,6 +29,12 @@ pub const DEFAULT_ACTION_LIMITS: [(&str, u32); 3] = [
     ("DescribeLiveStreamsBlockList", 50),
 ];
 
+/// Spent signed requests per access key within the window ([`ApiConfig::replay_share_per_key`]):
+/// 2¹⁹. At the provider's default rates an account's keys together send at most 170 Alibaba
+/// requests per second (the seven task actions at 10, Forbid 20, Resume 30, BlockList 50) and
+/// 130 Volcengine mutations; with an honest clock each entry lives ~910 s: ≤ 273,000 entries.
+pub const DEFAULT_REPLAY_SHARE: usize = 1 << 19;
+
 /// How the API handles requests. `Default` gives the provider's limits.
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
@@ -48,9 +54,12 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// How far a request's time may be from now, seconds. Default 900 (15 minutes, POP's).
     pub request_time_window: i64,
-    /// Signature nonces remembered for replay protection. When all are within their window,
-    /// further requests are refused with 503 until some expire. Default 262 144 (about 10 MB).
-    pub nonce_cache_capacity: usize,
+    /// Spent signed requests (Alibaba nonces, Volcengine state-changing requests) each access
+    /// key may have within their window (15 minutes after their signed time). A key that has
+    /// this many gets `Throttling.User` (Volcengine: `FlowLimitExceeded`) until its oldest
+    /// expire; no other key is affected. Default [`DEFAULT_REPLAY_SHARE`] (at most ~5 MB of
+    /// memory per key), more than a key can spend in a window at the provider's default rates.
+    pub replay_share_per_key: usize,
     /// `HostId` of error responses. Default: the request's `Host` header.
     pub host_id: Option<String>,
     /// `Recommend` of error responses: a URL template in which `{code}` and `{request_id}`
@@ -74,7 +83,7 @@ impl Default for ApiConfig {
                 .collect(),
             max_body_bytes: 512 * 1024,
             request_time_window: 15 * 60,
-            nonce_cache_capacity: 1 << 18,
+            replay_share_per_key: DEFAULT_REPLAY_SHARE,
             host_id: None,
             recommend_url: None,
             native_requests_per_second: 50,

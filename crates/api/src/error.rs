@@ -58,13 +58,24 @@ pub enum ApiError {
     /// The request time is outside the accepted window around now.
     #[error("request time outside the accepted window")]
     TimestampExpired,
-    /// The signature nonce was already used within the window.
+    /// The signature nonce was already used within the window (or, Volcengine, a
+    /// state-changing request's signature was).
     #[error("signature nonce already used")]
     NonceUsed,
-    /// The replay cache is full of unexpired nonces: the request is refused rather than
-    /// accepted without replay protection.
-    #[error("replay cache full")]
-    NonceCacheFull,
+    /// The access key has its whole share of spent requests within the window
+    /// ([`ApiConfig::replay_share_per_key`](crate::ApiConfig::replay_share_per_key)); its
+    /// oldest expire after `retry_after`. Only this key is refused.
+    #[error("the access key's share of spent requests is full for {retry_after:?}")]
+    ReplayShareExceeded { retry_after: std::time::Duration },
+    /// Replay protection could not record the request durably (the store failed): refused,
+    /// not executed.
+    #[error("replay protection unavailable: {0}")]
+    ReplayUnavailable(String),
+    /// A re-send of a state-changing request that was received before, but whose answer was
+    /// not kept (the server stopped while it ran): its outcome is unknown, and it is not run
+    /// again.
+    #[error("the answer of this request's first arrival was not kept")]
+    ReplayAnswerLost,
 
     // --- authorization and throttling ---
     /// The key's policy does not allow the action, or (`resource` set) the key may not act

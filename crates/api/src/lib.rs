@@ -29,11 +29,13 @@ use axum::response::Response;
 use axum::routing::get;
 
 pub use common::keys::{Credential, KeyStore, KeyStoreError, Policy, StaticKeyStore, TokenInfo};
+pub use common::replay::Replay;
 pub use common::time::{ManualClock, SystemClock, WallClock};
-pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS};
+pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS, DEFAULT_REPLAY_SHARE};
 pub use error::ApiError;
 pub use service::{
-    GroupError, GroupService, RelayView, ServiceError, StreamError, StreamService, TaskService,
+    GroupError, GroupService, RelayPhase, RelayView, ServiceError, StreamError, StreamService,
+    TaskService,
 };
 
 /// The services the API calls.
@@ -42,6 +44,8 @@ pub struct Services {
     pub tasks: Arc<dyn TaskService>,
     pub streams: Arc<dyn StreamService>,
     pub groups: Arc<dyn GroupService>,
+    /// Replay protection of both dialects ([`Replay::start`] on the durable store).
+    pub replay: Replay,
 }
 
 impl std::fmt::Debug for Services {
@@ -77,6 +81,7 @@ pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) ->
             services.tasks.clone(),
             services.streams.clone(),
             keys.clone(),
+            services.replay.clone(),
             config.clone(),
         )),
         volc: Arc::new(volc::handler::VolcState::new(
@@ -84,6 +89,7 @@ pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) ->
             services.streams,
             services.groups,
             keys,
+            services.replay,
             config,
         )),
     });

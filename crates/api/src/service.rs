@@ -96,11 +96,43 @@ pub trait TaskService: Send + Sync + 'static {
     fn relay(&self, id: &TaskId) -> Option<RelayView>;
 }
 
+/// What a task's relay is doing. The task's status stays the provider's (1 from StartTime on,
+/// whether media flows or not); this says whether it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RelayPhase {
+    /// Nothing has reached the destination yet (the source or the destination is being
+    /// connected, or the first keyframe is awaited).
+    Connecting,
+    /// Media reaches the destination.
+    Forwarding,
+    /// The source dropped; it is reconnected while the destination session is held.
+    SourceReconnecting,
+    /// The destination dropped; it is reconnected while the source keeps flowing.
+    DestinationReconnecting,
+    /// Stopped on request.
+    Stopped,
+    /// A playlist played to its end.
+    Finished,
+    /// Gave up (the task's retry policy takes over).
+    Failed,
+}
+
+impl RelayPhase {
+    pub const ALL: [RelayPhase; 7] = [
+        RelayPhase::Connecting,
+        RelayPhase::Forwarding,
+        RelayPhase::SourceReconnecting,
+        RelayPhase::DestinationReconnecting,
+        RelayPhase::Stopped,
+        RelayPhase::Finished,
+        RelayPhase::Failed,
+    ];
+}
+
 /// A task's running relay, as the native API shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RelayView {
-    /// `starting`, `running`, `source_reconnecting`, `destination_reconnecting`, …
-    pub state: &'static str,
+    pub state: RelayPhase,
     pub uptime_seconds: f64,
     pub bitrate_in_bps: u64,
     pub bitrate_out_bps: u64,

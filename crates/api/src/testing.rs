@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use baton_domain::ingest::{MAX_BLOCKS_PER_ACCOUNT, default_resume_at};
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockQuery, Command, EventRecord, Field, GroupList,
-    GroupStatus, ListFilter, Page, Rejection, SourceProtocol, SourceType, StreamPath, Tag, Task,
-    TaskGroup, TaskId, TaskPatch, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, Command, EventRecord, GroupList,
+    GroupStatus, ListFilter, Page, Rejection, StreamPath, Tag, Task, TaskGroup, TaskId, TaskPatch,
+    TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
@@ -27,6 +27,9 @@ pub struct MemoryTaskService {
     /// Ids of deleted tasks: taken for good here, as the stores keep them while the task's
     /// event log is kept.
     retired: Mutex<Vec<TaskId>>,
+    /// What tests say tasks' relays and event logs show (the stand-in runs nothing itself).
+    relays: Mutex<HashMap<TaskId, RelayView>>,
+    events: Mutex<HashMap<TaskId, Vec<EventRecord>>>,
 }
 
 impl MemoryTaskService {
@@ -35,7 +38,26 @@ impl MemoryTaskService {
             clock,
             tasks: Mutex::new(Vec::new()),
             retired: Mutex::new(Vec::new()),
+            relays: Mutex::new(HashMap::new()),
+            events: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shows `relay` as the task's running relay (`None`: no relay runs).
+    pub fn set_relay(&self, id: &TaskId, relay: Option<RelayView>) {
+        let mut relays = self.relays.lock().unwrap_or_else(|e| e.into_inner());
+        match relay {
+            Some(r) => relays.insert(id.clone(), r),
+            None => relays.remove(id),
+        };
+    }
+
+    /// Shows `events` (newest first) as the task's event log.
+    pub fn set_events(&self, id: &TaskId, events: Vec<EventRecord>) {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), events);
     }
 
     /// Adds a task as it is (fixtures).
@@ -179,8 +201,14 @@ impl TaskService for MemoryTaskService {
         patch: TaskPatch,
     ) -> BoxFuture<'_, Result<Task, ServiceError>> {
         let result = self.with_task(account, id, |t, now| {
-            check_update(t, &patch, now)?;
-            apply(&mut t.spec, patch);
+            // The domain's rules (seed 003), as the engine applies them; the stand-in keeps
+            // its own version and run-time bookkeeping.
+            let next = t.apply(
+                Command::Update(patch),
+                now,
+                &baton_domain::Policy::default(),
+            )?;
+            t.spec = next.task.spec;
             Ok(t.clone())
         });
         Box::pin(async move { result })
@@ -387,85 +415,33 @@ impl TaskService for MemoryTaskService {
         _before_seq: Option<u64>,
         _limit: u32,
     ) -> BoxFuture<'_, Result<Vec<EventRecord>, ServiceError>> {
-        // The stand-in runs nothing, so nothing happens to its tasks.
-        let result = self.with_task(account, id, |_, _| Ok(Vec::new()));
+        // The stand-in runs nothing: its tasks have the events tests gave them.
+        let known = self
+            .lock()
+            .iter()
+            .any(|t| &t.id == id && &t.account == account);
+        let result = if known {
+            let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(events.get(id).cloned().unwrap_or_default())
+        } else {
+            Err(ServiceError::Rejected(Rejection::NotFound))
+        };
         Box::pin(async move { result })
     }
 
-    fn relay(&self, _id: &TaskId) -> Option<RelayView> {
-        None
+    fn relay(&self, id: &TaskId) -> Option<RelayView> {
+        let relays = self.relays.lock().unwrap_or_else(|e| e.into_inner());
+        relays.get(id).cloned()
     }
 }
 
-/// What this stand-in "runs", mirroring the engine today: live RTMP / HTTP-FLV sources and
-/// file playlists.
+/// What this stand-in "runs": what the domain says this build runs
+/// ([`TaskSpec::supported`]), as the engine checks it.
 fn supported(spec: &TaskSpec) -> Result<(), ServiceError> {
-    let unsupported = |field, value: &str| ServiceError::Unsupported {
-        field,
-        value: value.to_string(),
-    };
-    if spec.source_type != SourceType::Live {
-        return Ok(());
-    }
-    match spec.source_protocol {
-        Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) => Ok(()),
-        Some(SourceProtocol::Hls) => Err(unsupported(Field::SourceProtocol, "hls")),
-        Some(SourceProtocol::Srt) => Err(unsupported(Field::SourceProtocol, "srt")),
-        Some(SourceProtocol::Rtsp) => Err(unsupported(Field::SourceProtocol, "rtsp")),
-        None => Err(unsupported(Field::SourceProtocol, "")),
-    }
-}
-
-/// The update rules (seed 003): Region only before the start; while running only
-/// CallbackUrl and RepeatNumber; EndTime after StartTime and now.
-fn check_update(task: &Task, patch: &TaskPatch, now: i64) -> Result<(), Rejection> {
-    let status = task.runtime.status;
-    if status == TaskStatus::Exited {
-        return Err(Rejection::Exited);
-    }
-    // A field set to the value it has is no change (as the domain decides).
-    let changes = patch.changes(&task.spec);
-    if changes.contains(&Field::Region) && status != TaskStatus::NotStarted {
-        return Err(Rejection::TaskHasStarted(Field::Region));
-    }
-    if status.is_running()
-        && let Some(field) = changes
-            .iter()
-            .find(|f| !matches!(f, Field::CallbackUrl | Field::RepeatNumber))
-    {
-        return Err(Rejection::TaskHasStarted(*field));
-    }
-    let start = patch.start_time.unwrap_or(task.spec.start_time);
-    let end = patch.end_time.unwrap_or(task.spec.end_time);
-    if end <= start || (patch.end_time.is_some() && end <= now) {
-        return Err(Rejection::IllegalDuration);
-    }
-    Ok(())
-}
-
-fn apply(spec: &mut TaskSpec, p: TaskPatch) {
-    fn set<T>(slot: &mut T, value: Option<T>) {
-        if let Some(v) = value {
-            *slot = v;
-        }
-    }
-    set(&mut spec.name, p.name);
-    set(&mut spec.region, p.region);
-    set(&mut spec.source_type, p.source_type);
-    set(&mut spec.source_protocol, p.source_protocol);
-    set(&mut spec.source_urls, p.source_urls);
-    set(&mut spec.dst_url, p.dst_url);
-    set(&mut spec.start_time, p.start_time);
-    set(&mut spec.end_time, p.end_time);
-    set(&mut spec.callback_url, p.callback_url);
-    set(&mut spec.repeat_number, p.repeat_number);
-    set(&mut spec.retry_count, p.retry_count);
-    set(&mut spec.retry_interval, p.retry_interval);
-    set(&mut spec.file_index, p.file_index);
-    set(&mut spec.offset, p.offset);
-    set(&mut spec.auth_key, p.auth_key);
-    set(&mut spec.req_auth, p.req_auth);
-    set(&mut spec.notify_item_switch, p.notify_item_switch);
+    spec.supported().map_err(|u| ServiceError::Unsupported {
+        field: u.field,
+        value: u.value,
+    })
 }
 
 /// Forbidden streams in memory, for ingest domains given at construction. A forbid records a
@@ -792,3 +768,7 @@ impl GroupService for MemoryGroupService {
         Box::pin(async move { Ok(GroupList { groups, total }) })
     }
 }
+
+mod replay;
+
+pub use replay::{MemoryReplayStore, replay};

@@ -606,17 +606,25 @@ async fn ten_requests_per_second_per_account_and_action() {
 
 #[tokio::test]
 async fn limits() {
-    // The replay cache refuses rather than forgets.
-    let h = Harness::with_config(|c| c.nonce_cache_capacity = 2);
+    // A key over its share of spent nonces is refused rather than forgotten: as a caller over
+    // its flow control, and only that key.
+    let h = Harness::with_config(|c| {
+        support::unthrottled(c);
+        c.replay_share_per_key = 2;
+    });
     let p = [("Region", "cn-shanghai"), ("TaskId", "abc")];
-    for expected in ["CodeTaskNotExist", "CodeTaskNotExist", "ServiceUnavailable"] {
+    for expected in ["CodeTaskNotExist", "CodeTaskNotExist", "Throttling.User"] {
         let (s, body) = h.call(Sig::V3, "DescribeLivePullToPush", &p).await;
-        assert_eq!(body["Code"], expected);
         assert_eq!(
-            s == StatusCode::SERVICE_UNAVAILABLE,
-            expected == "ServiceUnavailable"
+            (s, body["Code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(expected))
         );
     }
+    let req = h
+        .build(Sig::Rpc, Method::GET, "DescribeLivePullToPush", &p)
+        .finish(support::AK_B, support::SECRET_B);
+    let (_, body) = h.send(req).await;
+    assert_eq!(body["Code"], "CodeTaskNotExist");
     // Bodies: too large, or not a form.
     let h = Harness::with_config(|c| c.max_body_bytes = 64);
     let mut req = h.build(Sig::Rpc, Method::POST, "DescribeLivePullToPushList", &[]);

@@ -62,6 +62,8 @@ proptest! {
         body in prop::collection::vec(any::<u8>(), 0..64),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // The harness's replay protection spawns its writer on this runtime.
+        let _entered = runtime.enter();
         let h = Harness::new();
         let uri = format!("/?{}", fragments.join("&"));
         let Ok(uri) = uri.parse::<axum::http::Uri>() else {
@@ -156,6 +158,8 @@ proptest! {
         params in prop::collection::btree_map(name(), value(), 0..12),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // The harness's replay protection spawns its writer on this runtime.
+        let _entered = runtime.enter();
         let h = Harness::new();
         let sig = if v3 { support::Sig::V3 } else { support::Sig::Rpc };
         let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();

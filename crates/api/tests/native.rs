@@ -585,3 +585,144 @@ async fn one_task_model_under_every_api() {
         .await;
     assert_eq!(now["state"], "stopped");
 }
+
+fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
+    baton_api::RelayView {
+        state,
+        uptime_seconds: 12.5,
+        bitrate_in_bps: 0,
+        bitrate_out_bps: 0,
+        fps: 0.0,
+        bytes_in: 0,
+        bytes_out: 0,
+        frames_out: 0,
+        frames_dropped: 0,
+        source_connections: 0,
+        destination_sessions: 1,
+    }
+}
+
+fn event(
+    id: &str,
+    seq: u64,
+    state: baton_domain::CallbackState,
+    url: &str,
+) -> baton_domain::EventRecord {
+    baton_domain::EventRecord {
+        event: baton_domain::CallbackEvent {
+            id: format!("{id}.{seq}"),
+            seq,
+            account: baton_domain::AccountId("acct-a".into()),
+            task_id: baton_domain::TaskId(id.into()),
+            task_name: "relay".into(),
+            url: url.into(),
+            state,
+            reason: None,
+            exit_reason: None,
+            item: None,
+            auth_key: None,
+            time: CAPTURE_TIME + seq as i64,
+        },
+        attempts: 0,
+        delivered_at: Some(CAPTURE_TIME + seq as i64),
+    }
+}
+
+#[tokio::test]
+async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
+    use baton_api::RelayPhase;
+    use baton_domain::CallbackState;
+    let h = Harness::new();
+    let (status, _, task) = h
+        .native(
+            Method::POST,
+            "/v1/tasks",
+            T,
+            &[],
+            Some(live("one", CAPTURE_TIME)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    let tid = baton_domain::TaskId(id.clone());
+    h.service
+        .set_runtime(&tid, |r| r.status = baton_domain::TaskStatus::Running);
+    let path = format!("/v1/tasks/{id}");
+
+    // Status 1 (the provider's "running") while nothing flows yet: the relay says so.
+    h.service
+        .set_relay(&tid, Some(relay_view(RelayPhase::Connecting)));
+    let (_, _, doc) = h.native(Method::GET, &path, T, &[], None).await;
+    assert_eq!(
+        (doc["state"].as_str(), doc["relay"]["state"].as_str()),
+        (Some("running"), Some("connecting"))
+    );
+    h.service
+        .set_relay(&tid, Some(relay_view(RelayPhase::Forwarding)));
+    let (_, _, doc) = h.native(Method::GET, &path, T, &[], None).await;
+    assert_eq!(doc["relay"]["state"], "forwarding");
+    let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;
+    assert_eq!(list["items"][0]["relay"]["state"], "forwarding", "{list}");
+
+    // The event log: the moment forwarding began, recorded, never delivered.
+    h.service.set_events(
+        &tid,
+        vec![
+            event(&id, 2, CallbackState::Forwarding, ""),
+            event(
+                &id,
+                1,
+                CallbackState::Running,
+                "https://hooks.example.com/cb",
+            ),
+        ],
+    );
+    let (status, _, events) = h
+        .native(Method::GET, &format!("{path}/events"), T, &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let got: Vec<(&str, &str)> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["state"].as_str().unwrap(),
+                e["delivery"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("Forwarding", "none"), ("Running", "delivered")]);
+}
+
+#[tokio::test]
+async fn the_openapi_document_names_every_relay_and_event_state() {
+    let h = Harness::new();
+    let (_, _, doc) = h
+        .native(Method::GET, "/v1/openapi.json", None, &[], None)
+        .await;
+    let schemas = &doc["components"]["schemas"];
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("an enum: {v}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let relay: Vec<String> = baton_api::RelayPhase::ALL
+        .into_iter()
+        .map(|p| baton_api::native::dto::relay_state_name(p).to_string())
+        .collect();
+    assert_eq!(
+        names(&schemas["Relay"]["properties"]["state"]["enum"]),
+        relay
+    );
+    let events: Vec<String> = baton_domain::CallbackState::ALL
+        .into_iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    assert_eq!(
+        names(&schemas["Event"]["properties"]["state"]["enum"]),
+        events
+    );
+}

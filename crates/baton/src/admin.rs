@@ -10,8 +10,8 @@ use baton_net::ingest::{resolve_domain, split_query};
 use clap::{Args, Subcommand};
 
 use crate::credentials::{
-    AccountConfig, ApiKeyConfig, CredentialsFile, DomainConfig, ROOT_ACCOUNT, TokenConfig,
-    random_string,
+    AccountConfig, ApiKeyConfig, CALLBACK_SECRET_LEN, CredentialsFile, DomainConfig, ROOT_ACCOUNT,
+    TokenConfig, random_string,
 };
 
 #[derive(Args, Debug)]
@@ -32,6 +32,15 @@ pub enum AccountCommand {
     },
     /// Lists accounts.
     List {
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Replaces an account's callback signing secret (`root` too) with a new one, printed
+    /// once; a running server signs with it within a second. It wins over a
+    /// `callback_secret` in the config file.
+    RotateCallbackSecret {
+        /// The account.
+        id: String,
         #[command(flatten)]
         dir: DataDir,
     },
@@ -229,13 +238,36 @@ pub fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
                 !c.accounts.iter().any(|a| a.id == id),
                 "account {id} exists"
             );
-            let secret = random_string(40);
+            let secret = random_string(CALLBACK_SECRET_LEN);
             c.accounts.push(AccountConfig {
                 id: id.clone(),
                 callback_secret: secret.clone(),
             });
             file.save(&c)?;
             println!("account {id} created\ncallback secret: {secret}");
+        }
+        AccountCommand::RotateCallbackSecret { id, dir } => {
+            let file = file(&dir)?;
+            let mut c = file.load()?;
+            let named = id == ROOT_ACCOUNT
+                || c.accounts.iter().any(|a| a.id == id)
+                || c.api_keys.iter().any(|k| k.account == id)
+                || c.tokens.iter().any(|t| t.account == id)
+                || c.domains.iter().any(|d| d.account == id);
+            anyhow::ensure!(
+                named,
+                "no account {id} (create it with `baton account create {id}`)"
+            );
+            let secret = random_string(CALLBACK_SECRET_LEN);
+            match c.accounts.iter_mut().find(|a| a.id == id) {
+                Some(a) => a.callback_secret.clone_from(&secret),
+                None => c.accounts.push(AccountConfig {
+                    id: id.clone(),
+                    callback_secret: secret.clone(),
+                }),
+            }
+            file.save(&c)?;
+            println!("account {id}: new callback secret (shown once)\ncallback secret: {secret}");
         }
         AccountCommand::List { dir } => {
             let c = file(&dir)?.load()?;
@@ -378,6 +410,6 @@ pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn file(dir: &DataDir) -> anyhow::Result<CredentialsFile> {
-    std::fs::create_dir_all(&dir.data_dir)?;
+    crate::datadir::secure(&dir.data_dir)?;
     Ok(CredentialsFile::in_dir(&dir.data_dir))
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use baton_net::http_flv::HttpFlvConfig;
+use baton_net::http_listener::HttpLimits;
 use baton_net::hub::HubConfig;
 use baton_net::ingest::IngestConfig;
 use serde::Deserialize;
@@ -50,6 +51,30 @@ pub struct FileConfig {
     /// Where tasks' sources, playlist items and callbacks may connect (see `egress.rs`).
     #[serde(default)]
     pub egress: EgressSection,
+    /// The HTTP listeners' connection caps and timeouts (control API, HTTP-FLV).
+    #[serde(default)]
+    pub http: HttpSection,
+}
+
+/// `[http]` keys: the control API's and the HTTP-FLV play listener's limits. Beyond a cap a
+/// new connection is closed at accept. The caps, with `ingest.max_connections`, are fitted
+/// under the process's file limit at start (its soft limit is raised to the hard one first).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Simultaneous connections to the control API (Alibaba, Volcengine, `/v1`, `/healthz`).
+    /// Default 512.
+    pub api_max_connections: Option<usize>,
+    /// Simultaneous connections to the HTTP-FLV listener. Default 4096.
+    pub play_max_connections: Option<usize>,
+    /// Longest wait for a request's headers, on a new connection or a kept-alive one after
+    /// its response (slowloris and idle keep-alive sockets are closed after it). Default 10 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub header_read_timeout: Option<Duration>,
+    /// A connection with no byte moving either way this long is closed; a playing HTTP-FLV
+    /// response moves bytes with every frame. Default 60 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub idle_timeout: Option<Duration>,
 }
 
 /// `[media]` keys.
@@ -74,7 +99,8 @@ pub struct TasksSection {
     #[serde(default, with = "crate::duration::serde_opt")]
     pub retention: Option<Duration>,
     /// How long a relay reconnects its source by itself, holding the destination session,
-    /// before the task's retry policy (RetryInterval, RetryCount) takes over. Default 10 s.
+    /// before the task's retry policy (RetryInterval, RetryCount) takes over. Default 35 s:
+    /// an encoder restart of up to 30 s keeps the destination session.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub grace: Option<Duration>,
 }
@@ -93,6 +119,10 @@ pub struct ApiSection {
     pub actions_per_second: Option<u32>,
     /// Native API (`/v1`) requests per second per account. Default 50.
     pub native_requests_per_second: Option<u32>,
+    /// Spent signed requests (nonces, Volcengine state-changing requests) each access key may
+    /// have within their 15-minute window; a key with this many gets `Throttling.User` until
+    /// its oldest expire, other keys are not affected. Default 524288 (≤ ~5 MB per key).
+    pub replay_share_per_key: Option<usize>,
 }
 
 /// `[ingest]` keys.
@@ -134,6 +164,8 @@ pub struct Settings {
     pub ingest: IngestConfig,
     pub hub: HubConfig,
     pub http_flv: HttpFlvConfig,
+    /// The control API listener's cap and timeouts (the play listener's are in `http_flv`).
+    pub api_listener: HttpLimits,
     /// Configured accounts and API keys (none: generated in the data dir at start).
     pub credentials: Credentials,
     pub api: ApiConfig,
@@ -210,6 +242,29 @@ impl Settings {
             anyhow::ensure!(v > 0, "ingest.max_http_players must be at least 1");
             http_flv.max_players = v;
         }
+        let mut api_listener = HttpLimits {
+            max_connections: 512,
+            ..HttpLimits::default()
+        };
+        let h = &file.http;
+        if let Some(v) = h.api_max_connections {
+            anyhow::ensure!(v > 0, "http.api_max_connections must be at least 1");
+            api_listener.max_connections = v;
+        }
+        if let Some(v) = h.play_max_connections {
+            anyhow::ensure!(v > 0, "http.play_max_connections must be at least 1");
+            http_flv.listener.max_connections = v;
+        }
+        for limits in [&mut api_listener, &mut http_flv.listener] {
+            if let Some(v) = h.header_read_timeout {
+                anyhow::ensure!(!v.is_zero(), "http.header_read_timeout must be positive");
+                limits.header_read_timeout = v;
+            }
+            if let Some(v) = h.idle_timeout {
+                anyhow::ensure!(!v.is_zero(), "http.idle_timeout must be positive");
+                limits.idle_timeout = v;
+            }
+        }
         let mut api = ApiConfig::default();
         if let Some(regions) = file.api.regions.clone() {
             anyhow::ensure!(
@@ -228,6 +283,10 @@ impl Settings {
                 "api.native_requests_per_second must be at least 1"
             );
             api.native_requests_per_second = rate;
+        }
+        if let Some(share) = file.api.replay_share_per_key {
+            anyhow::ensure!(share > 0, "api.replay_share_per_key must be at least 1");
+            api.replay_share_per_key = share;
         }
         let mut engine = EngineConfig::default();
         if let Some(v) = file.tasks.retention {
@@ -279,6 +338,7 @@ impl Settings {
             ingest,
             hub,
             http_flv,
+            api_listener,
             credentials: Credentials {
                 accounts: file.accounts,
                 api_keys: file.api.keys,
@@ -335,7 +395,7 @@ mod tests {
     fn task_settings() {
         let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
         assert_eq!(s.engine.policy.retention, 7 * 24 * 3600);
-        assert_eq!(s.engine.relay.grace, Duration::from_secs(10));
+        assert_eq!(s.engine.relay.grace, Duration::from_secs(35));
         let file: FileConfig =
             toml::from_str("[tasks]\nretention = \"2d\"\ngrace = \"30s\"\n").unwrap();
         let s = Settings::merge(file, Overrides::default()).unwrap();
@@ -362,6 +422,17 @@ mod tests {
             (3, 200)
         );
         let file: FileConfig = toml::from_str("[api]\nnative_requests_per_second = 0\n").unwrap();
+        assert!(Settings::merge(file, Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn replay_share() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.api.replay_share_per_key, baton_api::DEFAULT_REPLAY_SHARE);
+        let file: FileConfig = toml::from_str("[api]\nreplay_share_per_key = 1000\n").unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(s.api.replay_share_per_key, 1000);
+        let file: FileConfig = toml::from_str("[api]\nreplay_share_per_key = 0\n").unwrap();
         assert!(Settings::merge(file, Overrides::default()).is_err());
     }
 

@@ -15,6 +15,13 @@
 //!
 //! With no key anywhere, the first `baton serve` generates a root key into that file and prints
 //! it once, so the service works out of the box.
+//!
+//! Callback secrets: every account — root, and every account a key, token or domain names —
+//! has its own callback secret, which signs its task callbacks and nothing else: a webhook
+//! receiver holds it, so it must never be a credential that can call the API. `baton serve`
+//! generates the missing ones into the file at start and prints them once; `baton account
+//! rotate-callback-secret` replaces one. A secret in the file (generated or rotated) wins over
+//! one in the config file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -34,7 +41,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     pub id: String,
-    /// HMAC-SHA256 key that signs this account's task callbacks.
+    /// HMAC-SHA256 key that signs this account's task callbacks (at least 16 characters,
+    /// never one of the API key secrets).
     pub callback_secret: String,
 }
 
@@ -133,10 +141,43 @@ pub struct Credentials {
 
 /// The account of the environment's and the generated key.
 pub const ROOT_ACCOUNT: &str = "root";
+/// Shortest callback secret.
+pub const MIN_CALLBACK_SECRET_LEN: usize = 16;
+/// Length of a generated callback secret.
+pub const CALLBACK_SECRET_LEN: usize = 40;
 /// The managed credentials file, in the data dir.
 pub const FILE_NAME: &str = "credentials.toml";
 
 impl Credentials {
+    /// The running server's view: `fixed` (config file, environment) and `stored` (the
+    /// managed file); for a key, token or domain in both `fixed` wins, for an account's
+    /// callback secret `stored` (generated or rotated there).
+    fn combined(fixed: &Credentials, stored: &Credentials) -> Credentials {
+        let mut out = fixed.merged(stored);
+        for a in &stored.accounts {
+            if let Some(slot) = out.accounts.iter_mut().find(|x| x.id == a.id) {
+                slot.clone_from(a);
+            }
+        }
+        out
+    }
+
+    /// Accounts that something names (root always; keys, tokens, domains) without a callback
+    /// secret, in order.
+    fn accounts_without_secret(&self) -> Vec<String> {
+        let named = std::iter::once(ROOT_ACCOUNT)
+            .chain(self.api_keys.iter().map(|k| k.account.as_str()))
+            .chain(self.tokens.iter().map(|t| t.account.as_str()))
+            .chain(self.domains.iter().map(|d| d.account.as_str()));
+        let mut missing: Vec<String> = named
+            .filter(|id| !self.accounts.iter().any(|a| a.id == *id))
+            .map(str::to_string)
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing
+    }
+
     /// `self` then `other`; for a key or account in both, `self` wins.
     fn merged(&self, other: &Credentials) -> Credentials {
         let mut out = self.clone();
@@ -167,8 +208,31 @@ impl Credentials {
         out
     }
 
-    /// Checks keys: unique ids, secrets of at least 16 characters.
+    /// Checks keys: unique ids, secrets of at least 16 characters; callback secrets of at
+    /// least 16 characters that are no API key's secret.
     pub fn check(&self) -> anyhow::Result<()> {
+        let mut accounts = std::collections::HashSet::new();
+        for a in &self.accounts {
+            anyhow::ensure!(
+                accounts.insert(&a.id),
+                "account {} is configured twice",
+                a.id
+            );
+            anyhow::ensure!(
+                a.callback_secret.len() >= MIN_CALLBACK_SECRET_LEN,
+                "account {}: the callback secret must be at least {MIN_CALLBACK_SECRET_LEN} characters",
+                a.id
+            );
+            anyhow::ensure!(
+                !self
+                    .api_keys
+                    .iter()
+                    .any(|k| k.access_key_secret == a.callback_secret),
+                "account {}: the callback secret is an API key's secret; a callback receiver \
+                 must not hold a credential that can call the API",
+                a.id
+            );
+        }
         let mut ids = std::collections::HashSet::new();
         for key in &self.api_keys {
             anyhow::ensure!(
@@ -352,11 +416,15 @@ struct Cache {
 #[derive(Debug)]
 pub struct Generated {
     pub path: PathBuf,
-    pub key: ApiKeyConfig,
+    /// The root key, when no key was configured anywhere.
+    pub key: Option<ApiKeyConfig>,
+    /// (account, callback secret) of the accounts that had none.
+    pub callback_secrets: Vec<(String, String)>,
 }
 
 impl LiveCredentials {
-    /// Combines the sources; generates a root key into the file when there is no key at all.
+    /// Combines the sources; generates a root key into the file when there is no key at all,
+    /// and a callback secret for every account without one.
     pub fn open(
         configured: Credentials,
         env_key: Option<(String, String)>,
@@ -375,27 +443,40 @@ impl LiveCredentials {
         fixed.check()?;
         let file = CredentialsFile::in_dir(data_dir);
         let mut stored = file.load()?;
-        let mut generated = None;
+        let mut key = None;
         if fixed.api_keys.is_empty() && stored.api_keys.is_empty() {
-            let key = ApiKeyConfig {
+            let generated = ApiKeyConfig {
                 access_key_id: format!("LTAI{}", random_string(20)),
                 access_key_secret: random_string(30),
                 account: ROOT_ACCOUNT.into(),
                 policy: Vec::new(),
                 resources: Vec::new(),
             };
-            stored.api_keys.push(key.clone());
-            file.save(&stored)?;
-            generated = Some(Generated {
-                path: file.path().to_path_buf(),
-                key,
+            stored.api_keys.push(generated.clone());
+            key = Some(generated);
+        }
+        let mut callback_secrets = Vec::new();
+        for account in Credentials::combined(&fixed, &stored).accounts_without_secret() {
+            let secret = random_string(CALLBACK_SECRET_LEN);
+            stored.accounts.push(AccountConfig {
+                id: account.clone(),
+                callback_secret: secret.clone(),
             });
+            callback_secrets.push((account, secret));
+        }
+        let generated = (key.is_some() || !callback_secrets.is_empty()).then(|| Generated {
+            path: file.path().to_path_buf(),
+            key,
+            callback_secrets,
+        });
+        if generated.is_some() {
+            file.save(&stored)?;
         }
         let live = LiveCredentials {
             cache: Mutex::new(Cache {
                 checked: Instant::now(),
                 modified: file.modified(),
-                merged: with_account_secrets(fixed.merged(&stored)),
+                merged: Credentials::combined(&fixed, &stored),
             }),
             fixed,
             file,
@@ -412,7 +493,7 @@ impl LiveCredentials {
             if modified != cache.modified {
                 match self.file.load() {
                     Ok(stored) => {
-                        cache.merged = with_account_secrets(self.fixed.merged(&stored));
+                        cache.merged = Credentials::combined(&self.fixed, &stored);
                         cache.modified = modified;
                         tracing::info!(path = %self.file.path().display(), "credentials reloaded");
                     }
@@ -462,26 +543,6 @@ impl KeyStore for LiveCredentials {
     }
 }
 
-/// Every account a key names gets a callback secret (derived from its keys when none is
-/// configured, so callbacks are always signed with something only the account's holder knows).
-fn with_account_secrets(mut c: Credentials) -> Credentials {
-    let missing: Vec<(String, String)> = c
-        .api_keys
-        .iter()
-        .filter(|k| !c.accounts.iter().any(|a| a.id == k.account))
-        .map(|k| (k.account.clone(), k.access_key_secret.clone()))
-        .collect();
-    for (account, secret) in missing {
-        if !c.accounts.iter().any(|a| a.id == account) {
-            c.accounts.push(AccountConfig {
-                id: account,
-                callback_secret: secret,
-            });
-        }
-    }
-    c
-}
-
 pub fn random_string(len: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -523,7 +584,7 @@ mod tests {
         let dir = temp_dir();
         let (live, generated) = LiveCredentials::open(Credentials::default(), None, &dir).unwrap();
         let generated = generated.expect("a key is generated");
-        assert_eq!(generated.key.account, ROOT_ACCOUNT);
+        assert_eq!(generated.key.expect("a key").account, ROOT_ACCOUNT);
         assert_eq!(live.current().api_keys.len(), 1);
         let (live2, again) = LiveCredentials::open(Credentials::default(), None, &dir).unwrap();
         assert!(again.is_none());
@@ -545,14 +606,77 @@ mod tests {
         let dir = temp_dir();
         let env = Some(("LTAIenv".to_string(), "0123456789abcdef".to_string()));
         let (live, generated) = LiveCredentials::open(Credentials::default(), env, &dir).unwrap();
-        assert!(generated.is_none());
+        // No key generated; root's callback secret is (its own, see below).
+        assert!(generated.expect("root's callback secret").key.is_none());
         let c = live.current();
         assert_eq!(c.api_keys[0].account, ROOT_ACCOUNT);
-        assert!(
-            c.accounts.iter().any(|a| a.id == ROOT_ACCOUNT),
-            "callback secret derived"
-        );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_account_gets_its_own_callback_secret_never_an_api_secret() {
+        let dir = temp_dir();
+        let env = Some(("LTAIenv".to_string(), "0123456789abcdef".to_string()));
+        let configured = Credentials {
+            api_keys: vec![ApiKeyConfig {
+                access_key_id: "LTAIacme".into(),
+                access_key_secret: "acme-api-secret-0123".into(),
+                account: "acme".into(),
+                policy: Vec::new(),
+                resources: Vec::new(),
+            }],
+            domains: vec![domain("live.example.com", "media")],
+            ..Credentials::default()
+        };
+        let (live, generated) =
+            LiveCredentials::open(configured.clone(), env.clone(), &dir).unwrap();
+        let generated = generated.expect("secrets are generated and printed once");
+        assert!(generated.key.is_none(), "keys are configured");
+        let accounts: Vec<&str> = generated
+            .callback_secrets
+            .iter()
+            .map(|(a, _)| a.as_str())
+            .collect();
+        assert_eq!(accounts, ["acme", "media", ROOT_ACCOUNT]);
+        for (account, secret) in &generated.callback_secrets {
+            let used = live.callback_secret(&AccountId(account.clone())).unwrap();
+            assert_eq!(used, secret.as_bytes(), "{account}");
+            assert_eq!(secret.len(), CALLBACK_SECRET_LEN);
+            assert_ne!(secret, "0123456789abcdef");
+            assert_ne!(secret, "acme-api-secret-0123");
+        }
+        // Kept in the file: the next start generates nothing and uses the same.
+        let (again, none) = LiveCredentials::open(configured, env, &dir).unwrap();
+        assert!(none.is_none());
+        assert_eq!(
+            again.callback_secret(&AccountId(ROOT_ACCOUNT.into())),
+            live.callback_secret(&AccountId(ROOT_ACCOUNT.into()))
+        );
+        // An account nothing names has none.
+        assert_eq!(live.callback_secret(&AccountId("nobody".into())), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_callback_secret_that_is_an_api_secret_or_short_is_refused() {
+        let key = ApiKeyConfig {
+            access_key_id: "LTAIacme".into(),
+            access_key_secret: "acme-api-secret-0123".into(),
+            account: "acme".into(),
+            policy: Vec::new(),
+            resources: Vec::new(),
+        };
+        let with = |secret: &str| Credentials {
+            accounts: vec![AccountConfig {
+                id: "acme".into(),
+                callback_secret: secret.into(),
+            }],
+            api_keys: vec![key.clone()],
+            ..Credentials::default()
+        };
+        assert!(with("acme-api-secret-0123").check().is_err());
+        assert!(with("short").check().is_err());
+        assert!(with("a-callback-secret-of-its-own").check().is_ok());
     }
 
     #[tokio::test]

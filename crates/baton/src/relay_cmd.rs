@@ -15,8 +15,8 @@ pub struct RelayArgs {
     /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM
     destination: String,
     /// How long to hold the destination while the source is away (and how long either side
-    /// may stay down) before giving up.
-    #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
+    /// may stay down) before giving up. The default rides through a 30 s encoder restart.
+    #[arg(long, default_value = "35s", value_parser = crate::duration::parse)]
     grace: Duration,
     /// A connected source that sends nothing this long is reconnected.
     #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
@@ -139,7 +139,7 @@ pub fn format_status(s: &RelayStatus) -> String {
     if let Some(e) = s
         .last_error
         .as_ref()
-        .filter(|_| s.state != baton_relay::RelayState::Running)
+        .filter(|_| s.state != baton_relay::RelayState::Forwarding)
     {
         line.push_str(&format!("  last error: {}", e.error));
     }

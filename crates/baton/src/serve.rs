@@ -22,12 +22,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use baton_engine::{CallbackKeys, Engine, StreamControl, StreamControlConfig, SystemClock};
+use baton_engine::{
+    CallbackKeys, Engine, LocalIngest, StreamControl, StreamControlConfig, SystemClock,
+};
 use baton_relay::RelayPool;
 use baton_store_sqlite::SqliteStore;
 
 use crate::config::{Overrides, Settings};
-use crate::credentials::LiveCredentials;
+use crate::credentials::{DomainConfig, LiveCredentials};
 use crate::service::{ControlService, EngineService, StoreGroupService};
 
 /// How long shutdown waits for connections and relays to close.
@@ -77,21 +79,64 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             media_dir: args.media_dir,
         },
     )?;
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    // Stream keys and secrets live there: private, and tightened if an older install left
+    // them readable.
+    for path in crate::datadir::secure(&settings.data_dir)? {
+        warn!(path = %path.display(), "permissions were too open; restricted to the owner");
+    }
     let env_key = args.access_key_id.zip(args.access_key_secret);
     let (credentials, generated) =
         LiveCredentials::open(settings.credentials.clone(), env_key, &settings.data_dir)?;
     let credentials = Arc::new(credentials);
     if let Some(g) = generated {
-        // Printed once, on the first start: the user needs it to call the API.
-        eprintln!(
-            "baton: no API key was configured; generated one for account `root` (kept in {}):\n  AccessKeyId:     {}\n  AccessKeySecret: {}",
-            g.path.display(),
-            g.key.access_key_id,
-            g.key.access_key_secret
-        );
+        // Printed once, when generated: the user needs the key to call the API, and each
+        // callback secret to check the account's callbacks.
+        if let Some(key) = &g.key {
+            eprintln!(
+                "baton: no API key was configured; generated one for account `root` (kept in {}):\n  AccessKeyId:     {}\n  AccessKeySecret: {}",
+                g.path.display(),
+                key.access_key_id,
+                key.access_key_secret
+            );
+        }
+        for (account, secret) in &g.callback_secrets {
+            eprintln!(
+                "baton: generated the callback secret of account `{account}` (kept in {}; it signs X-Baton-Signature):\n  {secret}",
+                g.path.display()
+            );
+        }
     }
+
+    // Every listener's flood must end at that listener's cap, never at the shared fd limit.
+    let mut settings = settings;
+    let fd_limit = crate::limits::raise_fd_limit();
+    if let Some(limit) = fd_limit {
+        let wanted = [
+            settings.ingest.max_connections,
+            settings.api_listener.max_connections,
+            settings.http_flv.listener.max_connections,
+        ];
+        let fitted = crate::limits::fit_caps(limit, wanted);
+        if fitted != wanted {
+            warn!(
+                fd_limit = limit,
+                rtmp = fitted[0],
+                api = fitted[1],
+                play = fitted[2],
+                "the connection caps exceed the open-file limit; lowered to fit (raise the hard limit, e.g. LimitNOFILE, to keep them)"
+            );
+        }
+        settings.ingest.max_connections = fitted[0];
+        settings.api_listener.max_connections = fitted[1];
+        settings.http_flv.listener.max_connections = fitted[2];
+    }
+    info!(
+        fd_limit = ?fd_limit,
+        rtmp = settings.ingest.max_connections,
+        api = settings.api_listener.max_connections,
+        play = settings.http_flv.listener.max_connections,
+        "connection caps"
+    );
 
     let store = SqliteStore::open(&settings.data_dir)
         .await
@@ -130,15 +175,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
 
-    // Tasks may not reach Baton's own API (as bound: the port may have been 0).
     let mut engine_config = settings.engine.clone();
+    // Tasks may not reach Baton's own API (as bound: the port may have been 0).
     let api_addr = api.local_addr().context("the control API's address")?;
     engine_config.egress = Arc::new(crate::egress::with_api_listener(
         (*engine_config.egress).clone(),
         api_addr,
     )?);
+    engine_config.local_ingest = Some(local_ingest(
+        &settings,
+        &credentials.current().domains,
+        Arc::clone(&hub),
+    ));
     let engine = Engine::start(
-        store,
+        Arc::clone(&store) as _,
         Arc::new(SystemClock),
         Arc::new(RelayPool::per_core().context("starting the relay threads")?),
         CallbackKeys::dynamic({
@@ -150,6 +200,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("starting the task engine")?;
+    // Spent signed requests still within their window, loaded before the API answers.
+    let replay = baton_api::Replay::start(Arc::clone(&store) as _, &settings.api)
+        .await
+        .context("loading replay protection")?;
     let api_routes = baton_api::router(
         baton_api::Services {
             tasks: Arc::new(EngineService(engine.clone())),
@@ -158,6 +212,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 store: groups,
                 clock: Arc::clone(&settings.api.clock),
             }),
+            replay,
         },
         credentials,
         settings.api.clone(),
@@ -180,12 +235,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     {
         let router = api_router(Arc::clone(&ready)).merge(api_routes);
         let cancel = cancel.child_token();
+        let limits = settings.api_listener;
         tracker.spawn(async move {
             info!(addr = ?api.local_addr().ok(), "control API listening");
-            if let Err(e) = axum::serve(api, router)
-                .with_graceful_shutdown(async move { cancel.cancelled().await })
-                .await
-            {
+            if let Err(e) = baton_net::http_listener::serve(api, router, limits, cancel).await {
                 error!(error = %e, "control API listener failed");
             }
         });
@@ -213,6 +266,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         warn!(deadline = ?SHUTDOWN_DEADLINE, "some connections did not close in time");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// This node's ingest as tasks' sources name it: loopback, the listeners' own addresses and
+/// the configured ingest domains (exact names; those configured at start). A task whose
+/// source is one of its streams has that stream watched through the hub while it waits for
+/// a retry; any other source is probed, which works for this node too, only less promptly.
+fn local_ingest(settings: &Settings, domains: &[DomainConfig], hub: Arc<StreamHub>) -> LocalIngest {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).into();
+    for addr in [settings.rtmp_listen, settings.play_listen] {
+        if !addr.ip().is_unspecified() {
+            hosts.push(addr.ip().to_string());
+        }
+    }
+    hosts.extend(
+        domains
+            .iter()
+            .filter(|d| !d.name.contains('*'))
+            .map(|d| d.name.to_ascii_lowercase()),
+    );
+    hosts.sort();
+    hosts.dedup();
+    LocalIngest {
+        hub,
+        hosts,
+        rtmp_port: settings.rtmp_listen.port(),
+        http_flv_port: settings.play_listen.port(),
+    }
 }
 
 fn api_router(ready: Arc<AtomicBool>) -> Router {
@@ -254,5 +334,54 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, Overrides};
+    use baton_net::hub::{HubConfig, StreamKey};
+
+    #[test]
+    fn the_local_ingest_is_reached_through_loopback_the_listen_address_and_the_domains() {
+        let settings = Settings::resolve(
+            None,
+            Overrides {
+                rtmp_listen: Some("10.0.0.5:1936".parse().unwrap()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        let domains: Vec<DomainConfig> = toml::from_str::<FileConfig>(
+            "[[domains]]\nname = \"Live.Example.com\"\naccount = \"root\"\n[[domains]]\nname = \"*.wild.example\"\naccount = \"root\"\n",
+        )
+        .unwrap()
+        .domains;
+        let local = local_ingest(&settings, &domains, StreamHub::new(HubConfig::default()));
+        let key = |d: &str| Some(StreamKey::new(d, "live", "s"));
+        assert_eq!(
+            local.stream_of("rtmp://10.0.0.5:1936/live/s"),
+            key("10.0.0.5")
+        );
+        assert_eq!(
+            local.stream_of("rtmp://localhost:1936/live/s"),
+            key("localhost")
+        );
+        assert_eq!(
+            local.stream_of("rtmp://live.example.com:1936/live/s"),
+            key("live.example.com")
+        );
+        // The play listener (0.0.0.0:8081 by default): loopback and the domains.
+        assert_eq!(
+            local.stream_of("http://127.0.0.1:8081/live/s.flv"),
+            key("127.0.0.1")
+        );
+        assert_eq!(
+            local.stream_of("rtmp://10.0.0.5/live/s"),
+            None,
+            "another port"
+        );
+        assert_eq!(local.stream_of("rtmp://a.wild.example:1936/live/s"), None);
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use baton_api::{
-    GroupError, GroupService, RelayView, ServiceError, StreamError, StreamService, TaskService,
-    WallClock,
+    GroupError, GroupService, RelayPhase, RelayView, ServiceError, StreamError, StreamService,
+    TaskService, WallClock,
 };
 use baton_domain::{
     AccountId, AppSelector, BlockList, BlockQuery, Command, CreateGroup, DeleteGroup, EventRecord,
@@ -193,13 +193,13 @@ impl TaskService for EngineService {
         let s = self.0.relay_status(id)?;
         Some(RelayView {
             state: match s.state {
-                RelayState::Starting => "starting",
-                RelayState::Running => "running",
-                RelayState::SourceReconnecting => "source_reconnecting",
-                RelayState::DestinationReconnecting => "destination_reconnecting",
-                RelayState::Stopped => "stopped",
-                RelayState::Finished => "finished",
-                RelayState::Failed => "failed",
+                RelayState::Connecting => RelayPhase::Connecting,
+                RelayState::Forwarding => RelayPhase::Forwarding,
+                RelayState::SourceReconnecting => RelayPhase::SourceReconnecting,
+                RelayState::DestinationReconnecting => RelayPhase::DestinationReconnecting,
+                RelayState::Stopped => RelayPhase::Stopped,
+                RelayState::Finished => RelayPhase::Finished,
+                RelayState::Failed => RelayPhase::Failed,
             },
             uptime_seconds: s.uptime.as_secs_f64(),
             bitrate_in_bps: s.bitrate_in,

@@ -732,3 +732,75 @@ fn watch_ends_when_the_task_is_deleted() {
     assert!(stdout.contains("State:"), "{stdout}");
     assert!(stdout.contains("was deleted"), "{stdout}");
 }
+
+#[test]
+fn callback_secrets_are_the_accounts_own_and_rotate() {
+    let home = TempDir::new("home");
+    let data = TempDir::new("data");
+    let dir = data.0.to_str().unwrap();
+    let secret_of = |out: &Out| -> String {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("callback secret: "))
+            .unwrap_or_else(|| panic!("no secret printed: {out:#?}"))
+            .to_string()
+    };
+    let created = baton(
+        &["account", "create", "acme", "--data-dir", dir],
+        &[],
+        &home.0,
+    )
+    .ok();
+    let first = secret_of(&created);
+    let rotated = baton(
+        &[
+            "account",
+            "rotate-callback-secret",
+            "acme",
+            "--data-dir",
+            dir,
+        ],
+        &[],
+        &home.0,
+    )
+    .ok();
+    let second = secret_of(&rotated);
+    assert_ne!(first, second);
+    assert!(second.len() >= 16);
+    // Root has an entry once rotated, even if no server ever started.
+    let root = baton(
+        &[
+            "account",
+            "rotate-callback-secret",
+            "root",
+            "--data-dir",
+            dir,
+        ],
+        &[],
+        &home.0,
+    )
+    .ok();
+    let root_secret = secret_of(&root);
+    let file = std::fs::read_to_string(data.0.join("credentials.toml")).unwrap();
+    assert!(file.contains(&second) && !file.contains(&first), "{file}");
+    assert!(file.contains(&root_secret), "{file}");
+    let unknown = baton(
+        &[
+            "account",
+            "rotate-callback-secret",
+            "nobody",
+            "--data-dir",
+            dir,
+        ],
+        &[],
+        &home.0,
+    );
+    assert_eq!(unknown.code, 1, "{unknown:#?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data.0), 0o700);
+        assert_eq!(mode(&data.0.join("credentials.toml")), 0o600);
+    }
+}

@@ -18,10 +18,18 @@
 //! unique, contain no `.`, and are not reused while any event of their task is stored (the
 //! store refuses such an ID, [`TaskStore::insert`](crate::TaskStore::insert)). Receivers deduplicate on the ID (delivery is at
 //! least once) and order on `seq`.
+//!
+//! One numbering for the log and the callbacks: a callback's `seq` and ID are those of its log
+//! entry. Events that are not provider callbacks (`Forwarding`, [`CallbackState::is_callback`])
+//! are only logged, so the callbacks of a task with a `CallbackUrl` skip their numbers; what
+//! was skipped is in the log. Contiguous callback numbers would need a second numbering whose
+//! IDs no longer name log entries; the providers' vocabulary (`Running`, `Recovering`,
+//! `Offline`, `Exit`) stays what callback receivers get.
 
 use crate::task::{AccountId, ExitReason, InvalidReason, TaskId, UnixTime};
 
-/// The provider's state names in callbacks (cloud-apis §2.4, "Callback state name").
+/// The provider's state names in callbacks (cloud-apis §2.4, "Callback state name"), and
+/// Baton's one addition to the event log, `Forwarding`, which is never a callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CallbackState {
     /// Started at StartTime, restarted, or recovered.
@@ -32,25 +40,36 @@ pub enum CallbackState {
     Offline,
     /// Exited at EndTime, or deleted.
     Exit,
+    /// Baton's: the run's media reached the destination (until then the relay was
+    /// connecting). Recorded in the event log, never delivered (not a provider state).
+    Forwarding,
 }
 
 impl CallbackState {
     /// Every state.
-    pub const ALL: [CallbackState; 4] = [
+    pub const ALL: [CallbackState; 5] = [
         CallbackState::Running,
         CallbackState::Recovering,
         CallbackState::Offline,
         CallbackState::Exit,
+        CallbackState::Forwarding,
     ];
 
-    /// The provider's name (`Running`, `Recovering`, `Offline`, `Exit`).
+    /// The name (`Running`, `Recovering`, `Offline`, `Exit`: the provider's; `Forwarding`).
     pub fn as_str(self) -> &'static str {
         match self {
             CallbackState::Running => "Running",
             CallbackState::Recovering => "Recovering",
             CallbackState::Offline => "Offline",
             CallbackState::Exit => "Exit",
+            CallbackState::Forwarding => "Forwarding",
         }
+    }
+
+    /// Whether an event in this state is a provider callback, delivered to the task's
+    /// `CallbackUrl`. `Forwarding` is only recorded.
+    pub fn is_callback(self) -> bool {
+        !matches!(self, CallbackState::Forwarding)
     }
 
     /// The state named exactly `name`, if any.
@@ -65,7 +84,7 @@ impl CallbackState {
 pub struct CallbackEvent {
     /// `<task id>.<seq>`: unique, stable across redeliveries.
     pub id: String,
-    /// 1-based, gap-free per task.
+    /// 1-based, gap-free per task in its log (callbacks skip the log-only events' numbers).
     pub seq: u64,
     /// The task's owner (whose key signs the callback).
     pub account: AccountId,
@@ -86,6 +105,10 @@ pub struct CallbackEvent {
     pub item: Option<ItemEvent>,
     /// When it happened.
     pub time: UnixTime,
+    /// The task's `AuthKey` when its `ReqAuth` was `yes` as the event happened: delivery adds
+    /// the provider's callback signature (`ALI-LIVE-TIMESTAMP`, `ALI-LIVE-SIGNATURE`) made
+    /// with it. `None`: only Baton's own signature.
+    pub auth_key: Option<String>,
 }
 
 /// What happened to one item of a playlist — Baton's addition to the provider's callbacks
@@ -98,15 +121,20 @@ pub enum ItemEventKind {
     Finished,
     /// An item could not be played (missing, unsupported codec, corrupt) and was skipped.
     Skipped,
+    /// An item plays without one of its audio/video tracks, whose codec Baton cannot carry
+    /// (an MP4's Opus, MP3 or AV1 track, a second video track); `detail` names the track,
+    /// its codec and the reason. Once per item per run.
+    TrackDropped,
     /// The whole list played, RepeatNumber included: the task stops.
     PlaylistFinished,
 }
 
 impl ItemEventKind {
-    pub const ALL: [ItemEventKind; 4] = [
+    pub const ALL: [ItemEventKind; 5] = [
         ItemEventKind::Started,
         ItemEventKind::Finished,
         ItemEventKind::Skipped,
+        ItemEventKind::TrackDropped,
         ItemEventKind::PlaylistFinished,
     ];
 
@@ -116,8 +144,19 @@ impl ItemEventKind {
             ItemEventKind::Started => "ItemStarted",
             ItemEventKind::Finished => "ItemFinished",
             ItemEventKind::Skipped => "ItemSkipped",
+            ItemEventKind::TrackDropped => "ItemTrackDropped",
             ItemEventKind::PlaylistFinished => "PlaylistFinished",
         }
+    }
+
+    /// Whether the event is recorded (and delivered to a CallbackUrl) whatever
+    /// NotifyItemSwitch says: what the list plays differs from what it names. Started and
+    /// Finished are switch notifications, only on request.
+    pub fn always_notified(self) -> bool {
+        matches!(
+            self,
+            ItemEventKind::Skipped | ItemEventKind::TrackDropped | ItemEventKind::PlaylistFinished
+        )
     }
 
     pub fn from_name(name: &str) -> Option<ItemEventKind> {

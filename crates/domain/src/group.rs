@@ -25,7 +25,7 @@ pub const DEFAULT_GROUP: &str = "default";
 /// console's names are short).
 pub const MAX_GROUP_NAME_LEN: usize = 64;
 
-/// Checks a group name: 1–64 characters, no control characters. The culprit is
+/// Checks a group name: 1–64 characters, no control or bidirectional formatting characters. The culprit is
 /// [`Field::Group`]. [`TaskSpec::validate`](crate::TaskSpec::validate) applies it to a task's
 /// group; a dialect applies it to the name of a group it creates, updates or deletes.
 pub fn check_group_name(name: &str) -> Result<(), Rejection> {
@@ -40,8 +40,8 @@ pub fn check_group_name(name: &str) -> Result<(), Rejection> {
     if name.len() > MAX_GROUP_NAME_LEN && name.chars().count() > MAX_GROUP_NAME_LEN {
         return Err(invalid("longer than 64 characters"));
     }
-    if name.chars().any(char::is_control) {
-        return Err(invalid("control characters"));
+    if name.chars().any(crate::validate::is_control_or_bidi) {
+        return Err(invalid("control or bidirectional formatting characters"));
     }
     Ok(())
 }

@@ -14,11 +14,13 @@
 //! * [`time`]: calendar arithmetic and the providers' time format.
 //! * [`ingest`]: forbidden streams ([`Block`], the [`BlockStore`] port) and signed publish URLs
 //!   ([`PublishAuth`]).
+//! * [`replay`]: spent signed API requests ([`ReplayEntry`], the [`ReplayStore`] port).
 
 pub mod event;
 pub mod group;
 pub mod ingest;
 pub mod lifecycle;
+pub mod replay;
 pub mod request;
 pub mod store;
 pub mod task;
@@ -35,6 +37,7 @@ pub use ingest::{
     PublishAuth, PutBlock, StreamPath,
 };
 pub use lifecycle::{Command, Effect, Policy, Timer, Transition};
+pub use replay::{ReplayAnswer, ReplayEntry, ReplayStore};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};
 pub use store::{EventRecord, OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};
 pub use task::{

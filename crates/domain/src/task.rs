@@ -407,6 +407,21 @@ impl Task {
             _ => false,
         }
     }
+
+    /// The run whose source is watched while the task waits for its retry, if it is: a live
+    /// task whose relay failed on the source side (`PullStreamFailed`) with a retry scheduled.
+    /// A source that comes back starts the retry at once ([`Command::SourceBack`]). A relay
+    /// that failed on the destination side waits out its RetryInterval: its source was never
+    /// gone, and retrying at once would only spend RetryCount faster.
+    ///
+    /// [`Command::SourceBack`]: crate::Command::SourceBack
+    pub fn watched_run(&self) -> Option<u64> {
+        let rt = &self.runtime;
+        let waiting = rt.status == TaskStatus::Abnormal && rt.next_retry_at.is_some();
+        let source = rt.invalid_reason == Some(InvalidReason::PullStreamFailed)
+            && self.spec.source_type == SourceType::Live;
+        (waiting && source).then_some(rt.run)
+    }
 }
 
 #[cfg(test)]

@@ -34,13 +34,30 @@ pub const MAX_TIME: UnixTime = 253_402_300_799;
 
 /// A value that is valid but that this build of Baton cannot run (its source is not built
 /// yet). The API refuses it at Create with the value named, rather than accepting and faking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field:?} `{value}` is not supported")]
 pub struct Unsupported {
     /// The field holding the value.
     pub field: Field,
-    /// The value, by its canonical name (`vod`, `srt`, ...).
-    pub value: &'static str,
+    /// The value, by its canonical name (`vod`, `srt`, ...), or the playlist item as given.
+    pub value: String,
+}
+
+/// Playlist items Baton cannot play yet, by the extension of the URL's path (ASCII
+/// case-insensitive, query and fragment ignored): HLS playlists and MPEG-TS segments. The
+/// player reads FLV and MP4 only; these would be accepted and then skipped at run time.
+pub const UNPLAYABLE_EXTENSIONS: [&str; 2] = ["m3u8", "ts"];
+
+/// Whether `c` must not appear in a name a person reads (task and group names): control
+/// characters (C0 and C1: NUL, BEL, ESC, newline, ...), which drive terminals, and the Unicode
+/// bidirectional formatting characters (ALM, LRM, RLM, the embeddings, overrides and isolates
+/// U+202A–U+202E, U+2066–U+2069), which reorder what is displayed (CVE-2021-42574).
+pub fn is_control_or_bidi(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 impl TaskSpec {
@@ -64,23 +81,48 @@ impl TaskSpec {
 
     /// Whether this build can run the task: live sources over RTMP or HTTP-FLV, and file
     /// playlists (`url`, `vod`; whether local paths and media IDs resolve is the engine's
-    /// configuration). Everything else is valid configuration the engine cannot serve yet.
+    /// configuration) of FLV and MP4 files — an item whose path ends in one of
+    /// [`UNPLAYABLE_EXTENSIONS`] is named. Everything else is valid configuration the engine
+    /// cannot serve yet.
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
             SourceType::Live => match self.source_protocol {
                 Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) | None => Ok(()),
                 Some(other) => Err(Unsupported {
                     field: Field::SourceProtocol,
-                    value: other.as_str(),
+                    value: other.as_str().to_owned(),
                 }),
             },
-            SourceType::Url | SourceType::Vod => Ok(()),
+            // Media IDs are letters, digits, '_' and '-': they have no extension.
+            SourceType::Vod => Ok(()),
+            SourceType::Url => match self.source_urls.iter().find(|u| unplayable(u)) {
+                Some(item) => Err(Unsupported {
+                    field: Field::SourceUrls,
+                    value: item.clone(),
+                }),
+                None => Ok(()),
+            },
         }
+    }
+
+    /// Whether the task's callbacks carry the provider's signature headers (`ALI-LIVE-TIMESTAMP`,
+    /// `ALI-LIVE-SIGNATURE`): `ReqAuth` is `yes` (ASCII case-insensitive). Validation makes
+    /// sure an `AuthKey` is then set.
+    pub fn signs_callbacks(&self) -> bool {
+        self.req_auth
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
     }
 
     /// Every field check except the duration rule.
     pub(crate) fn validate_fields(&self) -> Result<(), Rejection> {
         check_len(Field::Name, &self.name, MAX_NAME_LEN)?;
+        if self.name.chars().any(is_control_or_bidi) {
+            return Err(invalid(
+                Field::Name,
+                "control or bidirectional formatting characters",
+            ));
+        }
         check_group_name(&self.group)?;
         check_region(&self.region)?;
         self.check_sources()?;
@@ -106,8 +148,26 @@ impl TaskSpec {
             return Err(invalid(Field::FileIndex, "beyond the last source URL"));
         }
         check_opaque(Field::AuthKey, self.auth_key.as_deref())?;
-        check_opaque(Field::ReqAuth, self.req_auth.as_deref())?;
+        self.check_callback_auth()?;
         check_opaque(Field::NotifyItemSwitch, self.notify_item_switch.as_deref())
+    }
+
+    /// `ReqAuth` and `AuthKey` mean what the provider's `NotifyReqAuth` / `NotifyAuthKey` mean
+    /// for its other callbacks (SetLiveStreamsNotifyUrlConfig: "yes: enables callback
+    /// authentication. If you set this parameter to yes, you must also specify the
+    /// NotifyAuthKey parameter. no: disables"): `yes` or `no`, and `yes` needs a key.
+    fn check_callback_auth(&self) -> Result<(), Rejection> {
+        match self.req_auth.as_deref() {
+            None => Ok(()),
+            Some(v) if v.eq_ignore_ascii_case("no") => Ok(()),
+            Some(v) if v.eq_ignore_ascii_case("yes") => {
+                if self.auth_key.as_deref().is_none_or(str::is_empty) {
+                    return Err(invalid(Field::AuthKey, "required when ReqAuth is yes"));
+                }
+                Ok(())
+            }
+            Some(_) => Err(invalid(Field::ReqAuth, "must be yes or no")),
+        }
     }
 
     /// `EndTime > StartTime`, and `EndTime > now` when `now` is given.
@@ -146,6 +206,23 @@ impl TaskSpec {
             }
         }
     }
+}
+
+/// Whether a playlist item's path ends in an extension Baton cannot play.
+fn unplayable(item: &str) -> bool {
+    // The path: after the authority for URLs, the whole string for local paths; never the
+    // query or fragment (`a.mp4?x=.ts` is an MP4).
+    let path = match item.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => item,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let name = path.rsplit('/').next().unwrap_or("");
+    name.rsplit_once('.').is_some_and(|(_, ext)| {
+        UNPLAYABLE_EXTENSIONS
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(ext))
+    })
 }
 
 /// The URL schemes of a live source protocol. HTTP-FLV and HLS URLs are not required to end in
@@ -488,7 +565,7 @@ pub(crate) mod tests {
             s.supported(),
             Err(Unsupported {
                 field: Field::SourceProtocol,
-                value: "srt"
+                value: "srt".into()
             })
         );
         s.source_protocol = Some(SourceProtocol::Hls);
@@ -496,7 +573,7 @@ pub(crate) mod tests {
             s.supported(),
             Err(Unsupported {
                 field: Field::SourceProtocol,
-                value: "hls"
+                value: "hls".into()
             })
         );
         // Playlists run whatever their SourceProtocol says (it describes live sources).
@@ -504,5 +581,95 @@ pub(crate) mod tests {
         assert_eq!(s.supported(), Ok(()));
         s.source_type = SourceType::Url;
         assert_eq!(s.supported(), Ok(()));
+    }
+
+    #[test]
+    fn playlist_items_baton_cannot_play_are_named() {
+        let mut s = live_spec();
+        s.source_type = SourceType::Url;
+        s.source_protocol = None;
+        for item in [
+            "https://cdn.example/a/index.m3u8",
+            "https://cdn.example/a/INDEX.M3U8?token=x",
+            "http://cdn.example/seg-1.ts#t=3",
+            "/srv/media/clip.TS",
+        ] {
+            s.source_urls = vec!["https://cdn.example/ok.mp4".into(), item.into()];
+            assert_eq!(
+                s.supported(),
+                Err(Unsupported {
+                    field: Field::SourceUrls,
+                    value: item.into()
+                }),
+                "{item}"
+            );
+        }
+        for item in [
+            "https://cdn.example/a.mp4?next=b.m3u8",
+            "https://cdn.example/ts/a.flv",
+            "https://m3u8.example/",
+            "https://cdn.example/a.mp4#x.ts",
+            "/srv/media/tsfile",
+            "/srv/media/a.tsx",
+        ] {
+            s.source_urls = vec![item.into()];
+            assert_eq!(s.supported(), Ok(()), "{item}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_control_and_bidi_characters() {
+        for bad in [
+            "a\0b",
+            "bell\u{7}",
+            "\u{1b}[31mred",
+            "two\nlines",
+            "tab\t",
+            "\u{9b}31m",
+            "abc\u{202E}gpj.exe",
+            "\u{2066}x\u{2069}",
+            "\u{200F}",
+            "\u{061C}",
+        ] {
+            let mut s = live_spec();
+            s.name = bad.into();
+            assert_eq!(field_of(s.validate(0)), Some(Field::Name), "{bad:?}");
+            let mut s = live_spec();
+            s.group = bad.into();
+            assert_eq!(field_of(s.validate(0)), Some(Field::Group), "{bad:?}");
+        }
+        for good in [
+            "relay 测试",
+            "Ünïcode — ok",
+            "emoji 🎥",
+            "עברית",
+            "a\u{200D}b",
+        ] {
+            let mut s = live_spec();
+            s.name = good.into();
+            assert_eq!(s.validate(0), Ok(()), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn req_auth_is_yes_or_no_and_yes_needs_a_key() {
+        let check = |req: Option<&str>, key: Option<&str>| {
+            let mut s = live_spec();
+            s.req_auth = req.map(str::to_owned);
+            s.auth_key = key.map(str::to_owned);
+            (field_of(s.validate(0)), s.signs_callbacks())
+        };
+        assert_eq!(check(None, None), (None, false));
+        assert_eq!(check(None, Some("k")), (None, false));
+        assert_eq!(check(Some("no"), None), (None, false));
+        assert_eq!(check(Some("yes"), Some("k")), (None, true));
+        assert_eq!(check(Some("YES"), Some("k")), (None, true));
+        assert_eq!(check(Some("yes"), None), (Some(Field::AuthKey), true));
+        assert_eq!(check(Some("yes"), Some("")), (Some(Field::AuthKey), true));
+        assert_eq!(
+            check(Some("true"), Some("k")),
+            (Some(Field::ReqAuth), false)
+        );
+        assert_eq!(check(Some("1"), None), (Some(Field::ReqAuth), false));
     }
 }

@@ -15,7 +15,12 @@
 //! * events follow the status change (Running / Recovering / Offline / Exit) and carry
 //!   consecutive sequence numbers, callback URL or not (the event log); they are deliverable
 //!   only with a callback URL, to the task's URL;
-//! * a relay's error report of the current run becomes the last error; nothing else changes it.
+//! * a relay's error report of the current run becomes the last error; nothing else changes it;
+//! * the source is watched (`WatchSource` … `UnwatchSource`) exactly while the task waits for
+//!   a retry after its source failed, at most one watch at a time, and a source back during
+//!   the wait starts the retry it already counted;
+//! * `Forwarding` is recorded when the current run's media first reaches the destination,
+//!   after the `Running` of a recovery, and is never deliverable.
 
 use std::collections::BTreeSet;
 
@@ -47,7 +52,9 @@ enum Gen {
     Start,
     End,
     RetryDue(RunSel),
+    SourceBack(RunSel),
     Running(RunSel),
+    Forwarding(RunSel),
     Recovering(RunSel, InvalidReason),
     Failed(RunSel, InvalidReason, bool),
     Finished(RunSel),
@@ -141,7 +148,9 @@ fn command() -> impl Strategy<Value = Gen> {
         3 => Just(Gen::Start),
         2 => Just(Gen::End),
         4 => run_sel().prop_map(Gen::RetryDue),
+        3 => run_sel().prop_map(Gen::SourceBack),
         4 => run_sel().prop_map(Gen::Running),
+        3 => run_sel().prop_map(Gen::Forwarding),
         3 => (run_sel(), reason()).prop_map(|(r, why)| Gen::Recovering(r, why)),
         4 => (run_sel(), reason(), any::<bool>()).prop_map(|(r, why, b)| Gen::Failed(r, why, b)),
         1 => run_sel().prop_map(Gen::Finished),
@@ -181,6 +190,8 @@ struct Model {
     retries: u32,
     retry_at: Option<UnixTime>,
     exit: Option<ExitReason>,
+    /// The last failure of a run was the source's (PullStreamFailed).
+    source_failed: bool,
     spec: TaskSpec,
 }
 
@@ -191,6 +202,13 @@ impl Model {
     fn alive(&self) -> bool {
         self.status == TaskStatus::Running
             || (self.status == TaskStatus::Abnormal && self.retry_at.is_none())
+    }
+
+    /// The run whose source is watched: waiting for a retry after the source failed (the
+    /// model's tasks are all live).
+    fn watched(&self) -> Option<u64> {
+        (self.status == TaskStatus::Abnormal && self.retry_at.is_some() && self.source_failed)
+            .then_some(self.run)
     }
 
     fn start(&mut self) {
@@ -278,12 +296,23 @@ impl Model {
                     }
                 }
             }
-            Command::RelayRunning { run } if current(*run) && m.status == Abnormal => {
+            Command::SourceBack { run } if self.watched() == Some(*run) => {
+                if now >= end {
+                    m.exit(ExitReason::OverEndTime);
+                } else {
+                    m.run += 1;
+                    m.retry_at = None;
+                }
+            }
+            Command::RelayRunning { run } | Command::RelayForwarding { run }
+                if current(*run) && m.status == Abnormal =>
+            {
                 m.status = Running;
                 m.retries = 0;
             }
             Command::RelayRecovering { run, .. } if current(*run) => m.status = Abnormal,
-            Command::RelayFailed { run, .. } if current(*run) => {
+            Command::RelayFailed { run, reason, .. } if current(*run) => {
+                m.source_failed = *reason == InvalidReason::PullStreamFailed;
                 if m.retries < m.spec.retry_count {
                     m.status = Abnormal;
                     m.retries += 1;
@@ -384,7 +413,13 @@ fn to_command(g: &Gen, task: &Task, now: UnixTime) -> Command {
         Gen::RetryDue(s) => Command::RetryDue {
             run: resolve(*s, run),
         },
+        Gen::SourceBack(s) => Command::SourceBack {
+            run: resolve(*s, run),
+        },
         Gen::Running(s) => Command::RelayRunning {
+            run: resolve(*s, run),
+        },
+        Gen::Forwarding(s) => Command::RelayForwarding {
             run: resolve(*s, run),
         },
         Gen::Recovering(s, reason) => Command::RelayRecovering {
@@ -435,8 +470,20 @@ fn same_rejection(a: &Rejection, b: &Rejection) -> bool {
     }
 }
 
-/// The callback state a status change announces (cloud-apis §2.7).
-fn expected_event(before: TaskStatus, after: TaskStatus, cmd: &Command) -> Option<CallbackState> {
+/// The events of a command: the callback state a status change announces (cloud-apis §2.7),
+/// then `Forwarding` when the current run's media first reached the destination.
+fn expected_events(before: &Task, after: TaskStatus, cmd: &Command) -> Vec<CallbackState> {
+    let mut events: Vec<CallbackState> = status_event(before.runtime.status, after, cmd)
+        .into_iter()
+        .collect();
+    if matches!(cmd, Command::RelayForwarding { run } if *run == before.runtime.run && before.relay_alive())
+    {
+        events.push(CallbackState::Forwarding);
+    }
+    events
+}
+
+fn status_event(before: TaskStatus, after: TaskStatus, cmd: &Command) -> Option<CallbackState> {
     use TaskStatus::*;
     match (before, after) {
         _ if matches!(cmd, Command::Restart) => Some(CallbackState::Running),
@@ -471,18 +518,22 @@ proptest! {
             retries: 0,
             retry_at: None,
             exit: None,
+            source_failed: false,
             spec,
         };
         // Runs the engine would hold a relay for.
         let mut alive: BTreeSet<u64> = BTreeSet::new();
         let mut started: BTreeSet<u64> = BTreeSet::new();
+        // Runs whose source the engine would watch.
+        let mut watched: BTreeSet<u64> = BTreeSet::new();
         let mut now = 0;
         for (dt, choice) in &steps {
             now += dt;
             let cmd = to_command(choice, &task, now);
             if cmd == Command::Recover {
-                // A restart of the engine: every relay died with the process.
+                // A restart of the engine: every relay and watch died with the process.
                 alive.clear();
+                watched.clear();
             }
             let verdict = model.step(&cmd, now);
             let result = task.apply(cmd.clone(), now, &POLICY);
@@ -508,6 +559,7 @@ proptest! {
             prop_assert_eq!(rt.retries, model.retries);
             prop_assert_eq!(rt.next_retry_at, model.retry_at);
             prop_assert_eq!(rt.exit_reason, model.exit);
+            prop_assert_eq!(t.task.watched_run(), model.watched());
             prop_assert_eq!(&after.spec, &model.spec);
 
             // Status and exit invariants.
@@ -552,12 +604,29 @@ proptest! {
                         prop_assert!(alive.remove(r), "stop of a run not alive");
                     }
                     Effect::UpdateRelay { run: r } => prop_assert!(alive.contains(r)),
+                    Effect::WatchSource { run: r } => {
+                        prop_assert!(watched.is_empty(), "one watch at a time: {:?}", watched);
+                        prop_assert_eq!(*r, rt.run, "the current run's source");
+                        watched.insert(*r);
+                    }
+                    Effect::UnwatchSource { run: r } => {
+                        prop_assert!(watched.remove(r), "unwatch of a source not watched");
+                    }
                     _ => {}
                 }
             }
             prop_assert_eq!(run, rt.run, "the run moves only with StartRelay");
             prop_assert_eq!(after.relay_alive(), alive.contains(&rt.run));
             prop_assert!(alive.len() <= 1);
+            prop_assert_eq!(watched.iter().next().copied(), after.watched_run());
+            prop_assert!(watched.len() <= 1);
+            if let Command::SourceBack { run: r } = cmd
+                && before.watched_run() == Some(r)
+                && rt.status != TaskStatus::Exited
+            {
+                prop_assert_eq!(rt.run, r + 1, "the retry starts at once");
+                prop_assert_eq!(rt.retries, before.runtime.retries, "counted once");
+            }
 
             // The last error: the current run's report, when it says what happened.
             let reported = match &cmd {
@@ -577,14 +646,16 @@ proptest! {
                 prop_assert_eq!(e.time, now);
             }
             prop_assert_eq!(rt.event_seq, seq);
-            let expected = expected_event(before.runtime.status, rt.status, &cmd);
-            prop_assert_eq!(events.iter().map(|e| e.state).collect::<Vec<_>>(), expected.into_iter().collect::<Vec<_>>());
+            let expected = expected_events(before, rt.status, &cmd);
+            prop_assert_eq!(events.iter().map(|e| e.state).collect::<Vec<_>>(), expected);
             let url = after.spec.callback_url.clone().unwrap_or_default();
             for e in &events {
-                prop_assert_eq!(&e.url, &url);
+                let want = if e.state == CallbackState::Forwarding { "" } else { url.as_str() };
+                prop_assert_eq!(e.url.as_str(), want);
             }
+            let callbacks = events.iter().filter(|e| e.state != CallbackState::Forwarding).count();
             let deliverable = t.deliverable_events();
-            prop_assert_eq!(deliverable.len(), if url.is_empty() { 0 } else { events.len() });
+            prop_assert_eq!(deliverable.len(), if url.is_empty() { 0 } else { callbacks });
             if let Some(e) = events.first() {
                 prop_assert_eq!(e.exit_reason, rt.exit_reason);
             }

@@ -38,13 +38,48 @@ pub struct MediaSources {
 }
 
 impl MediaSources {
-    /// The file of media ID `id` in the media library, if any.
+    /// The file of media ID `id` in the media library, if any: `<id>`, `<id>.mp4` or
+    /// `<id>.flv`, a regular file that, links resolved, is inside the library (a link out of
+    /// it is not the library's file, as a `url` task's local path outside the allowed roots
+    /// is refused). The path returned is the resolved one.
     pub fn resolve_media_id(&self, id: &str) -> Option<PathBuf> {
-        let dir = self.media_dir.as_ref()?;
+        let dir = self.media_dir.as_ref()?.canonicalize().ok()?;
         ["", ".mp4", ".flv"]
             .iter()
-            .map(|ext| dir.join(format!("{id}{ext}")))
-            .find(|p| p.is_file())
+            .filter_map(|ext| dir.join(format!("{id}{ext}")).canonicalize().ok())
+            .find(|p| p.starts_with(&dir) && p.is_file())
+    }
+
+    /// Whether something named like media ID `id` is in the library but is not one of its
+    /// files ([`MediaSources::resolve_media_id`] refuses it: a link out of the library).
+    fn refuses_media_id(&self, id: &str) -> bool {
+        let Some(dir) = &self.media_dir else {
+            return false;
+        };
+        self.resolve_media_id(id).is_none()
+            && ["", ".mp4", ".flv"]
+                .iter()
+                .any(|ext| std::fs::symlink_metadata(dir.join(format!("{id}{ext}"))).is_ok())
+    }
+
+    /// The playlist item of media ID `id`: its resolved file; else a path that names the ID
+    /// and that the player finds missing (skipped, logged) — never a link out of the
+    /// library.
+    fn media_item(&self, id: &str) -> String {
+        if let Some(path) = self.resolve_media_id(id) {
+            return path.to_string_lossy().into_owned();
+        }
+        let Some(dir) = &self.media_dir else {
+            return id.to_owned();
+        };
+        let path = dir.join(id);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            // Something refused is there: `<path>/.` makes the open resolve it as a
+            // directory, which fails for a file (ENOTDIR) and reads nothing from a directory
+            // (EISDIR), so the item is skipped without its target being read.
+            return path.join(".").to_string_lossy().into_owned();
+        }
+        path.to_string_lossy().into_owned()
     }
 
     /// Whether `path` lies inside one of the allowed roots (after resolving `..` and links).
@@ -93,6 +128,15 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
         SourceType::Vod => {
             if media.media_dir.is_none() {
                 return Err(unsupported(Field::SourceType, "vod"));
+            }
+            // A missing file may still come (it is skipped when played); a link out of the
+            // library never becomes its file.
+            if let Some(id) = spec
+                .source_urls
+                .iter()
+                .find(|id| media.refuses_media_id(id))
+            {
+                return Err(unsupported(Field::SourceUrls, id));
             }
         }
     }
@@ -185,10 +229,7 @@ pub fn relay_config(
                 .iter()
                 .map(|s| match spec.source_type {
                     // A missing media file is played as a missing item (skipped, logged).
-                    SourceType::Vod => media
-                        .resolve_media_id(s)
-                        .or_else(|| media.media_dir.as_ref().map(|d| d.join(s)))
-                        .map_or_else(|| s.clone(), |p| p.to_string_lossy().into_owned()),
+                    SourceType::Vod => media.media_item(s),
                     _ => s.clone(),
                 })
                 .collect();
@@ -286,7 +327,7 @@ mod tests {
         assert_eq!(check_supported(&vod, &configured), Ok(()));
         assert_eq!(
             configured.resolve_media_id("abc123"),
-            Some(dir.join("lib/abc123.mp4"))
+            Some(dir.join("lib/abc123.mp4").canonicalize().unwrap())
         );
         assert_eq!(configured.resolve_media_id("nope"), None);
 
@@ -306,6 +347,67 @@ mod tests {
         url.source_urls = vec!["/etc/passwd".into()];
         assert!(check_supported(&url, &configured).is_err());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_media_id_linking_out_of_the_library_is_not_its_file() {
+        let dir = std::env::temp_dir().join(format!("baton-vod-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("lib/sub")).unwrap();
+        std::fs::write(dir.join("secret.flv"), b"FLV not yours").unwrap();
+        std::fs::write(dir.join("lib/sub/inside.flv"), b"FLV").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.flv"), dir.join("lib/evil.flv")).unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.flv"), dir.join("lib/bare")).unwrap();
+        std::os::unix::fs::symlink(dir.join("lib/sub/inside.flv"), dir.join("lib/ok.flv")).unwrap();
+        let media = MediaSources {
+            media_dir: Some(dir.join("lib")),
+            local_roots: Vec::new(),
+        };
+        assert_eq!(media.resolve_media_id("evil"), None);
+        assert_eq!(media.resolve_media_id("bare"), None);
+        // A link that stays inside the library is its file.
+        assert_eq!(
+            media.resolve_media_id("ok"),
+            Some(dir.join("lib/sub/inside.flv").canonicalize().unwrap())
+        );
+        let mut vod = live(SourceProtocol::Rtmp, "ok", "rtmp://d/e/f");
+        vod.source_type = SourceType::Vod;
+        assert_eq!(check_supported(&vod, &media), Ok(()));
+        for id in ["evil", "bare"] {
+            vod.source_urls = vec!["ok".into(), id.into()];
+            assert_eq!(
+                check_supported(&vod, &media),
+                Err(Unsupported {
+                    field: Field::SourceUrls,
+                    value: id.into()
+                })
+            );
+        }
+        // Missing IDs may come later; they are played as missing items.
+        vod.source_urls = vec!["later".into()];
+        assert_eq!(check_supported(&vod, &media), Ok(()));
+        // A link planted after the task was created is still never read.
+        vod.source_urls = vec!["evil".into(), "bare".into(), "later".into()];
+        vod.end_time = 10;
+        let items = playlist_of(
+            &relay_config(
+                &task(vod),
+                &RelayConfig::new("x", "y"),
+                &media,
+                &PlayerConfig::default(),
+                &Arc::default(),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+        .items()
+        .to_vec();
+        for item in &items {
+            assert!(std::fs::read(item).is_err(), "{item} reads the linked file");
+        }
+        assert_eq!(items[2], dir.join("lib/later").to_string_lossy());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn task(spec: TaskSpec) -> Task {

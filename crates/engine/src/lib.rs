@@ -13,5 +13,7 @@ pub mod webhook;
 
 pub use capability::{MediaSources, Unsupported, check_supported, playlist_of, relay_config};
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use engine::{CallbackKeys, Engine, EngineConfig, EngineError, LocalLauncher, RelayLauncher};
+pub use engine::{
+    CallbackKeys, Engine, EngineConfig, EngineError, LocalIngest, LocalLauncher, RelayLauncher,
+};
 pub use streams::{ControlError, DomainDirectory, StreamControl, StreamControlConfig};

@@ -3,7 +3,15 @@
 //!
 //! Signature: `X-Baton-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
 //! `X-Baton-Timestamp: <unix seconds>` (the receiver rejects stale timestamps) and
-//! `X-Baton-Event-Id` (the receiver deduplicates: delivery is at least once).
+//! `X-Baton-Event-Id` (the receiver deduplicates: delivery is at least once). The secret is
+//! the account's callback secret — never an API credential: a receiver holds it.
+//!
+//! A task created with `ReqAuth=yes` and an `AuthKey` also gets the provider's callback
+//! authentication (Alibaba's "Callback authentication" for its other callbacks, with
+//! `NotifyReqAuth` / `NotifyAuthKey`): `ALI-LIVE-TIMESTAMP: <unix seconds>` (the same instant
+//! as `X-Baton-Timestamp`) and `ALI-LIVE-SIGNATURE: <32 lower-case hex digits of
+//! md5("<callback host>|<ALI-LIVE-TIMESTAMP>|<AuthKey>")>`, the callback host being the host
+//! of the task's CallbackUrl as written there (no port; an IPv6 address in brackets).
 
 use std::time::Duration;
 
@@ -16,6 +24,10 @@ use sha2::Sha256;
 pub const SIGNATURE_HEADER: &str = "X-Baton-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Baton-Timestamp";
 pub const EVENT_ID_HEADER: &str = "X-Baton-Event-Id";
+/// The provider's callback timestamp header (Unix seconds).
+pub const ALI_TIMESTAMP_HEADER: &str = "ALI-LIVE-TIMESTAMP";
+/// The provider's callback signature header.
+pub const ALI_SIGNATURE_HEADER: &str = "ALI-LIVE-SIGNATURE";
 
 /// Time allowed for one delivery attempt (the providers use 5 s).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,6 +39,8 @@ pub struct Delivery<'a> {
     pub event_id: &'a str,
     pub body: &'a [u8],
     pub secret: &'a [u8],
+    /// The task's `AuthKey` when it asked for the provider's signature (`ReqAuth=yes`).
+    pub auth_key: Option<&'a str>,
 }
 
 /// Why an attempt failed (the event is retried later, except after an egress refusal:
@@ -88,22 +102,39 @@ pub fn sign(secret: &[u8], timestamp: UnixTime, body: &[u8]) -> String {
     out
 }
 
+/// `ALI-LIVE-SIGNATURE` for a callback to `url` at `timestamp`: hex md5 of
+/// `"<host>|<timestamp>|<auth_key>"` (Alibaba, "Callback authentication": "MD5Content =
+/// callback domain|ALI-LIVE-TIMESTAMP|NotifyAuthKey"). `None` for a URL without a host.
+pub fn ali_signature(url: &str, timestamp: UnixTime, auth_key: &str) -> Option<String> {
+    use md5::{Digest, Md5};
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    let digest = Md5::digest(format!("{host}|{timestamp}|{auth_key}").as_bytes());
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Sends one attempt. 2xx is delivered; anything else is an error to retry.
 pub async fn deliver(
     client: &reqwest::Client,
     delivery: &Delivery<'_>,
     now: UnixTime,
 ) -> Result<(), DeliveryError> {
-    let response = client
+    let mut request = client
         .post(delivery.url)
         .timeout(ATTEMPT_TIMEOUT)
         .header("Content-Type", "application/json")
         .header(TIMESTAMP_HEADER, now.to_string())
         .header(EVENT_ID_HEADER, delivery.event_id)
-        .header(SIGNATURE_HEADER, sign(delivery.secret, now, delivery.body))
-        .body(delivery.body.to_vec())
-        .send()
-        .await?;
+        .header(SIGNATURE_HEADER, sign(delivery.secret, now, delivery.body));
+    if let Some(signature) = delivery
+        .auth_key
+        .and_then(|key| ali_signature(delivery.url, now, key))
+    {
+        request = request
+            .header(ALI_TIMESTAMP_HEADER, now.to_string())
+            .header(ALI_SIGNATURE_HEADER, signature);
+    }
+    let response = request.body(delivery.body.to_vec()).send().await?;
     let status = response.status();
     if status.is_success() {
         Ok(())
@@ -136,6 +167,31 @@ mod tests {
             sign(b"k", 1_700_000_000, b"{}"),
             sign(b"j", 1_700_000_000, b"{}")
         );
+    }
+
+    #[test]
+    fn ali_signature_matches_the_providers_example_and_an_independent_md5() {
+        // The provider's example: md5sum(learn.aliyundoc.com|1519375990|yourkey);
+        // python3 -c 'import hashlib;print(hashlib.md5(b"learn.aliyundoc.com|1519375990|yourkey").hexdigest())'
+        assert_eq!(
+            ali_signature(
+                "https://learn.aliyundoc.com/your/callback",
+                1_519_375_990,
+                "yourkey"
+            )
+            .as_deref(),
+            Some("9e226fc2c250be266e3657e156f68c12")
+        );
+        // The host without port, user info, path or query.
+        assert_eq!(
+            ali_signature(
+                "http://u:p@learn.aliyundoc.com:8080/cb?x=1",
+                1_519_375_990,
+                "yourkey"
+            ),
+            ali_signature("https://learn.aliyundoc.com/", 1_519_375_990, "yourkey"),
+        );
+        assert_eq!(ali_signature("not a url", 1, "k"), None);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use baton_domain::{AccountId, DEFAULT_GROUP, SourceProtocol, SourceType, TaskSpec, TaskStore};
 use baton_engine::testing::MemoryStore;
-use baton_engine::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+use baton_engine::webhook::{
+    ALI_SIGNATURE_HEADER, ALI_TIMESTAMP_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign,
+};
 use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, SystemClock};
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +40,155 @@ async fn receiver(state: Arc<Mutex<Received>>) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/cb")
+}
+
+fn spec(name: &str, url: String, now: i64) -> TaskSpec {
+    TaskSpec {
+        name: name.into(),
+        group: DEFAULT_GROUP.to_string(),
+        region: "cn-shanghai".into(),
+        source_type: SourceType::Live,
+        source_protocol: Some(SourceProtocol::Rtmp),
+        source_urls: vec!["rtmp://127.0.0.1:9/live/nothing".into()],
+        dst_url: format!("rtmp://127.0.0.1:9/live/{name}"),
+        start_time: now,
+        end_time: now + 3600,
+        callback_url: Some(url),
+        repeat_number: 0,
+        retry_count: 3,
+        retry_interval: 60,
+        file_index: 0,
+        offset: 0,
+        auth_key: None,
+        req_auth: None,
+        notify_item_switch: None,
+    }
+}
+
+async fn engine_with_keys(keys: CallbackKeys) -> Engine {
+    Engine::start(
+        Arc::new(MemoryStore::new()) as Arc<dyn TaskStore>,
+        Arc::new(SystemClock) as Arc<dyn Clock>,
+        Arc::new(LocalLauncher),
+        keys,
+        EngineConfig::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn wait_for(state: &Mutex<Received>, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while state.lock().unwrap().bodies.len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "callbacks not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The receiver's check, written from the provider's text ("MD5Content = callback
+/// domain|ALI-LIVE-TIMESTAMP|NotifyAuthKey"), not with Baton's function.
+fn ali_valid(headers: &HeaderMap, host: &str, key: &str) -> bool {
+    use md5::{Digest, Md5};
+    let (Some(ts), Some(sig)) = (
+        headers.get(ALI_TIMESTAMP_HEADER),
+        headers.get(ALI_SIGNATURE_HEADER),
+    ) else {
+        return false;
+    };
+    let ts = ts.to_str().unwrap();
+    let digest = Md5::digest(format!("{host}|{ts}|{key}"));
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    sig.to_str().unwrap() == hex
+}
+
+#[tokio::test]
+async fn req_auth_yes_adds_the_providers_callback_signature() {
+    let state = Arc::new(Mutex::new(Received::default()));
+    let url = receiver(Arc::clone(&state)).await;
+    let account = AccountId("acme".into());
+    let engine = engine_with_keys(CallbackKeys::new([(account.clone(), b"own".to_vec())])).await;
+    let now = SystemClock.now();
+    let mut signed = spec("signed", url.clone(), now);
+    signed.req_auth = Some("yes".into());
+    signed.auth_key = Some("yourkey".into());
+    let signed = engine.create(&account, signed).await.unwrap();
+    wait_for(&state, 1).await;
+    let mut off = spec("off", url.clone(), now);
+    off.req_auth = Some("no".into());
+    off.auth_key = Some("yourkey".into());
+    let off = engine.create(&account, off).await.unwrap();
+    wait_for(&state, 2).await;
+
+    let got = state.lock().unwrap().bodies.clone();
+    let of = |id: &str| {
+        got.iter()
+            .find(|(_, b)| b.contains(id))
+            .map(|(h, b)| (h.clone(), b.clone()))
+            .unwrap()
+    };
+    let (headers, body) = of(&signed.id.0);
+    assert!(ali_valid(&headers, "127.0.0.1", "yourkey"), "{headers:?}");
+    assert!(!ali_valid(&headers, "127.0.0.1", "otherkey"));
+    // The same instant as Baton's own signature, which stays.
+    assert_eq!(headers[ALI_TIMESTAMP_HEADER], headers[TIMESTAMP_HEADER]);
+    let ts: i64 = headers[TIMESTAMP_HEADER].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        headers[SIGNATURE_HEADER].to_str().unwrap(),
+        sign(b"own", ts, body.as_bytes())
+    );
+    let (headers, _) = of(&off.id.0);
+    assert!(headers.get(ALI_SIGNATURE_HEADER).is_none());
+    assert!(headers.get(ALI_TIMESTAMP_HEADER).is_none());
+    assert!(headers.get(SIGNATURE_HEADER).is_some());
+    engine.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_account_without_a_callback_secret_gets_nothing_unsigned() {
+    let state = Arc::new(Mutex::new(Received::default()));
+    let url = receiver(Arc::clone(&state)).await;
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::start(
+        store.clone() as Arc<dyn TaskStore>,
+        Arc::new(SystemClock) as Arc<dyn Clock>,
+        Arc::new(LocalLauncher),
+        CallbackKeys::new([(AccountId("other".into()), b"theirs".to_vec())]),
+        EngineConfig::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let account = AccountId("nokey".into());
+    let task = engine
+        .create(&account, spec("nokey", url, SystemClock.now()))
+        .await
+        .unwrap();
+    // The event is due at once and the outbox is woken: its first attempt is made within
+    // milliseconds. It is counted as failed and waits for the account's secret.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = store
+            .task_events(&account, &task.id, None, 10)
+            .await
+            .unwrap();
+        if let Some(record) = log.first() {
+            assert_eq!(record.delivered_at, None, "delivered without a secret");
+            if record.attempts >= 1 {
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no attempt made");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        state.lock().unwrap().bodies.is_empty(),
+        "sent without a secret"
+    );
+    engine.shutdown(Duration::from_secs(1)).await;
 }
 
 #[tokio::test]

@@ -337,6 +337,44 @@ async fn item_callbacks_name_skipped_started_and_finished_items() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_track_an_item_plays_without_is_a_task_event() {
+    let w = world("dropped");
+    // H.264 + AAC, and an MPEG-4 Part 2 video and an AC-3 audio track Baton cannot carry.
+    let mixed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../proto/mp4/tests/fixtures/mixed_tracks.mp4"
+    );
+    std::fs::copy(mixed, w.dir.join("mixed.mp4")).unwrap();
+    let engine = engine(&w, CancellationToken::new()).await;
+    // Played twice, without NotifyItemSwitch.
+    let task = engine
+        .create(&acct(), spec(&w, &["c.flv", "mixed.mp4"], 1, 0, 0))
+        .await
+        .unwrap();
+    sleep(Duration::from_secs(15)).await;
+    assert_eq!(status(&engine, &task.id).await.0, TaskStatus::Stopped);
+    let events = callback_events(&w, &task.id).await;
+    let dropped: Vec<_> = events
+        .iter()
+        .filter_map(|e| e.item.as_ref().map(|i| (e, i)))
+        .filter(|(_, i)| i.kind == ItemEventKind::TrackDropped)
+        .collect();
+    // Once per track for the run, not once per pass; recorded and delivered like a skip.
+    assert_eq!(dropped.len(), 2, "{events:?}");
+    for ((e, item), codec) in dropped.iter().zip(["'mp4v'", "'ac-3'"]) {
+        assert_eq!(e.state, CallbackState::Running);
+        assert!(e.is_deliverable());
+        assert_eq!(item.file_index, 1);
+        assert!(item.source.ends_with("mixed.mp4"), "{item:?}");
+        let detail = item.detail.as_deref().unwrap_or("");
+        assert!(
+            detail.contains(codec) && detail.starts_with("track "),
+            "{detail}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_item_that_cannot_be_fetched_falls_under_the_retry_policy() {
     let w = world("fetch");
     let engine = engine(&w, CancellationToken::new()).await;
@@ -351,7 +389,7 @@ async fn an_item_that_cannot_be_fetched_falls_under_the_retry_policy() {
         TaskStatus::Running,
         "the relay's grace period first"
     );
-    sleep(Duration::from_secs(10)).await;
+    sleep(Duration::from_secs(35)).await;
     let t = engine.get(&acct(), &task.id).await.unwrap();
     assert_eq!(t.runtime.status, TaskStatus::Abnormal);
     assert_eq!(

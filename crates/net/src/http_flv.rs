@@ -22,6 +22,7 @@ use tracing::info;
 
 use crate::egress::http::{HttpError, MAX_REDIRECTS};
 use crate::egress::{self, Egress, EgressRefusal};
+use crate::http_listener::HttpLimits;
 use crate::hub::{StreamEvent, StreamHub, StreamKey};
 use crate::ingest::{DEFAULT_DOMAIN, Decision, IngestPolicy, StreamRequest};
 
@@ -33,6 +34,9 @@ pub struct HttpFlvConfig {
     pub wait_for_publisher: Duration,
     /// Simultaneous HTTP-FLV players; further requests get 503.
     pub max_players: usize,
+    /// The play listener's connection cap and timeouts ([`crate::http_listener`]); the idle
+    /// timeout never ends a response while media flows.
+    pub listener: HttpLimits,
 }
 
 impl Default for HttpFlvConfig {
@@ -40,6 +44,10 @@ impl Default for HttpFlvConfig {
         HttpFlvConfig {
             wait_for_publisher: Duration::from_secs(10),
             max_players: 4096,
+            listener: HttpLimits {
+                max_connections: 4096,
+                ..HttpLimits::default()
+            },
         }
     }
 }
@@ -84,11 +92,9 @@ pub async fn serve_play(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     info!(addr = ?listener.local_addr().ok(), "HTTP-FLV play listening");
-    let app = play_router(hub, policy, config, cancel.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    let limits = config.listener;
+    let app = play_router(hub, policy, config, cancel.clone());
+    crate::http_listener::serve(listener, app, limits, cancel).await
 }
 
 #[derive(serde::Deserialize)]
@@ -104,22 +110,9 @@ async fn play(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
-    let Some(without_ext) = path.strip_suffix(".flv") else {
+    let Some(key) = key_of(&path, query.vhost, host_header(&headers)) else {
         return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
     };
-    let Some((app, stream)) = without_ext.rsplit_once('/') else {
-        return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
-    };
-    if app.is_empty() || stream.is_empty() {
-        return (StatusCode::NOT_FOUND, "expected /APP/STREAM.flv\n").into_response();
-    }
-    let domain = query
-        .vhost
-        .filter(|v| !v.is_empty())
-        .or_else(|| host_header(&headers))
-        .unwrap_or_else(|| DEFAULT_DOMAIN.to_string())
-        .to_ascii_lowercase();
-    let key = StreamKey::new(domain, app, stream);
     let request = StreamRequest {
         key: &key,
         query: uri.query(),
@@ -211,6 +204,40 @@ async fn play(
 
 fn mux_frame(frame: &Frame, out: &mut BytesMut) {
     FlvMuxer::write_tag(frame.kind, wire_timestamp(frame.dts), &frame.payload, out);
+}
+
+/// The stream of `/APP/STREAM.flv` (`path` without its leading `/`): the domain is the `vhost`
+/// query parameter, else the request's host.
+fn key_of(path: &str, vhost: Option<String>, host: Option<String>) -> Option<StreamKey> {
+    let (app, stream) = path.strip_suffix(".flv")?.rsplit_once('/')?;
+    if app.is_empty() || stream.is_empty() {
+        return None;
+    }
+    let domain = vhost
+        .filter(|v| !v.is_empty())
+        .or(host)
+        .unwrap_or_else(|| DEFAULT_DOMAIN.to_string())
+        .to_ascii_lowercase();
+    Some(StreamKey::new(domain, app, stream))
+}
+
+/// The stream of this node's play listener that an HTTP-FLV pull of `url` reaches, as the
+/// listener derives it from the request reqwest sends for `url`. `None` when `url` names no
+/// stream, or has percent-escapes in its path (not worth decoding for a lookup that only
+/// picks the cheaper way to watch a source).
+pub fn play_key(url: &reqwest::Url) -> Option<StreamKey> {
+    let path = url.path().strip_prefix('/')?;
+    if path.contains('%') {
+        return None;
+    }
+    let vhost = url
+        .query_pairs()
+        .find(|(k, _)| k == "vhost")
+        .map(|(_, v)| v.into_owned());
+    let host = url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string());
+    key_of(path, vhost, host)
 }
 
 /// The hostname of the `Host` header, without port.

@@ -9,6 +9,7 @@ pub mod client;
 pub mod egress;
 pub mod fetch;
 pub mod http_flv;
+pub mod http_listener;
 pub mod hub;
 pub mod ingest;
 pub mod io;

@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod error;
 pub mod playlist;
 pub mod pool;
+pub mod probe;
 mod resume;
 mod runner;
 pub mod source;
@@ -30,8 +31,17 @@ pub use backoff::{Backoff, BackoffConfig};
 pub use error::{ErrorKind, RelayError, Side};
 pub use playlist::{ItemNote, ItemNoteKind, PlayerConfig, Playlist, PlaylistProgress};
 pub use pool::RelayPool;
+pub use probe::{ProbeConfig, ProbeOutcome};
 pub use source::SourceUrl;
 pub use status::{ErrorRecord, RelayState, RelayStatus, StatusCell};
+
+/// The default grace period. An encoder restart takes up to [`TOLERATED_OUTAGE`] (30 s); a
+/// source back by then is tried again within the source backoff's cap (2 s, 2.4 s with
+/// jitter) and connected within a round trip or two, all before 35 s.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(35);
+
+/// The source outage the defaults ride through without closing the destination session.
+pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(30);
 
 /// Everything a relay needs. [`RelayConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]
@@ -41,9 +51,12 @@ pub struct RelayConfig {
     /// `rtmp://…` (rtmps:// is refused until TLS lands).
     pub destination: String,
     /// How long one side may stay down (reconnecting) before the relay fails. While the
-    /// source is away the destination session is held this long. Default 10 s.
+    /// source is away the destination session is held this long. Default [`DEFAULT_GRACE`]
+    /// (35 s): an encoder restart of up to 30 s keeps the destination session.
     pub grace: Duration,
-    /// Delays between source reconnection attempts. Default 0.5 s doubling to 4 s.
+    /// Delays between source reconnection attempts. Default 0.5 s doubling to 2 s: the cap
+    /// (at most 2.4 s with jitter) is what makes a source that is back just before 30 s
+    /// reconnected before the grace period ends — not only the grace period itself.
     pub source_backoff: BackoffConfig,
     /// Delays between destination reconnection attempts. Default 1 s doubling to 8 s.
     pub destination_backoff: BackoffConfig,
@@ -73,8 +86,8 @@ impl RelayConfig {
         RelayConfig {
             source: source.into(),
             destination: destination.into(),
-            grace: Duration::from_secs(10),
-            source_backoff: BackoffConfig::new(Duration::from_millis(500), Duration::from_secs(4)),
+            grace: DEFAULT_GRACE,
+            source_backoff: BackoffConfig::new(Duration::from_millis(500), Duration::from_secs(2)),
             destination_backoff: BackoffConfig::new(Duration::from_secs(1), Duration::from_secs(8)),
             source_stall_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(2),

@@ -8,13 +8,20 @@
 //! * reads each item by offset ([`baton_net::fetch`]: HTTP range requests or a local file),
 //!   never the whole file; FLV is demuxed as it is read, MP4 from its `moov` sample tables;
 //! * puts every item on one continuous timeline ([`Timeline`], one segment per item, gap 0):
-//!   the next item starts where the previous one ended (max over tracks of last DTS + frame
-//!   duration), audio and video aligned at every item start, so loops never drift;
+//!   each item's first second is read ahead ([`SegmentLookahead`]) to learn where its tracks
+//!   start being presented, and the item is placed so that presentation continues where the
+//!   previous one ended ([`Timeline::begin_seamless_segment`]: with B-frames the first frame
+//!   decodes a lead before it shows, so placing by decode time would freeze the picture that
+//!   long at every boundary); one offset per item keeps audio and video as the file has them,
+//!   so loops never drift;
 //! * paces frames against the clock (`-re`): a frame leaves when the wall clock reaches its
 //!   timestamp, at most [`PlayerConfig::lead`] early, never in bursts;
 //! * skips an item that cannot be played (unsupported codec, corrupt, missing) with a log line
 //!   naming the URL and the reason; a list where every item fails is a non-retryable source
-//!   failure (PullStreamFailed).
+//!   failure (PullStreamFailed);
+//! * plays an MP4 item without the audio/video tracks it cannot carry (Opus, MP3, AV1, a
+//!   second video track...) and notes each such track ([`ItemNoteKind::TrackDropped`]) the
+//!   first time the item is opened in the run.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -22,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_flv::{DemuxLimits, FlvDemuxer};
-use baton_media::timeline::{Timeline, TimelineConfig};
+use baton_media::timeline::{SegmentLookahead, Timeline, TimelineConfig};
 use baton_media::{Frame, TagType};
 use baton_mp4::{BoxHeader, MAX_MOOV_SIZE, Movie, OwnedSampleCursor, TrackKind};
 use baton_net::egress::Egress;
@@ -63,6 +70,9 @@ pub enum ItemNoteKind {
     Started,
     Finished,
     Skipped,
+    /// The item plays without one of its tracks (`detail` names the track, its codec and
+    /// why). Noted once per item per run: the file does not change between passes.
+    TrackDropped,
 }
 
 /// Item notes kept for the supervisor at most (the oldest are dropped beyond).
@@ -77,6 +87,8 @@ pub struct Playlist {
     /// 0: once; -1: forever; N: N more times. Changes while playing (UpdateLivePullToPush).
     repeat: AtomicI32,
     cursor: Mutex<Cursor>,
+    /// Items whose dropped tracks were noted (one flag per item: bounded by the list).
+    dropped_noted: Mutex<Vec<bool>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -115,6 +127,7 @@ impl Playlist {
             ));
         }
         Ok(Arc::new(Playlist {
+            dropped_noted: Mutex::new(vec![false; items.len()]),
             items,
             notes: Mutex::new(VecDeque::new()),
             noted: tokio::sync::Notify::new(),
@@ -164,6 +177,14 @@ impl Playlist {
             });
         }
         self.noted.notify_one();
+    }
+
+    /// Whether the dropped tracks of item `index` are to be noted now: only the first time.
+    fn first_drop_note(&self, index: u32) -> bool {
+        let mut noted = self.dropped_noted.lock().unwrap_or_else(|e| e.into_inner());
+        noted
+            .get_mut(index as usize)
+            .is_some_and(|seen| !std::mem::replace(seen, true))
     }
 
     /// RepeatNumber changed while playing: counts from the passes already done.
@@ -228,6 +249,9 @@ pub struct Player {
     config: PlayerConfig,
     timeline: Timeline,
     item: Option<Item>,
+    /// The open item's first frames, until where its tracks start is known (then the item's
+    /// segment begins and they are mapped).
+    lookahead: Option<SegmentLookahead>,
     ready: VecDeque<Frame>,
     /// Wall instant ↔ output DTS of the first frame paced.
     pace: Option<(Instant, i64)>,
@@ -260,6 +284,7 @@ impl Player {
             egress,
             config,
             item: None,
+            lookahead: None,
             ready: VecDeque::new(),
             pace: None,
             bytes_in_done: 0,
@@ -311,17 +336,17 @@ impl Player {
                 continue;
             };
             match item.next_frame().await {
-                Ok(Some(mut frame)) => {
-                    let local = frame.dts;
-                    self.timeline.map(&mut frame);
-                    if !frame.config && frame.kind != TagType::Script {
-                        let mut c = self.playlist.cursor();
-                        c.progress.offset_ms = u64::try_from(local).unwrap_or(0);
-                        c.skipped_in_a_row = 0;
+                Ok(Some(frame)) => match self.lookahead.as_mut() {
+                    Some(ahead) => {
+                        ahead.push(frame);
+                        if ahead.is_complete() {
+                            self.begin_item();
+                        }
                     }
-                    self.ready.push_back(frame);
-                }
+                    None => self.emit(frame),
+                },
                 Ok(None) => {
+                    self.begin_item();
                     self.close_item();
                     let index = self.playlist.progress().file_index;
                     self.playlist.note(ItemNoteKind::Finished, index, None);
@@ -344,6 +369,31 @@ impl Player {
         Ok(())
     }
 
+    /// The open item's start is known (or the item ended first): begins its segment and
+    /// maps the frames read ahead.
+    fn begin_item(&mut self) {
+        let Some(ahead) = self.lookahead.take() else {
+            return;
+        };
+        let (start, frames) = ahead.finish();
+        self.timeline.begin_seamless_segment(&start);
+        for frame in frames {
+            self.emit(frame);
+        }
+    }
+
+    /// Maps a frame of the open item onto the output and queues it.
+    fn emit(&mut self, mut frame: Frame) {
+        let local = frame.dts;
+        self.timeline.map(&mut frame);
+        if !frame.config && frame.kind != TagType::Script {
+            let mut c = self.playlist.cursor();
+            c.progress.offset_ms = u64::try_from(local).unwrap_or(0);
+            c.skipped_in_a_row = 0;
+        }
+        self.ready.push_back(frame);
+    }
+
     fn current_url(&self) -> String {
         let index = self.playlist.progress().file_index as usize;
         self.playlist.items.get(index).cloned().unwrap_or_default()
@@ -363,7 +413,18 @@ impl Player {
                     info!(item = progress.file_index, url = %url, offset_ms = progress.offset_ms, "playlist item");
                     self.playlist
                         .note(ItemNoteKind::Started, progress.file_index, None);
-                    self.timeline.begin_segment(0);
+                    let dropped = item.dropped_tracks();
+                    if !dropped.is_empty() && self.playlist.first_drop_note(progress.file_index) {
+                        for track in dropped {
+                            warn!(item = progress.file_index, url = %url, track = %track, "playlist item plays without a track");
+                            self.playlist.note(
+                                ItemNoteKind::TrackDropped,
+                                progress.file_index,
+                                Some(track),
+                            );
+                        }
+                    }
+                    self.lookahead = Some(SegmentLookahead::new());
                     self.item = Some(item);
                     return Ok(true);
                 }
@@ -405,6 +466,9 @@ impl Player {
     }
 
     fn close_item(&mut self) {
+        // Frames read ahead of an item that failed were never sent: the item is skipped or
+        // read again from the saved position.
+        self.lookahead = None;
         if let Some(item) = self.item.take() {
             self.bytes_in_done += item.bytes_in();
         }
@@ -469,6 +533,15 @@ impl Item {
             Item::Mp4(item) => item.file.bytes_in(),
         }
     }
+
+    /// The audio/video tracks the item plays without, described (MP4 tracks whose codec
+    /// cannot be carried; FLV tags are all passed through).
+    fn dropped_tracks(&self) -> Vec<String> {
+        match self {
+            Item::Flv(_) => Vec::new(),
+            Item::Mp4(item) => item.dropped.clone(),
+        }
+    }
 }
 
 async fn open_file(
@@ -504,14 +577,21 @@ struct Mp4Item {
     file: MediaFile,
     samples: OwnedSampleCursor,
     out: VecDeque<Frame>,
+    /// Audio/video tracks not played (see [`SkippedTrack`](baton_mp4::SkippedTrack)).
+    dropped: Vec<String>,
 }
 
 impl Mp4Item {
     async fn open(mut file: MediaFile, offset_ms: u64) -> Result<Mp4Item, ItemError> {
         let moov = find_moov(&mut file).await?;
         let movie = Movie::parse(&moov).map_err(|e| ItemError::Format(format!("MP4: {e}")))?;
+        let mut dropped = Vec::new();
         for skipped in movie.skipped_tracks() {
-            info!(track = skipped.id, reason = %skipped.reason, "MP4 track not played");
+            if skipped.drops_media() {
+                dropped.push(skipped.to_string());
+            } else {
+                info!(track = %skipped, "MP4 track not played");
+            }
         }
         let movie = Arc::new(movie);
         let samples = movie.owned_samples_from(offset_ms);
@@ -526,7 +606,12 @@ impl Mp4Item {
                 out.push_back(Frame::new(kind, start, Bytes::from(body)));
             }
         }
-        Ok(Mp4Item { file, samples, out })
+        Ok(Mp4Item {
+            file,
+            samples,
+            out,
+            dropped,
+        })
     }
 
     async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {

@@ -9,6 +9,9 @@
 //!   resumes on the same session with the timeline rebased (`Timeline::begin_segment`).
 //! * A destination drop is reconnected with backoff while the source keeps flowing into the
 //!   buffer; the new session starts with metadata, sequence headers and the latest GOP.
+//! * The relay is `Connecting` until media reaches the destination, then `Forwarding`: a
+//!   destination that accepted the publish but got no audio/video yet (no keyframe, or the
+//!   source never sent any) is not forwarding.
 //! * A side that stays down for the grace period fails the relay with that side's last error;
 //!   a refusal (`retryable == false`) fails it at once. Either way the destination is closed
 //!   cleanly (FCUnpublish, deleteStream).
@@ -143,7 +146,14 @@ pub(crate) struct Runner {
     dest_down_since: Option<Instant>,
     last_source_error: Option<RelayError>,
     last_dest_error: Option<RelayError>,
-    ever_running: bool,
+    /// Media has reached the destination at least once.
+    ever_forwarded: bool,
+    /// Audio/video was written to the current destination session since the source last came
+    /// back (what `Forwarding` means).
+    media_out: bool,
+    /// When media first reached the destination, relative to `started`.
+    first_forwarded: Option<Duration>,
+    started: Instant,
     /// The destination session is new: media waits for a video keyframe (decoders can't
     /// start elsewhere), audio too so that both tracks start together.
     await_keyframe: bool,
@@ -185,9 +195,12 @@ impl Runner {
             dest_down_since: None,
             last_source_error: None,
             last_dest_error: None,
-            ever_running: false,
+            ever_forwarded: false,
+            media_out: false,
+            first_forwarded: None,
+            started: now,
             await_keyframe: true,
-            state: RelayState::Starting,
+            state: RelayState::Connecting,
             counters: Counters::default(),
             next_tick: now + TICK,
             last_tick: (now, 0, 0, 0),
@@ -282,7 +295,7 @@ impl Runner {
         let now = Instant::now();
         if self.source_down_since.take().is_some() {
             self.src_backoff.reset();
-            if self.ever_running {
+            if self.ever_forwarded {
                 info!(source = %self.config.source, "source recovered");
             }
         }
@@ -384,6 +397,7 @@ impl Runner {
             warn!(source = %self.config.source, error = %e, grace = ?self.config.grace, "source lost; holding the destination");
         }
         self.new_segment = true;
+        self.media_out = false;
         self.record_error(&e);
         self.last_source_error = Some(e);
         self.refresh_state();
@@ -399,6 +413,7 @@ impl Runner {
                 self.dst_backoff.reset();
                 self.configs.reset();
                 self.await_keyframe = true;
+                self.media_out = false;
                 // A new session needs the headers first: the latest ones from the source
                 // (the buffer's own copies are then skipped as repeats), then the latest GOP.
                 let headers = [
@@ -494,6 +509,7 @@ impl Runner {
             return Ok(());
         };
         let mut failure = None;
+        let mut began = false;
         while conn.queued_bytes() < OUT_HIGH_WATER {
             let Some(frame) = self.out.pop() else { break };
             if !self.configs.should_forward(&frame) {
@@ -524,10 +540,19 @@ impl Runner {
             if frame.kind == TagType::Video && !frame.config {
                 self.counters.video_frames_out += 1;
             }
+            if !self.media_out && is_media(&frame) {
+                self.media_out = true;
+                began = true;
+            }
         }
         match failure {
             Some(e) => self.dest_failed(e),
-            None => Ok(()),
+            None => {
+                if began {
+                    self.refresh_state();
+                }
+                Ok(())
+            }
         }
     }
 
@@ -589,21 +614,27 @@ impl Runner {
     }
 
     fn current_state(&self) -> RelayState {
-        if self.source_down_since.is_some() && self.ever_running {
+        if self.source_down_since.is_some() && self.ever_forwarded {
             RelayState::SourceReconnecting
         } else if self.dest_down_since.is_some() {
             RelayState::DestinationReconnecting
-        } else if matches!(self.dst, DstState::Live(_)) && self.source_down_since.is_none() {
-            RelayState::Running
+        } else if matches!(self.dst, DstState::Live(_))
+            && self.source_down_since.is_none()
+            && self.media_out
+        {
+            RelayState::Forwarding
         } else {
+            // In between (a side is back, its media not through yet): as it was.
             self.state
         }
     }
 
     fn refresh_state(&mut self) {
         let state = self.current_state();
-        if state == RelayState::Running {
-            self.ever_running = true;
+        if state == RelayState::Forwarding && !self.ever_forwarded {
+            self.ever_forwarded = true;
+            self.first_forwarded = Some(Instant::now() - self.started);
+            info!(source = %self.config.source, destination = %self.config.destination, after = ?self.first_forwarded, "media reaches the destination");
         }
         if state != self.state {
             info!(source = %self.config.source, destination = %self.config.destination, from = self.state.as_str(), to = state.as_str(), "relay state");
@@ -660,8 +691,10 @@ impl Runner {
         let dropped = self.out.dropped() + self.counters.skipped;
         let timeline = self.timeline.counters();
         let state = self.state;
+        let first_forwarded = self.first_forwarded;
         self.status.update(|s| {
             s.state = state;
+            s.first_forwarded = first_forwarded;
             s.bytes_in = bytes_in;
             s.bytes_out = bytes_out;
             if secs >= 0.5 {

@@ -13,10 +13,12 @@ use crate::error::RelayError;
 /// The relay's lifecycle state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RelayState {
-    /// Connecting the source (and then the destination) for the first time.
-    Starting,
-    /// Media flows from source to destination.
-    Running,
+    /// Nothing has reached the destination yet: the source and then the destination are being
+    /// connected, or the new session waits for the first keyframe. A source that never
+    /// appears keeps the relay here until the grace period ends.
+    Connecting,
+    /// Media reaches the destination: audio/video frames are being written to its session.
+    Forwarding,
     /// The source dropped; reconnecting while the destination session is held (grace period).
     SourceReconnecting,
     /// The destination dropped; reconnecting with backoff while the source keeps flowing.
@@ -41,8 +43,8 @@ impl RelayState {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            RelayState::Starting => "starting",
-            RelayState::Running => "running",
+            RelayState::Connecting => "connecting",
+            RelayState::Forwarding => "forwarding",
             RelayState::SourceReconnecting => "source-reconnecting",
             RelayState::DestinationReconnecting => "destination-reconnecting",
             RelayState::Stopped => "stopped",
@@ -83,6 +85,9 @@ pub struct RelayStatus {
     pub destination_sessions: u64,
     /// Successful source (re)connections.
     pub source_connections: u64,
+    /// When media first reached the destination (time since the relay started); `None` while
+    /// nothing has (the relay is connecting).
+    pub first_forwarded: Option<Duration>,
     pub timeline: TimelineCounters,
     pub last_error: Option<ErrorRecord>,
 }
@@ -100,7 +105,7 @@ impl StatusCell {
     pub(crate) fn new() -> StatusCell {
         StatusCell {
             inner: Arc::new(Mutex::new(RelayStatus {
-                state: RelayState::Starting,
+                state: RelayState::Connecting,
                 uptime: Duration::ZERO,
                 bytes_in: 0,
                 bytes_out: 0,
@@ -113,10 +118,11 @@ impl StatusCell {
                 frames_deduplicated: 0,
                 destination_sessions: 0,
                 source_connections: 0,
+                first_forwarded: None,
                 timeline: TimelineCounters::default(),
                 last_error: None,
             })),
-            state: Arc::new(watch::Sender::new(RelayState::Starting)),
+            state: Arc::new(watch::Sender::new(RelayState::Connecting)),
             started: Instant::now(),
         }
     }

@@ -253,9 +253,9 @@ async fn mp4_items_moov_first_or_last_join_flv_items_on_one_timeline() {
             "DTS not increasing"
         );
     }
-    // 2 × (2 + 2 + 2) s of media. An MP4 item with B-frames decodes 80 ms before it presents
-    // (its first DTS is -80 ms), and its AAC runs a little past the video: each item takes
-    // its DTS span, so the end lies a little after 12 s.
+    // 2 × (2 + 2 + 2) s of media. An MP4 item's AAC frames span a little more than its
+    // pictures (the priming frame before 0, the padded last one after 2 s), and each item
+    // continues where the previous one's presentation ended: the end lies a little after 12 s.
     let v_end = video.last().unwrap().dts + 40;
     assert!((12_000..=12_500).contains(&v_end), "video ends at {v_end}");
     let a_end = audio.last().unwrap().dts + 23;

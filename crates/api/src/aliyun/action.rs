@@ -77,17 +77,20 @@ pub enum Call {
     Create {
         spec: TaskSpec,
     },
+    /// `region` is the `Region` sent: a task is found only in its own region (see
+    /// `handler.rs`), as are those of Stop, Restart and Delete.
     Describe {
         task_id: TaskId,
+        region: String,
     },
     List {
         filter: ListFilter,
         page: Page,
     },
-    /// `region` is the `Region` sent; it changes the task's region only when it differs from
-    /// the stored one (the handler compares, see `handler.rs`). `patch.region` is `None`
-    /// here, and `patch.source_urls` are checked for count and length only (their schemes
-    /// depend on the task's type, known after a lookup).
+    /// `region` is the `Region` sent; a different one than the task's moves a task that has
+    /// not started, and does not find one that has (the handler compares, see `handler.rs`).
+    /// `patch.region` is `None` here, and `patch.source_urls` are checked for count and
+    /// length only (their schemes depend on the task's type, known after a lookup).
     Update {
         task_id: TaskId,
         region: String,
@@ -95,12 +98,15 @@ pub enum Call {
     },
     Stop {
         task_id: TaskId,
+        region: String,
     },
     Restart {
         task_id: TaskId,
+        region: String,
     },
     Delete {
         task_id: TaskId,
+        region: String,
     },
     /// ForbidLiveStream. `resume_at` is in the future when given; `None` leaves the
     /// default (6 calendar months) to the service.
@@ -129,26 +135,30 @@ impl Call {
         let f = Fields::new(params);
         // Common parameters the SDK models type as integers.
         f.int("OwnerId", i64::MIN, i64::MAX)?;
-        let by_id = |f: &Fields| -> Result<TaskId, ApiError> {
-            f.region(&config.regions)?;
-            Ok(TaskId(f.task_id("TaskId")?))
+        let by_id = |f: &Fields| -> Result<(TaskId, String), ApiError> {
+            let region = f.region(&config.regions)?;
+            Ok((TaskId(f.task_id("TaskId")?), region))
         };
         Ok(match action {
             Action::CreateLivePullToPush => Call::Create {
                 spec: parse_spec(&f, config)?,
             },
-            Action::DescribeLivePullToPush => Call::Describe {
-                task_id: by_id(&f)?,
-            },
-            Action::StopLivePullToPush => Call::Stop {
-                task_id: by_id(&f)?,
-            },
-            Action::RestartLivePullToPush => Call::Restart {
-                task_id: by_id(&f)?,
-            },
-            Action::DeleteLivePullToPush => Call::Delete {
-                task_id: by_id(&f)?,
-            },
+            Action::DescribeLivePullToPush => {
+                let (task_id, region) = by_id(&f)?;
+                Call::Describe { task_id, region }
+            }
+            Action::StopLivePullToPush => {
+                let (task_id, region) = by_id(&f)?;
+                Call::Stop { task_id, region }
+            }
+            Action::RestartLivePullToPush => {
+                let (task_id, region) = by_id(&f)?;
+                Call::Restart { task_id, region }
+            }
+            Action::DeleteLivePullToPush => {
+                let (task_id, region) = by_id(&f)?;
+                Call::Delete { task_id, region }
+            }
             Action::DescribeLivePullToPushList => parse_list(&f, config)?,
             Action::UpdateLivePullToPush => parse_update(&f, config)?,
             Action::ForbidLiveStream => parse_forbid(&f, config)?,
@@ -281,7 +291,7 @@ fn parse_spec(f: &Fields, config: &ApiConfig) -> Result<TaskSpec, ApiError> {
         start_time,
         end_time,
         callback_url: f.url("CallbackUrl", &["http", "https"])?,
-        repeat_number: int_or(f, "RepeatNumber", -1, i64::from(i32::MAX), 0)? as i32,
+        repeat_number: repeat_number(f)?.unwrap_or(0),
         retry_count: int_or(f, "RetryCount", 0, 100, 3)? as u32,
         retry_interval: int_or(f, "RetryInterval", 60, 300, 60)? as u32,
         file_index: int_or(f, "FileIndex", 0, MAX_SOURCE_INDEX, 0)? as u32,
@@ -366,9 +376,7 @@ fn parse_update(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
         start_time,
         end_time,
         callback_url,
-        repeat_number: f
-            .int("RepeatNumber", -1, i64::from(i32::MAX))?
-            .map(|n| n as i32),
+        repeat_number: repeat_number(f)?,
         retry_count: f.int("RetryCount", 0, 100)?.map(|n| n as u32),
         retry_interval: f.int("RetryInterval", 60, 300)?.map(|n| n as u32),
         file_index: f.int("FileIndex", 0, MAX_SOURCE_INDEX)?.map(|n| n as u32),
@@ -382,6 +390,25 @@ fn parse_update(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
         region,
         patch,
     })
+}
+
+/// `RepeatNumber`, or `RepeatTime`: the provider's own Update reference (seed 003) names the
+/// field `RepeatTime` ("you can update only the CallbackUrl and RepeatTime parameters"), so a
+/// client that follows that text sends it. Both name one field: given both, they must agree.
+fn repeat_number(f: &Fields) -> Result<Option<i32>, ApiError> {
+    let range = (-1, i64::from(i32::MAX));
+    let number = f.int("RepeatNumber", range.0, range.1)?;
+    let time = f.int("RepeatTime", range.0, range.1)?;
+    match (number, time) {
+        (Some(n), Some(t)) if n != t => Err(ApiError::invalid(
+            "RepeatTime",
+            format!(
+                "RepeatTime ({t}) is another name of RepeatNumber ({n}); give one, or equal values"
+            ),
+        )),
+        // The range check above bounds the value to i32.
+        (n, t) => Ok(n.or(t).map(|v| v as i32)),
+    }
 }
 
 fn int_or(f: &Fields, name: &str, min: i64, max: i64, default: i64) -> Result<i64, ApiError> {

@@ -1,15 +1,15 @@
 //! Authentication of a request: which signature style it uses, where its action and version
 //! are, and the checks in POP's order — elements present, request time within the window,
-//! key known, signature right (constant-time), body hash right, nonce fresh.
+//! key known, signature right (constant-time), body hash right.
 //!
-//! The nonce is recorded only after the signature verified, so an unauthenticated client
-//! cannot fill the replay cache or burn another client's nonces.
+//! The nonce is not spent here: the [`Caller`] carries it, and the pipeline spends it once the
+//! key's policy and the throttle let the request through (`handler`, [`crate::Replay`]), so
+//! neither an unauthenticated client nor a refused one uses up anything.
 
 use axum::http::{HeaderMap, Method};
 use baton_domain::UnixTime;
 
 use crate::common::keys::{Credential, KeyStore};
-use crate::common::nonce::{NonceCache, NonceCheck};
 use crate::common::params::{Origin, Params};
 use crate::common::signature::{acs3, rpc, sha256_hex};
 use crate::common::time::parse_utc;
@@ -61,17 +61,20 @@ impl Style {
 #[derive(Debug)]
 pub struct Authenticator<'a> {
     pub keys: &'a dyn KeyStore,
-    pub nonces: &'a NonceCache,
     /// Accepted distance between the request time and now, seconds.
     pub window: i64,
     pub now: UnixTime,
 }
 
-/// An authenticated caller.
+/// An authenticated caller, and what its request must spend.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub access_key_id: String,
     pub credential: Credential,
+    /// `SignatureNonce` / `x-acs-signature-nonce`.
+    pub nonce: String,
+    /// The signed request time (`Timestamp` / `x-acs-date`), Unix seconds.
+    pub signed_at: UnixTime,
 }
 
 impl Authenticator<'_> {
@@ -121,10 +124,11 @@ impl Authenticator<'_> {
         if !rpc::verify(&credential.secret, &string_to_sign, signature) {
             return Err(ApiError::SignatureMismatch { string_to_sign });
         }
-        self.fresh_nonce(access_key_id, nonce, timestamp)?;
         Ok(Caller {
             access_key_id: access_key_id.to_string(),
             credential,
+            nonce: nonce.to_string(),
+            signed_at: timestamp,
         })
     }
 
@@ -169,10 +173,11 @@ impl Authenticator<'_> {
         if !content_hash.eq_ignore_ascii_case(&sha256_hex(body)) {
             return Err(ApiError::ContentHashMismatch);
         }
-        self.fresh_nonce(&auth.access_key_id, nonce, timestamp)?;
         Ok(Caller {
             access_key_id: auth.access_key_id,
             credential,
+            nonce: nonce.to_string(),
+            signed_at: timestamp,
         })
     }
 
@@ -190,24 +195,6 @@ impl Authenticator<'_> {
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .ok_or(ApiError::UnknownAccessKey)
-    }
-
-    fn fresh_nonce(
-        &self,
-        access_key_id: &str,
-        nonce: &str,
-        timestamp: UnixTime,
-    ) -> Result<(), ApiError> {
-        // Remember the nonce until the request time leaves the window: a replay after that
-        // is refused by the time check alone.
-        match self
-            .nonces
-            .check_and_insert(access_key_id, nonce, timestamp + self.window, self.now)
-        {
-            NonceCheck::Fresh => Ok(()),
-            NonceCheck::Replayed => Err(ApiError::NonceUsed),
-            NonceCheck::Full => Err(ApiError::NonceCacheFull),
-        }
     }
 }
 

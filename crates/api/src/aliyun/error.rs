@@ -109,12 +109,12 @@ impl WireError {
                 "InvalidTimeStamp.Expired",
                 "Specified time stamp or date value is expired.".into(),
             ),
-            ApiError::NonceUsed => (
+            ApiError::NonceUsed | ApiError::ReplayAnswerLost => (
                 S::BAD_REQUEST,
                 "SignatureNonceUsed",
                 "Specified signature nonce was used already.".into(),
             ),
-            ApiError::NonceCacheFull => (
+            ApiError::ReplayUnavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
                 "The request has failed due to a temporary failure of the server.".into(),
@@ -138,7 +138,9 @@ impl WireError {
                      {resource}."
                 ),
             ),
-            ApiError::Throttled { .. } => (
+            // A key over its share of spent nonces is a caller over its flow control: the
+            // provider's answer to that, which SDKs handle (x-acs-retry-after, see handler).
+            ApiError::Throttled { .. } | ApiError::ReplayShareExceeded { .. } => (
                 S::BAD_REQUEST,
                 "Throttling.User",
                 "Request was denied due to user flow control.".into(),

@@ -5,9 +5,11 @@
 //!    unknown action, as the gateway answers before authenticating);
 //! 3. authenticate ([`super::auth`]), then authorize the action against the key's policy;
 //! 4. throttle per account and action, at the action's rate ([`ApiConfig::rate_of`]);
-//! 5. parse the action's parameters into a [`Call`]; if it acts on a resource (an ingest
+//! 5. spend the signature nonce ([`Replay::spend`]: durable before anything executes; a
+//!    refused request above spent nothing);
+//! 6. parse the action's parameters into a [`Call`]; if it acts on a resource (an ingest
 //!    domain), authorize the resource against the key's resource patterns;
-//! 6. call the [`TaskService`] or the [`StreamService`], and write the response DTO — or the
+//! 7. call the [`TaskService`] or the [`StreamService`], and write the response DTO — or the
 //!    error envelope.
 
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use baton_domain::AccountId;
+use baton_domain::{AccountId, Command, Rejection, Task, TaskId, TaskStatus};
 use serde::Serialize;
 use tracing::{debug, error};
 
@@ -31,8 +33,8 @@ use super::dto::{
 use super::error::{ErrorBody, WireError, recommend};
 use super::fields::check_source_urls;
 use crate::common::keys::KeyStore;
-use crate::common::nonce::NonceCache;
 use crate::common::params::Params;
+use crate::common::replay::{Replay, nonce_entry};
 use crate::common::request_id;
 use crate::common::throttle::ActionThrottle;
 use crate::config::ApiConfig;
@@ -45,7 +47,7 @@ pub struct AppState {
     streams: Arc<dyn StreamService>,
     keys: Arc<dyn KeyStore>,
     config: ApiConfig,
-    nonces: NonceCache,
+    replay: Replay,
     throttle: ActionThrottle<Action>,
 }
 
@@ -53,7 +55,7 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("config", &self.config)
-            .field("nonces", &self.nonces.len())
+            .field("replay", &self.replay.len())
             .finish_non_exhaustive()
     }
 }
@@ -63,13 +65,14 @@ impl AppState {
         tasks: Arc<dyn TaskService>,
         streams: Arc<dyn StreamService>,
         keys: Arc<dyn KeyStore>,
+        replay: Replay,
         config: ApiConfig,
     ) -> AppState {
         AppState {
             tasks,
             streams,
             keys,
-            nonces: NonceCache::new(config.nonce_cache_capacity),
+            replay,
             throttle: ActionThrottle::new(Action::ALL.map(|a| (a, a.name())), &config),
             config,
         }
@@ -84,7 +87,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         Ok(response) => response,
         Err(err) => {
             let mut response = error_response(&state.config, &parts, &err, &request_id);
-            if let ApiError::Throttled { retry_after } = err {
+            if let ApiError::Throttled { retry_after }
+            | ApiError::ReplayShareExceeded { retry_after } = err
+            {
                 // The new SDK (tea-openapi) reads `x-acs-retry-after` (milliseconds) into a
                 // ThrottlingException, whose `retry_after` its retry policy waits for.
                 let ms = retry_after.as_millis().max(1);
@@ -133,11 +138,11 @@ async fn process(
     let action =
         Action::from_name(action).ok_or_else(|| ApiError::UnknownAction(action.to_string()))?;
 
+    let now = config.clock.now();
     let authenticator = Authenticator {
         keys: state.keys.as_ref(),
-        nonces: &state.nonces,
         window: config.request_time_window,
-        now: config.clock.now(),
+        now,
     };
     let caller = authenticator
         .authenticate(style, &parts.method, &parts.headers, &params, &body)
@@ -153,6 +158,14 @@ async fn process(
     state
         .throttle
         .check(&account, action, tokio::time::Instant::now())?;
+    // Only now, authenticated, allowed and within its rate, does the request spend its nonce.
+    let entry = nonce_entry(
+        &caller.access_key_id,
+        &caller.nonce,
+        caller.signed_at,
+        config.request_time_window,
+    );
+    state.replay.spend(entry, now).await?;
     if let Some(format) = params.get("Format")
         && !format.eq_ignore_ascii_case("json")
     {
@@ -193,8 +206,11 @@ async fn execute(
                 description: "OK",
             })
         }
-        Call::Describe { task_id } => {
+        Call::Describe { task_id, region } => {
             let task = service.get(account, &task_id).await?;
+            if !in_region(&task, &region) {
+                return Err(ApiError::Rejected(Rejection::NotFound));
+            }
             json(&DescribeResponse {
                 request_id,
                 ret_code: 0,
@@ -215,38 +231,62 @@ async fn execute(
         Call::Update {
             task_id,
             region,
-            mut patch,
+            patch,
         } => {
-            let task = service.get(account, &task_id).await?;
-            // `Region` is required on every call; only a different value is a change. A task
-            // created without a region (another dialect) is in every region.
-            if !task.spec.region.is_empty() && region != task.spec.region {
-                patch.region = Some(region);
-            }
-            if let Some(urls) = &patch.source_urls {
-                let source_type = patch.source_type.unwrap_or(task.spec.source_type);
-                let protocol = patch.source_protocol.unwrap_or(task.spec.source_protocol);
-                check_source_urls(source_type, protocol, urls)?;
-            }
-            service.update(account, &task_id, patch).await?;
+            let command = |task: &Task| -> Result<Command, ApiError> {
+                let mut patch = patch.clone();
+                // `Region` is required on every call; only a different value is a change,
+                // and only before the start ("The Region can be updated only before the
+                // task's scheduled start time", seed 003). Once a task has started, Region
+                // is what it is on every other action: where to look, and the task is not
+                // in another region (see `in_region`).
+                if !in_region(task, &region) {
+                    if task.runtime.status != TaskStatus::NotStarted {
+                        return Err(ApiError::Rejected(Rejection::NotFound));
+                    }
+                    patch.region = Some(region.clone());
+                }
+                if let Some(urls) = &patch.source_urls {
+                    let source_type = patch.source_type.unwrap_or(task.spec.source_type);
+                    let protocol = patch.source_protocol.unwrap_or(task.spec.source_protocol);
+                    check_source_urls(source_type, protocol, urls)?;
+                }
+                Ok(Command::Update(patch))
+            };
+            apply_in_region(service, account, &task_id, command).await?;
             ok(request_id)
         }
-        Call::Stop { task_id } => {
-            let task = service.stop(account, &task_id).await?;
+        Call::Stop { task_id, region } => {
+            let task = apply_in_region(service, account, &task_id, |task: &Task| {
+                in_region(task, &region)
+                    .then_some(Command::Stop)
+                    .ok_or(ApiError::Rejected(Rejection::NotFound))
+            })
+            .await?;
             json(&TaskIdResponse {
                 request_id,
                 task_id: &task.id.0,
             })
         }
-        Call::Restart { task_id } => {
-            let task = service.restart(account, &task_id).await?;
+        Call::Restart { task_id, region } => {
+            let task = apply_in_region(service, account, &task_id, |task: &Task| {
+                in_region(task, &region)
+                    .then_some(Command::Restart)
+                    .ok_or(ApiError::Rejected(Rejection::NotFound))
+            })
+            .await?;
             json(&TaskIdResponse {
                 request_id,
                 task_id: &task.id.0,
             })
         }
-        Call::Delete { task_id } => {
-            service.delete(account, &task_id).await?;
+        Call::Delete { task_id, region } => {
+            apply_in_region(service, account, &task_id, |task: &Task| {
+                in_region(task, &region)
+                    .then_some(Command::Delete)
+                    .ok_or(ApiError::Rejected(Rejection::NotFound))
+            })
+            .await?;
             ok(request_id)
         }
         Call::Forbid {
@@ -280,6 +320,44 @@ async fn execute(
             })
         }
     })
+}
+
+/// Whether `task` is in `region`. `Region` names the live center a request goes to (cloud-apis
+/// §2.2); a task belongs to the one it was created in, and a request sent to another does not
+/// find it (`CodeTaskNotExist`), as DescribeLivePullToPushList lists only the region's tasks.
+/// A task created through a dialect without regions (Volcengine, native) is in every region.
+fn in_region(task: &Task, region: &str) -> bool {
+    task.spec.region.is_empty() || task.spec.region == region
+}
+
+/// Times a command is re-decided because the task changed between the read and the write.
+const MAX_APPLY_ATTEMPTS: usize = 8;
+
+/// Reads the task, lets `decide` check it (its region) and choose the command, and applies the
+/// command only to the task as read (the engine checks the version inside the task's lock): a
+/// task moved to another region in between is decided again, never acted on unseen.
+async fn apply_in_region(
+    service: &dyn TaskService,
+    account: &AccountId,
+    task_id: &TaskId,
+    decide: impl Fn(&Task) -> Result<Command, ApiError>,
+) -> Result<Task, ApiError> {
+    let mut task = service.get(account, task_id).await?;
+    for _ in 0..MAX_APPLY_ATTEMPTS {
+        let command = decide(&task)?;
+        match service
+            .apply(account, task_id, command, Some(task.version))
+            .await
+        {
+            // Progress reports change running tasks every few seconds: decide again.
+            Err(ServiceError::VersionMismatch { current }) => task = *current,
+            other => return Ok(other?),
+        }
+    }
+    Err(ApiError::Internal(format!(
+        "task {} changed {MAX_APPLY_ATTEMPTS} times while a request was decided",
+        task_id.0
+    )))
 }
 
 impl From<ServiceError> for ApiError {
@@ -374,7 +452,7 @@ mod tests {
     use super::*;
     use crate::common::keys::StaticKeyStore;
     use crate::common::time::ManualClock;
-    use crate::testing::{MemoryStreamService, MemoryTaskService};
+    use crate::testing::{MemoryReplayStore, MemoryStreamService, MemoryTaskService, replay};
 
     fn state(config: ApiConfig) -> AppState {
         let clock = Arc::new(ManualClock::new(0));
@@ -385,6 +463,7 @@ mod tests {
                 Vec::<(String, AccountId)>::new(),
             )),
             Arc::new(StaticKeyStore::new()),
+            replay(&MemoryReplayStore::new(), &config),
             config,
         )
     }

@@ -15,10 +15,21 @@
 //!   value is `InvalidParameter` naming the parameter.
 //! * Routing before authentication, as the gateway does: an unknown action is 404
 //!   `InvalidAction.NotFound`, a wrong version 400 `InvalidVersion`.
-//! * `Region` is validated on every action against the configured regions. The list filters
-//!   by it; actions on one task find it by id whatever the region (ids are unique). On Update,
-//!   a `Region` different from the stored one is a change of region (allowed only before the
-//!   start, the domain decides).
+//! * `Region` is validated on every action against the configured regions. It names the live
+//!   center the request goes to, and a task belongs to its region: the list filters by it,
+//!   and Describe, Stop, Restart, Delete and Update of a task in another region answer
+//!   `CodeTaskNotExist` (a task created through Volcengine or the native API has no region
+//!   and is in every one). Update reconciles this with seed 003 ("The Region can be updated
+//!   only before the task's scheduled start time … If a task is stopped, you can update all
+//!   parameters except for Region"): for a task that has not started (status 0) a different
+//!   `Region` moves it there; for one that has, the request went to a region the task is not
+//!   in, so it is not found there — never `CodeTaskHasStarted`, which would tell a caller
+//!   of another region that the task exists.
+//! * `RepeatTime` is accepted as another name of `RepeatNumber` (the Update reference's own
+//!   spelling); both given with different values is `InvalidParameter`.
+//! * `ReqAuth` (`yes` / `no`) and `AuthKey` mean what `NotifyReqAuth` / `NotifyAuthKey` mean
+//!   for the provider's other callbacks: with `yes`, the task's callbacks carry
+//!   `ALI-LIVE-TIMESTAMP` and `ALI-LIVE-SIGNATURE` (see `baton_engine::webhook`).
 //! * Update accepts every Create field (the newest reference: "all parameters except Region"
 //!   while stopped); which ones the task's state allows is the domain's call. A blank
 //!   `CallbackUrl` / `AuthKey` / `ReqAuth` / `NotifyItemSwitch` clears it.

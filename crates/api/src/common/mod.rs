@@ -2,8 +2,8 @@
 //! algorithms, replay protection, throttling and time.
 
 pub mod keys;
-pub mod nonce;
 pub mod params;
+pub mod replay;
 pub mod signature;
 pub mod throttle;
 pub mod time;

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::aliyun::fields::{protocol_name, source_type_name};
-use crate::service::RelayView;
+use crate::service::{RelayPhase, RelayView};
 
 /// The state names of the native API.
 pub fn state_name(status: TaskStatus) -> &'static str {
@@ -21,6 +21,19 @@ pub fn state_name(status: TaskStatus) -> &'static str {
         TaskStatus::Abnormal => "recovering",
         TaskStatus::Stopped => "stopped",
         TaskStatus::Exited => "ended",
+    }
+}
+
+/// The native names of a relay's phases (`relay.state`).
+pub fn relay_state_name(phase: RelayPhase) -> &'static str {
+    match phase {
+        RelayPhase::Connecting => "connecting",
+        RelayPhase::Forwarding => "forwarding",
+        RelayPhase::SourceReconnecting => "source_reconnecting",
+        RelayPhase::DestinationReconnecting => "destination_reconnecting",
+        RelayPhase::Stopped => "stopped",
+        RelayPhase::Finished => "finished",
+        RelayPhase::Failed => "failed",
     }
 }
 
@@ -299,7 +312,7 @@ impl<'a> TaskOut<'a> {
             retries: r.retries,
             next_retry_at: r.next_retry_at.map(rfc3339),
             relay: relay.map(|v| RelayOut {
-                state: v.state,
+                state: relay_state_name(v.state),
                 uptime_seconds: v.uptime_seconds,
                 bitrate_in_bps: v.bitrate_in_bps,
                 bitrate_out_bps: v.bitrate_out_bps,

@@ -14,13 +14,11 @@ use crate::common::time::parse_rfc3339;
 use crate::error::ApiError;
 
 const MAX_URL: usize = 2000;
-const MAX_NAME: usize = 255;
 const MAX_SOURCES: usize = 30;
 
 /// The spec of a create request at `now` (start time default: now).
 pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
     let name = c.name.clone().unwrap_or_default();
-    check_name(&name)?;
     let group = c.group.clone().unwrap_or_else(|| DEFAULT_GROUP.to_string());
     check_group_name(&group).map_err(|e| Problem::rejected(&e, None))?;
     let (source_type, source_protocol, source_urls) = source(&c.source)?;
@@ -59,9 +57,6 @@ pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
 
 /// The patch of a merge-patch request.
 pub fn patch_of(p: &TaskPatchIn) -> Result<TaskPatch, Problem> {
-    if let Some(name) = &p.name {
-        check_name(name)?;
-    }
     let source = p.source.as_ref().map(source).transpose()?;
     let retry = p.retry.as_ref();
     let start = p.playlist_start.as_ref();
@@ -112,16 +107,6 @@ fn api(e: ApiError, field: &str) -> Problem {
         ApiError::MissingParameter(_) => Problem::invalid(field, format!("{field} is required")),
         other => Problem::from_api(&other),
     }
-}
-
-fn check_name(name: &str) -> Result<(), Problem> {
-    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(Problem::invalid(
-            "name",
-            format!("name: at most {MAX_NAME} characters without control characters"),
-        ));
-    }
-    Ok(())
 }
 
 fn source(s: &SourceIn) -> Result<(SourceType, Option<SourceProtocol>, Vec<String>), Problem> {

@@ -95,16 +95,19 @@ impl Action {
         )
     }
 
-    /// Whether a signed request of the action is accepted once only. The dialect's
-    /// signature has no nonce, so replay protection remembers the signature itself until its
-    /// X-Date leaves the window — which would also refuse a client's honest identical retry
-    /// within the same second. So only the creates are protected, whose replay would do harm
-    /// (a duplicate task); a replayed Stop, Continue, Update or Delete asks for a state the
-    /// task is already in, or is refused by the task's state.
+    /// Whether the action changes state, so that a signed request of it runs at most once:
+    /// the dialect's signature has no nonce and a one-second X-Date, so a byte-identical
+    /// re-send within the window gets the first answer without running again
+    /// ([`crate::Replay::once`]) — a captured Stop cannot re-stop a task continued since, and an
+    /// honest retry of the same bytes still gets its answer. The reads (the lists) need
+    /// nothing: repeating one changes nothing.
     pub fn replay_protected(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Action::CreatePullToPushTask | Action::CreatePullToPushGroup
+            Action::ListPullToPushTask
+                | Action::ListPullToPushTaskV2
+                | Action::ListPullToPushGroup
+                | Action::DescribeForbiddenStreamInfoByPage
         )
     }
 }

@@ -120,11 +120,27 @@ impl WireError {
                 100_006,
                 "This signed request was already received; sign every request anew.".into(),
             ),
-            ApiError::NonceCacheFull => wire(
+            ApiError::ReplayAnswerLost => wire(
+                S::BAD_REQUEST,
+                "InvalidTimestamp",
+                100_006,
+                "This signed request was already received, and its answer was not kept (the \
+                 server stopped while it ran); check the resource's state and sign a new request."
+                    .into(),
+            ),
+            ApiError::ReplayUnavailable(_) => wire(
                 S::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
                 200_503,
                 "The service is temporarily unavailable; retry later.".into(),
+            ),
+            ApiError::ReplayShareExceeded { .. } => wire(
+                S::TOO_MANY_REQUESTS,
+                "FlowLimitExceeded",
+                200_429,
+                "This access key sent more state-changing requests within 15 minutes than it \
+                 may; retry later."
+                    .into(),
             ),
             ApiError::Forbidden { action, resource } => wire(
                 S::FORBIDDEN,

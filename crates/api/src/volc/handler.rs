@@ -5,9 +5,10 @@
 //! 2. authenticate (HMAC-SHA256, [`crate::common::signature::volc`]): X-Date within the
 //!    window, key known, signature over the query, the signed headers and the body received;
 //! 3. authorize the action against the key's policy; throttle per account and action;
-//!    refuse a replayed mutating request;
-//! 4. parse the parameters into a [`Call`]; authorize the resource (ingest domains);
-//! 5. call the services and write `{ResponseMetadata, Result}` — or the error envelope.
+//! 4. a state-changing action runs at most once per signature ([`Replay::once`]: an identical
+//!    re-send within the window gets the first answer, status and body, without running);
+//! 5. parse the parameters into a [`Call`]; authorize the resource (ingest domains);
+//! 6. call the services and write `{ResponseMetadata, Result}` — or the error envelope.
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use baton_domain::{AccountId, AppSelector, Rejection, Task, TaskId, UnixTime};
+use baton_domain::{AccountId, AppSelector, Rejection, ReplayAnswer, Task, TaskId, UnixTime};
 use serde::Serialize;
 use tracing::{debug, error};
 
@@ -31,8 +32,8 @@ use super::error::WireError;
 use super::input::Input;
 use crate::aliyun::handler::read_body;
 use crate::common::keys::{Credential, KeyStore};
-use crate::common::nonce::{NonceCache, NonceCheck};
 use crate::common::params::Params;
+use crate::common::replay::{Replay, signature_entry};
 use crate::common::signature::{self, volc};
 use crate::common::throttle::ActionThrottle;
 use crate::config::ApiConfig;
@@ -49,7 +50,7 @@ pub struct VolcState {
     groups: Arc<dyn GroupService>,
     keys: Arc<dyn KeyStore>,
     config: ApiConfig,
-    nonces: NonceCache,
+    replay: Replay,
     throttle: ActionThrottle<Action>,
 }
 
@@ -67,6 +68,7 @@ impl VolcState {
         streams: Arc<dyn StreamService>,
         groups: Arc<dyn GroupService>,
         keys: Arc<dyn KeyStore>,
+        replay: Replay,
         config: ApiConfig,
     ) -> VolcState {
         VolcState {
@@ -74,7 +76,7 @@ impl VolcState {
             streams,
             groups,
             keys,
-            nonces: NonceCache::new(config.nonce_cache_capacity),
+            replay,
             throttle: ActionThrottle::new(Action::ALL.map(|a| (a, a.name())), &config),
             config,
         }
@@ -82,6 +84,7 @@ impl VolcState {
 }
 
 /// What the response metadata names.
+#[derive(Clone)]
 struct Meta {
     request_id: String,
     action: String,
@@ -116,7 +119,7 @@ pub async fn handle(state: Arc<VolcState>, request: Request) -> Response {
 }
 
 async fn process(
-    state: &VolcState,
+    state: &Arc<VolcState>,
     parts: &Parts,
     body: Body,
     query: Params,
@@ -143,34 +146,96 @@ async fn process(
     state
         .throttle
         .check(&account, action, tokio::time::Instant::now())?;
-    if action.replay_protected() {
-        // The signature covers X-Date, the query and the body: an identical signature is the
-        // same request sent again.
-        let x_date = parse_x_date(header(&parts.headers, "x-date").unwrap_or("")).unwrap_or(now);
-        match state.nonces.check_and_insert(
-            &access_key_id,
-            &signature,
-            x_date + config.request_time_window,
-            now,
-        ) {
-            NonceCheck::Fresh => {}
-            NonceCheck::Replayed => return Err(ApiError::NonceUsed),
-            NonceCheck::Full => return Err(ApiError::NonceCacheFull),
-        }
+    let request = Received {
+        action,
+        method: parts.method.clone(),
+        headers: parts.headers.clone(),
+        query,
+        body,
+        now,
+        credential,
+    };
+    if !action.replay_protected() {
+        return respond(state, request, meta).await;
     }
+    // The signature covers X-Date, the query, the signed headers and the body: an identical
+    // signature is the same request sent again. (X-Date parsed in `authenticate`.)
+    let x_date = parse_x_date(header(&parts.headers, "x-date").unwrap_or("")).unwrap_or(now);
+    let entry = signature_entry(
+        &access_key_id,
+        &signature,
+        x_date,
+        config.request_time_window,
+    );
+    let (state, first) = (Arc::clone(state), meta.clone());
+    let answer = state
+        .replay
+        .clone()
+        .once(entry, now, async move {
+            let response = match respond(&state, request, &first).await {
+                Ok(response) => response,
+                Err(err) => error_response(&err, &first),
+            };
+            answer_of(response).await
+        })
+        .await?;
+    Ok(response_of(answer))
+}
 
-    let input = input_of(action, &parts.method, &parts.headers, &query, &body)?;
-    let call = Call::parse(action, &input, now)?;
+/// An authenticated, allowed, unthrottled request, owned (a state-changing one runs in a task
+/// of its own, see [`Replay::once`]).
+struct Received {
+    action: Action,
+    method: Method,
+    headers: HeaderMap,
+    query: Params,
+    body: bytes::Bytes,
+    now: UnixTime,
+    credential: Credential,
+}
+
+/// Parses, authorizes the resource, executes.
+async fn respond(state: &VolcState, r: Received, meta: &Meta) -> Result<Response, ApiError> {
+    let account = r.credential.account.clone();
+    let input = input_of(r.action, &r.method, &r.headers, &r.query, &r.body)?;
+    let call = Call::parse(r.action, &input, r.now)?;
     if let Some(resource) = call.resource(&account)
-        && !credential.covers(&resource)
+        && !r.credential.covers(&resource)
     {
         return Err(ApiError::Forbidden {
-            action: action.ram_action(),
+            action: r.action.ram_action(),
             resource: Some(resource),
         });
     }
-    debug!(request_id = meta.request_id, action = action.name(), %account, "calling the service");
+    debug!(request_id = meta.request_id, action = r.action.name(), %account, "calling the service");
     execute(state, &account, call, meta).await
+}
+
+/// A response as the answer kept for re-sends: status and body (every answer is JSON).
+async fn answer_of(response: Response) -> ReplayAnswer {
+    let status = response.status().as_u16();
+    match axum::body::to_bytes(response.into_body(), usize::MAX).await {
+        Ok(body) => ReplayAnswer {
+            status,
+            body: body.to_vec(),
+        },
+        // The bodies are built in memory (Json): reading them does not fail.
+        Err(e) => ReplayAnswer {
+            status: 500,
+            body: format!("{{\"error\":\"{e}\"}}").into_bytes(),
+        },
+    }
+}
+
+/// The response of a kept answer.
+fn response_of(answer: ReplayAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.body,
+    )
+        .into_response()
 }
 
 /// The parameters: the query of a GET (the actions that allow it), else the JSON body.

@@ -20,10 +20,11 @@
 //!   deleted groups are kept and listed with `Status` 1.
 //! * Tasks created here have no region and are listed in every Alibaba region; Alibaba tasks
 //!   are in the group `default`.
-//! * Replay: the signature has no nonce, so a Create's signature is remembered until its
-//!   X-Date leaves the 15-minute window and an identical Create is refused
-//!   (`InvalidTimestamp`): a replay cannot duplicate a task. Other actions may repeat (see
-//!   [`Action::replay_protected`]).
+//! * Replay: the signature has no nonce, so every state-changing request's signature is
+//!   remembered (durably, with the answer it got) until its X-Date leaves the 15-minute
+//!   window; an identical re-send gets that first answer without running again (see
+//!   [`Action::replay_protected`]): a replay can neither duplicate a task nor undo a later
+//!   change, and an honest retry of the same bytes gets its answer. The lists may repeat.
 //! * `Vhost` and `Domain` both name a Baton ingest domain (Baton's vhosts are its domains).
 //!   ForbidStream's EndTime is at most 90 days ahead (default 90 days); KillStream
 //!   disconnects without forbidding. `RoughCount` is exact.

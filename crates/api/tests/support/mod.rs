@@ -11,7 +11,9 @@ use axum::http::{Method, Request, StatusCode};
 use baton_api::common::params::{canonical_query, pct};
 use baton_api::common::signature::{acs3, rpc, sha256_hex};
 use baton_api::common::time::format_utc;
-use baton_api::testing::{MemoryGroupService, MemoryStreamService, MemoryTaskService};
+use baton_api::testing::{
+    MemoryGroupService, MemoryReplayStore, MemoryStreamService, MemoryTaskService, replay,
+};
 use baton_api::{
     ApiConfig, Credential, ManualClock, Policy, Services, StaticKeyStore, StreamService,
     TaskService, router,
@@ -66,6 +68,12 @@ pub struct Harness {
     pub service: Arc<MemoryTaskService>,
     pub streams: Arc<MemoryStreamService>,
     pub clock: Arc<ManualClock>,
+    /// Where replay protection keeps spent requests (survives [`Harness::restart`]).
+    pub replay_store: MemoryReplayStore,
+    backend: Arc<dyn TaskService>,
+    stream_backend: Arc<dyn StreamService>,
+    keys: Arc<StaticKeyStore>,
+    config: ApiConfig,
     nonce: AtomicU64,
 }
 
@@ -172,24 +180,40 @@ impl Harness {
             ..ApiConfig::default()
         };
         tweak(&mut config);
+        let replay_store = MemoryReplayStore::new();
+        let keys = Arc::new(keys);
         Harness {
-            router: router(
-                Services {
-                    tasks: backend,
-                    streams: stream_backend,
-                    groups: Arc::new(MemoryGroupService::new(
-                        clock.clone(),
-                        Some(service.clone()),
-                    )),
-                },
-                Arc::new(keys),
-                config,
+            router: build_router(
+                &service,
+                &backend,
+                &stream_backend,
+                &keys,
+                &replay_store,
+                &config,
             ),
             service,
             streams,
             clock,
+            replay_store,
+            backend,
+            stream_backend,
+            keys,
+            config,
             nonce: AtomicU64::new(1),
         }
+    }
+
+    /// The server restarted: a new router (its replay protection loaded from the same store)
+    /// over the same services, keys, clock and configuration.
+    pub fn restart(&mut self) {
+        self.router = build_router(
+            &self.service,
+            &self.backend,
+            &self.stream_backend,
+            &self.keys,
+            &self.replay_store,
+            &self.config,
+        );
     }
 
     pub fn next_nonce(&self) -> String {
@@ -205,6 +229,18 @@ impl Harness {
             .unwrap();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// Sends a request; returns status, headers and JSON body.
+    pub async fn router_response(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (parts.status, parts.headers, body)
     }
 
     /// Signs and sends `action` with `params` as account A.
@@ -355,6 +391,29 @@ impl Harness {
         use baton_api::WallClock;
         self.clock.now()
     }
+}
+
+fn build_router(
+    service: &Arc<MemoryTaskService>,
+    backend: &Arc<dyn TaskService>,
+    stream_backend: &Arc<dyn StreamService>,
+    keys: &Arc<StaticKeyStore>,
+    replay_store: &MemoryReplayStore,
+    config: &ApiConfig,
+) -> Router {
+    router(
+        Services {
+            tasks: backend.clone(),
+            streams: stream_backend.clone(),
+            groups: Arc::new(MemoryGroupService::new(
+                config.clock.clone(),
+                Some(service.clone()),
+            )),
+            replay: replay(replay_store, config),
+        },
+        keys.clone(),
+        config.clone(),
+    )
 }
 
 /// A request to be signed.

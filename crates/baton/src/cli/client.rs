@@ -9,6 +9,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::output::escape;
+
 /// Attempts of a request that may be repeated (transport errors, 429, 502–504).
 const ATTEMPTS: u32 = 3;
 /// The longest `Retry-After` the CLI waits out before giving up.
@@ -85,19 +87,20 @@ impl Failure {
                     .code
                     .clone()
                     .unwrap_or_else(|| format!("http_{}", status.as_u16()));
-                let mut out = format!("error: {detail} ({code})");
+                // The detail often quotes the request's values: printed escaped.
+                let mut out = format!("error: {} ({})", escape(&detail), escape(&code));
                 if let Some(field) = &problem.field {
-                    out.push_str(&format!("\nfield: {field}"));
+                    out.push_str(&format!("\nfield: {}", escape(field)));
                 }
                 if let Some(state) = &problem.current_state {
-                    out.push_str(&format!("\ncurrent state: {state}"));
+                    out.push_str(&format!("\ncurrent state: {}", escape(state)));
                 }
                 if let Some(etag) = &problem.current_etag {
-                    out.push_str(&format!("\ncurrent etag: {etag}"));
+                    out.push_str(&format!("\ncurrent etag: {}", escape(etag)));
                 }
                 out
             }
-            Failure::Usage(e) => format!("error: {e:#}"),
+            Failure::Usage(e) => format!("error: {}", escape(&format!("{e:#}"))),
             Failure::Unreachable { endpoint, cause } => format!(
                 "error: cannot reach the Baton API at {endpoint}: {cause}\n\
                  (is `baton serve` running there? set the endpoint with --endpoint, \
@@ -493,6 +496,25 @@ mod tests {
         );
         assert!(parse_endpoint("ftp://x").is_err());
         assert!(parse_endpoint("http://").is_err());
+    }
+
+    #[test]
+    fn problems_are_printed_escaped() {
+        let body = json!({
+            "code": "invalid",
+            "detail": "name \u{1b}[31mred\u{7} is invalid\nfield: forged",
+            "field": "na\u{202e}me",
+        });
+        let p = problem_of(StatusCode::BAD_REQUEST, body.to_string().as_bytes(), "x");
+        let f = Failure::Api {
+            status: StatusCode::BAD_REQUEST,
+            problem: Box::new(p),
+        };
+        assert_eq!(
+            f.render(),
+            "error: name \\u{1b}[31mred\\u{7} is invalid\\nfield: forged (invalid)\n\
+             field: na\\u{202e}me"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::Ctx;
 use super::client::{Failure, Request, list};
 use super::model::{Group, view};
-use super::output::{Table, key_values, or_dash, print_json};
+use super::output::{Table, escape, key_values, or_dash, print_json};
 use super::time::{self, with_hint};
 
 #[derive(Subcommand, Debug)]
@@ -146,7 +146,7 @@ pub async fn run(ctx: &Ctx, command: GroupCommand) -> Result<(), Failure> {
             } else {
                 let g: Group = view(&body, "group")?;
                 let now = time::now();
-                println!("created group {}", g.name);
+                println!("created group {}", escape(&g.name));
                 print!(
                     "{}",
                     key_values(&[

@@ -1,6 +1,52 @@
 //! Human output: aligned tables, key-value views, and number formats; and `--json`.
+//!
+//! Everything printed from the server (names, URLs, errors, events) is someone's input: it is
+//! printed [escaped](escape), so that control characters cannot drive the terminal (ESC
+//! sequences, BEL, a newline forging a field) and bidirectional formatting characters cannot
+//! reorder what is shown. Tables and key-value views escape every cell and line themselves;
+//! text composed elsewhere escapes the values it inserts.
 
+use std::borrow::Cow;
+
+use baton_domain::validate::is_control_or_bidi;
 use serde_json::Value;
+
+/// `s` with control and bidi formatting characters written as escapes: `\n`, `\t`, `\r`,
+/// `\u{1b}`, `\u{202e}` (a backslash itself stays as it is).
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_control_or_bidi) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if is_control_or_bidi(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A JSON document as text with the control and bidi characters that JSON leaves raw (C1
+/// controls, bidi formatting) written as `\uXXXX` (they occur only inside strings, where the
+/// escape means the same character).
+pub fn json_text(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_control_or_bidi) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_control_or_bidi(c) && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A table with a header row; columns are padded to their widest cell and separated by two
 /// spaces; the last column is not padded.
@@ -18,8 +64,10 @@ impl Table {
         }
     }
 
+    /// Adds a row; cells are [escaped](escape).
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows
+            .push(cells.into_iter().map(|c| escape(&c).into_owned()).collect());
     }
 
     pub fn render(&self) -> String {
@@ -53,19 +101,21 @@ fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-/// `Key:   value` lines with the values aligned; a value with several lines continues under
-/// the first.
+/// `Key:   value` lines with the values aligned; a value with several lines (the CLI's own
+/// `\n` joins) continues under the first. Each line is [escaped](escape): a value inserted
+/// from the server should be escaped before it is joined with others, so that its own
+/// newlines cannot start a line that looks like another field.
 pub fn key_values(pairs: &[(&str, String)]) -> String {
     let w = pairs.iter().map(|(k, _)| width(k) + 1).max().unwrap_or(0);
     let mut out = String::new();
     for (key, value) in pairs {
-        let mut lines = value.lines();
-        let first = lines.next().unwrap_or("");
+        let mut lines = value.split('\n');
+        let first = escape(lines.next().unwrap_or(""));
         let line = format!("{:<w$}  {first}", format!("{key}:"));
         out.push_str(line.trim_end());
         out.push('\n');
         for line in lines {
-            out.push_str(&format!("{:<w$}  {line}\n", ""));
+            out.push_str(&format!("{:<w$}  {}\n", "", escape(line)));
         }
     }
     out
@@ -119,15 +169,35 @@ pub fn or_dash(v: Option<&str>) -> String {
 
 /// `--json`: one pretty-printed document.
 pub fn print_json(v: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-    );
+    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    println!("{}", json_text(&text));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_controls_and_bidi_only() {
+        assert!(matches!(escape("plain 测试 🎥 a\\b"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape("a\u{1b}[2J\tb\nc\r\u{0}\u{7f}\u{85}\u{202e}d\u{2066}"),
+            "a\\u{1b}[2J\\tb\\nc\\r\\u{0}\\u{7f}\\u{85}\\u{202e}d\\u{2066}"
+        );
+        let mut t = Table::new(&["A", "B"]);
+        t.row(vec!["x\u{1b}y".into(), "two\nlines".into()]);
+        assert_eq!(t.render(), "A         B\nx\\u{1b}y  two\\nlines\n");
+        assert_eq!(
+            key_values(&[("K", "one\u{7}\ntwo".into())]),
+            "K:  one\\u{7}\n    two\n"
+        );
+        // JSON: the characters serde_json leaves raw become \uXXXX escapes.
+        let text = serde_json::json!({"n": "a\u{9b}b\u{202e}c\u{1b}"}).to_string();
+        let safe = json_text(&text);
+        assert_eq!(safe, r#"{"n":"a\u009bb\u202ec\u001b"}"#);
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["n"], "a\u{9b}b\u{202e}c\u{1b}");
+    }
 
     #[test]
     fn tables_align() {

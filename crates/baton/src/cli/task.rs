@@ -11,7 +11,9 @@ use serde_json::{Map, Value, json};
 use super::Ctx;
 use super::client::{Failure, Request, Retry, list};
 use super::model::{Event, Task, view};
-use super::output::{Table, bitrate, bytes, key_values, or_dash, print_json, shorten};
+use super::output::{
+    Table, bitrate, bytes, escape, json_text, key_values, or_dash, print_json, shorten,
+};
 use super::time::{self, When, elapsed, format_utc, with_hint};
 
 /// Path extensions of an http(s) source that make it a file (`url` task) rather than a live
@@ -496,10 +498,12 @@ fn count(v: Option<f64>) -> String {
 
 /// The `baton task describe` view.
 pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
+    // Values from the server are escaped before any is joined with the view's own newlines.
+    let esc = |s: &str| escape(s).into_owned();
     let mut kv: Vec<(&str, String)> = vec![
-        ("ID", t.id.clone()),
-        ("Name", or_dash(Some(&t.name))),
-        ("Group", or_dash(Some(&t.group))),
+        ("ID", esc(&t.id)),
+        ("Name", or_dash(Some(&esc(&t.name)))),
+        ("Group", or_dash(Some(&esc(&t.group)))),
     ];
     if let Some(region) = t.region.as_deref().filter(|r| !r.is_empty()) {
         kv.push(("Region", region.to_string()));
@@ -526,11 +530,11 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
             .urls
             .iter()
             .enumerate()
-            .map(|(i, u)| format!("{i}: {u}"))
+            .map(|(i, u)| format!("{i}: {}", esc(u)))
             .collect::<Vec<_>>()
             .join("\n")
     } else {
-        or_dash(t.source.urls.first().map(String::as_str))
+        or_dash(t.source.urls.first().map(|u| esc(u)).as_deref())
     };
     kv.push(("Source", urls));
     kv.push(("Destination", t.destination.clone()));
@@ -556,9 +560,9 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
         match &t.last_error {
             Some(e) => format!(
                 "{} {}: {}\nat {}",
-                e.side,
-                e.code,
-                e.message,
+                esc(&e.side),
+                esc(&e.code),
+                esc(&e.message),
                 opt_time(Some(&e.at), now)
             ),
             None => "-".into(),
@@ -723,7 +727,7 @@ async fn action(
     if let Some(r) = task.reason.as_deref().filter(|r| !r.is_empty()) {
         line.push_str(&format!(" ({r})"));
     }
-    println!("{line}");
+    println!("{}", escape(&line));
     Ok(())
 }
 
@@ -848,7 +852,7 @@ async fn watch(ctx: &Ctx, id: &str, interval: Duration) -> Result<(), Failure> {
                 let etag = reply.etag.clone();
                 let body = reply.into_body(&req.describe())?;
                 if ctx.json {
-                    println!("{body}");
+                    println!("{}", json_text(&body.to_string()));
                     None
                 } else {
                     let task: Task = view(&body, "task")?;
@@ -1265,6 +1269,44 @@ mod tests {
             "created_at": "2026-11-22T18:55:00Z",
             "updated_at": "2026-11-22T19:03:10Z"
         })
+    }
+
+    /// Nothing a server sends reaches the terminal raw: no ESC, BEL, NUL, bidi override, and
+    /// no newline that starts a line of its own.
+    fn assert_inert(out: &str) {
+        for c in out.chars() {
+            assert!(
+                c == '\n' || !baton_domain::validate::is_control_or_bidi(c),
+                "raw {c:?} in {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_strings_are_printed_escaped() {
+        let mut hostile = sample_task();
+        hostile["name"] = json!("\u{1b}]0;pwned\u{7}\u{1b}[2J");
+        hostile["group"] = json!("g\u{202e}txt.exe");
+        hostile["source"]["urls"] = json!(["rtmp://h/a\u{9b}31m"]);
+        hostile["last_error"]["message"] = json!("refused\nState:        running\u{0}");
+        let task: Task = view(&hostile, "task").unwrap();
+        let table = task_table(std::slice::from_ref(&task));
+        assert_inert(&table);
+        assert!(table.contains("\\u{1b}]0;pwned\\u{7}\\u{1b}[2J"), "{table}");
+        let out = describe_view(&task, None, 1_795_374_478);
+        assert_inert(&out);
+        assert!(out.contains("g\\u{202e}txt.exe"), "{out}");
+        assert!(out.contains("rtmp://h/a\\u{9b}31m"), "{out}");
+        // The forged field stays inside the error's line.
+        assert!(
+            out.contains("refused\\nState:        running\\u{0}"),
+            "{out}"
+        );
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("State:")).count(),
+            1,
+            "{out}"
+        );
     }
 
     #[test]

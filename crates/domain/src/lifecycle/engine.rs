@@ -54,6 +54,27 @@ impl Step<'_> {
         }
     }
 
+    pub(super) fn source_back(&mut self, run: u64) {
+        if self.task.watched_run() != Some(run) {
+            return;
+        }
+        if self.now >= self.task.spec.end_time {
+            self.exit(ExitReason::OverEndTime);
+        } else {
+            // The retry RelayFailed counted, now instead of at `next_retry_at` (its timer then
+            // finds nothing due).
+            self.start_relay();
+        }
+    }
+
+    pub(super) fn relay_forwarding(&mut self, run: u64) {
+        if !self.is_current_relay(run) {
+            return;
+        }
+        self.relay_running(run);
+        self.notify(CallbackState::Forwarding, None, None);
+    }
+
     pub(super) fn relay_running(&mut self, run: u64) {
         if !self.is_current_relay(run) || self.task.runtime.status != TaskStatus::Abnormal {
             return;
@@ -150,7 +171,7 @@ impl Step<'_> {
         if !self.is_current_relay(run) {
             return;
         }
-        if event.kind != ItemEventKind::Skipped && !self.task.spec.notifies_items() {
+        if !event.kind.always_notified() && !self.task.spec.notifies_items() {
             return;
         }
         let state = match self.task.runtime.status {

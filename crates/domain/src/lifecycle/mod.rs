@@ -9,8 +9,9 @@
 //!
 //! ```text
 //!  0 NotStarted ──StartTime──► 1 Running ◄──recovered── 2 Abnormal ◄──failure── 1
-//!                                   ▲                    │  retry every RetryInterval,
-//!                         Restart   │                    │  up to RetryCount
+//!                                   ▲                    │  retry every RetryInterval (at
+//!                         Restart   │                    │  once when a failed source is
+//!                                   │                    │  back), up to RetryCount
 //!                                   └──── 3 Stopped ◄────┘  exhausted / Stop
 //!  any state ──EndTime / Delete──► -1 Exited
 //! ```
@@ -20,6 +21,10 @@
 //! never rejected: one that does not apply returns the task unchanged. Timers that fire early
 //! re-arm themselves. The rules themselves, with the sources they come from, are documented on
 //! [`Command`]'s variants.
+//!
+//! Status 1 is the provider's "running" from StartTime on, whether or not media flows yet; the
+//! event log records `Forwarding` when a run's media first reaches the destination
+//! ([`Command::RelayForwarding`]), so the two can be told apart without changing what 1 means.
 
 mod engine;
 mod user;
@@ -114,9 +119,29 @@ pub enum Command {
     /// Timer: a retry of the failed run `run` is due: a new run starts; the task stays 2 until
     /// the relay reports [`Command::RelayRunning`].
     RetryDue { run: u64 },
-    /// Relay: run `run` is up. A task that was abnormal has recovered: 2 → 1 (callback
-    /// `Running`), reason and retries cleared — a later failure gets the full RetryCount again.
+    /// Watch: the source of run `run` is back while the task waits for its retry
+    /// ([`Task::watched_run`]; [`Effect::WatchSource`] asked the engine to watch it). The policy
+    /// says "retry RetryCount× every RetryInterval s" (cloud-apis §2.4); Baton reads the
+    /// interval as the longest a task waits, not a pause it must sit out while its source is
+    /// there again: the retry starts now, as [`Command::RetryDue`] would start it at its due
+    /// time. It is the retry [`Command::RelayFailed`] already counted (RetryCount is not
+    /// charged twice), with no event of its own: the task stays 2 until the relay reports
+    /// media at the destination. Past EndTime the task exits instead. A report for any other
+    /// run, or for a task no longer waiting, changes nothing.
+    SourceBack { run: u64 },
+    /// Relay: run `run` is up again after a side recovered. A task that was abnormal has
+    /// recovered: 2 → 1 (callback `Running`), reason and retries cleared — a later failure gets
+    /// the full RetryCount again.
     RelayRunning { run: u64 },
+    /// Relay: run `run`'s media reached the destination for the first time (until now the
+    /// relay was connecting). Recorded as event `Forwarding` in the task's event log, so that
+    /// a task at 1 that is still connecting (a restart, a source that never existed) can be
+    /// told from one whose media flows. Never delivered as a callback: 1 is the provider's
+    /// "running" from StartTime on, and its callbacks name only `Running`, `Recovering`,
+    /// `Offline` and `Exit` (cloud-apis §2.7) — receivers written for them get nothing new.
+    /// A task that was abnormal (a retry's run) has recovered, as with
+    /// [`Command::RelayRunning`]; its `Running` comes first.
+    RelayForwarding { run: u64 },
     /// Relay: run `run` lost a side and is inside its own grace period (its fast reconnects,
     /// destination session held): 1 → 2 with the reason (callback `Recovering`). `error`, when
     /// the relay said what happened, becomes the task's [`TaskRuntime::last_error`].
@@ -158,6 +183,9 @@ pub enum Command {
 }
 
 /// What the engine must do after storing a transition.
+// A transition's few effects are built, carried out once and dropped, never kept in bulk:
+// boxing the event of `Notify` would only make every producer and consumer noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// Start a relay for the task's current spec, as run `run`.
@@ -167,6 +195,13 @@ pub enum Effect {
     StopRelay { run: u64 },
     /// Tell the live relay of run `run` the task's new spec (a RepeatNumber change).
     UpdateRelay { run: u64 },
+    /// Watch the source of run `run`, whose retry the task waits for, and apply
+    /// [`Command::SourceBack`] when it is back. Emitted whenever the task starts waiting with
+    /// [`Task::watched_run`] (also after an engine restart); at most one watch per task.
+    WatchSource { run: u64 },
+    /// Stop watching the source of run `run`: the task no longer waits for that retry (it
+    /// started, or the task was stopped, restarted, deleted or ended).
+    UnwatchSource { run: u64 },
     /// Fire `timer` at `at` (at once if `at` has passed). Replaces any pending timer of the
     /// same kind for this task.
     Schedule { at: UnixTime, timer: Timer },
@@ -286,7 +321,9 @@ impl Task {
             Command::StartTimeReached => step.start_time_reached(),
             Command::EndTimeReached => step.end_time_reached(),
             Command::RetryDue { run } => step.retry_due(run),
+            Command::SourceBack { run } => step.source_back(run),
             Command::RelayRunning { run } => step.relay_running(run),
+            Command::RelayForwarding { run } => step.relay_forwarding(run),
             Command::RelayRecovering { run, reason, error } => {
                 step.relay_recovering(run, reason, error)
             }
@@ -401,7 +438,8 @@ impl<'a> Step<'a> {
 
     /// Emits an event, carrying a playlist item event when given. Every task's events are
     /// numbered and recorded (its event log); one without a callback URL gets an empty URL,
-    /// which the stores keep as delivered: recorded, never sent.
+    /// which the stores keep as delivered: recorded, never sent. So does an event that is not
+    /// a provider callback ([`CallbackState::is_callback`]).
     fn notify_item(
         &mut self,
         state: CallbackState,
@@ -409,7 +447,10 @@ impl<'a> Step<'a> {
         exit_reason: Option<ExitReason>,
         item: Option<ItemEvent>,
     ) {
-        let url = self.task.spec.callback_url.clone().unwrap_or_default();
+        let url = match self.task.spec.callback_url.clone() {
+            Some(url) if state.is_callback() => url,
+            _ => String::new(),
+        };
         self.task.runtime.event_seq += 1;
         let seq = self.task.runtime.event_seq;
         let event = CallbackEvent {
@@ -424,11 +465,26 @@ impl<'a> Step<'a> {
             exit_reason,
             item,
             time: self.now,
+            auth_key: spec_auth_key(&self.task.spec),
         };
         self.effects.push(Effect::Notify(event));
     }
 
     fn finish(mut self) -> Transition {
+        // The source watch follows the task's state: one per wait for a retry, ended when the
+        // wait is. After an engine restart no watch exists, whatever the task says.
+        let watched = (!self.relays_lost)
+            .then(|| self.before.watched_run())
+            .flatten();
+        let watching = self.task.watched_run();
+        if watched != watching {
+            if let Some(run) = watched {
+                self.effects.insert(0, Effect::UnwatchSource { run });
+            }
+            if let Some(run) = watching {
+                self.effects.push(Effect::WatchSource { run });
+            }
+        }
         if self.task != *self.before {
             self.task.version = self.before.version + 1;
             self.task.updated_at = self.now;
@@ -448,3 +504,10 @@ fn retained_until(exit_time: UnixTime, policy: &Policy) -> UnixTime {
 
 #[cfg(test)]
 mod tests;
+
+/// The key a task's callbacks are signed with in the provider's way, when it asks for that.
+fn spec_auth_key(spec: &TaskSpec) -> Option<String> {
+    spec.signs_callbacks()
+        .then(|| spec.auth_key.clone())
+        .flatten()
+}

@@ -251,11 +251,19 @@ fn retries_every_interval_up_to_the_count_then_stops() {
         let retry = apply(&failed.task, Command::RetryDue { run: t.runtime.run }, now);
         assert_eq!(retry.task.runtime.status, TaskStatus::Abnormal);
         assert_eq!(retry.task.runtime.run, t.runtime.run + 1);
+        // The retry ends the source watch the failure started.
+        assert_eq!(
+            failed.effects.last(),
+            Some(&Effect::WatchSource { run: t.runtime.run })
+        );
         assert_eq!(
             retry.effects,
-            vec![Effect::StartRelay {
-                run: t.runtime.run + 1
-            }]
+            vec![
+                Effect::UnwatchSource { run: t.runtime.run },
+                Effect::StartRelay {
+                    run: t.runtime.run + 1
+                }
+            ]
         );
         t = retry.task;
     }
@@ -427,11 +435,16 @@ fn restart_rules() {
     // Stopped or waiting for a retry: start directly.
     for t in [stopped(), abnormal_waiting()] {
         let r = apply(&t, Command::Restart, 1_200);
+        let starts: Vec<&Effect> = r
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::StartRelay { .. } | Effect::StopRelay { .. }))
+            .collect();
         assert_eq!(
-            r.effects[0],
-            Effect::StartRelay {
+            starts,
+            [&Effect::StartRelay {
                 run: t.runtime.run + 1
-            }
+            }]
         );
         let rt = &r.task.runtime;
         assert_eq!(
@@ -706,6 +719,12 @@ fn item_events_skips_always_switches_on_request() {
             .events()
             .is_empty()
     );
+    // A track the item plays without is told like a skipped item: always.
+    let dropped = apply(&t, event(ItemEventKind::TrackDropped), 1_100);
+    let item = dropped.events()[0].item.clone().unwrap();
+    assert_eq!(item.kind, ItemEventKind::TrackDropped);
+    assert_eq!(item.detail.as_deref(), Some("unsupported codec mp4v"));
+    assert!(dropped.events()[0].is_deliverable());
 
     let mut switched = t.clone();
     switched.spec.notify_item_switch = Some("on".into());
@@ -914,4 +933,180 @@ fn enable_past_the_end_time_is_an_illegal_duration() {
         reject(&off, Command::Enable { from_start: false }, 2_000),
         Rejection::IllegalDuration
     );
+}
+
+fn failed_with(t: &Task, reason: InvalidReason, now: UnixTime) -> Transition {
+    apply(
+        t,
+        Command::RelayFailed {
+            run: t.runtime.run,
+            reason,
+            retryable: true,
+            error: None,
+        },
+        now,
+    )
+}
+
+#[test]
+fn a_source_back_during_the_retry_interval_starts_the_retry_at_once() {
+    let failed = failed_with(&running(), PULL, 1_100);
+    let t = failed.task;
+    assert_eq!(t.watched_run(), Some(1));
+    assert_eq!(failed.effects.last(), Some(&Effect::WatchSource { run: 1 }));
+
+    // Back 10 s into the 60 s interval: the retry starts now, counted once, no event yet.
+    let back = apply(&t, Command::SourceBack { run: 1 }, 1_110);
+    let rt = &back.task.runtime;
+    assert_eq!(
+        (rt.status, rt.run, rt.retries, rt.next_retry_at),
+        (TaskStatus::Abnormal, 2, 1, None)
+    );
+    assert_eq!(
+        back.effects,
+        vec![
+            Effect::UnwatchSource { run: 1 },
+            Effect::StartRelay { run: 2 }
+        ]
+    );
+    assert!(back.events().is_empty(), "no callback until media flows");
+    assert!(back.task.relay_alive());
+
+    // The retry timer finds nothing due; a second or stale report changes nothing.
+    let due = apply(&back.task, Command::RetryDue { run: 2 }, 1_160);
+    assert_eq!((due.task, due.effects), (back.task.clone(), vec![]));
+    for stale in [1, 2, 99] {
+        let again = apply(&back.task, Command::SourceBack { run: stale }, 1_111);
+        assert_eq!((again.task, again.effects), (back.task.clone(), vec![]));
+    }
+
+    // The new run's media reaches the destination: 1, as any recovery, then Forwarding.
+    let up = apply(&back.task, Command::RelayForwarding { run: 2 }, 1_112);
+    assert_eq!(
+        (up.task.runtime.status, up.task.runtime.retries),
+        (TaskStatus::Running, 0)
+    );
+    assert_eq!(
+        notified(&up),
+        vec![
+            (CallbackState::Running, None, None),
+            (CallbackState::Forwarding, None, None)
+        ]
+    );
+}
+
+#[test]
+fn a_source_back_past_the_end_time_exits() {
+    let t = failed_with(&running(), PULL, 1_990).task;
+    let back = apply(&t, Command::SourceBack { run: 1 }, 2_000);
+    assert_eq!(back.task.runtime.status, TaskStatus::Exited);
+    assert_eq!(back.effects[0], Effect::UnwatchSource { run: 1 });
+    assert!(
+        !back
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::StartRelay { .. }))
+    );
+}
+
+#[test]
+fn only_a_live_source_that_failed_is_watched() {
+    // The destination failed: its source never left; the interval is waited out.
+    let push = failed_with(&running(), InvalidReason::PushStreamFailed, 1_100);
+    assert_eq!(push.task.watched_run(), None);
+    assert!(
+        !push
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::WatchSource { .. }))
+    );
+    let back = apply(&push.task, Command::SourceBack { run: 1 }, 1_110);
+    assert_eq!(back.task, push.task);
+
+    // Files are not "back": a playlist waits out its interval too.
+    let mut spec = live_spec();
+    spec.source_type = crate::task::SourceType::Url;
+    spec.source_protocol = None;
+    spec.source_urls = vec!["https://cdn.example/a.mp4".into()];
+    let list = apply(&task_with(spec), Command::StartTimeReached, 1_000).task;
+    let failed = failed_with(&list, PULL, 1_100);
+    assert_eq!(failed.task.watched_run(), None);
+    assert!(
+        !failed
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::WatchSource { .. }))
+    );
+
+    // Inside the relay's grace period nothing is watched: the relay reconnects by itself.
+    assert_eq!(abnormal_alive().watched_run(), None);
+}
+
+#[test]
+fn every_way_out_of_the_wait_ends_the_watch() {
+    let t = abnormal_waiting();
+    let unwatch = Effect::UnwatchSource { run: 1 };
+    for (cmd, now) in [
+        (Command::Stop, 1_110),
+        (Command::Disable, 1_110),
+        (Command::Restart, 1_110),
+        (Command::Delete, 1_110),
+        (Command::EndTimeReached, 2_000),
+        (Command::RetryDue { run: 1 }, 1_160),
+        (Command::SourceBack { run: 1 }, 1_110),
+    ] {
+        let r = apply(&t, cmd.clone(), now);
+        assert_eq!(r.effects.first(), Some(&unwatch), "{cmd:?}");
+        assert_eq!(r.task.watched_run(), None, "{cmd:?}");
+        assert!(
+            !r.effects
+                .iter()
+                .any(|e| matches!(e, Effect::WatchSource { .. })),
+            "{cmd:?}"
+        );
+    }
+    // What a waiting task may change leaves the watch alone.
+    let cb = apply(&t, patch(|p| p.callback_url = Some(None)), 1_110);
+    assert_eq!(cb.task.watched_run(), Some(1));
+    assert!(
+        !cb.effects
+            .iter()
+            .any(|e| matches!(e, Effect::WatchSource { .. } | Effect::UnwatchSource { .. }))
+    );
+    // After an engine restart no watch exists: Recover starts one again.
+    let r = apply(&t, Command::Recover, 1_120);
+    assert_eq!(r.effects.last(), Some(&Effect::WatchSource { run: 1 }));
+    assert!(
+        !r.effects
+            .iter()
+            .any(|e| matches!(e, Effect::UnwatchSource { .. }))
+    );
+}
+
+#[test]
+fn forwarding_is_recorded_and_never_delivered() {
+    let t = running();
+    let fwd = apply(&t, Command::RelayForwarding { run: 1 }, 1_005);
+    assert_eq!(fwd.task.runtime.status, TaskStatus::Running);
+    assert_eq!(
+        notified(&fwd),
+        vec![(CallbackState::Forwarding, None, None)]
+    );
+    let event = &fwd.events()[0];
+    assert_eq!((event.seq, event.time), (2, 1_005));
+    assert_eq!(
+        event.url, "",
+        "recorded only, though the task has a callback URL"
+    );
+    assert!(fwd.deliverable_events().is_empty());
+    assert_eq!(
+        fwd.task.version,
+        t.version + 1,
+        "the event log is part of the task"
+    );
+    // A stale run, or a task whose relay is gone, records nothing.
+    for (task, run) in [(t.clone(), 7), (stopped(), 1), (abnormal_waiting(), 1)] {
+        let r = apply(&task, Command::RelayForwarding { run }, 1_200);
+        assert_eq!((r.task, r.effects), (task, vec![]));
+    }
 }

@@ -7,12 +7,14 @@
 //!
 //! Relays report through their state-change channel and their end ([`supervisor`]); timers
 //! fire from one scheduler ([`timers`]); callbacks are delivered from the store's outbox
-//! ([`outbox`]). After a restart, [`Engine::start`] applies `Recover` to every unfinished
+//! ([`outbox`]); a task waiting out its RetryInterval after its source failed has the source
+//! watched ([`watch`]) and retries as soon as it is back. After a restart, [`Engine::start`] applies `Recover` to every unfinished
 //! task, so every task that should be running is running again within seconds.
 
 mod outbox;
 mod supervisor;
 mod timers;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,7 +25,7 @@ use baton_domain::{
     TaskId, TaskList, TaskPatch, TaskSpec, TaskStore, Timer, Transition, UnixTime,
 };
 use baton_net::egress::EgressPolicy;
-use baton_relay::{PlayerConfig, RelayConfig};
+use baton_relay::{PlayerConfig, ProbeConfig, RelayConfig};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -35,9 +37,11 @@ use crate::capability::{
 
 pub use outbox::CallbackKeys;
 pub use supervisor::{LocalLauncher, RelayLauncher};
+pub use watch::LocalIngest;
 
 use supervisor::Supervisor;
 use timers::{Fired, Timers};
+use watch::SourceWatches;
 
 /// How many times a command is re-applied after losing a concurrent-write race.
 const CONFLICT_RETRIES: usize = 5;
@@ -59,6 +63,12 @@ pub struct EngineConfig {
     /// Where each account's sources, playlist items and callbacks may connect. Default
     /// unrestricted (tests on in-memory networks); `baton serve` sets its `[egress]` policy.
     pub egress: Arc<EgressPolicy>,
+    /// Baton's own ingest, whose streams are watched through its hub while their tasks wait
+    /// for a retry (`None`: every source is probed).
+    pub local_ingest: Option<LocalIngest>,
+    /// How a source on another server is probed while its task waits for a retry (the
+    /// connections are the relay's: `relay.client`).
+    pub probe: ProbeConfig,
 }
 
 impl Default for EngineConfig {
@@ -71,6 +81,8 @@ impl Default for EngineConfig {
             media: MediaSources::default(),
             player: PlayerConfig::default(),
             egress: Arc::default(),
+            local_ingest: None,
+            probe: ProbeConfig::default(),
         }
     }
 }
@@ -104,6 +116,7 @@ struct Inner {
     config: EngineConfig,
     locks: Mutex<HashMap<TaskId, Arc<tokio::sync::Mutex<()>>>>,
     supervisor: Supervisor,
+    watches: SourceWatches,
     timers: Timers,
     outbox: outbox::Outbox,
     cancel: CancellationToken,
@@ -132,17 +145,25 @@ impl Engine {
                 }
             });
             let report_weak = weak.clone();
-            let supervisor =
-                Supervisor::new(launcher, Arc::clone(&clock), move |account, id, command| {
-                    let inner = report_weak.upgrade();
-                    Box::pin(async move {
-                        let Some(inner) = inner else { return };
-                        let engine = Engine { inner };
-                        if let Err(e) = engine.apply(&account, &id, command).await {
-                            warn!(task = %id, error = %e, "relay report not applied");
-                        }
-                    })
-                });
+            let report: supervisor::Report = Arc::new(move |account, id, command| {
+                let inner = report_weak.upgrade();
+                Box::pin(async move {
+                    let Some(inner) = inner else { return };
+                    let engine = Engine { inner };
+                    if let Err(e) = engine.apply(&account, &id, command).await {
+                        warn!(task = %id, error = %e, "relay report not applied");
+                    }
+                })
+            });
+            let supervisor = Supervisor::new(launcher, Arc::clone(&clock), Arc::clone(&report));
+            let watches = SourceWatches::new(
+                config.local_ingest.clone(),
+                config.relay.client.clone(),
+                config.probe.clone(),
+                Arc::clone(&config.egress),
+                report,
+                cancel.child_token(),
+            );
             Inner {
                 outbox: outbox::Outbox::start(
                     Arc::clone(&store),
@@ -156,6 +177,7 @@ impl Engine {
                 config,
                 locks: Mutex::new(HashMap::new()),
                 supervisor,
+                watches,
                 timers,
                 cancel,
             }
@@ -313,6 +335,12 @@ impl Engine {
         self.inner.supervisor.status(id)
     }
 
+    /// How many tasks have their source watched now (waiting for a retry after their source
+    /// failed).
+    pub fn watched_sources(&self) -> usize {
+        self.inner.watches.count()
+    }
+
     /// Applies `command` to a task: read, apply, write, then effects.
     pub async fn apply(
         &self,
@@ -439,6 +467,14 @@ impl Engine {
                         .supervisor
                         .set_repeat(&task.id, *run, task.spec.repeat_number);
                 }
+                Effect::WatchSource { run } => {
+                    if let Some(source) = task.spec.source_urls.first() {
+                        self.inner
+                            .watches
+                            .watch(&task.account, &task.id, *run, source);
+                    }
+                }
+                Effect::UnwatchSource { run } => self.inner.watches.unwatch(&task.id, *run),
                 Effect::Schedule { at, timer } => {
                     self.inner
                         .timers

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_domain::{AccountId, CallbackEvent, OutboxEntry, TaskStore};
+use baton_domain::{AccountId, CallbackEvent, OutboxEntry, TaskStore, UnixTime};
 use baton_net::egress::{Egress, EgressPolicy};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
@@ -57,10 +57,10 @@ impl CallbackKeys {
         CallbackKeys(Arc::new(lookup))
     }
 
-    fn get(&self, account: &AccountId) -> Vec<u8> {
-        // An account without a key still gets its callbacks (signed with an empty key):
-        // dropping them would be worse than an unverifiable signature.
-        (self.0)(account).unwrap_or_default()
+    /// The account's key; `None` (or an empty one) when it has none. Callbacks are never
+    /// signed with anything else (an empty key is anyone's).
+    fn get(&self, account: &AccountId) -> Option<Vec<u8>> {
+        (self.0)(account).filter(|k| !k.is_empty())
     }
 }
 
@@ -128,31 +128,43 @@ async fn attempt(
     let event = &entry.event;
     let body = body(event);
     let now = clock.now();
-    let secret = keys.get(&event.account);
-    let delivery = Delivery {
-        url: &event.url,
-        event_id: &event.id,
-        body: body.as_bytes(),
-        secret: &secret,
-    };
     // The account's egress: the callback goes only where its sources may go, no redirects.
     let egress = Egress::new(Arc::clone(egress), &event.account.0);
-    let sent = async {
-        let client = tokio::time::timeout(ATTEMPT_TIMEOUT, client(&egress, &event.url))
-            .await
-            .map_err(|_| DeliveryError::Url(format!("no address within {ATTEMPT_TIMEOUT:?}")))??;
-        deliver(&client, &delivery, now).await
+    // The error's text, and whether another attempt can help.
+    let outcome: Result<(), (String, bool)> = match keys.get(&event.account) {
+        Some(secret) => {
+            let delivery = Delivery {
+                url: &event.url,
+                event_id: &event.id,
+                body: body.as_bytes(),
+                secret: &secret,
+                auth_key: event.auth_key.as_deref(),
+            };
+            send(&egress, &delivery, now)
+                .await
+                .map_err(|e| (e.to_string(), e.is_retryable()))
+        }
+        // Unsigned or signed with another credential would be worse than late: the event
+        // waits, as a failed attempt, for the account's secret (the binary gives every
+        // account one; this is a hand-edited credentials file).
+        None => Err((
+            format!(
+                "account {} has no callback secret (baton account rotate-callback-secret {})",
+                event.account, event.account
+            ),
+            true,
+        )),
     };
-    let result = match sent.await {
+    let result = match outcome {
         Ok(()) => {
             debug!(event = %event.id, url = %event.url, "callback delivered");
             store.mark_delivered(&event.id, clock.now()).await
         }
-        Err(e) if !e.is_retryable() || entry.attempts + 1 >= MAX_ATTEMPTS => {
+        Err((e, retryable)) if !retryable || entry.attempts + 1 >= MAX_ATTEMPTS => {
             warn!(event = %event.id, url = %event.url, error = %e, attempts = entry.attempts + 1, "callback given up");
             store.mark_delivered(&event.id, clock.now()).await
         }
-        Err(e) => {
+        Err((e, _)) => {
             let attempts = entry.attempts + 1;
             let next = clock.now() + retry_delay(attempts).as_secs() as i64;
             debug!(event = %event.id, url = %event.url, error = %e, attempts, "callback failed; will retry");
@@ -162,6 +174,19 @@ async fn attempt(
     if let Err(e) = result {
         warn!(event = %event.id, error = %e, "recording a callback attempt failed");
     }
+}
+
+/// One attempt to deliver to `delivery.url`, through the account's `egress`: the address is
+/// resolved and checked within [`ATTEMPT_TIMEOUT`], then the request gets that long again.
+async fn send(
+    egress: &Egress,
+    delivery: &Delivery<'_>,
+    now: UnixTime,
+) -> Result<(), DeliveryError> {
+    let client = tokio::time::timeout(ATTEMPT_TIMEOUT, client(egress, delivery.url))
+        .await
+        .map_err(|_| DeliveryError::Url(format!("no address within {ATTEMPT_TIMEOUT:?}")))??;
+    deliver(&client, delivery, now).await
 }
 
 /// The JSON body of a callback: the provider's state names, Baton's event identity.

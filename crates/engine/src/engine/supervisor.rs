@@ -1,6 +1,9 @@
 //! Runs each task's relay and turns what the relay does into domain commands.
 //!
-//! A relay's state changes become `RelayRunning` / `RelayRecovering`; its end with an error
+//! A relay's state changes become `RelayForwarding` (once per run: its media first reached the
+//! destination — the status says so even when the state change that showed it was coalesced
+//! away), `RelayRunning` (forwarding again after a side recovered) and `RelayRecovering`; its
+//! end with an error
 //! becomes `RelayFailed` (its side mapped to the provider's reason). Both carry what went
 //! wrong as the task's [`LastError`] (side, the error kind's stable name, the relay's message,
 //! the engine clock's time): the error the relay failed with, or the last one its status
@@ -51,8 +54,9 @@ impl RelayLauncher for LocalLauncher {
     }
 }
 
-/// Applies a relay's report to its task (the engine's apply, which waits for the task).
-type Report = Arc<
+/// Applies a relay's (or a source watch's) report to its task (the engine's apply, which
+/// waits for the task).
+pub(super) type Report = Arc<
     dyn Fn(AccountId, TaskId, Command) -> futures_util::future::BoxFuture<'static, ()>
         + Send
         + Sync,
@@ -93,15 +97,12 @@ impl Supervisor {
     pub(super) fn new(
         launcher: Arc<dyn RelayLauncher>,
         clock: Arc<dyn Clock>,
-        report: impl Fn(AccountId, TaskId, Command) -> futures_util::future::BoxFuture<'static, ()>
-        + Send
-        + Sync
-        + 'static,
+        report: Report,
     ) -> Supervisor {
         Supervisor {
             launcher,
             clock,
-            report: Arc::new(report),
+            report,
             relays: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -261,6 +262,7 @@ async fn watch(
     let mut ticks = tokio::time::interval(PROGRESS_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_position = None;
+    let mut forwarded = false;
     let outcome = loop {
         let commands: Vec<Command> = tokio::select! {
             outcome = &mut ended => break outcome,
@@ -276,8 +278,11 @@ async fn watch(
                     continue;
                 }
                 let state = *states.borrow_and_update();
-                let error = status.snapshot().last_error.map(|r| last_error(&r.error, clock.now()));
-                state_report(state, run, error).into_iter().collect()
+                let snapshot = status.snapshot();
+                let first = !forwarded && snapshot.first_forwarded.is_some();
+                forwarded |= first;
+                let error = snapshot.last_error.map(|r| last_error(&r.error, clock.now()));
+                state_reports(state, run, error, first)
             }
         };
         for command in commands {
@@ -309,12 +314,33 @@ async fn watch(
     }
 }
 
+/// What a relay state change tells the task. `first`: the relay's media reached the
+/// destination for the first time since the last change (`RelayForwarding`, which also
+/// recovers a task, so a `RelayRunning` for the same change would say nothing more).
+fn state_reports(
+    state: RelayState,
+    run: u64,
+    error: Option<LastError>,
+    first: bool,
+) -> Vec<Command> {
+    let mut out = Vec::new();
+    if first {
+        out.push(Command::RelayForwarding { run });
+    }
+    match state_report(state, run, error) {
+        Some(Command::RelayRunning { .. }) if first => {}
+        Some(report) => out.push(report),
+        None => {}
+    }
+    out
+}
+
 /// What a relay state change tells the task, if anything. `error` is the relay's last
 /// recorded error: it records the error that took a side down before it reports the side
 /// reconnecting.
 fn state_report(state: RelayState, run: u64, error: Option<LastError>) -> Option<Command> {
     match state {
-        RelayState::Running => Some(Command::RelayRunning { run }),
+        RelayState::Forwarding => Some(Command::RelayRunning { run }),
         RelayState::SourceReconnecting => Some(Command::RelayRecovering {
             run,
             reason: InvalidReason::PullStreamFailed,
@@ -325,9 +351,10 @@ fn state_report(state: RelayState, run: u64, error: Option<LastError>) -> Option
             reason: InvalidReason::PushStreamFailed,
             error,
         }),
-        RelayState::Starting | RelayState::Stopped | RelayState::Finished | RelayState::Failed => {
-            None
-        }
+        RelayState::Connecting
+        | RelayState::Stopped
+        | RelayState::Finished
+        | RelayState::Failed => None,
     }
 }
 
@@ -359,6 +386,7 @@ fn item_reports(playlist: &Playlist, run: u64) -> impl Iterator<Item = Command> 
             ItemNoteKind::Started => ItemEventKind::Started,
             ItemNoteKind::Finished => ItemEventKind::Finished,
             ItemNoteKind::Skipped => ItemEventKind::Skipped,
+            ItemNoteKind::TrackDropped => ItemEventKind::TrackDropped,
         };
         let event = ItemEvent {
             kind,
@@ -482,8 +510,38 @@ mod tests {
             })
         );
         assert_eq!(
-            state_report(RelayState::Running, 2, Some(e)),
+            state_report(RelayState::Forwarding, 2, Some(e)),
             Some(Command::RelayRunning { run: 2 })
+        );
+    }
+
+    #[test]
+    fn the_first_forwarding_of_a_run_is_reported_once_before_what_followed() {
+        // Connecting → Forwarding.
+        assert_eq!(
+            state_reports(RelayState::Forwarding, 3, None, true),
+            vec![Command::RelayForwarding { run: 3 }]
+        );
+        // Forwarding again after a recovery.
+        assert_eq!(
+            state_reports(RelayState::Forwarding, 3, None, false),
+            vec![Command::RelayRunning { run: 3 }]
+        );
+        // Connecting → Forwarding → SourceReconnecting, seen only as the last.
+        assert_eq!(
+            state_reports(RelayState::SourceReconnecting, 3, None, true),
+            vec![
+                Command::RelayForwarding { run: 3 },
+                Command::RelayRecovering {
+                    run: 3,
+                    reason: InvalidReason::PullStreamFailed,
+                    error: None,
+                }
+            ]
+        );
+        assert_eq!(
+            state_reports(RelayState::Connecting, 3, None, false),
+            vec![]
         );
     }
 

@@ -5,13 +5,18 @@
 //! possibly near the 32-bit wrap); destinations must see one timeline that never goes
 //! backwards. [`Timeline`] maps each segment onto the output with one offset shared by all its
 //! tracks, so audio/video alignment inside a segment is exactly the source's, and places the
-//! next segment right after the end of the previous one (plus the time the source was away).
+//! next segment right after the end of the previous one (plus the time the source was away):
+//! by decode time for a live source that comes back ([`Timeline::begin_segment`]), by
+//! presentation time for the next item of a playlist, whose start is read ahead
+//! ([`Timeline::begin_seamless_segment`], [`SegmentLookahead`]).
 //!
 //! Wire timestamps are 32-bit; [`TimestampUnwrapper`] turns them into `i64` milliseconds on the
 //! way in and [`wire_timestamp`] back on the way out.
 
+mod start;
 mod unwrap;
 
+pub use start::{LOOKAHEAD_FRAMES, LOOKAHEAD_MS, SegmentLookahead, SegmentStart, TrackStart};
 pub use unwrap::{TimestampUnwrapper, wire_timestamp};
 
 use baton_flv::{TagType, parse_video_tag_header};
@@ -56,7 +61,9 @@ pub struct TimelineCounters {
     /// Audio/video frames whose output DTS was moved forward to keep their track strictly
     /// increasing (and non-negative).
     pub dts_corrections: u64,
-    /// Video frames whose negative composition time was rewritten to 0 so that PTS ≥ DTS.
+    /// Video frames whose composition time was rewritten: a negative one to 0 so that
+    /// PTS ≥ DTS, or a positive one shortened by as much as a DTS correction moved the frame
+    /// forward, so that its PTS stays where it was (as far as PTS ≥ DTS allows).
     pub cts_corrections: u64,
     /// Jumps inside a segment beyond the configured limits, handled by re-anchoring.
     pub discontinuities: u64,
@@ -83,10 +90,39 @@ pub struct TimelineCounters {
 /// last, looping a clip never drifts audio against video: each loop advances the timeline by
 /// the same amount for every track (the `loops` test checks 100 loops).
 ///
+/// # Seamless segments (playlist items)
+///
+/// Placing by decode time leaves a hole in the *presentation* when the segment has B-frames:
+/// its first frame is decoded a lead (x264's default: 2 frames) before it is presented, so
+/// putting that DTS at the previous end shows the new segment's first picture a lead late,
+/// and the previous segment's own lead (its last DTS is a lead before its last picture)
+/// adds to it. A segment whose start is known ahead ([`SegmentStart`], read with a
+/// [`SegmentLookahead`]) is placed by [`begin_seamless_segment`](Timeline::begin_seamless_segment)
+/// with the smallest offset at which every track's presentation continues:
+///
+/// `offset = max over tracks T (presented_end(T) − first_pts(T))`, where `presented_end(T)`
+/// is the largest output PTS of T so far plus T's frame duration (its last DTS step), and
+/// `first_pts(T)` the earliest PTS of T in the new segment; a track that had output but is
+/// absent from the new segment counts with the segment's earliest PTS, so the segment still
+/// starts after it ends; and `offset ≥ −first DTS` of the segment (output DTS is never
+/// negative), which alone places the first segment of a timeline (its decoding starts at 0).
+///
+/// Consequences: the track that binds the offset continues with no hole (its first picture
+/// or audio frame right where its previous one ended); the other track's hole is exactly how
+/// much longer the binding track's frames span across the boundary — the content's own
+/// imbalance (an MP4's AAC track sends its priming frame before 0 and its padded last frame
+/// past the video's end: FLV has no edit lists, so those frames play, and are counted as
+/// played). One offset per segment keeps A/V exactly as in the source, so nothing drifts over
+/// any number of items. Decode time needs no room of its own: every frame of the new segment
+/// is presented at or after `presented_end` > the previous last DTS, so a frame whose DTS
+/// would not increase (a segment with a longer decode lead than the previous) is moved
+/// forward by the DTS rule below while its PTS stays.
+///
 /// # Guarantees, per track (audio, video)
 ///
 /// - Output DTS strictly increases and is ≥ 0: a frame that would go backwards or repeat is
-///   moved to `last + 1` ([`TimelineCounters::dts_corrections`]).
+///   moved to `last + 1` ([`TimelineCounters::dts_corrections`]); a video frame so moved keeps
+///   its PTS, its composition time shortened by as much (down to 0).
 /// - PTS ≥ DTS: a negative composition time is rewritten to 0 in the payload
 ///   ([`TimelineCounters::cts_corrections`]); a uniquely held payload is patched in place, a
 ///   shared one is copied once.
@@ -145,22 +181,67 @@ impl Timeline {
         };
     }
 
+    /// A new input segment begins whose start was read ahead (the next playlist item): it is
+    /// placed so that every track's presentation continues where it ended, with one offset
+    /// for all tracks (see "Seamless segments" on the type). An empty `start` (no media read)
+    /// begins a segment like [`begin_segment`](Timeline::begin_segment)`(0)`.
+    pub fn begin_seamless_segment(&mut self, start: &SegmentStart) {
+        let (Some(first_dts), Some(first_pts)) = (start.first_dts(), start.first_pts()) else {
+            self.begin_segment(0);
+            return;
+        };
+        self.begin_segment(0);
+        // Output DTS is never negative; that alone places the first segment (its decoding
+        // starts at 0, as with `begin_segment`).
+        let mut offset = first_dts.saturating_neg();
+        for kind in [TagType::Audio, TagType::Video] {
+            let Some(end) = self.track(kind).presented_end() else {
+                continue;
+            };
+            let from = start.track(kind).map_or(first_pts, |t| t.first_pts);
+            offset = offset.max(end.saturating_sub(from));
+        }
+        self.anchor = Anchor::Anchored {
+            base: first_dts.saturating_add(offset),
+            offset,
+            newest_in: first_dts,
+        };
+        self.counters.rebases += 1;
+    }
+
     /// Maps a frame whose `dts` is on the input segment's own (unwrapped) timeline to the
     /// output timeline, in place (see the type's documentation for the rules).
     pub fn map(&mut self, frame: &mut Frame) {
         if !self.started {
             self.begin_segment(0);
         }
-        frame.dts = match frame.kind {
-            TagType::Script => self.map_side(frame.dts, None, false),
+        match frame.kind {
+            TagType::Script => frame.dts = self.map_side(frame.dts, None, false),
             TagType::Audio | TagType::Video if frame.config => {
                 let last = self.track(frame.kind).last_out;
-                self.map_side(frame.dts, last, true)
+                frame.dts = self.map_side(frame.dts, last, true);
             }
-            TagType::Audio | TagType::Video => self.map_media(frame.kind, frame.dts),
-        };
-        if frame.kind == TagType::Video && clear_negative_cts(frame) {
-            self.counters.cts_corrections += 1;
+            TagType::Audio => {
+                let (out, _) = self.map_media(frame.kind, frame.dts);
+                frame.dts = out;
+                self.audio.presented(out);
+            }
+            TagType::Video => {
+                let (out, moved) = self.map_media(frame.kind, frame.dts);
+                frame.dts = out;
+                let cts = frame.composition_time();
+                // Negative: a source bug, PTS = DTS. Moved forward: keep the PTS.
+                let kept = i64::from(cts).saturating_sub(moved).max(0);
+                // kept ≤ max(cts, 0) ≤ i32::MAX.
+                let kept = i32::try_from(kept).unwrap_or(0);
+                let cts = if kept != cts && rewrite_cts(frame, kept) {
+                    self.counters.cts_corrections += 1;
+                    kept
+                } else {
+                    cts
+                };
+                self.video.presented(out.saturating_add(i64::from(cts)));
+            }
         }
     }
 
@@ -180,8 +261,9 @@ impl Timeline {
         max_opt(self.audio.end(), self.video.end()).unwrap_or(0)
     }
 
-    /// Maps an audio/video media frame (not a sequence header).
-    fn map_media(&mut self, kind: TagType, dts: i64) -> i64 {
+    /// Maps an audio/video media frame (not a sequence header): its output DTS, and how far
+    /// the monotonic rule moved it forward from input + offset.
+    fn map_media(&mut self, kind: TagType, dts: i64) -> (i64, i64) {
         let offset = match self.anchor {
             Anchor::Pending { base } => self.anchor_at(base, dts),
             Anchor::Anchored {
@@ -221,7 +303,7 @@ impl Timeline {
         if out != mapped {
             self.counters.dts_corrections += 1;
         }
-        out
+        (out, out.saturating_sub(mapped))
     }
 
     /// Maps a sequence header (`track_last` = its track's last media DTS) or a script frame
@@ -294,6 +376,8 @@ struct Track {
     duration: i64,
     /// Last input DTS of a media frame in the current segment.
     last_in: Option<i64>,
+    /// Largest output PTS of a media frame on this track, across segments.
+    max_pts: Option<i64>,
 }
 
 impl Track {
@@ -302,12 +386,25 @@ impl Track {
             last_out: None,
             duration: default_duration,
             last_in: None,
+            max_pts: None,
         }
     }
 
-    /// Where this track's last frame ends on the output timeline.
+    /// Where this track's last frame ends on the output timeline (by decode time).
     fn end(&self) -> Option<i64> {
         self.last_out.map(|last| last.saturating_add(self.duration))
+    }
+
+    /// A media frame of this track is presented at output `pts`.
+    fn presented(&mut self, pts: i64) {
+        self.max_pts = Some(self.max_pts.map_or(pts, |max| max.max(pts)));
+    }
+
+    /// Where this track's presentation ends: its latest picture or audio frame plus the
+    /// track's frame duration (its last DTS step, the best estimate FLV offers: it has no
+    /// per-frame durations).
+    fn presented_end(&self) -> Option<i64> {
+        self.max_pts.map(|pts| pts.saturating_add(self.duration))
     }
 }
 
@@ -318,12 +415,14 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// Rewrites a negative composition time in a video tag body to 0. Returns whether it did.
-fn clear_negative_cts(frame: &mut Frame) -> bool {
+/// Rewrites the composition time of a video tag body that has one (non-zero) to `cts` (which
+/// fits in SI24: it is between 0 and the frame's own composition time). Returns whether it
+/// did.
+fn rewrite_cts(frame: &mut Frame, cts: i32) -> bool {
     let Ok(header) = parse_video_tag_header(&frame.payload) else {
         return false;
     };
-    if header.composition_time >= 0 {
+    if header.composition_time == 0 {
         return false;
     }
     // A non-zero composition time is the SI24 right before the codec payload, both in the
@@ -332,14 +431,15 @@ fn clear_negative_cts(frame: &mut Frame) -> bool {
     let Some(at) = header.payload_offset.checked_sub(3) else {
         return false;
     };
+    let [_, b1, b2, b3] = cts.to_be_bytes();
     let payload = std::mem::take(&mut frame.payload);
     // In place when nobody else holds the buffer (the usual case: the timeline runs before
     // fan-out); otherwise one copy.
     let mut owned = payload
         .try_into_mut()
         .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-    if let Some(cts) = owned.get_mut(at..at + 3) {
-        cts.fill(0);
+    if let Some(field) = owned.get_mut(at..at + 3) {
+        field.copy_from_slice(&[b1, b2, b3]);
     }
     frame.payload = owned.freeze();
     true

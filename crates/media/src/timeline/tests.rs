@@ -286,3 +286,4 @@ fn duration_is_last_positive_step() {
 
 mod loops;
 mod props;
+mod seamless;

@@ -339,7 +339,7 @@ fn log_codec(peer: SocketAddr, key: &StreamKey, frame: &Frame) {
 }
 
 /// The hub key of a publish/play: domain from the request, app without its query.
-fn stream_key(
+pub(super) fn stream_key(
     app: &str,
     tc_url: Option<&str>,
     stream_name: &str,

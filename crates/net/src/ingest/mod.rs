@@ -24,6 +24,13 @@ use crate::hub::{StreamHub, StreamKey};
 pub use conn::ConnError;
 pub use domain::{DEFAULT_DOMAIN, query_param, resolve_domain, split_query};
 
+/// The stream of this ingest that a client playing (or publishing) `url` reaches: what the
+/// ingest derives from the tcUrl, app and stream name Baton's own client sends for `url`.
+pub fn play_key(url: &baton_rtmp::RtmpUrl) -> StreamKey {
+    let (stream, query) = split_query(&url.stream);
+    conn::stream_key(&url.app, Some(&url.tc_url), stream, query)
+}
+
 /// Limits and sizes of the ingest server. Defaults suit a small origin.
 #[derive(Clone, Debug)]
 pub struct IngestConfig {

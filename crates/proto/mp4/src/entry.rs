@@ -27,8 +27,8 @@ pub(crate) struct EntryInfo {
     pub(crate) channels: u16,
 }
 
-/// Parses `stsd` and its first sample entry; returns it and the number of entries.
-pub(crate) fn parse_stsd(stsd: &[u8]) -> Result<(Entry, u32), Mp4Error> {
+/// Parses `stsd` and its first sample entry; returns it, its type and the number of entries.
+pub(crate) fn parse_stsd(stsd: &[u8]) -> Result<(Entry, FourCc, u32), Mp4Error> {
     let mut r = Reader::new(stsd, "stsd");
     let (version, _) = r.full_box()?;
     if version > 1 {
@@ -51,7 +51,7 @@ pub(crate) fn parse_stsd(stsd: &[u8]) -> Result<(Entry, u32), Mp4Error> {
         b"encv" | b"enca" => Entry::Skipped(SkipReason::Encrypted(FourCc(fourcc))),
         _ => Entry::Skipped(SkipReason::Codec(FourCc(fourcc))),
     };
-    Ok((entry, count))
+    Ok((entry, FourCc(fourcc), count))
 }
 
 /// The child boxes of a sample entry, tolerating the trailing garbage some writers leave
@@ -385,7 +385,11 @@ mod tests {
         stsd.extend_from_slice(&[0; 8]);
         assert_eq!(
             parse_stsd(&stsd).unwrap(),
-            (Entry::Skipped(SkipReason::Codec(FourCc(*b"Opus"))), 1)
+            (
+                Entry::Skipped(SkipReason::Codec(FourCc(*b"Opus"))),
+                FourCc(*b"Opus"),
+                1
+            )
         );
         stsd[12..16].copy_from_slice(b"encv");
         assert_eq!(

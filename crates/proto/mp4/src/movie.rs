@@ -27,6 +27,16 @@ pub enum Codec {
     Aac,
 }
 
+impl TrackKind {
+    /// `video` or `audio`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackKind::Video => "video",
+            TrackKind::Audio => "audio",
+        }
+    }
+}
+
 impl Codec {
     pub fn kind(self) -> TrackKind {
         match self {
@@ -142,7 +152,34 @@ impl fmt::Display for SkipReason {
 pub struct SkippedTrack {
     /// `tkhd` track_ID.
     pub id: u32,
+    /// What its handler says it is (`vide`, `soun`); `None` for other handlers.
+    pub kind: Option<TrackKind>,
+    /// Its first sample entry's type (the codec: `Opus`, `av01`, `mp4a`...), when the track
+    /// got that far.
+    pub entry: Option<FourCc>,
     pub reason: SkipReason,
+}
+
+impl SkippedTrack {
+    /// Whether skipping it loses audio or video a player would have presented: an audio or
+    /// video track with samples (not subtitles, timecode, hints, nor an empty track).
+    pub fn drops_media(&self) -> bool {
+        self.kind.is_some() && self.reason != SkipReason::NoSamples
+    }
+}
+
+/// `track 2 (audio 'Opus'): codec 'Opus' is not supported`.
+impl fmt::Display for SkippedTrack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "track {}", self.id)?;
+        match (self.kind, self.entry) {
+            (Some(kind), Some(entry)) => write!(f, " ({} '{entry}')", kind.as_str())?,
+            (Some(kind), None) => write!(f, " ({})", kind.as_str())?,
+            (None, Some(entry)) => write!(f, " ('{entry}')")?,
+            (None, None) => {}
+        }
+        write!(f, ": {}", self.reason)
+    }
 }
 
 /// A used track: its codec, decoder configuration and sample tables.
@@ -450,18 +487,26 @@ fn parse_trak_body(
     movie_timescale: u32,
     used: &[Track],
 ) -> Result<TrakOutcome, Mp4Error> {
-    let skip = |reason| Ok(TrakOutcome::Skipped(SkippedTrack { id, reason }));
+    let skip = |kind, entry, reason| {
+        Ok(TrakOutcome::Skipped(SkippedTrack {
+            id,
+            kind,
+            entry,
+            reason,
+        }))
+    };
     let mdia = require(trak, "trak", "mdia")?;
     let handler = parse_hdlr(require(mdia, "mdia", "hdlr")?)?;
     let expected_kind = match &handler {
         b"vide" => TrackKind::Video,
         b"soun" => TrackKind::Audio,
-        _ => return skip(SkipReason::Handler(FourCc(handler))),
+        _ => return skip(None, None, SkipReason::Handler(FourCc(handler))),
     };
     let (timescale, media_duration) = parse_mdhd(require(mdia, "mdia", "mdhd")?)?;
     let minf = require(mdia, "mdia", "minf")?;
     let stbl = require(minf, "minf", "stbl")?;
-    let (entry, descriptions) = parse_stsd(require(stbl, "stbl", "stsd")?)?;
+    let (entry, fourcc, descriptions) = parse_stsd(require(stbl, "stbl", "stsd")?)?;
+    let skip = |reason| skip(Some(expected_kind), Some(fourcc), reason);
     let info = match entry {
         Entry::Skipped(reason) => return skip(reason),
         Entry::Supported(info) => info,

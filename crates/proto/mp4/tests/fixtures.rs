@@ -313,6 +313,26 @@ fn check_flv_bodies(movie: &Movie, file: &[u8]) {
 }
 
 #[test]
+fn x264_default_settings() {
+    let movie = check_against_ffprobe("x264_default");
+    let video = movie.video().unwrap();
+    assert_eq!(video.edit_list.media_time, 1024);
+    // Decoding starts 2 frames before the first picture; B-pyramid presents the first
+    // mini-GOP as 0, 4, 2, 1, 3 (frames of 40 ms).
+    let pts: Vec<i64> = video.samples().take(5).map(|s| s.pts_ms()).collect();
+    assert_eq!(pts, [0, 160, 80, 40, 120]);
+    let first = video.samples().next().unwrap();
+    assert_eq!((first.dts_ms, first.cts_ms), (-80, 80));
+    // The AAC priming frame before 0; the last frame starts 3 ms before the end (its `stts`
+    // delta says so, though it decodes to a whole 23 ms frame, padded).
+    let audio: Vec<Sample> = movie.audio().unwrap().samples().collect();
+    assert_eq!(audio[0].pts_ms(), -23);
+    let last = audio.last().unwrap();
+    assert_eq!((last.pts_ms(), last.duration_ms), (1997, 3));
+    assert_eq!(movie.duration_ms, 2000);
+}
+
+#[test]
 fn faststart_h264_aac() {
     let movie = check_against_ffprobe("faststart");
     let video = movie.video().unwrap();
@@ -433,10 +453,14 @@ fn unsupported_tracks_are_skipped_with_reasons() {
         &[
             SkippedTrack {
                 id: 1,
+                kind: Some(TrackKind::Video),
+                entry: Some(FourCc(*b"mp4v")),
                 reason: SkipReason::Codec(FourCc(*b"mp4v"))
             },
             SkippedTrack {
                 id: 3,
+                kind: Some(TrackKind::Audio),
+                entry: Some(FourCc(*b"ac-3")),
                 reason: SkipReason::Codec(FourCc(*b"ac-3"))
             },
         ]
@@ -445,6 +469,11 @@ fn unsupported_tracks_are_skipped_with_reasons() {
         movie.skipped_tracks()[1].reason.to_string(),
         "codec 'ac-3' is not supported"
     );
+    assert_eq!(
+        movie.skipped_tracks()[1].to_string(),
+        "track 3 (audio 'ac-3'): codec 'ac-3' is not supported"
+    );
+    assert!(movie.skipped_tracks().iter().all(SkippedTrack::drops_media));
 }
 
 #[test]

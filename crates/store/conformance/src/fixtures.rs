@@ -117,6 +117,7 @@ pub fn event(task: &Task, seq: u64, time: UnixTime) -> CallbackEvent {
         exit_reason: None,
         item: None,
         time,
+        auth_key: None,
     }
 }
 

@@ -28,11 +28,17 @@
 //! with tags, `Exists`, revival of a deleted name, tag updates of available groups only,
 //! deletion refused while tasks that have not exited are in the group, listing by status with
 //! paging and totals, account isolation.
+//!
+//! The [`ReplayStore`](baton_domain::ReplayStore) checks run through [`replay_conformance_tests!`],
+//! on *two* handles of one fresh database (as two nodes sharing it): entries recorded once
+//! (also across handles and under racing writers), answers, the live set by keyset pages,
+//! purge. A backend implementing the port runs both macros.
 
 mod blocks;
 mod fixtures;
 mod groups;
 mod outbox;
+mod replay;
 mod tasks;
 
 pub use blocks::{
@@ -52,6 +58,11 @@ pub use outbox::{
     delivery_is_recorded_once, due_events_in_order, events_without_a_url_are_recorded_delivered,
     failed_attempts_reschedule, outbox_round_trips_every_field,
     purge_removes_old_exited_tasks_and_delivered_events, task_events_newest_first_by_seq,
+};
+pub use replay::{
+    replay_answers_round_trip, replay_concurrent_records_one_wins,
+    replay_entries_are_recorded_once, replay_purge_removes_expired_entries,
+    replay_unexpired_pages_in_order,
 };
 pub use tasks::{
     accounts_are_isolated, concurrent_updates_one_wins, delete_with_version_and_events,
@@ -110,6 +121,31 @@ macro_rules! conformance_tests {
             async fn $check() {
                 let store = $fresh().await;
                 $crate::$check(&store).await;
+            }
+        )*
+    };
+}
+
+/// Generates one `#[tokio::test]` per [`ReplayStore`](baton_domain::ReplayStore) check, each on
+/// a fresh pair from `$pair` (a path to an `async fn() -> (S, S)`: two handles on one new, empty
+/// database, as two nodes would have; `S: ReplayStore`).
+#[macro_export]
+macro_rules! replay_conformance_tests {
+    ($pair:path) => {
+        $crate::replay_conformance_tests!(@each $pair;
+            replay_entries_are_recorded_once,
+            replay_answers_round_trip,
+            replay_unexpired_pages_in_order,
+            replay_purge_removes_expired_entries,
+            replay_concurrent_records_one_wins,
+        );
+    };
+    (@each $pair:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let (a, b) = $pair().await;
+                $crate::$check(&a, &b).await;
             }
         )*
     };

@@ -49,9 +49,13 @@ pub async fn outbox_round_trips_every_field(store: &dyn TaskStore) {
         let mut e = event(&t, 10 + i as u64, 200 + i as i64);
         e.item = Some(ItemEvent {
             kind,
-            file_index: [0, 7, u32::MAX, 29][i],
-            source: ["https://cdn/a.mp4", "/srv/b.flv", "media-id", ""][i].into(),
-            detail: (i == 2).then(|| "unsupported codec \"mp4v\" — 名前".into()),
+            file_index: [0, 7, u32::MAX, 29, 3][i],
+            source: ["https://cdn/a.mp4", "/srv/b.flv", "media-id", "", "c.mp4"][i].into(),
+            detail: match i {
+                2 => Some("unsupported codec \"mp4v\" — 名前".into()),
+                3 => Some("track 2 (audio 'Opus'): codec 'Opus' is not supported".into()),
+                _ => None,
+            },
         });
         events.push(e);
     }
@@ -62,6 +66,7 @@ pub async fn outbox_round_trips_every_field(store: &dyn TaskStore) {
     odd.task_id = TaskId("not-the-same-task".into());
     odd.reason = Some(InvalidReason::PushStreamFailed);
     odd.exit_reason = Some(ExitReason::OverEndTime);
+    odd.auth_key = Some("ali key | 鍵".into());
     events.push(odd);
     store.insert(&t, &events).await.expect("insert");
 

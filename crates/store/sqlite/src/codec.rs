@@ -45,7 +45,7 @@ macro_rules! task_body_values {
 macro_rules! event_columns {
     () => {
         "event_id, account, task_id, seq, task_name, url, state, reason, exit_reason, \
-         event_time, attempts, next_attempt_at, item, delivered_at"
+         event_time, attempts, next_attempt_at, item, delivered_at, auth_key"
     };
 }
 
@@ -126,7 +126,8 @@ pub(crate) fn bind_event<'q>(q: Query<'q>, e: &CallbackEvent) -> Result<Query<'q
         .bind(0_i64)
         .bind(e.time)
         .bind(e.item.as_ref().map(item_to_json))
-        .bind((!e.is_deliverable()).then_some(e.time)))
+        .bind((!e.is_deliverable()).then_some(e.time))
+        .bind(e.auth_key.clone()))
 }
 
 /// A task's last error as stored: `{"side","code","message","at"}`.
@@ -297,6 +298,7 @@ fn event_from_row(row: &SqliteRow) -> Result<CallbackEvent, StoreError> {
             ),
         },
         time: d.get("event_time")?,
+        auth_key: d.get("auth_key")?,
         id: id.clone(),
     };
     Ok(event)

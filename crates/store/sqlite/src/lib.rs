@@ -1,5 +1,6 @@
 //! The embedded default [`TaskStore`], [`BlockStore`] and [`GroupStore`]: one SQLite database,
-//! `<data-dir>/baton.db`.
+//! `<data-dir>/baton.db`; and the [`ReplayStore`] in a second one beside it,
+//! `<data-dir>/baton-replay.db` (see `replay.rs` for why a second file).
 //!
 //! Why sqlx (0.9, `runtime-tokio`, bundled SQLite) rather than rusqlite and a blocking pool:
 //! its pool and async API fit the engine's tokio runtime without a hand-made thread pool, and
@@ -18,6 +19,7 @@ mod codec;
 mod groups;
 mod migrate;
 mod outbox;
+mod replay;
 mod tasks;
 
 use std::path::Path;
@@ -27,14 +29,17 @@ use std::time::Duration;
 use baton_domain::{
     AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
     DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page,
-    Purged, PutBlock, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList,
-    TaskStore, UnixTime,
+    Purged, PutBlock, ReplayAnswer, ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath,
+    Tag, Task, TaskGroup, TaskId, TaskList, TaskStore, UnixTime,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 /// The database's file name inside the data directory.
 pub const FILE_NAME: &str = "baton.db";
+
+/// The replay database's file name inside the data directory (beside [`FILE_NAME`]).
+pub const REPLAY_FILE_NAME: &str = "baton-replay.db";
 
 /// How long a writer waits for another writer's transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +53,8 @@ const MAX_CONNECTIONS: u32 = 4;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// `baton-replay.db`: the [`ReplayStore`].
+    replay: SqlitePool,
 }
 
 impl SqliteStore {
@@ -57,7 +64,8 @@ impl SqliteStore {
         SqliteStore::open_file(&data_dir.join(FILE_NAME)).await
     }
 
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path`, and the replay database beside it
+    /// (`<stem>-replay.db`: [`REPLAY_FILE_NAME`] for [`FILE_NAME`]), and migrates them.
     pub async fn open_file(path: &Path) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(backend)?
@@ -72,13 +80,18 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        migrate::migrate(&pool).await?;
-        Ok(SqliteStore { pool })
+        migrate::migrate(&pool, migrate::MIGRATIONS).await?;
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "baton".into(), |s| s.to_string_lossy().into_owned());
+        let replay = replay::open(&path.with_file_name(format!("{stem}-replay.db"))).await?;
+        Ok(SqliteStore { pool, replay })
     }
 
-    /// Closes every connection (checkpointing the WAL). Later calls fail.
+    /// Closes every connection (checkpointing the WALs). Later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.replay.close().await;
     }
 }
 
@@ -263,6 +276,33 @@ impl GroupStore for SqliteStore {
         page: Page,
     ) -> StoreFuture<'a, GroupList> {
         Box::pin(groups::list(&self.pool, account, statuses, page))
+    }
+}
+
+impl ReplayStore for SqliteStore {
+    fn record<'a>(
+        &'a self,
+        spent: &'a [ReplayEntry],
+        answers: &'a [(ReplayEntry, ReplayAnswer)],
+    ) -> StoreFuture<'a, Vec<bool>> {
+        Box::pin(replay::record(&self.replay, spent, answers))
+    }
+
+    fn answer<'a>(&'a self, entry: &'a ReplayEntry) -> StoreFuture<'a, Option<ReplayAnswer>> {
+        Box::pin(replay::answer(&self.replay, entry))
+    }
+
+    fn unexpired<'a>(
+        &'a self,
+        now: UnixTime,
+        after: Option<ReplayEntry>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<ReplayEntry>> {
+        Box::pin(replay::unexpired(&self.replay, now, after, limit))
+    }
+
+    fn purge_replay(&self, now: UnixTime) -> StoreFuture<'_, u64> {
+        Box::pin(replay::purge(&self.replay, now))
     }
 }
 

@@ -12,9 +12,12 @@ use baton_domain::StoreError;
 
 use crate::backend;
 
-/// Every migration, in order: (version, name, SQL). Versions are never reused or edited once
-/// released; changes are new migrations.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+/// A list of migrations, in order: (version, name, SQL). Versions are never reused or edited
+/// once released; changes are new migrations.
+pub(crate) type Migrations = &'static [(i64, &'static str, &'static str)];
+
+/// The task database's (`baton.db`).
+pub(crate) const MIGRATIONS: Migrations = &[
     (
         1,
         "tasks and outbox",
@@ -36,10 +39,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "event log",
         include_str!("../migrations/0005_event_log.sql"),
     ),
+    (
+        6,
+        "callback auth",
+        include_str!("../migrations/0006_callback_auth.sql"),
+    ),
 ];
 
-/// Brings the schema up to date.
-pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+/// Brings the schema of `pool`'s database up to `migrations`.
+pub(crate) async fn migrate(pool: &SqlitePool, migrations: Migrations) -> Result<(), StoreError> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version    INTEGER NOT NULL PRIMARY KEY,
@@ -57,13 +65,13 @@ pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         .await
         .map_err(backend)?;
     let current = current.unwrap_or(0);
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    let known = migrations.last().map_or(0, |m| m.0);
     if current > known {
         return Err(StoreError::Invalid(format!(
             "the database's schema version {current} is newer than this Baton's ({known})"
         )));
     }
-    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    for &(version, name, sql) in migrations.iter().filter(|m| m.0 > current) {
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await

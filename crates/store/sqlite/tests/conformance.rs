@@ -23,3 +23,18 @@ async fn fresh() -> SqliteStore {
 }
 
 baton_store_conformance::conformance_tests!(fresh);
+
+/// Two stores (two pools, as two processes would have) on one fresh data dir.
+async fn fresh_pair() -> (SqliteStore, SqliteStore) {
+    let dir = fresh_dir();
+    let a = SqliteStore::open(&dir).await.expect("open store");
+    let b = SqliteStore::open(&dir)
+        .await
+        .expect("open the same store again");
+    (a, b)
+}
+
+mod replay {
+    use super::fresh_pair;
+    baton_store_conformance::replay_conformance_tests!(fresh_pair);
+}

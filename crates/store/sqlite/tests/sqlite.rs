@@ -57,7 +57,7 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -121,6 +121,7 @@ async fn a_schema_1_database_is_migrated() {
          ALTER TABLE outbox DROP COLUMN item; DROP TABLE task_groups; \
          DROP INDEX tasks_by_group; ALTER TABLE tasks DROP COLUMN group_name; \
          DROP INDEX outbox_by_task; ALTER TABLE tasks DROP COLUMN last_error; \
+         ALTER TABLE outbox DROP COLUMN auth_key; \
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .execute(&mut conn)

@@ -384,6 +384,26 @@ fn track_selection_and_skip_reasons() {
             "8: track 6 of the same kind is used",
         ]
     );
+    // What a player would lose: every audio/video track with samples, named with its codec.
+    let dropped: Vec<String> = movie
+        .skipped_tracks()
+        .iter()
+        .filter(|s| s.drops_media())
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        dropped,
+        [
+            "track 3 (audio 'avc1'): handler 'soun' with sample entry 'avc1'",
+            "track 4 (audio 'mp4a'): 2 sample descriptions in use",
+            "track 7 (video 'avc1'): track 5 of the same kind is used",
+            "track 8 (audio 'mp4a'): track 6 of the same kind is used",
+        ]
+    );
+    assert_eq!(
+        movie.skipped_tracks()[0].to_string(),
+        "track 1: handler 'tmcd' is not audio or video"
+    );
     let mut mp3 = Trak::audio(1);
     let at = mp3
         .entry

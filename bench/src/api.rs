@@ -1,0 +1,598 @@
+//! `baton-bench api`: sustained signed-API throughput. Starts `baton serve` with N API keys
+//! (N accounts, `actions_per_second` raised so the throttle does not hide the replay
+//! protection), creates one task per account, then sends Alibaba RPC (HMAC-SHA1)
+//! `DescribeLivePullToPush` requests of that task over C keep-alive connections, the keys in
+//! turn, each with a fresh `SignatureNonce` — every request spends a nonce. Reports requests/s,
+//! latency percentiles, answers by code (503s separately), Baton's CPU and memory, the replay
+//! database's size and the live set, and how long a restart takes to load it back.
+//!
+//! The client is a minimal HTTP/1.1 one (one request in flight per connection, Content-Length
+//! bodies), so the generator costs little of the two cores it shares with the server.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use baton_api::common::params::{canonical_query, pct};
+use baton_api::common::signature::rpc;
+use baton_api::common::time::format_utc;
+use clap::Args;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::info;
+
+use crate::histogram::Histogram;
+use crate::procstat::{CpuTime, MachineInfo, Memory, ticks_per_second};
+
+#[derive(Args, Debug)]
+pub struct ApiArgs {
+    /// The `baton` binary to serve (build it with `cargo build --release --bin baton`).
+    #[arg(long, default_value = "target/release/baton")]
+    baton: PathBuf,
+    /// API keys (one account each); requests use them in turn.
+    #[arg(long, default_value_t = 100)]
+    keys: usize,
+    /// Keep-alive connections, one request in flight on each.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Length of the measurement window.
+    #[arg(long, value_parser = crate::parse_duration, default_value = "60s")]
+    duration: Duration,
+    /// Load before the window (not counted).
+    #[arg(long, value_parser = crate::parse_duration, default_value = "5s")]
+    warmup: Duration,
+    /// Requests per second in all, paced per connection; 0: as fast as answers come.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// `[api] actions_per_second` of the server.
+    #[arg(long, default_value_t = 1_000_000)]
+    server_rate: u32,
+    /// Progress line every this often.
+    #[arg(long, value_parser = crate::parse_duration, default_value = "10s")]
+    every: Duration,
+    /// After the window, SIGKILL the server and time a restart (loading the live set).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    restart: bool,
+    /// Where the server's config, data and logs go (emptied first).
+    #[arg(long, default_value = "target/bench-run/api")]
+    run_dir: PathBuf,
+}
+
+/// One key: its id, secret and its account's task.
+#[derive(Clone, Debug)]
+struct Key {
+    id: String,
+    secret: String,
+    task: String,
+}
+
+/// Counters shared by the connections.
+#[derive(Debug, Default)]
+struct Totals {
+    ok: AtomicU64,
+    unavailable: AtomicU64,
+    other: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// What one connection measured in the window.
+#[derive(Debug, Default)]
+struct Window {
+    latency: Histogram,
+    ok: u64,
+    unavailable: u64,
+    other: Vec<(u16, String)>,
+    errors: u64,
+}
+
+pub async fn run(args: ApiArgs) -> Result<ExitCode> {
+    if args.keys == 0 || args.connections == 0 {
+        bail!("--keys and --connections must be at least 1");
+    }
+    let _ = std::fs::remove_dir_all(&args.run_dir);
+    std::fs::create_dir_all(&args.run_dir).context("creating the run dir")?;
+    let salt: u64 = rand::random();
+    let keys: Vec<Key> = (0..args.keys)
+        .map(|i| Key {
+            id: format!("LTAIbench{i:04}{:08x}", salt as u32),
+            secret: format!("BenchSecret{i:04}{salt:016x}"),
+            task: String::new(),
+        })
+        .collect();
+    let mut server = Server::start(&args, &keys)?;
+    server.wait_ready(Duration::from_secs(60)).await?;
+    let addr = server.api;
+
+    let keys = Arc::new(create_tasks(addr, keys).await?);
+    info!(keys = keys.len(), "one task per account created");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let totals = Arc::new(Totals::default());
+    let start = Instant::now();
+    let window = (start + args.warmup, start + args.warmup + args.duration);
+    let interval = (args.rate > 0)
+        .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
+    let mut tasks = Vec::new();
+    for c in 0..args.connections {
+        let (keys, stop, totals) = (keys.clone(), stop.clone(), totals.clone());
+        tasks.push(tokio::spawn(async move {
+            connection(addr, c, keys, salt, window, interval, stop, totals).await
+        }));
+    }
+    // A task write every 50 ms (UpdateLivePullToPush of key 0's task: one write to the task
+    // database), timed: what the nonce writes cost the task store.
+    let probe = {
+        let (keys, stop) = (keys.clone(), stop.clone());
+        tokio::spawn(async move { probe_task_writes(addr, keys, window, stop).await })
+    };
+    let ticks = ticks_per_second();
+    tokio::time::sleep_until(window.0.into()).await;
+    let cpu0 = CpuTime::of(&[server.pid()]);
+    let machine0 = crate::procstat::machine_busy_ticks();
+    let mut last = (Instant::now(), totals.ok.load(Ordering::Relaxed));
+    while Instant::now() < window.1 {
+        let next = (Instant::now() + args.every).min(window.1);
+        tokio::time::sleep_until(next.into()).await;
+        let ok = totals.ok.load(Ordering::Relaxed);
+        let rate = (ok - last.1) as f64 / last.0.elapsed().as_secs_f64();
+        info!(
+            "{:>6.0} s: {rate:>7.0} req/s 200; 503 so far {}, other {}, errors {}",
+            (Instant::now() - window.0).as_secs_f64(),
+            totals.unavailable.load(Ordering::Relaxed),
+            totals.other.load(Ordering::Relaxed),
+            totals.errors.load(Ordering::Relaxed),
+        );
+        last = (Instant::now(), ok);
+    }
+    let cpu1 = CpuTime::of(&[server.pid()]);
+    let machine1 = crate::procstat::machine_busy_ticks();
+    let memory = Memory::of(&[server.pid()]);
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Window::default();
+    for t in tasks {
+        let w = t.await.context("a connection task failed")??;
+        all.latency.merge(&w.latency);
+        all.ok += w.ok;
+        all.unavailable += w.unavailable;
+        all.errors += w.errors;
+        all.other.extend(w.other);
+    }
+    let writes = probe.await.context("the probe failed")??;
+    let seconds = args.duration.as_secs_f64();
+    let (cpu, _) = cpu0.percent_until(&cpu1, seconds, ticks);
+    let machine = match (machine0, machine1) {
+        (Some(a), Some(b)) => 100.0 * (b - a) as f64 / ticks as f64 / seconds,
+        _ => f64::NAN,
+    };
+    let db = server.replay_db_bytes();
+    let restart = if args.restart {
+        Some(server.restart_time().await?)
+    } else {
+        None
+    };
+    server.stop();
+
+    let report = report(
+        &args, &all, &writes, seconds, cpu, machine, memory, db, restart,
+    );
+    println!("{report}");
+    Ok(if all.unavailable == 0 && all.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    args: &ApiArgs,
+    w: &Window,
+    writes: &Histogram,
+    seconds: f64,
+    cpu: f64,
+    machine: f64,
+    memory: Memory,
+    db: u64,
+    restart: Option<Duration>,
+) -> String {
+    let q = |p: f64| w.latency.quantile(p).unwrap_or(0) as f64 / 1000.0;
+    let total = w.ok + w.unavailable + w.other.len() as u64;
+    let mut out = String::new();
+    let info = MachineInfo::collect();
+    let _ = writeln!(
+        out,
+        "\nSigned DescribeLivePullToPush (RPC HMAC-SHA1), {} keys, {} connections, {} s window \
+         after {} s warm-up{}; {}, {} cores",
+        args.keys,
+        args.connections,
+        seconds,
+        args.warmup.as_secs_f64(),
+        if args.rate > 0 {
+            format!(", paced at {} req/s", args.rate)
+        } else {
+            String::new()
+        },
+        info.cpu_model,
+        info.cores,
+    );
+    let _ = writeln!(
+        out,
+        "\n| requests/s (200) | p50 ms | p90 ms | p99 ms | max ms | 200 | 503 | other | \
+         errors | Baton CPU % | machine CPU % | Baton RSS MiB | replay db MiB | restart s |"
+    );
+    let _ = writeln!(
+        out,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let _ = writeln!(
+        out,
+        "| {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {} |",
+        w.ok as f64 / seconds,
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        w.latency.max() as f64 / 1000.0,
+        w.ok,
+        w.unavailable,
+        w.other.len(),
+        w.errors,
+        cpu,
+        machine,
+        memory.rss_kib as f64 / 1024.0,
+        db as f64 / (1024.0 * 1024.0),
+        restart.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64())),
+    );
+    let _ = writeln!(out, "\n{total} answers in the window.");
+    let _ = writeln!(
+        out,
+        "Task writes meanwhile (UpdateLivePullToPush every 50 ms): {} answered, p50 {:.2} ms, \
+         p99 {:.2} ms, max {:.1} ms.",
+        writes.count(),
+        writes.quantile(0.5).unwrap_or(0) as f64 / 1000.0,
+        writes.quantile(0.99).unwrap_or(0) as f64 / 1000.0,
+        writes.max() as f64 / 1000.0,
+    );
+    if let Some((status, body)) = w.other.first() {
+        let _ = writeln!(out, "First other answer: {status} {body}");
+    }
+    out
+}
+
+/// Creates one task per key's account (starting in a day: nothing runs); returns the keys
+/// with their task ids.
+async fn create_tasks(addr: SocketAddr, mut keys: Vec<Key>) -> Result<Vec<Key>> {
+    let mut conn = Http::connect(addr).await?;
+    let now = unix_now();
+    for (i, key) in keys.iter_mut().enumerate() {
+        let params = [
+            ("Action", "CreateLivePullToPush".to_string()),
+            ("Region", "cn-shanghai".into()),
+            ("TaskName", format!("bench {i}")),
+            ("SourceType", "live".into()),
+            ("SourceProtocol", "rtmp".into()),
+            ("SourceUrls", r#"["rtmp://127.0.0.1:9/live/src"]"#.into()),
+            ("DstUrl", "rtmp://127.0.0.1:9/live/dst".into()),
+            ("StartTime", format_utc(now + 86_400)),
+            ("EndTime", format_utc(now + 2 * 86_400)),
+        ];
+        let query = signed_query(key, &params, &format!("create{i}"));
+        let (status, body) = conn.get(&query).await?;
+        if status != 200 {
+            bail!("CreateLivePullToPush answered {status}: {body}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).context("Create's JSON")?;
+        key.task = v["TaskId"]
+            .as_str()
+            .context("Create's answer has no TaskId")?
+            .to_string();
+    }
+    Ok(keys)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn connection(
+    addr: SocketAddr,
+    c: usize,
+    keys: Arc<Vec<Key>>,
+    salt: u64,
+    window: (Instant, Instant),
+    interval: Option<Duration>,
+    stop: Arc<AtomicBool>,
+    totals: Arc<Totals>,
+) -> Result<Window> {
+    let mut w = Window::default();
+    let mut conn = Http::connect(addr).await?;
+    let mut next = Instant::now();
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(interval) = interval {
+            tokio::time::sleep_until(next.into()).await;
+            next += interval;
+        }
+        let key = &keys[(c + n as usize * 7919) % keys.len()];
+        n += 1;
+        let params = [
+            ("Action", "DescribeLivePullToPush".to_string()),
+            ("Region", "cn-shanghai".into()),
+            ("TaskId", key.task.clone()),
+        ];
+        let nonce = format!("{salt:016x}{c:04x}{n:012x}");
+        let query = signed_query(key, &params, &nonce);
+        let sent = Instant::now();
+        let answer = conn.get(&query).await;
+        let in_window = sent >= window.0 && sent < window.1;
+        match answer {
+            Ok((status, body)) => {
+                let counter = match status {
+                    200 => &totals.ok,
+                    503 => &totals.unavailable,
+                    _ => &totals.other,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                if in_window {
+                    w.latency.record(sent.elapsed().as_micros() as u64);
+                    match status {
+                        200 => w.ok += 1,
+                        503 => w.unavailable += 1,
+                        _ if w.other.len() < 1000 => w.other.push((status, body)),
+                        _ => {}
+                    }
+                }
+            }
+            Err(_) => {
+                totals.errors.fetch_add(1, Ordering::Relaxed);
+                if in_window {
+                    w.errors += 1;
+                }
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                conn = Http::connect(addr).await?;
+            }
+        }
+    }
+    Ok(w)
+}
+
+/// Renames key 0's task every 50 ms in the window; the latencies of the 200s.
+async fn probe_task_writes(
+    addr: SocketAddr,
+    keys: Arc<Vec<Key>>,
+    window: (Instant, Instant),
+    stop: Arc<AtomicBool>,
+) -> Result<Histogram> {
+    let mut latency = Histogram::new();
+    let mut conn = Http::connect(addr).await?;
+    tokio::time::sleep_until(window.0.into()).await;
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < window.1 {
+        n += 1;
+        let key = &keys[0];
+        let params = [
+            ("Action", "UpdateLivePullToPush".to_string()),
+            ("Region", "cn-shanghai".into()),
+            ("TaskId", key.task.clone()),
+            ("TaskName", format!("renamed {n}")),
+        ];
+        let query = signed_query(key, &params, &format!("probe{n}"));
+        let sent = Instant::now();
+        if let Ok((200, _)) = conn.get(&query).await {
+            latency.record(sent.elapsed().as_micros() as u64);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(latency)
+}
+
+/// The query of a signed RPC v1 request: `params`, the common parameters, `Signature`.
+fn signed_query(key: &Key, params: &[(&str, String)], nonce: &str) -> String {
+    let timestamp = format_utc(unix_now());
+    let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.extend([
+        ("Version", "2016-11-01"),
+        ("Format", "JSON"),
+        ("Timestamp", timestamp.as_str()),
+        ("SignatureMethod", rpc::SIGNATURE_METHOD),
+        ("SignatureVersion", rpc::SIGNATURE_VERSION),
+        ("SignatureNonce", nonce),
+        ("AccessKeyId", key.id.as_str()),
+    ]);
+    let canonical = canonical_query(pairs.into_iter());
+    let signature = rpc::sign(&key.secret, &format!("GET&%2F&{}", pct(&canonical)));
+    format!("{canonical}&Signature={}", pct(&signature))
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A keep-alive HTTP/1.1 connection, one request at a time.
+struct Http {
+    stream: TcpStream,
+    host: String,
+    buf: Vec<u8>,
+}
+
+impl Http {
+    async fn connect(addr: SocketAddr) -> Result<Http> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        stream.set_nodelay(true)?;
+        Ok(Http {
+            stream,
+            host: addr.to_string(),
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// `GET /?query`: status and body.
+    async fn get(&mut self, query: &str) -> Result<(u16, String)> {
+        let request = format!("GET /?{query} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
+        self.exchange(request).await
+    }
+
+    async fn exchange(&mut self, request: String) -> Result<(u16, String)> {
+        self.stream.write_all(request.as_bytes()).await?;
+        self.buf.clear();
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                bail!("the server closed the connection");
+            }
+        };
+        let head = std::str::from_utf8(&self.buf[..head_end]).context("response head")?;
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("status line")?;
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .context("no Content-Length")?;
+        while self.buf.len() < head_end + length {
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                bail!("the server closed the connection mid-body");
+            }
+        }
+        let body = String::from_utf8_lossy(&self.buf[head_end..head_end + length]).into_owned();
+        Ok((status, body))
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `baton serve` on free loopback ports, killed when dropped.
+struct Server {
+    child: Child,
+    api: SocketAddr,
+    argv: Vec<String>,
+    run_dir: PathBuf,
+}
+
+impl Server {
+    fn start(args: &ApiArgs, keys: &[Key]) -> Result<Server> {
+        let mut config = format!(
+            "data_dir = {:?}\n[api]\nactions_per_second = {}\n",
+            args.run_dir.join("data"),
+            args.server_rate
+        );
+        for (i, k) in keys.iter().enumerate() {
+            let _ = write!(
+                config,
+                "\n[[api.keys]]\naccess_key_id = \"{}\"\naccess_key_secret = \"{}\"\naccount = \"bench-{i}\"\n",
+                k.id, k.secret
+            );
+        }
+        let config_path = args.run_dir.join("baton.toml");
+        std::fs::write(&config_path, config).context("writing the server's config")?;
+        let port = || -> Result<u16> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
+        let api: SocketAddr = format!("127.0.0.1:{}", port()?).parse()?;
+        let argv = vec![
+            args.baton.display().to_string(),
+            "serve".into(),
+            "--config".into(),
+            config_path.display().to_string(),
+            "--api-listen".into(),
+            api.to_string(),
+            "--rtmp-listen".into(),
+            format!("127.0.0.1:{}", port()?),
+            "--play-listen".into(),
+            format!("127.0.0.1:{}", port()?),
+        ];
+        let child = spawn(&argv, &args.run_dir, "baton")?;
+        Ok(Server {
+            child,
+            api,
+            argv,
+            run_dir: args.run_dir.clone(),
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    async fn wait_ready(&mut self, limit: Duration) -> Result<Duration> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "baton serve exited ({status}); see {}",
+                    self.run_dir.display()
+                );
+            }
+            if let Ok(mut conn) = Http::connect(self.api).await {
+                let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", self.api);
+                if matches!(conn.exchange(request).await, Ok((200, _))) {
+                    return Ok(start.elapsed());
+                }
+            }
+            if start.elapsed() > limit {
+                bail!("baton serve not ready after {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Bytes of the replay database and its WAL.
+    fn replay_db_bytes(&self) -> u64 {
+        ["baton-replay.db", "baton-replay.db-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(self.run_dir.join("data").join(f)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// SIGKILL, start again on the same data, time until ready.
+    async fn restart_time(&mut self) -> Result<Duration> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.argv, &self.run_dir, "baton-restart")?;
+        self.wait_ready(Duration::from_secs(300)).await
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn(argv: &[String], dir: &Path, log: &str) -> Result<Child> {
+    let err = std::fs::File::create(dir.join(format!("{log}.log")))?;
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("BATON_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .with_context(|| format!("starting {}", argv[0]))
+}
