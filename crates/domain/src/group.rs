@@ -40,7 +40,7 @@ pub fn check_group_name(name: &str) -> Result<(), Rejection> {
     if name.len() > MAX_GROUP_NAME_LEN && name.chars().count() > MAX_GROUP_NAME_LEN {
         return Err(invalid("longer than 64 characters"));
     }
-    if name.chars().any(crate::validate::is_control_or_bidi) {
+    if name.chars().any(crate::text::is_control_or_bidi) {
         return Err(invalid("control or bidirectional formatting characters"));
     }
     Ok(())

@@ -11,6 +11,7 @@
 //! * [`event`]: task events ([`CallbackEvent`]): the per-task event log, and callbacks.
 //! * [`store`]: the storage port ([`TaskStore`]).
 //! * [`group`]: task groups ([`TaskGroup`], the [`GroupStore`] port, [`DEFAULT_GROUP`]).
+//! * [`text`]: what a name a person reads may not contain.
 //! * [`time`]: calendar arithmetic and the providers' time format.
 //! * [`ingest`]: forbidden streams ([`Block`], the [`BlockStore`] port) and signed publish URLs
 //!   ([`PublishAuth`]).
@@ -24,6 +25,7 @@ pub mod replay;
 pub mod request;
 pub mod store;
 pub mod task;
+pub mod text;
 pub mod time;
 pub mod validate;
 

@@ -7,6 +7,7 @@
 use crate::group::check_group_name;
 use crate::request::{Field, Rejection};
 use crate::task::{SourceProtocol, SourceType, TaskSpec, UnixTime, is_id_byte};
+use crate::text::is_control_or_bidi;
 
 /// Longest URL or opaque text field: "Maximum length is 2000 characters" (`DstUrl`,
 /// `CallbackUrl`, cloud-apis §2.3). Applied to every source URL and to `AuthKey`, `ReqAuth`,
@@ -47,18 +48,6 @@ pub struct Unsupported {
 /// case-insensitive, query and fragment ignored): HLS playlists and MPEG-TS segments. The
 /// player reads FLV and MP4 only; these would be accepted and then skipped at run time.
 pub const UNPLAYABLE_EXTENSIONS: [&str; 2] = ["m3u8", "ts"];
-
-/// Whether `c` must not appear in a name a person reads (task and group names): control
-/// characters (C0 and C1: NUL, BEL, ESC, newline, ...), which drive terminals, and the Unicode
-/// bidirectional formatting characters (ALM, LRM, RLM, the embeddings, overrides and isolates
-/// U+202A–U+202E, U+2066–U+2069), which reorder what is displayed (CVE-2021-42574).
-pub fn is_control_or_bidi(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-        )
-}
 
 impl TaskSpec {
     /// Whether the task asked for playlist item start/finish callbacks: `NotifyItemSwitch`

@@ -10,8 +10,8 @@ use baton_domain::{
 };
 use baton_engine::testing::MemoryStore;
 use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, TokioClock};
-use baton_net::hub::{HubConfig, StreamHub, StreamKey};
-use baton_net::ingest::{AllowAll, Ingest, IngestConfig};
+use baton_net::hub::{StreamHub, StreamKey};
+use baton_net::ingest::AllowAll;
 use baton_net::testing::{MemoryNetwork, publish_test_stream};
 use baton_relay::RelayConfig;
 use tokio::time::sleep;
@@ -27,14 +27,9 @@ struct World {
 }
 
 fn world() -> World {
-    let hub = StreamHub::new(HubConfig::default());
-    let ingest = Ingest::new(
-        IngestConfig::default(),
-        Arc::clone(&hub),
-        Arc::new(AllowAll),
-    );
+    let (net, hub) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
     World {
-        net: MemoryNetwork::new(ingest),
+        net,
         hub,
         store: Arc::new(MemoryStore::new()),
         clock: Arc::new(TokioClock::starting_at(T0)),

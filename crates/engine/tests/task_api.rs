@@ -12,8 +12,7 @@ use baton_engine::testing::MemoryStore;
 use baton_engine::{
     CallbackKeys, Clock, Engine, EngineConfig, EngineError, LocalLauncher, TokioClock,
 };
-use baton_net::hub::{HubConfig, StreamHub};
-use baton_net::ingest::{AllowAll, Ingest, IngestConfig};
+use baton_net::ingest::AllowAll;
 use baton_net::testing::MemoryNetwork;
 use baton_relay::RelayConfig;
 use tokio::time::sleep;
@@ -28,10 +27,9 @@ struct World {
 }
 
 fn world() -> World {
-    let hub = StreamHub::new(HubConfig::default());
-    let ingest = Ingest::new(IngestConfig::default(), hub, Arc::new(AllowAll));
+    let (net, _hub) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
     World {
-        net: MemoryNetwork::new(ingest),
+        net,
         store: Arc::new(MemoryStore::new()),
         clock: Arc::new(TokioClock::starting_at(T0)),
     }

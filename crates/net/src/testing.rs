@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::Ingest;
+use crate::hub::{HubConfig, StreamHub};
+use crate::ingest::{Ingest, IngestConfig, IngestPolicy};
 use crate::transport::{BoxReader, BoxWriter, DialFuture, Dialer};
 
 /// Pipe capacity of one in-memory connection, per direction.
@@ -33,6 +34,16 @@ impl MemoryNetwork {
             next_port: AtomicU16::new(40000),
             cancel: Mutex::new(CancellationToken::new()),
         })
+    }
+
+    /// A network into a fresh ingest with the default configuration, publishes decided by
+    /// `policy`, and that ingest's hub.
+    pub fn with_default_ingest(
+        policy: Arc<dyn IngestPolicy>,
+    ) -> (Arc<MemoryNetwork>, Arc<StreamHub>) {
+        let hub = StreamHub::new(HubConfig::default());
+        let ingest = Ingest::new(IngestConfig::default(), Arc::clone(&hub), policy);
+        (MemoryNetwork::new(ingest), hub)
     }
 
     /// While unreachable, dials fail with `ConnectionRefused`.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use baton_media::TagType;
 use baton_net::client::{ClientOptions, RtmpConnection};
 use baton_net::egress::{Egress, EgressPolicy};
-use baton_net::hub::{HubConfig, StreamEvent, StreamHub, StreamKey, Subscription};
-use baton_net::ingest::{AllowAll, Ingest, IngestConfig};
+use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
+use baton_net::ingest::AllowAll;
 use baton_net::testing::{MemoryNetwork, publish_test_stream};
 use baton_net::transport::Dialer;
 use baton_net::{MediaKind, RtmpUrl};
@@ -29,16 +29,8 @@ struct World {
 }
 
 fn world() -> World {
-    let hub = StreamHub::new(HubConfig::default());
-    let ingest = Ingest::new(
-        IngestConfig::default(),
-        Arc::clone(&hub),
-        Arc::new(AllowAll),
-    );
-    World {
-        net: MemoryNetwork::new(ingest),
-        hub,
-    }
+    let (net, hub) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
+    World { net, hub }
 }
 
 fn options(net: &Arc<MemoryNetwork>) -> ClientOptions {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use baton_media::{Frame, TagType};
 use baton_net::client::ClientOptions;
-use baton_net::hub::{HubConfig, StreamEvent, StreamHub, StreamKey, Subscription};
-use baton_net::ingest::{AllowAll, Ingest, IngestConfig};
+use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
+use baton_net::ingest::AllowAll;
 use baton_net::testing::{MemoryNetwork, test_flv_file};
 use baton_relay::{PlayerConfig, Playlist, Relay, RelayConfig, RelayState};
 use bytes::Bytes;
@@ -24,16 +24,8 @@ struct World {
 }
 
 fn world() -> World {
-    let hub = StreamHub::new(HubConfig::default());
-    let ingest = Ingest::new(
-        IngestConfig::default(),
-        Arc::clone(&hub),
-        Arc::new(AllowAll),
-    );
-    World {
-        net: MemoryNetwork::new(ingest),
-        hub,
-    }
+    let (net, hub) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
+    World { net, hub }
 }
 
 fn files() -> Arc<HashMap<String, Bytes>> {

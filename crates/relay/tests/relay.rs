@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use baton_media::{Frame, TagType};
 use baton_net::client::{ClientOptions, RtmpConnection};
-use baton_net::hub::{HubConfig, StreamEvent, StreamHub, StreamKey, Subscription};
-use baton_net::ingest::{Decision, Ingest, IngestConfig, IngestPolicy, StreamRequest};
+use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
+use baton_net::ingest::{Decision, IngestPolicy, StreamRequest};
 use baton_net::testing::MemoryNetwork;
 use baton_net::transport::{DialFuture, Dialer};
 use baton_net::{MediaKind, RtmpUrl};
@@ -45,16 +45,8 @@ struct World {
 }
 
 fn world() -> World {
-    let hub = StreamHub::new(HubConfig::default());
-    let ingest = Ingest::new(
-        IngestConfig::default(),
-        Arc::clone(&hub),
-        Arc::new(DenyForbidden),
-    );
-    World {
-        net: MemoryNetwork::new(ingest),
-        hub,
-    }
+    let (net, hub) = MemoryNetwork::with_default_ingest(Arc::new(DenyForbidden));
+    World { net, hub }
 }
 
 fn options(dialer: Arc<dyn Dialer>) -> ClientOptions {

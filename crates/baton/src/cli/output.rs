@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use baton_domain::validate::is_control_or_bidi;
+use baton_domain::text::is_control_or_bidi;
 use serde_json::Value;
 
 /// `s` with control and bidi formatting characters written as escapes: `\n`, `\t`, `\r`,

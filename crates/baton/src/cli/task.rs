@@ -1276,7 +1276,7 @@ mod tests {
     fn assert_inert(out: &str) {
         for c in out.chars() {
             assert!(
-                c == '\n' || !baton_domain::validate::is_control_or_bidi(c),
+                c == '\n' || !baton_domain::text::is_control_or_bidi(c),
                 "raw {c:?} in {out:?}"
             );
         }
