@@ -151,9 +151,14 @@ def start_baton(
     config: str = "",
     name: str = "baton",
     again: Optional[BatonServer] = None,
+    local_networks: bool = True,
 ) -> BatonServer:
     """`baton serve` on free ports with a fresh data dir — or, with `again`, on that server's
-    ports and data dir (a restart of the same node)."""
+    ports and data dir (a restart of the same node).
+
+    Every peer of this suite listens on 127.0.0.1, which by default only the root account's
+    tasks may reach (`[egress]`): unless `local_networks` is false or `config` has its own
+    `[egress]` rules, every account may reach loopback and private networks here."""
     if again is not None:
         rtmp, play, api = again.rtmp_port, again.play_port, again.api_port
     else:
@@ -161,6 +166,8 @@ def start_baton(
     data_dir = tmp_path / f"{name}-data" if again is None else again.data_dir
     argv = [baton_bin, "serve", "--data-dir", data_dir, "--api-listen", f"127.0.0.1:{api}"]
     argv += ["--rtmp-listen", f"127.0.0.1:{rtmp}", "--play-listen", f"127.0.0.1:{play}"]
+    if local_networks and "[egress" not in config:
+        config += "\n[egress]\nlocal_networks = true\n"
     if config:
         path = tmp_path / f"{name}.toml"
         path.write_text(config)

@@ -16,6 +16,7 @@ use baton_api::ApiConfig;
 use baton_engine::EngineConfig;
 
 use crate::credentials::{AccountConfig, ApiKeyConfig, Credentials, DomainConfig};
+use crate::egress::EgressSection;
 
 /// The config file. Every key is optional; unknown keys are an error (typos don't pass silently).
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +48,9 @@ pub struct FileConfig {
     /// Pull-to-push tasks.
     #[serde(default)]
     pub tasks: TasksSection,
+    /// Where tasks' sources, playlist items and callbacks may connect (see `egress.rs`).
+    #[serde(default)]
+    pub egress: EgressSection,
     /// The HTTP listeners' connection caps and timeouts (control API, HTTP-FLV).
     #[serde(default)]
     pub http: HttpSection,
@@ -311,6 +315,8 @@ impl Settings {
             );
         }
         engine.media.local_roots = file.media.local_roots.clone();
+        // Completed with the API listener once it is bound (`serve`).
+        engine.egress = std::sync::Arc::new(file.egress.policy()?);
         let addr = |s: &str| -> SocketAddr { s.parse().expect("literal socket address") };
         Ok(Settings {
             data_dir: o
@@ -447,6 +453,21 @@ mod tests {
         let s = Settings::merge(file, Overrides::default()).unwrap();
         assert_eq!(s.credentials.accounts[0].id, "acme");
         assert_eq!(s.credentials.api_keys[0].account, "acme");
+    }
+
+    #[test]
+    fn egress_rules() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert!(s.engine.egress.is_restricted());
+        let addr = "127.0.0.1:1935".parse().unwrap();
+        assert!(s.engine.egress.allow("root", addr).is_ok());
+        assert!(s.engine.egress.allow("acme", addr).is_err());
+        let file: FileConfig =
+            toml::from_str("[egress.accounts.acme]\nallow = [\"127.0.0.0/8\"]\n").unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert!(s.engine.egress.allow("acme", addr).is_ok());
+        let file: FileConfig = toml::from_str("[egress]\ndeny = [\"10.0.0.0/99\"]\n").unwrap();
+        assert!(Settings::merge(file, Overrides::default()).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod config;
 mod credentials;
 mod datadir;
 mod duration;
+mod egress;
 mod limits;
 mod relay_cmd;
 mod serve;

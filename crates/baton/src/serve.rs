@@ -176,6 +176,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
 
     let mut engine_config = settings.engine.clone();
+    // Tasks may not reach Baton's own API (as bound: the port may have been 0).
+    let api_addr = api.local_addr().context("the control API's address")?;
+    engine_config.egress = Arc::new(crate::egress::with_api_listener(
+        (*engine_config.egress).clone(),
+        api_addr,
+    )?);
     engine_config.local_ingest = Some(local_ingest(
         &settings,
         &credentials.current().domains,

@@ -6,7 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use baton_domain::{Field, SourceType, Task, TaskSpec};
+use std::net::{IpAddr, SocketAddr};
+
+use baton_domain::{AccountId, Field, Rejection, SourceType, Task, TaskSpec};
+use baton_net::RtmpUrl;
+use baton_net::egress::{Egress, EgressPolicy};
 use baton_relay::{PlayerConfig, Playlist, RelayConfig, RelayError};
 
 /// A configuration value this installation cannot run.
@@ -142,6 +146,64 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
     Ok(())
 }
 
+/// Refuses at Create / Update a URL whose host is an IP literal the account may never reach
+/// (SourceUrls of live and `url` tasks, CallbackUrl), naming the field and the rule. Only the
+/// fields that change are checked (`before`: the spec before an update), so a task stored
+/// under an older configuration can still be edited. Names are not resolved here: the check
+/// at connect time is the real one, this is early word for the obvious case.
+pub fn check_reachable(
+    spec: &TaskSpec,
+    before: Option<&TaskSpec>,
+    account: &AccountId,
+    egress: &EgressPolicy,
+) -> Result<(), Rejection> {
+    if !egress.is_restricted() {
+        return Ok(());
+    }
+    let check = |field: Field, url: &str| match literal_addr(url) {
+        Some(addr) => egress
+            .allow(&account.0, addr)
+            .map_err(|refusal| Rejection::Invalid {
+                field,
+                reason: refusal.to_string(),
+            }),
+        None => Ok(()),
+    };
+    let sources_changed = before.is_none_or(|b| b.source_urls != spec.source_urls);
+    if sources_changed && matches!(spec.source_type, SourceType::Live | SourceType::Url) {
+        for url in &spec.source_urls {
+            check(Field::SourceUrls, url)?;
+        }
+    }
+    if let Some(url) = &spec.callback_url
+        && before.is_none_or(|b| b.callback_url.as_ref() != Some(url))
+    {
+        check(Field::CallbackUrl, url)?;
+    }
+    Ok(())
+}
+
+/// The address of a URL whose host is an IP literal (`rtmp`, `rtmps`, `http`, `https`), in
+/// the form the connection will use.
+fn literal_addr(url: &str) -> Option<SocketAddr> {
+    let scheme = url.split_once("://")?.0.to_ascii_lowercase();
+    if scheme.starts_with("rtmp") {
+        let parsed = RtmpUrl::parse(url).ok()?;
+        let ip = parsed.host.parse::<IpAddr>().ok()?;
+        return Some(SocketAddr::new(ip, parsed.port));
+    }
+    // The URL parser normalises every IPv4 spelling (decimal, hex, octal) to the address.
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let port = parsed.port_or_known_default()?;
+    let host = parsed.host_str()?;
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
 /// The relay for a (supported) task, with the engine's relay defaults in `template`: a live
 /// task's one source URL, or a playlist of its files starting at the task's current item and
 /// offset (a fresh start sets them to FileIndex / Offset; a recovery keeps the saved
@@ -151,10 +213,12 @@ pub fn relay_config(
     template: &RelayConfig,
     media: &MediaSources,
     player: &PlayerConfig,
+    egress: &Arc<EgressPolicy>,
 ) -> Result<RelayConfig, RelayError> {
     let spec = &task.spec;
     let mut config = template.clone();
     config.destination = spec.dst_url.clone();
+    config.egress = Egress::new(Arc::clone(egress), &task.account.0);
     match spec.source_type {
         SourceType::Live => {
             config.source = spec.source_urls.first().cloned().unwrap_or_default();
@@ -332,6 +396,7 @@ mod tests {
                 &RelayConfig::new("x", "y"),
                 &media,
                 &PlayerConfig::default(),
+                &Arc::default(),
             )
             .unwrap(),
         )
@@ -367,6 +432,7 @@ mod tests {
             &template,
             &none,
             &PlayerConfig::default(),
+            &Arc::default(),
         )
         .unwrap();
         assert_eq!(
@@ -382,10 +448,72 @@ mod tests {
         let mut t = task(spec);
         t.runtime.current_file_index = 1;
         t.runtime.current_offset = 7;
-        let c = relay_config(&t, &template, &none, &PlayerConfig::default()).unwrap();
+        let c = relay_config(
+            &t,
+            &template,
+            &none,
+            &PlayerConfig::default(),
+            &Arc::default(),
+        )
+        .unwrap();
         let playlist = playlist_of(&c).expect("a playlist");
         assert_eq!(playlist.items(), ["https://cdn/a.mp4", "https://cdn/b.flv"]);
         let p = playlist.progress();
         assert_eq!((p.file_index, p.offset_ms, p.loops_done), (1, 7000, 0));
+    }
+
+    #[test]
+    fn unreachable_literals_are_refused_only_in_the_fields_that_change() {
+        let policy = EgressPolicy::new(Some("root"), Default::default(), Default::default());
+        let acme = AccountId("acme".into());
+        let root = AccountId("root".into());
+        let loopback = live(
+            SourceProtocol::Rtmp,
+            "rtmp://127.0.0.1/live/s",
+            "rtmp://d/e/f",
+        );
+        let refused = |spec: &TaskSpec, before, account| match check_reachable(
+            spec, before, account, &policy,
+        ) {
+            Err(Rejection::Invalid { field, reason }) => Some((field, reason)),
+            Err(other) => panic!("{other:?}"),
+            Ok(()) => None,
+        };
+        let (field, reason) = refused(&loopback, None, &acme).expect("refused");
+        assert_eq!(field, Field::SourceUrls);
+        assert!(
+            reason.contains("127.0.0.1:1935 is a loopback address"),
+            "{reason}"
+        );
+        assert_eq!(refused(&loopback, None, &root), None);
+        // Unchanged sources of a stored task are not judged again (the config may have changed).
+        let mut renamed = loopback.clone();
+        renamed.name = "renamed".into();
+        assert_eq!(refused(&renamed, Some(&loopback), &acme), None);
+        // Names are left to the connection; local playlist paths and vod IDs are no address.
+        let named = live(
+            SourceProtocol::Rtmp,
+            "rtmp://localhost/live/s",
+            "rtmp://d/e/f",
+        );
+        assert_eq!(refused(&named, None, &acme), None);
+        let mut vod = live(SourceProtocol::Rtmp, "127.0.0.1", "rtmp://d/e/f");
+        vod.source_type = SourceType::Vod;
+        assert_eq!(refused(&vod, None, &acme), None);
+        let mut url = live(SourceProtocol::Rtmp, "https://0x7f.1/a.mp4", "rtmp://d/e/f");
+        url.source_type = SourceType::Url;
+        assert_eq!(refused(&url, None, &acme).unwrap().0, Field::SourceUrls);
+        let mut callback = named.clone();
+        callback.callback_url = Some("http://[::ffff:169.254.169.254]/cb".into());
+        assert_eq!(
+            refused(&callback, None, &root).unwrap().0,
+            Field::CallbackUrl
+        );
+        assert_eq!(refused(&callback, Some(&callback), &root), None);
+        // Unrestricted: nothing is judged.
+        assert_eq!(
+            check_reachable(&callback, None, &root, &EgressPolicy::unrestricted()),
+            Ok(())
+        );
     }
 }

@@ -16,6 +16,8 @@
 use std::time::Duration;
 
 use baton_domain::UnixTime;
+use baton_net::egress::http::HttpError;
+use baton_net::egress::{self, Egress, EgressRefusal};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -41,13 +43,47 @@ pub struct Delivery<'a> {
     pub auth_key: Option<&'a str>,
 }
 
-/// Why an attempt failed (the event is retried later).
+/// Why an attempt failed (the event is retried later, except after an egress refusal:
+/// see [`DeliveryError::is_retryable`]).
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error("callback request failed: {0}")]
     Http(#[from] reqwest::Error),
     #[error("callback answered HTTP {0}")]
     Status(u16),
+    /// The account may not reach the callback's address: nothing was sent.
+    #[error(transparent)]
+    Egress(EgressRefusal),
+    /// The URL cannot be requested, or its host did not resolve.
+    #[error("callback URL: {0}")]
+    Url(String),
+}
+
+impl DeliveryError {
+    /// Whether another attempt may succeed: not when the egress policy refused the address.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, DeliveryError::Egress(_))
+    }
+}
+
+impl From<HttpError> for DeliveryError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Egress(r) => DeliveryError::Egress(r),
+            HttpError::Http(e) => DeliveryError::Http(e),
+            HttpError::Lookup(m) | HttpError::Url(m) | HttpError::Redirect(m) => {
+                DeliveryError::Url(m)
+            }
+        }
+    }
+}
+
+/// The client to deliver to `url` with: only where the account's `egress` allows (the host
+/// resolved once and the connection pinned to the checked addresses), and never following a
+/// redirect — a 3xx is a failed attempt, not a POST (or GET) somewhere else.
+pub async fn client(egress: &Egress, url: &str) -> Result<reqwest::Client, DeliveryError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| DeliveryError::Url(format!("{url}: {e}")))?;
+    Ok(egress::http::client_for(egress, &parsed).await?)
 }
 
 /// `v1=<hex>` for `body` sent at `timestamp`.

@@ -14,6 +14,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use crate::egress::http::{HttpError, MAX_REDIRECTS};
+use crate::egress::{self, Egress, EgressRefusal};
+
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -32,6 +35,12 @@ pub enum FetchError {
     /// Local file errors (not found, permission ...).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The account may not reach the address (nothing was sent to it).
+    #[error(transparent)]
+    Egress(#[from] EgressRefusal),
+    /// A URL or redirect that cannot be followed (bad target, too many redirects).
+    #[error("{0}")]
+    Redirect(String),
 }
 
 impl FetchError {
@@ -41,11 +50,22 @@ impl FetchError {
         match self {
             FetchError::Transport(_) | FetchError::Timeout => true,
             FetchError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
-            FetchError::Eof(_) => false,
+            FetchError::Eof(_) | FetchError::Egress(_) | FetchError::Redirect(_) => false,
             FetchError::Io(e) => !matches!(
                 e.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
             ),
+        }
+    }
+}
+
+impl From<HttpError> for FetchError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Egress(r) => FetchError::Egress(r),
+            HttpError::Http(e) => e.into(),
+            HttpError::Lookup(m) => FetchError::Transport(m),
+            HttpError::Url(m) | HttpError::Redirect(m) => FetchError::Redirect(m),
         }
     }
 }
@@ -176,9 +196,10 @@ impl Default for HttpFileConfig {
     }
 }
 
-/// A file over HTTP(S), read with range requests.
+/// A file over HTTP(S), read with range requests, each sent only where the account's egress
+/// allows (redirects included).
 pub struct HttpFile {
-    client: reqwest::Client,
+    egress: Egress,
     url: String,
     config: HttpFileConfig,
     len: Option<u64>,
@@ -204,12 +225,12 @@ impl fmt::Debug for HttpFile {
 impl HttpFile {
     /// Opens `url` with a first range request from byte 0 (which also tells the size).
     pub async fn open(
-        client: reqwest::Client,
+        egress: Egress,
         url: impl Into<String>,
         config: HttpFileConfig,
     ) -> Result<HttpFile, FetchError> {
         let mut file = HttpFile {
-            client,
+            egress,
             url: url.into(),
             config,
             len: None,
@@ -233,11 +254,10 @@ impl HttpFile {
     async fn request(&mut self, offset: u64) -> Result<(), FetchError> {
         self.body = None;
         self.requests += 1;
-        let send = self
-            .client
-            .get(&self.url)
-            .header(reqwest::header::RANGE, format!("bytes={offset}-"))
-            .send();
+        let range = format!("bytes={offset}-");
+        let send = egress::http::send(&self.egress, &self.url, MAX_REDIRECTS, |c, u| {
+            c.get(u).header(reqwest::header::RANGE, &range)
+        });
         let response = tokio::time::timeout(self.config.timeout, send)
             .await
             .map_err(|_| FetchError::Timeout)??;
@@ -451,7 +471,7 @@ mod tests {
         let bytes = data(3 << 20);
         let (base, served) = server(bytes.clone(), true).await;
         let mut f = HttpFile::open(
-            reqwest::Client::new(),
+            Egress::unrestricted(),
             format!("{base}/f.mp4"),
             small_window(),
         )
@@ -493,7 +513,7 @@ mod tests {
             max_window: 1 << 20,
             ..small_window()
         };
-        let mut f = HttpFile::open(reqwest::Client::new(), format!("{base}/f.mp4"), config)
+        let mut f = HttpFile::open(Egress::unrestricted(), format!("{base}/f.mp4"), config)
             .await
             .unwrap();
         // Two tracks 200 KB apart, read in turns: each step back is 200 KB.
@@ -515,7 +535,7 @@ mod tests {
         let bytes = data(300_000);
         let (base, _) = server(bytes.clone(), false).await;
         let mut f = HttpFile::open(
-            reqwest::Client::new(),
+            Egress::unrestricted(),
             format!("{base}/f.mp4"),
             small_window(),
         )
@@ -531,7 +551,7 @@ mod tests {
     async fn errors_say_whether_to_retry() {
         let (base, _) = server(data(10), true).await;
         let e = HttpFile::open(
-            reqwest::Client::new(),
+            Egress::unrestricted(),
             format!("{base}/missing.mp4"),
             small_window(),
         )
@@ -542,7 +562,7 @@ mod tests {
             "{e}"
         );
         let e = HttpFile::open(
-            reqwest::Client::new(),
+            Egress::unrestricted(),
             "http://127.0.0.1:9/nothing.mp4",
             small_window(),
         )

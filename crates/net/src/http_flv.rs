@@ -20,6 +20,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::egress::http::{HttpError, MAX_REDIRECTS};
+use crate::egress::{self, Egress, EgressRefusal};
 use crate::http_listener::HttpLimits;
 use crate::hub::{StreamEvent, StreamHub, StreamKey};
 use crate::ingest::{DEFAULT_DOMAIN, Decision, IngestPolicy, StreamRequest};
@@ -260,6 +262,26 @@ pub enum FlvSourceError {
     Flv(#[from] baton_flv::FlvError),
     #[error("the server ended the stream")]
     Ended,
+    /// The account may not reach the address (nothing was sent to it).
+    #[error(transparent)]
+    Egress(#[from] EgressRefusal),
+    /// The host name did not resolve.
+    #[error("{0}")]
+    Lookup(String),
+    /// A URL or redirect that cannot be followed (bad target, too many redirects).
+    #[error("{0}")]
+    Redirect(String),
+}
+
+impl From<HttpError> for FlvSourceError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Egress(r) => FlvSourceError::Egress(r),
+            HttpError::Http(e) => FlvSourceError::Http(e),
+            HttpError::Lookup(m) => FlvSourceError::Lookup(m),
+            HttpError::Url(m) | HttpError::Redirect(m) => FlvSourceError::Redirect(m),
+        }
+    }
 }
 
 impl FlvSourceError {
@@ -284,9 +306,10 @@ pub struct FlvSource {
 }
 
 impl FlvSource {
-    /// Sends the GET and checks the status; the body is then read by [`Self::next_frame`].
-    pub async fn connect(client: &reqwest::Client, url: &str) -> Result<FlvSource, FlvSourceError> {
-        let response = client.get(url).send().await?;
+    /// Sends the GET (only where `egress` allows, redirects included) and checks the
+    /// status; the body is then read by [`Self::next_frame`].
+    pub async fn connect(egress: &Egress, url: &str) -> Result<FlvSource, FlvSourceError> {
+        let response = egress::http::send(egress, url, MAX_REDIRECTS, |c, u| c.get(u)).await?;
         if !response.status().is_success() {
             return Err(FlvSourceError::Status(response.status()));
         }

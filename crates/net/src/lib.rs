@@ -6,6 +6,7 @@
 //! (the hub's subscriber queues drop to the next keyframe), every wait has a timeout.
 
 pub mod client;
+pub mod egress;
 pub mod fetch;
 pub mod http_flv;
 pub mod http_listener;

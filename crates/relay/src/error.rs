@@ -3,6 +3,7 @@
 use std::fmt;
 
 use baton_net::client::ClientError;
+use baton_net::egress::refusal_of;
 use baton_net::http_flv::FlvSourceError;
 
 /// Where a failure happened.
@@ -47,6 +48,8 @@ pub enum ErrorKind {
     Ended,
     /// A feature that is not built yet.
     Unsupported,
+    /// The account's egress policy does not allow the address (nothing was sent to it).
+    EgressDenied,
 }
 
 /// A relay failure. `retryable` says whether trying again (later) can help: a dropped
@@ -64,7 +67,10 @@ impl RelayError {
     pub fn new(side: Side, kind: ErrorKind, message: impl Into<String>) -> RelayError {
         let retryable = !matches!(
             kind,
-            ErrorKind::InvalidUrl | ErrorKind::Refused | ErrorKind::Unsupported
+            ErrorKind::InvalidUrl
+                | ErrorKind::Refused
+                | ErrorKind::Unsupported
+                | ErrorKind::EgressDenied
         );
         RelayError {
             side,
@@ -75,6 +81,12 @@ impl RelayError {
     }
 
     pub fn from_client(side: Side, e: &ClientError) -> RelayError {
+        if let ClientError::Connect { source, .. } = e
+            && let Some(refusal) = refusal_of(source)
+        {
+            // The message is the refusal alone: which rule, which setting.
+            return RelayError::new(side, ErrorKind::EgressDenied, refusal.to_string());
+        }
         let kind = match e {
             ClientError::Connect { .. } => ErrorKind::Connect,
             ClientError::Timeout(_) => ErrorKind::Timeout,
@@ -99,6 +111,9 @@ impl RelayError {
             FlvSourceError::Status(_) => ErrorKind::Connect,
             FlvSourceError::Flv(_) => ErrorKind::Protocol,
             FlvSourceError::Ended => ErrorKind::Ended,
+            FlvSourceError::Egress(_) => ErrorKind::EgressDenied,
+            FlvSourceError::Lookup(_) => ErrorKind::Connect,
+            FlvSourceError::Redirect(_) => ErrorKind::Protocol,
         };
         RelayError::new(Side::Source, kind, e.to_string())
     }

@@ -23,6 +23,7 @@ use baton_media::queue::QueueConfig;
 use baton_media::timeline::TimelineConfig;
 use baton_net::RtmpUrl;
 use baton_net::client::ClientOptions;
+use baton_net::egress::Egress;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -75,6 +76,9 @@ pub struct RelayConfig {
     /// Play this list of files instead of pulling `source` (which then only names it in
     /// logs). The relay ends (`RelayState::Finished`) when the list is done.
     pub playlist: Option<(Arc<Playlist>, PlayerConfig)>,
+    /// Where the source side may connect (RTMP dials, HTTP-FLV and playlist requests, their
+    /// redirects): the task's account's egress. Default unrestricted (`baton relay`, tests).
+    pub egress: Egress,
 }
 
 impl RelayConfig {
@@ -99,6 +103,7 @@ impl RelayConfig {
             },
             jitter_seed: None,
             playlist: None,
+            egress: Egress::unrestricted(),
         }
     }
 }

@@ -32,6 +32,7 @@ use baton_flv::{DemuxLimits, FlvDemuxer};
 use baton_media::timeline::{SegmentLookahead, Timeline, TimelineConfig};
 use baton_media::{Frame, TagType};
 use baton_mp4::{BoxHeader, MAX_MOOV_SIZE, Movie, OwnedSampleCursor, TrackKind};
+use baton_net::egress::Egress;
 use baton_net::fetch::{FetchError, HttpFile, HttpFileConfig, LocalFile, MediaFile};
 use bytes::{Bytes, BytesMut};
 use tokio::time::{Instant, sleep_until};
@@ -243,7 +244,8 @@ impl Default for PlayerConfig {
 /// Plays a [`Playlist`] from its saved position: frames on one continuous timeline, paced.
 pub struct Player {
     playlist: Arc<Playlist>,
-    client: reqwest::Client,
+    /// Where item requests may go (the task's account's egress).
+    egress: Egress,
     config: PlayerConfig,
     timeline: Timeline,
     item: Option<Item>,
@@ -275,11 +277,11 @@ pub enum PlayerEvent {
 impl Player {
     /// A player at the playlist's saved position; the item is opened by the first
     /// [`next`](Player::next).
-    pub fn new(playlist: Arc<Playlist>, client: reqwest::Client, config: PlayerConfig) -> Player {
+    pub fn new(playlist: Arc<Playlist>, egress: Egress, config: PlayerConfig) -> Player {
         Player {
             timeline: Timeline::new(config.timeline.clone()),
             playlist,
-            client,
+            egress,
             config,
             item: None,
             lookahead: None,
@@ -406,7 +408,7 @@ impl Player {
                 return Ok(false);
             }
             let url = self.current_url();
-            match Item::open(&self.client, &url, progress.offset_ms, &self.config).await {
+            match Item::open(&self.egress, &url, progress.offset_ms, &self.config).await {
                 Ok(item) => {
                     info!(item = progress.file_index, url = %url, offset_ms = progress.offset_ms, "playlist item");
                     self.playlist
@@ -449,9 +451,13 @@ impl Player {
             c.skipped_in_a_row
         };
         if in_a_row >= self.playlist.items.len() {
+            let kind = match e {
+                ItemError::Fetch(FetchError::Egress(_)) => ErrorKind::EgressDenied,
+                _ => ErrorKind::Unsupported,
+            };
             return Err(RelayError::new(
                 Side::Source,
-                ErrorKind::Unsupported,
+                kind,
                 format!("no item of the playlist can be played (last: {url}: {e})"),
             ));
         }
@@ -495,12 +501,12 @@ enum Item {
 
 impl Item {
     async fn open(
-        client: &reqwest::Client,
+        egress: &Egress,
         url: &str,
         offset_ms: u64,
         config: &PlayerConfig,
     ) -> Result<Item, ItemError> {
-        let mut file = open_file(client, url, config).await?;
+        let mut file = open_file(egress, url, config).await?;
         let head = file.read_at(0, 16).await?;
         if head.starts_with(b"FLV") {
             return Ok(Item::Flv(Box::new(FlvItem::new(file, offset_ms))));
@@ -539,7 +545,7 @@ impl Item {
 }
 
 async fn open_file(
-    client: &reqwest::Client,
+    egress: &Egress,
     url: &str,
     config: &PlayerConfig,
 ) -> Result<MediaFile, FetchError> {
@@ -551,7 +557,7 @@ async fn open_file(
         };
     }
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        let file = HttpFile::open(client.clone(), url, config.http.clone()).await?;
+        let file = HttpFile::open(egress.clone(), url, config.http.clone()).await?;
         Ok(MediaFile::Http(file))
     } else {
         let path = url.strip_prefix("file://").unwrap_or(url);

@@ -3,7 +3,8 @@
 //! on another server is probed here; one on Baton's own ingest is watched through the hub.
 //!
 //! A probe pulls the source exactly as a relay would ([`Source::connect`]: the same dialer and
-//! HTTP client, so whatever rules they apply to outgoing connections apply to probes too),
+//! the task's account's [`Egress`], so a probe goes only where the relay may — a host name is
+//! resolved and checked again for every probe),
 //! waits for the first audio/video frame, and closes. Probes repeat with exponential backoff
 //! while the source refuses or cannot be reached. A server that accepts the play and simply
 //! has nothing yet (nginx-rtmp, Baton's ingest) keeps the probe's connection for
@@ -13,6 +14,7 @@
 use std::time::Duration;
 
 use baton_net::client::ClientOptions;
+use baton_net::egress::Egress;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::time::{Instant, sleep, timeout_at};
@@ -60,8 +62,13 @@ pub enum ProbeOutcome {
     Failed(RelayError),
 }
 
-/// One probe of `url` (see the module documentation).
-pub async fn probe(url: &SourceUrl, options: &ClientOptions, config: &ProbeConfig) -> ProbeOutcome {
+/// One probe of `url`, only where `egress` allows (see the module documentation).
+pub async fn probe(
+    url: &SourceUrl,
+    options: &ClientOptions,
+    egress: &Egress,
+    config: &ProbeConfig,
+) -> ProbeOutcome {
     if matches!(url, SourceUrl::Playlist(..)) {
         // Files are not "back"; their task retries at its interval.
         return ProbeOutcome::Failed(RelayError::new(
@@ -70,7 +77,7 @@ pub async fn probe(url: &SourceUrl, options: &ClientOptions, config: &ProbeConfi
             "a playlist is not probed",
         ));
     }
-    let mut source = match Source::connect(url, options).await {
+    let mut source = match Source::connect(url, options, egress).await {
         Ok(s) => s,
         Err(e) => return ProbeOutcome::Failed(e),
     };
@@ -97,16 +104,27 @@ pub async fn probe(url: &SourceUrl, options: &ClientOptions, config: &ProbeConfi
     outcome
 }
 
-/// Probes `url` until it delivers media, then returns. Cancel by dropping the future.
-pub async fn wait_for_source(url: &SourceUrl, options: &ClientOptions, config: &ProbeConfig) {
+/// Probes `url` until it delivers media, then returns. Cancel by dropping the future. A
+/// probe the egress policy refuses ends the probing (the future then never completes): the
+/// task's retry, at its interval, meets the same refusal and says so.
+pub async fn wait_for_source(
+    url: &SourceUrl,
+    options: &ClientOptions,
+    egress: &Egress,
+    config: &ProbeConfig,
+) {
     let mut backoff = Backoff::new(config.backoff.clone());
     let mut rng = match config.jitter_seed {
         Some(seed) => StdRng::seed_from_u64(seed),
         None => StdRng::from_rng(&mut rand::rng()),
     };
     loop {
-        match probe(url, options, config).await {
+        match probe(url, options, egress, config).await {
             ProbeOutcome::Media => return,
+            ProbeOutcome::Failed(e) if e.kind == ErrorKind::EgressDenied => {
+                debug!(error = %e, "source probe refused by the egress policy; probing ends");
+                return std::future::pending().await;
+            }
             // The server is up and accepts the play: try again soon, the cost is one idle
             // connection.
             ProbeOutcome::Idle => backoff.reset(),

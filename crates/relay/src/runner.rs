@@ -559,9 +559,10 @@ impl Runner {
     fn start_source_connect(&mut self) {
         let url = self.source_url.clone();
         let options = self.config.client.clone();
-        self.src = SrcState::Connecting(Box::pin(
-            async move { Source::connect(&url, &options).await },
-        ));
+        let egress = self.config.egress.clone();
+        self.src = SrcState::Connecting(Box::pin(async move {
+            Source::connect(&url, &options, &egress).await
+        }));
     }
 
     fn start_dest_connect(&mut self) {

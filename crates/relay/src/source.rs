@@ -1,10 +1,11 @@
 //! Relay sources: RTMP play, HTTP(S)-FLV and playlists of files, behind one interface.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use baton_media::Frame;
 use baton_media::timeline::TimestampUnwrapper;
 use baton_net::client::{ClientError, ClientOptions, PlayEvent, RtmpConnection};
+use baton_net::egress::{Egress, EgressDialer};
 use baton_net::http_flv::{FlvSource, FlvSourceError};
 use baton_net::{RtmpUrl, tag_type};
 use baton_rtmp::session::ClientMode;
@@ -47,24 +48,6 @@ impl SourceUrl {
     }
 }
 
-/// The process-wide HTTP client of HTTP(S)-FLV sources: built on first use (relays with RTMP
-/// sources never pay for it), shared by every relay (one TLS configuration, pooled
-/// connections). Timeouts are applied per request by the caller.
-fn http_client() -> Result<&'static reqwest::Client, RelayError> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client);
-    }
-    let client = reqwest::Client::builder().build().map_err(|e| {
-        RelayError::new(
-            Side::Internal,
-            ErrorKind::Unsupported,
-            format!("cannot set up the HTTP client: {e}"),
-        )
-    })?;
-    Ok(CLIENT.get_or_init(|| client))
-}
-
 /// What a source yields.
 #[derive(Debug)]
 pub enum SourceEvent {
@@ -87,22 +70,29 @@ pub enum Source {
 }
 
 impl Source {
-    pub async fn connect(url: &SourceUrl, options: &ClientOptions) -> Result<Source, RelayError> {
+    /// Connects to the source, only where `egress` allows.
+    pub async fn connect(
+        url: &SourceUrl,
+        options: &ClientOptions,
+        egress: &Egress,
+    ) -> Result<Source, RelayError> {
         match url {
-            SourceUrl::Rtmp(u) => RtmpConnection::connect(u, ClientMode::Play, options)
-                .await
-                .map(|conn| Source::Rtmp {
-                    conn: Box::new(conn),
-                    unwrapper: TimestampUnwrapper::new(),
-                })
-                .map_err(|e| RelayError::from_client(Side::Source, &e)),
+            SourceUrl::Rtmp(u) => {
+                RtmpConnection::connect(u, ClientMode::Play, &source_options(options, egress))
+                    .await
+                    .map(|conn| Source::Rtmp {
+                        conn: Box::new(conn),
+                        unwrapper: TimestampUnwrapper::new(),
+                    })
+                    .map_err(|e| RelayError::from_client(Side::Source, &e))
+            }
             SourceUrl::Playlist(playlist, config) => Ok(Source::Playlist(Box::new(Player::new(
                 Arc::clone(playlist),
-                http_client()?.clone(),
+                egress.clone(),
                 config.clone(),
             )))),
             SourceUrl::HttpFlv(u) => {
-                let connect = FlvSource::connect(http_client()?, u);
+                let connect = FlvSource::connect(egress, u);
                 match tokio::time::timeout(options.connect_timeout, connect).await {
                     Ok(Ok(s)) => Ok(Source::HttpFlv(Box::new(s))),
                     Ok(Err(e)) => Err(RelayError::from_flv(&e)),
@@ -152,6 +142,15 @@ impl Source {
             Source::Playlist(p) => p.bytes_in(),
         }
     }
+}
+
+/// `options` with its dialer behind `egress` (unchanged when egress is unrestricted).
+fn source_options(options: &ClientOptions, egress: &Egress) -> ClientOptions {
+    let mut options = options.clone();
+    if egress.is_restricted() {
+        options.dialer = Arc::new(EgressDialer::new(options.dialer, egress.clone()));
+    }
+    options
 }
 
 fn rtmp_event(

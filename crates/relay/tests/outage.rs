@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use baton_media::TagType;
 use baton_net::client::{ClientOptions, RtmpConnection};
+use baton_net::egress::{Egress, EgressPolicy};
 use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
 use baton_net::ingest::AllowAll;
 use baton_net::testing::{MemoryNetwork, publish_test_stream};
@@ -299,7 +300,7 @@ async fn a_probe_tells_media_from_an_idle_stream_and_an_unreachable_server() {
     let config = probe_config();
     let started = Instant::now();
     assert_eq!(
-        probe(&url, &options(&w.net), &config).await,
+        probe(&url, &options(&w.net), &Egress::unrestricted(), &config).await,
         ProbeOutcome::Idle
     );
     assert!(started.elapsed() >= config.hold);
@@ -311,7 +312,7 @@ async fn a_probe_tells_media_from_an_idle_stream_and_an_unreachable_server() {
     sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     assert_eq!(
-        probe(&url, &options(&w.net), &config).await,
+        probe(&url, &options(&w.net), &Egress::unrestricted(), &config).await,
         ProbeOutcome::Media
     );
     assert!(started.elapsed() < Duration::from_millis(200));
@@ -328,7 +329,7 @@ async fn a_probe_tells_media_from_an_idle_stream_and_an_unreachable_server() {
     publisher.await.unwrap().unwrap();
 
     w.net.set_reachable(false);
-    match probe(&url, &options(&w.net), &config).await {
+    match probe(&url, &options(&w.net), &Egress::unrestricted(), &config).await {
         ProbeOutcome::Failed(e) => assert_eq!(e.kind, ErrorKind::Connect),
         other => panic!("expected a failure, got {other:?}"),
     }
@@ -346,7 +347,7 @@ async fn waiting_for_a_source_ends_within_a_second_of_its_return() {
         let waiter = {
             let (url, options, config) = (url.clone(), options(&w.net), probe_config());
             tokio::spawn(async move {
-                wait_for_source(&url, &options, &config).await;
+                wait_for_source(&url, &options, &Egress::unrestricted(), &config).await;
                 Instant::now()
             })
         };
@@ -372,4 +373,42 @@ async fn waiting_for_a_source_ends_within_a_second_of_its_return() {
             done - started
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_goes_only_where_the_accounts_egress_allows() {
+    // The probe of a task waiting for its retry is a connection its account makes: a source
+    // at a loopback address is refused for an account other than root, and nothing is dialed.
+    let w = world();
+    let policy = Arc::new(EgressPolicy::new(
+        Some("root"),
+        Default::default(),
+        Default::default(),
+    ));
+    let url = SourceUrl::parse("rtmp://127.0.0.1/live/src").unwrap();
+    let config = probe_config();
+    let acme = Egress::new(Arc::clone(&policy), "acme");
+    match probe(&url, &options(&w.net), &acme, &config).await {
+        ProbeOutcome::Failed(e) => {
+            assert_eq!(e.kind, ErrorKind::EgressDenied);
+            assert!(e.message.contains("egress.accounts.acme"), "{}", e.message);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(w.net.dials(), 0, "nothing was dialed");
+    // Refused, the wait gives up probing (the retry at its interval says why).
+    let waited = tokio::time::timeout(
+        Duration::from_secs(60),
+        wait_for_source(&url, &options(&w.net), &acme, &config),
+    )
+    .await;
+    assert!(waited.is_err(), "the wait never ends");
+    assert_eq!(w.net.dials(), 0, "and probes no more");
+    // Root may reach loopback: the same probe dials.
+    let root = Egress::new(policy, "root");
+    assert_eq!(
+        probe(&url, &options(&w.net), &root, &config).await,
+        ProbeOutcome::Idle
+    );
+    assert_eq!(w.net.dials(), 1);
 }

@@ -24,13 +24,16 @@ use baton_domain::{
     AccountId, Command, Effect, EventRecord, ListFilter, Page, Policy, Rejection, StoreError, Task,
     TaskId, TaskList, TaskPatch, TaskSpec, TaskStore, Timer, Transition, UnixTime,
 };
+use baton_net::egress::EgressPolicy;
 use baton_relay::{PlayerConfig, ProbeConfig, RelayConfig};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Clock;
-use crate::capability::{MediaSources, Unsupported, check_supported, relay_config};
+use crate::capability::{
+    MediaSources, Unsupported, check_reachable, check_supported, relay_config,
+};
 
 pub use outbox::CallbackKeys;
 pub use supervisor::{LocalLauncher, RelayLauncher};
@@ -57,6 +60,9 @@ pub struct EngineConfig {
     pub media: MediaSources,
     /// How playlists are played (pacing lead, HTTP reads).
     pub player: PlayerConfig,
+    /// Where each account's sources, playlist items and callbacks may connect. Default
+    /// unrestricted (tests on in-memory networks); `baton serve` sets its `[egress]` policy.
+    pub egress: Arc<EgressPolicy>,
     /// Baton's own ingest, whose streams are watched through its hub while their tasks wait
     /// for a retry (`None`: every source is probed).
     pub local_ingest: Option<LocalIngest>,
@@ -74,6 +80,7 @@ impl Default for EngineConfig {
             stop_timeout: Duration::from_secs(5),
             media: MediaSources::default(),
             player: PlayerConfig::default(),
+            egress: Arc::default(),
             local_ingest: None,
             probe: ProbeConfig::default(),
         }
@@ -153,6 +160,7 @@ impl Engine {
                 config.local_ingest.clone(),
                 config.relay.client.clone(),
                 config.probe.clone(),
+                Arc::clone(&config.egress),
                 report,
                 cancel.child_token(),
             );
@@ -161,6 +169,7 @@ impl Engine {
                     Arc::clone(&store),
                     Arc::clone(&clock),
                     keys,
+                    Arc::clone(&config.egress),
                     cancel.child_token(),
                 ),
                 store,
@@ -195,6 +204,7 @@ impl Engine {
         spec: TaskSpec,
     ) -> Result<Task, EngineError> {
         check_supported(&spec, &self.inner.config.media).map_err(EngineError::Unsupported)?;
+        check_reachable(&spec, None, account, &self.inner.config.egress)?;
         let now = self.inner.clock.now();
         let transition = Task::create(id, account.clone(), spec, now)?;
         self.inner
@@ -391,6 +401,12 @@ impl Engine {
                 // A stopped task's new sources must be runnable too.
                 check_supported(&transition.task.spec, &self.inner.config.media)
                     .map_err(EngineError::Unsupported)?;
+                check_reachable(
+                    &transition.task.spec,
+                    Some(&task.spec),
+                    account,
+                    &self.inner.config.egress,
+                )?;
             }
             match self.write(&task, &transition, now).await {
                 Ok(()) => {
@@ -433,7 +449,7 @@ impl Engine {
             match effect {
                 Effect::StartRelay { run } => {
                     let c = &self.inner.config;
-                    let config = relay_config(task, &c.relay, &c.media, &c.player);
+                    let config = relay_config(task, &c.relay, &c.media, &c.player, &c.egress);
                     self.inner
                         .supervisor
                         .start(&task.account, &task.id, *run, config);

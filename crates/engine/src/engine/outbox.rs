@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_domain::{AccountId, CallbackEvent, OutboxEntry, TaskStore};
+use baton_domain::{AccountId, CallbackEvent, OutboxEntry, TaskStore, UnixTime};
+use baton_net::egress::{Egress, EgressPolicy};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::Clock;
-use crate::webhook::{Delivery, deliver, retry_delay};
+use crate::webhook::{ATTEMPT_TIMEOUT, Delivery, DeliveryError, client, deliver, retry_delay};
 
 /// Events fetched per round.
 const BATCH: u32 = 64;
@@ -73,10 +74,11 @@ impl Outbox {
         store: Arc<dyn TaskStore>,
         clock: Arc<dyn Clock>,
         keys: CallbackKeys,
+        egress: Arc<EgressPolicy>,
         cancel: CancellationToken,
     ) -> Outbox {
         let wake = Arc::new(Notify::new());
-        tokio::spawn(run(store, clock, keys, cancel, Arc::clone(&wake)));
+        tokio::spawn(run(store, clock, keys, egress, cancel, Arc::clone(&wake)));
         Outbox { wake }
     }
 
@@ -90,10 +92,10 @@ async fn run(
     store: Arc<dyn TaskStore>,
     clock: Arc<dyn Clock>,
     keys: CallbackKeys,
+    egress: Arc<EgressPolicy>,
     cancel: CancellationToken,
     wake: Arc<Notify>,
 ) {
-    let client = reqwest::Client::new();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -109,8 +111,8 @@ async fn run(
         };
         futures_util::stream::iter(due)
             .for_each_concurrent(CONCURRENCY, |entry| {
-                let (store, clock, keys, client) = (&store, &clock, &keys, &client);
-                async move { attempt(store.as_ref(), clock.as_ref(), keys, client, entry).await }
+                let (store, clock, keys, egress) = (&store, &clock, &keys, &egress);
+                async move { attempt(store.as_ref(), clock.as_ref(), keys, egress, entry).await }
             })
             .await;
     }
@@ -120,13 +122,16 @@ async fn attempt(
     store: &dyn TaskStore,
     clock: &dyn Clock,
     keys: &CallbackKeys,
-    client: &reqwest::Client,
+    egress: &Arc<EgressPolicy>,
     entry: OutboxEntry,
 ) {
     let event = &entry.event;
     let body = body(event);
     let now = clock.now();
-    let outcome = match keys.get(&event.account) {
+    // The account's egress: the callback goes only where its sources may go, no redirects.
+    let egress = Egress::new(Arc::clone(egress), &event.account.0);
+    // The error's text, and whether another attempt can help.
+    let outcome: Result<(), (String, bool)> = match keys.get(&event.account) {
         Some(secret) => {
             let delivery = Delivery {
                 url: &event.url,
@@ -135,16 +140,19 @@ async fn attempt(
                 secret: &secret,
                 auth_key: event.auth_key.as_deref(),
             };
-            deliver(client, &delivery, now)
+            send(&egress, &delivery, now)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| (e.to_string(), e.is_retryable()))
         }
         // Unsigned or signed with another credential would be worse than late: the event
         // waits, as a failed attempt, for the account's secret (the binary gives every
         // account one; this is a hand-edited credentials file).
-        None => Err(format!(
-            "account {} has no callback secret (baton account rotate-callback-secret {})",
-            event.account, event.account
+        None => Err((
+            format!(
+                "account {} has no callback secret (baton account rotate-callback-secret {})",
+                event.account, event.account
+            ),
+            true,
         )),
     };
     let result = match outcome {
@@ -152,11 +160,11 @@ async fn attempt(
             debug!(event = %event.id, url = %event.url, "callback delivered");
             store.mark_delivered(&event.id, clock.now()).await
         }
-        Err(e) if entry.attempts + 1 >= MAX_ATTEMPTS => {
+        Err((e, retryable)) if !retryable || entry.attempts + 1 >= MAX_ATTEMPTS => {
             warn!(event = %event.id, url = %event.url, error = %e, attempts = entry.attempts + 1, "callback given up");
             store.mark_delivered(&event.id, clock.now()).await
         }
-        Err(e) => {
+        Err((e, _)) => {
             let attempts = entry.attempts + 1;
             let next = clock.now() + retry_delay(attempts).as_secs() as i64;
             debug!(event = %event.id, url = %event.url, error = %e, attempts, "callback failed; will retry");
@@ -166,6 +174,19 @@ async fn attempt(
     if let Err(e) = result {
         warn!(event = %event.id, error = %e, "recording a callback attempt failed");
     }
+}
+
+/// One attempt to deliver to `delivery.url`, through the account's `egress`: the address is
+/// resolved and checked within [`ATTEMPT_TIMEOUT`], then the request gets that long again.
+async fn send(
+    egress: &Egress,
+    delivery: &Delivery<'_>,
+    now: UnixTime,
+) -> Result<(), DeliveryError> {
+    let client = tokio::time::timeout(ATTEMPT_TIMEOUT, client(egress, delivery.url))
+        .await
+        .map_err(|_| DeliveryError::Url(format!("no address within {ATTEMPT_TIMEOUT:?}")))??;
+    deliver(&client, delivery, now).await
 }
 
 /// The JSON body of a callback: the provider's state names, Baton's event identity.

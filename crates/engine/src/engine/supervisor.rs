@@ -441,6 +441,7 @@ fn error_code(kind: ErrorKind) -> &'static str {
         ErrorKind::Protocol => "Protocol",
         ErrorKind::Ended => "Ended",
         ErrorKind::Unsupported => "Unsupported",
+        ErrorKind::EgressDenied => "EgressDenied",
     }
 }
 
@@ -556,6 +557,7 @@ mod tests {
             ErrorKind::Protocol,
             ErrorKind::Ended,
             ErrorKind::Unsupported,
+            ErrorKind::EgressDenied,
         ] {
             let code = error_code(kind);
             assert_eq!(code, format!("{kind:?}"), "the variant's name");

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use baton_domain::{AccountId, Command, TaskId};
 use baton_net::client::ClientOptions;
+use baton_net::egress::{Egress, EgressPolicy};
 use baton_net::hub::{StreamEvent, StreamHub, StreamKey};
 use baton_relay::SourceUrl;
 use baton_relay::probe::{ProbeConfig, wait_for_source};
@@ -76,6 +77,8 @@ pub(super) struct SourceWatches {
     local: Option<LocalIngest>,
     client: ClientOptions,
     probe: ProbeConfig,
+    /// Where each account's probes may connect (the relays' policy).
+    egress: Arc<EgressPolicy>,
     report: Report,
     watches: Arc<Mutex<HashMap<TaskId, Watch>>>,
     cancel: CancellationToken,
@@ -100,6 +103,7 @@ impl SourceWatches {
         local: Option<LocalIngest>,
         client: ClientOptions,
         probe: ProbeConfig,
+        egress: Arc<EgressPolicy>,
         report: Report,
         cancel: CancellationToken,
     ) -> SourceWatches {
@@ -107,6 +111,7 @@ impl SourceWatches {
             local,
             client,
             probe,
+            egress,
             report,
             watches: Arc::new(Mutex::new(HashMap::new())),
             cancel,
@@ -143,13 +148,14 @@ impl SourceWatches {
             old.stop.cancel();
         }
         let (client, probe) = (self.client.clone(), self.probe.clone());
+        let egress = Egress::new(Arc::clone(&self.egress), &account.0);
         let (report, watches) = (Arc::clone(&self.report), Arc::clone(&self.watches));
         let (account, id) = (account.clone(), id.clone());
         tokio::spawn(async move {
             let back = async {
                 match &how {
                     How::Hub(hub, key) => media_published(hub, key.clone()).await,
-                    How::Probe(url) => wait_for_source(url, &client, &probe).await,
+                    How::Probe(url) => wait_for_source(url, &client, &egress, &probe).await,
                 }
             };
             tokio::select! {

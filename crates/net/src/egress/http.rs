@@ -1,0 +1,158 @@
+//! HTTP(S) requests through an account's [`Egress`]: every hop's address checked, the
+//! connection pinned to the checked addresses, redirects followed here (bounded), proxies
+//! never used (the policy must see the address actually connected).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
+
+use super::{Egress, EgressError, EgressRefusal};
+
+/// Redirects a source request follows at most (browsers allow 20; media origins and CDNs
+/// need one or two).
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Why a request through the egress policy failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(transparent)]
+    Egress(#[from] EgressRefusal),
+    /// The host name did not resolve.
+    #[error("{0}")]
+    Lookup(String),
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// A URL (given, or a redirect's target) that cannot be requested.
+    #[error("{0}")]
+    Url(String),
+    /// More redirects than allowed, or a redirect to something that is not http(s).
+    #[error("{0}")]
+    Redirect(String),
+}
+
+impl From<EgressError> for HttpError {
+    fn from(e: EgressError) -> Self {
+        match e {
+            EgressError::Refused(r) => HttpError::Egress(r),
+            EgressError::Lookup { .. } => HttpError::Lookup(e.to_string()),
+        }
+    }
+}
+
+/// Sends the request `build` makes for `url` (called again for each redirect's target),
+/// following at most `max_redirects` redirects (301, 302, 303, 307, 308); with 0, a redirect
+/// is returned as the response. Every hop goes only where `egress` allows.
+pub async fn send(
+    egress: &Egress,
+    url: &str,
+    max_redirects: usize,
+    build: impl Fn(&Client, Url) -> RequestBuilder,
+) -> Result<Response, HttpError> {
+    let mut url = Url::parse(url).map_err(|e| HttpError::Url(format!("{url}: {e}")))?;
+    let mut hops = 0;
+    loop {
+        let client = match client_for(egress, &url).await {
+            Err(HttpError::Egress(mut refusal)) => {
+                refusal.redirected = hops > 0;
+                return Err(HttpError::Egress(refusal));
+            }
+            other => other?,
+        };
+        let response = build(&client, url.clone()).send().await?;
+        let Some(next) = redirect_target(&response, &url) else {
+            return Ok(response);
+        };
+        if max_redirects == 0 {
+            return Ok(response);
+        }
+        if hops == max_redirects {
+            return Err(HttpError::Redirect(format!(
+                "more than {max_redirects} redirects"
+            )));
+        }
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(HttpError::Redirect(format!(
+                "redirect to a {}: URL",
+                next.scheme()
+            )));
+        }
+        hops += 1;
+        url = next;
+    }
+}
+
+/// The target of a redirect response (its `Location` against the request's URL).
+fn redirect_target(response: &Response, url: &Url) -> Option<Url> {
+    if !matches!(
+        response.status(),
+        StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::SEE_OTHER
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+    ) {
+        return None;
+    }
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    url.join(location.to_str().ok()?).ok()
+}
+
+/// A client that connects to `url`'s host only at addresses `egress` allows (resolved now,
+/// once), and follows no redirect. For one request to `url`; [`send`] makes one per hop.
+pub async fn client_for(egress: &Egress, url: &Url) -> Result<Client, HttpError> {
+    if !egress.is_restricted() {
+        return unrestricted_client();
+    }
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| HttpError::Url(format!("{url}: no port")))?;
+    let builder = Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(NoLookups));
+    let builder = match url.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            egress.check(SocketAddr::new(ip.into(), port))?;
+            builder
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            egress.check(SocketAddr::new(ip.into(), port))?;
+            builder
+        }
+        Some(url::Host::Domain(name)) => {
+            let addrs = egress.resolve(name, port).await?;
+            builder.resolve_to_addrs(name, &addrs)
+        }
+        None => return Err(HttpError::Url(format!("{url}: no host"))),
+    };
+    Ok(builder.build()?)
+}
+
+/// The client of unrestricted egress: shared (pooled connections), redirects left to
+/// [`send`].
+fn unrestricted_client() -> Result<Client, HttpError> {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    Ok(CLIENT.get_or_init(|| client).clone())
+}
+
+/// The resolver of pinned clients: every name they may reach was resolved and checked
+/// before the client was built (`resolve_to_addrs`), so any other lookup is refused.
+#[derive(Debug)]
+struct NoLookups;
+
+impl reqwest::dns::Resolve for NoLookups {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let message = format!(
+            "{} was not resolved through the egress policy",
+            name.as_str()
+        );
+        Box::pin(async move { Err(message.into()) })
+    }
+}
