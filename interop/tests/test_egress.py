@@ -6,8 +6,8 @@ only) and `[egress.accounts.trusted] allow = ["127.0.0.0/8"]`; tokens for both f
 127.0.0.1: small HTTP servers in the test process that count every TCP connection they
 accept (so "nothing reached it" is measured, not assumed), nginx-rtmp, ffmpeg.
 
-* acme's IP literals on loopback or the metadata address are refused at Create, naming the
-  field, the rule and the setting (`egress.accounts.acme.local_networks`, `….allow`).
+* acme's IP literals on loopback, private networks or the metadata address (sources,
+  destinations, callbacks) are refused at Create, naming the field, the rule and the setting (`egress.accounts.acme.local_networks`, `….allow`).
 * acme's `localhost` (a name, so Create cannot judge it) is refused when the relay connects:
   the task stops with last error `EgressDenied`, its callbacks to `localhost` are not sent,
   and no connection reaches the listeners.
@@ -165,7 +165,7 @@ def test_literals_an_account_may_not_reach_are_refused_at_create(node, peers):
     server, apis = node
     acme = apis["acme"]
     peer = peers()
-    dst = "rtmp://203.0.113.9/live/dst"  # destinations are not the policy's (see README)
+    dst = "rtmp://push.example.com/live/dst"  # a name: judged when the relay connects
     public = "rtmp://media.example.com/live/s"
     rtmp = f"rtmp://127.0.0.1:{peer.port}/live/s"
     cases = [
@@ -183,6 +183,11 @@ def test_literals_an_account_may_not_reach_are_refused_at_create(node, peers):
          "a loopback address"),
         (live_task(public, dst, callback="http://169.254.169.254/latest/meta-data/"),
          "callback_url", "169.254.169.254", "link-local or cloud metadata"),
+        # The push is a connection the account makes too.
+        (live_task(public, f"rtmp://127.0.0.1:{peer.port}/live/out"), "destination", "127.0.0.1",
+         "a loopback address"),
+        (live_task(public, "rtmp://[::ffff:10.0.0.7]/live/out"), "destination", "10.0.0.7",
+         "a private-network address"),
     ]
     for body, field, addr, what in cases:
         status, _, problem = acme.call("POST", "/v1/tasks", body)

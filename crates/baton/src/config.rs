@@ -48,7 +48,7 @@ pub struct FileConfig {
     /// Pull-to-push tasks.
     #[serde(default)]
     pub tasks: TasksSection,
-    /// Where tasks' sources, playlist items and callbacks may connect (see `egress.rs`).
+    /// Where tasks' sources, playlist items, destinations and callbacks may connect (see `egress.rs`).
     #[serde(default)]
     pub egress: EgressSection,
     /// The HTTP listeners' connection caps and timeouts (control API, HTTP-FLV).

@@ -1,4 +1,4 @@
-//! `[egress]`: where tasks' sources, playlist items and callbacks may make Baton connect.
+//! `[egress]`: where tasks' sources, playlist items, destinations and callbacks may make Baton connect.
 //!
 //! ```toml
 //! [egress]

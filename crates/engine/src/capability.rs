@@ -147,7 +147,7 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
 }
 
 /// Refuses at Create / Update a URL whose host is an IP literal the account may never reach
-/// (SourceUrls of live and `url` tasks, CallbackUrl), naming the field and the rule. Only the
+/// (SourceUrls of live and `url` tasks, DstUrl, CallbackUrl), naming the field and the rule. Only the
 /// fields that change are checked (`before`: the spec before an update), so a task stored
 /// under an older configuration can still be edited. Names are not resolved here: the check
 /// at connect time is the real one, this is early word for the obvious case.
@@ -174,6 +174,9 @@ pub fn check_reachable(
         for url in &spec.source_urls {
             check(Field::SourceUrls, url)?;
         }
+    }
+    if before.is_none_or(|b| b.dst_url != spec.dst_url) {
+        check(Field::DstUrl, &spec.dst_url)?;
     }
     if let Some(url) = &spec.callback_url
         && before.is_none_or(|b| b.callback_url.as_ref() != Some(url))
@@ -510,6 +513,17 @@ mod tests {
             Field::CallbackUrl
         );
         assert_eq!(refused(&callback, Some(&callback), &root), None);
+        // The destination is a connection the account makes too.
+        let push = live(
+            SourceProtocol::Rtmp,
+            "rtmp://origin.example/live/s",
+            "rtmp://10.1.2.3/live/out",
+        );
+        let (field, reason) = refused(&push, None, &acme).expect("refused");
+        assert_eq!(field, Field::DstUrl);
+        assert!(reason.contains("10.1.2.3:1935"), "{reason}");
+        assert_eq!(refused(&push, None, &root), None);
+        assert_eq!(refused(&push, Some(&push), &acme), None);
         // Unrestricted: nothing is judged.
         assert_eq!(
             check_reachable(&callback, None, &root, &EgressPolicy::unrestricted()),

@@ -54,7 +54,8 @@ fn spec(source: &str, callback: Option<String>) -> TaskSpec {
         source_type: SourceType::Live,
         source_protocol: Some(SourceProtocol::Rtmp),
         source_urls: vec![source.into()],
-        dst_url: "rtmp://127.0.0.1:9/live/out".into(),
+        // A name: judged when the relay connects (these relays never get that far).
+        dst_url: "rtmp://push.invalid/live/out".into(),
         start_time: now,
         end_time: now + 3600,
         callback_url: callback,

@@ -76,8 +76,9 @@ pub struct RelayConfig {
     /// Play this list of files instead of pulling `source` (which then only names it in
     /// logs). The relay ends (`RelayState::Finished`) when the list is done.
     pub playlist: Option<(Arc<Playlist>, PlayerConfig)>,
-    /// Where the source side may connect (RTMP dials, HTTP-FLV and playlist requests, their
-    /// redirects): the task's account's egress. Default unrestricted (`baton relay`, tests).
+    /// Where the relay may connect (the source's RTMP dials, HTTP-FLV and playlist requests and
+    /// their redirects; the destination's RTMP dials): the task's account's egress. Default
+    /// unrestricted (`baton relay`, tests).
     pub egress: Egress,
 }
 

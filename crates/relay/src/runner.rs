@@ -39,7 +39,7 @@ use crate::RelayConfig;
 use crate::backoff::Backoff;
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::resume::{RESUME_CLOCK_SLACK_MS, RESUME_MAX_GAP_MS, RecentFrames, is_media};
-use crate::source::{Source, SourceEvent, SourceUrl};
+use crate::source::{Source, SourceEvent, SourceUrl, egress_options};
 use crate::status::{ErrorRecord, RelayState, StatusCell};
 
 /// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
@@ -567,7 +567,7 @@ impl Runner {
 
     fn start_dest_connect(&mut self) {
         let url = self.dest_url.clone();
-        let mut options = self.config.client.clone();
+        let mut options = egress_options(&self.config.client, &self.config.egress);
         if options.fourcc_list.is_empty() {
             // Enhanced RTMP codecs (HEVC, AV1, VP9, Opus by FourCC) are announced in
             // `connect`, as OBS does, so destinations that check know what is coming.

@@ -78,7 +78,7 @@ impl Source {
     ) -> Result<Source, RelayError> {
         match url {
             SourceUrl::Rtmp(u) => {
-                RtmpConnection::connect(u, ClientMode::Play, &source_options(options, egress))
+                RtmpConnection::connect(u, ClientMode::Play, &egress_options(options, egress))
                     .await
                     .map(|conn| Source::Rtmp {
                         conn: Box::new(conn),
@@ -145,7 +145,9 @@ impl Source {
 }
 
 /// `options` with its dialer behind `egress` (unchanged when egress is unrestricted).
-fn source_options(options: &ClientOptions, egress: &Egress) -> ClientOptions {
+/// `options` with its dialer behind `egress` (unchanged when unrestricted): RTMP connections
+/// of either side go only where the account may connect.
+pub(crate) fn egress_options(options: &ClientOptions, egress: &Egress) -> ClientOptions {
     let mut options = options.clone();
     if egress.is_restricted() {
         options.dialer = Arc::new(EgressDialer::new(options.dialer, egress.clone()));

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use baton_net::client::ClientOptions;
 use baton_net::egress::{Egress, EgressPolicy, EgressRules, parse_net};
-use baton_net::hub::{HubConfig, StreamHub};
-use baton_net::ingest::{AllowAll, Ingest, IngestConfig};
+use baton_net::ingest::AllowAll;
 use baton_net::testing::{MemoryNetwork, test_flv_file};
 use baton_relay::{
     ErrorKind, ItemNoteKind, PlayerConfig, Playlist, Relay, RelayConfig, RelayError, RelayState,
@@ -17,15 +16,11 @@ use baton_relay::{
 };
 use tokio::time::Instant;
 
-const DST: &str = "rtmp://mem/live/dst";
+/// In a network acme may reach (the in-memory network serves every host).
+const DST: &str = "rtmp://10.1.1.1/live/dst";
 
 fn net() -> Arc<MemoryNetwork> {
-    let hub = StreamHub::new(HubConfig::default());
-    MemoryNetwork::new(Ingest::new(
-        IngestConfig::default(),
-        hub,
-        Arc::new(AllowAll),
-    ))
+    MemoryNetwork::with_default_ingest(Arc::new(AllowAll)).0
 }
 
 /// Root with the defaults; `acme` may reach 10.0.0.0/8 besides public addresses.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use baton_media::{Frame, TagType};
 use baton_net::client::{ClientOptions, RtmpConnection};
+use baton_net::egress::{Egress, EgressPolicy};
 use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
 use baton_net::ingest::{Decision, IngestPolicy, StreamRequest};
 use baton_net::testing::MemoryNetwork;
@@ -227,6 +228,46 @@ async fn refused_destination_fails_at_once_without_retrying() {
     assert!(!err.retryable);
     assert!(err.message.contains("NetStream.Publish.Denied"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
+    publisher.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_destination_the_accounts_egress_forbids_is_never_dialed() {
+    // The push is a connection the task's account makes too: acme may reach public addresses
+    // only, so its relay from a public source to a loopback destination fails on the
+    // destination side, for good, and nothing reaches the loopback stream.
+    let w = world();
+    let policy = Arc::new(EgressPolicy::new(
+        Some("root"),
+        Default::default(),
+        Default::default(),
+    ));
+    let src = "rtmp://8.8.8.8/live/src";
+    let mut config = relay_config(Arc::new(Arc::clone(&w.net)), "rtmp://127.0.0.1/live/dst");
+    config.source = src.into();
+    config.egress = Egress::new(policy, "acme");
+    let observer = w.hub.subscribe(StreamKey::new("127.0.0.1", "live", "dst"));
+    let relay = Relay::spawn(config).unwrap();
+    let publisher = {
+        let net = Arc::clone(&w.net);
+        tokio::spawn(async move { publish(&net, src, 5, 0).await })
+    };
+    let err = relay.wait().await.expect_err("refused");
+    assert_eq!(err.side, Side::Destination);
+    assert_eq!(err.kind, ErrorKind::EgressDenied);
+    assert!(!err.retryable);
+    assert!(err.message.contains("egress.accounts.acme"), "{err}");
+    assert!(
+        observe(&observer, Instant::now() + Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "nothing was published to the loopback destination"
+    );
+    assert_eq!(
+        w.net.dials(),
+        2,
+        "the publisher's and the source's, none to the destination"
+    );
     publisher.abort();
 }
 

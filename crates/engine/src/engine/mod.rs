@@ -60,7 +60,7 @@ pub struct EngineConfig {
     pub media: MediaSources,
     /// How playlists are played (pacing lead, HTTP reads).
     pub player: PlayerConfig,
-    /// Where each account's sources, playlist items and callbacks may connect. Default
+    /// Where each account's sources, playlist items, destinations and callbacks may connect. Default
     /// unrestricted (tests on in-memory networks); `baton serve` sets its `[egress]` policy.
     pub egress: Arc<EgressPolicy>,
     /// Baton's own ingest, whose streams are watched through its hub while their tasks wait
