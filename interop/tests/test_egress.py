@@ -207,7 +207,9 @@ def test_names_resolving_to_forbidden_addresses_are_refused_at_connect(node, pee
     acme = apis["acme"]
     peer = peers()
     sink = start_nginx(procs, tmp_path)  # a destination that would accept, were it reached
-    dst = sink.rtmp_url(f"dst{uuid.uuid4().hex[:6]}")
+    # A name too (a loopback literal would be refused at Create, as the destination is the
+    # account's connection as well).
+    dst = sink.rtmp_url(f"dst{uuid.uuid4().hex[:6]}").replace("127.0.0.1", "localhost")
     # `localhost`: a name, so Create cannot judge it; the connection is refused, not made.
     for source in (f"rtmp://localhost:{peer.port}/live/s", peer.url("/live/s.flv", host="localhost")):
         callback = peer.url("/cb", host="localhost")
