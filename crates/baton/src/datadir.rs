@@ -3,22 +3,32 @@
 //! tightened (with a log line) at start when an older install or a hand-made copy left them
 //! readable by others.
 //!
-//! SQLite creates `baton.db-wal` and `baton.db-shm` with the permissions of `baton.db`, so
-//! the database file is created here, empty and private, before the store opens it.
+//! SQLite creates a database's `-wal` and `-shm` with the permissions of the database file,
+//! so both database files (`baton.db`, and `baton-replay.db` of the replay protection) are
+//! created here, empty and private, before the store opens them.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 /// The files Baton keeps in the data directory.
-const PRIVATE_FILES: [&str; 4] = [
+const PRIVATE_FILES: [&str; 7] = [
     baton_store_sqlite::FILE_NAME,
     "baton.db-wal",
     "baton.db-shm",
+    baton_store_sqlite::REPLAY_FILE_NAME,
+    "baton-replay.db-wal",
+    "baton-replay.db-shm",
     crate::credentials::FILE_NAME,
 ];
 
-/// Creates `dir` (mode `0700`) and the empty database file (`0600`) if missing, and takes
+/// The database files, created empty and private before the store opens them.
+const DATABASES: [&str; 2] = [
+    baton_store_sqlite::FILE_NAME,
+    baton_store_sqlite::REPLAY_FILE_NAME,
+];
+
+/// Creates `dir` (mode `0700`) and the empty database files (`0600`) if missing, and takes
 /// group and other permissions away from the directory and the files that exist. Returns the
 /// paths it tightened, for the log.
 pub fn secure(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -27,7 +37,9 @@ pub fn secure(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if tighten(dir, 0o700)? {
         tightened.push(dir.to_path_buf());
     }
-    create_private_file(&dir.join(baton_store_sqlite::FILE_NAME))?;
+    for name in DATABASES {
+        create_private_file(&dir.join(name))?;
+    }
     for name in PRIVATE_FILES {
         let path = dir.join(name);
         if path.exists() && tighten(&path, 0o600)? {
@@ -112,7 +124,7 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         let store = baton_store_sqlite::SqliteStore::open(&dir).await.unwrap();
         // The migrations at open are writes: the WAL and its index exist now.
-        for name in ["baton.db", "baton.db-wal", "baton.db-shm"] {
+        for name in PRIVATE_FILES.iter().filter(|n| n.starts_with("baton")) {
             assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
         }
         store.close().await;
