@@ -57,7 +57,7 @@ pub struct DemuxStats {
 #[derive(Debug)]
 pub struct Demuxer {
     config: DemuxerConfig,
-    /// Unconsumed input: under one packet while in sync, under [`SYNC_CONFIRM`] packets while
+    /// Unconsumed input: at most one packet (and a byte) while in sync, under [`SYNC_CONFIRM`] packets while
     /// looking for it.
     buf: Vec<u8>,
     synced: bool,
@@ -191,7 +191,14 @@ impl Demuxer {
                 let Some(packet) = rest.first_chunk::<PACKET_LEN>() else {
                     break;
                 };
-                if packet[0] == SYNC_BYTE {
+                // The next packet's sync byte must follow too: garbage that starts with 0x47
+                // is not taken for a packet (and the real packet after it lost).
+                let next_ok = match rest.get(PACKET_LEN) {
+                    Some(&byte) => byte == SYNC_BYTE,
+                    None if eof => true,
+                    None => break,
+                };
+                if packet[0] == SYNC_BYTE && next_ok {
                     let packet = *packet;
                     pos += PACKET_LEN;
                     self.packet(&packet);
@@ -332,6 +339,18 @@ impl Demuxer {
         }
         let pmt_pid = program.pmt_pid;
         let mut old = std::mem::take(&mut self.streams);
+        // Streams that go or change type end here: their last PES is complete.
+        for (pid, stream) in old.iter_mut() {
+            if !pmt
+                .streams
+                .iter()
+                .any(|es| es.pid == *pid && es.stream_type == stream.stream_type)
+            {
+                let produced = stream.finish(&mut self.clock, &mut self.events);
+                self.stats.units += produced.units;
+                self.stats.dropped += produced.dropped;
+            }
+        }
         for es in &pmt.streams {
             let codec = Codec::from_stream_type(es.stream_type);
             let reserved = es.pid == PID_PAT || es.pid == pmt_pid || es.pid >= PID_NULL;

@@ -212,3 +212,6 @@ pub enum DropReason {
     /// per PID.
     Scrambled,
 }
+
+#[cfg(test)]
+mod tests;

@@ -227,10 +227,10 @@ pub(crate) fn parse_pmt(section: &[u8]) -> Result<Option<Pmt>, SectionError> {
 /// A name for a stream type Baton does not carry (13818-1 Table 2-34, plus the registered and
 /// DVB private uses seen in practice), looking into the descriptors of private-data streams.
 pub(crate) fn stream_type_name(stream_type: u8, descriptors: &[u8]) -> &'static str {
-    if stream_type == 0x06 {
-        if let Some(name) = private_stream_name(descriptors) {
-            return name;
-        }
+    if stream_type == 0x06
+        && let Some(name) = private_stream_name(descriptors)
+    {
+        return name;
     }
     match stream_type {
         0x01 => "MPEG-1 video",
