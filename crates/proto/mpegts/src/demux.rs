@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::packet::{Continuity, Packet, continuity, find_sync, parse_packet};
 use crate::psi::{self, Pmt, SectionAssembler, SectionError};
 use crate::stream::Stream;
 use crate::timestamp::Unwrapper;
@@ -11,8 +12,6 @@ use crate::{Codec, Discontinuity, DropReason, Event, MAX_STREAMS, PACKET_LEN, SY
 const PID_PAT: u16 = 0x0000;
 /// The PID of null packets (stuffing).
 const PID_NULL: u16 = 0x1fff;
-/// Sync is (re)acquired where this many sync bytes repeat at a 188-byte stride.
-const SYNC_CONFIRM: usize = 3;
 
 /// Demuxer limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,8 +56,8 @@ pub struct DemuxStats {
 #[derive(Debug)]
 pub struct Demuxer {
     config: DemuxerConfig,
-    /// Unconsumed input: at most one packet (and a byte) while in sync, under [`SYNC_CONFIRM`] packets while
-    /// looking for it.
+    /// Unconsumed input: at most one packet (and a byte) while in sync, under three packets
+    /// while looking for it.
     buf: Vec<u8>,
     synced: bool,
     /// Bytes skipped since sync was last held.
@@ -89,28 +88,6 @@ struct Program {
     pmt: Psi,
     /// The PMT last applied.
     current: Option<Pmt>,
-}
-
-/// The fields of a packet header (2.4.3.2) and adaptation field (2.4.3.4) the demuxer uses.
-struct Packet<'a> {
-    pid: u16,
-    pusi: bool,
-    scrambled: bool,
-    cc: u8,
-    has_payload: bool,
-    discontinuity: bool,
-    random_access: bool,
-    payload: &'a [u8],
-}
-
-enum Continuity {
-    Next,
-    /// A repeated packet (2.4.3.3 allows one duplicate): ignore it.
-    Duplicate,
-    Lost {
-        expected: u8,
-        found: u8,
-    },
 }
 
 impl Default for Demuxer {
@@ -182,7 +159,7 @@ impl Demuxer {
     }
 
     /// Consumes whole packets from `buf`, finding sync where it is lost. At the end of the
-    /// input (`eof`) sync is accepted with fewer confirmations than [`SYNC_CONFIRM`].
+    /// input (`eof`) sync is accepted with fewer confirmations than three.
     fn drain(&mut self, eof: bool) {
         let mut pos = 0;
         loop {
@@ -473,104 +450,4 @@ fn section_error(e: SectionError) -> &'static str {
         SectionError::Malformed => "malformed section",
         SectionError::TooLong => "section longer than 1024 bytes",
     }
-}
-
-/// The continuity_counter rule (2.4.3.3): it counts packets with payload; packets without
-/// payload repeat it; a discontinuity_indicator allows any value.
-fn continuity(last: &mut Option<u8>, packet: &Packet<'_>) -> Continuity {
-    let previous = *last;
-    if packet.discontinuity {
-        *last = Some(packet.cc);
-        return Continuity::Next;
-    }
-    let Some(previous) = previous else {
-        *last = Some(packet.cc);
-        return Continuity::Next;
-    };
-    if !packet.has_payload {
-        return if packet.cc == previous {
-            Continuity::Next
-        } else {
-            *last = Some(packet.cc);
-            Continuity::Lost {
-                expected: previous,
-                found: packet.cc,
-            }
-        };
-    }
-    let expected = (previous + 1) & 0x0f;
-    if packet.cc == expected {
-        *last = Some(packet.cc);
-        Continuity::Next
-    } else if packet.cc == previous {
-        Continuity::Duplicate
-    } else {
-        *last = Some(packet.cc);
-        Continuity::Lost {
-            expected,
-            found: packet.cc,
-        }
-    }
-}
-
-/// Parses a packet's header and adaptation field. `None` for an adaptation field longer than
-/// the packet (the packet is ignored; counters catch what that loses).
-fn parse_packet(raw: &[u8; PACKET_LEN]) -> Option<Packet<'_>> {
-    let pusi = raw[1] & 0x40 != 0;
-    let pid = u16::from_be_bytes([raw[1], raw[2]]) & 0x1fff;
-    let scrambled = raw[3] >> 6 != 0;
-    let control = (raw[3] >> 4) & 0x03;
-    let cc = raw[3] & 0x0f;
-    let mut payload_start = 4;
-    let (mut discontinuity, mut random_access) = (false, false);
-    if control & 0x02 != 0 {
-        let len = usize::from(raw[4]);
-        if let Some(&flags) = raw.get(5).filter(|_| len > 0) {
-            discontinuity = flags & 0x80 != 0;
-            random_access = flags & 0x40 != 0;
-        }
-        payload_start = 5 + len;
-        if payload_start > PACKET_LEN {
-            return None;
-        }
-    }
-    // adaptation_field_control 00 is reserved: no payload.
-    let has_payload = control & 0x01 != 0;
-    Some(Packet {
-        pid,
-        pusi,
-        scrambled,
-        cc,
-        has_payload,
-        discontinuity,
-        random_access,
-        payload: if has_payload {
-            &raw[payload_start..]
-        } else {
-            &[]
-        },
-    })
-}
-
-/// Finds the first offset in `data` where [`SYNC_CONFIRM`] sync bytes repeat every 188 bytes.
-/// `Err(n)`: none yet; the first `n` bytes can never start one and may be discarded. At `eof`,
-/// an offset with one whole packet whose later sync positions all hold (as far as data goes)
-/// is accepted.
-fn find_sync(data: &[u8], eof: bool) -> Result<usize, usize> {
-    'candidates: for (offset, &byte) in data.iter().enumerate() {
-        if byte != SYNC_BYTE {
-            continue;
-        }
-        for k in 1..SYNC_CONFIRM {
-            match data.get(offset + k * PACKET_LEN) {
-                Some(&SYNC_BYTE) => {}
-                Some(_) => continue 'candidates,
-                None if eof && data.len() - offset >= PACKET_LEN => return Ok(offset),
-                None if eof => continue 'candidates,
-                None => return Err(offset),
-            }
-        }
-        return Ok(offset);
-    }
-    Err(data.len())
 }

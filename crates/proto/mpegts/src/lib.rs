@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Video samples come out in the form FLV, RTMP and MP4 carry (4-byte NAL unit lengths, the
-//! parameter sets in a configuration record, [`video`](crate::Config) documents the split);
+//! parameter sets in a [`Config`] record; [`AccessUnit::data`] says which NAL units stay);
 //! timestamps are unwrapped from 33 bits onto one i64 90 kHz timeline per program.
 //!
 //! Only the first program of the PAT is demuxed. Memory is bounded: at most
@@ -20,6 +20,7 @@
 
 mod audio;
 mod demux;
+mod packet;
 mod pes;
 mod psi;
 mod stream;

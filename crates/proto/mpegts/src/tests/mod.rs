@@ -268,6 +268,58 @@ fn aac_frames_are_split_with_advancing_timestamps() {
 }
 
 #[test]
+fn a_changed_adts_configuration_is_re_announced() {
+    let mut w = Writer::default();
+    w.pat_pmt(0, &av_streams());
+    let at_44k = |payload: &[u8]| {
+        let mut f = adts(payload);
+        f[2] = 0x40 | 4 << 2; // sampling_frequency_index 4: 44.1 kHz
+        f
+    };
+    w.pes(
+        AUDIO_PID,
+        &pes(
+            0xc0,
+            0,
+            None,
+            &[adts(&[1; 9]), adts(&[2; 9])].concat(),
+            true,
+        ),
+        Flags::default(),
+    );
+    w.pes(
+        AUDIO_PID,
+        &pes(
+            0xc0,
+            3840,
+            None,
+            &[at_44k(&[3; 9]), at_44k(&[4; 9])].concat(),
+            true,
+        ),
+        Flags::default(),
+    );
+    let events = demux(&w.out);
+    let rates: Vec<_> = configs(&events)
+        .iter()
+        .map(|c| {
+            baton_codec::aac::AudioSpecificConfig::parse(&c.record)
+                .unwrap()
+                .sample_rate
+        })
+        .collect();
+    assert_eq!(rates, vec![48000, 44100]);
+    // 1024 samples at 44.1 kHz: 2089.8 ticks, rounded down from the PES PTS.
+    let pts: Vec<_> = units(&events).iter().map(|u| u.pts).collect();
+    assert_eq!(pts, vec![0, 1920, 3840, 3840 + 2089]);
+    // The config comes right before the first frame it describes.
+    let second = events
+        .iter()
+        .rposition(|e| matches!(e, Event::Config(_)))
+        .unwrap();
+    assert!(matches!(&events[second + 1], Event::Unit(u) if u.pts == 3840));
+}
+
+#[test]
 fn an_adts_frame_split_across_pes_is_carried_over() {
     let mut w = Writer::default();
     w.pat_pmt(0, &av_streams());
