@@ -358,6 +358,8 @@ impl Demuxer {
                     let name = if codec.is_some() {
                         if reserved {
                             "stream on a reserved PID"
+                        } else if self.streams.contains_key(&es.pid) {
+                            "PID listed twice"
                         } else {
                             "too many streams"
                         }

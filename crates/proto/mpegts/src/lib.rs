@@ -97,8 +97,9 @@ pub struct AccessUnit {
     pub pts: i64,
     /// Decoding time, 90 kHz ticks; the PTS when the PES carried no DTS. Audio: equal to `pts`.
     pub dts: i64,
-    /// Video: the picture is IDR (H.264) or IRAP (H.265), where decoding can start. Audio:
-    /// always true.
+    /// Video: decoding can start here — the picture is IDR (H.264) or IRAP (H.265), or the
+    /// source set random_access_indicator on a PES that carries an SPS (an open-GOP I
+    /// picture). Audio: always true.
     pub keyframe: bool,
     /// The adaptation field's random_access_indicator was set on the PES's first packet.
     pub random_access: bool,

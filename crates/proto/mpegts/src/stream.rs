@@ -209,7 +209,10 @@ impl Stream {
                     codec: self.codec,
                     pts,
                     dts: dts.unwrap_or(pts),
-                    keyframe: sample.keyframe,
+                    // Broadcast encoders often start GOPs with non-IDR I pictures (open
+                    // GOP, a recovery point SEI). Such a picture is a keyframe too when the
+                    // source marks it random access and sends the SPS with it.
+                    keyframe: sample.keyframe || (pes.random_access && sample.has_sps),
                     random_access: pes.random_access,
                     data: Bytes::from(sample.data),
                 }));

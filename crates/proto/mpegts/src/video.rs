@@ -33,6 +33,8 @@ pub(crate) struct VideoSample {
     pub(crate) data: Vec<u8>,
     /// The access unit holds an IDR picture (H.264) or an IRAP picture (H.265).
     pub(crate) keyframe: bool,
+    /// The access unit carried a sequence parameter set.
+    pub(crate) has_sps: bool,
 }
 
 /// The parameter-set state of one video stream.
@@ -105,6 +107,7 @@ impl VideoTrack {
                 push_nal(&mut data, nal)?;
             }
         }
+        let has_sps = sps.is_some();
         let config = if vps.is_some() || sps.is_some() || pps.is_some() {
             self.update(vps, sps, pps)?
         } else {
@@ -114,6 +117,7 @@ impl VideoTrack {
             config,
             data,
             keyframe,
+            has_sps,
         })
     }
 

@@ -78,13 +78,14 @@ fn av_stream(frames: u64) -> Vec<u8> {
 }
 
 #[test]
-fn streams_are_announced_and_uncarried_ones_named_once() {
+fn streams_are_announced_and_uncarried_or_doubled_ones_named_once() {
     let mut w = Writer::default();
     let teletext: &[u8] = &[0x56, 5, b'e', b'n', b'g', 0x09, 0x00];
     let streams = [
         (0x1b, VIDEO_PID, &[][..]),
         (0x86, 0x102, &[]),
         (0x06, 0x103, teletext),
+        (0x0f, VIDEO_PID, &[]),
     ];
     w.pat_pmt(0, &streams);
     w.pat_pmt(0, &streams);
@@ -105,6 +106,11 @@ fn streams_are_announced_and_uncarried_ones_named_once() {
                 pid: 0x103,
                 stream_type: 0x06,
                 name: "teletext"
+            },
+            Event::StreamSkipped {
+                pid: VIDEO_PID,
+                stream_type: 0x0f,
+                name: "PID listed twice"
             },
         ]
     );
@@ -427,6 +433,32 @@ fn a_signalled_discontinuity_is_reported_without_loss() {
     let u = units(&events);
     assert_eq!(u.len(), 2);
     assert!(u[1].random_access && !u[0].random_access);
+}
+
+#[test]
+fn a_random_access_i_picture_with_an_sps_is_a_keyframe() {
+    let params = avc_params(0);
+    let i_slice: &[u8] = &[0x21, 0x88, 0x80]; // non-IDR slice, nal_ref_idc 1
+    let mut w = Writer::default();
+    w.pat_pmt(0, &av_streams());
+    video_pes(&mut w, 0, 0, &keyframe(&params));
+    let open_gop = annexb(&[AUD, &params.0, &params.1, SEI, i_slice]);
+    let marked = Flags {
+        random_access: true,
+        ..Flags::default()
+    };
+    w.pes(VIDEO_PID, &pes(0xe0, 3600, None, &open_gop, false), marked);
+    // Marked random access but without an SPS: not a place to start.
+    w.pes(
+        VIDEO_PID,
+        &pes(0xe0, 7200, None, &annexb(&[i_slice]), false),
+        marked,
+    );
+    // Carrying an SPS but not marked.
+    video_pes(&mut w, 10800, 10800, &open_gop);
+    let events = demux(&w.out);
+    let keys: Vec<_> = units(&events).iter().map(|u| u.keyframe).collect();
+    assert_eq!(keys, vec![true, true, false, false]);
 }
 
 #[test]
