@@ -16,7 +16,8 @@
 //!
 //! Only the first program of the PAT is demuxed. Memory is bounded: at most
 //! [`MAX_STREAMS`] carried streams, each with one PES of at most
-//! [`DemuxerConfig::max_pes_bytes`] in reassembly, and under three packets of input.
+//! [`DemuxerConfig::max_pes_bytes`] in reassembly, under three packets of input kept between
+//! calls, and the events of one [`Demuxer::push`] queued until polled.
 
 mod audio;
 mod demux;
