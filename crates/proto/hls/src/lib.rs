@@ -5,6 +5,9 @@
 //!   byte ranges, AES-128 keys and initialisation sections resolved per segment). Bounded
 //!   ([`MAX_PLAYLIST_BYTES`], [`MAX_ENTRIES`]); bad input is a named [`ParseError`].
 //! - [`choose_variant`] picks the variant a relay plays ([`VariantPreference`]).
+//! - [`LiveTracker`] follows a live media playlist as RFC 8216 §6.3.4 says: it is given each
+//!   playlist the caller loaded and the outcome of each segment fetch, with the time, and says
+//!   which segment to fetch next and when to reload ([`TrackerEvent`]).
 //!
 //! No network, no clock: the relay loads playlists and segments and passes `now` in.
 
@@ -12,6 +15,7 @@ mod attr;
 mod error;
 mod parse;
 mod playlist;
+pub mod tracker;
 mod variant;
 
 pub use error::ParseError;
@@ -19,6 +23,9 @@ pub use parse::parse;
 pub use playlist::{
     ByteRange, InitSection, MasterPlaylist, MediaPlaylist, MediaType, Playlist, PlaylistType,
     Rendition, Resolution, Segment, SegmentKey, Variant,
+};
+pub use tracker::{
+    Discontinuity, LiveTracker, SegmentRequest, SkipReason, StallError, TrackerConfig, TrackerEvent,
 };
 pub use variant::{VariantError, VariantPreference, choose_variant};
 
