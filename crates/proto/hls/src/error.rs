@@ -38,9 +38,10 @@ pub enum ParseError {
     /// EXT-X-DISCONTINUITY-SEQUENCE) appears after one (§4.3.3.2, §4.3.3.3).
     #[error("line {line}: {tag} after the first segment")]
     TagAfterSegments { line: usize, tag: &'static str },
-    /// A segment URI without the EXTINF that must precede it (§4.3.2.1).
-    #[error("line {line}: segment URI without EXTINF")]
-    MissingExtinf { line: usize },
+    /// A URI line without the tag that must precede it: EXTINF in a media playlist
+    /// (§4.3.2.1), EXT-X-STREAM-INF in a master playlist (§4.3.4.2).
+    #[error("line {line}: URI without the {tag} that must precede it")]
+    UriWithoutTag { line: usize, tag: &'static str },
     /// EXTINF or EXT-X-STREAM-INF at the end of the playlist with no URI line after it (a
     /// truncated playlist).
     #[error("line {line}: {tag} is not followed by a URI")]

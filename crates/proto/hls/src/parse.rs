@@ -200,7 +200,11 @@ impl<'b> Parser<'b> {
             return Ok(());
         }
         let Some((_, duration)) = self.pending_extinf.take() else {
-            return Err(ParseError::MissingExtinf { line });
+            let tag = match self.kind {
+                Kind::Master => "EXT-X-STREAM-INF",
+                Kind::Media | Kind::Unknown => "EXTINF",
+            };
+            return Err(ParseError::UriWithoutTag { line, tag });
         };
         let uri = self.resolve(line, uri)?;
         let sequence = self

@@ -372,6 +372,13 @@ fn master_playlist_errors() {
             },
         ),
         (
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\nw.m3u8\n",
+            ParseError::UriWithoutTag {
+                line: 4,
+                tag: "EXT-X-STREAM-INF",
+            },
+        ),
+        (
             "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n",
             ParseError::MissingUri {
                 line: 2,
@@ -472,7 +479,10 @@ fn media_playlist_errors() {
         ),
         (
             "#EXTM3U\n#EXT-X-TARGETDURATION:1\na.ts\n",
-            ParseError::MissingExtinf { line: 3 },
+            ParseError::UriWithoutTag {
+                line: 3,
+                tag: "EXTINF",
+            },
         ),
         (
             "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n",
