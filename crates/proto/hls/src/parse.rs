@@ -423,14 +423,7 @@ impl<'b> Parser<'b> {
                 method: format!("AES-128 with KEYFORMAT {:?}", attr::clip(format)),
             });
         }
-        let uri = attrs
-            .quoted("URI")
-            .map_err(|reason| bad(line, TAG, reason))?
-            .ok_or(ParseError::MissingAttribute {
-                line,
-                tag: TAG,
-                attribute: "URI",
-            })?;
+        let uri = required_quoted(&attrs, line, TAG, "URI")?;
         let iv = attrs
             .token("IV")
             .map(attr::hex128)
@@ -444,14 +437,7 @@ impl<'b> Parser<'b> {
         const TAG: &str = "EXT-X-MAP";
         self.set_kind(Kind::Media, line, TAG)?;
         let attrs = AttributeList::parse(value).map_err(|reason| bad(line, TAG, reason))?;
-        let uri = attrs
-            .quoted("URI")
-            .map_err(|reason| bad(line, TAG, reason))?
-            .ok_or(ParseError::MissingAttribute {
-                line,
-                tag: TAG,
-                attribute: "URI",
-            })?;
+        let uri = required_quoted(&attrs, line, TAG, "URI")?;
         let byte_range = attrs
             .quoted("BYTERANGE")
             .map_err(|reason| bad(line, TAG, reason))?
@@ -532,6 +518,23 @@ fn byte_range(value: &str) -> Result<(u64, Option<u64>), String> {
         None => (value, None),
     };
     Ok((attr::decimal_integer(length)?, offset))
+}
+
+/// The quoted-string attribute `name`, which the tag must have.
+fn required_quoted<'a>(
+    attrs: &AttributeList<'a>,
+    line: usize,
+    tag: &'static str,
+    name: &'static str,
+) -> Result<&'a str, ParseError> {
+    attrs
+        .quoted(name)
+        .map_err(|reason| bad(line, tag, reason))?
+        .ok_or(ParseError::MissingAttribute {
+            line,
+            tag,
+            attribute: name,
+        })
 }
 
 fn bad(line: usize, tag: &'static str, reason: String) -> ParseError {
