@@ -89,7 +89,10 @@ fn h264_and_aac_become_legacy_flv_bodies() {
     assert!(raw.iter().all(|f| f.payload[..2] == [0xaf, 0x01]));
     // 1024 samples at 48 kHz: 21.33 ms, floored per frame, no drift.
     let span = raw.last().unwrap().dts - raw[0].dts;
-    assert!((2005..=2006).contains(&span), "94 frames: 2005.3 ms, got {span}");
+    assert!(
+        (2005..=2006).contains(&span),
+        "94 frames: 2005.3 ms, got {span}"
+    );
 }
 
 #[test]
