@@ -12,7 +12,10 @@ use baton_net::fetch::{FetchError, HttpFile, LocalFile, MediaFile};
 use bytes::{Bytes, BytesMut};
 use tracing::info;
 
+use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
+
 use super::PlayerConfig;
+use crate::ts::TsFrames;
 
 /// Bytes read from an FLV item at a time.
 const FLV_READ: usize = 64 << 10;
@@ -30,6 +33,7 @@ pub(super) enum ItemError {
 pub(super) enum Item {
     Flv(Box<FlvItem>),
     Mp4(Box<Mp4Item>),
+    Ts(Box<TsItem>),
 }
 
 impl Item {
@@ -47,8 +51,11 @@ impl Item {
         if head.len() >= 8 && MP4_FIRST_BOXES.contains(&&head[4..8]) {
             return Ok(Item::Mp4(Box::new(Mp4Item::open(file, offset_ms).await?)));
         }
+        if head.first() == Some(&SYNC_BYTE) || has_ts_extension(url) {
+            return Ok(Item::Ts(Box::new(TsItem::open(file, offset_ms).await?)));
+        }
         Err(ItemError::Format(format!(
-            "not an FLV or MP4 file (starts with {:02x?})",
+            "not an FLV, MP4 or MPEG-TS file (starts with {:02x?})",
             &head[..head.len().min(8)]
         )))
     }
@@ -57,6 +64,7 @@ impl Item {
         match self {
             Item::Flv(item) => item.next_frame().await,
             Item::Mp4(item) => item.next_frame().await,
+            Item::Ts(item) => item.next_frame().await,
         }
     }
 
@@ -64,15 +72,18 @@ impl Item {
         match self {
             Item::Flv(item) => item.file.bytes_in(),
             Item::Mp4(item) => item.file.bytes_in(),
+            Item::Ts(item) => item.file.bytes_in(),
         }
     }
 
     /// The audio/video tracks the item plays without, described (MP4 tracks whose codec
-    /// cannot be carried; FLV tags are all passed through).
+    /// cannot be carried; MPEG-TS streams found before the first frame that are not carried,
+    /// see [`TsFrames::take_dropped`]; FLV tags are all passed through).
     pub(super) fn dropped_tracks(&self) -> Vec<String> {
         match self {
             Item::Flv(_) => Vec::new(),
             Item::Mp4(item) => item.dropped.clone(),
+            Item::Ts(item) => item.dropped.clone(),
         }
     }
 }
@@ -221,8 +232,7 @@ pub(super) struct FlvItem {
     pos: u64,
     eof: bool,
     demux: FlvDemuxer,
-    /// Frames held while seeking: everything since the last video keyframe before the offset.
-    seek: Option<(i64, Vec<Frame>)>,
+    seek: KeyframeSeek,
     out: VecDeque<Frame>,
 }
 
@@ -233,8 +243,7 @@ impl FlvItem {
             pos: 0,
             eof: false,
             demux: FlvDemuxer::new(DemuxLimits::default()),
-            seek: (offset_ms > 0)
-                .then(|| (i64::try_from(offset_ms).unwrap_or(i64::MAX), Vec::new())),
+            seek: KeyframeSeek::new(offset_ms),
             out: VecDeque::new(),
         }
     }
@@ -251,7 +260,7 @@ impl FlvItem {
             {
                 Some(tag) => {
                     let frame = Frame::new(tag.tag_type, i64::from(tag.timestamp), tag.data);
-                    self.place(frame);
+                    self.seek.place(frame, &mut self.out);
                 }
                 None if self.eof => return Ok(None),
                 None => match self.file.read_at(self.pos, FLV_READ).await {
@@ -265,18 +274,120 @@ impl FlvItem {
             }
         }
     }
+}
+
+/// Bytes read from an MPEG-TS item at a time (348 packets).
+const TS_READ: usize = 348 * PACKET_LEN;
+
+/// Whether the URL's path ends in `.ts` (query and fragment left out).
+fn has_ts_extension(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.to_ascii_lowercase().ends_with(".ts")
+}
+
+/// An MPEG-TS item, demuxed as it is read ([`TsFrames`]). Opening reads until the first
+/// frame, so that a file that is not a transport stream (or carries nothing Baton plays) is
+/// refused with the reason and the streams it plays without are known. Seeking reads from
+/// the start ([`KeyframeSeek`]): a transport stream has no index.
+pub(super) struct TsItem {
+    file: MediaFile,
+    pos: u64,
+    eof: bool,
+    frames: TsFrames,
+    seek: KeyframeSeek,
+    out: VecDeque<Frame>,
+    /// Audio/video streams not carried, found before the first frame.
+    dropped: Vec<String>,
+}
+
+impl TsItem {
+    async fn open(file: MediaFile, offset_ms: u64) -> Result<TsItem, ItemError> {
+        let mut item = TsItem {
+            file,
+            pos: 0,
+            eof: false,
+            frames: TsFrames::default(),
+            seek: KeyframeSeek::new(offset_ms),
+            out: VecDeque::new(),
+            dropped: Vec::new(),
+        };
+        if !item.fill().await? {
+            return Err(ItemError::Format(format!(
+                "MPEG-TS: {}",
+                item.frames.why_empty()
+            )));
+        }
+        item.dropped = item.frames.take_dropped();
+        Ok(item)
+    }
+
+    async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
+        if !self.fill().await? {
+            return Ok(None);
+        }
+        for stream in self.frames.take_dropped() {
+            info!(stream = %stream, "MPEG-TS stream not played");
+        }
+        Ok(self.out.pop_front())
+    }
+
+    /// Reads until a frame is queued; `false` at the end of the file.
+    async fn fill(&mut self) -> Result<bool, ItemError> {
+        loop {
+            if !self.out.is_empty() {
+                return Ok(true);
+            }
+            if let Some(frame) = self.frames.poll_frame() {
+                self.seek.place(frame, &mut self.out);
+                continue;
+            }
+            if self.eof {
+                return Ok(false);
+            }
+            // Read, then advance: a read cancelled halfway is made again.
+            match self.file.read_at(self.pos, TS_READ).await {
+                Ok(chunk) if !chunk.is_empty() => {
+                    self.pos += chunk.len() as u64;
+                    self.frames.push(&chunk);
+                }
+                Ok(_) | Err(FetchError::Eof(_)) => {
+                    self.eof = true;
+                    self.frames.finish();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// An item read from its start to an offset: frames before it are held or dropped so that
+/// the item starts at the video keyframe at or before the offset (as MP4 items do from their
+/// sample tables), with the frames from there on.
+struct KeyframeSeek {
+    /// The offset (ms on the item's timeline) and everything since the last video keyframe
+    /// before it; `None` once the offset is reached (or for an item played from 0).
+    pending: Option<(i64, Vec<Frame>)>,
+}
+
+impl KeyframeSeek {
+    fn new(offset_ms: u64) -> KeyframeSeek {
+        KeyframeSeek {
+            pending: (offset_ms > 0)
+                .then(|| (i64::try_from(offset_ms).unwrap_or(i64::MAX), Vec::new())),
+        }
+    }
 
     /// Queues `frame`, or holds it while seeking to the keyframe at or before the offset:
     /// sequence headers and metadata pass; a video keyframe at or before the offset starts a
     /// new held GOP, later frames join it; the first frame at or past the offset releases the
     /// held GOP (or, with none held, starts the item there if it is audio or a keyframe).
-    fn place(&mut self, frame: Frame) {
-        let Some((target, held)) = self.seek.as_mut() else {
-            self.out.push_back(frame);
+    fn place(&mut self, frame: Frame, out: &mut VecDeque<Frame>) {
+        let Some((target, held)) = self.pending.as_mut() else {
+            out.push_back(frame);
             return;
         };
         if frame.config || frame.kind == TagType::Script {
-            self.out.push_back(frame);
+            out.push_back(frame);
             return;
         }
         let video_key = frame.kind == TagType::Video && frame.keyframe;
@@ -296,8 +407,8 @@ impl FlvItem {
             return;
         }
         let held = std::mem::take(held);
-        self.seek = None;
-        self.out.extend(held);
-        self.out.push_back(frame);
+        self.pending = None;
+        out.extend(held);
+        out.push_back(frame);
     }
 }

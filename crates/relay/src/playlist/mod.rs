@@ -6,7 +6,12 @@
 //! before it). The player
 //!
 //! * reads each item by offset ([`baton_net::fetch`]: HTTP range requests or a local file),
-//!   never the whole file; FLV is demuxed as it is read, MP4 from its `moov` sample tables;
+//!   never the whole file; FLV is demuxed as it is read, MP4 from its `moov` sample tables,
+//!   MPEG-TS (a path ending in `.ts`, or a file starting with a sync byte) demuxed as it is
+//!   read through [`crate::ts`];
+//! * starts an item at an offset (FileIndex/Offset, or a reconnect) at the video keyframe at
+//!   or before it: MP4 from its sample tables; FLV and MPEG-TS, which have no index, by
+//!   reading from the start and dropping what comes before that keyframe;
 //! * puts every item on one continuous timeline ([`Timeline`], one segment per item, gap 0):
 //!   each item's first second is read ahead ([`SegmentLookahead`]) to learn where its tracks
 //!   start being presented, and the item is placed so that presentation continues where the
@@ -19,9 +24,9 @@
 //! * skips an item that cannot be played (unsupported codec, corrupt, missing) with a log line
 //!   naming the URL and the reason; a list where every item fails is a non-retryable source
 //!   failure (PullStreamFailed);
-//! * plays an MP4 item without the audio/video tracks it cannot carry (Opus, MP3, AV1, a
-//!   second video track...) and notes each such track ([`ItemNoteKind::TrackDropped`]) the
-//!   first time the item is opened in the run.
+//! * plays an MP4 or MPEG-TS item without the audio/video tracks it cannot carry (Opus,
+//!   AV1, AC-3, MPEG audio layer II, a second video track...) and notes each such track
+//!   ([`ItemNoteKind::TrackDropped`]) the first time the item is opened in the run.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, Ordering};
