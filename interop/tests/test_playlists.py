@@ -13,11 +13,14 @@ live stream into nginx-rtmp, which records every session; ffprobe reads the reco
 * MP4s made with x264's default settings (B-frames: decoded before they are shown), played
   twice: at every item boundary each track's presentation continues where it ended (the one
   that binds with no hole, the other with the items' own A/V imbalance, about a frame), A/V
-  aligned as in the files, DTS strictly increasing.
+  aligned as in the files, DTS strictly increasing;
+* the same for MPEG-TS items (x264 defaults + AAC, muxed by ffmpeg), and a `.ts` item that is
+  random bytes is skipped with an `ItemSkipped` callback naming why.
 """
 
 from __future__ import annotations
 
+import random
 import signal
 import subprocess
 import time
@@ -93,12 +96,17 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "long.mp4": make(d / "long.mp4", 8, "-movflags", "+faststart"),
         "x4.mp4": make_x264_default(d / "x4.mp4", 4),
         "x3.mp4": make_x264_default(d / "x3.mp4", 3),
+        "x4.ts": make_x264_default(d / "x4.ts", 4),
+        "x3.ts": make_x264_default(d / "x3.ts", 3),
         "dropped.mp4": make(d / "dropped.mp4", 2, "-map", "0:v", "-map", "1:a", "-map", "1:a",
                             "-map", "1:a", "-c:a:1", "libopus", "-c:a:2", "libmp3lame"),
     }
     bad = d / "bad.mp4"
     bad.write_bytes(f["a.mp4"].read_bytes()[: 2000])  # moov cut short
     f["bad.mp4"] = bad
+    noise = d / "noise.ts"
+    noise.write_bytes(random.Random(12).randbytes(200_000))
+    f["noise.ts"] = noise
     return f
 
 
@@ -229,18 +237,22 @@ def test_kill_9_resumes_at_the_saved_position(node, files):
     assert abs(resumed - left) <= 2.0, (resumed, left)
 
 
-def test_a_corrupt_item_is_skipped_with_a_callback(node, files):
+@pytest.mark.parametrize("bad,reason", [
+    ("bad.mp4", "MP4"),
+    ("noise.ts", "MPEG-TS: no transport stream packets"),
+])
+def test_a_corrupt_item_is_skipped_with_a_callback(node, files, bad, reason):
     cb = Callbacks(SECRET)
     try:
         dst = f"bad-{uuid.uuid4().hex[:6]}"
         c, by_id = node.create(
-            ["bad.mp4", "c.flv"], dst, CallbackUrl=cb.url, NotifyItemSwitch="on"
+            [bad, "c.flv"], dst, CallbackUrl=cb.url, NotifyItemSwitch="on"
         )
         task_id = by_id["TaskId"]
         skipped = cb.wait_event(task_id, "ItemSkipped", timeout=20)
         assert skipped["State"] == "Running" and skipped["Sequence"] == 2, skipped
-        assert skipped["FileIndex"] == 0 and skipped["FileUrl"].endswith("bad.mp4")
-        assert "MP4" in skipped["Detail"], skipped
+        assert skipped["FileIndex"] == 0 and skipped["FileUrl"].endswith(bad)
+        assert reason in skipped["Detail"], skipped
         done = cb.wait_event(task_id, "PlaylistFinished", timeout=20)
         assert done["State"] == "Offline", done
         wait_for(lambda: len({e["Sequence"] for e in cb.of(task_id)}) == 5, 15, "5 events")
@@ -322,7 +334,18 @@ def presented(path: Path) -> dict[str, tuple[float, float, int]]:
 
 
 def test_b_frame_items_continue_their_presentation(node, files):
-    names = ["x4.mp4", "x3.mp4"]
+    assert_items_continue(node, files, ["x4.mp4", "x3.mp4"])
+
+
+def test_ts_items_continue_their_presentation(node, files):
+    """MPEG-TS files as ffmpeg muxes them (x264 defaults, AAC), played twice."""
+    assert_items_continue(node, files, ["x4.ts", "x3.ts"])
+
+
+def assert_items_continue(node, files, names: list[str]) -> None:
+    """Plays `names` (two files with B-frames) twice and checks the recording: one session,
+    DTS strictly increasing, each boundary's holes as the placement rule predicts (about a
+    frame at most), A/V as in the files."""
     sources = [presented(files[n]) for n in names]
     for name in names:
         first = probe_file(files[name]).packets["video"][0]
@@ -339,7 +362,7 @@ def test_b_frame_items_continue_their_presentation(node, files):
         assert strictly_increasing([float(p["dts"]) for p in probe.packets[kind]]), f"{kind} DTS"
     assert all(int(p["pts"]) >= int(p["dts"]) for p in probe.packets["video"]), "PTS < DTS"
 
-    # The recording cut into the 4 items it played (x4, x3, x4, x3), by packet counts.
+    # The recording cut into the 4 items it played (4 s, 3 s, 4 s, 3 s), by packet counts.
     order = [sources[0], sources[1], sources[0], sources[1]]
     items: dict[str, list[list[int]]] = {}
     for kind in ("video", "audio"):

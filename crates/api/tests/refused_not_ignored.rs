@@ -133,8 +133,8 @@ async fn unplayable_playlist_items_are_refused_by_every_api() {
     let h = Harness::new();
     for item in [
         "http://h/live/index.m3u8",
-        "https://h/seg/0001.TS?sig=x",
-        "/srv/media/a.ts",
+        "https://h/vod/INDEX.M3U8?sig=x",
+        "/srv/media/a.m3u8",
     ] {
         // Alibaba: InvalidParameter naming SourceUrls and the item.
         let urls = playlist(&["http://h/a.mp4", item]);
@@ -180,8 +180,13 @@ async fn unplayable_playlist_items_are_refused_by_every_api() {
         assert_eq!(body["field"], "source.urls", "{body}");
         assert!(body.to_string().contains(item), "{body}");
     }
-    // FLV and MP4 files are what the player reads; a query naming .m3u8 does not matter.
-    let urls = playlist(&["http://h/a.mp4?next=b.m3u8", "http://h/b.FLV"]);
+    // FLV, MP4 and MPEG-TS files are what the player reads; a query naming .m3u8 does not
+    // matter.
+    let urls = playlist(&[
+        "http://h/a.mp4?next=b.m3u8",
+        "http://h/b.FLV",
+        "https://h/seg/0001.TS?sig=x",
+    ]);
     let (status, body) = create(&h, &[("SourceType", "url"), ("SourceUrls", &urls)]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -82,7 +82,7 @@ pub struct HttpSection {
 #[serde(deny_unknown_fields)]
 pub struct MediaSection {
     /// The media library: SourceType `vod` media IDs are files here (`<id>`, `<id>.mp4`,
-    /// `<id>.flv`). Default: none (vod tasks are refused).
+    /// `<id>.flv`, `<id>.ts`). Default: none (vod tasks are refused).
     pub dir: Option<PathBuf>,
     /// Directories whose files SourceType `url` tasks may name by absolute path. Default:
     /// none (only http(s) URLs).

@@ -45,9 +45,9 @@ pub struct Unsupported {
 }
 
 /// Playlist items Baton cannot play yet, by the extension of the URL's path (ASCII
-/// case-insensitive, query and fragment ignored): HLS playlists and MPEG-TS segments. The
-/// player reads FLV and MP4 only; these would be accepted and then skipped at run time.
-pub const UNPLAYABLE_EXTENSIONS: [&str; 2] = ["m3u8", "ts"];
+/// case-insensitive, query and fragment ignored): HLS playlists. The player reads FLV, MP4
+/// and MPEG-TS files; these would be accepted and then skipped at run time.
+pub const UNPLAYABLE_EXTENSIONS: [&str; 1] = ["m3u8"];
 
 impl TaskSpec {
     /// Whether the task asked for playlist item start/finish callbacks: `NotifyItemSwitch`
@@ -70,7 +70,7 @@ impl TaskSpec {
 
     /// Whether this build can run the task: live sources over RTMP or HTTP-FLV, and file
     /// playlists (`url`, `vod`; whether local paths and media IDs resolve is the engine's
-    /// configuration) of FLV and MP4 files — an item whose path ends in one of
+    /// configuration) of FLV, MP4 and MPEG-TS files — an item whose path ends in one of
     /// [`UNPLAYABLE_EXTENSIONS`] is named. Everything else is valid configuration the engine
     /// cannot serve yet.
     pub fn supported(&self) -> Result<(), Unsupported> {
@@ -200,7 +200,7 @@ impl TaskSpec {
 /// Whether a playlist item's path ends in an extension Baton cannot play.
 fn unplayable(item: &str) -> bool {
     // The path: after the authority for URLs, the whole string for local paths; never the
-    // query or fragment (`a.mp4?x=.ts` is an MP4).
+    // query or fragment (`a.mp4?x=.m3u8` is an MP4).
     let path = match item.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
         None => item,
@@ -580,8 +580,8 @@ pub(crate) mod tests {
         for item in [
             "https://cdn.example/a/index.m3u8",
             "https://cdn.example/a/INDEX.M3U8?token=x",
-            "http://cdn.example/seg-1.ts#t=3",
-            "/srv/media/clip.TS",
+            "http://cdn.example/index.m3u8#t=3",
+            "/srv/media/list.M3u8",
         ] {
             s.source_urls = vec!["https://cdn.example/ok.mp4".into(), item.into()];
             assert_eq!(
@@ -597,9 +597,11 @@ pub(crate) mod tests {
             "https://cdn.example/a.mp4?next=b.m3u8",
             "https://cdn.example/ts/a.flv",
             "https://m3u8.example/",
-            "https://cdn.example/a.mp4#x.ts",
-            "/srv/media/tsfile",
-            "/srv/media/a.tsx",
+            "https://cdn.example/a.mp4#x.m3u8",
+            "/srv/media/m3u8file",
+            // MPEG-TS files play (the player demuxes them).
+            "http://cdn.example/seg-1.ts#t=3",
+            "/srv/media/clip.TS",
         ] {
             s.source_urls = vec![item.into()];
             assert_eq!(s.supported(), Ok(()), "{item}");

@@ -26,11 +26,16 @@ impl std::fmt::Display for Unsupported {
     }
 }
 
+/// What a media ID is followed by in the media library's file names, in the order tried (the
+/// formats the player reads).
+pub const MEDIA_EXTENSIONS: [&str; 4] = ["", ".mp4", ".flv", ".ts"];
+
 /// Where playlist files may come from besides http(s):// URLs.
+
 #[derive(Clone, Debug, Default)]
 pub struct MediaSources {
-    /// The media library: SourceType `vod` media IDs are files here (`<id>`, `<id>.mp4` or
-    /// `<id>.flv`). `None`: vod tasks are refused.
+    /// The media library: SourceType `vod` media IDs are files here (`<id>`, `<id>.mp4`,
+    /// `<id>.flv` or `<id>.ts`). `None`: vod tasks are refused.
     pub media_dir: Option<PathBuf>,
     /// Directories whose files SourceType `url` tasks may name by absolute path. Empty: local
     /// paths are refused.
@@ -38,13 +43,13 @@ pub struct MediaSources {
 }
 
 impl MediaSources {
-    /// The file of media ID `id` in the media library, if any: `<id>`, `<id>.mp4` or
-    /// `<id>.flv`, a regular file that, links resolved, is inside the library (a link out of
+    /// The file of media ID `id` in the media library, if any: `<id>` or `<id>` with one of
+    /// [`MEDIA_EXTENSIONS`], a regular file that, links resolved, is inside the library (a link out of
     /// it is not the library's file, as a `url` task's local path outside the allowed roots
     /// is refused). The path returned is the resolved one.
     pub fn resolve_media_id(&self, id: &str) -> Option<PathBuf> {
         let dir = self.media_dir.as_ref()?.canonicalize().ok()?;
-        ["", ".mp4", ".flv"]
+        MEDIA_EXTENSIONS
             .iter()
             .filter_map(|ext| dir.join(format!("{id}{ext}")).canonicalize().ok())
             .find(|p| p.starts_with(&dir) && p.is_file())
@@ -57,7 +62,7 @@ impl MediaSources {
             return false;
         };
         self.resolve_media_id(id).is_none()
-            && ["", ".mp4", ".flv"]
+            && MEDIA_EXTENSIONS
                 .iter()
                 .any(|ext| std::fs::symlink_metadata(dir.join(format!("{id}{ext}"))).is_ok())
     }

@@ -331,7 +331,7 @@ async fn item_callbacks_name_skipped_started_and_finished_items() {
             .detail
             .as_deref()
             .unwrap_or("")
-            .contains("not an FLV or MP4"),
+            .contains("not an FLV, MP4 or MPEG-TS file"),
         "{skipped:?}"
     );
 }

@@ -14,6 +14,7 @@ mod resume;
 mod runner;
 pub mod source;
 pub mod status;
+pub mod ts;
 
 use std::sync::Arc;
 use std::time::Duration;

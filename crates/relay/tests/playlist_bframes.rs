@@ -1,7 +1,7 @@
 //! Playlist items with B-frames (MP4s as ffmpeg writes them with x264's default settings)
 //! played back to back, under paused time into Baton's own ingest: the presentation continues
 //! at every item boundary, the loop's included; and the tracks an item cannot carry are
-//! noted for the task's events.
+//! noted for the task's events. MPEG-TS items (`crates/proto/mpegts/tests/fixtures`) join them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,9 +25,40 @@ fn fixture(name: &str) -> Bytes {
     Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 
+fn ts_fixture(name: &str) -> Bytes {
+    let path = format!(
+        "{}/../proto/mpegts/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+}
+
+/// `len` bytes of deterministic noise (xorshift).
+fn noise(len: usize) -> Bytes {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// Plays `items` (names of in-memory files) `repeat` more times into the hub; returns the
 /// media frames seen (headers left out) and the playlist.
 async fn play(items: &[&str], repeat: i32) -> (Vec<Frame>, Arc<Playlist>) {
+    play_from(items, repeat, 0, 0).await
+}
+
+/// [`play`] from item `index`, `offset_ms` into it.
+async fn play_from(
+    items: &[&str],
+    repeat: i32,
+    index: u32,
+    offset_ms: u64,
+) -> (Vec<Frame>, Arc<Playlist>) {
     let hub = StreamHub::new(HubConfig::default());
     let ingest = Ingest::new(
         IngestConfig::default(),
@@ -41,8 +72,12 @@ async fn play(items: &[&str], repeat: i32) -> (Vec<Frame>, Arc<Playlist>) {
         files.insert(format!("{name}.mp4"), fixture(name));
     }
     files.insert("plain.flv".to_string(), test_flv_file(2, 30, 0x64, 1));
+    for name in ["h264_aac.ts", "h265_mp3.ts"] {
+        files.insert(name.to_string(), ts_fixture(name));
+    }
+    files.insert("noise.ts".to_string(), noise(50_000));
     let items = items.iter().map(|i| format!("mem:{i}")).collect();
-    let playlist = Playlist::new(items, repeat, 0, 0, 0).unwrap();
+    let playlist = Playlist::new(items, repeat, index, offset_ms, 0).unwrap();
     let mut config = RelayConfig::new("playlist", DST);
     config.client = ClientOptions {
         dialer: Arc::new(Arc::clone(&net)),
@@ -174,5 +209,107 @@ async fn tracks_an_item_cannot_carry_are_noted_once_per_run() {
                 "track 3 (audio 'ac-3'): codec 'ac-3' is not supported".into()
             ),
         ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ts_items_join_mp4_and_flv_items_on_one_timeline() {
+    // MPEG-TS items (x264 with B-frames + AAC; x265 + MP3) between an x264 MP4 and an FLV,
+    // twice: one session, each track's DTS strictly increasing across every boundary.
+    let items = [
+        "x264_default.mp4",
+        "h264_aac.ts",
+        "plain.flv",
+        "h265_mp3.ts",
+    ];
+    let (frames, playlist) = play(&items, 1).await;
+    assert_eq!(playlist.progress().loops_done, 2);
+    let video: Vec<&Frame> = frames.iter().filter(|f| f.kind == TagType::Video).collect();
+    let audio: Vec<&Frame> = frames.iter().filter(|f| f.kind == TagType::Audio).collect();
+    assert_eq!(
+        video.len(),
+        2 * (50 + 50 + 60 + 50),
+        "every picture of every pass"
+    );
+    assert!(
+        increasing(&video) && increasing(&audio),
+        "DTS not increasing"
+    );
+    assert!(frames.iter().all(|f| f.pts() >= f.dts), "PTS < DTS");
+    // No boundary leaves more than about a frame without a picture: the largest step between
+    // pictures presented one after another is a 40 ms frame plus the items' own A/V
+    // imbalance, at most the MP4's 43 ms (see above).
+    let mut presented: Vec<i64> = video.iter().map(|f| f.pts()).collect();
+    presented.sort_unstable();
+    let step = presented.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(step <= 40 + 43, "a picture shown for {step} ms");
+    let notes = playlist.take_notes();
+    assert!(
+        notes.iter().all(|n| n.kind != ItemNoteKind::Skipped),
+        "{notes:?}"
+    );
+    let started = notes
+        .iter()
+        .filter(|n| n.kind == ItemNoteKind::Started)
+        .count();
+    assert_eq!(started, 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ts_items_continue_their_presentation() {
+    // The same TS item twice, played twice: 3 boundaries, the loop's among them.
+    let (frames, playlist) = play(&["h264_aac.ts", "h264_aac.ts"], 1).await;
+    assert_eq!(playlist.progress().loops_done, 2);
+    let video = items_of(&frames, TagType::Video, 50);
+    let audio = items_of(&frames, TagType::Audio, 95);
+    for track in [&video, &audio] {
+        assert!(increasing(&track.concat()), "DTS not increasing");
+    }
+    // The file's audio (95 × 21.33 ms = 2027 ms, from 21 ms before the first picture: the
+    // AAC priming frame) outlasts its pictures (2000 ms): audio binds and continues with no
+    // hole (1 ms: its frames are 21.33 ms, counted here as 21), the pictures wait for it by
+    // the item's imbalance, 28 ms — under a frame.
+    assert_eq!(holes(&audio, 21), [1, 1, 1]);
+    assert_eq!(holes(&video, 40), [28, 28, 28]);
+    // A/V as in the file at each item's start: ffmpeg's AAC priming frame 21 ms before the
+    // first picture.
+    for (v, a) in video.iter().zip(&audio) {
+        let first_picture = v.iter().map(|f| f.pts()).min().unwrap();
+        let lead = first_picture - a[0].pts();
+        assert!((21..=22).contains(&lead), "audio leads by {lead} ms");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ts_item_offset_starts_at_the_keyframe_before() {
+    // Keyframes every second: Offset 1.5 s starts at the picture decoded at 1.0 s (scanned
+    // from the start of the file, the frames before dropped).
+    let (frames, _) = play_from(&["plain.flv", "h264_aac.ts"], 0, 1, 1_500).await;
+    let video: Vec<&Frame> = frames.iter().filter(|f| f.kind == TagType::Video).collect();
+    assert!(video[0].keyframe);
+    assert_eq!(video.len(), 25);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_corrupt_ts_item_is_skipped_with_its_reason() {
+    let (frames, playlist) = play(&["noise.ts", "h264_aac.ts"], 0).await;
+    assert_eq!(
+        frames.iter().filter(|f| f.kind == TagType::Video).count(),
+        50
+    );
+    let skipped: Vec<(u32, String)> = playlist
+        .take_notes()
+        .into_iter()
+        .filter(|n| n.kind == ItemNoteKind::Skipped)
+        .map(|n| (n.file_index, n.detail.unwrap_or_default()))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].0, 0);
+    assert!(
+        skipped[0]
+            .1
+            .starts_with("MPEG-TS: no transport stream packets"),
+        "{}",
+        skipped[0].1
     );
 }

@@ -8,11 +8,13 @@
 //! { tag header (11) | tag data (DataSize) | PreviousTagSize = 11 + DataSize (4) } *
 //! ```
 
+pub mod body;
 pub mod demux;
 pub mod header;
 pub mod mux;
 pub mod tag;
 
+pub use body::{BodyVideoCodec, TagPrefix};
 pub use demux::{DemuxLimits, DemuxStats, FlvDemuxer, FlvTag};
 pub use header::FlvHeader;
 pub use mux::FlvMuxer;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use baton_flv::body::{BodyVideoCodec, aac_sequence_header, video_sequence_header};
+
 use crate::entry::{Entry, parse_stsd};
 use crate::header::{BoxHeader, Children, Reader, find, require};
 use crate::sample::Timing;
@@ -380,15 +382,11 @@ impl Track {
     /// PacketType SequenceStart, FourCC `hvc1`) `+ hvcC`; AAC `[0xAF, 0x00] +
     /// AudioSpecificConfig`.
     pub fn flv_sequence_header(&self) -> Vec<u8> {
-        let header: &[u8] = match self.codec {
-            Codec::Avc => &[0x17, 0x00, 0, 0, 0],
-            Codec::Hevc => &[0x90, b'h', b'v', b'c', b'1'],
-            Codec::Aac => &[0xaf, 0x00],
-        };
-        let mut out = Vec::with_capacity(header.len() + self.config.len());
-        out.extend_from_slice(header);
-        out.extend_from_slice(&self.config);
-        out
+        match self.codec {
+            Codec::Avc => video_sequence_header(BodyVideoCodec::Avc, &self.config),
+            Codec::Hevc => video_sequence_header(BodyVideoCodec::Hevc, &self.config),
+            Codec::Aac => aac_sequence_header(&self.config),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Samples in milliseconds, their FLV tag-body prefixes, and the cursor that merges the audio
 //! and video tracks in decode order.
 
-use std::ops::Deref;
 use std::sync::Arc;
+
+use baton_flv::body::{AAC_RAW_PREFIX, BodyVideoCodec, TagPrefix, video_frame_prefix};
 
 use crate::movie::{Codec, Movie, Track, TrackKind};
 use crate::table::{RawSample, Walker, WalkerPos};
@@ -116,61 +117,16 @@ impl Sample {
     /// and the cts, or `CodedFramesX` (no cts field) when cts is 0; AAC `[0xAF, 0x01]`. A cts
     /// beyond the SI24 range is clamped.
     pub fn flv_prefix(&self) -> FlvPrefix {
-        let frame_type: u8 = if self.keyframe { 1 } else { 2 };
-        let cts = self.cts_ms.clamp(-(1 << 23), (1 << 23) - 1).to_be_bytes();
-        let mut bytes = [0u8; 8];
-        let len = match self.codec {
-            Codec::Avc => {
-                bytes[..5].copy_from_slice(&[frame_type << 4 | 7, 0x01, cts[1], cts[2], cts[3]]);
-                5
-            }
-            Codec::Hevc if self.cts_ms == 0 => {
-                // [IsExHeader:1][FrameType:3][PacketType=3 CodedFramesX:4][FourCC]
-                bytes[..5].copy_from_slice(&[0x80 | frame_type << 4 | 3, b'h', b'v', b'c', b'1']);
-                5
-            }
-            Codec::Hevc => {
-                bytes.copy_from_slice(&[
-                    0x80 | frame_type << 4 | 1,
-                    b'h',
-                    b'v',
-                    b'c',
-                    b'1',
-                    cts[1],
-                    cts[2],
-                    cts[3],
-                ]);
-                8
-            }
-            Codec::Aac => {
-                bytes[..2].copy_from_slice(&[0xaf, 0x01]);
-                2
-            }
-        };
-        FlvPrefix { bytes, len }
+        match self.codec {
+            Codec::Avc => video_frame_prefix(BodyVideoCodec::Avc, self.keyframe, self.cts_ms),
+            Codec::Hevc => video_frame_prefix(BodyVideoCodec::Hevc, self.keyframe, self.cts_ms),
+            Codec::Aac => AAC_RAW_PREFIX,
+        }
     }
 }
 
 /// The FLV tag-body header of a sample (at most 8 bytes, no allocation); derefs to the bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FlvPrefix {
-    bytes: [u8; 8],
-    len: u8,
-}
-
-impl Deref for FlvPrefix {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-impl AsRef<[u8]> for FlvPrefix {
-    fn as_ref(&self) -> &[u8] {
-        self
-    }
-}
+pub type FlvPrefix = TagPrefix;
 
 /// The samples of one track in decode order ([`Track::samples`]).
 #[derive(Clone, Debug)]

@@ -6,7 +6,12 @@
 //! before it). The player
 //!
 //! * reads each item by offset ([`baton_net::fetch`]: HTTP range requests or a local file),
-//!   never the whole file; FLV is demuxed as it is read, MP4 from its `moov` sample tables;
+//!   never the whole file; FLV is demuxed as it is read, MP4 from its `moov` sample tables,
+//!   MPEG-TS (a path ending in `.ts`, or a file starting with a sync byte) demuxed as it is
+//!   read through [`crate::ts`];
+//! * starts an item at an offset (FileIndex/Offset, or a reconnect) at the video keyframe at
+//!   or before it: MP4 from its sample tables; FLV and MPEG-TS, which have no index, by
+//!   reading from the start and dropping what comes before that keyframe;
 //! * puts every item on one continuous timeline ([`Timeline`], one segment per item, gap 0):
 //!   each item's first second is read ahead ([`SegmentLookahead`]) to learn where its tracks
 //!   start being presented, and the item is placed so that presentation continues where the
@@ -19,29 +24,28 @@
 //! * skips an item that cannot be played (unsupported codec, corrupt, missing) with a log line
 //!   naming the URL and the reason; a list where every item fails is a non-retryable source
 //!   failure (PullStreamFailed);
-//! * plays an MP4 item without the audio/video tracks it cannot carry (Opus, MP3, AV1, a
-//!   second video track...) and notes each such track ([`ItemNoteKind::TrackDropped`]) the
-//!   first time the item is opened in the run.
+//! * plays an MP4 or MPEG-TS item without the audio/video tracks it cannot carry (Opus,
+//!   AV1, AC-3, MPEG audio layer II, a second video track...) and notes each such track
+//!   ([`ItemNoteKind::TrackDropped`]) the first time the item is opened in the run.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_flv::{DemuxLimits, FlvDemuxer};
 use baton_media::timeline::{SegmentLookahead, Timeline, TimelineConfig};
 use baton_media::{Frame, TagType};
-use baton_mp4::{BoxHeader, MAX_MOOV_SIZE, Movie, OwnedSampleCursor, TrackKind};
 use baton_net::egress::Egress;
-use baton_net::fetch::{FetchError, HttpFile, HttpFileConfig, LocalFile, MediaFile};
-use bytes::{Bytes, BytesMut};
+use baton_net::fetch::{FetchError, HttpFileConfig};
+use bytes::Bytes;
 use tokio::time::{Instant, sleep_until};
 use tracing::{info, warn};
 
 use crate::error::{ErrorKind, RelayError, Side};
 
-/// Bytes read from an FLV item at a time.
-const FLV_READ: usize = 64 << 10;
+mod item;
+
+use item::{Item, ItemError};
 
 /// Where the list stands: what a crash or a reconnect resumes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -482,289 +486,4 @@ fn fetch_error(url: String, e: &FetchError) -> RelayError {
         _ => ErrorKind::Disconnected,
     };
     RelayError::new(Side::Source, kind, format!("{url}: {e}"))
-}
-
-/// Why an item cannot be played.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ItemError {
-    #[error("{0}")]
-    Fetch(#[from] FetchError),
-    #[error("{0}")]
-    Format(String),
-}
-
-/// One open item.
-enum Item {
-    Flv(Box<FlvItem>),
-    Mp4(Box<Mp4Item>),
-}
-
-impl Item {
-    async fn open(
-        egress: &Egress,
-        url: &str,
-        offset_ms: u64,
-        config: &PlayerConfig,
-    ) -> Result<Item, ItemError> {
-        let mut file = open_file(egress, url, config).await?;
-        let head = file.read_at(0, 16).await?;
-        if head.starts_with(b"FLV") {
-            return Ok(Item::Flv(Box::new(FlvItem::new(file, offset_ms))));
-        }
-        if head.len() >= 8 && MP4_FIRST_BOXES.contains(&&head[4..8]) {
-            return Ok(Item::Mp4(Box::new(Mp4Item::open(file, offset_ms).await?)));
-        }
-        Err(ItemError::Format(format!(
-            "not an FLV or MP4 file (starts with {:02x?})",
-            &head[..head.len().min(8)]
-        )))
-    }
-
-    async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
-        match self {
-            Item::Flv(item) => item.next_frame().await,
-            Item::Mp4(item) => item.next_frame().await,
-        }
-    }
-
-    fn bytes_in(&self) -> u64 {
-        match self {
-            Item::Flv(item) => item.file.bytes_in(),
-            Item::Mp4(item) => item.file.bytes_in(),
-        }
-    }
-
-    /// The audio/video tracks the item plays without, described (MP4 tracks whose codec
-    /// cannot be carried; FLV tags are all passed through).
-    fn dropped_tracks(&self) -> Vec<String> {
-        match self {
-            Item::Flv(_) => Vec::new(),
-            Item::Mp4(item) => item.dropped.clone(),
-        }
-    }
-}
-
-async fn open_file(
-    egress: &Egress,
-    url: &str,
-    config: &PlayerConfig,
-) -> Result<MediaFile, FetchError> {
-    let lower = url.to_ascii_lowercase();
-    if let Some(name) = url.strip_prefix("mem:") {
-        return match config.memory.get(name) {
-            Some(bytes) => Ok(MediaFile::Memory(bytes.clone())),
-            None => Err(FetchError::Status(404)),
-        };
-    }
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        let file = HttpFile::open(egress.clone(), url, config.http.clone()).await?;
-        Ok(MediaFile::Http(file))
-    } else {
-        let path = url.strip_prefix("file://").unwrap_or(url);
-        Ok(MediaFile::Local(LocalFile::open(path).await?))
-    }
-}
-
-/// Box types an MP4 file starts with.
-const MP4_FIRST_BOXES: [&[u8]; 6] = [b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"];
-
-/// Top-level boxes looked at to find `moov`, at most.
-const MAX_TOP_LEVEL_BOXES: usize = 1024;
-
-/// An MP4 item: `moov` read and parsed once, then each sample read by offset (range reads of
-/// the `mdat`, in decode order) and sent with its FLV tag-body prefix.
-struct Mp4Item {
-    file: MediaFile,
-    samples: OwnedSampleCursor,
-    out: VecDeque<Frame>,
-    /// Audio/video tracks not played (see [`SkippedTrack`](baton_mp4::SkippedTrack)).
-    dropped: Vec<String>,
-}
-
-impl Mp4Item {
-    async fn open(mut file: MediaFile, offset_ms: u64) -> Result<Mp4Item, ItemError> {
-        let moov = find_moov(&mut file).await?;
-        let movie = Movie::parse(&moov).map_err(|e| ItemError::Format(format!("MP4: {e}")))?;
-        let mut dropped = Vec::new();
-        for skipped in movie.skipped_tracks() {
-            if skipped.drops_media() {
-                dropped.push(skipped.to_string());
-            } else {
-                info!(track = %skipped, "MP4 track not played");
-            }
-        }
-        let movie = Arc::new(movie);
-        let samples = movie.owned_samples_from(offset_ms);
-        let start = samples.peek().map_or(0, |s| s.dts_ms);
-        let mut out = VecDeque::new();
-        let headers = [
-            (TagType::Video, movie.video_sequence_header()),
-            (TagType::Audio, movie.audio_sequence_header()),
-        ];
-        for (kind, header) in headers {
-            if let Some(body) = header {
-                out.push_back(Frame::new(kind, start, Bytes::from(body)));
-            }
-        }
-        Ok(Mp4Item {
-            file,
-            samples,
-            out,
-            dropped,
-        })
-    }
-
-    async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
-        if let Some(frame) = self.out.pop_front() {
-            return Ok(Some(frame));
-        }
-        // Peek, read, then advance: a read cancelled halfway (the relay loop selects over
-        // its sources) leaves the sample to be read again.
-        let Some(sample) = self.samples.peek().copied() else {
-            return Ok(None);
-        };
-        let data = match self.file.read_at(sample.offset, sample.size as usize).await {
-            Ok(data) if data.len() == sample.size as usize => data,
-            Ok(_) | Err(FetchError::Eof(_)) => {
-                return Err(ItemError::Format(format!(
-                    "MP4: sample at byte {} ({} bytes) is past the end of the file",
-                    sample.offset, sample.size
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.samples.next();
-        let prefix = sample.flv_prefix();
-        let mut body = BytesMut::with_capacity(prefix.len() + data.len());
-        body.extend_from_slice(&prefix);
-        body.extend_from_slice(&data);
-        let kind = match sample.kind {
-            TrackKind::Video => TagType::Video,
-            TrackKind::Audio => TagType::Audio,
-        };
-        Ok(Some(Frame::new(kind, sample.dts_ms, body.freeze())))
-    }
-}
-
-/// Reads the `moov` box: top-level box headers are read and skipped until it comes (before
-/// or after `mdat`), then it is read whole (at most [`MAX_MOOV_SIZE`]).
-async fn find_moov(file: &mut MediaFile) -> Result<Bytes, ItemError> {
-    let mut offset = 0u64;
-    for _ in 0..MAX_TOP_LEVEL_BOXES {
-        let head = match file.read_at(offset, 16).await {
-            Ok(head) => head,
-            Err(FetchError::Eof(_)) => break,
-            Err(e) => return Err(e.into()),
-        };
-        let header = BoxHeader::parse(&head)
-            .map_err(|e| ItemError::Format(format!("MP4: {e}")))?
-            .ok_or_else(|| ItemError::Format("MP4: truncated box header".into()))?;
-        let Some(size) = header.size else {
-            break; // extends to the end of the file: nothing after it
-        };
-        if &header.kind == b"moov" {
-            if size > MAX_MOOV_SIZE {
-                return Err(ItemError::Format(format!(
-                    "MP4: moov of {size} bytes is larger than {MAX_MOOV_SIZE}"
-                )));
-            }
-            let moov = file.read_at(offset, size as usize).await?;
-            if moov.len() as u64 != size {
-                return Err(ItemError::Format("MP4: moov is cut short".into()));
-            }
-            return Ok(moov);
-        }
-        offset = offset
-            .checked_add(size)
-            .ok_or_else(|| ItemError::Format("MP4: box sizes overflow".into()))?;
-    }
-    Err(ItemError::Format("MP4: no moov box".into()))
-}
-
-/// An FLV item, demuxed as it is read. Seeking to an offset reads from the start and keeps
-/// the frames from the last keyframe before the offset.
-struct FlvItem {
-    file: MediaFile,
-    pos: u64,
-    eof: bool,
-    demux: FlvDemuxer,
-    /// Frames held while seeking: everything since the last video keyframe before the offset.
-    seek: Option<(i64, Vec<Frame>)>,
-    out: VecDeque<Frame>,
-}
-
-impl FlvItem {
-    fn new(file: MediaFile, offset_ms: u64) -> FlvItem {
-        FlvItem {
-            file,
-            pos: 0,
-            eof: false,
-            demux: FlvDemuxer::new(DemuxLimits::default()),
-            seek: (offset_ms > 0)
-                .then(|| (i64::try_from(offset_ms).unwrap_or(i64::MAX), Vec::new())),
-            out: VecDeque::new(),
-        }
-    }
-
-    async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
-        loop {
-            if let Some(frame) = self.out.pop_front() {
-                return Ok(Some(frame));
-            }
-            match self
-                .demux
-                .poll_tag()
-                .map_err(|e| ItemError::Format(format!("FLV: {e}")))?
-            {
-                Some(tag) => {
-                    let frame = Frame::new(tag.tag_type, i64::from(tag.timestamp), tag.data);
-                    self.place(frame);
-                }
-                None if self.eof => return Ok(None),
-                None => match self.file.read_at(self.pos, FLV_READ).await {
-                    Ok(chunk) => {
-                        self.pos += chunk.len() as u64;
-                        self.demux.push_bytes(chunk);
-                    }
-                    Err(FetchError::Eof(_)) => self.eof = true,
-                    Err(e) => return Err(e.into()),
-                },
-            }
-        }
-    }
-
-    /// Queues `frame`, or holds it while seeking to the keyframe at or before the offset:
-    /// sequence headers and metadata pass; a video keyframe at or before the offset starts a
-    /// new held GOP, later frames join it; the first frame at or past the offset releases the
-    /// held GOP (or, with none held, starts the item there if it is audio or a keyframe).
-    fn place(&mut self, frame: Frame) {
-        let Some((target, held)) = self.seek.as_mut() else {
-            self.out.push_back(frame);
-            return;
-        };
-        if frame.config || frame.kind == TagType::Script {
-            self.out.push_back(frame);
-            return;
-        }
-        let video_key = frame.kind == TagType::Video && frame.keyframe;
-        if frame.dts < *target {
-            if video_key {
-                held.clear();
-                held.push(frame);
-            } else if !held.is_empty() {
-                held.push(frame);
-            }
-            return;
-        }
-        if video_key {
-            // A keyframe right at the offset: start there.
-            held.clear();
-        } else if held.is_empty() && frame.kind != TagType::Audio {
-            return;
-        }
-        let held = std::mem::take(held);
-        self.seek = None;
-        self.out.extend(held);
-        self.out.push_back(frame);
-    }
 }
