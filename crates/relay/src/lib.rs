@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod error;
+pub mod hls;
 pub mod playlist;
 pub mod pool;
 pub mod probe;
@@ -47,7 +48,7 @@ pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(30);
 /// Everything a relay needs. [`RelayConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
-    /// `rtmp://…`, `http(s)://….flv`.
+    /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS, MPEG-TS segments).
     pub source: String,
     /// `rtmp://…` (rtmps:// is refused until TLS lands).
     pub destination: String,
