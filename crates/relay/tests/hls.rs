@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use baton_media::{Frame, TagType};
@@ -89,10 +89,30 @@ async fn playlist(State(origin): State<Arc<Origin>>) -> impl IntoResponse {
     origin.playlist()
 }
 
-async fn segment(State(origin): State<Arc<Origin>>, uri: Uri) -> impl IntoResponse {
-    match origin.segments.get(uri.path().trim_start_matches('/')) {
-        Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+/// A segment; under `ranged/` a `Range: bytes=A-B` is answered with 206 and those bytes,
+/// elsewhere it is ignored (200 and the whole file, as some servers do).
+async fn segment(
+    State(origin): State<Arc<Origin>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let path = uri.path().trim_start_matches('/');
+    let Some(bytes) = origin.segments.get(path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+    match range {
+        Some((first, last)) if path.starts_with("ranged/") => (
+            StatusCode::PARTIAL_CONTENT,
+            bytes.slice(first..=last.min(bytes.len() - 1)),
+        )
+            .into_response(),
+        _ => (StatusCode::OK, bytes.clone()).into_response(),
     }
 }
 
@@ -100,6 +120,7 @@ async fn segment(State(origin): State<Arc<Origin>>, uri: Uri) -> impl IntoRespon
 /// start over).
 async fn origin() -> (Arc<Origin>, String) {
     let mut segments = HashMap::new();
+    let mut all = Vec::new();
     for i in 0..SEGMENTS {
         let path = format!(
             "{}/tests/fixtures/hls/seg{i}.ts",
@@ -109,7 +130,12 @@ async fn origin() -> (Arc<Origin>, String) {
         for run in ["a", "b", "c"] {
             segments.insert(format!("{run}/seg{i}.ts"), bytes.clone());
         }
+        all.extend_from_slice(&bytes);
     }
+    // The whole run in one resource, for EXT-X-BYTERANGE.
+    let all = Bytes::from(all);
+    segments.insert("ranged/all.ts".to_string(), all.clone());
+    segments.insert("plain/all.ts".to_string(), all);
     let origin = Arc::new(Origin {
         live: Mutex::new(Live::default()),
         segments,
@@ -354,4 +380,39 @@ async fn a_segment_that_404s_is_skipped_and_the_relay_goes_on() {
     let video = media(&frames, TagType::Video);
     assert_eq!(video.len(), 4 * 25);
     assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
+}
+
+#[tokio::test(start_paused = true)]
+async fn byte_range_segments_are_read_as_ranges_or_cut_from_whole_answers() {
+    let sizes: Vec<u64> = (0..SEGMENTS)
+        .map(|i| {
+            let path = format!(
+                "{}/tests/fixtures/hls/seg{i}.ts",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::metadata(path).unwrap().len()
+        })
+        .collect();
+    for resource in ["ranged/all.ts", "plain/all.ts"] {
+        let (net, hub) = world();
+        let (origin, url) = origin().await;
+        {
+            let mut live = origin.live.lock().unwrap();
+            let mut offset = 0;
+            for size in &sizes {
+                let entry = format!("#EXT-X-BYTERANGE:{size}@{offset}\n{resource}");
+                live.window.push_back((entry, false));
+                offset += size;
+            }
+            live.ended = true;
+        }
+        let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+        let relay = relay(&url, &net, Duration::from_secs(35));
+        let frames = observe(&sub, Duration::from_secs(60)).await;
+        assert_eq!(relay.wait().await, Ok(()), "{resource}");
+        // An ended playlist plays from its first segment: all eight, each once.
+        let video = media(&frames, TagType::Video);
+        assert_eq!(video.len(), SEGMENTS * 25, "{resource}");
+        assert!(video.windows(2).all(|w| w[0].dts < w[1].dts), "{resource}");
+    }
 }
