@@ -75,6 +75,10 @@ pub struct RelayConfig {
     pub buffer: GopCacheConfig,
     /// Seed of the backoff jitter (`None`: random). Tests fix it for reproducible schedules.
     pub jitter_seed: Option<u64>,
+    /// Follow `source` as an HLS playlist whatever its path says (SourceProtocol=hls: CDN
+    /// URLs need not end in `.m3u8`). Default `false`: an http(s) URL is HLS when its path
+    /// ends in `.m3u8`, HTTP-FLV otherwise.
+    pub hls: bool,
     /// Play this list of files instead of pulling `source` (which then only names it in
     /// logs). The relay ends (`RelayState::Finished`) when the list is done.
     pub playlist: Option<(Arc<Playlist>, PlayerConfig)>,
@@ -105,6 +109,7 @@ impl RelayConfig {
                 max_frames: 2048,
             },
             jitter_seed: None,
+            hls: false,
             playlist: None,
             egress: Egress::unrestricted(),
         }
@@ -137,6 +142,7 @@ impl Relay {
     ) -> Result<Relay, RelayError> {
         let source = match &config.playlist {
             Some((playlist, player)) => SourceUrl::Playlist(Arc::clone(playlist), player.clone()),
+            None if config.hls => SourceUrl::parse_hls(&config.source)?,
             None => SourceUrl::parse(&config.source)?,
         };
         let destination = parse_destination(&config.destination)?;

@@ -55,6 +55,27 @@ impl SourceUrl {
     }
 }
 
+impl SourceUrl {
+    /// `url` as an HLS playlist, whatever its path (SourceProtocol=hls).
+    pub fn parse_hls(url: &str) -> Result<SourceUrl, RelayError> {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                Ok(SourceUrl::Hls(url.to_string(), Arc::default()))
+            }
+            Ok(_) => Err(RelayError::new(
+                Side::Source,
+                ErrorKind::InvalidUrl,
+                format!("{url}: an HLS playlist is an http:// or https:// URL"),
+            )),
+            Err(e) => Err(RelayError::new(
+                Side::Source,
+                ErrorKind::InvalidUrl,
+                format!("{url}: {e}"),
+            )),
+        }
+    }
+}
+
 /// What a source yields.
 #[derive(Debug)]
 pub enum SourceEvent {
