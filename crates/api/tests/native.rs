@@ -364,10 +364,19 @@ async fn bad_requests_are_problems_naming_the_field() {
         (
             with(
                 "source",
-                json!({"type": "live", "urls": ["http://h/a.m3u8"]}),
+                json!({"type": "live", "urls": ["srt://h:9000?streamid=a"]}),
             ),
             StatusCode::UNPROCESSABLE_ENTITY,
             "source.protocol",
+        ),
+        // HLS live sources are built (MPEG-TS segments).
+        (
+            with(
+                "source",
+                json!({"type": "live", "urls": ["http://h/a.m3u8"]}),
+            ),
+            StatusCode::CREATED,
+            "",
         ),
         (
             with("source", json!({"type": "url", "urls": ["http://h/a.mp4"]})).clone(),

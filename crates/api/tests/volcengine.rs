@@ -377,7 +377,7 @@ async fn parameters_are_checked_with_the_dialects_codes() {
         ),
         (with("SrcAddr", json!("ftp://s/a")), "InvalidParam"),
         (
-            with("SrcAddr", json!("http://s/live/a.m3u8")),
+            with("SrcAddr", json!("srt://s:9000?streamid=a")),
             "InvalidParam.Unsupported",
         ),
         (with("DstAddr", Value::Null), "InvalidParam"),

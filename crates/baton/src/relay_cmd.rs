@@ -10,7 +10,8 @@ use tracing::{error, info};
 
 #[derive(Args, Debug)]
 pub struct RelayArgs {
-    /// Source URL: rtmp://HOST[:PORT]/APP/STREAM or http(s)://…/STREAM.flv
+    /// Source URL: rtmp://HOST[:PORT]/APP/STREAM, http(s)://…/STREAM.flv or an HLS live
+    /// playlist http(s)://…/PLAYLIST.m3u8 (MPEG-TS segments)
     source: String,
     /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM
     destination: String,

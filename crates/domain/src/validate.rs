@@ -68,7 +68,8 @@ impl TaskSpec {
         self.check_duration(Some(now))
     }
 
-    /// Whether this build can run the task: live sources over RTMP or HTTP-FLV, and file
+    /// Whether this build can run the task: live sources over RTMP, HTTP-FLV or HLS (MPEG-TS
+    /// segments; fMP4 and AES-128 playlists are refused by the relay when loaded), and file
     /// playlists (`url`, `vod`; whether local paths and media IDs resolve is the engine's
     /// configuration) of FLV, MP4 and MPEG-TS files — an item whose path ends in one of
     /// [`UNPLAYABLE_EXTENSIONS`] is named. Everything else is valid configuration the engine
@@ -76,7 +77,8 @@ impl TaskSpec {
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
             SourceType::Live => match self.source_protocol {
-                Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv) | None => Ok(()),
+                Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv | SourceProtocol::Hls)
+                | None => Ok(()),
                 Some(other) => Err(Unsupported {
                     field: Field::SourceProtocol,
                     value: other.as_str().to_owned(),
@@ -558,13 +560,7 @@ pub(crate) mod tests {
             })
         );
         s.source_protocol = Some(SourceProtocol::Hls);
-        assert_eq!(
-            s.supported(),
-            Err(Unsupported {
-                field: Field::SourceProtocol,
-                value: "hls".into()
-            })
-        );
+        assert_eq!(s.supported(), Ok(()));
         // Playlists run whatever their SourceProtocol says (it describes live sources).
         s.source_type = SourceType::Vod;
         assert_eq!(s.supported(), Ok(()));

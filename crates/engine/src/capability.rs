@@ -230,6 +230,7 @@ pub fn relay_config(
     match spec.source_type {
         SourceType::Live => {
             config.source = spec.source_urls.first().cloned().unwrap_or_default();
+            config.hls = spec.source_protocol == Some(baton_domain::SourceProtocol::Hls);
         }
         SourceType::Url | SourceType::Vod => {
             let items: Vec<String> = spec
@@ -449,6 +450,20 @@ mod tests {
         );
         assert_eq!(c.grace, template.grace);
         assert!(c.playlist.is_none());
+        assert!(!c.hls);
+
+        // SourceProtocol=hls: followed as a playlist whatever the URL's path says.
+        let mut hls = live(SourceProtocol::Hls, "https://cdn/live?id=1", "rtmp://d/e/f");
+        hls.end_time = 10;
+        let c = relay_config(
+            &task(hls),
+            &template,
+            &none,
+            &PlayerConfig::default(),
+            &Arc::default(),
+        )
+        .unwrap();
+        assert!(c.hls);
 
         spec.source_type = SourceType::Url;
         spec.source_urls = vec!["https://cdn/a.mp4".into(), "https://cdn/b.flv".into()];

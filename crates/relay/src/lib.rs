@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod error;
+pub mod hls;
 pub mod playlist;
 pub mod pool;
 pub mod probe;
@@ -47,7 +48,7 @@ pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(30);
 /// Everything a relay needs. [`RelayConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
-    /// `rtmp://…`, `http(s)://….flv`.
+    /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS, MPEG-TS segments).
     pub source: String,
     /// `rtmp://…` (rtmps:// is refused until TLS lands).
     pub destination: String,
@@ -74,6 +75,10 @@ pub struct RelayConfig {
     pub buffer: GopCacheConfig,
     /// Seed of the backoff jitter (`None`: random). Tests fix it for reproducible schedules.
     pub jitter_seed: Option<u64>,
+    /// Follow `source` as an HLS playlist whatever its path says (SourceProtocol=hls: CDN
+    /// URLs need not end in `.m3u8`). Default `false`: an http(s) URL is HLS when its path
+    /// ends in `.m3u8`, HTTP-FLV otherwise.
+    pub hls: bool,
     /// Play this list of files instead of pulling `source` (which then only names it in
     /// logs). The relay ends (`RelayState::Finished`) when the list is done.
     pub playlist: Option<(Arc<Playlist>, PlayerConfig)>,
@@ -104,6 +109,7 @@ impl RelayConfig {
                 max_frames: 2048,
             },
             jitter_seed: None,
+            hls: false,
             playlist: None,
             egress: Egress::unrestricted(),
         }
@@ -136,6 +142,7 @@ impl Relay {
     ) -> Result<Relay, RelayError> {
         let source = match &config.playlist {
             Some((playlist, player)) => SourceUrl::Playlist(Arc::clone(playlist), player.clone()),
+            None if config.hls => SourceUrl::parse_hls(&config.source)?,
             None => SourceUrl::parse(&config.source)?,
         };
         let destination = parse_destination(&config.destination)?;

@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use baton_media::timeline::TimelineConfig;
 use baton_net::client::ClientOptions;
 use baton_net::egress::Egress;
 use rand::SeedableRng;
@@ -77,7 +78,7 @@ pub async fn probe(
             "a playlist is not probed",
         ));
     }
-    let mut source = match Source::connect(url, options, egress).await {
+    let mut source = match Source::connect(url, options, egress, &TimelineConfig::default()).await {
         Ok(s) => s,
         Err(e) => return ProbeOutcome::Failed(e),
     };

@@ -560,8 +560,9 @@ impl Runner {
         let url = self.source_url.clone();
         let options = self.config.client.clone();
         let egress = self.config.egress.clone();
+        let timeline = self.config.timeline.clone();
         self.src = SrcState::Connecting(Box::pin(async move {
-            Source::connect(&url, &options, &egress).await
+            Source::connect(&url, &options, &egress, &timeline).await
         }));
     }
 
@@ -581,12 +582,12 @@ impl Runner {
     }
 
     fn stall_deadline(&self) -> Option<Instant> {
-        match self.src {
-            SrcState::Live(_) => {
+        match &self.src {
+            SrcState::Live(source) => {
                 let last = self
                     .last_frame_at
                     .map_or(self.src_live_since, |t| t.max(self.src_live_since));
-                Some(last + self.config.source_stall_timeout)
+                Some(last + source.stall_timeout(self.config.source_stall_timeout))
             }
             _ => None,
         }

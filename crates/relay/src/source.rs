@@ -1,9 +1,10 @@
-//! Relay sources: RTMP play, HTTP(S)-FLV and playlists of files, behind one interface.
+//! Relay sources: RTMP play, HTTP(S)-FLV, HLS live playlists and playlists of files, behind
+//! one interface.
 
 use std::sync::Arc;
 
 use baton_media::Frame;
-use baton_media::timeline::TimestampUnwrapper;
+use baton_media::timeline::{TimelineConfig, TimestampUnwrapper};
 use baton_net::client::{ClientError, ClientOptions, PlayEvent, RtmpConnection};
 use baton_net::egress::{Egress, EgressDialer};
 use baton_net::http_flv::{FlvSource, FlvSourceError};
@@ -11,6 +12,7 @@ use baton_net::{RtmpUrl, tag_type};
 use baton_rtmp::session::ClientMode;
 
 use crate::error::{ErrorKind, RelayError, Side};
+use crate::hls::{HlsSource, Resume};
 use crate::playlist::{Player, PlayerConfig, PlayerEvent, Playlist};
 
 /// A parsed source address.
@@ -18,6 +20,8 @@ use crate::playlist::{Player, PlayerConfig, PlayerEvent, Playlist};
 pub enum SourceUrl {
     Rtmp(RtmpUrl),
     HttpFlv(String),
+    /// An HLS playlist (a URL whose path ends in `.m3u8`); what its connections share.
+    Hls(String, Arc<Resume>),
     /// Files played as one live stream; the position is shared across reconnects.
     Playlist(Arc<Playlist>, PlayerConfig),
 }
@@ -30,6 +34,9 @@ impl SourceUrl {
                 RelayError::new(Side::Source, ErrorKind::InvalidUrl, format!("{url}: {e}"))
             }),
             Some("http" | "https") => match reqwest::Url::parse(url) {
+                Ok(u) if u.path().to_ascii_lowercase().ends_with(".m3u8") => {
+                    Ok(SourceUrl::Hls(url.to_string(), Arc::default()))
+                }
                 Ok(_) => Ok(SourceUrl::HttpFlv(url.to_string())),
                 Err(e) => Err(RelayError::new(
                     Side::Source,
@@ -41,8 +48,29 @@ impl SourceUrl {
                 Side::Source,
                 ErrorKind::Unsupported,
                 format!(
-                    "source {url}: only rtmp://, http:// and https:// (FLV) sources are supported"
+                    "source {url}: only rtmp://, http:// and https:// (FLV, HLS) sources are supported"
                 ),
+            )),
+        }
+    }
+}
+
+impl SourceUrl {
+    /// `url` as an HLS playlist, whatever its path (SourceProtocol=hls).
+    pub fn parse_hls(url: &str) -> Result<SourceUrl, RelayError> {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                Ok(SourceUrl::Hls(url.to_string(), Arc::default()))
+            }
+            Ok(_) => Err(RelayError::new(
+                Side::Source,
+                ErrorKind::InvalidUrl,
+                format!("{url}: an HLS playlist is an http:// or https:// URL"),
+            )),
+            Err(e) => Err(RelayError::new(
+                Side::Source,
+                ErrorKind::InvalidUrl,
+                format!("{url}: {e}"),
             )),
         }
     }
@@ -66,6 +94,7 @@ pub enum Source {
         unwrapper: TimestampUnwrapper,
     },
     HttpFlv(Box<FlvSource>),
+    Hls(Box<HlsSource>),
     Playlist(Box<Player>),
 }
 
@@ -75,6 +104,7 @@ impl Source {
         url: &SourceUrl,
         options: &ClientOptions,
         egress: &Egress,
+        timeline: &TimelineConfig,
     ) -> Result<Source, RelayError> {
         match url {
             SourceUrl::Rtmp(u) => {
@@ -91,6 +121,21 @@ impl Source {
                 egress.clone(),
                 config.clone(),
             )))),
+            SourceUrl::Hls(u, resume) => {
+                let connect = HlsSource::connect(egress, u, Arc::clone(resume), timeline.clone());
+                match tokio::time::timeout(options.connect_timeout, connect).await {
+                    Ok(Ok(s)) => Ok(Source::Hls(Box::new(s))),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(RelayError::new(
+                        Side::Source,
+                        ErrorKind::Timeout,
+                        format!(
+                            "HLS playlist {u}: not loaded within {:?}",
+                            options.connect_timeout
+                        ),
+                    )),
+                }
+            }
             SourceUrl::HttpFlv(u) => {
                 let connect = FlvSource::connect(egress, u);
                 match tokio::time::timeout(options.connect_timeout, connect).await {
@@ -115,6 +160,7 @@ impl Source {
                 rtmp_event(event, unwrapper)
             }
             Source::HttpFlv(s) => flv_event(s.next_frame().await),
+            Source::Hls(s) => s.next().await,
             Source::Playlist(p) => match p.next().await? {
                 PlayerEvent::Frame(frame) => Ok(SourceEvent::Frame(frame)),
                 PlayerEvent::Finished => Ok(SourceEvent::Finished),
@@ -131,7 +177,7 @@ impl Source {
             }
             Source::HttpFlv(s) => Some(flv_event(s.try_next_frame()?)),
             // Paced: frames come from `next` when their time has come.
-            Source::Playlist(_) => None,
+            Source::Playlist(_) | Source::Hls(_) => None,
         }
     }
 
@@ -139,12 +185,21 @@ impl Source {
         match self {
             Source::Rtmp { conn, .. } => conn.bytes_in(),
             Source::HttpFlv(s) => s.bytes_in(),
+            Source::Hls(s) => s.bytes_in(),
             Source::Playlist(p) => p.bytes_in(),
+        }
+    }
+
+    /// How long the relay waits for a frame before it drops the source as stalled: at least
+    /// `configured`; longer for a source that detects and names its own stalls (HLS).
+    pub fn stall_timeout(&self, configured: std::time::Duration) -> std::time::Duration {
+        match self {
+            Source::Hls(s) => configured.max(s.stall_timeout()),
+            _ => configured,
         }
     }
 }
 
-/// `options` with its dialer behind `egress` (unchanged when egress is unrestricted).
 /// `options` with its dialer behind `egress` (unchanged when unrestricted): RTMP connections
 /// of either side go only where the account may connect.
 pub(crate) fn egress_options(options: &ClientOptions, egress: &Egress) -> ClientOptions {

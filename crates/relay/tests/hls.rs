@@ -1,0 +1,418 @@
+//! The HLS live source end to end with paused time: a sliding live playlist of MPEG-TS
+//! segments (ffmpeg's, `tests/fixtures/hls/`) served over HTTP on 127.0.0.1, relayed into
+//! Baton's own ingest over an in-memory network, observed from the hub. One destination
+//! session with DTS increasing across segments, an EXT-X-DISCONTINUITY and a media-sequence
+//! reset; frames paced at real time; EXT-X-ENDLIST ends the relay; a playlist that stops
+//! changing, a 404, a non-playlist and unbuilt features are named source errors.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use baton_media::{Frame, TagType};
+use baton_net::client::ClientOptions;
+use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
+use baton_net::ingest::AllowAll;
+use baton_net::testing::MemoryNetwork;
+use baton_relay::{ErrorKind, Relay, RelayConfig, RelayState, Side};
+use bytes::Bytes;
+use tokio::time::Instant;
+
+const DST: &str = "rtmp://mem/live/dst";
+/// Segments in the fixture run; each is one second.
+const SEGMENTS: usize = 8;
+
+/// What the origin lists now.
+#[derive(Default)]
+struct Live {
+    media_sequence: u64,
+    /// (URI, EXT-X-DISCONTINUITY before it).
+    window: VecDeque<(String, bool)>,
+    ended: bool,
+    /// Lines after the header (EXT-X-MAP, EXT-X-KEY).
+    extra: String,
+    /// Served instead of a playlist.
+    body: Option<String>,
+}
+
+struct Origin {
+    live: Mutex<Live>,
+    segments: HashMap<String, Bytes>,
+}
+
+impl Origin {
+    fn playlist(&self) -> (StatusCode, String) {
+        let live = self.live.lock().unwrap();
+        if let Some(body) = &live.body {
+            return (StatusCode::OK, body.clone());
+        }
+        let mut text = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{}\n{}",
+            live.media_sequence, live.extra
+        );
+        for (uri, discontinuity) in &live.window {
+            if *discontinuity {
+                text.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            text.push_str(&format!("#EXTINF:1.000,\n{uri}\n"));
+        }
+        if live.ended {
+            text.push_str("#EXT-X-ENDLIST\n");
+        }
+        (StatusCode::OK, text)
+    }
+
+    /// Appends a segment, keeping the last five listed.
+    fn publish(&self, uri: &str, discontinuity: bool) {
+        let mut live = self.live.lock().unwrap();
+        live.window.push_back((uri.to_string(), discontinuity));
+        while live.window.len() > 5 {
+            live.window.pop_front();
+            live.media_sequence += 1;
+        }
+    }
+
+    /// A producer restart: the numbering starts over.
+    fn reset(&self) {
+        let mut live = self.live.lock().unwrap();
+        live.window.clear();
+        live.media_sequence = 0;
+    }
+}
+
+async fn playlist(State(origin): State<Arc<Origin>>) -> impl IntoResponse {
+    origin.playlist()
+}
+
+/// A segment; under `ranged/` a `Range: bytes=A-B` is answered with 206 and those bytes,
+/// elsewhere it is ignored (200 and the whole file, as some servers do).
+async fn segment(
+    State(origin): State<Arc<Origin>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let path = uri.path().trim_start_matches('/');
+    let Some(bytes) = origin.segments.get(path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+    match range {
+        Some((first, last)) if path.starts_with("ranged/") => (
+            StatusCode::PARTIAL_CONTENT,
+            bytes.slice(first..=last.min(bytes.len() - 1)),
+        )
+            .into_response(),
+        _ => (StatusCode::OK, bytes.clone()).into_response(),
+    }
+}
+
+/// The fixture segments under `a/`, `b/` and `c/` (the same bytes: each run's timestamps
+/// start over).
+async fn origin() -> (Arc<Origin>, String) {
+    let mut segments = HashMap::new();
+    let mut all = Vec::new();
+    for i in 0..SEGMENTS {
+        let path = format!(
+            "{}/tests/fixtures/hls/seg{i}.ts",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let bytes = Bytes::from(std::fs::read(&path).unwrap());
+        for run in ["a", "b", "c"] {
+            segments.insert(format!("{run}/seg{i}.ts"), bytes.clone());
+        }
+        all.extend_from_slice(&bytes);
+    }
+    // The whole run in one resource, for EXT-X-BYTERANGE.
+    let all = Bytes::from(all);
+    segments.insert("ranged/all.ts".to_string(), all.clone());
+    segments.insert("plain/all.ts".to_string(), all);
+    let origin = Arc::new(Origin {
+        live: Mutex::new(Live::default()),
+        segments,
+    });
+    let app = Router::new()
+        .route("/live.m3u8", get(playlist))
+        .fallback(segment)
+        .with_state(Arc::clone(&origin));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (origin, format!("http://{addr}/live.m3u8"))
+}
+
+fn relay(url: &str, net: &Arc<MemoryNetwork>, grace: Duration) -> Relay {
+    let mut config = RelayConfig::new(url, DST);
+    config.client = ClientOptions {
+        dialer: Arc::new(Arc::clone(net)),
+        ..ClientOptions::default()
+    };
+    config.jitter_seed = Some(1);
+    config.grace = grace;
+    Relay::spawn(config).unwrap()
+}
+
+/// Media frames the observer saw with their arrival instants, until the stream ends.
+async fn observe(sub: &Subscription, limit: Duration) -> Vec<(Instant, Frame)> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    while let Ok(event) = tokio::time::timeout_at(deadline, sub.recv()).await {
+        match event {
+            StreamEvent::Frame(f) => out.push((Instant::now(), f)),
+            StreamEvent::PublisherLeft => break,
+        }
+    }
+    out
+}
+
+fn media(frames: &[(Instant, Frame)], kind: TagType) -> Vec<&Frame> {
+    frames
+        .iter()
+        .map(|(_, f)| f)
+        .filter(|f| f.kind == kind && !f.config)
+        .collect()
+}
+
+fn world() -> (Arc<MemoryNetwork>, Arc<StreamHub>) {
+    MemoryNetwork::with_default_ingest(Arc::new(AllowAll))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_playlist_through_a_discontinuity_and_a_reset_is_one_paced_session() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    for i in 0..4 {
+        origin.publish(&format!("a/seg{i}.ts"), false);
+    }
+    // The producer: a segment a second; run b after an EXT-X-DISCONTINUITY, run c after a
+    // restart that numbers segments from 0 again; then EXT-X-ENDLIST.
+    let producer = {
+        let origin = Arc::clone(&origin);
+        tokio::spawn(async move {
+            let mut next = Vec::new();
+            next.extend((4..SEGMENTS).map(|i| (format!("a/seg{i}.ts"), false, false)));
+            next.extend((0..SEGMENTS).map(|i| (format!("b/seg{i}.ts"), i == 0, false)));
+            next.extend((0..SEGMENTS).map(|i| (format!("c/seg{i}.ts"), false, i == 0)));
+            for (uri, discontinuity, reset) in next {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if reset {
+                    origin.reset();
+                }
+                origin.publish(&uri, discontinuity);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            origin.live.lock().unwrap().ended = true;
+        })
+    };
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let started = Instant::now();
+    let relay = relay(&url, &net, Duration::from_secs(35));
+    let status = relay.status_cell();
+    let frames = observe(&sub, Duration::from_secs(60)).await;
+    let elapsed = started.elapsed();
+    assert_eq!(relay.wait().await, Ok(()));
+    producer.await.unwrap();
+    let status = status.snapshot();
+    assert_eq!(status.state, RelayState::Finished);
+    assert_eq!(status.destination_sessions, 1);
+    assert_eq!(status.source_connections, 1);
+
+    let video = media(&frames, TagType::Video);
+    let audio = media(&frames, TagType::Audio);
+    // Started three target durations from the live edge (a1); then runs a, b and c (the
+    // reset restarts at the live start position of what is listed): at least 22 segments.
+    assert!(video.len() >= 22 * 25, "{} video frames", video.len());
+    for track in [&video, &audio] {
+        assert!(
+            track.windows(2).all(|w| w[0].dts < w[1].dts),
+            "DTS not strictly increasing"
+        );
+    }
+    // Seamless at the discontinuity and the reset: no hole in the video beyond a frame and
+    // an audio frame's overhang.
+    let gap = video.windows(2).map(|w| w[1].dts - w[0].dts).max().unwrap();
+    assert!(gap <= 40 + 22, "video gap {gap} ms");
+    // Real time: the media took about as long as it lasts (the last frames leave up to the
+    // lead, 500 ms, early).
+    let media_ms = video.last().unwrap().dts - video[0].dts;
+    assert!(
+        elapsed.as_millis() as i64 + 500 >= media_ms,
+        "{media_ms} ms of media in {elapsed:?}"
+    );
+    // Paced: no frame more than the lead (500 ms) ahead of its time, none more than a
+    // segment and a half late, and never a burst.
+    let t0 = frames.iter().find(|(_, f)| !f.config).unwrap().0;
+    let mut same_instant = HashMap::new();
+    for (at, f) in &frames {
+        if f.config || f.kind == TagType::Script {
+            continue;
+        }
+        let due = t0 + Duration::from_millis(u64::try_from(f.dts - video[0].dts).unwrap_or(0));
+        assert!(
+            *at + Duration::from_millis(550) >= due,
+            "frame {} ms arrived {:?} early",
+            f.dts,
+            due - *at
+        );
+        assert!(
+            *at <= due + Duration::from_millis(1500),
+            "frame {} ms arrived {:?} late",
+            f.dts,
+            *at - due
+        );
+        // The first lead's worth leaves at once; after that, frames leave as they fall due.
+        if *at > t0 {
+            *same_instant.entry(*at).or_insert(0) += 1;
+        }
+    }
+    let burst = same_instant.values().max().copied().unwrap_or(0);
+    assert!(burst <= 4, "{burst} frames at one instant");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_playlist_that_stops_changing_fails_the_relay_with_a_stall_and_is_not_replayed() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    for i in 0..4 {
+        origin.publish(&format!("a/seg{i}.ts"), false);
+    }
+    let producer = {
+        let origin = Arc::clone(&origin);
+        tokio::spawn(async move {
+            for i in 4..SEGMENTS {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                origin.publish(&format!("a/seg{i}.ts"), false);
+            }
+        })
+    };
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(20));
+    let frames = observe(&sub, Duration::from_secs(120)).await;
+    let e = relay.wait().await.unwrap_err();
+    producer.await.unwrap();
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Timeout));
+    assert!(e.retryable);
+    assert!(e.message.contains("HLS playlist unchanged"), "{e}");
+    // a1..a7 once each: the reconnect after the stall resumed after a7, not three back.
+    let video = media(&frames, TagType::Video);
+    assert_eq!(video.len(), 7 * 25);
+    assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
+}
+
+/// The relay's error for a playlist served as `live` says (grace 3 s).
+async fn failure(set: impl FnOnce(&mut Live)) -> baton_relay::RelayError {
+    let (net, _hub) = world();
+    let (origin, url) = origin().await;
+    for i in 0..4 {
+        origin.publish(&format!("a/seg{i}.ts"), false);
+    }
+    set(&mut origin.live.lock().unwrap());
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    tokio::time::timeout(Duration::from_secs(60), relay.wait())
+        .await
+        .expect("the relay ends")
+        .unwrap_err()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_playlist_is_not_found() {
+    let (net, _hub) = world();
+    let (_origin, url) = origin().await;
+    let url = url.replace("live.m3u8", "missing.m3u8");
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    let e = relay.wait().await.unwrap_err();
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::NotFound));
+    assert!(
+        e.message.contains("HLS playlist") && e.message.contains("404"),
+        "{e}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_document_that_is_not_a_playlist_is_a_protocol_error() {
+    let e = failure(|live| live.body = Some("<html>hello</html>".into())).await;
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Protocol));
+    assert!(e.message.contains("not an HLS playlist"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn fmp4_and_aes_128_playlists_are_refused_by_name() {
+    let e = failure(|live| live.extra = "#EXT-X-MAP:URI=\"init.mp4\"\n".into()).await;
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Unsupported));
+    assert!(!e.retryable);
+    assert!(e.message.contains("fMP4/CMAF segments"), "{e}");
+
+    let e = failure(|live| {
+        live.extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"key.bin\"\n".into();
+    })
+    .await;
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Unsupported));
+    assert!(e.message.contains("AES-128"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_segment_that_404s_is_skipped_and_the_relay_goes_on() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    for i in 0..3 {
+        origin.publish(&format!("a/seg{i}.ts"), false);
+    }
+    origin.publish("a/gone.ts", false);
+    for i in 4..SEGMENTS {
+        origin.publish(&format!("a/seg{i}.ts"), false);
+    }
+    origin.live.lock().unwrap().ended = true;
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(35));
+    let frames = observe(&sub, Duration::from_secs(60)).await;
+    assert_eq!(relay.wait().await, Ok(()));
+    // An ended playlist plays from its first listed segment (a3 → gone, skipped after two
+    // tries): a4..a7 with the hole closed.
+    let video = media(&frames, TagType::Video);
+    assert_eq!(video.len(), 4 * 25);
+    assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
+}
+
+#[tokio::test(start_paused = true)]
+async fn byte_range_segments_are_read_as_ranges_or_cut_from_whole_answers() {
+    let sizes: Vec<u64> = (0..SEGMENTS)
+        .map(|i| {
+            let path = format!(
+                "{}/tests/fixtures/hls/seg{i}.ts",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            std::fs::metadata(path).unwrap().len()
+        })
+        .collect();
+    for resource in ["ranged/all.ts", "plain/all.ts"] {
+        let (net, hub) = world();
+        let (origin, url) = origin().await;
+        {
+            let mut live = origin.live.lock().unwrap();
+            let mut offset = 0;
+            for size in &sizes {
+                let entry = format!("#EXT-X-BYTERANGE:{size}@{offset}\n{resource}");
+                live.window.push_back((entry, false));
+                offset += size;
+            }
+            live.ended = true;
+        }
+        let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+        let relay = relay(&url, &net, Duration::from_secs(35));
+        let frames = observe(&sub, Duration::from_secs(60)).await;
+        assert_eq!(relay.wait().await, Ok(()), "{resource}");
+        // An ended playlist plays from its first segment: all eight, each once.
+        let video = media(&frames, TagType::Video);
+        assert_eq!(video.len(), SEGMENTS * 25, "{resource}");
+        assert!(video.windows(2).all(|w| w[0].dts < w[1].dts), "{resource}");
+    }
+}
