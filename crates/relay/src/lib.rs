@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod error;
+mod event;
 pub mod hls;
 pub mod playlist;
 pub mod pool;

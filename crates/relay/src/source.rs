@@ -12,6 +12,7 @@ use baton_net::{RtmpUrl, tag_type};
 use baton_rtmp::session::ClientMode;
 
 use crate::error::{ErrorKind, RelayError, Side};
+pub use crate::event::SourceEvent;
 use crate::hls::{HlsSource, Resume};
 use crate::playlist::{Player, PlayerConfig, PlayerEvent, Playlist};
 
@@ -74,16 +75,6 @@ impl SourceUrl {
             )),
         }
     }
-}
-
-/// What a source yields.
-#[derive(Debug)]
-pub enum SourceEvent {
-    Frame(Frame),
-    /// The stream ended but the connection may deliver more (RTMP unpublish notice).
-    Ended,
-    /// Nothing more will come: a playlist played to its end.
-    Finished,
 }
 
 /// A connected source.

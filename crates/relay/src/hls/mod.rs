@@ -51,7 +51,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
 use crate::error::{ErrorKind, RelayError, Side};
-use crate::source::SourceEvent;
+use crate::event::SourceEvent;
 
 /// How far ahead of the clock frames may leave.
 pub const LEAD: Duration = Duration::from_millis(500);

@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use super::Resume;
 use super::fetch::{self, MAX_SEGMENT_BYTES};
 use crate::error::{ErrorKind, RelayError, Side};
-use crate::source::SourceEvent;
+use crate::event::SourceEvent;
 use crate::ts::TsFrames;
 
 /// Bytes handed to the demuxer at a time (348 packets), so frames leave as they are found.
