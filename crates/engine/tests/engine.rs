@@ -8,33 +8,15 @@ use baton_domain::{
     AccountId, CallbackState, DEFAULT_GROUP, ErrorSide, ExitReason, InvalidReason, SourceProtocol,
     SourceType, TaskSpec, TaskStatus, TaskStore,
 };
-use baton_engine::testing::MemoryStore;
-use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, TokioClock};
-use baton_net::hub::{StreamHub, StreamKey};
-use baton_net::ingest::AllowAll;
-use baton_net::testing::{MemoryNetwork, publish_test_stream};
+use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher};
+use baton_net::hub::StreamKey;
+use baton_net::testing::publish_test_stream;
 use baton_relay::RelayConfig;
 use tokio::time::sleep;
 use tokio_util::sync::CancellationToken;
 
-const T0: i64 = 1_800_000_000;
-
-struct World {
-    net: Arc<MemoryNetwork>,
-    hub: Arc<StreamHub>,
-    store: Arc<MemoryStore>,
-    clock: Arc<TokioClock>,
-}
-
-fn world() -> World {
-    let (net, hub) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
-    World {
-        net,
-        hub,
-        store: Arc::new(MemoryStore::new()),
-        clock: Arc::new(TokioClock::starting_at(T0)),
-    }
-}
+mod support;
+use support::{T0, World, world};
 
 async fn engine(w: &World) -> Engine {
     let mut relay = RelayConfig::new("", "");

@@ -11,37 +11,18 @@ use baton_domain::{
     AccountId, CallbackState, DEFAULT_GROUP, SourceProtocol, SourceType, Task, TaskId, TaskSpec,
     TaskStatus, TaskStore,
 };
-use baton_engine::testing::MemoryStore;
-use baton_engine::{
-    CallbackKeys, Clock, Engine, EngineConfig, LocalIngest, LocalLauncher, TokioClock,
-};
-use baton_net::hub::{StreamEvent, StreamHub, StreamKey};
-use baton_net::ingest::AllowAll;
-use baton_net::testing::{MemoryNetwork, publish_test_stream};
+use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalIngest, LocalLauncher};
+use baton_net::hub::{StreamEvent, StreamKey};
+use baton_net::testing::publish_test_stream;
 use baton_relay::{DEFAULT_GRACE, ProbeConfig, RelayConfig, RelayState};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 
-const T0: i64 = 1_800_000_000;
+mod support;
+use support::{T0, World, world};
+
 const SRC: &str = "rtmp://mem/live/src";
-
-struct World {
-    net: Arc<MemoryNetwork>,
-    hub: Arc<StreamHub>,
-    store: Arc<MemoryStore>,
-    clock: Arc<TokioClock>,
-}
-
-fn world() -> World {
-    let (net, hub) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
-    World {
-        net,
-        hub,
-        store: Arc::new(MemoryStore::new()),
-        clock: Arc::new(TokioClock::starting_at(T0)),
-    }
-}
 
 /// How the engine watches the source while a task waits for its retry.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

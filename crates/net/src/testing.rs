@@ -6,9 +6,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use baton_media::{Frame, TagType};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::{HubConfig, StreamHub};
+use crate::hub::{HubConfig, StreamEvent, StreamHub, Subscription};
 use crate::ingest::{Ingest, IngestConfig, IngestPolicy};
 use crate::transport::{BoxReader, BoxWriter, DialFuture, Dialer};
 
@@ -186,4 +188,27 @@ pub fn test_flv_file(seconds: u32, gop: u32, avc_profile: u8, mark: u8) -> bytes
         }
     }
     out.freeze()
+}
+
+/// The frames a hub subscriber sees, with their arrival instants, until the publisher leaves
+/// or `limit` has passed.
+pub async fn observe(sub: &Subscription, limit: std::time::Duration) -> Vec<(Instant, Frame)> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    while let Ok(event) = tokio::time::timeout_at(deadline, sub.recv()).await {
+        match event {
+            StreamEvent::Frame(f) => out.push((Instant::now(), f)),
+            StreamEvent::PublisherLeft => break,
+        }
+    }
+    out
+}
+
+/// The coded (not configuration) frames of one kind among `frames`.
+pub fn media(frames: &[(Instant, Frame)], kind: TagType) -> Vec<&Frame> {
+    frames
+        .iter()
+        .map(|(_, f)| f)
+        .filter(|f| f.kind == kind && !f.config)
+        .collect()
 }

@@ -14,11 +14,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use baton_media::{Frame, TagType};
+use baton_media::TagType;
 use baton_net::client::ClientOptions;
-use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
+use baton_net::hub::{StreamHub, StreamKey};
 use baton_net::ingest::AllowAll;
-use baton_net::testing::MemoryNetwork;
+use baton_net::testing::{MemoryNetwork, media, observe};
 use baton_relay::{ErrorKind, Relay, RelayConfig, RelayState, Side};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -159,27 +159,6 @@ fn relay(url: &str, net: &Arc<MemoryNetwork>, grace: Duration) -> Relay {
     config.jitter_seed = Some(1);
     config.grace = grace;
     Relay::spawn(config).unwrap()
-}
-
-/// Media frames the observer saw with their arrival instants, until the stream ends.
-async fn observe(sub: &Subscription, limit: Duration) -> Vec<(Instant, Frame)> {
-    let deadline = Instant::now() + limit;
-    let mut out = Vec::new();
-    while let Ok(event) = tokio::time::timeout_at(deadline, sub.recv()).await {
-        match event {
-            StreamEvent::Frame(f) => out.push((Instant::now(), f)),
-            StreamEvent::PublisherLeft => break,
-        }
-    }
-    out
-}
-
-fn media(frames: &[(Instant, Frame)], kind: TagType) -> Vec<&Frame> {
-    frames
-        .iter()
-        .map(|(_, f)| f)
-        .filter(|f| f.kind == kind && !f.config)
-        .collect()
 }
 
 fn world() -> (Arc<MemoryNetwork>, Arc<StreamHub>) {

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_media::{Frame, TagType};
+use baton_media::TagType;
 use baton_net::client::ClientOptions;
-use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
+use baton_net::hub::{StreamEvent, StreamHub, StreamKey};
 use baton_net::ingest::AllowAll;
-use baton_net::testing::{MemoryNetwork, test_flv_file};
+use baton_net::testing::{MemoryNetwork, media, observe, test_flv_file};
 use baton_relay::{PlayerConfig, Playlist, Relay, RelayConfig, RelayState};
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -74,27 +74,6 @@ fn play(
     };
     config.playlist = Some((Arc::clone(&playlist), player));
     (Relay::spawn(config).unwrap(), playlist)
-}
-
-/// Media frames the observer saw with their arrival instants, until the stream ends.
-async fn observe(sub: &Subscription, limit: Duration) -> Vec<(Instant, Frame)> {
-    let deadline = Instant::now() + limit;
-    let mut out = Vec::new();
-    while let Ok(event) = tokio::time::timeout_at(deadline, sub.recv()).await {
-        match event {
-            StreamEvent::Frame(f) => out.push((Instant::now(), f)),
-            StreamEvent::PublisherLeft => break,
-        }
-    }
-    out
-}
-
-fn media(frames: &[(Instant, Frame)], kind: TagType) -> Vec<&Frame> {
-    frames
-        .iter()
-        .map(|(_, f)| f)
-        .filter(|f| f.kind == kind && !f.config)
-        .collect()
 }
 
 #[tokio::test(start_paused = true)]
