@@ -67,20 +67,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, and the replay database beside it
     /// (`<stem>-replay.db`: [`REPLAY_FILE_NAME`] for [`FILE_NAME`]), and migrates them.
     pub async fn open_file(path: &Path) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(backend)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(backend)?;
-        migrate::migrate(&pool, migrate::MIGRATIONS).await?;
+        let pool = open_pool(path, MAX_CONNECTIONS, migrate::MIGRATIONS).await?;
         let stem = path
             .file_stem()
             .map_or_else(|| "baton".into(), |s| s.to_string_lossy().into_owned());
@@ -93,6 +80,31 @@ impl SqliteStore {
         self.pool.close().await;
         self.replay.close().await;
     }
+}
+
+/// Opens (creating if needed) the WAL database at `path`, every commit on disk before it
+/// returns (`synchronous = FULL`: an acknowledged change survives kill -9 and power loss), and
+/// migrates it.
+pub(crate) async fn open_pool(
+    path: &Path,
+    max_connections: u32,
+    migrations: migrate::Migrations,
+) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str("sqlite:")
+        .map_err(backend)?
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .connect_with(options)
+        .await
+        .map_err(backend)?;
+    migrate::migrate(&pool, migrations).await?;
+    Ok(pool)
 }
 
 impl TaskStore for SqliteStore {

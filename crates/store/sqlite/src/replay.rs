@@ -11,15 +11,13 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::str::FromStr;
 
 use baton_domain::{ReplayAnswer, ReplayEntry, StoreError, UnixTime};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::migrate::{Migrations, migrate};
+use crate::migrate::Migrations;
 use crate::tasks::begin_write;
-use crate::{BUSY_TIMEOUT, backend};
+use crate::{backend, open_pool};
 
 /// The replay database's migrations (its own `schema_migrations`).
 const MIGRATIONS: Migrations = &[(
@@ -51,21 +49,8 @@ const UNEXPIRED: &str = "SELECT expires_at, key_hash, digest FROM replay \
 
 /// Opens (creating if needed) the replay database at `path` and migrates it.
 pub(crate) async fn open(path: &Path) -> Result<SqlitePool, StoreError> {
-    let options = SqliteConnectOptions::from_str("sqlite:")
-        .map_err(backend)?
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // An entry is on disk before the request it authorizes executes (kill -9, power loss).
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(BUSY_TIMEOUT);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
-        .connect_with(options)
-        .await
-        .map_err(backend)?;
-    migrate(&pool, MIGRATIONS).await?;
-    Ok(pool)
+    // An entry is on disk before the request it authorizes executes (kill -9, power loss).
+    open_pool(path, MAX_CONNECTIONS, MIGRATIONS).await
 }
 
 pub(crate) async fn record(
