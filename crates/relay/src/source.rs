@@ -167,8 +167,10 @@ impl Source {
                 Some(rtmp_event(event, unwrapper))
             }
             Source::HttpFlv(s) => Some(flv_event(s.try_next_frame()?)),
+            // Paced: frames due within a batch of the one `next` waited for.
+            Source::Hls(s) => s.try_next(),
             // Paced: frames come from `next` when their time has come.
-            Source::Playlist(_) | Source::Hls(_) => None,
+            Source::Playlist(_) => None,
         }
     }
 

@@ -22,7 +22,9 @@
 //!   [`SegmentLookahead`]): presentation continues where the previous run ended.
 //! * **Pacing.** A frame leaves when the clock reaches its output DTS, at most
 //!   [`LEAD`] early; a frame more than [`MAX_LATE`] late (a slow segment fetch) moves the
-//!   clock instead of bursting the backlog into the destination.
+//!   clock instead of bursting the backlog into the destination. Frames due within [`BATCH`]
+//!   of the one that woke the relay leave with it ([`HlsSource::try_next`]): one wake-up and
+//!   one destination write for a few frames rather than one per frame.
 //! * **Memory.** One segment in flight (at most [`fetch::MAX_SEGMENT_BYTES`]) and at most
 //!   [`CHANNEL_FRAMES`] frames queued: the reader fetches the next segment when the queue has
 //!   room, i.e. a few seconds before the frames run out.
@@ -56,13 +58,17 @@ use crate::event::SourceEvent;
 /// How far ahead of the clock frames may leave.
 pub const LEAD: Duration = Duration::from_millis(500);
 
+/// Frames due within this much of now leave together.
+pub const BATCH: Duration = Duration::from_millis(50);
+
 /// A frame this late moves the pacing clock (the output falls behind by the delay rather than
 /// sending the backlog at once).
 pub const MAX_LATE: Duration = Duration::from_secs(1);
 
-/// Frames queued between the reader and the paced output, at most (about 3 s of 25 fps video
-/// with 48 kHz AAC).
-pub const CHANNEL_FRAMES: usize = 256;
+/// Frames queued between the reader and the paced output, at most: about 1.7 s of 25 fps
+/// video with 48 kHz AAC (1.2 s at 60 fps), which with [`LEAD`] covers a segment request's
+/// latency; more only costs memory (the queue was most of an HLS relay's heap at 256).
+pub const CHANNEL_FRAMES: usize = 128;
 
 /// What a relay's HLS connections share: where the last one stopped, so a reconnect does not
 /// replay segments already relayed.
@@ -179,6 +185,22 @@ impl HlsSource {
                 }
             }
         }
+    }
+
+    /// A frame (or event) that may leave now without waiting: the next frame when it is due
+    /// within [`BATCH`], an event queued behind the frames already out.
+    pub fn try_next(&mut self) -> Option<Result<SourceEvent, RelayError>> {
+        if self.pending.is_none() {
+            match self.rx.try_recv().ok()? {
+                Ok(SourceEvent::Frame(frame)) => self.pending = Some(frame),
+                event => return Some(event),
+            }
+        }
+        let dts = self.pending.as_ref()?.dts;
+        if self.due(dts) > Instant::now() + BATCH {
+            return None;
+        }
+        self.pending.take().map(|f| Ok(SourceEvent::Frame(f)))
     }
 
     pub fn bytes_in(&self) -> u64 {
