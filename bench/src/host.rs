@@ -25,9 +25,13 @@ pub struct HostArgs {
     /// Relays to run.
     #[arg(long)]
     pub relays: usize,
-    /// Source URL prefix; relay i pulls `{source}{i}`.
+    /// Source URL template: relay i pulls it with `{i}` replaced by i and `{port}` by
+    /// `--port-base` + i (without `{i}`, i is appended).
     #[arg(long)]
     pub source: String,
+    /// First source port, for `{port}` in `--source`.
+    #[arg(long, default_value_t = 0)]
+    pub port_base: u16,
     /// Destination URL prefix; relay i pushes to `{destination}{i}`.
     #[arg(long)]
     pub destination: String,
@@ -71,7 +75,7 @@ async fn serve(args: HostArgs, pool: &RelayPool) -> Result<()> {
             Some("start") if relays.is_empty() => {
                 for i in 0..args.relays {
                     let config = RelayConfig::new(
-                        format!("{}{i}", args.source),
+                        source_url(&args.source, i, args.port_base),
                         format!("{}{i}", args.destination),
                     );
                     relays.push(pool.spawn(config).with_context(|| format!("relay {i}"))?);
@@ -94,6 +98,18 @@ async fn serve(args: HostArgs, pool: &RelayPool) -> Result<()> {
     };
     let clean = tokio::time::timeout(STOP_TIMEOUT, wait_all).await.is_ok();
     say(&mut out, &format!("stopped clean={clean} {totals}")).await
+}
+
+/// Relay `i`'s source: `template` with `{i}` and `{port}` (= `port_base + i`) filled in, or
+/// `i` appended when the template has no `{i}`.
+fn source_url(template: &str, i: usize, port_base: u16) -> String {
+    let port = usize::from(port_base) + i;
+    let url = template.replace("{port}", &port.to_string());
+    if url.contains("{i}") {
+        url.replace("{i}", &i.to_string())
+    } else {
+        format!("{url}{i}")
+    }
 }
 
 async fn say(out: &mut tokio::io::Stdout, line: &str) -> Result<()> {
@@ -148,5 +164,24 @@ impl std::fmt::Display for Totals {
             self.source_connections,
             self.dts_corrections
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_url;
+
+    #[test]
+    fn source_templates() {
+        assert_eq!(source_url("rtmp://h/live/s", 3, 0), "rtmp://h/live/s3");
+        assert_eq!(source_url("rtmp://h/live/s{i}", 3, 0), "rtmp://h/live/s3");
+        assert_eq!(
+            source_url("http://h/live.m3u8?r={i}", 7, 0),
+            "http://h/live.m3u8?r=7"
+        );
+        assert_eq!(
+            source_url("srt://h:{port}?r={i}", 2, 30000),
+            "srt://h:30002?r=2"
+        );
     }
 }

@@ -5,6 +5,8 @@
 //! * `baton-bench run` — the benchmark; `--write docs/benchmarks.md` records the results.
 //! * `baton-bench api` — sustained signed-API (Alibaba RPC) throughput over many keys, every
 //!   request spending a nonce (see `api.rs`).
+//! * `baton-bench sources` — N relays of a live HLS and of an SRT source through Baton and
+//!   through ffmpeg (CPU and memory per relay; see `sources/`).
 //! * `baton-bench smoke` — two Baton relays for a few seconds; fails on any lost frame or an
 //!   absurd latency (for CI).
 //! * `baton-bench host` — (hidden) the Baton system under test, started by `run`.
@@ -20,6 +22,7 @@ mod measure;
 mod procstat;
 mod report;
 mod sink;
+mod sources;
 mod sut;
 
 use std::path::PathBuf;
@@ -55,6 +58,8 @@ struct Cli {
 enum Command {
     /// Run the benchmark.
     Run(RunArgs),
+    /// N relays of live HLS and SRT sources through Baton and through ffmpeg.
+    Sources(sources::SourcesArgs),
     /// Two Baton relays for a few seconds; exit status 1 on lost frames or absurd latency.
     Smoke(SmokeArgs),
     /// Signed API throughput: `baton serve` with many keys, signed Describes as fast as it
@@ -146,6 +151,7 @@ fn main() -> ExitCode {
         Command::Run(args) => block_on(run(args)),
         Command::Smoke(args) => block_on(smoke(args)),
         Command::Api(args) => block_on(api::run(args)),
+        Command::Sources(args) => block_on(sources::run(args)),
     };
     match result {
         Ok(code) => code,

@@ -148,6 +148,12 @@ pub fn render(info: &RunInfo, results: &[Measurement]) -> String {
 /// Replaces the marked section of `path` with `section` (appending markers if absent;
 /// creating the file with a stub intro if missing).
 pub fn write_section(path: &Path, section: &str) -> Result<()> {
+    write_marked(path, BEGIN, END, section)
+}
+
+/// Replaces the part of `path` between the lines `begin` and `end` with `section` (appending
+/// the markers if absent; creating the file with a stub intro if missing).
+pub fn write_marked(path: &Path, begin: &str, end: &str, section: &str) -> Result<()> {
     let old = match fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -155,10 +161,10 @@ pub fn write_section(path: &Path, section: &str) -> Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let block = format!("{BEGIN}\n\n{section}\n{END}\n");
-    let new = match (old.find(BEGIN), old.find(END)) {
+    let block = format!("{begin}\n\n{section}\n{end}\n");
+    let new = match (old.find(begin), old.find(end)) {
         (Some(b), Some(e)) if e > b => {
-            let after = &old[e + END.len()..];
+            let after = &old[e + end.len()..];
             format!(
                 "{}{block}{}",
                 &old[..b],

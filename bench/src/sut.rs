@@ -104,6 +104,20 @@ impl Sut {
         options: &crate::measure::Options,
         run_dir: &Path,
     ) -> Result<Sut> {
+        let source = format!("rtmp://{source}/live/s{{i}}");
+        Sut::start_baton_urls(relays, &source, None, sink, options, run_dir).await
+    }
+
+    /// Starts `baton-bench host` with `relays` relays pulling `source` (a template: `{i}` is
+    /// the relay's index, `{port}` is `port_base + i`) and pushing to `rtmp://{sink}/live/s{i}`.
+    pub async fn start_baton_urls(
+        relays: usize,
+        source: &str,
+        port_base: Option<u16>,
+        sink: SocketAddr,
+        options: &crate::measure::Options,
+        run_dir: &Path,
+    ) -> Result<Sut> {
         let workers = options.host_workers;
         let exe = std::env::current_exe().context("locating the bench binary")?;
         let mut args = vec![
@@ -111,10 +125,13 @@ impl Sut {
             "--relays".into(),
             relays.to_string(),
             "--source".into(),
-            format!("rtmp://{source}/live/s"),
+            source.to_string(),
             "--destination".into(),
             format!("rtmp://{sink}/live/s"),
         ];
+        if let Some(base) = port_base {
+            args.extend(["--port-base".to_string(), base.to_string()]);
+        }
         if let Some(w) = workers {
             args.extend(["--workers".to_string(), w.to_string()]);
         }
@@ -229,15 +246,32 @@ impl Sut {
         Ok((sut, addr))
     }
 
-    /// Starts one `ffmpeg -c copy` per relay.
+    /// Starts one `ffmpeg -c copy` per relay, pulling `rtmp://{source}/live/s{i}`.
     pub async fn start_ffmpeg(
         relays: usize,
         source: SocketAddr,
         sink: SocketAddr,
         run_dir: &Path,
     ) -> Result<Sut> {
-        let dir = run_dir.join(format!("ffmpeg-{relays}"));
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let input = |i: usize| format!("rtmp://{source}/live/s{i}");
+        Sut::start_ffmpeg_inputs(
+            relays,
+            input,
+            sink,
+            &run_dir.join(format!("ffmpeg-{relays}")),
+        )
+        .await
+    }
+
+    /// Starts one `ffmpeg -c copy` per relay, relay i reading `input(i)` and pushing to
+    /// `rtmp://{sink}/live/s{i}`; logs go to `dir`.
+    pub async fn start_ffmpeg_inputs(
+        relays: usize,
+        input: impl Fn(usize) -> String,
+        sink: SocketAddr,
+        dir: &Path,
+    ) -> Result<Sut> {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut sut = Sut {
             target: Target::Ffmpeg,
             children: Vec::new(),
@@ -247,7 +281,7 @@ impl Sut {
             commands: Vec::new(),
         };
         for i in 0..relays {
-            let args = ffmpeg_args(source, sink, i);
+            let args = ffmpeg_args(&input(i), sink, i);
             if i == 0 {
                 sut.commands.push(format!(
                     "ffmpeg {}   (one per relay, i = 0..N)",
@@ -258,7 +292,7 @@ impl Sut {
                 .args(&args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(log_file(&dir, &format!("ffmpeg-{i}.log"))?)
+                .stderr(log_file(dir, &format!("ffmpeg-{i}.log"))?)
                 .kill_on_drop(true)
                 .spawn()
                 .context("starting ffmpeg")?;
@@ -383,14 +417,14 @@ impl Drop for Sut {
     }
 }
 
-/// The ffmpeg relay command line for stream `i`, as the issue specifies it.
-pub fn ffmpeg_args(source: SocketAddr, sink: SocketAddr, i: usize) -> Vec<String> {
+/// The ffmpeg relay command line for stream `i` reading `input`, as the issues specify it.
+pub fn ffmpeg_args(input: &str, sink: SocketAddr, i: usize) -> Vec<String> {
     [
         "-nostdin",
         "-loglevel",
         "error",
         "-i",
-        &format!("rtmp://{source}/live/s{i}"),
+        input,
         "-c",
         "copy",
         "-f",
@@ -429,18 +463,18 @@ rtmp {{
     )
 }
 
-fn log_file(dir: &Path, name: &str) -> Result<File> {
+pub fn log_file(dir: &Path, name: &str) -> Result<File> {
     let path: PathBuf = dir.join(name);
     File::create(&path).with_context(|| format!("creating {}", path.display()))
 }
 
 /// A loopback port that was free a moment ago (nginx binds it itself).
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(l.local_addr().context("finding a free port")?.port())
 }
 
-async fn wait_listening(addr: SocketAddr, timeout: Duration) -> Result<()> {
+pub async fn wait_listening(addr: SocketAddr, timeout: Duration) -> Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if TcpStream::connect(addr).await.is_ok() {
@@ -454,7 +488,7 @@ async fn wait_listening(addr: SocketAddr, timeout: Duration) -> Result<()> {
 }
 
 /// Sends a signal by PID with kill(1) (the bench forbids `unsafe`, so no libc call).
-fn signal(pid: u32, name: &str) {
+pub fn signal(pid: u32, name: &str) {
     let _ = std::process::Command::new("kill")
         .args(["-s", name, &pid.to_string()])
         .stdout(Stdio::null())
@@ -462,7 +496,7 @@ fn signal(pid: u32, name: &str) {
         .status();
 }
 
-fn shell_words(args: &[String]) -> String {
+pub fn shell_words(args: &[String]) -> String {
     args.iter()
         .map(|a| {
             if a.contains([' ', ';', '\'']) {
