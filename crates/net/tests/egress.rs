@@ -285,3 +285,78 @@ async fn rtmp_dials_are_checked_before_connecting() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
+
+/// A server on 127.0.0.1 that counts accepted TCP connections and answers every request.
+async fn counting_origin() -> (SocketAddr, Arc<AtomicU64>) {
+    let connections = Arc::new(AtomicU64::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route("/ok", routing::get(|| async { "ok" }));
+    let counted = Arc::clone(&connections);
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let app = app.clone();
+            tokio::spawn(async move {
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(sock), service)
+                .await;
+            });
+        }
+    });
+    (addr, connections)
+}
+
+#[tokio::test]
+async fn one_task_reuses_its_pinned_connection_and_resolves_again_after_the_ttl() {
+    let (addr, connections) = counting_origin().await;
+    let p = policy(&[]);
+    let root = egress(&p, "root");
+    let by_name = format!("http://localhost:{}/ok", addr.port());
+    for _ in 0..5 {
+        let response = get(&root, &by_name).await.unwrap();
+        assert_eq!(response.text().await.unwrap(), "ok");
+    }
+    // Its clones share the client too (a relay's reconnects).
+    let clone = root.clone();
+    assert_eq!(get(&clone, &by_name).await.unwrap().status(), 200);
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one keep-alive connection"
+    );
+    // Another task (another Egress) has its own.
+    assert_eq!(
+        get(&egress(&p, "root"), &by_name).await.unwrap().status(),
+        200
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    // A tenant's refusal is not bypassed by anyone's pinned client.
+    let r = refusal(get(&egress(&p, "acme"), &by_name).await);
+    assert_eq!(r.rule, Rule::NotAllowed(AddressClass::Loopback));
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pinned_client_expires_after_its_ttl() {
+    let (addr, connections) = counting_origin().await;
+    let p = policy(&[]);
+    let root = egress(&p, "root");
+    let by_ip = format!("http://{addr}/ok");
+    assert_eq!(get(&root, &by_ip).await.unwrap().status(), 200);
+    assert_eq!(get(&root, &by_ip).await.unwrap().status(), 200);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    tokio::time::advance(http::PINNED_TTL + Duration::from_secs(1)).await;
+    assert_eq!(get(&root, &by_ip).await.unwrap().status(), 200);
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "a new client after the TTL"
+    );
+}

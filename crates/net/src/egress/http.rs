@@ -2,8 +2,9 @@
 //! connection pinned to the checked addresses, redirects followed here (bounded), proxies
 //! never used (the policy must see the address actually connected).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
 
@@ -98,8 +99,65 @@ fn redirect_target(response: &Response, url: &Url) -> Option<Url> {
     url.join(location.to_str().ok()?).ok()
 }
 
-/// A client that connects to `url`'s host only at addresses `egress` allows (resolved now,
-/// once), and follows no redirect. For one request to `url`; [`send`] makes one per hop.
+/// How long a client pinned to a name's checked addresses is reused before the name is
+/// resolved and checked again (a DNS TTL's order of magnitude).
+pub const PINNED_TTL: Duration = Duration::from_secs(30);
+
+/// Pinned clients an [`Egress`] keeps, at most (a task talks to one or two hosts).
+const MAX_PINNED: usize = 8;
+
+/// The clients an [`Egress`] (and its clones) pinned, by host and port: an HLS relay's
+/// playlist reloads and segment requests reuse one keep-alive connection (and one TLS
+/// session) instead of building a client and connecting for each request.
+#[derive(Debug, Default)]
+pub struct PinnedClients {
+    entries: Mutex<Vec<Pinned>>,
+}
+
+#[derive(Debug)]
+struct Pinned {
+    host: String,
+    port: u16,
+    addrs: Vec<SocketAddr>,
+    client: Client,
+    until: tokio::time::Instant,
+}
+
+impl PinnedClients {
+    /// A fresh client for `host:port` whose addresses `egress` still allows.
+    fn get(&self, egress: &Egress, host: &str, port: u16) -> Option<Client> {
+        let now = tokio::time::Instant::now();
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|p| p.until > now);
+        let pinned = entries.iter().find(|p| p.host == host && p.port == port)?;
+        // The policy is checked again on every reuse (cheap): a client never outlives the
+        // rules that allowed its addresses.
+        pinned
+            .addrs
+            .iter()
+            .all(|&a| egress.check(a).is_ok())
+            .then(|| pinned.client.clone())
+    }
+
+    fn put(&self, host: &str, port: u16, addrs: Vec<SocketAddr>, client: Client) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|p| !(p.host == host && p.port == port));
+        if entries.len() >= MAX_PINNED {
+            entries.remove(0);
+        }
+        entries.push(Pinned {
+            host: host.to_string(),
+            port,
+            addrs,
+            client,
+            until: tokio::time::Instant::now() + PINNED_TTL,
+        });
+    }
+}
+
+/// A client that connects to `url`'s host only at addresses `egress` allows, and follows no
+/// redirect. The name is resolved and checked at most every [`PINNED_TTL`]; in between, the
+/// same client (and its pooled connections) is reused. [`send`] asks for one per hop.
 pub async fn client_for(egress: &Egress, url: &Url) -> Result<Client, HttpError> {
     if !egress.is_restricted() {
         return unrestricted_client();
@@ -107,26 +165,33 @@ pub async fn client_for(egress: &Egress, url: &Url) -> Result<Client, HttpError>
     let port = url
         .port_or_known_default()
         .ok_or_else(|| HttpError::Url(format!("{url}: no port")))?;
-    let builder = Client::builder()
+    let (host, literal) = match url.host() {
+        Some(url::Host::Ipv4(ip)) => (ip.to_string(), Some(IpAddr::V4(ip))),
+        Some(url::Host::Ipv6(ip)) => (ip.to_string(), Some(IpAddr::V6(ip))),
+        Some(url::Host::Domain(name)) => (name.to_string(), None),
+        None => return Err(HttpError::Url(format!("{url}: no host"))),
+    };
+    if let Some(ip) = literal {
+        egress.check(SocketAddr::new(ip, port))?;
+    }
+    if let Some(client) = egress.pinned.get(egress, &host, port) {
+        return Ok(client);
+    }
+    let mut builder = Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(NoLookups));
-    let builder = match url.host() {
-        Some(url::Host::Ipv4(ip)) => {
-            egress.check(SocketAddr::new(ip.into(), port))?;
-            builder
+    let addrs = match literal {
+        Some(ip) => vec![SocketAddr::new(ip, port)],
+        None => {
+            let addrs = egress.resolve(&host, port).await?;
+            builder = builder.resolve_to_addrs(&host, &addrs);
+            addrs
         }
-        Some(url::Host::Ipv6(ip)) => {
-            egress.check(SocketAddr::new(ip.into(), port))?;
-            builder
-        }
-        Some(url::Host::Domain(name)) => {
-            let addrs = egress.resolve(name, port).await?;
-            builder.resolve_to_addrs(name, &addrs)
-        }
-        None => return Err(HttpError::Url(format!("{url}: no host"))),
     };
-    Ok(builder.build()?)
+    let client = builder.build()?;
+    egress.pinned.put(&host, port, addrs, client.clone());
+    Ok(client)
 }
 
 /// The client of unrestricted egress: shared (pooled connections), redirects left to

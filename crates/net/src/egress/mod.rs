@@ -13,8 +13,10 @@
 //!   127.0.0.1 by then: the URL parser or the system resolver normalised them).
 //! * **RTMP** ([`EgressDialer`]): wraps the [`Dialer`](crate::transport::Dialer); it dials IP
 //!   literals only.
-//! * **HTTP** ([`http`]): one reqwest client per hop, pinned to the checked addresses
-//!   (`resolve_to_addrs`, and a resolver that refuses any other lookup), without proxies and
+//! * **HTTP** ([`http`]): one reqwest client per host, pinned to the checked addresses
+//!   (`resolve_to_addrs`, and a resolver that refuses any other lookup) and reused by the
+//!   `Egress` and its clones for [`http::PINNED_TTL`] (the addresses re-checked on each
+//!   reuse; then the name is resolved and checked again), without proxies and
 //!   without reqwest's own redirect handling: redirects are followed here, a bounded number,
 //!   each target checked like the first URL. Callbacks follow none. (A filtering reqwest
 //!   resolver alone would not do: it sees the host name but not the port, and Baton's API
@@ -34,11 +36,14 @@ pub use policy::{AddressClass, EgressPolicy, EgressRefusal, EgressRules, Rule, p
 
 use crate::transport::{BoxReader, BoxWriter, DialFuture, Dialer};
 
-/// One account's egress: the policy and whose connections these are. Cheap to clone.
+/// One account's egress: the policy and whose connections these are. Cheap to clone; clones
+/// share the HTTP clients already pinned to checked addresses ([`http::client_for`]), so one
+/// task's requests to one host reuse a connection.
 #[derive(Clone, Debug)]
 pub struct Egress {
     policy: Arc<EgressPolicy>,
     account: Arc<str>,
+    pinned: Arc<http::PinnedClients>,
 }
 
 /// Why a host could not be reached.
@@ -56,6 +61,7 @@ impl Egress {
         Egress {
             policy,
             account: account.into(),
+            pinned: Arc::default(),
         }
     }
 
