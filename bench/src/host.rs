@@ -8,10 +8,13 @@
 //! `start` → `started N`; `status` → `status …counters…`; `stop` or end of input → every relay
 //! is stopped cleanly, `stopped …counters…` is printed and the process exits.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use baton_net::egress::{Egress, EgressPolicy, EgressRules};
 use baton_relay::{Relay, RelayConfig, RelayPool, RelayState};
 use clap::Args;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -69,15 +72,23 @@ async fn serve(args: HostArgs, pool: &RelayPool) -> Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     say(&mut out, "ready").await?;
     let mut relays: Vec<Relay> = Vec::new();
+    let policy = Arc::new(EgressPolicy::new(
+        Some("root"),
+        EgressRules::default(),
+        HashMap::new(),
+    ));
     loop {
         let line = lines.next_line().await.context("reading commands")?;
         match line.as_deref().map(str::trim) {
             Some("start") if relays.is_empty() => {
                 for i in 0..args.relays {
-                    let config = RelayConfig::new(
+                    let mut config = RelayConfig::new(
                         source_url(&args.source, i, args.port_base),
                         format!("{}{i}", args.destination),
                     );
+                    // As `baton serve` runs the root account's tasks: every connection
+                    // checked by the default egress policy.
+                    config.egress = Egress::new(Arc::clone(&policy), "root");
                     relays.push(pool.spawn(config).with_context(|| format!("relay {i}"))?);
                 }
                 say(&mut out, &format!("started {}", relays.len())).await?;
