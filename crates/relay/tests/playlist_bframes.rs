@@ -33,6 +33,22 @@ fn ts_fixture(name: &str) -> Bytes {
     Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 
+/// A media playlist of the HLS fixture segments `segments` (1 s each, named `mem:hls/segN.ts`),
+/// EXT-X-DISCONTINUITY before index `break_at`, EXT-X-ENDLIST when `vod`.
+fn media_playlist(segments: &[usize], break_at: Option<usize>, vod: bool) -> Bytes {
+    let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n");
+    for (i, n) in segments.iter().enumerate() {
+        if break_at == Some(i) {
+            text.push_str("#EXT-X-DISCONTINUITY\n");
+        }
+        text.push_str(&format!("#EXTINF:1.0,\nmem:hls/seg{n}.ts\n"));
+    }
+    if vod {
+        text.push_str("#EXT-X-ENDLIST\n");
+    }
+    Bytes::from(text)
+}
+
 /// `len` bytes of deterministic noise (xorshift).
 fn noise(len: usize) -> Bytes {
     let mut x = 0x9e37_79b9_7f4a_7c15_u64;
@@ -76,6 +92,31 @@ async fn play_from(
         files.insert(name.to_string(), ts_fixture(name));
     }
     files.insert("noise.ts".to_string(), noise(50_000));
+    for i in 0..8 {
+        let path = format!(
+            "{}/tests/fixtures/hls/seg{i}.ts",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        files.insert(format!("hls/seg{i}.ts"), Bytes::from(data));
+    }
+    let all: Vec<usize> = (0..8).collect();
+    files.insert("vod.m3u8".into(), media_playlist(&all, None, true));
+    files.insert(
+        "vod_break.m3u8".into(),
+        media_playlist(&[0, 1, 2, 3, 0, 1, 2, 3], Some(4), true),
+    );
+    files.insert("live.m3u8".into(), media_playlist(&all, None, false));
+    files.insert(
+        "master.m3u8".into(),
+        Bytes::from_static(b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=150000,CODECS=\"avc1.64000c,mp4a.40.2\"\nmem:vod.m3u8\n"),
+    );
+    files.insert(
+        "escape.m3u8".into(),
+        Bytes::from_static(
+            b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n",
+        ),
+    );
     let items = items.iter().map(|i| format!("mem:{i}")).collect();
     let playlist = Playlist::new(items, repeat, index, offset_ms, 0).unwrap();
     let mut config = RelayConfig::new("playlist", DST);
@@ -312,4 +353,67 @@ async fn a_corrupt_ts_item_is_skipped_with_its_reason() {
         "{}",
         skipped[0].1
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn vod_hls_items_play_every_segment_on_the_lists_timeline() {
+    // A VOD playlist of eight 1 s segments (B-frames) between an FLV and a TS file, then the
+    // same through a master playlist, twice: one session, every picture, DTS increasing.
+    let items = ["plain.flv", "vod.m3u8", "h264_aac.ts", "master.m3u8"];
+    let (frames, playlist) = play(&items, 1).await;
+    assert_eq!(playlist.progress().loops_done, 2);
+    let video: Vec<&Frame> = frames.iter().filter(|f| f.kind == TagType::Video).collect();
+    let audio: Vec<&Frame> = frames.iter().filter(|f| f.kind == TagType::Audio).collect();
+    assert_eq!(video.len(), 2 * (60 + 200 + 50 + 200), "every picture");
+    assert!(
+        increasing(&video) && increasing(&audio),
+        "DTS not increasing"
+    );
+    let notes = playlist.take_notes();
+    assert!(
+        notes.iter().all(|n| n.kind != ItemNoteKind::Skipped),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_discontinuity_inside_a_vod_hls_item_continues_its_timeline() {
+    // Segments 0-3 twice with EXT-X-DISCONTINUITY between: the timestamps start over in the
+    // file, the item's timeline runs on (8 s, every picture, no step back).
+    let (frames, _) = play(&["vod_break.m3u8"], 0).await;
+    let video: Vec<&Frame> = frames.iter().filter(|f| f.kind == TagType::Video).collect();
+    assert_eq!(video.len(), 200);
+    assert!(increasing(&video), "DTS not increasing");
+    let span = video.last().unwrap().dts - video[0].dts;
+    assert!((7_800..=8_100).contains(&span), "{span} ms of pictures");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vod_hls_item_offset_starts_at_the_keyframe_before() {
+    // Offset 5.5 s: the segment holding it (5 s), from its keyframe: 3 s of pictures.
+    let (frames, _) = play_from(&["plain.flv", "vod.m3u8"], 0, 1, 5_500).await;
+    let video: Vec<&Frame> = frames.iter().filter(|f| f.kind == TagType::Video).collect();
+    assert!(video[0].keyframe);
+    assert_eq!(video.len(), 75);
+}
+
+#[tokio::test(start_paused = true)]
+async fn live_playlists_and_local_segments_of_a_remote_list_are_skipped_with_the_reason() {
+    let (frames, playlist) = play(&["live.m3u8", "escape.m3u8", "h264_aac.ts"], 0).await;
+    assert_eq!(
+        frames.iter().filter(|f| f.kind == TagType::Video).count(),
+        50
+    );
+    let skipped: Vec<String> = playlist
+        .take_notes()
+        .into_iter()
+        .filter(|n| n.kind == ItemNoteKind::Skipped)
+        .filter_map(|n| n.detail)
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped[0].contains("live (no EXT-X-ENDLIST)"),
+        "{skipped:?}"
+    );
+    assert!(skipped[1].contains("file:///etc/passwd"), "{skipped:?}");
 }

@@ -24,7 +24,8 @@ const TYPE_RULE: &str = "\
 Source type, unless --type says: several --source → url (a playlist); one source that is an \
 absolute path (/srv/media/a.mp4) or an http(s) URL whose path ends in .mp4, .m4v, .mov or \
 .ts → url; anything else → live (rtmp://, srt://, rtsp://, http(s)://….flv as HTTP-FLV, \
-….m3u8 as HLS). A .flv file over HTTP needs --type url; media IDs need --type vod.
+….m3u8 as live HLS). A .flv file or a VOD .m3u8 playlist over HTTP played as a file needs \
+--type url; media IDs need --type vod.
 
 Times: RFC 3339 (2026-11-23T20:00:00Z, 2026-11-23T21:00:00+01:00), now, or +DURATION \
 (+30m, +2h, +7d, +90s). --end +DURATION counts from --start when it is given, else from now.";

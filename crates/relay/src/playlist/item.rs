@@ -1,5 +1,6 @@
 //! The items a [`Player`](super::Player) opens: FLV demuxed as it is read, MP4 from its
-//! `moov` sample tables, MPEG-TS through [`crate::ts`]; and the offset seek they share.
+//! `moov` sample tables, MPEG-TS through [`crate::ts`], VOD HLS playlists of TS segments
+//! ([`super::hls_item`]); and the offset seek they share.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tracing::info;
 use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
 
 use super::PlayerConfig;
+use super::hls_item::{HlsItem, has_m3u8_extension};
 use crate::ts::TsFrames;
 
 /// Bytes read from an FLV item at a time.
@@ -34,6 +36,7 @@ pub(super) enum Item {
     Flv(Box<FlvItem>),
     Mp4(Box<Mp4Item>),
     Ts(Box<TsItem>),
+    Hls(Box<HlsItem>),
 }
 
 impl Item {
@@ -43,8 +46,16 @@ impl Item {
         offset_ms: u64,
         config: &PlayerConfig,
     ) -> Result<Item, ItemError> {
+        if has_m3u8_extension(url) {
+            let item = HlsItem::open(egress, url, offset_ms, config).await?;
+            return Ok(Item::Hls(Box::new(item)));
+        }
         let mut file = open_file(egress, url, config).await?;
         let head = file.read_at(0, 16).await?;
+        if head.starts_with(b"#EXTM3U") {
+            let item = HlsItem::open(egress, url, offset_ms, config).await?;
+            return Ok(Item::Hls(Box::new(item)));
+        }
         if head.starts_with(b"FLV") {
             return Ok(Item::Flv(Box::new(FlvItem::new(file, offset_ms))));
         }
@@ -55,7 +66,7 @@ impl Item {
             return Ok(Item::Ts(Box::new(TsItem::open(file, offset_ms).await?)));
         }
         Err(ItemError::Format(format!(
-            "not an FLV, MP4 or MPEG-TS file (starts with {:02x?})",
+            "not an FLV, MP4 or MPEG-TS file or an HLS playlist (starts with {:02x?})",
             &head[..head.len().min(8)]
         )))
     }
@@ -65,6 +76,7 @@ impl Item {
             Item::Flv(item) => item.next_frame().await,
             Item::Mp4(item) => item.next_frame().await,
             Item::Ts(item) => item.next_frame().await,
+            Item::Hls(item) => item.next_frame().await,
         }
     }
 
@@ -73,6 +85,7 @@ impl Item {
             Item::Flv(item) => item.file.bytes_in(),
             Item::Mp4(item) => item.file.bytes_in(),
             Item::Ts(item) => item.file.bytes_in(),
+            Item::Hls(item) => item.bytes_in(),
         }
     }
 
@@ -84,11 +97,12 @@ impl Item {
             Item::Flv(_) => Vec::new(),
             Item::Mp4(item) => item.dropped.clone(),
             Item::Ts(item) => item.dropped.clone(),
+            Item::Hls(item) => item.dropped.clone(),
         }
     }
 }
 
-async fn open_file(
+pub(super) async fn open_file(
     egress: &Egress,
     url: &str,
     config: &PlayerConfig,
@@ -363,14 +377,14 @@ impl TsItem {
 /// An item read from its start to an offset: frames before it are held or dropped so that
 /// the item starts at the video keyframe at or before the offset (as MP4 items do from their
 /// sample tables), with the frames from there on.
-struct KeyframeSeek {
+pub(super) struct KeyframeSeek {
     /// The offset (ms on the item's timeline) and everything since the last video keyframe
     /// before it; `None` once the offset is reached (or for an item played from 0).
     pending: Option<(i64, Vec<Frame>)>,
 }
 
 impl KeyframeSeek {
-    fn new(offset_ms: u64) -> KeyframeSeek {
+    pub(super) fn new(offset_ms: u64) -> KeyframeSeek {
         KeyframeSeek {
             pending: (offset_ms > 0)
                 .then(|| (i64::try_from(offset_ms).unwrap_or(i64::MAX), Vec::new())),
@@ -381,7 +395,7 @@ impl KeyframeSeek {
     /// sequence headers and metadata pass; a video keyframe at or before the offset starts a
     /// new held GOP, later frames join it; the first frame at or past the offset releases the
     /// held GOP (or, with none held, starts the item there if it is audio or a keyframe).
-    fn place(&mut self, frame: Frame, out: &mut VecDeque<Frame>) {
+    pub(super) fn place(&mut self, frame: Frame, out: &mut VecDeque<Frame>) {
         let Some((target, held)) = self.pending.as_mut() else {
             out.push_back(frame);
             return;

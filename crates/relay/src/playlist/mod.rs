@@ -43,6 +43,7 @@ use tracing::{info, warn};
 
 use crate::error::{ErrorKind, RelayError, Side};
 
+mod hls_item;
 mod item;
 
 use item::{Item, ItemError};
