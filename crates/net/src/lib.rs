@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod io;
 pub mod testing;
 pub mod transport;
+pub mod ts;
 
 pub use baton_rtmp::RtmpUrl;
 pub use baton_rtmp::session::MediaKind;
