@@ -476,6 +476,26 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// Any id: no panic; an accepted one names a non-empty app and stream without `/`,
+        /// and a lower-case domain.
+        #[test]
+        fn any_id(id in "(#!::|publish:|read:)?[a-zA-Z0-9/?&=,:#. _-]{0,80}") {
+            if let Ok(r) = parse(Some(&id)) {
+                proptest::prop_assert!(!r.app.is_empty() && !r.stream.is_empty());
+                proptest::prop_assert!(!r.app.contains('/') && !r.stream.contains('/'));
+                if let Some(d) = &r.domain {
+                    proptest::prop_assert_eq!(d, &d.to_ascii_lowercase());
+                }
+            }
+        }
+
+        #[test]
+        fn any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = parse(Some(&String::from_utf8_lossy(&bytes)));
+        }
+    }
+
     #[test]
     fn never_panics_on_odd_ids() {
         for id in [
