@@ -221,3 +221,38 @@ def test_a_task_relays_the_srt_published_stream_as_one_session(node, procs, tmp_
     video = probe.count("video")
     print(f"\nSRT publish → task → nginx: {video} video, {probe.count('audio')} audio packets")
     assert video >= 5 * 25, video
+
+
+def test_signed_publish_with_auth_key_in_the_stream_id(node, baton_bin):
+    """A domain with publish authentication: the stream id carries `auth_key`, as the RTMP
+    stream name's query does (`baton domain sign` makes it)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, BATON_DATA_DIR=str(node.baton.data_dir))
+
+    def cli(*args: str) -> str:
+        res = subprocess.run([baton_bin, *args], capture_output=True, text=True, timeout=30, env=env)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    cli("domain", "add", "signed.example", "--account", "root", "--publish-auth")
+    time.sleep(1.5)  # the server re-reads the credentials file within a second
+    signed = cli("domain", "sign", node.baton.rtmp_url("cam") + "?vhost=signed.example").strip()
+    auth_key = signed.split("auth_key=", 1)[1].split("&", 1)[0]
+
+    node.refused("#!::h=signed.example,r=live/cam,m=publish", "unsigned")
+    assert "no auth_key" in node.baton.log()
+    good = node.publish(f"#!::h=signed.example,r=live/cam,m=publish,auth_key={auth_key}", 20)
+
+    def playing():
+        if not good.running():
+            raise AssertionError(good.stderr()[-800:])
+        url = f"http://127.0.0.1:{node.baton.play_port}/live/cam.flv?vhost=signed.example"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return len(r.read(13)) == 13
+        except OSError:
+            return False
+
+    wait_for(playing, 10, "the signed SRT publish plays")
