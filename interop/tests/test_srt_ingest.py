@@ -256,3 +256,20 @@ def test_signed_publish_with_auth_key_in_the_stream_id(node, baton_bin):
             return False
 
     wait_for(playing, 10, "the signed SRT publish plays")
+
+
+def test_a_handshake_srt_tokio_cannot_parse_costs_the_listener_about_a_second(node):
+    """srt-tokio 0.4 panics in its listener task on a handshake with a config extension it
+    does not know (ffmpeg's `transtype=file` sends one). Baton notices the listener ended,
+    binds the port again within a second, and the next publisher is served. (Publishers
+    connected at that moment lose their connection and must reconnect — see README.)"""
+    bad = node.procs.start(
+        "transtype-file",
+        FFMPEG + ["-loglevel", "warning", "-f", "lavfi", "-i", "testsrc=rate=25", "-t", "2",
+                  "-c:v", "libx264", "-f", "mpegts", node.srt_url("live/odd") + "&transtype=file"],
+    )
+    assert bad.wait(15) != 0
+    wait_for(lambda: "SRT ingest listening again" in node.baton.log(), 10, "the SRT listener bound again")
+    good = node.publish("#!::r=live/after,m=publish", 20)
+    node.wait_publishing(good, "after")
+    assert node.baton.proc.running()

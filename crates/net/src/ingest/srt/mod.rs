@@ -32,9 +32,12 @@
 //! Bytes that are not a transport stream produce no frames, so such a publisher is closed
 //! at the first-frame deadline; nothing a publisher sends reaches another connection.
 //!
-//! srt-tokio panics on a few handshakes that contradict themselves (key material with no
-//! key size); the handshake for which Baton decides the keys is checked first, and should
-//! the listener's task still die, [`SrtIngestServer::run`] binds the port again.
+//! srt-tokio 0.4 panics in its listener task on a few handshakes: a config extension other
+//! than the stream id (libsrt's congestion, filter or group extensions; ffmpeg's
+//! `transtype=file`), key material that contradicts the key size. Baton decides the keys from
+//! the caller's key size (so the sizes always match), and should the listener's task die all
+//! the same, [`SrtIngestServer::run`] binds the port again (after a second); the publishers
+//! it carried lose their connection and reconnect.
 
 pub mod stream_id;
 
