@@ -62,8 +62,12 @@ fn config() -> SrtConfig {
 }
 
 fn fixture() -> Vec<u8> {
+    fixture_named("h264_aac.ts")
+}
+
+fn fixture_named(name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/../proto/mpegts/tests/fixtures/h264_aac.ts",
+        "{}/../proto/mpegts/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap()
@@ -138,6 +142,26 @@ async fn access_control_publish_reaches_the_hub_like_an_rtmp_publish() {
     assert!(got.last().unwrap().dts > 1000);
     assert!(s.hub.is_publishing(&key("srt.example", "cam")));
     drop(caller);
+}
+
+#[tokio::test]
+async fn h265_and_mp3_arrive_as_enhanced_rtmp_and_flv_mp3() {
+    let s = server(config()).await;
+    let sub = s.hub.subscribe(key("srt.example", "hevc"));
+    let mut caller = call(s.addr, "#!::r=live/hevc,m=publish", None)
+        .await
+        .unwrap();
+    assert!(send(&mut caller, &fixture_named("h265_mp3.ts")).await);
+    let got = frames(&sub, 60).await;
+    let video: Vec<_> = got.iter().filter(|f| f.is_video()).collect();
+    assert!(video.len() >= 20, "{} video frames", video.len());
+    // Enhanced RTMP: IsExHeader bit, FourCC hvc1; the sequence start first, then a keyframe.
+    assert!(video[0].config && video[0].payload[0] & 0x80 != 0);
+    assert_eq!(&video[0].payload[1..5], b"hvc1");
+    assert!(video[1].keyframe);
+    // FLV MP3 (SoundFormat 2).
+    let audio = got.iter().find(|f| !f.is_video()).unwrap();
+    assert_eq!(audio.payload[0] >> 4, 2);
 }
 
 #[tokio::test]
