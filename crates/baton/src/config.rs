@@ -9,7 +9,7 @@ use anyhow::Context;
 use baton_net::http_flv::HttpFlvConfig;
 use baton_net::http_listener::HttpLimits;
 use baton_net::hub::HubConfig;
-use baton_net::ingest::IngestConfig;
+use baton_net::ingest::{IngestConfig, SrtConfig};
 use serde::Deserialize;
 
 use baton_api::ApiConfig;
@@ -30,6 +30,11 @@ pub struct FileConfig {
     pub rtmp_listen: Option<SocketAddr>,
     /// HTTP-FLV playback listener. Default `0.0.0.0:8081`.
     pub play_listen: Option<SocketAddr>,
+    /// SRT ingest listener (UDP), e.g. `0.0.0.0:10080`. Default: none (no SRT ingest).
+    pub srt_listen: Option<SocketAddr>,
+    /// SRT ingest settings (domain, passphrase, latency, limits).
+    #[serde(default)]
+    pub srt: SrtSection,
     /// Ingest limits.
     #[serde(default)]
     pub ingest: IngestSection,
@@ -73,6 +78,30 @@ pub struct HttpSection {
     pub header_read_timeout: Option<Duration>,
     /// A connection with no byte moving either way this long is closed; a playing HTTP-FLV
     /// response moves bytes with every frame. Default 60 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub idle_timeout: Option<Duration>,
+}
+
+/// `[srt]` keys: the SRT ingest (enabled by `srt_listen`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SrtSection {
+    /// The domain of SRT publishes whose stream id names none (no `h=`, no `vhost`); SRT
+    /// carries no host name. Default `__defaultVhost__`; set it to the host players and
+    /// relays use (`rtmp://HOST/app/stream`).
+    pub domain: Option<String>,
+    /// Publishers must encrypt with this passphrase (10 to 79 characters). Default: none
+    /// (encrypted publishers are refused).
+    pub passphrase: Option<String>,
+    /// SRT receive latency (retransmission window). Default 120 ms.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub latency: Option<Duration>,
+    /// Simultaneous SRT connections. Default 256.
+    pub max_connections: Option<usize>,
+    /// From a handshake to the first media frame. Default 10 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub handshake_timeout: Option<Duration>,
+    /// A publisher that sends no media frame this long is closed. Default 30 s.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub idle_timeout: Option<Duration>,
 }
@@ -161,6 +190,9 @@ pub struct Settings {
     pub api_listen: SocketAddr,
     pub rtmp_listen: SocketAddr,
     pub play_listen: SocketAddr,
+    /// The SRT ingest listener, if any.
+    pub srt_listen: Option<SocketAddr>,
+    pub srt: SrtConfig,
     pub ingest: IngestConfig,
     pub hub: HubConfig,
     pub http_flv: HttpFlvConfig,
@@ -179,6 +211,7 @@ pub struct Overrides {
     pub api_listen: Option<SocketAddr>,
     pub rtmp_listen: Option<SocketAddr>,
     pub play_listen: Option<SocketAddr>,
+    pub srt_listen: Option<SocketAddr>,
     pub media_dir: Option<PathBuf>,
 }
 
@@ -242,6 +275,7 @@ impl Settings {
             anyhow::ensure!(v > 0, "ingest.max_http_players must be at least 1");
             http_flv.max_players = v;
         }
+        let srt = srt_config(&file.srt)?;
         let mut api_listener = HttpLimits {
             max_connections: 512,
             ..HttpLimits::default()
@@ -335,6 +369,8 @@ impl Settings {
                 .play_listen
                 .or(file.play_listen)
                 .unwrap_or(addr("0.0.0.0:8081")),
+            srt_listen: o.srt_listen.or(file.srt_listen),
+            srt,
             ingest,
             hub,
             http_flv,
@@ -351,6 +387,44 @@ impl Settings {
             engine,
         })
     }
+}
+
+fn srt_config(section: &SrtSection) -> anyhow::Result<SrtConfig> {
+    let mut srt = SrtConfig::default();
+    if let Some(domain) = &section.domain {
+        anyhow::ensure!(
+            !domain.is_empty() && !domain.contains(['/', '?', ' ']),
+            "srt.domain must be a host name"
+        );
+        srt.domain = domain.to_ascii_lowercase();
+    }
+    if let Some(p) = &section.passphrase {
+        anyhow::ensure!(
+            baton_net::ingest::srt::PASSPHRASE_LEN.contains(&p.len()),
+            "srt.passphrase must have 10 to 79 characters"
+        );
+        srt.passphrase = Some(p.clone());
+    }
+    if let Some(v) = section.latency {
+        anyhow::ensure!(
+            v <= Duration::from_secs(10),
+            "srt.latency must be at most 10 s"
+        );
+        srt.latency = v;
+    }
+    if let Some(v) = section.max_connections {
+        anyhow::ensure!(v > 0, "srt.max_connections must be at least 1");
+        srt.max_connections = v;
+    }
+    if let Some(v) = section.handshake_timeout {
+        anyhow::ensure!(!v.is_zero(), "srt.handshake_timeout must be positive");
+        srt.handshake_timeout = v;
+    }
+    if let Some(v) = section.idle_timeout {
+        anyhow::ensure!(!v.is_zero(), "srt.idle_timeout must be positive");
+        srt.idle_timeout = v;
+    }
+    Ok(srt)
 }
 
 #[cfg(test)]
@@ -389,6 +463,41 @@ mod tests {
         assert_eq!(s.ingest.idle_timeout, Duration::from_secs(30));
         assert_eq!(s.ingest.handshake_timeout, Duration::from_secs(5));
         assert_eq!(s.ingest.max_connections, 10);
+    }
+
+    #[test]
+    fn srt_is_off_unless_configured() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.srt_listen, None);
+        let file: FileConfig = toml::from_str(
+            "srt_listen = \"127.0.0.1:10080\"\n[srt]\ndomain = \"Live.Example.com\"\npassphrase = \"0123456789ab\"\nlatency = \"200ms\"\nmax_connections = 3\n",
+        )
+        .unwrap();
+        let s = Settings::merge(
+            file,
+            Overrides {
+                srt_listen: Some("127.0.0.1:10081".parse().unwrap()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.srt_listen, Some("127.0.0.1:10081".parse().unwrap()));
+        assert_eq!(s.srt.domain, "live.example.com");
+        assert_eq!(s.srt.passphrase.as_deref(), Some("0123456789ab"));
+        assert_eq!(s.srt.latency, Duration::from_millis(200));
+        assert_eq!(s.srt.max_connections, 3);
+        for bad in [
+            "[srt]\npassphrase = \"short\"\n",
+            "[srt]\nmax_connections = 0\n",
+            "[srt]\ndomain = \"a/b\"\n",
+        ] {
+            let file: FileConfig = toml::from_str(bad).unwrap();
+            assert!(
+                Settings::merge(file, Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(toml::from_str::<FileConfig>("[srt]\nport = 1\n").is_err());
     }
 
     #[test]

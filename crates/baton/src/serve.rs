@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use baton_net::http_flv;
 use baton_net::hub::StreamHub;
-use baton_net::ingest::{Ingest, IngestPolicy, IngestServer};
+use baton_net::ingest::{Ingest, IngestPolicy, IngestServer, SrtIngestServer};
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -37,7 +37,7 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// TOML config file (keys: data_dir, api_listen, rtmp_listen, play_listen, [ingest]).
+    /// TOML config file (keys: data_dir, api_listen, rtmp_listen, play_listen, srt_listen, [ingest], [srt], ...).
     #[arg(long, env = "BATON_CONFIG")]
     config: Option<PathBuf>,
     /// Directory for durable state [default: ./baton-data].
@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// HTTP-FLV playback listener [default: 0.0.0.0:8081].
     #[arg(long, env = "BATON_PLAY_LISTEN")]
     play_listen: Option<SocketAddr>,
+    /// SRT ingest listener (UDP), e.g. 0.0.0.0:10080 [default: none, SRT ingest off].
+    #[arg(long, env = "BATON_SRT_LISTEN")]
+    srt_listen: Option<SocketAddr>,
     /// The media library of SourceType `vod` tasks (media ID = file name).
     #[arg(long, env = "BATON_MEDIA_DIR")]
     media_dir: Option<PathBuf>,
@@ -76,6 +79,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             api_listen: args.api_listen,
             rtmp_listen: args.rtmp_listen,
             play_listen: args.play_listen,
+            srt_listen: args.srt_listen,
             media_dir: args.media_dir,
         },
     )?;
@@ -165,6 +169,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Arc::clone(&hub),
         Arc::clone(&policy),
     );
+    let srt = match settings.srt_listen {
+        Some(addr) => Some(
+            SrtIngestServer::bind(addr, settings.srt.clone(), Arc::clone(&ingest))
+                .await
+                .with_context(|| format!("binding SRT ingest on {addr}"))?,
+        ),
+        None => None,
+    };
     let ingest = IngestServer::bind(settings.rtmp_listen, ingest)
         .await
         .with_context(|| format!("binding RTMP ingest on {}", settings.rtmp_listen))?;
@@ -219,6 +231,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
 
     tracker.spawn(ingest.run(cancel.child_token()));
+    if let Some(srt) = srt {
+        tracker.spawn(srt.run(cancel.child_token()));
+    }
     {
         let (hub, policy, config, cancel) = (
             Arc::clone(&hub),
@@ -248,6 +263,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     info!(
         rtmp = %settings.rtmp_listen,
         play = %settings.play_listen,
+        srt = ?settings.srt_listen,
         api = %settings.api_listen,
         data_dir = %settings.data_dir.display(),
         "baton is ready"
@@ -278,6 +294,10 @@ fn local_ingest(settings: &Settings, domains: &[DomainConfig], hub: Arc<StreamHu
         if !addr.ip().is_unspecified() {
             hosts.push(addr.ip().to_string());
         }
+    }
+    // The domain of SRT publishes that name none is, by configuration, a name of this node.
+    if settings.srt_listen.is_some() && settings.srt.domain != baton_net::ingest::DEFAULT_DOMAIN {
+        hosts.push(settings.srt.domain.clone());
     }
     hosts.extend(
         domains

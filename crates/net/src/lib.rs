@@ -1,5 +1,5 @@
-//! Baton's tokio drivers for the sans-IO protocol crates: the RTMP ingest server and its
-//! [`hub`], RTMP client connections, HTTP-FLV playback and HTTP-FLV pulling, and random-access
+//! Baton's tokio drivers for the sans-IO protocol crates: the RTMP and SRT ingest servers and
+//! their [`hub`], MPEG-TS to frames ([`ts`]), RTMP client connections, HTTP-FLV playback and HTTP-FLV pulling, and random-access
 //! reads of media files over HTTP range requests or from disk ([`fetch`]).
 //!
 //! Everything here is async and bounded: every queue has a size and a named full-queue policy
@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod io;
 pub mod testing;
 pub mod transport;
+pub mod ts;
 
 pub use baton_rtmp::RtmpUrl;
 pub use baton_rtmp::session::MediaKind;

@@ -16,7 +16,9 @@ mod resume;
 mod runner;
 pub mod source;
 pub mod status;
-pub mod ts;
+/// MPEG-TS → frames lives in `baton_net::ts` (the SRT ingest uses it too); re-exported so
+/// `crate::ts::TsFrames` keeps working.
+pub use baton_net::ts;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -328,7 +328,7 @@ fn refusal(
 }
 
 /// Logs what a publisher's sequence header says (codec, size, rate), once per header.
-fn log_codec(peer: SocketAddr, key: &StreamKey, frame: &Frame) {
+pub(super) fn log_codec(peer: SocketAddr, key: &StreamKey, frame: &Frame) {
     if frame.is_video() {
         if let Some(v) = describe::video_params(&frame.payload) {
             info!(%peer, stream = %key, codec = v.codec, width = v.width, height = v.height, profile = v.profile, level = v.level, fps = v.frame_rate, "video");

@@ -7,6 +7,7 @@
 
 mod conn;
 mod domain;
+pub mod srt;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::hub::{StreamHub, StreamKey};
 
 pub use conn::ConnError;
 pub use domain::{DEFAULT_DOMAIN, query_param, resolve_domain, split_query};
+pub use srt::{SrtConfig, SrtConnError, SrtIngestServer};
 
 /// The stream of this ingest that a client playing (or publishing) `url` reaches: what the
 /// ingest derives from the tcUrl, app and stream name Baton's own client sends for `url`.

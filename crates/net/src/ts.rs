@@ -1,8 +1,9 @@
 //! MPEG-TS bytes → [`Frame`]s: the [`baton_mpegts`] demuxer's access units and configuration
-//! records as the FLV tag bodies the relay carries, on one millisecond timeline.
+//! records as the FLV tag bodies the relay and the hub carry, on one millisecond timeline.
 //!
-//! Used by playlist items that are `.ts` files; written to serve any source that delivers a
-//! transport stream (HLS segments fed one after another into one [`TsFrames`], SRT), so it
+//! Used by the relay (playlist items that are `.ts` files, HLS segments fed one after another
+//! into one [`TsFrames`], SRT sources; the relay re-exports this module as `baton_relay::ts`)
+//! and by the SRT ingest ([`crate::ingest::srt`]), which is why it lives here, below both. It
 //! knows nothing about files or connections: bytes in ([`TsFrames::push`], then
 //! [`TsFrames::finish`] at the end of the stream), frames out ([`TsFrames::poll_frame`]).
 //!
