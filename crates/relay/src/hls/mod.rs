@@ -26,11 +26,17 @@
 //! * **Memory.** One segment in flight (at most [`fetch::MAX_SEGMENT_BYTES`]) and at most
 //!   [`CHANNEL_FRAMES`] frames queued: the reader fetches the next segment when the queue has
 //!   room, i.e. a few seconds before the frames run out.
-//! * **Ends.** EXT-X-ENDLIST (every segment played) is [`SourceEvent::Finished`]-like: the
-//!   relay closes the destination and finishes, as for a playlist of files. A playlist that
-//!   stops changing is a retryable source error ([`ErrorKind::Timeout`], "HLS playlist
-//!   unchanged …"); a reconnect resumes after the last segment fetched ([`Resume`]), so a
-//!   stale playlist is not replayed.
+//! * **Ends.** EXT-X-ENDLIST (every segment played) is an unpublish
+//!   ([`SourceEvent::Ended`]): the relay holds the destination session for its grace period
+//!   while the reader keeps reloading the playlist. A producer killed and restarted writes
+//!   the tag, then a new playlist (continued, or numbered from 0 again, even with the same
+//!   segment names): what it lists after the end is played as a new run, on the same
+//!   destination session, timeline rebased. A stale copy of the ended playlist lists nothing
+//!   new and is not replayed. A playlist that stops changing without the tag is a retryable
+//!   source error ([`ErrorKind::Timeout`], "HLS playlist unchanged …"). A reconnect resumes
+//!   after the last segment fetched ([`Resume`]), so a stale playlist is not replayed; an
+//!   outage probe counts only segments listed after its first look
+//!   ([`Resume::new_segments_only`]).
 //! * **Not built yet** (refused with [`ErrorKind::Unsupported`] naming them): fMP4/CMAF
 //!   segments (EXT-X-MAP), AES-128 encryption, audio renditions in separate playlists.
 
@@ -65,22 +71,55 @@ pub const MAX_LATE: Duration = Duration::from_secs(1);
 pub const CHANNEL_FRAMES: usize = 256;
 
 /// What a relay's HLS connections share: where the last one stopped, so a reconnect does not
-/// replay segments already relayed.
+/// replay segments already relayed (a stale copy of an ended playlist included).
 #[derive(Debug, Default)]
 pub struct Resume {
-    last: Mutex<Option<(Url, Option<ByteRange>)>>,
+    state: Mutex<ResumeState>,
+}
+
+#[derive(Debug, Default)]
+struct ResumeState {
+    /// The last segment fetched (or, for a probe, the last one listed at first).
+    last: Option<(Url, Option<ByteRange>)>,
+    /// Only segments listed after the first load count (a probe of the source's return).
+    new_only: bool,
 }
 
 impl Resume {
+    /// A `Resume` for which everything the first playlist loaded lists counts as played: only
+    /// segments a later load adds are fetched. What an outage probe uses — the source is
+    /// "back" when it has media newer than what the failed relay saw, not when a stale
+    /// playlist (ended or not) is still served.
+    pub fn new_segments_only() -> Resume {
+        Resume {
+            state: Mutex::new(ResumeState {
+                last: None,
+                new_only: true,
+            }),
+        }
+    }
+
     fn set(&self, uri: &Url, range: Option<ByteRange>) {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((uri.clone(), range));
+        self.lock().last = Some((uri.clone(), range));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ResumeState> {
+        // Plain data: a panic while holding the lock leaves nothing half-done.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `playlist` without the segments up to and including the last one fetched, when it
     /// is listed.
     fn after(&self, mut playlist: MediaPlaylist) -> MediaPlaylist {
-        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let Some((uri, range)) = last else {
+        let mut state = self.lock();
+        let Some((uri, range)) = state.last.clone() else {
+            if state.new_only
+                && let Some(last) = playlist.segments.last()
+            {
+                state.last = Some((last.uri.clone(), last.byte_range));
+                playlist.media_sequence = playlist.end_sequence();
+                playlist.segments.clear();
+            }
             return playlist;
         };
         if let Some(i) = playlist
@@ -169,6 +208,11 @@ impl HlsSource {
             }
             match self.rx.recv().await {
                 Some(Ok(SourceEvent::Frame(frame))) => self.pending = Some(frame),
+                Some(Ok(SourceEvent::Ended)) => {
+                    // Whatever follows is a new run, paced from its own first frame.
+                    self.pace = None;
+                    return Ok(SourceEvent::Ended);
+                }
                 Some(event) => return event,
                 None => {
                     return Err(RelayError::new(

@@ -88,7 +88,8 @@ impl Reader {
         }
     }
 
-    /// Follows the playlist until it ends, fails, or the source is dropped.
+    /// Follows the playlist until it fails or the source is dropped (an end, EXT-X-ENDLIST, is
+    /// reported and the playlist followed on).
     pub(super) async fn run(mut self, first: MediaPlaylist, requested_at: std::time::Instant) {
         let first = self.resume.after(first);
         self.tracker.handle_playlist(first, requested_at);
@@ -127,9 +128,15 @@ impl Reader {
                         info!(url = %self.url, previous_sequence, sequence, resumed_by_uri, "HLS media sequence reset")
                     }
                     TrackerEvent::Ended => {
-                        info!(url = %self.url, "HLS playlist ended (EXT-X-ENDLIST)");
-                        self.out.finish(&self.tx).await?;
-                        return Ok(Ok(SourceEvent::Finished));
+                        // Like an unpublish: the relay holds the destination for its grace
+                        // period while the playlist is reloaded for a new run.
+                        info!(url = %self.url, "HLS playlist ended (EXT-X-ENDLIST); waiting for more");
+                        // What the demuxer holds goes out; a new run gets a new demuxer.
+                        self.out.restart(&self.tx).await?;
+                        self.tx
+                            .send(Ok(SourceEvent::Ended))
+                            .await
+                            .map_err(|_| Closed)?;
                     }
                     TrackerEvent::Stalled(e) => {
                         // What the demuxer still holds goes out first: a reconnect resumes
