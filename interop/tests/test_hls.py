@@ -217,3 +217,55 @@ def test_a_producer_stopped_and_restarted_continues_one_session(procs, baton_bin
     assert abs((a2[0] - v2[0]) - head) <= 25, (a2[0], v2[0], head)
     assert abs((a2[-1] - v2[-1]) - tail) <= 25, (a2[-1], v2[-1], tail)
     assert abs(a1[0] - v1[0]) <= 100, (a1[0], v1[0])
+
+
+def relay_whole_clip(procs, baton_bin, tmp_path, extra=(), clip_setup=None):
+    """A 6 s clip copied into a live HLS playlist (`extra`: the muxer's options) and relayed
+    from its first segment into nginx-rtmp until the end (EXT-X-ENDLIST, then 3 s of grace):
+    returns ffprobe of the clip and of the one recording, after the common checks (one
+    session, DTS strictly increasing)."""
+    root = tmp_path / "www"
+    (root / "hls").mkdir(parents=True)
+    nginx = start_nginx(procs, tmp_path, http_root=root)
+    clip = tmp_path / "clip.ts"
+    source = encode_clip(clip, 6)
+    if clip_setup is not None:
+        clip_setup(root)
+    producer = hls_copy(procs, clip, root, "ffmpeg-hls", extra=extra)
+    playlist = root / "hls" / "live.m3u8"
+    wait_for(lambda: playlist.exists(), 15, "ffmpeg wrote the playlist", interval=0.02)
+    relay = start_relay(
+        baton_bin, procs, nginx.http_url("hls/live.m3u8"), nginx.rtmp_url("x"),
+        "--grace", "3s", "--status-interval", "1s",
+    )
+    assert producer.wait(30) == 0, producer.stderr()
+    assert relay.wait(timeout=30) == 1, relay.stderr()
+    assert "EXT-X-ENDLIST" in relay.stderr()
+    time.sleep(1)
+    publishes = [line for line in nginx.publishes() if "name='x'" in line]
+    assert len(publishes) == 1, nginx.publishes()
+    records = [p for p in nginx.records() if p.name.startswith("x")]
+    assert len(records) == 1, records
+    probe = probe_file(records[0])
+    for kind in ("video", "audio"):
+        dts = probe.dts(kind)
+        assert strictly_increasing(dts) == [], (kind, strictly_increasing(dts)[:5])
+    return source, probe, relay
+
+
+def assert_every_frame(source, probe):
+    """Every frame of the clip, once, A/V as in the clip (within an audio frame)."""
+    assert probe.count("video") == source.count("video"), (probe.count("video"), source.count("video"))
+    assert probe.count("audio") == source.count("audio"), (probe.count("audio"), source.count("audio"))
+    assert probe.keyframes() == source.keyframes()
+    head = ms(source.dts("audio")[0] - source.dts("video")[0])
+    ours = probe.dts("audio")[0] - probe.dts("video")[0]
+    assert abs(ours - head) <= 25, (ours, head)
+
+
+def test_fmp4_segments_are_relayed(procs, baton_bin, tmp_path):
+    source, probe, _ = relay_whole_clip(
+        procs, baton_bin, tmp_path,
+        extra=("-bsf:a", "aac_adtstoasc", "-hls_segment_type", "fmp4"),
+    )
+    assert_every_frame(source, probe)

@@ -136,6 +136,15 @@ async fn origin() -> (Arc<Origin>, String) {
         }
         all.extend_from_slice(&bytes);
     }
+    let fmp4 = format!("{}/tests/fixtures/hls/fmp4", env!("CARGO_MANIFEST_DIR"));
+    segments.insert(
+        "f/init.mp4".to_string(),
+        Bytes::from(std::fs::read(format!("{fmp4}/init.mp4")).unwrap()),
+    );
+    for i in 0..SEGMENTS {
+        let bytes = std::fs::read(format!("{fmp4}/seg{i}.m4s")).unwrap();
+        segments.insert(format!("f/seg{i}.m4s"), Bytes::from(bytes));
+    }
     // The whole run in one resource, for EXT-X-BYTERANGE.
     let all = Bytes::from(all);
     segments.insert("ranged/all.ts".to_string(), all.clone());
@@ -465,18 +474,69 @@ async fn a_document_that_is_not_a_playlist_is_a_protocol_error() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn fmp4_and_aes_128_playlists_are_refused_by_name() {
-    let e = failure(|live| live.extra = "#EXT-X-MAP:URI=\"init.mp4\"\n".into()).await;
-    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Unsupported));
-    assert!(!e.retryable);
-    assert!(e.message.contains("fMP4/CMAF segments"), "{e}");
-
+async fn aes_128_playlists_are_refused_by_name() {
     let e = failure(|live| {
         live.extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"key.bin\"\n".into();
     })
     .await;
     assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Unsupported));
+    assert!(!e.retryable);
     assert!(e.message.contains("AES-128"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn fmp4_segments_are_relayed_like_transport_streams() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    origin.live.lock().unwrap().extra = "#EXT-X-MAP:URI=\"f/init.mp4\"\n".into();
+    let producer = produce(
+        &origin,
+        (0..SEGMENTS).map(|i| format!("f/seg{i}.m4s")).collect(),
+    );
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    let status = relay.status_cell();
+    let frames = observe(&sub, Duration::from_secs(60)).await;
+    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
+    producer.await.unwrap();
+    assert_eq!(status.snapshot().destination_sessions, 1);
+    // Sequence headers from the initialisation section, then f0..f7, each once: a keyframe a
+    // second, 25 fps, AAC alongside.
+    assert!(
+        frames
+            .iter()
+            .any(|(_, f)| f.config && f.kind == TagType::Video)
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|(_, f)| f.config && f.kind == TagType::Audio)
+    );
+    let video = media(&frames, TagType::Video);
+    let audio = media(&frames, TagType::Audio);
+    assert_eq!(video.len(), SEGMENTS * 25);
+    assert_eq!(video.iter().filter(|f| f.keyframe).count(), SEGMENTS);
+    assert!(video[0].keyframe);
+    // 48 kHz AAC, 1024 samples a frame: 8 s is 375 frames and the encoder's flush.
+    assert!(
+        (370..=385).contains(&audio.len()),
+        "{} audio frames",
+        audio.len()
+    );
+    for track in [&video, &audio] {
+        assert!(track.windows(2).all(|w| w[0].dts < w[1].dts));
+    }
+    let gap = video.windows(2).map(|w| w[1].dts - w[0].dts).max().unwrap();
+    assert!(gap <= 40, "video gap {gap} ms");
+    // B-frames: composition offsets carried.
+    assert!(video.iter().any(|f| f.composition_time() > 0));
+    // A/V as ffprobe shows the files: the initialisation section's edit list starts the
+    // audio 58 ms after the video.
+    let (v, a) = (video[0].dts, audio[0].dts);
+    assert!(
+        (a - v - 58).abs() <= 1,
+        "video starts at {v} ms, audio at {a} ms"
+    );
 }
 
 /// A producer that lists `entries` one a second after the first, then ends the playlist.

@@ -1,10 +1,10 @@
-//! The HLS live source: a media playlist followed at its live edge, its MPEG-TS segments
-//! demuxed into frames on one continuous timeline, paced at real time.
+//! The HLS live source: a media playlist followed at its live edge, its MPEG-TS or fMP4
+//! segments demuxed into frames on one continuous timeline, paced at real time.
 //!
 //! ```text
-//!   reader task: playlist loads ─▶ LiveTracker ─▶ segment GETs ─▶ TsFrames ─▶ Timeline
-//!                                                                     │ bounded channel
-//!   HlsSource::next: ◀── paced (a frame leaves when the clock reaches its DTS) ◀─┘
+//!   reader task: playlist loads ─▶ LiveTracker ─▶ segment GETs ─▶ TsFrames   ─▶ Timeline
+//!                                                 (+ EXT-X-MAP)   Fmp4Frames      │
+//!   HlsSource::next: ◀── paced (a frame leaves when the clock reaches its DTS) ◀──┘ channel
 //! ```
 //!
 //! * **Requests** go through the account's egress ([`baton_net::egress::http`]): the playlist
@@ -14,12 +14,18 @@
 //!   durations from the end, reload after a target duration (half of one when nothing
 //!   changed), skip ahead when far behind, a segment that fails once asked for again, a
 //!   sequence reset followed by URI.
-//! * **Timeline.** Segments that continue each other go into one [`TsFrames`] (its
-//!   timestamps run on across segments, 33-bit wraps included). At a timeline break the
-//!   tracker names (EXT-X-DISCONTINUITY, a media-sequence reset, segments skipped) the
-//!   demuxer is finished and a new one begins, placed on the output timeline as the playlist
-//!   player places its items ([`Timeline::begin_seamless_segment`] after a
-//!   [`SegmentLookahead`]): presentation continues where the previous run ended.
+//! * **Segments.** MPEG-TS into [`TsFrames`]; fMP4/CMAF (EXT-X-MAP) into `Fmp4Frames`,
+//!   which reads each media segment with [`baton_mp4::fragment`] against the initialisation
+//!   section (fetched once, again when the tag names another one; at most
+//!   `fetch::MAX_INIT_BYTES`). The same FLV bodies and millisecond timeline either way; an
+//!   fMP4 segment that cannot be read is skipped with a warning.
+//! * **Timeline.** Segments that continue each other go into one demuxer (its timestamps run
+//!   on across segments, 33-bit wraps included, `tfdt` for fMP4). At a timeline break the
+//!   tracker names (EXT-X-DISCONTINUITY, a media-sequence reset, segments skipped, a new
+//!   initialisation section or segment format) the demuxer is finished and a new one
+//!   begins, placed on the output timeline as the playlist player places its items
+//!   ([`Timeline::begin_seamless_segment`] after a [`SegmentLookahead`]): presentation
+//!   continues where the previous run ended.
 //! * **Pacing.** A frame leaves when the clock reaches its output DTS, at most
 //!   [`LEAD`] early; a frame more than [`MAX_LATE`] late (a slow segment fetch) moves the
 //!   clock instead of bursting the backlog into the destination.
@@ -37,10 +43,11 @@
 //!   after the last segment fetched ([`Resume`]), so a stale playlist is not replayed; an
 //!   outage probe counts only segments listed after its first look
 //!   ([`Resume::new_segments_only`]).
-//! * **Not built yet** (refused with [`ErrorKind::Unsupported`] naming them): fMP4/CMAF
-//!   segments (EXT-X-MAP), AES-128 encryption, audio renditions in separate playlists.
+//! * **Not built yet** (refused with [`ErrorKind::Unsupported`] naming them): AES-128
+//!   encryption, audio renditions in separate playlists.
 
 mod fetch;
+mod fmp4;
 mod reader;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,19 +5,23 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use baton_hls::{
-    LiveTracker, MediaPlaylist, SegmentRequest, StallError, TrackerConfig, TrackerEvent,
+    InitSection, LiveTracker, MediaPlaylist, SegmentRequest, StallError, TrackerConfig,
+    TrackerEvent,
 };
 use baton_media::Frame;
 use baton_media::timeline::{SegmentLookahead, Timeline, TimelineConfig};
+use baton_mp4::{InitSegment, Mp4Error};
 use baton_mpegts::PACKET_LEN;
 use baton_net::egress::Egress;
+use bytes::Bytes;
 use reqwest::Url;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use tracing::{info, warn};
 
 use super::Resume;
-use super::fetch::{self, MAX_SEGMENT_BYTES};
+use super::fetch::{self, MAX_INIT_BYTES, MAX_SEGMENT_BYTES};
+use super::fmp4::Fmp4Frames;
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::event::SourceEvent;
 use crate::ts::TsFrames;
@@ -33,23 +37,19 @@ type Tx = mpsc::Sender<Result<SourceEvent, RelayError>>;
 /// Refuses a playlist whose segments need what is not built yet.
 pub(super) fn refuse_unbuilt(url: &Url, playlist: &MediaPlaylist) -> Result<(), RelayError> {
     for segment in &playlist.segments {
-        refuse_segment(url, segment.map.is_some(), segment.key.is_some())?;
+        refuse_segment(url, segment.key.is_some())?;
     }
     Ok(())
 }
 
-fn refuse_segment(url: &Url, map: bool, key: bool) -> Result<(), RelayError> {
-    let what = if map {
-        "HLS fMP4/CMAF segments (EXT-X-MAP) are not supported yet"
-    } else if key {
-        "HLS AES-128 encrypted segments (EXT-X-KEY) are not supported yet"
-    } else {
+fn refuse_segment(url: &Url, key: bool) -> Result<(), RelayError> {
+    if !key {
         return Ok(());
-    };
+    }
     Err(RelayError::new(
         Side::Source,
         ErrorKind::Unsupported,
-        format!("{url}: {what}"),
+        format!("{url}: HLS AES-128 encrypted segments (EXT-X-KEY) are not supported yet"),
     ))
 }
 
@@ -62,6 +62,8 @@ pub(super) struct Reader {
     /// cut after the last segment an earlier connection fetched).
     fetched: bool,
     bytes_in: Arc<AtomicU64>,
+    /// The fMP4 initialisation section in use.
+    init: Option<(InitSection, Arc<InitSegment>)>,
     out: Output,
     tx: Tx,
 }
@@ -83,6 +85,7 @@ impl Reader {
             resume,
             fetched: false,
             bytes_in,
+            init: None,
             out: Output::new(timeline),
             tx,
         }
@@ -194,9 +197,22 @@ impl Reader {
         &mut self,
         request: &SegmentRequest,
     ) -> Result<Result<(), RelayError>, Closed> {
-        if let Err(e) = refuse_segment(&request.uri, request.map.is_some(), request.key.is_some()) {
+        if let Err(e) = refuse_segment(&request.uri, request.key.is_some()) {
             return Ok(Err(e));
         }
+        // An fMP4 segment needs its initialisation section: fetched when it changes.
+        let init = match &request.map {
+            Some(map) => match self.init(map).await? {
+                Ok(init) => Some(init),
+                Err(e) if !e.retryable => return Ok(Err(e)),
+                Err(e) => {
+                    warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS initialisation section failed");
+                    self.tracker.segment_failed();
+                    return Ok(Ok(()));
+                }
+            },
+            None => None,
+        };
         let get = fetch::get(
             &self.egress,
             &request.uri,
@@ -227,8 +243,57 @@ impl Reader {
             info!(sequence = request.sequence, ?reason, "HLS timeline break");
             self.out.restart(&self.tx).await?;
         }
-        self.out.feed(&data, &self.tx).await?;
+        self.out.select(init, &self.tx).await?;
+        if let Err(e) = self.out.feed(&data, &self.tx).await? {
+            warn!(sequence = request.sequence, error = %e, "HLS fMP4 segment unreadable; skipped");
+        }
         Ok(Ok(()))
+    }
+
+    /// The parsed initialisation section `map` names: the one in use, or fetched and parsed.
+    /// The outer error: the source is gone; the inner: this section failed.
+    async fn init(
+        &mut self,
+        map: &InitSection,
+    ) -> Result<Result<Arc<InitSegment>, RelayError>, Closed> {
+        if let Some((current, init)) = &self.init
+            && current == map
+        {
+            return Ok(Ok(Arc::clone(init)));
+        }
+        let get = fetch::get(
+            &self.egress,
+            &map.uri,
+            map.byte_range,
+            MAX_INIT_BYTES,
+            &self.bytes_in,
+        );
+        let fetched = tokio::select! {
+            fetched = get => fetched,
+            _ = self.tx.closed() => return Err(Closed),
+        };
+        let data = match fetched {
+            Ok(data) => data,
+            Err(e) => {
+                return Ok(Err(fetch::fetch_error(
+                    &map.uri,
+                    "initialisation section",
+                    &e,
+                )));
+            }
+        };
+        match InitSegment::parse(&data) {
+            Ok(init) => {
+                let init = Arc::new(init);
+                self.init = Some((map.clone(), Arc::clone(&init)));
+                Ok(Ok(init))
+            }
+            Err(e) => Ok(Err(RelayError::new(
+                Side::Source,
+                ErrorKind::Protocol,
+                format!("HLS initialisation section {}: {e}", map.uri),
+            ))),
+        }
     }
 }
 
@@ -236,9 +301,38 @@ fn stalled(url: &Url, e: &StallError) -> RelayError {
     RelayError::new(Side::Source, ErrorKind::Timeout, format!("{url}: {e}"))
 }
 
-/// Transport stream runs → frames on the output timeline.
+/// What demuxes the current run: a transport stream, or fMP4 of one initialisation section.
+#[derive(Debug)]
+enum Demux {
+    Ts(Box<TsFrames>),
+    Fmp4(Arc<InitSegment>, Fmp4Frames),
+}
+
+impl Demux {
+    fn finish(&mut self) {
+        if let Demux::Ts(ts) = self {
+            ts.finish();
+        }
+    }
+
+    fn poll_frame(&mut self) -> Option<Frame> {
+        match self {
+            Demux::Ts(ts) => ts.poll_frame(),
+            Demux::Fmp4(_, f) => f.poll_frame(),
+        }
+    }
+
+    fn take_dropped(&mut self) -> Vec<String> {
+        match self {
+            Demux::Ts(ts) => ts.take_dropped(),
+            Demux::Fmp4(_, f) => f.take_dropped(),
+        }
+    }
+}
+
+/// Segment runs (transport stream or fMP4) → frames on the output timeline.
 struct Output {
-    ts: TsFrames,
+    demux: Demux,
     /// The current run's first frames, until where its tracks start is known.
     lookahead: Option<SegmentLookahead>,
     timeline: Timeline,
@@ -247,41 +341,78 @@ struct Output {
 impl Output {
     fn new(config: TimelineConfig) -> Output {
         Output {
-            ts: TsFrames::default(),
+            demux: Demux::Ts(Box::default()),
             lookahead: Some(SegmentLookahead::new()),
             timeline: Timeline::new(config),
         }
     }
 
-    /// Demuxes `data` (the next segment of the current run) and sends its frames.
-    async fn feed(&mut self, data: &[u8], tx: &Tx) -> Result<(), Closed> {
-        for piece in data.chunks(PUSH) {
-            self.ts.push(piece);
-            self.drain(tx).await?;
+    /// Makes the demuxer the next segment needs (`init`: fMP4 with that initialisation
+    /// section; `None`: a transport stream) the current one: a change of format or of
+    /// initialisation section starts a new run.
+    async fn select(&mut self, init: Option<Arc<InitSegment>>, tx: &Tx) -> Result<(), Closed> {
+        let same = match (&self.demux, &init) {
+            (Demux::Ts(_), None) => true,
+            (Demux::Fmp4(current, _), Some(init)) => Arc::ptr_eq(current, init),
+            _ => false,
+        };
+        if same {
+            return Ok(());
+        }
+        self.restart(tx).await?;
+        if let Some(init) = init {
+            self.demux = Demux::Fmp4(Arc::clone(&init), Fmp4Frames::new((*init).clone()));
         }
         Ok(())
+    }
+
+    /// Demuxes `data` (the next segment of the current run) and sends its frames. The inner
+    /// error: an fMP4 segment that could not be read (nothing of it is sent).
+    async fn feed(&mut self, data: &Bytes, tx: &Tx) -> Result<Result<(), Mp4Error>, Closed> {
+        match &mut self.demux {
+            Demux::Ts(_) => {
+                for piece in data.chunks(PUSH) {
+                    if let Demux::Ts(ts) = &mut self.demux {
+                        ts.push(piece);
+                    }
+                    self.drain(tx).await?;
+                }
+            }
+            Demux::Fmp4(_, f) => {
+                if let Err(e) = f.push(data) {
+                    return Ok(Err(e));
+                }
+                self.drain(tx).await?;
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Ends the current run (its held frames sent) and starts another, placed seamlessly.
     async fn restart(&mut self, tx: &Tx) -> Result<(), Closed> {
         self.finish(tx).await?;
-        self.ts = TsFrames::default();
+        self.demux = match &self.demux {
+            Demux::Ts(_) => Demux::Ts(Box::default()),
+            Demux::Fmp4(init, _) => {
+                Demux::Fmp4(Arc::clone(init), Fmp4Frames::new((**init).clone()))
+            }
+        };
         self.lookahead = Some(SegmentLookahead::new());
         Ok(())
     }
 
     /// Ends the current run: every frame it holds is sent.
     async fn finish(&mut self, tx: &Tx) -> Result<(), Closed> {
-        self.ts.finish();
+        self.demux.finish();
         self.drain(tx).await?;
         self.begin(tx).await
     }
 
     async fn drain(&mut self, tx: &Tx) -> Result<(), Closed> {
-        for stream in self.ts.take_dropped() {
+        for stream in self.demux.take_dropped() {
             warn!(stream = %stream, "HLS stream not relayed");
         }
-        while let Some(frame) = self.ts.poll_frame() {
+        while let Some(frame) = self.demux.poll_frame() {
             match self.lookahead.as_mut() {
                 Some(ahead) => {
                     ahead.push(frame);
