@@ -5,6 +5,7 @@ as an Alibaba task with SourceProtocol=hls created through the official SDK, onc
 producer stopped (EXT-X-ENDLIST) and started again mid-stream.
 """
 
+import os
 import signal
 import subprocess
 import time
@@ -269,3 +270,46 @@ def test_fmp4_segments_are_relayed(procs, baton_bin, tmp_path):
         extra=("-bsf:a", "aac_adtstoasc", "-hls_segment_type", "fmp4"),
     )
     assert_every_frame(source, probe)
+
+
+def key_info(root, served_key):
+    """ffmpeg's key info file: segments encrypted with a random key, the playlist naming
+    `enc.key` (served: `served_key`, or the real key), no IV (the sequence number is)."""
+    key = os.urandom(16)
+    (root / "secret.key").write_bytes(key)
+    (root / "hls" / "enc.key").write_bytes(served_key if served_key is not None else key)
+    info = root / "key.info"
+    info.write_text(f"enc.key\n{root / 'secret.key'}\n")
+    return info
+
+
+def test_aes_128_segments_are_relayed(procs, baton_bin, tmp_path):
+    info = tmp_path / "www" / "key.info"
+    source, probe, _ = relay_whole_clip(
+        procs, baton_bin, tmp_path,
+        extra=("-hls_key_info_file", str(info)),
+        clip_setup=lambda root: key_info(root, None),
+    )
+    assert "#EXT-X-KEY:METHOD=AES-128" in (tmp_path / "www" / "hls" / "live.m3u8").read_text()
+    assert_every_frame(source, probe)
+
+
+def test_a_wrong_aes_key_is_a_named_source_error(procs, baton_bin, tmp_path):
+    root = tmp_path / "www"
+    (root / "hls").mkdir(parents=True)
+    nginx = start_nginx(procs, tmp_path, http_root=root)
+    clip = tmp_path / "clip.ts"
+    encode_clip(clip, 4)
+    info = key_info(root, bytes(16))
+    producer = hls_copy(procs, clip, root, "ffmpeg-hls", extra=("-hls_key_info_file", str(info)))
+    playlist = root / "hls" / "live.m3u8"
+    wait_for(lambda: playlist.exists(), 15, "ffmpeg wrote the playlist", interval=0.02)
+    relay = start_relay(
+        baton_bin, procs, nginx.http_url("hls/live.m3u8"), nginx.rtmp_url("x"),
+        "--grace", "3s",
+    )
+    assert producer.wait(30) == 0, producer.stderr()
+    assert relay.wait(timeout=30) == 1, relay.stderr()
+    assert "cannot decrypt with the AES-128 key" in relay.stderr(), relay.stderr()[-2000:]
+    assert "panicked" not in relay.stderr()
+    assert not [p for p in nginx.publishes() if "name='x'" in p]

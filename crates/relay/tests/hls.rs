@@ -136,6 +136,19 @@ async fn origin() -> (Arc<Origin>, String) {
         }
         all.extend_from_slice(&bytes);
     }
+    // AES-128 copies under `k/`, the IV the sequence number (each is published at its own
+    // number), with their key and two wrong ones.
+    for i in 0..SEGMENTS {
+        let plain = &segments[&format!("a/seg{i}.ts")];
+        let iv = (i as u128).to_be_bytes();
+        segments.insert(
+            format!("k/seg{i}.ts"),
+            Bytes::from(encrypt(&KEY, &iv, plain)),
+        );
+    }
+    segments.insert("k/key.bin".into(), Bytes::from_static(&KEY));
+    segments.insert("k/wrong.bin".into(), Bytes::from_static(&[0x55; 16]));
+    segments.insert("k/long.bin".into(), Bytes::from_static(&[0x55; 17]));
     let fmp4 = format!("{}/tests/fixtures/hls/fmp4", env!("CARGO_MANIFEST_DIR"));
     segments.insert(
         "f/init.mp4".to_string(),
@@ -161,6 +174,27 @@ async fn origin() -> (Arc<Origin>, String) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (origin, format!("http://{addr}/live.m3u8"))
+}
+
+const KEY: [u8; 16] = *b"baton-hls-key-01";
+
+/// AES-128-CBC with PKCS#7, as an HLS packager writes it.
+fn encrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::generic_array::GenericArray;
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let cipher = aes::Aes128::new(GenericArray::from_slice(key));
+    let pad = 16 - data.len() % 16;
+    let mut out = data.to_vec();
+    out.extend(std::iter::repeat_n(pad as u8, pad));
+    let mut previous = *iv;
+    for block in out.chunks_exact_mut(16) {
+        for (b, p) in block.iter_mut().zip(previous) {
+            *b ^= p;
+        }
+        cipher.encrypt_block(GenericArray::from_mut_slice(block));
+        previous.copy_from_slice(block);
+    }
+    out
 }
 
 fn relay(url: &str, net: &Arc<MemoryNetwork>, grace: Duration) -> Relay {
@@ -437,7 +471,8 @@ async fn a_playlist_that_stops_changing_fails_the_relay_with_a_stall_and_is_not_
     assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
 }
 
-/// The relay's error for a playlist served as `live` says (grace 3 s).
+/// The relay's error for a playlist served as `live` says (grace 20 s: paused time jumps
+/// ahead while the real loopback requests are in flight).
 async fn failure(set: impl FnOnce(&mut Live)) -> baton_relay::RelayError {
     let (net, _hub) = world();
     let (origin, url) = origin().await;
@@ -445,7 +480,7 @@ async fn failure(set: impl FnOnce(&mut Live)) -> baton_relay::RelayError {
         origin.publish(&format!("a/seg{i}.ts"), false);
     }
     set(&mut origin.live.lock().unwrap());
-    let relay = relay(&url, &net, Duration::from_secs(3));
+    let relay = relay(&url, &net, Duration::from_secs(20));
     tokio::time::timeout(Duration::from_secs(60), relay.wait())
         .await
         .expect("the relay ends")
@@ -474,14 +509,50 @@ async fn a_document_that_is_not_a_playlist_is_a_protocol_error() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn aes_128_playlists_are_refused_by_name() {
+async fn aes_128_segments_are_decrypted() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    origin.live.lock().unwrap().extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"k/key.bin\"\n".into();
+    let producer = produce(
+        &origin,
+        (0..SEGMENTS).map(|i| format!("k/seg{i}.ts")).collect(),
+    );
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    let frames = observe(&sub, Duration::from_secs(60)).await;
+    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
+    producer.await.unwrap();
+    // Every segment, decrypted with the IV of its sequence number.
+    let video = media(&frames, TagType::Video);
+    assert_eq!(video.len(), SEGMENTS * 25);
+    assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrong_aes_key_is_a_named_source_error() {
     let e = failure(|live| {
-        live.extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"key.bin\"\n".into();
+        live.extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"k/wrong.bin\"\n".into();
+        live.window = (0..4).map(|i| (format!("k/seg{i}.ts"), false)).collect();
+    })
+    .await;
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Protocol));
+    assert!(e.retryable);
+    assert!(
+        e.message.contains("cannot decrypt") && e.message.contains("k/wrong.bin"),
+        "{e}"
+    );
+    let e = failure(|live| {
+        live.extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"k/long.bin\"\n".into();
+        live.window = (0..4).map(|i| (format!("k/seg{i}.ts"), false)).collect();
+    })
+    .await;
+    assert!(e.message.contains("17 bytes, not the 16"), "{e}");
+    let e = failure(|live| {
+        live.extra = "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"k/key.bin\"\n".into();
     })
     .await;
     assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Unsupported));
-    assert!(!e.retryable);
-    assert!(e.message.contains("AES-128"), "{e}");
+    assert!(e.message.contains("SAMPLE-AES"), "{e}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -43,9 +43,17 @@
 //!   after the last segment fetched ([`Resume`]), so a stale playlist is not replayed; an
 //!   outage probe counts only segments listed after its first look
 //!   ([`Resume::new_segments_only`]).
-//! * **Not built yet** (refused with [`ErrorKind::Unsupported`] naming them): AES-128
-//!   encryption, audio renditions in separate playlists.
+//! * **AES-128** (EXT-X-KEY METHOD=AES-128): the key is fetched through the egress like a
+//!   segment (once per key URI, exactly 16 bytes), each segment (and an encrypted
+//!   initialisation section) decrypted whole, CBC with PKCS#7, the IV from the tag or the
+//!   media sequence number (`crypt`). A wrong key fails the padding check (or leaves a
+//!   transport stream without its sync byte): a retryable source error naming the segment
+//!   and the key, never a skipped segment. SAMPLE-AES and DRM key formats are refused by the
+//!   playlist parser, naming them.
+//! * **Not built yet** (refused with [`ErrorKind::Unsupported`] naming them): audio
+//!   renditions in separate playlists.
 
+mod crypt;
 mod fetch;
 mod fmp4;
 mod reader;
@@ -175,7 +183,6 @@ impl HlsSource {
         let bytes_in = Arc::new(AtomicU64::new(0));
         let requested_at = Instant::now().into_std();
         let (media_url, playlist) = fetch::load_media(egress, &url, &bytes_in).await?;
-        reader::refuse_unbuilt(&media_url, &playlist)?;
         let tracker = TrackerConfig::default();
         // The tracker reports a playlist that stopped changing within its limit and half a
         // target duration (its reload cadence); the relay's frame-gap stall detection waits

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use baton_hls::{
-    InitSection, LiveTracker, MediaPlaylist, SegmentRequest, StallError, TrackerConfig,
+    InitSection, LiveTracker, MediaPlaylist, SegmentKey, SegmentRequest, StallError, TrackerConfig,
     TrackerEvent,
 };
 use baton_media::Frame;
 use baton_media::timeline::{SegmentLookahead, Timeline, TimelineConfig};
 use baton_mp4::{InitSegment, Mp4Error};
-use baton_mpegts::PACKET_LEN;
+use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
 use baton_net::egress::Egress;
 use bytes::Bytes;
 use reqwest::Url;
@@ -20,7 +20,8 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{info, warn};
 
 use super::Resume;
-use super::fetch::{self, MAX_INIT_BYTES, MAX_SEGMENT_BYTES};
+use super::crypt;
+use super::fetch::{self, MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
 use super::fmp4::Fmp4Frames;
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::event::SourceEvent;
@@ -34,25 +35,6 @@ struct Closed;
 
 type Tx = mpsc::Sender<Result<SourceEvent, RelayError>>;
 
-/// Refuses a playlist whose segments need what is not built yet.
-pub(super) fn refuse_unbuilt(url: &Url, playlist: &MediaPlaylist) -> Result<(), RelayError> {
-    for segment in &playlist.segments {
-        refuse_segment(url, segment.key.is_some())?;
-    }
-    Ok(())
-}
-
-fn refuse_segment(url: &Url, key: bool) -> Result<(), RelayError> {
-    if !key {
-        return Ok(());
-    }
-    Err(RelayError::new(
-        Side::Source,
-        ErrorKind::Unsupported,
-        format!("{url}: HLS AES-128 encrypted segments (EXT-X-KEY) are not supported yet"),
-    ))
-}
-
 pub(super) struct Reader {
     egress: Egress,
     url: Url,
@@ -64,6 +46,8 @@ pub(super) struct Reader {
     bytes_in: Arc<AtomicU64>,
     /// The fMP4 initialisation section in use.
     init: Option<(InitSection, Arc<InitSegment>)>,
+    /// The AES-128 key in use, by URI.
+    key: Option<(Url, [u8; 16])>,
     out: Output,
     tx: Tx,
 }
@@ -86,6 +70,7 @@ impl Reader {
             fetched: false,
             bytes_in,
             init: None,
+            key: None,
             out: Output::new(timeline),
             tx,
         }
@@ -168,9 +153,6 @@ impl Reader {
             };
             match loaded {
                 Ok(baton_hls::Playlist::Media(playlist)) => {
-                    if let Err(e) = refuse_unbuilt(&self.url, &playlist) {
-                        return Ok(Err(e));
-                    }
                     let playlist = if self.fetched {
                         playlist
                     } else {
@@ -197,9 +179,20 @@ impl Reader {
         &mut self,
         request: &SegmentRequest,
     ) -> Result<Result<(), RelayError>, Closed> {
-        if let Err(e) = refuse_segment(&request.uri, request.key.is_some()) {
-            return Ok(Err(e));
-        }
+        // An encrypted segment needs its key: fetched when it changes.
+        let key = match &request.key {
+            Some(key) => match self.key(key).await? {
+                Ok(bytes) => Some((bytes, key)),
+                // Refused, or not a key: every segment would fail the same way.
+                Err(e) if !e.retryable || e.kind == ErrorKind::Protocol => return Ok(Err(e)),
+                Err(e) => {
+                    warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS key fetch failed");
+                    self.tracker.segment_failed();
+                    return Ok(Ok(()));
+                }
+            },
+            None => None,
+        };
         // An fMP4 segment needs its initialisation section: fetched when it changes.
         let init = match &request.map {
             Some(map) => match self.init(map).await? {
@@ -237,6 +230,21 @@ impl Reader {
             }
         };
         self.tracker.segment_done();
+        let data = match key {
+            Some((bytes, key)) => match crypt::decrypt(&bytes, &key.iv, &data) {
+                // A transport stream starts with its sync byte: a wrong key whose garbage
+                // happens to end in valid padding is caught here.
+                Ok(plain) if request.map.is_some() || plain.first() == Some(&SYNC_BYTE) => {
+                    Bytes::from(plain)
+                }
+                Ok(_) => {
+                    let e = "no MPEG-TS sync byte after decryption (wrong key or IV?)";
+                    return Ok(Err(undecryptable(&request.uri, &key.uri, &e)));
+                }
+                Err(e) => return Ok(Err(undecryptable(&request.uri, &key.uri, &e))),
+            },
+            None => data,
+        };
         self.fetched = true;
         self.resume.set(&request.uri, request.byte_range);
         if let Some(reason) = request.discontinuity {
@@ -248,6 +256,38 @@ impl Reader {
             warn!(sequence = request.sequence, error = %e, "HLS fMP4 segment unreadable; skipped");
         }
         Ok(Ok(()))
+    }
+
+    /// The 16-byte AES-128 key `key` names: the one in use, or fetched (through the egress,
+    /// like segments). The outer error: the source is gone; the inner: the key failed.
+    async fn key(&mut self, key: &SegmentKey) -> Result<Result<[u8; 16], RelayError>, Closed> {
+        if let Some((uri, bytes)) = &self.key
+            && *uri == key.uri
+        {
+            return Ok(Ok(*bytes));
+        }
+        let get = fetch::get(&self.egress, &key.uri, None, MAX_KEY_BYTES, &self.bytes_in);
+        let fetched = tokio::select! {
+            fetched = get => fetched,
+            _ = self.tx.closed() => return Err(Closed),
+        };
+        let data = match fetched {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(fetch::fetch_error(&key.uri, "key", &e))),
+        };
+        let Ok(bytes) = <[u8; 16]>::try_from(&data[..]) else {
+            return Ok(Err(RelayError::new(
+                Side::Source,
+                ErrorKind::Protocol,
+                format!(
+                    "HLS key {}: {} bytes, not the 16 of an AES-128 key",
+                    key.uri,
+                    data.len()
+                ),
+            )));
+        };
+        self.key = Some((key.uri.clone(), bytes));
+        Ok(Ok(bytes))
     }
 
     /// The parsed initialisation section `map` names: the one in use, or fetched and parsed.
@@ -282,6 +322,19 @@ impl Reader {
                 )));
             }
         };
+        let data = match &map.key {
+            Some(key) => {
+                let bytes = match self.key(key).await? {
+                    Ok(bytes) => bytes,
+                    Err(e) => return Ok(Err(e)),
+                };
+                match crypt::decrypt(&bytes, &key.iv, &data) {
+                    Ok(plain) => Bytes::from(plain),
+                    Err(e) => return Ok(Err(undecryptable(&map.uri, &key.uri, &e))),
+                }
+            }
+            None => data,
+        };
         match InitSegment::parse(&data) {
             Ok(init) => {
                 let init = Arc::new(init);
@@ -295,6 +348,16 @@ impl Reader {
             ))),
         }
     }
+}
+
+/// A segment (or initialisation section) that its key does not open: a source error, so the
+/// relay reconnects (fetching the key again) and, if it persists, fails naming it.
+fn undecryptable(uri: &Url, key: &Url, e: &dyn std::fmt::Display) -> RelayError {
+    RelayError::new(
+        Side::Source,
+        ErrorKind::Protocol,
+        format!("HLS segment {uri}: cannot decrypt with the AES-128 key {key}: {e}"),
+    )
 }
 
 fn stalled(url: &Url, e: &StallError) -> RelayError {
