@@ -129,69 +129,6 @@ async fn repeat_time_is_another_name_of_repeat_number() {
 }
 
 #[tokio::test]
-async fn unplayable_playlist_items_are_refused_by_every_api() {
-    let h = Harness::new();
-    for item in [
-        "http://h/live/index.m3u8",
-        "https://h/vod/INDEX.M3U8?sig=x",
-        "/srv/media/a.m3u8",
-    ] {
-        // Alibaba: InvalidParameter naming SourceUrls and the item.
-        let urls = playlist(&["http://h/a.mp4", item]);
-        let (status, body) = create(&h, &[("SourceType", "url"), ("SourceUrls", &urls)]).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{item}: {body}");
-        assert_eq!(body["Code"], "InvalidParameter");
-        let message = body["Message"].as_str().unwrap();
-        assert!(
-            message.contains("SourceUrls") && message.contains(item),
-            "{message}"
-        );
-
-        // Volcengine: InvalidParam.Unsupported naming the item.
-        let (status, body) = h
-            .volc(
-                "CreatePullToPushTask",
-                json!({"StartTime": CAPTURE_TIME, "EndTime": CAPTURE_TIME + HOUR, "Type": 1,
-                       "CycleMode": -1, "SrcAddrS": ["http://h/a.mp4", item],
-                       "DstAddr": "rtmp://d/live/s"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{item}: {body}");
-        let error = &body["ResponseMetadata"]["Error"];
-        assert_eq!(error["Code"], "InvalidParam.Unsupported", "{body}");
-        assert!(error["Message"].as_str().unwrap().contains(item), "{body}");
-
-        // Native: a problem naming source.urls.
-        let (status, _, body) = h
-            .native(
-                Method::POST,
-                "/v1/tasks",
-                Some(TOKEN),
-                &[],
-                Some(
-                    json!({"name": "p", "source": {"type": "url", "urls": ["http://h/a.mp4", item]},
-                            "destination": "rtmp://dst.example.com/live/b",
-                            "start_time": rfc3339(CAPTURE_TIME),
-                            "end_time": rfc3339(CAPTURE_TIME + HOUR)}),
-                ),
-            )
-            .await;
-        assert!(status.is_client_error(), "{item}: {status} {body}");
-        assert_eq!(body["field"], "source.urls", "{body}");
-        assert!(body.to_string().contains(item), "{body}");
-    }
-    // FLV, MP4 and MPEG-TS files are what the player reads; a query naming .m3u8 does not
-    // matter.
-    let urls = playlist(&[
-        "http://h/a.mp4?next=b.m3u8",
-        "http://h/b.FLV",
-        "https://h/seg/0001.TS?sig=x",
-    ]);
-    let (status, body) = create(&h, &[("SourceType", "url"), ("SourceUrls", &urls)]).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-#[tokio::test]
 async fn task_names_with_control_or_bidi_characters_are_refused_by_every_api() {
     let h = Harness::new();
     for name in [

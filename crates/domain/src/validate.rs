@@ -44,11 +44,6 @@ pub struct Unsupported {
     pub value: String,
 }
 
-/// Playlist items Baton cannot play yet, by the extension of the URL's path (ASCII
-/// case-insensitive, query and fragment ignored): HLS playlists. The player reads FLV, MP4
-/// and MPEG-TS files; these would be accepted and then skipped at run time.
-pub const UNPLAYABLE_EXTENSIONS: [&str; 1] = ["m3u8"];
-
 impl TaskSpec {
     /// Whether the task asked for playlist item start/finish callbacks: `NotifyItemSwitch`
     /// set to anything but an empty string, `0`, `false`, `off` or `no` (the field is
@@ -69,11 +64,11 @@ impl TaskSpec {
     }
 
     /// Whether this build can run the task: live sources over RTMP, HTTP-FLV or HLS (MPEG-TS
-    /// segments; fMP4 and AES-128 playlists are refused by the relay when loaded), and file
-    /// playlists (`url`, `vod`; whether local paths and media IDs resolve is the engine's
-    /// configuration) of FLV, MP4 and MPEG-TS files — an item whose path ends in one of
-    /// [`UNPLAYABLE_EXTENSIONS`] is named. Everything else is valid configuration the engine
-    /// cannot serve yet.
+    /// or fMP4 segments, AES-128 or clear; separate audio renditions are refused by the relay
+    /// when loaded), and file playlists (`url`, `vod`; whether local paths and media IDs
+    /// resolve is the engine's configuration) of FLV, MP4 and MPEG-TS files and VOD HLS
+    /// playlists (an item the player cannot play is skipped at run time, naming why).
+    /// Everything else is valid configuration the engine cannot serve yet.
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
             SourceType::Live => match self.source_protocol {
@@ -84,15 +79,7 @@ impl TaskSpec {
                     value: other.as_str().to_owned(),
                 }),
             },
-            // Media IDs are letters, digits, '_' and '-': they have no extension.
-            SourceType::Vod => Ok(()),
-            SourceType::Url => match self.source_urls.iter().find(|u| unplayable(u)) {
-                Some(item) => Err(Unsupported {
-                    field: Field::SourceUrls,
-                    value: item.clone(),
-                }),
-                None => Ok(()),
-            },
+            SourceType::Vod | SourceType::Url => Ok(()),
         }
     }
 
@@ -197,23 +184,6 @@ impl TaskSpec {
             }
         }
     }
-}
-
-/// Whether a playlist item's path ends in an extension Baton cannot play.
-fn unplayable(item: &str) -> bool {
-    // The path: after the authority for URLs, the whole string for local paths; never the
-    // query or fragment (`a.mp4?x=.m3u8` is an MP4).
-    let path = match item.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
-        None => item,
-    };
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    let name = path.rsplit('/').next().unwrap_or("");
-    name.rsplit_once('.').is_some_and(|(_, ext)| {
-        UNPLAYABLE_EXTENSIONS
-            .iter()
-            .any(|u| u.eq_ignore_ascii_case(ext))
-    })
 }
 
 /// The URL schemes of a live source protocol. HTTP-FLV and HLS URLs are not required to end in
@@ -569,37 +539,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn playlist_items_baton_cannot_play_are_named() {
+    fn playlist_items_of_every_kind_baton_plays_are_supported() {
         let mut s = live_spec();
         s.source_type = SourceType::Url;
         s.source_protocol = None;
         for item in [
             "https://cdn.example/a/index.m3u8",
             "https://cdn.example/a/INDEX.M3U8?token=x",
-            "http://cdn.example/index.m3u8#t=3",
             "/srv/media/list.M3u8",
-        ] {
-            s.source_urls = vec!["https://cdn.example/ok.mp4".into(), item.into()];
-            assert_eq!(
-                s.supported(),
-                Err(Unsupported {
-                    field: Field::SourceUrls,
-                    value: item.into()
-                }),
-                "{item}"
-            );
-        }
-        for item in [
-            "https://cdn.example/a.mp4?next=b.m3u8",
             "https://cdn.example/ts/a.flv",
-            "https://m3u8.example/",
-            "https://cdn.example/a.mp4#x.m3u8",
-            "/srv/media/m3u8file",
-            // MPEG-TS files play (the player demuxes them).
             "http://cdn.example/seg-1.ts#t=3",
             "/srv/media/clip.TS",
         ] {
-            s.source_urls = vec![item.into()];
+            s.source_urls = vec!["https://cdn.example/ok.mp4".into(), item.into()];
             assert_eq!(s.supported(), Ok(()), "{item}");
         }
     }

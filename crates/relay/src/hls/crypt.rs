@@ -13,7 +13,7 @@ use aes::cipher::{BlockDecrypt, KeyInit};
 
 /// Why a segment could not be decrypted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(super) enum DecryptError {
+pub(crate) enum DecryptError {
     /// Not a whole number of 16-byte blocks (or nothing at all).
     #[error("{0} bytes is not a whole number of AES blocks")]
     Length(usize),
@@ -24,7 +24,7 @@ pub(super) enum DecryptError {
 }
 
 /// Decrypts `data` (AES-128-CBC, PKCS#7) with `key` and `iv`.
-pub(super) fn decrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, DecryptError> {
+pub(crate) fn decrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, DecryptError> {
     if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(DecryptError::Length(data.len()));
     }

@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 
 /// fMP4 media segments of one initialisation segment in, FLV-bodied frames out.
 #[derive(Debug)]
-pub(super) struct Fmp4Frames {
+pub(crate) struct Fmp4Frames {
     reader: FragmentReader,
     /// The ms that is 0: the first sample's DTS.
     origin: Option<i64>,
@@ -27,7 +27,7 @@ pub(super) struct Fmp4Frames {
 }
 
 impl Fmp4Frames {
-    pub(super) fn new(init: InitSegment) -> Fmp4Frames {
+    pub(crate) fn new(init: InitSegment) -> Fmp4Frames {
         let dropped = init
             .skipped_tracks()
             .iter()
@@ -44,7 +44,7 @@ impl Fmp4Frames {
     }
 
     /// Reads one whole media segment; its frames wait in [`Self::poll_frame`].
-    pub(super) fn push(&mut self, segment: &Bytes) -> Result<(), Mp4Error> {
+    pub(crate) fn push(&mut self, segment: &Bytes) -> Result<(), Mp4Error> {
         let samples = self.reader.parse(segment)?;
         let Some(first) = samples.first() else {
             return Ok(());
@@ -71,12 +71,12 @@ impl Fmp4Frames {
         Ok(())
     }
 
-    pub(super) fn poll_frame(&mut self) -> Option<Frame> {
+    pub(crate) fn poll_frame(&mut self) -> Option<Frame> {
         self.queue.pop_front()
     }
 
     /// The tracks not carried (once).
-    pub(super) fn take_dropped(&mut self) -> Vec<String> {
+    pub(crate) fn take_dropped(&mut self) -> Vec<String> {
         std::mem::take(&mut self.dropped)
     }
 }

@@ -58,6 +58,9 @@ mod fetch;
 mod fmp4;
 mod reader;
 
+pub(crate) use crypt::decrypt;
+pub(crate) use fmp4::Fmp4Frames;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! The items a [`Player`](super::Player) opens: FLV demuxed as it is read, MP4 from its
-//! `moov` sample tables, MPEG-TS through [`crate::ts`]; and the offset seek they share.
+//! `moov` sample tables, MPEG-TS through [`crate::ts`], VOD HLS playlists through
+//! [`super::hls`]; and the offset seek they share.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tracing::info;
 use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
 
 use super::PlayerConfig;
+use super::hls::HlsItem;
 use crate::ts::TsFrames;
 
 /// Bytes read from an FLV item at a time.
@@ -34,6 +36,7 @@ pub(super) enum Item {
     Flv(Box<FlvItem>),
     Mp4(Box<Mp4Item>),
     Ts(Box<TsItem>),
+    Hls(Box<HlsItem>),
 }
 
 impl Item {
@@ -43,15 +46,25 @@ impl Item {
         offset_ms: u64,
         config: &PlayerConfig,
     ) -> Result<Item, ItemError> {
+        if has_extension(url, ".m3u8") {
+            return Ok(Item::Hls(Box::new(
+                HlsItem::open(egress, url, offset_ms, config).await?,
+            )));
+        }
         let mut file = open_file(egress, url, config).await?;
         let head = file.read_at(0, 16).await?;
+        if head.starts_with(b"#EXTM3U") {
+            return Ok(Item::Hls(Box::new(
+                HlsItem::open(egress, url, offset_ms, config).await?,
+            )));
+        }
         if head.starts_with(b"FLV") {
             return Ok(Item::Flv(Box::new(FlvItem::new(file, offset_ms))));
         }
         if head.len() >= 8 && MP4_FIRST_BOXES.contains(&&head[4..8]) {
             return Ok(Item::Mp4(Box::new(Mp4Item::open(file, offset_ms).await?)));
         }
-        if head.first() == Some(&SYNC_BYTE) || has_ts_extension(url) {
+        if head.first() == Some(&SYNC_BYTE) || has_extension(url, ".ts") {
             return Ok(Item::Ts(Box::new(TsItem::open(file, offset_ms).await?)));
         }
         Err(ItemError::Format(format!(
@@ -65,6 +78,7 @@ impl Item {
             Item::Flv(item) => item.next_frame().await,
             Item::Mp4(item) => item.next_frame().await,
             Item::Ts(item) => item.next_frame().await,
+            Item::Hls(item) => item.next_frame().await,
         }
     }
 
@@ -73,6 +87,7 @@ impl Item {
             Item::Flv(item) => item.file.bytes_in(),
             Item::Mp4(item) => item.file.bytes_in(),
             Item::Ts(item) => item.file.bytes_in(),
+            Item::Hls(item) => item.bytes_in,
         }
     }
 
@@ -84,11 +99,12 @@ impl Item {
             Item::Flv(_) => Vec::new(),
             Item::Mp4(item) => item.dropped.clone(),
             Item::Ts(item) => item.dropped.clone(),
+            Item::Hls(item) => item.dropped.clone(),
         }
     }
 }
 
-async fn open_file(
+pub(super) async fn open_file(
     egress: &Egress,
     url: &str,
     config: &PlayerConfig,
@@ -279,10 +295,11 @@ impl FlvItem {
 /// Bytes read from an MPEG-TS item at a time (348 packets).
 const TS_READ: usize = 348 * PACKET_LEN;
 
-/// Whether the URL's path ends in `.ts` (query and fragment left out).
-fn has_ts_extension(url: &str) -> bool {
+/// Whether the URL's path ends in `extension` (ASCII case-insensitive; query and fragment
+/// left out).
+fn has_extension(url: &str, extension: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or(url);
-    path.to_ascii_lowercase().ends_with(".ts")
+    path.to_ascii_lowercase().ends_with(extension)
 }
 
 /// An MPEG-TS item, demuxed as it is read ([`TsFrames`]). Opening reads until the first
@@ -363,14 +380,14 @@ impl TsItem {
 /// An item read from its start to an offset: frames before it are held or dropped so that
 /// the item starts at the video keyframe at or before the offset (as MP4 items do from their
 /// sample tables), with the frames from there on.
-struct KeyframeSeek {
+pub(super) struct KeyframeSeek {
     /// The offset (ms on the item's timeline) and everything since the last video keyframe
     /// before it; `None` once the offset is reached (or for an item played from 0).
     pending: Option<(i64, Vec<Frame>)>,
 }
 
 impl KeyframeSeek {
-    fn new(offset_ms: u64) -> KeyframeSeek {
+    pub(super) fn new(offset_ms: u64) -> KeyframeSeek {
         KeyframeSeek {
             pending: (offset_ms > 0)
                 .then(|| (i64::try_from(offset_ms).unwrap_or(i64::MAX), Vec::new())),
@@ -381,7 +398,7 @@ impl KeyframeSeek {
     /// sequence headers and metadata pass; a video keyframe at or before the offset starts a
     /// new held GOP, later frames join it; the first frame at or past the offset releases the
     /// held GOP (or, with none held, starts the item there if it is audio or a keyframe).
-    fn place(&mut self, frame: Frame, out: &mut VecDeque<Frame>) {
+    pub(super) fn place(&mut self, frame: Frame, out: &mut VecDeque<Frame>) {
         let Some((target, held)) = self.pending.as_mut() else {
             out.push_back(frame);
             return;
