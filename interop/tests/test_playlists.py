@@ -70,6 +70,16 @@ def make_x264_default(path: Path, seconds: float) -> Path:
     return path
 
 
+def make_vod_hls(source: Path, directory: Path, *extra: str) -> Path:
+    """`source` copied into a VOD HLS playlist `directory/index.m3u8` (1 s segments)."""
+    directory.mkdir()
+    playlist = directory / "index.m3u8"
+    argv = FFMPEG + ["-y", "-i", str(source), "-c", "copy", *extra, "-f", "hls",
+                     "-hls_time", "1", "-hls_playlist_type", "vod", str(playlist)]
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    return playlist
+
+
 def span(path: Path) -> dict[str, tuple[float, float]]:
     """(first DTS, end = last DTS + duration) per track, seconds, as ffprobe reads the file."""
     out = {}
@@ -101,6 +111,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "dropped.mp4": make(d / "dropped.mp4", 2, "-map", "0:v", "-map", "1:a", "-map", "1:a",
                             "-map", "1:a", "-c:a:1", "libopus", "-c:a:2", "libmp3lame"),
     }
+    # VOD HLS playlists of the .ts files (segments copied): MPEG-TS and fMP4.
+    f["hls4/index.m3u8"] = make_vod_hls(f["x4.ts"], d / "hls4")
+    f["fmp4_3/index.m3u8"] = make_vod_hls(f["x3.ts"], d / "fmp4_3", "-bsf:a", "aac_adtstoasc",
+                                          "-hls_segment_type", "fmp4")
     bad = d / "bad.mp4"
     bad.write_bytes(f["a.mp4"].read_bytes()[: 2000])  # moov cut short
     f["bad.mp4"] = bad
@@ -340,6 +354,12 @@ def test_b_frame_items_continue_their_presentation(node, files):
 def test_ts_items_continue_their_presentation(node, files):
     """MPEG-TS files as ffmpeg muxes them (x264 defaults, AAC), played twice."""
     assert_items_continue(node, files, ["x4.ts", "x3.ts"])
+
+
+def test_vod_hls_items_continue_their_presentation(node, files):
+    """VOD HLS playlists as items (MPEG-TS segments, then fMP4 ones), played twice: the same
+    checks as for the files they were cut from."""
+    assert_items_continue(node, files, ["hls4/index.m3u8", "fmp4_3/index.m3u8"])
 
 
 def assert_items_continue(node, files, names: list[str]) -> None:

@@ -484,7 +484,7 @@ async fn unsupported_sources_are_refused_naming_the_value() {
         )
         .await;
     assert_eq!(body["TaskInfo"]["SourceProtocol"], "http-flv");
-    // HLS live sources are built (MPEG-TS segments): accepted, stored as "hls".
+    // HLS live sources are built: accepted, stored as "hls".
     let mut p = create_params(CAPTURE_TIME - 60, CAPTURE_TIME + HOUR);
     p[3].1 = "HLS".into();
     p[4].1 = r#"["http://h/live/a.m3u8"]"#.into();

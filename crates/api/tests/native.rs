@@ -369,7 +369,7 @@ async fn bad_requests_are_problems_naming_the_field() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "source.protocol",
         ),
-        // HLS live sources are built (MPEG-TS segments).
+        // HLS live sources are built.
         (
             with(
                 "source",

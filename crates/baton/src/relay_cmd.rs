@@ -11,7 +11,7 @@ use tracing::{error, info};
 #[derive(Args, Debug)]
 pub struct RelayArgs {
     /// Source URL: rtmp://HOST[:PORT]/APP/STREAM, http(s)://…/STREAM.flv or an HLS live
-    /// playlist http(s)://…/PLAYLIST.m3u8 (MPEG-TS segments)
+    /// playlist http(s)://…/PLAYLIST.m3u8 (MPEG-TS or fMP4 segments, AES-128 or clear)
     source: String,
     /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM
     destination: String,

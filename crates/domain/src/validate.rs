@@ -64,10 +64,11 @@ impl TaskSpec {
     }
 
     /// Whether this build can run the task: live sources over RTMP, HTTP-FLV or HLS (MPEG-TS
-    /// segments; fMP4 and AES-128 playlists are refused by the relay when loaded), and file
-    /// playlists (`url`, `vod`; whether local paths and media IDs resolve is the engine's
-    /// configuration) of FLV, MP4 and MPEG-TS files and VOD HLS playlists. Everything else is
-    /// valid configuration the engine cannot serve yet.
+    /// or fMP4 segments, AES-128 or clear; separate audio renditions are refused by the relay
+    /// when loaded), and file playlists (`url`, `vod`; whether local paths and media IDs
+    /// resolve is the engine's configuration) of FLV, MP4 and MPEG-TS files and VOD HLS
+    /// playlists (an item the player cannot play is skipped at run time, naming why).
+    /// Everything else is valid configuration the engine cannot serve yet.
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
             SourceType::Live => match self.source_protocol {
@@ -78,11 +79,7 @@ impl TaskSpec {
                     value: other.as_str().to_owned(),
                 }),
             },
-            // Media IDs are letters, digits, '_' and '-': they have no extension.
-            SourceType::Vod => Ok(()),
-            // FLV, MP4 and MPEG-TS files and VOD HLS playlists all play; the player names
-            // what a file turns out to be when it is not one of them.
-            SourceType::Url => Ok(()),
+            SourceType::Vod | SourceType::Url => Ok(()),
         }
     }
 
@@ -542,24 +539,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn every_kind_of_playlist_item_is_supported() {
+    fn playlist_items_of_every_kind_baton_plays_are_supported() {
         let mut s = live_spec();
         s.source_type = SourceType::Url;
         s.source_protocol = None;
         for item in [
-            "https://cdn.example/a.mp4?next=b.m3u8",
-            "https://cdn.example/ts/a.flv",
-            "https://m3u8.example/",
-            "https://cdn.example/a.mp4#x.m3u8",
-            "/srv/media/m3u8file",
-            // VOD HLS playlists and MPEG-TS files play (the player demuxes them).
             "https://cdn.example/a/index.m3u8",
             "https://cdn.example/a/INDEX.M3U8?token=x",
             "/srv/media/list.M3u8",
+            "https://cdn.example/ts/a.flv",
             "http://cdn.example/seg-1.ts#t=3",
             "/srv/media/clip.TS",
         ] {
-            s.source_urls = vec![item.into()];
+            s.source_urls = vec!["https://cdn.example/ok.mp4".into(), item.into()];
             assert_eq!(s.supported(), Ok(()), "{item}");
         }
     }

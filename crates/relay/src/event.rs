@@ -7,8 +7,9 @@ use baton_media::Frame;
 #[derive(Debug)]
 pub enum SourceEvent {
     Frame(Frame),
-    /// The stream ended but the connection may deliver more (RTMP unpublish notice).
+    /// The stream ended but the connection may deliver more (RTMP unpublish notice, HLS
+    /// EXT-X-ENDLIST).
     Ended,
-    /// Nothing more will come: a playlist played to its end.
+    /// Nothing more will come: a playlist of files played to its end.
     Finished,
 }

@@ -51,7 +51,7 @@ pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(30);
 /// Everything a relay needs. [`RelayConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
-    /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS, MPEG-TS segments).
+    /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS: MPEG-TS or fMP4 segments).
     pub source: String,
     /// `rtmp://…` (rtmps:// is refused until TLS lands).
     pub destination: String,

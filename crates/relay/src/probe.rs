@@ -10,7 +10,12 @@
 //! has nothing yet (nginx-rtmp, Baton's ingest) keeps the probe's connection for
 //! [`ProbeConfig::hold`]: media published meanwhile is seen at once, and the next probe
 //! follows after the initial delay — one idle connection, no media, is what that costs.
+//!
+//! An HLS source is "back" when its playlist lists a segment it did not list when the watch
+//! began, and that segment has media: the playlist the failed relay last saw (ended with
+//! EXT-X-ENDLIST, or stuck) is still served after the producer stops and proves nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_media::timeline::TimelineConfig;
@@ -23,6 +28,7 @@ use tracing::debug;
 
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::error::{ErrorKind, RelayError, Side};
+use crate::hls::Resume;
 use crate::resume::is_media;
 use crate::source::{Source, SourceEvent, SourceUrl};
 
@@ -63,7 +69,8 @@ pub enum ProbeOutcome {
     Failed(RelayError),
 }
 
-/// One probe of `url`, only where `egress` allows (see the module documentation).
+/// One probe of `url`, only where `egress` allows (see the module documentation). An HLS
+/// source plays from where its [`Resume`] says, as a relay's reconnect would.
 pub async fn probe(
     url: &SourceUrl,
     options: &ClientOptions,
@@ -105,7 +112,10 @@ pub async fn probe(
     outcome
 }
 
-/// Probes `url` until it delivers media, then returns. Cancel by dropping the future. A
+/// Probes `url` until it delivers media, then returns. An HLS source is back only when its
+/// playlist lists segments newer than it did at the first probe
+/// ([`Resume::new_segments_only`]): a stale playlist, ended or not, still served after the
+/// producer stopped is not the source's return. Cancel by dropping the future. A
 /// probe the egress policy refuses ends the probing (the future then never completes): the
 /// task's retry, at its interval, meets the same refusal and says so.
 pub async fn wait_for_source(
@@ -118,6 +128,10 @@ pub async fn wait_for_source(
     let mut rng = match config.jitter_seed {
         Some(seed) => StdRng::seed_from_u64(seed),
         None => StdRng::from_rng(&mut rand::rng()),
+    };
+    let url = match url {
+        SourceUrl::Hls(u, _) => &SourceUrl::Hls(u.clone(), Arc::new(Resume::new_segments_only())),
+        other => other,
     };
     loop {
         match probe(url, options, egress, config).await {

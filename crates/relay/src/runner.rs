@@ -277,15 +277,16 @@ impl Runner {
                 Ok(())
             }
             SrcWake::Event(Ok(SourceEvent::Ended)) => {
-                // The connection stays up: the server may resume the stream on it, but any
-                // later publisher's frames are new.
+                // The connection stays up: the server may resume the stream on it (an RTMP
+                // publisher, an HLS playlist continued after EXT-X-ENDLIST), but any later
+                // publisher's frames are new.
                 self.recent.clear();
                 self.replay = None;
-                self.mark_source_down(RelayError::new(
-                    Side::Source,
-                    ErrorKind::Ended,
-                    "the source stream was unpublished",
-                ));
+                let what = match &self.src {
+                    SrcState::Live(Source::Hls(_)) => "the HLS playlist ended (EXT-X-ENDLIST)",
+                    _ => "the source stream was unpublished",
+                };
+                self.mark_source_down(RelayError::new(Side::Source, ErrorKind::Ended, what));
                 Ok(())
             }
         }

@@ -2,8 +2,10 @@
 //! segments (ffmpeg's, `tests/fixtures/hls/`) served over HTTP on 127.0.0.1, relayed into
 //! Baton's own ingest over an in-memory network, observed from the hub. One destination
 //! session with DTS increasing across segments, an EXT-X-DISCONTINUITY and a media-sequence
-//! reset; frames paced at real time; EXT-X-ENDLIST ends the relay; a playlist that stops
-//! changing, a 404, a non-playlist and unbuilt features are named source errors.
+//! reset; frames paced at real time; EXT-X-ENDLIST is an unpublish (the destination session
+//! held through a producer restart, a stale ended playlist neither replayed nor taken for
+//! the source's return); a playlist that stops changing, a 404, a non-playlist and unbuilt
+//! features are named source errors.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -16,10 +18,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use baton_media::TagType;
 use baton_net::client::ClientOptions;
+use baton_net::egress::Egress;
 use baton_net::hub::{StreamHub, StreamKey};
 use baton_net::ingest::AllowAll;
 use baton_net::testing::{MemoryNetwork, media, observe};
-use baton_relay::{ErrorKind, Relay, RelayConfig, RelayState, Side};
+use baton_relay::probe::{ProbeConfig, wait_for_source};
+use baton_relay::{ErrorKind, Relay, RelayConfig, RelayState, Side, SourceUrl};
 use bytes::Bytes;
 use tokio::time::Instant;
 
@@ -132,6 +136,28 @@ async fn origin() -> (Arc<Origin>, String) {
         }
         all.extend_from_slice(&bytes);
     }
+    // AES-128 copies under `k/`, the IV the sequence number (each is published at its own
+    // number), with their key and two wrong ones.
+    for i in 0..SEGMENTS {
+        let plain = &segments[&format!("a/seg{i}.ts")];
+        let iv = (i as u128).to_be_bytes();
+        segments.insert(
+            format!("k/seg{i}.ts"),
+            Bytes::from(encrypt(&KEY, &iv, plain)),
+        );
+    }
+    segments.insert("k/key.bin".into(), Bytes::from_static(&KEY));
+    segments.insert("k/wrong.bin".into(), Bytes::from_static(&[0x55; 16]));
+    segments.insert("k/long.bin".into(), Bytes::from_static(&[0x55; 17]));
+    let fmp4 = format!("{}/tests/fixtures/hls/fmp4", env!("CARGO_MANIFEST_DIR"));
+    segments.insert(
+        "f/init.mp4".to_string(),
+        Bytes::from(std::fs::read(format!("{fmp4}/init.mp4")).unwrap()),
+    );
+    for i in 0..SEGMENTS {
+        let bytes = std::fs::read(format!("{fmp4}/seg{i}.m4s")).unwrap();
+        segments.insert(format!("f/seg{i}.m4s"), Bytes::from(bytes));
+    }
     // The whole run in one resource, for EXT-X-BYTERANGE.
     let all = Bytes::from(all);
     segments.insert("ranged/all.ts".to_string(), all.clone());
@@ -148,6 +174,27 @@ async fn origin() -> (Arc<Origin>, String) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (origin, format!("http://{addr}/live.m3u8"))
+}
+
+const KEY: [u8; 16] = *b"baton-hls-key-01";
+
+/// AES-128-CBC with PKCS#7, as an HLS packager writes it.
+fn encrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
+    use aes::cipher::generic_array::GenericArray;
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let cipher = aes::Aes128::new(GenericArray::from_slice(key));
+    let pad = 16 - data.len() % 16;
+    let mut out = data.to_vec();
+    out.extend(std::iter::repeat_n(pad as u8, pad));
+    let mut previous = *iv;
+    for block in out.chunks_exact_mut(16) {
+        for (b, p) in block.iter_mut().zip(previous) {
+            *b ^= p;
+        }
+        cipher.encrypt_block(GenericArray::from_mut_slice(block));
+        previous.copy_from_slice(block);
+    }
+    out
 }
 
 fn relay(url: &str, net: &Arc<MemoryNetwork>, grace: Duration) -> Relay {
@@ -194,14 +241,18 @@ async fn a_live_playlist_through_a_discontinuity_and_a_reset_is_one_paced_sessio
     };
     let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
     let started = Instant::now();
-    let relay = relay(&url, &net, Duration::from_secs(35));
+    let relay = relay(&url, &net, Duration::from_secs(5));
     let status = relay.status_cell();
     let frames = observe(&sub, Duration::from_secs(60)).await;
-    let elapsed = started.elapsed();
-    assert_eq!(relay.wait().await, Ok(()));
+    let elapsed = frames.last().unwrap().0 - started;
+    let e = relay.wait().await.unwrap_err();
     producer.await.unwrap();
+    // EXT-X-ENDLIST is an unpublish: the relay held the destination for its grace (5 s) and
+    // then failed, naming the end.
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Ended));
+    assert!(e.message.contains("EXT-X-ENDLIST"), "{e}");
     let status = status.snapshot();
-    assert_eq!(status.state, RelayState::Finished);
+    assert_eq!(status.state, RelayState::Failed);
     assert_eq!(status.destination_sessions, 1);
     assert_eq!(status.source_connections, 1);
 
@@ -271,6 +322,139 @@ async fn a_live_playlist_through_a_discontinuity_and_a_reset_is_one_paced_sessio
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_producer_restart_after_endlist_continues_on_the_same_session_without_replay() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    for i in 0..4 {
+        origin.publish(&format!("a/seg{i}.ts"), false);
+    }
+    // The producer: a4..a7, EXT-X-ENDLIST (killed), 20 s of the stale ended playlist, then
+    // a new ffmpeg numbering from 0 under the same names, and the end again.
+    let stale = Duration::from_secs(20);
+    let producer = {
+        let origin = Arc::clone(&origin);
+        tokio::spawn(async move {
+            for i in 4..SEGMENTS {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                origin.publish(&format!("a/seg{i}.ts"), false);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            origin.live.lock().unwrap().ended = true;
+            tokio::time::sleep(stale).await;
+            origin.reset();
+            origin.live.lock().unwrap().ended = false;
+            let restarted = Instant::now();
+            for i in 0..SEGMENTS {
+                origin.publish(&format!("a/seg{i}.ts"), false);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            origin.live.lock().unwrap().ended = true;
+            restarted
+        })
+    };
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(35));
+    let status = relay.status_cell();
+    let frames = observe(&sub, Duration::from_secs(120)).await;
+    let e = relay.wait().await.unwrap_err();
+    let restarted = producer.await.unwrap();
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Ended));
+    let status = status.snapshot();
+    assert_eq!(
+        status.destination_sessions, 1,
+        "one session through the restart"
+    );
+    // The stale ended playlist outlived the relay's stall timeout (12 s): the source was
+    // reconnected, and the reconnect did not replay it either.
+    assert!(
+        status.source_connections >= 2,
+        "{}",
+        status.source_connections
+    );
+
+    let video = media(&frames, TagType::Video);
+    let audio = media(&frames, TagType::Audio);
+    // a1..a7 (three target durations from the edge), then the new run a0..a7 whole: every
+    // segment once, nothing of the ended playlist again.
+    assert_eq!(video.len(), (7 + SEGMENTS) * 25);
+    for track in [&video, &audio] {
+        assert!(
+            track.windows(2).all(|w| w[0].dts < w[1].dts),
+            "DTS not strictly increasing"
+        );
+    }
+    // The outage shows as a gap of about its wall-clock length between the runs.
+    let (at, gap) = video
+        .windows(2)
+        .map(|w| (w[1].dts, w[1].dts - w[0].dts))
+        .max_by_key(|(_, gap)| *gap)
+        .unwrap();
+    assert!(
+        (15_000..=25_000).contains(&gap),
+        "a gap of {gap} ms at {at} ms"
+    );
+    // The new run's media left after the restart, none of it before.
+    let second = frames
+        .iter()
+        .find(|(_, f)| f.dts == at && f.kind == TagType::Video && !f.config)
+        .unwrap()
+        .0;
+    assert!(second >= restarted, "new run relayed before the restart");
+    // Audio stays with the video across the restart.
+    let (v, a) = (video.last().unwrap().dts, audio.last().unwrap().dts);
+    assert!((v - a).abs() < 200, "video ends at {v} ms, audio at {a} ms");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_sees_the_source_back_only_when_segments_newer_than_the_ended_ones_appear() {
+    let (net, _hub) = world();
+    let (origin, url) = origin().await;
+    for i in 0..5 {
+        origin.publish(&format!("a/seg{i}.ts"), false);
+    }
+    origin.live.lock().unwrap().ended = true;
+    let options = ClientOptions {
+        dialer: Arc::new(Arc::clone(&net)),
+        ..ClientOptions::default()
+    };
+    let config = ProbeConfig {
+        jitter_seed: Some(1),
+        ..ProbeConfig::default()
+    };
+    let source = SourceUrl::parse(&url).unwrap();
+    let egress = Egress::unrestricted();
+    let back = wait_for_source(&source, &options, &egress, &config);
+    tokio::pin!(back);
+    // A stale ended playlist, then the same playlist without its end (a producer stuck):
+    // neither is the source's return, for a minute.
+    let stale = tokio::time::timeout(Duration::from_secs(30), &mut back).await;
+    assert!(
+        stale.is_err(),
+        "a stale ended playlist counted as the source's return"
+    );
+    origin.live.lock().unwrap().ended = false;
+    let stuck = tokio::time::timeout(Duration::from_secs(30), &mut back).await;
+    assert!(
+        stuck.is_err(),
+        "a stuck playlist counted as the source's return"
+    );
+    // The producer restarts, numbering from 0 under the same names: back within seconds (two
+    // segments: the first frames of a run wait for a second of media).
+    origin.reset();
+    let restarted = Instant::now();
+    origin.publish("a/seg0.ts", false);
+    origin.publish("a/seg1.ts", false);
+    tokio::time::timeout(Duration::from_secs(30), &mut back)
+        .await
+        .expect("the new run is the source's return");
+    assert!(
+        restarted.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        restarted.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_playlist_that_stops_changing_fails_the_relay_with_a_stall_and_is_not_replayed() {
     let (net, hub) = world();
     let (origin, url) = origin().await;
@@ -300,7 +484,8 @@ async fn a_playlist_that_stops_changing_fails_the_relay_with_a_stall_and_is_not_
     assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
 }
 
-/// The relay's error for a playlist served as `live` says (grace 3 s).
+/// The relay's error for a playlist served as `live` says (grace 20 s: paused time jumps
+/// ahead while the real loopback requests are in flight).
 async fn failure(set: impl FnOnce(&mut Live)) -> baton_relay::RelayError {
     let (net, _hub) = world();
     let (origin, url) = origin().await;
@@ -308,7 +493,7 @@ async fn failure(set: impl FnOnce(&mut Live)) -> baton_relay::RelayError {
         origin.publish(&format!("a/seg{i}.ts"), false);
     }
     set(&mut origin.live.lock().unwrap());
-    let relay = relay(&url, &net, Duration::from_secs(3));
+    let relay = relay(&url, &net, Duration::from_secs(20));
     tokio::time::timeout(Duration::from_secs(60), relay.wait())
         .await
         .expect("the relay ends")
@@ -337,41 +522,156 @@ async fn a_document_that_is_not_a_playlist_is_a_protocol_error() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn fmp4_and_aes_128_playlists_are_refused_by_name() {
-    let e = failure(|live| live.extra = "#EXT-X-MAP:URI=\"init.mp4\"\n".into()).await;
-    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Unsupported));
-    assert!(!e.retryable);
-    assert!(e.message.contains("fMP4/CMAF segments"), "{e}");
+async fn aes_128_segments_are_decrypted() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    origin.live.lock().unwrap().extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"k/key.bin\"\n".into();
+    let producer = produce(
+        &origin,
+        (0..SEGMENTS).map(|i| format!("k/seg{i}.ts")).collect(),
+    );
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    let frames = observe(&sub, Duration::from_secs(60)).await;
+    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
+    producer.await.unwrap();
+    // Every segment, decrypted with the IV of its sequence number.
+    let video = media(&frames, TagType::Video);
+    assert_eq!(video.len(), SEGMENTS * 25);
+    assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
+}
 
+#[tokio::test(start_paused = true)]
+async fn a_wrong_aes_key_is_a_named_source_error() {
     let e = failure(|live| {
-        live.extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"key.bin\"\n".into();
+        live.extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"k/wrong.bin\"\n".into();
+        live.window = (0..4).map(|i| (format!("k/seg{i}.ts"), false)).collect();
+    })
+    .await;
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Protocol));
+    assert!(e.retryable);
+    assert!(
+        e.message.contains("cannot decrypt") && e.message.contains("k/wrong.bin"),
+        "{e}"
+    );
+    let e = failure(|live| {
+        live.extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"k/long.bin\"\n".into();
+        live.window = (0..4).map(|i| (format!("k/seg{i}.ts"), false)).collect();
+    })
+    .await;
+    assert!(e.message.contains("17 bytes, not the 16"), "{e}");
+    let e = failure(|live| {
+        live.extra = "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"k/key.bin\"\n".into();
     })
     .await;
     assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Unsupported));
-    assert!(e.message.contains("AES-128"), "{e}");
+    assert!(e.message.contains("SAMPLE-AES"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn fmp4_segments_are_relayed_like_transport_streams() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    origin.live.lock().unwrap().extra = "#EXT-X-MAP:URI=\"f/init.mp4\"\n".into();
+    let producer = produce(
+        &origin,
+        (0..SEGMENTS).map(|i| format!("f/seg{i}.m4s")).collect(),
+    );
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    let status = relay.status_cell();
+    let frames = observe(&sub, Duration::from_secs(60)).await;
+    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
+    producer.await.unwrap();
+    assert_eq!(status.snapshot().destination_sessions, 1);
+    // Sequence headers from the initialisation section, then f0..f7, each once: a keyframe a
+    // second, 25 fps, AAC alongside.
+    assert!(
+        frames
+            .iter()
+            .any(|(_, f)| f.config && f.kind == TagType::Video)
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|(_, f)| f.config && f.kind == TagType::Audio)
+    );
+    let video = media(&frames, TagType::Video);
+    let audio = media(&frames, TagType::Audio);
+    assert_eq!(video.len(), SEGMENTS * 25);
+    assert_eq!(video.iter().filter(|f| f.keyframe).count(), SEGMENTS);
+    assert!(video[0].keyframe);
+    // 48 kHz AAC, 1024 samples a frame: 8 s is 375 frames and the encoder's flush.
+    assert!(
+        (370..=385).contains(&audio.len()),
+        "{} audio frames",
+        audio.len()
+    );
+    for track in [&video, &audio] {
+        assert!(track.windows(2).all(|w| w[0].dts < w[1].dts));
+    }
+    let gap = video.windows(2).map(|w| w[1].dts - w[0].dts).max().unwrap();
+    assert!(gap <= 40, "video gap {gap} ms");
+    // B-frames: composition offsets carried.
+    assert!(video.iter().any(|f| f.composition_time() > 0));
+    // A/V as ffprobe shows the files: the initialisation section's edit list starts the
+    // audio 58 ms after the video.
+    let (v, a) = (video[0].dts, audio[0].dts);
+    assert!(
+        (a - v - 58).abs() <= 1,
+        "video starts at {v} ms, audio at {a} ms"
+    );
+}
+
+/// A producer that lists `entries` one a second after the first, then ends the playlist.
+fn produce(origin: &Arc<Origin>, mut entries: Vec<String>) -> tokio::task::JoinHandle<()> {
+    let first = entries.remove(0);
+    origin.publish(&first, false);
+    let origin = Arc::clone(origin);
+    tokio::spawn(async move {
+        for entry in entries {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            origin.publish(&entry, false);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        origin.live.lock().unwrap().ended = true;
+    })
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_segment_that_404s_is_skipped_and_the_relay_goes_on() {
     let (net, hub) = world();
     let (origin, url) = origin().await;
-    for i in 0..3 {
-        origin.publish(&format!("a/seg{i}.ts"), false);
-    }
-    origin.publish("a/gone.ts", false);
-    for i in 4..SEGMENTS {
+    let mut entries: Vec<String> = (0..3).map(|i| format!("a/seg{i}.ts")).collect();
+    entries.push("a/gone.ts".into());
+    entries.extend((4..SEGMENTS).map(|i| format!("a/seg{i}.ts")));
+    let producer = produce(&origin, entries);
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    let frames = observe(&sub, Duration::from_secs(60)).await;
+    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
+    producer.await.unwrap();
+    // a0..a2, gone (skipped after two tries), a4..a7 with the hole closed.
+    let video = media(&frames, TagType::Video);
+    assert_eq!(video.len(), 7 * 25);
+    assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_playlist_ended_before_the_relay_started_is_not_played() {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    for i in 0..SEGMENTS {
         origin.publish(&format!("a/seg{i}.ts"), false);
     }
     origin.live.lock().unwrap().ended = true;
     let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
-    let relay = relay(&url, &net, Duration::from_secs(35));
-    let frames = observe(&sub, Duration::from_secs(60)).await;
-    assert_eq!(relay.wait().await, Ok(()));
-    // An ended playlist plays from its first listed segment (a3 → gone, skipped after two
-    // tries): a4..a7 with the hole closed.
-    let video = media(&frames, TagType::Video);
-    assert_eq!(video.len(), 4 * 25);
-    assert!(video.windows(2).all(|w| w[0].dts < w[1].dts));
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    let frames = observe(&sub, Duration::from_secs(10)).await;
+    let e = relay.wait().await.unwrap_err();
+    assert_eq!((e.side, e.kind), (Side::Source, ErrorKind::Ended));
+    assert!(e.message.contains("EXT-X-ENDLIST"), "{e}");
+    assert!(frames.is_empty(), "a stale ended playlist was replayed");
 }
 
 #[tokio::test(start_paused = true)]
@@ -388,21 +688,20 @@ async fn byte_range_segments_are_read_as_ranges_or_cut_from_whole_answers() {
     for resource in ["ranged/all.ts", "plain/all.ts"] {
         let (net, hub) = world();
         let (origin, url) = origin().await;
-        {
-            let mut live = origin.live.lock().unwrap();
-            let mut offset = 0;
-            for size in &sizes {
-                let entry = format!("#EXT-X-BYTERANGE:{size}@{offset}\n{resource}");
-                live.window.push_back((entry, false));
-                offset += size;
-            }
-            live.ended = true;
+        let mut entries = Vec::new();
+        let mut offset = 0;
+        for size in &sizes {
+            entries.push(format!("#EXT-X-BYTERANGE:{size}@{offset}\n{resource}"));
+            offset += size;
         }
+        let producer = produce(&origin, entries);
         let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
-        let relay = relay(&url, &net, Duration::from_secs(35));
+        let relay = relay(&url, &net, Duration::from_secs(3));
         let frames = observe(&sub, Duration::from_secs(60)).await;
-        assert_eq!(relay.wait().await, Ok(()), "{resource}");
-        // An ended playlist plays from its first segment: all eight, each once.
+        let e = relay.wait().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Ended, "{resource}");
+        producer.await.unwrap();
+        // All eight, each once.
         let video = media(&frames, TagType::Video);
         assert_eq!(video.len(), SEGMENTS * 25, "{resource}");
         assert!(video.windows(2).all(|w| w[0].dts < w[1].dts), "{resource}");

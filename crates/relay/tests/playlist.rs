@@ -46,6 +46,47 @@ fn files() -> Arc<HashMap<String, Bytes>> {
     m.insert("faststart.mp4".to_string(), mp4("faststart"));
     m.insert("moov_at_end.mp4".to_string(), mp4("moov_at_end"));
     m.insert("mixed.mp4".to_string(), mp4("mixed_tracks"));
+    // VOD HLS playlists of the live tests' segments: eight 1 s MPEG-TS segments, the same
+    // as fMP4, and a live (unended) one.
+    let hls = format!("{}/tests/fixtures/hls", env!("CARGO_MANIFEST_DIR"));
+    let vod = |name: &str, map: Option<&str>, ext: &str, ended: bool| {
+        let mut text = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n");
+        if let Some(map) = map {
+            text.push_str(&format!("#EXT-X-MAP:URI=\"mem:{map}\"\n"));
+        }
+        for i in 0..8 {
+            text.push_str(&format!("#EXTINF:1.000,\nmem:{name}{i}.{ext}\n"));
+        }
+        if ended {
+            text.push_str("#EXT-X-ENDLIST\n");
+        }
+        text
+    };
+    m.insert(
+        "vod.m3u8".to_string(),
+        Bytes::from(vod("ts", None, "ts", true)),
+    );
+    m.insert(
+        "vod_fmp4.m3u8".to_string(),
+        Bytes::from(vod("m4s", Some("init.mp4"), "m4s", true)),
+    );
+    m.insert(
+        "live.m3u8".to_string(),
+        Bytes::from(vod("ts", None, "ts", false)),
+    );
+    for i in 0..8 {
+        let read =
+            |p: String| Bytes::from(std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")));
+        m.insert(format!("ts{i}.ts"), read(format!("{hls}/seg{i}.ts")));
+        m.insert(
+            format!("m4s{i}.m4s"),
+            read(format!("{hls}/fmp4/seg{i}.m4s")),
+        );
+    }
+    m.insert(
+        "init.mp4".to_string(),
+        Bytes::from(std::fs::read(format!("{hls}/fmp4/init.mp4")).unwrap()),
+    );
     let mut cut = mp4("moov_at_end").to_vec();
     cut.truncate(cut.len() / 2); // moov (at the end) is gone
     m.insert("cut.mp4".to_string(), Bytes::from(cut));
@@ -308,4 +349,52 @@ async fn the_timeline_crosses_the_extended_timestamp_boundary() {
     assert!(last > BOUNDARY && last < BOUNDARY + 10_000, "{last}");
     assert!(playlist.progress().loops_done >= 27);
     relay.stop();
+}
+
+#[tokio::test(start_paused = true)]
+async fn vod_hls_playlists_play_as_items_on_the_list_timeline() {
+    let w = world();
+    let sub = w.hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    // TS segments, then the same as fMP4, then item a again: one session, one timeline.
+    let (relay, playlist) = play(&w, &["vod.m3u8", "vod_fmp4.m3u8", "a"], 0, 0, 0);
+    let frames = observe(&sub, Duration::from_secs(40)).await;
+    assert_eq!(relay.wait().await, Ok(()));
+    assert!(playlist.progress().finished);
+    let video = media(&frames, TagType::Video);
+    let audio = media(&frames, TagType::Audio);
+    // 2 × 8 s at 25 fps, then a (2 s at 30 fps).
+    assert_eq!(video.len(), 2 * 200 + 60);
+    for track in [&video, &audio] {
+        assert!(track.windows(2).all(|w| w[0].dts < w[1].dts));
+    }
+    // Continuous: at an item boundary the video waits at most for the audio's overhang (the
+    // encoder's AAC flush runs about 100 ms past the last picture) and a frame.
+    let gap = video.windows(2).map(|w| w[1].dts - w[0].dts).max().unwrap();
+    assert!(gap <= 160, "video gap {gap} ms");
+    let v_end = video.last().unwrap().dts;
+    assert!((v_end - 18_000).abs() <= 300, "video ends at {v_end}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_hls_item_starts_at_its_offset_and_a_live_one_is_skipped_by_name() {
+    let w = world();
+    let sub = w.hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    // FileIndex 1 (the fMP4 list), Offset 5.5 s: segments 0..4 are not fetched; the
+    // keyframe at 5 s starts the item.
+    let (relay, playlist) = play(&w, &["live.m3u8", "vod_fmp4.m3u8"], 0, 1, 5_500);
+    let frames = observe(&sub, Duration::from_secs(20)).await;
+    assert_eq!(relay.wait().await, Ok(()));
+    let video = media(&frames, TagType::Video);
+    assert!(video[0].keyframe);
+    assert_eq!(video.len(), 3 * 25);
+    assert_eq!(playlist.progress().file_index, 1);
+
+    // A live playlist is not a file: skipped, naming why (here the list's only item).
+    let w = world();
+    let (relay, _) = play(&w, &["live.m3u8"], 0, 0, 0);
+    let e = relay.wait().await.unwrap_err();
+    assert!(
+        e.message.contains("live HLS playlist") && e.message.contains("EXT-X-ENDLIST"),
+        "{e}"
+    );
 }

@@ -412,7 +412,7 @@ async fn live_playlists_and_local_segments_of_a_remote_list_are_skipped_with_the
         .collect();
     assert_eq!(skipped.len(), 2, "{skipped:?}");
     assert!(
-        skipped[0].contains("live (no EXT-X-ENDLIST)"),
+        skipped[0].contains("live HLS playlist (no EXT-X-ENDLIST)"),
         "{skipped:?}"
     );
     assert!(skipped[1].contains("file:///etc/passwd"), "{skipped:?}");

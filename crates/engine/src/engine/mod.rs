@@ -469,9 +469,11 @@ impl Engine {
                 }
                 Effect::WatchSource { run } => {
                     if let Some(source) = task.spec.source_urls.first() {
+                        let hls =
+                            task.spec.source_protocol == Some(baton_domain::SourceProtocol::Hls);
                         self.inner
                             .watches
-                            .watch(&task.account, &task.id, *run, source);
+                            .watch(&task.account, &task.id, *run, source, hls);
                     }
                 }
                 Effect::UnwatchSource { run } => self.inner.watches.unwatch(&task.id, *run),

@@ -118,8 +118,17 @@ impl SourceWatches {
         }
     }
 
-    /// Watches `source` for run `run` of a task, replacing the task's previous watch.
-    pub(super) fn watch(&self, account: &AccountId, id: &TaskId, run: u64, source: &str) {
+    /// Watches `source` for run `run` of a task, replacing the task's previous watch. `hls`:
+    /// the task names SourceProtocol=hls, so the source is a playlist whatever its URL's path
+    /// (as the relay reads it).
+    pub(super) fn watch(
+        &self,
+        account: &AccountId,
+        id: &TaskId,
+        run: u64,
+        source: &str,
+        hls: bool,
+    ) {
         let stop = self.cancel.child_token();
         let how = match self
             .local
@@ -127,7 +136,7 @@ impl SourceWatches {
             .and_then(|l| Some((l, l.stream_of(source)?)))
         {
             Some((local, key)) => How::Hub(Arc::clone(&local.hub), key),
-            None => match SourceUrl::parse(source) {
+            None => match source_url(source, hls) {
                 Ok(url) => How::Probe(url),
                 // Not a source a relay could pull either: the retry at its time says so.
                 Err(e) => {
@@ -191,6 +200,16 @@ impl SourceWatches {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Watch>> {
         // Plain data: a panic while holding the lock leaves nothing half-done that matters.
         self.watches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `source` parsed as the relay parses it: `hls` (SourceProtocol=hls) makes any http(s) URL a
+/// playlist; otherwise the URL's form decides.
+fn source_url(source: &str, hls: bool) -> Result<SourceUrl, baton_relay::RelayError> {
+    if hls {
+        SourceUrl::parse_hls(source)
+    } else {
+        SourceUrl::parse(source)
     }
 }
 
@@ -263,5 +282,16 @@ mod tests {
         assert_eq!(l.stream_of("http://127.0.0.1/live/a.flv"), None);
         assert_eq!(l.stream_of("https://127.0.0.1:8081/live/a.flv"), None);
         assert_eq!(l.stream_of("not a url"), None);
+    }
+
+    #[test]
+    fn an_hls_task_probes_a_playlist_whatever_its_path() {
+        let url = "http://cdn.example/live?id=1";
+        assert!(matches!(source_url(url, true), Ok(SourceUrl::Hls(..))));
+        assert!(matches!(source_url(url, false), Ok(SourceUrl::HttpFlv(_))));
+        assert!(matches!(
+            source_url("http://cdn.example/a.m3u8", false),
+            Ok(SourceUrl::Hls(..))
+        ));
     }
 }

@@ -462,6 +462,10 @@ fn endlist_ends_after_the_last_segment() {
     tracker.handle_playlist(live(2, 0, 5, "s", &[]), clock.at(0.0));
     fetch_all(&mut tracker);
     tracker.handle_playlist(ended(live(2, 1, 6, "s", &[])), clock.at(2.0));
+    assert_eq!(
+        tracker.poll_event(),
+        Some(TrackerEvent::ReloadAt(clock.at(4.0)))
+    );
     assert!(matches!(tracker.poll_event(), Some(TrackerEvent::Fetch(r)) if r.sequence == 5));
     tracker.segment_done();
     let Some(TrackerEvent::Fetch(last)) = tracker.poll_event() else {
@@ -476,16 +480,136 @@ fn endlist_ends_after_the_last_segment() {
     tracker.segment_done();
     assert_eq!(tracker.poll_event(), Some(TrackerEvent::Ended));
     assert_eq!(tracker.poll_event(), None);
-    assert!(tracker.is_finished());
+    assert!(tracker.is_ended());
+    assert!(
+        !tracker.is_finished(),
+        "an end is an unpublish, not the last word"
+    );
 }
 
 #[test]
-fn a_finished_playlist_is_played_from_its_start_and_never_reloaded() {
+fn a_playlist_ended_when_first_loaded_is_over_and_waited_on() {
     let (clock, mut tracker) = setup();
     tracker.handle_playlist(fixture("ffmpeg_ts_live_end.m3u8"), clock.at(0.0));
     let (events, fetched) = fetch_all(&mut tracker);
+    assert_eq!(
+        sequences(&fetched),
+        [] as [u64; 0],
+        "a stale end is not replayed"
+    );
+    assert_eq!(
+        events,
+        [TrackerEvent::ReloadAt(clock.at(1.0)), TrackerEvent::Ended]
+    );
+    // A producer that starts again is followed.
+    tracker.handle_playlist(live(1, 0, 2, "live", &[]), clock.at(1.0));
+    let (_, fetched) = fetch_all(&mut tracker);
+    assert_eq!(sequences(&fetched), [0, 1]);
+}
+
+#[test]
+fn a_finished_playlist_is_played_from_its_start_when_asked() {
+    let clock = Clock(Instant::now());
+    let config = TrackerConfig {
+        play_ended: true,
+        ..TrackerConfig::default()
+    };
+    let mut tracker = LiveTracker::new(config, clock.at(0.0));
+    tracker.handle_playlist(fixture("ffmpeg_ts_live_end.m3u8"), clock.at(0.0));
+    let (events, fetched) = fetch_all(&mut tracker);
     assert_eq!(sequences(&fetched), [6, 7, 8, 9, 10]);
-    assert_eq!(events, [TrackerEvent::Ended]);
+    assert_eq!(
+        events,
+        [TrackerEvent::ReloadAt(clock.at(1.0)), TrackerEvent::Ended]
+    );
+}
+
+/// Plays `s0..s7` of a live playlist (target 1 s, five listed) and ends it: the tracker has
+/// fetched up to `s7` and reported the end.
+fn played_and_ended() -> (Clock, LiveTracker) {
+    let (clock, mut tracker) = setup();
+    tracker.handle_playlist(live(1, 0, 5, "s", &[]), clock.at(0.0));
+    fetch_all(&mut tracker);
+    for step in 1..=3u64 {
+        tracker.handle_playlist(live(1, step, 5, "s", &[]), clock.at(step as f64));
+        fetch_all(&mut tracker);
+    }
+    tracker.handle_playlist(ended(live(1, 3, 5, "s", &[])), clock.at(4.0));
+    let (events, fetched) = fetch_all(&mut tracker);
+    assert_eq!(sequences(&fetched), [] as [u64; 0]);
+    assert_eq!(events.last(), Some(&TrackerEvent::Ended));
+    assert_eq!(tracker.next_sequence(), 8);
+    (clock, tracker)
+}
+
+#[test]
+fn a_stale_ended_playlist_is_reloaded_but_never_stalls_nor_replays() {
+    let (clock, mut tracker) = played_and_ended();
+    // Minutes of the same ended playlist: half-target reloads, nothing fetched, no stall.
+    for step in 0..240u64 {
+        let at = 4.5 + step as f64 * 0.5;
+        tracker.handle_playlist(ended(live(1, 3, 5, "s", &[])), clock.at(at));
+        let events = drain(&mut tracker);
+        assert_eq!(events, [TrackerEvent::ReloadAt(clock.at(at + 0.5))]);
+    }
+    // Failed loads (the producer rewriting the file) neither.
+    tracker.handle_playlist_failed(clock.at(200.0));
+    assert_eq!(
+        drain(&mut tracker),
+        [TrackerEvent::ReloadAt(clock.at(200.5))]
+    );
+    assert!(tracker.is_ended());
+}
+
+#[test]
+fn a_restart_numbered_from_zero_with_the_same_names_is_played_from_its_first_segment() {
+    let (clock, mut tracker) = played_and_ended();
+    // ffmpeg started again: `s0.ts` is new content under an old name.
+    tracker.handle_playlist(live(1, 0, 1, "s", &[]), clock.at(10.0));
+    let (events, fetched) = fetch_all(&mut tracker);
+    assert!(events.contains(&TrackerEvent::Reset {
+        previous_sequence: 3,
+        sequence: 0,
+        resumed_by_uri: false,
+    }));
+    assert_eq!(sequences(&fetched), [0]);
+    assert_eq!(fetched[0].discontinuity, Some(Discontinuity::Restart));
+    assert!(!tracker.is_ended());
+    // The new run goes on; the names s1..s7 it reuses are fetched, not taken for old ones.
+    for step in 1..=7u64 {
+        let first = step.saturating_sub(4);
+        tracker.handle_playlist(
+            live(1, first, step + 1 - first, "s", &[]),
+            clock.at(10.0 + step as f64),
+        );
+        let (events, fetched) = fetch_all(&mut tracker);
+        assert_eq!(sequences(&fetched), [step], "{events:?}");
+        assert_eq!(fetched[0].discontinuity, None);
+    }
+}
+
+#[test]
+fn a_playlist_continued_after_its_end_goes_on_after_the_last_segment() {
+    let (clock, mut tracker) = played_and_ended();
+    // `append_list`: the old numbering goes on, the new run marked with the tag.
+    tracker.handle_playlist(live(1, 4, 5, "s", &[8]), clock.at(10.0));
+    let (events, fetched) = fetch_all(&mut tracker);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, TrackerEvent::Reset { .. }))
+    );
+    assert_eq!(sequences(&fetched), [8]);
+    assert_eq!(fetched[0].discontinuity, Some(Discontinuity::Restart));
+}
+
+#[test]
+fn a_long_new_run_after_the_end_starts_at_the_live_start_position() {
+    let (clock, mut tracker) = played_and_ended();
+    tracker.handle_playlist(live(1, 100, 10, "t", &[]), clock.at(30.0));
+    let (_, fetched) = fetch_all(&mut tracker);
+    assert_eq!(sequences(&fetched), [107, 108, 109]);
+    assert_eq!(fetched[0].discontinuity, Some(Discontinuity::Restart));
 }
 
 #[test]
@@ -577,6 +701,16 @@ fn ffmpeg_live_ts_and_fmp4_sequences_play_through() {
 
 #[test]
 fn keys_and_byte_ranges_reach_the_request() {
+    // Ended fixtures, played whole as VOD.
+    let setup = || {
+        let clock = Clock(Instant::now());
+        let config = TrackerConfig {
+            play_ended: true,
+            ..TrackerConfig::default()
+        };
+        let tracker = LiveTracker::new(config, clock.at(0.0));
+        (clock, tracker)
+    };
     let (clock, mut tracker) = setup();
     tracker.handle_playlist(fixture("ffmpeg_single_file_byterange.m3u8"), clock.at(0.0));
     let (_, fetched) = fetch_all(&mut tracker);

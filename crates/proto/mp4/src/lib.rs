@@ -45,9 +45,11 @@
 //!
 //! Not handled: more than one media segment in an edit list, edit durations that trim the end,
 //! rates other than 1 (see [`EditList`]); sample descriptions that change mid-track (the track
-//! is skipped); fragmented files (`moof`); compressed `cmov`.
+//! is skipped); compressed `cmov`. Fragmented MP4 (`moof`, HLS fMP4/CMAF segments) is read
+//! segment by segment by [`fragment`] instead.
 
 mod entry;
+pub mod fragment;
 mod header;
 mod movie;
 mod sample;
@@ -55,6 +57,7 @@ mod table;
 
 use std::fmt;
 
+pub use fragment::{FragmentReader, FragmentSample, FragmentedTrack, InitSegment};
 pub use header::BoxHeader;
 pub use movie::{Codec, EditList, Movie, SkipReason, SkippedTrack, Track, TrackKind};
 pub use sample::{FlvPrefix, OwnedSampleCursor, Sample, SampleCursor, TrackSamples};

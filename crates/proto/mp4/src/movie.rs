@@ -68,7 +68,7 @@ pub struct EditList {
 }
 
 impl EditList {
-    fn parse(elst: &[u8]) -> Result<EditList, Mp4Error> {
+    pub(crate) fn parse(elst: &[u8]) -> Result<EditList, Mp4Error> {
         let mut r = Reader::new(elst, "elst");
         let (version, _) = r.full_box()?;
         let entry_len = match version {
@@ -390,7 +390,7 @@ impl Track {
     }
 }
 
-fn parse_mvhd(mvhd: &[u8]) -> Result<u32, Mp4Error> {
+pub(crate) fn parse_mvhd(mvhd: &[u8]) -> Result<u32, Mp4Error> {
     let mut r = Reader::new(mvhd, "mvhd");
     let (version, _) = r.full_box()?;
     match version {
@@ -413,7 +413,7 @@ fn parse_mvhd(mvhd: &[u8]) -> Result<u32, Mp4Error> {
     Ok(timescale)
 }
 
-fn parse_tkhd(tkhd: &[u8]) -> Result<u32, Mp4Error> {
+pub(crate) fn parse_tkhd(tkhd: &[u8]) -> Result<u32, Mp4Error> {
     let mut r = Reader::new(tkhd, "tkhd");
     let (version, _) = r.full_box()?;
     match version {
@@ -430,7 +430,7 @@ fn parse_tkhd(tkhd: &[u8]) -> Result<u32, Mp4Error> {
 }
 
 /// `mdhd` timescale and duration.
-fn parse_mdhd(mdhd: &[u8]) -> Result<(u32, u64), Mp4Error> {
+pub(crate) fn parse_mdhd(mdhd: &[u8]) -> Result<(u32, u64), Mp4Error> {
     let mut r = Reader::new(mdhd, "mdhd");
     let (version, _) = r.full_box()?;
     let (timescale, duration) = match version {
@@ -458,7 +458,7 @@ fn parse_mdhd(mdhd: &[u8]) -> Result<(u32, u64), Mp4Error> {
     Ok((timescale, duration))
 }
 
-fn parse_hdlr(hdlr: &[u8]) -> Result<[u8; 4], Mp4Error> {
+pub(crate) fn parse_hdlr(hdlr: &[u8]) -> Result<[u8; 4], Mp4Error> {
     let mut r = Reader::new(hdlr, "hdlr");
     r.full_box()?;
     r.skip(4)?; // pre_defined

@@ -1,10 +1,10 @@
-//! The HLS live source: a media playlist followed at its live edge, its MPEG-TS segments
-//! demuxed into frames on one continuous timeline, paced at real time.
+//! The HLS live source: a media playlist followed at its live edge, its MPEG-TS or fMP4
+//! segments demuxed into frames on one continuous timeline, paced at real time.
 //!
 //! ```text
-//!   reader task: playlist loads ─▶ LiveTracker ─▶ segment GETs ─▶ TsFrames ─▶ Timeline
-//!                                                                     │ bounded channel
-//!   HlsSource::next: ◀── paced (a frame leaves when the clock reaches its DTS) ◀─┘
+//!   reader task: playlist loads ─▶ LiveTracker ─▶ segment GETs ─▶ TsFrames   ─▶ Timeline
+//!                                                 (+ EXT-X-MAP)   Fmp4Frames      │
+//!   HlsSource::next: ◀── paced (a frame leaves when the clock reaches its DTS) ◀──┘ channel
 //! ```
 //!
 //! * **Requests** go through the account's egress ([`baton_net::egress::http`]): the playlist
@@ -14,12 +14,18 @@
 //!   durations from the end, reload after a target duration (half of one when nothing
 //!   changed), skip ahead when far behind, a segment that fails once asked for again, a
 //!   sequence reset followed by URI.
-//! * **Timeline.** Segments that continue each other go into one [`TsFrames`] (its
-//!   timestamps run on across segments, 33-bit wraps included). At a timeline break the
-//!   tracker names (EXT-X-DISCONTINUITY, a media-sequence reset, segments skipped) the
-//!   demuxer is finished and a new one begins, placed on the output timeline as the playlist
-//!   player places its items ([`Timeline::begin_seamless_segment`] after a
-//!   [`SegmentLookahead`]): presentation continues where the previous run ended.
+//! * **Segments.** MPEG-TS into [`TsFrames`]; fMP4/CMAF (EXT-X-MAP) into `Fmp4Frames`,
+//!   which reads each media segment with [`baton_mp4::fragment`] against the initialisation
+//!   section (fetched once, again when the tag names another one; at most
+//!   `fetch::MAX_INIT_BYTES`). The same FLV bodies and millisecond timeline either way; an
+//!   fMP4 segment that cannot be read is skipped with a warning.
+//! * **Timeline.** Segments that continue each other go into one demuxer (its timestamps run
+//!   on across segments, 33-bit wraps included, `tfdt` for fMP4). At a timeline break the
+//!   tracker names (EXT-X-DISCONTINUITY, a media-sequence reset, segments skipped, a new
+//!   initialisation section or segment format) the demuxer is finished and a new one
+//!   begins, placed on the output timeline as the playlist player places its items
+//!   ([`Timeline::begin_seamless_segment`] after a [`SegmentLookahead`]): presentation
+//!   continues where the previous run ended.
 //! * **Pacing.** A frame leaves when the clock reaches its output DTS, at most
 //!   [`LEAD`] early; a frame more than [`MAX_LATE`] late (a slow segment fetch) moves the
 //!   clock instead of bursting the backlog into the destination. Frames due within [`BATCH`]
@@ -28,16 +34,34 @@
 //! * **Memory.** One segment in flight (at most [`fetch::MAX_SEGMENT_BYTES`]) and at most
 //!   [`CHANNEL_FRAMES`] frames queued: the reader fetches the next segment when the queue has
 //!   room, i.e. a few seconds before the frames run out.
-//! * **Ends.** EXT-X-ENDLIST (every segment played) is [`SourceEvent::Finished`]-like: the
-//!   relay closes the destination and finishes, as for a playlist of files. A playlist that
-//!   stops changing is a retryable source error ([`ErrorKind::Timeout`], "HLS playlist
-//!   unchanged …"); a reconnect resumes after the last segment fetched ([`Resume`]), so a
-//!   stale playlist is not replayed.
-//! * **Not built yet** (refused with [`ErrorKind::Unsupported`] naming them): fMP4/CMAF
-//!   segments (EXT-X-MAP), AES-128 encryption, audio renditions in separate playlists.
+//! * **Ends.** EXT-X-ENDLIST (every segment played) is an unpublish
+//!   ([`SourceEvent::Ended`]): the relay holds the destination session for its grace period
+//!   while the reader keeps reloading the playlist. A producer killed and restarted writes
+//!   the tag, then a new playlist (continued, or numbered from 0 again, even with the same
+//!   segment names): what it lists after the end is played as a new run, on the same
+//!   destination session, timeline rebased. A stale copy of the ended playlist lists nothing
+//!   new and is not replayed. A playlist that stops changing without the tag is a retryable
+//!   source error ([`ErrorKind::Timeout`], "HLS playlist unchanged …"). A reconnect resumes
+//!   after the last segment fetched ([`Resume`]), so a stale playlist is not replayed; an
+//!   outage probe counts only segments listed after its first look
+//!   ([`Resume::new_segments_only`]).
+//! * **AES-128** (EXT-X-KEY METHOD=AES-128): the key is fetched through the egress like a
+//!   segment (once per key URI, exactly 16 bytes), each segment (and an encrypted
+//!   initialisation section) decrypted whole, CBC with PKCS#7, the IV from the tag or the
+//!   media sequence number (`crypt`). A wrong key fails the padding check (or leaves a
+//!   transport stream without its sync byte): a retryable source error naming the segment
+//!   and the key, never a skipped segment. SAMPLE-AES and DRM key formats are refused by the
+//!   playlist parser, naming them.
+//! * **Not built yet** (refused with [`ErrorKind::Unsupported`] naming them): audio
+//!   renditions in separate playlists.
 
+mod crypt;
 mod fetch;
+mod fmp4;
 mod reader;
+
+pub(crate) use crypt::decrypt;
+pub(crate) use fmp4::Fmp4Frames;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,22 +95,55 @@ pub const MAX_LATE: Duration = Duration::from_secs(1);
 pub const CHANNEL_FRAMES: usize = 128;
 
 /// What a relay's HLS connections share: where the last one stopped, so a reconnect does not
-/// replay segments already relayed.
+/// replay segments already relayed (a stale copy of an ended playlist included).
 #[derive(Debug, Default)]
 pub struct Resume {
-    last: Mutex<Option<(Url, Option<ByteRange>)>>,
+    state: Mutex<ResumeState>,
+}
+
+#[derive(Debug, Default)]
+struct ResumeState {
+    /// The last segment fetched (or, for a probe, the last one listed at first).
+    last: Option<(Url, Option<ByteRange>)>,
+    /// Only segments listed after the first load count (a probe of the source's return).
+    new_only: bool,
 }
 
 impl Resume {
+    /// A `Resume` for which everything the first playlist loaded lists counts as played: only
+    /// segments a later load adds are fetched. What an outage probe uses — the source is
+    /// "back" when it has media newer than what the failed relay saw, not when a stale
+    /// playlist (ended or not) is still served.
+    pub fn new_segments_only() -> Resume {
+        Resume {
+            state: Mutex::new(ResumeState {
+                last: None,
+                new_only: true,
+            }),
+        }
+    }
+
     fn set(&self, uri: &Url, range: Option<ByteRange>) {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((uri.clone(), range));
+        self.lock().last = Some((uri.clone(), range));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ResumeState> {
+        // Plain data: a panic while holding the lock leaves nothing half-done.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `playlist` without the segments up to and including the last one fetched, when it
     /// is listed.
     fn after(&self, mut playlist: MediaPlaylist) -> MediaPlaylist {
-        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let Some((uri, range)) = last else {
+        let mut state = self.lock();
+        let Some((uri, range)) = state.last.clone() else {
+            if state.new_only
+                && let Some(last) = playlist.segments.last()
+            {
+                state.last = Some((last.uri.clone(), last.byte_range));
+                playlist.media_sequence = playlist.end_sequence();
+                playlist.segments.clear();
+            }
             return playlist;
         };
         if let Some(i) = playlist
@@ -135,7 +192,6 @@ impl HlsSource {
         let bytes_in = Arc::new(AtomicU64::new(0));
         let requested_at = Instant::now().into_std();
         let (media_url, playlist) = fetch::load_media(egress, &url, &bytes_in).await?;
-        reader::refuse_unbuilt(&media_url, &playlist)?;
         let tracker = TrackerConfig::default();
         // The tracker reports a playlist that stopped changing within its limit and half a
         // target duration (its reload cadence); the relay's frame-gap stall detection waits
@@ -175,6 +231,11 @@ impl HlsSource {
             }
             match self.rx.recv().await {
                 Some(Ok(SourceEvent::Frame(frame))) => self.pending = Some(frame),
+                Some(Ok(SourceEvent::Ended)) => {
+                    // Whatever follows is a new run, paced from its own first frame.
+                    self.pace = None;
+                    return Ok(SourceEvent::Ended);
+                }
                 Some(event) => return event,
                 None => {
                     return Err(RelayError::new(

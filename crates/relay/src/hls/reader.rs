@@ -5,19 +5,24 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use baton_hls::{
-    LiveTracker, MediaPlaylist, SegmentRequest, StallError, TrackerConfig, TrackerEvent,
+    InitSection, LiveTracker, MediaPlaylist, SegmentKey, SegmentRequest, StallError, TrackerConfig,
+    TrackerEvent,
 };
 use baton_media::Frame;
 use baton_media::timeline::{SegmentLookahead, Timeline, TimelineConfig};
-use baton_mpegts::PACKET_LEN;
+use baton_mp4::{InitSegment, Mp4Error};
+use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
 use baton_net::egress::Egress;
+use bytes::Bytes;
 use reqwest::Url;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use tracing::{info, warn};
 
 use super::Resume;
-use super::fetch::{self, MAX_SEGMENT_BYTES};
+use super::crypt;
+use super::fetch::{self, MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
+use super::fmp4::Fmp4Frames;
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::event::SourceEvent;
 use crate::ts::TsFrames;
@@ -30,29 +35,6 @@ struct Closed;
 
 type Tx = mpsc::Sender<Result<SourceEvent, RelayError>>;
 
-/// Refuses a playlist whose segments need what is not built yet.
-pub(super) fn refuse_unbuilt(url: &Url, playlist: &MediaPlaylist) -> Result<(), RelayError> {
-    for segment in &playlist.segments {
-        refuse_segment(url, segment.map.is_some(), segment.key.is_some())?;
-    }
-    Ok(())
-}
-
-fn refuse_segment(url: &Url, map: bool, key: bool) -> Result<(), RelayError> {
-    let what = if map {
-        "HLS fMP4/CMAF segments (EXT-X-MAP) are not supported yet"
-    } else if key {
-        "HLS AES-128 encrypted segments (EXT-X-KEY) are not supported yet"
-    } else {
-        return Ok(());
-    };
-    Err(RelayError::new(
-        Side::Source,
-        ErrorKind::Unsupported,
-        format!("{url}: {what}"),
-    ))
-}
-
 pub(super) struct Reader {
     egress: Egress,
     url: Url,
@@ -62,6 +44,10 @@ pub(super) struct Reader {
     /// cut after the last segment an earlier connection fetched).
     fetched: bool,
     bytes_in: Arc<AtomicU64>,
+    /// The fMP4 initialisation section in use.
+    init: Option<(InitSection, Arc<InitSegment>)>,
+    /// The AES-128 key in use, by URI.
+    key: Option<(Url, [u8; 16])>,
     out: Output,
     tx: Tx,
 }
@@ -83,12 +69,15 @@ impl Reader {
             resume,
             fetched: false,
             bytes_in,
+            init: None,
+            key: None,
             out: Output::new(timeline),
             tx,
         }
     }
 
-    /// Follows the playlist until it ends, fails, or the source is dropped.
+    /// Follows the playlist until it fails or the source is dropped (an end, EXT-X-ENDLIST, is
+    /// reported and the playlist followed on).
     pub(super) async fn run(mut self, first: MediaPlaylist, requested_at: std::time::Instant) {
         let first = self.resume.after(first);
         self.tracker.handle_playlist(first, requested_at);
@@ -127,9 +116,15 @@ impl Reader {
                         info!(url = %self.url, previous_sequence, sequence, resumed_by_uri, "HLS media sequence reset")
                     }
                     TrackerEvent::Ended => {
-                        info!(url = %self.url, "HLS playlist ended (EXT-X-ENDLIST)");
-                        self.out.finish(&self.tx).await?;
-                        return Ok(Ok(SourceEvent::Finished));
+                        // Like an unpublish: the relay holds the destination for its grace
+                        // period while the playlist is reloaded for a new run.
+                        info!(url = %self.url, "HLS playlist ended (EXT-X-ENDLIST); waiting for more");
+                        // What the demuxer holds goes out; a new run gets a new demuxer.
+                        self.out.restart(&self.tx).await?;
+                        self.tx
+                            .send(Ok(SourceEvent::Ended))
+                            .await
+                            .map_err(|_| Closed)?;
                     }
                     TrackerEvent::Stalled(e) => {
                         // What the demuxer still holds goes out first: a reconnect resumes
@@ -158,9 +153,6 @@ impl Reader {
             };
             match loaded {
                 Ok(baton_hls::Playlist::Media(playlist)) => {
-                    if let Err(e) = refuse_unbuilt(&self.url, &playlist) {
-                        return Ok(Err(e));
-                    }
                     let playlist = if self.fetched {
                         playlist
                     } else {
@@ -187,9 +179,33 @@ impl Reader {
         &mut self,
         request: &SegmentRequest,
     ) -> Result<Result<(), RelayError>, Closed> {
-        if let Err(e) = refuse_segment(&request.uri, request.map.is_some(), request.key.is_some()) {
-            return Ok(Err(e));
-        }
+        // An encrypted segment needs its key: fetched when it changes.
+        let key = match &request.key {
+            Some(key) => match self.key(key).await? {
+                Ok(bytes) => Some((bytes, key)),
+                // Refused, or not a key: every segment would fail the same way.
+                Err(e) if !e.retryable || e.kind == ErrorKind::Protocol => return Ok(Err(e)),
+                Err(e) => {
+                    warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS key fetch failed");
+                    self.tracker.segment_failed();
+                    return Ok(Ok(()));
+                }
+            },
+            None => None,
+        };
+        // An fMP4 segment needs its initialisation section: fetched when it changes.
+        let init = match &request.map {
+            Some(map) => match self.init(map).await? {
+                Ok(init) => Some(init),
+                Err(e) if !e.retryable => return Ok(Err(e)),
+                Err(e) => {
+                    warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS initialisation section failed");
+                    self.tracker.segment_failed();
+                    return Ok(Ok(()));
+                }
+            },
+            None => None,
+        };
         let get = fetch::get(
             &self.egress,
             &request.uri,
@@ -214,24 +230,172 @@ impl Reader {
             }
         };
         self.tracker.segment_done();
+        let data = match key {
+            Some((bytes, key)) => match crypt::decrypt(&bytes, &key.iv, &data) {
+                // A transport stream starts with its sync byte: a wrong key whose garbage
+                // happens to end in valid padding is caught here.
+                Ok(plain) if request.map.is_some() || plain.first() == Some(&SYNC_BYTE) => {
+                    Bytes::from(plain)
+                }
+                Ok(_) => {
+                    let e = "no MPEG-TS sync byte after decryption (wrong key or IV?)";
+                    return Ok(Err(undecryptable(&request.uri, &key.uri, &e)));
+                }
+                Err(e) => return Ok(Err(undecryptable(&request.uri, &key.uri, &e))),
+            },
+            None => data,
+        };
         self.fetched = true;
         self.resume.set(&request.uri, request.byte_range);
         if let Some(reason) = request.discontinuity {
             info!(sequence = request.sequence, ?reason, "HLS timeline break");
             self.out.restart(&self.tx).await?;
         }
-        self.out.feed(&data, &self.tx).await?;
+        self.out.select(init, &self.tx).await?;
+        if let Err(e) = self.out.feed(&data, &self.tx).await? {
+            warn!(sequence = request.sequence, error = %e, "HLS fMP4 segment unreadable; skipped");
+        }
         Ok(Ok(()))
     }
+
+    /// The 16-byte AES-128 key `key` names: the one in use, or fetched (through the egress,
+    /// like segments). The outer error: the source is gone; the inner: the key failed.
+    async fn key(&mut self, key: &SegmentKey) -> Result<Result<[u8; 16], RelayError>, Closed> {
+        if let Some((uri, bytes)) = &self.key
+            && *uri == key.uri
+        {
+            return Ok(Ok(*bytes));
+        }
+        let get = fetch::get(&self.egress, &key.uri, None, MAX_KEY_BYTES, &self.bytes_in);
+        let fetched = tokio::select! {
+            fetched = get => fetched,
+            _ = self.tx.closed() => return Err(Closed),
+        };
+        let data = match fetched {
+            Ok(data) => data,
+            Err(e) => return Ok(Err(fetch::fetch_error(&key.uri, "key", &e))),
+        };
+        let Ok(bytes) = <[u8; 16]>::try_from(&data[..]) else {
+            return Ok(Err(RelayError::new(
+                Side::Source,
+                ErrorKind::Protocol,
+                format!(
+                    "HLS key {}: {} bytes, not the 16 of an AES-128 key",
+                    key.uri,
+                    data.len()
+                ),
+            )));
+        };
+        self.key = Some((key.uri.clone(), bytes));
+        Ok(Ok(bytes))
+    }
+
+    /// The parsed initialisation section `map` names: the one in use, or fetched and parsed.
+    /// The outer error: the source is gone; the inner: this section failed.
+    async fn init(
+        &mut self,
+        map: &InitSection,
+    ) -> Result<Result<Arc<InitSegment>, RelayError>, Closed> {
+        if let Some((current, init)) = &self.init
+            && current == map
+        {
+            return Ok(Ok(Arc::clone(init)));
+        }
+        let get = fetch::get(
+            &self.egress,
+            &map.uri,
+            map.byte_range,
+            MAX_INIT_BYTES,
+            &self.bytes_in,
+        );
+        let fetched = tokio::select! {
+            fetched = get => fetched,
+            _ = self.tx.closed() => return Err(Closed),
+        };
+        let data = match fetched {
+            Ok(data) => data,
+            Err(e) => {
+                return Ok(Err(fetch::fetch_error(
+                    &map.uri,
+                    "initialisation section",
+                    &e,
+                )));
+            }
+        };
+        let data = match &map.key {
+            Some(key) => {
+                let bytes = match self.key(key).await? {
+                    Ok(bytes) => bytes,
+                    Err(e) => return Ok(Err(e)),
+                };
+                match crypt::decrypt(&bytes, &key.iv, &data) {
+                    Ok(plain) => Bytes::from(plain),
+                    Err(e) => return Ok(Err(undecryptable(&map.uri, &key.uri, &e))),
+                }
+            }
+            None => data,
+        };
+        match InitSegment::parse(&data) {
+            Ok(init) => {
+                let init = Arc::new(init);
+                self.init = Some((map.clone(), Arc::clone(&init)));
+                Ok(Ok(init))
+            }
+            Err(e) => Ok(Err(RelayError::new(
+                Side::Source,
+                ErrorKind::Protocol,
+                format!("HLS initialisation section {}: {e}", map.uri),
+            ))),
+        }
+    }
+}
+
+/// A segment (or initialisation section) that its key does not open: a source error, so the
+/// relay reconnects (fetching the key again) and, if it persists, fails naming it.
+fn undecryptable(uri: &Url, key: &Url, e: &dyn std::fmt::Display) -> RelayError {
+    RelayError::new(
+        Side::Source,
+        ErrorKind::Protocol,
+        format!("HLS segment {uri}: cannot decrypt with the AES-128 key {key}: {e}"),
+    )
 }
 
 fn stalled(url: &Url, e: &StallError) -> RelayError {
     RelayError::new(Side::Source, ErrorKind::Timeout, format!("{url}: {e}"))
 }
 
-/// Transport stream runs → frames on the output timeline.
+/// What demuxes the current run: a transport stream, or fMP4 of one initialisation section.
+#[derive(Debug)]
+enum Demux {
+    Ts(Box<TsFrames>),
+    Fmp4(Arc<InitSegment>, Fmp4Frames),
+}
+
+impl Demux {
+    fn finish(&mut self) {
+        if let Demux::Ts(ts) = self {
+            ts.finish();
+        }
+    }
+
+    fn poll_frame(&mut self) -> Option<Frame> {
+        match self {
+            Demux::Ts(ts) => ts.poll_frame(),
+            Demux::Fmp4(_, f) => f.poll_frame(),
+        }
+    }
+
+    fn take_dropped(&mut self) -> Vec<String> {
+        match self {
+            Demux::Ts(ts) => ts.take_dropped(),
+            Demux::Fmp4(_, f) => f.take_dropped(),
+        }
+    }
+}
+
+/// Segment runs (transport stream or fMP4) → frames on the output timeline.
 struct Output {
-    ts: TsFrames,
+    demux: Demux,
     /// The current run's first frames, until where its tracks start is known.
     lookahead: Option<SegmentLookahead>,
     timeline: Timeline,
@@ -240,41 +404,78 @@ struct Output {
 impl Output {
     fn new(config: TimelineConfig) -> Output {
         Output {
-            ts: TsFrames::default(),
+            demux: Demux::Ts(Box::default()),
             lookahead: Some(SegmentLookahead::new()),
             timeline: Timeline::new(config),
         }
     }
 
-    /// Demuxes `data` (the next segment of the current run) and sends its frames.
-    async fn feed(&mut self, data: &[u8], tx: &Tx) -> Result<(), Closed> {
-        for piece in data.chunks(PUSH) {
-            self.ts.push(piece);
-            self.drain(tx).await?;
+    /// Makes the demuxer the next segment needs (`init`: fMP4 with that initialisation
+    /// section; `None`: a transport stream) the current one: a change of format or of
+    /// initialisation section starts a new run.
+    async fn select(&mut self, init: Option<Arc<InitSegment>>, tx: &Tx) -> Result<(), Closed> {
+        let same = match (&self.demux, &init) {
+            (Demux::Ts(_), None) => true,
+            (Demux::Fmp4(current, _), Some(init)) => Arc::ptr_eq(current, init),
+            _ => false,
+        };
+        if same {
+            return Ok(());
+        }
+        self.restart(tx).await?;
+        if let Some(init) = init {
+            self.demux = Demux::Fmp4(Arc::clone(&init), Fmp4Frames::new((*init).clone()));
         }
         Ok(())
+    }
+
+    /// Demuxes `data` (the next segment of the current run) and sends its frames. The inner
+    /// error: an fMP4 segment that could not be read (nothing of it is sent).
+    async fn feed(&mut self, data: &Bytes, tx: &Tx) -> Result<Result<(), Mp4Error>, Closed> {
+        match &mut self.demux {
+            Demux::Ts(_) => {
+                for piece in data.chunks(PUSH) {
+                    if let Demux::Ts(ts) = &mut self.demux {
+                        ts.push(piece);
+                    }
+                    self.drain(tx).await?;
+                }
+            }
+            Demux::Fmp4(_, f) => {
+                if let Err(e) = f.push(data) {
+                    return Ok(Err(e));
+                }
+                self.drain(tx).await?;
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Ends the current run (its held frames sent) and starts another, placed seamlessly.
     async fn restart(&mut self, tx: &Tx) -> Result<(), Closed> {
         self.finish(tx).await?;
-        self.ts = TsFrames::default();
+        self.demux = match &self.demux {
+            Demux::Ts(_) => Demux::Ts(Box::default()),
+            Demux::Fmp4(init, _) => {
+                Demux::Fmp4(Arc::clone(init), Fmp4Frames::new((**init).clone()))
+            }
+        };
         self.lookahead = Some(SegmentLookahead::new());
         Ok(())
     }
 
     /// Ends the current run: every frame it holds is sent.
     async fn finish(&mut self, tx: &Tx) -> Result<(), Closed> {
-        self.ts.finish();
+        self.demux.finish();
         self.drain(tx).await?;
         self.begin(tx).await
     }
 
     async fn drain(&mut self, tx: &Tx) -> Result<(), Closed> {
-        for stream in self.ts.take_dropped() {
+        for stream in self.demux.take_dropped() {
             warn!(stream = %stream, "HLS stream not relayed");
         }
-        while let Some(frame) = self.ts.poll_frame() {
+        while let Some(frame) = self.demux.poll_frame() {
             match self.lookahead.as_mut() {
                 Some(ahead) => {
                     ahead.push(frame);

@@ -1,6 +1,6 @@
 //! The items a [`Player`](super::Player) opens: FLV demuxed as it is read, MP4 from its
-//! `moov` sample tables, MPEG-TS through [`crate::ts`], VOD HLS playlists of TS segments
-//! ([`super::hls_item`]); and the offset seek they share.
+//! `moov` sample tables, MPEG-TS through [`crate::ts`], VOD HLS playlists through
+//! [`super::hls`]; and the offset seek they share.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use tracing::info;
 use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
 
 use super::PlayerConfig;
-use super::hls_item::{HlsItem, has_m3u8_extension};
+use super::hls::HlsItem;
 use crate::ts::TsFrames;
 
 /// Bytes read from an FLV item at a time.
@@ -46,15 +46,17 @@ impl Item {
         offset_ms: u64,
         config: &PlayerConfig,
     ) -> Result<Item, ItemError> {
-        if has_m3u8_extension(url) {
-            let item = HlsItem::open(egress, url, offset_ms, config).await?;
-            return Ok(Item::Hls(Box::new(item)));
+        if has_extension(url, ".m3u8") {
+            return Ok(Item::Hls(Box::new(
+                HlsItem::open(egress, url, offset_ms, config).await?,
+            )));
         }
         let mut file = open_file(egress, url, config).await?;
         let head = file.read_at(0, 16).await?;
         if head.starts_with(b"#EXTM3U") {
-            let item = HlsItem::open(egress, url, offset_ms, config).await?;
-            return Ok(Item::Hls(Box::new(item)));
+            return Ok(Item::Hls(Box::new(
+                HlsItem::open(egress, url, offset_ms, config).await?,
+            )));
         }
         if head.starts_with(b"FLV") {
             return Ok(Item::Flv(Box::new(FlvItem::new(file, offset_ms))));
@@ -62,11 +64,11 @@ impl Item {
         if head.len() >= 8 && MP4_FIRST_BOXES.contains(&&head[4..8]) {
             return Ok(Item::Mp4(Box::new(Mp4Item::open(file, offset_ms).await?)));
         }
-        if head.first() == Some(&SYNC_BYTE) || has_ts_extension(url) {
+        if head.first() == Some(&SYNC_BYTE) || has_extension(url, ".ts") {
             return Ok(Item::Ts(Box::new(TsItem::open(file, offset_ms).await?)));
         }
         Err(ItemError::Format(format!(
-            "not an FLV, MP4 or MPEG-TS file or an HLS playlist (starts with {:02x?})",
+            "not an FLV, MP4 or MPEG-TS file (starts with {:02x?})",
             &head[..head.len().min(8)]
         )))
     }
@@ -85,7 +87,7 @@ impl Item {
             Item::Flv(item) => item.file.bytes_in(),
             Item::Mp4(item) => item.file.bytes_in(),
             Item::Ts(item) => item.file.bytes_in(),
-            Item::Hls(item) => item.bytes_in(),
+            Item::Hls(item) => item.bytes_in,
         }
     }
 
@@ -293,10 +295,11 @@ impl FlvItem {
 /// Bytes read from an MPEG-TS item at a time (348 packets).
 const TS_READ: usize = 348 * PACKET_LEN;
 
-/// Whether the URL's path ends in `.ts` (query and fragment left out).
-fn has_ts_extension(url: &str) -> bool {
+/// Whether the URL's path ends in `extension` (ASCII case-insensitive; query and fragment
+/// left out).
+fn has_extension(url: &str, extension: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or(url);
-    path.to_ascii_lowercase().ends_with(".ts")
+    path.to_ascii_lowercase().ends_with(extension)
 }
 
 /// An MPEG-TS item, demuxed as it is read ([`TsFrames`]). Opening reads until the first

@@ -8,10 +8,14 @@
 //! * reads each item by offset ([`baton_net::fetch`]: HTTP range requests or a local file),
 //!   never the whole file; FLV is demuxed as it is read, MP4 from its `moov` sample tables,
 //!   MPEG-TS (a path ending in `.ts`, or a file starting with a sync byte) demuxed as it is
-//!   read through [`crate::ts`];
+//!   read through [`crate::ts`]; a VOD HLS playlist (a path ending in `.m3u8`, or a file
+//!   starting with `#EXTM3U`) segment by segment, MPEG-TS or fMP4, AES-128 or clear, as one
+//!   item (`hls`: a live playlist, a discontinuity inside one, or a separate audio rendition
+//!   is skipped naming why);
 //! * starts an item at an offset (FileIndex/Offset, or a reconnect) at the video keyframe at
 //!   or before it: MP4 from its sample tables; FLV and MPEG-TS, which have no index, by
-//!   reading from the start and dropping what comes before that keyframe;
+//!   reading from the start and dropping what comes before that keyframe; HLS from the
+//!   segment holding the offset (by EXTINF), then the same way;
 //! * puts every item on one continuous timeline ([`Timeline`], one segment per item, gap 0):
 //!   each item's first second is read ahead ([`SegmentLookahead`]) to learn where its tracks
 //!   start being presented, and the item is placed so that presentation continues where the
@@ -43,7 +47,7 @@ use tracing::{info, warn};
 
 use crate::error::{ErrorKind, RelayError, Side};
 
-mod hls_item;
+mod hls;
 mod item;
 
 use item::{Item, ItemError};

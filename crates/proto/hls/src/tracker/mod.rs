@@ -19,7 +19,9 @@
 //!    - [`TrackerEvent::Skipped`] and [`TrackerEvent::Reset`] are reports for logs and status;
 //!      the segment after them carries a [`Discontinuity`], where the relay breaks its
 //!      timeline.
-//!    - [`TrackerEvent::Ended`] and [`TrackerEvent::Stalled`] are final: nothing follows.
+//!    - [`TrackerEvent::Ended`]: the producer ended the playlist (like an unpublish); reloads
+//!      go on, and segments a restarted producer lists later are fetched as a new run.
+//!    - [`TrackerEvent::Stalled`] is final: nothing follows.
 //! 3. Repeat 2 after every call.
 //!
 //! # Policy
@@ -28,10 +30,12 @@
 //!   (3) target durations before the end of the playlist (§6.3.3: a client "SHOULD NOT choose
 //!   a segment that starts less than three target durations from the end"); the first segment
 //!   when the playlist is shorter. A playlist that already has EXT-X-ENDLIST when first loaded
-//!   is played from its first segment: there is no live edge to stay near.
+//!   is over before it began ([`TrackerEvent::Ended`] at once: a stale copy of an ended live
+//!   playlist is not replayed), or, with [`TrackerConfig::play_ended`], played from its first
+//!   segment (VOD: there is no live edge to stay near).
 //! - Reload: one target duration after a load whose playlist changed, half of one after a load
-//!   whose playlist did not (§6.3.4), measured from when the load began; none after
-//!   EXT-X-ENDLIST.
+//!   whose playlist did not (§6.3.4), measured from when the load began; EXT-X-ENDLIST
+//!   included (a producer killed and restarted writes the tag, then a new playlist).
 //! - Identity: segments are tracked by media sequence number. When the number goes backwards,
 //!   or a number the tracker already fetched now names a different URI, the producer has
 //!   restarted (or a cache served an old copy): [`TrackerEvent::Reset`], and the tracker
@@ -43,8 +47,14 @@
 //! - A segment fetch that fails is asked for once more at once; a second failure skips it.
 //! - Stall: no change to the playlist for longer than [`TrackerConfig::stall_limit`] (by
 //!   default the larger of 3 target durations and 10 s), whether loads succeed unchanged or
-//!   fail: [`TrackerEvent::Stalled`].
-//! - EXT-X-ENDLIST: [`TrackerEvent::Ended`] once the last segment is fetched.
+//!   fail: [`TrackerEvent::Stalled`]. An ended playlist does not stall: how long to wait for
+//!   the producer's return is the caller's decision (the relay's grace period).
+//! - EXT-X-ENDLIST: [`TrackerEvent::Ended`] once the last segment is fetched. Only segments a
+//!   later load lists after the end count: a stale copy of the ended playlist is not replayed.
+//!   Continued in the old numbering (`append_list`), fetching goes on after the last segment
+//!   fetched; numbered anew (a restart, the same URIs perhaps reused), the new run is played
+//!   from its first segment ([`TrackerEvent::Reset`], never resumed by URI). Either way the
+//!   first new segment carries [`Discontinuity::Restart`].
 
 mod state;
 
@@ -71,6 +81,11 @@ pub struct TrackerConfig {
     pub stall_target_durations: u32,
     /// The shortest stall limit, for playlists with short target durations. Default 10 s.
     pub stall_min: Duration,
+    /// A playlist that already has EXT-X-ENDLIST when first loaded is played from its first
+    /// segment (`true`: a VOD playlist) or is over before it began (`false`, the default: a
+    /// live source that ended is like a stream nobody publishes — [`TrackerEvent::Ended`] at
+    /// once, and only segments listed later are fetched).
+    pub play_ended: bool,
 }
 
 impl Default for TrackerConfig {
@@ -80,6 +95,7 @@ impl Default for TrackerConfig {
             max_behind: 6,
             stall_target_durations: 3,
             stall_min: Duration::from_secs(10),
+            play_ended: false,
         }
     }
 }
@@ -122,6 +138,7 @@ pub enum TrackerEvent {
         resumed_by_uri: bool,
     },
     /// EXT-X-ENDLIST and every segment fetched: the source has ended (like an unpublish).
+    /// Reloads go on; segments listed after the end later are a new run.
     Ended,
     /// The playlist stopped updating: the source has failed.
     Stalled(StallError),
@@ -160,6 +177,8 @@ pub enum Discontinuity {
     SkippedAhead,
     /// The segment before failed twice and was skipped ([`SkipReason::Failed`]).
     SegmentSkipped,
+    /// The playlist had ended (EXT-X-ENDLIST) and the producer came back.
+    Restart,
 }
 
 /// Why segments were skipped.

@@ -29,6 +29,9 @@ pub struct LiveTracker {
     last_change: Instant,
     failed_loads: u32,
     events: VecDeque<TrackerEvent>,
+    /// [`TrackerEvent::Ended`] was reported and nothing newer is listed yet.
+    ended: bool,
+    /// [`TrackerEvent::Stalled`] was reported: nothing follows.
     finished: bool,
 }
 
@@ -51,6 +54,7 @@ impl LiveTracker {
             last_change: now,
             failed_loads: 0,
             events: VecDeque::new(),
+            ended: false,
             finished: false,
         }
     }
@@ -67,29 +71,38 @@ impl LiveTracker {
         if changed {
             self.last_change = requested_at;
             self.failed_loads = 0;
-        } else if self.stalled(playlist.target_duration, requested_at) {
+        } else if !self.ended
+            && !playlist.ended
+            && self.stalled(playlist.target_duration, requested_at)
+        {
             return;
         }
         match self.playlist.take() {
+            Some(old) if self.ended => {
+                if changed {
+                    self.after_end(&old, &playlist);
+                }
+            }
             Some(old) if !self.recent.is_empty() => self.follow(&old, &playlist),
             // Nothing fetched yet: (re)choose the start on every load.
             _ => {
-                self.next = if playlist.ended {
+                self.next = if playlist.ended && self.config.play_ended {
                     playlist.media_sequence
+                } else if playlist.ended {
+                    playlist.end_sequence()
                 } else {
                     self.live_start(&playlist)
                 }
             }
         }
-        if !playlist.ended {
-            let wait = if changed {
-                playlist.target_duration
-            } else {
-                playlist.target_duration / 2
-            };
-            self.events
-                .push_back(TrackerEvent::ReloadAt(requested_at + wait));
-        }
+        // Reloads go on after EXT-X-ENDLIST: a restarted producer continues the playlist.
+        let wait = if changed {
+            playlist.target_duration
+        } else {
+            playlist.target_duration / 2
+        };
+        self.events
+            .push_back(TrackerEvent::ReloadAt(requested_at + wait));
         self.playlist = Some(playlist);
     }
 
@@ -102,7 +115,9 @@ impl LiveTracker {
         }
         self.failed_loads = self.failed_loads.saturating_add(1);
         let target = self.playlist.as_ref().map(|p| p.target_duration);
-        if self.stalled(target.unwrap_or(Duration::ZERO), requested_at) {
+        // After EXT-X-ENDLIST the source is already down: how long to wait for it is the
+        // caller's grace, not a stall.
+        if !self.ended && self.stalled(target.unwrap_or(Duration::ZERO), requested_at) {
             return;
         }
         let wait = target.map_or(FIRST_RETRY, |t| t / 2);
@@ -150,12 +165,12 @@ impl LiveTracker {
         }
         let playlist = self.playlist.as_ref()?;
         if let Some(segment) = playlist.segment(self.next) {
+            // A break before the first segment fetched means nothing: no timeline yet.
+            let pending = self.pending_break.take();
             let discontinuity = if self.recent.is_empty() {
                 None
             } else {
-                self.pending_break
-                    .take()
-                    .or(segment.discontinuity.then_some(Discontinuity::Tag))
+                pending.or(segment.discontinuity.then_some(Discontinuity::Tag))
             };
             let request = SegmentRequest {
                 sequence: segment.sequence,
@@ -179,16 +194,21 @@ impl LiveTracker {
             });
             return Some(TrackerEvent::Fetch(Box::new(request)));
         }
-        if playlist.ended && self.next >= playlist.end_sequence() {
-            self.finished = true;
+        if playlist.ended && !self.ended && self.next >= playlist.end_sequence() {
+            self.ended = true;
             return Some(TrackerEvent::Ended);
         }
         None
     }
 
-    /// Whether [`TrackerEvent::Ended`] or [`TrackerEvent::Stalled`] was reported.
+    /// Whether [`TrackerEvent::Stalled`] was reported: the tracker does nothing more.
     pub fn is_finished(&self) -> bool {
         self.finished && self.events.is_empty()
+    }
+
+    /// Whether [`TrackerEvent::Ended`] was reported and no newer segment is listed yet.
+    pub fn is_ended(&self) -> bool {
+        self.ended
     }
 
     /// The sequence number the tracker will hand out next.
@@ -242,6 +262,48 @@ impl LiveTracker {
             self.next = start;
             self.pending_break = Some(Discontinuity::SkippedAhead);
         }
+    }
+
+    /// A playlist that changed after [`TrackerEvent::Ended`]: what it lists after the end is
+    /// a new run of the producer. Appended to the old numbering (`append_list`), it continues
+    /// after the last segment fetched; numbered anew (a restart), or renumbered, it starts at
+    /// its first segment — the old run's URIs mean nothing any more, so nothing is resumed by
+    /// URI — or at the live start position when more than [`TrackerConfig::max_behind`]
+    /// segments are listed. A stale copy of the ended playlist lists nothing new.
+    fn after_end(&mut self, old: &MediaPlaylist, new: &MediaPlaylist) {
+        let renumbered = self.recent.iter().any(|(sequence, uri, range)| {
+            new.segment(*sequence)
+                .is_some_and(|s| s.uri != *uri || s.byte_range != *range)
+        });
+        let reset = new.media_sequence < old.media_sequence || renumbered;
+        let start = if !reset && self.next >= new.media_sequence {
+            // The old numbering goes on: continue after the last segment fetched.
+            self.next
+        } else if new.segments.len() as u64 > self.config.max_behind {
+            self.live_start(new)
+        } else {
+            new.media_sequence
+        };
+        if start >= new.end_sequence() {
+            // Nothing newer than the end: the source is still down.
+            if reset {
+                self.next = new.end_sequence();
+            }
+            return;
+        }
+        if reset {
+            self.events.push_back(TrackerEvent::Reset {
+                previous_sequence: old.media_sequence,
+                sequence: new.media_sequence,
+                resumed_by_uri: false,
+            });
+        }
+        for entry in &mut self.recent {
+            entry.0 = u64::MAX;
+        }
+        self.next = start;
+        self.ended = false;
+        self.pending_break = Some(Discontinuity::Restart);
     }
 
     /// The live start position: the last segment starting at least `start_target_durations`
