@@ -34,6 +34,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
+use srt_protocol::packet::{CoreRejectReason, RejectReason, ServerRejectReason};
+use srt_protocol::protocol::pending_connection::ConnectionReject;
 use srt_tokio::SrtSocket;
 use srt_tokio::options::{KeySize, Passphrase};
 use tokio::net::UdpSocket;
@@ -101,7 +103,11 @@ pub enum SrtError {
     Timeout { addr: SocketAddr, timeout: Duration },
     /// The peer answered and refused (wrong or missing passphrase, unknown stream id, …).
     #[error("the SRT peer {addr} rejected the connection: {reason}")]
-    Rejected { addr: SocketAddr, reason: String },
+    Rejected {
+        addr: SocketAddr,
+        reason: String,
+        why: Rejection,
+    },
     /// The listener's port could not be bound (in use, not this host's address, …).
     #[error("cannot listen for SRT on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
@@ -120,13 +126,55 @@ impl SrtError {
             SrtError::InvalidUrl(_)
             | SrtError::Unsupported(_)
             | SrtError::ListenDenied(_)
-            | SrtError::Rejected { .. }
             | SrtError::Egress(EgressError::Refused(_)) => false,
+            SrtError::Rejected { why, .. } => matches!(why, Rejection::NotFound | Rejection::Busy),
             SrtError::Egress(EgressError::Lookup { .. })
             | SrtError::Timeout { .. }
             | SrtError::Bind { .. }
             | SrtError::Io(_)
             | SrtError::Closed => true,
+        }
+    }
+}
+
+/// What a peer's rejection means for Baton.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The passphrase is wrong, missing or unexpected (SRT_REJ_BADSECRET, SRT_REJ_UNSECURE).
+    Passphrase,
+    /// The stream id names nothing (yet): SRT_REJX_NOTFOUND (2404). Retrying can help.
+    NotFound,
+    /// The peer is busy, overloaded or closing: retrying can help.
+    Busy,
+    /// Any other refusal (forbidden, unauthorized, bad request, version, …).
+    Refused,
+}
+
+impl Rejection {
+    fn of(reject: &ConnectionReject) -> Rejection {
+        let (ConnectionReject::Rejecting(reason) | ConnectionReject::Rejected(reason)) = reject;
+        match reason {
+            RejectReason::Core(CoreRejectReason::BadSecret | CoreRejectReason::Unsecure) => {
+                Rejection::Passphrase
+            }
+            RejectReason::Server(ServerRejectReason::Notfound) => {
+                Rejection::NotFound
+            }
+            RejectReason::Core(
+                CoreRejectReason::Backlog
+                | CoreRejectReason::Resource
+                | CoreRejectReason::Close
+                | CoreRejectReason::Timeout
+                | CoreRejectReason::System,
+            )
+            | RejectReason::Server(
+                ServerRejectReason::Overload
+                | ServerRejectReason::Down
+                | ServerRejectReason::Conflict
+                | ServerRejectReason::InternalServerError
+                | ServerRejectReason::Gateway,
+            ) => Rejection::Busy,
+            _ => Rejection::Refused,
         }
     }
 }
@@ -473,10 +521,17 @@ fn builder(url: &SrtUrl, timeout: Duration) -> srt_tokio::SrtSocketBuilder {
 fn handshake_error(e: io::Error, addr: SocketAddr, timeout: Duration) -> SrtError {
     match e.kind() {
         io::ErrorKind::TimedOut => SrtError::Timeout { addr, timeout },
-        io::ErrorKind::ConnectionRefused => SrtError::Rejected {
-            addr,
-            reason: e.to_string(),
-        },
+        io::ErrorKind::ConnectionRefused => {
+            let why = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ConnectionReject>())
+                .map_or(Rejection::Refused, Rejection::of);
+            let reason = match why {
+                Rejection::Passphrase => format!("{e} (check the passphrase)"),
+                _ => e.to_string(),
+            };
+            SrtError::Rejected { addr, reason, why }
+        }
         _ => SrtError::Io(e),
     }
 }

@@ -196,7 +196,17 @@ async fn a_wrong_passphrase_is_rejected_and_a_silent_peer_times_out() {
     let e = SrtConnection::connect(&wrong, &open, timeout)
         .await
         .unwrap_err();
-    assert!(matches!(e, SrtError::Rejected { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            SrtError::Rejected {
+                why: Rejection::Passphrase,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("check the passphrase"), "{e}");
     assert!(!e.is_retryable());
     waiting.abort();
 
