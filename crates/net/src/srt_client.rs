@@ -28,6 +28,7 @@
 //!   statistics channel (updated about once a second).
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -39,6 +40,7 @@ use srt_protocol::protocol::pending_connection::ConnectionReject;
 use srt_tokio::SrtSocket;
 use srt_tokio::options::{KeySize, Passphrase};
 use tokio::net::UdpSocket;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::egress::{Egress, EgressError};
 
@@ -108,6 +110,10 @@ pub enum SrtError {
         reason: String,
         why: Rejection,
     },
+    /// The SRT library failed on the handshake (see [`contained`]): e.g. a caller's key
+    /// length (`pbkeylen`) other than the listener's, or encryption on one side only.
+    #[error("the SRT handshake on {addr} failed in the SRT library ({why}); check that both sides use the same passphrase and pbkeylen")]
+    Handshake { addr: SocketAddr, why: String },
     /// The listener's port could not be bound (in use, not this host's address, …).
     #[error("cannot listen for SRT on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
@@ -131,6 +137,7 @@ impl SrtError {
             SrtError::Egress(EgressError::Lookup { .. })
             | SrtError::Timeout { .. }
             | SrtError::Bind { .. }
+            | SrtError::Handshake { .. }
             | SrtError::Io(_)
             | SrtError::Closed => true,
         }
@@ -400,11 +407,12 @@ impl SrtConnection {
                     SocketAddr::V6(_) => SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0),
                 };
                 let udp = UdpSocket::bind(local).await?;
-                let socket = builder(url, timeout)
-                    .socket(udp)
-                    .call(addr, url.stream_id.as_deref())
-                    .await
-                    .map_err(|e| handshake_error(e, addr, timeout))?;
+                let (builder, stream_id) = (builder(url, timeout), url.stream_id.clone());
+                let socket = contained(addr, async move {
+                    builder.socket(udp).call(addr, stream_id.as_deref()).await
+                })
+                .await?
+                .map_err(|e| handshake_error(e, addr, timeout))?;
                 Ok(SrtConnection::new(socket, addr))
             }
             SrtMode::Listener { addr } => {
@@ -416,11 +424,9 @@ impl SrtConnection {
                         source,
                     })?;
                 let addr = *addr;
-                let socket = builder(url, timeout)
-                    .set(|o| o.connect.local = addr)
-                    .socket(udp)
-                    .listen()
-                    .await
+                let builder = builder(url, timeout).set(|o| o.connect.local = addr);
+                let socket = contained(addr, builder.socket(udp).listen())
+                    .await?
                     .map_err(|e| handshake_error(e, addr, timeout))?;
                 let peer = socket.settings().remote;
                 Ok(SrtConnection::new(socket, peer))
@@ -500,6 +506,28 @@ impl SrtConnection {
         }
         self.stats
     }
+}
+
+/// Runs a handshake in a task of its own, so that a panic of the SRT library on what a peer
+/// sent (srt-protocol 0.4 has `unimplemented!` paths in its responder: a key length or an
+/// encryption the listener did not expect) becomes [`SrtError::Handshake`] instead of taking
+/// the relay down. Dropping the returned future aborts the task (and releases its socket).
+async fn contained<T: Send + 'static>(
+    addr: SocketAddr,
+    handshake: impl Future<Output = T> + Send + 'static,
+) -> Result<T, SrtError> {
+    let task = AbortOnDropHandle::new(tokio::spawn(handshake));
+    task.await.map_err(|e| {
+        let why = match e.try_into_panic() {
+            Ok(panic) => panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into()),
+            Err(e) => e.to_string(),
+        };
+        SrtError::Handshake { addr, why }
+    })
 }
 
 /// The socket options of `url`: latency, encryption, handshake timeout.

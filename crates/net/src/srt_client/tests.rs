@@ -219,3 +219,32 @@ async fn a_wrong_passphrase_is_rejected_and_a_silent_peer_times_out() {
     assert!(e.is_retryable());
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn a_caller_the_srt_library_cannot_handle_is_a_named_error_not_a_panic() {
+    // srt-protocol panics (`unimplemented!`) when a caller offers encryption to a listener
+    // without a passphrase, or another key length: contained and named.
+    for (listener_options, caller_options) in [
+        ("", "&passphrase=0123456789"),
+        ("&passphrase=0123456789&pbkeylen=32", "&passphrase=0123456789&pbkeylen=16"),
+    ] {
+        let port = free_port();
+        let listen = parse(&format!(
+            "srt://127.0.0.1:{port}?mode=listener{listener_options}"
+        ));
+        let call = parse(&format!("srt://127.0.0.1:{port}?latency=20{caller_options}"));
+        let (timeout, open) = (Duration::from_millis(800), Egress::unrestricted());
+        let (listener, caller) = tokio::join!(
+            SrtConnection::connect(&listen, &open, timeout),
+            async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                SrtConnection::connect(&call, &open, timeout).await
+            }
+        );
+        let e = listener.unwrap_err();
+        assert!(matches!(e, SrtError::Handshake { .. }), "{e}");
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("pbkeylen"), "{e}");
+        assert!(caller.is_err());
+    }
+}
