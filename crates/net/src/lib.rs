@@ -12,8 +12,8 @@ pub mod http_flv;
 pub mod http_listener;
 pub mod hub;
 pub mod ingest;
-pub mod srt_client;
 pub mod io;
+pub mod srt_client;
 pub mod testing;
 pub mod transport;
 

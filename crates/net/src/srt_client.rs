@@ -112,7 +112,9 @@ pub enum SrtError {
     },
     /// The SRT library failed on the handshake (see [`contained`]): e.g. a caller's key
     /// length (`pbkeylen`) other than the listener's, or encryption on one side only.
-    #[error("the SRT handshake on {addr} failed in the SRT library ({why}); check that both sides use the same passphrase and pbkeylen")]
+    #[error(
+        "the SRT handshake on {addr} failed in the SRT library ({why}); check that both sides use the same passphrase and pbkeylen"
+    )]
     Handshake { addr: SocketAddr, why: String },
     /// The listener's port could not be bound (in use, not this host's address, …).
     #[error("cannot listen for SRT on {addr}: {source}")]
@@ -164,9 +166,7 @@ impl Rejection {
             RejectReason::Core(CoreRejectReason::BadSecret | CoreRejectReason::Unsecure) => {
                 Rejection::Passphrase
             }
-            RejectReason::Server(ServerRejectReason::Notfound) => {
-                Rejection::NotFound
-            }
+            RejectReason::Server(ServerRejectReason::Notfound) => Rejection::NotFound,
             RejectReason::Core(
                 CoreRejectReason::Backlog
                 | CoreRejectReason::Resource
@@ -240,7 +240,9 @@ impl SrtUrl {
                         .ok()
                         .and_then(|v| KeySize::try_from(v).ok())
                         .ok_or_else(|| {
-                            invalid(&format!("pbkeylen={value}: one of 16, 24, 32 (AES key bytes)"))
+                            invalid(&format!(
+                                "pbkeylen={value}: one of 16, 24, 32 (AES key bytes)"
+                            ))
                         })?;
                     key_size = Some(size);
                 }
@@ -320,9 +322,7 @@ impl SrtUrl {
                 )));
             }
             Some(other) => {
-                return Err(invalid(&format!(
-                    "mode={other}: one of caller, listener"
-                )));
+                return Err(invalid(&format!("mode={other}: one of caller, listener")));
             }
         };
         Ok(SrtUrl {

@@ -211,7 +211,9 @@ impl Source {
         match self {
             Source::Hls(s) => configured.max(s.stall_timeout()),
             // The source names its own stalls after `NO_MEDIA` (what it received, if anything).
-            Source::Srt(_) => configured.max(crate::srt::NO_MEDIA + std::time::Duration::from_secs(1)),
+            Source::Srt(_) => {
+                configured.max(crate::srt::NO_MEDIA + std::time::Duration::from_secs(1))
+            }
             _ => configured,
         }
     }

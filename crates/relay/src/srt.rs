@@ -12,11 +12,15 @@
 //!   says what the demuxer found ([`TsFrames::why_empty`]); one that delivers nothing fails
 //!   with `Timeout`. Both are retried (a new connection) like a drop. Continuity errors and
 //!   truncated PES inside a good stream are the demuxer's to absorb.
+//! * **The end.** When the connection closes or goes quiet, the frames `TsFrames` still holds
+//!   (the last unit of each track, completed only when the end is known) are released
+//!   before the error: the stream's last frames are relayed, not lost.
 //! * **Statistics.** The connection's RTT, loss, retransmissions and drops are published in
 //!   the relay status ([`SrtSource::stats`]).
 
 use std::time::Duration;
 
+use baton_media::Frame;
 use baton_net::egress::{Egress, EgressError};
 use baton_net::srt_client::{Rejection, SrtConnection, SrtError, SrtStats, SrtUrl};
 use bytes::Bytes;
@@ -41,6 +45,10 @@ pub struct SrtSource {
     last_frame: Instant,
     /// Bytes received since the last frame.
     bytes_since_frame: u64,
+    /// The connection ended: the frames `TsFrames` still held are handed out, then this.
+    ended: Option<RelayError>,
+    /// A frame taken from `TsFrames` to learn that the stream had one left.
+    held: Option<Frame>,
 }
 
 impl SrtSource {
@@ -58,6 +66,8 @@ impl SrtSource {
             ts: TsFrames::default(),
             last_frame: Instant::now(),
             bytes_since_frame: 0,
+            ended: None,
+            held: None,
         })
     }
 
@@ -67,10 +77,13 @@ impl SrtSource {
             if let Some(event) = self.poll_frame() {
                 return Ok(event);
             }
+            if let Some(e) = &self.ended {
+                return Err(e.clone());
+            }
             match timeout_at(self.last_frame + NO_MEDIA, self.conn.recv()).await {
                 Ok(Ok(data)) => self.push(&data),
-                Ok(Err(e)) => return Err(from_srt(&e)),
-                Err(_) => return Err(self.no_media()),
+                Ok(Err(e)) => self.end(from_srt(&e)),
+                Err(_) => self.quiet(),
             }
         }
     }
@@ -81,11 +94,22 @@ impl SrtSource {
             if let Some(event) = self.poll_frame() {
                 return Some(Ok(event));
             }
+            if let Some(e) = &self.ended {
+                return Some(Err(e.clone()));
+            }
             match self.conn.try_recv()? {
                 Ok(data) => self.push(&data),
-                Err(e) => return Some(Err(from_srt(&e))),
+                Err(e) => self.end(from_srt(&e)),
             }
         }
+    }
+
+    /// The connection ended or stopped delivering: what the demuxer holds is completed and
+    /// released first (the stream's last frames: a stream that stops leaves its last unit of
+    /// each track incomplete until the end is known), then the error is the source's.
+    fn end(&mut self, e: RelayError) {
+        self.ts.finish();
+        self.ended = Some(e);
     }
 
     pub fn bytes_in(&self) -> u64 {
@@ -105,8 +129,29 @@ impl SrtSource {
         }
     }
 
+    /// Nothing complete for [`NO_MEDIA`]: the stream stopped (its last units, completed now,
+    /// are released first) or never carried media.
+    fn quiet(&mut self) {
+        self.ts.finish();
+        let e = match self.ts.poll_frame() {
+            Some(frame) => {
+                self.held = Some(frame);
+                RelayError::new(
+                    Side::Source,
+                    ErrorKind::Timeout,
+                    format!(
+                        "the stream from the SRT peer {} stopped: nothing more for {NO_MEDIA:?}",
+                        self.conn.peer()
+                    ),
+                )
+            }
+            None => self.no_media(),
+        };
+        self.ended = Some(e);
+    }
+
     fn poll_frame(&mut self) -> Option<SourceEvent> {
-        let frame = self.ts.poll_frame()?;
+        let frame = self.held.take().or_else(|| self.ts.poll_frame())?;
         self.last_frame = Instant::now();
         self.bytes_since_frame = 0;
         Some(SourceEvent::Frame(frame))
@@ -144,9 +189,7 @@ pub fn from_srt(e: &SrtError) -> RelayError {
         SrtError::Egress(EgressError::Refused(_)) | SrtError::ListenDenied(_) => {
             ErrorKind::EgressDenied
         }
-        SrtError::Egress(EgressError::Lookup { .. }) | SrtError::Bind { .. } => {
-            ErrorKind::Connect
-        }
+        SrtError::Egress(EgressError::Lookup { .. }) | SrtError::Bind { .. } => ErrorKind::Connect,
         SrtError::Timeout { .. } => ErrorKind::Timeout,
         SrtError::Rejected { why, .. } => match why {
             Rejection::NotFound => ErrorKind::NotFound,

@@ -68,18 +68,30 @@ fn what_is_wrong_unsafe_or_unbuilt_is_refused_by_name() {
         ("srt://h:9000/live", "no path"),
         ("srt://:9000", "add mode=listener"),
         ("srt://h:0", "port 0"),
-        ("srt://h:9000?passphrase=short", "has 5 characters; SRT takes 10 to 79"),
+        (
+            "srt://h:9000?passphrase=short",
+            "has 5 characters; SRT takes 10 to 79",
+        ),
         (
             &format!("srt://h:9000?passphrase={}", "x".repeat(80)),
             "80 characters",
         ),
-        ("srt://h:9000?pbkeylen=20&passphrase=0123456789", "pbkeylen=20"),
+        (
+            "srt://h:9000?pbkeylen=20&passphrase=0123456789",
+            "pbkeylen=20",
+        ),
         ("srt://h:9000?pbkeylen=16", "pbkeylen without a passphrase"),
         ("srt://h:9000?latency=-1", "latency=-1: milliseconds"),
         ("srt://h:9000?latency=999999", "latency=999999"),
-        ("srt://h:9000?mode=rendezvous", "rendezvous mode is not supported"),
+        (
+            "srt://h:9000?mode=rendezvous",
+            "rendezvous mode is not supported",
+        ),
         ("srt://h:9000?mode=bogus", "mode=bogus"),
-        ("srt://h:9000?transtype=file", "transtype=file is not supported"),
+        (
+            "srt://h:9000?transtype=file",
+            "transtype=file is not supported",
+        ),
         ("srt://h:9000?oheadbw=25", "\"oheadbw\" is not supported"),
         ("srt://origin.example:9000?mode=listener", "is not one"),
         ("srt://:0?mode=listener", "fixed port"),
@@ -118,7 +130,10 @@ async fn a_tenant_may_not_listen_and_may_call_only_where_egress_allows() {
     let e = SrtConnection::connect(&call, &tenant, Duration::from_secs(1))
         .await
         .unwrap_err();
-    assert!(matches!(e, SrtError::Egress(EgressError::Refused(_))), "{e}");
+    assert!(
+        matches!(e, SrtError::Egress(EgressError::Refused(_))),
+        "{e}"
+    );
     assert!(!e.is_retryable());
 }
 
@@ -142,13 +157,10 @@ async fn caller_and_listener_over_loopback_with_a_passphrase_and_statistics() {
     ));
     let open = Egress::unrestricted();
     let timeout = Duration::from_secs(3);
-    let (listener, caller) = tokio::join!(
-        SrtConnection::connect(&listen, &open, timeout),
-        async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            SrtConnection::connect(&call, &open, timeout).await
-        }
-    );
+    let (listener, caller) = tokio::join!(SrtConnection::connect(&listen, &open, timeout), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        SrtConnection::connect(&call, &open, timeout).await
+    });
     let (mut listener, mut caller) = (listener.unwrap(), caller.unwrap());
     assert_eq!(listener.stats().latency, Duration::from_millis(50));
     for i in 0..20u8 {
@@ -226,21 +238,24 @@ async fn a_caller_the_srt_library_cannot_handle_is_a_named_error_not_a_panic() {
     // without a passphrase, or another key length: contained and named.
     for (listener_options, caller_options) in [
         ("", "&passphrase=0123456789"),
-        ("&passphrase=0123456789&pbkeylen=32", "&passphrase=0123456789&pbkeylen=16"),
+        (
+            "&passphrase=0123456789&pbkeylen=32",
+            "&passphrase=0123456789&pbkeylen=16",
+        ),
     ] {
         let port = free_port();
         let listen = parse(&format!(
             "srt://127.0.0.1:{port}?mode=listener{listener_options}"
         ));
-        let call = parse(&format!("srt://127.0.0.1:{port}?latency=20{caller_options}"));
+        let call = parse(&format!(
+            "srt://127.0.0.1:{port}?latency=20{caller_options}"
+        ));
         let (timeout, open) = (Duration::from_millis(800), Egress::unrestricted());
-        let (listener, caller) = tokio::join!(
-            SrtConnection::connect(&listen, &open, timeout),
-            async {
+        let (listener, caller) =
+            tokio::join!(SrtConnection::connect(&listen, &open, timeout), async {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 SrtConnection::connect(&call, &open, timeout).await
-            }
-        );
+            });
         let e = listener.unwrap_err();
         assert!(matches!(e, SrtError::Handshake { .. }), "{e}");
         assert!(e.is_retryable());
