@@ -68,8 +68,9 @@ impl TaskSpec {
         self.check_duration(Some(now))
     }
 
-    /// Whether this build can run the task: live sources over RTMP, HTTP-FLV or HLS (MPEG-TS
-    /// segments; fMP4 and AES-128 playlists are refused by the relay when loaded), and file
+    /// Whether this build can run the task: live sources over RTMP, HTTP-FLV, HLS (MPEG-TS
+    /// segments; fMP4 and AES-128 playlists are refused by the relay when loaded) or SRT
+    /// (MPEG-TS; whether the account may use listener mode is the engine's policy), and file
     /// playlists (`url`, `vod`; whether local paths and media IDs resolve is the engine's
     /// configuration) of FLV, MP4 and MPEG-TS files — an item whose path ends in one of
     /// [`UNPLAYABLE_EXTENSIONS`] is named. Everything else is valid configuration the engine
@@ -77,7 +78,12 @@ impl TaskSpec {
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
             SourceType::Live => match self.source_protocol {
-                Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv | SourceProtocol::Hls)
+                Some(
+                    SourceProtocol::Rtmp
+                    | SourceProtocol::HttpFlv
+                    | SourceProtocol::Hls
+                    | SourceProtocol::Srt,
+                )
                 | None => Ok(()),
                 Some(other) => Err(Unsupported {
                     field: Field::SourceProtocol,
@@ -552,11 +558,14 @@ pub(crate) mod tests {
         s.source_protocol = Some(SourceProtocol::HttpFlv);
         assert_eq!(s.supported(), Ok(()));
         s.source_protocol = Some(SourceProtocol::Srt);
+        assert_eq!(s.supported(), Ok(()));
+        // RTSP is not built yet: refused by name.
+        s.source_protocol = Some(SourceProtocol::Rtsp);
         assert_eq!(
             s.supported(),
             Err(Unsupported {
                 field: Field::SourceProtocol,
-                value: "srt".into()
+                value: "rtsp".into()
             })
         );
         s.source_protocol = Some(SourceProtocol::Hls);
