@@ -363,7 +363,8 @@ fn split_host_port(authority: &str) -> Option<(&str, u16)> {
 /// Receive-side statistics of one SRT connection (cumulative since it was made).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SrtStats {
-    /// Smoothed round-trip time.
+    /// Round-trip time: the smoothed one when the SRT stack reports it — srt-tokio 0.4 does
+    /// not (its statistics leave RTT at zero), so this is the handshake's round trip.
     pub rtt: Duration,
     /// The receive latency both sides agreed on (TSBPD).
     pub latency: Duration,
@@ -387,6 +388,8 @@ pub struct SrtConnection {
     socket: SrtSocket,
     peer: SocketAddr,
     latency: Duration,
+    /// The handshake's round trip (what RTT the statistics lack).
+    handshake_rtt: Duration,
     stats: SrtStats,
     bytes_in: u64,
 }
@@ -441,13 +444,16 @@ impl SrtConnection {
     }
 
     fn new(socket: SrtSocket, peer: SocketAddr) -> SrtConnection {
-        let latency = socket.settings().recv_tsbpd_latency;
+        let (latency, handshake_rtt) =
+            (socket.settings().recv_tsbpd_latency, socket.settings().rtt);
         SrtConnection {
             socket,
             peer,
             latency,
+            handshake_rtt,
             stats: SrtStats {
                 latency,
+                rtt: handshake_rtt,
                 ..SrtStats::default()
             },
             bytes_in: 0,
@@ -494,11 +500,10 @@ impl SrtConnection {
     pub fn stats(&mut self) -> SrtStats {
         let updates = self.socket.statistics();
         while let Some(Some(s)) = updates.next().now_or_never() {
-            let rtt = if s.rx_average_rtt.is_zero() {
-                s.tx_average_rtt
-            } else {
-                s.rx_average_rtt
-            };
+            let rtt = [s.rx_average_rtt, s.tx_average_rtt, self.handshake_rtt]
+                .into_iter()
+                .find(|rtt| !rtt.is_zero())
+                .unwrap_or_default();
             self.stats = SrtStats {
                 rtt,
                 latency: self.latency,

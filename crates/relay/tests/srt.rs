@@ -59,13 +59,14 @@ fn relay(url: &str, net: &Arc<MemoryNetwork>, grace: Duration) -> Relay {
     Relay::spawn(config).unwrap()
 }
 
-/// Sends `ts` in 1316-byte messages (seven TS packets, as encoders do), `per_ms` messages
-/// a millisecond-tick apart: faster than real time, to keep the test short.
+/// Sends `ts` in 1316-byte messages (seven TS packets, as encoders do), `pause` apart (until
+/// the relay hangs up).
 async fn send(peer: &mut SrtSocket, ts: &[u8], pause: Duration) {
     for chunk in ts.chunks(1316) {
-        peer.send((std::time::Instant::now(), Bytes::copy_from_slice(chunk)))
-            .await
-            .unwrap();
+        let message = (std::time::Instant::now(), Bytes::copy_from_slice(chunk));
+        if peer.send(message).await.is_err() {
+            return;
+        }
         tokio::time::sleep(pause).await;
     }
 }
@@ -255,4 +256,68 @@ async fn a_stream_of_garbage_is_a_named_protocol_error() {
         error.message.contains("no transport stream packets"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn frames_leave_at_the_pace_the_peer_sends_them() {
+    // Three seconds of the fixture sent at real time (each segment's bytes spread over its
+    // second): after SRT's latency buffer, frames reach the destination as they were sent,
+    // never as a burst.
+    let (net, hub) = world();
+    let mut ts = Vec::new();
+    let mut segments = Vec::new();
+    for i in 0..3 {
+        let path = format!(
+            "{}/tests/fixtures/hls/seg{i}.ts",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        ts.extend_from_slice(&bytes);
+        segments.push(bytes);
+    }
+    let port = free_port();
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let peer = SrtSocket::builder()
+        .latency(Duration::from_millis(120))
+        .listen_on(format!("127.0.0.1:{port}"));
+    let relay = relay(
+        &format!("srt://127.0.0.1:{port}?latency=120"),
+        &net,
+        Duration::from_secs(10),
+    );
+    let mut peer = peer.await.unwrap();
+    let run = async {
+        for segment in &segments {
+            let chunks = segment.len().div_ceil(1316) as u32;
+            send(&mut peer, segment, Duration::from_secs(1) / chunks).await;
+        }
+        peer.close_and_finish().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        relay.stop();
+        relay.wait().await.unwrap();
+    };
+    let (frames, ()) = tokio::join!(observe(&sub, Duration::from_secs(20)), run);
+    let arrivals: Vec<_> = frames
+        .iter()
+        .filter(|(_, f)| f.kind == TagType::Video && !f.config)
+        .map(|(at, _)| *at)
+        .collect();
+    assert_eq!(arrivals.len(), expected(&ts).0);
+    let spread = *arrivals.last().unwrap() - arrivals[0];
+    // 75 frames of 40 ms: the last leaves about 3 s after the first.
+    assert!(spread >= Duration::from_millis(2_500), "{spread:?}");
+    // No burst: the most in any 200 ms is a few hundred ms of video — the demuxer's merge
+    // holds video until the audio PES that ffmpeg writes every few hundred ms arrives.
+    let most = arrivals
+        .iter()
+        .map(|t| {
+            arrivals
+                .iter()
+                .filter(|u| **u >= *t && **u < *t + Duration::from_millis(200))
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(most <= 15, "{most} video frames within 200 ms");
+    eprintln!("75 video frames over {spread:?}; at most {most} within 200 ms");
 }
