@@ -216,6 +216,8 @@ impl SrtUrl {
         let mut passphrase = None;
         let mut key_size = None;
         let mut latency = None;
+        // Percent-escapes are decoded; a '+' is a plus (passphrases have them), not a space.
+        let query = query.replace('+', "%2B");
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
                 "mode" => mode = Some(value.to_ascii_lowercase()),
@@ -405,9 +407,13 @@ impl SrtConnection {
     ) -> Result<SrtConnection, SrtError> {
         match &url.mode {
             SrtMode::Caller { host, port } => {
-                let addr = egress
-                    .resolve(host, *port)
-                    .await?
+                let lookup = tokio::time::timeout(timeout, egress.resolve(host, *port))
+                    .await
+                    .map_err(|_| EgressError::Lookup {
+                        host: host.clone(),
+                        reason: format!("no answer within {timeout:?}"),
+                    })?;
+                let addr = lookup?
                     .into_iter()
                     .next()
                     .ok_or_else(|| SrtError::InvalidUrl(format!("{host}: no address")))?;

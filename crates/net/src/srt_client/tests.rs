@@ -42,6 +42,13 @@ fn callers_listeners_and_their_options() {
     // The passphrase never shows in Debug output.
     assert!(!format!("{u:?}").contains("0123456789abc"));
 
+    // '+' is a plus, escapes are decoded.
+    let u = parse("srt://h:9000?passphrase=a+b%26c+d%3D1234");
+    assert_eq!(
+        u.passphrase,
+        Some(Passphrase::try_from("a+b&c+d=1234".to_string()).unwrap())
+    );
+
     let u = parse("srt://:9000?mode=listener&passphrase=0123456789");
     assert_eq!(
         u.mode,
