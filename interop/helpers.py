@@ -83,19 +83,21 @@ def http_status(url: str, timeout: float = 1.0) -> Optional[int]:
 class Proc:
     """One child process whose stdout and stderr go to files in the test's directory."""
 
-    def __init__(self, name: str, argv: list[str], log_dir: Path, stdout=None, env=None):
+    def __init__(self, name: str, argv: list[str], log_dir: Path, stdout=None, env=None, stdin=None):
         self.name = name
         self.argv = argv
         self.out_path = log_dir / f"{name}.out"
         self.err_path = log_dir / f"{name}.err"
         self.started = time.monotonic()
         self.ended: Optional[float] = None
-        self._out = None if stdout == subprocess.PIPE else open(self.out_path, "wb")
+        # `stdout`/`stdin`: PIPE or a file descriptor (one end of an os.pipe()) instead of
+        # the log file / nothing.
+        self._out = None if stdout is not None else open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         self.popen = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout if stdout == subprocess.PIPE else self._out,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
+            stdout=stdout if stdout is not None else self._out,
             stderr=self._err,
             env=env,
         )

@@ -243,7 +243,12 @@ def test_error_codes(api, flavour):
         ({"Region": "mars-1"}, "InvalidParameter", "Region"),
         ({"StartTime": "2026-01-01 00:00:00"}, "InvalidParameter", "StartTime"),
         ({"StartTime": utc(600), "EndTime": utc(300)}, "InvalidParam.CodeIllegalDuration", None),
-        ({"SourceProtocol": "srt", "SourceUrls": ["srt://127.0.0.1:9"]}, "InvalidParameter", "srt"),
+        ({"SourceProtocol": "rtsp", "SourceUrls": ["rtsp://127.0.0.1:9/cam"]}, "InvalidParameter", "rtsp"),
+        # SRT is built; its rendezvous mode is not (named with the URL), a short passphrase is invalid.
+        ({"SourceProtocol": "srt", "SourceUrls": ["srt://127.0.0.1:9?mode=rendezvous"]},
+         "InvalidParameter", "mode=rendezvous"),
+        ({"SourceProtocol": "srt", "SourceUrls": ["srt://127.0.0.1:9?passphrase=short"]},
+         "InvalidParameter", "10 to 79"),
         ({"SourceType": "vod", "SourceUrls": ["0123456789abcdef"]}, "InvalidParameter", "vod"),
         ({"DstUrl": "http://127.0.0.1/live/x"}, "InvalidParameter", "DstUrl"),
     ]
@@ -267,7 +272,9 @@ def test_error_codes(api, flavour):
     e = fails(c.call, "DescribeLivePullToPush", Region=REGION, TaskId="no-such-task")
     assert (e.code, e.status) == ("CodeTaskNotExist", 400)
 
-    # A task that has not started cannot be restarted or stopped.
+    # A task that has not started cannot be restarted or stopped. (The cases above were 10
+    # CreateLivePullToPush calls: the next second has the action's quota again.)
+    time.sleep(1.1)
     future = c.call("CreateLivePullToPush", **live_task(api, name, start=3600, end=7200))["TaskId"]
     by_id = {"Region": REGION, "TaskId": future}
     assert c.call("DescribeLivePullToPush", **by_id)["TaskStatus"] == 0

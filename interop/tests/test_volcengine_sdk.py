@@ -467,7 +467,7 @@ def test_task_errors(api):
     }
     unsupported = [
         live_task(f"e{t}", Watermark=watermark),
-        live_task(f"e{t}", SrcAddr="srt://127.0.0.1:9000?streamid=x"),
+        live_task(f"e{t}", SrcAddr="srt://127.0.0.1:9000?mode=rendezvous"),
         live_task(f"e{t}", SrcAddr="rtsp://127.0.0.1:9/live/x"),
         vod_task(f"e{t}", ContinueStrategy=1),
         vod_task(f"e{t}", OffsetS=[0, 5]),

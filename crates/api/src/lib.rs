@@ -34,8 +34,8 @@ pub use common::time::{ManualClock, SystemClock, WallClock};
 pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS, DEFAULT_REPLAY_SHARE};
 pub use error::ApiError;
 pub use service::{
-    GroupError, GroupService, RelayPhase, RelayView, ServiceError, StreamError, StreamService,
-    TaskService,
+    GroupError, GroupService, RelayPhase, RelayView, ServiceError, SrtView, StreamError,
+    StreamService, TaskService,
 };
 
 /// The services the API calls.

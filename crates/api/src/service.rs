@@ -143,6 +143,21 @@ pub struct RelayView {
     pub frames_dropped: u64,
     pub source_connections: u64,
     pub destination_sessions: u64,
+    /// An SRT source's connection statistics; `None` for other sources.
+    pub srt: Option<SrtView>,
+}
+
+/// An SRT source connection's receive statistics (cumulative over the connection).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SrtView {
+    pub rtt_ms: f64,
+    pub latency_ms: u64,
+    pub packets_received: u64,
+    pub packets_lost: u64,
+    pub packets_retransmitted: u64,
+    pub packets_dropped: u64,
+    pub decrypt_errors: u64,
+    pub bytes_received: u64,
 }
 
 /// Why the service did not do what was asked.

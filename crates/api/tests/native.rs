@@ -362,12 +362,18 @@ async fn bad_requests_are_problems_naming_the_field() {
         (with("surprise", json!(1)), StatusCode::BAD_REQUEST, "body"),
         (with("group", json!("nosuch")), StatusCode::NOT_FOUND, ""),
         (
+            with("source", json!({"type": "live", "urls": ["rtsp://h/cam"]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "source.protocol",
+        ),
+        // SRT live sources are built (MPEG-TS over SRT).
+        (
             with(
                 "source",
                 json!({"type": "live", "urls": ["srt://h:9000?streamid=a"]}),
             ),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "source.protocol",
+            StatusCode::CREATED,
+            "",
         ),
         // HLS live sources are built.
         (
@@ -608,6 +614,7 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
         frames_dropped: 0,
         source_connections: 0,
         destination_sessions: 1,
+        srt: None,
     }
 }
 

@@ -377,7 +377,7 @@ async fn parameters_are_checked_with_the_dialects_codes() {
         ),
         (with("SrcAddr", json!("ftp://s/a")), "InvalidParam"),
         (
-            with("SrcAddr", json!("srt://s:9000?streamid=a")),
+            with("SrcAddr", json!("rtsp://s/cam")),
             "InvalidParam.Unsupported",
         ),
         (with("DstAddr", Value::Null), "InvalidParam"),
@@ -389,6 +389,14 @@ async fn parameters_are_checked_with_the_dialects_codes() {
         assert_ne!(status, StatusCode::OK);
         assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
     }
+    // SRT sources are built: an srt:// SrcAddr is accepted.
+    let (status, got) = h
+        .volc(
+            "CreatePullToPushTask",
+            with("SrcAddr", json!("srt://s:9000?streamid=live/a")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
     let (status, body) = h.volc("StopPullToPushTask", json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body).0, "InvalidParam");

@@ -10,8 +10,10 @@ use tracing::{error, info};
 
 #[derive(Args, Debug)]
 pub struct RelayArgs {
-    /// Source URL: rtmp://HOST[:PORT]/APP/STREAM, http(s)://…/STREAM.flv or an HLS live
-    /// playlist http(s)://…/PLAYLIST.m3u8 (MPEG-TS or fMP4 segments, AES-128 or clear)
+    /// Source URL: rtmp://HOST[:PORT]/APP/STREAM, http(s)://…/STREAM.flv, an HLS live
+    /// playlist http(s)://…/PLAYLIST.m3u8 (MPEG-TS or fMP4 segments, AES-128 or clear) or an
+    /// SRT stream (MPEG-TS) srt://HOST:PORT?streamid=…&passphrase=…&latency=MS, or
+    /// srt://:PORT?mode=listener to wait for the encoder to call
     source: String,
     /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM
     destination: String,
@@ -137,6 +139,15 @@ pub fn format_status(s: &RelayStatus) -> String {
         s.frames_dropped,
         s.timeline.rebases,
     );
+    if let Some(srt) = &s.srt {
+        line.push_str(&format!(
+            "  srt rtt {:.1} ms lost {} retx {} drop {}",
+            srt.rtt.as_secs_f64() * 1000.0,
+            srt.packets_lost,
+            srt.packets_retransmitted,
+            srt.packets_dropped
+        ));
+    }
     if let Some(e) = s
         .last_error
         .as_ref()

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use baton_api::{
-    GroupError, GroupService, RelayPhase, RelayView, ServiceError, StreamError, StreamService,
-    TaskService, WallClock,
+    GroupError, GroupService, RelayPhase, RelayView, ServiceError, SrtView, StreamError,
+    StreamService, TaskService, WallClock,
 };
 use baton_domain::{
     AccountId, AppSelector, BlockList, BlockQuery, Command, CreateGroup, DeleteGroup, EventRecord,
@@ -211,6 +211,16 @@ impl TaskService for EngineService {
             frames_dropped: s.frames_dropped,
             source_connections: s.source_connections,
             destination_sessions: s.destination_sessions,
+            srt: s.srt.map(|t| SrtView {
+                rtt_ms: t.rtt.as_secs_f64() * 1000.0,
+                latency_ms: t.latency.as_millis() as u64,
+                packets_received: t.packets_received,
+                packets_lost: t.packets_lost,
+                packets_retransmitted: t.packets_retransmitted,
+                packets_dropped: t.packets_dropped,
+                decrypt_errors: t.decrypt_errors,
+                bytes_received: t.bytes_received,
+            }),
         })
     }
 }

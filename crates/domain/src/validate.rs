@@ -63,16 +63,22 @@ impl TaskSpec {
         self.check_duration(Some(now))
     }
 
-    /// Whether this build can run the task: live sources over RTMP, HTTP-FLV or HLS (MPEG-TS
+    /// Whether this build can run the task: live sources over RTMP, HTTP-FLV, HLS (MPEG-TS
     /// or fMP4 segments, AES-128 or clear; separate audio renditions are refused by the relay
-    /// when loaded), and file playlists (`url`, `vod`; whether local paths and media IDs
+    /// when loaded) or SRT (MPEG-TS; whether the account may use listener mode is the
+    /// engine's policy), and file playlists (`url`, `vod`; whether local paths and media IDs
     /// resolve is the engine's configuration) of FLV, MP4 and MPEG-TS files and VOD HLS
     /// playlists (an item the player cannot play is skipped at run time, naming why).
     /// Everything else is valid configuration the engine cannot serve yet.
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
             SourceType::Live => match self.source_protocol {
-                Some(SourceProtocol::Rtmp | SourceProtocol::HttpFlv | SourceProtocol::Hls)
+                Some(
+                    SourceProtocol::Rtmp
+                    | SourceProtocol::HttpFlv
+                    | SourceProtocol::Hls
+                    | SourceProtocol::Srt,
+                )
                 | None => Ok(()),
                 Some(other) => Err(Unsupported {
                     field: Field::SourceProtocol,
@@ -522,11 +528,14 @@ pub(crate) mod tests {
         s.source_protocol = Some(SourceProtocol::HttpFlv);
         assert_eq!(s.supported(), Ok(()));
         s.source_protocol = Some(SourceProtocol::Srt);
+        assert_eq!(s.supported(), Ok(()));
+        // RTSP is not built yet: refused by name.
+        s.source_protocol = Some(SourceProtocol::Rtsp);
         assert_eq!(
             s.supported(),
             Err(Unsupported {
                 field: Field::SourceProtocol,
-                value: "srt".into()
+                value: "rtsp".into()
             })
         );
         s.source_protocol = Some(SourceProtocol::Hls);

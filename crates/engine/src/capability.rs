@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use baton_domain::{AccountId, Field, Rejection, SourceType, Task, TaskSpec};
 use baton_net::RtmpUrl;
 use baton_net::egress::{Egress, EgressPolicy};
+use baton_net::srt_client::{SrtError, SrtMode, SrtUrl};
 use baton_relay::{PlayerConfig, Playlist, RelayConfig, RelayError};
 
 /// A configuration value this installation cannot run.
@@ -105,8 +106,9 @@ impl MediaSources {
     }
 }
 
-/// Live sources over RTMP and HTTP-FLV over plain TCP (RTMPS is not built yet), and
-/// playlists: http(s) URLs, local paths inside the allowed roots, media IDs of the library.
+/// Live sources over RTMP and HTTP-FLV over plain TCP (RTMPS is not built yet), HLS and SRT
+/// (an SRT option Baton does not build, e.g. rendezvous mode, is named), and playlists:
+/// http(s) URLs, local paths inside the allowed roots, media IDs of the library.
 pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsupported> {
     spec.supported().map_err(|u| Unsupported {
         field: u.field,
@@ -120,6 +122,12 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
         SourceType::Live => {
             let tls = |url: &String| url.to_ascii_lowercase().starts_with("rtmps://");
             if let Some(url) = spec.source_urls.iter().find(|u| tls(u)) {
+                return Err(unsupported(Field::SourceUrls, url));
+            }
+            let unbuilt = |url: &String| {
+                is_srt(url) && matches!(SrtUrl::parse(url), Err(SrtError::Unsupported(_)))
+            };
+            if let Some(url) = spec.source_urls.iter().find(|u| unbuilt(u)) {
                 return Err(unsupported(Field::SourceUrls, url));
             }
         }
@@ -156,12 +164,29 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
 /// fields that change are checked (`before`: the spec before an update), so a task stored
 /// under an older configuration can still be edited. Names are not resolved here: the check
 /// at connect time is the real one, this is early word for the obvious case.
+///
+/// A live task's `srt://` source is checked here too, whatever the policy: its options
+/// ([`SrtUrl::parse`]: passphrase length, latency, …) and, in listener mode, whether the
+/// account may make Baton listen ([`EgressPolicy::may_listen`]).
 pub fn check_reachable(
     spec: &TaskSpec,
     before: Option<&TaskSpec>,
     account: &AccountId,
     egress: &EgressPolicy,
 ) -> Result<(), Rejection> {
+    let sources_changed = before.is_none_or(|b| b.source_urls != spec.source_urls);
+    if sources_changed && spec.source_type == SourceType::Live {
+        for url in spec.source_urls.iter().filter(|u| is_srt(u)) {
+            let invalid = |reason: String| Rejection::Invalid {
+                field: Field::SourceUrls,
+                reason,
+            };
+            let parsed = SrtUrl::parse(url).map_err(|e| invalid(e.to_string()))?;
+            if parsed.is_listener() {
+                egress.may_listen(&account.0).map_err(invalid)?;
+            }
+        }
+    }
     if !egress.is_restricted() {
         return Ok(());
     }
@@ -174,7 +199,6 @@ pub fn check_reachable(
             }),
         None => Ok(()),
     };
-    let sources_changed = before.is_none_or(|b| b.source_urls != spec.source_urls);
     if sources_changed && matches!(spec.source_type, SourceType::Live | SourceType::Url) {
         for url in &spec.source_urls {
             check(Field::SourceUrls, url)?;
@@ -191,9 +215,29 @@ pub fn check_reachable(
     Ok(())
 }
 
-/// The address of a URL whose host is an IP literal (`rtmp`, `rtmps`, `http`, `https`), in
-/// the form the connection will use.
+/// Whether `url` is an `srt://` address.
+fn is_srt(url: &str) -> bool {
+    url.get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("srt://"))
+}
+
+/// The address of a URL whose host is an IP literal (`rtmp`, `rtmps`, `http`, `https`, an
+/// SRT caller's `srt`), in the form the connection will use. An SRT listener's host is an
+/// address of this host to bind, not a connection: `None`.
 fn literal_addr(url: &str) -> Option<SocketAddr> {
+    if is_srt(url) {
+        return match SrtUrl::parse(url).ok()?.mode {
+            SrtMode::Caller { host, port } => {
+                let ip = host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .ok()?;
+                Some(SocketAddr::new(ip, port))
+            }
+            SrtMode::Listener { .. } => None,
+        };
+    }
     let scheme = url.split_once("://")?.0.to_ascii_lowercase();
     if scheme.starts_with("rtmp") {
         let parsed = RtmpUrl::parse(url).ok()?;
@@ -303,9 +347,27 @@ mod tests {
         let flv = live(SourceProtocol::HttpFlv, "http://a/b/c.flv", "rtmp://d/e/f");
         assert_eq!(check_supported(&flv, &none), Ok(()));
         let srt = live(SourceProtocol::Srt, "srt://a:1", "rtmp://d/e/f");
+        assert_eq!(check_supported(&srt, &none), Ok(()));
+        // An SRT feature Baton does not build is named with the URL.
+        let rendezvous = live(
+            SourceProtocol::Srt,
+            "srt://a:1?mode=rendezvous",
+            "rtmp://d/e/f",
+        );
         assert_eq!(
-            check_supported(&srt, &none).unwrap_err().field,
-            Field::SourceProtocol
+            check_supported(&rendezvous, &none),
+            Err(Unsupported {
+                field: Field::SourceUrls,
+                value: "srt://a:1?mode=rendezvous".into()
+            })
+        );
+        let rtsp = live(SourceProtocol::Rtsp, "rtsp://a/1", "rtmp://d/e/f");
+        assert_eq!(
+            check_supported(&rtsp, &none),
+            Err(Unsupported {
+                field: Field::SourceProtocol,
+                value: "rtsp".into()
+            })
         );
         let tls = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmps://d/e/f");
         assert_eq!(
@@ -549,5 +611,44 @@ mod tests {
             check_reachable(&callback, None, &root, &EgressPolicy::unrestricted()),
             Ok(())
         );
+    }
+
+    #[test]
+    fn srt_sources_are_checked_and_only_the_root_account_may_listen() {
+        let policy = EgressPolicy::new(Some("root"), Default::default(), Default::default());
+        let (acme, root) = (AccountId("acme".into()), AccountId("root".into()));
+        let reason = |url: &str, account: &AccountId, policy: &EgressPolicy| {
+            let spec = live(SourceProtocol::Srt, url, "rtmp://d/e/f");
+            match check_reachable(&spec, None, account, policy) {
+                Err(Rejection::Invalid { field, reason }) => {
+                    assert_eq!(field, Field::SourceUrls);
+                    Some(reason)
+                }
+                Err(other) => panic!("{other:?}"),
+                Ok(()) => None,
+            }
+        };
+        let listener = "srt://:9000?mode=listener&passphrase=0123456789";
+        let refused = reason(listener, &acme, &policy).expect("a tenant may not listen");
+        assert!(refused.contains("only the root account"), "{refused}");
+        assert_eq!(reason(listener, &root, &policy), None);
+        assert_eq!(reason(listener, &acme, &EgressPolicy::unrestricted()), None);
+        // A loopback listener address is a bind, not a connection: not judged as egress.
+        assert_eq!(
+            reason("srt://127.0.0.1:9000?mode=listener", &root, &policy),
+            None
+        );
+        // A caller's literal address is egress like any other.
+        let loopback = reason("srt://127.0.0.1:9000", &acme, &policy).expect("refused");
+        assert!(loopback.contains("loopback"), "{loopback}");
+        assert_eq!(reason("srt://origin.example:9000", &acme, &policy), None);
+        // Bad options are named whatever the policy.
+        let short = reason(
+            "srt://origin.example:9000?passphrase=short",
+            &acme,
+            &EgressPolicy::unrestricted(),
+        )
+        .expect("refused");
+        assert!(short.contains("10 to 79"), "{short}");
     }
 }

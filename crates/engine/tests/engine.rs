@@ -250,10 +250,24 @@ async fn unsupported_sources_are_refused_at_create() {
     let w = world();
     let engine = engine(&w).await;
     let mut s = spec(T0, T0 + 60);
-    s.source_protocol = Some(SourceProtocol::Srt);
-    s.source_urls = vec!["srt://mem:9000".into()];
-    match engine.create(&acct(), s).await {
-        Err(baton_engine::EngineError::Unsupported(u)) => assert_eq!(u.value, "srt"),
+    s.source_protocol = Some(SourceProtocol::Rtsp);
+    s.source_urls = vec!["rtsp://mem/cam".into()];
+    match engine.create(&acct(), s.clone()).await {
+        Err(baton_engine::EngineError::Unsupported(u)) => assert_eq!(u.value, "rtsp"),
         other => panic!("expected Unsupported, got {other:?}"),
     }
+    // SRT is built; its rendezvous mode is not, and is named with the URL.
+    s.source_protocol = Some(SourceProtocol::Srt);
+    s.source_urls = vec!["srt://mem:9000?mode=rendezvous".into()];
+    match engine.create(&acct(), s.clone()).await {
+        Err(baton_engine::EngineError::Unsupported(u)) => {
+            assert_eq!(u.value, "srt://mem:9000?mode=rendezvous")
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    s.source_urls = vec!["srt://mem:9000?streamid=live/a".into()];
+    engine
+        .create(&acct(), s)
+        .await
+        .expect("an SRT caller source");
 }

@@ -1,4 +1,4 @@
-//! The relay engine: pull one source (RTMP play, HTTP-FLV) and push it to one RTMP destination
+//! The relay engine: pull one source (RTMP play, HTTP-FLV, HLS, SRT, playlists) and push it to one RTMP destination
 //! on a single continuous timeline, surviving source and destination drops.
 //!
 //! The task control plane drives relays through [`Relay::spawn`], [`Relay::status`],
@@ -15,6 +15,7 @@ pub mod probe;
 mod resume;
 mod runner;
 pub mod source;
+pub mod srt;
 pub mod status;
 /// MPEG-TS → frames lives in `baton_net::ts` (the SRT ingest uses it too); re-exported so
 /// `crate::ts::TsFrames` keeps working.
@@ -51,7 +52,8 @@ pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(30);
 /// Everything a relay needs. [`RelayConfig::new`] fills in the defaults.
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
-    /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS: MPEG-TS or fMP4 segments).
+    /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS: MPEG-TS or fMP4 segments),
+    /// `srt://…` (MPEG-TS; see [`baton_net::srt_client`] for the options and listener mode).
     pub source: String,
     /// `rtmp://…` (rtmps:// is refused until TLS lands).
     pub destination: String,

@@ -694,7 +694,14 @@ impl Runner {
         let timeline = self.timeline.counters();
         let state = self.state;
         let first_forwarded = self.first_forwarded;
+        let srt = match &mut self.src {
+            SrcState::Live(source) => source.srt_stats(),
+            _ => None,
+        };
         self.status.update(|s| {
+            if srt.is_some() {
+                s.srt = srt;
+            }
             s.state = state;
             s.first_forwarded = first_forwarded;
             s.bytes_in = bytes_in;

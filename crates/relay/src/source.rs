@@ -1,5 +1,5 @@
-//! Relay sources: RTMP play, HTTP(S)-FLV, HLS live playlists and playlists of files, behind
-//! one interface.
+//! Relay sources: RTMP play, HTTP(S)-FLV, HLS live playlists, SRT (MPEG-TS) and playlists of
+//! files, behind one interface.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use baton_media::timeline::{TimelineConfig, TimestampUnwrapper};
 use baton_net::client::{ClientError, ClientOptions, PlayEvent, RtmpConnection};
 use baton_net::egress::{Egress, EgressDialer};
 use baton_net::http_flv::{FlvSource, FlvSourceError};
+use baton_net::srt_client::{SrtStats, SrtUrl};
 use baton_net::{RtmpUrl, tag_type};
 use baton_rtmp::session::ClientMode;
 
@@ -15,6 +16,7 @@ use crate::error::{ErrorKind, RelayError, Side};
 pub use crate::event::SourceEvent;
 use crate::hls::{HlsSource, Resume};
 use crate::playlist::{Player, PlayerConfig, PlayerEvent, Playlist};
+use crate::srt::{SrtSource, from_srt};
 
 /// A parsed source address.
 #[derive(Clone, Debug)]
@@ -23,6 +25,8 @@ pub enum SourceUrl {
     HttpFlv(String),
     /// An HLS playlist (a URL whose path ends in `.m3u8`); what its connections share.
     Hls(String, Arc<Resume>),
+    /// An MPEG-TS stream over SRT (caller or listener mode).
+    Srt(Box<SrtUrl>),
     /// Files played as one live stream; the position is shared across reconnects.
     Playlist(Arc<Playlist>, PlayerConfig),
 }
@@ -45,11 +49,14 @@ impl SourceUrl {
                     format!("{url}: {e}"),
                 )),
             },
+            Some("srt") => SrtUrl::parse(url)
+                .map(|u| SourceUrl::Srt(Box::new(u)))
+                .map_err(|e| from_srt(&e)),
             _ => Err(RelayError::new(
                 Side::Source,
                 ErrorKind::Unsupported,
                 format!(
-                    "source {url}: only rtmp://, http:// and https:// (FLV, HLS) sources are supported"
+                    "source {url}: only rtmp://, http:// and https:// (FLV, HLS) and srt:// sources are supported"
                 ),
             )),
         }
@@ -86,6 +93,7 @@ pub enum Source {
     },
     HttpFlv(Box<FlvSource>),
     Hls(Box<HlsSource>),
+    Srt(Box<SrtSource>),
     Playlist(Box<Player>),
 }
 
@@ -127,6 +135,11 @@ impl Source {
                     )),
                 }
             }
+            // A caller's handshake is bounded by the connect timeout; a listener waits for its
+            // peer as long as the relay's grace period lets it.
+            SourceUrl::Srt(u) => SrtSource::connect(u, egress, options.connect_timeout)
+                .await
+                .map(|s| Source::Srt(Box::new(s))),
             SourceUrl::HttpFlv(u) => {
                 let connect = FlvSource::connect(egress, u);
                 match tokio::time::timeout(options.connect_timeout, connect).await {
@@ -152,6 +165,7 @@ impl Source {
             }
             Source::HttpFlv(s) => flv_event(s.next_frame().await),
             Source::Hls(s) => s.next().await,
+            Source::Srt(s) => s.next().await,
             Source::Playlist(p) => match p.next().await? {
                 PlayerEvent::Frame(frame) => Ok(SourceEvent::Frame(frame)),
                 PlayerEvent::Finished => Ok(SourceEvent::Finished),
@@ -169,6 +183,7 @@ impl Source {
             Source::HttpFlv(s) => Some(flv_event(s.try_next_frame()?)),
             // Paced: frames due within a batch of the one `next` waited for.
             Source::Hls(s) => s.try_next(),
+            Source::Srt(s) => s.try_next(),
             // Paced: frames come from `next` when their time has come.
             Source::Playlist(_) => None,
         }
@@ -179,7 +194,16 @@ impl Source {
             Source::Rtmp { conn, .. } => conn.bytes_in(),
             Source::HttpFlv(s) => s.bytes_in(),
             Source::Hls(s) => s.bytes_in(),
+            Source::Srt(s) => s.bytes_in(),
             Source::Playlist(p) => p.bytes_in(),
+        }
+    }
+
+    /// The SRT connection's statistics, for an SRT source.
+    pub fn srt_stats(&mut self) -> Option<SrtStats> {
+        match self {
+            Source::Srt(s) => Some(s.stats()),
+            _ => None,
         }
     }
 
@@ -188,6 +212,10 @@ impl Source {
     pub fn stall_timeout(&self, configured: std::time::Duration) -> std::time::Duration {
         match self {
             Source::Hls(s) => configured.max(s.stall_timeout()),
+            // The source names its own stalls after `NO_MEDIA` (what it received, if anything).
+            Source::Srt(_) => {
+                configured.max(crate::srt::NO_MEDIA + std::time::Duration::from_secs(1))
+            }
             _ => configured,
         }
     }

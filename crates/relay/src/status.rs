@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use baton_media::timeline::TimelineCounters;
+use baton_net::srt_client::SrtStats;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -89,6 +90,10 @@ pub struct RelayStatus {
     /// nothing has (the relay is connecting).
     pub first_forwarded: Option<Duration>,
     pub timeline: TimelineCounters,
+    /// An SRT source's connection statistics (RTT, loss, retransmissions, drops): the
+    /// current connection's, or the last one's while the source is away; `None` for other
+    /// sources and before the first connection.
+    pub srt: Option<SrtStats>,
     pub last_error: Option<ErrorRecord>,
 }
 
@@ -120,6 +125,7 @@ impl StatusCell {
                 source_connections: 0,
                 first_forwarded: None,
                 timeline: TimelineCounters::default(),
+                srt: None,
                 last_error: None,
             })),
             state: Arc::new(watch::Sender::new(RelayState::Connecting)),

@@ -231,6 +231,21 @@ pub struct RelayOut {
     pub frames_dropped: u64,
     pub source_connections: u64,
     pub destination_sessions: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srt: Option<SrtOut>,
+}
+
+/// An SRT source connection's statistics.
+#[derive(Debug, Serialize)]
+pub struct SrtOut {
+    pub rtt_ms: f64,
+    pub latency_ms: u64,
+    pub packets_received: u64,
+    pub packets_lost: u64,
+    pub packets_retransmitted: u64,
+    pub packets_dropped: u64,
+    pub decrypt_errors: u64,
+    pub bytes_received: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -323,6 +338,16 @@ impl<'a> TaskOut<'a> {
                 frames_dropped: v.frames_dropped,
                 source_connections: v.source_connections,
                 destination_sessions: v.destination_sessions,
+                srt: v.srt.as_ref().map(|t| SrtOut {
+                    rtt_ms: t.rtt_ms,
+                    latency_ms: t.latency_ms,
+                    packets_received: t.packets_received,
+                    packets_lost: t.packets_lost,
+                    packets_retransmitted: t.packets_retransmitted,
+                    packets_dropped: t.packets_dropped,
+                    decrypt_errors: t.decrypt_errors,
+                    bytes_received: t.bytes_received,
+                }),
             }),
             playlist: files.then(|| PlaylistOut {
                 file_index: r.current_file_index,

@@ -80,6 +80,20 @@ pub struct Relay {
     pub frames_dropped: Option<f64>,
     pub source_connections: Option<f64>,
     pub destination_sessions: Option<f64>,
+    /// An SRT source's connection statistics.
+    pub srt: Option<SrtStats>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SrtStats {
+    pub rtt_ms: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub packets_received: Option<f64>,
+    pub packets_lost: Option<f64>,
+    pub packets_retransmitted: Option<f64>,
+    pub packets_dropped: Option<f64>,
+    pub decrypt_errors: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -606,6 +606,22 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
                     count(r.destination_sessions)
                 ),
             ));
+            if let Some(srt) = &r.srt {
+                let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0} ms"));
+                kv.push((
+                    "SRT",
+                    format!(
+                        "rtt {}, latency {}, {} packets: {} lost, {} retransmitted, {} dropped, {} undecryptable",
+                        ms(srt.rtt_ms),
+                        ms(srt.latency_ms),
+                        count(srt.packets_received),
+                        count(srt.packets_lost),
+                        count(srt.packets_retransmitted),
+                        count(srt.packets_dropped),
+                        count(srt.decrypt_errors)
+                    ),
+                ));
+            }
         }
         None => kv.push(("Relay", "-".into())),
     }
@@ -1368,6 +1384,26 @@ Version:       3 (ETag \"v3\")
 Created:       2026-11-22T18:55:00Z (12m ago)
 Updated:       2026-11-22T19:03:10Z (4m ago)
 "
+        );
+    }
+
+    #[test]
+    fn renders_an_srt_sources_statistics() {
+        let mut v = sample_task();
+        v["source"] = json!({"type": "live", "protocol": "srt",
+                             "urls": ["srt://src.example.com:9000?streamid=news"]});
+        v["relay"]["srt"] = json!({"rtt_ms": 12.4, "latency_ms": 120, "packets_received": 51200,
+                                   "packets_lost": 31, "packets_retransmitted": 29,
+                                   "packets_dropped": 2, "decrypt_errors": 0,
+                                   "bytes_received": 67000000u64});
+        let task: Task = view(&v, "task").unwrap();
+        let out = describe_view(&task, None, NOW);
+        assert!(out.contains("Source type:   live (srt)\n"), "{out}");
+        assert!(
+            out.contains(
+                "SRT:           rtt 12 ms, latency 120 ms, 51200 packets: 31 lost, 29 retransmitted, 2 dropped, 0 undecryptable\n"
+            ),
+            "{out}"
         );
     }
 

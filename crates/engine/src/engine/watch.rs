@@ -7,7 +7,10 @@
 //! Baton's own ingest ([`LocalIngest`]) is watched through a hub subscription (no network; the
 //! hub tells it of the stream's first media frame, from this publisher or a later one); any
 //! other is probed ([`baton_relay::probe`]: connect and play as the relay would, until the
-//! first media frame) with backoff. The domain asks for a watch
+//! first media frame) with backoff — an SRT caller too (a handshake, then the first frame
+//! of its transport stream). An SRT source in listener mode is not watched: the probe would
+//! have to take the relay's port and answer the peer's call itself, only to hang up on it;
+//! its peer keeps calling and the retry at its time listens again. The domain asks for a watch
 //! (`Effect::WatchSource`) and ends it (`Effect::UnwatchSource`); one task has at most one
 //! watch (a new one replaces the old), each a spawned future cancelled by its token, removed
 //! from the map when it ends: the map holds one entry per waiting task, no more.
@@ -137,6 +140,10 @@ impl SourceWatches {
         {
             Some((local, key)) => How::Hub(Arc::clone(&local.hub), key),
             None => match source_url(source, hls) {
+                Ok(SourceUrl::Srt(url)) if url.is_listener() => {
+                    debug!(task = %id, run, "SRT listener source not watched (the peer calls; the retry listens)");
+                    return;
+                }
                 Ok(url) => How::Probe(url),
                 // Not a source a relay could pull either: the retry at its time says so.
                 Err(e) => {
@@ -293,5 +300,37 @@ mod tests {
             source_url("http://cdn.example/a.m3u8", false),
             Ok(SourceUrl::Hls(..))
         ));
+    }
+
+    #[tokio::test]
+    async fn an_srt_caller_is_probed_a_listener_is_not_watched() {
+        let cancel = CancellationToken::new();
+        let report: Report = Arc::new(|_, _, _| Box::pin(async {}));
+        let watches = SourceWatches::new(
+            None,
+            ClientOptions::default(),
+            ProbeConfig::default(),
+            Arc::new(EgressPolicy::unrestricted()),
+            report,
+            cancel.clone(),
+        );
+        let account = AccountId("a".into());
+        watches.watch(
+            &account,
+            &TaskId("listener".into()),
+            1,
+            "srt://:9000?mode=listener",
+            false,
+        );
+        assert_eq!(watches.count(), 0);
+        watches.watch(
+            &account,
+            &TaskId("caller".into()),
+            1,
+            "srt://127.0.0.1:9?streamid=a",
+            false,
+        );
+        assert_eq!(watches.count(), 1);
+        cancel.cancel();
     }
 }

@@ -78,6 +78,12 @@ impl Egress {
         &self.account
     }
 
+    /// Whether this account may make Baton listen on a port of its host (see
+    /// [`EgressPolicy::may_listen`]).
+    pub fn may_listen(&self) -> Result<(), String> {
+        self.policy.may_listen(&self.account)
+    }
+
     /// Whether this account may connect to `addr`.
     pub fn check(&self, addr: SocketAddr) -> Result<(), EgressRefusal> {
         self.policy.allow(&self.account, addr)

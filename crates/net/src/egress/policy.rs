@@ -242,6 +242,21 @@ impl EgressPolicy {
         self.restricted
     }
 
+    /// Whether `account` may make Baton bind a port of this host and wait for a peer there
+    /// (an SRT source in listener mode): unrestricted (the operator's own `baton relay`) or
+    /// the root account only. A tenant may not: a bound port is taken from every other
+    /// service of the host and receives from anyone who can reach it. The message of a
+    /// refusal names the rule.
+    pub fn may_listen(&self, account: &str) -> Result<(), String> {
+        if !self.restricted || self.root.as_deref() == Some(account) {
+            return Ok(());
+        }
+        Err(format!(
+            "account {account:?} may not make Baton listen on a port of its host (SRT mode=listener): only the root account ({}) may; use caller mode (Baton dials the peer)",
+            self.root.as_deref().unwrap_or("none configured")
+        ))
+    }
+
     /// Whether `account` may connect to `addr`.
     pub fn allow(&self, account: &str, addr: SocketAddr) -> Result<(), EgressRefusal> {
         if !self.restricted {

@@ -1,0 +1,272 @@
+use std::sync::Arc;
+
+use futures_util::SinkExt;
+
+use super::*;
+use crate::egress::EgressPolicy;
+
+fn parse(url: &str) -> SrtUrl {
+    SrtUrl::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+fn refused(url: &str) -> String {
+    match SrtUrl::parse(url) {
+        Ok(u) => panic!("{url} accepted: {u:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn callers_listeners_and_their_options() {
+    let u = parse("srt://origin.example:9000?streamid=%23!::r=live/a,m=request&latency=200");
+    assert_eq!(
+        u.mode,
+        SrtMode::Caller {
+            host: "origin.example".into(),
+            port: 9000
+        }
+    );
+    assert_eq!(u.stream_id.as_deref(), Some("#!::r=live/a,m=request"));
+    assert_eq!(u.latency, Some(Duration::from_millis(200)));
+    assert!(u.passphrase.is_none() && !u.is_listener());
+
+    let u = parse("SRT://[::1]:9000/?passphrase=0123456789abc&pbkeylen=32&mode=caller");
+    assert_eq!(
+        u.mode,
+        SrtMode::Caller {
+            host: "[::1]".into(),
+            port: 9000
+        }
+    );
+    assert_eq!(u.key_size, KeySize::AES256);
+    // The passphrase never shows in Debug output.
+    assert!(!format!("{u:?}").contains("0123456789abc"));
+
+    // '+' is a plus, escapes are decoded.
+    let u = parse("srt://h:9000?passphrase=a+b%26c+d%3D1234");
+    assert_eq!(
+        u.passphrase,
+        Some(Passphrase::try_from("a+b&c+d=1234".to_string()).unwrap())
+    );
+
+    let u = parse("srt://:9000?mode=listener&passphrase=0123456789");
+    assert_eq!(
+        u.mode,
+        SrtMode::Listener {
+            addr: "0.0.0.0:9000".parse().unwrap()
+        }
+    );
+    assert!(u.is_listener());
+    let u = parse("srt://127.0.0.1:9001?mode=listener&transtype=live");
+    assert_eq!(
+        u.mode,
+        SrtMode::Listener {
+            addr: "127.0.0.1:9001".parse().unwrap()
+        }
+    );
+}
+
+#[test]
+fn what_is_wrong_unsafe_or_unbuilt_is_refused_by_name() {
+    for (url, says) in [
+        ("rtmp://h/a", "not an srt:// URL"),
+        ("srt://h", "needs a port"),
+        ("srt://h:x", "needs a port"),
+        ("srt://h:9000/live", "no path"),
+        ("srt://:9000", "add mode=listener"),
+        ("srt://h:0", "port 0"),
+        (
+            "srt://h:9000?passphrase=short",
+            "has 5 characters; SRT takes 10 to 79",
+        ),
+        (
+            &format!("srt://h:9000?passphrase={}", "x".repeat(80)),
+            "80 characters",
+        ),
+        (
+            "srt://h:9000?pbkeylen=20&passphrase=0123456789",
+            "pbkeylen=20",
+        ),
+        ("srt://h:9000?pbkeylen=16", "pbkeylen without a passphrase"),
+        ("srt://h:9000?latency=-1", "latency=-1: milliseconds"),
+        ("srt://h:9000?latency=999999", "latency=999999"),
+        (
+            "srt://h:9000?mode=rendezvous",
+            "rendezvous mode is not supported",
+        ),
+        ("srt://h:9000?mode=bogus", "mode=bogus"),
+        (
+            "srt://h:9000?transtype=file",
+            "transtype=file is not supported",
+        ),
+        ("srt://h:9000?oheadbw=25", "\"oheadbw\" is not supported"),
+        ("srt://origin.example:9000?mode=listener", "is not one"),
+        ("srt://:0?mode=listener", "fixed port"),
+        ("srt://:9000?mode=listener&streamid=a", "does not check it"),
+        (
+            &format!("srt://h:9000?streamid={}", "s".repeat(513)),
+            "at most 512",
+        ),
+    ] {
+        let message = refused(url);
+        assert!(message.contains(says), "{url}: {message}");
+    }
+    assert!(matches!(
+        SrtUrl::parse("srt://h:9000?mode=rendezvous"),
+        Err(SrtError::Unsupported(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_tenant_may_not_listen_and_may_call_only_where_egress_allows() {
+    let policy = Arc::new(EgressPolicy::new(
+        Some("root"),
+        Default::default(),
+        Default::default(),
+    ));
+    let tenant = Egress::new(Arc::clone(&policy), "acme");
+    let listen = parse("srt://127.0.0.1:9?mode=listener");
+    let e = SrtConnection::connect(&listen, &tenant, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SrtError::ListenDenied(_)), "{e}");
+    assert!(!e.is_retryable());
+    assert!(e.to_string().contains("only the root account"), "{e}");
+    // Loopback is not the tenant's to call: refused before anything is sent.
+    let call = parse("srt://127.0.0.1:9");
+    let e = SrtConnection::connect(&call, &tenant, Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, SrtError::Egress(EgressError::Refused(_))),
+        "{e}"
+    );
+    assert!(!e.is_retryable());
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn caller_and_listener_over_loopback_with_a_passphrase_and_statistics() {
+    let port = free_port();
+    let listen = parse(&format!(
+        "srt://127.0.0.1:{port}?mode=listener&passphrase=correct-horse&latency=50"
+    ));
+    let call = parse(&format!(
+        "srt://127.0.0.1:{port}?passphrase=correct-horse&latency=50"
+    ));
+    let open = Egress::unrestricted();
+    let timeout = Duration::from_secs(3);
+    let (listener, caller) = tokio::join!(SrtConnection::connect(&listen, &open, timeout), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        SrtConnection::connect(&call, &open, timeout).await
+    });
+    let (mut listener, mut caller) = (listener.unwrap(), caller.unwrap());
+    assert_eq!(listener.stats().latency, Duration::from_millis(50));
+    for i in 0..20u8 {
+        caller
+            .socket
+            .send((std::time::Instant::now(), Bytes::from(vec![i; 1316])))
+            .await
+            .unwrap();
+    }
+    for i in 0..20u8 {
+        let data = tokio::time::timeout(timeout, listener.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(data[..], [i; 1316][..]);
+    }
+    assert_eq!(listener.bytes_in(), 20 * 1316);
+    assert_eq!(listener.peer().ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    // Statistics come about once a second.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let stats = listener.stats();
+    assert!(stats.packets_received >= 20, "{stats:?}");
+    assert!(stats.bytes_received >= 20 * 1316, "{stats:?}");
+    // The peer going away ends the stream.
+    drop(caller);
+    let end = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .unwrap();
+    assert!(matches!(end, Err(SrtError::Closed)), "{end:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_passphrase_is_rejected_and_a_silent_peer_times_out() {
+    let port = free_port();
+    let listen = parse(&format!(
+        "srt://127.0.0.1:{port}?mode=listener&passphrase=correct-horse"
+    ));
+    let open = Egress::unrestricted();
+    let timeout = Duration::from_secs(2);
+    let waiting = tokio::spawn(async move {
+        SrtConnection::connect(&listen, &Egress::unrestricted(), Duration::from_secs(2)).await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let wrong = parse(&format!("srt://127.0.0.1:{port}?passphrase=battery-staple"));
+    let e = SrtConnection::connect(&wrong, &open, timeout)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SrtError::Rejected {
+                why: Rejection::Passphrase,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("check the passphrase"), "{e}");
+    assert!(!e.is_retryable());
+    waiting.abort();
+
+    let silent = parse(&format!("srt://127.0.0.1:{}", free_port()));
+    let started = std::time::Instant::now();
+    let e = SrtConnection::connect(&silent, &open, Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SrtError::Timeout { .. }), "{e}");
+    assert!(e.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_caller_the_srt_library_cannot_handle_is_a_named_error_not_a_panic() {
+    // srt-protocol panics (`unimplemented!`) when a caller offers encryption to a listener
+    // without a passphrase, or another key length: contained and named.
+    for (listener_options, caller_options) in [
+        ("", "&passphrase=0123456789"),
+        (
+            "&passphrase=0123456789&pbkeylen=32",
+            "&passphrase=0123456789&pbkeylen=16",
+        ),
+    ] {
+        let port = free_port();
+        let listen = parse(&format!(
+            "srt://127.0.0.1:{port}?mode=listener{listener_options}"
+        ));
+        let call = parse(&format!(
+            "srt://127.0.0.1:{port}?latency=20{caller_options}"
+        ));
+        let (timeout, open) = (Duration::from_millis(800), Egress::unrestricted());
+        let (listener, caller) =
+            tokio::join!(SrtConnection::connect(&listen, &open, timeout), async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                SrtConnection::connect(&call, &open, timeout).await
+            });
+        let e = listener.unwrap_err();
+        assert!(matches!(e, SrtError::Handshake { .. }), "{e}");
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("pbkeylen"), "{e}");
+        assert!(caller.is_err());
+    }
+}
