@@ -112,15 +112,15 @@ async fn serve(args: HostArgs, pool: &RelayPool) -> Result<()> {
 }
 
 /// Relay `i`'s source: `template` with `{i}` and `{port}` (= `port_base + i`) filled in, or
-/// `i` appended when the template has no `{i}`.
+/// `i` appended when the template has neither.
 fn source_url(template: &str, i: usize, port_base: u16) -> String {
-    let port = usize::from(port_base) + i;
-    let url = template.replace("{port}", &port.to_string());
-    if url.contains("{i}") {
-        url.replace("{i}", &i.to_string())
-    } else {
-        format!("{url}{i}")
+    if !template.contains("{i}") && !template.contains("{port}") {
+        return format!("{template}{i}");
     }
+    let port = usize::from(port_base) + i;
+    template
+        .replace("{port}", &port.to_string())
+        .replace("{i}", &i.to_string())
 }
 
 async fn say(out: &mut tokio::io::Stdout, line: &str) -> Result<()> {
