@@ -335,7 +335,7 @@ impl DuplexConnection {
         self.timers.reset_exp(now);
 
         self.stats.rx_all_packets += 1;
-        self.stats.rx_all_bytes += u64::try_from(packet.wire_size()).unwrap();
+        self.stats.rx_all_bytes += packet.wire_size() as u64;
         match packet {
             Packet::Data(data) => self.receiver().handle_data_packet(now, data),
             Packet::Control(control) => self.handle_control_packet(now, control),
@@ -363,9 +363,12 @@ impl DuplexConnection {
             // TODO: case UMSG_CGWARNING: // 100 - Delay Warning
             //            // One way packet delay is increasing, so decrease the sending rate
             //            ControlTypes::DelayWarning?
-            CongestionWarning => todo!(),
+            // BATON: CongestionWarning and PeerError used to hit todo!(); they are logged
+            // and otherwise ignored (the reference implementation only adjusts its rate on
+            // a congestion warning, and a peer error is followed by a shutdown or timeout).
+            CongestionWarning => self.info(now, "congestion warning", &()),
             // TODO: case UMSG_PEERERROR: // 1000 - An error has happened to the peer side
-            PeerError(_) => todo!(),
+            PeerError(code) => self.warn(now, "peer error", &code),
             // TODO: case UMSG_EXT: // 0x7FFF - reserved and user defined messages
             Srt(s) => self.handle_srt_control_packet(now, s),
         }
@@ -387,7 +390,9 @@ impl DuplexConnection {
             KeyRefreshResponse(keying_material) => {
                 self.sender().handle_key_refresh_response(keying_material)
             }
-            _ => unimplemented!("{:?}", pack),
+            // BATON: other SRT control packets (stream id, congestion, filter, group, reject)
+            // outside a handshake used to hit unimplemented!; they are ignored.
+            _ => self.info(now, "unexpected srt control packet", &pack),
         }
     }
 

@@ -57,7 +57,9 @@ impl SessionState {
                 let reject = reject.clone();
                 self.reject(session_id, reject)
             }
-            Open => unreachable!("this should not happen"),
+            // BATON: a late access-control answer for an open session is ignored rather
+            // than unreachable! (it would take down every session of the listener).
+            Open => Action::WaitForInput,
             Dropping => Action::DropConnection(session_id),
         }
     }

@@ -38,7 +38,8 @@ macro_rules! modular_num_impls {
                 $x(from % $x::MAX)
             }
             pub fn new(from: $type) -> Result<$x, $crate::packet::modular_num::OutOfRangeError> {
-                if from > $x::MAX {
+                // BATON: MAX itself is out of range (was `>`).
+                if from >= $x::MAX {
                     Err($crate::packet::modular_num::OutOfRangeError(stringify!($x)))
                 } else {
                     Ok($x(from))
@@ -82,12 +83,9 @@ macro_rules! modular_num_impls {
             type Output = Self;
 
             fn sub(self, other: $type) -> Self {
-                if self.0 < other {
-                    // wrap
-                    $x($x::MAX - (other - self.0))
-                } else {
-                    $x(self.0 - other)
-                }
+                // BATON: wrapping arithmetic (MAX is a power of two), so an offset larger
+                // than MAX cannot overflow.
+                $x(self.0.wrapping_sub(other) % $x::MAX)
             }
         }
 
@@ -99,12 +97,8 @@ macro_rules! modular_num_impls {
             type Output = $type;
 
             fn sub(self, other: Self) -> Self::Output {
-                if self.0 >= other.0 {
-                    // no wrap required
-                    self.0 - other.0
-                } else {
-                    $x::MAX - (other.0 - self.0)
-                }
+                // BATON: wrapping arithmetic (MAX is a power of two), never overflows.
+                self.0.wrapping_sub(other.0) % $x::MAX
             }
         }
 

@@ -107,7 +107,8 @@ impl<I: Iterator<Item = u32>> Iterator for DecompressLossList<I> {
             }
             Some((next, end)) => {
                 // continue the loop
-                self.loop_next_end = Some((next + 1, end));
+                // BATON: sequence numbers wrap at 2^31 (was `next + 1`, overflow).
+                self.loop_next_end = Some(((next + 1) & !(1 << 31), end));
 
                 Some(SeqNumber::new_truncate(next))
             }
@@ -119,15 +120,29 @@ impl<I: Iterator<Item = u32>> Iterator for DecompressLossList<I> {
                 if next & (1 << 31) != 0 {
                     // set the first bit to zero
                     let next_num = next & !(1 << 31);
-                    self.loop_next_end = Some((
-                        next_num + 1,
-                        match self.iterator.next() {
-                            Some(i) => i,
-                            None => panic!("unterminated loop while decompressing loss list"),
-                        },
-                    ));
+                    // BATON: a peer's loss list can end inside a range (used to panic), name
+                    // an end with the top bit set, or a range that runs backwards or spans
+                    // billions of numbers (an endless loop before). An unterminated or
+                    // backwards range is the single start number; a range is at most
+                    // MAX_LOSS_RANGE numbers long (a receiver never has more in flight).
+                    let start = SeqNumber::new_truncate(next_num);
+                    if let Some(end) = self.iterator.next() {
+                        let end = SeqNumber::new_truncate(end);
+                        if end > start {
+                            let end = if end - start > MAX_LOSS_RANGE {
+                                start + MAX_LOSS_RANGE
+                            } else {
+                                end
+                            };
+                            self.loop_next_end = Some((start.as_raw() + 1, end.as_raw()));
+                            // next + 1 wraps at 2^31
+                            if let Some((n, e)) = self.loop_next_end {
+                                self.loop_next_end = Some((n & !(1 << 31), e));
+                            }
+                        }
+                    }
 
-                    Some(SeqNumber::new_truncate(next_num))
+                    Some(start)
                 } else {
                     // no looping is possible
                     Some(SeqNumber::new_truncate(next))
@@ -136,6 +151,10 @@ impl<I: Iterator<Item = u32>> Iterator for DecompressLossList<I> {
         }
     }
 }
+
+/// BATON: the longest range a decompressed loss list yields (2^20 packets: more than any
+/// flow window; an SRT receiver never reports more lost packets than it has in flight).
+pub const MAX_LOSS_RANGE: u32 = 1 << 20;
 
 pub fn decompress_loss_list<I: Iterator<Item = u32>>(loss_list: I) -> DecompressLossList<I> {
     DecompressLossList {

@@ -5,7 +5,6 @@ pub use srt::*;
 
 use std::{
     convert::TryFrom,
-    convert::TryInto,
     fmt::{self, Debug, Display, Formatter},
     iter::FromIterator,
     mem::size_of,
@@ -632,7 +631,13 @@ impl ControlTypes {
                                             SrtControlPacket::StreamId(stream_id) => {
                                                 sid = Some(stream_id)
                                             }
-                                            _ => unimplemented!("Implement other kinds"),
+                                            // BATON: congestion, packet filter and group
+                                            // extensions (ffmpeg sends some) used to hit
+                                            // unimplemented!; they are ignored, as a peer
+                                            // that needs them learns from the response.
+                                            other => {
+                                                warn!("Ignoring unsupported handshake extension {:?}", other)
+                                            }
                                         }
                                     }
                                 }
@@ -658,7 +663,8 @@ impl ControlTypes {
                             })
                         }
                     }
-                    _ => unreachable!(), // this is already checked for above
+                    // BATON: checked above; an error rather than unreachable!.
+                    v => return Err(PacketParseError::BadUdtVersion(v)),
                 };
 
                 Ok(ControlTypes::Handshake(HandshakeControlInfo {
@@ -940,8 +946,11 @@ impl Debug for CompressedLossList {
         let mut iter = self.0.iter();
         while let Some(a) = iter.next() {
             if a & 0x80000000 != 0 {
-                let b = iter.next().expect("Unterminated list");
-                write!(f, "{}..={},", a & 0x7fffffff, b)?;
+                // BATON: a peer's unterminated range used to panic here.
+                match iter.next() {
+                    Some(b) => write!(f, "{}..={},", a & 0x7fffffff, b)?,
+                    None => write!(f, "{}..=?,", a & 0x7fffffff)?,
+                }
             } else {
                 write!(f, "{a},")?;
             }
@@ -976,7 +985,8 @@ impl Add<u32> for FullAckSeqNumber {
     type Output = FullAckSeqNumber;
 
     fn add(self, rhs: u32) -> Self::Output {
-        FullAckSeqNumber(self.0 + rhs)
+        // BATON: wraps (the peer chooses the number).
+        FullAckSeqNumber(self.0.wrapping_add(rhs))
     }
 }
 
@@ -984,7 +994,8 @@ impl Sub<FullAckSeqNumber> for FullAckSeqNumber {
     type Output = usize;
 
     fn sub(self, rhs: FullAckSeqNumber) -> Self::Output {
-        (self.0 - rhs.0).try_into().unwrap()
+        // BATON: wraps (the peer chooses the number); u32 always fits a usize here.
+        self.0.wrapping_sub(rhs.0) as usize
     }
 }
 

@@ -276,6 +276,11 @@ fn le_bytes_to_string(le_bytes: &mut impl Buf) -> Result<String, PacketParseErro
         return Err(PacketParseError::NotEnoughData);
     }
 
+    // BATON: an empty (zero-word) string extension used to panic in get_u32_le below.
+    if le_bytes.remaining() == 0 {
+        return Ok(String::new());
+    }
+
     let mut str_bytes = Vec::with_capacity(le_bytes.remaining());
 
     while le_bytes.remaining() > 4 {
@@ -365,6 +370,10 @@ impl SrtControlPacket {
                 )))
             }
             8 => {
+                // BATON: a group extension shorter than one word used to panic in get_u8.
+                if buf.remaining() < 4 {
+                    return Err(PacketParseError::NotEnoughData);
+                }
                 let ty = buf.get_u8().into();
                 let flags = GroupFlags::from_bits_truncate(buf.get_u8());
                 let weight = buf.get_u16_le();
@@ -431,7 +440,9 @@ impl SrtControlPacket {
             // 1 32-bit word packed with type, flags, and weight
             Group { .. } => 1,
             Filter(filter) => ((format!("{filter}").len() + 3) / 4) as u16, // TODO: not optimial performace, but probably okay
-            _ => unimplemented!("{:?}", self),
+            // BATON: a peer's SRT control packet of type 0 (Reject) used to panic here when
+            // the connection counted its wire size.
+            Reject => 0,
         }
     }
 }

@@ -68,8 +68,12 @@ pub fn gen_access_control_response(
     let cipher = match (&settings.key_settings, &incoming.ext_km) {
         // ok, both sides have crypto
         (Some(key_settings), Some(SrtControlPacket::KeyRefreshRequest(km))) => {
+            // BATON: a mismatched key size used to hit unimplemented!; the caller is
+            // rejected with BADSECRET instead.
             if key_settings.key_size != incoming.key_size {
-                unimplemented!("Key size mismatch");
+                return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                    CoreRejectReason::BadSecret.into(),
+                ));
             }
 
             let cipher = match CipherSettings::new(key_settings, &settings.key_refresh, km) {
@@ -85,13 +89,24 @@ pub fn gen_access_control_response(
         // ok, neither have crypto
         (None, None) => None,
         // bad cases
-        (Some(_), Some(_)) => unimplemented!("Expected kmreq"),
+        // BATON: these two used to hit unimplemented!; now rejections. Key material that
+        // is not a KMREQ is a bad secret; key material sent to a listener without a
+        // passphrase is refused as the reference implementation does (enforced encryption).
+        (Some(_), Some(_)) => {
+            return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                CoreRejectReason::BadSecret.into(),
+            ))
+        }
         (Some(_), None) => {
             return GenHsv5Result::Reject(ConnectionReject::Rejecting(
                 CoreRejectReason::Unsecure.into(),
             ))
         }
-        (None, Some(_)) => unimplemented!("expected no secrets"),
+        (None, Some(_)) => {
+            return GenHsv5Result::Reject(ConnectionReject::Rejecting(
+                CoreRejectReason::Unsecure.into(),
+            ))
+        }
     };
 
     let outgoing_ext_km = cipher
@@ -125,7 +140,7 @@ pub fn gen_access_control_response(
         ConnectionSettings {
             remote: from,
             rtt,
-            socket_start_time: now.checked_sub(rtt / 2).unwrap(), // initiate happened 0.5RTT ago
+            socket_start_time: now.checked_sub(rtt / 2).unwrap_or(now), // initiate happened 0.5RTT ago (BATON: no unwrap)
             remote_sockid: with_hsv5.socket_id,
             init_seq_num: with_hsv5.init_seq_num,
             cipher,

@@ -165,14 +165,82 @@ impl SendBuffer {
         })
     }
 
+    /// BATON: rewritten to work on the NAK's ranges instead of every decompressed sequence
+    /// number. A peer's NAK can name any range (2^30 numbers in 8 bytes, backwards, or
+    /// unterminated): each range is split at the send window, only numbers inside the
+    /// window (at most the buffer's length) are added to the loss list, the part before it
+    /// is one Dropped range and the part after it one Ignored range. Adjacent ranges of the
+    /// same kind are merged, as the old per-number iterator did.
     pub fn add_to_loss_list(
         &mut self,
         nak: CompressedLossList,
     ) -> impl Iterator<Item = (Loss, Range<SeqNumber>)> + '_ {
-        LossIterator {
-            loss_list: nak.into_iter_decompressed(),
-            first: None,
-            buffer: self,
+        let mut out: Vec<(Loss, Range<SeqNumber>)> = Vec::new();
+        let mut words = nak.iter_compressed();
+        while let Some(word) = words.next() {
+            let start = SeqNumber::new_truncate(word & !(1 << 31));
+            let len = match (word & (1 << 31) != 0).then(|| words.next()).flatten() {
+                Some(last) => {
+                    let last = SeqNumber::new_truncate(last);
+                    if last > start {
+                        (last - start) + 1
+                    } else {
+                        1
+                    }
+                }
+                None => 1,
+            };
+            self.classify_loss(start, len, &mut out);
+        }
+        out.into_iter()
+    }
+
+    /// Splits `len` numbers from `start` at the send window `[front, next_send)`. Works on
+    /// signed offsets from the window's front, because modular sequence-number comparisons
+    /// are not transitive across ranges that long.
+    fn classify_loss(
+        &mut self,
+        start: SeqNumber,
+        len: u32,
+        out: &mut Vec<(Loss, Range<SeqNumber>)>,
+    ) {
+        use Loss::*;
+        let next_send = self.next_send;
+        let front = self.front_packet().unwrap_or(next_send);
+        let window = i64::from(next_send - front);
+        let distance = start - front;
+        let offset = if distance >= SeqNumber::MAX_DIFF {
+            i64::from(distance) - i64::from(SeqNumber::MAX)
+        } else {
+            i64::from(distance)
+        };
+        let (s, e) = (offset, offset + i64::from(len));
+        let at = |o: i64| front + (o.rem_euclid(i64::from(SeqNumber::MAX)) as u32);
+        let piece = |lo: i64, hi: i64| {
+            let (lo, hi) = (lo.max(s), hi.min(e));
+            (lo < hi).then_some((lo, hi))
+        };
+        let mut push = |loss: Loss, (lo, hi): (i64, i64)| {
+            let range = at(lo)..at(hi);
+            if let Some((last_loss, last)) = out.last_mut() {
+                if *last_loss == loss && last.end == range.start {
+                    last.end = range.end;
+                    return;
+                }
+            }
+            out.push((loss, range));
+        };
+        if let Some(p) = piece(i64::MIN, 0) {
+            push(Dropped, p);
+        }
+        if let Some(p) = piece(0, window) {
+            for o in p.0..p.1 {
+                self.lost_list.insert(at(o));
+            }
+            push(Added, p);
+        }
+        if let Some(p) = piece(window, i64::MAX) {
+            push(Ignored, p);
         }
     }
 
@@ -200,13 +268,14 @@ impl SendBuffer {
     }
 
     fn send_next_lost_packet(&mut self, ts_now: TimeStamp) -> Option<DataPacket> {
-        let seq = self.pop_lost_list()?;
-        match self
-            .send_packet(ts_now, seq)
-        {
-            Some(packet) => Some(packet),
-            None => panic!("Packet in loss list was not in buffer! seq={} front_packet={:?} buffer.len={} back_packet={:?}", seq, self.front_packet(), self.buffer.len(), self.buffer.back().map(|b| b.packet.seq_number)),
+        // BATON: a loss-list entry no longer in the buffer (acknowledged or dropped since the
+        // peer's NAK named it) used to panic; it is skipped.
+        while let Some(seq) = self.pop_lost_list() {
+            if let Some(packet) = self.send_packet(ts_now, seq) {
+                return Some(packet);
+            }
         }
+        None
     }
 
     fn send_next_rto_packet(&mut self, ts_now: TimeStamp) -> Option<DataPacket> {
@@ -362,61 +431,6 @@ pub enum Loss {
     Added,
     Dropped,
     Ignored,
-}
-
-pub struct LossIterator<'a, I: Iterator<Item = SeqNumber>> {
-    buffer: &'a mut SendBuffer,
-    loss_list: I,
-    first: Option<(Loss, SeqNumber)>,
-}
-
-impl<'a, I> LossIterator<'a, I>
-where
-    I: Iterator<Item = SeqNumber>,
-{
-    fn next_loss(&mut self) -> Option<(Loss, SeqNumber)> {
-        use Loss::*;
-        let front = self.buffer.front_packet();
-        let next_send = self.buffer.next_send;
-        self.loss_list.next().map(|next| match (front, next_send) {
-            (_, next_send) if next >= next_send => (Ignored, next),
-            (Some(front), _) if next < front => (Dropped, next),
-            (None, _) => (Dropped, next),
-            (Some(_), _) => {
-                self.buffer.lost_list.insert(next);
-                (Added, next)
-            }
-        })
-    }
-}
-
-impl<'a, I> Iterator for LossIterator<'a, I>
-where
-    I: Iterator<Item = SeqNumber>,
-{
-    type Item = (Loss, Range<SeqNumber>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let (first_type, start) = self.first.or_else(|| self.next_loss())?;
-        // exclusive end
-        let mut end = start + 1;
-        loop {
-            match self.next_loss() {
-                Some((next_type, next)) if next_type == first_type && next == end => {
-                    end = next + 1;
-                    continue;
-                }
-                Some((next_type, next)) => {
-                    self.first = Some((next_type, next));
-                    return Some((first_type, start..end));
-                }
-                None => {
-                    self.first = None;
-                    return Some((first_type, start..end));
-                }
-            }
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
