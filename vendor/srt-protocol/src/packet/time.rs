@@ -146,16 +146,18 @@ impl Sub<TimeStamp> for TimeStamp {
 impl fmt::Debug for TimeSpan {
     fn fmt(&self, f: &mut fmt::Formatter) -> Result<(), fmt::Error> {
         let sign = if self.0 < 0 { "-" } else { "" };
-        let mins = self.0.abs() / 1_000_000 / 60 % 60;
-        let secs = self.0.abs() / 1_000_000 % 60;
-        let micros = self.0.abs() % 1_000_000;
+        // BATON: unsigned_abs (abs overflowed for i32::MIN, which an ACK can carry).
+        let mins = self.0.unsigned_abs() / 1_000_000 / 60 % 60;
+        let secs = self.0.unsigned_abs() / 1_000_000 % 60;
+        let micros = self.0.unsigned_abs() % 1_000_000;
         write!(f, "{sign}{mins:02}:{secs:02}.{micros:06}")
     }
 }
 
 impl From<Duration> for TimeSpan {
     fn from(duration: Duration) -> TimeSpan {
-        TimeSpan::from_micros(duration.as_micros().try_into().unwrap())
+        // BATON: saturates (was try_into().unwrap()).
+        TimeSpan::from_micros(duration.as_micros().try_into().unwrap_or(i32::MAX))
     }
 }
 
@@ -163,7 +165,7 @@ impl Neg for TimeSpan {
     type Output = TimeSpan;
 
     fn neg(self) -> Self::Output {
-        Self(-self.0)
+        Self(self.0.saturating_neg()) // BATON: saturating, as below: the peer sends TimeSpans
     }
 }
 
@@ -171,7 +173,7 @@ impl Mul<i32> for TimeSpan {
     type Output = TimeSpan;
 
     fn mul(self, rhs: i32) -> Self::Output {
-        Self(self.0 * rhs)
+        Self(self.0.saturating_mul(rhs))
     }
 }
 
@@ -179,7 +181,7 @@ impl Mul<TimeSpan> for i32 {
     type Output = TimeSpan;
 
     fn mul(self, rhs: TimeSpan) -> Self::Output {
-        TimeSpan(self * rhs.0)
+        TimeSpan(self.saturating_mul(rhs.0))
     }
 }
 
@@ -187,7 +189,7 @@ impl Div<i32> for TimeSpan {
     type Output = TimeSpan;
 
     fn div(self, rhs: i32) -> Self::Output {
-        Self(self.0 / rhs)
+        Self(self.0.checked_div(rhs).unwrap_or(0))
     }
 }
 
@@ -195,7 +197,7 @@ impl Add<TimeSpan> for TimeSpan {
     type Output = TimeSpan;
 
     fn add(self, rhs: TimeSpan) -> Self::Output {
-        Self(self.0 + rhs.0)
+        Self(self.0.saturating_add(rhs.0))
     }
 }
 
@@ -203,7 +205,7 @@ impl Sub<TimeSpan> for TimeSpan {
     type Output = TimeSpan;
 
     fn sub(self, rhs: TimeSpan) -> Self::Output {
-        Self(self.0 - rhs.0)
+        Self(self.0.saturating_sub(rhs.0))
     }
 }
 
@@ -211,7 +213,7 @@ impl Add<Duration> for TimeSpan {
     type Output = TimeSpan;
 
     fn add(self, rhs: Duration) -> Self::Output {
-        Self(self.0 + rhs.as_micros() as i32)
+        Self(self.0.saturating_add(i32::try_from(rhs.as_micros()).unwrap_or(i32::MAX)))
     }
 }
 
@@ -219,7 +221,7 @@ impl Sub<Duration> for TimeSpan {
     type Output = TimeSpan;
 
     fn sub(self, rhs: Duration) -> Self::Output {
-        Self(self.0 - rhs.as_micros() as i32)
+        Self(self.0.saturating_sub(i32::try_from(rhs.as_micros()).unwrap_or(i32::MAX)))
     }
 }
 
@@ -228,9 +230,10 @@ impl Add<TimeSpan> for Duration {
 
     fn add(self, rhs: TimeSpan) -> Self::Output {
         if rhs > TimeSpan::ZERO {
-            self + Duration::from_micros(rhs.as_micros() as u64)
+            self.saturating_add(Duration::from_micros(rhs.as_micros() as u64))
         } else {
-            self - Duration::from_micros(u64::from(rhs.as_micros().unsigned_abs()))
+            // BATON: saturating (Duration subtraction panics on underflow, even in release)
+            self.saturating_sub(Duration::from_micros(u64::from(rhs.as_micros().unsigned_abs())))
         }
     }
 }
@@ -251,8 +254,10 @@ impl Add<TimeSpan> for Instant {
         if micros > 0 {
             self + Duration::from_micros(micros as u64)
         } else {
+            // BATON: an Instant before the clock's origin (the peer picks timestamps) stays
+            // at self instead of panicking.
             self.checked_sub(Duration::from_micros(micros.unsigned_abs()))
-                .unwrap()
+                .unwrap_or(self)
         }
     }
 }
@@ -265,8 +270,10 @@ impl Sub<TimeSpan> for Instant {
         if micros > 0 {
             self + Duration::from_micros(micros as u64)
         } else {
+            // BATON: an Instant before the clock's origin (the peer picks timestamps) stays
+            // at self instead of panicking.
             self.checked_sub(Duration::from_micros(micros.unsigned_abs()))
-                .unwrap()
+                .unwrap_or(self)
         }
     }
 }

@@ -81,9 +81,13 @@ impl StreamEncryptionKeys {
         let salt = Salt::try_from(key_material.salt.as_slice()).map_err(|_| InvalidSaltLength)?;
         let kek = KeyEncryptionKey::new(key_settings, &salt);
 
-        if key_material.key_flags.bits().count_ones() as usize * key_settings.key_size.as_usize()
-            + 8
-            != key_material.wrapped_keys.len()
+        // BATON: key material with neither key flag (8 wrapped bytes) reached an assert in
+        // aes_unwrap (input longer than 16 bytes); it is refused here.
+        if key_material.key_flags.is_empty()
+            || key_material.key_flags.bits().count_ones() as usize
+                * key_settings.key_size.as_usize()
+                + 8
+                != key_material.wrapped_keys.len()
         {
             return Err(KeyMaterialError::InvalidKeyFlags(
                 key_material.key_flags,
@@ -99,13 +103,27 @@ impl StreamEncryptionKeys {
 
         let key_flags = key_material.key_flags;
         let key_size = kek.len();
+        // BATON: slicing and unwrap panicked when the unwrapped keys were shorter than the
+        // KEK's key size (e.g. an unspecified configured key size); an error now.
+        let bad_keys = || {
+            KeyMaterialError::InvalidKeyFlags(
+                key_material.key_flags,
+                key_settings.key_size,
+                key_material.wrapped_keys.len(),
+            )
+        };
+        let key_at = |start: usize| {
+            keys.get(start..start + key_size)
+                .and_then(|k| EncryptionKey::try_from(k).ok())
+                .ok_or_else(bad_keys)
+        };
         let even_key = if key_flags.contains(KeyFlags::EVEN) {
-            Some(EncryptionKey::try_from(&keys[0..key_size]).unwrap())
+            Some(key_at(0)?)
         } else {
             None
         };
         let odd_key = if key_flags.contains(KeyFlags::ODD) {
-            Some(EncryptionKey::try_from(&keys[keys.len() - key_size..]).unwrap())
+            Some(key_at(keys.len().checked_sub(key_size).ok_or_else(bad_keys)?)?)
         } else {
             None
         };

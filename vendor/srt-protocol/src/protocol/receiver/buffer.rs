@@ -245,8 +245,14 @@ impl ReceiveBuffer {
     }
 
     // index in buffer for a given sequence number clamped to 0 or buffer.len()
+    // BATON: compares modularly (was a raw saturating subtraction, wrong across the
+    // wrap-around).
     fn clamped_index_for_seqno(&self, seq_number: SeqNumber) -> usize {
-        min(seq_number.saturating_sub(self.seqno0), self.buffer.len())
+        if seq_number < self.seqno0 {
+            0
+        } else {
+            min((seq_number - self.seqno0) as usize, self.buffer.len())
+        }
     }
 
     pub fn push_packet(
@@ -349,6 +355,10 @@ impl ReceiveBuffer {
         // if start of the range has been dropped already, just drop everything after
         let first_idx = self.clamped_index_for_seqno(range.start);
         let last_idx = self.clamped_index_for_seqno(range.end);
+        // BATON: a peer's drop request can end before it starts; range_mut panicked.
+        if first_idx >= last_idx {
+            return 0;
+        }
         self.buffer
             .range_mut(first_idx..last_idx)
             .filter_map(|p| p.drop_unreceived())

@@ -42,10 +42,11 @@ impl Rtt {
     }
 
     pub fn mean_as_duration(&self) -> Duration {
-        Duration::from_micros(self.mean.as_micros().try_into().unwrap())
+        // BATON: a negative RTT (a peer's ACK sets the sender's) is zero, not a panic.
+        Duration::from_micros(self.mean.as_micros().try_into().unwrap_or(0))
     }
 
     pub fn variance_as_duration(&self) -> Duration {
-        Duration::from_micros(self.variance.as_micros().try_into().unwrap())
+        Duration::from_micros(self.variance.as_micros().try_into().unwrap_or(0))
     }
 }
