@@ -11,7 +11,8 @@
 //! destination socket id rewritten to the connection's), 1 a datagram to the listener,
 //! 2 advance the clock by `len` milliseconds and run timers, 3 send `len` bytes of data.
 //! Bit 0x80 parses as IPv6, 0x40 copies the cookie into a conclusion, 0x20 picks the
-//! listener with a passphrase.
+//! listener (or caller) with a passphrase, 0x10 sends a listener datagram to a caller
+//! instead (a caller's handshake state machine, as Baton's SRT sources run it).
 #![no_main]
 
 use std::{
@@ -28,7 +29,7 @@ use srt_protocol::{
     options::{KeySize, PacketCount, PacketSize},
     packet::{ControlTypes, Packet, SeqNumber, ShakeType, SocketId},
     protocol::handshake::Handshake,
-    protocol::pending_connection::AccessControlResponse,
+    protocol::pending_connection::{AccessControlResponse, ConnectionResult, connect::Connect},
     settings::{CipherSettings, ConnInitSettings, KeyMaterialRefreshSettings, KeySettings},
 };
 
@@ -94,6 +95,9 @@ struct World {
     listeners: [MultiplexListener; 2],
     opened: HashMap<SessionId, DuplexConnection>,
     cookies: HashMap<SocketAddr, i32>,
+    /// A caller (with and without a passphrase) talking to `peer(0)`: its induction and
+    /// conclusion responses come from the fuzzer.
+    callers: [Connect; 2],
 }
 
 impl World {
@@ -165,6 +169,23 @@ fuzz_target!(|data: &[u8]| {
         ],
         opened: HashMap::new(),
         cookies: HashMap::new(),
+        callers: [false, true].map(|encrypted| {
+            let mut connect = Connect::new(
+                peer(0),
+                [127, 0, 0, 1].into(),
+                ConnInitSettings {
+                    key_settings: encrypted.then(|| KeySettings {
+                        key_size: KeySize::AES128,
+                        passphrase: "fuzzing passphrase".into(),
+                    }),
+                    ..ConnInitSettings::default()
+                },
+                Some("fuzz".into()),
+                SeqNumber::new_truncate(5),
+            );
+            let _ = connect.handle_tick(start);
+            connect
+        }),
     };
     // Data in flight, so NAKs and ACKs name packets the sender holds.
     for conn in &mut world.conns {
@@ -215,6 +236,17 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 let which = usize::from(op & 0x20 != 0);
+                if op & 0x10 != 0 {
+                    // To a caller instead, as if from the server it called.
+                    let now = world.now;
+                    let result = world.callers[which].handle_packet(Ok((packet, peer(0))), now);
+                    if let ConnectionResult::Connected(_, connection) = result {
+                        let mut conn = DuplexConnection::new(connection);
+                        drain(&mut conn, now);
+                        world.conns.push(conn);
+                    }
+                    continue;
+                }
                 world.listener_input(which, Input::Packet(Ok((packet, from))));
             }
             2 => {

@@ -208,7 +208,7 @@ fn hsv5(sid: &str, key_size: KeySize, ext_km: Option<SrtControlPacket>) -> Hands
 /// A handshake extension block: type, length in words, the string as little-endian words.
 fn string_extension(ty: u16, s: &str) -> Vec<u8> {
     let mut bytes = s.as_bytes().to_vec();
-    while bytes.len() % 4 != 0 {
+    while !bytes.len().is_multiple_of(4) {
         bytes.push(0);
     }
     let mut out = Vec::new();
