@@ -29,9 +29,9 @@ use futures_util::StreamExt;
 use srt_protocol::{
     options::{KeySize, PacketCount, PacketSize, SrtVersion},
     packet::{
-        ControlPacket, ControlTypes, HandshakeControlInfo, HandshakeVsInfo, HsV5Info,
-        KeyingMaterialMessage, Packet, SeqNumber, ShakeType, SocketId, SocketType,
-        SrtControlPacket, SrtHandshake, SrtShakeFlags, TimeStamp,
+        ControlPacket, ControlTypes, CoreRejectReason, HandshakeControlInfo, HandshakeVsInfo,
+        HsV5Info, KeyingMaterialMessage, Packet, RejectReason, SeqNumber, ShakeType, SocketId,
+        SocketType, SrtControlPacket, SrtHandshake, SrtShakeFlags, TimeStamp,
     },
     settings::{CipherSettings, KeyMaterialRefreshSettings, KeySettings},
 };
@@ -202,6 +202,7 @@ fn hsv5(sid: &str, key_size: KeySize, ext_km: Option<SrtControlPacket>) -> Hands
         ext_km,
         ext_group: None,
         sid: Some(sid.to_string()),
+        unsupported_ext: None,
     })
 }
 
@@ -483,8 +484,9 @@ async fn induction_with_extensions() {
 
 /// A conclusion (after a real induction, with the listener's cookie) carrying `extra`
 /// extension blocks after a stream id. (The parser only reads a block header while more
-/// than four bytes remain, hence the trailing padding word after the empty blocks.)
-async fn conclusion_with(extra: &[u8], what: &str) {
+/// than four bytes remain, hence the trailing padding word after the empty blocks.) With
+/// `refused`, the listener must answer with that rejection.
+async fn conclusion_with(extra: &[u8], what: &str, refused: Option<CoreRejectReason>) {
     let world = World::new().await;
     let (socket, cookie) = induction(world.listener, 20).await;
     let mut conclusion = handshake(
@@ -495,32 +497,79 @@ async fn conclusion_with(extra: &[u8], what: &str) {
     );
     conclusion.extend(extra);
     socket.send_to(&conclusion, world.listener).await.unwrap();
+    if let Some(reason) = refused {
+        let mut buf = [0u8; 2048];
+        loop {
+            let (n, _) = timeout(Duration::from_secs(3), socket.recv_from(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("{what}: no rejection"))
+                .unwrap();
+            if let Ok(Packet::Control(ControlPacket {
+                control_type: ControlTypes::Handshake(hs),
+                ..
+            })) = Packet::parse(&mut &buf[..n], false)
+            {
+                if let ShakeType::Rejection(r) = hs.shake_type {
+                    assert_eq!(r, RejectReason::Core(reason), "{what}");
+                    break;
+                }
+            }
+        }
+    }
     world.survives(what).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conclusion_with_congestion_and_filter_extensions() {
+async fn conclusion_with_file_congestion_and_filter_extensions() {
+    let extra = [
+        string_extension(6, "file"),
+        string_extension(7, "fec,cols:10,rows:5"),
+    ]
+    .concat();
+    let what = "file congestion and packet-filter extensions";
+    conclusion_with(&extra, what, Some(CoreRejectReason::Congestion)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conclusion_with_live_congestion_and_filter_extensions() {
     let extra = [
         string_extension(6, "live"),
         string_extension(7, "fec,cols:10,rows:5"),
     ]
     .concat();
-    conclusion_with(&extra, "congestion and packet-filter extensions").await;
+    let what = "live congestion and a packet-filter extension";
+    conclusion_with(&extra, what, Some(CoreRejectReason::Filter)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conclusion_with_group_extension() {
-    conclusion_with(&[0, 8, 0, 1, 1, 0, 0, 0], "a group extension").await;
+    let what = "a group extension";
+    conclusion_with(
+        &[0, 8, 0, 1, 1, 0, 0, 0],
+        what,
+        Some(CoreRejectReason::Group),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conclusion_with_truncated_group_extension() {
-    conclusion_with(&[0, 8, 0, 0, 0, 0, 0, 0], "a truncated group extension").await;
+    conclusion_with(
+        &[0, 8, 0, 0, 0, 0, 0, 0],
+        "a truncated group extension",
+        None,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conclusion_with_empty_stream_id() {
-    conclusion_with(&[0, 5, 0, 0, 0, 0, 0, 0], "an empty stream id extension").await;
+    conclusion_with(
+        &[0, 5, 0, 0, 0, 0, 0, 0],
+        "an empty stream id extension",
+        None,
+    )
+    .await;
 }
 
 /// A conclusion with key material to the (unencrypted) listener, its handshake naming

@@ -215,6 +215,7 @@ mod test {
                 })),
                 ext_km: None,
                 ext_group: None,
+                unsupported_ext: None,
                 sid: None,
             }),
         }

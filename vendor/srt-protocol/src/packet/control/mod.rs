@@ -136,6 +136,12 @@ pub struct HsV5Info {
 
     /// The SID
     pub sid: Option<String>,
+
+    /// BATON: the first extension of a received handshake that this implementation does not
+    /// support (a congestion controller other than "live", a packet filter, a group); a
+    /// listener rejects the conclusion (CONGESTION / FILTER / GROUP) instead of accepting a
+    /// caller whose options it would ignore. Never serialized.
+    pub unsupported_ext: Option<SrtControlPacket>,
 }
 
 /// HS-version dependenent data
@@ -589,6 +595,7 @@ impl ControlTypes {
                             let mut sid = None;
                             let mut ext_hs = None;
                             let mut ext_km = None;
+                            let mut unsupported_ext = None;
 
                             while buf.remaining() > 4 {
                                 let pack_type = buf.get_u16();
@@ -633,10 +640,14 @@ impl ControlTypes {
                                             }
                                             // BATON: congestion, packet filter and group
                                             // extensions (ffmpeg sends some) used to hit
-                                            // unimplemented!; they are ignored, as a peer
-                                            // that needs them learns from the response.
+                                            // unimplemented!; "live" congestion is the
+                                            // default, anything else is recorded for the
+                                            // listener to reject.
+                                            SrtControlPacket::Congestion(c) if c == "live" => {}
                                             other => {
-                                                warn!("Ignoring unsupported handshake extension {:?}", other)
+                                                if unsupported_ext.is_none() {
+                                                    unsupported_ext = Some(other);
+                                                }
                                             }
                                         }
                                     }
@@ -660,6 +671,7 @@ impl ControlTypes {
                                 ext_km,
                                 ext_group: None,
                                 sid,
+                                unsupported_ext,
                             })
                         }
                     }
@@ -1433,6 +1445,7 @@ mod test {
                     })),
                     ext_km: None,
                     ext_group: None,
+                    unsupported_ext: None,
                     sid: None,
                 }),
             }),
@@ -1488,6 +1501,7 @@ mod test {
                     ext_km: None,
                     ext_hs: None,
                     ext_group: None,
+                    unsupported_ext: None,
                     sid: None,
                 }),
             }),
@@ -1512,6 +1526,7 @@ mod test {
                     ext_km: None,
                     ext_hs: None,
                     ext_group: None,
+                    unsupported_ext: None,
                     sid: Some("Hello hello".into()),
                 }),
             }),
@@ -1672,6 +1687,7 @@ mod test {
                         })),
                         ext_km: None,
                         ext_group: None,
+                        unsupported_ext: None,
                         sid: None,
                     })
                 })
@@ -1720,6 +1736,7 @@ mod test {
                         })),
                         ext_km: None,
                         ext_group: None,
+                        unsupported_ext: None,
                         sid: Some(String::from("abcdefghij")),
                     })
                 })
@@ -1777,6 +1794,7 @@ mod test {
                             .unwrap()
                         })),
                         ext_group: None,
+                        unsupported_ext: None,
                         sid: None,
                     })
                 })
@@ -1873,6 +1891,7 @@ mod test {
                             .unwrap()
                     })),
                     ext_group: None,
+                    unsupported_ext: None,
                     sid: Some("#!::u=hex".into()),
                 }),
             }),

@@ -357,9 +357,10 @@ impl SrtControlPacket {
                             let k = colon_split_iter
                                 .next()
                                 .ok_or_else(|| PacketParseError::BadFilter(filter_str.clone()))?;
-                            let v = colon_split_iter
-                                .next()
-                                .ok_or_else(|| PacketParseError::BadFilter(filter_str.clone()))?;
+                            // BATON: libsrt's filter strings start with the bare filter
+                            // type ("fec,cols:10,rows:5"), which was a parse error (the
+                            // caller got no answer); a bare word is a key with no value.
+                            let v = colon_split_iter.next().unwrap_or("");
                             // only one colon
                             if colon_split_iter.next().is_some() {
                                 return Err(PacketParseError::BadFilter(filter_str.clone()));

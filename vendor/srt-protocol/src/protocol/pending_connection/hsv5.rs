@@ -64,6 +64,18 @@ pub fn gen_access_control_response(
         None => return GenHsv5Result::NotHandled(ConnectError::ExpectedExtFlags),
     };
 
+    // BATON: a caller asking for what this implementation does not do (file congestion
+    // control, a packet filter such as FEC, a connection group) is refused with the
+    // reference implementation's reason rather than accepted with its options ignored.
+    if let Some(ext) = &incoming.unsupported_ext {
+        let reason = match ext {
+            SrtControlPacket::Congestion(_) => CoreRejectReason::Congestion,
+            SrtControlPacket::Filter(_) => CoreRejectReason::Filter,
+            _ => CoreRejectReason::Group,
+        };
+        return GenHsv5Result::Reject(ConnectionReject::Rejecting(reason.into()));
+    }
+
     // crypto
     let cipher = match (&settings.key_settings, &incoming.ext_km) {
         // ok, both sides have crypto
@@ -135,6 +147,7 @@ pub fn gen_access_control_response(
             })),
             ext_km: outgoing_ext_km.map(SrtControlPacket::KeyRefreshResponse),
             ext_group: None,
+            unsupported_ext: None,
             sid,
         }),
         ConnectionSettings {
@@ -205,6 +218,7 @@ pub fn start_hsv5_initiation(
             })),
             ext_km,
             ext_group: None,
+            unsupported_ext: None,
             sid: streamid.clone(),
         }),
         StartedInitiator {

@@ -380,6 +380,7 @@ mod test {
                 })),
                 ext_km: None,
                 ext_group: None,
+                unsupported_ext: None,
                 sid: None,
             }),
         }
@@ -595,6 +596,7 @@ mod test {
                 })),
                 ext_km: None,
                 ext_group: None,
+                unsupported_ext: None,
                 sid: None,
             }),
             ..test_conclusion()
