@@ -508,11 +508,10 @@ async fn conclusion_with(extra: &[u8], what: &str, refused: Option<CoreRejectRea
                 control_type: ControlTypes::Handshake(hs),
                 ..
             })) = Packet::parse(&mut &buf[..n], false)
+                && let ShakeType::Rejection(r) = hs.shake_type
             {
-                if let ShakeType::Rejection(r) = hs.shake_type {
-                    assert_eq!(r, RejectReason::Core(reason), "{what}");
-                    break;
-                }
+                assert_eq!(r, RejectReason::Core(reason), "{what}");
+                break;
             }
         }
     }
