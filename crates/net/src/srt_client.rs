@@ -23,12 +23,11 @@
 //!   an unrestricted egress); the host must be an IP literal (a name is ambiguous for a
 //!   bind), the port a fixed one, and a `streamid` is refused (a listener for one source
 //!   does not check what callers send: protect the port with a passphrase instead).
-//! * **Containment.** srt-protocol 0.4 still panics on a few things a peer can send
-//!   (`unimplemented!` in its handshake responder for a key length or encryption the listener
-//!   did not expect, `todo!` for the rare CongestionWarning / PeerError control packets).
-//!   The handshake runs in a task of its own ([`SrtError::Handshake`] names such a failure)
-//!   and the connection's data loop is srt-tokio's own task: a panic there ends that
-//!   connection ([`SrtError::Closed`], retried), never the relay or the process.
+//! * **Containment.** srt-protocol is Baton's patched copy (`vendor/srt-protocol`), in which
+//!   what a peer sends is a rejection, an error or an ignored packet rather than a panic.
+//!   The handshake still runs in a task of its own ([`SrtError::Handshake`] names a failure
+//!   there) and the connection's data loop is srt-tokio's own task: whatever ends one ends
+//!   that connection ([`SrtError::Closed`], retried), never the relay or the process.
 //! * **Statistics** ([`SrtStats`]): the socket's receive-side counters (RTT, lost,
 //!   retransmitted, dropped, decrypt errors), read without waiting from the socket's
 //!   statistics channel (updated about once a second).

@@ -32,12 +32,11 @@
 //! Bytes that are not a transport stream produce no frames, so such a publisher is closed
 //! at the first-frame deadline; nothing a publisher sends reaches another connection.
 //!
-//! srt-tokio 0.4 panics in its listener task on a few handshakes: a config extension other
-//! than the stream id (libsrt's congestion, filter or group extensions; ffmpeg's
-//! `transtype=file`), key material that contradicts the key size. Baton decides the keys from
-//! the caller's key size (so the sizes always match), and should the listener's task die all
-//! the same, [`SrtIngestServer::run`] binds the port again (after a second); the publishers
-//! it carried lose their connection and reconnect.
+//! srt-protocol is Baton's patched copy (`vendor/srt-protocol`, see its `BATON.md`): what a
+//! peer sends is a rejection, an error or an ignored packet, never a panic in the listener's
+//! task. Baton decides the keys from the caller's key size (so the sizes always match), and
+//! should the listener's task end all the same, [`SrtIngestServer::run`] binds the port
+//! again (after a second); the publishers it carried lose their connection and reconnect.
 
 pub mod stream_id;
 
