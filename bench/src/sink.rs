@@ -29,6 +29,30 @@ pub async fn serve_publishers(
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
+    serve(listener, cancel, tracker, move || {
+        let ledgers = Arc::clone(&ledgers);
+        // Message stream id → benchmark stream index, for this connection's publishes.
+        let mut publishing: Vec<(u32, usize)> = Vec::new();
+        move |session: &mut ServerSession, event, read_at: Instant| {
+            let at = ledgers.clock.micros(read_at.into_std());
+            on_event(session, event, &ledgers, &mut publishing, at)
+        }
+    })
+    .await;
+}
+
+/// Accepts RTMP connections on `listener` until `cancel`, each driven by its own server
+/// session; `handler()` makes each connection's event handler (called with the session, the
+/// event and when the bytes that brought it were read).
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    handler: H,
+) where
+    H: Fn() -> F,
+    F: FnMut(&mut ServerSession, ServerEvent, Instant) -> Result<()> + Send + 'static,
+{
     loop {
         let (sock, peer) = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -41,7 +65,7 @@ pub async fn serve_publishers(
                 }
             },
         };
-        let ledgers = Arc::clone(&ledgers);
+        let mut on_event = handler();
         let cancel = cancel.clone();
         tracker.spawn(async move {
             let session = ServerSession::new(
@@ -50,16 +74,13 @@ pub async fn serve_publishers(
                 Instant::now().into_std(),
             );
             let conn = Conn::new(sock, Session::Server(session));
-            // Message stream id → benchmark stream index, for this connection's publishes.
-            let mut publishing: Vec<(u32, usize)> = Vec::new();
             let result = conn
                 .drive(&cancel, IDLE, |st, read_at| {
                     let Session::Server(session) = &mut st.session else {
                         return Err(anyhow!("not a server session"));
                     };
-                    let at = ledgers.clock.micros(read_at.into_std());
                     while let Some(event) = session.poll_event() {
-                        on_event(session, event, &ledgers, &mut publishing, at)?;
+                        on_event(session, event, read_at)?;
                     }
                     Ok(())
                 })

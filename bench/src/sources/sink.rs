@@ -4,20 +4,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
 
-use anyhow::{Result, anyhow};
-use baton_rtmp::session::{MediaKind, ServerConfig, ServerEvent, ServerSession};
+use anyhow::Result;
+use baton_rtmp::session::{MediaKind, ServerEvent, ServerSession};
 use tokio::net::TcpListener;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
 
-use crate::conn::{Conn, Session, stream_index};
-
-/// A publisher silent this long is gone.
-const IDLE: Duration = Duration::from_secs(60);
+use crate::conn::stream_index;
 
 /// What one stream delivered (a snapshot, or the difference of two).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -126,44 +120,14 @@ pub async fn serve(
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
-    loop {
-        let (sock, peer) = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    warn!(error = %e, "sink accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-        };
+    crate::sink::serve(listener, cancel, tracker, move || {
         let streams = Arc::clone(&streams);
-        let cancel = cancel.clone();
-        tracker.spawn(async move {
-            let session = ServerSession::new(
-                ServerConfig::default(),
-                rand::random(),
-                Instant::now().into_std(),
-            );
-            let conn = Conn::new(sock, Session::Server(session));
-            let mut publishing: Vec<(u32, usize)> = Vec::new();
-            let result = conn
-                .drive(&cancel, IDLE, |st, _| {
-                    let Session::Server(session) = &mut st.session else {
-                        return Err(anyhow!("not a server session"));
-                    };
-                    while let Some(event) = session.poll_event() {
-                        on_event(session, event, &streams, &mut publishing)?;
-                    }
-                    Ok(())
-                })
-                .await;
-            if let Err(e) = result {
-                debug!(%peer, error = %e, "sink connection ended");
-            }
-        });
-    }
+        let mut publishing: Vec<(u32, usize)> = Vec::new();
+        move |session: &mut ServerSession, event, _read_at| {
+            on_event(session, event, &streams, &mut publishing)
+        }
+    })
+    .await;
 }
 
 fn on_event(
