@@ -34,7 +34,8 @@ use bytes::Bytes;
 use reqwest::Url;
 
 use super::PlayerConfig;
-use super::item::{ItemError, KeyframeSeek, open_file};
+use super::file::{ItemError, open_file};
+use super::seek::KeyframeSeek;
 use crate::hls::{Fmp4Frames, decrypt};
 use crate::ts::TsFrames;
 

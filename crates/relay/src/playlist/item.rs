@@ -1,6 +1,6 @@
 //! The items a [`Player`](super::Player) opens: FLV demuxed as it is read, MP4 from its
 //! `moov` sample tables, MPEG-TS through [`crate::ts`], VOD HLS playlists through
-//! [`super::hls`]; and the offset seek they share.
+//! [`super::hls`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,27 +9,20 @@ use baton_flv::{DemuxLimits, FlvDemuxer};
 use baton_media::{Frame, TagType};
 use baton_mp4::{BoxHeader, MAX_MOOV_SIZE, Movie, OwnedSampleCursor, TrackKind};
 use baton_net::egress::Egress;
-use baton_net::fetch::{FetchError, HttpFile, LocalFile, MediaFile};
+use baton_net::fetch::{FetchError, MediaFile};
 use bytes::{Bytes, BytesMut};
 use tracing::info;
 
 use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
 
 use super::PlayerConfig;
+use super::file::{ItemError, open_file};
 use super::hls::HlsItem;
+use super::seek::KeyframeSeek;
 use crate::ts::TsFrames;
 
 /// Bytes read from an FLV item at a time.
 const FLV_READ: usize = 64 << 10;
-
-/// Why an item cannot be played.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum ItemError {
-    #[error("{0}")]
-    Fetch(#[from] FetchError),
-    #[error("{0}")]
-    Format(String),
-}
 
 /// One open item.
 pub(super) enum Item {
@@ -101,27 +94,6 @@ impl Item {
             Item::Ts(item) => item.dropped.clone(),
             Item::Hls(item) => item.dropped.clone(),
         }
-    }
-}
-
-pub(super) async fn open_file(
-    egress: &Egress,
-    url: &str,
-    config: &PlayerConfig,
-) -> Result<MediaFile, FetchError> {
-    let lower = url.to_ascii_lowercase();
-    if let Some(name) = url.strip_prefix("mem:") {
-        return match config.memory.get(name) {
-            Some(bytes) => Ok(MediaFile::Memory(bytes.clone())),
-            None => Err(FetchError::Status(404)),
-        };
-    }
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        let file = HttpFile::open(egress.clone(), url, config.http.clone()).await?;
-        Ok(MediaFile::Http(file))
-    } else {
-        let path = url.strip_prefix("file://").unwrap_or(url);
-        Ok(MediaFile::Local(LocalFile::open(path).await?))
     }
 }
 
@@ -374,58 +346,5 @@ impl TsItem {
                 Err(e) => return Err(e.into()),
             }
         }
-    }
-}
-
-/// An item read from its start to an offset: frames before it are held or dropped so that
-/// the item starts at the video keyframe at or before the offset (as MP4 items do from their
-/// sample tables), with the frames from there on.
-pub(super) struct KeyframeSeek {
-    /// The offset (ms on the item's timeline) and everything since the last video keyframe
-    /// before it; `None` once the offset is reached (or for an item played from 0).
-    pending: Option<(i64, Vec<Frame>)>,
-}
-
-impl KeyframeSeek {
-    pub(super) fn new(offset_ms: u64) -> KeyframeSeek {
-        KeyframeSeek {
-            pending: (offset_ms > 0)
-                .then(|| (i64::try_from(offset_ms).unwrap_or(i64::MAX), Vec::new())),
-        }
-    }
-
-    /// Queues `frame`, or holds it while seeking to the keyframe at or before the offset:
-    /// sequence headers and metadata pass; a video keyframe at or before the offset starts a
-    /// new held GOP, later frames join it; the first frame at or past the offset releases the
-    /// held GOP (or, with none held, starts the item there if it is audio or a keyframe).
-    pub(super) fn place(&mut self, frame: Frame, out: &mut VecDeque<Frame>) {
-        let Some((target, held)) = self.pending.as_mut() else {
-            out.push_back(frame);
-            return;
-        };
-        if frame.config || frame.kind == TagType::Script {
-            out.push_back(frame);
-            return;
-        }
-        let video_key = frame.kind == TagType::Video && frame.keyframe;
-        if frame.dts < *target {
-            if video_key {
-                held.clear();
-                held.push(frame);
-            } else if !held.is_empty() {
-                held.push(frame);
-            }
-            return;
-        }
-        if video_key {
-            // A keyframe right at the offset: start there.
-            held.clear();
-        } else if held.is_empty() && frame.kind != TagType::Audio {
-            return;
-        }
-        let held = std::mem::take(held);
-        self.pending = None;
-        out.extend(held);
-        out.push_back(frame);
     }
 }

@@ -47,10 +47,13 @@ use tracing::{info, warn};
 
 use crate::error::{ErrorKind, RelayError, Side};
 
+mod file;
 mod hls;
 mod item;
+mod seek;
 
-use item::{Item, ItemError};
+use file::ItemError;
+use item::Item;
 
 /// Where the list stands: what a crash or a reconnect resumes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
