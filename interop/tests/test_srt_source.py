@@ -6,7 +6,8 @@ increasing, audio and video aligned.
 (a) Baton calls an ffmpeg listener (`baton relay`); (b) Baton calls `srt-live-transmit`, fed
 over UDP by ffmpeg; (c) a native API task with the right passphrase relays (its relay status
 shows the SRT statistics), one with the wrong passphrase stops with a named source error;
-(d) Baton listens (mode=listener) and ffmpeg calls it, plain and encrypted.
+(d) Baton listens (mode=listener) and ffmpeg calls it, plain and encrypted; (e) Baton listens
+and `srt-live-transmit` calls it.
 """
 
 import os
@@ -195,3 +196,51 @@ def test_a_listener_relays_an_ffmpeg_caller(procs, baton_bin, tmp_path, media, e
     sender = send_clip(procs, media["main"], f"srt://127.0.0.1:{port}?streamid=publisher{secret}")
     relay_until_sent(relay, sender, nginx, "d")
     check_recording(nginx, "d", media["main"])
+
+
+def test_a_listener_relays_srt_live_transmit_calling(procs, baton_bin, tmp_path, media):
+    # (e) The other direction with libsrt's own tool: Baton listens, `srt-live-transmit`
+    # calls it and sends what ffmpeg writes to its stdin.
+    nginx = start_nginx(procs, tmp_path)
+    port = free_port()
+    relay = start_relay(
+        baton_bin, procs, f"srt://127.0.0.1:{port}?mode=listener", nginx.rtmp_url("e"),
+        "--grace", "15s", "--status-interval", "1s",
+    )
+    time.sleep(1)
+    read, write = os.pipe()
+    transmit = procs.start(
+        "srt-live-transmit",
+        ["srt-live-transmit", "-q", "file://con", f"srt://127.0.0.1:{port}?linger=2"],
+        stdin=read,
+    )
+    os.close(read)
+    argv = FFMPEG + ["-loglevel", "error", "-re", "-i", str(media["main"].path), "-c", "copy"]
+    sender = procs.start("ffmpeg", argv + ["-f", "mpegts", "-"], stdout=subprocess.PIPE)
+
+    def feed():
+        # As in (b): null packets after the stream push srt-live-transmit's last partial
+        # message out.
+        with os.fdopen(write, "wb") as pipe:
+            for chunk in iter(lambda: sender.popen.stdout.read(1316), b""):
+                pipe.write(chunk)
+                pipe.flush()
+            pipe.write(NULL_PACKET * 16)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    wait_for(lambda: "source connected" in relay.stderr(), 15, "srt-live-transmit connected")
+    assert sender.wait(timeout=30) == 0, sender.stderr()
+    feeder.join(timeout=10)
+    # srt-live-transmit closes when its input ends (or, holding the connection, Baton
+    # releases the last frames after 4 s of nothing).
+    wait_for(
+        lambda: not transmit.running() or "stopped: nothing more" in relay.stderr(),
+        15, "the stream's end",
+    )
+    time.sleep(1.5)
+    assert relay.running(), relay.stderr()
+    assert relay.stop() == 0, relay.stderr()
+    wait_for(lambda: any(p.name.startswith("e") for p in nginx.records()), 10, "the recording")
+    time.sleep(0.5)
+    check_recording(nginx, "e", media["main"])
