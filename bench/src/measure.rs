@@ -243,22 +243,7 @@ async fn run_phases(
 
     tokio::time::sleep(options.drain).await;
     let memory = Memory::of(&sut.pids());
-    let exited = sut.exited();
-    if exited > 0 {
-        notes.push(format!(
-            "{exited} process(es) of the target exited during the run"
-        ));
-    }
-    if target == Target::Baton
-        && let Ok(line) = sut
-            .host_command("status", "status", Duration::from_secs(10))
-            .await
-    {
-        notes.push(format!(
-            "relay counters: {}",
-            line.trim_start_matches("status ")
-        ));
-    }
+    notes.extend(sut.notes_after_window().await);
     let summary = ledgers.summary();
     let commands = sut.commands.clone();
     let baseline = sut.baseline;

@@ -1,5 +1,6 @@
-//! The sink: an RTMP server accepting the systems under test's publishes of `live/s{i}` and
-//! accounting every received frame in stream i's ledger (latency, loss).
+//! The sink: an RTMP server accepting the systems under test's publishes of `live/s{i}`
+//! ([`serve_publishers`]) and handing each stream's media to a [`Receiver`]: the RTMP
+//! benchmark's ledgers (latency, loss) or the sources benchmark's counters.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,37 +23,60 @@ const IDLE: Duration = Duration::from_secs(60);
 /// Message streams a publisher may open on one connection (ffmpeg and nginx use one).
 const MAX_STREAMS_PER_CONN: usize = 8;
 
-/// Accepts publishers on `listener` until `cancel`.
-pub async fn serve_publishers(
+/// What a sink does with the streams `live/s0` … `live/s{N-1}` published into it: the
+/// connection handling (connect, publish by name, refusals) is [`serve_publishers`]'s.
+pub trait Receiver: Send + Sync + 'static {
+    /// N: the streams expected; any other name is refused.
+    fn streams(&self) -> usize;
+    /// Stream `index` is published (again): a new timeline begins.
+    fn published(&self, _index: usize) {}
+    /// A media message of stream `index`, whose bytes were read at `read_at`.
+    fn media(
+        &self,
+        index: usize,
+        kind: MediaKind,
+        timestamp: u32,
+        payload: &[u8],
+        read_at: Instant,
+    );
+}
+
+/// The RTMP benchmark's sink: every audio/video frame into its stream's ledger.
+impl Receiver for Ledgers {
+    fn streams(&self) -> usize {
+        self.len()
+    }
+
+    fn media(
+        &self,
+        index: usize,
+        kind: MediaKind,
+        timestamp: u32,
+        payload: &[u8],
+        read_at: Instant,
+    ) {
+        let tag = match kind {
+            MediaKind::Audio => TagType::Audio,
+            MediaKind::Video => TagType::Video,
+            MediaKind::Data => return,
+        };
+        let Some(track) = tracked(tag, payload) else {
+            return;
+        };
+        let at = self.clock.micros(read_at.into_std());
+        if let Some(mut ledger) = self.stream(index) {
+            ledger.on_received(track, i64::from(timestamp), payload, at, &self.window);
+        }
+    }
+}
+
+/// Accepts publishers on `listener` until `cancel`; what they publish goes to `receiver`.
+pub async fn serve_publishers<R: Receiver>(
     listener: TcpListener,
-    ledgers: Arc<Ledgers>,
+    receiver: Arc<R>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
-    serve(listener, cancel, tracker, move || {
-        let ledgers = Arc::clone(&ledgers);
-        // Message stream id → benchmark stream index, for this connection's publishes.
-        let mut publishing: Vec<(u32, usize)> = Vec::new();
-        move |session: &mut ServerSession, event, read_at: Instant| {
-            let at = ledgers.clock.micros(read_at.into_std());
-            on_event(session, event, &ledgers, &mut publishing, at)
-        }
-    })
-    .await;
-}
-
-/// Accepts RTMP connections on `listener` until `cancel`, each driven by its own server
-/// session; `handler()` makes each connection's event handler (called with the session, the
-/// event and when the bytes that brought it were read).
-pub async fn serve<H, F>(
-    listener: TcpListener,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
-    handler: H,
-) where
-    H: Fn() -> F,
-    F: FnMut(&mut ServerSession, ServerEvent, Instant) -> Result<()> + Send + 'static,
-{
     loop {
         let (sock, peer) = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -65,7 +89,7 @@ pub async fn serve<H, F>(
                 }
             },
         };
-        let mut on_event = handler();
+        let receiver = Arc::clone(&receiver);
         let cancel = cancel.clone();
         tracker.spawn(async move {
             let session = ServerSession::new(
@@ -74,13 +98,15 @@ pub async fn serve<H, F>(
                 Instant::now().into_std(),
             );
             let conn = Conn::new(sock, Session::Server(session));
+            // Message stream id → benchmark stream index, for this connection's publishes.
+            let mut publishing: Vec<(u32, usize)> = Vec::new();
             let result = conn
                 .drive(&cancel, IDLE, |st, read_at| {
                     let Session::Server(session) = &mut st.session else {
                         return Err(anyhow!("not a server session"));
                     };
                     while let Some(event) = session.poll_event() {
-                        on_event(session, event, read_at)?;
+                        on_event(session, event, &*receiver, &mut publishing, read_at)?;
                     }
                     Ok(())
                 })
@@ -95,9 +121,9 @@ pub async fn serve<H, F>(
 fn on_event(
     session: &mut ServerSession,
     event: ServerEvent,
-    ledgers: &Ledgers,
+    receiver: &impl Receiver,
     publishing: &mut Vec<(u32, usize)>,
-    at: u64,
+    read_at: Instant,
 ) -> Result<()> {
     match event {
         ServerEvent::Media {
@@ -106,19 +132,8 @@ fn on_event(
             timestamp,
             payload,
         } => {
-            let Some(&(_, index)) = publishing.iter().find(|(id, _)| *id == stream_id) else {
-                return Ok(());
-            };
-            let tag = match kind {
-                MediaKind::Audio => TagType::Audio,
-                MediaKind::Video => TagType::Video,
-                MediaKind::Data => return Ok(()),
-            };
-            let Some(track) = tracked(tag, &payload) else {
-                return Ok(());
-            };
-            if let Some(mut ledger) = ledgers.stream(index) {
-                ledger.on_received(track, i64::from(timestamp), &payload, at, &ledgers.window);
+            if let Some(&(_, index)) = publishing.iter().find(|(id, _)| *id == stream_id) {
+                receiver.media(index, kind, timestamp, &payload, read_at);
             }
         }
         ServerEvent::ConnectRequested { request_id, .. } => session.accept_connect(request_id)?,
@@ -127,9 +142,10 @@ fn on_event(
             stream_id,
             stream_name,
             ..
-        } => match stream_index(&stream_name, ledgers.len()) {
+        } => match stream_index(&stream_name, receiver.streams()) {
             Some(index) if publishing.len() < MAX_STREAMS_PER_CONN => {
                 session.accept_publish(request_id)?;
+                receiver.published(index);
                 publishing.retain(|(id, _)| *id != stream_id);
                 publishing.push((stream_id, index));
             }

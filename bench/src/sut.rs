@@ -189,58 +189,18 @@ impl Sut {
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let conf = nginx_conf(&dir, addr, sink, relays);
-        let conf_path = dir.join("nginx.conf");
-        fs::write(&conf_path, &conf).with_context(|| format!("writing {}", conf_path.display()))?;
-        let prefix = format!("{}/", dir.display());
-        let args = [
-            "-p".to_string(),
-            prefix,
-            "-c".into(),
-            conf_path.display().to_string(),
-            "-e".into(),
-            dir.join("logs/error.log").display().to_string(),
-            "-g".into(),
-            "daemon off;".into(),
-        ];
-        let child = Command::new("nginx")
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(log_file(&dir, "stdout.log")?)
-            .stderr(log_file(&dir, "stderr.log")?)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting nginx")?;
-        let master = child.id().ok_or_else(|| anyhow!("nginx exited at once"))?;
+        let nginx = spawn_nginx(&dir, &conf, addr).await?;
         let mut sut = Sut {
             target: Target::Nginx,
-            children: vec![child],
-            extra_pids: Vec::new(),
+            children: vec![nginx.child],
+            extra_pids: nginx.workers,
             host: None,
             baseline: Memory::default(),
             commands: vec![
-                format!("nginx {}", shell_words(&args)),
+                format!("nginx {}", shell_words(&nginx.args)),
                 format!("nginx.conf:\n{conf}"),
             ],
         };
-        wait_listening(addr, Duration::from_secs(10))
-            .await
-            .with_context(|| {
-                format!(
-                    "nginx did not listen (see {}/logs/error.log)",
-                    dir.display()
-                )
-            })?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            sut.extra_pids = procstat::children(master);
-            if !sut.extra_pids.is_empty() {
-                break;
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!("nginx started no worker process");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         tokio::time::sleep(Duration::from_millis(300)).await;
         sut.baseline = Memory::of(&sut.pids());
         Ok((sut, addr))
@@ -317,6 +277,29 @@ impl Sut {
             .map(Child::try_wait)
             .filter(|status| !matches!(status, Ok(None)))
             .count()
+    }
+
+    /// What to note about the target after a measurement window: processes that exited,
+    /// and the Baton host's relay counters.
+    pub async fn notes_after_window(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let exited = self.exited();
+        if exited > 0 {
+            notes.push(format!(
+                "{exited} process(es) of the target exited during the run"
+            ));
+        }
+        if self.target == Target::Baton
+            && let Ok(line) = self
+                .host_command("status", "status", Duration::from_secs(10))
+                .await
+        {
+            notes.push(format!(
+                "relay counters: {}",
+                line.trim_start_matches("status ")
+            ));
+        }
+        notes
     }
 
     /// Baton host only: sends `command` and returns the answer line starting with `expect`.
@@ -417,6 +400,67 @@ impl Drop for Sut {
     }
 }
 
+/// An nginx the bench started: the master (killed when dropped), its workers (not our
+/// children: whoever keeps them kills them by PID) and its command line.
+#[derive(Debug)]
+pub struct Nginx {
+    pub child: Child,
+    pub workers: Vec<u32>,
+    pub args: Vec<String>,
+}
+
+/// Starts nginx in the foreground with `conf` written to `dir/nginx.conf`, its prefix and
+/// logs under `dir`; returns once it listens on `listen` and has a worker.
+pub async fn spawn_nginx(dir: &Path, conf: &str, listen: SocketAddr) -> Result<Nginx> {
+    fs::create_dir_all(dir.join("logs")).with_context(|| format!("creating {}", dir.display()))?;
+    let conf_path = dir.join("nginx.conf");
+    fs::write(&conf_path, conf).with_context(|| format!("writing {}", conf_path.display()))?;
+    let args = vec![
+        "-p".to_string(),
+        format!("{}/", dir.display()),
+        "-c".into(),
+        conf_path.display().to_string(),
+        "-e".into(),
+        dir.join("logs/error.log").display().to_string(),
+        "-g".into(),
+        "daemon off;".into(),
+    ];
+    let child = Command::new("nginx")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(log_file(dir, "stdout.log")?)
+        .stderr(log_file(dir, "stderr.log")?)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting nginx")?;
+    let master = child.id().ok_or_else(|| anyhow!("nginx exited at once"))?;
+    let mut nginx = Nginx {
+        child,
+        workers: Vec::new(),
+        args,
+    };
+    wait_listening(listen, Duration::from_secs(10))
+        .await
+        .with_context(|| {
+            format!(
+                "nginx did not listen (see {}/logs/error.log)",
+                dir.display()
+            )
+        })?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        nginx.workers = procstat::children(master);
+        if !nginx.workers.is_empty() {
+            return Ok(nginx);
+        }
+        if tokio::time::Instant::now() > deadline {
+            // The master is killed with `nginx` dropped here.
+            bail!("nginx started no worker process");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The ffmpeg relay command line for stream `i` reading `input`, as the issues specify it.
 pub fn ffmpeg_args(input: &str, sink: SocketAddr, i: usize) -> Vec<String> {
     [
@@ -474,7 +518,7 @@ pub fn free_port() -> Result<u16> {
     Ok(l.local_addr().context("finding a free port")?.port())
 }
 
-pub async fn wait_listening(addr: SocketAddr, timeout: Duration) -> Result<()> {
+async fn wait_listening(addr: SocketAddr, timeout: Duration) -> Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if TcpStream::connect(addr).await.is_ok() {

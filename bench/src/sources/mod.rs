@@ -227,7 +227,7 @@ async fn measure(
         .context("binding the sink")?;
     let sink_addr = listener.local_addr()?;
     let counts = Arc::new(sink::Streams::new(relays));
-    tracker.spawn(sink::serve(
+    tracker.spawn(crate::sink::serve_publishers(
         listener,
         Arc::clone(&counts),
         cancel.clone(),
@@ -308,22 +308,7 @@ async fn measure(
         .map(|(b, a)| b.since(a))
         .collect();
     let memory = Memory::of(&sut.pids());
-    let exited = sut.exited();
-    if exited > 0 {
-        notes.push(format!(
-            "{exited} process(es) of the target exited during the run"
-        ));
-    }
-    if target == Target::Baton
-        && let Ok(line) = sut
-            .host_command("status", "status", Duration::from_secs(10))
-            .await
-    {
-        notes.push(format!(
-            "relay counters: {}",
-            line.trim_start_matches("status ")
-        ));
-    }
+    notes.extend(sut.notes_after_window().await);
     let commands = sut
         .commands
         .iter()

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use tokio::process::{Child, Command};
 
-use crate::procstat;
-use crate::sut::{free_port, log_file, shell_words, signal, wait_listening};
+use crate::sut::{free_port, log_file, shell_words, signal, spawn_nginx};
 
 /// HLS segment length, seconds (the clip's GOP is 2 s, so every segment starts on a keyframe).
 const HLS_TIME: &str = "2";
@@ -45,81 +44,41 @@ impl Origin {
         if dir.exists() {
             fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
-        fs::create_dir_all(dir.join("logs"))
-            .with_context(|| format!("creating {}", dir.display()))?;
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let conf = nginx_conf(&dir, addr);
-        let conf_path = dir.join("nginx.conf");
-        fs::write(&conf_path, &conf).with_context(|| format!("writing {}", conf_path.display()))?;
-        let nginx_args = [
-            "-p".to_string(),
-            format!("{}/", dir.display()),
-            "-c".into(),
-            conf_path.display().to_string(),
-            "-e".into(),
-            dir.join("logs/error.log").display().to_string(),
-            "-g".into(),
-            "daemon off;".into(),
-        ];
-        let nginx = Command::new("nginx")
-            .args(&nginx_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file(&dir, "nginx.stderr")?)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting nginx")?;
-        let master = nginx.id().ok_or_else(|| anyhow!("nginx exited at once"))?;
+        let nginx = spawn_nginx(&dir, &nginx_conf(&dir, addr), addr)
+            .await
+            .context("nginx (the HLS origin)")?;
         let playlist_path = dir.join("live.m3u8");
-        let producer_args: Vec<String> = [
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-re",
-            "-stream_loop",
-            "-1",
-            "-i",
-            &clip.display().to_string(),
-            "-c",
-            "copy",
-            "-f",
-            "hls",
-            "-hls_time",
-            HLS_TIME,
-            "-hls_list_size",
-            HLS_LIST_SIZE,
-            "-hls_flags",
-            "delete_segments",
-            "-hls_segment_filename",
-            &dir.join("seg%05d.ts").display().to_string(),
-            &playlist_path.display().to_string(),
-        ]
-        .map(String::from)
-        .to_vec();
-        let producer = Command::new("ffmpeg")
-            .args(&producer_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file(&dir, "producer.log")?)
-            .kill_on_drop(true)
-            .spawn()
+        let producer_args = looped(
+            clip,
+            &[
+                "-f",
+                "hls",
+                "-hls_time",
+                HLS_TIME,
+                "-hls_list_size",
+                HLS_LIST_SIZE,
+                "-hls_flags",
+                "delete_segments",
+                "-hls_segment_filename",
+                &dir.join("seg%05d.ts").display().to_string(),
+                &playlist_path.display().to_string(),
+            ],
+        );
+        let producer = spawn_ffmpeg(&producer_args, &dir, "producer.log")
             .context("starting the ffmpeg HLS producer")?;
-        let mut origin = Origin {
+        let origin = Origin {
             shape: Shape::Hls {
                 playlist: format!("http://{addr}/live.m3u8"),
             },
-            children: vec![nginx, producer],
-            extra_pids: Vec::new(),
+            children: vec![nginx.child, producer],
+            extra_pids: nginx.workers,
             commands: vec![
                 format!("origin: ffmpeg {}", shell_words(&producer_args)),
-                format!("origin: nginx {}", shell_words(&nginx_args)),
+                format!("origin: nginx {}", shell_words(&nginx.args)),
             ],
         };
-        wait_listening(addr, Duration::from_secs(10))
-            .await
-            .context("nginx (the HLS origin) did not listen")?;
-        origin.extra_pids = procstat::children(master);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let listed = fs::read_to_string(&playlist_path)
@@ -153,36 +112,15 @@ impl Origin {
         };
         for i in 0..relays {
             let port = usize::from(base) + i;
-            let args: Vec<String> = [
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-re",
-                "-stream_loop",
-                "-1",
-                "-i",
-                &clip.display().to_string(),
-                "-c",
-                "copy",
-                "-f",
-                "mpegts",
-                &format!("srt://127.0.0.1:{port}?mode=listener"),
-            ]
-            .map(String::from)
-            .to_vec();
+            let listen = format!("srt://127.0.0.1:{port}?mode=listener");
+            let args = looped(clip, &["-f", "mpegts", &listen]);
             if i == 0 {
                 origin.commands.push(format!(
                     "origin: ffmpeg {}   (one per relay, port = {base} + i)",
                     shell_words(&args)
                 ));
             }
-            let child = Command::new("ffmpeg")
-                .args(&args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log_file(&dir, &format!("sender-{i}.log"))?)
-                .kill_on_drop(true)
-                .spawn()
+            let child = spawn_ffmpeg(&args, &dir, &format!("sender-{i}.log"))
                 .context("starting an ffmpeg SRT sender")?;
             origin.children.push(child);
         }
@@ -249,6 +187,35 @@ impl Drop for Origin {
             }
         }
     }
+}
+
+/// ffmpeg arguments that loop `clip` in real time, copied, into `output` (format and target).
+fn looped(clip: &Path, output: &[&str]) -> Vec<String> {
+    let clip = clip.display().to_string();
+    let input = [
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-re",
+        "-stream_loop",
+        "-1",
+        "-i",
+        &clip,
+        "-c",
+        "copy",
+    ];
+    input.iter().chain(output).map(|a| a.to_string()).collect()
+}
+
+/// Starts ffmpeg with `args`, its stderr in `dir/log`; killed when dropped.
+fn spawn_ffmpeg(args: &[String], dir: &Path, log: &str) -> Result<Child> {
+    Ok(Command::new("ffmpeg")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file(dir, log)?)
+        .kill_on_drop(true)
+        .spawn()?)
 }
 
 /// The first of `n` consecutive loopback UDP ports that were free a moment ago.

@@ -2,16 +2,12 @@
 //! counting, per stream, the video and audio frames, the payload bytes and the DTS that go
 //! backwards on a track (a relay that broke the destination's timeline).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use anyhow::Result;
-use baton_rtmp::session::{MediaKind, ServerEvent, ServerSession};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use baton_rtmp::session::MediaKind;
+use tokio::time::Instant;
 
-use crate::conn::stream_index;
+use crate::sink::Receiver;
 
 /// What one stream delivered (a snapshot, or the difference of two).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -113,68 +109,19 @@ impl Streams {
     }
 }
 
-/// Accepts publishers on `listener` until `cancel`.
-pub async fn serve(
-    listener: TcpListener,
-    streams: Arc<Streams>,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
-) {
-    crate::sink::serve(listener, cancel, tracker, move || {
-        let streams = Arc::clone(&streams);
-        let mut publishing: Vec<(u32, usize)> = Vec::new();
-        move |session: &mut ServerSession, event, _read_at| {
-            on_event(session, event, &streams, &mut publishing)
-        }
-    })
-    .await;
-}
-
-fn on_event(
-    session: &mut ServerSession,
-    event: ServerEvent,
-    streams: &Streams,
-    publishing: &mut Vec<(u32, usize)>,
-) -> Result<()> {
-    match event {
-        ServerEvent::Media {
-            stream_id,
-            kind,
-            timestamp,
-            payload,
-        } => {
-            if let Some(&(_, index)) = publishing.iter().find(|(id, _)| *id == stream_id) {
-                streams.record(index, kind, timestamp, payload.len());
-            }
-        }
-        ServerEvent::ConnectRequested { request_id, .. } => session.accept_connect(request_id)?,
-        ServerEvent::PublishRequested {
-            request_id,
-            stream_id,
-            stream_name,
-            ..
-        } => match stream_index(&stream_name, streams.0.len()) {
-            Some(index) => {
-                session.accept_publish(request_id)?;
-                streams.restart(index);
-                publishing.retain(|(id, _)| *id != stream_id);
-                publishing.push((stream_id, index));
-            }
-            None => session.reject_publish(
-                request_id,
-                "NetStream.Publish.BadName",
-                &format!("the sink does not expect {stream_name}"),
-            )?,
-        },
-        ServerEvent::PlayRequested { request_id, .. } => session.reject_play(
-            request_id,
-            "NetStream.Play.StreamNotFound",
-            "the sink only receives",
-        )?,
-        ServerEvent::PublishFinished { stream_id } => publishing.retain(|(id, _)| *id != stream_id),
-        ServerEvent::PlayFinished { .. } => {}
+/// The sources benchmark's sink: what each stream delivered, counted.
+impl Receiver for Streams {
+    fn streams(&self) -> usize {
+        self.0.len()
     }
-    Ok(())
+
+    fn published(&self, index: usize) {
+        self.restart(index);
+    }
+
+    fn media(&self, index: usize, kind: MediaKind, timestamp: u32, payload: &[u8], _: Instant) {
+        self.record(index, kind, timestamp, payload.len());
+    }
 }
 
 #[cfg(test)]
