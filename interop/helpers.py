@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import threading
+import urllib.request
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -32,6 +33,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_flv_playing(publisher, url: str, timeout: float, what: str) -> None:
+    """Until `url` (an HTTP-FLV play URL) answers with an FLV header: the stream has its
+    publisher. Fails at once if the `publisher` process exited."""
+
+    def playing():
+        if not publisher.running():
+            raise AssertionError(
+                f"publisher exited {publisher.returncode}: {publisher.stderr()[-800:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return len(r.read(13)) == 13
+        except OSError:
+            return False
+
+    wait_for(playing, timeout, what, interval=0.2)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05):

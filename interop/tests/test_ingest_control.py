@@ -18,7 +18,7 @@ import pytest
 
 from aliyun import FLAVOURS, REGION, Sdk, fails, utc, wait_status
 from conftest import start_baton
-from helpers import FFMPEG, Procs, wait_for
+from helpers import FFMPEG, Procs, wait_flv_playing
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -79,18 +79,7 @@ class Node:
 
     def wait_publishing(self, proc, stream: str, timeout: float = 10):
         """Until the stream plays over HTTP-FLV (the ingest has the publisher)."""
-        import urllib.request
-
-        def playing():
-            if not proc.running():
-                raise AssertionError(f"publisher exited {proc.returncode}: {proc.stderr()[-800:]}")
-            try:
-                with urllib.request.urlopen(self.baton.flv_url(stream), timeout=2) as r:
-                    return len(r.read(13)) == 13
-            except OSError:
-                return False
-
-        wait_for(playing, timeout, f"{stream} published", interval=0.2)
+        wait_flv_playing(proc, self.baton.flv_url(stream), timeout, f"{stream} published")
 
     def refused(self, url: str, name: str) -> str:
         """Publishes `url` and expects the server to refuse it: returns ffmpeg's stderr."""
@@ -264,19 +253,8 @@ def test_signed_publish_urls(node):
     assert "auth_key=" in signed
     good = node.publish(signed, name="signed")
     # HTTP-FLV plays the domain's stream with the same vhost.
-    import urllib.request
-
-    def playing():
-        if not good.running():
-            raise AssertionError(good.stderr()[-800:])
-        url = f"http://127.0.0.1:{node.baton.play_port}/live/cam.flv?vhost=signed.example"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return len(r.read(13)) == 13
-        except OSError:
-            return False
-
-    wait_for(playing, 10, "signed publish plays")
+    url = node.baton.flv_url("cam") + "?vhost=signed.example"
+    wait_flv_playing(good, url, 10, "signed publish plays")
     good.stop()
 
     head, digest = signed.rsplit("-", 1)

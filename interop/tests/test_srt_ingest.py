@@ -10,13 +10,12 @@ what `streamid=#!::r=live/cam,m=publish` publishes.
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import pytest
 
 from aliyun import REGION, Sdk, utc
 from conftest import start_baton, start_nginx
-from helpers import FFMPEG, finish_probe, free_port, probe_file, start_probe, strictly_increasing, wait_for
+from helpers import FFMPEG, finish_probe, free_port, probe_file, start_probe, strictly_increasing, wait_flv_playing, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -71,17 +70,7 @@ class Node:
 
     def wait_publishing(self, proc, stream: str, timeout: float = 10) -> None:
         """Until the stream plays over HTTP-FLV (the ingest has the publisher)."""
-
-        def playing():
-            if not proc.running():
-                raise AssertionError(f"publisher exited {proc.returncode}: {proc.stderr()[-800:]}")
-            try:
-                with urllib.request.urlopen(self.baton.flv_url(stream), timeout=2) as r:
-                    return len(r.read(13)) == 13
-            except OSError:
-                return False
-
-        wait_for(playing, timeout, f"{stream} published over SRT", interval=0.2)
+        wait_flv_playing(proc, self.baton.flv_url(stream), timeout, f"{stream} published over SRT")
 
     def refused(self, stream_id: str, name: str, passphrase=None) -> str:
         proc = self.publish(stream_id, 5, name=name, passphrase=passphrase)
@@ -244,18 +233,8 @@ def test_signed_publish_with_auth_key_in_the_stream_id(node, baton_bin):
     node.refused("#!::h=signed.example,r=live/cam,m=publish", "unsigned")
     assert "no auth_key" in node.baton.log()
     good = node.publish(f"#!::h=signed.example,r=live/cam,m=publish,auth_key={auth_key}", 20)
-
-    def playing():
-        if not good.running():
-            raise AssertionError(good.stderr()[-800:])
-        url = f"http://127.0.0.1:{node.baton.play_port}/live/cam.flv?vhost=signed.example"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return len(r.read(13)) == 13
-        except OSError:
-            return False
-
-    wait_for(playing, 10, "the signed SRT publish plays")
+    url = node.baton.flv_url("cam") + "?vhost=signed.example"
+    wait_flv_playing(good, url, 10, "the signed SRT publish plays")
 
 
 def test_a_handshake_the_library_used_to_panic_on_is_refused_and_nobody_else_notices(node):
