@@ -473,45 +473,26 @@ async fn unsupported_sources_are_refused_naming_the_value() {
         assert_eq!(body["Code"], "InvalidParameter");
         assert!(body["Message"].as_str().unwrap().contains(named), "{body}");
     }
-    // SourceProtocol is case-insensitive and echoed as stored (lower case).
-    let mut p = create_params(CAPTURE_TIME - 60, CAPTURE_TIME + HOUR);
-    p[3].1 = "HTTP-FLV".into();
-    p[4].1 = r#"["http://h/live/a.flv"]"#.into();
-    let id = create(&h, Sig::V3, &p).await;
-    let (_, body) = h
-        .call(
-            Sig::V3,
-            "DescribeLivePullToPush",
-            &[("Region", "cn-shanghai"), ("TaskId", &id)],
-        )
-        .await;
-    assert_eq!(body["TaskInfo"]["SourceProtocol"], "http-flv");
-    // HLS live sources are built: accepted, stored as "hls".
-    let mut p = create_params(CAPTURE_TIME - 60, CAPTURE_TIME + HOUR);
-    p[3].1 = "HLS".into();
-    p[4].1 = r#"["http://h/live/a.m3u8"]"#.into();
-    let id = create(&h, Sig::V3, &p).await;
-    let (_, body) = h
-        .call(
-            Sig::V3,
-            "DescribeLivePullToPush",
-            &[("Region", "cn-shanghai"), ("TaskId", &id)],
-        )
-        .await;
-    assert_eq!(body["TaskInfo"]["SourceProtocol"], "hls");
-    // SRT live sources are built (MPEG-TS over SRT): accepted, stored as "srt".
-    let mut p = create_params(CAPTURE_TIME - 60, CAPTURE_TIME + HOUR);
-    p[3].1 = "SRT".into();
-    p[4].1 = r#"["srt://h:9000?streamid=live/a&latency=200"]"#.into();
-    let id = create(&h, Sig::V3, &p).await;
-    let (_, body) = h
-        .call(
-            Sig::V3,
-            "DescribeLivePullToPush",
-            &[("Region", "cn-shanghai"), ("TaskId", &id)],
-        )
-        .await;
-    assert_eq!(body["TaskInfo"]["SourceProtocol"], "srt");
+    // SourceProtocol is case-insensitive and echoed as stored (lower case); HLS and SRT live
+    // sources are built: accepted and stored.
+    for (protocol, url, stored) in [
+        ("HTTP-FLV", "http://h/live/a.flv", "http-flv"),
+        ("HLS", "http://h/live/a.m3u8", "hls"),
+        ("SRT", "srt://h:9000?streamid=live/a&latency=200", "srt"),
+    ] {
+        let mut p = create_params(CAPTURE_TIME - 60, CAPTURE_TIME + HOUR);
+        p[3].1 = protocol.into();
+        p[4].1 = format!("[\"{url}\"]");
+        let id = create(&h, Sig::V3, &p).await;
+        let (_, body) = h
+            .call(
+                Sig::V3,
+                "DescribeLivePullToPush",
+                &[("Region", "cn-shanghai"), ("TaskId", &id)],
+            )
+            .await;
+        assert_eq!(body["TaskInfo"]["SourceProtocol"], stored, "{protocol}");
+    }
 }
 
 #[tokio::test]
