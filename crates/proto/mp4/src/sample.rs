@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use baton_flv::body::{AAC_RAW_PREFIX, BodyVideoCodec, TagPrefix, video_frame_prefix};
+use baton_flv::body::TagPrefix;
 
 use crate::movie::{Codec, Movie, Track, TrackKind};
 use crate::table::{RawSample, Walker, WalkerPos};
@@ -117,11 +117,7 @@ impl Sample {
     /// and the cts, or `CodedFramesX` (no cts field) when cts is 0; AAC `[0xAF, 0x01]`. A cts
     /// beyond the SI24 range is clamped.
     pub fn flv_prefix(&self) -> FlvPrefix {
-        match self.codec {
-            Codec::Avc => video_frame_prefix(BodyVideoCodec::Avc, self.keyframe, self.cts_ms),
-            Codec::Hevc => video_frame_prefix(BodyVideoCodec::Hevc, self.keyframe, self.cts_ms),
-            Codec::Aac => AAC_RAW_PREFIX,
-        }
+        self.codec.flv_prefix(self.keyframe, self.cts_ms)
     }
 }
 
