@@ -405,20 +405,19 @@ impl FragmentReader {
             .into_iter()
             .map(|s| {
                 let track = &self.init.tracks[s.track];
-                let timing = &track.timing;
-                let dts = i128::from(s.dts) - i128::from(self.state[s.track].shift);
-                let pts = i128::from(s.dts) + i128::from(s.offset);
-                let dts_ms = timing.ms(dts);
-                let pts_ms = timing.ms(pts);
-                let end_ms = timing.ms(dts + i128::from(s.duration));
+                let timing = Timing {
+                    dts_shift: self.state[s.track].shift,
+                    ..track.timing
+                };
+                let times = timing.times(s.dts, s.offset, s.duration);
                 FragmentSample {
                     kind: track.kind,
                     codec: track.codec,
-                    dts_ms,
-                    cts_ms: i32::try_from(pts_ms.saturating_sub(dts_ms)).unwrap_or(0),
+                    dts_ms: times.dts_ms,
+                    cts_ms: times.cts_ms,
                     keyframe: s.keyframe || track.kind == TrackKind::Audio,
                     range: s.range,
-                    duration_ms: u32::try_from(end_ms.saturating_sub(dts_ms)).unwrap_or(0),
+                    duration_ms: times.duration_ms,
                 }
             })
             .collect();
