@@ -60,7 +60,8 @@ mod fetch;
 mod fmp4;
 mod reader;
 
-pub(crate) use crypt::decrypt;
+pub(crate) use crypt::{aes_key, decrypt_segment};
+pub(crate) use fetch::{MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
 pub(crate) use fmp4::Fmp4Frames;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -11,7 +11,7 @@ use baton_hls::{
 use baton_media::Frame;
 use baton_media::timeline::{SegmentLookahead, Timeline, TimelineConfig};
 use baton_mp4::{InitSegment, Mp4Error};
-use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
+use baton_mpegts::PACKET_LEN;
 use baton_net::egress::Egress;
 use bytes::Bytes;
 use reqwest::Url;
@@ -231,18 +231,13 @@ impl Reader {
         };
         self.tracker.segment_done();
         let data = match key {
-            Some((bytes, key)) => match crypt::decrypt(&bytes, &key.iv, &data) {
-                // A transport stream starts with its sync byte: a wrong key whose garbage
-                // happens to end in valid padding is caught here.
-                Ok(plain) if request.map.is_some() || plain.first() == Some(&SYNC_BYTE) => {
-                    Bytes::from(plain)
+            Some((bytes, key)) => {
+                let ts = request.map.is_none();
+                match crypt::decrypt_segment(&bytes, &key.iv, &data, ts) {
+                    Ok(plain) => plain,
+                    Err(e) => return Ok(Err(undecryptable(&request.uri, &key.uri, &e))),
                 }
-                Ok(_) => {
-                    let e = "no MPEG-TS sync byte after decryption (wrong key or IV?)";
-                    return Ok(Err(undecryptable(&request.uri, &key.uri, &e)));
-                }
-                Err(e) => return Ok(Err(undecryptable(&request.uri, &key.uri, &e))),
-            },
+            }
             None => data,
         };
         self.fetched = true;
@@ -275,16 +270,15 @@ impl Reader {
             Ok(data) => data,
             Err(e) => return Ok(Err(fetch::fetch_error(&key.uri, "key", &e))),
         };
-        let Ok(bytes) = <[u8; 16]>::try_from(&data[..]) else {
-            return Ok(Err(RelayError::new(
-                Side::Source,
-                ErrorKind::Protocol,
-                format!(
-                    "HLS key {}: {} bytes, not the 16 of an AES-128 key",
-                    key.uri,
-                    data.len()
-                ),
-            )));
+        let bytes = match crypt::aes_key(&data) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return Ok(Err(RelayError::new(
+                    Side::Source,
+                    ErrorKind::Protocol,
+                    format!("HLS key {}: {e}", key.uri),
+                )));
+            }
         };
         self.key = Some((key.uri.clone(), bytes));
         Ok(Ok(bytes))
@@ -328,8 +322,8 @@ impl Reader {
                     Ok(bytes) => bytes,
                     Err(e) => return Ok(Err(e)),
                 };
-                match crypt::decrypt(&bytes, &key.iv, &data) {
-                    Ok(plain) => Bytes::from(plain),
+                match crypt::decrypt_segment(&bytes, &key.iv, &data, false) {
+                    Ok(plain) => plain,
                     Err(e) => return Ok(Err(undecryptable(&map.uri, &key.uri, &e))),
                 }
             }

@@ -27,7 +27,6 @@ use baton_hls::{
 };
 use baton_media::Frame;
 use baton_mp4::InitSegment;
-use baton_mpegts::SYNC_BYTE;
 use baton_net::egress::Egress;
 use baton_net::fetch::FetchError;
 use bytes::Bytes;
@@ -36,14 +35,10 @@ use reqwest::Url;
 use super::PlayerConfig;
 use super::file::{ItemError, open_file};
 use super::seek::KeyframeSeek;
-use crate::hls::{Fmp4Frames, decrypt};
+use crate::hls::{
+    Fmp4Frames, MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES, aes_key, decrypt_segment,
+};
 use crate::ts::TsFrames;
-
-/// The largest segment read (as for the live source).
-const MAX_SEGMENT_BYTES: usize = 64 << 20;
-
-/// The largest initialisation section or key read.
-const MAX_SMALL_BYTES: usize = 1 << 20;
 
 /// A VOD HLS playlist being played. See the module docs.
 pub(super) struct HlsItem {
@@ -57,6 +52,7 @@ pub(super) struct HlsItem {
     /// Whether a segment was fed to the demuxer yet.
     fed: bool,
     demux: Demux,
+    /// The AES-128 key last used, by URI.
     key: Option<(Url, [u8; 16])>,
     /// Where the current run (the first segment fetched, or the segment after the last
     /// discontinuity) starts on the item's timeline (ms).
@@ -103,10 +99,11 @@ impl HlsItem {
                 }
             }
         };
-        let demux = check(&playlist)?;
-        let demux = match demux {
+        let mut key = None;
+        let demux = match check(&playlist)? {
             Some(map) => {
-                let init = init_segment(egress, config, &base, &map, &mut bytes_in).await?;
+                let init =
+                    init_segment(egress, config, &base, &map, &mut key, &mut bytes_in).await?;
                 Demux::Fmp4(Fmp4Frames::new(init))
             }
             None => Demux::Ts(Box::default()),
@@ -131,7 +128,7 @@ impl HlsItem {
             segments,
             fed: false,
             demux,
-            key: None,
+            key,
             shift_ms,
             seek: KeyframeSeek::new(offset_ms),
             out: VecDeque::new(),
@@ -233,28 +230,17 @@ impl HlsItem {
         let Some(key) = &segment.key else {
             return Ok(data);
         };
-        let bytes = match &self.key {
-            Some((uri, bytes)) if *uri == key.uri => *bytes,
-            _ => {
-                let bytes = key_bytes(
-                    &self.egress,
-                    &self.config,
-                    &self.base,
-                    key,
-                    &mut self.bytes_in,
-                )
-                .await?;
-                self.key = Some((key.uri.clone(), bytes));
-                bytes
-            }
-        };
-        let plain =
-            decrypt(&bytes, &key.iv, &data).map_err(|e| undecryptable(&segment.uri, key, &e))?;
-        if segment.map.is_none() && plain.first() != Some(&SYNC_BYTE) {
-            let e = "no MPEG-TS sync byte after decryption (wrong key or IV?)";
-            return Err(undecryptable(&segment.uri, key, &e));
-        }
-        Ok(Bytes::from(plain))
+        let bytes = key_bytes(
+            &self.egress,
+            &self.config,
+            &self.base,
+            key,
+            &mut self.key,
+            &mut self.bytes_in,
+        )
+        .await?;
+        decrypt_segment(&bytes, &key.iv, &data, segment.map.is_none())
+            .map_err(|e| undecryptable(&segment.uri, key, &e))
     }
 }
 
@@ -327,11 +313,13 @@ async fn load(
         .map_err(|e| ItemError::Format(format!("HLS playlist {url}: {e}")))
 }
 
+/// The initialisation section `map` names, decrypted (its key kept in `cache`) and parsed.
 async fn init_segment(
     egress: &Egress,
     config: &PlayerConfig,
     base: &Url,
     map: &InitSection,
+    cache: &mut Option<(Url, [u8; 16])>,
     bytes_in: &mut u64,
 ) -> Result<InitSegment, ItemError> {
     let mut data = read(
@@ -340,35 +328,48 @@ async fn init_segment(
         base,
         &map.uri,
         map.byte_range,
-        MAX_SMALL_BYTES,
+        MAX_INIT_BYTES,
         bytes_in,
     )
     .await?;
     if let Some(key) = &map.key {
-        let bytes = key_bytes(egress, config, base, key, bytes_in).await?;
-        data = Bytes::from(
-            decrypt(&bytes, &key.iv, &data).map_err(|e| undecryptable(&map.uri, key, &e))?,
-        );
+        let bytes = key_bytes(egress, config, base, key, cache, bytes_in).await?;
+        data = decrypt_segment(&bytes, &key.iv, &data, false)
+            .map_err(|e| undecryptable(&map.uri, key, &e))?;
     }
     InitSegment::parse(&data)
         .map_err(|e| ItemError::Format(format!("HLS initialisation section {}: {e}", map.uri)))
 }
 
+/// The 16-byte key `key` names: the one in `cache` when it has that URI, else read (and
+/// kept there).
 async fn key_bytes(
     egress: &Egress,
     config: &PlayerConfig,
     base: &Url,
     key: &SegmentKey,
+    cache: &mut Option<(Url, [u8; 16])>,
     bytes_in: &mut u64,
 ) -> Result<[u8; 16], ItemError> {
-    let data = read(egress, config, base, &key.uri, None, 1024, bytes_in).await?;
-    <[u8; 16]>::try_from(&data[..]).map_err(|_| {
-        ItemError::Format(format!(
-            "HLS key {}: {} bytes, not the 16 of an AES-128 key",
-            key.uri,
-            data.len()
-        ))
-    })
+    if let Some((uri, bytes)) = cache
+        && *uri == key.uri
+    {
+        return Ok(*bytes);
+    }
+    let data = read(
+        egress,
+        config,
+        base,
+        &key.uri,
+        None,
+        MAX_KEY_BYTES,
+        bytes_in,
+    )
+    .await?;
+    let bytes =
+        aes_key(&data).map_err(|e| ItemError::Format(format!("HLS key {}: {e}", key.uri)))?;
+    *cache = Some((key.uri.clone(), bytes));
+    Ok(bytes)
 }
 
 /// `url` (only `range` of it), at most `limit` bytes, read as items are read, if the
