@@ -21,11 +21,10 @@ use tracing::{info, warn};
 
 use super::Resume;
 use super::crypt;
+use super::demux::Demux;
 use super::fetch::{self, MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
-use super::fmp4::Fmp4Frames;
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::event::SourceEvent;
-use crate::ts::TsFrames;
 
 /// Bytes handed to the demuxer at a time (348 packets), so frames leave as they are found.
 const PUSH: usize = 348 * PACKET_LEN;
@@ -358,35 +357,6 @@ fn stalled(url: &Url, e: &StallError) -> RelayError {
     RelayError::new(Side::Source, ErrorKind::Timeout, format!("{url}: {e}"))
 }
 
-/// What demuxes the current run: a transport stream, or fMP4 of one initialisation section.
-#[derive(Debug)]
-enum Demux {
-    Ts(Box<TsFrames>),
-    Fmp4(Arc<InitSegment>, Fmp4Frames),
-}
-
-impl Demux {
-    fn finish(&mut self) {
-        if let Demux::Ts(ts) = self {
-            ts.finish();
-        }
-    }
-
-    fn poll_frame(&mut self) -> Option<Frame> {
-        match self {
-            Demux::Ts(ts) => ts.poll_frame(),
-            Demux::Fmp4(_, f) => f.poll_frame(),
-        }
-    }
-
-    fn take_dropped(&mut self) -> Vec<String> {
-        match self {
-            Demux::Ts(ts) => ts.take_dropped(),
-            Demux::Fmp4(_, f) => f.take_dropped(),
-        }
-    }
-}
-
 /// Segment runs (transport stream or fMP4) → frames on the output timeline.
 struct Output {
     demux: Demux,
@@ -398,7 +368,7 @@ struct Output {
 impl Output {
     fn new(config: TimelineConfig) -> Output {
         Output {
-            demux: Demux::Ts(Box::default()),
+            demux: Demux::new(None),
             lookahead: Some(SegmentLookahead::new()),
             timeline: Timeline::new(config),
         }
@@ -417,8 +387,8 @@ impl Output {
             return Ok(());
         }
         self.restart(tx).await?;
-        if let Some(init) = init {
-            self.demux = Demux::Fmp4(Arc::clone(&init), Fmp4Frames::new((*init).clone()));
+        if init.is_some() {
+            self.demux = Demux::new(init);
         }
         Ok(())
     }
@@ -448,12 +418,7 @@ impl Output {
     /// Ends the current run (its held frames sent) and starts another, placed seamlessly.
     async fn restart(&mut self, tx: &Tx) -> Result<(), Closed> {
         self.finish(tx).await?;
-        self.demux = match &self.demux {
-            Demux::Ts(_) => Demux::Ts(Box::default()),
-            Demux::Fmp4(init, _) => {
-                Demux::Fmp4(Arc::clone(init), Fmp4Frames::new((**init).clone()))
-            }
-        };
+        self.demux = self.demux.restarted();
         self.lookahead = Some(SegmentLookahead::new());
         Ok(())
     }

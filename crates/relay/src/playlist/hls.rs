@@ -20,6 +20,7 @@
 //! * **Memory.** One segment at a time ([`MAX_SEGMENT_BYTES`]).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use baton_hls::{
     ByteRange, InitSection, MediaPlaylist, Playlist as HlsPlaylist, PlaylistType, Segment,
@@ -36,9 +37,8 @@ use super::PlayerConfig;
 use super::file::{ItemError, open_file};
 use super::seek::KeyframeSeek;
 use crate::hls::{
-    Fmp4Frames, MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES, aes_key, decrypt_segment,
+    Demux, MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES, aes_key, decrypt_segment,
 };
-use crate::ts::TsFrames;
 
 /// A VOD HLS playlist being played. See the module docs.
 pub(super) struct HlsItem {
@@ -62,11 +62,6 @@ pub(super) struct HlsItem {
     eof: bool,
     pub(super) bytes_in: u64,
     pub(super) dropped: Vec<String>,
-}
-
-enum Demux {
-    Ts(Box<TsFrames>),
-    Fmp4(Fmp4Frames),
 }
 
 impl HlsItem {
@@ -104,9 +99,9 @@ impl HlsItem {
             Some(map) => {
                 let init =
                     init_segment(egress, config, &base, &map, &mut key, &mut bytes_in).await?;
-                Demux::Fmp4(Fmp4Frames::new(init))
+                Demux::new(Some(Arc::new(init)))
             }
-            None => Demux::Ts(Box::default()),
+            None => Demux::new(None),
         };
         // Whole segments before the offset are not fetched.
         let mut start = 0i64;
@@ -141,7 +136,7 @@ impl HlsItem {
                 "HLS playlist: no audio or video Baton can play".into(),
             ));
         }
-        item.dropped = item.take_dropped();
+        item.dropped = item.demux.take_dropped();
         Ok(item)
     }
 
@@ -152,24 +147,13 @@ impl HlsItem {
         Ok(self.out.pop_front())
     }
 
-    fn take_dropped(&mut self) -> Vec<String> {
-        match &mut self.demux {
-            Demux::Ts(ts) => ts.take_dropped(),
-            Demux::Fmp4(f) => f.take_dropped(),
-        }
-    }
-
     /// Reads until a frame is queued; `false` at the end of the playlist.
     async fn fill(&mut self) -> Result<bool, ItemError> {
         loop {
             if !self.out.is_empty() {
                 return Ok(true);
             }
-            let polled = match &mut self.demux {
-                Demux::Ts(ts) => ts.poll_frame(),
-                Demux::Fmp4(f) => f.poll_frame(),
-            };
-            if let Some(mut frame) = polled {
+            if let Some(mut frame) = self.demux.poll_frame() {
                 frame.dts = frame.dts.saturating_add(self.shift_ms);
                 self.seek.place(frame, &mut self.out);
                 continue;
@@ -178,9 +162,7 @@ impl HlsItem {
                 return Ok(false);
             }
             let Some((segment, start)) = self.segments.pop_front() else {
-                if let Demux::Ts(ts) = &mut self.demux {
-                    ts.finish();
-                }
+                self.demux.finish();
                 self.eof = true;
                 continue;
             };
@@ -191,7 +173,7 @@ impl HlsItem {
             self.fed = true;
             match &mut self.demux {
                 Demux::Ts(ts) => ts.push(&data),
-                Demux::Fmp4(f) => f.push(&data).map_err(|e| {
+                Demux::Fmp4(_, f) => f.push(&data).map_err(|e| {
                     ItemError::Format(format!("HLS fMP4 segment {}: {e}", segment.uri))
                 })?,
             }
@@ -211,7 +193,7 @@ impl HlsItem {
         }
         let dropped = ts.take_dropped();
         self.dropped.extend(dropped);
-        self.demux = Demux::Ts(Box::default());
+        self.demux = self.demux.restarted();
         self.shift_ms = start;
     }
 
