@@ -182,13 +182,9 @@ impl Reader {
         let key = match &request.key {
             Some(key) => match self.key(key).await? {
                 Ok(bytes) => Some((bytes, key)),
-                // Refused, or not a key: every segment would fail the same way.
-                Err(e) if !e.retryable || e.kind == ErrorKind::Protocol => return Ok(Err(e)),
-                Err(e) => {
-                    warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS key fetch failed");
-                    self.tracker.segment_failed();
-                    return Ok(Ok(()));
-                }
+                // Not a key: every segment would fail the same way.
+                Err(e) if e.kind == ErrorKind::Protocol => return Ok(Err(e)),
+                Err(e) => return Ok(self.failed(request, "key fetch", e)),
             },
             None => None,
         };
@@ -196,12 +192,7 @@ impl Reader {
         let init = match &request.map {
             Some(map) => match self.init(map).await? {
                 Ok(init) => Some(init),
-                Err(e) if !e.retryable => return Ok(Err(e)),
-                Err(e) => {
-                    warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS initialisation section failed");
-                    self.tracker.segment_failed();
-                    return Ok(Ok(()));
-                }
+                Err(e) => return Ok(self.failed(request, "initialisation section", e)),
             },
             None => None,
         };
@@ -220,12 +211,7 @@ impl Reader {
             Ok(data) => data,
             Err(e) => {
                 let e = fetch::fetch_error(&request.uri, "segment", &e);
-                if !e.retryable {
-                    return Ok(Err(e));
-                }
-                warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS segment fetch failed");
-                self.tracker.segment_failed();
-                return Ok(Ok(()));
+                return Ok(self.failed(request, "segment fetch", e));
             }
         };
         self.tracker.segment_done();
@@ -250,6 +236,23 @@ impl Reader {
             warn!(sequence = request.sequence, error = %e, "HLS fMP4 segment unreadable; skipped");
         }
         Ok(Ok(()))
+    }
+
+    /// What `request` needed (`what`: its key, initialisation section or bytes) failed with
+    /// `e`: the source's error when no retry can help (refused, not found...), else the
+    /// tracker asks for the segment again or skips it.
+    fn failed(
+        &mut self,
+        request: &SegmentRequest,
+        what: &str,
+        e: RelayError,
+    ) -> Result<(), RelayError> {
+        if !e.retryable {
+            return Err(e);
+        }
+        warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS {what} failed");
+        self.tracker.segment_failed();
+        Ok(())
     }
 
     /// The 16-byte AES-128 key `key` names: the one in use, or fetched (through the egress,
