@@ -136,7 +136,9 @@ impl HlsItem {
                 "HLS playlist: no audio or video Baton can play".into(),
             ));
         }
-        item.dropped = item.demux.take_dropped();
+        // After what a discontinuity met while opening already moved there (`new_run`).
+        let dropped = item.demux.take_dropped();
+        item.dropped.extend(dropped);
         Ok(item)
     }
 
@@ -191,8 +193,7 @@ impl HlsItem {
             frame.dts = frame.dts.saturating_add(self.shift_ms);
             self.seek.place(frame, &mut self.out);
         }
-        let dropped = ts.take_dropped();
-        self.dropped.extend(dropped);
+        self.dropped.extend(ts.take_dropped());
         self.demux = self.demux.restarted();
         self.shift_ms = start;
     }
