@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use baton_media::TagType;
+use baton_media::{Frame, TagType};
 use baton_net::client::ClientOptions;
 use baton_net::egress::Egress;
 use baton_net::hub::{StreamHub, StreamKey};
@@ -523,18 +523,9 @@ async fn a_document_that_is_not_a_playlist_is_a_protocol_error() {
 
 #[tokio::test(start_paused = true)]
 async fn aes_128_segments_are_decrypted() {
-    let (net, hub) = world();
-    let (origin, url) = origin().await;
-    origin.live.lock().unwrap().extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"k/key.bin\"\n".into();
-    let producer = produce(
-        &origin,
-        (0..SEGMENTS).map(|i| format!("k/seg{i}.ts")).collect(),
-    );
-    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
-    let relay = relay(&url, &net, Duration::from_secs(3));
-    let frames = observe(&sub, Duration::from_secs(60)).await;
-    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
-    producer.await.unwrap();
+    let extra = "#EXT-X-KEY:METHOD=AES-128,URI=\"k/key.bin\"\n";
+    let entries = (0..SEGMENTS).map(|i| format!("k/seg{i}.ts")).collect();
+    let (frames, _) = relay_until_ended(extra, entries).await;
     // Every segment, decrypted with the IV of its sequence number.
     let video = media(&frames, TagType::Video);
     assert_eq!(video.len(), SEGMENTS * 25);
@@ -570,20 +561,10 @@ async fn a_wrong_aes_key_is_a_named_source_error() {
 
 #[tokio::test(start_paused = true)]
 async fn fmp4_segments_are_relayed_like_transport_streams() {
-    let (net, hub) = world();
-    let (origin, url) = origin().await;
-    origin.live.lock().unwrap().extra = "#EXT-X-MAP:URI=\"f/init.mp4\"\n".into();
-    let producer = produce(
-        &origin,
-        (0..SEGMENTS).map(|i| format!("f/seg{i}.m4s")).collect(),
-    );
-    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
-    let relay = relay(&url, &net, Duration::from_secs(3));
-    let status = relay.status_cell();
-    let frames = observe(&sub, Duration::from_secs(60)).await;
-    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
-    producer.await.unwrap();
-    assert_eq!(status.snapshot().destination_sessions, 1);
+    let extra = "#EXT-X-MAP:URI=\"f/init.mp4\"\n";
+    let entries = (0..SEGMENTS).map(|i| format!("f/seg{i}.m4s")).collect();
+    let (frames, destination_sessions) = relay_until_ended(extra, entries).await;
+    assert_eq!(destination_sessions, 1);
     // Sequence headers from the initialisation section, then f0..f7, each once: a keyframe a
     // second, 25 fps, AAC alongside.
     assert!(
@@ -623,6 +604,23 @@ async fn fmp4_segments_are_relayed_like_transport_streams() {
     );
 }
 
+/// Relays the playlist a producer writes (the `extra` tags, then [`produce`] with `entries`)
+/// until the relay ends with it (grace 3 s): the frames the destination received and the
+/// destination sessions opened.
+async fn relay_until_ended(extra: &str, entries: Vec<String>) -> (Vec<(Instant, Frame)>, u64) {
+    let (net, hub) = world();
+    let (origin, url) = origin().await;
+    origin.live.lock().unwrap().extra = extra.into();
+    let producer = produce(&origin, entries);
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(&url, &net, Duration::from_secs(3));
+    let status = relay.status_cell();
+    let frames = observe(&sub, Duration::from_secs(60)).await;
+    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
+    producer.await.unwrap();
+    (frames, status.snapshot().destination_sessions)
+}
+
 /// A producer that lists `entries` one a second after the first, then ends the playlist.
 fn produce(origin: &Arc<Origin>, mut entries: Vec<String>) -> tokio::task::JoinHandle<()> {
     let first = entries.remove(0);
@@ -640,17 +638,10 @@ fn produce(origin: &Arc<Origin>, mut entries: Vec<String>) -> tokio::task::JoinH
 
 #[tokio::test(start_paused = true)]
 async fn a_segment_that_404s_is_skipped_and_the_relay_goes_on() {
-    let (net, hub) = world();
-    let (origin, url) = origin().await;
     let mut entries: Vec<String> = (0..3).map(|i| format!("a/seg{i}.ts")).collect();
     entries.push("a/gone.ts".into());
     entries.extend((4..SEGMENTS).map(|i| format!("a/seg{i}.ts")));
-    let producer = produce(&origin, entries);
-    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
-    let relay = relay(&url, &net, Duration::from_secs(3));
-    let frames = observe(&sub, Duration::from_secs(60)).await;
-    assert_eq!(relay.wait().await.unwrap_err().kind, ErrorKind::Ended);
-    producer.await.unwrap();
+    let (frames, _) = relay_until_ended("", entries).await;
     // a0..a2, gone (skipped after two tries), a4..a7 with the hole closed.
     let video = media(&frames, TagType::Video);
     assert_eq!(video.len(), 7 * 25);
@@ -686,21 +677,13 @@ async fn byte_range_segments_are_read_as_ranges_or_cut_from_whole_answers() {
         })
         .collect();
     for resource in ["ranged/all.ts", "plain/all.ts"] {
-        let (net, hub) = world();
-        let (origin, url) = origin().await;
         let mut entries = Vec::new();
         let mut offset = 0;
         for size in &sizes {
             entries.push(format!("#EXT-X-BYTERANGE:{size}@{offset}\n{resource}"));
             offset += size;
         }
-        let producer = produce(&origin, entries);
-        let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
-        let relay = relay(&url, &net, Duration::from_secs(3));
-        let frames = observe(&sub, Duration::from_secs(60)).await;
-        let e = relay.wait().await.unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Ended, "{resource}");
-        producer.await.unwrap();
+        let (frames, _) = relay_until_ended("", entries).await;
         // All eight, each once.
         let video = media(&frames, TagType::Video);
         assert_eq!(video.len(), SEGMENTS * 25, "{resource}");

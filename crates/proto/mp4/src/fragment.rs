@@ -38,15 +38,12 @@
 
 use std::ops::Range;
 
-use crate::entry::{Entry, parse_stsd};
 use crate::header::{BoxHeader, Children, Reader, find, require};
 use crate::movie::{
-    Codec, EditList, SkipReason, SkippedTrack, TrackKind, parse_hdlr, parse_mdhd, parse_mvhd,
-    parse_tkhd,
+    Codec, EditList, SkippedTrack, TrackKind, TrakMedia, parse_mvhd, parse_tkhd, parse_trak_media,
 };
 use crate::sample::{FlvPrefix, Timing};
 use crate::{FourCc, MAX_MOOV_SIZE, Mp4Error};
-use baton_flv::body::{AAC_RAW_PREFIX, BodyVideoCodec, video_frame_prefix};
 
 /// The most samples one media segment may hold (all tracks): far above a 10 s segment of
 /// 120 fps video with 48 kHz audio (about 1,700).
@@ -91,12 +88,7 @@ impl FragmentedTrack {
     /// The FLV tag body carrying the decoder configuration (see
     /// [`crate::Track::flv_sequence_header`]).
     pub fn flv_sequence_header(&self) -> Vec<u8> {
-        use baton_flv::body::{aac_sequence_header, video_sequence_header};
-        match self.codec {
-            Codec::Avc => video_sequence_header(BodyVideoCodec::Avc, &self.config),
-            Codec::Hevc => video_sequence_header(BodyVideoCodec::Hevc, &self.config),
-            Codec::Aac => aac_sequence_header(&self.config),
-        }
+        self.codec.flv_sequence_header(&self.config)
     }
 }
 
@@ -208,11 +200,7 @@ impl FragmentSample {
     /// The FLV tag-body header to put before the sample's bytes (see
     /// [`crate::Sample::flv_prefix`]).
     pub fn flv_prefix(&self) -> FlvPrefix {
-        match self.codec {
-            Codec::Avc => video_frame_prefix(BodyVideoCodec::Avc, self.keyframe, self.cts_ms),
-            Codec::Hevc => video_frame_prefix(BodyVideoCodec::Hevc, self.keyframe, self.cts_ms),
-            Codec::Aac => AAC_RAW_PREFIX,
-        }
+        self.codec.flv_prefix(self.keyframe, self.cts_ms)
     }
 }
 
@@ -417,20 +405,19 @@ impl FragmentReader {
             .into_iter()
             .map(|s| {
                 let track = &self.init.tracks[s.track];
-                let timing = &track.timing;
-                let dts = i128::from(s.dts) - i128::from(self.state[s.track].shift);
-                let pts = i128::from(s.dts) + i128::from(s.offset);
-                let dts_ms = timing.ms(dts);
-                let pts_ms = timing.ms(pts);
-                let end_ms = timing.ms(dts + i128::from(s.duration));
+                let timing = Timing {
+                    dts_shift: self.state[s.track].shift,
+                    ..track.timing
+                };
+                let times = timing.times(s.dts, s.offset, s.duration);
                 FragmentSample {
                     kind: track.kind,
                     codec: track.codec,
-                    dts_ms,
-                    cts_ms: i32::try_from(pts_ms.saturating_sub(dts_ms)).unwrap_or(0),
+                    dts_ms: times.dts_ms,
+                    cts_ms: times.cts_ms,
                     keyframe: s.keyframe || track.kind == TrackKind::Audio,
                     range: s.range,
-                    duration_ms: u32::try_from(end_ms.saturating_sub(dts_ms)).unwrap_or(0),
+                    duration_ms: times.duration_ms,
                 }
             })
             .collect();
@@ -446,53 +433,18 @@ fn parse_track(
     movie_timescale: u32,
     used: &[FragmentedTrack],
 ) -> Result<Result<FragmentedTrack, SkippedTrack>, Mp4Error> {
-    let skip = |kind, entry, reason| {
-        Ok(Err(SkippedTrack {
-            id,
-            kind,
-            entry,
-            reason,
-        }))
+    let first_used = |kind| used.iter().find(|t| t.kind == kind).map(|t| t.id);
+    let media = match parse_trak_media(trak, id, first_used)? {
+        Ok(media) => media,
+        Err(skipped) => return Ok(Err(skipped)),
     };
-    let mdia = require(trak, "trak", "mdia")?;
-    let handler = parse_hdlr(require(mdia, "mdia", "hdlr")?)?;
-    let expected = match &handler {
-        b"vide" => TrackKind::Video,
-        b"soun" => TrackKind::Audio,
-        _ => return skip(None, None, SkipReason::Handler(FourCc(handler))),
-    };
-    let (timescale, _) = parse_mdhd(require(mdia, "mdia", "mdhd")?)?;
-    let stbl = require(require(mdia, "mdia", "minf")?, "minf", "stbl")?;
-    let (entry, fourcc, _) = parse_stsd(require(stbl, "stbl", "stsd")?)?;
-    let info = match entry {
-        Entry::Skipped(reason) => return skip(Some(expected), Some(fourcc), reason),
-        Entry::Supported(info) => info,
-    };
-    let kind = info.codec.kind();
-    if kind != expected {
-        return skip(
-            Some(expected),
-            Some(fourcc),
-            SkipReason::HandlerMismatch {
-                handler: FourCc(handler),
-                entry: FourCc(info.fourcc),
-            },
-        );
-    }
-    if let Some(first) = used.iter().find(|t| t.kind == kind) {
-        return skip(
-            Some(expected),
-            Some(fourcc),
-            SkipReason::NotFirst { used: first.id },
-        );
-    }
-    let edit_list = match find(trak, "trak", b"edts")? {
-        Some(edts) => match find(edts, "edts", b"elst")? {
-            Some(elst) => EditList::parse(elst)?,
-            None => EditList::default(),
-        },
-        None => EditList::default(),
-    };
+    let TrakMedia {
+        kind,
+        timescale,
+        info,
+        ..
+    } = media;
+    let edit_list = EditList::of_trak(trak)?;
     Ok(Ok(FragmentedTrack {
         id,
         kind,

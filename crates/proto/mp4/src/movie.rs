@@ -3,11 +3,13 @@
 
 use std::fmt;
 
-use baton_flv::body::{BodyVideoCodec, aac_sequence_header, video_sequence_header};
+use baton_flv::body::{
+    AAC_RAW_PREFIX, BodyVideoCodec, aac_sequence_header, video_frame_prefix, video_sequence_header,
+};
 
-use crate::entry::{Entry, parse_stsd};
+use crate::entry::{Entry, EntryInfo, parse_stsd};
 use crate::header::{BoxHeader, Children, Reader, find, require};
-use crate::sample::Timing;
+use crate::sample::{FlvPrefix, Timing};
 use crate::table::{SampleTable, Walker};
 use crate::{FourCc, MAX_MOOV_SIZE, MAX_TRACKS, Mp4Error};
 
@@ -46,6 +48,26 @@ impl Codec {
             Codec::Aac => TrackKind::Audio,
         }
     }
+
+    /// The FLV tag body carrying the decoder configuration `config` (what
+    /// [`Track::flv_sequence_header`] and [`crate::FragmentedTrack::flv_sequence_header`]
+    /// send).
+    pub(crate) fn flv_sequence_header(self, config: &[u8]) -> Vec<u8> {
+        match self {
+            Codec::Avc => video_sequence_header(BodyVideoCodec::Avc, config),
+            Codec::Hevc => video_sequence_header(BodyVideoCodec::Hevc, config),
+            Codec::Aac => aac_sequence_header(config),
+        }
+    }
+
+    /// The FLV tag-body header before a sample's bytes (see [`crate::Sample::flv_prefix`]).
+    pub(crate) fn flv_prefix(self, keyframe: bool, cts_ms: i32) -> FlvPrefix {
+        match self {
+            Codec::Avc => video_frame_prefix(BodyVideoCodec::Avc, keyframe, cts_ms),
+            Codec::Hevc => video_frame_prefix(BodyVideoCodec::Hevc, keyframe, cts_ms),
+            Codec::Aac => AAC_RAW_PREFIX,
+        }
+    }
 }
 
 /// What was taken from a track's edit list (`edts`/`elst`, 14496-12 8.6.6).
@@ -68,6 +90,17 @@ pub struct EditList {
 }
 
 impl EditList {
+    /// The edit list of a `trak` (`edts`/`elst`), the default (no edits) without one.
+    pub(crate) fn of_trak(trak: &[u8]) -> Result<EditList, Mp4Error> {
+        match find(trak, "trak", b"edts")? {
+            Some(edts) => match find(edts, "edts", b"elst")? {
+                Some(elst) => EditList::parse(elst),
+                None => Ok(EditList::default()),
+            },
+            None => Ok(EditList::default()),
+        }
+    }
+
     pub(crate) fn parse(elst: &[u8]) -> Result<EditList, Mp4Error> {
         let mut r = Reader::new(elst, "elst");
         let (version, _) = r.full_box()?;
@@ -382,11 +415,7 @@ impl Track {
     /// PacketType SequenceStart, FourCC `hvc1`) `+ hvcC`; AAC `[0xAF, 0x00] +
     /// AudioSpecificConfig`.
     pub fn flv_sequence_header(&self) -> Vec<u8> {
-        match self.codec {
-            Codec::Avc => video_sequence_header(BodyVideoCodec::Avc, &self.config),
-            Codec::Hevc => video_sequence_header(BodyVideoCodec::Hevc, &self.config),
-            Codec::Aac => aac_sequence_header(&self.config),
-        }
+        self.codec.flv_sequence_header(&self.config)
     }
 }
 
@@ -430,7 +459,7 @@ pub(crate) fn parse_tkhd(tkhd: &[u8]) -> Result<u32, Mp4Error> {
 }
 
 /// `mdhd` timescale and duration.
-pub(crate) fn parse_mdhd(mdhd: &[u8]) -> Result<(u32, u64), Mp4Error> {
+fn parse_mdhd(mdhd: &[u8]) -> Result<(u32, u64), Mp4Error> {
     let mut r = Reader::new(mdhd, "mdhd");
     let (version, _) = r.full_box()?;
     let (timescale, duration) = match version {
@@ -458,35 +487,38 @@ pub(crate) fn parse_mdhd(mdhd: &[u8]) -> Result<(u32, u64), Mp4Error> {
     Ok((timescale, duration))
 }
 
-pub(crate) fn parse_hdlr(hdlr: &[u8]) -> Result<[u8; 4], Mp4Error> {
+fn parse_hdlr(hdlr: &[u8]) -> Result<[u8; 4], Mp4Error> {
     let mut r = Reader::new(hdlr, "hdlr");
     r.full_box()?;
     r.skip(4)?; // pre_defined
     r.fourcc()
 }
 
-/// Parses one `trak`. `ordinal` (1-based) names the track in errors until its track_ID is
-/// known; `used` are the tracks chosen so far.
-fn parse_trak(
-    trak: &[u8],
-    ordinal: u32,
-    movie_timescale: u32,
-    used: &[Track],
-) -> Result<TrakOutcome, Mp4Error> {
-    let id = require(trak, "trak", "tkhd")
-        .and_then(parse_tkhd)
-        .map_err(|e| e.in_track(ordinal))?;
-    parse_trak_body(trak, id, movie_timescale, used).map_err(|e| e.in_track(id))
+/// What a `trak` of a [`Movie`] and of an initialisation segment
+/// ([`crate::InitSegment`]) have in common: the handler, the media header and the first
+/// sample entry, checked against each other and against the tracks already used.
+pub(crate) struct TrakMedia<'a> {
+    pub(crate) kind: TrackKind,
+    /// `mdhd` timescale (never 0) and duration.
+    pub(crate) timescale: u32,
+    pub(crate) media_duration: u64,
+    pub(crate) stbl: &'a [u8],
+    /// The first sample entry's type.
+    pub(crate) entry: FourCc,
+    pub(crate) info: EntryInfo,
+    /// Sample descriptions in `stsd`.
+    pub(crate) descriptions: u32,
 }
 
-fn parse_trak_body(
+/// The media of track `id` (see [`TrakMedia`]), or why it is not used. `first_used` names
+/// the track already used of a kind, if any (the first of each kind is used).
+pub(crate) fn parse_trak_media(
     trak: &[u8],
     id: u32,
-    movie_timescale: u32,
-    used: &[Track],
-) -> Result<TrakOutcome, Mp4Error> {
+    first_used: impl Fn(TrackKind) -> Option<u32>,
+) -> Result<Result<TrakMedia<'_>, SkippedTrack>, Mp4Error> {
     let skip = |kind, entry, reason| {
-        Ok(TrakOutcome::Skipped(SkippedTrack {
+        Ok(Err(SkippedTrack {
             id,
             kind,
             entry,
@@ -516,9 +548,62 @@ fn parse_trak_body(
             entry: FourCc(info.fourcc),
         });
     }
-    if let Some(first) = used.iter().find(|t| t.kind == kind) {
-        return skip(SkipReason::NotFirst { used: first.id });
+    if let Some(used) = first_used(kind) {
+        return skip(SkipReason::NotFirst { used });
     }
+    Ok(Ok(TrakMedia {
+        kind,
+        timescale,
+        media_duration,
+        stbl,
+        entry: fourcc,
+        info,
+        descriptions,
+    }))
+}
+
+/// Parses one `trak`. `ordinal` (1-based) names the track in errors until its track_ID is
+/// known; `used` are the tracks chosen so far.
+fn parse_trak(
+    trak: &[u8],
+    ordinal: u32,
+    movie_timescale: u32,
+    used: &[Track],
+) -> Result<TrakOutcome, Mp4Error> {
+    let id = require(trak, "trak", "tkhd")
+        .and_then(parse_tkhd)
+        .map_err(|e| e.in_track(ordinal))?;
+    parse_trak_body(trak, id, movie_timescale, used).map_err(|e| e.in_track(id))
+}
+
+fn parse_trak_body(
+    trak: &[u8],
+    id: u32,
+    movie_timescale: u32,
+    used: &[Track],
+) -> Result<TrakOutcome, Mp4Error> {
+    let first_used = |kind| used.iter().find(|t| t.kind == kind).map(|t| t.id);
+    let media = match parse_trak_media(trak, id, first_used)? {
+        Ok(media) => media,
+        Err(skipped) => return Ok(TrakOutcome::Skipped(skipped)),
+    };
+    let TrakMedia {
+        kind,
+        timescale,
+        media_duration,
+        stbl,
+        entry,
+        info,
+        descriptions,
+    } = media;
+    let skip = |reason| {
+        Ok(TrakOutcome::Skipped(SkippedTrack {
+            id,
+            kind: Some(kind),
+            entry: Some(entry),
+            reason,
+        }))
+    };
     let table = SampleTable::parse(stbl)?;
     if table.count == 0 {
         return skip(SkipReason::NoSamples);
@@ -528,13 +613,7 @@ fn parse_trak_body(
             descriptions.max(table.max_description_index),
         ));
     }
-    let edit_list = match find(trak, "trak", b"edts")? {
-        Some(edts) => match find(edts, "edts", b"elst")? {
-            Some(elst) => EditList::parse(elst)?,
-            None => EditList::default(),
-        },
-        None => EditList::default(),
-    };
+    let edit_list = EditList::of_trak(trak)?;
     let timing = Timing {
         timescale,
         movie_timescale,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use baton_flv::body::{AAC_RAW_PREFIX, BodyVideoCodec, TagPrefix, video_frame_prefix};
+use baton_flv::body::TagPrefix;
 
 use crate::movie::{Codec, Movie, Track, TrackKind};
 use crate::table::{RawSample, Walker, WalkerPos};
@@ -61,24 +61,43 @@ impl Timing {
         ms.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
 
-    fn sample(&self, codec: Codec, raw: RawSample) -> Sample {
-        let dts = i128::from(raw.dts) - i128::from(self.dts_shift);
-        let pts = i128::from(raw.dts) + i128::from(raw.composition_offset);
+    /// A sample decoded at `dts` (track units), presented `offset` later, lasting `delta`:
+    /// its decode time (ms from the movie's 0, moved earlier by `dts_shift`), composition
+    /// offset and duration (ms, clamped to their types).
+    pub(crate) fn times(&self, dts: u64, offset: i64, delta: u32) -> SampleTimes {
+        let pts = i128::from(dts) + i128::from(offset);
+        let dts = i128::from(dts) - i128::from(self.dts_shift);
         let dts_ms = self.ms(dts);
         let pts_ms = self.ms(pts);
-        let end_ms = self.ms(dts + i128::from(raw.delta));
+        let end_ms = self.ms(dts + i128::from(delta));
+        SampleTimes {
+            dts_ms: dts_ms.saturating_sub(self.origin_ms),
+            cts_ms: clamp_i32(i128::from(pts_ms) - i128::from(dts_ms)),
+            duration_ms: u32::try_from(end_ms.saturating_sub(dts_ms)).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn sample(&self, codec: Codec, raw: RawSample) -> Sample {
+        let times = self.times(raw.dts, i64::from(raw.composition_offset), raw.delta);
         Sample {
             kind: codec.kind(),
             codec,
             index: raw.index,
-            dts_ms: dts_ms.saturating_sub(self.origin_ms),
-            cts_ms: clamp_i32(i128::from(pts_ms) - i128::from(dts_ms)),
+            dts_ms: times.dts_ms,
+            cts_ms: times.cts_ms,
             keyframe: raw.sync,
             offset: raw.offset,
             size: raw.size,
-            duration_ms: u32::try_from(end_ms.saturating_sub(dts_ms)).unwrap_or(u32::MAX),
+            duration_ms: times.duration_ms,
         }
     }
+}
+
+/// What [`Timing::times`] says of a sample, in ms.
+pub(crate) struct SampleTimes {
+    pub(crate) dts_ms: i64,
+    pub(crate) cts_ms: i32,
+    pub(crate) duration_ms: u32,
 }
 
 fn clamp_i32(v: i128) -> i32 {
@@ -117,11 +136,7 @@ impl Sample {
     /// and the cts, or `CodedFramesX` (no cts field) when cts is 0; AAC `[0xAF, 0x01]`. A cts
     /// beyond the SI24 range is clamped.
     pub fn flv_prefix(&self) -> FlvPrefix {
-        match self.codec {
-            Codec::Avc => video_frame_prefix(BodyVideoCodec::Avc, self.keyframe, self.cts_ms),
-            Codec::Hevc => video_frame_prefix(BodyVideoCodec::Hevc, self.keyframe, self.cts_ms),
-            Codec::Aac => AAC_RAW_PREFIX,
-        }
+        self.codec.flv_prefix(self.keyframe, self.cts_ms)
     }
 }
 

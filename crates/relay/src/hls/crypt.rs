@@ -10,6 +10,8 @@
 use aes::Aes128;
 use aes::cipher::generic_array::GenericArray;
 use aes::cipher::{BlockDecrypt, KeyInit};
+use baton_mpegts::SYNC_BYTE;
+use bytes::Bytes;
 
 /// Why a segment could not be decrypted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,10 +23,40 @@ pub(crate) enum DecryptError {
     /// are corrupt.
     #[error("bad PKCS#7 padding after decryption (wrong key or IV?)")]
     Padding,
+    /// A transport stream segment that does not start with its sync byte once decrypted: the
+    /// key or IV is wrong, and the garbage happened to end in valid padding.
+    #[error("no MPEG-TS sync byte after decryption (wrong key or IV?)")]
+    NoSyncByte,
+}
+
+/// The key a key resource holds: exactly 16 bytes, else the number of bytes it has.
+pub(crate) fn aes_key(data: &[u8]) -> Result<[u8; 16], KeyLength> {
+    <[u8; 16]>::try_from(data).map_err(|_| KeyLength(data.len()))
+}
+
+/// A key resource that is not the 16 bytes of an AES-128 key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} bytes, not the 16 of an AES-128 key")]
+pub(crate) struct KeyLength(pub(crate) usize);
+
+/// Decrypts a segment with `key` and `iv` ([`decrypt`]); a transport stream (`ts`) must then
+/// start with its sync byte, which catches the wrong keys whose garbage passes the padding
+/// check.
+pub(crate) fn decrypt_segment(
+    key: &[u8; 16],
+    iv: &[u8; 16],
+    data: &[u8],
+    ts: bool,
+) -> Result<Bytes, DecryptError> {
+    let plain = decrypt(key, iv, data)?;
+    if ts && plain.first() != Some(&SYNC_BYTE) {
+        return Err(DecryptError::NoSyncByte);
+    }
+    Ok(Bytes::from(plain))
 }
 
 /// Decrypts `data` (AES-128-CBC, PKCS#7) with `key` and `iv`.
-pub(crate) fn decrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, DecryptError> {
+fn decrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, DecryptError> {
     if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(DecryptError::Length(data.len()));
     }
@@ -111,6 +143,25 @@ mod tests {
         let mut sealed = encrypt(&key, &iv, b"hello");
         sealed[15] ^= 0xff;
         assert_eq!(decrypt(&key, &iv, &sealed), Err(DecryptError::Padding));
+    }
+
+    #[test]
+    fn a_transport_stream_must_start_with_its_sync_byte() {
+        let key = [7u8; 16];
+        let iv = [9u8; 16];
+        let sealed = encrypt(&key, &iv, b"not a transport stream");
+        assert_eq!(
+            decrypt_segment(&key, &iv, &sealed, true),
+            Err(DecryptError::NoSyncByte)
+        );
+        assert!(decrypt_segment(&key, &iv, &sealed, false).is_ok());
+        let ts = encrypt(&key, &iv, &[SYNC_BYTE, 0, 0]);
+        assert_eq!(
+            &decrypt_segment(&key, &iv, &ts, true).unwrap()[..],
+            &[SYNC_BYTE, 0, 0]
+        );
+        assert_eq!(aes_key(&[1; 16]), Ok([1; 16]));
+        assert_eq!(aes_key(&[1; 17]), Err(KeyLength(17)));
     }
 
     fn hex(s: &str) -> [u8; 16] {

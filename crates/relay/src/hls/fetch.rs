@@ -16,13 +16,13 @@ use crate::error::{ErrorKind, RelayError, Side};
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest segment read (a 6 s segment at 40 Mbit/s is 30 MB).
-pub(super) const MAX_SEGMENT_BYTES: usize = 64 << 20;
+pub(crate) const MAX_SEGMENT_BYTES: usize = 64 << 20;
 
 /// The largest fMP4 initialisation section read (ffmpeg's are about 1 KiB).
-pub(super) const MAX_INIT_BYTES: usize = 1 << 20;
+pub(crate) const MAX_INIT_BYTES: usize = 1 << 20;
 
 /// The most bytes read of an AES-128 key resource (a key is 16; more is reported as wrong).
-pub(super) const MAX_KEY_BYTES: usize = 1024;
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
 
 /// GETs `url` (only `range` of it, when given), at most `limit` bytes. A server that ignores
 /// the `Range` header (200 instead of 206) is read up to the range's end and cut.

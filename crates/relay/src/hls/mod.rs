@@ -56,12 +56,14 @@
 //!   renditions in separate playlists.
 
 mod crypt;
+mod demux;
 mod fetch;
 mod fmp4;
 mod reader;
 
-pub(crate) use crypt::decrypt;
-pub(crate) use fmp4::Fmp4Frames;
+pub(crate) use crypt::{aes_key, decrypt_segment};
+pub(crate) use demux::Demux;
+pub(crate) use fetch::{MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -11,7 +11,7 @@ use baton_hls::{
 use baton_media::Frame;
 use baton_media::timeline::{SegmentLookahead, Timeline, TimelineConfig};
 use baton_mp4::{InitSegment, Mp4Error};
-use baton_mpegts::{PACKET_LEN, SYNC_BYTE};
+use baton_mpegts::PACKET_LEN;
 use baton_net::egress::Egress;
 use bytes::Bytes;
 use reqwest::Url;
@@ -21,11 +21,10 @@ use tracing::{info, warn};
 
 use super::Resume;
 use super::crypt;
+use super::demux::Demux;
 use super::fetch::{self, MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES};
-use super::fmp4::Fmp4Frames;
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::event::SourceEvent;
-use crate::ts::TsFrames;
 
 /// Bytes handed to the demuxer at a time (348 packets), so frames leave as they are found.
 const PUSH: usize = 348 * PACKET_LEN;
@@ -183,13 +182,9 @@ impl Reader {
         let key = match &request.key {
             Some(key) => match self.key(key).await? {
                 Ok(bytes) => Some((bytes, key)),
-                // Refused, or not a key: every segment would fail the same way.
-                Err(e) if !e.retryable || e.kind == ErrorKind::Protocol => return Ok(Err(e)),
-                Err(e) => {
-                    warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS key fetch failed");
-                    self.tracker.segment_failed();
-                    return Ok(Ok(()));
-                }
+                // Not a key: every segment would fail the same way.
+                Err(e) if e.kind == ErrorKind::Protocol => return Ok(Err(e)),
+                Err(e) => return Ok(self.failed(request, "key fetch", e)),
             },
             None => None,
         };
@@ -197,12 +192,7 @@ impl Reader {
         let init = match &request.map {
             Some(map) => match self.init(map).await? {
                 Ok(init) => Some(init),
-                Err(e) if !e.retryable => return Ok(Err(e)),
-                Err(e) => {
-                    warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS initialisation section failed");
-                    self.tracker.segment_failed();
-                    return Ok(Ok(()));
-                }
+                Err(e) => return Ok(self.failed(request, "initialisation section", e)),
             },
             None => None,
         };
@@ -221,28 +211,18 @@ impl Reader {
             Ok(data) => data,
             Err(e) => {
                 let e = fetch::fetch_error(&request.uri, "segment", &e);
-                if !e.retryable {
-                    return Ok(Err(e));
-                }
-                warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS segment fetch failed");
-                self.tracker.segment_failed();
-                return Ok(Ok(()));
+                return Ok(self.failed(request, "segment fetch", e));
             }
         };
         self.tracker.segment_done();
         let data = match key {
-            Some((bytes, key)) => match crypt::decrypt(&bytes, &key.iv, &data) {
-                // A transport stream starts with its sync byte: a wrong key whose garbage
-                // happens to end in valid padding is caught here.
-                Ok(plain) if request.map.is_some() || plain.first() == Some(&SYNC_BYTE) => {
-                    Bytes::from(plain)
+            Some((bytes, key)) => {
+                let ts = request.map.is_none();
+                match crypt::decrypt_segment(&bytes, &key.iv, &data, ts) {
+                    Ok(plain) => plain,
+                    Err(e) => return Ok(Err(undecryptable(&request.uri, &key.uri, &e))),
                 }
-                Ok(_) => {
-                    let e = "no MPEG-TS sync byte after decryption (wrong key or IV?)";
-                    return Ok(Err(undecryptable(&request.uri, &key.uri, &e)));
-                }
-                Err(e) => return Ok(Err(undecryptable(&request.uri, &key.uri, &e))),
-            },
+            }
             None => data,
         };
         self.fetched = true;
@@ -256,6 +236,23 @@ impl Reader {
             warn!(sequence = request.sequence, error = %e, "HLS fMP4 segment unreadable; skipped");
         }
         Ok(Ok(()))
+    }
+
+    /// What `request` needed (`what`: its key, initialisation section or bytes) failed with
+    /// `e`: the source's error when no retry can help (refused, not found...), else the
+    /// tracker asks for the segment again or skips it.
+    fn failed(
+        &mut self,
+        request: &SegmentRequest,
+        what: &str,
+        e: RelayError,
+    ) -> Result<(), RelayError> {
+        if !e.retryable {
+            return Err(e);
+        }
+        warn!(sequence = request.sequence, error = %e, retry = request.retry, "HLS {what} failed");
+        self.tracker.segment_failed();
+        Ok(())
     }
 
     /// The 16-byte AES-128 key `key` names: the one in use, or fetched (through the egress,
@@ -275,16 +272,15 @@ impl Reader {
             Ok(data) => data,
             Err(e) => return Ok(Err(fetch::fetch_error(&key.uri, "key", &e))),
         };
-        let Ok(bytes) = <[u8; 16]>::try_from(&data[..]) else {
-            return Ok(Err(RelayError::new(
-                Side::Source,
-                ErrorKind::Protocol,
-                format!(
-                    "HLS key {}: {} bytes, not the 16 of an AES-128 key",
-                    key.uri,
-                    data.len()
-                ),
-            )));
+        let bytes = match crypt::aes_key(&data) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return Ok(Err(RelayError::new(
+                    Side::Source,
+                    ErrorKind::Protocol,
+                    format!("HLS key {}: {e}", key.uri),
+                )));
+            }
         };
         self.key = Some((key.uri.clone(), bytes));
         Ok(Ok(bytes))
@@ -328,8 +324,8 @@ impl Reader {
                     Ok(bytes) => bytes,
                     Err(e) => return Ok(Err(e)),
                 };
-                match crypt::decrypt(&bytes, &key.iv, &data) {
-                    Ok(plain) => Bytes::from(plain),
+                match crypt::decrypt_segment(&bytes, &key.iv, &data, false) {
+                    Ok(plain) => plain,
                     Err(e) => return Ok(Err(undecryptable(&map.uri, &key.uri, &e))),
                 }
             }
@@ -364,35 +360,6 @@ fn stalled(url: &Url, e: &StallError) -> RelayError {
     RelayError::new(Side::Source, ErrorKind::Timeout, format!("{url}: {e}"))
 }
 
-/// What demuxes the current run: a transport stream, or fMP4 of one initialisation section.
-#[derive(Debug)]
-enum Demux {
-    Ts(Box<TsFrames>),
-    Fmp4(Arc<InitSegment>, Fmp4Frames),
-}
-
-impl Demux {
-    fn finish(&mut self) {
-        if let Demux::Ts(ts) = self {
-            ts.finish();
-        }
-    }
-
-    fn poll_frame(&mut self) -> Option<Frame> {
-        match self {
-            Demux::Ts(ts) => ts.poll_frame(),
-            Demux::Fmp4(_, f) => f.poll_frame(),
-        }
-    }
-
-    fn take_dropped(&mut self) -> Vec<String> {
-        match self {
-            Demux::Ts(ts) => ts.take_dropped(),
-            Demux::Fmp4(_, f) => f.take_dropped(),
-        }
-    }
-}
-
 /// Segment runs (transport stream or fMP4) → frames on the output timeline.
 struct Output {
     demux: Demux,
@@ -404,7 +371,7 @@ struct Output {
 impl Output {
     fn new(config: TimelineConfig) -> Output {
         Output {
-            demux: Demux::Ts(Box::default()),
+            demux: Demux::new(None),
             lookahead: Some(SegmentLookahead::new()),
             timeline: Timeline::new(config),
         }
@@ -423,8 +390,8 @@ impl Output {
             return Ok(());
         }
         self.restart(tx).await?;
-        if let Some(init) = init {
-            self.demux = Demux::Fmp4(Arc::clone(&init), Fmp4Frames::new((*init).clone()));
+        if init.is_some() {
+            self.demux = Demux::new(init);
         }
         Ok(())
     }
@@ -454,12 +421,7 @@ impl Output {
     /// Ends the current run (its held frames sent) and starts another, placed seamlessly.
     async fn restart(&mut self, tx: &Tx) -> Result<(), Closed> {
         self.finish(tx).await?;
-        self.demux = match &self.demux {
-            Demux::Ts(_) => Demux::Ts(Box::default()),
-            Demux::Fmp4(init, _) => {
-                Demux::Fmp4(Arc::clone(init), Fmp4Frames::new((**init).clone()))
-            }
-        };
+        self.demux = self.demux.restarted();
         self.lookahead = Some(SegmentLookahead::new());
         Ok(())
     }

@@ -20,6 +20,7 @@
 //! * **Memory.** One segment at a time ([`MAX_SEGMENT_BYTES`]).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use baton_hls::{
     ByteRange, InitSection, MediaPlaylist, Playlist as HlsPlaylist, PlaylistType, Segment,
@@ -27,7 +28,6 @@ use baton_hls::{
 };
 use baton_media::Frame;
 use baton_mp4::InitSegment;
-use baton_mpegts::SYNC_BYTE;
 use baton_net::egress::Egress;
 use baton_net::fetch::FetchError;
 use bytes::Bytes;
@@ -36,14 +36,9 @@ use reqwest::Url;
 use super::PlayerConfig;
 use super::file::{ItemError, open_file};
 use super::seek::KeyframeSeek;
-use crate::hls::{Fmp4Frames, decrypt};
-use crate::ts::TsFrames;
-
-/// The largest segment read (as for the live source).
-const MAX_SEGMENT_BYTES: usize = 64 << 20;
-
-/// The largest initialisation section or key read.
-const MAX_SMALL_BYTES: usize = 1 << 20;
+use crate::hls::{
+    Demux, MAX_INIT_BYTES, MAX_KEY_BYTES, MAX_SEGMENT_BYTES, aes_key, decrypt_segment,
+};
 
 /// A VOD HLS playlist being played. See the module docs.
 pub(super) struct HlsItem {
@@ -57,6 +52,7 @@ pub(super) struct HlsItem {
     /// Whether a segment was fed to the demuxer yet.
     fed: bool,
     demux: Demux,
+    /// The AES-128 key last used, by URI.
     key: Option<(Url, [u8; 16])>,
     /// Where the current run (the first segment fetched, or the segment after the last
     /// discontinuity) starts on the item's timeline (ms).
@@ -66,11 +62,6 @@ pub(super) struct HlsItem {
     eof: bool,
     pub(super) bytes_in: u64,
     pub(super) dropped: Vec<String>,
-}
-
-enum Demux {
-    Ts(Box<TsFrames>),
-    Fmp4(Fmp4Frames),
 }
 
 impl HlsItem {
@@ -103,13 +94,14 @@ impl HlsItem {
                 }
             }
         };
-        let demux = check(&playlist)?;
-        let demux = match demux {
+        let mut key = None;
+        let demux = match check(&playlist)? {
             Some(map) => {
-                let init = init_segment(egress, config, &base, &map, &mut bytes_in).await?;
-                Demux::Fmp4(Fmp4Frames::new(init))
+                let init =
+                    init_segment(egress, config, &base, &map, &mut key, &mut bytes_in).await?;
+                Demux::new(Some(Arc::new(init)))
             }
-            None => Demux::Ts(Box::default()),
+            None => Demux::new(None),
         };
         // Whole segments before the offset are not fetched.
         let mut start = 0i64;
@@ -131,7 +123,7 @@ impl HlsItem {
             segments,
             fed: false,
             demux,
-            key: None,
+            key,
             shift_ms,
             seek: KeyframeSeek::new(offset_ms),
             out: VecDeque::new(),
@@ -144,7 +136,9 @@ impl HlsItem {
                 "HLS playlist: no audio or video Baton can play".into(),
             ));
         }
-        item.dropped = item.take_dropped();
+        // After what a discontinuity met while opening already moved there (`new_run`).
+        let dropped = item.demux.take_dropped();
+        item.dropped.extend(dropped);
         Ok(item)
     }
 
@@ -155,24 +149,13 @@ impl HlsItem {
         Ok(self.out.pop_front())
     }
 
-    fn take_dropped(&mut self) -> Vec<String> {
-        match &mut self.demux {
-            Demux::Ts(ts) => ts.take_dropped(),
-            Demux::Fmp4(f) => f.take_dropped(),
-        }
-    }
-
     /// Reads until a frame is queued; `false` at the end of the playlist.
     async fn fill(&mut self) -> Result<bool, ItemError> {
         loop {
             if !self.out.is_empty() {
                 return Ok(true);
             }
-            let polled = match &mut self.demux {
-                Demux::Ts(ts) => ts.poll_frame(),
-                Demux::Fmp4(f) => f.poll_frame(),
-            };
-            if let Some(mut frame) = polled {
+            if let Some(mut frame) = self.demux.poll_frame() {
                 frame.dts = frame.dts.saturating_add(self.shift_ms);
                 self.seek.place(frame, &mut self.out);
                 continue;
@@ -181,9 +164,7 @@ impl HlsItem {
                 return Ok(false);
             }
             let Some((segment, start)) = self.segments.pop_front() else {
-                if let Demux::Ts(ts) = &mut self.demux {
-                    ts.finish();
-                }
+                self.demux.finish();
                 self.eof = true;
                 continue;
             };
@@ -194,7 +175,7 @@ impl HlsItem {
             self.fed = true;
             match &mut self.demux {
                 Demux::Ts(ts) => ts.push(&data),
-                Demux::Fmp4(f) => f.push(&data).map_err(|e| {
+                Demux::Fmp4(_, f) => f.push(&data).map_err(|e| {
                     ItemError::Format(format!("HLS fMP4 segment {}: {e}", segment.uri))
                 })?,
             }
@@ -212,9 +193,8 @@ impl HlsItem {
             frame.dts = frame.dts.saturating_add(self.shift_ms);
             self.seek.place(frame, &mut self.out);
         }
-        let dropped = ts.take_dropped();
-        self.dropped.extend(dropped);
-        self.demux = Demux::Ts(Box::default());
+        self.dropped.extend(ts.take_dropped());
+        self.demux = self.demux.restarted();
         self.shift_ms = start;
     }
 
@@ -233,28 +213,17 @@ impl HlsItem {
         let Some(key) = &segment.key else {
             return Ok(data);
         };
-        let bytes = match &self.key {
-            Some((uri, bytes)) if *uri == key.uri => *bytes,
-            _ => {
-                let bytes = key_bytes(
-                    &self.egress,
-                    &self.config,
-                    &self.base,
-                    key,
-                    &mut self.bytes_in,
-                )
-                .await?;
-                self.key = Some((key.uri.clone(), bytes));
-                bytes
-            }
-        };
-        let plain =
-            decrypt(&bytes, &key.iv, &data).map_err(|e| undecryptable(&segment.uri, key, &e))?;
-        if segment.map.is_none() && plain.first() != Some(&SYNC_BYTE) {
-            let e = "no MPEG-TS sync byte after decryption (wrong key or IV?)";
-            return Err(undecryptable(&segment.uri, key, &e));
-        }
-        Ok(Bytes::from(plain))
+        let bytes = key_bytes(
+            &self.egress,
+            &self.config,
+            &self.base,
+            key,
+            &mut self.key,
+            &mut self.bytes_in,
+        )
+        .await?;
+        decrypt_segment(&bytes, &key.iv, &data, segment.map.is_none())
+            .map_err(|e| undecryptable(&segment.uri, key, &e))
     }
 }
 
@@ -327,11 +296,13 @@ async fn load(
         .map_err(|e| ItemError::Format(format!("HLS playlist {url}: {e}")))
 }
 
+/// The initialisation section `map` names, decrypted (its key kept in `cache`) and parsed.
 async fn init_segment(
     egress: &Egress,
     config: &PlayerConfig,
     base: &Url,
     map: &InitSection,
+    cache: &mut Option<(Url, [u8; 16])>,
     bytes_in: &mut u64,
 ) -> Result<InitSegment, ItemError> {
     let mut data = read(
@@ -340,35 +311,48 @@ async fn init_segment(
         base,
         &map.uri,
         map.byte_range,
-        MAX_SMALL_BYTES,
+        MAX_INIT_BYTES,
         bytes_in,
     )
     .await?;
     if let Some(key) = &map.key {
-        let bytes = key_bytes(egress, config, base, key, bytes_in).await?;
-        data = Bytes::from(
-            decrypt(&bytes, &key.iv, &data).map_err(|e| undecryptable(&map.uri, key, &e))?,
-        );
+        let bytes = key_bytes(egress, config, base, key, cache, bytes_in).await?;
+        data = decrypt_segment(&bytes, &key.iv, &data, false)
+            .map_err(|e| undecryptable(&map.uri, key, &e))?;
     }
     InitSegment::parse(&data)
         .map_err(|e| ItemError::Format(format!("HLS initialisation section {}: {e}", map.uri)))
 }
 
+/// The 16-byte key `key` names: the one in `cache` when it has that URI, else read (and
+/// kept there).
 async fn key_bytes(
     egress: &Egress,
     config: &PlayerConfig,
     base: &Url,
     key: &SegmentKey,
+    cache: &mut Option<(Url, [u8; 16])>,
     bytes_in: &mut u64,
 ) -> Result<[u8; 16], ItemError> {
-    let data = read(egress, config, base, &key.uri, None, 1024, bytes_in).await?;
-    <[u8; 16]>::try_from(&data[..]).map_err(|_| {
-        ItemError::Format(format!(
-            "HLS key {}: {} bytes, not the 16 of an AES-128 key",
-            key.uri,
-            data.len()
-        ))
-    })
+    if let Some((uri, bytes)) = cache
+        && *uri == key.uri
+    {
+        return Ok(*bytes);
+    }
+    let data = read(
+        egress,
+        config,
+        base,
+        &key.uri,
+        None,
+        MAX_KEY_BYTES,
+        bytes_in,
+    )
+    .await?;
+    let bytes =
+        aes_key(&data).map_err(|e| ItemError::Format(format!("HLS key {}: {e}", key.uri)))?;
+    *cache = Some((key.uri.clone(), bytes));
+    Ok(bytes)
 }
 
 /// `url` (only `range` of it), at most `limit` bytes, read as items are read, if the
