@@ -32,6 +32,7 @@ use baton_net::egress::Egress;
 use baton_net::fetch::FetchError;
 use bytes::Bytes;
 use reqwest::Url;
+use tracing::info;
 
 use super::PlayerConfig;
 use super::file::{ItemError, open_file};
@@ -61,6 +62,8 @@ pub(super) struct HlsItem {
     out: VecDeque<Frame>,
     eof: bool,
     pub(super) bytes_in: u64,
+    /// Audio/video streams not played: found while opening (taken by the player), then
+    /// those a later run meets until `next_frame` logs them.
     pub(super) dropped: Vec<String>,
 }
 
@@ -145,6 +148,15 @@ impl HlsItem {
     pub(super) async fn next_frame(&mut self) -> Result<Option<Frame>, ItemError> {
         if !self.fill().await? {
             return Ok(None);
+        }
+        // Streams met after opening (the player took `dropped` when the item opened): logged,
+        // as a `.ts` item does.
+        let late: Vec<String> = std::mem::take(&mut self.dropped)
+            .into_iter()
+            .chain(self.demux.take_dropped())
+            .collect();
+        for stream in late {
+            info!(stream = %stream, "HLS item stream not played");
         }
         Ok(self.out.pop_front())
     }
