@@ -120,6 +120,8 @@ pub enum SrtConnError {
 pub struct SrtIngestServer {
     addr: SocketAddr,
     config: Arc<SrtConfig>,
+    /// `config.passphrase`, checked once at bind.
+    passphrase: Option<Passphrase>,
     ingest: Arc<Ingest>,
     listener: Option<(SrtListener, srt_tokio::SrtIncoming)>,
 }
@@ -140,19 +142,23 @@ impl SrtIngestServer {
         config: SrtConfig,
         ingest: Arc<Ingest>,
     ) -> std::io::Result<SrtIngestServer> {
-        if let Some(p) = &config.passphrase
-            && !PASSPHRASE_LEN.contains(&p.len())
-        {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the SRT passphrase must have 10 to 79 characters",
-            ));
-        }
+        let passphrase = config
+            .passphrase
+            .clone()
+            .map(Passphrase::try_from)
+            .transpose()
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the SRT passphrase must have 10 to 79 characters",
+                )
+            })?;
         let config = Arc::new(config);
         let (listener, addr) = bind_listener(addr, &config).await?;
         Ok(SrtIngestServer {
             addr,
             config,
+            passphrase,
             ingest,
             listener: Some(listener),
         })
@@ -222,7 +228,6 @@ impl SrtIngestServer {
         cancel: &CancellationToken,
     ) {
         let peer = request.remote();
-        let id = request.stream_id().map(|s| s.as_str().to_string());
         match self.admit(&request, permits) {
             Ok(admitted) => {
                 let config = Arc::clone(&self.config);
@@ -254,7 +259,8 @@ impl SrtIngestServer {
                 });
             }
             Err((reason, why)) => {
-                info!(%peer, stream_id = id.as_deref().unwrap_or(""), code = reject_code(reason), reason = %why, "SRT publish refused");
+                let id = request.stream_id().map_or("", |s| s.as_str());
+                info!(%peer, stream_id = id, code = reject_code(reason), reason = %why, "SRT publish refused");
                 if let Err(e) = request.reject(reason).await {
                     debug!(%peer, error = %e, "SRT rejection not sent");
                 }
@@ -286,15 +292,10 @@ impl SrtIngestServer {
                 ),
             )
         })?;
-        let key_settings = match (&self.config.passphrase, request.key_size()) {
+        let key_settings = match (&self.passphrase, request.key_size()) {
             (Some(passphrase), size) if size != KeySize::Unspecified => Some(KeySettings {
                 key_size: size,
-                passphrase: Passphrase::try_from(passphrase.clone()).map_err(|_| {
-                    (
-                        RejectReason::Core(CoreRejectReason::BadSecret),
-                        "bad passphrase setting".to_string(),
-                    )
-                })?,
+                passphrase: passphrase.clone(),
             }),
             (Some(_), _) => {
                 return Err((
