@@ -176,47 +176,48 @@ impl SrtIngestServer {
         let permits = Arc::new(Semaphore::new(self.config.max_connections));
         info!(addr = %self.addr, encrypted = self.config.passphrase.is_some(), "SRT ingest listening");
         let mut current = self.listener.take();
-        loop {
-            let Some((mut listener, mut incoming)) = current.take() else {
+        // The listener serving when `cancel` fired (none while it is being bound again).
+        let serving = loop {
+            let Some((listener, mut incoming)) = current.take() else {
                 tokio::select! {
-                    _ = cancel.cancelled() => break,
+                    _ = cancel.cancelled() => break None,
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                match bind_listener(self.addr, &self.config).await {
+                current = match bind_listener(self.addr, &self.config).await {
                     Ok((l, _)) => {
                         info!(addr = %self.addr, "SRT ingest listening again");
-                        current = Some(l);
+                        Some(l)
                     }
                     Err(e) => {
-                        error!(addr = %self.addr, error = %e, "SRT listener could not be bound again")
+                        error!(addr = %self.addr, error = %e, "SRT listener could not be bound again");
+                        None
                     }
-                }
+                };
                 continue;
             };
-            let died = loop {
+            let cancelled = loop {
                 tokio::select! {
-                    _ = cancel.cancelled() => break false,
+                    _ = cancel.cancelled() => break true,
                     request = incoming.incoming().next() => match request {
                         Some(request) => self.answer(request, &permits, &tracker, &cancel).await,
-                        None => break true,
+                        None => break false,
                     },
                 }
             };
-            if died {
-                // The listener's task ended by itself (srt-tokio panicked on a packet): the
-                // connections it carried are gone; bind the port again (after a second).
-                error!(addr = %self.addr, "SRT listener stopped unexpectedly; binding it again");
-                continue;
+            if cancelled {
+                break Some(listener);
             }
-            // Cancelled: the publishers close first (their shutdowns still go out through the
-            // listener's socket), then the listener.
-            tracker.close();
-            tracker.wait().await;
-            listener.close().await;
-            return;
-        }
+            // The listener's task ended by itself (srt-tokio panicked on a packet): the
+            // connections it carried are gone; bind the port again (after a second).
+            error!(addr = %self.addr, "SRT listener stopped unexpectedly; binding it again");
+        };
+        // The publishers close first (their shutdowns still go out through the listener's
+        // socket), then the listener.
         tracker.close();
         tracker.wait().await;
+        if let Some(mut listener) = serving {
+            listener.close().await;
+        }
     }
 
     /// Accepts or rejects one handshake; an accepted one is served on its own task.
