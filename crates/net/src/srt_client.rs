@@ -388,9 +388,9 @@ pub struct SrtStats {
 pub struct SrtConnection {
     socket: SrtSocket,
     peer: SocketAddr,
-    latency: Duration,
     /// The handshake's round trip (what RTT the statistics lack).
     handshake_rtt: Duration,
+    /// The latest statistics; `latency` is the agreed one, set at the handshake.
     stats: SrtStats,
     bytes_in: u64,
 }
@@ -454,7 +454,6 @@ impl SrtConnection {
         SrtConnection {
             socket,
             peer,
-            latency,
             handshake_rtt,
             stats: SrtStats {
                 latency,
@@ -511,7 +510,7 @@ impl SrtConnection {
                 .unwrap_or_default();
             self.stats = SrtStats {
                 rtt,
-                latency: self.latency,
+                latency: self.stats.latency,
                 packets_received: s.rx_data,
                 packets_lost: s.rx_loss_data,
                 packets_retransmitted: s.rx_retransmit_data,
