@@ -195,11 +195,10 @@ impl SrtUrl {
     /// Parses `srt://host:port?…`. See the module docs.
     pub fn parse(url: &str) -> Result<SrtUrl, SrtError> {
         let invalid = |why: &str| SrtError::InvalidUrl(format!("{url}: {why}"));
-        let rest = url
-            .get(..6)
-            .filter(|s| s.eq_ignore_ascii_case("srt://"))
-            .map(|_| &url[6..])
-            .ok_or_else(|| invalid("not an srt:// URL"))?;
+        if !is_srt_url(url) {
+            return Err(invalid("not an srt:// URL"));
+        }
+        let rest = &url[6..];
         let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
         let authority = authority.strip_suffix('/').unwrap_or(authority);
         if authority.contains(['/', '@', '#']) {
@@ -345,6 +344,12 @@ impl SrtUrl {
     pub fn is_listener(&self) -> bool {
         matches!(self.mode, SrtMode::Listener { .. })
     }
+}
+
+/// Whether `url` is an `srt://` address (the scheme in any case).
+pub fn is_srt_url(url: &str) -> bool {
+    url.get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("srt://"))
 }
 
 /// `host:port` / `[v6]:port` / `:port`; `None` without a valid port.
