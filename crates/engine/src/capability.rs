@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use baton_domain::{AccountId, Field, Rejection, SourceType, Task, TaskSpec};
 use baton_net::RtmpUrl;
-use baton_net::egress::{Egress, EgressPolicy};
+use baton_net::egress::{Egress, EgressPolicy, ip_literal};
 use baton_net::srt_client::{SrtError, SrtMode, SrtUrl, is_srt_url};
 use baton_relay::{PlayerConfig, Playlist, RelayConfig, RelayError};
 
@@ -235,14 +235,6 @@ fn literal_addr(url: &str) -> Option<SocketAddr> {
     let parsed = reqwest::Url::parse(url).ok()?;
     let port = parsed.port_or_known_default()?;
     Some(SocketAddr::new(ip_literal(parsed.host_str()?)?, port))
-}
-
-/// The IP of a URL's host that is a literal (an IPv6 one in brackets or not).
-fn ip_literal(host: &str) -> Option<IpAddr> {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
 }
 
 /// The relay for a (supported) task, with the engine's relay defaults in `template`: a live

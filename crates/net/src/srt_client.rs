@@ -47,7 +47,7 @@ use srt_tokio::options::{KeySize, Passphrase};
 use tokio::net::UdpSocket;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::egress::{Egress, EgressError};
+use crate::egress::{Egress, EgressError, ip_literal};
 
 /// The longest stream id SRT carries (`SRTO_STREAMID`).
 pub const MAX_STREAM_ID: usize = 512;
@@ -299,14 +299,11 @@ impl SrtUrl {
                 let ip = if host.is_empty() {
                     IpAddr::V4(Ipv4Addr::UNSPECIFIED)
                 } else {
-                    host.trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .parse::<IpAddr>()
-                        .map_err(|_| {
-                            invalid(&format!(
-                                "listener mode binds an IP address of this host; {host:?} is not one (leave the host empty for every interface)"
-                            ))
-                        })?
+                    ip_literal(host).ok_or_else(|| {
+                        invalid(&format!(
+                            "listener mode binds an IP address of this host; {host:?} is not one (leave the host empty for every interface)"
+                        ))
+                    })?
                 };
                 if port == 0 {
                     return Err(invalid(
