@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use baton_domain::{AccountId, Field, Rejection, SourceType, Task, TaskSpec};
 use baton_net::RtmpUrl;
-use baton_net::egress::{Egress, EgressPolicy};
-use baton_net::srt_client::{SrtError, SrtMode, SrtUrl};
+use baton_net::egress::{Egress, EgressPolicy, ip_literal};
+use baton_net::srt_client::{SrtError, SrtMode, SrtUrl, is_srt_url};
 use baton_relay::{PlayerConfig, Playlist, RelayConfig, RelayError};
 
 /// A configuration value this installation cannot run.
@@ -125,7 +125,7 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
                 return Err(unsupported(Field::SourceUrls, url));
             }
             let unbuilt = |url: &String| {
-                is_srt(url) && matches!(SrtUrl::parse(url), Err(SrtError::Unsupported(_)))
+                is_srt_url(url) && matches!(SrtUrl::parse(url), Err(SrtError::Unsupported(_)))
             };
             if let Some(url) = spec.source_urls.iter().find(|u| unbuilt(u)) {
                 return Err(unsupported(Field::SourceUrls, url));
@@ -176,7 +176,7 @@ pub fn check_reachable(
 ) -> Result<(), Rejection> {
     let sources_changed = before.is_none_or(|b| b.source_urls != spec.source_urls);
     if sources_changed && spec.source_type == SourceType::Live {
-        for url in spec.source_urls.iter().filter(|u| is_srt(u)) {
+        for url in spec.source_urls.iter().filter(|u| is_srt_url(u)) {
             let invalid = |reason: String| Rejection::Invalid {
                 field: Field::SourceUrls,
                 reason,
@@ -215,26 +215,13 @@ pub fn check_reachable(
     Ok(())
 }
 
-/// Whether `url` is an `srt://` address.
-fn is_srt(url: &str) -> bool {
-    url.get(..6)
-        .is_some_and(|s| s.eq_ignore_ascii_case("srt://"))
-}
-
 /// The address of a URL whose host is an IP literal (`rtmp`, `rtmps`, `http`, `https`, an
 /// SRT caller's `srt`), in the form the connection will use. An SRT listener's host is an
 /// address of this host to bind, not a connection: `None`.
 fn literal_addr(url: &str) -> Option<SocketAddr> {
-    if is_srt(url) {
+    if is_srt_url(url) {
         return match SrtUrl::parse(url).ok()?.mode {
-            SrtMode::Caller { host, port } => {
-                let ip = host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                    .ok()?;
-                Some(SocketAddr::new(ip, port))
-            }
+            SrtMode::Caller { host, port } => Some(SocketAddr::new(ip_literal(&host)?, port)),
             SrtMode::Listener { .. } => None,
         };
     }
@@ -247,13 +234,7 @@ fn literal_addr(url: &str) -> Option<SocketAddr> {
     // The URL parser normalises every IPv4 spelling (decimal, hex, octal) to the address.
     let parsed = reqwest::Url::parse(url).ok()?;
     let port = parsed.port_or_known_default()?;
-    let host = parsed.host_str()?;
-    let ip = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-        .ok()?;
-    Some(SocketAddr::new(ip, port))
+    Some(SocketAddr::new(ip_literal(parsed.host_str()?)?, port))
 }
 
 /// The relay for a (supported) task, with the engine's relay defaults in `template`: a live

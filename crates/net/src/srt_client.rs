@@ -47,7 +47,7 @@ use srt_tokio::options::{KeySize, Passphrase};
 use tokio::net::UdpSocket;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::egress::{Egress, EgressError};
+use crate::egress::{Egress, EgressError, ip_literal};
 
 /// The longest stream id SRT carries (`SRTO_STREAMID`).
 pub const MAX_STREAM_ID: usize = 512;
@@ -195,11 +195,10 @@ impl SrtUrl {
     /// Parses `srt://host:port?…`. See the module docs.
     pub fn parse(url: &str) -> Result<SrtUrl, SrtError> {
         let invalid = |why: &str| SrtError::InvalidUrl(format!("{url}: {why}"));
-        let rest = url
-            .get(..6)
-            .filter(|s| s.eq_ignore_ascii_case("srt://"))
-            .map(|_| &url[6..])
-            .ok_or_else(|| invalid("not an srt:// URL"))?;
+        if !is_srt_url(url) {
+            return Err(invalid("not an srt:// URL"));
+        }
+        let rest = &url[6..];
         let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
         let authority = authority.strip_suffix('/').unwrap_or(authority);
         if authority.contains(['/', '@', '#']) {
@@ -300,14 +299,11 @@ impl SrtUrl {
                 let ip = if host.is_empty() {
                     IpAddr::V4(Ipv4Addr::UNSPECIFIED)
                 } else {
-                    host.trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .parse::<IpAddr>()
-                        .map_err(|_| {
-                            invalid(&format!(
-                                "listener mode binds an IP address of this host; {host:?} is not one (leave the host empty for every interface)"
-                            ))
-                        })?
+                    ip_literal(host).ok_or_else(|| {
+                        invalid(&format!(
+                            "listener mode binds an IP address of this host; {host:?} is not one (leave the host empty for every interface)"
+                        ))
+                    })?
                 };
                 if port == 0 {
                     return Err(invalid(
@@ -345,6 +341,12 @@ impl SrtUrl {
     pub fn is_listener(&self) -> bool {
         matches!(self.mode, SrtMode::Listener { .. })
     }
+}
+
+/// Whether `url` is an `srt://` address (the scheme in any case).
+pub fn is_srt_url(url: &str) -> bool {
+    url.get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("srt://"))
 }
 
 /// `host:port` / `[v6]:port` / `:port`; `None` without a valid port.
@@ -388,9 +390,9 @@ pub struct SrtStats {
 pub struct SrtConnection {
     socket: SrtSocket,
     peer: SocketAddr,
-    latency: Duration,
     /// The handshake's round trip (what RTT the statistics lack).
     handshake_rtt: Duration,
+    /// The latest statistics; `latency` is the agreed one, set at the handshake.
     stats: SrtStats,
     bytes_in: u64,
 }
@@ -454,7 +456,6 @@ impl SrtConnection {
         SrtConnection {
             socket,
             peer,
-            latency,
             handshake_rtt,
             stats: SrtStats {
                 latency,
@@ -511,7 +512,7 @@ impl SrtConnection {
                 .unwrap_or_default();
             self.stats = SrtStats {
                 rtt,
-                latency: self.latency,
+                latency: self.stats.latency,
                 packets_received: s.rx_data,
                 packets_lost: s.rx_loss_data,
                 packets_retransmitted: s.rx_retransmit_data,

@@ -147,8 +147,7 @@ impl Relay {
     ) -> Result<Relay, RelayError> {
         let source = match &config.playlist {
             Some((playlist, player)) => SourceUrl::Playlist(Arc::clone(playlist), player.clone()),
-            None if config.hls => SourceUrl::parse_hls(&config.source)?,
-            None => SourceUrl::parse(&config.source)?,
+            None => SourceUrl::parse_as(&config.source, config.hls)?,
         };
         let destination = parse_destination(&config.destination)?;
         let status = StatusCell::new();

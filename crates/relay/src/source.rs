@@ -64,6 +64,17 @@ impl SourceUrl {
 }
 
 impl SourceUrl {
+    /// `url` as the relay reads it: with `hls` (SourceProtocol=hls) any http(s) URL is a
+    /// playlist ([`parse_hls`](Self::parse_hls)); otherwise the URL's form decides
+    /// ([`parse`](Self::parse)).
+    pub fn parse_as(url: &str, hls: bool) -> Result<SourceUrl, RelayError> {
+        if hls {
+            SourceUrl::parse_hls(url)
+        } else {
+            SourceUrl::parse(url)
+        }
+    }
+
     /// `url` as an HLS playlist, whatever its path (SourceProtocol=hls).
     pub fn parse_hls(url: &str) -> Result<SourceUrl, RelayError> {
         match reqwest::Url::parse(url) {
@@ -263,5 +274,27 @@ fn flv_event(event: Result<Frame, FlvSourceError>) -> Result<SourceEvent, RelayE
             "the HTTP-FLV response ended",
         )),
         Err(e) => Err(RelayError::from_flv(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hls_task_probes_a_playlist_whatever_its_path() {
+        let url = "http://cdn.example/live?id=1";
+        assert!(matches!(
+            SourceUrl::parse_as(url, true),
+            Ok(SourceUrl::Hls(..))
+        ));
+        assert!(matches!(
+            SourceUrl::parse_as(url, false),
+            Ok(SourceUrl::HttpFlv(_))
+        ));
+        assert!(matches!(
+            SourceUrl::parse_as("http://cdn.example/a.m3u8", false),
+            Ok(SourceUrl::Hls(..))
+        ));
     }
 }

@@ -139,7 +139,7 @@ impl SourceWatches {
             .and_then(|l| Some((l, l.stream_of(source)?)))
         {
             Some((local, key)) => How::Hub(Arc::clone(&local.hub), key),
-            None => match source_url(source, hls) {
+            None => match SourceUrl::parse_as(source, hls) {
                 Ok(SourceUrl::Srt(url)) if url.is_listener() => {
                     debug!(task = %id, run, "SRT listener source not watched (the peer calls; the retry listens)");
                     return;
@@ -207,16 +207,6 @@ impl SourceWatches {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TaskId, Watch>> {
         // Plain data: a panic while holding the lock leaves nothing half-done that matters.
         self.watches.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// `source` parsed as the relay parses it: `hls` (SourceProtocol=hls) makes any http(s) URL a
-/// playlist; otherwise the URL's form decides.
-fn source_url(source: &str, hls: bool) -> Result<SourceUrl, baton_relay::RelayError> {
-    if hls {
-        SourceUrl::parse_hls(source)
-    } else {
-        SourceUrl::parse(source)
     }
 }
 
@@ -289,17 +279,6 @@ mod tests {
         assert_eq!(l.stream_of("http://127.0.0.1/live/a.flv"), None);
         assert_eq!(l.stream_of("https://127.0.0.1:8081/live/a.flv"), None);
         assert_eq!(l.stream_of("not a url"), None);
-    }
-
-    #[test]
-    fn an_hls_task_probes_a_playlist_whatever_its_path() {
-        let url = "http://cdn.example/live?id=1";
-        assert!(matches!(source_url(url, true), Ok(SourceUrl::Hls(..))));
-        assert!(matches!(source_url(url, false), Ok(SourceUrl::HttpFlv(_))));
-        assert!(matches!(
-            source_url("http://cdn.example/a.m3u8", false),
-            Ok(SourceUrl::Hls(..))
-        ));
     }
 
     #[tokio::test]

@@ -93,8 +93,7 @@ impl Egress {
     /// is, a name resolved once and its addresses filtered (the first refusal is the error
     /// when none passes). Connect only to what this returns.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, EgressError> {
-        let literal = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = literal.parse::<IpAddr>() {
+        if let Some(ip) = ip_literal(host) {
             let addr = SocketAddr::new(ip, port);
             self.check(addr)?;
             return Ok(vec![addr]);
@@ -127,6 +126,15 @@ impl Egress {
             (true, None) => Err(lookup_error("no addresses".into())),
         }
     }
+}
+
+/// The IP of a host that is an IP literal (an IPv6 one with or without brackets); `None`
+/// for a name.
+pub fn ip_literal(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 /// The egress refusal that caused an I/O error, if one did (see [`EgressDialer`]).

@@ -120,6 +120,8 @@ pub enum SrtConnError {
 pub struct SrtIngestServer {
     addr: SocketAddr,
     config: Arc<SrtConfig>,
+    /// `config.passphrase`, checked once at bind.
+    passphrase: Option<Passphrase>,
     ingest: Arc<Ingest>,
     listener: Option<(SrtListener, srt_tokio::SrtIncoming)>,
 }
@@ -140,19 +142,23 @@ impl SrtIngestServer {
         config: SrtConfig,
         ingest: Arc<Ingest>,
     ) -> std::io::Result<SrtIngestServer> {
-        if let Some(p) = &config.passphrase
-            && !PASSPHRASE_LEN.contains(&p.len())
-        {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the SRT passphrase must have 10 to 79 characters",
-            ));
-        }
+        let passphrase = config
+            .passphrase
+            .clone()
+            .map(Passphrase::try_from)
+            .transpose()
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the SRT passphrase must have 10 to 79 characters",
+                )
+            })?;
         let config = Arc::new(config);
         let (listener, addr) = bind_listener(addr, &config).await?;
         Ok(SrtIngestServer {
             addr,
             config,
+            passphrase,
             ingest,
             listener: Some(listener),
         })
@@ -170,47 +176,48 @@ impl SrtIngestServer {
         let permits = Arc::new(Semaphore::new(self.config.max_connections));
         info!(addr = %self.addr, encrypted = self.config.passphrase.is_some(), "SRT ingest listening");
         let mut current = self.listener.take();
-        loop {
-            let Some((mut listener, mut incoming)) = current.take() else {
+        // The listener serving when `cancel` fired (none while it is being bound again).
+        let serving = loop {
+            let Some((listener, mut incoming)) = current.take() else {
                 tokio::select! {
-                    _ = cancel.cancelled() => break,
+                    _ = cancel.cancelled() => break None,
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                match bind_listener(self.addr, &self.config).await {
+                current = match bind_listener(self.addr, &self.config).await {
                     Ok((l, _)) => {
                         info!(addr = %self.addr, "SRT ingest listening again");
-                        current = Some(l);
+                        Some(l)
                     }
                     Err(e) => {
-                        error!(addr = %self.addr, error = %e, "SRT listener could not be bound again")
+                        error!(addr = %self.addr, error = %e, "SRT listener could not be bound again");
+                        None
                     }
-                }
+                };
                 continue;
             };
-            let died = loop {
+            let cancelled = loop {
                 tokio::select! {
-                    _ = cancel.cancelled() => break false,
+                    _ = cancel.cancelled() => break true,
                     request = incoming.incoming().next() => match request {
                         Some(request) => self.answer(request, &permits, &tracker, &cancel).await,
-                        None => break true,
+                        None => break false,
                     },
                 }
             };
-            if died {
-                // The listener's task ended by itself (srt-tokio panicked on a packet): the
-                // connections it carried are gone; bind the port again (after a second).
-                error!(addr = %self.addr, "SRT listener stopped unexpectedly; binding it again");
-                continue;
+            if cancelled {
+                break Some(listener);
             }
-            // Cancelled: the publishers close first (their shutdowns still go out through the
-            // listener's socket), then the listener.
-            tracker.close();
-            tracker.wait().await;
-            listener.close().await;
-            return;
-        }
+            // The listener's task ended by itself (srt-tokio panicked on a packet): the
+            // connections it carried are gone; bind the port again (after a second).
+            error!(addr = %self.addr, "SRT listener stopped unexpectedly; binding it again");
+        };
+        // The publishers close first (their shutdowns still go out through the listener's
+        // socket), then the listener.
         tracker.close();
         tracker.wait().await;
+        if let Some(mut listener) = serving {
+            listener.close().await;
+        }
     }
 
     /// Accepts or rejects one handshake; an accepted one is served on its own task.
@@ -222,7 +229,6 @@ impl SrtIngestServer {
         cancel: &CancellationToken,
     ) {
         let peer = request.remote();
-        let id = request.stream_id().map(|s| s.as_str().to_string());
         match self.admit(&request, permits) {
             Ok(admitted) => {
                 let config = Arc::clone(&self.config);
@@ -254,7 +260,8 @@ impl SrtIngestServer {
                 });
             }
             Err((reason, why)) => {
-                info!(%peer, stream_id = id.as_deref().unwrap_or(""), code = reject_code(reason), reason = %why, "SRT publish refused");
+                let id = request.stream_id().map_or("", |s| s.as_str());
+                info!(%peer, stream_id = id, code = reject_code(reason), reason = %why, "SRT publish refused");
                 if let Err(e) = request.reject(reason).await {
                     debug!(%peer, error = %e, "SRT rejection not sent");
                 }
@@ -286,15 +293,10 @@ impl SrtIngestServer {
                 ),
             )
         })?;
-        let key_settings = match (&self.config.passphrase, request.key_size()) {
+        let key_settings = match (&self.passphrase, request.key_size()) {
             (Some(passphrase), size) if size != KeySize::Unspecified => Some(KeySettings {
                 key_size: size,
-                passphrase: Passphrase::try_from(passphrase.clone()).map_err(|_| {
-                    (
-                        RejectReason::Core(CoreRejectReason::BadSecret),
-                        "bad passphrase setting".to_string(),
-                    )
-                })?,
+                passphrase: passphrase.clone(),
             }),
             (Some(_), _) => {
                 return Err((

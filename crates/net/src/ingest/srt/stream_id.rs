@@ -29,11 +29,11 @@
 
 use std::fmt;
 
+use crate::ingest::{query_param, split_query};
+use crate::srt_client::MAX_STREAM_ID;
+
 /// The app of a stream id that names only a stream (`cam` → `live/cam`), as SRS does.
 pub const DEFAULT_APP: &str = "live";
-
-/// The longest stream id SRT carries (bytes).
-pub const MAX_STREAM_ID_LEN: usize = 512;
 
 /// What the caller wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub struct SrtRequest {
 pub enum StreamIdError {
     /// No stream id (or an empty one): nothing says which stream.
     Missing,
-    /// Longer than [`MAX_STREAM_ID_LEN`].
+    /// Longer than [`MAX_STREAM_ID`].
     TooLong(usize),
     /// An access-control key without `=value`, or a mode other than publish/request.
     Malformed(String),
@@ -82,7 +82,7 @@ impl fmt::Display for StreamIdError {
                 "no stream id (expected e.g. #!::r=live/stream,m=publish)"
             ),
             StreamIdError::TooLong(n) => {
-                write!(f, "stream id of {n} bytes (at most {MAX_STREAM_ID_LEN})")
+                write!(f, "stream id of {n} bytes (at most {MAX_STREAM_ID})")
             }
             StreamIdError::Malformed(why) => write!(f, "malformed stream id: {why}"),
             StreamIdError::UnsupportedType(t) => {
@@ -101,7 +101,7 @@ pub fn parse(stream_id: Option<&str>) -> Result<SrtRequest, StreamIdError> {
     if id.is_empty() {
         return Err(StreamIdError::Missing);
     }
-    if id.len() > MAX_STREAM_ID_LEN {
+    if id.len() > MAX_STREAM_ID {
         return Err(StreamIdError::TooLong(id.len()));
     }
     if let Some(list) = id.strip_prefix("#!::") {
@@ -113,7 +113,7 @@ pub fn parse(stream_id: Option<&str>) -> Result<SrtRequest, StreamIdError> {
     if let Some(rest) = id.strip_prefix("read:") {
         return parse_mediamtx(Mode::Play, rest);
     }
-    let (path, query) = split_once_opt(id, '?');
+    let (path, query) = split_query(id);
     let (domain, app, stream) = split_path(path, true)?;
     build(Mode::Publish, domain, app, stream, Query::from(query), None)
 }
@@ -155,7 +155,7 @@ fn parse_access_control(list: &str) -> Result<SrtRequest, StreamIdError> {
     let mode = mode.unwrap_or(Mode::Publish);
     let (domain, app, stream) = match (resource, host) {
         (Some(r), h) => {
-            let (path, q) = split_once_opt(r, '?');
+            let (path, q) = split_query(r);
             if let Some(q) = q {
                 query.push(q);
             }
@@ -179,9 +179,8 @@ fn parse_mediamtx(mode: Mode, rest: &str) -> Result<SrtRequest, StreamIdError> {
     let path = parts.next().unwrap_or_default();
     let user = parts.next().filter(|u| !u.is_empty()).map(str::to_string);
     let _password = parts.next();
-    let query = Query::from(parts.next());
-    let (path, q) = split_once_opt(path, '?');
-    let mut query = query;
+    let mut query = Query::from(parts.next());
+    let (path, q) = split_query(path);
     if let Some(q) = q {
         query.push(q);
     }
@@ -202,7 +201,7 @@ fn build(
         .or_else(|| {
             query
                 .as_deref()
-                .and_then(|q| super::super::query_param(q, "vhost"))
+                .and_then(|q| query_param(q, "vhost"))
                 .map(str::to_string)
         })
         .filter(|d| !d.is_empty())
@@ -239,13 +238,6 @@ fn split_path(
             stream.to_string(),
         )),
         _ => Err(bad()),
-    }
-}
-
-fn split_once_opt(s: &str, c: char) -> (&str, Option<&str>) {
-    match s.split_once(c) {
-        Some((a, b)) => (a, Some(b)),
-        None => (s, None),
     }
 }
 
@@ -454,7 +446,7 @@ mod tests {
     fn refusals() {
         assert_eq!(parse(None), Err(StreamIdError::Missing));
         assert_eq!(parse(Some("  ")), Err(StreamIdError::Missing));
-        let long = "a".repeat(MAX_STREAM_ID_LEN + 1);
+        let long = "a".repeat(MAX_STREAM_ID + 1);
         assert_eq!(parse(Some(&long)), Err(StreamIdError::TooLong(513)));
         for id in [
             "#!::r",
