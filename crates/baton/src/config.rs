@@ -90,7 +90,7 @@ pub struct SrtSection {
     /// carries no host name. Default `__defaultVhost__`; set it to the host players and
     /// relays use (`rtmp://HOST/app/stream`).
     pub domain: Option<String>,
-    /// Publishers must encrypt with this passphrase (10 to 79 characters). Default: none
+    /// Publishers must encrypt with this passphrase (10 to 79 bytes). Default: none
     /// (encrypted publishers are refused).
     pub passphrase: Option<String>,
     /// SRT receive latency (retransmission window). Default 120 ms.
@@ -401,7 +401,8 @@ fn srt_config(section: &SrtSection) -> anyhow::Result<SrtConfig> {
     if let Some(p) = &section.passphrase {
         anyhow::ensure!(
             baton_net::ingest::srt::PASSPHRASE_LEN.contains(&p.len()),
-            "srt.passphrase must have 10 to 79 characters"
+            "srt.passphrase must have 10 to 79 bytes (it has {})",
+            p.len()
         );
         srt.passphrase = Some(p.clone());
     }

@@ -69,7 +69,7 @@ pub struct SrtUrl {
     pub mode: SrtMode,
     /// Sent to the listener in the handshake (caller mode only).
     pub stream_id: Option<String>,
-    /// AES passphrase (10–79 characters); `None`: unencrypted.
+    /// AES passphrase (10–79 bytes); `None`: unencrypted.
     pub passphrase: Option<Passphrase>,
     /// `pbkeylen` (16, 24, 32; unspecified lets the peer choose, AES-128 by default).
     pub key_size: KeySize,
@@ -229,10 +229,11 @@ impl SrtUrl {
                     stream_id = Some(value.into_owned());
                 }
                 "passphrase" => {
-                    let n = value.chars().count();
-                    if !(10..=79).contains(&n) {
+                    // SRT (libsrt and srt-protocol alike) measures the passphrase in bytes.
+                    let n = value.len();
+                    if !crate::ingest::srt::PASSPHRASE_LEN.contains(&n) {
                         return Err(invalid(&format!(
-                            "the passphrase has {n} characters; SRT takes 10 to 79"
+                            "the passphrase has {n} bytes; SRT takes 10 to 79"
                         )));
                     }
                     passphrase = Some(

@@ -49,6 +49,14 @@ fn callers_listeners_and_their_options() {
         Some(Passphrase::try_from("a+b&c+d=1234".to_string()).unwrap())
     );
 
+    // SRT counts bytes: four three-byte characters are a 12-byte passphrase, as libsrt sees it.
+    let euro = "%E2%82%AC";
+    let u = parse(&format!("srt://h:9000?passphrase={}", euro.repeat(4)));
+    assert_eq!(
+        u.passphrase,
+        Some(Passphrase::try_from("€€€€".to_string()).unwrap())
+    );
+
     let u = parse("srt://:9000?mode=listener&passphrase=0123456789");
     assert_eq!(
         u.mode,
@@ -77,11 +85,16 @@ fn what_is_wrong_unsafe_or_unbuilt_is_refused_by_name() {
         ("srt://h:0", "port 0"),
         (
             "srt://h:9000?passphrase=short",
-            "has 5 characters; SRT takes 10 to 79",
+            "has 5 bytes; SRT takes 10 to 79",
         ),
         (
             &format!("srt://h:9000?passphrase={}", "x".repeat(80)),
-            "80 characters",
+            "80 bytes",
+        ),
+        (
+            // 27 characters, 81 bytes: too long for SRT.
+            &format!("srt://h:9000?passphrase={}", "%E2%82%AC".repeat(27)),
+            "81 bytes",
         ),
         (
             "srt://h:9000?pbkeylen=20&passphrase=0123456789",

@@ -68,7 +68,7 @@ pub struct SrtConfig {
     /// no host name, so set it to the host players use (`rtmp://HOST/app/stream`).
     pub domain: String,
     /// The passphrase callers must encrypt with (AES, key length as the caller chooses);
-    /// `None`: unencrypted only. 10 to 79 characters.
+    /// `None`: unencrypted only. 10 to 79 bytes (SRT counts bytes, not characters).
     pub passphrase: Option<String>,
     /// Receive latency (TSBPD): how long lost packets may be retransmitted.
     pub latency: Duration,
@@ -150,7 +150,7 @@ impl SrtIngestServer {
             .map_err(|_| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
-                    "the SRT passphrase must have 10 to 79 characters",
+                    "the SRT passphrase must have 10 to 79 bytes",
                 )
             })?;
         let config = Arc::new(config);
