@@ -40,7 +40,8 @@ use std::ops::Range;
 
 use crate::header::{BoxHeader, Children, Reader, find, require};
 use crate::movie::{
-    Codec, EditList, SkippedTrack, TrackKind, TrakMedia, parse_mvhd, parse_tkhd, parse_trak_media,
+    Codec, EditList, MoovBoxes, SkippedTrack, TrackKind, TrakMedia, parse_mvhd, parse_tkhd,
+    parse_trak_media,
 };
 use crate::sample::{FlvPrefix, Timing};
 use crate::{FourCc, MAX_MOOV_SIZE, Mp4Error};
@@ -110,31 +111,13 @@ impl InitSegment {
             kind: "moov",
             parent: "init segment",
         })?;
-        let mut mvhd = None;
-        let mut mvex = None;
-        let mut traks = Vec::new();
-        for child in Children::new(moov, "moov") {
-            let (kind, payload) = child?;
-            match &kind {
-                b"mvhd" => {
-                    mvhd.get_or_insert(payload);
-                }
-                b"mvex" => {
-                    mvex.get_or_insert(payload);
-                }
-                b"trak" if traks.len() < crate::MAX_TRACKS => traks.push(payload),
-                b"cmov" => return Err(Mp4Error::Compressed),
-                _ => {}
-            }
-        }
-        let movie_timescale = parse_mvhd(mvhd.ok_or(Mp4Error::Missing {
-            kind: "mvhd",
-            parent: "moov",
-        })?)?;
-        let mvex = mvex.ok_or(Mp4Error::Missing {
+        let boxes = MoovBoxes::parse(moov)?;
+        let movie_timescale = parse_mvhd(boxes.mvhd)?;
+        let mvex = boxes.mvex.ok_or(Mp4Error::Missing {
             kind: "mvex",
             parent: "moov",
         })?;
+        let traks = boxes.traks;
         let mut tracks: Vec<FragmentedTrack> = Vec::new();
         let mut skipped = Vec::new();
         for (i, trak) in traks.into_iter().enumerate() {

@@ -288,33 +288,12 @@ impl Movie {
         };
         let body = &moov[usize::from(header.header_len)..end];
 
-        let mut mvhd = None;
-        let mut traks = Vec::new();
-        for child in Children::new(body, "moov") {
-            let (kind, payload) = child?;
-            match &kind {
-                b"mvhd" => {
-                    mvhd.get_or_insert(payload);
-                }
-                b"trak" => {
-                    if traks.len() == MAX_TRACKS {
-                        return Err(Mp4Error::Limit {
-                            what: "trak count",
-                            value: MAX_TRACKS as u64 + 1,
-                            max: MAX_TRACKS as u64,
-                        });
-                    }
-                    traks.push(payload);
-                }
-                b"cmov" => return Err(Mp4Error::Compressed),
-                b"mvex" => return Err(Mp4Error::Fragmented),
-                _ => {}
-            }
+        let boxes = MoovBoxes::parse(body)?;
+        if boxes.mvex.is_some() {
+            return Err(Mp4Error::Fragmented);
         }
-        let timescale = parse_mvhd(mvhd.ok_or(Mp4Error::Missing {
-            kind: "mvhd",
-            parent: "moov",
-        })?)?;
+        let timescale = parse_mvhd(boxes.mvhd)?;
+        let traks = boxes.traks;
 
         let mut tracks: Vec<Track> = Vec::new();
         let mut skipped = Vec::new();
@@ -416,6 +395,52 @@ impl Track {
     /// AudioSpecificConfig`.
     pub fn flv_sequence_header(&self) -> Vec<u8> {
         self.codec.flv_sequence_header(&self.config)
+    }
+}
+
+/// The boxes of a `moov` body that both the progressive ([`Movie`]) and the fragmented
+/// (`fragment::InitSegment`) parses read: the first `mvhd` (required), the first `mvex` (each
+/// caller decides what one means) and every `trak`, at most [`MAX_TRACKS`] of them (more is a
+/// `Limit` error, never a silent cut). A compressed `cmov` is refused.
+pub(crate) struct MoovBoxes<'a> {
+    pub(crate) mvhd: &'a [u8],
+    pub(crate) mvex: Option<&'a [u8]>,
+    pub(crate) traks: Vec<&'a [u8]>,
+}
+
+impl<'a> MoovBoxes<'a> {
+    pub(crate) fn parse(body: &'a [u8]) -> Result<MoovBoxes<'a>, Mp4Error> {
+        let mut mvhd = None;
+        let mut mvex = None;
+        let mut traks = Vec::new();
+        for child in Children::new(body, "moov") {
+            let (kind, payload) = child?;
+            match &kind {
+                b"mvhd" => {
+                    mvhd.get_or_insert(payload);
+                }
+                b"mvex" => {
+                    mvex.get_or_insert(payload);
+                }
+                b"trak" => {
+                    if traks.len() == MAX_TRACKS {
+                        return Err(Mp4Error::Limit {
+                            what: "trak count",
+                            value: MAX_TRACKS as u64 + 1,
+                            max: MAX_TRACKS as u64,
+                        });
+                    }
+                    traks.push(payload);
+                }
+                b"cmov" => return Err(Mp4Error::Compressed),
+                _ => {}
+            }
+        }
+        let mvhd = mvhd.ok_or(Mp4Error::Missing {
+            kind: "mvhd",
+            parent: "moov",
+        })?;
+        Ok(MoovBoxes { mvhd, mvex, traks })
     }
 }
 

@@ -173,6 +173,23 @@ fn bad_fragments_are_named_errors() {
         Err(Mp4Error::Missing { kind: "mvex", .. })
     ));
     assert!(InitSegment::parse(&seg).is_err());
+    // More traks than MAX_TRACKS is a named limit, as for a progressive moov (never a silent
+    // cut): 257 empty traks appended inside the moov, its size patched.
+    let moov = init.windows(4).position(|w| w == b"moov").unwrap() - 4;
+    let size = u32::from_be_bytes(init[moov..moov + 4].try_into().unwrap()) as usize;
+    let mut many = init[..moov + size].to_vec();
+    for _ in 0..=baton_mp4::MAX_TRACKS {
+        many.extend_from_slice(&[0, 0, 0, 8, b't', b'r', b'a', b'k']);
+    }
+    let grown = (many.len() - moov) as u32;
+    many[moov..moov + 4].copy_from_slice(&grown.to_be_bytes());
+    assert!(matches!(
+        InitSegment::parse(&many),
+        Err(Mp4Error::Limit {
+            what: "trak count",
+            ..
+        })
+    ));
     // A trun claiming millions of samples.
     let mut big = seg.clone();
     let trun = big.windows(4).position(|w| w == b"trun").unwrap();
