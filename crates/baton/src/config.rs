@@ -250,7 +250,7 @@ impl Settings {
         Self::merge(file, overrides)
     }
 
-    fn merge(file: FileConfig, o: Overrides) -> anyhow::Result<Settings> {
+    pub(crate) fn merge(file: FileConfig, o: Overrides) -> anyhow::Result<Settings> {
         let mut ingest = IngestConfig::default();
         let i = &file.ingest;
         if let Some(v) = i.max_connections {

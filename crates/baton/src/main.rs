@@ -8,6 +8,8 @@
 mod admin;
 mod cli;
 mod config;
+#[cfg(test)]
+mod config_keys;
 mod credentials;
 mod datadir;
 mod duration;
