@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 
 use crate::credentials::{
     AccountConfig, ApiKeyConfig, CALLBACK_SECRET_LEN, CredentialsFile, DomainConfig, ROOT_ACCOUNT,
-    TokenConfig, random_string,
+    issue_token, random_string,
 };
 
 #[derive(Args, Debug)]
@@ -368,25 +368,10 @@ pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
                 "no account {account} (create it with `baton account create {account}`)"
             );
             let name = name.unwrap_or_else(|| format!("token-{}", random_string(8)));
-            anyhow::ensure!(
-                !name.is_empty() && !name.chars().any(char::is_control),
-                "a token name must be non-empty text"
-            );
-            anyhow::ensure!(
-                !c.tokens.iter().any(|t| t.name == name),
-                "a token named {name} exists (revoke it first, or pick another --name)"
-            );
-            let token = format!("btn_{}", random_string(40));
-            c.tokens.push(TokenConfig {
-                name: name.clone(),
-                account: account.clone(),
-                sha256: baton_api::common::signature::sha256_hex(token.as_bytes()),
-                created_at: baton_domain::time::rfc3339(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs() as i64),
-                ),
-            });
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let token = issue_token(&mut c, &account, &name, now)?;
             file.save(&c)?;
             eprintln!("token {name} for account {account} (shown once; keep it secret):");
             println!("{token}");

@@ -59,6 +59,20 @@ pub struct FileConfig {
     /// The HTTP listeners' connection caps and timeouts (control API, HTTP-FLV).
     #[serde(default)]
     pub http: HttpSection,
+    /// Log lines as `text` or `json` (one object per line). Default `text`; `--log-format`
+    /// and `BATON_LOG_FORMAT` win.
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, colored only on a terminal without `NO_COLOR`.
+    #[default]
+    Text,
+    /// One JSON object per line (timestamp, level, fields, target).
+    Json,
 }
 
 /// `[http]` keys: the control API's and the HTTP-FLV play listener's limits. Beyond a cap a
@@ -215,6 +229,13 @@ pub struct Overrides {
     pub media_dir: Option<PathBuf>,
 }
 
+/// The `log_format` of a config file, if it parses (tracing starts before `serve` reads the
+/// file for real and reports its errors).
+pub fn log_format_of(config_file: &Path) -> Option<LogFormat> {
+    let text = std::fs::read_to_string(config_file).ok()?;
+    toml::from_str::<FileConfig>(&text).ok()?.log_format
+}
+
 impl Settings {
     pub fn resolve(config_file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Settings> {
         let file = match config_file {
@@ -229,7 +250,7 @@ impl Settings {
         Self::merge(file, overrides)
     }
 
-    fn merge(file: FileConfig, o: Overrides) -> anyhow::Result<Settings> {
+    pub(crate) fn merge(file: FileConfig, o: Overrides) -> anyhow::Result<Settings> {
         let mut ingest = IngestConfig::default();
         let i = &file.ingest;
         if let Some(v) = i.max_connections {

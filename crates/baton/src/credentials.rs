@@ -543,6 +543,32 @@ impl KeyStore for LiveCredentials {
     }
 }
 
+/// Adds a new native-API bearer token of `account` named `name` to `credentials` and returns
+/// it: only its SHA-256 is kept, so this is the one moment it can be shown.
+pub fn issue_token(
+    credentials: &mut Credentials,
+    account: &str,
+    name: &str,
+    now_unix: i64,
+) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        !name.is_empty() && !name.chars().any(char::is_control),
+        "a token name must be non-empty text"
+    );
+    anyhow::ensure!(
+        !credentials.tokens.iter().any(|t| t.name == name),
+        "a token named {name} exists (revoke it first, or pick another --name)"
+    );
+    let token = format!("btn_{}", random_string(40));
+    credentials.tokens.push(TokenConfig {
+        name: name.to_string(),
+        account: account.to_string(),
+        sha256: baton_api::common::signature::sha256_hex(token.as_bytes()),
+        created_at: baton_domain::time::rfc3339(now_unix),
+    });
+    Ok(token)
+}
+
 pub fn random_string(len: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)

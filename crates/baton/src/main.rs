@@ -8,6 +8,8 @@
 mod admin;
 mod cli;
 mod config;
+#[cfg(test)]
+mod config_keys;
 mod credentials;
 mod datadir;
 mod duration;
@@ -16,22 +18,34 @@ mod limits;
 mod relay_cmd;
 mod serve;
 mod service;
+mod startup;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use crate::config::LogFormat;
+
+/// `0.1.0 (commit 1a2b3c4d5e6f, 2026-12-07)`: the version and the commit it was built from,
+/// with that commit's date (see `build.rs`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BATON_BUILD"), ")");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "baton",
-    version,
+    version = VERSION,
     about = "Self-hosted live-stream relay service"
 )]
 struct Cli {
     /// Log filter (tracing-subscriber EnvFilter syntax), e.g. `info`, `baton_net=debug`.
     #[arg(long, global = true, env = "BATON_LOG", default_value = "info")]
     log: String,
+    /// Log lines as text (colored only on a terminal, never with NO_COLOR set) or as one
+    /// JSON object per line [default: the config file's `log_format`, else text].
+    #[arg(long, global = true, env = "BATON_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,6 +78,12 @@ enum Command {
     Whoami(cli::WhoamiArgs),
 }
 
+/// Colored logs only for a person at a terminal, and never when `NO_COLOR` is set to anything
+/// (<https://no-color.org>).
+fn colors() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
@@ -79,10 +99,19 @@ fn main() -> ExitCode {
         eprintln!("baton: bad --log filter {:?}: {e}; using `info`", cli.log);
         EnvFilter::new("info")
     });
-    tracing_subscriber::fmt()
+    // `baton serve --config FILE` may name the format; a file that does not parse is
+    // reported by `serve` itself, with the default format.
+    let format = cli.log_format.unwrap_or_else(|| match &cli.command {
+        Command::Serve(args) => args.log_format().unwrap_or_default(),
+        _ => LogFormat::default(),
+    });
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(colors()).init(),
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

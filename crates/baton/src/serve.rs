@@ -29,8 +29,11 @@ use baton_relay::RelayPool;
 use baton_store_sqlite::SqliteStore;
 
 use crate::config::{Overrides, Settings};
-use crate::credentials::{DomainConfig, LiveCredentials};
+use crate::credentials::{
+    CredentialsFile, DomainConfig, LiveCredentials, ROOT_ACCOUNT, issue_token,
+};
 use crate::service::{ControlService, EngineService, StoreGroupService};
+use crate::startup::{Endpoints, FirstStart};
 
 /// How long shutdown waits for connections and relays to close.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -71,7 +74,17 @@ pub struct ServeArgs {
     access_key_secret: Option<String>,
 }
 
+impl ServeArgs {
+    /// The config file's `log_format`, if the file names one.
+    pub fn log_format(&self) -> Option<crate::config::LogFormat> {
+        self.config
+            .as_deref()
+            .and_then(crate::config::log_format_of)
+    }
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    info!(version = crate::VERSION, "baton starting");
     let settings = Settings::resolve(
         args.config.as_deref(),
         Overrides {
@@ -83,18 +96,42 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             media_dir: args.media_dir,
         },
     )?;
+    // A data dir with no task store (or the empty file an interrupted start left) has never
+    // been served: its first start shows the root credentials, once.
+    let first_start = std::fs::metadata(settings.data_dir.join(baton_store_sqlite::FILE_NAME))
+        .map_or(true, |m| m.len() == 0);
     // Stream keys and secrets live there: private, and tightened if an older install left
     // them readable.
     for path in crate::datadir::secure(&settings.data_dir)? {
         warn!(path = %path.display(), "permissions were too open; restricted to the owner");
     }
+    let mut first = if first_start {
+        Some(FirstStart {
+            access_key: None,
+            token: root_token(&settings.data_dir)?,
+            callback_secret: None,
+        })
+    } else {
+        None
+    };
     let env_key = args.access_key_id.zip(args.access_key_secret);
     let (credentials, generated) =
         LiveCredentials::open(settings.credentials.clone(), env_key, &settings.data_dir)?;
     let credentials = Arc::new(credentials);
-    if let Some(g) = generated {
-        // Printed once, when generated: the user needs the key to call the API, and each
-        // callback secret to check the account's callbacks.
+    if let Some(mut g) = generated {
+        // The first start shows them in its message; otherwise printed here, once, when
+        // generated: the user needs the key to call the API, and each callback secret to
+        // check the account's callbacks.
+        if let Some(first) = first.as_mut() {
+            first.access_key = g.key.take();
+            if let Some(i) = g
+                .callback_secrets
+                .iter()
+                .position(|(a, _)| a == ROOT_ACCOUNT)
+            {
+                first.callback_secret = Some(g.callback_secrets.remove(i).1);
+            }
+        }
         if let Some(key) = &g.key {
             eprintln!(
                 "baton: no API key was configured; generated one for account `root` (kept in {}):\n  AccessKeyId:     {}\n  AccessKeySecret: {}",
@@ -186,10 +223,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let api = TcpListener::bind(settings.api_listen)
         .await
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
+    let endpoints = Endpoints {
+        rtmp: ingest.local_addr().context("the RTMP listener's address")?,
+        play: play
+            .local_addr()
+            .context("the HTTP-FLV listener's address")?,
+        srt: srt.as_ref().map(SrtIngestServer::local_addr),
+        api: api.local_addr().context("the control API's address")?,
+    };
 
     let mut engine_config = settings.engine.clone();
     // Tasks may not reach Baton's own API (as bound: the port may have been 0).
-    let api_addr = api.local_addr().context("the control API's address")?;
+    let api_addr = endpoints.api;
     engine_config.egress = Arc::new(crate::egress::with_api_listener(
         (*engine_config.egress).clone(),
         api_addr,
@@ -268,6 +313,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir = %settings.data_dir.display(),
         "baton is ready"
     );
+    eprint!(
+        "{}",
+        crate::startup::message(
+            crate::VERSION,
+            &settings.data_dir,
+            &endpoints,
+            first.as_ref()
+        )
+    );
 
     shutdown_signal().await;
     info!("shutting down");
@@ -282,6 +336,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         warn!(deadline = ?SHUTDOWN_DEADLINE, "some connections did not close in time");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Issues the root token of a first start into the data dir's credentials file.
+fn root_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let file = CredentialsFile::in_dir(data_dir);
+    let mut credentials = file.load()?;
+    let mut name = "root-first-start".to_string();
+    if credentials.tokens.iter().any(|t| t.name == name) {
+        name = format!("root-first-start-{}", crate::credentials::random_string(6));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let token = issue_token(&mut credentials, ROOT_ACCOUNT, &name, now)?;
+    file.save(&credentials)?;
+    Ok(token)
 }
 
 /// This node's ingest as tasks' sources name it: loopback, the listeners' own addresses and
