@@ -65,10 +65,10 @@ pub struct ApiArgs {
 
 /// One key: its id, secret and its account's task.
 #[derive(Clone, Debug)]
-struct Key {
-    id: String,
-    secret: String,
-    task: String,
+pub(crate) struct Key {
+    pub(crate) id: String,
+    pub(crate) secret: String,
+    pub(crate) task: String,
 }
 
 /// Counters shared by the connections.
@@ -391,7 +391,7 @@ async fn probe_task_writes(
 }
 
 /// The query of a signed RPC v1 request: `params`, the common parameters, `Signature`.
-fn signed_query(key: &Key, params: &[(&str, String)], nonce: &str) -> String {
+pub(crate) fn signed_query(key: &Key, params: &[(&str, String)], nonce: &str) -> String {
     let timestamp = format_utc(unix_now());
     let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     pairs.extend([
@@ -408,21 +408,21 @@ fn signed_query(key: &Key, params: &[(&str, String)], nonce: &str) -> String {
     format!("{canonical}&Signature={}", pct(&signature))
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A keep-alive HTTP/1.1 connection, one request at a time.
-struct Http {
+pub(crate) struct Http {
     stream: TcpStream,
     host: String,
     buf: Vec<u8>,
 }
 
 impl Http {
-    async fn connect(addr: SocketAddr) -> Result<Http> {
+    pub(crate) async fn connect(addr: SocketAddr) -> Result<Http> {
         let stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
@@ -435,12 +435,12 @@ impl Http {
     }
 
     /// `GET /?query`: status and body.
-    async fn get(&mut self, query: &str) -> Result<(u16, String)> {
+    pub(crate) async fn get(&mut self, query: &str) -> Result<(u16, String)> {
         let request = format!("GET /?{query} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
         self.exchange(request).await
     }
 
-    async fn exchange(&mut self, request: String) -> Result<(u16, String)> {
+    pub(crate) async fn exchange(&mut self, request: String) -> Result<(u16, String)> {
         self.stream.write_all(request.as_bytes()).await?;
         self.buf.clear();
         let head_end = loop {
@@ -585,7 +585,7 @@ impl Drop for Server {
     }
 }
 
-fn spawn(argv: &[String], dir: &Path, log: &str) -> Result<Child> {
+pub(crate) fn spawn(argv: &[String], dir: &Path, log: &str) -> Result<Child> {
     let err = std::fs::File::create(dir.join(format!("{log}.log")))?;
     Command::new(&argv[0])
         .args(&argv[1..])

@@ -21,6 +21,7 @@ mod ledger;
 mod measure;
 mod procstat;
 mod report;
+mod scrape;
 mod sink;
 mod sources;
 mod sut;
@@ -65,6 +66,8 @@ enum Command {
     /// Signed API throughput: `baton serve` with many keys, signed Describes as fast as it
     /// answers; exit status 1 on any 503 or connection error.
     Api(api::ApiArgs),
+    /// What a Prometheus scrape of /metrics costs `baton serve` with N forwarding relays.
+    Scrape(scrape::ScrapeArgs),
     /// The Baton system under test (started by `run`).
     #[command(hide = true)]
     Host(host::HostArgs),
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
         Command::Run(args) => block_on(run(args)),
         Command::Smoke(args) => block_on(smoke(args)),
         Command::Api(args) => block_on(api::run(args)),
+        Command::Scrape(args) => block_on(scrape::run(args)),
         Command::Sources(args) => block_on(sources::run(args)),
     };
     match result {
