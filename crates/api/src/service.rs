@@ -264,6 +264,10 @@ pub struct PublisherView {
     pub fps: f64,
     /// Input bits per second (all tracks) over the last 1–2 s.
     pub bitrate_in_bps: u64,
+    /// The video track's share of it.
+    pub video_bitrate_bps: u64,
+    /// The audio track's share of it.
+    pub audio_bitrate_bps: u64,
 }
 
 /// A publish's video track, from its sequence header.

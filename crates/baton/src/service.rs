@@ -250,6 +250,8 @@ fn live_view(s: LiveStream) -> LiveStreamView {
         }),
         fps: p.fps,
         bitrate_in_bps: p.bitrate_bps,
+        video_bitrate_bps: p.video_bitrate_bps,
+        audio_bitrate_bps: p.audio_bitrate_bps,
     });
     LiveStreamView {
         path: s.path,

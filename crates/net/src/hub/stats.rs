@@ -69,6 +69,10 @@ pub struct PublishInfo {
     pub fps: f64,
     /// Payload bits per second in (audio, video and data tag bodies) over the last 1–2 s.
     pub bitrate_bps: u64,
+    /// The video tag bodies' share of it.
+    pub video_bitrate_bps: u64,
+    /// The audio tag bodies' share of it.
+    pub audio_bitrate_bps: u64,
 }
 
 /// The counters of one publish, kept in the stream's state.
@@ -98,9 +102,7 @@ impl PublishStats {
 
     /// Counts one frame; describes the track again when its sequence header changed.
     pub(super) fn record(&mut self, frame: &Frame, now: Instant) {
-        let video_frame = frame.is_video() && !frame.config;
-        self.rate
-            .record(now, frame.payload.len() as u64, video_frame);
+        self.rate.record(now, frame);
         if frame.is_video() {
             if describe_again(&mut self.video_header, self.video.is_some(), frame) {
                 self.video = video_params(&frame.payload);
@@ -113,14 +115,16 @@ impl PublishStats {
     }
 
     pub(super) fn info(&self, now: Instant) -> PublishInfo {
-        let (bitrate_bps, fps) = self.rate.rates(now);
+        let rates = self.rate.rates(now);
         PublishInfo {
             origin: self.origin,
             uptime: now.saturating_duration_since(self.started),
             video: self.video.clone(),
             audio: self.audio.clone(),
-            fps,
-            bitrate_bps,
+            fps: rates.fps,
+            bitrate_bps: rates.bps,
+            video_bitrate_bps: rates.video_bps,
+            audio_bitrate_bps: rates.audio_bps,
         }
     }
 }
@@ -145,14 +149,28 @@ struct Bucket {
     /// Seconds since the window's origin; `u64::MAX` for a bucket never used.
     second: u64,
     bytes: u64,
+    video_bytes: u64,
+    audio_bytes: u64,
+    /// Coded video frames (sequence headers not counted).
     video_frames: u64,
 }
 
 const EMPTY: Bucket = Bucket {
     second: u64::MAX,
     bytes: 0,
+    video_bytes: 0,
+    audio_bytes: 0,
     video_frames: 0,
 };
+
+/// A reading of a [`RateWindow`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rates {
+    bps: u64,
+    video_bps: u64,
+    audio_bps: u64,
+    fps: f64,
+}
 
 /// Input over the current and the previous second (see the module documentation).
 #[derive(Debug)]
@@ -169,34 +187,50 @@ impl RateWindow {
         }
     }
 
-    fn record(&mut self, now: Instant, bytes: u64, video_frame: bool) {
+    fn record(&mut self, now: Instant, frame: &Frame) {
+        let bytes = frame.payload.len() as u64;
         let second = now.saturating_duration_since(self.origin).as_secs();
         let bucket = &mut self.buckets[(second % 2) as usize];
         if bucket.second != second {
             *bucket = Bucket { second, ..EMPTY };
         }
         bucket.bytes += bytes;
-        bucket.video_frames += u64::from(video_frame);
+        if frame.is_video() {
+            bucket.video_bytes += bytes;
+            bucket.video_frames += u64::from(!frame.config);
+        } else if frame.is_audio() {
+            bucket.audio_bytes += bytes;
+        }
     }
 
     /// Bits per second and video frames per second since the start of the previous second.
     /// The span is at least one second, so the first second of a publish reads low rather
     /// than wildly high (a keyframe over a few milliseconds).
-    fn rates(&self, now: Instant) -> (u64, f64) {
+    fn rates(&self, now: Instant) -> Rates {
         let elapsed = now.saturating_duration_since(self.origin);
         let second = elapsed.as_secs();
         let window_start = Duration::from_secs(second.saturating_sub(1));
         let span = (elapsed - window_start)
             .max(Duration::from_secs(1))
             .as_secs_f64();
-        let (bytes, frames) = self
+        let mut sum = EMPTY;
+        for b in self
             .buckets
             .iter()
             .filter(|b| b.second <= second && b.second + 1 >= second)
-            .fold((0, 0), |(bytes, frames), b| {
-                (bytes + b.bytes, frames + b.video_frames)
-            });
-        ((bytes as f64 * 8.0 / span) as u64, frames as f64 / span)
+        {
+            sum.bytes += b.bytes;
+            sum.video_bytes += b.video_bytes;
+            sum.audio_bytes += b.audio_bytes;
+            sum.video_frames += b.video_frames;
+        }
+        let bps = |bytes: u64| (bytes as f64 * 8.0 / span) as u64;
+        Rates {
+            bps: bps(sum.bytes),
+            video_bps: bps(sum.video_bytes),
+            audio_bps: bps(sum.audio_bytes),
+            fps: sum.video_frames as f64 / span,
+        }
     }
 }
 
@@ -226,6 +260,8 @@ mod tests {
             "{}",
             info.bitrate_bps
         );
+        assert_eq!(info.video_bitrate_bps, info.bitrate_bps);
+        assert_eq!(info.audio_bitrate_bps, 0);
         assert_eq!(info.uptime, Duration::from_secs(3));
         // Silence: within two seconds the old rate is gone.
         tokio::time::advance(Duration::from_secs(2)).await;
