@@ -61,7 +61,7 @@ def hd_clip(tmp_path_factory) -> Path:
     argv = FFMPEG + ["-loglevel", "error", "-y"]
     argv += ["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"]
     argv += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
-    argv += ["-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high"]
+    argv += ["-t", "4", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]
     argv += ["-pix_fmt", "yuv420p", "-g", "25", "-b:v", "1500k", "-c:a", "aac", "-b:a", "96k"]
     argv += ["-ac", "2", "-f", "flv", str(path)]
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, timeout=120)
