@@ -16,6 +16,9 @@ use support::{
 
 const ONLINE: &str = "DescribeLiveStreamsOnlineList";
 
+/// Request parameters.
+type Params<'a> = [(&'a str, &'a str)];
+
 fn stream(domain: &str, app: &str, name: &str, protocol: Option<&'static str>) -> LiveStreamView {
     LiveStreamView {
         path: StreamPath::new(domain, app, name),
@@ -131,7 +134,7 @@ async fn publishing_streams_of_the_domain_as_the_sdk_model_reads_them() {
 #[tokio::test]
 async fn filters_only_stream_and_pages() {
     let h = harness();
-    let cases: [(&[(&str, &str)], &[&str]); 7] = [
+    let cases: [(&Params, &[&str]); 7] = [
         (&[("StreamName", "cam")], &["live/cam", "live/cam2"]),
         (&[("StreamName", "am2")], &["live/cam2"]),
         (
@@ -177,7 +180,7 @@ async fn filters_only_stream_and_pages() {
 #[tokio::test]
 async fn parameters_are_validated_with_the_providers_codes() {
     let h = harness();
-    let cases: [(&[(&str, &str)], &str, &str); 9] = [
+    let cases: [(&Params, &str, &str); 9] = [
         (&[], "MissingDomainName", ""),
         (&[("DomainName", "a/b")], "InvalidParameter", "DomainName"),
         (
