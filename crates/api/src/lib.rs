@@ -34,8 +34,8 @@ pub use common::time::{ManualClock, SystemClock, WallClock};
 pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS, DEFAULT_REPLAY_SHARE};
 pub use error::ApiError;
 pub use service::{
-    GroupError, GroupService, RelayPhase, RelayView, ServiceError, SrtView, StreamError,
-    StreamService, TaskService,
+    AudioView, GroupError, GroupService, LiveStreamView, PublisherView, RelayPhase, RelayView,
+    ServiceError, SrtView, StreamError, StreamService, TaskService, VideoView,
 };
 
 /// The services the API calls.

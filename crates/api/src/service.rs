@@ -224,6 +224,73 @@ pub trait StreamService: Send + Sync + 'static {
         domain: &str,
         page: Page,
     ) -> BoxFuture<'_, Result<BlockList, StreamError>>;
+    /// The live streams `account` may see — published or played now on ingest domains it owns;
+    /// the operator's root account sees every stream — sorted by domain, app and stream.
+    fn live(&self, account: &AccountId) -> Vec<LiveStreamView>;
+}
+
+/// One stream being published or played now, as "what is live" shows it (native
+/// `/v1/streams`, Alibaba DescribeLiveStreamsOnlineList). Codec names are Baton's own
+/// (`h264`, `aac`...); each dialect spells them its way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveStreamView {
+    pub path: StreamPath,
+    /// The current publish, `None` when only players are attached.
+    pub publisher: Option<PublisherView>,
+    pub players: u64,
+    /// What a new player receives at once (metadata and sequence headers included).
+    pub gop_cache_frames: u64,
+    pub gop_cache_bytes: u64,
+    /// Frames received from publishers of this stream (since it appeared).
+    pub frames_in: u64,
+    /// Frames players lost to the drop-to-keyframe policy.
+    pub frames_dropped: u64,
+    /// When the stream may be published again, if it is forbidden now.
+    pub forbidden_until: Option<UnixTime>,
+}
+
+/// A stream's current publish.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublisherView {
+    /// `"rtmp"` or `"srt"`; `None` for a publisher inside the server.
+    pub protocol: Option<&'static str>,
+    /// The publisher's address.
+    pub remote: Option<std::net::SocketAddr>,
+    pub started_at: UnixTime,
+    pub uptime_seconds: f64,
+    pub video: Option<VideoView>,
+    pub audio: Option<AudioView>,
+    /// Video frames per second over the last 1–2 s.
+    pub fps: f64,
+    /// Input bits per second (all tracks) over the last 1–2 s.
+    pub bitrate_in_bps: u64,
+    /// The video track's share of it.
+    pub video_bitrate_bps: u64,
+    /// The audio track's share of it.
+    pub audio_bitrate_bps: u64,
+}
+
+/// A publish's video track, from its sequence header.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoView {
+    /// `h264`, `hevc`, `av1`, `vp9`... or `unknown`.
+    pub codec: &'static str,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub profile: Option<String>,
+    pub level: Option<String>,
+    /// The frame rate the parameter sets declare, if they do.
+    pub declared_fps: Option<f64>,
+}
+
+/// A publish's audio track, from its sequence header (or legacy flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AudioView {
+    /// `aac`, `mp3`, `opus`... or `unknown`.
+    pub codec: &'static str,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u8>,
+    pub profile: Option<String>,
 }
 
 /// Task groups (Volcengine's pull-to-push groups) on behalf of an account. Changes are

@@ -16,7 +16,8 @@ use futures_util::future::BoxFuture;
 
 use crate::common::time::WallClock;
 use crate::service::{
-    GroupError, GroupService, RelayView, ServiceError, StreamError, StreamService, TaskService,
+    GroupError, GroupService, LiveStreamView, RelayView, ServiceError, StreamError, StreamService,
+    TaskService,
 };
 
 /// Tasks in memory, in creation order.
@@ -461,6 +462,8 @@ struct StreamState {
     /// Every block, active or expired (a forbid again replaces it).
     blocks: BTreeMap<(AccountId, StreamPath), Block>,
     kicks: Vec<StreamPath>,
+    /// What [`StreamService::live`] shows (owners' domains filter it).
+    live: Vec<LiveStreamView>,
 }
 
 impl MemoryStreamService {
@@ -496,6 +499,12 @@ impl MemoryStreamService {
             .filter(|b| &b.account == account && b.is_active(now))
             .cloned()
             .collect()
+    }
+
+    /// Sets the live streams (in any order; their `forbidden_until` is filled in from the
+    /// blocks when listed).
+    pub fn set_live(&self, streams: Vec<LiveStreamView>) {
+        self.lock().live = streams;
     }
 
     /// The streams whose publisher a forbid disconnected, in call order.
@@ -553,6 +562,26 @@ impl MemoryStreamService {
 }
 
 impl StreamService for MemoryStreamService {
+    fn live(&self, account: &AccountId) -> Vec<LiveStreamView> {
+        let now = self.clock.now();
+        let state = self.lock();
+        let mut out: Vec<LiveStreamView> = state
+            .live
+            .iter()
+            .filter(|s| self.owned(account, &s.path.domain).is_ok())
+            .map(|s| LiveStreamView {
+                forbidden_until: state
+                    .blocks
+                    .values()
+                    .find(|b| b.path == s.path && b.is_active(now))
+                    .map(|b| b.resume_at),
+                ..s.clone()
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
     fn domain_owner(&self, domain: &str) -> Option<AccountId> {
         self.owners.get(&domain.to_ascii_lowercase()).cloned()
     }

@@ -767,6 +767,9 @@ async fn resource_policies() {
 struct Failing(StreamError);
 
 impl StreamService for Failing {
+    fn live(&self, _: &AccountId) -> Vec<baton_api::LiveStreamView> {
+        Vec::new()
+    }
     fn domain_owner(&self, _: &str) -> Option<AccountId> {
         None
     }

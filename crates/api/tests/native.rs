@@ -5,9 +5,11 @@
 mod support;
 
 use axum::http::{Method, StatusCode};
+use baton_api::{AudioView, LiveStreamView, PublisherView, VideoView};
+use baton_domain::StreamPath;
 use baton_domain::time::rfc3339;
 use serde_json::{Value, json};
-use support::{CAPTURE_TIME, DOMAIN, Harness, Sig, TOKEN, TOKEN_B};
+use support::{CAPTURE_TIME, DOMAIN, DOMAIN_2, DOMAIN_B, Harness, Sig, TOKEN, TOKEN_B};
 
 const T: Option<&str> = Some(TOKEN);
 
@@ -46,6 +48,7 @@ async fn the_openapi_document_is_served_and_names_every_route() {
         "/v1/groups/{name}",
         "/v1/blocks",
         "/v1/blocks/{domain}/{app}/{stream}",
+        "/v1/streams",
         "/v1/streams/{domain}/{app}/{stream}/kick",
     ];
     let mut sorted = paths.clone();
@@ -740,5 +743,126 @@ async fn the_openapi_document_names_every_relay_and_event_state() {
     assert_eq!(
         names(&schemas["Event"]["properties"]["state"]["enum"]),
         events
+    );
+}
+
+fn live_stream(domain: &str, app: &str, stream: &str, publishing: bool) -> LiveStreamView {
+    LiveStreamView {
+        path: StreamPath::new(domain, app, stream),
+        publisher: publishing.then(|| PublisherView {
+            protocol: Some("rtmp"),
+            remote: Some("192.0.2.10:50000".parse().unwrap()),
+            started_at: CAPTURE_TIME - 90,
+            uptime_seconds: 90.25,
+            video: Some(VideoView {
+                codec: "h264",
+                width: Some(1280),
+                height: Some(720),
+                profile: Some("High".into()),
+                level: Some("3.1".into()),
+                declared_fps: None,
+            }),
+            audio: Some(AudioView {
+                codec: "aac",
+                sample_rate: Some(44100),
+                channels: Some(2),
+                profile: Some("LC".into()),
+            }),
+            fps: 29.971,
+            bitrate_in_bps: 2_500_000,
+            video_bitrate_bps: 2_372_000,
+            audio_bitrate_bps: 128_000,
+        }),
+        players: 2,
+        gop_cache_frames: 64,
+        gop_cache_bytes: 700_000,
+        frames_in: 9_000,
+        frames_dropped: 3,
+        forbidden_until: None,
+    }
+}
+
+#[tokio::test]
+async fn live_streams_are_listed_for_their_domains_owner_with_filters() {
+    let h = Harness::new();
+    h.streams.set_live(vec![
+        live_stream(DOMAIN_2, "live", "b", true),
+        live_stream(DOMAIN, "live", "a", true),
+        live_stream(DOMAIN, "other", "watched", false),
+        live_stream(DOMAIN_B, "live", "theirs", true),
+    ]);
+    let (status, _, body) = h.native(Method::GET, "/v1/streams", T, &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["items"].as_array().unwrap();
+    let names: Vec<&str> = items
+        .iter()
+        .map(|i| i["stream"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["a", "watched", "b"],
+        "sorted, and only the caller's domains"
+    );
+    assert_eq!(
+        items[0],
+        json!({
+            "domain": DOMAIN, "app": "live", "stream": "a", "publishing": true,
+            "protocol": "rtmp", "publisher_addr": "192.0.2.10:50000",
+            "started_at": rfc3339(CAPTURE_TIME - 90), "uptime_seconds": 90.25,
+            "video": {"codec": "H.264", "width": 1280, "height": 720, "profile": "High",
+                      "level": "3.1", "fps": 29.97},
+            "audio": {"codec": "AAC", "sample_rate": 44100, "channels": 2, "profile": "LC"},
+            "bitrate_in_bps": 2_500_000, "video_bitrate_bps": 2_372_000,
+            "audio_bitrate_bps": 128_000, "players": 2, "gop_cache_frames": 64,
+            "gop_cache_bytes": 700_000, "frames_in": 9_000, "frames_dropped": 3,
+            "forbidden": false, "forbidden_until": null,
+        })
+    );
+    let watched = &items[1];
+    assert_eq!(
+        (
+            &watched["publishing"],
+            &watched["protocol"],
+            &watched["video"],
+            &watched["bitrate_in_bps"]
+        ),
+        (&json!(false), &json!(null), &json!(null), &json!(0))
+    );
+    // Filters, and a forbidden stream says until when.
+    let until = rfc3339(CAPTURE_TIME + 3600);
+    let (status, _, _) = h
+        .native(
+            Method::PUT,
+            &format!("/v1/blocks/{DOMAIN}/live/a"),
+            T,
+            &[],
+            Some(json!({"resume_at": until})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, body) = h
+        .native(
+            Method::GET,
+            &format!("/v1/streams?domain={}&app=live", DOMAIN.to_uppercase()),
+            T,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["items"][0]["forbidden"], true);
+    assert_eq!(body["items"][0]["forbidden_until"], until);
+    // The other account sees its own stream only; a bad filter is a 400.
+    let (_, _, body) = h
+        .native(Method::GET, "/v1/streams", Some(TOKEN_B), &[], None)
+        .await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(body["items"][0]["stream"], "theirs");
+    let (status, _, body) = h
+        .native(Method::GET, "/v1/streams?domain=a%2Fb", T, &[], None)
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("domain"))
     );
 }

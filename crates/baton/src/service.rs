@@ -4,18 +4,20 @@
 use std::sync::Arc;
 
 use baton_api::{
-    GroupError, GroupService, RelayPhase, RelayView, ServiceError, SrtView, StreamError,
-    StreamService, TaskService, WallClock,
+    AudioView, GroupError, GroupService, LiveStreamView, PublisherView, RelayPhase, RelayView,
+    ServiceError, SrtView, StreamError, StreamService, TaskService, VideoView, WallClock,
 };
 use baton_domain::{
     AccountId, AppSelector, BlockList, BlockQuery, Command, CreateGroup, DeleteGroup, EventRecord,
     GroupList, GroupStatus, GroupStore, ListFilter, Page, StoreError, StreamPath, Tag, Task,
     TaskGroup, TaskId, TaskPatch, TaskSpec, UnixTime,
 };
-use baton_engine::{ControlError, Engine, EngineError, StreamControl};
+use baton_engine::{ControlError, Engine, EngineError, LiveStream, StreamControl};
 use baton_relay::RelayState;
 use futures_util::future::BoxFuture;
 use tracing::error;
+
+use crate::credentials::ROOT_ACCOUNT;
 
 /// [`TaskService`] over the [`Engine`].
 #[derive(Debug, Clone)]
@@ -225,7 +227,45 @@ impl TaskService for EngineService {
     }
 }
 
-/// [`StreamService`] over [`StreamControl`].
+/// The API's view of one of the engine's live streams.
+fn live_view(s: LiveStream) -> LiveStreamView {
+    let publisher = s.info.publish.map(|p| PublisherView {
+        protocol: p.origin.map(|o| o.protocol.as_str()),
+        remote: p.origin.map(|o| o.remote),
+        started_at: s.started_at.unwrap_or_default(),
+        uptime_seconds: p.uptime.as_secs_f64(),
+        video: p.video.map(|v| VideoView {
+            codec: v.codec,
+            width: v.width,
+            height: v.height,
+            profile: v.profile,
+            level: v.level,
+            declared_fps: v.frame_rate,
+        }),
+        audio: p.audio.map(|a| AudioView {
+            codec: a.codec,
+            sample_rate: a.sample_rate,
+            channels: a.channels,
+            profile: a.profile,
+        }),
+        fps: p.fps,
+        bitrate_in_bps: p.bitrate_bps,
+        video_bitrate_bps: p.video_bitrate_bps,
+        audio_bitrate_bps: p.audio_bitrate_bps,
+    });
+    LiveStreamView {
+        path: s.path,
+        publisher,
+        players: s.info.subscribers as u64,
+        gop_cache_frames: s.info.gop_cache_frames as u64,
+        gop_cache_bytes: s.info.gop_cache_bytes as u64,
+        frames_in: s.info.frames_in,
+        frames_dropped: s.info.frames_dropped,
+        forbidden_until: s.forbidden_until,
+    }
+}
+
+/// [`StreamService`] over [`StreamControl`]. The root account sees every live stream.
 #[derive(Debug, Clone)]
 pub struct ControlService(pub StreamControl);
 
@@ -242,6 +282,11 @@ fn stream_error(e: ControlError) -> StreamError {
 }
 
 impl StreamService for ControlService {
+    fn live(&self, account: &AccountId) -> Vec<LiveStreamView> {
+        let viewer = (account.0 != ROOT_ACCOUNT).then_some(account);
+        self.0.live(viewer).into_iter().map(live_view).collect()
+    }
+
     fn domain_owner(&self, domain: &str) -> Option<AccountId> {
         self.0.domain_owner(domain)
     }

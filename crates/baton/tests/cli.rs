@@ -165,6 +165,7 @@ struct Server {
     process: Guard,
     api: String,
     rtmp_port: u16,
+    play_port: u16,
     token: String,
     home: PathBuf,
     log: PathBuf,
@@ -248,6 +249,7 @@ impl Server {
                     process,
                     api: format!("http://{api}"),
                     rtmp_port,
+                    play_port,
                     token,
                     home,
                     log,
@@ -639,7 +641,57 @@ fn forbid_blocklist_resume_kick() {
 }
 
 #[test]
+fn stream_list_shows_a_waiting_player() {
+    let s = Server::start();
+    let empty = s.cli(&["stream", "list", "--json"]).ok().json();
+    assert_eq!(empty, serde_json::json!([]));
+    assert!(
+        s.cli(&["stream", "list"])
+            .ok()
+            .stdout
+            .contains("no live streams")
+    );
+    // An HTTP-FLV player of a stream nobody publishes yet waits for it (10 s): the stream is
+    // live with one player and no publisher.
+    let mut player = TcpStream::connect(("127.0.0.1", s.play_port)).unwrap();
+    player
+        .write_all(b"GET /live/cli-watched.flv HTTP/1.1\r\nHost: live.example.com\r\n\r\n")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let listed = loop {
+        let listed = s.cli(&["stream", "list", "--json"]).ok().json();
+        if listed.as_array().is_some_and(|a| !a.is_empty()) || Instant::now() > deadline {
+            break listed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let item = &listed[0];
+    assert_eq!(
+        (&item["domain"], &item["app"], &item["stream"]),
+        (
+            &"live.example.com".into(),
+            &"live".into(),
+            &"cli-watched".into()
+        ),
+        "{listed}"
+    );
+    assert_eq!(item["publishing"], false);
+    assert_eq!(item["players"], 1);
+    assert_eq!(item["protocol"], Value::Null);
+    let filtered = s
+        .cli(&["stream", "list", "--json", "--app", "other"])
+        .ok()
+        .json();
+    assert_eq!(filtered, serde_json::json!([]));
+    let table = s.cli(&["stream", "list"]).ok().stdout;
+    assert!(
+        table.starts_with("STREAM") && table.contains("live.example.com/live/cli-watched"),
+        "{table}"
+    );
+    drop(player);
+}
 
+#[test]
 fn groups() {
     let s = Server::start();
     let group = s

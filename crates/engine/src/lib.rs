@@ -16,4 +16,4 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use engine::{
     CallbackKeys, Engine, EngineConfig, EngineError, LocalIngest, LocalLauncher, RelayLauncher,
 };
-pub use streams::{ControlError, DomainDirectory, StreamControl, StreamControlConfig};
+pub use streams::{ControlError, DomainDirectory, LiveStream, StreamControl, StreamControlConfig};

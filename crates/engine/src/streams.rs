@@ -18,7 +18,7 @@ use baton_domain::{
     AccountId, AppSelector, AuthError, Block, BlockList, BlockQuery, BlockStore, Page, PublishAuth,
     PutBlock, StoreError, StreamPath, UnixTime,
 };
-use baton_net::hub::{StreamHub, StreamKey};
+use baton_net::hub::{StreamHub, StreamInfo, StreamKey};
 use baton_net::ingest::{Decision, IngestPolicy, StreamRequest, query_param};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -67,6 +67,19 @@ pub enum ControlError {
     ResumeTimeInPast,
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+}
+
+/// One stream of the hub, as [`StreamControl::live`] shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveStream {
+    /// The stream's key, its domain lower-cased.
+    pub path: StreamPath,
+    /// When the current publish started (wall clock, whole seconds), if one is on.
+    pub started_at: Option<UnixTime>,
+    /// When the stream may be published again, if it is forbidden now.
+    pub forbidden_until: Option<UnixTime>,
+    /// The hub's snapshot: publish origin, codecs, rates, players, GOP cache, counters.
+    pub info: StreamInfo,
 }
 
 /// Ingest control. Cheap to clone.
@@ -271,12 +284,43 @@ impl StreamControl {
             .await?)
     }
 
-    /// When `path` may be published again, if it is forbidden now.
+    /// The hub's streams `viewer` may see — those on ingest domains it owns; `None` is the
+    /// operator's view, every stream — sorted by key, each with when it started and whether it
+    /// is forbidden now.
+    pub fn live(&self, viewer: Option<&AccountId>) -> Vec<LiveStream> {
+        let now = self.inner.clock.now();
+        self.inner
+            .hub
+            .list()
+            .into_iter()
+            .filter_map(|info| {
+                let path = StreamPath::new(&info.key.domain, &info.key.app, &info.key.stream);
+                if let Some(viewer) = viewer
+                    && self.inner.directory.owner(&path.domain).as_ref() != Some(viewer)
+                {
+                    return None;
+                }
+                let started_at = info.publish.as_ref().map(|p| {
+                    now - i64::try_from(p.uptime.as_secs())
+                        .unwrap_or(i64::MAX)
+                        .min(now)
+                });
+                Some(LiveStream {
+                    forbidden_until: self.blocked_until(&path),
+                    path,
+                    started_at,
+                    info,
+                })
+            })
+            .collect()
+    }
+
     /// The account that owns ingest domain `domain` (any case), if any.
     pub fn domain_owner(&self, domain: &str) -> Option<AccountId> {
         self.inner.directory.owner(&domain.to_ascii_lowercase())
     }
 
+    /// When `path` may be published again, if it is forbidden now.
     pub fn blocked_until(&self, path: &StreamPath) -> Option<UnixTime> {
         let now = self.inner.clock.now();
         self.index()

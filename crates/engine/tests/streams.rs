@@ -465,3 +465,39 @@ async fn signed_publish_urls() {
     tokio::time::sleep(Duration::from_secs(61)).await;
     assert!(n.publish(&url(&fresh), 1).await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn live_shows_the_owners_streams_with_origin_codecs_and_rates_until_they_end() {
+    let n = node().await;
+    let publisher = n.publishing("s").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let live = n.control.live(Some(&acme()));
+    assert_eq!(live.len(), 1, "{live:?}");
+    let s = &live[0];
+    assert_eq!(s.path, path("s"));
+    let publish = s.info.publish.as_ref().unwrap();
+    let origin = publish.origin.unwrap();
+    assert_eq!(origin.protocol.as_str(), "rtmp");
+    assert!(s.started_at.unwrap() >= T0 && s.started_at.unwrap() <= n.clock.now() - 2);
+    assert_eq!(publish.video.as_ref().unwrap().codec, "h264");
+    let audio = publish.audio.as_ref().unwrap();
+    assert_eq!((audio.codec, audio.sample_rate), ("aac", Some(44100)));
+    assert!((publish.fps - 30.0).abs() < 2.0, "{}", publish.fps);
+    assert!(publish.bitrate_bps > 0);
+    assert_eq!(s.forbidden_until, None);
+    // Another account sees nothing; the operator sees everything.
+    assert!(n.control.live(Some(&AccountId("other".into()))).is_empty());
+    assert_eq!(n.control.live(None).len(), 1);
+    // A forbidden stream says until when, and its publish is gone.
+    n.control
+        .forbid(&acme(), path("s"), Some(T0 + 3600), false)
+        .await
+        .unwrap();
+    let _ = publisher.await;
+    assert!(n.control.live(None).is_empty(), "no publisher, no players");
+    let _player = n.hub.subscribe(StreamKey::new(DOMAIN, "live", "s"));
+    let live = n.control.live(Some(&acme()));
+    assert_eq!(live[0].forbidden_until, Some(T0 + 3600));
+    assert!(!live[0].info.publishing && live[0].started_at.is_none());
+    assert_eq!(live[0].info.subscribers, 1);
+}

@@ -7,6 +7,11 @@
 //! publisher never waits for it and other subscribers never notice.
 //!
 //! Lock order: hub map → stream state → subscriber queue. No lock is held across an `.await`.
+//!
+//! What is live: each publish keeps its origin, start, codecs and input rates ([`stats`]);
+//! [`StreamHub::list`] snapshots them with the subscriber count and the GOP cache size.
+
+mod stats;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -17,7 +22,11 @@ use baton_media::Frame;
 use baton_media::gop::{GopCache, GopCacheConfig};
 use baton_media::queue::{QueueConfig, SubscriberQueue};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use stats::PublishStats;
+pub use stats::{IngestProtocol, PublishInfo, PublishOrigin};
 
 /// Identifies a stream: the ingest domain (vhost), the application and the stream name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,11 +88,18 @@ pub enum ClaimError {
 }
 
 /// A snapshot of one stream, for status pages and the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamInfo {
     pub key: StreamKey,
     pub publishing: bool,
+    /// The current publish, `None` when nobody publishes.
+    pub publish: Option<PublishInfo>,
     pub subscribers: usize,
+    /// Frames in the GOP cache: what a new subscriber receives at once (metadata and sequence
+    /// headers included).
+    pub gop_cache_frames: usize,
+    /// Payload bytes of those frames.
+    pub gop_cache_bytes: usize,
     pub frames_in: u64,
     /// Frames dropped across all subscribers (current and past) of this stream.
     pub frames_dropped: u64,
@@ -106,9 +122,27 @@ impl StreamHub {
         })
     }
 
-    /// Claims the publisher slot of `key`. One publisher per stream: a second claim fails until
-    /// the first [`Publisher`] is dropped.
+    /// Claims the publisher slot of `key` for a publisher inside the process (no origin). One
+    /// publisher per stream: a second claim fails until the first [`Publisher`] is dropped.
     pub fn publish(self: &Arc<Self>, key: StreamKey) -> Result<Publisher, ClaimError> {
+        self.claim(key, None)
+    }
+
+    /// Claims the publisher slot of `key` for a publisher that came in from `origin` (see
+    /// [`publish`](Self::publish)).
+    pub fn publish_from(
+        self: &Arc<Self>,
+        key: StreamKey,
+        origin: PublishOrigin,
+    ) -> Result<Publisher, ClaimError> {
+        self.claim(key, Some(origin))
+    }
+
+    fn claim(
+        self: &Arc<Self>,
+        key: StreamKey,
+        origin: Option<PublishOrigin>,
+    ) -> Result<Publisher, ClaimError> {
         let stream = self.stream(&key);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let closed = CancellationToken::new();
@@ -122,6 +156,7 @@ impl StreamHub {
             state.publisher = Some(PublisherSlot {
                 id,
                 closed: closed.clone(),
+                stats: PublishStats::new(origin, Instant::now()),
             });
             state.gop.clear();
         }
@@ -189,8 +224,9 @@ impl StreamHub {
 
     /// All streams that have a publisher or subscribers, sorted by key.
     pub fn list(&self) -> Vec<StreamInfo> {
+        let now = Instant::now();
         let streams = self.lock_map();
-        let mut out: Vec<StreamInfo> = streams.values().map(|s| s.info()).collect();
+        let mut out: Vec<StreamInfo> = streams.values().map(|s| s.info(now)).collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
     }
@@ -243,8 +279,12 @@ pub struct Publisher {
 impl Publisher {
     /// Hands one frame to the GOP cache and to every subscriber. Never waits.
     pub fn send(&self, frame: Frame) {
+        let now = Instant::now();
         let mut state = self.stream.lock();
         state.frames_in += 1;
+        if let Some(slot) = state.publisher.as_mut().filter(|p| p.id == self.id) {
+            slot.stats.record(&frame, now);
+        }
         state.gop.push(&frame);
         for sub in &state.subscribers {
             sub.lock().push(frame.clone());
@@ -350,13 +390,16 @@ impl Stream {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn info(&self) -> StreamInfo {
+    fn info(&self, now: Instant) -> StreamInfo {
         let state = self.lock();
         let live_drops: u64 = state.subscribers.iter().map(|s| s.lock().dropped()).sum();
         StreamInfo {
             key: self.key.clone(),
             publishing: state.publisher.is_some(),
+            publish: state.publisher.as_ref().map(|p| p.stats.info(now)),
             subscribers: state.subscribers.len(),
+            gop_cache_frames: state.gop.len(),
+            gop_cache_bytes: state.gop.bytes(),
             frames_in: state.frames_in,
             frames_dropped: state.frames_dropped_past + live_drops,
         }
@@ -376,6 +419,7 @@ struct StreamState {
 struct PublisherSlot {
     id: u64,
     closed: CancellationToken,
+    stats: PublishStats,
 }
 
 #[derive(Debug)]
@@ -526,6 +570,32 @@ mod tests {
         assert_eq!(events[3], StreamEvent::PublisherLeft);
         assert!(matches!(&events[4], StreamEvent::Frame(f) if f.dts == 9));
         assert_eq!(s.dropped(), 0);
+    }
+
+    #[test]
+    fn list_shows_the_publish_its_players_and_gop_cache() {
+        let hub = StreamHub::new(HubConfig::default());
+        let origin = PublishOrigin {
+            protocol: IngestProtocol::Srt,
+            remote: "192.0.2.7:4000".parse().unwrap(),
+        };
+        let p = hub.publish_from(key(), origin).unwrap();
+        p.send(video(0, true));
+        p.send(video(40, false));
+        let _s1 = hub.subscribe(key());
+        let _s2 = hub.subscribe(key());
+        let info = hub.list().remove(0);
+        assert_eq!(info.publish.as_ref().unwrap().origin, Some(origin));
+        assert_eq!(
+            info.publish.as_ref().unwrap().video.as_ref().unwrap().codec,
+            "h264"
+        );
+        assert_eq!((info.subscribers, info.frames_in), (2, 2));
+        assert_eq!((info.gop_cache_frames, info.gop_cache_bytes), (2, 12));
+        drop(p);
+        let info = hub.list().remove(0);
+        assert!(!info.publishing && info.publish.is_none());
+        assert_eq!(info.gop_cache_frames, 0);
     }
 
     #[test]

@@ -27,11 +27,12 @@ pub enum Action {
     ForbidLiveStream,
     ResumeLiveStream,
     DescribeLiveStreamsBlockList,
+    DescribeLiveStreamsOnlineList,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::CreateLivePullToPush,
         Action::DescribeLivePullToPush,
         Action::DescribeLivePullToPushList,
@@ -42,6 +43,7 @@ impl Action {
         Action::ForbidLiveStream,
         Action::ResumeLiveStream,
         Action::DescribeLiveStreamsBlockList,
+        Action::DescribeLiveStreamsOnlineList,
     ];
 
     /// The wire name (`Action` parameter, `x-acs-action` header).
@@ -57,6 +59,7 @@ impl Action {
             Action::ForbidLiveStream => "ForbidLiveStream",
             Action::ResumeLiveStream => "ResumeLiveStream",
             Action::DescribeLiveStreamsBlockList => "DescribeLiveStreamsBlockList",
+            Action::DescribeLiveStreamsOnlineList => "DescribeLiveStreamsOnlineList",
         }
     }
 
@@ -126,6 +129,37 @@ pub enum Call {
         domain: String,
         page: Page,
     },
+    /// DescribeLiveStreamsOnlineList.
+    OnlineList(OnlineQuery),
+}
+
+/// DescribeLiveStreamsOnlineList's parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnlineQuery {
+    pub domain: String,
+    pub app: Option<String>,
+    pub stream: Option<String>,
+    /// `QueryType`: `fuzzy` (default, `stream` is a substring of the name) or `strict`.
+    pub fuzzy: bool,
+    /// `OnlyStream=yes`: DomainName, AppName, StreamName and PublishTime alone.
+    pub only_stream: bool,
+    /// `StreamType=trans`: transcoded streams only — Baton transcodes nothing, so none.
+    pub transcoded_only: bool,
+    pub page: Page,
+}
+
+impl OnlineQuery {
+    /// Whether a stream at `app`/`stream` (on the query's domain) is asked for.
+    pub fn matches(&self, app: &str, stream: &str) -> bool {
+        self.app.as_ref().is_none_or(|a| a == app)
+            && self.stream.as_ref().is_none_or(|s| {
+                if self.fuzzy {
+                    stream.contains(s.as_str())
+                } else {
+                    s == stream
+                }
+            })
+    }
 }
 
 impl Call {
@@ -179,6 +213,7 @@ impl Call {
                     size: int_or(&f, "PageSize", 1, MAX_BLOCK_PAGE_SIZE, 2000)? as u32,
                 },
             },
+            Action::DescribeLiveStreamsOnlineList => Call::OnlineList(parse_online(&f)?),
         })
     }
 
@@ -195,6 +230,7 @@ impl Call {
             Call::Forbid { .. } => Action::ForbidLiveStream,
             Call::Resume { .. } => Action::ResumeLiveStream,
             Call::BlockList { .. } => Action::DescribeLiveStreamsBlockList,
+            Call::OnlineList(_) => Action::DescribeLiveStreamsOnlineList,
         }
     }
 
@@ -204,9 +240,9 @@ impl Call {
     pub fn resource(&self, account: &AccountId) -> Option<String> {
         match self {
             Call::Forbid { path, .. } => Some(domain_arn(account, &path.domain)),
-            Call::Resume { domain, .. } | Call::BlockList { domain, .. } => {
-                Some(domain_arn(account, domain))
-            }
+            Call::Resume { domain, .. }
+            | Call::BlockList { domain, .. }
+            | Call::OnlineList(OnlineQuery { domain, .. }) => Some(domain_arn(account, domain)),
             Call::Create { .. }
             | Call::Describe { .. }
             | Call::List { .. }
@@ -226,6 +262,65 @@ pub fn domain_arn(account: &AccountId, domain: &str) -> String {
 
 /// Largest `PageSize` of DescribeLiveStreamsBlockList.
 pub const MAX_BLOCK_PAGE_SIZE: i64 = 3000;
+
+/// Largest `PageSize` of DescribeLiveStreamsOnlineList (default 2000).
+pub const MAX_ONLINE_PAGE_SIZE: i64 = 3000;
+
+/// DescribeLiveStreamsOnlineList, in the reference's order: DomainName (required), AppName,
+/// StreamName, OnlyStream (`yes`/`no`), PageSize (1–3000, default 2000), PageNum (default 1),
+/// StreamType (`all` default, `raw`, `trans`), QueryType (`fuzzy` default, `strict`).
+/// `OrderBy`, which the reference does not define, is refused rather than ignored.
+fn parse_online(f: &Fields) -> Result<OnlineQuery, ApiError> {
+    let domain = f.domain()?;
+    let optional_part = |part: PathPart| -> Result<Option<String>, ApiError> {
+        match f.optional(part.param()) {
+            Some(_) => f.path_part(part).map(Some),
+            None => Ok(None),
+        }
+    };
+    let app = optional_part(PathPart::App)?;
+    let stream = optional_part(PathPart::Stream)?;
+    let only_stream = f.yes_no("OnlyStream")?.unwrap_or(false);
+    let page = Page {
+        size: int_or(f, "PageSize", 1, MAX_ONLINE_PAGE_SIZE, 2000)? as u32,
+        number: int_or(f, "PageNum", 1, i64::from(i32::MAX), 1)? as u32,
+    };
+    let transcoded_only = match f.optional("StreamType").unwrap_or("all") {
+        "all" | "raw" => false,
+        "trans" => true,
+        v => {
+            return Err(ApiError::invalid(
+                "StreamType",
+                format!("{v:?} is not one of all, raw, trans"),
+            ));
+        }
+    };
+    let fuzzy = match f.optional("QueryType").unwrap_or("fuzzy") {
+        "fuzzy" => true,
+        "strict" => false,
+        v => {
+            return Err(ApiError::invalid(
+                "QueryType",
+                format!("{v:?} is not one of fuzzy, strict"),
+            ));
+        }
+    };
+    if f.raw("OrderBy").is_some() {
+        return Err(ApiError::invalid(
+            "OrderBy",
+            "not supported: streams are listed by AppName, then StreamName",
+        ));
+    }
+    Ok(OnlineQuery {
+        domain,
+        app,
+        stream,
+        fuzzy,
+        only_stream,
+        transcoded_only,
+        page,
+    })
+}
 
 /// ForbidLiveStream: DomainName, AppName, StreamName, LiveStreamType (publisher), then the
 /// optional ResumeTime (in the future) and Oneshot (`yes` / `no`, default `no`).

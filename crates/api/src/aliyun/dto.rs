@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::fields::{protocol_name, source_type_name};
 use crate::common::time::format_utc;
+use crate::service::LiveStreamView;
 
 /// `{RequestId, TaskId, RetCode, Description}`.
 #[derive(Debug, Serialize)]
@@ -58,6 +59,139 @@ pub struct BlockListResponse<'a> {
     /// `ceil(TotalNum / PageSize)`.
     pub total_page: u64,
     pub stream_urls: StreamUrls,
+}
+
+/// DescribeLiveStreamsOnlineList: one page of the domain's publishing streams.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnlineListResponse<'a> {
+    pub request_id: &'a str,
+    pub page_num: u32,
+    pub page_size: u32,
+    pub total_num: u64,
+    /// `ceil(TotalNum / PageSize)`.
+    pub total_page: u64,
+    pub online_info: OnlineInfo<'a>,
+}
+
+/// `{"LiveStreamOnlineInfo": [...]}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnlineInfo<'a> {
+    pub live_stream_online_info: Vec<OnlineStream<'a>>,
+}
+
+/// One publishing stream, as the SDK model `LiveStreamOnlineInfo` reads it. With
+/// `OnlyStream=yes` only the first four fields are sent. What Baton does not know is left out
+/// rather than invented: `ServerIp` always (the API does not know which local address a
+/// publisher reached), codec ids for codecs without an FLV CodecID / SoundFormat (AV1, VP9,
+/// Opus...), sizes and rates a sequence header did not give.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnlineStream<'a> {
+    pub domain_name: &'a str,
+    pub app_name: &'a str,
+    pub stream_name: &'a str,
+    /// `yyyy-MM-ddTHH:mm:ssZ`.
+    pub publish_time: String,
+    #[serde(flatten)]
+    pub details: Option<OnlineDetails>,
+}
+
+/// The fields `OnlyStream=yes` leaves out.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnlineDetails {
+    /// `rtmp://domain/app/stream`, or for SRT publishers the `srt://` URL with the access-control
+    /// stream id that names the same stream (no port: the API does not know the listeners').
+    pub publish_url: String,
+    /// The ingest domain (Baton has no separate edge ingest domain).
+    pub publish_domain: String,
+    /// `edge`: the publisher pushes to this server directly.
+    pub publish_type: &'static str,
+    /// `no`: Baton transcodes nothing.
+    pub transcoded: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    /// FLV CodecID (7 H.264, 12 H.265 as CDNs extend it, 2 H.263...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_codec_id: Option<u8>,
+    /// Bits per second, video tag bodies, over the last 1–2 s.
+    pub video_data_rate: u64,
+    /// Video frames per second over the last 1–2 s, rounded.
+    pub frame_rate: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// FLV SoundFormat (10 AAC, 2 MP3, 11 Speex...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_codec_id: Option<u8>,
+    /// Bits per second, audio tag bodies, over the last 1–2 s.
+    pub audio_data_rate: u64,
+}
+
+impl<'a> OnlineStream<'a> {
+    /// A publishing stream's entry; `None` for a stream without a publisher.
+    pub fn new(s: &'a LiveStreamView, only_stream: bool) -> Option<OnlineStream<'a>> {
+        let p = s.publisher.as_ref()?;
+        let (domain, app, stream) = (&s.path.domain, &s.path.app, &s.path.stream);
+        let details = (!only_stream).then(|| OnlineDetails {
+            publish_url: match p.protocol {
+                Some("srt") => {
+                    format!("srt://{domain}?streamid=#!::h={domain},r={app}/{stream},m=publish")
+                }
+                _ => format!("rtmp://{domain}/{app}/{stream}"),
+            },
+            publish_domain: domain.clone(),
+            publish_type: "edge",
+            transcoded: "no",
+            client_ip: p.remote.map(|a| a.ip().to_string()),
+            video_codec_id: p.video.as_ref().and_then(|v| video_codec_id(v.codec)),
+            video_data_rate: p.video_bitrate_bps,
+            frame_rate: p.fps.round() as u64,
+            width: p.video.as_ref().and_then(|v| v.width),
+            height: p.video.as_ref().and_then(|v| v.height),
+            audio_codec_id: p.audio.as_ref().and_then(|a| audio_codec_id(a.codec)),
+            audio_data_rate: p.audio_bitrate_bps,
+        });
+        Some(OnlineStream {
+            domain_name: domain,
+            app_name: app,
+            stream_name: stream,
+            publish_time: format_utc(p.started_at),
+            details,
+        })
+    }
+}
+
+/// FLV CodecID (FLV spec E.4.3.1; 12 is the HEVC extension Chinese CDNs use).
+fn video_codec_id(codec: &str) -> Option<u8> {
+    Some(match codec {
+        "h263" => 2,
+        "screen" => 3,
+        "vp6" => 4,
+        "vp6a" => 5,
+        "screen2" => 6,
+        "h264" => 7,
+        "hevc" => 12,
+        _ => return None,
+    })
+}
+
+/// FLV SoundFormat (FLV spec E.4.2.1); Nellymoser's three ids are not told apart, so none.
+fn audio_codec_id(codec: &str) -> Option<u8> {
+    Some(match codec {
+        "pcm" => 0,
+        "adpcm" => 1,
+        "mp3" => 2,
+        "pcm_le" => 3,
+        "g711a" => 7,
+        "g711u" => 8,
+        "aac" => 10,
+        "speex" => 11,
+        _ => return None,
+    })
 }
 
 /// `{"StreamUrl": [...]}`.

@@ -27,8 +27,8 @@ use tracing::{debug, error};
 use super::action::{Action, Call, VERSION};
 use super::auth::{Authenticator, Style};
 use super::dto::{
-    BlockListResponse, CreateResponse, DescribeResponse, ListResponse, OkResponse,
-    RequestIdResponse, StreamUrls, TaskEntry, TaskIdResponse,
+    BlockListResponse, CreateResponse, DescribeResponse, ListResponse, OkResponse, OnlineInfo,
+    OnlineListResponse, OnlineStream, RequestIdResponse, StreamUrls, TaskEntry, TaskIdResponse,
 };
 use super::error::{ErrorBody, WireError, recommend};
 use super::fields::check_source_urls;
@@ -305,6 +305,38 @@ async fn execute(
             streams.resume(account, &domain, app, &stream).await?;
             json(&RequestIdResponse { request_id })
         }
+        Call::OnlineList(query) => {
+            if streams.domain_owner(&query.domain).as_ref() != Some(account) {
+                return Err(ApiError::DomainNotOwned(query.domain));
+            }
+            let live = streams.live(account);
+            let matching: Vec<OnlineStream<'_>> = live
+                .iter()
+                .filter(|s| {
+                    !query.transcoded_only
+                        && s.path.domain == query.domain
+                        && query.matches(&s.path.app, &s.path.stream)
+                })
+                .filter_map(|s| OnlineStream::new(s, query.only_stream))
+                .collect();
+            let total = matching.len() as u64;
+            let size = u64::from(query.page.size.max(1));
+            let skip = u64::from(query.page.number.saturating_sub(1)) * size;
+            json(&OnlineListResponse {
+                request_id,
+                page_num: query.page.number,
+                page_size: query.page.size,
+                total_num: total,
+                total_page: total.div_ceil(size),
+                online_info: OnlineInfo {
+                    live_stream_online_info: matching
+                        .into_iter()
+                        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+                        .take(usize::try_from(size).unwrap_or(usize::MAX))
+                        .collect(),
+                },
+            })
+        }
         Call::BlockList { domain, page } => {
             let list = streams.block_list(account, &domain, page).await?;
             json(&BlockListResponse {
@@ -483,6 +515,7 @@ mod tests {
         assert_eq!(burst(&s, Action::ForbidLiveStream), 20);
         assert_eq!(burst(&s, Action::ResumeLiveStream), 30);
         assert_eq!(burst(&s, Action::DescribeLiveStreamsBlockList), 50);
+        assert_eq!(burst(&s, Action::DescribeLiveStreamsOnlineList), 166);
         for action in &Action::ALL[..7] {
             assert_eq!(burst(&s, *action), 10, "{action:?}");
         }

@@ -1,6 +1,6 @@
 //! The Alibaba Cloud ApsaraVideo Live dialect (Version 2016-11-01): the seven pull-to-push
-//! actions and the three ingest-control actions (ForbidLiveStream, ResumeLiveStream,
-//! DescribeLiveStreamsBlockList) over POP's RPC style (`/?Action=…`, GET or POST, parameters
+//! actions, the three ingest-control actions (ForbidLiveStream, ResumeLiveStream,
+//! DescribeLiveStreamsBlockList) and DescribeLiveStreamsOnlineList over POP's RPC style (`/?Action=…`, GET or POST, parameters
 //! in the query and in a form body), signed with RPC v1 HMAC-SHA1 or ACS3-HMAC-SHA256,
 //! answered in the JSON shapes the official SDK models read.
 //!
@@ -45,7 +45,8 @@
 //! * Only JSON answers (`Format=XML` is refused with `InvalidParameter`); a body must be a
 //!   form; a parameter name may occur once across query and body.
 //! * Throttling is per account and action at the provider's rates: 10/s for the task actions,
-//!   Forbid 20, Resume 30, BlockList 50 (configurable, [`crate::ApiConfig::action_limits`]).
+//!   Forbid 20, Resume 30, BlockList 50, OnlineList 166 (its 10,000 a minute; configurable,
+//!   [`crate::ApiConfig::action_limits`]).
 //! * Ingest control: `LiveStreamType` must be exactly `publisher` and `Oneshot` exactly `yes`
 //!   or `no` (default `no`); a `ResumeTime` not after now is `InvalidParameter`. Names are
 //!   checked by the domain's rules (`check_domain`, `check_part`: 1–255 bytes, no `/`, `?`,
@@ -54,11 +55,21 @@
 //! * A domain that is not the caller's is 400 `InvalidDomain.NotFound` ("The domain provided
 //!   does not belong to you."); a Forbid beyond the account's block quota is 400
 //!   `QuotaExceeded.BlockList`, naming the limit.
-//! * Resource-level authorization: the ingest actions act on
+//! * Resource-level authorization: the ingest actions (and OnlineList) act on
 //!   `acs:cdn:*:{account}:domain/{DomainName}`, checked against the key's resource patterns
 //!   after the parameters are valid and before the service is called (a key restricted to
 //!   other domains gets 403 `Forbidden.RAM` naming action and resource, never a hint whether
 //!   the domain exists). The task actions have no resource-level authorization.
+//! * DescribeLiveStreamsOnlineList lists the domain's streams with a publisher now, ordered by
+//!   AppName then StreamName, paged (PageSize 1–3000, default 2000). `StreamType=trans` finds
+//!   none (Baton transcodes nothing; `Transcoded` is `no`); `QueryType` defaults to `fuzzy`
+//!   (StreamName a substring); `OrderBy`, which the reference does not define, is refused.
+//!   `VideoDataRate` / `AudioDataRate` are bits per second over the last 1–2 s (the reference
+//!   names no unit), `FrameRate` the measured video rate rounded; `VideoCodecId` /
+//!   `AudioCodecId` are the FLV CodecID / SoundFormat (7 H.264, 12 H.265, 10 AAC...), left
+//!   out for codecs that have none, as are `Width`/`Height` without a parsed sequence header.
+//!   `PublishType` is `edge` (the publisher reaches this server directly); `ServerIp` is never
+//!   sent (the API does not know which local address a publisher reached).
 //! * `HostId` is the request's `Host` unless configured; `Recommend` is empty unless a URL
 //!   template is configured (Baton has no troubleshooting site).
 

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::aliyun::fields::{protocol_name, source_type_name};
-use crate::service::{RelayPhase, RelayView};
+use crate::service::{LiveStreamView, RelayPhase, RelayView};
 
 /// The state names of the native API.
 pub fn state_name(status: TaskStatus) -> &'static str {
@@ -470,6 +470,144 @@ impl<'a> BlockOut<'a> {
             created_at: rfc3339(b.created_at),
             resume_at: rfc3339(b.resume_at),
         }
+    }
+}
+
+/// `GET /v1/streams`: `{"items": [...]}`, every live stream the caller may see (no pages: a
+/// server has as many live streams as it has publishers and players).
+#[derive(Debug, Serialize)]
+pub struct LiveStreamsOut<'a> {
+    pub items: Vec<LiveStreamOut<'a>>,
+}
+
+/// One live stream (the dashboard reads exactly these fields).
+#[derive(Debug, Serialize)]
+pub struct LiveStreamOut<'a> {
+    pub domain: &'a str,
+    pub app: &'a str,
+    pub stream: &'a str,
+    pub publishing: bool,
+    /// `rtmp` or `srt`; `null` without a publisher (or for one inside the server).
+    pub protocol: Option<&'static str>,
+    /// `ip:port` of the publisher.
+    pub publisher_addr: Option<String>,
+    pub started_at: Option<String>,
+    pub uptime_seconds: Option<f64>,
+    pub video: Option<VideoOut<'a>>,
+    pub audio: Option<AudioOut<'a>>,
+    pub bitrate_in_bps: u64,
+    pub video_bitrate_bps: u64,
+    pub audio_bitrate_bps: u64,
+    pub players: u64,
+    pub gop_cache_frames: u64,
+    pub gop_cache_bytes: u64,
+    pub frames_in: u64,
+    pub frames_dropped: u64,
+    pub forbidden: bool,
+    pub forbidden_until: Option<String>,
+}
+
+/// A live stream's video track.
+#[derive(Debug, Serialize)]
+pub struct VideoOut<'a> {
+    /// `H.264`, `H.265`, `AV1`...
+    pub codec: &'static str,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub profile: Option<&'a str>,
+    pub level: Option<&'a str>,
+    /// Measured over the last 1–2 s, two decimals.
+    pub fps: f64,
+}
+
+/// A live stream's audio track.
+#[derive(Debug, Serialize)]
+pub struct AudioOut<'a> {
+    /// `AAC`, `MP3`, `Opus`...
+    pub codec: &'static str,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u8>,
+    pub profile: Option<&'a str>,
+}
+
+impl<'a> LiveStreamOut<'a> {
+    pub fn new(s: &'a LiveStreamView) -> LiveStreamOut<'a> {
+        let p = s.publisher.as_ref();
+        LiveStreamOut {
+            domain: &s.path.domain,
+            app: &s.path.app,
+            stream: &s.path.stream,
+            publishing: p.is_some(),
+            protocol: p.and_then(|p| p.protocol),
+            publisher_addr: p.and_then(|p| p.remote).map(|a| a.to_string()),
+            started_at: p.map(|p| rfc3339(p.started_at)),
+            uptime_seconds: p.map(|p| (p.uptime_seconds * 1000.0).round() / 1000.0),
+            video: p.and_then(|p| {
+                p.video.as_ref().map(|v| VideoOut {
+                    codec: video_codec_name(v.codec),
+                    width: v.width,
+                    height: v.height,
+                    profile: v.profile.as_deref(),
+                    level: v.level.as_deref(),
+                    fps: (p.fps * 100.0).round() / 100.0,
+                })
+            }),
+            audio: p.and_then(|p| {
+                p.audio.as_ref().map(|a| AudioOut {
+                    codec: audio_codec_name(a.codec),
+                    sample_rate: a.sample_rate,
+                    channels: a.channels,
+                    profile: a.profile.as_deref(),
+                })
+            }),
+            bitrate_in_bps: p.map_or(0, |p| p.bitrate_in_bps),
+            video_bitrate_bps: p.map_or(0, |p| p.video_bitrate_bps),
+            audio_bitrate_bps: p.map_or(0, |p| p.audio_bitrate_bps),
+            players: s.players,
+            gop_cache_frames: s.gop_cache_frames,
+            gop_cache_bytes: s.gop_cache_bytes,
+            frames_in: s.frames_in,
+            frames_dropped: s.frames_dropped,
+            forbidden: s.forbidden_until.is_some(),
+            forbidden_until: s.forbidden_until.map(rfc3339),
+        }
+    }
+}
+
+/// The native spelling of a video codec (the service's names are lower-case identifiers).
+pub fn video_codec_name(codec: &str) -> &'static str {
+    match codec {
+        "h264" => "H.264",
+        "hevc" => "H.265",
+        "av1" => "AV1",
+        "vp9" => "VP9",
+        "vp8" => "VP8",
+        "h263" => "H.263",
+        "vp6" => "VP6",
+        "vp6a" => "VP6 alpha",
+        "screen" => "Screen Video",
+        "screen2" => "Screen Video 2",
+        _ => "unknown",
+    }
+}
+
+/// The native spelling of an audio codec.
+pub fn audio_codec_name(codec: &str) -> &'static str {
+    match codec {
+        "aac" => "AAC",
+        "mp3" => "MP3",
+        "opus" => "Opus",
+        "pcm" => "PCM",
+        "pcm_le" => "PCM (little-endian)",
+        "adpcm" => "ADPCM",
+        "nellymoser" => "Nellymoser",
+        "g711a" => "G.711 A-law",
+        "g711u" => "G.711 mu-law",
+        "speex" => "Speex",
+        "ac3" => "AC-3",
+        "eac3" => "E-AC-3",
+        "flac" => "FLAC",
+        _ => "unknown",
     }
 }
 

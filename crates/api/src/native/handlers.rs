@@ -17,8 +17,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::dto::{
-    BlockOut, BlockRequest, Cursor, EventOut, GroupCreate, GroupOut, PageOut, StartOptions,
-    TaskCreate, TaskOut, TaskPatchIn, Whoami, etag, parse_body, parse_etag, state_from_name,
+    BlockOut, BlockRequest, Cursor, EventOut, GroupCreate, GroupOut, LiveStreamOut, LiveStreamsOut,
+    PageOut, StartOptions, TaskCreate, TaskOut, TaskPatchIn, Whoami, etag, parse_body, parse_etag,
+    state_from_name,
 };
 use super::problem::Problem;
 use super::spec::{patch_of, spec_of};
@@ -677,6 +678,35 @@ pub async fn kick_stream(
         .await
         .map_err(|e| Problem::from(ApiError::from(e)))?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /v1/streams[?domain=&app=]`: the live streams on the caller's domains (root: all).
+pub async fn list_streams(State(st): S, headers: HeaderMap, RawQuery(q): RawQuery) -> Answer {
+    let caller = st.caller(&headers).await?;
+    let q = Query::parse(q)?;
+    let domain = q
+        .text("domain", 253)?
+        .map(|d| {
+            check_domain(&d)
+                .map(|()| d.to_ascii_lowercase())
+                .map_err(|e| Problem::invalid("domain", format!("domain {}", e.reason)))
+        })
+        .transpose()?;
+    let app = q.text("app", 255)?;
+    let streams: Vec<_> = st
+        .services
+        .streams
+        .live(&caller.account)
+        .into_iter()
+        .filter(|s| domain.as_ref().is_none_or(|d| *d == s.path.domain))
+        .filter(|s| app.as_ref().is_none_or(|a| *a == s.path.app))
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &LiveStreamsOut {
+            items: streams.iter().map(LiveStreamOut::new).collect(),
+        },
+    ))
 }
 
 fn stream_path(

@@ -131,6 +131,7 @@ pub fn router(state: Arc<NativeState>) -> Router {
             "/v1/blocks/{domain}/{app}/{stream}",
             put(h::forbid_stream).delete(h::resume_stream),
         )
+        .route("/v1/streams", get(h::list_streams))
         .route(
             "/v1/streams/{domain}/{app}/{stream}/kick",
             post(h::kick_stream),

@@ -158,6 +158,45 @@ pub struct Block {
     pub resume_at: String,
 }
 
+/// One item of `GET /v1/streams`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LiveStream {
+    pub domain: String,
+    pub app: String,
+    pub stream: String,
+    pub publishing: bool,
+    pub protocol: Option<String>,
+    pub publisher_addr: Option<String>,
+    pub started_at: Option<String>,
+    pub uptime_seconds: Option<f64>,
+    pub video: Option<LiveVideo>,
+    pub audio: Option<LiveAudio>,
+    pub bitrate_in_bps: f64,
+    pub players: u64,
+    pub frames_dropped: u64,
+    pub forbidden: bool,
+    pub forbidden_until: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LiveVideo {
+    pub codec: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub profile: Option<String>,
+    pub fps: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LiveAudio {
+    pub codec: String,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u32>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Whoami {

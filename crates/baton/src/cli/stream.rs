@@ -1,5 +1,5 @@
-//! `baton stream …`: forbid and resume publishing a stream, kick its publisher, list the
-//! forbidden streams.
+//! `baton stream …`: list the live streams, forbid and resume publishing a stream, kick its
+//! publisher, list the forbidden streams.
 
 use clap::{Args, Subcommand};
 use reqwest::{Method, Url};
@@ -7,12 +7,22 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::client::{Failure, Request, list};
-use super::model::{Block, view};
-use super::output::{Table, print_json};
-use super::time::{self, When, format_utc, with_hint};
+use super::model::{Block, LiveAudio, LiveStream, LiveVideo, view};
+use super::output::{Table, bitrate, print_json};
+use super::time::{self, When, elapsed, format_utc, with_hint};
 
 #[derive(Subcommand, Debug)]
 pub enum StreamCommand {
+    /// Lists the live streams (published or played now) on your domains: publisher, codecs,
+    /// fps, input bitrate, players, uptime, forbidden or not.
+    List {
+        /// Streams of this domain.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Streams of this app.
+        #[arg(long)]
+        app: Option<String>,
+    },
     /// Forbids publishing a stream (its publisher is disconnected) until --until.
     Forbid {
         /// DOMAIN/APP/STREAM, or the publish URL rtmp://DOMAIN/APP/STREAM.
@@ -157,8 +167,98 @@ pub fn block_table(blocks: &[Block], now: i64) -> String {
     table.render()
 }
 
+/// The `baton stream list` table (cells are escaped by the table).
+pub fn live_table(streams: &[LiveStream], now: i64) -> String {
+    let mut table = Table::new(&[
+        "STREAM",
+        "PUBLISHER",
+        "UPTIME",
+        "VIDEO",
+        "AUDIO",
+        "BITRATE",
+        "PLAYERS",
+        "FORBIDDEN",
+    ]);
+    for s in streams {
+        let publisher = match (&s.protocol, &s.publisher_addr) {
+            (Some(p), Some(a)) => format!("{p} {a}"),
+            (Some(p), None) => p.clone(),
+            (None, _) if s.publishing => "(in server)".into(),
+            (None, _) => "-".into(),
+        };
+        table.row(vec![
+            format!("{}/{}/{}", s.domain, s.app, s.stream),
+            publisher,
+            s.uptime_seconds.map_or("-".into(), elapsed),
+            s.video.as_ref().map_or("-".into(), video_cell),
+            s.audio.as_ref().map_or("-".into(), audio_cell),
+            if s.publishing {
+                bitrate(s.bitrate_in_bps)
+            } else {
+                "-".into()
+            },
+            s.players.to_string(),
+            match (&s.forbidden_until, s.forbidden) {
+                (Some(until), _) => format!("until {}", with_hint(until, now)),
+                (None, true) => "yes".into(),
+                (None, false) => "-".into(),
+            },
+        ]);
+    }
+    table.render()
+}
+
+/// `H.264 1280x720 High 29.97fps`.
+fn video_cell(v: &LiveVideo) -> String {
+    let mut out = v.codec.clone();
+    if let (Some(w), Some(h)) = (v.width, v.height) {
+        out.push_str(&format!(" {w}x{h}"));
+    }
+    if let Some(p) = &v.profile {
+        out.push_str(&format!(" {p}"));
+    }
+    out.push_str(&format!(" {:.2}fps", v.fps));
+    out
+}
+
+/// `AAC 44100Hz 2ch`.
+fn audio_cell(a: &LiveAudio) -> String {
+    let mut out = a.codec.clone();
+    if let Some(r) = a.sample_rate {
+        out.push_str(&format!(" {r}Hz"));
+    }
+    if let Some(c) = a.channels {
+        out.push_str(&format!(" {c}ch"));
+    }
+    out
+}
+
 pub async fn run(ctx: &Ctx, command: StreamCommand) -> Result<(), Failure> {
     match command {
+        StreamCommand::List { domain, app } => {
+            let req = Request::get(&["streams"])
+                .query("domain", domain)
+                .query("app", app);
+            let what = req.describe();
+            let body = ctx.client.send(&req).await?.into_body(&what)?;
+            let items = body
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .ok_or_else(|| Failure::usage(format!("the answer to {what} has no items")))?;
+            if ctx.json {
+                print_json(&Value::Array(items));
+            } else if items.is_empty() {
+                println!("no live streams");
+            } else {
+                let streams = items
+                    .iter()
+                    .map(|v| view(v, "stream"))
+                    .collect::<Result<Vec<LiveStream>, _>>()?;
+                print!("{}", live_table(&streams, time::now()));
+            }
+            Ok(())
+        }
         StreamCommand::Forbid { stream, until } => {
             let now = time::now();
             let mut req = Request::new(Method::PUT, &stream.segments("blocks"));
@@ -329,6 +429,34 @@ mod tests {
             super::super::client::url(&base, &segments).as_str(),
             "http://127.0.0.1:8080/v1/blocks/live.example.com/live/caf%C3%A9"
         );
+    }
+
+    #[test]
+    fn renders_live_streams_escaping_what_the_server_sent() {
+        let streams: Vec<LiveStream> = [
+            json!({"domain": "live.example.com", "app": "live", "stream": "s1",
+                "publishing": true, "protocol": "rtmp", "publisher_addr": "192.0.2.1:50000",
+                "uptime_seconds": 3723.4, "bitrate_in_bps": 2_512_000, "players": 2,
+                "video": {"codec": "H.264", "width": 1280, "height": 720, "profile": "High",
+                          "fps": 29.97},
+                "audio": {"codec": "AAC", "sample_rate": 44100, "channels": 2},
+                "forbidden": false, "forbidden_until": null}),
+            json!({"domain": "live.example.com", "app": "live", "stream": "evil\u{1b}[2J",
+                "publishing": false, "players": 1, "forbidden": true,
+                "forbidden_until": "2026-11-23T19:00:00Z"}),
+        ]
+        .iter()
+        .map(|v| view(v, "stream").unwrap())
+        .collect();
+        assert_eq!(
+            live_table(&streams, 1_795_374_478),
+            "\
+STREAM                               PUBLISHER             UPTIME    VIDEO                         AUDIO            BITRATE    PLAYERS  FORBIDDEN
+live.example.com/live/s1             rtmp 192.0.2.1:50000  1h02m03s  H.264 1280x720 High 29.97fps  AAC 44100Hz 2ch  2.51 Mb/s  2        -
+live.example.com/live/evil\\u{1b}[2J  -                     -         -                             -                -          1        until 2026-11-23T19:00:00Z (in 23h52m)
+"
+        );
+        assert!(parse(&["list", "--domain", "live.example.com"]).is_ok());
     }
 
     #[test]

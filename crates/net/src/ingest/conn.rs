@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::{Decision, Ingest, StreamRequest, resolve_domain, split_query};
-use crate::hub::{ClaimError, Publisher, StreamEvent, StreamKey, Subscription};
+use crate::hub::{
+    ClaimError, IngestProtocol, PublishOrigin, Publisher, StreamEvent, StreamKey, Subscription,
+};
 use crate::io::{IoError, SessionIo, Step};
 use crate::media_kind;
 
@@ -208,7 +210,11 @@ fn handle_events(
                     session.reject_publish(request_id, &code, &description)?;
                     continue;
                 }
-                match ctx.hub.publish(key.clone()) {
+                let origin = PublishOrigin {
+                    protocol: IngestProtocol::Rtmp,
+                    remote: peer,
+                };
+                match ctx.hub.publish_from(key.clone(), origin) {
                     Ok(publisher) => {
                         session.accept_publish(request_id)?;
                         info!(%peer, stream = %key, "publish started");

@@ -57,7 +57,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use super::{DEFAULT_DOMAIN, Decision, Ingest, StreamRequest};
-use crate::hub::{ClaimError, Publisher, StreamKey};
+use crate::hub::{ClaimError, IngestProtocol, PublishOrigin, Publisher, StreamKey};
 use crate::ts::TsFrames;
 use stream_id::Mode;
 
@@ -328,16 +328,22 @@ impl SrtIngestServer {
         {
             return Err((server(ServerRejectReason::Forbidden), description));
         }
-        let publisher =
-            self.ingest
-                .hub
-                .publish(key)
-                .map_err(|ClaimError::AlreadyPublishing(key)| {
-                    (
-                        server(ServerRejectReason::Conflict),
-                        format!("stream {key} is already publishing"),
-                    )
-                })?;
+        let publisher = self
+            .ingest
+            .hub
+            .publish_from(
+                key,
+                PublishOrigin {
+                    protocol: IngestProtocol::Srt,
+                    remote: request.remote(),
+                },
+            )
+            .map_err(|ClaimError::AlreadyPublishing(key)| {
+                (
+                    server(ServerRejectReason::Conflict),
+                    format!("stream {key} is already publishing"),
+                )
+            })?;
         Ok(Admitted {
             publisher,
             key_settings,
