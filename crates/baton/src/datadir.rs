@@ -7,9 +7,18 @@
 //! so both database files (`baton.db`, and `baton-replay.db` of the replay protection) are
 //! created here, empty and private, before the store opens them.
 
+//!
+//! Who serves a data directory: `baton serve` holds an exclusive lock on
+//! `<data-dir>/serve.json` while it runs (so a second server on the same directory is
+//! refused) and writes its pid and API address there once the API listens. The admin
+//! commands read it ([`running_server`]) to say whether a server picks up what they wrote; the
+//! lock, not the file, is the truth — a killed server's lock goes with its process.
+
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 
 /// The files Baton keeps in the data directory.
 const PRIVATE_FILES: [&str; 7] = [
@@ -47,6 +56,144 @@ pub fn secure(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     Ok(tightened)
+}
+
+/// The running server's lock and announcement, in the data dir.
+pub const SERVE_FILE: &str = "serve.json";
+
+/// Whether `dir` holds state a `baton serve` wrote: the credentials file (every first start
+/// writes root's callback secret there) or a database with its migrations (an empty
+/// `baton.db` is only what [`secure`] creates).
+pub fn has_server_state(dir: &Path) -> bool {
+    let size = |name: &str| std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+    dir.join(crate::credentials::FILE_NAME).is_file() || size(baton_store_sqlite::FILE_NAME) > 0
+}
+
+/// What a running `baton serve` says about itself in [`SERVE_FILE`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServeInfo {
+    pub pid: u32,
+    /// The control API, e.g. `http://127.0.0.1:8080` (None while the server starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+}
+
+/// `baton serve`'s hold on its data dir: an exclusive lock on [`SERVE_FILE`] for the life of
+/// the process; the file is removed on drop (the lock goes with the process in any case).
+#[derive(Debug)]
+pub struct ServeLock {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl ServeLock {
+    /// Locks `dir`'s [`SERVE_FILE`]; an error naming the other server when one holds it.
+    pub fn acquire(dir: &Path) -> anyhow::Result<ServeLock> {
+        let path = dir.join(SERVE_FILE);
+        let file = open_private(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let other = running_server(dir)
+                    .map(|s| describe(&s))
+                    .unwrap_or_else(|| "another baton serve".to_string());
+                anyhow::bail!(
+                    "{other} is using the data dir {}; stop it first, or give this one another \
+                     --data-dir",
+                    absolute(dir).display()
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        let mut lock = ServeLock { file, path };
+        lock.write(&ServeInfo {
+            pid: std::process::id(),
+            api: None,
+        })?;
+        Ok(lock)
+    }
+
+    /// Records the API's address (as bound) for the admin commands.
+    pub fn announce(&mut self, api: std::net::SocketAddr) -> anyhow::Result<()> {
+        self.write(&ServeInfo {
+            pid: std::process::id(),
+            api: Some(api_url(api)),
+        })
+    }
+
+    fn write(&mut self, info: &ServeInfo) -> anyhow::Result<()> {
+        let text = serde_json::to_string(info)? + "\n";
+        (|| {
+            self.file.set_len(0)?;
+            self.file.rewind()?;
+            self.file.write_all(text.as_bytes())?;
+            self.file.flush()
+        })()
+        .with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+impl Drop for ServeLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The server running on `dir` (holding its lock), if any.
+pub fn running_server(dir: &Path) -> Option<ServeInfo> {
+    let mut file = std::fs::File::open(dir.join(SERVE_FILE)).ok()?;
+    match file.try_lock_shared() {
+        // Nobody holds it: a server that stopped (or was killed) left it.
+        Ok(()) => None,
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            // Locked but not yet written: a server in its first instants.
+            Some(serde_json::from_str(&text).unwrap_or(ServeInfo { pid: 0, api: None }))
+        }
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}
+
+/// "the server at http://… (pid N)".
+pub fn describe(server: &ServeInfo) -> String {
+    match (&server.api, server.pid) {
+        (Some(api), pid) => format!("the server at {api} (pid {pid})"),
+        (None, 0) => "a starting baton serve".to_string(),
+        (None, pid) => format!("a starting baton serve (pid {pid})"),
+    }
+}
+
+/// `dir` as an absolute path (against the current directory), for messages.
+pub fn absolute(dir: &Path) -> PathBuf {
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// The URL of an API bound to `addr`; an unspecified address is reached through loopback.
+fn api_url(addr: std::net::SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{addr}")
+}
+
+fn open_private(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
 }
 
 #[cfg(unix)]

@@ -88,6 +88,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for path in crate::datadir::secure(&settings.data_dir)? {
         warn!(path = %path.display(), "permissions were too open; restricted to the owner");
     }
+    // One server per data dir; the admin commands read who serves it (`serve.json`).
+    let mut serve_lock = crate::datadir::ServeLock::acquire(&settings.data_dir)?;
     let env_key = args.access_key_id.zip(args.access_key_secret);
     let (credentials, generated) =
         LiveCredentials::open(settings.credentials.clone(), env_key, &settings.data_dir)?;
@@ -190,6 +192,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut engine_config = settings.engine.clone();
     // Tasks may not reach Baton's own API (as bound: the port may have been 0).
     let api_addr = api.local_addr().context("the control API's address")?;
+    serve_lock.announce(api_addr)?;
     engine_config.egress = Arc::new(crate::egress::with_api_listener(
         (*engine_config.egress).clone(),
         api_addr,
@@ -281,6 +284,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     {
         warn!(deadline = ?SHUTDOWN_DEADLINE, "some connections did not close in time");
     }
+    drop(serve_lock);
     Ok(ExitCode::SUCCESS)
 }
 
