@@ -254,6 +254,8 @@ pub struct PlaylistOut {
     pub offset_seconds: u32,
     #[serde(rename = "loop")]
     pub loops: u32,
+    /// The pass playing, from 1; once finished, the last (N of N).
+    pub pass: u32,
     pub passes: Option<i64>,
 }
 
@@ -353,7 +355,8 @@ impl<'a> TaskOut<'a> {
                 file_index: r.current_file_index,
                 offset_seconds: r.current_offset,
                 loops: r.current_loop,
-                passes: (s.repeat_number >= 0).then(|| i64::from(s.repeat_number) + 1),
+                pass: task.playlist_pass(),
+                passes: task.playlist_passes().map(i64::from),
             }),
             version: task.version,
             created_at: rfc3339(task.created_at),

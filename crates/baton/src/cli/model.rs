@@ -103,6 +103,8 @@ pub struct Playlist {
     pub offset_seconds: i64,
     #[serde(rename = "loop")]
     pub passes_done: i64,
+    /// The pass playing (a finished list: the last); older servers: none.
+    pub pass: Option<i64>,
     pub passes: Option<i64>,
 }
 

@@ -637,7 +637,7 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
                     p.file_index + 1,
                     p.file_index,
                     elapsed(p.offset_seconds as f64),
-                    p.passes_done + 1,
+                    p.pass.unwrap_or(p.passes_done + 1),
                 ),
             ));
         }
@@ -1430,6 +1430,12 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
         ] {
             assert!(out.contains(line), "{line:?} not in\n{out}");
         }
+        // Finished: both passes completed, the server says pass 2 (of 2).
+        v["playlist"] =
+            json!({"file_index": 1, "offset_seconds": 95, "loop": 2, "pass": 2, "passes": 2});
+        let task: Task = view(&v, "task").unwrap();
+        let out = describe_view(&task, None, NOW);
+        assert!(out.contains(", pass 2 of 2\n"), "{out}");
         // Only the required fields: still renders.
         let sparse: Task = view(
             &json!({"id": "t", "name": "", "group": "default",
