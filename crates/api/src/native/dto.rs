@@ -383,7 +383,13 @@ pub struct EventOut<'a> {
     pub item: Option<ItemOut<'a>>,
     pub time: String,
     pub delivery: &'static str,
+    /// Failed delivery attempts.
     pub attempts: u32,
+    /// When it was delivered, or given up (RFC 3339); None while pending and for `none`.
+    pub delivered_at: Option<String>,
+    /// Why the last failed attempt failed (HTTP status, connect error, timeout, egress
+    /// refusal); None while none failed.
+    pub last_error: Option<&'a str>,
 }
 
 impl<'a> EventOut<'a> {
@@ -404,12 +410,16 @@ impl<'a> EventOut<'a> {
             time: rfc3339(e.time),
             delivery: if e.url.is_empty() {
                 "none"
+            } else if r.given_up {
+                "given_up"
             } else if r.delivered_at.is_some() {
                 "delivered"
             } else {
                 "pending"
             },
             attempts: r.attempts,
+            delivered_at: r.delivered_at.filter(|_| !e.url.is_empty()).map(rfc3339),
+            last_error: r.last_error.as_deref(),
         }
     }
 }

@@ -120,6 +120,9 @@ pub struct Event {
     pub time: String,
     pub delivery: String,
     pub attempts: Option<i64>,
+    pub delivered_at: Option<String>,
+    /// Why the last failed delivery attempt failed.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
