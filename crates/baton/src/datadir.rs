@@ -90,21 +90,30 @@ impl ServeLock {
     /// Locks `dir`'s [`SERVE_FILE`]; an error naming the other server when one holds it.
     pub fn acquire(dir: &Path) -> anyhow::Result<ServeLock> {
         let path = dir.join(SERVE_FILE);
-        let file = open_private(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let other = running_server(dir)
-                    .map(|s| describe(&s))
-                    .unwrap_or_else(|| "another baton serve".to_string());
-                anyhow::bail!(
-                    "{other} is using the data dir {}; stop it first, or give this one another \
-                     --data-dir",
-                    absolute(dir).display()
-                );
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", path.display()));
+        let mut file = open_private(&path)?;
+        let mut reopened = 0;
+        loop {
+            match file.try_lock() {
+                // A server stopping removes the file: a lock won on the removed file would
+                // hold nothing. Open the file now at the path and lock that.
+                Ok(()) if reopened < 3 && !same_file(&file, &path) => {
+                    file = open_private(&path)?;
+                    reopened += 1;
+                }
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let other = running_server(dir)
+                        .map(|s| describe(&s))
+                        .unwrap_or_else(|| "another baton serve".to_string());
+                    anyhow::bail!(
+                        "{other} is using the data dir {}; stop it first, or give this one \
+                         another --data-dir",
+                        absolute(dir).display()
+                    );
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("locking {}", path.display()));
+                }
             }
         }
         let mut lock = ServeLock { file, path };
@@ -181,6 +190,21 @@ fn api_url(addr: std::net::SocketAddr) -> String {
         });
     }
     format!("http://{addr}")
+}
+
+/// Whether `file` is the file now at `path`.
+#[cfg(unix)]
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_file: &std::fs::File, path: &Path) -> bool {
+    path.exists()
 }
 
 fn open_private(path: &Path) -> anyhow::Result<std::fs::File> {
@@ -276,6 +300,36 @@ mod tests {
         }
         store.close().await;
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn one_server_holds_a_data_dir_and_says_where_its_api_is() {
+        let dir = std::env::temp_dir().join(format!(
+            "baton-datadir-{}",
+            crate::credentials::random_string(8)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(running_server(&dir), None);
+        let mut lock = ServeLock::acquire(&dir).unwrap();
+        let pid = std::process::id();
+        assert_eq!(running_server(&dir), Some(ServeInfo { pid, api: None }));
+        lock.announce("0.0.0.0:8080".parse().unwrap()).unwrap();
+        let info = running_server(&dir).unwrap();
+        assert_eq!(info.api.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(
+            describe(&info),
+            format!("the server at http://127.0.0.1:8080 (pid {pid})")
+        );
+        let second = ServeLock::acquire(&dir).unwrap_err().to_string();
+        assert!(second.contains("is using the data dir"), "{second}");
+        drop(lock);
+        assert!(!dir.join(SERVE_FILE).exists());
+        assert_eq!(running_server(&dir), None);
+        // A file left by a killed server (no lock) is no server.
+        std::fs::write(dir.join(SERVE_FILE), "{\"pid\":1}").unwrap();
+        assert_eq!(running_server(&dir), None);
+        drop(ServeLock::acquire(&dir).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
