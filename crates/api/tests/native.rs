@@ -253,7 +253,7 @@ async fn idempotent_creates() {
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(
         first["playlist"],
-        json!({"file_index": 0, "offset_seconds": 0, "loop": 0, "passes": null})
+        json!({"file_index": 0, "offset_seconds": 0, "loop": 0, "pass": 1, "passes": null})
     );
     let (status, headers, again) = h
         .native(Method::POST, "/v1/tasks", T, &key, Some(body.clone()))
@@ -644,6 +644,8 @@ fn event(
         },
         attempts: 0,
         delivered_at: Some(CAPTURE_TIME + seq as i64),
+        last_error: None,
+        given_up: false,
     }
 }
 
@@ -712,6 +714,57 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
         })
         .collect();
     assert_eq!(got, [("Forwarding", "none"), ("Running", "delivered")]);
+    assert_eq!(
+        events["items"][0]["delivered_at"],
+        Value::Null,
+        "none: no delivery"
+    );
+    assert_eq!(events["items"][1]["last_error"], Value::Null);
+
+    // A failing callback says why: pending with its last error; given up, and when.
+    let mut pending = event(
+        &id,
+        4,
+        CallbackState::Offline,
+        "https://hooks.example.com/cb",
+    );
+    (pending.attempts, pending.delivered_at) = (2, None);
+    pending.last_error = Some("HTTP 503".into());
+    let mut given_up = event(
+        &id,
+        3,
+        CallbackState::Recovering,
+        "https://hooks.example.com/cb",
+    );
+    given_up.attempts = 60;
+    given_up.given_up = true;
+    given_up.last_error = Some("connect error: Connection refused (os error 111)".into());
+    h.service.set_events(&tid, vec![pending, given_up]);
+    let (_, _, events) = h
+        .native(Method::GET, &format!("{path}/events"), T, &[], None)
+        .await;
+    let items = &events["items"];
+    assert_eq!(
+        (
+            &items[0]["delivery"],
+            &items[0]["attempts"],
+            &items[0]["last_error"],
+            &items[0]["delivered_at"]
+        ),
+        (
+            &json!("pending"),
+            &json!(2),
+            &json!("HTTP 503"),
+            &Value::Null
+        )
+    );
+    assert_eq!(items[1]["delivery"], "given_up");
+    assert_eq!(items[1]["attempts"], 60);
+    assert_eq!(
+        items[1]["last_error"],
+        "connect error: Connection refused (os error 111)"
+    );
+    assert_eq!(items[1]["delivered_at"], rfc3339(CAPTURE_TIME + 3));
 }
 
 #[tokio::test]

@@ -1,7 +1,15 @@
 //! `baton account …`, `baton key …`, `baton token …` and `baton domain …`: manage the
 //! accounts, API keys, native-API tokens and ingest domains kept in
-//! `<data-dir>/credentials.toml`. A running `baton serve` picks the
-//! changes up within a second.
+//! `<data-dir>/credentials.toml`.
+//!
+//! A credential these commands print must work against the server the user means, or the
+//! command must say why not. So they find the data dir exactly as `baton serve` does (one
+//! function, [`DataDirChoice::resolve`]: `--data-dir` / `BATON_DATA_DIR`, then the `data_dir`
+//! of `--config` / `BATON_CONFIG`, then `./baton-data`); they refuse a directory that holds no
+//! server state — naming it, what chose it, and how to point at the right one — unless
+//! `--init` says to set up a new one; and after a change they name the file written and
+//! whether a running server reads it (`<data-dir>/serve.json`, locked by `baton serve`): "the
+//! server at http://… (pid N) picks this up within 1 s", or that no server runs on it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,16 +17,117 @@ use std::process::ExitCode;
 use baton_net::ingest::{resolve_domain, split_query};
 use clap::{Args, Subcommand};
 
+use crate::config::{DataDirChoice, FileConfig};
 use crate::credentials::{
-    AccountConfig, ApiKeyConfig, CALLBACK_SECRET_LEN, CredentialsFile, DomainConfig, ROOT_ACCOUNT,
-    issue_token, random_string,
+    AccountConfig, ApiKeyConfig, CALLBACK_SECRET_LEN, Credentials, CredentialsFile, DomainConfig,
+    RELOAD_INTERVAL, ROOT_ACCOUNT, random_string,
 };
+use crate::datadir::{self, ServeInfo};
 
-#[derive(Args, Debug)]
-pub struct DataDir {
-    /// Directory of the server's durable state.
-    #[arg(long, env = "BATON_DATA_DIR", default_value = "./baton-data")]
-    data_dir: PathBuf,
+/// Which server's data dir the command works on: the same options `baton serve` takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DataDirArgs {
+    /// The config file the server runs with; its `data_dir` names the directory (and its
+    /// `[[accounts]]` count as accounts).
+    #[arg(long, env = "BATON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The server's data directory [default: the config file's data_dir, else ./baton-data].
+    #[arg(long, env = "BATON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Create the data directory if it holds no server state yet (to set up credentials
+    /// before the first `baton serve`).
+    #[arg(long)]
+    pub init: bool,
+}
+
+/// A resolved data dir, checked to hold a server's state (or `--init`ed).
+#[derive(Debug)]
+pub struct Target {
+    /// The directory, absolute.
+    pub dir: PathBuf,
+    /// Its credentials file.
+    pub file: CredentialsFile,
+    /// The config file's credentials (accounts, keys, domains), if a config file was given.
+    pub fixed: Credentials,
+}
+
+impl DataDirArgs {
+    /// Resolves the data dir as `baton serve` would and checks it holds a server's state;
+    /// the error names the directory, what chose it and how to point at another.
+    pub fn open(&self) -> anyhow::Result<Target> {
+        let config = FileConfig::load(self.config.as_deref())?;
+        let choice = DataDirChoice::resolve(
+            self.data_dir.clone(),
+            self.config.as_deref(),
+            config.data_dir.clone(),
+        );
+        let dir = datadir::absolute(&choice.path);
+        if !self.init && !datadir::has_server_state(&dir) {
+            let what = if dir.exists() {
+                "holds no server state (no credentials.toml or baton.db written by `baton serve`)"
+            } else {
+                "does not exist"
+            };
+            let why = match std::env::current_dir() {
+                Ok(cwd) if choice.path.is_relative() => format!(
+                    "{} (relative paths start at the current directory {})",
+                    choice.explain(),
+                    cwd.display()
+                ),
+                _ => choice.explain(),
+            };
+            anyhow::bail!(
+                "the data dir {} {what}; it is {why}.\n\
+                 Point at the data dir of your server the way `baton serve` was given it: \
+                 --data-dir DIR, BATON_DATA_DIR=DIR, or --config FILE (its data_dir key). \
+                 To set up credentials before a server's first start, add --init.",
+                dir.display()
+            );
+        }
+        datadir::secure(&dir)?;
+        Ok(Target {
+            file: CredentialsFile::in_dir(&dir),
+            dir,
+            fixed: Credentials {
+                accounts: config.accounts,
+                api_keys: config.api.keys,
+                domains: config.domains,
+                tokens: Vec::new(),
+            },
+        })
+    }
+}
+
+impl Target {
+    /// Whether `account` exists: root, an account of the credentials file or of the config.
+    fn has_account(&self, stored: &Credentials, account: &str) -> bool {
+        account == ROOT_ACCOUNT
+            || stored.accounts.iter().any(|a| a.id == account)
+            || self.fixed.accounts.iter().any(|a| a.id == account)
+    }
+
+    /// The line after a change: the file written, and who reads it.
+    pub fn written(&self) -> String {
+        written_note(&self.file, datadir::running_server(&self.dir).as_ref())
+    }
+}
+
+/// "wrote FILE; the server at URL (pid N) picks this up within 1 s", or that no server runs
+/// on the file's directory.
+pub fn written_note(file: &CredentialsFile, server: Option<&ServeInfo>) -> String {
+    let path = file.path().display();
+    match server {
+        Some(s) => format!(
+            "wrote {path}; {} picks this up within {} s",
+            datadir::describe(s),
+            RELOAD_INTERVAL.as_secs()
+        ),
+        None => format!(
+            "wrote {path}; no baton serve is running on this data dir — a server started \
+             with --data-dir {} uses it",
+            file.path().parent().unwrap_or(file.path()).display()
+        ),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -28,12 +137,12 @@ pub enum AccountCommand {
         /// The account's id (tasks, keys and callbacks belong to it).
         id: String,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Lists accounts.
     List {
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Replaces an account's callback signing secret (`root` too) with a new one, printed
     /// once; a running server signs with it within a second. It wins over a
@@ -42,7 +151,7 @@ pub enum AccountCommand {
         /// The account.
         id: String,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
 }
 
@@ -63,19 +172,19 @@ pub enum KeyCommand {
         #[arg(long, value_delimiter = ',')]
         resources: Vec<String>,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Lists keys (without secrets).
     List {
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Deletes a key.
     Delete {
         /// The AccessKeyId to delete; the running server refuses it within a second.
         access_key_id: String,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
 }
 
@@ -100,18 +209,18 @@ pub enum DomainCommand {
         #[arg(long, value_parser = crate::duration::parse, default_value = "30m")]
         auth_validity: std::time::Duration,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Removes an ingest domain.
     Remove {
         name: String,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Lists ingest domains.
     List {
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Prints a signed publish URL (`?auth_key=timestamp-rand-uid-md5hash`) for a domain
     /// that requires one.
@@ -126,7 +235,7 @@ pub enum DomainCommand {
         #[arg(long)]
         timestamp: Option<i64>,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
 }
 
@@ -141,14 +250,15 @@ pub fn domain(command: DomainCommand) -> anyhow::Result<ExitCode> {
             dir,
         } => {
             let name = name.to_ascii_lowercase();
-            let file = file(&dir)?;
+            let target = dir.open()?;
+            let file = &target.file;
             let mut c = file.load()?;
             anyhow::ensure!(
                 !c.domains.iter().any(|d| d.name == name),
                 "domain {name} exists (remove it first)"
             );
             anyhow::ensure!(
-                account == ROOT_ACCOUNT || c.accounts.iter().any(|a| a.id == account),
+                target.has_account(&c, &account),
                 "no account {account} (create it with `baton account create {account}`)"
             );
             let key = match (publish_auth, publish_auth_key) {
@@ -164,22 +274,25 @@ pub fn domain(command: DomainCommand) -> anyhow::Result<ExitCode> {
                 publish_auth_validity: key.as_ref().map(|_| auth_validity.as_secs().max(1)),
             });
             file.save(&c)?;
+            eprintln!("{}", target.written());
             println!("domain {name} added for account {account}");
             if let Some(key) = key {
                 println!("publish auth key: {key}");
             }
         }
         DomainCommand::Remove { name, dir } => {
-            let file = file(&dir)?;
+            let target = dir.open()?;
+            let file = &target.file;
             let mut c = file.load()?;
             let before = c.domains.len();
             c.domains.retain(|d| d.name != name.to_ascii_lowercase());
             anyhow::ensure!(c.domains.len() < before, "no domain {name}");
             file.save(&c)?;
+            eprintln!("{}", target.written());
             println!("domain {name} removed");
         }
         DomainCommand::List { dir } => {
-            for d in file(&dir)?.load()?.domains {
+            for d in dir.open()?.file.load()?.domains {
                 let auth = match d.publish_auth() {
                     Some(a) => format!("signed URLs, valid {} s", a.validity),
                     None => "open".to_string(),
@@ -200,9 +313,13 @@ pub fn domain(command: DomainCommand) -> anyhow::Result<ExitCode> {
             let domain = domain
                 .unwrap_or_else(|| resolve_domain(Some(&parsed.tc_url), &parsed.app, stream_query))
                 .to_ascii_lowercase();
-            let c = file(&dir)?.load()?;
+            let target = dir.open()?;
+            let c = target.fixed.merged(&target.file.load()?);
             let entry = c.domain(&domain).ok_or_else(|| {
-                anyhow::anyhow!("no domain {domain} in {}", dir.data_dir.display())
+                anyhow::anyhow!(
+                    "no domain {domain} in {} (nor in a config file)",
+                    target.file.path().display()
+                )
             })?;
             let auth = entry
                 .publish_auth()
@@ -232,7 +349,8 @@ pub fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
                 "an account id is 1 to 64 letters, digits, '-' or '_'"
             );
-            let file = file(&dir)?;
+            let target = dir.open()?;
+            let file = &target.file;
             let mut c = file.load()?;
             anyhow::ensure!(
                 !c.accounts.iter().any(|a| a.id == id),
@@ -244,13 +362,14 @@ pub fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
                 callback_secret: secret.clone(),
             });
             file.save(&c)?;
+            eprintln!("{}", target.written());
             println!("account {id} created\ncallback secret: {secret}");
         }
         AccountCommand::RotateCallbackSecret { id, dir } => {
-            let file = file(&dir)?;
+            let target = dir.open()?;
+            let file = &target.file;
             let mut c = file.load()?;
-            let named = id == ROOT_ACCOUNT
-                || c.accounts.iter().any(|a| a.id == id)
+            let named = target.has_account(&c, &id)
                 || c.api_keys.iter().any(|k| k.account == id)
                 || c.tokens.iter().any(|t| t.account == id)
                 || c.domains.iter().any(|d| d.account == id);
@@ -267,10 +386,11 @@ pub fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
                 }),
             }
             file.save(&c)?;
+            eprintln!("{}", target.written());
             println!("account {id}: new callback secret (shown once)\ncallback secret: {secret}");
         }
         AccountCommand::List { dir } => {
-            let c = file(&dir)?.load()?;
+            let c = dir.open()?.file.load()?;
             for a in &c.accounts {
                 let keys = c.api_keys.iter().filter(|k| k.account == a.id).count();
                 println!("{}\t{} key(s)", a.id, keys);
@@ -288,10 +408,11 @@ pub fn key(command: KeyCommand) -> anyhow::Result<ExitCode> {
             resources,
             dir,
         } => {
-            let file = file(&dir)?;
+            let target = dir.open()?;
+            let file = &target.file;
             let mut c = file.load()?;
             anyhow::ensure!(
-                account == ROOT_ACCOUNT || c.accounts.iter().any(|a| a.id == account),
+                target.has_account(&c, &account),
                 "no account {account} (create it with `baton account create {account}`)"
             );
             let key = ApiKeyConfig {
@@ -303,13 +424,14 @@ pub fn key(command: KeyCommand) -> anyhow::Result<ExitCode> {
             };
             c.api_keys.push(key.clone());
             file.save(&c)?;
+            eprintln!("{}", target.written());
             println!(
                 "AccessKeyId:     {}\nAccessKeySecret: {}\naccount:         {}",
                 key.access_key_id, key.access_key_secret, key.account
             );
         }
         KeyCommand::List { dir } => {
-            for k in file(&dir)?.load()?.api_keys {
+            for k in dir.open()?.file.load()?.api_keys {
                 let policy = if k.policy.is_empty() {
                     "*".to_string()
                 } else {
@@ -319,12 +441,14 @@ pub fn key(command: KeyCommand) -> anyhow::Result<ExitCode> {
             }
         }
         KeyCommand::Delete { access_key_id, dir } => {
-            let file = file(&dir)?;
+            let target = dir.open()?;
+            let file = &target.file;
             let mut c = file.load()?;
             let before = c.api_keys.len();
             c.api_keys.retain(|k| k.access_key_id != access_key_id);
             anyhow::ensure!(c.api_keys.len() < before, "no key {access_key_id}");
             file.save(&c)?;
+            eprintln!("{}", target.written());
             println!("key {access_key_id} deleted");
         }
     }
@@ -343,58 +467,49 @@ pub enum TokenCommand {
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Lists tokens (names and accounts; tokens themselves are not stored).
     List {
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
     /// Revokes a token; the running server refuses it within a second.
     Revoke {
         name: String,
         #[command(flatten)]
-        dir: DataDir,
+        dir: DataDirArgs,
     },
 }
 
 pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
     match command {
         TokenCommand::Create { account, name, dir } => {
-            let file = file(&dir)?;
-            let mut c = file.load()?;
-            anyhow::ensure!(
-                account == ROOT_ACCOUNT || c.accounts.iter().any(|a| a.id == account),
-                "no account {account} (create it with `baton account create {account}`)"
+            let target = dir.open()?;
+            let issued = target.file.create_token(&target.fixed, &account, name)?;
+            eprintln!("{}", target.written());
+            eprintln!(
+                "token {} for account {} (shown once; keep it secret):",
+                issued.name, issued.account
             );
-            let name = name.unwrap_or_else(|| format!("token-{}", random_string(8)));
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            let token = issue_token(&mut c, &account, &name, now)?;
-            file.save(&c)?;
-            eprintln!("token {name} for account {account} (shown once; keep it secret):");
-            println!("{token}");
+            println!("{}", issued.token);
         }
         TokenCommand::List { dir } => {
-            for t in file(&dir)?.load()?.tokens {
+            for t in dir.open()?.file.load()?.tokens {
                 println!("{}\t{}\t{}", t.name, t.account, t.created_at);
             }
         }
         TokenCommand::Revoke { name, dir } => {
-            let file = file(&dir)?;
+            let target = dir.open()?;
+            let file = &target.file;
             let mut c = file.load()?;
             let before = c.tokens.len();
             c.tokens.retain(|t| t.name != name);
             anyhow::ensure!(c.tokens.len() < before, "no token {name}");
             file.save(&c)?;
+            eprintln!("{}", target.written());
             println!("token {name} revoked");
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn file(dir: &DataDir) -> anyhow::Result<CredentialsFile> {
-    crate::datadir::secure(&dir.data_dir)?;
-    Ok(CredentialsFile::in_dir(&dir.data_dir))
 }

@@ -75,6 +75,78 @@ pub enum LogFormat {
     Json,
 }
 
+impl FileConfig {
+    /// The config file at `path` (every key at its default without one).
+    pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str::<FileConfig>(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
+/// `baton serve`'s data directory when nothing names one.
+pub const DEFAULT_DATA_DIR: &str = "./baton-data";
+
+/// The data directory and what chose it. `baton serve` and the admin commands (`baton
+/// token|key|account|domain`) both resolve it here, so they agree given the same
+/// `--data-dir` / `BATON_DATA_DIR` / `--config`: the flag or its environment twin, then the
+/// config file's `data_dir`, then [`DEFAULT_DATA_DIR`] — relative paths against the current
+/// directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDirChoice {
+    pub path: PathBuf,
+    pub source: DataDirSource,
+}
+
+/// What named the data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataDirSource {
+    /// `--data-dir` or `BATON_DATA_DIR`.
+    Given,
+    /// The `data_dir` key of this config file.
+    ConfigFile(PathBuf),
+    /// Nothing: [`DEFAULT_DATA_DIR`].
+    Default,
+}
+
+impl DataDirChoice {
+    /// The given directory, else the config file's `data_dir` (`config_path` names the file,
+    /// for messages), else the default.
+    pub fn resolve(
+        given: Option<PathBuf>,
+        config_path: Option<&Path>,
+        from_file: Option<PathBuf>,
+    ) -> DataDirChoice {
+        let (path, source) = match (given, from_file) {
+            (Some(dir), _) => (dir, DataDirSource::Given),
+            (None, Some(dir)) => (
+                dir,
+                DataDirSource::ConfigFile(config_path.map(Path::to_path_buf).unwrap_or_default()),
+            ),
+            (None, None) => (PathBuf::from(DEFAULT_DATA_DIR), DataDirSource::Default),
+        };
+        DataDirChoice { path, source }
+    }
+
+    /// How the directory was chosen, for messages: "given by --data-dir or BATON_DATA_DIR".
+    pub fn explain(&self) -> String {
+        match &self.source {
+            DataDirSource::Given => "given by --data-dir or BATON_DATA_DIR".to_string(),
+            DataDirSource::ConfigFile(path) => {
+                format!("the data_dir of the config file {}", path.display())
+            }
+            DataDirSource::Default => format!(
+                "the default {DEFAULT_DATA_DIR}: neither --data-dir, BATON_DATA_DIR nor a \
+                 config file (--config, BATON_CONFIG) named one"
+            ),
+        }
+    }
+}
+
 /// `[http]` keys: the control API's and the HTTP-FLV play listener's limits. Beyond a cap a
 /// new connection is closed at accept. The caps, with `ingest.max_connections`, are fitted
 /// under the process's file limit at start (its soft limit is raised to the hard one first).
@@ -238,16 +310,7 @@ pub fn log_format_of(config_file: &Path) -> Option<LogFormat> {
 
 impl Settings {
     pub fn resolve(config_file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Settings> {
-        let file = match config_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .with_context(|| format!("parsing config file {}", path.display()))?
-            }
-            None => FileConfig::default(),
-        };
-        Self::merge(file, overrides)
+        Self::merge(FileConfig::load(config_file)?, overrides)
     }
 
     pub(crate) fn merge(file: FileConfig, o: Overrides) -> anyhow::Result<Settings> {
@@ -374,10 +437,7 @@ impl Settings {
         engine.egress = std::sync::Arc::new(file.egress.policy()?);
         let addr = |s: &str| -> SocketAddr { s.parse().expect("literal socket address") };
         Ok(Settings {
-            data_dir: o
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("./baton-data")),
+            data_dir: DataDirChoice::resolve(o.data_dir, None, file.data_dir).path,
             api_listen: o
                 .api_listen
                 .or(file.api_listen)

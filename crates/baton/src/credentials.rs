@@ -7,7 +7,10 @@
 //! * the environment: `BATON_ACCESS_KEY_ID` / `BATON_ACCESS_KEY_SECRET`, a key of the root
 //!   account;
 //! * `<data-dir>/credentials.toml`, managed by `baton account …` / `baton key …` /
-//!   `baton domain …` / `baton token …` (mode 0600). A running server picks up its changes within a second.
+//!   `baton domain …` / `baton token …` (mode 0600). A running server picks up its changes
+//!   within [`RELOAD_INTERVAL`]: a request checks the file's modification time, size and
+//!   inode (a save renames a new file in) when the last check is that old, and re-reads it
+//!   when they changed.
 //!
 //! Ingest domains: with none configured, every domain belongs to the root account (so a
 //! fresh install works with `rtmp://127.0.0.1/live/s`); once any is configured, a publish to a
@@ -179,7 +182,7 @@ impl Credentials {
     }
 
     /// `self` then `other`; for a key or account in both, `self` wins.
-    fn merged(&self, other: &Credentials) -> Credentials {
+    pub fn merged(&self, other: &Credentials) -> Credentials {
         let mut out = self.clone();
         for a in &other.accounts {
             if !out.accounts.iter().any(|x| x.id == a.id) {
@@ -389,15 +392,74 @@ impl CredentialsFile {
             .with_context(|| format!("replacing {}", self.path.display()))
     }
 
-    fn modified(&self) -> Option<SystemTime> {
-        std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok()
+    /// What tells one version of the file from another: a save renames a new file in, so
+    /// the inode changes even when the modification time (coarse on some file systems) does
+    /// not.
+    fn stamp(&self) -> Option<Stamp> {
+        let meta = std::fs::metadata(&self.path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Stamp {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+            inode,
+        })
+    }
+
+    /// Adds a native-API token for `account` (root, or an account of this file or of
+    /// `fixed`, the config file's) named `name` (default: generated) and returns it — the
+    /// only time the token exists in clear; the file keeps its SHA-256.
+    pub fn create_token(
+        &self,
+        fixed: &Credentials,
+        account: &str,
+        name: Option<String>,
+    ) -> anyhow::Result<IssuedToken> {
+        let mut c = self.load()?;
+        anyhow::ensure!(
+            account == ROOT_ACCOUNT
+                || c.accounts.iter().any(|a| a.id == account)
+                || fixed.accounts.iter().any(|a| a.id == account),
+            "no account {account} (create it with `baton account create {account}`)"
+        );
+        let name = name.unwrap_or_else(|| format!("token-{}", random_string(8)));
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let token = issue_token(&mut c, account, &name, now)?;
+        self.save(&c)?;
+        Ok(IssuedToken {
+            name,
+            account: account.to_string(),
+            token,
+        })
     }
 }
 
+/// A token [`CredentialsFile::create_token`] made: show it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub name: String,
+    pub account: String,
+    /// The bearer token itself (`btn_…`).
+    pub token: String,
+}
+
+/// How often, at most, a running server looks at the credentials file: a change is in force
+/// for every request that arrives this long after it was saved.
+pub const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
 /// The credentials a running server uses: the fixed ones (config file, environment) and the
-/// managed file's, re-read when the file changes (checked at most once a second).
+/// managed file's, re-read when the file changes (checked at most every [`RELOAD_INTERVAL`]).
 #[derive(Debug)]
 pub struct LiveCredentials {
     fixed: Credentials,
@@ -408,7 +470,7 @@ pub struct LiveCredentials {
 #[derive(Debug)]
 struct Cache {
     checked: Instant,
-    modified: Option<SystemTime>,
+    stamp: Option<Stamp>,
     merged: Credentials,
 }
 
@@ -475,7 +537,7 @@ impl LiveCredentials {
         let live = LiveCredentials {
             cache: Mutex::new(Cache {
                 checked: Instant::now(),
-                modified: file.modified(),
+                stamp: file.stamp(),
                 merged: Credentials::combined(&fixed, &stored),
             }),
             fixed,
@@ -487,14 +549,14 @@ impl LiveCredentials {
     /// The current merged credentials.
     pub fn current(&self) -> Credentials {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.checked.elapsed().as_secs() >= 1 {
+        if cache.checked.elapsed() >= RELOAD_INTERVAL {
             cache.checked = Instant::now();
-            let modified = self.file.modified();
-            if modified != cache.modified {
+            let stamp = self.file.stamp();
+            if stamp != cache.stamp {
                 match self.file.load() {
                     Ok(stored) => {
                         cache.merged = Credentials::combined(&self.fixed, &stored);
-                        cache.modified = modified;
+                        cache.stamp = stamp;
                         tracing::info!(path = %self.file.path().display(), "credentials reloaded");
                     }
                     Err(e) => tracing::warn!(error = %e, "credentials file not reloaded"),
@@ -545,7 +607,7 @@ impl KeyStore for LiveCredentials {
 
 /// Adds a new native-API bearer token of `account` named `name` to `credentials` and returns
 /// it: only its SHA-256 is kept, so this is the one moment it can be shown.
-pub fn issue_token(
+fn issue_token(
     credentials: &mut Credentials,
     account: &str,
     name: &str,

@@ -30,7 +30,7 @@ use baton_store_sqlite::SqliteStore;
 
 use crate::config::{Overrides, Settings};
 use crate::credentials::{
-    CredentialsFile, DomainConfig, LiveCredentials, ROOT_ACCOUNT, issue_token,
+    Credentials, CredentialsFile, DomainConfig, LiveCredentials, ROOT_ACCOUNT,
 };
 use crate::service::{ControlService, EngineService, StoreGroupService};
 use crate::startup::{Endpoints, FirstStart};
@@ -105,6 +105,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for path in crate::datadir::secure(&settings.data_dir)? {
         warn!(path = %path.display(), "permissions were too open; restricted to the owner");
     }
+    // One server per data dir; the admin commands read who serves it (`serve.json`).
+    let mut serve_lock = crate::datadir::ServeLock::acquire(&settings.data_dir)?;
     let mut first = if first_start {
         Some(FirstStart {
             access_key: None,
@@ -235,6 +237,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut engine_config = settings.engine.clone();
     // Tasks may not reach Baton's own API (as bound: the port may have been 0).
     let api_addr = endpoints.api;
+    serve_lock.announce(api_addr)?;
     engine_config.egress = Arc::new(crate::egress::with_api_listener(
         (*engine_config.egress).clone(),
         api_addr,
@@ -335,23 +338,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     {
         warn!(deadline = ?SHUTDOWN_DEADLINE, "some connections did not close in time");
     }
+    drop(serve_lock);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Issues the root token of a first start into the data dir's credentials file.
 fn root_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
     let file = CredentialsFile::in_dir(data_dir);
-    let mut credentials = file.load()?;
+    let credentials = file.load()?;
     let mut name = "root-first-start".to_string();
     if credentials.tokens.iter().any(|t| t.name == name) {
         name = format!("root-first-start-{}", crate::credentials::random_string(6));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let token = issue_token(&mut credentials, ROOT_ACCOUNT, &name, now)?;
-    file.save(&credentials)?;
-    Ok(token)
+    let issued = file.create_token(&Credentials::default(), ROOT_ACCOUNT, Some(name))?;
+    Ok(issued.token)
 }
 
 /// This node's ingest as tasks' sources name it: loopback, the listeners' own addresses and

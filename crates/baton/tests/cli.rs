@@ -3,7 +3,7 @@
 //! streams and groups through `/v1`.
 //!
 //! Assumptions about the server side:
-//! * `baton token create --account root --name cli-test --data-dir DIR` exits 0 and prints
+//! * `baton token create --account root --name cli-test --data-dir DIR --init` exits 0 and prints
 //!   the token as the last word of its last non-empty stdout line; it runs before the server
 //!   starts, so the server finds the token at start-up.
 //! * `baton serve --data-dir DIR --api-listen A --rtmp-listen R --play-listen P` serves `/v1`
@@ -190,6 +190,7 @@ impl Server {
                 "cli-test",
                 "--data-dir",
                 data_arg,
+                "--init",
             ],
             &[],
             &home,
@@ -798,7 +799,7 @@ fn callback_secrets_are_the_accounts_own_and_rotate() {
             .to_string()
     };
     let created = baton(
-        &["account", "create", "acme", "--data-dir", dir],
+        &["account", "create", "acme", "--data-dir", dir, "--init"],
         &[],
         &home.0,
     )

@@ -105,13 +105,26 @@ pub trait TaskStore: Send + Sync + fmt::Debug {
     /// is not an error (the event may have been purged).
     fn mark_delivered<'a>(&'a self, event_id: &'a str, now: UnixTime) -> StoreFuture<'a, ()>;
 
-    /// Records a failed attempt: `attempts` made so far, next attempt at `next_attempt_at`.
-    /// No effect on a delivered or unknown event.
+    /// Records a failed attempt: `attempts` made so far, next attempt at `next_attempt_at`,
+    /// and why it failed (`error`: short, no secret, no URL query — see
+    /// [`EventRecord::last_error`]). No effect on a delivered or unknown event.
     fn reschedule_event<'a>(
         &'a self,
         event_id: &'a str,
         attempts: u32,
         next_attempt_at: UnixTime,
+        error: &'a str,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Records a last failed attempt after which the event is given up (never due again,
+    /// purged like a delivered one): `attempts` made in all, why the last failed, when.
+    /// No effect on a delivered or unknown event.
+    fn give_up_event<'a>(
+        &'a self,
+        event_id: &'a str,
+        attempts: u32,
+        error: &'a str,
+        now: UnixTime,
     ) -> StoreFuture<'a, ()>;
 
     /// Deletes exited tasks whose exit time is before `before`, and delivered events delivered
@@ -150,6 +163,13 @@ pub struct EventRecord {
     /// When it was delivered (or given up), or recorded if it was not deliverable; `None`
     /// while delivery is pending.
     pub delivered_at: Option<UnixTime>,
+    /// Why the last failed attempt failed (`HTTP 503`, `connect error: Connection refused`,
+    /// `timed out after 10 s`, an egress refusal): short, never a secret or a URL's query.
+    /// `None` while no attempt failed; kept once the event is delivered after all.
+    pub last_error: Option<String>,
+    /// Delivery was given up (after its last attempt, or at once when retrying cannot help):
+    /// `delivered_at` is then when, not a delivery.
+    pub given_up: bool,
 }
 
 /// What [`TaskStore::purge`] deleted.

@@ -422,6 +422,25 @@ impl Task {
             && self.spec.source_type == SourceType::Live;
         (waiting && source).then_some(rt.run)
     }
+
+    /// The passes a playlist plays in all (RepeatNumber + 1), None for a list repeated
+    /// forever (RepeatNumber -1).
+    pub fn playlist_passes(&self) -> Option<u32> {
+        u32::try_from(self.spec.repeat_number)
+            .ok()
+            .map(|n| n.saturating_add(1))
+    }
+
+    /// The pass over the list playing now, counted from 1 — or, once every pass is done, the
+    /// last one played: a finished list of N passes is at pass N of N, never N + 1.
+    /// (`current_loop` counts completed passes, so it equals the total once finished.)
+    pub fn playlist_pass(&self) -> u32 {
+        let done = self.runtime.current_loop;
+        match self.playlist_passes() {
+            Some(total) if done >= total => done.max(1),
+            _ => done.saturating_add(1),
+        }
+    }
 }
 
 #[cfg(test)]

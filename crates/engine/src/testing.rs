@@ -15,14 +15,22 @@ use baton_domain::{
 #[derive(Debug, Default)]
 struct State {
     tasks: BTreeMap<TaskId, Task>,
-    /// (event, attempts, next attempt, delivered at), in insertion order. An event that is not
-    /// deliverable is delivered at its own time as it is stored (the port's rule).
-    events: Vec<(CallbackEvent, u32, UnixTime, Option<UnixTime>)>,
+    /// (event, attempts, next attempt, delivered at, failure), in insertion order. An event
+    /// that is not deliverable is delivered at its own time as it is stored (the port's rule).
+    events: Vec<(CallbackEvent, u32, UnixTime, Option<UnixTime>, Failure)>,
     /// Blocks by account and path (so an account's blocks of one domain are adjacent, ordered
     /// by app then stream).
     blocks: BTreeMap<(AccountId, StreamPath), Block>,
     /// Groups by account and name (so an account's groups are adjacent, ordered by name).
     groups: BTreeMap<(AccountId, String), TaskGroup>,
+}
+
+/// What became of an event's failed attempts: the last one's error, and whether it was given
+/// up.
+#[derive(Debug, Default, Clone)]
+struct Failure {
+    last_error: Option<String>,
+    given_up: bool,
 }
 
 /// See the module docs.
@@ -63,7 +71,9 @@ fn append(state: &mut State, events: &[CallbackEvent]) -> Result<(), StoreError>
     }
     for e in events {
         let delivered = (!e.is_deliverable()).then_some(e.time);
-        state.events.push((e.clone(), 0, e.time, delivered));
+        state
+            .events
+            .push((e.clone(), 0, e.time, delivered, Failure::default()));
     }
     Ok(())
 }
@@ -240,10 +250,12 @@ impl TaskStore for MemoryStore {
             .filter(|(e, ..)| {
                 &e.account == account && &e.task_id == id && before_seq.is_none_or(|b| e.seq < b)
             })
-            .map(|(e, attempts, _, delivered)| EventRecord {
+            .map(|(e, attempts, _, delivered, failure)| EventRecord {
                 event: e.clone(),
                 attempts: *attempts,
                 delivered_at: *delivered,
+                last_error: failure.last_error.clone(),
+                given_up: failure.given_up,
             })
             .collect();
         records.sort_by_key(|r| std::cmp::Reverse(r.event.seq));
@@ -257,8 +269,8 @@ impl TaskStore for MemoryStore {
             .events
             .iter()
             .enumerate()
-            .filter(|(_, (_, _, next, delivered))| delivered.is_none() && *next <= now)
-            .map(|(i, (e, attempts, next, _))| {
+            .filter(|(_, (_, _, next, delivered, _))| delivered.is_none() && *next <= now)
+            .map(|(i, (e, attempts, next, ..))| {
                 (
                     i,
                     OutboxEntry {
@@ -290,15 +302,40 @@ impl TaskStore for MemoryStore {
         event_id: &'a str,
         attempts: u32,
         next_attempt_at: UnixTime,
+        error: &'a str,
     ) -> StoreFuture<'a, ()> {
         let mut state = self.lock();
         if let Some(entry) = state
             .events
             .iter_mut()
-            .find(|(e, _, _, delivered)| e.id == event_id && delivered.is_none())
+            .find(|(e, _, _, delivered, _)| e.id == event_id && delivered.is_none())
         {
             entry.1 = attempts;
             entry.2 = next_attempt_at;
+            entry.4.last_error = Some(error.to_string());
+        }
+        ready(Ok(()))
+    }
+
+    fn give_up_event<'a>(
+        &'a self,
+        event_id: &'a str,
+        attempts: u32,
+        error: &'a str,
+        now: UnixTime,
+    ) -> StoreFuture<'a, ()> {
+        let mut state = self.lock();
+        if let Some(entry) = state
+            .events
+            .iter_mut()
+            .find(|(e, _, _, delivered, _)| e.id == event_id && delivered.is_none())
+        {
+            entry.1 = attempts;
+            entry.3 = Some(now);
+            entry.4 = Failure {
+                last_error: Some(error.to_string()),
+                given_up: true,
+            };
         }
         ready(Ok(()))
     }
@@ -313,7 +350,7 @@ impl TaskStore for MemoryStore {
         let events_before = state.events.len();
         state
             .events
-            .retain(|(_, _, _, delivered)| !delivered.is_some_and(|d| d < before));
+            .retain(|(_, _, _, delivered, _)| !delivered.is_some_and(|d| d < before));
         ready(Ok(Purged {
             tasks: (tasks_before - state.tasks.len()) as u64,
             events: (events_before - state.events.len()) as u64,

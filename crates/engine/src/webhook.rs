@@ -66,6 +66,85 @@ impl DeliveryError {
     }
 }
 
+/// The longest delivery error kept with an event (bytes; longer ones are cut at a character
+/// boundary and end in `…`).
+pub const MAX_ERROR_LEN: usize = 200;
+
+impl DeliveryError {
+    /// A short account of the failure for the task's event log: the HTTP status, a connect
+    /// error, a timeout, the egress refusal. Never the callback URL's query (where receivers
+    /// put tokens) or user info, so never a secret; at most [`MAX_ERROR_LEN`] bytes.
+    pub fn summary(&self) -> String {
+        let text = match self {
+            DeliveryError::Status(code) => format!("HTTP {code}"),
+            DeliveryError::Http(e) if e.is_timeout() => {
+                format!("timed out after {} s", ATTEMPT_TIMEOUT.as_secs())
+            }
+            DeliveryError::Http(e) if e.is_connect() => {
+                format!("connect error: {}", root_cause(e))
+            }
+            DeliveryError::Http(e) => format!("request failed: {}", root_cause(e)),
+            DeliveryError::Egress(r) => r.to_string(),
+            DeliveryError::Url(m) => format!("callback URL: {m}"),
+        };
+        error_summary(&text)
+    }
+}
+
+/// `text` without URLs' queries, fragments and user info, cut to [`MAX_ERROR_LEN`].
+pub fn error_summary(text: &str) -> String {
+    let clean: Vec<String> = text.split(' ').map(redact_url).collect();
+    let clean = clean.join(" ");
+    if clean.len() <= MAX_ERROR_LEN {
+        return clean;
+    }
+    let mut end = MAX_ERROR_LEN - '…'.len_utf8();
+    while !clean.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &clean[..end])
+}
+
+/// One word of an error text: a URL keeps its scheme, host and path only.
+fn redact_url(word: &str) -> String {
+    let Some(scheme_end) = word.find("://") else {
+        return word.to_string();
+    };
+    let (head, rest) = word.split_at(scheme_end + 3);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // The query or fragment runs to the end of the word, but for closing punctuation.
+    let tail = match tail.find(['?', '#']) {
+        Some(q) => {
+            let closing: String = tail[q..]
+                .chars()
+                .rev()
+                .take_while(|c| matches!(c, ')' | ']' | ',' | ';' | '"' | '\''))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("{}?…{closing}", &tail[..q])
+        }
+        None => tail.to_string(),
+    };
+    format!("{head}{host}{tail}")
+}
+
+/// The innermost cause of `e` (an OS error such as "Connection refused (os error 111)"), or
+/// `e` itself without its URL.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if std::ptr::addr_eq(cause, e as &dyn std::error::Error) {
+        return e.to_string();
+    }
+    cause.to_string()
+}
+
 impl From<HttpError> for DeliveryError {
     fn from(e: HttpError) -> Self {
         match e {
@@ -151,6 +230,25 @@ pub fn retry_delay(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_summaries_are_short_and_keep_no_query_or_user_info() {
+        assert_eq!(DeliveryError::Status(503).summary(), "HTTP 503");
+        assert_eq!(
+            DeliveryError::Url(
+                "http://u:pw@hooks.example/cb?token=abc#frag: relative URL without a base".into()
+            )
+            .summary(),
+            "callback URL: http://hooks.example/cb?… relative URL without a base"
+        );
+        assert_eq!(
+            error_summary("see (https://h.example:8443/a/b?k=v), then"),
+            "see (https://h.example:8443/a/b?…), then"
+        );
+        assert_eq!(error_summary("no url here"), "no url here");
+        let long = error_summary(&"é".repeat(300));
+        assert!(long.len() <= MAX_ERROR_LEN && long.ends_with('…'), "{long}");
+    }
 
     #[test]
     fn signature_matches_an_independent_hmac() {

@@ -178,6 +178,8 @@ async fn an_account_without_a_callback_secret_gets_nothing_unsigned() {
         if let Some(record) = log.first() {
             assert_eq!(record.delivered_at, None, "delivered without a secret");
             if record.attempts >= 1 {
+                let error = record.last_error.as_deref().unwrap_or_default();
+                assert!(error.contains("has no callback secret"), "{error}");
                 break;
             }
         }
@@ -257,6 +259,88 @@ async fn running_callback_is_delivered_signed_after_a_failed_attempt() {
         headers[SIGNATURE_HEADER].to_str().unwrap(),
         sign(b"secret", timestamp, body.as_bytes())
     );
+    // The event's log: delivered after one failed attempt, which says why it failed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let log = store
+            .task_events(&account, &task.id, None, 10)
+            .await
+            .unwrap();
+        if let Some(r) = log
+            .into_iter()
+            .find(|r| r.event.seq == 1 && r.delivered_at.is_some())
+        {
+            break r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "delivery not recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (
+            record.attempts,
+            record.last_error.as_deref(),
+            record.given_up
+        ),
+        (1, Some("HTTP 503"), false)
+    );
+    engine.delete(&account, &task.id).await.unwrap();
+    engine.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_the_events_last_error_without_the_urls_query() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = Arc::new(MemoryStore::new());
+    let account = AccountId("acme".into());
+    let engine = Engine::start(
+        store.clone() as Arc<dyn TaskStore>,
+        Arc::new(SystemClock) as Arc<dyn Clock>,
+        Arc::new(LocalLauncher),
+        CallbackKeys::new([(account.clone(), b"secret".to_vec())]),
+        EngineConfig::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://user:hunter2@127.0.0.1:{port}/cb?token=s3cr3t-token");
+    let task = engine
+        .create(&account, spec("refused", url, SystemClock.now()))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let log = store
+            .task_events(&account, &task.id, None, 10)
+            .await
+            .unwrap();
+        if let Some(r) = log.into_iter().find(|r| r.event.seq == 1 && r.attempts > 0) {
+            break r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (record.delivered_at, record.given_up),
+        (None, false),
+        "pending"
+    );
+    let error = record.last_error.unwrap_or_default();
+    assert!(error.starts_with("connect error: "), "{error}");
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    for secret in ["s3cr3t", "hunter2", "token="] {
+        assert!(!error.contains(secret), "{secret} in {error}");
+    }
     engine.delete(&account, &task.id).await.unwrap();
     engine.shutdown(Duration::from_secs(1)).await;
 }

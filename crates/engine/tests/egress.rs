@@ -211,6 +211,12 @@ async fn callbacks_go_only_where_allowed_and_follow_no_redirect() {
     .await;
     assert_eq!(first.delivered_at, None, "a redirect is not a delivery");
     assert_eq!(first.attempts, 1);
+    assert_eq!(
+        first.last_error.as_deref(),
+        Some("HTTP 302"),
+        "the log says why"
+    );
+    assert!(!first.given_up);
     assert_eq!(cb.load(Ordering::SeqCst), 1);
     assert_eq!(other.load(Ordering::SeqCst), 0, "the redirect was followed");
 
@@ -230,7 +236,16 @@ async fn callbacks_go_only_where_allowed_and_follow_no_redirect() {
     })
     .await;
     let first = events.iter().find(|e| e.event.seq == 1).unwrap();
-    assert_eq!(first.attempts, 0, "given up without retrying");
+    assert_eq!(
+        first.attempts, 1,
+        "given up at its first attempt, not retried"
+    );
+    assert!(first.given_up, "{first:?}");
+    let error = first.last_error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("egress refused: localhost:") && error.contains("egress.accounts.acme"),
+        "the refusal names the rule: {error}"
+    );
     assert_eq!(cb.load(Ordering::SeqCst), 0, "a refused callback was sent");
     engine.shutdown(Duration::from_secs(1)).await;
 }

@@ -401,3 +401,41 @@ async fn an_item_that_cannot_be_fetched_falls_under_the_retry_policy() {
         "the task's RetryInterval / RetryCount take over"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_finished_list_is_at_its_last_pass_not_one_past_it() {
+    let w = world("passes");
+    let engine = engine(&w, CancellationToken::new()).await;
+    // RepeatNumber 1: two passes over a (4 s) and c (4 s), 16 s of media.
+    let task = engine
+        .create(&acct(), spec(&w, &["a.flv", "c.flv"], 1, 0, 0))
+        .await
+        .unwrap();
+    sleep(Duration::from_secs(6)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Running);
+    assert_eq!((t.playlist_pass(), t.playlist_passes()), (1, Some(2)));
+    sleep(Duration::from_secs(6)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(
+        (t.playlist_pass(), t.runtime.current_loop),
+        (2, 1),
+        "second pass"
+    );
+    sleep(Duration::from_secs(10)).await;
+    let t = engine.get(&acct(), &task.id).await.unwrap();
+    assert_eq!(
+        t.runtime.status,
+        TaskStatus::Stopped,
+        "the list played to its end"
+    );
+    assert_eq!(
+        t.runtime.current_loop, 2,
+        "passes completed: both, counted once"
+    );
+    assert_eq!((t.playlist_pass(), t.playlist_passes()), (2, Some(2)));
+    assert_eq!(
+        callback_states(&w, &task.id).await.last(),
+        Some(&CallbackState::Offline)
+    );
+}

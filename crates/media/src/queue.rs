@@ -55,14 +55,18 @@ pub enum Pushed {
     /// The frame (metadata or a sequence header) was queued in place of a queued older one of
     /// the same kind, which was discarded.
     Replaced,
+    /// The frame is a header identical (same kind, same bytes) to the one of its kind queued:
+    /// a re-send — at a destination's start, by a reconnected source — not a loss. Nothing
+    /// changes; counted in [`SubscriberQueue::repeated`], not as dropped.
+    Repeated,
 }
 
 /// A bounded FIFO of frames for one subscriber, with the [`WhenFull::DropToKeyframe`] policy.
 ///
 /// Counters are exact: every pushed frame is either delivered by [`pop`](Self::pop), still
-/// queued, or counted once in [`dropped`](Self::dropped), and `dropped()` is the sum of what
-/// the pushes reported (`Dropped` and `Replaced` count 1, `Flushed { dropped }` counts
-/// `dropped`).
+/// queued, counted once in [`dropped`](Self::dropped), or — a header identical to the queued
+/// one — once in [`repeated`](Self::repeated); `dropped()` is the sum of what the pushes
+/// reported (`Dropped` and `Replaced` count 1, `Flushed { dropped }` counts `dropped`).
 ///
 /// Headers may take the queue past its bounds (at most one of each kind is queued), and so may
 /// the frame that resumes the flow after a flush: a keyframe bigger than `max_bytes` is still
@@ -74,6 +78,8 @@ pub struct SubscriberQueue {
     /// Payload bytes in `frames`.
     bytes: usize,
     dropped: u64,
+    /// Identical headers pushed while their twin was queued.
+    repeated: u64,
     /// Dropping until a frame that can resume the flow.
     skipping: bool,
     /// A video frame (header included) was pushed: resume only at video keyframes.
@@ -88,6 +94,7 @@ impl SubscriberQueue {
             frames: VecDeque::new(),
             bytes: 0,
             dropped: 0,
+            repeated: 0,
             skipping: false,
             video_seen: false,
         }
@@ -150,6 +157,12 @@ impl SubscriberQueue {
         self.dropped
     }
 
+    /// Headers pushed that were identical to the queued one of their kind (re-sends; nothing
+    /// lost).
+    pub fn repeated(&self) -> u64 {
+        self.repeated
+    }
+
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
@@ -161,8 +174,12 @@ impl SubscriberQueue {
             .iter_mut()
             .find(|f| HeaderKind::of(f) == Some(kind))
         {
+            if queued.payload == frame.payload {
+                self.repeated += 1;
+                return Pushed::Repeated;
+            }
             // In place: frames queued after the old header keep their position relative to
-            // the other headers (identical re-sent headers, the common case, change nothing).
+            // the other headers.
             self.bytes = self.bytes - queued.payload.len() + frame.payload.len();
             *queued = frame;
             self.dropped += 1;

@@ -254,6 +254,8 @@ pub struct PlaylistOut {
     pub offset_seconds: u32,
     #[serde(rename = "loop")]
     pub loops: u32,
+    /// The pass playing, from 1; once finished, the last (N of N).
+    pub pass: u32,
     pub passes: Option<i64>,
 }
 
@@ -353,7 +355,8 @@ impl<'a> TaskOut<'a> {
                 file_index: r.current_file_index,
                 offset_seconds: r.current_offset,
                 loops: r.current_loop,
-                passes: (s.repeat_number >= 0).then(|| i64::from(s.repeat_number) + 1),
+                pass: task.playlist_pass(),
+                passes: task.playlist_passes().map(i64::from),
             }),
             version: task.version,
             created_at: rfc3339(task.created_at),
@@ -380,7 +383,13 @@ pub struct EventOut<'a> {
     pub item: Option<ItemOut<'a>>,
     pub time: String,
     pub delivery: &'static str,
+    /// Failed delivery attempts.
     pub attempts: u32,
+    /// When it was delivered, or given up (RFC 3339); None while pending and for `none`.
+    pub delivered_at: Option<String>,
+    /// Why the last failed attempt failed (HTTP status, connect error, timeout, egress
+    /// refusal); None while none failed.
+    pub last_error: Option<&'a str>,
 }
 
 impl<'a> EventOut<'a> {
@@ -401,12 +410,16 @@ impl<'a> EventOut<'a> {
             time: rfc3339(e.time),
             delivery: if e.url.is_empty() {
                 "none"
+            } else if r.given_up {
+                "given_up"
             } else if r.delivered_at.is_some() {
                 "delivered"
             } else {
                 "pending"
             },
             attempts: r.attempts,
+            delivered_at: r.delivered_at.filter(|_| !e.url.is_empty()).map(rfc3339),
+            last_error: r.last_error.as_deref(),
         }
     }
 }

@@ -103,6 +103,8 @@ pub struct Playlist {
     pub offset_seconds: i64,
     #[serde(rename = "loop")]
     pub passes_done: i64,
+    /// The pass playing (a finished list: the last); older servers: none.
+    pub pass: Option<i64>,
     pub passes: Option<i64>,
 }
 
@@ -118,6 +120,9 @@ pub struct Event {
     pub time: String,
     pub delivery: String,
     pub attempts: Option<i64>,
+    pub delivered_at: Option<String>,
+    /// Why the last failed delivery attempt failed.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -637,7 +637,7 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
                     p.file_index + 1,
                     p.file_index,
                     elapsed(p.offset_seconds as f64),
-                    p.passes_done + 1,
+                    p.pass.unwrap_or(p.passes_done + 1),
                 ),
             ));
         }
@@ -682,14 +682,18 @@ pub fn events_table(events: &[Event], now: i64) -> String {
             }
             s
         });
-        let delivery = match e.attempts {
-            Some(n) if n > 0 => format!(
-                "{} ({n} attempt{})",
-                e.delivery,
-                if n == 1 { "" } else { "s" }
-            ),
-            _ => e.delivery.clone(),
-        };
+        let mut delivery = e.delivery.replace('_', " ");
+        if let Some(at) = e.delivered_at.as_deref().filter(|t| !t.is_empty()) {
+            delivery.push_str(&format!(" {at}"));
+        }
+        if let Some(n) = e.attempts.filter(|n| *n > 0) {
+            let s = if n == 1 { "" } else { "s" };
+            delivery.push_str(&format!(" ({n} failed attempt{s}"));
+            if let Some(error) = e.last_error.as_deref().filter(|m| !m.is_empty()) {
+                delivery.push_str(&format!(", last: {error}"));
+            }
+            delivery.push(')');
+        }
         table.row(vec![
             e.seq.to_string(),
             with_hint(&e.time, now),
@@ -1430,6 +1434,12 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
         ] {
             assert!(out.contains(line), "{line:?} not in\n{out}");
         }
+        // Finished: both passes completed, the server says pass 2 (of 2).
+        v["playlist"] =
+            json!({"file_index": 1, "offset_seconds": 95, "loop": 2, "pass": 2, "passes": 2});
+        let task: Task = view(&v, "task").unwrap();
+        let out = describe_view(&task, None, NOW);
+        assert!(out.contains(", pass 2 of 2\n"), "{out}");
         // Only the required fields: still renders.
         let sparse: Task = view(
             &json!({"id": "t", "name": "", "group": "default",
@@ -1449,8 +1459,15 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
     fn renders_events() {
         let events: Vec<Event> = items(
             &[
+                json!({"id": "e4", "seq": 4, "state": "Exit", "reason": null,
+                       "time": "2026-11-22T19:05:00Z", "delivery": "given_up", "attempts": 60,
+                       "last_error": "connect error: Connection refused (os error 111)"}),
+                json!({"id": "e3", "seq": 3, "state": "Offline", "reason": null,
+                       "time": "2026-11-22T19:04:00Z", "delivery": "pending", "attempts": 2,
+                       "last_error": "HTTP 503"}),
                 json!({"id": "e2", "seq": 2, "state": "Recovering", "reason": "PullStreamFailed",
-                       "time": "2026-11-22T19:02:58Z", "delivery": "delivered", "attempts": 1}),
+                       "time": "2026-11-22T19:02:58Z", "delivery": "delivered", "attempts": 1,
+                       "delivered_at": "2026-11-22T19:03:00Z", "last_error": "timed out after 5 s"}),
                 json!({"id": "e1", "seq": 1, "state": "Running", "reason": null,
                        "item": {"kind": "started", "file_index": 0, "source": "https://cdn/a.mp4"},
                        "time": "2026-11-22T19:00:00Z", "delivery": "none"}),
@@ -1462,7 +1479,9 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
             events_table(&events, NOW),
             "\
 SEQ  TIME                           STATE       REASON            ITEM                          DELIVERY
-2    2026-11-22T19:02:58Z (5m ago)  Recovering  PullStreamFailed  -                             delivered (1 attempt)
+4    2026-11-22T19:05:00Z (2m ago)  Exit        -                 -                             given up (60 failed attempts, last: connect error: Connection refused (os error 111))
+3    2026-11-22T19:04:00Z (3m ago)  Offline     -                 -                             pending (2 failed attempts, last: HTTP 503)
+2    2026-11-22T19:02:58Z (5m ago)  Recovering  PullStreamFailed  -                             delivered 2026-11-22T19:03:00Z (1 failed attempt, last: timed out after 5 s)
 1    2026-11-22T19:00:00Z (7m ago)  Running     -                 started #0 https://cdn/a.mp4  none
 "
         );

@@ -146,8 +146,12 @@ impl Step<'_> {
         let rt = self.rt();
         rt.status = TaskStatus::Stopped;
         rt.invalid_reason = None;
-        // Every pass is done: a Continue (Command::Enable) starts the list over.
-        rt.current_loop = rt.current_loop.saturating_add(1);
+        // Every pass is done (a Continue, Command::Enable, starts the list over). The relay's
+        // last progress report already counted the last pass (`loops` = passes completed);
+        // counting it here again made a finished list of 2 passes read "pass 4 of 2".
+        let total = u32::try_from(self.task.spec.repeat_number.saturating_add(1)).unwrap_or(1);
+        let rt = self.rt();
+        rt.current_loop = rt.current_loop.max(total);
         let item = ItemEvent {
             kind: ItemEventKind::PlaylistFinished,
             file_index,

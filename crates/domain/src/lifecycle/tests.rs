@@ -915,9 +915,19 @@ fn continue_keeps_the_playlist_position_and_relaunch_starts_over() {
         (0, 0, 0)
     );
 
-    // A list that played to its end starts over on Continue.
+    // A list that played to its end starts over on Continue. Its last progress report
+    // counted the last pass; the end does not count it again: pass 2 of 2.
+    let last = Command::Progress {
+        run,
+        file_index: 1,
+        offset: 9,
+        loops: 2,
+    };
+    let t = apply(&t, last, 1_290).task;
     let t = apply(&t, Command::PlaylistFinished { run }, 1_300).task;
     assert_eq!(t.runtime.status, TaskStatus::Stopped);
+    assert_eq!(t.runtime.current_loop, 2);
+    assert_eq!((t.playlist_pass(), t.playlist_passes()), (2, Some(2)));
     let on = apply(&t, Command::Enable { from_start: false }, 1_400).task;
     let rt = &on.runtime;
     assert_eq!(

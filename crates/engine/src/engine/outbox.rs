@@ -142,16 +142,16 @@ async fn attempt(
             };
             send(&egress, &delivery, now)
                 .await
-                .map_err(|e| (e.to_string(), e.is_retryable()))
+                .map_err(|e| (e.summary(), e.is_retryable()))
         }
         // Unsigned or signed with another credential would be worse than late: the event
         // waits, as a failed attempt, for the account's secret (the binary gives every
         // account one; this is a hand-edited credentials file).
         None => Err((
-            format!(
+            crate::webhook::error_summary(&format!(
                 "account {} has no callback secret (baton account rotate-callback-secret {})",
                 event.account, event.account
-            ),
+            )),
             true,
         )),
     };
@@ -161,14 +161,17 @@ async fn attempt(
             store.mark_delivered(&event.id, clock.now()).await
         }
         Err((e, retryable)) if !retryable || entry.attempts + 1 >= MAX_ATTEMPTS => {
-            warn!(event = %event.id, url = %event.url, error = %e, attempts = entry.attempts + 1, "callback given up");
-            store.mark_delivered(&event.id, clock.now()).await
+            let attempts = entry.attempts + 1;
+            warn!(event = %event.id, url = %event.url, error = %e, attempts, "callback given up");
+            store
+                .give_up_event(&event.id, attempts, &e, clock.now())
+                .await
         }
         Err((e, _)) => {
             let attempts = entry.attempts + 1;
             let next = clock.now() + retry_delay(attempts).as_secs() as i64;
             debug!(event = %event.id, url = %event.url, error = %e, attempts, "callback failed; will retry");
-            store.reschedule_event(&event.id, attempts, next).await
+            store.reschedule_event(&event.id, attempts, next, &e).await
         }
     };
     if let Err(e) = result {

@@ -55,9 +55,10 @@ pub use groups::{
     update_tags_of_available_groups_only,
 };
 pub use outbox::{
-    delivery_is_recorded_once, due_events_in_order, events_without_a_url_are_recorded_delivered,
-    failed_attempts_reschedule, outbox_round_trips_every_field,
-    purge_removes_old_exited_tasks_and_delivered_events, task_events_newest_first_by_seq,
+    delivery_errors_are_kept_and_given_up_is_recorded, delivery_is_recorded_once,
+    due_events_in_order, events_without_a_url_are_recorded_delivered, failed_attempts_reschedule,
+    outbox_round_trips_every_field, purge_removes_old_exited_tasks_and_delivered_events,
+    task_events_newest_first_by_seq,
 };
 pub use replay::{
     replay_answers_round_trip, replay_concurrent_records_one_wins,
@@ -93,6 +94,7 @@ macro_rules! conformance_tests {
             due_events_in_order,
             delivery_is_recorded_once,
             failed_attempts_reschedule,
+            delivery_errors_are_kept_and_given_up_is_recorded,
             purge_removes_old_exited_tasks_and_delivered_events,
             events_without_a_url_are_recorded_delivered,
             task_events_newest_first_by_seq,

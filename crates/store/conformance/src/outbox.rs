@@ -129,7 +129,7 @@ pub async fn delivery_is_recorded_once(store: &dyn TaskStore) {
         .expect("unknown id");
     // Rescheduling a delivered event does not revive it.
     store
-        .reschedule_event("d.1", 3, 50)
+        .reschedule_event("d.1", 3, 50, "HTTP 500")
         .await
         .expect("reschedule");
     assert_eq!(due_ids(store, 100, 10).await, ["d.2"]);
@@ -152,7 +152,7 @@ pub async fn failed_attempts_reschedule(store: &dyn TaskStore) {
         .await
         .expect("insert");
     store
-        .reschedule_event("r.1", 1, 30)
+        .reschedule_event("r.1", 1, 30, "HTTP 503")
         .await
         .expect("reschedule");
     assert_eq!(due_ids(store, 29, 10).await, ["r.2"]);
@@ -164,15 +164,106 @@ pub async fn failed_attempts_reschedule(store: &dyn TaskStore) {
         [("r.2", 0, 10), ("r.1", 1, 30)]
     );
     store
-        .reschedule_event("r.1", u32::MAX, 31)
+        .reschedule_event("r.1", u32::MAX, 31, "HTTP 503")
         .await
         .expect("reschedule");
     let due = store.due_events(31, 10).await.expect("due");
     assert_eq!((due[1].attempts, due[1].next_attempt_at), (u32::MAX, 31));
     store
-        .reschedule_event("nope.1", 1, 1)
+        .reschedule_event("nope.1", 1, 1, "HTTP 503")
         .await
         .expect("unknown id");
+}
+
+/// Each failed attempt's error is kept with the event (the last one wins) and shown in the
+/// task's log, pending or delivered after all; a given-up event is never due again, is
+/// purged like a delivered one, and says it was given up (with when, how many attempts and
+/// why).
+pub async fn delivery_errors_are_kept_and_given_up_is_recorded(store: &dyn TaskStore) {
+    let t = task("acc", "fail", 1);
+    store
+        .insert(&t, &[event(&t, 1, 10), event(&t, 2, 10), event(&t, 3, 10)])
+        .await
+        .expect("insert");
+    let record = |records: &[EventRecord], id: &str| -> (u32, Option<i64>, Option<String>, bool) {
+        let r = records
+            .iter()
+            .find(|r| r.event.id == id)
+            .unwrap_or_else(|| panic!("{id} in the log"));
+        (r.attempts, r.delivered_at, r.last_error.clone(), r.given_up)
+    };
+    let log = || async {
+        store
+            .task_events(&t.account, &t.id, None, 10)
+            .await
+            .expect("task events")
+    };
+    // Nothing failed yet.
+    assert_eq!(record(&log().await, "fail.1"), (0, None, None, false));
+    store
+        .reschedule_event(
+            "fail.1",
+            1,
+            20,
+            "connect error: Connection refused (os error 111)",
+        )
+        .await
+        .expect("reschedule");
+    store
+        .reschedule_event("fail.1", 2, 30, "HTTP 503")
+        .await
+        .expect("reschedule");
+    assert_eq!(
+        record(&log().await, "fail.1"),
+        (2, None, Some("HTTP 503".into()), false),
+        "pending, the last error kept"
+    );
+    // Delivered after all: the error stays as history, it is not given up.
+    store.mark_delivered("fail.1", 31).await.expect("mark");
+    assert_eq!(
+        record(&log().await, "fail.1"),
+        (2, Some(31), Some("HTTP 503".into()), false)
+    );
+    // Given up: never due again, with the attempts and the last error.
+    store
+        .reschedule_event("fail.2", 1, 20, "timed out after 5 s")
+        .await
+        .expect("reschedule");
+    store
+        .give_up_event("fail.2", 60, "HTTP 410", 40)
+        .await
+        .expect("give up");
+    assert_eq!(
+        record(&log().await, "fail.2"),
+        (60, Some(40), Some("HTTP 410".into()), true)
+    );
+    assert_eq!(due_ids(store, i64::MAX, 10).await, ["fail.3"]);
+    // Giving up a delivered or unknown event changes nothing; nor does a reschedule after.
+    store
+        .give_up_event("fail.1", 9, "HTTP 500", 50)
+        .await
+        .expect("give up delivered");
+    store
+        .give_up_event("nope.1", 1, "HTTP 500", 50)
+        .await
+        .expect("unknown id");
+    store
+        .reschedule_event("fail.2", 61, 60, "HTTP 500")
+        .await
+        .expect("reschedule given up");
+    let now = log().await;
+    assert_eq!(
+        record(&now, "fail.1"),
+        (2, Some(31), Some("HTTP 503".into()), false)
+    );
+    assert_eq!(
+        record(&now, "fail.2"),
+        (60, Some(40), Some("HTTP 410".into()), true)
+    );
+    // A given-up event is purged like a delivered one.
+    let purged = store.purge(41).await.expect("purge");
+    assert_eq!(purged.events, 2);
+    assert_eq!(log().await.len(), 1);
 }
 
 /// Purge deletes exited tasks that exited before the cut-off and events delivered before it;
@@ -272,7 +363,7 @@ pub async fn events_without_a_url_are_recorded_delivered(store: &dyn TaskStore) 
     // Delivery bookkeeping does not touch them.
     store.mark_delivered("quiet.1", 50).await.expect("mark");
     store
-        .reschedule_event("quiet.3", 1, 5)
+        .reschedule_event("quiet.3", 1, 5, "HTTP 503")
         .await
         .expect("reschedule");
     assert_eq!(due_ids(store, i64::MAX, 10).await, ["quiet.2"]);
@@ -367,7 +458,7 @@ pub async fn task_events_newest_first_by_seq(store: &dyn TaskStore) {
     // Delivery state as it happens.
     store.mark_delivered("log.4", 30).await.expect("mark");
     store
-        .reschedule_event("log.5", 2, 40)
+        .reschedule_event("log.5", 2, 40, "HTTP 502")
         .await
         .expect("reschedule");
     let s = |id: &str| id.to_string();
@@ -395,7 +486,9 @@ pub async fn task_events_newest_first_by_seq(store: &dyn TaskStore) {
         [EventRecord {
             event: exit,
             attempts: 0,
-            delivered_at: None
+            delivered_at: None,
+            last_error: None,
+            given_up: false,
         }]
     );
     assert_eq!(log_of(store, &t, None, 100).await.len(), 6);

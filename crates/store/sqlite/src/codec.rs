@@ -257,7 +257,8 @@ pub(crate) fn entry_from_row(row: &SqliteRow) -> Result<OutboxEntry, StoreError>
     })
 }
 
-/// Decodes a row of [`event_columns`] as an entry of a task's event log.
+/// Decodes a row of [`event_columns`] plus `last_error, given_up` as an entry of a task's
+/// event log.
 pub(crate) fn record_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
     let event = event_from_row(row)?;
     let d = Decoder {
@@ -266,10 +267,13 @@ pub(crate) fn record_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError
         id: &event.id,
     };
     let (attempts, delivered_at) = (d.int("attempts")?, d.get("delivered_at")?);
+    let (last_error, given_up): (Option<String>, i64) = (d.get("last_error")?, d.get("given_up")?);
     Ok(EventRecord {
         event,
         attempts,
         delivered_at,
+        last_error,
+        given_up: given_up != 0,
     })
 }
 

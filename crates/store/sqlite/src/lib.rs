@@ -191,13 +191,25 @@ impl TaskStore for SqliteStore {
         event_id: &'a str,
         attempts: u32,
         next_attempt_at: UnixTime,
+        error: &'a str,
     ) -> StoreFuture<'a, ()> {
         Box::pin(outbox::reschedule(
             &self.pool,
             event_id,
             attempts,
             next_attempt_at,
+            error,
         ))
+    }
+
+    fn give_up_event<'a>(
+        &'a self,
+        event_id: &'a str,
+        attempts: u32,
+        error: &'a str,
+        now: UnixTime,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(outbox::give_up(&self.pool, event_id, attempts, error, now))
     }
 
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {

@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: Migrations = &[
         "callback auth",
         include_str!("../migrations/0006_callback_auth.sql"),
     ),
+    (
+        7,
+        "delivery errors",
+        include_str!("../migrations/0007_delivery_errors.sql"),
+    ),
 ];
 
 /// Brings the schema of `pool`'s database up to `migrations`.

@@ -11,6 +11,7 @@ use crate::tasks::begin_write;
 const TASK_EVENTS: &str = concat!(
     "SELECT ",
     event_columns!(),
+    ", last_error, given_up",
     " FROM outbox WHERE account = $1 AND task_id = $2 AND ($3 IS NULL OR seq < $3) \
      ORDER BY seq DESC LIMIT $4"
 );
@@ -75,14 +76,37 @@ pub(crate) async fn reschedule(
     event_id: &str,
     attempts: u32,
     next_attempt_at: UnixTime,
+    error: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE outbox SET attempts = $2, next_attempt_at = $3 \
+        "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 \
          WHERE event_id = $1 AND delivered_at IS NULL",
     )
     .bind(event_id.to_owned())
     .bind(i64::from(attempts))
     .bind(next_attempt_at)
+    .bind(error.to_owned())
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn give_up(
+    pool: &SqlitePool,
+    event_id: &str,
+    attempts: u32,
+    error: &str,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = $2, last_error = $3, given_up = 1, delivered_at = $4 \
+         WHERE event_id = $1 AND delivered_at IS NULL",
+    )
+    .bind(event_id.to_owned())
+    .bind(i64::from(attempts))
+    .bind(error.to_owned())
+    .bind(now)
     .execute(pool)
     .await
     .map_err(backend)?;
