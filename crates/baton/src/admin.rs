@@ -361,33 +361,7 @@ pub enum TokenCommand {
 pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
     match command {
         TokenCommand::Create { account, name, dir } => {
-            let file = file(&dir)?;
-            let mut c = file.load()?;
-            anyhow::ensure!(
-                account == ROOT_ACCOUNT || c.accounts.iter().any(|a| a.id == account),
-                "no account {account} (create it with `baton account create {account}`)"
-            );
-            let name = name.unwrap_or_else(|| format!("token-{}", random_string(8)));
-            anyhow::ensure!(
-                !name.is_empty() && !name.chars().any(char::is_control),
-                "a token name must be non-empty text"
-            );
-            anyhow::ensure!(
-                !c.tokens.iter().any(|t| t.name == name),
-                "a token named {name} exists (revoke it first, or pick another --name)"
-            );
-            let token = format!("btn_{}", random_string(40));
-            c.tokens.push(TokenConfig {
-                name: name.clone(),
-                account: account.clone(),
-                sha256: baton_api::common::signature::sha256_hex(token.as_bytes()),
-                created_at: baton_domain::time::rfc3339(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs() as i64),
-                ),
-            });
-            file.save(&c)?;
+            let (name, token) = create_token(&dir, &account, name)?;
             eprintln!("token {name} for account {account} (shown once; keep it secret):");
             println!("{token}");
         }
@@ -407,6 +381,43 @@ pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Creates a native-API token for `account` in `dir` (named `name`, else generated) and
+/// returns its name and the token, which exists nowhere else: only its SHA-256 is stored.
+pub fn create_token(
+    dir: &DataDir,
+    account: &str,
+    name: Option<String>,
+) -> anyhow::Result<(String, String)> {
+    let file = file(&dir)?;
+    let mut c = file.load()?;
+    anyhow::ensure!(
+        account == ROOT_ACCOUNT || c.accounts.iter().any(|a| a.id == account),
+        "no account {account} (create it with `baton account create {account}`)"
+    );
+    let name = name.unwrap_or_else(|| format!("token-{}", random_string(8)));
+    anyhow::ensure!(
+        !name.is_empty() && !name.chars().any(char::is_control),
+        "a token name must be non-empty text"
+    );
+    anyhow::ensure!(
+        !c.tokens.iter().any(|t| t.name == name),
+        "a token named {name} exists (revoke it first, or pick another --name)"
+    );
+    let token = format!("btn_{}", random_string(40));
+    c.tokens.push(TokenConfig {
+        name: name.clone(),
+        account: account.to_string(),
+        sha256: baton_api::common::signature::sha256_hex(token.as_bytes()),
+        created_at: baton_domain::time::rfc3339(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        ),
+    });
+    file.save(&c)?;
+    Ok((name, token))
 }
 
 fn file(dir: &DataDir) -> anyhow::Result<CredentialsFile> {
