@@ -331,7 +331,7 @@
   let taskPages = 1;
   const taskNames = new Map();
 
-  const TASK_CELLS = ["name", "state", "source", "destination", "num in", "num out", "num fps", "playlist", "error", "actions-cell"];
+  const TASK_CELLS = ["name", "status", "source", "destination", "num in", "num out", "num fps", "playlist", "error", "actions-cell"];
 
   function buildTask() {
     const tr = row(TASK_CELLS.length, TASK_CELLS);
@@ -662,6 +662,7 @@
   let who = null;
 
   function route() {
+    takeToken();
     if (!token()) {
       who = null;
       setView("signin");
@@ -750,9 +751,8 @@
     }
   }
 
-  /** Forgets the token; `why` is shown on the sign-in form. */
-  function signOut(why) {
-    sessionStorage.removeItem(TOKEN_KEY);
+  /** Forgets what the last token showed. */
+  function forget() {
     who = null;
     revealed.clear();
     secrets.clear();
@@ -761,6 +761,12 @@
     for (const id of ["tasks-table", "events-table", "streams-table", "blocks-table"]) {
       sync($(id).tBodies[0], [], () => "", null, null);
     }
+  }
+
+  /** Forgets the token; `why` is shown on the sign-in form. */
+  function signOut(why) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    forget();
     flash("");
     problem($("signin-error"), why ? new Error(why) : null);
     if (location.hash) history.replaceState(null, "", location.pathname + location.search);
@@ -785,21 +791,26 @@
     }
   });
 
-  window.addEventListener("hashchange", route);
-
-  // A sign-in link: `#token=<token>` moves into sessionStorage and out of the address bar
-  // (and so out of the history and of bookmarks).
-  const m = /^#token=(.+)$/.exec(location.hash);
-  if (m) {
+  /**
+   * A sign-in link: `#token=<token>` moves into sessionStorage and out of the address bar (and
+   * so out of the history and of bookmarks). Also when the page is already open: following a
+   * link that differs only in its fragment does not reload it.
+   */
+  function takeToken() {
+    const m = /^#token=(.+)$/.exec(location.hash);
+    if (!m) return;
     let value = m[1];
     try {
       value = decodeURIComponent(value);
     } catch (_) {
       // Not percent-encoded: taken as it is.
     }
+    if (value !== token()) forget();
     sessionStorage.setItem(TOKEN_KEY, value);
-    who = null;
+    problem($("signin-error"), null);
     history.replaceState(null, "", location.pathname + location.search);
   }
+
+  window.addEventListener("hashchange", route);
   route();
 })();
