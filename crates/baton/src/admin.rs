@@ -390,7 +390,7 @@ pub fn create_token(
     account: &str,
     name: Option<String>,
 ) -> anyhow::Result<(String, String)> {
-    let file = file(&dir)?;
+    let file = file(dir)?;
     let mut c = file.load()?;
     anyhow::ensure!(
         account == ROOT_ACCOUNT || c.accounts.iter().any(|a| a.id == account),
