@@ -6,6 +6,7 @@
 //!   actions).
 //! * [`volc`]: the Volcengine Live 2023-01-01 dialect (pull-to-push tasks and groups, ingest
 //!   control).
+//! * [`ui`]: the web dashboard at `/ui/` (embedded static files; its data comes from `/v1`).
 //! * [`TaskService`], [`StreamService`] and [`GroupService`]: the ports the dialects call; the
 //!   engine and the store implement them.
 //!
@@ -19,6 +20,7 @@ pub mod error;
 pub mod native;
 pub mod service;
 pub mod testing;
+pub mod ui;
 pub mod volc;
 
 use std::sync::Arc;
@@ -63,7 +65,7 @@ struct Dialects {
 /// The API's routes: `GET /` and `POST /` answer the Alibaba dialect, and the Volcengine
 /// dialect for requests whose `Version` query parameter is `2023-01-01` (its SDK always puts
 /// `Action` and `Version` in the query; no Alibaba request carries that version); `/v1/…` is
-/// the native API ([`native`]). Mount it at `/` of the API listener (beside `/healthz`, which
+/// the native API ([`native`]); `/ui/` the dashboard ([`ui`]). Mount it at `/` of the API listener (beside `/healthz`, which
 /// it does not claim).
 pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) -> Router {
     for name in config.action_limits.keys() {
@@ -97,6 +99,7 @@ pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) ->
         .route("/", get(dispatch).post(dispatch))
         .with_state(state)
         .merge(native)
+        .merge(ui::router())
 }
 
 async fn dispatch(State(state): State<Arc<Dialects>>, request: Request) -> Response {

@@ -3,7 +3,8 @@
 //! * `baton serve` runs the ingest server (RTMP + HTTP-FLV) and the control API.
 //! * `baton relay SRC DST` runs one relay in the foreground, like
 //!   `ffmpeg -i SRC -c copy -f flv DST` but in-process, with reconnects and one timeline.
-//! * `baton task|stream|group|whoami` talk to a running server's native REST API (`/v1`).
+//! * `baton task|stream|group|whoami` talk to a running server's native REST API (`/v1`);
+//!   `baton ui` prints the link that opens its web dashboard signed in.
 
 mod admin;
 mod cli;
@@ -76,6 +77,8 @@ enum Command {
     Group(cli::GroupArgs),
     /// Show the account and token the API commands act as.
     Whoami(cli::WhoamiArgs),
+    /// Print the link that opens the web dashboard (`/ui/`) signed in.
+    Ui(cli::ui::UiArgs),
 }
 
 /// Colored logs only for a person at a terminal, and never when `NO_COLOR` is set to anything
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
             Command::Stream(args) => cli::stream(args).await,
             Command::Group(args) => cli::group(args).await,
             Command::Whoami(args) => cli::whoami(args).await,
+            Command::Ui(args) => cli::ui::run(args).await,
         }
     });
     match result {

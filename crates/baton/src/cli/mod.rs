@@ -1,5 +1,6 @@
 //! The commands that talk to a running server's native REST API (`/v1`): `baton task …`,
-//! `baton stream …`, `baton group …`, `baton whoami`.
+//! `baton stream …`, `baton group …`, `baton whoami`, and `baton ui` (the dashboard's sign-in
+//! link).
 //!
 //! Endpoint and token: `--endpoint` / `--token`, else `BATON_ENDPOINT` / `BATON_TOKEN`, else
 //! the config file (`$BATON_CLI_CONFIG`, else `~/.config/baton/cli.toml`: `endpoint = "..."`,
@@ -16,6 +17,7 @@ pub mod output;
 pub mod stream;
 pub mod task;
 pub mod time;
+pub mod ui;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -176,7 +178,7 @@ pub async fn whoami(args: WhoamiArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The API commands' names: their usage errors exit 1 (2 means "cannot reach the server").
-const COMMANDS: [&str; 4] = ["task", "stream", "group", "whoami"];
+const COMMANDS: [&str; 5] = ["task", "stream", "group", "whoami", "ui"];
 
 /// Whether the command line runs an API command: its first word that is not an option (or
 /// the value of `--log`) is one of them.
