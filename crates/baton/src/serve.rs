@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// SRT ingest listener (UDP), e.g. 0.0.0.0:10080 [default: none, SRT ingest off].
     #[arg(long, env = "BATON_SRT_LISTEN")]
     srt_listen: Option<SocketAddr>,
+    /// A listener of its own for GET /metrics, no token (e.g. 127.0.0.1:9464) [default: none;
+    /// /metrics is on the API listener for root tokens].
+    #[arg(long, env = "BATON_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// The media library of SourceType `vod` tasks (media ID = file name).
     #[arg(long, env = "BATON_MEDIA_DIR")]
     media_dir: Option<PathBuf>,
@@ -80,6 +84,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             rtmp_listen: args.rtmp_listen,
             play_listen: args.play_listen,
             srt_listen: args.srt_listen,
+            metrics_listen: args.metrics_listen,
             media_dir: args.media_dir,
         },
     )?;
@@ -186,6 +191,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let api = TcpListener::bind(settings.api_listen)
         .await
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
+    let metrics_listener = match settings.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics listener on {addr}"))?,
+        ),
+        None => None,
+    };
 
     let mut engine_config = settings.engine.clone();
     // Tasks may not reach Baton's own API (as bound: the port may have been 0).
@@ -216,7 +229,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let replay = baton_api::Replay::start(Arc::clone(&store) as _, &settings.api)
         .await
         .context("loading replay protection")?;
-    let api_routes = baton_api::router(
+    let api_metrics = baton_api::ApiMetrics::default();
+    let registry = Arc::new(crate::metrics::registry(&engine, &hub, &api_metrics));
+    let api_routes = baton_api::router_with_metrics(
         baton_api::Services {
             tasks: Arc::new(EngineService(engine.clone())),
             streams: Arc::new(ControlService(control)),
@@ -228,6 +243,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         credentials,
         settings.api.clone(),
+        Some(baton_api::MetricsExport {
+            api: api_metrics,
+            registry: Arc::clone(&registry),
+        }),
     );
 
     tracker.spawn(ingest.run(cancel.child_token()));
@@ -255,6 +274,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             info!(addr = ?api.local_addr().ok(), "control API listening");
             if let Err(e) = baton_net::http_listener::serve(api, router, limits, cancel).await {
                 error!(error = %e, "control API listener failed");
+            }
+        });
+    }
+    if let Some(listener) = metrics_listener {
+        let router = Router::new()
+            .route("/metrics", get(own_metrics))
+            .with_state(registry);
+        let cancel = cancel.child_token();
+        let limits = settings.api_listener;
+        tracker.spawn(async move {
+            info!(addr = ?listener.local_addr().ok(), "metrics listening");
+            if let Err(e) = baton_net::http_listener::serve(listener, router, limits, cancel).await
+            {
+                error!(error = %e, "metrics listener failed");
             }
         });
     }
@@ -327,6 +360,13 @@ async fn healthz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static 
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
     }
+}
+
+/// `GET /metrics` on the metrics listener: the operator's, no token.
+async fn own_metrics(
+    State(registry): State<Arc<prometheus_client::registry::Registry>>,
+) -> axum::response::Response {
+    baton_api::metrics::render(&registry)
 }
 
 /// Completes on Ctrl-C or SIGTERM.
