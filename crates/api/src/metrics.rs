@@ -70,9 +70,12 @@ pub struct ApiMetrics {
     auth_failures: Family<DialectLabel, Counter>,
 }
 
+/// Every dialect label (series exist at 0 from the start, so `rate()` sees the first one).
+pub const DIALECTS: [&str; 4] = ["aliyun", "volc", "native", "metrics"];
+
 impl Default for ApiMetrics {
     fn default() -> ApiMetrics {
-        ApiMetrics {
+        let metrics = ApiMetrics {
             requests: Family::default(),
             // 0.5 ms to ~8 s, doubling.
             seconds: Family::new_with_constructor(|| {
@@ -80,7 +83,14 @@ impl Default for ApiMetrics {
             }),
             throttled: Family::default(),
             auth_failures: Family::default(),
+        };
+        for dialect in DIALECTS {
+            let label = DialectLabel { dialect };
+            let _ = metrics.throttled.get_or_create(&label);
+            let _ = metrics.auth_failures.get_or_create(&label);
+            let _ = metrics.seconds.get_or_create(&label);
         }
+        metrics
     }
 }
 

@@ -51,12 +51,17 @@ pub struct EngineMetrics {
 
 impl Default for EngineMetrics {
     fn default() -> EngineMetrics {
-        EngineMetrics {
+        let metrics = EngineMetrics {
             store_write_seconds: Histogram::new(latency_buckets()),
             callbacks: Family::default(),
             callback_seconds: Histogram::new(latency_buckets()),
             callbacks_due: Gauge::default(),
+        };
+        // Every outcome's series exists at 0 from the start, so `rate()` sees the first one.
+        for outcome in ["delivered", "retry", "given_up"] {
+            let _ = metrics.callbacks.get_or_create(&OutcomeLabel { outcome });
         }
+        metrics
     }
 }
 
