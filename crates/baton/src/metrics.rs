@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use baton_engine::{Engine, TaskSnapshot};
 use baton_net::hub::{StreamHub, StreamInfo};
+use baton_net::metrics::NetMetrics;
 use baton_relay::RelayStatus;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -27,9 +28,20 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 /// Builds the registry every `/metrics` answer encodes.
-pub fn registry(engine: &Engine, hub: &Arc<StreamHub>, api: &baton_api::ApiMetrics) -> Registry {
+pub fn registry(
+    engine: &Engine,
+    hub: &Arc<StreamHub>,
+    api: &baton_api::ApiMetrics,
+    net: &NetMetrics,
+) -> Registry {
     let mut registry = Registry::default();
     api.register(&mut registry);
+    net.register(&mut registry);
+    // Every listener's series exist from the start (an SRT listener only when configured:
+    // its counters are created by its first handshake).
+    for listener in ["rtmp", "http_flv", "api"] {
+        let _ = net.listener(listener);
+    }
     engine.metrics().register(&mut registry);
     registry.register_collector(Box::new(TaskCollector {
         engine: engine.clone(),

@@ -169,10 +169,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let tracker = TaskTracker::new();
     let ready = Arc::new(AtomicBool::new(false));
 
-    let ingest = Ingest::new(
+    let net_metrics = baton_net::metrics::NetMetrics::default();
+    let ingest = Ingest::with_metrics(
         settings.ingest.clone(),
         Arc::clone(&hub),
         Arc::clone(&policy),
+        net_metrics.clone(),
     );
     let srt = match settings.srt_listen {
         Some(addr) => Some(
@@ -230,7 +232,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("loading replay protection")?;
     let api_metrics = baton_api::ApiMetrics::default();
-    let registry = Arc::new(crate::metrics::registry(&engine, &hub, &api_metrics));
+    let registry = Arc::new(crate::metrics::registry(
+        &engine,
+        &hub,
+        &api_metrics,
+        &net_metrics,
+    ));
     let api_routes = baton_api::router_with_metrics(
         baton_api::Services {
             tasks: Arc::new(EngineService(engine.clone())),
@@ -254,14 +261,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracker.spawn(srt.run(cancel.child_token()));
     }
     {
-        let (hub, policy, config, cancel) = (
+        let (hub, policy, config, counters, cancel) = (
             Arc::clone(&hub),
             Arc::clone(&policy),
             settings.http_flv.clone(),
+            net_metrics.listener("http_flv"),
             cancel.child_token(),
         );
         tracker.spawn(async move {
-            if let Err(e) = http_flv::serve_play(play, hub, policy, config, cancel).await {
+            if let Err(e) =
+                http_flv::serve_play_counted(play, hub, policy, config, counters, cancel).await
+            {
                 error!(error = %e, "HTTP-FLV listener failed");
             }
         });
@@ -270,9 +280,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let router = api_router(Arc::clone(&ready)).merge(api_routes);
         let cancel = cancel.child_token();
         let limits = settings.api_listener;
+        let counters = net_metrics.listener("api");
         tracker.spawn(async move {
             info!(addr = ?api.local_addr().ok(), "control API listening");
-            if let Err(e) = baton_net::http_listener::serve(api, router, limits, cancel).await {
+            if let Err(e) =
+                baton_net::http_listener::serve_counted(api, router, limits, counters, cancel).await
+            {
                 error!(error = %e, "control API listener failed");
             }
         });
@@ -283,9 +296,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_state(registry);
         let cancel = cancel.child_token();
         let limits = settings.api_listener;
+        let counters = net_metrics.listener("metrics");
         tracker.spawn(async move {
             info!(addr = ?listener.local_addr().ok(), "metrics listening");
-            if let Err(e) = baton_net::http_listener::serve(listener, router, limits, cancel).await
+            if let Err(e) =
+                baton_net::http_listener::serve_counted(listener, router, limits, counters, cancel)
+                    .await
             {
                 error!(error = %e, "metrics listener failed");
             }

@@ -316,6 +316,41 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
     );
     assert!(second.contains("baton_store_write_seconds_count"));
 
+    // The relay is a connection of the RTMP listener; the API listener counted ours.
+    assert!(
+        sample(
+            &second,
+            "baton_listener_connections_accepted_total",
+            "listener=\"rtmp\""
+        )
+        .is_some_and(|v| v >= 1.0),
+        "{second}"
+    );
+    assert!(
+        sample(
+            &second,
+            "baton_listener_connections_accepted_total",
+            "listener=\"api\""
+        )
+        .is_some_and(|v| v >= 4.0)
+    );
+    // A second task pushing to the same stream: the ingest refuses it (stream busy).
+    let task2 = task.replace("\"m1\"", "\"m2\"");
+    let (status, body) = http(&server.api, "POST", "/v1/tasks", Some(&root), &task2);
+    assert_eq!(status, 201, "{body}");
+    wait(
+        Duration::from_secs(15),
+        "a refused publish is counted",
+        || {
+            sample(
+                &scrape(),
+                "baton_ingest_publish_refused_total",
+                "protocol=\"rtmp\",reason=\"stream_busy\"",
+            )
+            .is_some_and(|v| v >= 1.0)
+        },
+    );
+
     // Every metric the Grafana dashboard queries is exposed.
     let dashboard_path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/grafana/baton.json");
@@ -324,7 +359,7 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
     let mut exprs = Vec::new();
     collect_exprs(&dashboard, &mut exprs);
     assert!(exprs.len() >= 6, "the dashboard's queries: {exprs:?}");
-    let exposed = exposed_names(&second);
+    let exposed = exposed_names(&scrape());
     for expr in &exprs {
         for name in metric_names(expr) {
             assert!(
