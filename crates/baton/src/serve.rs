@@ -37,7 +37,7 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// TOML config file (keys: data_dir, api_listen, rtmp_listen, play_listen, srt_listen, [ingest], [srt], ...).
+    /// TOML config file (keys: data_dir, api_listen, rtmp_listen, play_listen, srt_listen, metrics_listen, [ingest], [srt], ...).
     #[arg(long, env = "BATON_CONFIG")]
     config: Option<PathBuf>,
     /// Directory for durable state [default: ./baton-data].

@@ -468,7 +468,10 @@ impl Engine {
             }
             let started = tokio::time::Instant::now();
             let written = self.write(&task, &transition, now).await;
-            if transition.task.version != task.version {
+            // Timed when it reached the store (see `write`: an unchanged task is not written).
+            if transition.purge_at().is_some_and(|at| at <= now)
+                || transition.task.version != task.version
+            {
                 self.inner
                     .metrics
                     .store_write_seconds
