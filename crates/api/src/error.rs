@@ -151,4 +151,23 @@ impl ApiError {
             reason: reason.into(),
         }
     }
+
+    /// The error's class for the API metrics ([`crate::metrics::ErrorClass`]): `throttled`
+    /// (a rate limit), `auth` (credentials missing, unknown, mis-signed, replayed or not
+    /// allowed), none for the rest.
+    pub fn metric_class(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Throttled { .. } | ApiError::ReplayShareExceeded { .. } => Some("throttled"),
+            ApiError::MissingSignature
+            | ApiError::IncompleteSignature(_)
+            | ApiError::UnknownAccessKey
+            | ApiError::SignatureMismatch { .. }
+            | ApiError::ContentHashMismatch
+            | ApiError::TimestampFormat(_)
+            | ApiError::TimestampExpired
+            | ApiError::NonceUsed
+            | ApiError::Forbidden { .. } => Some("auth"),
+            _ => None,
+        }
+    }
 }

@@ -17,6 +17,7 @@ pub mod aliyun;
 pub mod common;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod native;
 pub mod service;
 pub mod testing;
@@ -35,6 +36,7 @@ pub use common::replay::Replay;
 pub use common::time::{ManualClock, SystemClock, WallClock};
 pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS, DEFAULT_REPLAY_SHARE};
 pub use error::ApiError;
+pub use metrics::ApiMetrics;
 pub use service::{
     AudioView, GroupError, GroupService, LiveStreamView, PublisherView, RelayPhase, RelayView,
     ServiceError, SrtView, StreamError, StreamService, TaskService, VideoView,
@@ -68,16 +70,36 @@ struct Dialects {
 /// the native API ([`native`]); `/ui/` the dashboard ([`ui`]). Mount it at `/` of the API listener (beside `/healthz`, which
 /// it does not claim).
 pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) -> Router {
+    router_with_metrics(services, keys, config, None)
+}
+
+/// What the API listener needs to serve metrics: the API's own counters, and the registry
+/// `GET /metrics` encodes (which holds them and every other part's).
+#[derive(Debug, Clone)]
+pub struct MetricsExport {
+    pub api: ApiMetrics,
+    pub registry: Arc<prometheus_client::registry::Registry>,
+}
+
+/// [`router`], and with `metrics`: every request counted and timed, and `GET /metrics`
+/// ([`metrics`]; root's native tokens only).
+pub fn router_with_metrics(
+    services: Services,
+    keys: Arc<dyn KeyStore>,
+    config: ApiConfig,
+    metrics: Option<MetricsExport>,
+) -> Router {
     for name in config.action_limits.keys() {
         if aliyun::Action::from_name(name).is_none() && volc::Action::from_name(name).is_none() {
             tracing::warn!(action = %name, "a rate limit names no action of the API; ignored");
         }
     }
-    let native = native::router(Arc::new(native::NativeState::new(
+    let native_state = Arc::new(native::NativeState::new(
         services.clone(),
         keys.clone(),
         config.clone(),
-    )));
+    ));
+    let native = native::router(Arc::clone(&native_state));
     let state = Arc::new(Dialects {
         aliyun: Arc::new(aliyun::handler::AppState::new(
             services.tasks.clone(),
@@ -95,11 +117,17 @@ pub fn router(services: Services, keys: Arc<dyn KeyStore>, config: ApiConfig) ->
             config,
         )),
     });
-    Router::new()
+    let router = Router::new()
         .route("/", get(dispatch).post(dispatch))
         .with_state(state)
         .merge(native)
-        .merge(ui::router())
+        .merge(ui::router());
+    match metrics {
+        Some(m) => router
+            .merge(metrics::endpoint(m.registry, native_state))
+            .route_layer(axum::middleware::from_fn_with_state(m.api, metrics::track)),
+        None => router,
+    }
 }
 
 async fn dispatch(State(state): State<Arc<Dialects>>, request: Request) -> Response {

@@ -32,6 +32,10 @@ pub struct FileConfig {
     pub play_listen: Option<SocketAddr>,
     /// SRT ingest listener (UDP), e.g. `0.0.0.0:10080`. Default: none (no SRT ingest).
     pub srt_listen: Option<SocketAddr>,
+    /// A listener of its own for `GET /metrics` (Prometheus text, no token: bind it where only
+    /// the operator's scraper reaches, e.g. `127.0.0.1:9464`). Default: none (metrics only on
+    /// the API listener, for root's tokens).
+    pub metrics_listen: Option<SocketAddr>,
     /// SRT ingest settings (domain, passphrase, latency, limits).
     #[serde(default)]
     pub srt: SrtSection,
@@ -278,6 +282,8 @@ pub struct Settings {
     pub play_listen: SocketAddr,
     /// The SRT ingest listener, if any.
     pub srt_listen: Option<SocketAddr>,
+    /// The metrics listener, if any.
+    pub metrics_listen: Option<SocketAddr>,
     pub srt: SrtConfig,
     pub ingest: IngestConfig,
     pub hub: HubConfig,
@@ -298,6 +304,7 @@ pub struct Overrides {
     pub rtmp_listen: Option<SocketAddr>,
     pub play_listen: Option<SocketAddr>,
     pub srt_listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
     pub media_dir: Option<PathBuf>,
 }
 
@@ -451,6 +458,7 @@ impl Settings {
                 .or(file.play_listen)
                 .unwrap_or(addr("0.0.0.0:8081")),
             srt_listen: o.srt_listen.or(file.srt_listen),
+            metrics_listen: o.metrics_listen.or(file.metrics_listen),
             srt,
             ingest,
             hub,

@@ -16,6 +16,7 @@ mod datadir;
 mod duration;
 mod egress;
 mod limits;
+mod metrics;
 mod relay_cmd;
 mod serve;
 mod service;

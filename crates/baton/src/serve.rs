@@ -40,7 +40,7 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// TOML config file (keys: data_dir, api_listen, rtmp_listen, play_listen, srt_listen, [ingest], [srt], ...).
+    /// TOML config file (keys: data_dir, api_listen, rtmp_listen, play_listen, srt_listen, metrics_listen, [ingest], [srt], ...).
     #[arg(long, env = "BATON_CONFIG")]
     config: Option<PathBuf>,
     /// Directory for durable state [default: ./baton-data].
@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// SRT ingest listener (UDP), e.g. 0.0.0.0:10080 [default: none, SRT ingest off].
     #[arg(long, env = "BATON_SRT_LISTEN")]
     srt_listen: Option<SocketAddr>,
+    /// A listener of its own for GET /metrics, no token (e.g. 127.0.0.1:9464) [default: none;
+    /// /metrics is on the API listener for root tokens].
+    #[arg(long, env = "BATON_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// The media library of SourceType `vod` tasks (media ID = file name).
     #[arg(long, env = "BATON_MEDIA_DIR")]
     media_dir: Option<PathBuf>,
@@ -93,6 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             rtmp_listen: args.rtmp_listen,
             play_listen: args.play_listen,
             srt_listen: args.srt_listen,
+            metrics_listen: args.metrics_listen,
             media_dir: args.media_dir,
         },
     )?;
@@ -203,10 +208,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let tracker = TaskTracker::new();
     let ready = Arc::new(AtomicBool::new(false));
 
-    let ingest = Ingest::new(
+    let net_metrics = baton_net::metrics::NetMetrics::default();
+    let ingest = Ingest::with_metrics(
         settings.ingest.clone(),
         Arc::clone(&hub),
         Arc::clone(&policy),
+        net_metrics.clone(),
     );
     let srt = match settings.srt_listen {
         Some(addr) => Some(
@@ -225,6 +232,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let api = TcpListener::bind(settings.api_listen)
         .await
         .with_context(|| format!("binding the control API on {}", settings.api_listen))?;
+    let metrics_listener = match settings.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics listener on {addr}"))?,
+        ),
+        None => None,
+    };
     let endpoints = Endpoints {
         rtmp: ingest.local_addr().context("the RTMP listener's address")?,
         play: play
@@ -232,6 +247,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("the HTTP-FLV listener's address")?,
         srt: srt.as_ref().map(SrtIngestServer::local_addr),
         api: api.local_addr().context("the control API's address")?,
+        metrics: match &metrics_listener {
+            Some(l) => Some(l.local_addr().context("the metrics listener's address")?),
+            None => None,
+        },
     };
 
     let mut engine_config = settings.engine.clone();
@@ -264,7 +283,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let replay = baton_api::Replay::start(Arc::clone(&store) as _, &settings.api)
         .await
         .context("loading replay protection")?;
-    let api_routes = baton_api::router(
+    let api_metrics = baton_api::ApiMetrics::default();
+    let registry = Arc::new(crate::metrics::registry(
+        &engine,
+        &hub,
+        &api_metrics,
+        &net_metrics,
+    ));
+    let api_routes = baton_api::router_with_metrics(
         baton_api::Services {
             tasks: Arc::new(EngineService(engine.clone())),
             streams: Arc::new(ControlService(control)),
@@ -276,6 +302,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         credentials,
         settings.api.clone(),
+        Some(baton_api::MetricsExport {
+            api: api_metrics,
+            registry: Arc::clone(&registry),
+        }),
     );
 
     tracker.spawn(ingest.run(cancel.child_token()));
@@ -283,14 +313,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracker.spawn(srt.run(cancel.child_token()));
     }
     {
-        let (hub, policy, config, cancel) = (
+        let (hub, policy, config, counters, cancel) = (
             Arc::clone(&hub),
             Arc::clone(&policy),
             settings.http_flv.clone(),
+            net_metrics.listener("http_flv"),
             cancel.child_token(),
         );
         tracker.spawn(async move {
-            if let Err(e) = http_flv::serve_play(play, hub, policy, config, cancel).await {
+            if let Err(e) =
+                http_flv::serve_play_counted(play, hub, policy, config, counters, cancel).await
+            {
                 error!(error = %e, "HTTP-FLV listener failed");
             }
         });
@@ -299,10 +332,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let router = api_router(Arc::clone(&ready)).merge(api_routes);
         let cancel = cancel.child_token();
         let limits = settings.api_listener;
+        let counters = net_metrics.listener("api");
         tracker.spawn(async move {
             info!(addr = ?api.local_addr().ok(), "control API listening");
-            if let Err(e) = baton_net::http_listener::serve(api, router, limits, cancel).await {
+            if let Err(e) =
+                baton_net::http_listener::serve_counted(api, router, limits, counters, cancel).await
+            {
                 error!(error = %e, "control API listener failed");
+            }
+        });
+    }
+    if let Some(listener) = metrics_listener {
+        let router = Router::new()
+            .route("/metrics", get(own_metrics))
+            .with_state(registry);
+        let cancel = cancel.child_token();
+        let limits = settings.api_listener;
+        let counters = net_metrics.listener("metrics");
+        tracker.spawn(async move {
+            info!(addr = ?listener.local_addr().ok(), "metrics listening");
+            if let Err(e) =
+                baton_net::http_listener::serve_counted(listener, router, limits, counters, cancel)
+                    .await
+            {
+                error!(error = %e, "metrics listener failed");
             }
         });
     }
@@ -397,6 +450,13 @@ async fn healthz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static 
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
     }
+}
+
+/// `GET /metrics` on the metrics listener: the operator's, no token.
+async fn own_metrics(
+    State(registry): State<Arc<prometheus_client::registry::Registry>>,
+) -> axum::response::Response {
+    baton_api::metrics::render(&registry)
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -20,6 +20,8 @@ pub struct Endpoints {
     pub play: SocketAddr,
     pub srt: Option<SocketAddr>,
     pub api: SocketAddr,
+    /// The metrics listener of its own, if configured.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// The secrets of a first start, shown once.
@@ -90,6 +92,15 @@ pub fn message(
     line(format!(
         " API             {api}  (Alibaba, Volcengine, /v1)"
     ));
+    match at.metrics {
+        Some(metrics) => line(format!(
+            " Metrics         http://{}/metrics  (Prometheus; also {api}/metrics with a root token)",
+            url_host(metrics)
+        )),
+        None => line(format!(
+            " Metrics         {api}/metrics  (Prometheus, root token)"
+        )),
+    }
     match first {
         Some(f) => line(format!(" Dashboard       {api}/ui/#token={}", f.token)),
         None => line(format!(
@@ -173,6 +184,7 @@ mod tests {
             play: "[::]:8081".parse().unwrap(),
             srt: None,
             api: "127.0.0.1:8080".parse().unwrap(),
+            metrics: None,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod capability;
 pub mod clock;
 mod engine;
+pub mod metrics;
 pub mod streams;
 pub mod testing;
 pub mod time;
@@ -16,4 +17,5 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use engine::{
     CallbackKeys, Engine, EngineConfig, EngineError, LocalIngest, LocalLauncher, RelayLauncher,
 };
+pub use metrics::{EngineMetrics, TaskSnapshot};
 pub use streams::{ControlError, DomainDirectory, LiveStream, StreamControl, StreamControlConfig};

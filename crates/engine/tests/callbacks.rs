@@ -286,7 +286,34 @@ async fn running_callback_is_delivered_signed_after_a_failed_attempt() {
         ),
         (1, Some("HTTP 503"), false)
     );
+    // The metrics saw one failed attempt and a delivery (counted once the answer is in).
+    let count = |outcome: &'static str| {
+        engine
+            .metrics()
+            .callbacks
+            .get_or_create(&baton_engine::metrics::OutcomeLabel { outcome })
+            .get()
+    };
+    while count("delivered") == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "delivery not counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!((count("retry"), count("given_up")), (1, 0));
+    // The task is in the scrape's table until it is deleted.
+    let snapshots = engine.task_snapshots();
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!(
+        (&snapshots[0].id, &snapshots[0].account),
+        (&task.id, &account)
+    );
     engine.delete(&account, &task.id).await.unwrap();
+    assert!(
+        engine.task_snapshots().is_empty(),
+        "a deleted task leaves the table"
+    );
     engine.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -342,5 +369,9 @@ async fn a_refused_connection_is_the_events_last_error_without_the_urls_query() 
         assert!(!error.contains(secret), "{secret} in {error}");
     }
     engine.delete(&account, &task.id).await.unwrap();
+    assert!(
+        engine.task_snapshots().is_empty(),
+        "a deleted task leaves the table"
+    );
     engine.shutdown(Duration::from_secs(1)).await;
 }

@@ -25,6 +25,7 @@ use crate::egress::{self, Egress, EgressRefusal};
 use crate::http_listener::HttpLimits;
 use crate::hub::{StreamEvent, StreamHub, StreamKey};
 use crate::ingest::{DEFAULT_DOMAIN, Decision, IngestPolicy, StreamRequest};
+use crate::metrics::ListenerCounters;
 
 /// Settings of the HTTP-FLV play listener.
 #[derive(Clone, Debug)]
@@ -91,10 +92,30 @@ pub async fn serve_play(
     config: HttpFlvConfig,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
+    serve_play_counted(
+        listener,
+        hub,
+        policy,
+        config,
+        ListenerCounters::default(),
+        cancel,
+    )
+    .await
+}
+
+/// [`serve_play`], counting the listener's connections into `counters`.
+pub async fn serve_play_counted(
+    listener: TcpListener,
+    hub: Arc<StreamHub>,
+    policy: Arc<dyn IngestPolicy>,
+    config: HttpFlvConfig,
+    counters: ListenerCounters,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
     info!(addr = ?listener.local_addr().ok(), "HTTP-FLV play listening");
     let limits = config.listener;
     let app = play_router(hub, policy, config, cancel.clone());
-    crate::http_listener::serve(listener, app, limits, cancel).await
+    crate::http_listener::serve_counted(listener, app, limits, counters, cancel).await
 }
 
 #[derive(serde::Deserialize)]

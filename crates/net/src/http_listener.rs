@@ -36,6 +36,8 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
+use crate::metrics::ListenerCounters;
+
 /// The limits of one HTTP listener.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HttpLimits {
@@ -69,6 +71,24 @@ pub async fn serve(
     limits: HttpLimits,
     cancel: CancellationToken,
 ) -> io::Result<()> {
+    serve_counted(
+        listener,
+        router,
+        limits,
+        ListenerCounters::default(),
+        cancel,
+    )
+    .await
+}
+
+/// [`serve`], counting accepted and refused connections into `counters`.
+pub async fn serve_counted(
+    listener: TcpListener,
+    router: Router,
+    limits: HttpLimits,
+    counters: ListenerCounters,
+    cancel: CancellationToken,
+) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let connections = TaskTracker::new();
     loop {
@@ -84,10 +104,12 @@ pub async fn serve(
             },
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            counters.refused.inc();
             debug!(%peer, limit = limits.max_connections, "HTTP connection refused: the listener is at its connection limit");
             drop(stream);
             continue;
         };
+        counters.accepted.inc();
         let (router, cancel) = (router.clone(), cancel.clone());
         connections.spawn(async move {
             serve_connection(stream, peer, router, limits, cancel).await;

@@ -13,6 +13,7 @@ pub mod http_listener;
 pub mod hub;
 pub mod ingest;
 pub mod io;
+pub mod metrics;
 pub mod srt_client;
 pub mod testing;
 pub mod transport;

@@ -83,10 +83,16 @@ impl AppState {
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let request_id = request_id();
     let (parts, body) = request.into_parts();
-    let mut response = match process(&state, &parts, body, &request_id).await {
+    let mut action = None;
+    let mut response = match process(&state, &parts, body, &request_id, &mut action).await {
         Ok(response) => response,
         Err(err) => {
             let mut response = error_response(&state.config, &parts, &err, &request_id);
+            if let Some(class) = err.metric_class() {
+                response
+                    .extensions_mut()
+                    .insert(crate::metrics::ErrorClass(class));
+            }
             if let ApiError::Throttled { retry_after }
             | ApiError::ReplayShareExceeded { retry_after } = err
             {
@@ -103,6 +109,11 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-acs-request-id", v);
     }
+    if let Some(name) = action {
+        response
+            .extensions_mut()
+            .insert(crate::metrics::ActionName(name));
+    }
     response
 }
 
@@ -111,6 +122,7 @@ async fn process(
     parts: &Parts,
     body: Body,
     request_id: &str,
+    action_out: &mut Option<&'static str>,
 ) -> Result<Response, ApiError> {
     let config = &state.config;
     let body = read_body(parts, body, config.max_body_bytes).await?;
@@ -137,6 +149,7 @@ async fn process(
     }
     let action =
         Action::from_name(action).ok_or_else(|| ApiError::UnknownAction(action.to_string()))?;
+    *action_out = Some(action.name());
 
     let now = config.clock.now();
     let authenticator = Authenticator {

@@ -112,10 +112,24 @@ pub async fn handle(state: Arc<VolcState>, request: Request) -> Response {
         Ok(query) => process(&state, &parts, body, query, &mut meta).await,
         Err(e) => Err(e),
     };
-    match result {
+    let mut response = match result {
         Ok(response) => response,
-        Err(err) => error_response(&err, &meta),
+        Err(err) => {
+            let mut response = error_response(&err, &meta);
+            if let Some(class) = err.metric_class() {
+                response
+                    .extensions_mut()
+                    .insert(crate::metrics::ErrorClass(class));
+            }
+            response
+        }
+    };
+    if let Some(action) = Action::from_name(&meta.action) {
+        response
+            .extensions_mut()
+            .insert(crate::metrics::ActionName(action.name()));
     }
+    response
 }
 
 async fn process(

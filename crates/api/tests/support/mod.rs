@@ -15,8 +15,8 @@ use baton_api::testing::{
     MemoryGroupService, MemoryReplayStore, MemoryStreamService, MemoryTaskService, replay,
 };
 use baton_api::{
-    ApiConfig, Credential, ManualClock, Policy, Services, StaticKeyStore, StreamService,
-    TaskService, router,
+    ApiConfig, ApiMetrics, Credential, ManualClock, MetricsExport, Policy, Services,
+    StaticKeyStore, StreamService, TaskService, router_with_metrics,
 };
 use baton_domain::AccountId;
 use serde_json::Value;
@@ -45,6 +45,8 @@ pub const SECRET_VOLC: &str = "TestSecretAccessKey0123456789==";
 /// Native-API tokens of accounts A and B.
 pub const TOKEN: &str = "btn_TestTokenOfAccountA000000000000000000";
 pub const TOKEN_B: &str = "btn_TestTokenOfAccountB000000000000000000";
+/// A native token of the root account (the one that may read `/metrics`).
+pub const TOKEN_ROOT: &str = "btn_TestTokenOfTheRootAccount00000000000";
 
 /// Ingest domains of account A.
 pub const DOMAIN: &str = "live.example.com";
@@ -75,6 +77,9 @@ pub struct Harness {
     keys: Arc<StaticKeyStore>,
     config: ApiConfig,
     nonce: AtomicU64,
+    /// The API's request metrics (every harness router counts into them, `/metrics` serves
+    /// them).
+    pub metrics: MetricsExport,
 }
 
 /// The ingest control of the harness: the domains above, with a quota of `max_blocks`.
@@ -153,6 +158,7 @@ impl Harness {
         keys.insert(AK_VOLC, AccountId("acct-a".into()), SECRET_VOLC);
         keys.insert_token(TOKEN, AccountId("acct-a".into()), "test");
         keys.insert_token(TOKEN_B, AccountId("acct-b".into()), "test-b");
+        keys.insert_token(TOKEN_ROOT, AccountId("root".into()), "test-root");
         keys.insert(AK_B, AccountId("acct-b".into()), SECRET_B);
         keys.insert_with_policy(
             AK_RO,
@@ -182,6 +188,13 @@ impl Harness {
         tweak(&mut config);
         let replay_store = MemoryReplayStore::new();
         let keys = Arc::new(keys);
+        let api = ApiMetrics::default();
+        let mut registry = prometheus_client::registry::Registry::default();
+        api.register(&mut registry);
+        let metrics = MetricsExport {
+            api,
+            registry: Arc::new(registry),
+        };
         Harness {
             router: build_router(
                 &service,
@@ -190,7 +203,9 @@ impl Harness {
                 &keys,
                 &replay_store,
                 &config,
+                &metrics,
             ),
+            metrics,
             service,
             streams,
             clock,
@@ -213,6 +228,7 @@ impl Harness {
             &self.keys,
             &self.replay_store,
             &self.config,
+            &self.metrics,
         );
     }
 
@@ -400,8 +416,9 @@ fn build_router(
     keys: &Arc<StaticKeyStore>,
     replay_store: &MemoryReplayStore,
     config: &ApiConfig,
+    metrics: &MetricsExport,
 ) -> Router {
-    router(
+    router_with_metrics(
         Services {
             tasks: backend.clone(),
             streams: stream_backend.clone(),
@@ -413,6 +430,7 @@ fn build_router(
         },
         keys.clone(),
         config.clone(),
+        Some(metrics.clone()),
     )
 }
 

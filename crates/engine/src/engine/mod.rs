@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use baton_domain::{
     AccountId, Command, Effect, EventRecord, ListFilter, Page, Policy, Rejection, StoreError, Task,
-    TaskId, TaskList, TaskPatch, TaskSpec, TaskStore, Timer, Transition, UnixTime,
+    TaskId, TaskList, TaskPatch, TaskSpec, TaskStatus, TaskStore, Timer, Transition, UnixTime,
 };
 use baton_net::egress::EgressPolicy;
 use baton_relay::{PlayerConfig, ProbeConfig, RelayConfig};
@@ -34,6 +34,7 @@ use crate::Clock;
 use crate::capability::{
     MediaSources, Unsupported, check_reachable, check_supported, relay_config,
 };
+use crate::metrics::{EngineMetrics, TaskEntry, TaskSnapshot};
 
 pub use outbox::CallbackKeys;
 pub use supervisor::{LocalLauncher, RelayLauncher};
@@ -120,6 +121,10 @@ struct Inner {
     timers: Timers,
     outbox: outbox::Outbox,
     cancel: CancellationToken,
+    metrics: EngineMetrics,
+    /// Every task this engine wrote and that has not exited, as last written: what a metrics
+    /// scrape reads (updated once per write, never per frame).
+    table: Mutex<HashMap<TaskId, TaskEntry>>,
 }
 
 impl Engine {
@@ -134,6 +139,7 @@ impl Engine {
         config: EngineConfig,
         cancel: CancellationToken,
     ) -> Result<Engine, EngineError> {
+        let metrics = EngineMetrics::default();
         let engine = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
             let fire_weak = weak.clone();
             let timers = Timers::start(Arc::clone(&clock), cancel.child_token(), move |fired| {
@@ -170,6 +176,7 @@ impl Engine {
                     Arc::clone(&clock),
                     keys,
                     Arc::clone(&config.egress),
+                    metrics.clone(),
                     cancel.child_token(),
                 ),
                 store,
@@ -180,6 +187,8 @@ impl Engine {
                 watches,
                 timers,
                 cancel,
+                metrics,
+                table: Mutex::new(HashMap::new()),
             }
         });
         let engine = Engine { inner: engine };
@@ -207,10 +216,18 @@ impl Engine {
         check_reachable(&spec, None, account, &self.inner.config.egress)?;
         let now = self.inner.clock.now();
         let transition = Task::create(id, account.clone(), spec, now)?;
-        self.inner
+        let started = tokio::time::Instant::now();
+        let inserted = self
+            .inner
             .store
             .insert(&transition.task, &transition.events())
-            .await?;
+            .await;
+        self.inner
+            .metrics
+            .store_write_seconds
+            .observe(started.elapsed().as_secs_f64());
+        inserted?;
+        self.remember(&transition.task);
         info!(task = %transition.task.id, account = %account, "task created");
         let task = transition.task.clone();
         self.execute(&transition).await;
@@ -330,6 +347,47 @@ impl Engine {
         self.apply(account, id, Command::Delete).await.map(|_| ())
     }
 
+    /// The engine's event metrics (store writes, callbacks), for the binary to register.
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.inner.metrics
+    }
+
+    /// Every task this engine knows that has not exited (created, recovered or changed since
+    /// it started), with its relay's status while one runs: what a metrics scrape reports.
+    /// Reads the engine's table and the relays' status cells; touches no store.
+    pub fn task_snapshots(&self) -> Vec<TaskSnapshot> {
+        let entries: Vec<(TaskId, TaskEntry)> = self
+            .inner
+            .table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, e)| (id.clone(), e.clone()))
+            .collect();
+        entries
+            .into_iter()
+            .map(|(id, e)| TaskSnapshot {
+                relay: self.inner.supervisor.status(&id),
+                id,
+                account: e.account,
+                group: e.group,
+                status: e.status,
+                retries: e.retries,
+                last_error: e.last_error,
+            })
+            .collect()
+    }
+
+    /// Records a task as written: an exited (or purged) task leaves the table.
+    fn remember(&self, task: &Task) {
+        let mut table = self.inner.table.lock().unwrap_or_else(|e| e.into_inner());
+        if task.runtime.status == TaskStatus::Exited {
+            table.remove(&task.id);
+        } else {
+            table.insert(task.id.clone(), TaskEntry::of(task));
+        }
+    }
+
     /// The live status of a task's relay, if one runs.
     pub fn relay_status(&self, id: &TaskId) -> Option<baton_relay::RelayStatus> {
         self.inner.supervisor.status(id)
@@ -408,8 +466,20 @@ impl Engine {
                     &self.inner.config.egress,
                 )?;
             }
-            match self.write(&task, &transition, now).await {
+            let started = tokio::time::Instant::now();
+            let written = self.write(&task, &transition, now).await;
+            // Timed when it reached the store (see `write`: an unchanged task is not written).
+            if transition.purge_at().is_some_and(|at| at <= now)
+                || transition.task.version != task.version
+            {
+                self.inner
+                    .metrics
+                    .store_write_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            match written {
                 Ok(()) => {
+                    self.remember(&transition.task);
                     self.execute(&transition).await;
                     return Ok(transition.task);
                 }

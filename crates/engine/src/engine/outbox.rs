@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::Clock;
+use crate::metrics::EngineMetrics;
 use crate::webhook::{ATTEMPT_TIMEOUT, Delivery, DeliveryError, client, deliver, retry_delay};
 
 /// Events fetched per round.
@@ -75,10 +76,19 @@ impl Outbox {
         clock: Arc<dyn Clock>,
         keys: CallbackKeys,
         egress: Arc<EgressPolicy>,
+        metrics: EngineMetrics,
         cancel: CancellationToken,
     ) -> Outbox {
         let wake = Arc::new(Notify::new());
-        tokio::spawn(run(store, clock, keys, egress, cancel, Arc::clone(&wake)));
+        tokio::spawn(run(
+            store,
+            clock,
+            keys,
+            egress,
+            metrics,
+            cancel,
+            Arc::clone(&wake),
+        ));
         Outbox { wake }
     }
 
@@ -93,6 +103,7 @@ async fn run(
     clock: Arc<dyn Clock>,
     keys: CallbackKeys,
     egress: Arc<EgressPolicy>,
+    metrics: EngineMetrics,
     cancel: CancellationToken,
     wake: Arc<Notify>,
 ) {
@@ -109,10 +120,16 @@ async fn run(
                 continue;
             }
         };
+        metrics
+            .callbacks_due
+            .set(i64::try_from(due.len()).unwrap_or(i64::MAX));
         futures_util::stream::iter(due)
             .for_each_concurrent(CONCURRENCY, |entry| {
-                let (store, clock, keys, egress) = (&store, &clock, &keys, &egress);
-                async move { attempt(store.as_ref(), clock.as_ref(), keys, egress, entry).await }
+                let (store, clock, keys, egress, metrics) =
+                    (&store, &clock, &keys, &egress, &metrics);
+                async move {
+                    attempt(store.as_ref(), clock.as_ref(), keys, egress, metrics, entry).await
+                }
             })
             .await;
     }
@@ -123,8 +140,10 @@ async fn attempt(
     clock: &dyn Clock,
     keys: &CallbackKeys,
     egress: &Arc<EgressPolicy>,
+    metrics: &EngineMetrics,
     entry: OutboxEntry,
 ) {
+    let started = tokio::time::Instant::now();
     let event = &entry.event;
     let body = body(event);
     let now = clock.now();
@@ -155,6 +174,12 @@ async fn attempt(
             true,
         )),
     };
+    let outcome_label = match &outcome {
+        Ok(()) => "delivered",
+        Err((_, retryable)) if !retryable || entry.attempts + 1 >= MAX_ATTEMPTS => "given_up",
+        Err(_) => "retry",
+    };
+    metrics.callback(outcome_label, started.elapsed());
     let result = match outcome {
         Ok(()) => {
             debug!(event = %event.id, url = %event.url, "callback delivered");

@@ -206,6 +206,8 @@ fn handle_events(
                 };
                 let busy = state.publishing.is_some();
                 if let Some((code, description)) = refusal(Role::Publish, busy, ctx, &request) {
+                    let reason = if busy { "connection_busy" } else { "policy" };
+                    ctx.metrics.publish_refused("rtmp", reason);
                     info!(%peer, stream = %key, %code, %description, "publish refused");
                     session.reject_publish(request_id, &code, &description)?;
                     continue;
@@ -226,6 +228,7 @@ fn handle_events(
                         });
                     }
                     Err(ClaimError::AlreadyPublishing(_)) => {
+                        ctx.metrics.publish_refused("rtmp", "stream_busy");
                         info!(%peer, stream = %key, "publish refused: stream busy");
                         session.reject_publish(
                             request_id,

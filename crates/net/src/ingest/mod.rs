@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::hub::{StreamHub, StreamKey};
+use crate::metrics::NetMetrics;
 
 pub use conn::ConnError;
 pub use domain::{DEFAULT_DOMAIN, query_param, resolve_domain, split_query};
@@ -117,6 +118,7 @@ pub struct Ingest {
     config: IngestConfig,
     hub: Arc<StreamHub>,
     policy: Arc<dyn IngestPolicy>,
+    metrics: NetMetrics,
 }
 
 impl std::fmt::Debug for Ingest {
@@ -133,11 +135,28 @@ impl Ingest {
         hub: Arc<StreamHub>,
         policy: Arc<dyn IngestPolicy>,
     ) -> Arc<Ingest> {
+        Ingest::with_metrics(config, hub, policy, NetMetrics::default())
+    }
+
+    /// [`Ingest::new`], counting its listeners' connections and refused publishes into
+    /// `metrics`.
+    pub fn with_metrics(
+        config: IngestConfig,
+        hub: Arc<StreamHub>,
+        policy: Arc<dyn IngestPolicy>,
+        metrics: NetMetrics,
+    ) -> Arc<Ingest> {
         Arc::new(Ingest {
             config,
             hub,
             policy,
+            metrics,
         })
+    }
+
+    /// Where the ingest's listeners count.
+    pub fn metrics(&self) -> &NetMetrics {
+        &self.metrics
     }
 
     pub fn hub(&self) -> &Arc<StreamHub> {
@@ -193,6 +212,7 @@ impl IngestServer {
     pub async fn run(self, cancel: CancellationToken) {
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(self.ingest.config.max_connections));
+        let counters = self.ingest.metrics.listener("rtmp");
         info!(addr = ?self.listener.local_addr().ok(), "RTMP ingest listening");
         loop {
             let accepted = tokio::select! {
@@ -209,17 +229,29 @@ impl IngestServer {
                 }
             };
             let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                counters.refused.inc();
                 warn!(%peer, limit = self.ingest.config.max_connections, "connection refused: too many connections");
                 continue;
             };
+            counters.accepted.inc();
             let _ = socket.set_nodelay(true);
             let ingest = Arc::clone(&self.ingest);
             let cancel = cancel.child_token();
+            let counters = counters.clone();
             tracker.spawn(async move {
                 let (reader, writer) = socket.into_split();
                 match ingest.serve_connection(reader, writer, peer, cancel).await {
                     Ok(()) => debug!(%peer, "connection closed"),
-                    Err(e) => info!(%peer, cause = %e, "connection closed"),
+                    Err(e) => {
+                        if matches!(
+                            e,
+                            ConnError::HandshakeTimeout
+                                | ConnError::Session(baton_rtmp::SessionError::Handshake(_))
+                        ) {
+                            counters.handshake_failures.inc();
+                        }
+                        info!(%peer, cause = %e, "connection closed")
+                    }
                 }
                 drop(permit);
             });

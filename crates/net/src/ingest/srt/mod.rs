@@ -229,8 +229,10 @@ impl SrtIngestServer {
         cancel: &CancellationToken,
     ) {
         let peer = request.remote();
+        let counters = self.ingest.metrics().listener("srt");
         match self.admit(&request, permits) {
             Ok(admitted) => {
+                counters.accepted.inc();
                 let config = Arc::clone(&self.config);
                 let cancel = cancel.child_token();
                 tracker.spawn(async move {
@@ -254,12 +256,23 @@ impl SrtIngestServer {
                     .await
                     {
                         Ok(()) => info!(%peer, stream = %key, "SRT publish finished"),
-                        Err(e) => info!(%peer, stream = %key, cause = %e, "SRT publish ended"),
+                        Err(e) => {
+                            if matches!(e, SrtConnError::HandshakeTimeout) {
+                                counters.handshake_failures.inc();
+                            }
+                            info!(%peer, stream = %key, cause = %e, "SRT publish ended")
+                        }
                     }
                     drop(permit);
                 });
             }
             Err((reason, why)) => {
+                match refusal_reason(&reason) {
+                    Some(label) => self.ingest.metrics().publish_refused("srt", label),
+                    None => {
+                        counters.refused.inc();
+                    }
+                }
                 let id = request.stream_id().map_or("", |s| s.as_str());
                 info!(%peer, stream_id = id, code = reject_code(reason), reason = %why, "SRT publish refused");
                 if let Err(e) = request.reject(reason).await {
@@ -351,6 +364,20 @@ impl SrtIngestServer {
             user: parsed.user,
         })
     }
+}
+
+/// The metrics label of an [`SrtIngestServer::admit`] refusal; `None` for the connection cap
+/// (counted as the listener's refusal, not a refused publish).
+fn refusal_reason(reason: &RejectReason) -> Option<&'static str> {
+    Some(match reason {
+        RejectReason::Server(ServerRejectReason::Overload) => return None,
+        RejectReason::Server(ServerRejectReason::BadRequest) => "bad_stream_id",
+        RejectReason::Server(ServerRejectReason::BadMode) => "bad_mode",
+        RejectReason::Server(ServerRejectReason::Conflict) => "stream_busy",
+        RejectReason::Server(ServerRejectReason::Forbidden) => "policy",
+        RejectReason::Core(CoreRejectReason::Unsecure) => "encryption",
+        _ => "other",
+    })
 }
 
 /// A handshake that passed [`SrtIngestServer::admit`]: the stream claimed, the keys to

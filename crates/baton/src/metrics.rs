@@ -1,0 +1,337 @@
+//! Prometheus metrics: the one registry, and the collectors that read live state at scrape
+//! time.
+//!
+//! Nothing here runs on the media path. Per-task and per-stream series are *collected*: on each
+//! scrape, [`TaskCollector`] reads the engine's task table and each running relay's status
+//! cell (a snapshot the relay publishes once a second), and [`StreamCollector`] reads
+//! [`StreamHub::list`]. So a relay pays nothing per frame for its metrics, and a task that is
+//! deleted or exits (or a stream that ends) drops out of the next scrape by itself. Event
+//! counters (API requests, store writes, callbacks) are `prometheus-client` metrics owned by
+//! the crate where the event happens (`baton_api::ApiMetrics`, `baton_engine::EngineMetrics`)
+//! and only registered here.
+//!
+//! Names follow Prometheus' conventions: `baton_` prefix, unit in the name, counters end in
+//! `_total` (the OpenMetrics encoder appends it to a counter's name).
+
+use std::fmt;
+use std::sync::Arc;
+
+use baton_engine::{Engine, TaskSnapshot};
+use baton_net::hub::{StreamHub, StreamInfo};
+use baton_net::metrics::NetMetrics;
+use baton_relay::RelayStatus;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+/// Builds the registry every `/metrics` answer encodes.
+pub fn registry(
+    engine: &Engine,
+    hub: &Arc<StreamHub>,
+    api: &baton_api::ApiMetrics,
+    net: &NetMetrics,
+) -> Registry {
+    let mut registry = Registry::default();
+    api.register(&mut registry);
+    net.register(&mut registry);
+    // Every listener's series exist from the start (an SRT listener only when configured:
+    // its counters are created by its first handshake).
+    for listener in ["rtmp", "http_flv", "api"] {
+        let _ = net.listener(listener);
+    }
+    engine.metrics().register(&mut registry);
+    registry.register_collector(Box::new(TaskCollector {
+        engine: engine.clone(),
+    }));
+    registry.register_collector(Box::new(StreamCollector {
+        hub: Arc::clone(hub),
+    }));
+    registry
+}
+
+/// A labelled value.
+type Labels<'a> = Vec<(&'static str, &'a str)>;
+
+/// Per-task series: `baton_task_*` for every task the engine has not seen exit, and
+/// `baton_relay_*` for those whose relay runs.
+#[derive(Debug)]
+pub struct TaskCollector {
+    engine: Engine,
+}
+
+/// One relay series: name, help, kind, and how to read it from the relay's status.
+type RelaySeries = (&'static str, &'static str, Kind, fn(&RelayStatus) -> f64);
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// Every numeric relay series; a new one is one line here.
+const RELAY_SERIES: &[RelaySeries] = &[
+    (
+        "baton_relay_bytes_in",
+        "Bytes read from the source",
+        Kind::Counter,
+        |s| s.bytes_in as f64,
+    ),
+    (
+        "baton_relay_bytes_out",
+        "Bytes written to the destination",
+        Kind::Counter,
+        |s| s.bytes_out as f64,
+    ),
+    (
+        "baton_relay_bitrate_in_bits",
+        "Bits per second read from the source over the last second",
+        Kind::Gauge,
+        |s| s.bitrate_in as f64,
+    ),
+    (
+        "baton_relay_bitrate_out_bits",
+        "Bits per second written to the destination over the last second",
+        Kind::Gauge,
+        |s| s.bitrate_out as f64,
+    ),
+    (
+        "baton_relay_fps",
+        "Video frames per second sent over the last second",
+        Kind::Gauge,
+        |s| s.fps,
+    ),
+    (
+        "baton_relay_uptime_seconds",
+        "Seconds since the relay started",
+        Kind::Gauge,
+        |s| s.uptime.as_secs_f64(),
+    ),
+    (
+        "baton_relay_frames_in",
+        "Frames read from the source",
+        Kind::Counter,
+        |s| s.frames_in as f64,
+    ),
+    (
+        "baton_relay_frames_out",
+        "Frames written to the destination",
+        Kind::Counter,
+        |s| s.frames_out as f64,
+    ),
+    (
+        "baton_relay_frames_dropped",
+        "Frames discarded because the destination was slow or away",
+        Kind::Counter,
+        |s| s.frames_dropped as f64,
+    ),
+    (
+        "baton_relay_frames_deduplicated",
+        "Frames a reconnected source replayed that had already been relayed",
+        Kind::Counter,
+        |s| s.frames_deduplicated as f64,
+    ),
+    (
+        "baton_relay_source_connections",
+        "Successful source (re)connections",
+        Kind::Counter,
+        |s| s.source_connections as f64,
+    ),
+    (
+        "baton_relay_source_reconnects",
+        "Source reconnections (connections after the first)",
+        Kind::Counter,
+        |s| s.source_connections.saturating_sub(1) as f64,
+    ),
+    (
+        "baton_relay_destination_sessions",
+        "Destination sessions opened",
+        Kind::Counter,
+        |s| s.destination_sessions as f64,
+    ),
+    (
+        "baton_relay_destination_reconnects",
+        "Destination sessions opened after the first",
+        Kind::Counter,
+        |s| s.destination_sessions.saturating_sub(1) as f64,
+    ),
+    (
+        "baton_relay_timeline_rebases",
+        "Times the output timeline was re-anchored to the input (new segment or discontinuity)",
+        Kind::Counter,
+        |s| s.timeline.rebases as f64,
+    ),
+    (
+        "baton_relay_timeline_discontinuities",
+        "Timestamp jumps inside a segment handled by re-anchoring",
+        Kind::Counter,
+        |s| s.timeline.discontinuities as f64,
+    ),
+    (
+        "baton_relay_dts_corrections",
+        "Frames whose DTS was moved forward to keep it increasing",
+        Kind::Counter,
+        |s| s.timeline.dts_corrections as f64,
+    ),
+    (
+        "baton_relay_cts_corrections",
+        "Video frames whose composition time was rewritten",
+        Kind::Counter,
+        |s| s.timeline.cts_corrections as f64,
+    ),
+];
+
+impl Collector for TaskCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let tasks = self.engine.task_snapshots();
+
+        let mut m = encoder.encode_descriptor(
+            "baton_task_status",
+            "The task's status as Alibaba's code (0 not started, 1 running, 2 abnormal, 3 stopped), its name in `status`",
+            None,
+            MetricType::Gauge,
+        )?;
+        for t in &tasks {
+            let mut l = labels(t);
+            l.push(("status", status_name(t.status)));
+            ConstGauge::new(i64::from(t.status.code())).encode(m.encode_family(&l)?)?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "baton_task_retries",
+            "Retries the task used since its last (re)start",
+            None,
+            MetricType::Gauge,
+        )?;
+        for t in &tasks {
+            let l = labels(t);
+            ConstGauge::new(i64::from(t.retries)).encode(m.encode_family(&l)?)?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "baton_task_last_error",
+            "1 for the class (side, code) of the last error the task's relay reported",
+            None,
+            MetricType::Gauge,
+        )?;
+        for t in &tasks {
+            if let Some((side, code)) = &t.last_error {
+                let mut l = labels(t);
+                l.push(("side", side.as_str()));
+                l.push(("code", code.as_str()));
+                ConstGauge::new(1i64).encode(m.encode_family(&l)?)?;
+            }
+        }
+
+        let relays: Vec<(&TaskSnapshot, &RelayStatus)> = tasks
+            .iter()
+            .filter_map(|t| t.relay.as_ref().map(|r| (t, r)))
+            .collect();
+        let mut m = encoder.encode_descriptor(
+            "baton_relay_state",
+            "1 for the relay's state (connecting, forwarding, source-reconnecting, destination-reconnecting, stopped, finished, failed)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (t, r) in &relays {
+            let mut l = labels(t);
+            l.push(("state", r.state.as_str()));
+            ConstGauge::new(1i64).encode(m.encode_family(&l)?)?;
+        }
+        for (name, help, kind, read) in RELAY_SERIES {
+            let metric_type = match kind {
+                Kind::Counter => MetricType::Counter,
+                Kind::Gauge => MetricType::Gauge,
+            };
+            let mut m = encoder.encode_descriptor(name, help, None, metric_type)?;
+            for (t, r) in &relays {
+                let value = read(r);
+                let l = labels(t);
+                let family = m.encode_family(&l)?;
+                match kind {
+                    Kind::Counter => ConstCounter::new(value).encode(family)?,
+                    Kind::Gauge => ConstGauge::new(value).encode(family)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A task's labels.
+fn labels(t: &TaskSnapshot) -> Labels<'_> {
+    vec![
+        ("task_id", t.id.0.as_str()),
+        ("account", t.account.0.as_str()),
+        ("group", t.group.as_str()),
+    ]
+}
+
+/// The native API's name of a task status.
+fn status_name(status: baton_domain::TaskStatus) -> &'static str {
+    baton_api::native::dto::state_name(status)
+}
+
+/// Per-stream series of the ingest (`baton_stream_*`), labelled domain, app and stream.
+#[derive(Debug)]
+pub struct StreamCollector {
+    hub: Arc<StreamHub>,
+}
+
+/// One stream series: name, help, kind, reader.
+type StreamSeries = (&'static str, &'static str, Kind, fn(&StreamInfo) -> f64);
+
+/// Every stream series; a new field of [`StreamInfo`] is one line here.
+const STREAM_SERIES: &[StreamSeries] = &[
+    (
+        "baton_stream_publishing",
+        "1 while a publisher is connected",
+        Kind::Gauge,
+        |s| f64::from(u8::from(s.publishing)),
+    ),
+    (
+        "baton_stream_players",
+        "Subscribers (players and local relays) of the stream",
+        Kind::Gauge,
+        |s| s.subscribers as f64,
+    ),
+    (
+        "baton_stream_frames_in",
+        "Frames the publisher sent",
+        Kind::Counter,
+        |s| s.frames_in as f64,
+    ),
+    (
+        "baton_stream_frames_dropped",
+        "Frames dropped across the stream's subscribers",
+        Kind::Counter,
+        |s| s.frames_dropped as f64,
+    ),
+];
+
+impl Collector for StreamCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let streams = self.hub.list();
+        for (name, help, kind, read) in STREAM_SERIES {
+            let metric_type = match kind {
+                Kind::Counter => MetricType::Counter,
+                Kind::Gauge => MetricType::Gauge,
+            };
+            let mut m = encoder.encode_descriptor(name, help, None, metric_type)?;
+            for s in &streams {
+                let labels: Labels<'_> = vec![
+                    ("domain", s.key.domain.as_str()),
+                    ("app", s.key.app.as_str()),
+                    ("stream", s.key.stream.as_str()),
+                ];
+                let value = read(s);
+                let family = m.encode_family(&labels)?;
+                match kind {
+                    Kind::Counter => ConstCounter::new(value).encode(family)?,
+                    Kind::Gauge => ConstGauge::new(value).encode(family)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}

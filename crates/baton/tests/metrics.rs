@@ -1,0 +1,414 @@
+//! `/metrics` end to end on the real `baton serve`: a VOD task (a generated FLV in the media
+//! dir, looped) relays into the server's own RTMP ingest, so one scrape shows a running relay
+//! and a live ingest stream. Proves: the API listener's `/metrics` answers only root's tokens
+//! (401 without one, the native problem 403 for another account's), the own metrics listener
+//! needs none; the task's series move between scrapes (bytes, frames, bitrate); the stream's
+//! series and the API's request counters are there; every metric the shipped Grafana
+//! dashboard queries exists in a real scrape; and a deleted task's series vanish.
+
+#![cfg(unix)]
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_baton");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    dir: PathBuf,
+    log: PathBuf,
+    api: String,
+    metrics: String,
+    rtmp_port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- baton serve log ---\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One HTTP/1.1 request (Connection: close): (status, body).
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+fn token(data: &Path, account: &str) -> String {
+    if account != "root" {
+        let out = Command::new(BIN)
+            .args(["account", "create", account, "--data-dir"])
+            .arg(data)
+            .output()
+            .expect("baton account create");
+        assert!(out.status.success(), "{out:?}");
+    }
+    let out = Command::new(BIN)
+        .args(["token", "create", "--account", account, "--name", account])
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .expect("baton token create");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| l.split_whitespace().last())
+        .expect("a token")
+        .to_string()
+}
+
+fn start(tag: &str) -> (Server, String, String) {
+    let dir = std::env::temp_dir().join(format!("baton-metrics-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (data, media) = (dir.join("data"), dir.join("media"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&media).unwrap();
+    std::fs::write(
+        media.join("clip.flv"),
+        baton_net::testing::test_flv_file(2, 30, 100, 1),
+    )
+    .unwrap();
+    let root = token(&data, "root");
+    let other = token(&data, "acme");
+    let (api, rtmp, play, metrics) = (free_port(), free_port(), free_port(), free_port());
+    let log = dir.join("serve.log");
+    let child = Command::new(BIN)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--media-dir")
+        .arg(&media)
+        .args(["--api-listen", &format!("127.0.0.1:{api}")])
+        .args(["--rtmp-listen", &format!("127.0.0.1:{rtmp}")])
+        .args(["--play-listen", &format!("127.0.0.1:{play}")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
+        .env("BATON_LOG", "info")
+        .env_remove("BATON_CONFIG")
+        .env_remove("BATON_ACCESS_KEY_ID")
+        .env_remove("BATON_ACCESS_KEY_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .expect("spawning baton serve");
+    let server = Server {
+        child,
+        dir,
+        log,
+        api: format!("127.0.0.1:{api}"),
+        metrics: format!("127.0.0.1:{metrics}"),
+        rtmp_port: rtmp,
+    };
+    wait(Duration::from_secs(20), "baton serve answers", || {
+        TcpStream::connect(&server.api).is_ok()
+            && http(&server.api, "GET", "/healthz", None, "").0 == 200
+    });
+    (server, root, other)
+}
+
+fn wait(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A sample's value in a scrape: `name{...needle...} value`.
+fn sample(scrape: &str, name: &str, needle: &str) -> Option<f64> {
+    scrape.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?;
+        if !rest.starts_with('{') || !rest.contains(needle) {
+            return None;
+        }
+        rest.rsplit(' ').next()?.parse().ok()
+    })
+}
+
+/// The metric names a scrape declares (`# TYPE`), with the sample names they expose.
+fn exposed_names(scrape: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in scrape.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            names.insert(name.to_string());
+            let suffixes: &[&str] = match kind {
+                "counter" => &["_total"],
+                "histogram" => &["_bucket", "_sum", "_count"],
+                _ => &[],
+            };
+            for s in suffixes {
+                names.insert(format!("{name}{s}"));
+            }
+        } else if !line.starts_with('#') {
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            if !name.is_empty() {
+                names.insert(name);
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
+    let (server, root, other) = start("relay");
+
+    // Who may read them.
+    let (status, _) = http(&server.api, "GET", "/metrics", None, "");
+    assert_eq!(status, 401);
+    let (status, body) = http(&server.api, "GET", "/metrics", Some(&other), "");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("\"code\":\"forbidden\""), "{body}");
+    let (status, scrape) = http(&server.api, "GET", "/metrics", Some(&root), "");
+    assert_eq!(status, 200);
+    assert!(scrape.ends_with("# EOF\n"), "OpenMetrics text: {scrape}");
+
+    // A looping VOD task into the server's own ingest.
+    let (status, body) = http(
+        &server.api,
+        "POST",
+        "/v1/groups",
+        Some(&root),
+        r#"{"name":"g1"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let end = "2099-01-01T00:00:00Z";
+    let task = format!(
+        r#"{{"name":"m1","group":"g1","source":{{"type":"vod","urls":["clip"]}},"destination":"rtmp://127.0.0.1:{}/live/metrics1","end_time":"{end}","repeat":-1}}"#,
+        server.rtmp_port
+    );
+    let (status, body) = http(&server.api, "POST", "/v1/tasks", Some(&root), &task);
+    assert_eq!(status, 201, "{body}");
+    let id = body
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the task's id")
+        .to_string();
+    let this = format!("task_id=\"{id}\"");
+
+    // Its series move (the own listener: no token).
+    let scrape = || http(&server.metrics, "GET", "/metrics", None, "").1;
+    wait(Duration::from_secs(20), "the relay forwards", || {
+        sample(&scrape(), "baton_relay_bitrate_out_bits", &this).is_some_and(|v| v > 0.0)
+    });
+    let first = scrape();
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let second = scrape();
+    let took = started.elapsed();
+    eprintln!("one scrape took {took:?} ({} bytes)", second.len());
+    for name in [
+        "baton_relay_bytes_out_total",
+        "baton_relay_bytes_in_total",
+        "baton_relay_frames_out_total",
+    ] {
+        let (a, b) = (sample(&first, name, &this), sample(&second, name, &this));
+        assert!(a.is_some() && b > a, "{name} moves: {a:?} -> {b:?}");
+    }
+    assert!(second.contains(&format!(
+        "baton_relay_state{{{this},account=\"root\",group=\"g1\",state=\"forwarding\"}} 1"
+    )));
+    assert_eq!(
+        sample(&second, "baton_task_status", &this),
+        Some(1.0),
+        "{second}"
+    );
+    assert!(
+        sample(&second, "baton_relay_fps", &this).is_some_and(|v| v > 0.0),
+        "{second}"
+    );
+    assert_eq!(
+        sample(&second, "baton_stream_publishing", "stream=\"metrics1\""),
+        Some(1.0),
+        "the destination is this server's ingest: {second}"
+    );
+    assert!(
+        sample(
+            &second,
+            "baton_stream_frames_in_total",
+            "stream=\"metrics1\""
+        )
+        .is_some_and(|v| v > 0.0)
+    );
+    assert!(
+        sample(
+            &second,
+            "baton_api_requests_total",
+            "dialect=\"native\",action=\"POST /v1/tasks\",code=\"201\""
+        ) == Some(1.0),
+        "{second}"
+    );
+    assert!(
+        sample(
+            &second,
+            "baton_api_auth_failures_total",
+            "dialect=\"metrics\""
+        )
+        .is_some_and(|v| v >= 2.0)
+    );
+    assert!(second.contains("baton_store_write_seconds_count"));
+
+    // The relay is a connection of the RTMP listener; the API listener counted ours.
+    assert!(
+        sample(
+            &second,
+            "baton_listener_connections_accepted_total",
+            "listener=\"rtmp\""
+        )
+        .is_some_and(|v| v >= 1.0),
+        "{second}"
+    );
+    assert!(
+        sample(
+            &second,
+            "baton_listener_connections_accepted_total",
+            "listener=\"api\""
+        )
+        .is_some_and(|v| v >= 4.0)
+    );
+    // A second task pushing to the same stream: the ingest refuses it (stream busy).
+    let task2 = task.replace("\"m1\"", "\"m2\"");
+    let (status, body) = http(&server.api, "POST", "/v1/tasks", Some(&root), &task2);
+    assert_eq!(status, 201, "{body}");
+    wait(
+        Duration::from_secs(15),
+        "a refused publish is counted",
+        || {
+            sample(
+                &scrape(),
+                "baton_ingest_publish_refused_total",
+                "protocol=\"rtmp\",reason=\"stream_busy\"",
+            )
+            .is_some_and(|v| v >= 1.0)
+        },
+    );
+
+    // Every metric the Grafana dashboard queries is exposed.
+    let dashboard_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/grafana/baton.json");
+    let dashboard = std::fs::read_to_string(&dashboard_path).expect("docs/grafana/baton.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).expect("JSON");
+    let mut exprs = Vec::new();
+    collect_exprs(&dashboard, &mut exprs);
+    assert!(exprs.len() >= 6, "the dashboard's queries: {exprs:?}");
+    let exposed = exposed_names(&scrape());
+    for expr in &exprs {
+        for name in metric_names(expr) {
+            assert!(
+                exposed.contains(&name),
+                "the dashboard queries {name} ({expr}); the scrape has none"
+            );
+        }
+    }
+
+    // Deleted: its series go with it.
+    let (status, body) = http(
+        &server.api,
+        "DELETE",
+        &format!("/v1/tasks/{id}"),
+        Some(&root),
+        "",
+    );
+    assert!(status == 204 || status == 200, "{status} {body}");
+    wait(Duration::from_secs(10), "the task's series vanish", || {
+        !scrape().contains(&this)
+    });
+}
+
+fn collect_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("expr" | "query", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => collect_exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_exprs(v, out)),
+        _ => {}
+    }
+}
+
+/// The `baton_…` metric names a PromQL expression uses.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("baton_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        names.push(name);
+    }
+    names
+}
