@@ -94,14 +94,14 @@ fn dechunk(mut body: &str) -> String {
 fn token(data: &Path, account: &str) -> String {
     if account != "root" {
         let out = Command::new(BIN)
-            .args(["account", "create", account, "--data-dir"])
+            .args(["account", "create", account, "--init", "--data-dir"])
             .arg(data)
             .output()
             .expect("baton account create");
         assert!(out.status.success(), "{out:?}");
     }
     let out = Command::new(BIN)
-        .args(["token", "create", "--account", account, "--name", account])
+        .args(["token", "create", "--init", "--account", account, "--name", account])
         .arg("--data-dir")
         .arg(data)
         .output()
