@@ -296,6 +296,36 @@ const STREAM_SERIES: &[StreamSeries] = &[
         |s| s.subscribers as f64,
     ),
     (
+        "baton_stream_bitrate_in_bits",
+        "Bits per second the publisher sends (payload, over the last 1-2 s; 0 unpublished)",
+        Kind::Gauge,
+        |s| s.publish.as_ref().map_or(0.0, |p| p.bitrate_bps as f64),
+    ),
+    (
+        "baton_stream_fps",
+        "Video frames per second the publisher sends (over the last 1-2 s)",
+        Kind::Gauge,
+        |s| s.publish.as_ref().map_or(0.0, |p| p.fps),
+    ),
+    (
+        "baton_stream_uptime_seconds",
+        "Seconds since the current publish started (0 unpublished)",
+        Kind::Gauge,
+        |s| s.publish.as_ref().map_or(0.0, |p| p.uptime.as_secs_f64()),
+    ),
+    (
+        "baton_stream_gop_cache_frames",
+        "Frames in the stream's GOP cache (what a new player gets at once)",
+        Kind::Gauge,
+        |s| s.gop_cache_frames as f64,
+    ),
+    (
+        "baton_stream_gop_cache_bytes",
+        "Payload bytes in the stream's GOP cache",
+        Kind::Gauge,
+        |s| s.gop_cache_bytes as f64,
+    ),
+    (
         "baton_stream_frames_in",
         "Frames the publisher sent",
         Kind::Counter,

@@ -101,7 +101,15 @@ fn token(data: &Path, account: &str) -> String {
         assert!(out.status.success(), "{out:?}");
     }
     let out = Command::new(BIN)
-        .args(["token", "create", "--init", "--account", account, "--name", account])
+        .args([
+            "token",
+            "create",
+            "--init",
+            "--account",
+            account,
+            "--name",
+            account,
+        ])
         .arg("--data-dir")
         .arg(data)
         .output()
@@ -290,6 +298,17 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
         Some(1.0),
         "the destination is this server's ingest: {second}"
     );
+    for name in [
+        "baton_stream_bitrate_in_bits",
+        "baton_stream_fps",
+        "baton_stream_uptime_seconds",
+        "baton_stream_gop_cache_frames",
+    ] {
+        assert!(
+            sample(&second, name, "stream=\"metrics1\"").is_some_and(|v| v > 0.0),
+            "{name}: {second}"
+        );
+    }
     assert!(
         sample(
             &second,
