@@ -11,8 +11,8 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,6 +28,7 @@ use tracing::info;
 
 use crate::histogram::Histogram;
 use crate::procstat::{CpuTime, MachineInfo, Memory, ticks_per_second};
+use crate::serve::BatonServe;
 
 #[derive(Args, Debug)]
 pub struct ApiArgs {
@@ -104,7 +105,7 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
             task: String::new(),
         })
         .collect();
-    let mut server = Server::start(&args, &keys)?;
+    let mut server = start_server(&args, &keys)?;
     server.wait_ready(Duration::from_secs(60)).await?;
     let addr = server.api;
 
@@ -169,9 +170,9 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
         (Some(a), Some(b)) => 100.0 * (b - a) as f64 / ticks as f64 / seconds,
         _ => f64::NAN,
     };
-    let db = server.replay_db_bytes();
+    let db = replay_db_bytes(&server);
     let restart = if args.restart {
-        Some(server.restart_time().await?)
+        Some(server.restart(Duration::from_secs(300)).await?)
     } else {
         None
     };
@@ -479,120 +480,24 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// `baton serve` on free loopback ports, killed when dropped.
-struct Server {
-    child: Child,
-    api: SocketAddr,
-    argv: Vec<String>,
-    run_dir: PathBuf,
-}
-
-impl Server {
-    fn start(args: &ApiArgs, keys: &[Key]) -> Result<Server> {
-        let mut config = format!(
-            "data_dir = {:?}\n[api]\nactions_per_second = {}\n",
-            args.run_dir.join("data"),
-            args.server_rate
+/// `baton serve` with one account per key (each key's `actions_per_second` as asked).
+fn start_server(args: &ApiArgs, keys: &[Key]) -> Result<BatonServe> {
+    let mut config = format!("[api]\nactions_per_second = {}\n", args.server_rate);
+    for (i, k) in keys.iter().enumerate() {
+        let _ = write!(
+            config,
+            "\n[[api.keys]]\naccess_key_id = \"{}\"\naccess_key_secret = \"{}\"\naccount = \"bench-{i}\"\n",
+            k.id, k.secret
         );
-        for (i, k) in keys.iter().enumerate() {
-            let _ = write!(
-                config,
-                "\n[[api.keys]]\naccess_key_id = \"{}\"\naccess_key_secret = \"{}\"\naccount = \"bench-{i}\"\n",
-                k.id, k.secret
-            );
-        }
-        let config_path = args.run_dir.join("baton.toml");
-        std::fs::write(&config_path, config).context("writing the server's config")?;
-        let port = || -> Result<u16> {
-            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port())
-        };
-        let api: SocketAddr = format!("127.0.0.1:{}", port()?).parse()?;
-        let argv = vec![
-            args.baton.display().to_string(),
-            "serve".into(),
-            "--config".into(),
-            config_path.display().to_string(),
-            "--api-listen".into(),
-            api.to_string(),
-            "--rtmp-listen".into(),
-            format!("127.0.0.1:{}", port()?),
-            "--play-listen".into(),
-            format!("127.0.0.1:{}", port()?),
-        ];
-        let child = spawn(&argv, &args.run_dir, "baton")?;
-        Ok(Server {
-            child,
-            api,
-            argv,
-            run_dir: args.run_dir.clone(),
-        })
     }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    async fn wait_ready(&mut self, limit: Duration) -> Result<Duration> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "baton serve exited ({status}); see {}",
-                    self.run_dir.display()
-                );
-            }
-            if let Ok(mut conn) = Http::connect(self.api).await {
-                let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", self.api);
-                if matches!(conn.exchange(request).await, Ok((200, _))) {
-                    return Ok(start.elapsed());
-                }
-            }
-            if start.elapsed() > limit {
-                bail!("baton serve not ready after {limit:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Bytes of the replay database and its WAL.
-    fn replay_db_bytes(&self) -> u64 {
-        ["baton-replay.db", "baton-replay.db-wal"]
-            .iter()
-            .filter_map(|f| std::fs::metadata(self.run_dir.join("data").join(f)).ok())
-            .map(|m| m.len())
-            .sum()
-    }
-
-    /// SIGKILL, start again on the same data, time until ready.
-    async fn restart_time(&mut self) -> Result<Duration> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = spawn(&self.argv, &self.run_dir, "baton-restart")?;
-        self.wait_ready(Duration::from_secs(300)).await
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    BatonServe::start(&args.baton, &args.run_dir, &config)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-pub(crate) fn spawn(argv: &[String], dir: &Path, log: &str) -> Result<Child> {
-    let err = std::fs::File::create(dir.join(format!("{log}.log")))?;
-    Command::new(&argv[0])
-        .args(&argv[1..])
-        .env("BATON_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .with_context(|| format!("starting {}", argv[0]))
+/// Bytes of the replay database and its WAL.
+fn replay_db_bytes(server: &BatonServe) -> u64 {
+    ["baton-replay.db", "baton-replay.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(server.run_dir().join("data").join(f)).ok())
+        .map(|m| m.len())
+        .sum()
 }

@@ -22,6 +22,7 @@ mod measure;
 mod procstat;
 mod report;
 mod scrape;
+mod serve;
 mod sink;
 mod sources;
 mod sut;

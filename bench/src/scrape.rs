@@ -24,9 +24,10 @@ use baton_api::common::time::format_utc;
 use clap::Args;
 use tracing::info;
 
-use crate::api::{Http, Key, signed_query, spawn, unix_now};
+use crate::api::{Http, Key, signed_query, unix_now};
 use crate::histogram::Histogram;
 use crate::procstat::{CpuTime, MachineInfo, Memory};
+use crate::serve::BatonServe;
 use crate::sut::free_port;
 
 #[derive(Args, Debug)]
@@ -59,9 +60,9 @@ pub async fn run(args: ScrapeArgs) -> Result<ExitCode> {
         secret: "ScrapeBenchSecret0001".into(),
         task: String::new(),
     };
-    let server = Server::start(&args, &key)?;
-    server.wait_ready(Duration::from_secs(60)).await?;
-    let publisher = Publisher::start(&args, server.rtmp)?;
+    let mut server = Server::start(&args, &key)?;
+    server.serve.wait_ready(Duration::from_secs(60)).await?;
+    let publisher = Publisher::start(&args, server.serve.rtmp)?;
 
     let started = Instant::now();
     create_tasks(&server, &key, args.relays).await?;
@@ -78,7 +79,7 @@ pub async fn run(args: ScrapeArgs) -> Result<ExitCode> {
     // Let the start-up settle (every relay's first second of counters, the ingest's GOPs).
     tokio::time::sleep(Duration::from_secs(5)).await;
 
-    let pid = server.child.id();
+    let pid = server.serve.pid();
     let baseline = idle_window(pid, Duration::from_secs(10)).await;
     let mut latency = Histogram::default();
     let mut bytes = 0;
@@ -239,9 +240,9 @@ async fn wait_forwarding(server: &Server, relays: usize, limit: Duration) -> Res
 
 /// `relays` tasks from the ingest's `live/src` to its `live/out{i}`, starting in 2 s.
 async fn create_tasks(server: &Server, key: &Key, relays: usize) -> Result<()> {
-    let mut conn = Http::connect(server.api).await?;
+    let mut conn = Http::connect(server.serve.api).await?;
     let now = unix_now();
-    let rtmp = server.rtmp;
+    let rtmp = server.serve.rtmp;
     for i in 0..relays {
         let params = [
             ("Action", "CreateLivePullToPush".to_string()),
@@ -263,77 +264,30 @@ async fn create_tasks(server: &Server, key: &Key, relays: usize) -> Result<()> {
     Ok(())
 }
 
-/// `baton serve` on free loopback ports, killed when dropped.
+/// `baton serve` with a metrics listener and one account whose tasks may reach loopback.
 struct Server {
-    child: Child,
-    api: SocketAddr,
-    rtmp: SocketAddr,
+    serve: BatonServe,
     metrics: SocketAddr,
-    run_dir: PathBuf,
 }
 
 impl Server {
     fn start(args: &ScrapeArgs, key: &Key) -> Result<Server> {
-        let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-        let (api, rtmp, play, metrics) = (
-            loopback(free_port()?),
-            loopback(free_port()?),
-            loopback(free_port()?),
-            loopback(free_port()?),
-        );
+        let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         // Every relay holds two ingest connections (its source and its destination).
         let config = format!(
-            "data_dir = {:?}\nmetrics_listen = \"{metrics}\"\n\
+            "metrics_listen = \"{metrics}\"\n\
              [api]\nactions_per_second = 1000000\n\
              [[api.keys]]\naccess_key_id = \"{}\"\naccess_key_secret = \"{}\"\naccount = \"bench\"\n\
              [ingest]\nmax_connections = {}\n\
              [egress.accounts.bench]\nlocal_networks = true\n",
-            args.run_dir.join("data"),
             key.id,
             key.secret,
             2 * args.relays + 64,
         );
-        let config_path = args.run_dir.join("baton.toml");
-        std::fs::write(&config_path, config).context("writing the server's config")?;
-        let argv = vec![
-            args.baton.display().to_string(),
-            "serve".into(),
-            "--config".into(),
-            config_path.display().to_string(),
-            "--api-listen".into(),
-            api.to_string(),
-            "--rtmp-listen".into(),
-            rtmp.to_string(),
-            "--play-listen".into(),
-            play.to_string(),
-        ];
-        let child = spawn(&argv, &args.run_dir, "baton")?;
         Ok(Server {
-            child,
-            api,
-            rtmp,
+            serve: BatonServe::start(&args.baton, &args.run_dir, &config)?,
             metrics,
-            run_dir: args.run_dir.clone(),
         })
-    }
-
-    async fn wait_ready(&self, limit: Duration) -> Result<()> {
-        let start = Instant::now();
-        loop {
-            if let Ok(mut conn) = Http::connect(self.api).await {
-                let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", self.api);
-                if matches!(conn.exchange(request).await, Ok((200, _))) {
-                    return Ok(());
-                }
-            }
-            if start.elapsed() > limit {
-                bail!(
-                    "baton serve not ready after {limit:?}; see {}",
-                    self.run_dir.display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 
     async fn scrape(&self) -> Result<String> {
@@ -344,13 +298,6 @@ impl Server {
             bail!("/metrics answered {status}: {body}");
         }
         Ok(body)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
