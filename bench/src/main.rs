@@ -17,6 +17,7 @@ mod conn;
 mod generator;
 mod histogram;
 mod host;
+mod http;
 mod ledger;
 mod measure;
 mod procstat;

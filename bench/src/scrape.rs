@@ -24,8 +24,9 @@ use baton_api::common::time::format_utc;
 use clap::Args;
 use tracing::info;
 
-use crate::api::{Http, Key, signed_query, unix_now};
+use crate::api::{Key, signed_query, unix_now};
 use crate::histogram::Histogram;
+use crate::http::Http;
 use crate::procstat::{CpuTime, MachineInfo, Memory};
 use crate::serve::BatonServe;
 use crate::sut::free_port;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::api::Http;
+use crate::http::Http;
 use crate::sut::free_port;
 
 /// A running `baton serve`.

@@ -489,7 +489,7 @@ fn srt_config(section: &SrtSection) -> anyhow::Result<SrtConfig> {
     }
     if let Some(p) = &section.passphrase {
         anyhow::ensure!(
-            baton_net::ingest::srt::PASSPHRASE_LEN.contains(&p.len()),
+            baton_net::srt_client::PASSPHRASE_LEN.contains(&p.len()),
             "srt.passphrase must have 10 to 79 bytes (it has {})",
             p.len()
         );

@@ -51,6 +51,8 @@ use crate::egress::{Egress, EgressError, ip_literal};
 
 /// The longest stream id SRT carries (`SRTO_STREAMID`).
 pub const MAX_STREAM_ID: usize = 512;
+/// The passphrase lengths SRT allows, in bytes (`SRTO_PASSPHRASE`).
+pub const PASSPHRASE_LEN: std::ops::RangeInclusive<usize> = 10..=79;
 /// The largest `latency` accepted, in milliseconds.
 pub const MAX_LATENCY_MS: u64 = 60_000;
 
@@ -231,7 +233,7 @@ impl SrtUrl {
                 "passphrase" => {
                     // SRT (libsrt and srt-protocol alike) measures the passphrase in bytes.
                     let n = value.len();
-                    if !crate::ingest::srt::PASSPHRASE_LEN.contains(&n) {
+                    if !PASSPHRASE_LEN.contains(&n) {
                         return Err(invalid(&format!(
                             "the passphrase has {n} bytes; SRT takes 10 to 79"
                         )));

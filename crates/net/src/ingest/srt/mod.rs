@@ -96,9 +96,6 @@ impl Default for SrtConfig {
     }
 }
 
-/// The passphrase lengths SRT allows.
-pub const PASSPHRASE_LEN: std::ops::RangeInclusive<usize> = 10..=79;
-
 /// Why an SRT publish ended.
 #[derive(Debug, thiserror::Error)]
 pub enum SrtConnError {
