@@ -10,165 +10,37 @@
 //!   and `/healthz` (200 once ready) on A; with no ingest domain configured every domain
 //!   belongs to `root`, so root may forbid and kick any stream.
 
-use std::fs::File;
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use support::{Guard, Out, Serve, TempDir, create_token, free_port, run};
 
-const BIN: &str = env!("CARGO_BIN_EXE_baton");
-/// The longest a CLI command may take.
-const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
-/// The longest the server may take to get ready.
-const START_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Environment variables of the host that must not leak into the children.
-const SCRUBBED: [&str; 14] = [
-    "BATON_ENDPOINT",
-    "BATON_TOKEN",
-    "BATON_CLI_CONFIG",
-    "BATON_CONFIG",
-    "BATON_DATA_DIR",
-    "BATON_API_LISTEN",
-    "BATON_RTMP_LISTEN",
-    "BATON_PLAY_LISTEN",
-    "BATON_ACCESS_KEY_ID",
-    "BATON_ACCESS_KEY_SECRET",
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-];
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "baton-cli-{tag}-{}-{nanos}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("creating a temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding an ephemeral port")
-        .port()
-}
-
-/// What a finished command left.
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(self) -> Out {
-        assert_eq!(self.code, 0, "command failed: {self:#?}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
-    }
-}
-
-/// A child process killed (by its PID) on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `baton ARGS` with a scrubbed environment plus `env`, its output piped.
+/// `baton ARGS` with a scrubbed environment plus `env` and `HOME`, its output piped.
 fn command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env("HOME", home)
-        .env("BATON_LOG", "warn")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in SCRUBBED {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let mut cmd = support::command(args);
+    cmd.env("HOME", home).envs(env.iter().copied());
     cmd
 }
 
-/// Runs `baton ARGS` (see [`command`]), bounded by [`COMMAND_DEADLINE`].
+/// Runs `baton ARGS` (see [`command`]), bounded by [`support::COMMAND_DEADLINE`].
 fn baton(args: &[&str], env: &[(&str, &str)], home: &Path) -> Out {
-    let mut cmd = command(args, env, home);
-    let mut child = Guard(cmd.spawn().expect("spawning baton"));
-    let mut stdout = child.0.stdout.take().expect("stdout");
-    let mut stderr = child.0.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + COMMAND_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("waiting for baton") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.0.kill();
-            panic!("baton {args:?} did not finish in {COMMAND_DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Out {
-        code: status.code().unwrap_or(-1),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
+    run(&mut command(args, env, home))
 }
 
 /// `baton serve` on ephemeral ports, with a token of the root account.
 struct Server {
     // Dropped first: the server is killed before its directory is removed.
-    process: Guard,
+    server: support::Server,
+    /// The endpoint (`http://127.0.0.1:PORT`).
     api: String,
-    rtmp_port: u16,
-    play_port: u16,
     token: String,
     home: PathBuf,
-    log: PathBuf,
     _dir: TempDir,
 }
 
@@ -179,90 +51,20 @@ impl Server {
         let home = dir.0.join("home");
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&home).unwrap();
-        let data_arg = data.to_str().expect("UTF-8 temp dir");
-        let token = baton(
-            &[
-                "token",
-                "create",
-                "--account",
-                "root",
-                "--name",
-                "cli-test",
-                "--data-dir",
-                data_arg,
-                "--init",
-            ],
-            &[],
-            &home,
-        )
-        .ok()
-        .stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .and_then(|l| l.split_whitespace().last())
-        .expect("`baton token create` printed no token")
-        .to_string();
-
-        // An ephemeral port can be taken between probing and binding: try a few times.
-        for attempt in 1..=3 {
-            let (api_port, rtmp_port, play_port) = (free_port(), free_port(), free_port());
-            let api = format!("127.0.0.1:{api_port}");
-            let log = dir.0.join(format!("serve-{attempt}.log"));
-            let mut cmd = Command::new(BIN);
-            cmd.args([
-                "serve",
-                "--data-dir",
-                data_arg,
-                "--api-listen",
-                &api,
-                "--rtmp-listen",
-                &format!("127.0.0.1:{rtmp_port}"),
-                "--play-listen",
-                &format!("127.0.0.1:{play_port}"),
-            ])
-            .env("HOME", &home)
-            .env("BATON_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(File::create(&log).unwrap()))
-            .stderr(Stdio::from(File::create(&log).unwrap()));
-            for var in SCRUBBED {
-                cmd.env_remove(var);
-            }
-            let mut process = Guard(cmd.spawn().expect("spawning baton serve"));
-            let deadline = Instant::now() + START_DEADLINE;
-            let ready = loop {
-                if process.0.try_wait().unwrap().is_some() {
-                    break false;
-                }
-                if healthz(&api) {
-                    break true;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "baton serve not ready in {START_DEADLINE:?}:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            };
-            if ready {
-                return Server {
-                    process,
-                    api: format!("http://{api}"),
-                    rtmp_port,
-                    play_port,
-                    token,
-                    home,
-                    log,
-                    _dir: dir,
-                };
-            }
-            eprintln!(
-                "baton serve exited (attempt {attempt}):\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
+        let token = create_token(&data, "root", "cli-test");
+        let server = Serve {
+            data_dir: Some(&data),
+            env: &[("HOME", home.to_str().expect("UTF-8 temp dir"))],
+            ..Serve::default()
         }
-        panic!("baton serve did not start");
+        .start();
+        Server {
+            api: format!("http://{}", server.api),
+            server,
+            token,
+            home,
+            _dir: dir,
+        }
     }
 
     /// `baton ARGS` against this server with its token.
@@ -276,7 +78,7 @@ impl Server {
 
     /// A source nobody publishes (this server's own ingest).
     fn source(&self, stream: &str) -> String {
-        format!("rtmp://127.0.0.1:{}/live/{stream}", self.rtmp_port)
+        format!("rtmp://{}/live/{stream}", self.server.rtmp)
     }
 
     /// Creates a task pushing to a destination that does not exist (nothing listens on port
@@ -310,37 +112,6 @@ impl Server {
         let task = self.describe(id);
         task["state"].as_str().unwrap_or_default().to_string()
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "--- baton serve log ({}) ---\n{}",
-                self.log.display(),
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-        let _ = self.process.0.kill();
-        let _ = self.process.0.wait();
-    }
-}
-
-/// `GET /healthz` answers 200.
-fn healthz(addr: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1))
-    else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -654,18 +425,18 @@ fn stream_list_shows_a_waiting_player() {
     );
     // An HTTP-FLV player of a stream nobody publishes yet waits for it (10 s): the stream is
     // live with one player and no publisher.
-    let mut player = TcpStream::connect(("127.0.0.1", s.play_port)).unwrap();
+    let mut player = TcpStream::connect(&s.server.play).unwrap();
     player
         .write_all(b"GET /live/cli-watched.flv HTTP/1.1\r\nHost: live.example.com\r\n\r\n")
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let listed = loop {
+    let listed = support::poll(Duration::from_secs(5), Duration::from_millis(100), || {
         let listed = s.cli(&["stream", "list", "--json"]).ok().json();
-        if listed.as_array().is_some_and(|a| !a.is_empty()) || Instant::now() > deadline {
-            break listed;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        listed
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+            .then_some(listed)
+    })
+    .unwrap_or_else(|| s.cli(&["stream", "list", "--json"]).ok().json());
     let item = &listed[0];
     assert_eq!(
         (&item["domain"], &item["app"], &item["stream"]),
@@ -762,17 +533,10 @@ fn watch_ends_when_the_task_is_deleted() {
         "the watch ended early"
     );
     s.cli(&["task", "delete", &id]).ok();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = watch.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the watch did not end after the delete"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = support::poll(Duration::from_secs(10), Duration::from_millis(50), || {
+        watch.0.try_wait().unwrap()
+    })
+    .expect("the watch did not end after the delete");
     assert!(status.success(), "{status:?}");
     let mut stdout = String::new();
     watch

@@ -6,58 +6,21 @@
 
 #![cfg(unix)]
 
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_baton");
+use support::{Serve, TempDir, get, wait_until};
+
 /// The open-file limit (soft and hard) the server runs under.
 const FD_LIMIT: u32 = 600;
 /// Sockets the flood opens: more than the whole fd limit.
 const FLOOD: usize = 700;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- baton serve log ---\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn healthz(addr: SocketAddr) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
+fn healthz(addr: &str) -> bool {
+    get(addr, "/healthz", None).0 == 200
 }
 
 /// The RTMP listener answers a handshake: C0 C1 in, S0 S1 out.
@@ -76,64 +39,28 @@ fn rtmp_answers(addr: SocketAddr) -> bool {
 }
 
 /// The HTTP-FLV listener answers (404: nothing is published there).
-fn http_flv_answers(addr: SocketAddr) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /live/none.flv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 404")
+fn http_flv_answers(addr: &str) -> bool {
+    get(addr, "/live/none.flv", None).0 == 404
 }
 
 #[test]
 fn an_api_flood_neither_starves_ingest_nor_playback_and_is_closed() {
-    let dir = std::env::temp_dir().join(format!("baton-listeners-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (api, rtmp, play) = (free_port(), free_port(), free_port());
-    let config = dir.join("baton.toml");
+    let dir = TempDir::new("listeners");
+    let config = dir.0.join("baton.toml");
     std::fs::write(
         &config,
         "[http]\nheader_read_timeout = \"1s\"\n[ingest]\nhttp_flv_wait = \"1s\"\n",
     )
     .unwrap();
-    let log = dir.join("serve.log");
-    let script = format!(
-        "ulimit -n {FD_LIMIT} && exec \"$0\" serve --config {} --data-dir {} --api-listen 127.0.0.1:{api} --rtmp-listen 127.0.0.1:{rtmp} --play-listen 127.0.0.1:{play}",
-        config.display(),
-        dir.join("data").display()
-    );
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(script)
-        .arg(BIN)
-        .env("BATON_LOG", "info")
-        .env_remove("BATON_CONFIG")
-        .env_remove("BATON_DATA_DIR")
-        .env_remove("BATON_ACCESS_KEY_ID")
-        .env_remove("BATON_ACCESS_KEY_SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::from(
-            std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
-        ));
-    let server = Server {
-        child: cmd.spawn().unwrap(),
-        dir: dir.clone(),
-        log: log.clone(),
-    };
-    let addr = |port: u16| -> SocketAddr { format!("127.0.0.1:{port}").parse().unwrap() };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !healthz(addr(api)) {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    let server = Serve {
+        data_dir: Some(&dir.0.join("data")),
+        args: &["--config", config.to_str().expect("UTF-8 temp dir")],
+        fd_limit: Some(FD_LIMIT),
+        ..Serve::default()
     }
+    .start();
+    let (api, rtmp, play) = (&server.api, &server.rtmp, &server.play);
+    let addr = |a: &str| -> SocketAddr { a.parse().unwrap() };
 
     // The flood: idle sockets, and slowloris ones that send half a request.
     let mut flood = Vec::new();
@@ -153,7 +80,7 @@ fn an_api_flood_neither_starves_ingest_nor_playback_and_is_closed() {
     );
     // Ingest and playback answer during the flood.
     assert!(rtmp_answers(addr(rtmp)), "RTMP ingest starved");
-    assert!(http_flv_answers(addr(play)), "HTTP-FLV starved");
+    assert!(http_flv_answers(play), "HTTP-FLV starved");
 
     // The flood's sockets the server held are closed after the header timeout (1 s) …
     let started = Instant::now();
@@ -178,13 +105,11 @@ fn an_api_flood_neither_starves_ingest_nor_playback_and_is_closed() {
     assert_eq!(open, 0, "flood sockets still open after the header timeout");
     assert!(started.elapsed() < Duration::from_secs(20));
     // … while the client still holds them: the API answers again.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !healthz(addr(api)) {
-        assert!(Instant::now() < deadline, "/healthz did not come back");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(5), "/healthz did not come back", || {
+        healthz(api)
+    });
     assert!(rtmp_answers(addr(rtmp)));
-    let log_text = std::fs::read_to_string(&log).unwrap();
+    let log_text = server.stderr();
     assert!(log_text.contains("connection caps"), "{log_text}");
     drop(flood);
     drop(server);

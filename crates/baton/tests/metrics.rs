@@ -8,127 +8,19 @@
 
 #![cfg(unix)]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_baton");
+use support::{Serve, Server, TempDir, create_token, http, wait_until};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    log: PathBuf,
-    api: String,
-    metrics: String,
-    rtmp_port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- baton serve log ---\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// One HTTP/1.1 request (Connection: close): (status, body).
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    (status, body)
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
-    }
-    out
-}
-
-fn token(data: &Path, account: &str) -> String {
-    if account != "root" {
-        let out = Command::new(BIN)
-            .args(["account", "create", account, "--init", "--data-dir"])
-            .arg(data)
-            .output()
-            .expect("baton account create");
-        assert!(out.status.success(), "{out:?}");
-    }
-    let out = Command::new(BIN)
-        .args([
-            "token",
-            "create",
-            "--init",
-            "--account",
-            account,
-            "--name",
-            account,
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .expect("baton token create");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .and_then(|l| l.split_whitespace().last())
-        .expect("a token")
-        .to_string()
-}
-
-fn start(tag: &str) -> (Server, String, String) {
-    let dir = std::env::temp_dir().join(format!("baton-metrics-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (data, media) = (dir.join("data"), dir.join("media"));
+/// `baton serve` with a media dir holding `clip.flv` (a generated FLV) and its own metrics
+/// listener; tokens of root and of another account.
+fn start(tag: &str) -> (Server, String, String, TempDir) {
+    let dir = TempDir::new(&format!("metrics-{tag}"));
+    let (data, media) = (dir.0.join("data"), dir.0.join("media"));
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&media).unwrap();
     std::fs::write(
@@ -136,50 +28,16 @@ fn start(tag: &str) -> (Server, String, String) {
         baton_net::testing::test_flv_file(2, 30, 100, 1),
     )
     .unwrap();
-    let root = token(&data, "root");
-    let other = token(&data, "acme");
-    let (api, rtmp, play, metrics) = (free_port(), free_port(), free_port(), free_port());
-    let log = dir.join("serve.log");
-    let child = Command::new(BIN)
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--media-dir")
-        .arg(&media)
-        .args(["--api-listen", &format!("127.0.0.1:{api}")])
-        .args(["--rtmp-listen", &format!("127.0.0.1:{rtmp}")])
-        .args(["--play-listen", &format!("127.0.0.1:{play}")])
-        .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
-        .env("BATON_LOG", "info")
-        .env_remove("BATON_CONFIG")
-        .env_remove("BATON_ACCESS_KEY_ID")
-        .env_remove("BATON_ACCESS_KEY_SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .expect("spawning baton serve");
-    let server = Server {
-        child,
-        dir,
-        log,
-        api: format!("127.0.0.1:{api}"),
-        metrics: format!("127.0.0.1:{metrics}"),
-        rtmp_port: rtmp,
-    };
-    wait(Duration::from_secs(20), "baton serve answers", || {
-        TcpStream::connect(&server.api).is_ok()
-            && http(&server.api, "GET", "/healthz", None, "").0 == 200
-    });
-    (server, root, other)
-}
-
-fn wait(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(200));
+    let root = create_token(&data, "root", "root");
+    let other = create_token(&data, "acme", "acme");
+    let server = Serve {
+        data_dir: Some(&data),
+        args: &["--media-dir", media.to_str().expect("UTF-8 temp dir")],
+        metrics: true,
+        ..Serve::default()
     }
+    .start();
+    (server, root, other, dir)
 }
 
 /// A sample's value in a scrape: `name{...needle...} value`.
@@ -226,7 +84,8 @@ fn exposed_names(scrape: &str) -> BTreeSet<String> {
 
 #[test]
 fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
-    let (server, root, other) = start("relay");
+    let (server, root, other, _dir) = start("relay");
+    let metrics = server.metrics.clone().expect("a metrics listener");
 
     // Who may read them.
     let (status, _) = http(&server.api, "GET", "/metrics", None, "");
@@ -249,8 +108,8 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
     assert_eq!(status, 201, "{body}");
     let end = "2099-01-01T00:00:00Z";
     let task = format!(
-        r#"{{"name":"m1","group":"g1","source":{{"type":"vod","urls":["clip"]}},"destination":"rtmp://127.0.0.1:{}/live/metrics1","end_time":"{end}","repeat":-1}}"#,
-        server.rtmp_port
+        r#"{{"name":"m1","group":"g1","source":{{"type":"vod","urls":["clip"]}},"destination":"rtmp://{}/live/metrics1","end_time":"{end}","repeat":-1}}"#,
+        server.rtmp
     );
     let (status, body) = http(&server.api, "POST", "/v1/tasks", Some(&root), &task);
     assert_eq!(status, 201, "{body}");
@@ -263,8 +122,8 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
     let this = format!("task_id=\"{id}\"");
 
     // Its series move (the own listener: no token).
-    let scrape = || http(&server.metrics, "GET", "/metrics", None, "").1;
-    wait(Duration::from_secs(20), "the relay forwards", || {
+    let scrape = || http(&metrics, "GET", "/metrics", None, "").1;
+    wait_until(Duration::from_secs(20), "the relay forwards", || {
         sample(&scrape(), "baton_relay_bitrate_out_bits", &this).is_some_and(|v| v > 0.0)
     });
     let first = scrape();
@@ -357,7 +216,7 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
     let task2 = task.replace("\"m1\"", "\"m2\"");
     let (status, body) = http(&server.api, "POST", "/v1/tasks", Some(&root), &task2);
     assert_eq!(status, 201, "{body}");
-    wait(
+    wait_until(
         Duration::from_secs(15),
         "a refused publish is counted",
         || {
@@ -397,7 +256,7 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
         "",
     );
     assert!(status == 204 || status == 200, "{status} {body}");
-    wait(Duration::from_secs(10), "the task's series vanish", || {
+    wait_until(Duration::from_secs(10), "the task's series vanish", || {
         !scrape().contains(&this)
     });
 }

@@ -6,169 +6,23 @@
 //! Each test runs the real binary on ephemeral 127.0.0.1 ports and a temporary data dir, and
 //! stops it by its PID.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_baton");
-const START_DEADLINE: Duration = Duration::from_secs(30);
+use std::path::Path;
 
-/// Host variables that would change what the children do.
-const SCRUBBED: [&str; 14] = [
-    "BATON_ENDPOINT",
-    "BATON_TOKEN",
-    "BATON_CONFIG",
-    "BATON_DATA_DIR",
-    "BATON_API_LISTEN",
-    "BATON_RTMP_LISTEN",
-    "BATON_PLAY_LISTEN",
-    "BATON_SRT_LISTEN",
-    "BATON_ACCESS_KEY_ID",
-    "BATON_ACCESS_KEY_SECRET",
-    "BATON_LOG_FORMAT",
-    "NO_COLOR",
-    "http_proxy",
-    "HTTP_PROXY",
-];
+use support::{Serve, Server, TempDir, command, get, run};
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "baton-startup-{tag}-{}-{nanos}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("creating a temp dir");
-        TempDir(dir)
+/// `baton serve` on `data`, ready once the start-up message is out too (it is printed right
+/// after the listeners are up).
+fn start(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    Serve {
+        data_dir: Some(data),
+        args,
+        env,
+        ready_line: Some("baton task list\n"),
+        ..Serve::default()
     }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding an ephemeral port")
-        .port()
-}
-
-/// A child process killed (by its PID) on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A running `baton serve` and what it printed so far.
-struct Running {
-    process: Guard,
-    api: String,
-    log: PathBuf,
-}
-
-impl Running {
-    fn start(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
-        for attempt in 1..=3 {
-            let api = format!("127.0.0.1:{}", free_port());
-            let log = data.with_file_name(format!("serve-{attempt}-{}.log", free_port()));
-            let mut cmd = Command::new(BIN);
-            cmd.args([
-                "serve",
-                "--data-dir",
-                data.to_str().expect("UTF-8 temp dir"),
-                "--api-listen",
-                &api,
-                "--rtmp-listen",
-                &format!("127.0.0.1:{}", free_port()),
-                "--play-listen",
-                &format!("127.0.0.1:{}", free_port()),
-            ])
-            .args(extra)
-            .env("BATON_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(&log).expect("creating the log"),
-            ));
-            for var in SCRUBBED {
-                cmd.env_remove(var);
-            }
-            for (k, v) in env {
-                cmd.env(k, v);
-            }
-            let mut process = Guard(cmd.spawn().expect("spawning baton serve"));
-            let deadline = Instant::now() + START_DEADLINE;
-            loop {
-                if process.0.try_wait().unwrap().is_some() {
-                    break;
-                }
-                // The message is printed right after the listeners are up.
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                if text.contains("baton task list\n") && get(&api, "/healthz", None).0 == 200 {
-                    return Running { process, api, log };
-                }
-                assert!(Instant::now() < deadline, "not ready in time:\n{text}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            eprintln!(
-                "baton serve exited (attempt {attempt}):\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        panic!("baton serve did not start");
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Stops it; everything it wrote to stderr.
-    fn stop(self) -> String {
-        let text = self.stderr();
-        drop(self.process);
-        text
-    }
-}
-
-/// `GET path` on `addr` (HTTP/1.0), with a bearer token: status and body.
-fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2))
-    else {
-        return (0, String::new());
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    if write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").is_err() {
-        return (0, String::new());
-    }
-    let mut response = String::new();
-    let _ = s.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string());
-    (status, body)
+    .start()
 }
 
 /// The word after `label` on the line that has it.
@@ -183,7 +37,7 @@ fn the_first_start_prints_working_credentials_once_and_later_starts_only_the_url
     let dir = TempDir::new("first");
     let data = dir.0.join("data");
 
-    let first = Running::start(&data, &[], &[]);
+    let first = start(&data, &[], &[]);
     let text = first.stderr();
     let token = value_after(&text, "Token ").expect("a token in the first message");
     let key_id = value_after(&text, "AccessKeyId ").expect("an AccessKeyId");
@@ -212,7 +66,7 @@ fn the_first_start_prints_working_credentials_once_and_later_starts_only_the_url
     assert!(stored.contains(key_id) && stored.contains(key_secret));
     first.stop();
 
-    let again = Running::start(&data, &[], &[]);
+    let again = start(&data, &[], &[]);
     let text = again.stderr();
     for secret in [token, key_id, key_secret] {
         assert!(!text.contains(secret), "a secret shown again:\n{text}");
@@ -227,11 +81,11 @@ fn the_first_start_prints_working_credentials_once_and_later_starts_only_the_url
 #[test]
 fn logs_in_a_pipe_have_no_ansi_codes_and_json_logs_are_one_object_a_line() {
     let dir = TempDir::new("logs");
-    let text = Running::start(&dir.0.join("text"), &[], &[]).stop();
+    let text = start(&dir.0.join("text"), &[], &[]).stop();
     assert!(text.contains("baton is ready"), "{text}");
     assert!(!text.contains('\u{1b}'), "ANSI codes in a pipe:\n{text}");
 
-    let text = Running::start(&dir.0.join("json"), &["--log-format", "json"], &[]).stop();
+    let text = start(&dir.0.join("json"), &["--log-format", "json"], &[]).stop();
     let mut objects = 0;
     for line in text.lines().filter(|l| l.starts_with('{')) {
         let v: serde_json::Value =
@@ -252,14 +106,13 @@ fn logs_in_a_pipe_have_no_ansi_codes_and_json_logs_are_one_object_a_line() {
     }
 
     // The environment variable picks it too.
-    let text = Running::start(&dir.0.join("env"), &[], &[("BATON_LOG_FORMAT", "json")]).stop();
+    let text = start(&dir.0.join("env"), &[], &[("BATON_LOG_FORMAT", "json")]).stop();
     assert!(text.contains("\"message\":\"baton is ready\""), "{text}");
 }
 
 #[test]
 fn version_names_the_commit() {
-    let out = Command::new(BIN).arg("--version").output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = run(&mut command(&["--version"])).stdout;
     assert!(
         text.starts_with(&format!("baton {} (commit ", env!("CARGO_PKG_VERSION"))),
         "{text}"

@@ -6,7 +6,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use baton_domain::{AccountId, DEFAULT_GROUP, SourceProtocol, SourceType, TaskSpec, TaskStore};
+use baton_domain::{
+    AccountId, DEFAULT_GROUP, EventRecord, SourceProtocol, SourceType, TaskId, TaskSpec, TaskStore,
+};
 use baton_engine::testing::MemoryStore;
 use baton_engine::webhook::{
     ALI_SIGNATURE_HEADER, ALI_TIMESTAMP_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign,
@@ -66,8 +68,13 @@ fn spec(name: &str, url: String, now: i64) -> TaskSpec {
 }
 
 async fn engine_with_keys(keys: CallbackKeys) -> Engine {
+    engine_on(Arc::new(MemoryStore::new()), keys).await
+}
+
+/// An engine on `store` (the tests read its event log) with the accounts' callback `keys`.
+async fn engine_on(store: Arc<MemoryStore>, keys: CallbackKeys) -> Engine {
     Engine::start(
-        Arc::new(MemoryStore::new()) as Arc<dyn TaskStore>,
+        store as Arc<dyn TaskStore>,
         Arc::new(SystemClock) as Arc<dyn Clock>,
         Arc::new(LocalLauncher),
         keys,
@@ -85,6 +92,26 @@ async fn wait_for(state: &Mutex<Received>, n: usize) {
             tokio::time::Instant::now() < deadline,
             "callbacks not delivered"
         );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls the task's event log (every 50 ms, for up to 10 s) until `pick` takes a record
+/// from it; panics naming `what` when none comes.
+async fn wait_for_record(
+    store: &MemoryStore,
+    account: &AccountId,
+    task: &TaskId,
+    what: &str,
+    mut pick: impl FnMut(Vec<EventRecord>) -> Option<EventRecord>,
+) -> EventRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = store.task_events(account, task, None, 10).await.unwrap();
+        if let Some(record) = pick(log) {
+            return record;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -152,16 +179,11 @@ async fn an_account_without_a_callback_secret_gets_nothing_unsigned() {
     let state = Arc::new(Mutex::new(Received::default()));
     let url = receiver(Arc::clone(&state)).await;
     let store = Arc::new(MemoryStore::new());
-    let engine = Engine::start(
-        store.clone() as Arc<dyn TaskStore>,
-        Arc::new(SystemClock) as Arc<dyn Clock>,
-        Arc::new(LocalLauncher),
+    let engine = engine_on(
+        store.clone(),
         CallbackKeys::new([(AccountId("other".into()), b"theirs".to_vec())]),
-        EngineConfig::default(),
-        CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     let account = AccountId("nokey".into());
     let task = engine
         .create(&account, spec("nokey", url, SystemClock.now()))
@@ -169,23 +191,14 @@ async fn an_account_without_a_callback_secret_gets_nothing_unsigned() {
         .unwrap();
     // The event is due at once and the outbox is woken: its first attempt is made within
     // milliseconds. It is counted as failed and waits for the account's secret.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = store
-            .task_events(&account, &task.id, None, 10)
-            .await
-            .unwrap();
-        if let Some(record) = log.first() {
-            assert_eq!(record.delivered_at, None, "delivered without a secret");
-            if record.attempts >= 1 {
-                let error = record.last_error.as_deref().unwrap_or_default();
-                assert!(error.contains("has no callback secret"), "{error}");
-                break;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no attempt made");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let record = wait_for_record(&store, &account, &task.id, "no attempt made", |log| {
+        let record = log.into_iter().next()?;
+        assert_eq!(record.delivered_at, None, "delivered without a secret");
+        (record.attempts >= 1).then_some(record)
+    })
+    .await;
+    let error = record.last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("has no callback secret"), "{error}");
     assert!(
         state.lock().unwrap().bodies.is_empty(),
         "sent without a secret"
@@ -202,16 +215,11 @@ async fn running_callback_is_delivered_signed_after_a_failed_attempt() {
     let url = receiver(Arc::clone(&state)).await;
     let store = Arc::new(MemoryStore::new());
     let account = AccountId("acme".into());
-    let engine = Engine::start(
-        store.clone() as Arc<dyn TaskStore>,
-        Arc::new(SystemClock) as Arc<dyn Clock>,
-        Arc::new(LocalLauncher),
+    let engine = engine_on(
+        store.clone(),
         CallbackKeys::new([(account.clone(), b"secret".to_vec())]),
-        EngineConfig::default(),
-        CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     let now = SystemClock.now();
     let task = engine
         .create(
@@ -240,14 +248,7 @@ async fn running_callback_is_delivered_signed_after_a_failed_attempt() {
         .await
         .unwrap();
     // First attempt fails (503), the retry 2 s later succeeds.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while state.lock().unwrap().bodies.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "callback not delivered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(&state, 1).await;
     let (headers, body) = state.lock().unwrap().bodies[0].clone();
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["State"], "Running");
@@ -261,23 +262,11 @@ async fn running_callback_is_delivered_signed_after_a_failed_attempt() {
     );
     // The event's log: delivered after one failed attempt, which says why it failed.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let record = loop {
-        let log = store
-            .task_events(&account, &task.id, None, 10)
-            .await
-            .unwrap();
-        if let Some(r) = log
-            .into_iter()
+    let record = wait_for_record(&store, &account, &task.id, "delivery not recorded", |log| {
+        log.into_iter()
             .find(|r| r.event.seq == 1 && r.delivered_at.is_some())
-        {
-            break r;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "delivery not recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert_eq!(
         (
             record.attempts,
@@ -327,36 +316,20 @@ async fn a_refused_connection_is_the_events_last_error_without_the_urls_query() 
         .port();
     let store = Arc::new(MemoryStore::new());
     let account = AccountId("acme".into());
-    let engine = Engine::start(
-        store.clone() as Arc<dyn TaskStore>,
-        Arc::new(SystemClock) as Arc<dyn Clock>,
-        Arc::new(LocalLauncher),
+    let engine = engine_on(
+        store.clone(),
         CallbackKeys::new([(account.clone(), b"secret".to_vec())]),
-        EngineConfig::default(),
-        CancellationToken::new(),
     )
-    .await
-    .unwrap();
+    .await;
     let url = format!("http://user:hunter2@127.0.0.1:{port}/cb?token=s3cr3t-token");
     let task = engine
         .create(&account, spec("refused", url, SystemClock.now()))
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let record = loop {
-        let log = store
-            .task_events(&account, &task.id, None, 10)
-            .await
-            .unwrap();
-        if let Some(r) = log.into_iter().find(|r| r.event.seq == 1 && r.attempts > 0) {
-            break r;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no attempt recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let record = wait_for_record(&store, &account, &task.id, "no attempt recorded", |log| {
+        log.into_iter().find(|r| r.event.seq == 1 && r.attempts > 0)
+    })
+    .await;
     assert_eq!(
         (record.delivered_at, record.given_up),
         (None, false),
