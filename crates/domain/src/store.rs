@@ -101,6 +101,10 @@ pub trait TaskStore: Send + Sync + fmt::Debug {
     /// then in the order they were stored. Events that are not deliverable are never due.
     fn due_events(&self, now: UnixTime, limit: u32) -> StoreFuture<'_, Vec<OutboxEntry>>;
 
+    /// How many events wait for delivery: not delivered and not given up, due now or at a
+    /// later retry. Events that are not deliverable are never counted.
+    fn pending_events(&self) -> StoreFuture<'_, u64>;
+
     /// Records that an event was delivered: it is never due again. Idempotent; an unknown ID
     /// is not an error (the event may have been purged).
     fn mark_delivered<'a>(&'a self, event_id: &'a str, now: UnixTime) -> StoreFuture<'a, ()>;

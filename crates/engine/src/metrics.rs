@@ -29,6 +29,12 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
     prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15)
 }
 
+/// Seconds: 1 s to ~2.3 h, doubling (how late a callback arrives, in the event clock's whole
+/// seconds: retries back off up to 10 minutes, and give up after about 8 hours).
+fn delay_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(1.0, 2.0, 14)
+}
+
 /// How a callback attempt ended.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -45,8 +51,10 @@ pub struct EngineMetrics {
     pub callbacks: Family<OutcomeLabel, Counter>,
     /// Seconds each callback attempt took (connect, request, answer).
     pub callback_seconds: Histogram,
-    /// Events that were due at the outbox's last poll (delivered or retried since).
-    pub callbacks_due: Gauge,
+    /// Seconds from an event to its delivery (retries included; whole seconds).
+    pub callback_delay_seconds: Histogram,
+    /// Events waiting for delivery (due, or retrying later) at the outbox's last poll.
+    pub callbacks_pending: Gauge,
 }
 
 impl Default for EngineMetrics {
@@ -55,7 +63,8 @@ impl Default for EngineMetrics {
             store_write_seconds: Histogram::new(latency_buckets()),
             callbacks: Family::default(),
             callback_seconds: Histogram::new(latency_buckets()),
-            callbacks_due: Gauge::default(),
+            callback_delay_seconds: Histogram::new(delay_buckets()),
+            callbacks_pending: Gauge::default(),
         };
         // Every outcome's series exists at 0 from the start, so `rate()` sees the first one.
         for outcome in ["delivered", "retry", "given_up"] {
@@ -84,9 +93,14 @@ impl EngineMetrics {
             self.callback_seconds.clone(),
         );
         registry.register(
-            "baton_callbacks_due",
-            "Callback events due at the outbox's last poll (pending delivery)",
-            self.callbacks_due.clone(),
+            "baton_callback_delivery_delay_seconds",
+            "Seconds from a callback event to its delivery (retries included)",
+            self.callback_delay_seconds.clone(),
+        );
+        registry.register(
+            "baton_callbacks_pending",
+            "Callback events waiting for delivery (due now or retrying later), as of the outbox's last poll (every second)",
+            self.callbacks_pending.clone(),
         );
     }
 

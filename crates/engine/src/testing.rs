@@ -263,6 +263,16 @@ impl TaskStore for MemoryStore {
         ready(Ok(records))
     }
 
+    fn pending_events(&self) -> StoreFuture<'_, u64> {
+        let state = self.lock();
+        let n = state
+            .events
+            .iter()
+            .filter(|(_, _, _, delivered, _)| delivered.is_none())
+            .count();
+        ready(Ok(n as u64))
+    }
+
     fn due_events(&self, now: UnixTime, limit: u32) -> StoreFuture<'_, Vec<OutboxEntry>> {
         let state = self.lock();
         let mut due: Vec<(usize, OutboxEntry)> = state

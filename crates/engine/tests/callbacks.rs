@@ -291,6 +291,15 @@ async fn running_callback_is_delivered_signed_after_a_failed_attempt() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!((count("retry"), count("given_up")), (1, 0));
+    // While the event waited for its retry it was pending; delivered, nothing is (the outbox
+    // counts at each poll, every second).
+    while engine.metrics().callbacks_pending.get() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pending not back to 0"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The task is in the scrape's table until it is deleted.
     let snapshots = engine.task_snapshots();
     assert_eq!(snapshots.len(), 1);

@@ -120,9 +120,14 @@ async fn run(
                 continue;
             }
         };
-        metrics
-            .callbacks_due
-            .set(i64::try_from(due.len()).unwrap_or(i64::MAX));
+        match store.pending_events().await {
+            Ok(n) => {
+                metrics
+                    .callbacks_pending
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            Err(e) => warn!(error = %e, "counting the callback outbox failed"),
+        }
         futures_util::stream::iter(due)
             .for_each_concurrent(CONCURRENCY, |entry| {
                 let (store, clock, keys, egress, metrics) =
@@ -183,6 +188,8 @@ async fn attempt(
     let result = match outcome {
         Ok(()) => {
             debug!(event = %event.id, url = %event.url, "callback delivered");
+            let late = clock.now().saturating_sub(event.time).max(0);
+            metrics.callback_delay_seconds.observe(late as f64);
             store.mark_delivered(&event.id, clock.now()).await
         }
         Err((e, retryable)) if !retryable || entry.attempts + 1 >= MAX_ATTEMPTS => {

@@ -198,8 +198,10 @@ pub async fn delivery_errors_are_kept_and_given_up_is_recorded(store: &dyn TaskS
             .await
             .expect("task events")
     };
+    let pending = || async { store.pending_events().await.expect("pending") };
     // Nothing failed yet.
     assert_eq!(record(&log().await, "fail.1"), (0, None, None, false));
+    assert_eq!(pending().await, 3);
     store
         .reschedule_event(
             "fail.1",
@@ -217,6 +219,11 @@ pub async fn delivery_errors_are_kept_and_given_up_is_recorded(store: &dyn TaskS
         record(&log().await, "fail.1"),
         (2, None, Some("HTTP 503".into()), false),
         "pending, the last error kept"
+    );
+    assert_eq!(
+        pending().await,
+        3,
+        "an event waiting for a retry is pending"
     );
     // Delivered after all: the error stays as history, it is not given up.
     store.mark_delivered("fail.1", 31).await.expect("mark");
@@ -238,6 +245,11 @@ pub async fn delivery_errors_are_kept_and_given_up_is_recorded(store: &dyn TaskS
         (60, Some(40), Some("HTTP 410".into()), true)
     );
     assert_eq!(due_ids(store, i64::MAX, 10).await, ["fail.3"]);
+    assert_eq!(
+        pending().await,
+        1,
+        "delivered and given-up events are not pending"
+    );
     // Giving up a delivered or unknown event changes nothing; nor does a reschedule after.
     store
         .give_up_event("fail.1", 9, "HTTP 500", 50)
@@ -340,6 +352,11 @@ pub async fn events_without_a_url_are_recorded_delivered(store: &dyn TaskStore) 
         .await
         .expect("delete");
     assert_eq!(due_ids(store, i64::MAX, 10).await, ["quiet.2"]);
+    assert_eq!(
+        store.pending_events().await.expect("pending"),
+        1,
+        "only the event with a URL waits for delivery"
+    );
     let s = |id: &str| id.to_string();
     assert_eq!(
         log_of(store, &t, None, 10).await,

@@ -182,6 +182,10 @@ impl TaskStore for SqliteStore {
         Box::pin(outbox::due_events(&self.pool, now, limit))
     }
 
+    fn pending_events(&self) -> StoreFuture<'_, u64> {
+        Box::pin(outbox::pending_events(&self.pool))
+    }
+
     fn mark_delivered<'a>(&'a self, event_id: &'a str, now: UnixTime) -> StoreFuture<'a, ()> {
         Box::pin(outbox::mark_delivered(&self.pool, event_id, now))
     }

@@ -37,6 +37,15 @@ pub(crate) async fn due_events(
     rows.iter().map(entry_from_row).collect()
 }
 
+/// Counted from the `outbox_due` index (it holds exactly the undelivered rows).
+pub(crate) async fn pending_events(pool: &SqlitePool) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(backend)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 pub(crate) async fn task_events(
     pool: &SqlitePool,
     account: &AccountId,
