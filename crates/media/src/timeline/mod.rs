@@ -55,8 +55,8 @@ impl Default for TimelineConfig {
 pub struct TimelineCounters {
     /// Input segments begun ([`Timeline::begin_segment`], or implicitly by the first frame).
     pub segments: u64,
-    /// Times the input → output offset was (re)computed: once per segment that carried media,
-    /// plus once per discontinuity.
+    /// Times the input → output offset was recomputed after the first one: once per later
+    /// segment that carried media, plus once per discontinuity. A clean run reads 0.
     pub rebases: u64,
     /// Audio/video frames whose output DTS was moved forward to keep their track strictly
     /// increasing (and non-negative).
@@ -148,6 +148,8 @@ pub struct Timeline {
     anchor: Anchor,
     /// Whether a segment has been begun (explicitly or by the first frame).
     started: bool,
+    /// Whether an offset has been computed yet (the first one is not a rebase).
+    anchored: bool,
     counters: TimelineCounters,
 }
 
@@ -162,6 +164,7 @@ impl Timeline {
             video,
             anchor: Anchor::Pending { base: 0 },
             started: false,
+            anchored: false,
             counters: TimelineCounters::default(),
         }
     }
@@ -206,7 +209,7 @@ impl Timeline {
             offset,
             newest_in: first_dts,
         };
-        self.counters.rebases += 1;
+        self.count_anchor();
     }
 
     /// Maps a frame whose `dts` is on the input segment's own (unwrapped) timeline to the
@@ -333,8 +336,16 @@ impl Timeline {
             offset,
             newest_in: dts,
         };
-        self.counters.rebases += 1;
+        self.count_anchor();
         offset
+    }
+
+    /// Counts an offset computed: a rebase unless it is the timeline's first.
+    fn count_anchor(&mut self) {
+        if self.anchored {
+            self.counters.rebases += 1;
+        }
+        self.anchored = true;
     }
 
     fn track(&self, kind: TagType) -> &Track {
