@@ -106,9 +106,10 @@ impl MediaSources {
     }
 }
 
-/// Live sources over RTMP and HTTP-FLV over plain TCP (RTMPS is not built yet), HLS and SRT
-/// (an SRT option Baton does not build, e.g. rendezvous mode, is named), and playlists:
-/// http(s) URLs, local paths inside the allowed roots, media IDs of the library.
+/// Live sources over RTMP, RTMPS (RTMP over TLS), HTTP(S)-FLV, HLS and SRT (an SRT option
+/// Baton does not build, e.g. rendezvous mode, is named), and playlists: http(s) URLs, local
+/// paths inside the allowed roots, media IDs of the library. Destinations: `rtmp://` and
+/// `rtmps://` (the domain's validation already admits no other scheme).
 pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsupported> {
     spec.supported().map_err(|u| Unsupported {
         field: u.field,
@@ -120,10 +121,6 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
     };
     match spec.source_type {
         SourceType::Live => {
-            let tls = |url: &String| url.to_ascii_lowercase().starts_with("rtmps://");
-            if let Some(url) = spec.source_urls.iter().find(|u| tls(u)) {
-                return Err(unsupported(Field::SourceUrls, url));
-            }
             let unbuilt = |url: &String| {
                 is_srt_url(url) && matches!(SrtUrl::parse(url), Err(SrtError::Unsupported(_)))
             };
@@ -152,9 +149,6 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
                 return Err(unsupported(Field::SourceUrls, id));
             }
         }
-    }
-    if spec.dst_url.to_ascii_lowercase().starts_with("rtmps://") {
-        return Err(unsupported(Field::DstUrl, &spec.dst_url));
     }
     Ok(())
 }
@@ -350,11 +344,13 @@ mod tests {
                 value: "rtsp".into()
             })
         );
-        let tls = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmps://d/e/f");
-        assert_eq!(
-            check_supported(&tls, &none).unwrap_err().field,
-            Field::DstUrl
+        // RTMPS both ways.
+        let tls = live(
+            SourceProtocol::Rtmp,
+            "rtmps://a/b/c",
+            "rtmps://live-api-s.facebook.com:443/rtmp/k",
         );
+        assert_eq!(check_supported(&tls, &none), Ok(()));
     }
 
     #[test]

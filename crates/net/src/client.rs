@@ -5,8 +5,10 @@
 //! connection is driven by the caller: [`RtmpConnection::next_media`] for players,
 //! [`RtmpConnection::send_media`] + [`RtmpConnection::drive`] for publishers.
 //!
-//! TLS (rtmps://) is not built yet: such URLs are refused with [`ClientError::Unsupported`]. The
-//! connection is generic over its byte stream so a rustls stream can slot in.
+//! `rtmps://` URLs run the same exchange inside TLS ([`crate::tls`]): the handshake follows
+//! the dial (through the same [`Dialer`], so the egress check still decides where it goes)
+//! and is bounded by the same timeout; a rejected certificate is [`ClientError::Tls`] with
+//! [`TlsError::Certificate`], which [`ClientError::is_refusal`] counts as a refusal.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::io::{IoError, SessionIo, Step};
+use crate::tls::{TlsClient, TlsError, TlsInfo};
 use crate::transport::{BoxReader, BoxWriter, Dialer, TcpDialer};
 
 /// How to connect.
@@ -33,6 +36,8 @@ pub struct ClientOptions {
     pub max_message_size: usize,
     /// Enhanced RTMP codecs to announce in `connect` (empty: none).
     pub fourcc_list: Vec<String>,
+    /// Whom `rtmps://` servers' certificates must chain to (default: the web PKI roots).
+    pub tls: TlsClient,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +49,7 @@ impl Default for ClientOptions {
             chunk_size: 4096,
             max_message_size: 8 << 20,
             fourcc_list: Vec::new(),
+            tls: TlsClient::default(),
         }
     }
 }
@@ -59,6 +65,12 @@ pub enum ClientError {
     },
     #[error("timed out after {0:?} before the stream started")]
     Timeout(Duration),
+    /// `rtmps://`: the TLS handshake failed (a certificate rejected, an alert, not TLS).
+    #[error("{0}")]
+    Tls(TlsError),
+    /// `rtmps://`: the server accepted TCP but did not complete the TLS handshake in time.
+    #[error("TLS handshake with {addr} did not complete within {timeout:?}")]
+    TlsTimeout { addr: String, timeout: Duration },
     #[error("{0}")]
     Io(#[from] IoError),
     #[error("connection closed by the server")]
@@ -82,9 +94,13 @@ impl ClientError {
         }
     }
 
-    /// The server answered and said no (bad stream key, forbidden, bad app...).
+    /// The server answered and said no (bad stream key, forbidden, bad app...), or its TLS
+    /// certificate was rejected: retrying soon will not change either.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, ClientError::Refused { .. })
+        matches!(
+            self,
+            ClientError::Refused { .. } | ClientError::Tls(TlsError::Certificate { .. })
+        )
     }
 }
 
@@ -107,6 +123,7 @@ pub struct RtmpConnection {
     session: ClientSession,
     io: SessionIo<BoxReader, BoxWriter>,
     mode: ClientMode,
+    tls: Option<TlsInfo>,
 }
 
 impl RtmpConnection {
@@ -116,11 +133,10 @@ impl RtmpConnection {
         mode: ClientMode,
         options: &ClientOptions,
     ) -> Result<RtmpConnection, ClientError> {
-        if url.tls {
-            return Err(ClientError::Unsupported("rtmps:// (RTMP over TLS)".into()));
-        }
         let timeout = options.connect_timeout;
-        match tokio::time::timeout(timeout, Self::establish(url, mode, options)).await {
+        let deadline = Instant::now() + timeout;
+        match tokio::time::timeout_at(deadline, Self::establish(url, mode, options, deadline)).await
+        {
             Ok(result) => result,
             Err(_) => Err(ClientError::Timeout(timeout)),
         }
@@ -130,9 +146,10 @@ impl RtmpConnection {
         url: &RtmpUrl,
         mode: ClientMode,
         options: &ClientOptions,
+        deadline: Instant,
     ) -> Result<RtmpConnection, ClientError> {
         let addr = format!("{}:{}", url.host, url.port);
-        let (reader, writer) =
+        let (mut reader, mut writer) =
             options
                 .dialer
                 .dial(&url.host, url.port)
@@ -141,6 +158,22 @@ impl RtmpConnection {
                     addr: addr.clone(),
                     source,
                 })?;
+        let mut tls = None;
+        if url.tls {
+            // Polled before the outer timeout (same deadline), so a stalled handshake is
+            // named as such.
+            let handshake = options.tls.connect(&url.host, reader, writer);
+            let (r, w, info) = match tokio::time::timeout_at(deadline, handshake).await {
+                Ok(result) => result.map_err(ClientError::Tls)?,
+                Err(_) => {
+                    return Err(ClientError::TlsTimeout {
+                        addr,
+                        timeout: options.connect_timeout,
+                    });
+                }
+            };
+            (reader, writer, tls) = (r, w, Some(info));
+        }
         let session = ClientSession::new(
             ClientConfig {
                 url: url.clone(),
@@ -158,6 +191,7 @@ impl RtmpConnection {
             session,
             io: SessionIo::new(reader, writer),
             mode,
+            tls,
         };
         loop {
             while let Some(event) = conn.session.poll_event() {
@@ -288,5 +322,10 @@ impl RtmpConnection {
 
     pub fn mode(&self) -> ClientMode {
         self.mode
+    }
+
+    /// What TLS negotiated (`rtmps://`), `None` for plain RTMP.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
     }
 }

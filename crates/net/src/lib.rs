@@ -16,6 +16,7 @@ pub mod io;
 pub mod metrics;
 pub mod srt_client;
 pub mod testing;
+pub mod tls;
 pub mod transport;
 pub mod ts;
 

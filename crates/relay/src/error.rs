@@ -5,6 +5,7 @@ use std::fmt;
 use baton_net::client::ClientError;
 use baton_net::egress::refusal_of;
 use baton_net::http_flv::FlvSourceError;
+use baton_net::tls::TlsError;
 
 /// Where a failure happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,6 +51,9 @@ pub enum ErrorKind {
     Unsupported,
     /// The account's egress policy does not allow the address (nothing was sent to it).
     EgressDenied,
+    /// `rtmps://`: the server's TLS certificate was rejected (expired, not valid for the
+    /// host, unknown issuer, ...). The same server will present the same certificate.
+    Certificate,
 }
 
 /// A relay failure. `retryable` says whether trying again (later) can help: a dropped
@@ -71,6 +75,7 @@ impl RelayError {
                 | ErrorKind::Refused
                 | ErrorKind::Unsupported
                 | ErrorKind::EgressDenied
+                | ErrorKind::Certificate
         );
         RelayError {
             side,
@@ -97,6 +102,13 @@ impl RelayError {
             }
             ClientError::Refused { .. } => ErrorKind::Refused,
             ClientError::Unsupported(_) => ErrorKind::Unsupported,
+            ClientError::Tls(TlsError::Certificate { .. }) => ErrorKind::Certificate,
+            ClientError::Tls(TlsError::ServerName(_)) => ErrorKind::InvalidUrl,
+            ClientError::Tls(TlsError::Handshake {
+                transport: true, ..
+            }) => ErrorKind::Disconnected,
+            ClientError::Tls(TlsError::Handshake { .. }) => ErrorKind::Protocol,
+            ClientError::TlsTimeout { .. } => ErrorKind::Timeout,
         };
         RelayError::new(side, kind, e.to_string())
     }
@@ -146,5 +158,32 @@ mod tests {
             e.to_string(),
             "destination: connection closed by the server"
         );
+    }
+
+    #[test]
+    fn a_rejected_certificate_is_not_retried_a_broken_handshake_is() {
+        let expired = ClientError::Tls(TlsError::Certificate {
+            host: "live.example".into(),
+            reason: "expired".into(),
+        });
+        let e = RelayError::from_client(Side::Destination, &expired);
+        assert_eq!(e.kind, ErrorKind::Certificate);
+        assert!(!e.retryable);
+        assert_eq!(
+            e.to_string(),
+            "destination: TLS certificate of live.example rejected: expired"
+        );
+        let closed = ClientError::Tls(TlsError::Handshake {
+            host: "live.example".into(),
+            reason: "closed".into(),
+            transport: true,
+        });
+        assert!(RelayError::from_client(Side::Source, &closed).retryable);
+        let stalled = ClientError::TlsTimeout {
+            addr: "live.example:443".into(),
+            timeout: std::time::Duration::from_secs(10),
+        };
+        let e = RelayError::from_client(Side::Source, &stalled);
+        assert_eq!((e.kind, e.retryable), (ErrorKind::Timeout, true));
     }
 }

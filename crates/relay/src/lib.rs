@@ -55,7 +55,8 @@ pub struct RelayConfig {
     /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS: MPEG-TS or fMP4 segments),
     /// `srt://…` (MPEG-TS; see [`baton_net::srt_client`] for the options and listener mode).
     pub source: String,
-    /// `rtmp://…` (rtmps:// is refused until TLS lands).
+    /// `rtmp://…` or `rtmps://…` (RTMP over TLS, port 443 by default; certificates checked
+    /// against `client.tls`).
     pub destination: String,
     /// How long one side may stay down (reconnecting) before the relay fails. While the
     /// source is away the destination session is held this long. Default [`DEFAULT_GRACE`]
@@ -199,19 +200,11 @@ impl Relay {
 }
 
 fn parse_destination(url: &str) -> Result<RtmpUrl, RelayError> {
-    let parsed = RtmpUrl::parse(url).map_err(|e| {
+    RtmpUrl::parse(url).map_err(|e| {
         RelayError::new(
             Side::Destination,
             ErrorKind::InvalidUrl,
             format!("{url}: {e}"),
         )
-    })?;
-    if parsed.tls {
-        return Err(RelayError::new(
-            Side::Destination,
-            ErrorKind::Unsupported,
-            format!("{url}: rtmps:// destinations are not supported yet"),
-        ));
-    }
-    Ok(parsed)
+    })
 }

@@ -403,10 +403,10 @@ async fn invalid_urls_are_refused_before_starting() {
         (err.side, err.kind),
         (Side::Destination, ErrorKind::InvalidUrl)
     );
-    let err = Relay::spawn(RelayConfig::new(SRC, "rtmps://x/app/key")).unwrap_err();
+    let err = Relay::spawn(RelayConfig::new(SRC, "ftp://x/app/key")).unwrap_err();
     assert_eq!(
         (err.side, err.kind),
-        (Side::Destination, ErrorKind::Unsupported)
+        (Side::Destination, ErrorKind::InvalidUrl)
     );
     assert!(!err.retryable);
 }

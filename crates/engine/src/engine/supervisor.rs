@@ -442,6 +442,7 @@ fn error_code(kind: ErrorKind) -> &'static str {
         ErrorKind::Ended => "Ended",
         ErrorKind::Unsupported => "Unsupported",
         ErrorKind::EgressDenied => "EgressDenied",
+        ErrorKind::Certificate => "Certificate",
     }
 }
 
