@@ -63,6 +63,9 @@ pub struct FileConfig {
     /// The HTTP listeners' connection caps and timeouts (control API, HTTP-FLV).
     #[serde(default)]
     pub http: HttpSection,
+    /// TLS of tasks' `rtmps://` sources and destinations (extra trusted CAs).
+    #[serde(default)]
+    pub tls: TlsSection,
     /// Log lines as `text` or `json` (one object per line). Default `text`; `--log-format`
     /// and `BATON_LOG_FORMAT` win.
     pub log_format: Option<LogFormat>,
@@ -207,6 +210,28 @@ pub struct MediaSection {
     /// none (only http(s) URLs).
     #[serde(default)]
     pub local_roots: Vec<PathBuf>,
+}
+
+/// `[tls]` keys: how tasks' `rtmps://` connections verify servers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// A PEM file of CA certificates trusted besides the bundled web PKI roots (Mozilla's, as
+    /// in `webpki-roots`), for RTMPS servers with a private CA's certificate. Read at start.
+    /// Default: none (the web PKI roots only).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The TLS client of tasks' and `baton relay`'s `rtmps://` connections: the web PKI roots,
+/// plus the CA certificates of `ca_file` (a PEM file) when one is given.
+pub fn tls_client(ca_file: Option<&Path>) -> anyhow::Result<baton_net::tls::TlsClient> {
+    let Some(path) = ca_file else {
+        return Ok(baton_net::tls::TlsClient::default());
+    };
+    let pem = std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?;
+    let certs = baton_net::tls::parse_pem_certificates(&pem)
+        .with_context(|| format!("CA file {}", path.display()))?;
+    baton_net::tls::TlsClient::new(&certs).with_context(|| format!("CA file {}", path.display()))
 }
 
 /// `[tasks]` keys.
@@ -424,6 +449,7 @@ impl Settings {
             );
             engine.relay.grace = v;
         }
+        engine.relay.client.tls = tls_client(file.tls.ca_file.as_deref()).context("tls.ca_file")?;
         if let Some(dir) = o.media_dir.clone().or(file.media.dir.clone()) {
             anyhow::ensure!(
                 dir.is_dir(),
@@ -667,6 +693,33 @@ mod tests {
         assert!(s.engine.egress.allow("acme", addr).is_ok());
         let file: FileConfig = toml::from_str("[egress]\ndeny = [\"10.0.0.0/99\"]\n").unwrap();
         assert!(Settings::merge(file, Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn tls_ca_file_adds_its_certificates_and_a_bad_one_is_named() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.engine.relay.client.tls.extra_roots(), 0);
+        // A self-signed CA certificate (P-256, valid until 2126) made with openssl.
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/test-ca.pem");
+        let file: FileConfig = toml::from_str(&format!("[tls]\nca_file = {ca:?}\n")).unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(s.engine.relay.client.tls.extra_roots(), 1);
+        let file: FileConfig = toml::from_str("[tls]\nca_file = \"/nonexistent.pem\"\n").unwrap();
+        let e = format!(
+            "{:#}",
+            Settings::merge(file, Overrides::default()).unwrap_err()
+        );
+        assert!(
+            e.contains("tls.ca_file") && e.contains("/nonexistent.pem"),
+            "{e}"
+        );
+        let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let file: FileConfig = toml::from_str(&format!("[tls]\nca_file = {not_pem:?}\n")).unwrap();
+        let e = format!(
+            "{:#}",
+            Settings::merge(file, Overrides::default()).unwrap_err()
+        );
+        assert!(e.contains("no certificate"), "{e}");
     }
 
     #[test]

@@ -10,13 +10,18 @@ use tracing::{error, info};
 
 #[derive(Args, Debug)]
 pub struct RelayArgs {
-    /// Source URL: rtmp://HOST[:PORT]/APP/STREAM, http(s)://…/STREAM.flv, an HLS live
+    /// Source URL: rtmp[s]://HOST[:PORT]/APP/STREAM, http(s)://…/STREAM.flv, an HLS live
     /// playlist http(s)://…/PLAYLIST.m3u8 (MPEG-TS or fMP4 segments, AES-128 or clear) or an
     /// SRT stream (MPEG-TS) srt://HOST:PORT?streamid=…&passphrase=…&latency=MS, or
     /// srt://:PORT?mode=listener to wait for the encoder to call
     source: String,
-    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM
+    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM or rtmps://HOST[:443]/APP/STREAM (RTMP
+    /// over TLS, as Facebook Live and YouTube take it). rtmps:// sources work too.
     destination: String,
+    /// A PEM file of CA certificates trusted besides the bundled web PKI roots, for rtmps://
+    /// servers with a private CA's certificate.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<std::path::PathBuf>,
     /// How long to hold the destination while the source is away (and how long either side
     /// may stay down) before giving up. The default rides through a 30 s encoder restart.
     #[arg(long, default_value = "35s", value_parser = crate::duration::parse)]
@@ -37,6 +42,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
     let mut config = RelayConfig::new(&args.source, &args.destination);
     config.grace = args.grace;
     config.source_stall_timeout = args.stall_timeout;
+    config.client.tls = crate::config::tls_client(args.ca_file.as_deref())?;
     let printer = StatusPrinter::new(args.status_interval);
     let shutdown = crate::serve::shutdown_signal();
     tokio::pin!(shutdown);
