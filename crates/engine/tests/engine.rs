@@ -267,7 +267,15 @@ async fn unsupported_sources_are_refused_at_create() {
     }
     s.source_urls = vec!["srt://mem:9000?streamid=live/a".into()];
     engine
-        .create(&acct(), s)
+        .create(&acct(), s.clone())
         .await
         .expect("an SRT caller source");
+    // RTMPS both ways (Facebook Live's form of destination).
+    s.source_protocol = Some(SourceProtocol::Rtmp);
+    s.source_urls = vec!["rtmps://mem/live/src".into()];
+    s.dst_url = "rtmps://live-api-s.facebook.com:443/rtmp/key".into();
+    engine
+        .create(&acct(), s)
+        .await
+        .expect("an rtmps source and destination");
 }

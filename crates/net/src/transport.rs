@@ -1,6 +1,8 @@
 //! Byte-stream transports behind one interface, so that client connections can run over TCP
-//! today, TLS tomorrow, and in-memory pipes in tests (where paused tokio time drives every
-//! timeout, backoff and grace period deterministically).
+//! and in-memory pipes in tests (where paused tokio time drives every timeout, backoff and
+//! grace period deterministically). TLS (`rtmps://`) is layered on whatever stream a dialer
+//! opens, by the client ([`crate::tls`]), so the egress check and the tests' pipes apply to
+//! it unchanged.
 
 use std::future::Future;
 use std::io;
