@@ -34,6 +34,7 @@ from helpers import (
 REPO = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 NGINX_RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+NGINX_STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -214,9 +215,14 @@ class NginxRtmp:
         self.http_port: Optional[int] = None
         self.prefix = prefix
         self.record_dir = prefix / "rec"
+        self.tls_port: Optional[int] = None
 
     def rtmp_url(self, stream: str, app: str = "live") -> str:
         return f"rtmp://127.0.0.1:{self.port}/{app}/{stream}"
+
+    def rtmps_url(self, stream: str, app: str = "live") -> str:
+        """Through the `stream` TLS terminator in front of the RTMP port (`tls=` given)."""
+        return f"rtmps://127.0.0.1:{self.tls_port}/{app}/{stream}"
 
     def error_log(self) -> str:
         return (self.prefix / "error.log").read_text(errors="replace")
@@ -246,9 +252,12 @@ def start_nginx(
     record_unique: bool = False,
     port: Optional[int] = None,
     http_root: Optional[Path] = None,
+    tls: Optional[tuple[Path, Path]] = None,
 ) -> NginxRtmp:
     """nginx-rtmp on a free port (or `port`, to restart one in the same prefix); with
-    `http_root`, also a static HTTP server of that directory (range requests, access log)."""
+    `http_root`, also a static HTTP server of that directory (range requests, access log);
+    with `tls` (certificate chain, key: PEM files), also an RTMPS port — nginx's `stream`
+    module terminating TLS in front of the RTMP port, as RTMPS ingests are commonly run."""
     if not NGINX_RTMP_MODULE.exists():
         pytest.fail(f"{NGINX_RTMP_MODULE} missing: install libnginx-mod-rtmp (interop/run does)")
     port = port or free_port()
@@ -269,8 +278,26 @@ http {{
     }}
 }}
 """
+    stream = ""
+    tls_port = None
+    if tls is not None:
+        if not NGINX_STREAM_MODULE.exists():
+            pytest.fail(f"{NGINX_STREAM_MODULE} missing: install libnginx-mod-stream (interop/run does)")
+        tls_port = free_port()
+        stream = f"""
+load_module {NGINX_STREAM_MODULE};
+stream {{
+    server {{
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {tls[0]};
+        ssl_certificate_key {tls[1]};
+        proxy_pass 127.0.0.1:{port};
+    }}
+}}
+"""
     conf = f"""
 load_module {NGINX_RTMP_MODULE};
+{stream}
 {user}
 worker_processes 1;
 daemon off;
@@ -304,8 +331,11 @@ rtmp {{
         return is_listening(port)
 
     wait_for(ready, 10, f"nginx listening on {port}")
+    if tls_port is not None:
+        wait_for(lambda: is_listening(tls_port), 10, f"nginx TLS listening on {tls_port}")
     server = NginxRtmp(proc, port, prefix)
     server.http_port = http_port
+    server.tls_port = tls_port
     return server
 
 

@@ -1,0 +1,94 @@
+"""RTMPS with a real TLS peer: nginx's `stream` module terminating TLS (a test CA made with
+openssl) in front of nginx-rtmp. `baton relay` pushes to `rtmps://127.0.0.1:PORT/...` and
+pulls from it, trusting the test CA with `--ca-file`; ffprobe checks that what arrived is
+exactly the source. Without the CA, the relay fails at once, naming the unknown issuer.
+"""
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import start_nginx, start_relay
+from helpers import assert_same_stream, is_listening, free_port, probe_file, publish, record, wait_for
+
+
+def make_pki(d: Path) -> tuple[Path, Path, Path]:
+    """(CA certificate, server chain, server key): a CA and a leaf for 127.0.0.1/localhost."""
+    d.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=Baton interop CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1")
+    (d / "leaf.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext")
+    return d / "ca.pem", d / "leaf.pem", d / "leaf.key"
+
+
+def stop(relay) -> int:
+    return relay.stop(signal.SIGINT, timeout=10)
+
+
+def test_relay_pushes_into_nginx_rtmp_over_rtmps(procs, baton, baton_bin, media, tmp_path):
+    ca, chain, key = make_pki(tmp_path / "pki")
+    nginx = start_nginx(procs, tmp_path, tls=(chain, key))
+    clip = media["main"]
+    src = baton.rtmp_url("src")
+    relay = start_relay(
+        baton_bin, procs, src, nginx.rtmps_url("x"), "--ca-file", str(ca),
+        "--grace", "10s", name="relay-rtmps",
+    )
+    wait_for(lambda: "play started" in baton.log(), 10, "relay playing")
+    publisher = publish(procs, clip.path, src)
+    assert publisher.wait(clip.seconds + 15) == 0, publisher.stderr()
+    time.sleep(1.5)
+    assert stop(relay) == 0, relay.stderr()[-3000:]
+    assert len(nginx.publishes()) == 1, nginx.publishes()
+    assert_same_stream(probe_file(nginx.record_dir / "x.flv"), clip.probe, "nginx recording via TLS")
+
+
+def test_relay_pulls_from_nginx_rtmp_over_rtmps(procs, baton_bin, media, tmp_path):
+    ca, chain, key = make_pki(tmp_path / "pki")
+    nginx = start_nginx(procs, tmp_path, tls=(chain, key))
+    clip = media["short"]
+    port = free_port()
+    out = tmp_path / "pulled.flv"
+    recorder = record(procs, f"rtmp://127.0.0.1:{port}/live/x", out, name="ffmpeg-listen", listen=True)
+    wait_for(lambda: is_listening(port), 10, "ffmpeg -listen 1 listening")
+    relay = start_relay(
+        baton_bin, procs, nginx.rtmps_url("src"), f"rtmp://127.0.0.1:{port}/live/x",
+        "--ca-file", str(ca), "--grace", "10s", name="relay-pull",
+    )
+    # nginx-rtmp answers a play for an unknown stream by waiting for its publisher.
+    wait_for(lambda: " play: name='src'" in nginx.error_log(), 10, "nginx: play over TLS")
+    publisher = publish(procs, clip.path, nginx.rtmp_url("src"))
+    assert publisher.wait(clip.seconds + 15) == 0, publisher.stderr()
+    time.sleep(1.5)
+    assert stop(relay) == 0, relay.stderr()[-3000:]
+    assert recorder.wait(10) == 0, recorder.stderr()
+    assert_same_stream(probe_file(out), clip.probe, "pulled over TLS")
+
+
+def test_an_unknown_ca_fails_the_relay_at_once_by_name(procs, baton, baton_bin, tmp_path):
+    _, chain, key = make_pki(tmp_path / "pki")
+    nginx = start_nginx(procs, tmp_path, tls=(chain, key))
+    started = time.monotonic()
+    relay = start_relay(
+        baton_bin, procs, nginx.rtmps_url("src"), baton.rtmp_url("copy"),
+        "--restarts", "3", name="relay-untrusted",
+    )
+    assert relay.wait(15) == 1, relay.stderr()[-3000:]
+    assert time.monotonic() - started < 10, "a certificate failure is not retried"
+    err = relay.stderr()
+    assert "TLS certificate of 127.0.0.1 rejected: unknown issuer" in err, err[-3000:]
+    assert "Certificate" in err and "retryable=false" in err, err[-3000:]
