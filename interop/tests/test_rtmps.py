@@ -53,6 +53,8 @@ def test_relay_pushes_into_nginx_rtmp_over_rtmps(procs, baton, baton_bin, media,
     assert publisher.wait(clip.seconds + 15) == 0, publisher.stderr()
     time.sleep(1.5)
     assert stop(relay) == 0, relay.stderr()[-3000:]
+    # The status line names the destination's TLS.
+    assert "dst rtmps (TLSv1." in relay.stderr(), relay.stderr()[-3000:]
     assert len(nginx.publishes()) == 1, nginx.publishes()
     assert_same_stream(probe_file(nginx.record_dir / "x.flv"), clip.probe, "nginx recording via TLS")
 
@@ -75,6 +77,7 @@ def test_relay_pulls_from_nginx_rtmp_over_rtmps(procs, baton_bin, media, tmp_pat
     assert publisher.wait(clip.seconds + 15) == 0, publisher.stderr()
     time.sleep(1.5)
     assert stop(relay) == 0, relay.stderr()[-3000:]
+    assert "src rtmps (TLSv1." in relay.stderr(), relay.stderr()[-3000:]
     assert recorder.wait(10) == 0, recorder.stderr()
     assert_same_stream(probe_file(out), clip.probe, "pulled over TLS")
 

@@ -154,6 +154,15 @@ pub fn format_status(s: &RelayStatus) -> String {
             srt.packets_dropped
         ));
     }
+    // RTMPS sides name their TLS: version, cipher, the certificate's names.
+    for (side, transport) in [
+        ("src", &s.source_transport),
+        ("dst", &s.destination_transport),
+    ] {
+        if let Some(t) = transport.as_ref().filter(|t| t.tls.is_some()) {
+            line.push_str(&format!("  {side} {t}"));
+        }
+    }
     if let Some(e) = s
         .last_error
         .as_ref()

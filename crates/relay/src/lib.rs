@@ -39,7 +39,7 @@ pub use playlist::{ItemNote, ItemNoteKind, PlayerConfig, Playlist, PlaylistProgr
 pub use pool::RelayPool;
 pub use probe::{ProbeConfig, ProbeOutcome};
 pub use source::SourceUrl;
-pub use status::{ErrorRecord, RelayState, RelayStatus, StatusCell};
+pub use status::{ErrorRecord, RelayState, RelayStatus, StatusCell, Transport};
 
 /// The default grace period. An encoder restart takes up to [`TOLERATED_OUTAGE`] (30 s); a
 /// source back by then is tried again within the source backoff's cap (2 s, 2.4 s with

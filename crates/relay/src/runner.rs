@@ -40,7 +40,7 @@ use crate::backoff::Backoff;
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::resume::{RESUME_CLOCK_SLACK_MS, RESUME_MAX_GAP_MS, RecentFrames, is_media};
 use crate::source::{Source, SourceEvent, SourceUrl, egress_options};
-use crate::status::{ErrorRecord, RelayState, StatusCell};
+use crate::status::{ErrorRecord, RelayState, StatusCell, Transport};
 
 /// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
 /// the drop-to-keyframe policy applies) instead of piling up in the session.
@@ -255,7 +255,9 @@ impl Runner {
     fn on_source(&mut self, wake: SrcWake) -> Result<(), RelayError> {
         match wake {
             SrcWake::Connected(Ok(source)) => {
-                info!(source = %self.config.source, "source connected");
+                let transport = source.transport();
+                info!(source = %self.config.source, transport = %transport, "source connected");
+                self.status.update(|s| s.source_transport = Some(transport));
                 self.src = SrcState::Live(source);
                 self.src_live_since = Instant::now();
                 self.counters.source_connections += 1;
@@ -407,7 +409,17 @@ impl Runner {
     fn on_destination(&mut self, wake: DstWake) -> Result<(), RelayError> {
         match wake {
             DstWake::Connected(Ok(conn)) => {
-                info!(destination = %self.config.destination, "destination publishing");
+                let transport = Transport {
+                    protocol: if conn.tls().is_some() {
+                        "rtmps"
+                    } else {
+                        "rtmp"
+                    },
+                    tls: conn.tls().cloned(),
+                };
+                info!(destination = %self.config.destination, transport = %transport, "destination publishing");
+                self.status
+                    .update(|s| s.destination_transport = Some(transport));
                 self.dst = DstState::Live(conn);
                 self.counters.destination_sessions += 1;
                 self.dest_down_since = None;

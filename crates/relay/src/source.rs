@@ -17,6 +17,7 @@ pub use crate::event::SourceEvent;
 use crate::hls::{HlsSource, Resume};
 use crate::playlist::{Player, PlayerConfig, PlayerEvent, Playlist};
 use crate::srt::{SrtSource, from_srt};
+use crate::status::Transport;
 
 /// A parsed source address.
 #[derive(Clone, Debug)]
@@ -208,6 +209,21 @@ impl Source {
             Source::Srt(s) => s.bytes_in(),
             Source::Playlist(p) => p.bytes_in(),
         }
+    }
+
+    /// What this source runs over (with TLS details for `rtmps://`).
+    pub fn transport(&self) -> Transport {
+        let (protocol, tls) = match self {
+            Source::Rtmp { conn, .. } => match conn.tls() {
+                Some(tls) => ("rtmps", Some(tls.clone())),
+                None => ("rtmp", None),
+            },
+            Source::HttpFlv(_) => ("http-flv", None),
+            Source::Hls(_) => ("hls", None),
+            Source::Srt(_) => ("srt", None),
+            Source::Playlist(_) => ("playlist", None),
+        };
+        Transport { protocol, tls }
     }
 
     /// The SRT connection's statistics, for an SRT source.

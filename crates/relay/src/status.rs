@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use baton_media::timeline::TimelineCounters;
 use baton_net::srt_client::SrtStats;
+use baton_net::tls::TlsInfo;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -62,6 +63,31 @@ pub struct ErrorRecord {
     pub at: SystemTime,
 }
 
+/// How one side of a relay is connected, so an operator can see what a push or pull runs
+/// over (issue: "why is this push slow?").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transport {
+    /// `rtmp`, `rtmps`, `http-flv`, `hls`, `srt` or `playlist`.
+    pub protocol: &'static str,
+    /// What TLS negotiated (`rtmps`): version, cipher suite, the certificate's names.
+    pub tls: Option<TlsInfo>,
+}
+
+impl std::fmt::Display for Transport {
+    /// `rtmps (TLSv1.3 TLS13_AES_128_GCM_SHA256, live-api-s.facebook.com)`, `rtmp`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.protocol)?;
+        if let Some(tls) = &self.tls {
+            write!(f, " ({} {}", tls.version, tls.cipher)?;
+            if !tls.peer_names.is_empty() {
+                write!(f, ", {}", tls.peer_names)?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
 /// A point-in-time view of a relay.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RelayStatus {
@@ -94,6 +120,11 @@ pub struct RelayStatus {
     /// current connection's, or the last one's while the source is away; `None` for other
     /// sources and before the first connection.
     pub srt: Option<SrtStats>,
+    /// The source's transport: the current connection's, or the last one's while it is
+    /// away; `None` before the first connection.
+    pub source_transport: Option<Transport>,
+    /// The destination's transport, likewise.
+    pub destination_transport: Option<Transport>,
     pub last_error: Option<ErrorRecord>,
 }
 
@@ -126,6 +157,8 @@ impl StatusCell {
                 first_forwarded: None,
                 timeline: TimelineCounters::default(),
                 srt: None,
+                source_transport: None,
+                destination_transport: None,
                 last_error: None,
             })),
             state: Arc::new(watch::Sender::new(RelayState::Connecting)),

@@ -154,6 +154,19 @@ async fn a_relay_pulls_and_pushes_over_rtmps_with_every_frame() {
     );
     assert!(dts.windows(2).all(|w| w[0] < w[1]), "monotonic DTS");
     assert_eq!(status.destination_sessions, 1);
+    for side in [&status.source_transport, &status.destination_transport] {
+        let side = side.as_ref().expect("a transport once connected");
+        assert_eq!(side.protocol, "rtmps");
+        let tls = side.tls.as_ref().expect("TLS details");
+        assert_eq!(
+            (tls.version.as_str(), tls.peer_names.as_str()),
+            ("TLSv1.3", "mem")
+        );
+        assert!(
+            side.to_string().starts_with("rtmps (TLSv1.3 TLS13_"),
+            "{side}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -217,7 +230,10 @@ async fn an_expired_destination_certificate_fails_only_its_relay_at_once() {
 
     let sent = publisher.await.unwrap().unwrap();
     sleep(Duration::from_millis(500)).await;
-    assert_eq!(plain.status().state, RelayState::SourceReconnecting);
+    let status = plain.status();
+    assert_eq!(status.state, RelayState::SourceReconnecting);
+    let destination = status.destination_transport.expect("connected");
+    assert_eq!((destination.protocol, destination.tls), ("rtmp", None));
     plain.stop();
     plain
         .wait()
