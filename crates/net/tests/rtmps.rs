@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use baton_net::client::{ClientError, ClientOptions, PlayEvent, RtmpConnection};
 use baton_net::hub::{HubConfig, StreamHub};
+use baton_net::ingest::rtmps::ServerCertificates;
 use baton_net::ingest::{AllowAll, Ingest, IngestConfig, IngestServer};
 use baton_net::tls::{TlsClient, TlsError, parse_pem_certificates};
 use baton_net::{MediaKind, RtmpUrl};
@@ -18,7 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// A test CA.
+/// A test CA (each with a name of its own: a verifier picks the anchor by name).
 struct Ca {
     issuer: Issuer<'static, KeyPair>,
     pem: String,
@@ -28,14 +29,20 @@ fn ca() -> Ca {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Baton test CA");
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Baton test CA {}", next_ca()),
+    );
     let cert = params.self_signed(&key).unwrap();
     Ca {
         pem: cert.pem(),
         issuer: Issuer::new(params, key),
     }
+}
+
+fn next_ca() -> usize {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A server certificate for `names`, signed by `ca` (or self-signed), valid now unless
@@ -289,4 +296,127 @@ async fn a_stalled_tls_handshake_times_out_and_plain_rtmp_is_not_tls() {
         Err(ClientError::Tls(TlsError::Handshake { .. }) | ClientError::TlsTimeout { .. }) => {}
         other => panic!("expected a TLS handshake failure, got {other:?}"),
     }
+}
+
+/// (certificate PEM, key PEM) of a leaf for 127.0.0.1 signed by `ca`.
+fn leaf_pem(ca: &Ca) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// Baton's RTMPS listener on loopback.
+async fn rtmps_listener(
+    certificates: &Arc<ServerCertificates>,
+    config: IngestConfig,
+) -> (SocketAddr, CancellationToken) {
+    let hub = StreamHub::new(HubConfig::default());
+    let ingest = Ingest::new(config, hub, Arc::new(AllowAll));
+    let server = IngestServer::bind_tls("127.0.0.1:0".parse().unwrap(), ingest, certificates)
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let cancel = CancellationToken::new();
+    tokio::spawn(server.run(cancel.clone()));
+    (addr, cancel)
+}
+
+#[tokio::test]
+async fn the_rtmps_listener_serves_publishers_and_players_and_swaps_its_certificate() {
+    let (first_ca, second_ca) = (ca(), ca());
+    let (cert, key) = leaf_pem(&first_ca);
+    let certificates = ServerCertificates::new(cert.as_bytes(), key.as_bytes()).unwrap();
+    let (addr, _cancel) = rtmps_listener(&certificates, IngestConfig::default()).await;
+    let url = format!("rtmps://{addr}/live/s");
+    let mut player = connect(&url, ClientMode::Play, &trusting(&first_ca))
+        .await
+        .unwrap();
+    let mut publisher = connect(&url, ClientMode::Publish, &trusting(&first_ca))
+        .await
+        .unwrap();
+    publisher
+        .send_media(MediaKind::Video, 0, &[0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f])
+        .unwrap();
+    publisher.flush().await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), player.next_media()).await;
+    assert!(
+        matches!(first, Ok(Ok(PlayEvent::Media { .. }))),
+        "{first:?}"
+    );
+
+    // A renewed certificate (of another CA here) is presented from the next handshake on;
+    // open connections keep theirs.
+    let (cert, key) = leaf_pem(&second_ca);
+    certificates
+        .replace(cert.as_bytes(), key.as_bytes())
+        .unwrap();
+    let reason = certificate_reason(connect(&url, ClientMode::Play, &trusting(&first_ca)).await);
+    assert!(reason.contains("unknown issuer"), "{reason}");
+    let mut late = connect(&url, ClientMode::Play, &trusting(&second_ca))
+        .await
+        .unwrap();
+    publisher
+        .send_media(MediaKind::Video, 33, &[0x17, 1, 0, 0, 0, 9])
+        .unwrap();
+    publisher.flush().await.unwrap();
+    for p in [&mut player, &mut late] {
+        let got = tokio::time::timeout(Duration::from_secs(5), p.next_media()).await;
+        assert!(matches!(got, Ok(Ok(PlayEvent::Media { .. }))), "{got:?}");
+    }
+
+    // A pair that does not load is refused; the current one stays.
+    let (other_cert, _) = leaf_pem(&first_ca);
+    let (_, other_key) = leaf_pem(&first_ca);
+    assert!(
+        certificates
+            .replace(other_cert.as_bytes(), other_key.as_bytes())
+            .is_err(),
+        "a key that does not match its certificate"
+    );
+    assert!(certificates.replace(b"", key.as_bytes()).is_err());
+    assert!(
+        connect(&url, ClientMode::Play, &trusting(&second_ca))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn the_rtmps_listener_closes_a_stalled_or_plain_handshake() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ca = ca();
+    let (cert, key) = leaf_pem(&ca);
+    let certificates = ServerCertificates::new(cert.as_bytes(), key.as_bytes()).unwrap();
+    let config = IngestConfig {
+        handshake_timeout: Duration::from_millis(300),
+        ..IngestConfig::default()
+    };
+    let (addr, _cancel) = rtmps_listener(&certificates, config).await;
+    // Plain RTMP's first handshake byte, then nothing; and nothing at all.
+    for first in [&[3u8][..], &[][..]] {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket.write_all(first).await.unwrap();
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "the listener closes a handshake that stalls"
+        );
+    }
+    // And still serves.
+    let url = format!("rtmps://{addr}/live/s");
+    assert!(
+        connect(&url, ClientMode::Publish, &trusting(&ca))
+            .await
+            .is_ok()
+    );
 }

@@ -7,6 +7,7 @@
 
 mod conn;
 mod domain;
+pub mod rtmps;
 pub mod srt;
 
 use std::net::SocketAddr;
@@ -183,10 +184,11 @@ impl Ingest {
     }
 }
 
-/// A bound RTMP ingest listener.
+/// A bound RTMP ingest listener (or RTMPS: [`IngestServer::bind_tls`]).
 pub struct IngestServer {
     listener: TcpListener,
     ingest: Arc<Ingest>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl std::fmt::Debug for IngestServer {
@@ -200,7 +202,27 @@ impl std::fmt::Debug for IngestServer {
 impl IngestServer {
     pub async fn bind(addr: SocketAddr, ingest: Arc<Ingest>) -> std::io::Result<IngestServer> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(IngestServer { listener, ingest })
+        Ok(IngestServer {
+            listener,
+            ingest,
+            tls: None,
+        })
+    }
+
+    /// An RTMPS listener: each connection's TLS handshake (bounded by the ingest's
+    /// `handshake_timeout`) presents `certificates`' current pair, then the connection is
+    /// served like a plain one. It shares the ingest's connection limit per listener.
+    pub async fn bind_tls(
+        addr: SocketAddr,
+        ingest: Arc<Ingest>,
+        certificates: &Arc<rtmps::ServerCertificates>,
+    ) -> std::io::Result<IngestServer> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(IngestServer {
+            listener,
+            ingest,
+            tls: Some(certificates.acceptor()),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -212,8 +234,9 @@ impl IngestServer {
     pub async fn run(self, cancel: CancellationToken) {
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(self.ingest.config.max_connections));
-        let counters = self.ingest.metrics.listener("rtmp");
-        info!(addr = ?self.listener.local_addr().ok(), "RTMP ingest listening");
+        let protocol = if self.tls.is_some() { "rtmps" } else { "rtmp" };
+        let counters = self.ingest.metrics.listener(protocol);
+        info!(addr = ?self.listener.local_addr().ok(), protocol, "RTMP ingest listening");
         loop {
             let accepted = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -238,9 +261,34 @@ impl IngestServer {
             let ingest = Arc::clone(&self.ingest);
             let cancel = cancel.child_token();
             let counters = counters.clone();
+            let tls = self.tls.clone();
             tracker.spawn(async move {
-                let (reader, writer) = socket.into_split();
-                match ingest.serve_connection(reader, writer, peer, cancel).await {
+                let served = match tls {
+                    None => {
+                        let (reader, writer) = socket.into_split();
+                        ingest.serve_connection(reader, writer, peer, cancel).await
+                    }
+                    Some(acceptor) => {
+                        let limit = ingest.config.handshake_timeout;
+                        match tokio::time::timeout(limit, acceptor.accept(socket)).await {
+                            Ok(Ok(stream)) => {
+                                let (reader, writer) = tokio::io::split(stream);
+                                ingest.serve_connection(reader, writer, peer, cancel).await
+                            }
+                            Ok(Err(e)) => {
+                                counters.handshake_failures.inc();
+                                info!(%peer, cause = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                counters.handshake_failures.inc();
+                                info!(%peer, ?limit, "TLS handshake timed out");
+                                return;
+                            }
+                        }
+                    }
+                };
+                match served {
                     Ok(()) => debug!(%peer, "connection closed"),
                     Err(e) => {
                         if matches!(
