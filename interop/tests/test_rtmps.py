@@ -1,7 +1,12 @@
-"""RTMPS with a real TLS peer: nginx's `stream` module terminating TLS (a test CA made with
-openssl) in front of nginx-rtmp. `baton relay` pushes to `rtmps://127.0.0.1:PORT/...` and
-pulls from it, trusting the test CA with `--ca-file`; ffprobe checks that what arrived is
-exactly the source. Without the CA, the relay fails at once, naming the unknown issuer.
+"""RTMPS with real TLS peers.
+
+Client side: nginx's `stream` module terminating TLS (a test CA made with openssl) in front of
+nginx-rtmp. `baton relay` pushes to `rtmps://127.0.0.1:PORT/...` and pulls from it, trusting
+the test CA with `--ca-file`; ffprobe checks that what arrived is exactly the source. Without
+the CA, the relay fails at once, naming the unknown issuer.
+
+Listener side: ffmpeg publishes `rtmps://` into Baton's RTMPS ingest (`rtmps_listen`), and
+the certificate files, rewritten while Baton runs, are presented from then on.
 """
 
 import signal
@@ -9,12 +14,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import start_nginx, start_relay
+from conftest import start_baton, start_nginx, start_relay
 from helpers import assert_same_stream, is_listening, free_port, probe_file, publish, record, wait_for
 
 
-def make_pki(d: Path) -> tuple[Path, Path, Path]:
-    """(CA certificate, server chain, server key): a CA and a leaf for 127.0.0.1/localhost."""
+def make_pki(d: Path, leaf_name: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """(CA certificate, server chain, server key): a CA and a leaf for 127.0.0.1/localhost
+    (its subject CN `leaf_name`)."""
     d.mkdir(parents=True, exist_ok=True)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
@@ -25,7 +31,7 @@ def make_pki(d: Path) -> tuple[Path, Path, Path]:
             "-subj", "/CN=Baton interop CA",
             "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1")
+    openssl("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", f"/CN={leaf_name}")
     (d / "leaf.ext").write_text(
         "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
         "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
@@ -95,3 +101,46 @@ def test_an_unknown_ca_fails_the_relay_at_once_by_name(procs, baton, baton_bin, 
     err = relay.stderr()
     assert "TLS certificate of 127.0.0.1 rejected: unknown issuer" in err, err[-3000:]
     assert "Certificate" in err and "retryable=false" in err, err[-3000:]
+
+
+def served_subject(port: int) -> str:
+    """The subject of the certificate a TLS server on loopback presents."""
+    shown = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+    )
+    subject = subprocess.run(
+        ["openssl", "x509", "-noout", "-subject"], input=shown.stdout, capture_output=True, timeout=10
+    )
+    return subject.stdout.decode().strip()
+
+
+def test_ffmpeg_publishes_rtmps_into_batons_listener_which_reloads_its_certificate(
+    procs, baton_bin, media, tmp_path
+):
+    ca, chain, key = make_pki(tmp_path / "pki", leaf_name="first")
+    port = free_port()
+    config = f'rtmps_listen = "127.0.0.1:{port}"\n[rtmps]\ncert_file = "{chain}"\nkey_file = "{key}"\n'
+    baton = start_baton(baton_bin, procs, tmp_path, config=config)
+    assert is_listening(port)
+    clip = media["short"]
+    out = tmp_path / "ingested.flv"
+    # HTTP-FLV waits for the publisher: the recording starts at its first frame.
+    recorder = record(procs, baton.flv_url("s"), out)
+    time.sleep(0.5)
+    publisher = publish(procs, clip.path, f"rtmps://127.0.0.1:{port}/live/s", name="ffmpeg-rtmps")
+    assert publisher.wait(clip.seconds + 15) == 0, publisher.stderr()
+    assert recorder.wait(15) == 0, recorder.stderr()
+    assert_same_stream(probe_file(out), clip.probe, "published over RTMPS")
+    assert "subject=CN = first" in served_subject(port)
+
+    # A renewal rewrites both files; the next handshake presents the new certificate.
+    _, new_chain, new_key = make_pki(tmp_path / "renewed", leaf_name="renewed")
+    key.write_bytes(new_key.read_bytes())
+    chain.write_bytes(new_chain.read_bytes())
+    wait_for(lambda: "RTMPS certificate reloaded" in baton.log(), 25, "certificate reloaded")
+    assert "subject=CN = renewed" in served_subject(port)
+    # Half-written files are not loaded: the renewed pair stays.
+    key.write_text("not a key")
+    wait_for(lambda: "RTMPS certificate not reloaded" in baton.log(), 25, "bad pair refused")
+    assert "subject=CN = renewed" in served_subject(port)

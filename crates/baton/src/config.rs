@@ -32,6 +32,9 @@ pub struct FileConfig {
     pub play_listen: Option<SocketAddr>,
     /// SRT ingest listener (UDP), e.g. `0.0.0.0:10080`. Default: none (no SRT ingest).
     pub srt_listen: Option<SocketAddr>,
+    /// RTMPS ingest listener (RTMP over TLS), e.g. `0.0.0.0:443`; needs `[rtmps]` cert_file
+    /// and key_file. Default: none (no RTMPS ingest).
+    pub rtmps_listen: Option<SocketAddr>,
     /// A listener of its own for `GET /metrics` (Prometheus text, no token: bind it where only
     /// the operator's scraper reaches, e.g. `127.0.0.1:9464`). Default: none (metrics only on
     /// the API listener, for root's tokens).
@@ -66,6 +69,9 @@ pub struct FileConfig {
     /// TLS of tasks' `rtmps://` sources and destinations (extra trusted CAs).
     #[serde(default)]
     pub tls: TlsSection,
+    /// The RTMPS ingest's certificate and key (enabled by `rtmps_listen`).
+    #[serde(default)]
+    pub rtmps: RtmpsSection,
     /// Log lines as `text` or `json` (one object per line). Default `text`; `--log-format`
     /// and `BATON_LOG_FORMAT` win.
     pub log_format: Option<LogFormat>,
@@ -222,6 +228,45 @@ pub struct TlsSection {
     pub ca_file: Option<PathBuf>,
 }
 
+/// `[rtmps]` keys: the RTMPS ingest listener (enabled by `rtmps_listen`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtmpsSection {
+    /// PEM certificate chain the listener presents (leaf first). Required with
+    /// `rtmps_listen`. Checked for changes every 10 s and reloaded without a restart (a pair
+    /// that does not load is logged and the one in use stays).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file` (PKCS#8, PKCS#1 or SEC1). Required with `rtmps_listen`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// The RTMPS listener's certificate and key files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtmpsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+impl RtmpsFiles {
+    /// Both files' bytes (certificate chain, key).
+    pub fn read(&self) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+        let cert = std::fs::read(&self.cert_file)
+            .with_context(|| format!("reading rtmps.cert_file {}", self.cert_file.display()))?;
+        let key = std::fs::read(&self.key_file)
+            .with_context(|| format!("reading rtmps.key_file {}", self.key_file.display()))?;
+        Ok((cert, key))
+    }
+
+    /// What changes when either file is rewritten or replaced (modification time, length).
+    pub fn stamp(&self) -> Option<[(std::time::SystemTime, u64); 2]> {
+        let one = |p: &Path| {
+            let m = std::fs::metadata(p).ok()?;
+            Some((m.modified().ok()?, m.len()))
+        };
+        Some([one(&self.cert_file)?, one(&self.key_file)?])
+    }
+}
+
 /// The TLS client of tasks' and `baton relay`'s `rtmps://` connections: the web PKI roots,
 /// plus the CA certificates of `ca_file` (a PEM file) when one is given.
 pub fn tls_client(ca_file: Option<&Path>) -> anyhow::Result<baton_net::tls::TlsClient> {
@@ -307,6 +352,8 @@ pub struct Settings {
     pub play_listen: SocketAddr,
     /// The SRT ingest listener, if any.
     pub srt_listen: Option<SocketAddr>,
+    /// The RTMPS ingest listener and its certificate files, if any.
+    pub rtmps: Option<(SocketAddr, RtmpsFiles)>,
     /// The metrics listener, if any.
     pub metrics_listen: Option<SocketAddr>,
     pub srt: SrtConfig,
@@ -329,6 +376,7 @@ pub struct Overrides {
     pub rtmp_listen: Option<SocketAddr>,
     pub play_listen: Option<SocketAddr>,
     pub srt_listen: Option<SocketAddr>,
+    pub rtmps_listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
     pub media_dir: Option<PathBuf>,
 }
@@ -450,6 +498,25 @@ impl Settings {
             engine.relay.grace = v;
         }
         engine.relay.client.tls = tls_client(file.tls.ca_file.as_deref()).context("tls.ca_file")?;
+        let rtmps = match (o.rtmps_listen.or(file.rtmps_listen), &file.rtmps) {
+            (None, _) => None,
+            (
+                Some(addr),
+                RtmpsSection {
+                    cert_file: Some(cert_file),
+                    key_file: Some(key_file),
+                },
+            ) => Some((
+                addr,
+                RtmpsFiles {
+                    cert_file: cert_file.clone(),
+                    key_file: key_file.clone(),
+                },
+            )),
+            (Some(_), _) => anyhow::bail!(
+                "rtmps_listen needs [rtmps] cert_file and key_file (PEM certificate chain and key)"
+            ),
+        };
         if let Some(dir) = o.media_dir.clone().or(file.media.dir.clone()) {
             anyhow::ensure!(
                 dir.is_dir(),
@@ -484,6 +551,7 @@ impl Settings {
                 .or(file.play_listen)
                 .unwrap_or(addr("0.0.0.0:8081")),
             srt_listen: o.srt_listen.or(file.srt_listen),
+            rtmps,
             metrics_listen: o.metrics_listen.or(file.metrics_listen),
             srt,
             ingest,
@@ -720,6 +788,32 @@ mod tests {
             Settings::merge(file, Overrides::default()).unwrap_err()
         );
         assert!(e.contains("no certificate"), "{e}");
+    }
+
+    #[test]
+    fn an_rtmps_listener_needs_its_certificate_and_key() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.rtmps, None);
+        let file: FileConfig = toml::from_str("rtmps_listen = \"127.0.0.1:1443\"\n").unwrap();
+        let e = Settings::merge(file, Overrides::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("[rtmps] cert_file and key_file"),
+            "{e}"
+        );
+        let file: FileConfig =
+            toml::from_str("[rtmps]\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n").unwrap();
+        let s = Settings::merge(
+            file,
+            Overrides {
+                rtmps_listen: Some("127.0.0.1:1443".parse().unwrap()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        let (addr, files) = s.rtmps.expect("the flag turns it on");
+        assert_eq!(addr.port(), 1443);
+        assert_eq!(files.cert_file, PathBuf::from("/c.pem"));
+        assert_eq!(files.stamp(), None, "missing files have no stamp");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use baton_net::http_flv;
 use baton_net::hub::StreamHub;
+use baton_net::ingest::rtmps::ServerCertificates;
 use baton_net::ingest::{Ingest, IngestPolicy, IngestServer, SrtIngestServer};
 use clap::Args;
 use tokio::net::TcpListener;
@@ -58,6 +59,10 @@ pub struct ServeArgs {
     /// SRT ingest listener (UDP), e.g. 0.0.0.0:10080 [default: none, SRT ingest off].
     #[arg(long, env = "BATON_SRT_LISTEN")]
     srt_listen: Option<SocketAddr>,
+    /// RTMPS ingest listener (RTMP over TLS), e.g. 0.0.0.0:443; needs [rtmps] cert_file and
+    /// key_file in the config [default: none, RTMPS ingest off].
+    #[arg(long, env = "BATON_RTMPS_LISTEN")]
+    rtmps_listen: Option<SocketAddr>,
     /// A listener of its own for GET /metrics, no token (e.g. 127.0.0.1:9464) [default: none;
     /// /metrics is on the API listener for root tokens].
     #[arg(long, env = "BATON_METRICS_LISTEN")]
@@ -97,6 +102,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             rtmp_listen: args.rtmp_listen,
             play_listen: args.play_listen,
             srt_listen: args.srt_listen,
+            rtmps_listen: args.rtmps_listen,
             metrics_listen: args.metrics_listen,
             media_dir: args.media_dir,
         },
@@ -223,6 +229,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
+    let rtmps = match &settings.rtmps {
+        Some((addr, files)) => {
+            let (cert, key) = files.read()?;
+            let certificates = ServerCertificates::new(&cert, &key).with_context(|| {
+                format!(
+                    "rtmps.cert_file {} / key_file {}",
+                    files.cert_file.display(),
+                    files.key_file.display()
+                )
+            })?;
+            let server = IngestServer::bind_tls(*addr, Arc::clone(&ingest), &certificates)
+                .await
+                .with_context(|| format!("binding RTMPS ingest on {addr}"))?;
+            Some((server, certificates, files.clone()))
+        }
+        None => None,
+    };
     let ingest = IngestServer::bind(settings.rtmp_listen, ingest)
         .await
         .with_context(|| format!("binding RTMP ingest on {}", settings.rtmp_listen))?;
@@ -246,6 +269,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .local_addr()
             .context("the HTTP-FLV listener's address")?,
         srt: srt.as_ref().map(SrtIngestServer::local_addr),
+        rtmps: match &rtmps {
+            Some((server, ..)) => Some(
+                server
+                    .local_addr()
+                    .context("the RTMPS listener's address")?,
+            ),
+            None => None,
+        },
         api: api.local_addr().context("the control API's address")?,
         metrics: match &metrics_listener {
             Some(l) => Some(l.local_addr().context("the metrics listener's address")?),
@@ -309,6 +340,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
 
     tracker.spawn(ingest.run(cancel.child_token()));
+    if let Some((server, certificates, files)) = rtmps {
+        tracker.spawn(server.run(cancel.child_token()));
+        tracker.spawn(reload_certificates(
+            certificates,
+            files,
+            cancel.child_token(),
+        ));
+    }
     if let Some(srt) = srt {
         tracker.spawn(srt.run(cancel.child_token()));
     }
@@ -484,6 +523,43 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+/// How often the RTMPS listener's certificate and key files are checked for a change.
+const CERTIFICATE_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Reloads the RTMPS listener's certificate and key when either file changes (a renewal), so
+/// the next handshake presents the new pair without a restart. A pair that does not load
+/// (half written, mismatched) is logged and the one in use stays; it is tried again at the
+/// next change.
+async fn reload_certificates(
+    certificates: Arc<ServerCertificates>,
+    files: crate::config::RtmpsFiles,
+    cancel: CancellationToken,
+) {
+    let mut stamp = files.stamp();
+    let mut tick = tokio::time::interval(CERTIFICATE_RELOAD_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = files.stamp();
+        if now == stamp {
+            continue;
+        }
+        stamp = now;
+        let loaded = files
+            .read()
+            .and_then(|(cert, key)| Ok(certificates.replace(&cert, &key)?));
+        match loaded {
+            Ok(()) => info!(cert_file = %files.cert_file.display(), "RTMPS certificate reloaded"),
+            Err(e) => {
+                error!(error = %format!("{e:#}"), cert_file = %files.cert_file.display(), "RTMPS certificate not reloaded; the one in use stays")
+            }
+        }
     }
 }
 

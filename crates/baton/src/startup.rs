@@ -19,6 +19,8 @@ pub struct Endpoints {
     pub rtmp: SocketAddr,
     pub play: SocketAddr,
     pub srt: Option<SocketAddr>,
+    /// The RTMPS ingest listener, if configured.
+    pub rtmps: Option<SocketAddr>,
     pub api: SocketAddr,
     /// The metrics listener of its own, if configured.
     pub metrics: Option<SocketAddr>,
@@ -78,6 +80,12 @@ pub fn message(
     ));
     line(String::new());
     line(format!(" RTMP ingest     {rtmp}/STREAM"));
+    if let Some(rtmps) = at.rtmps {
+        line(format!(
+            " RTMPS ingest    rtmps://{}/live/STREAM",
+            url_host(rtmps)
+        ));
+    }
     line(format!(
         " HTTP-FLV play   http://{}/live/STREAM.flv",
         url_host(at.play)
@@ -183,6 +191,7 @@ mod tests {
             rtmp: "0.0.0.0:1935".parse().unwrap(),
             play: "[::]:8081".parse().unwrap(),
             srt: None,
+            rtmps: None,
             api: "127.0.0.1:8080".parse().unwrap(),
             metrics: None,
         }
