@@ -145,6 +145,28 @@ pub struct RelayView {
     pub destination_sessions: u64,
     /// An SRT source's connection statistics; `None` for other sources.
     pub srt: Option<SrtView>,
+    /// What the source runs over; `None` before its first connection.
+    pub source_transport: Option<TransportView>,
+    /// What the destination runs over; `None` before its first connection.
+    pub destination_transport: Option<TransportView>,
+}
+
+/// How one side of a relay is connected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportView {
+    /// `rtmp`, `rtmps`, `http-flv`, `hls`, `srt` or `playlist`.
+    pub protocol: &'static str,
+    /// `rtmps`: what TLS negotiated.
+    pub tls: Option<TlsView>,
+}
+
+/// A TLS connection's negotiated parameters and the server certificate's names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsView {
+    pub version: String,
+    pub cipher: String,
+    /// The DNS names (subjectAltName) of the server's certificate.
+    pub peer_names: Vec<String>,
 }
 
 /// An SRT source connection's receive statistics (cumulative over the connection).

@@ -618,6 +618,18 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
         source_connections: 0,
         destination_sessions: 1,
         srt: None,
+        source_transport: Some(baton_api::TransportView {
+            protocol: "rtmp",
+            tls: None,
+        }),
+        destination_transport: Some(baton_api::TransportView {
+            protocol: "rtmps",
+            tls: Some(baton_api::TlsView {
+                version: "TLSv1.3".into(),
+                cipher: "TLS13_AES_128_GCM_SHA256".into(),
+                peer_names: vec!["live-api-s.facebook.com".into()],
+            }),
+        }),
     }
 }
 
@@ -682,6 +694,15 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
         .set_relay(&tid, Some(relay_view(RelayPhase::Forwarding)));
     let (_, _, doc) = h.native(Method::GET, &path, T, &[], None).await;
     assert_eq!(doc["relay"]["state"], "forwarding");
+    // Each side's transport, TLS details for an rtmps one.
+    assert_eq!(doc["relay"]["source_transport"]["protocol"], "rtmp");
+    assert_eq!(doc["relay"]["source_transport"]["tls"], Value::Null);
+    let tls = &doc["relay"]["destination_transport"]["tls"];
+    assert_eq!(doc["relay"]["destination_transport"]["protocol"], "rtmps");
+    assert_eq!(
+        (tls["version"].as_str(), tls["peer_names"][0].as_str()),
+        (Some("TLSv1.3"), Some("live-api-s.facebook.com"))
+    );
     let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;
     assert_eq!(list["items"][0]["relay"]["state"], "forwarding", "{list}");
 

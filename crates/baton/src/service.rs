@@ -223,7 +223,25 @@ impl TaskService for EngineService {
                 decrypt_errors: t.decrypt_errors,
                 bytes_received: t.bytes_received,
             }),
+            source_transport: s.source_transport.as_ref().map(transport_view),
+            destination_transport: s.destination_transport.as_ref().map(transport_view),
         })
+    }
+}
+
+fn transport_view(t: &baton_relay::Transport) -> baton_api::TransportView {
+    baton_api::TransportView {
+        protocol: t.protocol,
+        tls: t.tls.as_ref().map(|tls| baton_api::TlsView {
+            version: tls.version.clone(),
+            cipher: tls.cipher.clone(),
+            peer_names: tls
+                .peer_names
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }),
     }
 }
 

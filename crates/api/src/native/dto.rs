@@ -233,6 +233,39 @@ pub struct RelayOut {
     pub destination_sessions: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub srt: Option<SrtOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_transport: Option<TransportOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_transport: Option<TransportOut>,
+}
+
+/// How one side of a relay is connected.
+#[derive(Debug, Serialize)]
+pub struct TransportOut {
+    pub protocol: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOut>,
+}
+
+/// What TLS negotiated on an `rtmps` side.
+#[derive(Debug, Serialize)]
+pub struct TlsOut {
+    pub version: String,
+    pub cipher: String,
+    pub peer_names: Vec<String>,
+}
+
+impl TransportOut {
+    fn from_view(v: &crate::service::TransportView) -> TransportOut {
+        TransportOut {
+            protocol: v.protocol,
+            tls: v.tls.as_ref().map(|t| TlsOut {
+                version: t.version.clone(),
+                cipher: t.cipher.clone(),
+                peer_names: t.peer_names.clone(),
+            }),
+        }
+    }
 }
 
 /// An SRT source connection's statistics.
@@ -350,6 +383,11 @@ impl<'a> TaskOut<'a> {
                     decrypt_errors: t.decrypt_errors,
                     bytes_received: t.bytes_received,
                 }),
+                source_transport: v.source_transport.as_ref().map(TransportOut::from_view),
+                destination_transport: v
+                    .destination_transport
+                    .as_ref()
+                    .map(TransportOut::from_view),
             }),
             playlist: files.then(|| PlaylistOut {
                 file_index: r.current_file_index,

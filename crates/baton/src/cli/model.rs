@@ -82,6 +82,44 @@ pub struct Relay {
     pub destination_sessions: Option<f64>,
     /// An SRT source's connection statistics.
     pub srt: Option<SrtStats>,
+    pub source_transport: Option<Transport>,
+    pub destination_transport: Option<Transport>,
+}
+
+/// What one side of a relay runs over.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Transport {
+    pub protocol: String,
+    pub tls: Option<Tls>,
+}
+
+/// What TLS negotiated on an rtmps side.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Tls {
+    pub version: String,
+    pub cipher: String,
+    pub peer_names: Vec<String>,
+}
+
+impl Transport {
+    /// `rtmps (TLSv1.3 TLS13_AES_128_GCM_SHA256, live-api-s.facebook.com)`, `rtmp`.
+    pub fn describe(&self) -> String {
+        match &self.tls {
+            None => self.protocol.clone(),
+            Some(t) if t.peer_names.is_empty() => {
+                format!("{} ({} {})", self.protocol, t.version, t.cipher)
+            }
+            Some(t) => format!(
+                "{} ({} {}, {})",
+                self.protocol,
+                t.version,
+                t.cipher,
+                t.peer_names.join(",")
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

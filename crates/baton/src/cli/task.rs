@@ -606,6 +606,20 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
                     count(r.destination_sessions)
                 ),
             ));
+            if r.source_transport.is_some() || r.destination_transport.is_some() {
+                let side = |t: &Option<super::model::Transport>| {
+                    t.as_ref()
+                        .map_or("-".into(), |t| escape(&t.describe()).into_owned())
+                };
+                kv.push((
+                    "Transport",
+                    format!(
+                        "source {}, destination {}",
+                        side(&r.source_transport),
+                        side(&r.destination_transport)
+                    ),
+                ));
+            }
             if let Some(srt) = &r.srt {
                 let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0} ms"));
                 kv.push((
@@ -1388,6 +1402,29 @@ Version:       3 (ETag \"v3\")
 Created:       2026-11-22T18:55:00Z (12m ago)
 Updated:       2026-11-22T19:03:10Z (4m ago)
 "
+        );
+    }
+
+    #[test]
+    fn names_each_sides_transport_and_tls() {
+        let mut v = sample_task();
+        v["relay"]["source_transport"] = json!({"protocol": "rtmp"});
+        v["relay"]["destination_transport"] = json!({"protocol": "rtmps", "tls": {
+            "version": "TLSv1.3", "cipher": "TLS13_AES_128_GCM_SHA256",
+            "peer_names": ["*.facebook.com", "facebook.com"]}});
+        let task: Task = view(&v, "task").unwrap();
+        let out = describe_view(&task, None, NOW);
+        assert!(
+            out.contains(
+                "Transport:     source rtmp, destination rtmps (TLSv1.3 \
+                 TLS13_AES_128_GCM_SHA256, *.facebook.com,facebook.com)\n"
+            ),
+            "{out}"
+        );
+        // Without transports (an older server), no line.
+        assert!(
+            !describe_view(&view(&sample_task(), "task").unwrap(), None, NOW)
+                .contains("Transport:")
         );
     }
 
