@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from conftest import start_baton, start_nginx, start_relay
-from helpers import assert_same_stream, is_listening, free_port, probe_file, publish, record, wait_for
+from helpers import FFMPEG, assert_same_stream, is_listening, free_port, probe_file, publish, record, wait_for
 
 
 def make_pki(d: Path, leaf_name: str = "127.0.0.1") -> tuple[Path, Path, Path]:
@@ -144,3 +144,37 @@ def test_ffmpeg_publishes_rtmps_into_batons_listener_which_reloads_its_certifica
     key.write_text("not a key")
     wait_for(lambda: "RTMPS certificate not reloaded" in baton.log(), 25, "bad pair refused")
     assert "subject=CN = renewed" in served_subject(port)
+
+
+def test_a_task_pushes_rtmps_with_the_configured_ca_and_shows_its_transport(
+    procs, baton_bin, media, tmp_path
+):
+    """`baton serve` with `[tls] ca_file`: a task created over /v1 pushes to nginx-rtmp
+    through its TLS terminator, and the task's relay status names the destination's TLS."""
+    from test_native_api import Api, create_token, utc_in
+
+    ca, chain, key = make_pki(tmp_path / "pki")
+    nginx = start_nginx(procs, tmp_path, tls=(chain, key))
+    server = start_baton(baton_bin, procs, tmp_path, config=f'[tls]\nca_file = "{ca}"\n')
+    api = Api(server.api_port, create_token(baton_bin, server.data_dir, "rtmps"))
+    wait_for(lambda: api.call("GET", "/v1/whoami")[0] == 200, 10, "the new token is accepted")
+    argv = FFMPEG + ["-re", "-stream_loop", "-1", "-i", media["main"].path, "-c", "copy", "-f", "flv"]
+    procs.start("publisher", argv + [nginx.rtmp_url("src")])
+    body = {"source": {"type": "live", "urls": [nginx.rtmp_url("src")]},
+            "destination": nginx.rtmps_url("dst"), "end_time": utc_in(3600),
+            "retry": {"count": 0, "interval_seconds": 60}}
+    status, _, task = api.call("POST", "/v1/tasks", body)
+    assert status == 201, task
+
+    def forwarding():
+        relay = api.ok("GET", f"/v1/tasks/{task['id']}").get("relay") or {}
+        return relay.get("state") == "forwarding" and relay.get("destination_transport")
+
+    wait_for(forwarding, 25, "the task forwarding over RTMPS")
+    relay = api.ok("GET", f"/v1/tasks/{task['id']}")["relay"]
+    assert relay["source_transport"] == {"protocol": "rtmp"}, relay
+    destination = relay["destination_transport"]
+    assert destination["protocol"] == "rtmps", relay
+    assert destination["tls"]["version"].startswith("TLSv1."), relay
+    assert destination["tls"]["peer_names"] == ["localhost"], relay
+    wait_for(lambda: any("name='dst'" in l for l in nginx.publishes()), 10, "nginx receives over TLS")
