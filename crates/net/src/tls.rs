@@ -223,7 +223,7 @@ fn describe_certificate_error(e: &CertificateError) -> String {
         }
         CertificateError::UnknownIssuer => {
             "unknown issuer: not signed by a trusted CA (a self-signed certificate or one of a \
-             private CA needs that CA in [tls] ca_file)"
+             private CA needs that CA in [tls] ca_file, or baton relay --ca-file)"
         }
         CertificateError::Revoked => "revoked",
         CertificateError::BadSignature => "bad signature",

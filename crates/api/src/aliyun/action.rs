@@ -367,6 +367,8 @@ fn parse_spec(f: &Fields, config: &ApiConfig) -> Result<TaskSpec, ApiError> {
         .source_urls()?
         .ok_or_else(|| ApiError::MissingParameter("SourceUrls".into()))?;
     check_source_urls(source_type, source_protocol, &source_urls)?;
+    // The provider documents rtmp:// destinations; rtmps:// (RTMP over TLS, as Facebook Live
+    // takes it) is Baton's documented extension (README, "RTMPS").
     let dst_url = f
         .url("DstUrl", &["rtmp", "rtmps"])?
         .ok_or_else(|| ApiError::MissingParameter("DstUrl".into()))?;
