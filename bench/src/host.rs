@@ -41,6 +41,9 @@ pub struct HostArgs {
     /// Relay threads (default: one per core, as the engine).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// PEM CA certificates trusted besides the web PKI roots (`rtmps://` destinations).
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: HostArgs) -> ExitCode {
@@ -72,6 +75,14 @@ async fn serve(args: HostArgs, pool: &RelayPool) -> Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     say(&mut out, "ready").await?;
     let mut relays: Vec<Relay> = Vec::new();
+    let tls = match &args.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let certs = baton_net::tls::parse_pem_certificates(&pem)?;
+            baton_net::tls::TlsClient::new(&certs)?
+        }
+        None => baton_net::tls::TlsClient::default(),
+    };
     let policy = Arc::new(EgressPolicy::new(
         Some("root"),
         EgressRules::default(),
@@ -89,6 +100,7 @@ async fn serve(args: HostArgs, pool: &RelayPool) -> Result<()> {
                     // As `baton serve` runs the root account's tasks: every connection
                     // checked by the default egress policy.
                     config.egress = Egress::new(Arc::clone(&policy), "root");
+                    config.client.tls = tls.clone();
                     relays.push(pool.spawn(config).with_context(|| format!("relay {i}"))?);
                 }
                 say(&mut out, &format!("started {}", relays.len())).await?;

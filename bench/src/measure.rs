@@ -185,7 +185,7 @@ async fn run_phases(
             .await?;
             Sut::none()
         }
-        Target::Baton | Target::Ffmpeg => {
+        Target::Baton | Target::BatonRtmps | Target::Ffmpeg => {
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
                 .context("binding the generator")?;
@@ -199,6 +199,8 @@ async fn run_phases(
             ));
             if target == Target::Baton {
                 Sut::start_baton(relays, addr, sink_addr, options, &options.run_dir).await?
+            } else if target == Target::BatonRtmps {
+                Sut::start_baton_rtmps(relays, addr, sink_addr, options, &options.run_dir).await?
             } else {
                 Sut::start_ffmpeg(relays, addr, sink_addr, &options.run_dir).await?
             }

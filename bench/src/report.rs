@@ -186,6 +186,16 @@ fn targets(results: &[Measurement]) -> String {
     let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
     for b in results.iter().filter(|r| r.target == Target::Baton) {
         let n = b.relays;
+        // Not a target of the issue: what TLS adds per relay (RTMPS vs RTMP destinations).
+        if let Some(t) = find(Target::BatonRtmps, n) {
+            let ratio = t.cpu_per_relay() / b.cpu_per_relay().max(f64::EPSILON);
+            let _ = writeln!(
+                s,
+                "| RTMPS destinations: CPU/relay vs RTMP (the TLS cost) | {n} | {:.3} % vs {:.3} % = {ratio:.2}× | (measured) |",
+                t.cpu_per_relay(),
+                b.cpu_per_relay(),
+            );
+        }
         for (other, factor) in [(Target::Nginx, 0.5), (Target::Ffmpeg, 0.2)] {
             if let Some(o) = find(other, n) {
                 let ratio = b.cpu_per_relay() / o.cpu_per_relay().max(f64::EPSILON);

@@ -20,11 +20,16 @@ use crate::procstat::{self, Memory};
 
 /// The nginx-rtmp module shipped by Debian's libnginx-mod-rtmp.
 pub const NGINX_RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+/// nginx's `stream` module (Debian's libnginx-mod-stream): the RTMPS target's TLS terminator.
+pub const NGINX_STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 /// A system under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum Target {
     Baton,
+    /// Baton pushing `rtmps://`: the sink behind an nginx `stream` TLS terminator (a process
+    /// of its own, not measured), so the row differs from `baton` by Baton's TLS cost.
+    BatonRtmps,
     Nginx,
     Ffmpeg,
     /// No relay: the generator publishes straight into the sink. Calibrates the bench's own
@@ -36,6 +41,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Target::Baton => "baton",
+            Target::BatonRtmps => "baton (rtmps destinations)",
             Target::Nginx => "nginx-rtmp",
             Target::Ffmpeg => "ffmpeg -c copy",
             Target::Direct => "direct (no relay)",
@@ -48,6 +54,12 @@ impl Target {
     pub fn unavailable(self) -> Option<String> {
         match self {
             Target::Baton => None,
+            Target::BatonRtmps if !procstat::installed("nginx") => {
+                Some("nginx (the TLS terminator) is not installed".into())
+            }
+            Target::BatonRtmps if !Path::new(NGINX_STREAM_MODULE).is_file() => Some(format!(
+                "{NGINX_STREAM_MODULE} is missing (libnginx-mod-stream)"
+            )),
             Target::Nginx if !procstat::installed("nginx") => Some("nginx is not installed".into()),
             Target::Nginx if !Path::new(NGINX_RTMP_MODULE).is_file() => Some(format!(
                 "{NGINX_RTMP_MODULE} is missing (libnginx-mod-rtmp)"
@@ -68,6 +80,8 @@ pub struct Sut {
     /// Processes measured but not spawned by us directly (nginx's worker).
     extra_pids: Vec<u32>,
     host: Option<HostPipe>,
+    /// A helper that is not measured (the RTMPS target's TLS terminator).
+    terminator: Option<Nginx>,
     /// Memory of the processes before any stream flowed (zero for ffmpeg, where each
     /// process *is* a relay).
     pub baseline: Memory,
@@ -89,6 +103,7 @@ impl Sut {
             children: Vec::new(),
             extra_pids: Vec::new(),
             host: None,
+            terminator: None,
             baseline: Memory::default(),
             commands: vec!["(none: the generator publishes to the sink itself)".into()],
         }
@@ -105,16 +120,89 @@ impl Sut {
         run_dir: &Path,
     ) -> Result<Sut> {
         let source = format!("rtmp://{source}/live/s{{i}}");
-        Sut::start_baton_urls(relays, &source, None, sink, options, run_dir).await
+        let destination = format!("rtmp://{sink}/live/s");
+        Sut::start_baton_urls(relays, &source, None, &destination, &[], options, run_dir).await
+    }
+
+    /// As [`Sut::start_baton`], pushing `rtmps://` to an nginx `stream` TLS terminator in
+    /// front of the sink, with a certificate of a CA made now (rcgen) that the host trusts.
+    /// The terminator is not measured.
+    pub async fn start_baton_rtmps(
+        relays: usize,
+        source: SocketAddr,
+        sink: SocketAddr,
+        options: &crate::measure::Options,
+        run_dir: &Path,
+    ) -> Result<Sut> {
+        let dir = run_dir.join(format!("rtmps-{relays}"));
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (ca, cert, key) = (
+            dir.join("ca.pem"),
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+        );
+        let (ca_pem, cert_pem, key_pem) = test_certificate()?;
+        for (path, pem) in [(&ca, ca_pem), (&cert, cert_pem), (&key, key_pem)] {
+            fs::write(path, pem).with_context(|| format!("writing {}", path.display()))?;
+        }
+        let port = free_port()?;
+        let listen = SocketAddr::from(([127, 0, 0, 1], port));
+        let connections = (relays * 2 + 64).max(1024);
+        let conf = format!(
+            "load_module {NGINX_STREAM_MODULE};
+worker_processes 1;
+worker_rlimit_nofile {nofile};
+pid {dir}/nginx.pid;
+error_log {dir}/logs/error.log warn;
+events {{
+    worker_connections {connections};
+}}
+stream {{
+    server {{
+        listen {listen} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        proxy_pass {sink};
+    }}
+}}
+",
+            nofile = connections * 2,
+            dir = dir.display(),
+            cert = cert.display(),
+            key = key.display(),
+        );
+        let terminator = spawn_nginx(&dir, &conf, listen).await?;
+        let source = format!("rtmp://{source}/live/s{{i}}");
+        let destination = format!("rtmps://127.0.0.1:{port}/live/s");
+        let extra = ["--ca-file".to_string(), ca.display().to_string()];
+        let mut sut = Sut::start_baton_urls(
+            relays,
+            &source,
+            None,
+            &destination,
+            &extra,
+            options,
+            run_dir,
+        )
+        .await?;
+        sut.target = Target::BatonRtmps;
+        sut.commands.push(format!(
+            "nginx {} (TLS terminator in front of the sink, not measured)",
+            shell_words(&terminator.args)
+        ));
+        sut.terminator = Some(terminator);
+        Ok(sut)
     }
 
     /// Starts `baton-bench host` with `relays` relays pulling `source` (a template: `{i}` is
-    /// the relay's index, `{port}` is `port_base + i`) and pushing to `rtmp://{sink}/live/s{i}`.
+    /// the relay's index, `{port}` is `port_base + i`) and pushing to `{destination}{i}`;
+    /// `extra` goes to the host's command line.
     pub async fn start_baton_urls(
         relays: usize,
         source: &str,
         port_base: Option<u16>,
-        sink: SocketAddr,
+        destination: &str,
+        extra: &[String],
         options: &crate::measure::Options,
         run_dir: &Path,
     ) -> Result<Sut> {
@@ -127,8 +215,9 @@ impl Sut {
             "--source".into(),
             source.to_string(),
             "--destination".into(),
-            format!("rtmp://{sink}/live/s"),
+            destination.to_string(),
         ];
+        args.extend(extra.iter().cloned());
         if let Some(base) = port_base {
             args.extend(["--port-base".to_string(), base.to_string()]);
         }
@@ -164,6 +253,7 @@ impl Sut {
                 stdin,
                 stdout: BufReader::new(stdout).lines(),
             }),
+            terminator: None,
             baseline: Memory::default(),
             commands: vec![format!("baton-bench {}", args.join(" "))],
         };
@@ -195,6 +285,7 @@ impl Sut {
             children: vec![nginx.child],
             extra_pids: nginx.workers,
             host: None,
+            terminator: None,
             baseline: Memory::default(),
             commands: vec![
                 format!("nginx {}", shell_words(&nginx.args)),
@@ -237,6 +328,7 @@ impl Sut {
             children: Vec::new(),
             extra_pids: Vec::new(),
             host: None,
+            terminator: None,
             baseline: Memory::default(),
             commands: Vec::new(),
         };
@@ -289,7 +381,7 @@ impl Sut {
                 "{exited} process(es) of the target exited during the run"
             ));
         }
-        if self.target == Target::Baton
+        if matches!(self.target, Target::Baton | Target::BatonRtmps)
             && let Ok(line) = self
                 .host_command("status", "status", Duration::from_secs(10))
                 .await
@@ -361,6 +453,13 @@ impl Sut {
                 signal(pid, "KILL");
             }
         }
+        if let Some(mut terminator) = self.terminator.take() {
+            let _ = terminator.child.start_kill();
+            let _ = terminator.child.wait().await;
+            for &pid in &terminator.workers {
+                signal(pid, "KILL");
+            }
+        }
         Ok(last_words)
     }
 
@@ -392,7 +491,8 @@ impl Sut {
 impl Drop for Sut {
     fn drop(&mut self) {
         // Children are killed by `kill_on_drop`; nginx's worker is not our child.
-        for &pid in &self.extra_pids {
+        let terminator = self.terminator.iter().flat_map(|t| t.workers.iter());
+        for &pid in self.extra_pids.iter().chain(terminator) {
             if Path::new(&format!("/proc/{pid}")).exists() {
                 signal(pid, "KILL");
             }
@@ -551,4 +651,19 @@ pub fn shell_words(args: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// (CA, certificate, key) PEMs: a CA made now and a certificate for 127.0.0.1 it signed.
+fn test_certificate() -> Result<(String, String, String)> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "baton-bench CA");
+    let ca_pem = ca.self_signed(&ca_key)?.pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate()?;
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])?.signed_by(&key, &issuer)?;
+    Ok((ca_pem, cert.pem(), key.serialize_pem()))
 }

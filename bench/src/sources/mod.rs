@@ -244,7 +244,8 @@ async fn measure(
                 relays,
                 &origin.source_template(),
                 origin.port_base(),
-                sink_addr,
+                &format!("rtmp://{sink_addr}/live/s"),
+                &[],
                 options,
                 &run_dir,
             )
