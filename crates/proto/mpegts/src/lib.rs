@@ -21,6 +21,7 @@
 
 mod audio;
 mod demux;
+mod mux;
 mod packet;
 mod pes;
 mod psi;
@@ -29,6 +30,10 @@ mod timestamp;
 mod video;
 
 pub use demux::{DemuxStats, Demuxer, DemuxerConfig};
+pub use mux::{
+    CHUNK_LEN, CHUNK_PACKETS, MAX_JUMP_MS, MuxError, MuxStats, MuxerConfig, PCR_INTERVAL_MS,
+    PID_AUDIO, PID_PMT, PID_VIDEO, PSI_INTERVAL_MS, TsMuxer,
+};
 
 use bytes::Bytes;
 
@@ -48,6 +53,15 @@ pub enum Track {
     Video,
     /// Audio: AAC or MP3.
     Audio,
+}
+
+impl std::fmt::Display for Track {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Track::Video => "video",
+            Track::Audio => "audio",
+        })
+    }
 }
 
 /// The codecs Baton carries out of MPEG-TS.
