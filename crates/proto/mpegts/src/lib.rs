@@ -1,6 +1,7 @@
-//! MPEG-TS demuxing (ISO/IEC 13818-1, "H.222.0"), sans-IO: transport stream bytes in, in any
-//! pieces; access units, decoder configuration records and notes about what was skipped or
-//! lost out.
+//! MPEG-TS (ISO/IEC 13818-1, "H.222.0") both ways, sans-IO.
+//!
+//! **Demuxing** ([`Demuxer`]): transport stream bytes in, in any pieces; access units, decoder
+//! configuration records and notes about what was skipped or lost out.
 //!
 //! ```text
 //! bytes ─▶ sync (0x47 every 188 bytes) ─▶ PID ─┬─ 0x0000 PAT ─▶ PMT PID of the first program
@@ -18,9 +19,21 @@
 //! [`MAX_STREAMS`] carried streams, each with one PES of at most
 //! [`DemuxerConfig::max_pes_bytes`] in reassembly, under three packets of input kept between
 //! calls, and the events of one [`Demuxer::push`] queued until polled.
+//!
+//! **Muxing** ([`TsMuxer`]): the inverse, for SRT (and any TS) destinations. Frames as the
+//! relay carries them (FLV tag bodies: H.264/H.265 with their records, AAC with its
+//! AudioSpecificConfig, MP3; millisecond DTS, composition time in the body) in; whole
+//! 188-byte packets out, in 1316-byte chunks ([`TsMuxer::poll_chunk`], one SRT payload each)
+//! or as a byte stream ([`TsMuxer::poll_bytes`]). One program: PAT/PMT every
+//! [`PSI_INTERVAL_MS`] and before keyframes, the PCR at most [`PCR_INTERVAL_MS`] apart,
+//! Annex B access units with an AUD and the parameter sets before keyframes, ADTS, MP3 as
+//! is. What TS cannot carry is refused by name ([`MuxError::Unsupported`]). The muxer's
+//! output demuxes back to the same frames (tested through `baton_net::ts::TsFrames`) and is
+//! checked with ffprobe and ffmpeg (`tests/ffprobe.rs`, run by `interop/run`).
 
 mod audio;
 mod demux;
+mod mux;
 mod packet;
 mod pes;
 mod psi;
@@ -29,6 +42,10 @@ mod timestamp;
 mod video;
 
 pub use demux::{DemuxStats, Demuxer, DemuxerConfig};
+pub use mux::{
+    CHUNK_LEN, CHUNK_PACKETS, MAX_JUMP_MS, MuxError, MuxStats, MuxerConfig, PCR_INTERVAL_MS,
+    PID_AUDIO, PID_PMT, PID_VIDEO, PSI_INTERVAL_MS, TsMuxer,
+};
 
 use bytes::Bytes;
 
@@ -48,6 +65,15 @@ pub enum Track {
     Video,
     /// Audio: AAC or MP3.
     Audio,
+}
+
+impl std::fmt::Display for Track {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Track::Video => "video",
+            Track::Audio => "audio",
+        })
+    }
 }
 
 /// The codecs Baton carries out of MPEG-TS.

@@ -88,8 +88,7 @@ fn timestamp(field: Option<&[u8]>) -> Result<u64, PesError> {
 }
 
 /// Encodes a PTS or DTS field (the inverse of [`timestamp`]), `prefix` being 0b0010 (PTS
-/// only), 0b0011 (PTS of a pair) or 0b0001 (DTS).
-#[cfg(test)]
+/// only), 0b0011 (PTS of a pair) or 0b0001 (DTS). Only the low 33 bits of `ts` are written.
 pub(crate) fn encode_timestamp(prefix: u8, ts: u64) -> [u8; 5] {
     [
         (prefix << 4) | (((ts >> 30) & 0x07) as u8) << 1 | 1,

@@ -1,6 +1,6 @@
 //! The demuxer against hand-built streams.
 
-mod builder;
+pub(crate) mod builder;
 
 use bytes::Bytes;
 use proptest::prelude::*;
