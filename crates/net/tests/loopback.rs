@@ -1,12 +1,14 @@
 //! Baton's own RTMP client against Baton's own ingest server over real loopback TCP, plus
 //! HTTP-FLV playback of the same stream.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use baton_flv::{FlvDemuxer, TagType};
-use baton_net::client::{ClientError, ClientOptions, PlayEvent, RtmpConnection};
+use baton_net::client::{ClientError, ClientOptions, RtmpConnection};
 use baton_net::http_flv::{self, HttpFlvConfig};
 use baton_net::hub::{HubConfig, StreamHub};
 use baton_net::ingest::{AllowAll, Ingest, IngestConfig, IngestServer};
@@ -100,30 +102,8 @@ async fn publish_then_play_over_rtmp_and_http_flv_delivers_every_message() {
 
     let mut publisher = connect(s.rtmp, "s", ClientMode::Publish).await.unwrap();
     let sent = stream();
-    for (kind, ts, payload) in &sent {
-        publisher.send_media(*kind, *ts, payload).unwrap();
-    }
-    publisher.flush().await.unwrap();
-
-    let mut got = Vec::new();
-    while got.len() < sent.len() {
-        match tokio::time::timeout(Duration::from_secs(5), player.next_media()).await {
-            Ok(Ok(PlayEvent::Media {
-                kind,
-                timestamp,
-                payload,
-            })) => got.push((kind, timestamp, payload.to_vec())),
-            other => panic!("unexpected {other:?} after {} messages", got.len()),
-        }
-    }
-    assert_eq!(got, sent);
-
-    publisher.close(Duration::from_secs(1)).await.unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(5), player.next_media()).await;
-    assert!(
-        matches!(ended, Ok(Ok(PlayEvent::Ended { .. }))),
-        "{ended:?}"
-    );
+    support::relay_through(&mut publisher, &mut player, &sent).await;
+    support::close_and_see_end(publisher, &mut player).await;
 
     // HTTP-FLV: the response ends when the publisher leaves, with every tag in it.
     let body = tokio::time::timeout(Duration::from_secs(5), http_reader)

@@ -3,6 +3,8 @@
 //! play work end to end; every kind of bad certificate is a named, non-retryable refusal; a
 //! stalled TLS handshake is a timeout; a plain-RTMP port is a handshake failure.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,28 +182,8 @@ async fn publish_and_play_over_rtmps_deliver_every_message() {
         sent.push((MediaKind::Video, i * 33, payload));
         sent.push((MediaKind::Audio, i * 33 + 5, vec![0xaf, 1, i as u8]));
     }
-    for (kind, ts, payload) in &sent {
-        publisher.send_media(*kind, *ts, payload).unwrap();
-    }
-    publisher.flush().await.unwrap();
-    let mut got = Vec::new();
-    while got.len() < sent.len() {
-        match tokio::time::timeout(Duration::from_secs(5), player.next_media()).await {
-            Ok(Ok(PlayEvent::Media {
-                kind,
-                timestamp,
-                payload,
-            })) => got.push((kind, timestamp, payload.to_vec())),
-            other => panic!("unexpected {other:?} after {} messages", got.len()),
-        }
-    }
-    assert_eq!(got, sent);
-    publisher.close(Duration::from_secs(1)).await.unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(5), player.next_media()).await;
-    assert!(
-        matches!(ended, Ok(Ok(PlayEvent::Ended { .. }))),
-        "{ended:?}"
-    );
+    support::relay_through(&mut publisher, &mut player, &sent).await;
+    support::close_and_see_end(publisher, &mut player).await;
 }
 
 #[tokio::test]
