@@ -7,7 +7,7 @@ mod support;
 
 use axum::http::{Method, StatusCode};
 use baton_api::common::time::format_utc;
-use baton_api::{AudioView, LiveStreamView, PublisherView, VideoView};
+use baton_api::{LiveStreamView, PublisherView};
 use baton_domain::StreamPath;
 use serde_json::{Value, json};
 use support::{
@@ -27,20 +27,8 @@ fn stream(domain: &str, app: &str, name: &str, protocol: Option<&'static str>) -
             remote: Some("198.51.100.7:51234".parse().unwrap()),
             started_at: CAPTURE_TIME - 60,
             uptime_seconds: 60.0,
-            video: (protocol == "rtmp").then(|| VideoView {
-                codec: "h264",
-                width: Some(1280),
-                height: Some(720),
-                profile: Some("High".into()),
-                level: Some("3.1".into()),
-                declared_fps: None,
-            }),
-            audio: Some(AudioView {
-                codec: "aac",
-                sample_rate: Some(44100),
-                channels: Some(2),
-                profile: Some("LC".into()),
-            }),
+            video: (protocol == "rtmp").then(support::h264_720p_high),
+            audio: Some(support::aac_lc_stereo()),
             fps: 29.6,
             bitrate_in_bps: 2_128_000,
             video_bitrate_bps: 2_000_000,

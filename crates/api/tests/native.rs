@@ -5,7 +5,7 @@
 mod support;
 
 use axum::http::{Method, StatusCode};
-use baton_api::{AudioView, LiveStreamView, PublisherView, VideoView};
+use baton_api::{LiveStreamView, PublisherView};
 use baton_domain::StreamPath;
 use baton_domain::time::rfc3339;
 use serde_json::{Value, json};
@@ -828,20 +828,8 @@ fn live_stream(domain: &str, app: &str, stream: &str, publishing: bool) -> LiveS
             remote: Some("192.0.2.10:50000".parse().unwrap()),
             started_at: CAPTURE_TIME - 90,
             uptime_seconds: 90.25,
-            video: Some(VideoView {
-                codec: "h264",
-                width: Some(1280),
-                height: Some(720),
-                profile: Some("High".into()),
-                level: Some("3.1".into()),
-                declared_fps: None,
-            }),
-            audio: Some(AudioView {
-                codec: "aac",
-                sample_rate: Some(44100),
-                channels: Some(2),
-                profile: Some("LC".into()),
-            }),
+            video: Some(support::h264_720p_high()),
+            audio: Some(support::aac_lc_stereo()),
             fps: 29.971,
             bitrate_in_bps: 2_500_000,
             video_bitrate_bps: 2_372_000,

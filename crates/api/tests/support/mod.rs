@@ -577,3 +577,25 @@ pub fn borrow(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect()
 }
+
+/// A live stream's video as the hub describes an ffmpeg 720p H.264 High publish.
+pub fn h264_720p_high() -> baton_api::VideoView {
+    baton_api::VideoView {
+        codec: "h264",
+        width: Some(1280),
+        height: Some(720),
+        profile: Some("High".into()),
+        level: Some("3.1".into()),
+        declared_fps: None,
+    }
+}
+
+/// A live stream's audio: AAC LC, 44.1 kHz stereo.
+pub fn aac_lc_stereo() -> baton_api::AudioView {
+    baton_api::AudioView {
+        codec: "aac",
+        sample_rate: Some(44100),
+        channels: Some(2),
+        profile: Some("LC".into()),
+    }
+}
