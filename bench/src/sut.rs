@@ -147,17 +147,8 @@ impl Sut {
         }
         let port = free_port()?;
         let listen = SocketAddr::from(([127, 0, 0, 1], port));
-        let connections = (relays * 2 + 64).max(1024);
         let conf = format!(
-            "load_module {NGINX_STREAM_MODULE};
-worker_processes 1;
-worker_rlimit_nofile {nofile};
-pid {dir}/nginx.pid;
-error_log {dir}/logs/error.log warn;
-events {{
-    worker_connections {connections};
-}}
-stream {{
+            "{head}stream {{
     server {{
         listen {listen} ssl;
         ssl_certificate {cert};
@@ -166,8 +157,7 @@ stream {{
     }}
 }}
 ",
-            nofile = connections * 2,
-            dir = dir.display(),
+            head = nginx_head(NGINX_STREAM_MODULE, &dir, relays),
             cert = cert.display(),
             key = key.display(),
         );
@@ -581,17 +571,8 @@ pub fn ffmpeg_args(input: &str, sink: SocketAddr, i: usize) -> Vec<String> {
 
 /// nginx.conf for the benchmark: one worker, RTMP on loopback only, `push` to the sink.
 pub fn nginx_conf(dir: &Path, listen: SocketAddr, sink: SocketAddr, relays: usize) -> String {
-    let connections = (relays * 2 + 64).max(1024);
     format!(
-        "load_module {NGINX_RTMP_MODULE};
-worker_processes 1;
-worker_rlimit_nofile {nofile};
-pid {dir}/nginx.pid;
-error_log {dir}/logs/error.log warn;
-events {{
-    worker_connections {connections};
-}}
-rtmp {{
+        "{head}rtmp {{
     server {{
         listen {listen};
         chunk_size 4096;
@@ -600,6 +581,24 @@ rtmp {{
             push rtmp://{sink}/live;
         }}
     }}
+}}
+",
+        head = nginx_head(NGINX_RTMP_MODULE, dir, relays),
+    )
+}
+
+/// The top of the benchmark's nginx.conf files: `module` loaded, one worker, room for two
+/// connections a relay (and their fds), pid and error log in `dir`.
+fn nginx_head(module: &str, dir: &Path, relays: usize) -> String {
+    let connections = (relays * 2 + 64).max(1024);
+    format!(
+        "load_module {module};
+worker_processes 1;
+worker_rlimit_nofile {nofile};
+pid {dir}/nginx.pid;
+error_log {dir}/logs/error.log warn;
+events {{
+    worker_connections {connections};
 }}
 ",
         nofile = connections * 2,
