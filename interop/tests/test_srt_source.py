@@ -29,6 +29,29 @@ PASSPHRASE = "interop-srt-secret"
 NULL_PACKET = b"\x47\x1f\xff\x10" + b"\xff" * 184
 
 
+def feed_ts(procs, media, write: int):
+    """ffmpeg muxes the main clip to MPEG-TS at real time; a thread writes it into the pipe
+    `write` (srt-live-transmit's stdin), then closes it. Returns the ffmpeg process and the
+    thread.
+
+    srt-live-transmit sends what it reads in 1456-byte messages and keeps a last partial one to
+    itself when its input ends: MPEG-TS null packets after ffmpeg's stream push the stream's
+    real end out (Baton's demuxer skips them)."""
+    argv = FFMPEG + ["-loglevel", "error", "-re", "-i", str(media["main"].path), "-c", "copy"]
+    sender = procs.start("ffmpeg", argv + ["-f", "mpegts", "-"], stdout=subprocess.PIPE)
+
+    def feed():
+        with os.fdopen(write, "wb") as pipe:
+            for chunk in iter(lambda: sender.popen.stdout.read(1316), b""):
+                pipe.write(chunk)
+                pipe.flush()
+            pipe.write(NULL_PACKET * 16)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    return sender, feeder
+
+
 def send_clip(procs, clip, url, name="ffmpeg-srt"):
     """ffmpeg sending `clip` in real time as MPEG-TS to `url`, an srt:// URL. `linger=2`: at
     the end ffmpeg waits for what it sent to be delivered before closing (libsrt's live mode
@@ -100,21 +123,7 @@ def test_a_caller_relays_srt_live_transmit(procs, baton_bin, tmp_path, media):
         "--grace", "20s", "--status-interval", "1s",
     )
     wait_for(lambda: "source connected" in relay.stderr(), 15, "Baton connected to srt-live-transmit")
-    argv = FFMPEG + ["-loglevel", "error", "-re", "-i", str(media["main"].path), "-c", "copy"]
-    sender = procs.start("ffmpeg", argv + ["-f", "mpegts", "-"], stdout=subprocess.PIPE)
-
-    def feed():
-        # srt-live-transmit sends what it reads in 1456-byte messages and keeps a last
-        # partial one to itself when its input ends: MPEG-TS null packets after ffmpeg's
-        # stream push the stream's real end out (Baton's demuxer skips them).
-        with os.fdopen(write, "wb") as pipe:
-            for chunk in iter(lambda: sender.popen.stdout.read(1316), b""):
-                pipe.write(chunk)
-                pipe.flush()
-            pipe.write(NULL_PACKET * 16)
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
+    sender, feeder = feed_ts(procs, media, write)
     assert sender.wait(timeout=30) == 0, sender.stderr()
     feeder.join(timeout=10)
     # srt-live-transmit keeps the connection open after its input ends: Baton releases the
@@ -215,20 +224,7 @@ def test_a_listener_relays_srt_live_transmit_calling(procs, baton_bin, tmp_path,
         stdin=read,
     )
     os.close(read)
-    argv = FFMPEG + ["-loglevel", "error", "-re", "-i", str(media["main"].path), "-c", "copy"]
-    sender = procs.start("ffmpeg", argv + ["-f", "mpegts", "-"], stdout=subprocess.PIPE)
-
-    def feed():
-        # As in (b): null packets after the stream push srt-live-transmit's last partial
-        # message out.
-        with os.fdopen(write, "wb") as pipe:
-            for chunk in iter(lambda: sender.popen.stdout.read(1316), b""):
-                pipe.write(chunk)
-                pipe.flush()
-            pipe.write(NULL_PACKET * 16)
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
+    sender, feeder = feed_ts(procs, media, write)
     wait_for(lambda: "source connected" in relay.stderr(), 15, "srt-live-transmit connected")
     assert sender.wait(timeout=30) == 0, sender.stderr()
     feeder.join(timeout=10)
