@@ -11,8 +11,8 @@ use baton_flv::body::{
 use proptest::prelude::*;
 
 use super::*;
-use crate::tests::builder::{avc_params, avcc, demux_with, hevc_params};
-use crate::{AccessUnit, DemuxerConfig, Event};
+use crate::tests::builder::{avc_params, avcc, demux_with, hevc_params, units};
+use crate::{DemuxerConfig, Event};
 
 const DELAY: i64 = 500 * 90;
 
@@ -72,16 +72,6 @@ fn mux(frames: &[In]) -> Vec<u8> {
         m.push(f.kind, f.dts, &f.body).unwrap();
     }
     m.poll_bytes().map(|b| b.to_vec()).unwrap_or_default()
-}
-
-fn units(events: &[Event]) -> Vec<&AccessUnit> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Unit(u) => Some(u),
-            _ => None,
-        })
-        .collect()
 }
 
 /// H.264 with B-frames (composition times) and AAC: 2 GOPs of 10 pictures at 40 ms, AAC

@@ -6,7 +6,7 @@ use baton_codec::hevc::HevcDecoderConfig;
 
 use crate::pes::encode_timestamp;
 use crate::psi::crc32_mpeg2;
-use crate::{Demuxer, DemuxerConfig, Event, PACKET_LEN};
+use crate::{AccessUnit, Demuxer, DemuxerConfig, Event, PACKET_LEN};
 
 pub(crate) const PMT_PID: u16 = 0x1000;
 pub(crate) const VIDEO_PID: u16 = 0x100;
@@ -232,4 +232,15 @@ pub(crate) fn demux_with(config: DemuxerConfig, ts: &[u8], chunk: usize) -> Vec<
 
 pub(crate) fn demux(ts: &[u8]) -> Vec<Event> {
     demux_with(DemuxerConfig::default(), ts, PACKET_LEN)
+}
+
+/// The access units among demuxer events.
+pub(crate) fn units(events: &[Event]) -> Vec<&AccessUnit> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Unit(u) => Some(u),
+            _ => None,
+        })
+        .collect()
 }

@@ -20,16 +20,6 @@ fn av_streams() -> Vec<(u8, u16, &'static [u8])> {
     vec![(0x1b, VIDEO_PID, &[]), (0x0f, AUDIO_PID, &[])]
 }
 
-fn units(events: &[Event]) -> Vec<&AccessUnit> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Unit(u) => Some(u),
-            _ => None,
-        })
-        .collect()
-}
-
 fn configs(events: &[Event]) -> Vec<&Config> {
     events
         .iter()
