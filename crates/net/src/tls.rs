@@ -11,7 +11,8 @@
 //!   has no system store for `rustls-native-certs` to read). Certificates of a private CA
 //!   are added by the operator (`[tls] ca_file`, `baton relay --ca-file`): the binary reads
 //!   the PEM file, [`parse_pem_certificates`] turns its bytes into certificates, and
-//!   [`TlsClient::new`] trusts them besides the roots. Updating the roots means a rebuild.
+//!   [`TlsClient::new`] trusts them besides the roots; HTTPS requests trust them too
+//!   ([`crate::egress::Egress::with_tls`]). Updating the roots means a rebuild.
 //! * **SNI** is the URL's host name (RFC 6066 §3), not the address dialed: the egress check
 //!   resolves the name and dials an IP literal, but the certificate is checked against, and
 //!   the server selects its certificate by, the name the URL gave. An IP literal host sends
@@ -40,13 +41,15 @@ use crate::transport::{BoxReader, BoxWriter};
 #[derive(Clone)]
 pub struct TlsClient {
     config: Arc<ClientConfig>,
-    extra_roots: usize,
+    /// The operator's CA certificates, kept for the HTTPS client (reqwest builds its own
+    /// rustls config: [`TlsClient::extra_root_certificates`]).
+    extra_roots: Arc<[CertificateDer<'static>]>,
 }
 
 impl fmt::Debug for TlsClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsClient")
-            .field("extra_roots", &self.extra_roots)
+            .field("extra_roots", &self.extra_roots.len())
             .finish_non_exhaustive()
     }
 }
@@ -131,13 +134,19 @@ impl TlsClient {
             .with_no_client_auth();
         Ok(TlsClient {
             config: Arc::new(config),
-            extra_roots: extra_roots.len(),
+            extra_roots: extra_roots.into(),
         })
     }
 
     /// How many certificates were added to the web PKI roots.
     pub fn extra_roots(&self) -> usize {
-        self.extra_roots
+        self.extra_roots.len()
+    }
+
+    /// The certificates trusted besides the web PKI roots, for clients that build their own
+    /// TLS config from the same trust (HTTPS sources: [`crate::egress::http`]).
+    pub fn extra_root_certificates(&self) -> &[CertificateDer<'static>] {
+        &self.extra_roots
     }
 
     /// Runs the TLS handshake over an open byte stream to `host` (the URL's host: SNI and
@@ -178,25 +187,52 @@ fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     ServerName::try_from(bare.to_string()).map_err(|_| TlsError::ServerName(host.to_string()))
 }
 
+/// The certificate verdict in an error's chain, if a TLS handshake (ours or an HTTPS
+/// client's, which wraps rustls's error in its own) failed on the server's certificate.
+pub fn certificate_error(host: &str, e: &(dyn std::error::Error + 'static)) -> Option<TlsError> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(found) = e
+            .downcast_ref::<rustls::Error>()
+            .and_then(|r| rejected_certificate(host, r))
+        {
+            return Some(found);
+        }
+        // `io::Error::source` skips the error it wraps (it answers that error's source), so
+        // an I/O error is opened with `get_ref`: hyper wraps rustls's error in two of them.
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+fn rejected_certificate(host: &str, e: &rustls::Error) -> Option<TlsError> {
+    let reason = match e {
+        rustls::Error::InvalidCertificate(cert) => describe_certificate_error(cert),
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate".into(),
+        _ => return None,
+    };
+    Some(TlsError::Certificate {
+        host: host.to_string(),
+        reason,
+    })
+}
+
 /// Names a failed handshake: the certificate verdict if rustls gave one.
 fn classify(host: &str, e: std::io::Error) -> TlsError {
     let rustls_error = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match rustls_error {
-        Some(rustls::Error::InvalidCertificate(cert)) => TlsError::Certificate {
+        Some(r) => rejected_certificate(host, r).unwrap_or_else(|| TlsError::Handshake {
             host: host.to_string(),
-            reason: describe_certificate_error(cert),
-        },
-        Some(rustls::Error::NoCertificatesPresented) => TlsError::Certificate {
-            host: host.to_string(),
-            reason: "the server presented no certificate".into(),
-        },
-        Some(other) => TlsError::Handshake {
-            host: host.to_string(),
-            reason: other.to_string(),
+            reason: r.to_string(),
             transport: false,
-        },
+        }),
         None => TlsError::Handshake {
             host: host.to_string(),
             reason: match e.kind() {
