@@ -180,6 +180,9 @@ def test_a_task_pushes_rtmps_with_the_configured_ca_and_shows_its_transport(
     assert destination["protocol"] == "rtmps", relay
     assert destination["tls"]["version"].startswith("TLSv1."), relay
     assert destination["tls"]["peer_names"] == ["localhost"], relay
+    # The certificate's subject and issuer as openssl made them (RFC 4514 form).
+    assert destination["tls"]["subject"] == "CN=127.0.0.1", relay
+    assert destination["tls"]["issuer"] == "CN=Baton interop CA", relay
     wait_for(lambda: any("name='dst'" in l for l in nginx.publishes()), 10, "nginx receives over TLS")
 
 

@@ -122,6 +122,13 @@ async fn publish_and_play_over_rtmps_deliver_every_message() {
     assert_eq!(tls.version, "TLSv1.3");
     assert!(tls.cipher.starts_with("TLS13_"), "{}", tls.cipher);
     assert_eq!(tls.peer_names, "localhost");
+    // rcgen's default subject, and the CA's name.
+    assert_eq!(tls.subject, "CN=rcgen self signed cert");
+    assert!(
+        tls.issuer.starts_with("CN=Baton test CA "),
+        "{}",
+        tls.issuer
+    );
     assert!(player.tls().is_some());
 
     let mut sent = vec![

@@ -253,6 +253,8 @@ pub struct TlsOut {
     pub version: String,
     pub cipher: String,
     pub peer_names: Vec<String>,
+    pub subject: String,
+    pub issuer: String,
 }
 
 impl TransportOut {
@@ -263,6 +265,8 @@ impl TransportOut {
                 version: t.version.clone(),
                 cipher: t.cipher.clone(),
                 peer_names: t.peer_names.clone(),
+                subject: t.subject.clone(),
+                issuer: t.issuer.clone(),
             }),
         }
     }

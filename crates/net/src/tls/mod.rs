@@ -27,6 +27,8 @@
 //! certificate — …); trying again will not change it, so callers do not retry it. A handshake
 //! that stalls is bounded by the caller's timeout.
 
+pub mod name;
+
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -110,6 +112,10 @@ pub struct TlsInfo {
     /// The DNS names (subjectAltName) of the server's certificate, comma-separated; empty if
     /// it names none (an IP-address certificate).
     pub peer_names: String,
+    /// The server certificate's subject, `CN=…,O=…,C=…` ([`name::render`]).
+    pub subject: String,
+    /// Who signed it (the issuing CA's name), same form.
+    pub issuer: String,
 }
 
 impl TlsClient {
@@ -280,16 +286,25 @@ fn info_of(conn: &rustls::ClientConnection) -> TlsInfo {
         .and_then(|s| s.suite().as_str())
         .unwrap_or("unknown")
         .to_string();
-    let peer_names = conn
+    let leaf = conn
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .and_then(|leaf| webpki::EndEntityCert::try_from(leaf).ok())
-        .map(|leaf| leaf.valid_dns_names().collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
+        .and_then(|leaf| webpki::EndEntityCert::try_from(leaf).ok());
+    let Some(leaf) = leaf else {
+        return TlsInfo {
+            version,
+            cipher,
+            peer_names: String::new(),
+            subject: String::new(),
+            issuer: String::new(),
+        };
+    };
     TlsInfo {
         version,
         cipher,
-        peer_names,
+        peer_names: leaf.valid_dns_names().collect::<Vec<_>>().join(","),
+        subject: name::render(leaf.subject()),
+        issuer: name::render(leaf.issuer()),
     }
 }
 
