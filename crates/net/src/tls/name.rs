@@ -153,4 +153,13 @@ mod tests {
             "{text}"
         );
     }
+
+    proptest::proptest! {
+        /// Network bytes: any input renders, bounded, without panicking.
+        #[test]
+        fn arbitrary_bytes_render_bounded(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let text = render(&bytes);
+            proptest::prop_assert!(text.len() <= MAX_LEN + '…'.len_utf8());
+        }
+    }
 }
