@@ -65,11 +65,13 @@ impl TaskSpec {
 
     /// Whether this build can run the task: live sources over RTMP, HTTP-FLV, HLS (MPEG-TS
     /// or fMP4 segments, AES-128 or clear; separate audio renditions are refused by the relay
-    /// when loaded) or SRT (MPEG-TS; whether the account may use listener mode is the
-    /// engine's policy), and file playlists (`url`, `vod`; whether local paths and media IDs
-    /// resolve is the engine's configuration) of FLV, MP4 and MPEG-TS files and VOD HLS
-    /// playlists (an item the player cannot play is skipped at run time, naming why).
-    /// Everything else is valid configuration the engine cannot serve yet.
+    /// when loaded), SRT (MPEG-TS; whether the account may use listener mode is the
+    /// engine's policy) or RTSP (not over TLS: `rtsps://` is refused by name; the engine
+    /// judges the URL's options), and file playlists (`url`, `vod`; whether local paths and
+    /// media IDs resolve is the engine's configuration) of FLV, MP4 and MPEG-TS files and VOD
+    /// HLS playlists (an item the player cannot play is skipped at run time, naming why).
+    /// Every SourceProtocol is built; what is refused here is valid configuration the engine
+    /// cannot serve yet.
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
             // RTSP over TLS: the RTSP client Baton uses has no TLS.
@@ -79,21 +81,7 @@ impl TaskSpec {
                     value: "rtsps".to_owned(),
                 })
             }
-            SourceType::Live => match self.source_protocol {
-                Some(
-                    SourceProtocol::Rtmp
-                    | SourceProtocol::HttpFlv
-                    | SourceProtocol::Hls
-                    | SourceProtocol::Srt
-                    | SourceProtocol::Rtsp,
-                )
-                | None => Ok(()),
-                Some(other) => Err(Unsupported {
-                    field: Field::SourceProtocol,
-                    value: other.as_str().to_owned(),
-                }),
-            },
-            SourceType::Vod | SourceType::Url => Ok(()),
+            SourceType::Live | SourceType::Vod | SourceType::Url => Ok(()),
         }
     }
 

@@ -111,7 +111,11 @@ mod tests {
         ];
         for (e, kind, retryable) in cases {
             let r = from_rtsp(&e);
-            assert_eq!((r.side, r.kind, r.retryable), (Side::Source, kind, retryable), "{e}");
+            assert_eq!(
+                (r.side, r.kind, r.retryable),
+                (Side::Source, kind, retryable),
+                "{e}"
+            );
         }
         let r = from_rtsp(&RtspError::NoKeyframe {
             server: server(),

@@ -271,9 +271,9 @@ impl Source {
             // The connection names a silent camera after `rtsp::NO_MEDIA` and one whose video
             // never becomes decodable after `rtsp::NO_KEYFRAME` (it sends frames, but the
             // ones before a keyframe are not handed out).
-            Source::Rtsp(_) => configured.max(
-                baton_net::rtsp::NO_KEYFRAME + std::time::Duration::from_secs(1),
-            ),
+            Source::Rtsp(_) => {
+                configured.max(baton_net::rtsp::NO_KEYFRAME + std::time::Duration::from_secs(1))
+            }
             _ => configured,
         }
     }

@@ -155,7 +155,9 @@ mod tests {
 
     use super::*;
 
-    const AVCC: &[u8] = &[1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xee];
+    const AVCC: &[u8] = &[
+        1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 2, 0x67, 0x64, 1, 0, 2, 0x68, 0xee,
+    ];
 
     fn video(elapsed: i64, keyframe: bool, loss: u16, record: &[u8]) -> VideoUnit<'_> {
         VideoUnit {
@@ -175,7 +177,10 @@ mod tests {
         let mut f = RtpFrames::new(Codec::H264);
         let mut out = Vec::new();
         f.video(&video(1_000, false, 0, AVCC), &mut out);
-        assert!(out.is_empty(), "a frame before the first keyframe is dropped");
+        assert!(
+            out.is_empty(),
+            "a frame before the first keyframe is dropped"
+        );
         f.video(&video(4_000, true, 0, AVCC), &mut out);
         f.video(&video(7_000, false, 0, AVCC), &mut out);
         let dts: Vec<i64> = out.iter().map(|f| f.dts).collect();
@@ -258,6 +263,9 @@ mod tests {
         assert_eq!(t(-1), -1);
         assert_eq!(t(-90), -1);
         assert_eq!(t(-91), -2);
-        assert_eq!(t(i64::MAX), i64::MAX / 90_000 * 1000 + (i64::MAX % 90_000) * 1000 / 90_000);
+        assert_eq!(
+            t(i64::MAX),
+            i64::MAX / 90_000 * 1000 + (i64::MAX % 90_000) * 1000 / 90_000
+        );
     }
 }

@@ -68,6 +68,24 @@ pub const NO_KEYFRAME: Duration = Duration::from_secs(30);
 /// [`RtspError::Timeout`] (a camera that lost power leaves a TCP connection open).
 pub const NO_MEDIA: Duration = Duration::from_secs(5);
 
+/// How long a playing session may go without a frame, or without decodable video.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtspLimits {
+    /// [`NO_MEDIA`] by default.
+    pub no_media: Duration,
+    /// [`NO_KEYFRAME`] by default.
+    pub no_keyframe: Duration,
+}
+
+impl Default for RtspLimits {
+    fn default() -> Self {
+        RtspLimits {
+            no_media: NO_MEDIA,
+            no_keyframe: NO_KEYFRAME,
+        }
+    }
+}
+
 /// Why an RTSP source failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RtspError {
@@ -166,6 +184,7 @@ pub struct RtspConnection {
     last_frame: Instant,
     bytes_in: u64,
     notes: Vec<String>,
+    limits: RtspLimits,
 }
 
 impl std::fmt::Debug for RtspConnection {
@@ -187,6 +206,16 @@ impl RtspConnection {
         egress: &Egress,
         timeout: Duration,
     ) -> Result<RtspConnection, RtspError> {
+        RtspConnection::connect_with(url, egress, timeout, RtspLimits::default()).await
+    }
+
+    /// [`connect`](Self::connect) with other limits than the defaults (tests).
+    pub async fn connect_with(
+        url: &RtspUrl,
+        egress: &Egress,
+        timeout: Duration,
+        limits: RtspLimits,
+    ) -> Result<RtspConnection, RtspError> {
         let server = format!("{}:{}", url.host(), url.port());
         if url.transport() == RtspTransport::Udp && egress.may_listen().is_err() {
             return Err(RtspError::EgressDenied(format!(
@@ -205,7 +234,10 @@ impl RtspConnection {
         let mut last = None;
         for addr in addrs {
             match timeout_at(deadline, open(url, addr, &server)).await {
-                Ok(Ok(conn)) => return Ok(conn),
+                Ok(Ok(mut conn)) => {
+                    conn.limits = limits;
+                    return Ok(conn);
+                }
                 // Another address of the name may answer.
                 Ok(Err(e @ RtspError::Connect { .. })) => last = Some(e),
                 Ok(Err(e)) => return Err(e),
@@ -230,13 +262,14 @@ impl RtspConnection {
             if let Some(frame) = self.out.pop_front() {
                 return Ok(frame);
             }
-            let item = match timeout_at(self.last_frame + NO_MEDIA, self.demuxed.next()).await {
+            let deadline = self.last_frame + self.limits.no_media;
+            let item = match timeout_at(deadline, self.demuxed.next()).await {
                 Ok(item) => item,
                 Err(_) => {
                     return Err(RtspError::Timeout {
                         server: self.server.clone(),
                         what: "no frame",
-                        after: NO_MEDIA,
+                        after: self.limits.no_media,
                     });
                 }
             };
@@ -325,10 +358,10 @@ impl RtspConnection {
                 } else if !was_waiting {
                     // A loss started a wait now.
                     self.decodable_since = Instant::now();
-                } else if self.decodable_since.elapsed() >= NO_KEYFRAME {
+                } else if self.decodable_since.elapsed() >= self.limits.no_keyframe {
                     return Err(RtspError::NoKeyframe {
                         server: self.server.clone(),
-                        after: NO_KEYFRAME,
+                        after: self.limits.no_keyframe,
                         dropped: self.frames.dropped(),
                     });
                 }
@@ -433,6 +466,7 @@ async fn open(url: &RtspUrl, addr: SocketAddr, server: &str) -> Result<RtspConne
         last_frame: now,
         bytes_in: 0,
         notes,
+        limits: RtspLimits::default(),
     })
 }
 

@@ -249,10 +249,8 @@ mod tests {
             u.request_to("[::1]:8554".parse().unwrap()).as_str(),
             "rtsp://[::1]:8554/live"
         );
-        let u = RtspUrl::parse(
-            "rtsp://cam/cam/realmonitor?channel=1&transport=tcp&subtype=0",
-        )
-        .unwrap();
+        let u =
+            RtspUrl::parse("rtsp://cam/cam/realmonitor?channel=1&transport=tcp&subtype=0").unwrap();
         assert_eq!(u.transport(), RtspTransport::Tcp);
         assert_eq!(
             u.to_string(),
@@ -266,8 +264,14 @@ mod tests {
     #[test]
     fn what_cannot_be_used_is_refused_by_name() {
         for (url, what) in [
-            ("rtsps://u:secret@cam/a", "rtsps:// (RTSP over TLS) is not supported"),
-            ("rtsp://cam/a?transport=http", "transport=http is not one of"),
+            (
+                "rtsps://u:secret@cam/a",
+                "rtsps:// (RTSP over TLS) is not supported",
+            ),
+            (
+                "rtsp://cam/a?transport=http",
+                "transport=http is not one of",
+            ),
             ("rtsp:///a", "no host"),
             ("rtmp://cam/a", "not an rtsp:// URL"),
         ] {
@@ -283,7 +287,10 @@ mod tests {
             mask_userinfo("rtsp://admin:12345@10.0.0.2:554/h264?a=b@c"),
             "rtsp://admin:***@10.0.0.2:554/h264?a=b@c"
         );
-        assert_eq!(mask_userinfo("rtsp://admin@cam/x"), "rtsp://admin:***@cam/x");
+        assert_eq!(
+            mask_userinfo("rtsp://admin@cam/x"),
+            "rtsp://admin:***@cam/x"
+        );
         assert_eq!(mask_userinfo("rtmp://h/app/key"), "rtmp://h/app/key");
         assert_eq!(mask_userinfo("not a url"), "not a url");
     }
