@@ -726,3 +726,41 @@ async fn keepalives_hold_a_session_longer_than_its_timeout_and_other_streams_are
     assert!(frames > 200, "{frames} frames");
     assert!(conn.bytes_in() > 10_000);
 }
+
+#[tokio::test]
+async fn the_camera_is_reached_only_where_the_accounts_egress_allows() {
+    use baton_net::egress::EgressPolicy;
+    let (camera, addr) = Camera::new(Mode::Serve).start().await;
+    let policy = Arc::new(EgressPolicy::new(
+        Some("root"),
+        Default::default(),
+        Default::default(),
+    ));
+    // A tenant may not reach loopback: refused before anything is sent.
+    let tenant = Egress::new(Arc::clone(&policy), "acme");
+    let e = RtspConnection::connect(&url(addr), &tenant, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, RtspError::EgressDenied(m) if m.contains("loopback")),
+        "{e}"
+    );
+    assert!(!e.is_retryable());
+    // Nor receive RTP over UDP, wherever the camera is.
+    let udp = RtspUrl::parse("rtsp://cam.example/s?transport=udp").unwrap();
+    let e = RtspConnection::connect(&udp, &tenant, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, RtspError::EgressDenied(m) if m.contains("over UDP")),
+        "{e}"
+    );
+    assert_eq!(camera.connections.load(Ordering::SeqCst), 0);
+    // The root account may reach it: connected to the address checked.
+    let root = Egress::new(policy, "root");
+    let conn = RtspConnection::connect(&url(addr), &root, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(conn.peer(), addr);
+    assert_eq!(camera.connections.load(Ordering::SeqCst), 1);
+}
