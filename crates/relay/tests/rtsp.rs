@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use baton_flv::{VideoCodec, parse_video_tag_header};
 use baton_media::TagType;
 use baton_net::client::ClientOptions;
 use baton_net::egress::Egress;
@@ -49,42 +50,63 @@ struct Unit {
 }
 
 struct Fixture {
-    sps: Vec<u8>,
-    pps: Vec<u8>,
+    hevc: bool,
+    /// Parameter sets: SPS, PPS (H.264); VPS, SPS, PPS (H.265).
+    params: Vec<Vec<u8>>,
     asc: Vec<u8>,
     rate: u32,
     units: Vec<Unit>,
 }
 
+/// The HLS fixture's eight seconds of H.264 and AAC.
 fn fixture() -> Arc<Fixture> {
+    let paths: Vec<String> = (0..8)
+        .map(|i| {
+            format!(
+                "{}/tests/fixtures/hls/seg{i}.ts",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        })
+        .collect();
+    fixture_of(&paths)
+}
+
+/// Two seconds of H.265 and AAC (`tests/fixtures/rtsp/`).
+fn hevc_fixture() -> Arc<Fixture> {
+    fixture_of(&[format!(
+        "{}/tests/fixtures/rtsp/h265.ts",
+        env!("CARGO_MANIFEST_DIR")
+    )])
+}
+
+fn fixture_of(paths: &[String]) -> Arc<Fixture> {
     let mut ts = TsFrames::default();
-    for i in 0..8 {
-        let path = format!(
-            "{}/tests/fixtures/hls/seg{i}.ts",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        ts.push(&std::fs::read(&path).unwrap());
+    for path in paths {
+        ts.push(&std::fs::read(path).unwrap());
     }
     ts.finish();
-    let (mut sps, mut pps, mut asc) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut hevc, mut params, mut asc) = (false, Vec::new(), Vec::new());
     let mut units = Vec::new();
     while let Some(f) = ts.poll_frame() {
         match (f.kind, f.config) {
             (TagType::Video, true) => {
-                // avcC (ISO/IEC 14496-15 5.3.3.1): one SPS, one PPS.
-                let rec = &f.payload[5..];
-                let n = usize::from(u16::from_be_bytes([rec[6], rec[7]]));
-                sps = rec[8..8 + n].to_vec();
-                let p = 8 + n + 1;
-                let m = usize::from(u16::from_be_bytes([rec[p], rec[p + 1]]));
-                pps = rec[p + 2..p + 2 + m].to_vec();
+                let header = parse_video_tag_header(&f.payload).unwrap();
+                hevc = header.codec == VideoCodec::Hevc;
+                let rec = &f.payload[header.payload_offset..];
+                params = if hevc {
+                    hvcc_params(rec)
+                } else {
+                    avcc_params(rec)
+                };
             }
             (TagType::Audio, true) => asc = f.payload[2..].to_vec(),
             (TagType::Video, false) => units.push(Unit {
                 video: true,
                 ms: f.dts,
                 keyframe: f.keyframe,
-                data: f.payload.slice(5..),
+                data: f
+                    .payload
+                    .slice(parse_video_tag_header(&f.payload).unwrap().payload_offset..),
             }),
             (TagType::Audio, false) => units.push(Unit {
                 video: false,
@@ -100,12 +122,38 @@ fn fixture() -> Arc<Fixture> {
     ];
     let rate = RATES[usize::from(((asc[0] & 0x07) << 1) | (asc[1] >> 7))];
     Arc::new(Fixture {
-        sps,
-        pps,
+        hevc,
+        params,
         asc,
         rate,
         units,
     })
+}
+
+/// SPS and PPS of an avcC (ISO/IEC 14496-15 5.3.3.1; one of each).
+fn avcc_params(rec: &[u8]) -> Vec<Vec<u8>> {
+    let n = usize::from(u16::from_be_bytes([rec[6], rec[7]]));
+    let p = 8 + n + 1;
+    let m = usize::from(u16::from_be_bytes([rec[p], rec[p + 1]]));
+    vec![rec[8..8 + n].to_vec(), rec[p + 2..p + 2 + m].to_vec()]
+}
+
+/// VPS, SPS and PPS of an hvcC (ISO/IEC 14496-15 8.3.3.1: arrays after 22 bytes), in that
+/// order.
+fn hvcc_params(rec: &[u8]) -> Vec<Vec<u8>> {
+    let mut by_type = HashMap::new();
+    let mut p = 23;
+    for _ in 0..rec[22] {
+        let kind = rec[p] & 0x3f;
+        let count = u16::from_be_bytes([rec[p + 1], rec[p + 2]]);
+        p += 3;
+        for _ in 0..count {
+            let n = usize::from(u16::from_be_bytes([rec[p], rec[p + 1]]));
+            by_type.insert(kind, rec[p + 2..p + 2 + n].to_vec());
+            p += 2 + n;
+        }
+    }
+    [32, 33, 34].iter().map(|t| by_type[t].clone()).collect()
 }
 
 /// What the camera does.
@@ -147,11 +195,15 @@ fn everything(_: usize, units: &[Unit]) -> Vec<Unit> {
 
 impl Camera {
     fn new(mode: Mode) -> Camera {
+        Camera::with(mode, fixture())
+    }
+
+    fn with(mode: Mode, fixture: Arc<Fixture>) -> Camera {
         Camera {
             mode,
             auth: None,
             path: "/cam/main",
-            fixture: fixture(),
+            fixture,
             speed: 4,
             session_timeout: 60,
             plan: everything,
@@ -183,15 +235,25 @@ impl Camera {
             String::from("v=0\r\no=- 1 1 IN IP4 10.9.9.9\r\ns=Camera\r\nt=0 0\r\na=control:*\r\n");
         if self.mode == Mode::MjpegOnly {
             sdp += "m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:trackID=0\r\n";
+        } else if f.hevc {
+            sdp += &format!(
+                "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\na=fmtp:96 sprop-vps={};sprop-sps={};sprop-pps={}\r\na=control:trackID=0\r\n",
+                B64.encode(&f.params[0]),
+                B64.encode(&f.params[1]),
+                B64.encode(&f.params[2])
+            );
         } else {
+            let sps = &f.params[0];
             sdp += &format!(
                 "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;profile-level-id={:02X}{:02X}{:02X};sprop-parameter-sets={},{}\r\na=control:trackID=0\r\n",
-                f.sps[1],
-                f.sps[2],
-                f.sps[3],
-                B64.encode(&f.sps),
-                B64.encode(&f.pps)
+                sps[1],
+                sps[2],
+                sps[3],
+                B64.encode(sps),
+                B64.encode(&f.params[1])
             );
+        }
+        if self.mode != Mode::MjpegOnly {
             sdp += &format!(
                 "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 mpeg4-generic/{}/1\r\na=fmtp:97 streamtype=5;profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config={}\r\na=control:trackID=1\r\n",
                 f.rate,
@@ -323,7 +385,11 @@ impl Camera {
             let mut out = Vec::new();
             if unit.video {
                 let ts = VIDEO_BASE.wrapping_add((ms * 90) as u32);
-                let payloads = h264_payloads(&unit.data, 1200);
+                let payloads = if self.fixture.hevc {
+                    h265_payloads(&unit.data, 1200)
+                } else {
+                    h264_payloads(&unit.data, 1200)
+                };
                 let last = payloads.len() - 1;
                 for (i, p) in payloads.iter().enumerate() {
                     vseq = vseq.wrapping_add(1);
@@ -398,11 +464,7 @@ async fn read_request(
 /// units longer than `max`.
 fn h264_payloads(au: &[u8], max: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut i = 0;
-    while i + 4 <= au.len() {
-        let n = u32::from_be_bytes(au[i..i + 4].try_into().unwrap()) as usize;
-        let nal = &au[i + 4..i + 4 + n];
-        i += 4 + n;
+    for nal in nal_units(au) {
         if nal.len() <= max {
             out.push(nal.to_vec());
             continue;
@@ -415,6 +477,40 @@ fn h264_payloads(au: &[u8], max: usize) -> Vec<Vec<u8>> {
             p.extend_from_slice(chunk);
             out.push(p);
         }
+    }
+    out
+}
+
+/// RFC 7798 payloads of one HVCC access unit: single NAL unit packets, fragmentation units
+/// (4.4.3, type 49) for NAL units longer than `max`.
+fn h265_payloads(au: &[u8], max: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for nal in nal_units(au) {
+        if nal.len() <= max {
+            out.push(nal.to_vec());
+            continue;
+        }
+        let kind = (nal[0] >> 1) & 0x3f;
+        let chunks: Vec<&[u8]> = nal[2..].chunks(max - 3).collect();
+        for (k, chunk) in chunks.iter().enumerate() {
+            let start = if k == 0 { 0x80 } else { 0 };
+            let end = if k == chunks.len() - 1 { 0x40 } else { 0 };
+            let mut p = vec![(nal[0] & 0x81) | (49 << 1), nal[1], start | end | kind];
+            p.extend_from_slice(chunk);
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The NAL units of a 4-byte-length-prefixed access unit.
+fn nal_units(au: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 4 <= au.len() {
+        let n = u32::from_be_bytes(au[i..i + 4].try_into().unwrap()) as usize;
+        out.push(&au[i + 4..i + 4 + n]);
+        i += 4 + n;
     }
     out
 }
@@ -544,6 +640,53 @@ async fn h264_and_aac_are_relayed_in_one_session_across_a_camera_reboot() {
         (video[0].dts - audio[0].dts).abs() <= 100,
         "A/V start together"
     );
+}
+
+#[tokio::test]
+async fn h265_is_relayed_as_enhanced_rtmp_with_its_aac() {
+    let (net, hub) = world();
+    let (camera, addr) = Camera::with(Mode::Serve, hevc_fixture()).start().await;
+    let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
+    let relay = relay(
+        &format!("rtsp://{addr}/cam/main"),
+        &net,
+        Duration::from_secs(10),
+    );
+    let run = async {
+        while camera.streams_done.load(Ordering::SeqCst) < 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        relay.stop();
+        assert_eq!(relay.wait().await, Ok(()));
+    };
+    let (frames, ()) = tokio::join!(observe(&sub, Duration::from_secs(15)), run);
+    let video = media(&frames, TagType::Video);
+    assert_eq!(video.len(), camera.video_sent.load(Ordering::SeqCst));
+    assert_eq!(video.len(), 50, "two seconds at 25 fps");
+    let audio = media(&frames, TagType::Audio);
+    assert!(audio.len() + 2 >= camera.audio_sent.load(Ordering::SeqCst));
+    // Enhanced RTMP: the hvcC as SequenceStart, frames as CodedFramesX (no B-frames).
+    let config = frames
+        .iter()
+        .map(|(_, f)| f)
+        .find(|f| f.kind == TagType::Video && f.config)
+        .expect("a video sequence header");
+    assert_eq!(&config.payload[..5], b"\x90hvc1");
+    let header = parse_video_tag_header(&config.payload).unwrap();
+    assert_eq!(header.codec, VideoCodec::Hevc);
+    assert_eq!(
+        hvcc_params(&config.payload[header.payload_offset..]),
+        camera.fixture.params
+    );
+    assert!(video[0].keyframe && video[0].payload.starts_with(b"\x93hvc1"));
+    assert!(
+        video[1..]
+            .iter()
+            .all(|f| f.payload.starts_with(b"\xa3hvc1") || f.keyframe)
+    );
+    let steps: Vec<i64> = video.windows(2).map(|w| w[1].dts - w[0].dts).collect();
+    assert!(steps.iter().all(|&s| s == 40), "{steps:?}");
 }
 
 #[tokio::test]
