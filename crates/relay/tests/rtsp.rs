@@ -7,7 +7,8 @@
 //! in-memory network: one destination session across a camera reboot, every video frame, DTS
 //! increasing; 401, 404, garbage, a transport the camera refuses, a camera without H.264 and
 //! one that never sends a keyframe are named source errors; keep-alives hold a session whose
-//! timeout is shorter than the test.
+//! timeout is shorter than the test; answers and RTP mutated at random are errors, never
+//! panics (retina is fuzzed upstream; this checks the path through Baton's use of it).
 //!
 //! The fixture has B-frames; cameras send none, so this camera stamps decode times.
 
@@ -906,4 +907,157 @@ async fn the_camera_is_reached_only_where_the_accounts_egress_allows() {
         .unwrap();
     assert_eq!(conn.peer(), addr);
     assert_eq!(camera.connections.load(Ordering::SeqCst), 1);
+}
+
+/// Bytes changed at random: a few flipped, a piece cut off, or garbage inserted.
+fn mutate(bytes: &mut Vec<u8>, rng: &mut rand::rngs::StdRng) {
+    use rand::Rng;
+    if bytes.is_empty() {
+        return;
+    }
+    match rng.random_range(0..3) {
+        0 => {
+            for _ in 0..rng.random_range(1..8) {
+                let i = rng.random_range(0..bytes.len());
+                bytes[i] = rng.random();
+            }
+        }
+        1 => bytes.truncate(rng.random_range(0..bytes.len())),
+        _ => {
+            let at = rng.random_range(0..bytes.len());
+            let junk: Vec<u8> = (0..rng.random_range(1..64)).map(|_| rng.random()).collect();
+            bytes.splice(at..at, junk);
+        }
+    }
+}
+
+/// A camera that follows the script of a good one (DESCRIBE, SETUP ×2, PLAY, then RTP) with
+/// one step's bytes mutated (`step` 0–3; 4: none), then hangs up.
+async fn mutated_camera(
+    listener: TcpListener,
+    sdp: String,
+    fixture: Arc<Fixture>,
+    step: u32,
+    seed: u64,
+) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let Ok((stream, _)) = listener.accept().await else {
+        return;
+    };
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    let mut setups = 0;
+    // A client that waits for the rest of a truncated answer is hung up on soon.
+    while let Ok(Some((method, uri, headers))) =
+        tokio::time::timeout(Duration::from_millis(200), read_request(&mut rd)).await
+    {
+        let cseq = headers.get("cseq").cloned().unwrap_or_default();
+        let (mut answer, kind) = match method.as_str() {
+            "DESCRIBE" => (
+                format!(
+                    "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nContent-Base: {uri}/\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                    sdp.len()
+                ),
+                0,
+            ),
+            "SETUP" => {
+                let ch = setups * 2;
+                setups += 1;
+                (
+                    format!(
+                        "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: 77;timeout=60\r\nTransport: RTP/AVP/TCP;unicast;interleaved={ch}-{}\r\n\r\n",
+                        ch + 1
+                    ),
+                    1,
+                )
+            }
+            "PLAY" => (
+                format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: 77\r\nRTP-Info: url={uri}trackID=0;seq=1;rtptime=0\r\n\r\n"),
+                2,
+            ),
+            _ => (format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n\r\n"), 9),
+        }
+        .into();
+        let mut bytes = std::mem::take(&mut answer).into_bytes();
+        if kind == step {
+            mutate(&mut bytes, &mut rng);
+        }
+        if kind == 2 {
+            let (mut vseq, mut aseq) = (0u16, 0u16);
+            for unit in fixture.units.iter().take(60) {
+                let mut packet = Vec::new();
+                if unit.video {
+                    let payloads = h264_payloads(&unit.data, 1200);
+                    let last = payloads.len() - 1;
+                    for (i, p) in payloads.iter().enumerate() {
+                        vseq = vseq.wrapping_add(1);
+                        let ts = (unit.ms * 90) as u32;
+                        interleave(&mut packet, 0, &rtp(96, i == last, vseq, ts, 1, p));
+                    }
+                } else {
+                    let size = unit.data.len() as u16;
+                    let mut p = vec![0x00, 0x10, (size >> 5) as u8, ((size & 0x1f) << 3) as u8];
+                    p.extend_from_slice(&unit.data);
+                    aseq = aseq.wrapping_add(1);
+                    let ts = (unit.ms * 48) as u32;
+                    interleave(&mut packet, 2, &rtp(97, true, aseq, ts, 2, &p));
+                }
+                if step == 3 && rng.random_ratio(1, 8) {
+                    mutate(&mut packet, &mut rng);
+                }
+                bytes.extend_from_slice(&packet);
+            }
+        }
+        if wr.write_all(&bytes).await.is_err() || kind == 2 {
+            // After the media, the camera hangs up.
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn mutated_answers_and_rtp_are_errors_never_panics() {
+    use rand::{Rng, SeedableRng};
+    let fixture = fixture();
+    let sdp = Camera::new(Mode::Serve).sdp();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+    let (mut connected, mut failed, mut frames) = (0, 0, 0);
+    for _ in 0..200 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (step, seed) = (rng.random_range(0..5), rng.random());
+        let camera = tokio::spawn(mutated_camera(
+            listener,
+            sdp.clone(),
+            Arc::clone(&fixture),
+            step,
+            seed,
+        ));
+        let attempt = async {
+            match RtspConnection::connect(
+                &url(addr),
+                &Egress::unrestricted(),
+                Duration::from_secs(1),
+            )
+            .await
+            {
+                Ok(mut conn) => {
+                    connected += 1;
+                    while let Ok(Ok(_)) =
+                        tokio::time::timeout(Duration::from_millis(300), conn.next_frame()).await
+                    {
+                        frames += 1;
+                    }
+                }
+                Err(_) => failed += 1,
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3), attempt)
+            .await
+            .expect("bounded");
+        camera.abort();
+    }
+    eprintln!("{connected} sessions played ({frames} frames), {failed} refused");
+    assert!(connected > 20 && failed > 20, "{connected} / {failed}");
 }
