@@ -953,7 +953,7 @@ async fn mutated_camera(
         tokio::time::timeout(Duration::from_millis(200), read_request(&mut rd)).await
     {
         let cseq = headers.get("cseq").cloned().unwrap_or_default();
-        let (mut answer, kind) = match method.as_str() {
+        let (answer, kind) = match method.as_str() {
             "DESCRIBE" => (
                 format!(
                     "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nContent-Base: {uri}/\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
@@ -973,13 +973,14 @@ async fn mutated_camera(
                 )
             }
             "PLAY" => (
-                format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: 77\r\nRTP-Info: url={uri}trackID=0;seq=1;rtptime=0\r\n\r\n"),
+                format!(
+                    "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nSession: 77\r\nRTP-Info: url={uri}trackID=0;seq=1;rtptime=0\r\n\r\n"
+                ),
                 2,
             ),
             _ => (format!("RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n\r\n"), 9),
-        }
-        .into();
-        let mut bytes = std::mem::take(&mut answer).into_bytes();
+        };
+        let mut bytes = answer.into_bytes();
         if kind == step {
             mutate(&mut bytes, &mut rng);
         }
