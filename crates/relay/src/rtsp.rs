@@ -3,8 +3,8 @@
 //!
 //! Which failures end the relay at once and which the grace period and backoff absorb:
 //! wrong or missing credentials (401), a refused address, `rtsps://`, a camera with no
-//! H.264/H.265 video and a request the server refuses as such (4xx) are refusals, not
-//! retried; a stream that is not there (404, like RTMP's `StreamNotFound`: a camera's
+//! H.264/H.265 video, a redirect and a request the server refuses as such (4xx) are
+//! refusals, not retried; a stream that is not there (404, like RTMP's `StreamNotFound`: a camera's
 //! stream comes back after a reboot), a refused or broken connection, garbage, silence and a
 //! missing keyframe are drops — the camera is called again with backoff while the
 //! destination session is held.
@@ -65,6 +65,15 @@ mod tests {
                     server: server(),
                     status: 461,
                     detail: "Unsupported transport".into(),
+                },
+                ErrorKind::Refused,
+                false,
+            ),
+            (
+                RtspError::Status {
+                    server: server(),
+                    status: 302,
+                    detail: "Moved Temporarily (Baton does not follow RTSP redirects…)".into(),
                 },
                 ErrorKind::Refused,
                 false,

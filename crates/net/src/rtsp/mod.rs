@@ -30,7 +30,8 @@
 //!   two UDP ports a stream: UDP is therefore allowed only where an account may make Baton
 //!   listen ([`Egress::may_listen`]: the root account, or `baton relay`); a tenant's task is
 //!   refused by name and told to use TCP, the default;
-//! * nothing else: redirects (3xx) are errors in retina, not followed.
+//! * nothing else: redirects (3xx) are errors in retina, not followed (a refusal here, so the
+//!   operator puts the target in the URL, where the policy sees it).
 //!
 //! **Errors** are [`RtspError`]s naming what failed. retina's error is opaque apart from the
 //! response status; the rest is told from its message (the tests in `baton-relay`'s
@@ -147,8 +148,9 @@ pub enum RtspError {
 
 impl RtspError {
     /// Whether trying again (later) can help: not for a bad URL, wrong credentials, a refused
-    /// address, a codec Baton cannot carry, or a request the server rejects as such (4xx but
-    /// 404 — a camera's stream can come back — and 453/454, which are about this session).
+    /// address, a codec Baton cannot carry, a redirect, or a request the server rejects as
+    /// such ([`is_refusal`]: 4xx but 404 — a camera's stream can come back — and the ones
+    /// about the moment).
     pub fn is_retryable(&self) -> bool {
         match self {
             RtspError::InvalidUrl(_)
@@ -162,10 +164,13 @@ impl RtspError {
     }
 }
 
-/// A 4xx answer that the same request will get again (453 Not Enough Bandwidth and 454
-/// Session Not Found are about the moment, RFC 2326 §7.1.1).
+/// An answer that the same request will get again: a redirect (3xx: not followed, the
+/// target would be an address the egress policy never checked) or a 4xx (but 404, 408
+/// Request Timeout, and 453 Not Enough Bandwidth / 454 Session Not Found, which are about
+/// the moment; RFC 2326 §7.1.1).
 pub fn is_refusal(status: u16) -> bool {
-    (400..500).contains(&status) && !matches!(status, 404 | 408 | 453 | 454)
+    (300..400).contains(&status)
+        || ((400..500).contains(&status) && !matches!(status, 404 | 408 | 453 | 454))
 }
 
 /// One playing RTSP session: its video (and AAC audio, if the camera has it) as frames.
@@ -489,7 +494,14 @@ pub fn classify(e: &retina::Error, server: &str, has_credentials: bool) -> RtspE
             RtspError::Auth { server, detail }
         }
         Some(404) => RtspError::NotFound { server },
-        Some(status) if status >= 300 => RtspError::Status {
+        Some(status) if (300..400).contains(&status) => RtspError::Status {
+            server,
+            status,
+            detail: format!(
+                "{detail} (Baton does not follow RTSP redirects: use the URL it names)"
+            ),
+        },
+        Some(status) if status >= 400 => RtspError::Status {
             server,
             status,
             detail,
