@@ -8,7 +8,7 @@ Run with Debian's /usr/bin/python3: python3-gi, python3-gst-1.0 and
 gir1.2-gst-rtsp-server-1.0 are system packages, not in the suite's venv (interop/run
 installs them). Serves until SIGTERM; prints `ready` on stdout once it listens.
 
-    rtsp_camera.py --port 8554 [--path /cam] [--user U --password P] [--timeout S]
+    rtsp_camera.py --port 8554 [--path /cam] [--user U --password P]
 """
 
 import argparse
@@ -39,7 +39,6 @@ def main() -> int:
     parser.add_argument("--path", default="/cam")
     parser.add_argument("--user")
     parser.add_argument("--password")
-    parser.add_argument("--timeout", type=int, default=60, help="RTSP session timeout (s)")
     args = parser.parse_args()
 
     Gst.init(None)
@@ -67,13 +66,6 @@ def main() -> int:
             )[0]
         )
 
-    def client_connected(_server, client):
-        def new_session(_client, session):
-            session.set_timeout(args.timeout)
-
-        client.connect("new-session", new_session)
-
-    server.connect("client-connected", client_connected)
     server.get_mount_points().add_factory(args.path, factory)
     if server.attach(None) == 0:
         print("cannot listen", file=sys.stderr)

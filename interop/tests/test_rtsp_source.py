@@ -92,6 +92,7 @@ def test_a_camera_is_relayed_over_tcp_and_udp_with_digest_auth(procs, baton_bin,
     assert "transport=rtsp" in log, log[-2000:]
     assert PASSWORD not in log, "the camera's password was printed"
     assert f"{USER}:***@127.0.0.1:{port}" in log, log[-2000:]
+    assert log.count("source connected") == 1, log[-3000:]
 
 
 def test_a_wrong_password_is_a_named_refusal_and_not_retried(procs, baton_bin, tmp_path):
