@@ -18,8 +18,8 @@
 //! host is resolved and checked first ([`Egress::resolve`]) and retina is given the URL with
 //! the checked IP literal as its host: the address checked is the address connected, as for
 //! every other source. The Request-URI then names the IP (digest authentication hashes the
-//! same URI it sends, so that holds; RTSP has no `Host` header). Three things retina would
-//! otherwise do on its own are kept within the rule:
+//! same URI it sends, so that holds; RTSP has no `Host` header). Two things retina would
+//! otherwise do on its own are kept within the rule, and a third it does not do:
 //! * a dropped session's `TEARDOWN` on a *fresh* connection goes to the base URL the camera
 //!   answered (`Content-Base`, often the camera's private address behind NAT): sessions are
 //!   dropped with `TeardownPolicy::Never`. Over TCP the camera ends the session when the
@@ -30,8 +30,8 @@
 //!   two UDP ports a stream: UDP is therefore allowed only where an account may make Baton
 //!   listen ([`Egress::may_listen`]: the root account, or `baton relay`); a tenant's task is
 //!   refused by name and told to use TCP, the default;
-//! * nothing else: redirects (3xx) are errors in retina, not followed (a refusal here, so the
-//!   operator puts the target in the URL, where the policy sees it).
+//! * redirects (3xx) are not followed (retina returns them as errors; here they are a
+//!   refusal, so the operator puts the target in the URL, where the policy sees it).
 //!
 //! **Errors** are [`RtspError`]s naming what failed. retina's error is opaque apart from the
 //! response status; the rest is told from its message (the tests in `baton-relay`'s
