@@ -365,15 +365,24 @@ async fn bad_requests_are_problems_naming_the_field() {
         (with("surprise", json!(1)), StatusCode::BAD_REQUEST, "body"),
         (with("group", json!("nosuch")), StatusCode::NOT_FOUND, ""),
         (
-            with("source", json!({"type": "live", "urls": ["rtsp://h/cam"]})),
+            with("source", json!({"type": "live", "urls": ["rtsps://h/cam"]})),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "source.protocol",
+            "source.urls",
         ),
         // SRT live sources are built (MPEG-TS over SRT).
         (
             with(
                 "source",
                 json!({"type": "live", "urls": ["srt://h:9000?streamid=a"]}),
+            ),
+            StatusCode::CREATED,
+            "",
+        ),
+        // RTSP cameras are built (not RTSP over TLS, above).
+        (
+            with(
+                "source",
+                json!({"type": "live", "urls": ["rtsp://admin:pw@cam.example/h264"]}),
             ),
             StatusCode::CREATED,
             "",

@@ -13,7 +13,9 @@ pub struct RelayArgs {
     /// Source URL: rtmp[s]://HOST[:PORT]/APP/STREAM, http(s)://…/STREAM.flv, an HLS live
     /// playlist http(s)://…/PLAYLIST.m3u8 (MPEG-TS or fMP4 segments, AES-128 or clear) or an
     /// SRT stream (MPEG-TS) srt://HOST:PORT?streamid=…&passphrase=…&latency=MS, or
-    /// srt://:PORT?mode=listener to wait for the encoder to call
+    /// srt://:PORT?mode=listener to wait for the encoder to call, or an RTSP camera
+    /// rtsp://[USER:PASSWORD@]HOST[:554]/PATH (H.264/H.265 with AAC; RTP over the RTSP TCP
+    /// connection, or over UDP with ?transport=udp)
     source: String,
     /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM or rtmps://HOST[:443]/APP/STREAM (RTMP
     /// over TLS, as Facebook Live and YouTube take it). rtmps:// sources work too.
@@ -56,7 +58,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
-        info!(source = %args.source, destination = %args.destination, "relay started");
+        info!(source = %baton_net::rtsp::mask_userinfo(&args.source), destination = %args.destination, "relay started");
         let status = relay.status_cell();
         let stop = relay.stop_handle();
         let mut ticker = tokio::time::interval(printer.interval.max(Duration::from_millis(100)));

@@ -1,4 +1,4 @@
-//! The relay engine: pull one source (RTMP play, HTTP-FLV, HLS, SRT, playlists) and push it to one RTMP destination
+//! The relay engine: pull one source (RTMP play, HTTP-FLV, HLS, SRT, RTSP, playlists) and push it to one RTMP destination
 //! on a single continuous timeline, surviving source and destination drops.
 //!
 //! The task control plane drives relays through [`Relay::spawn`], [`Relay::status`],
@@ -13,6 +13,7 @@ pub mod playlist;
 pub mod pool;
 pub mod probe;
 mod resume;
+pub mod rtsp;
 mod runner;
 pub mod source;
 pub mod srt;
@@ -53,7 +54,8 @@ pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
     /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS: MPEG-TS or fMP4 segments),
-    /// `srt://…` (MPEG-TS; see [`baton_net::srt_client`] for the options and listener mode).
+    /// `srt://…` (MPEG-TS; see [`baton_net::srt_client`] for the options and listener mode),
+    /// `rtsp://[user:password@]host[:554]/path[?transport=udp]` (see [`baton_net::rtsp`]).
     pub source: String,
     /// `rtmp://…` or `rtmps://…` (RTMP over TLS, port 443 by default; certificates checked
     /// against `client.tls`).
@@ -151,6 +153,10 @@ impl Relay {
             None => SourceUrl::parse_as(&config.source, config.hls)?,
         };
         let destination = parse_destination(&config.destination)?;
+        // From here on `config.source` only names the source in logs: a camera's password
+        // (`rtsp://user:password@…`) is not among them.
+        let mut config = config;
+        config.source = baton_net::rtsp::mask_userinfo(&config.source);
         let status = StatusCell::new();
         let cancel = CancellationToken::new();
         let runner = runner::Runner::new(config, source, destination, status.clone());
