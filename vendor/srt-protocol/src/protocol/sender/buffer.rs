@@ -68,6 +68,11 @@ impl SendBuffer {
             Ok(())
         } else if let Some(entry) = self.buffer.pop_front() {
             self.buffer_len_bytes -= entry.packet.wire_size();
+            // BATON: dropping the front packet unsent left `next_send` before the buffer's
+            // front, where `get` never finds a packet again: more messages than the buffer
+            // holds, written between two send events, stopped the sender for good. Skip
+            // past it, as `drop_too_late_packets` does.
+            self.next_send = max(self.next_send, entry.packet.seq_number + 1);
 
             // remove packet from lost list if we are dropping it
             if self.lost_list.first() == Some(&entry.packet.seq_number) {
