@@ -630,6 +630,7 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
                 peer_names: vec!["live-api-s.facebook.com".into()],
             }),
         }),
+        destination_srt: None,
     }
 }
 
@@ -703,8 +704,41 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
         (tls["version"].as_str(), tls["peer_names"][0].as_str()),
         (Some("TLSv1.3"), Some("live-api-s.facebook.com"))
     );
+    assert_eq!(doc["relay"]["destination_srt"], Value::Null);
     let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;
     assert_eq!(list["items"][0]["relay"]["state"], "forwarding", "{list}");
+    // An SRT destination: its transport and send statistics.
+    let mut srt = relay_view(RelayPhase::Forwarding);
+    srt.destination_transport = Some(baton_api::TransportView {
+        protocol: "srt",
+        tls: None,
+    });
+    srt.destination_srt = Some(baton_api::SrtSendView {
+        rtt_ms: 3.5,
+        latency_ms: 120,
+        packets_sent: 5000,
+        packets_retransmitted: 12,
+        packets_lost: 10,
+        packets_dropped: 1,
+        bytes_sent: 6_800_000,
+        send_buffer_packets: 40,
+        send_buffer_bytes: 52_640,
+        send_buffer_ms: 90,
+    });
+    h.service.set_relay(&tid, Some(srt));
+    let (_, _, doc) = h.native(Method::GET, &path, T, &[], None).await;
+    assert_eq!(doc["relay"]["destination_transport"]["protocol"], "srt");
+    let out = &doc["relay"]["destination_srt"];
+    assert_eq!(
+        (
+            out["packets_sent"].as_u64(),
+            out["packets_dropped"].as_u64(),
+            out["send_buffer_ms"].as_u64(),
+            out["rtt_ms"].as_f64()
+        ),
+        (Some(5000), Some(1), Some(90), Some(3.5)),
+        "{doc}"
+    );
 
     // The event log: the moment forwarding began, recorded, never delivered.
     h.service.set_events(

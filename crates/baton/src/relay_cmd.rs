@@ -154,6 +154,16 @@ pub fn format_status(s: &RelayStatus) -> String {
             srt.packets_dropped
         ));
     }
+    if let Some(srt) = &s.destination_srt {
+        line.push_str(&format!(
+            "  srt out rtt {:.1} ms lost {} retx {} drop {} buf {} ms",
+            srt.rtt.as_secs_f64() * 1000.0,
+            srt.packets_lost,
+            srt.packets_retransmitted,
+            srt.packets_dropped,
+            srt.send_buffer_time.as_millis()
+        ));
+    }
     // RTMPS sides name their TLS: version, cipher, the certificate's names.
     for (side, transport) in [
         ("src", &s.source_transport),

@@ -636,6 +636,22 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
                     ),
                 ));
             }
+            if let Some(srt) = &r.destination_srt {
+                let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0} ms"));
+                kv.push((
+                    "SRT out",
+                    format!(
+                        "rtt {}, latency {}, {} packets sent: {} retransmitted, {} reported lost, {} dropped too late; {} buffered",
+                        ms(srt.rtt_ms),
+                        ms(srt.latency_ms),
+                        count(srt.packets_sent),
+                        count(srt.packets_retransmitted),
+                        count(srt.packets_lost),
+                        count(srt.packets_dropped),
+                        ms(srt.send_buffer_ms)
+                    ),
+                ));
+            }
         }
         None => kv.push(("Relay", "-".into())),
     }
@@ -1443,6 +1459,25 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
         assert!(
             out.contains(
                 "SRT:           rtt 12 ms, latency 120 ms, 51200 packets: 31 lost, 29 retransmitted, 2 dropped, 0 undecryptable\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn renders_an_srt_destinations_statistics() {
+        let mut v = sample_task();
+        v["relay"]["destination_transport"] = json!({"protocol": "srt"});
+        v["relay"]["destination_srt"] = json!({"rtt_ms": 3.4, "latency_ms": 120,
+            "packets_sent": 5000, "packets_retransmitted": 12, "packets_lost": 10,
+            "packets_dropped": 1, "bytes_sent": 6800000, "send_buffer_packets": 40,
+            "send_buffer_bytes": 52640, "send_buffer_ms": 90});
+        let task: Task = view(&v, "task").unwrap();
+        let out = describe_view(&task, None, NOW);
+        assert!(out.contains("destination srt\n"), "{out}");
+        assert!(
+            out.contains(
+                "SRT out:       rtt 3 ms, latency 120 ms, 5000 packets sent: 12 retransmitted, 10 reported lost, 1 dropped too late; 90 ms buffered\n"
             ),
             "{out}"
         );
