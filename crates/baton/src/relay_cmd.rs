@@ -15,8 +15,10 @@ pub struct RelayArgs {
     /// SRT stream (MPEG-TS) srt://HOST:PORT?streamid=…&passphrase=…&latency=MS, or
     /// srt://:PORT?mode=listener to wait for the encoder to call
     source: String,
-    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM or rtmps://HOST[:443]/APP/STREAM (RTMP
-    /// over TLS, as Facebook Live and YouTube take it). rtmps:// sources work too.
+    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM, rtmps://HOST[:443]/APP/STREAM (RTMP
+    /// over TLS, as Facebook Live and YouTube take it; rtmps:// sources work too), or an SRT
+    /// receiver srt://HOST:PORT?streamid=…&passphrase=…&latency=MS (MPEG-TS pushed as a
+    /// caller), or srt://IP:PORT?mode=listener to wait for the receiver to call
     destination: String,
     /// A PEM file of CA certificates trusted besides the bundled web PKI roots, for rtmps://
     /// servers with a private CA's certificate.

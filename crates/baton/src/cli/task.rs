@@ -181,7 +181,8 @@ pub struct CreateArgs {
     /// file URLs or paths, or media IDs (--type vod).
     #[arg(long = "source", value_name = "URL", required = true)]
     pub sources: Vec<String>,
-    /// The rtmp:// URL the task publishes to.
+    /// Where the task pushes: rtmp://…, rtmps://… or srt://HOST:PORT?streamid=… (MPEG-TS over
+    /// SRT).
     #[arg(long, value_name = "URL")]
     pub destination: String,
     /// When the task ends: RFC 3339 or +DURATION (+2h, +30m, +7d).
@@ -205,7 +206,7 @@ pub struct UpdateArgs {
     /// New source URLs (the source is replaced as a whole; --type/--protocol apply to it).
     #[arg(long = "source", value_name = "URL")]
     pub sources: Vec<String>,
-    /// New rtmp:// destination.
+    /// New destination (rtmp://, rtmps:// or srt://).
     #[arg(long, value_name = "URL")]
     pub destination: Option<String>,
     /// New end time: RFC 3339 or +DURATION (from --start if given, else from now).
