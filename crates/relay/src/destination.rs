@@ -195,6 +195,10 @@ pub(crate) struct SrtDestination {
     bad_frames: u64,
 }
 
+/// Beyond the latency and a round trip, how long a closing SRT session waits before its
+/// shutdown (see [`SrtDestination::close`]).
+const LINGER_MARGIN: Duration = Duration::from_millis(100);
+
 /// Bad frames warned about, per session, before the rest are only counted.
 const BAD_FRAME_WARNINGS: u64 = 5;
 
@@ -267,6 +271,12 @@ impl SrtDestination {
                 ));
             }
         }
+        // The receiver plays each packet one latency after it was sent and drops what it
+        // still holds when the shutdown arrives (libsrt does): linger that long, plus a
+        // round trip for a last retransmission, so the stream's tail is played.
+        let stats = self.conn.send_stats();
+        let linger = stats.latency + stats.rtt * 2 + LINGER_MARGIN;
+        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + linger)).await;
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         self.conn.close(left).await.map_err(|e| e.to_string())
     }
