@@ -344,7 +344,14 @@ impl SendBuffer {
         let drop_range = first..last + 1;
 
         let count = last - first + 1;
-        let _ = self.buffer.drain(0..count as usize).count();
+        // BATON: the dropped packets' bytes left `buffer_len_bytes` (the send-buffer
+        // statistic) growing for good.
+        let dropped: usize = self
+            .buffer
+            .drain(0..count as usize)
+            .map(|e| e.packet.wire_size())
+            .sum();
+        self.buffer_len_bytes = self.buffer_len_bytes.saturating_sub(dropped);
 
         // remove any lost packets from loss list
         while let Some(&seq) = self.lost_list.iter().next() {

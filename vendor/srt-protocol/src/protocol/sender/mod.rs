@@ -229,7 +229,10 @@ impl<'a> SenderContext<'a> {
                     self.stats.tx_retransmit_data += 1;
                     self.output.send_data(now, d);
                 }
-                Drop(_) => {}
+                // BATON: packets dropped as too late (TLPKTDROP) were not counted.
+                Drop(range) => {
+                    self.stats.tx_dropped_data += u64::from(range.end - range.start);
+                }
                 WaitForInput => {
                     break;
                 }
