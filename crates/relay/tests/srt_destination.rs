@@ -351,12 +351,16 @@ async fn a_receiver_that_stops_reading_never_grows_the_relays_memory() {
         let ts = [ts.clone(), ts.clone(), ts].concat();
         feed(peer.await.unwrap().unwrap(), &ts, Duration::from_millis(3)).await;
     });
-    let (mut most_buffered, mut dropped) = (0, 0);
+    let (mut most_buffered, mut dropped, mut destination_error) = (0, 0, None);
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Some(srt) = status.snapshot().destination_srt {
+        let now = status.snapshot();
+        if let Some(srt) = now.destination_srt {
             most_buffered = most_buffered.max(srt.send_buffer_bytes);
             dropped = dropped.max(srt.packets_dropped);
+        }
+        if let Some(record) = now.last_error.filter(|r| r.error.side == Side::Destination) {
+            destination_error = Some(record.error);
         }
     }
     let s = status.snapshot();
@@ -374,7 +378,67 @@ async fn a_receiver_that_stops_reading_never_grows_the_relays_memory() {
     );
     assert!(most_buffered < baton_net::srt_client::SEND_BUFFER_BYTES);
     // The silent receiver ends the session: a retryable destination error, reconnected.
-    let e = s.last_error.expect("the session ended").error;
-    assert_eq!((e.side, e.retryable), (Side::Destination, true), "{e}");
+    let e = destination_error.expect("the session ended");
+    assert_eq!(
+        (e.kind, e.retryable),
+        (ErrorKind::Disconnected, true),
+        "{e}"
+    );
     assert!(s.frames_in > 0 && s.frames_out > 0);
+}
+
+#[tokio::test]
+async fn a_listening_destination_pushes_to_the_receiver_that_calls_it() {
+    // `mode=listener` (the operator's, `baton relay`'s): the relay binds the port when the
+    // source's first frame arrives and pushes to the receiver that calls it.
+    let (src_port, dst_port) = (free_port(), free_port());
+    let peer = listen(src_port).await;
+    let relay = relay(
+        &format!("srt://127.0.0.1:{src_port}?latency=80"),
+        &format!("srt://127.0.0.1:{dst_port}?mode=listener&latency=80"),
+        Duration::from_secs(10),
+    );
+    let status = relay.status_cell();
+    let ts: Vec<u8> = (0..SEGMENTS).flat_map(segment).collect();
+    let feeder = tokio::spawn({
+        let ts = ts.clone();
+        async move { feed(peer.await.unwrap().unwrap(), &ts, Duration::from_millis(10)).await }
+    });
+    let addr = format!("127.0.0.1:{dst_port}");
+    let mut receiver = loop {
+        let call = SrtSocket::builder()
+            .latency(Duration::from_millis(80))
+            .call(addr.as_str(), None);
+        if let Ok(Ok(socket)) = tokio::time::timeout(Duration::from_millis(300), call).await {
+            break socket;
+        }
+    };
+    let collect = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(Ok((_, data))) = receiver.next().await {
+            got.extend_from_slice(&data);
+        }
+        got
+    });
+    feeder.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    relay.stop();
+    assert_eq!(relay.wait().await, Ok(()));
+    let received = tokio::time::timeout(Duration::from_secs(10), collect)
+        .await
+        .expect("the session ended")
+        .unwrap();
+    let s = status.snapshot();
+    assert_eq!(s.destination_sessions, 1);
+    let (video, _) = frames(&received);
+    // The receiver called once the port was bound; what came before reached it as the
+    // latest GOP at most, so the stream's end is all there.
+    let (all, _) = frames(&ts);
+    assert!(
+        video.len() >= all.len() - 50,
+        "{} of {}",
+        video.len(),
+        all.len()
+    );
+    assert!(video.windows(2).all(|w| w[0] < w[1]));
 }
