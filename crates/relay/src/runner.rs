@@ -14,7 +14,10 @@
 //!   source never sent any) is not forwarding.
 //! * A side that stays down for the grace period fails the relay with that side's last error;
 //!   a refusal (`retryable == false`) fails it at once. Either way the destination is closed
-//!   cleanly (FCUnpublish, deleteStream).
+//!   cleanly (RTMP: FCUnpublish, deleteStream; SRT: the muxer's last packets, a latency's
+//!   linger, shutdown).
+//! * The destination is a [`Destination`]: RTMP(S) or SRT (frames remuxed to MPEG-TS), driven
+//!   through the same calls; its `queued_bytes` is what `OUT_HIGH_WATER` bounds.
 
 use std::future::{Future, pending};
 use std::pin::Pin;
