@@ -241,6 +241,11 @@ class NginxRtmp:
     def http_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.http_port}/{name}"
 
+    def https_url(self, name: str) -> str:
+        """Through the `stream` TLS terminator in front of the HTTP port (`tls=` and
+        `http_root=` given)."""
+        return f"https://127.0.0.1:{self.https_port}/{name}"
+
     def http_log(self) -> str:
         path = self.prefix / "http_access.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -257,7 +262,8 @@ def start_nginx(
     """nginx-rtmp on a free port (or `port`, to restart one in the same prefix); with
     `http_root`, also a static HTTP server of that directory (range requests, access log);
     with `tls` (certificate chain, key: PEM files), also an RTMPS port — nginx's `stream`
-    module terminating TLS in front of the RTMP port, as RTMPS ingests are commonly run."""
+    module terminating TLS in front of the RTMP port, as RTMPS ingests are commonly run — and,
+    with both, an HTTPS port in front of the HTTP one."""
     if not NGINX_RTMP_MODULE.exists():
         pytest.fail(f"{NGINX_RTMP_MODULE} missing: install libnginx-mod-rtmp (interop/run does)")
     port = port or free_port()
@@ -280,19 +286,25 @@ http {{
 """
     stream = ""
     tls_port = None
+    https_port = None
     if tls is not None:
         if not NGINX_STREAM_MODULE.exists():
             pytest.fail(f"{NGINX_STREAM_MODULE} missing: install libnginx-mod-stream (interop/run does)")
         tls_port = free_port()
-        stream = f"""
-load_module {NGINX_STREAM_MODULE};
-stream {{
+        fronts = [(tls_port, port)]
+        if http_port is not None:
+            https_port = free_port()
+            fronts.append((https_port, http_port))
+        servers = "".join(f"""
     server {{
-        listen 127.0.0.1:{tls_port} ssl;
+        listen 127.0.0.1:{front} ssl;
         ssl_certificate {tls[0]};
         ssl_certificate_key {tls[1]};
-        proxy_pass 127.0.0.1:{port};
-    }}
+        proxy_pass 127.0.0.1:{back};
+    }}""" for front, back in fronts)
+        stream = f"""
+load_module {NGINX_STREAM_MODULE};
+stream {{{servers}
 }}
 """
     conf = f"""
@@ -336,6 +348,7 @@ rtmp {{
     server = NginxRtmp(proc, port, prefix)
     server.http_port = http_port
     server.tls_port = tls_port
+    server.https_port = https_port
     return server
 
 

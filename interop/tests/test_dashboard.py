@@ -190,6 +190,7 @@ def test_sign_in_create_a_relay_watch_it_forward_and_stop_it(baton_bin, server, 
     # The stream key is masked until "show" is clicked.
     dest = row.locator("td.destination")
     assert key not in dest.text_content() and MASK in dest.text_content()
+    assert dest.locator(".transport").text_content() == "rtmp", dest.text_content()
     dest.locator("button", has_text="show").click()
     assert destination in dest.text_content()
     time.sleep(2.5)  # a refresh keeps it revealed

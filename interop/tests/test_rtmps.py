@@ -1,4 +1,4 @@
-"""RTMPS with real TLS peers.
+"""RTMPS (and HTTPS sources) with real TLS peers.
 
 Client side: nginx's `stream` module terminating TLS (a test CA made with openssl) in front of
 nginx-rtmp. `baton relay` pushes to `rtmps://127.0.0.1:PORT/...` and pulls from it, trusting
@@ -7,6 +7,9 @@ the CA, the relay fails at once, naming the unknown issuer.
 
 Listener side: ffmpeg publishes `rtmps://` into Baton's RTMPS ingest (`rtmps_listen`), and
 the certificate files, rewritten while Baton runs, are presented from then on.
+
+HTTPS: an HLS source behind the same terminator is trusted through the same `--ca-file`, and
+refused by name without it.
 """
 
 import signal
@@ -177,4 +180,29 @@ def test_a_task_pushes_rtmps_with_the_configured_ca_and_shows_its_transport(
     assert destination["protocol"] == "rtmps", relay
     assert destination["tls"]["version"].startswith("TLSv1."), relay
     assert destination["tls"]["peer_names"] == ["localhost"], relay
+    # The certificate's subject and issuer as openssl made them (RFC 4514 form).
+    assert destination["tls"]["subject"] == "CN=127.0.0.1", relay
+    assert destination["tls"]["issuer"] == "CN=Baton interop CA", relay
     wait_for(lambda: any("name='dst'" in l for l in nginx.publishes()), 10, "nginx receives over TLS")
+
+
+def test_an_https_hls_source_trusts_the_same_ca_file(procs, baton_bin, tmp_path):
+    from test_hls import start_producer
+
+    ca, chain, key = make_pki(tmp_path / "pki")
+    root = tmp_path / "www"
+    nginx = start_nginx(procs, tmp_path, http_root=root, tls=(chain, key))
+    start_producer(procs, root)
+    source = nginx.https_url("hls/live.m3u8")
+    untrusted = start_relay(baton_bin, procs, source, nginx.rtmp_url("no"), "--restarts", "3",
+                            name="relay-https-untrusted")
+    assert untrusted.wait(15) == 1, untrusted.stderr()[-3000:]
+    err = untrusted.stderr()
+    assert "TLS certificate of 127.0.0.1 rejected: unknown issuer" in err, err[-3000:]
+    assert "retryable=false" in err, err[-3000:]
+
+    relay = start_relay(baton_bin, procs, source, nginx.rtmp_url("yes"), "--ca-file", str(ca),
+                        name="relay-https")
+    wait_for(lambda: "media reaches the destination" in relay.stderr(), 20, "relay forwarding")
+    assert stop(relay) == 0, relay.stderr()[-3000:]
+    assert any("name='yes'" in line for line in nginx.publishes()), nginx.publishes()

@@ -169,6 +169,9 @@ pub struct TlsView {
     pub cipher: String,
     /// The DNS names (subjectAltName) of the server's certificate.
     pub peer_names: Vec<String>,
+    /// The certificate's subject and issuer, `CN=…,O=…,C=…` (RFC 4514 order).
+    pub subject: String,
+    pub issuer: String,
 }
 
 /// An SRT source connection's receive statistics (cumulative over the connection).

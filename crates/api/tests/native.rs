@@ -628,6 +628,8 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
                 version: "TLSv1.3".into(),
                 cipher: "TLS13_AES_128_GCM_SHA256".into(),
                 peer_names: vec!["live-api-s.facebook.com".into()],
+                subject: "CN=*.facebook.com,O=Meta Platforms\\, Inc.,C=US".into(),
+                issuer: "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US".into(),
             }),
         }),
         destination_srt: None,
@@ -703,6 +705,10 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
     assert_eq!(
         (tls["version"].as_str(), tls["peer_names"][0].as_str()),
         (Some("TLSv1.3"), Some("live-api-s.facebook.com"))
+    );
+    assert_eq!(
+        tls["issuer"].as_str(),
+        Some("CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US")
     );
     assert_eq!(doc["relay"]["destination_srt"], Value::Null);
     let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;

@@ -218,12 +218,14 @@ pub struct MediaSection {
     pub local_roots: Vec<PathBuf>,
 }
 
-/// `[tls]` keys: how tasks' `rtmps://` connections verify servers.
+/// `[tls]` keys: how tasks' `rtmps://` and `https://` connections (sources, destinations,
+/// callbacks) verify servers.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     /// A PEM file of CA certificates trusted besides the bundled web PKI roots (Mozilla's, as
-    /// in `webpki-roots`), for RTMPS servers with a private CA's certificate. Read at start.
+    /// in `webpki-roots`), for RTMPS and HTTPS servers with a private CA's certificate (tasks'
+    /// sources and destinations, callbacks). Read at start.
     /// Default: none (the web PKI roots only).
     pub ca_file: Option<PathBuf>,
 }

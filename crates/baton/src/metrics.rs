@@ -238,6 +238,27 @@ impl Collector for TaskCollector {
             l.push(("state", r.state.as_str()));
             ConstGauge::new(1i64).encode(m.encode_family(&l)?)?;
         }
+        let mut m = encoder.encode_descriptor(
+            "baton_relay_transport",
+            "1 for each side's transport (protocol rtmp, rtmps, http-flv, hls, srt, playlist; tls the TLS version when encrypted)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (t, r) in &relays {
+            for (side, transport) in [
+                ("source", &r.source_transport),
+                ("destination", &r.destination_transport),
+            ] {
+                let Some(transport) = transport else { continue };
+                let mut l = labels(t);
+                l.push(("side", side));
+                l.push(("protocol", transport.protocol));
+                if let Some(tls) = &transport.tls {
+                    l.push(("tls", tls.version.as_str()));
+                }
+                ConstGauge::new(1i64).encode(m.encode_family(&l)?)?;
+            }
+        }
         for (name, help, kind, read) in RELAY_SERIES {
             let metric_type = match kind {
                 Kind::Counter => MetricType::Counter,

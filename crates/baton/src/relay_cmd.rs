@@ -21,7 +21,7 @@ pub struct RelayArgs {
     /// caller), or srt://IP:PORT?mode=listener to wait for the receiver to call
     destination: String,
     /// A PEM file of CA certificates trusted besides the bundled web PKI roots, for rtmps://
-    /// servers with a private CA's certificate.
+    /// and https:// servers with a private CA's certificate.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<std::path::PathBuf>,
     /// How long to hold the destination while the source is away (and how long either side
@@ -45,6 +45,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
     config.grace = args.grace;
     config.source_stall_timeout = args.stall_timeout;
     config.client.tls = crate::config::tls_client(args.ca_file.as_deref())?;
+    config.egress = config.egress.with_tls(config.client.tls.clone());
     let printer = StatusPrinter::new(args.status_interval);
     let shutdown = crate::serve::shutdown_signal();
     tokio::pin!(shutdown);

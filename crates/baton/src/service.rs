@@ -253,6 +253,8 @@ fn transport_view(t: &baton_relay::Transport) -> baton_api::TransportView {
                 .filter(|n| !n.is_empty())
                 .map(str::to_string)
                 .collect(),
+            subject: tls.subject.clone(),
+            issuer: tls.issuer.clone(),
         }),
     }
 }

@@ -143,6 +143,14 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
     assert!(second.contains(&format!(
         "baton_relay_state{{{this},account=\"root\",group=\"g1\",state=\"forwarding\"}} 1"
     )));
+    for (side, protocol) in [("source", "playlist"), ("destination", "rtmp")] {
+        assert!(
+            second.contains(&format!(
+                "baton_relay_transport{{{this},account=\"root\",group=\"g1\",side=\"{side}\",protocol=\"{protocol}\"}} 1"
+            )),
+            "{second}"
+        );
+    }
     assert_eq!(
         sample(&second, "baton_task_status", &this),
         Some(1.0),

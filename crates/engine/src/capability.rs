@@ -260,7 +260,8 @@ pub fn relay_config(
     let spec = &task.spec;
     let mut config = template.clone();
     config.destination = spec.dst_url.clone();
-    config.egress = Egress::new(Arc::clone(egress), &task.account.0);
+    config.egress =
+        Egress::new(Arc::clone(egress), &task.account.0).with_tls(template.client.tls.clone());
     match spec.source_type {
         SourceType::Live => {
             config.source = spec.source_urls.first().cloned().unwrap_or_default();

@@ -57,6 +57,9 @@ pub enum DeliveryError {
     /// The URL cannot be requested, or its host did not resolve.
     #[error("callback URL: {0}")]
     Url(String),
+    /// The callback server's TLS certificate was rejected (the message says why).
+    #[error("callback {0}")]
+    Certificate(baton_net::tls::TlsError),
 }
 
 impl DeliveryError {
@@ -86,6 +89,7 @@ impl DeliveryError {
             DeliveryError::Http(e) => format!("request failed: {}", root_cause(e)),
             DeliveryError::Egress(r) => r.to_string(),
             DeliveryError::Url(m) => format!("callback URL: {m}"),
+            DeliveryError::Certificate(e) => e.to_string(),
         };
         error_summary(&text)
     }
@@ -150,6 +154,7 @@ impl From<HttpError> for DeliveryError {
         match e {
             HttpError::Egress(r) => DeliveryError::Egress(r),
             HttpError::Http(e) => DeliveryError::Http(e),
+            HttpError::Certificate(e) => DeliveryError::Certificate(e),
             HttpError::Lookup(m) | HttpError::Url(m) | HttpError::Redirect(m) => {
                 DeliveryError::Url(m)
             }
@@ -213,7 +218,17 @@ pub async fn deliver(
             .header(ALI_TIMESTAMP_HEADER, now.to_string())
             .header(ALI_SIGNATURE_HEADER, signature);
     }
-    let response = request.body(delivery.body.to_vec()).send().await?;
+    let response = request
+        .body(delivery.body.to_vec())
+        .send()
+        .await
+        .map_err(|e| {
+            let url = reqwest::Url::parse(delivery.url).ok();
+            match url {
+                Some(url) => egress::http::from_reqwest(e, &url).into(),
+                None => DeliveryError::Http(e),
+            }
+        })?;
     let status = response.status();
     if status.is_success() {
         Ok(())

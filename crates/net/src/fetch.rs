@@ -41,6 +41,9 @@ pub enum FetchError {
     /// A URL or redirect that cannot be followed (bad target, too many redirects).
     #[error("{0}")]
     Redirect(String),
+    /// The HTTPS server's certificate was rejected (the message says why).
+    #[error("{0}")]
+    Certificate(String),
 }
 
 impl FetchError {
@@ -50,7 +53,10 @@ impl FetchError {
         match self {
             FetchError::Transport(_) | FetchError::Timeout => true,
             FetchError::Status(code) => *code >= 500 || *code == 429 || *code == 408,
-            FetchError::Eof(_) | FetchError::Egress(_) | FetchError::Redirect(_) => false,
+            FetchError::Eof(_)
+            | FetchError::Egress(_)
+            | FetchError::Redirect(_)
+            | FetchError::Certificate(_) => false,
             FetchError::Io(e) => !matches!(
                 e.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
@@ -64,6 +70,7 @@ impl From<HttpError> for FetchError {
         match e {
             HttpError::Egress(r) => FetchError::Egress(r),
             HttpError::Http(e) => e.into(),
+            HttpError::Certificate(e) => FetchError::Certificate(e.to_string()),
             HttpError::Lookup(m) => FetchError::Transport(m),
             HttpError::Url(m) | HttpError::Redirect(m) => FetchError::Redirect(m),
         }

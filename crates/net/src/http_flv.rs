@@ -292,6 +292,9 @@ pub enum FlvSourceError {
     /// A URL or redirect that cannot be followed (bad target, too many redirects).
     #[error("{0}")]
     Redirect(String),
+    /// The HTTPS server's certificate was rejected (the message says why).
+    #[error(transparent)]
+    Certificate(crate::tls::TlsError),
 }
 
 impl From<HttpError> for FlvSourceError {
@@ -299,6 +302,7 @@ impl From<HttpError> for FlvSourceError {
         match e {
             HttpError::Egress(r) => FlvSourceError::Egress(r),
             HttpError::Http(e) => FlvSourceError::Http(e),
+            HttpError::Certificate(e) => FlvSourceError::Certificate(e),
             HttpError::Lookup(m) => FlvSourceError::Lookup(m),
             HttpError::Url(m) | HttpError::Redirect(m) => FlvSourceError::Redirect(m),
         }

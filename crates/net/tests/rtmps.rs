@@ -3,6 +3,8 @@
 //! play work end to end; every kind of bad certificate is a named, non-retryable refusal; a
 //! stalled TLS handshake is a timeout; a plain-RTMP port is a handshake failure.
 
+#[path = "support/pki.rs"]
+mod pki;
 mod support;
 
 use std::net::SocketAddr;
@@ -16,58 +18,12 @@ use baton_net::ingest::{AllowAll, Ingest, IngestConfig, IngestServer};
 use baton_net::tls::{TlsClient, TlsError, parse_pem_certificates};
 use baton_net::{MediaKind, RtmpUrl};
 use baton_rtmp::session::ClientMode;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rcgen::{CertificateParams, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// A test CA (each with a name of its own: a verifier picks the anchor by name).
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-fn ca() -> Ca {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(
-        rcgen::DnType::CommonName,
-        format!("Baton test CA {}", next_ca()),
-    );
-    let cert = params.self_signed(&key).unwrap();
-    Ca {
-        pem: cert.pem(),
-        issuer: Issuer::new(params, key),
-    }
-}
-
-fn next_ca() -> usize {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
-/// A server certificate for `names`, signed by `ca` (or self-signed), valid now unless
-/// `expired`.
-fn leaf(
-    ca: Option<&Ca>,
-    names: &[&str],
-    expired: bool,
-) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
-    let key = KeyPair::generate().unwrap();
-    let mut params =
-        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
-    if expired {
-        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-    }
-    let cert = match ca {
-        Some(ca) => params.signed_by(&key, &ca.issuer).unwrap(),
-        None => params.self_signed(&key).unwrap(),
-    };
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    (vec![cert.der().clone()], key)
-}
+use pki::{Ca, ca, leaf};
 
 /// Baton's ingest on loopback, with a TLS terminator in front of it.
 struct Server {
@@ -166,6 +122,13 @@ async fn publish_and_play_over_rtmps_deliver_every_message() {
     assert_eq!(tls.version, "TLSv1.3");
     assert!(tls.cipher.starts_with("TLS13_"), "{}", tls.cipher);
     assert_eq!(tls.peer_names, "localhost");
+    // rcgen's default subject, and the CA's name.
+    assert_eq!(tls.subject, "CN=rcgen self signed cert");
+    assert!(
+        tls.issuer.starts_with("CN=Baton test CA "),
+        "{}",
+        tls.issuer
+    );
     assert!(player.tls().is_some());
 
     let mut sent = vec![

@@ -51,7 +51,7 @@ pub enum ErrorKind {
     Unsupported,
     /// The account's egress policy does not allow the address (nothing was sent to it).
     EgressDenied,
-    /// `rtmps://`: the server's TLS certificate was rejected (expired, not valid for the
+    /// `rtmps://`, `https://`: the server's TLS certificate was rejected (expired, not valid for the
     /// host, unknown issuer, ...). The same server will present the same certificate.
     Certificate,
 }
@@ -126,6 +126,7 @@ impl RelayError {
             FlvSourceError::Egress(_) => ErrorKind::EgressDenied,
             FlvSourceError::Lookup(_) => ErrorKind::Connect,
             FlvSourceError::Redirect(_) => ErrorKind::Protocol,
+            FlvSourceError::Certificate(_) => ErrorKind::Certificate,
         };
         RelayError::new(Side::Source, kind, e.to_string())
     }
@@ -185,5 +186,16 @@ mod tests {
         };
         let e = RelayError::from_client(Side::Source, &stalled);
         assert_eq!((e.kind, e.retryable), (ErrorKind::Timeout, true));
+        // An https:// source's rejected certificate is the same kind of error.
+        let https = FlvSourceError::Certificate(TlsError::Certificate {
+            host: "cdn.example".into(),
+            reason: "unknown issuer".into(),
+        });
+        let e = RelayError::from_flv(&https);
+        assert_eq!((e.kind, e.retryable), (ErrorKind::Certificate, false));
+        assert_eq!(
+            e.to_string(),
+            "source: TLS certificate of cdn.example rejected: unknown issuer"
+        );
     }
 }

@@ -74,13 +74,19 @@ pub struct Transport {
 }
 
 impl std::fmt::Display for Transport {
-    /// `rtmps (TLSv1.3 TLS13_AES_128_GCM_SHA256, live-api-s.facebook.com)`, `rtmp`.
+    /// `rtmps (TLSv1.3 TLS13_AES_128_GCM_SHA256, live-api-s.facebook.com, issued by
+    /// CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US)`, `rtmp`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.protocol)?;
         if let Some(tls) = &self.tls {
             write!(f, " ({} {}", tls.version, tls.cipher)?;
             if !tls.peer_names.is_empty() {
                 write!(f, ", {}", tls.peer_names)?;
+            } else if !tls.subject.is_empty() {
+                write!(f, ", {}", tls.subject)?;
+            }
+            if !tls.issuer.is_empty() {
+                write!(f, ", issued by {}", tls.issuer)?;
             }
             f.write_str(")")?;
         }

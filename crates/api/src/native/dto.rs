@@ -256,6 +256,8 @@ pub struct TlsOut {
     pub version: String,
     pub cipher: String,
     pub peer_names: Vec<String>,
+    pub subject: String,
+    pub issuer: String,
 }
 
 impl TransportOut {
@@ -266,6 +268,8 @@ impl TransportOut {
                 version: t.version.clone(),
                 cipher: t.cipher.clone(),
                 peer_names: t.peer_names.clone(),
+                subject: t.subject.clone(),
+                issuer: t.issuer.clone(),
             }),
         }
     }

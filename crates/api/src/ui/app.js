@@ -298,6 +298,12 @@
     return tr;
   }
 
+  /** A side's transport as the relay negotiated it: `rtmps · TLSv1.3 · TLS13_AES_…`. */
+  function transport(t) {
+    if (!t) return "";
+    return [t.protocol, t.tls && t.tls.version, t.tls && t.tls.cipher].filter(Boolean).join(" · ");
+  }
+
   function withSub(td) {
     td.append(el("span", { class: "main" }), el("span", { class: "sub" }));
     return td;
@@ -339,7 +345,7 @@
     withSub(c[0]);
     c[1].append(el("span", { class: "state" }), el("span", { class: "sub relay-state" }));
     c[2].append(secret("source"), el("span", { class: "sub" }));
-    c[3].append(secret("destination"));
+    c[3].append(secret("destination"), el("span", { class: "sub transport" }));
     withSub(c[8]);
     c[9].append(
       el("button", { type: "button", "data-action": "stop" }, "Stop"),
@@ -369,8 +375,10 @@
 
     const urls = (t.source && t.source.urls) || [];
     setSecret(c[2].children[0], t.id, urls[0] || "", maskUrl(urls[0] || ""));
-    text(c[2].children[1], [words(t.source && t.source.type), urls.length > 1 ? `+${urls.length - 1} more` : ""].filter(Boolean).join(" · "));
+    text(c[2].children[1], [words(t.source && t.source.type), urls.length > 1 ? `+${urls.length - 1} more` : "",
+      transport(relay && relay.source_transport)].filter(Boolean).join(" · "));
     setSecret(c[3].children[0], t.id, t.destination || "", maskUrl(t.destination || ""));
+    text(c[3].children[1], transport(relay && relay.destination_transport));
 
     data(c[4], "bps", relay ? relay.bitrate_in_bps : "");
     text(c[4], relay ? bps(relay.bitrate_in_bps) : "–");

@@ -103,24 +103,28 @@ pub struct Tls {
     pub version: String,
     pub cipher: String,
     pub peer_names: Vec<String>,
+    pub subject: String,
+    pub issuer: String,
 }
 
 impl Transport {
-    /// `rtmps (TLSv1.3 TLS13_AES_128_GCM_SHA256, live-api-s.facebook.com)`, `rtmp`.
+    /// `rtmps (TLSv1.3 TLS13_AES_128_GCM_SHA256, live-api-s.facebook.com, issued by
+    /// CN=…,O=…,C=…)`, `rtmp` — the relay's own status line's form.
     pub fn describe(&self) -> String {
-        match &self.tls {
-            None => self.protocol.clone(),
-            Some(t) if t.peer_names.is_empty() => {
-                format!("{} ({} {})", self.protocol, t.version, t.cipher)
-            }
-            Some(t) => format!(
-                "{} ({} {}, {})",
-                self.protocol,
-                t.version,
-                t.cipher,
-                t.peer_names.join(",")
-            ),
+        let Some(t) = &self.tls else {
+            return self.protocol.clone();
+        };
+        let mut out = format!("{} ({} {}", self.protocol, t.version, t.cipher);
+        if !t.peer_names.is_empty() {
+            out.push_str(&format!(", {}", t.peer_names.join(",")));
+        } else if !t.subject.is_empty() {
+            out.push_str(&format!(", {}", t.subject));
         }
+        if !t.issuer.is_empty() {
+            out.push_str(&format!(", issued by {}", t.issuer));
+        }
+        out.push(')');
+        out
     }
 }
 

@@ -1428,13 +1428,16 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
         v["relay"]["source_transport"] = json!({"protocol": "rtmp"});
         v["relay"]["destination_transport"] = json!({"protocol": "rtmps", "tls": {
             "version": "TLSv1.3", "cipher": "TLS13_AES_128_GCM_SHA256",
-            "peer_names": ["*.facebook.com", "facebook.com"]}});
+            "peer_names": ["*.facebook.com", "facebook.com"],
+            "subject": "CN=*.facebook.com,O=Meta Platforms\\, Inc.,L=Menlo Park,ST=California,C=US",
+            "issuer": "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US"}});
         let task: Task = view(&v, "task").unwrap();
         let out = describe_view(&task, None, NOW);
         assert!(
             out.contains(
                 "Transport:     source rtmp, destination rtmps (TLSv1.3 \
-                 TLS13_AES_128_GCM_SHA256, *.facebook.com,facebook.com)\n"
+                 TLS13_AES_128_GCM_SHA256, *.facebook.com,facebook.com, issued by \
+                 CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US)\n"
             ),
             "{out}"
         );

@@ -24,7 +24,7 @@ use baton_domain::{
     AccountId, Command, Effect, EventRecord, ListFilter, Page, Policy, Rejection, StoreError, Task,
     TaskId, TaskList, TaskPatch, TaskSpec, TaskStatus, TaskStore, Timer, Transition, UnixTime,
 };
-use baton_net::egress::EgressPolicy;
+use baton_net::egress::{Egress, EgressPolicy};
 use baton_relay::{PlayerConfig, ProbeConfig, RelayConfig};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -175,7 +175,8 @@ impl Engine {
                     Arc::clone(&store),
                     Arc::clone(&clock),
                     keys,
-                    Arc::clone(&config.egress),
+                    Egress::new(Arc::clone(&config.egress), "")
+                        .with_tls(config.relay.client.tls.clone()),
                     metrics.clone(),
                     cancel.child_token(),
                 ),

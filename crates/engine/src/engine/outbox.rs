@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_domain::{AccountId, CallbackEvent, OutboxEntry, TaskStore, UnixTime};
-use baton_net::egress::{Egress, EgressPolicy};
+use baton_net::egress::Egress;
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -75,7 +75,7 @@ impl Outbox {
         store: Arc<dyn TaskStore>,
         clock: Arc<dyn Clock>,
         keys: CallbackKeys,
-        egress: Arc<EgressPolicy>,
+        egress: Egress,
         metrics: EngineMetrics,
         cancel: CancellationToken,
     ) -> Outbox {
@@ -102,7 +102,7 @@ async fn run(
     store: Arc<dyn TaskStore>,
     clock: Arc<dyn Clock>,
     keys: CallbackKeys,
-    egress: Arc<EgressPolicy>,
+    egress: Egress,
     metrics: EngineMetrics,
     cancel: CancellationToken,
     wake: Arc<Notify>,
@@ -144,7 +144,7 @@ async fn attempt(
     store: &dyn TaskStore,
     clock: &dyn Clock,
     keys: &CallbackKeys,
-    egress: &Arc<EgressPolicy>,
+    egress: &Egress,
     metrics: &EngineMetrics,
     entry: OutboxEntry,
 ) {
@@ -152,8 +152,9 @@ async fn attempt(
     let event = &entry.event;
     let body = body(event);
     let now = clock.now();
-    // The account's egress: the callback goes only where its sources may go, no redirects.
-    let egress = Egress::new(Arc::clone(egress), &event.account.0);
+    // The account's egress: the callback goes only where its sources may go (trusting what
+    // they trust), no redirects.
+    let egress = egress.for_account(&event.account.0);
     // The error's text, and whether another attempt can help.
     let outcome: Result<(), (String, bool)> = match keys.get(&event.account) {
         Some(secret) => {

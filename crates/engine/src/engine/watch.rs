@@ -164,7 +164,7 @@ impl SourceWatches {
             old.stop.cancel();
         }
         let (client, probe) = (self.client.clone(), self.probe.clone());
-        let egress = Egress::new(Arc::clone(&self.egress), &account.0);
+        let egress = Egress::new(Arc::clone(&self.egress), &account.0).with_tls(client.tls.clone());
         let (report, watches) = (Arc::clone(&self.report), Arc::clone(&self.watches));
         let (account, id) = (account.clone(), id.clone());
         tokio::spawn(async move {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
 
 use super::{Egress, EgressError, EgressRefusal};
+use crate::tls::{TlsError, certificate_error};
 
 /// Redirects a source request follows at most (browsers allow 20; media origins and CDNs
 /// need one or two).
@@ -24,6 +25,10 @@ pub enum HttpError {
     Lookup(String),
     #[error("request failed: {0}")]
     Http(#[from] reqwest::Error),
+    /// The HTTPS server's certificate was rejected ([`TlsError::Certificate`]): not
+    /// retryable, the same server presents the same certificate.
+    #[error(transparent)]
+    Certificate(TlsError),
     /// A URL (given, or a redirect's target) that cannot be requested.
     #[error("{0}")]
     Url(String),
@@ -60,7 +65,10 @@ pub async fn send(
             }
             other => other?,
         };
-        let response = build(&client, url.clone()).send().await?;
+        let response = build(&client, url.clone())
+            .send()
+            .await
+            .map_err(|e| from_reqwest(e, &url))?;
         let Some(next) = redirect_target(&response, &url) else {
             return Ok(response);
         };
@@ -80,6 +88,15 @@ pub async fn send(
         }
         hops += 1;
         url = next;
+    }
+}
+
+/// A failed request's error: a rejected certificate named as such (reqwest reports it as
+/// a connect error, which would be retried), anything else as reqwest said it.
+pub fn from_reqwest(e: reqwest::Error, url: &Url) -> HttpError {
+    match certificate_error(url.host_str().unwrap_or_default(), &e) {
+        Some(tls) => HttpError::Certificate(tls),
+        None => HttpError::Http(e),
     }
 }
 
@@ -112,6 +129,8 @@ const MAX_PINNED: usize = 8;
 #[derive(Debug, Default)]
 pub struct PinnedClients {
     entries: Mutex<Vec<Pinned>>,
+    /// The one client of an unrestricted egress that trusts an operator's CA.
+    unrestricted: OnceLock<Client>,
 }
 
 #[derive(Debug)]
@@ -160,7 +179,7 @@ impl PinnedClients {
 /// same client (and its pooled connections) is reused. [`send`] asks for one per hop.
 pub async fn client_for(egress: &Egress, url: &Url) -> Result<Client, HttpError> {
     if !egress.is_restricted() {
-        return unrestricted_client();
+        return unrestricted_client(egress);
     }
     let port = url
         .port_or_known_default()
@@ -177,10 +196,13 @@ pub async fn client_for(egress: &Egress, url: &Url) -> Result<Client, HttpError>
     if let Some(client) = egress.pinned.get(egress, &host, port) {
         return Ok(client);
     }
-    let mut builder = Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(NoLookups));
+    let mut builder = trusting(
+        Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(NoLookups)),
+        egress,
+    )?;
     let addrs = match literal {
         Some(ip) => vec![SocketAddr::new(ip, port)],
         None => {
@@ -195,16 +217,43 @@ pub async fn client_for(egress: &Egress, url: &Url) -> Result<Client, HttpError>
 }
 
 /// The client of unrestricted egress: shared (pooled connections), redirects left to
-/// [`send`].
-fn unrestricted_client() -> Result<Client, HttpError> {
+/// [`send`]. With the web PKI roots alone it is one client per process; an egress that
+/// trusts an operator's CA keeps its own (in [`PinnedClients`], shared by its clones).
+fn unrestricted_client(egress: &Egress) -> Result<Client, HttpError> {
     static CLIENT: OnceLock<Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client.clone());
+    let shared = egress.tls().extra_roots() == 0;
+    let cached = if shared {
+        CLIENT.get().cloned()
+    } else {
+        egress.pinned.unrestricted.get().cloned()
+    };
+    if let Some(client) = cached {
+        return Ok(client);
     }
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    Ok(CLIENT.get_or_init(|| client).clone())
+    let client = trusting(
+        Client::builder().redirect(reqwest::redirect::Policy::none()),
+        egress,
+    )?
+    .build()?;
+    let cell = if shared {
+        &CLIENT
+    } else {
+        &egress.pinned.unrestricted
+    };
+    Ok(cell.get_or_init(|| client).clone())
+}
+
+/// `builder` trusting the operator's CA certificates besides the web PKI roots reqwest
+/// bundles (the same `webpki-roots` set [`crate::tls`] trusts), so `https://` and `rtmps://`
+/// sources agree on whom they trust.
+fn trusting(
+    mut builder: reqwest::ClientBuilder,
+    egress: &Egress,
+) -> Result<reqwest::ClientBuilder, HttpError> {
+    for der in egress.tls().extra_root_certificates() {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_der(der)?);
+    }
+    Ok(builder)
 }
 
 /// The resolver of pinned clients: every name they may reach was resolved and checked

@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 pub use policy::{AddressClass, EgressPolicy, EgressRefusal, EgressRules, Rule, parse_net};
 
+use crate::tls::TlsClient;
 use crate::transport::{BoxReader, BoxWriter, DialFuture, Dialer};
 
 /// One account's egress: the policy and whose connections these are. Cheap to clone; clones
@@ -44,6 +45,9 @@ pub struct Egress {
     policy: Arc<EgressPolicy>,
     account: Arc<str>,
     pinned: Arc<http::PinnedClients>,
+    /// Whom HTTPS connections trust: the web PKI roots plus the operator's CA file, the same
+    /// trust as `rtmps://` ([`Egress::with_tls`]).
+    tls: TlsClient,
 }
 
 /// Why a host could not be reached.
@@ -62,7 +66,26 @@ impl Egress {
             policy,
             account: account.into(),
             pinned: Arc::default(),
+            tls: TlsClient::default(),
         }
+    }
+
+    /// The same egress, its HTTPS requests trusting `tls`'s roots (the web PKI roots and the
+    /// operator's `[tls] ca_file`) instead of the web PKI roots alone.
+    pub fn with_tls(mut self, tls: TlsClient) -> Egress {
+        self.tls = tls;
+        self.pinned = Arc::default();
+        self
+    }
+
+    /// The same policy and trust for another account (its own pinned clients).
+    pub fn for_account(&self, account: &str) -> Egress {
+        Egress::new(Arc::clone(&self.policy), account).with_tls(self.tls.clone())
+    }
+
+    /// Whom this egress's HTTPS requests trust.
+    pub fn tls(&self) -> &TlsClient {
+        &self.tls
     }
 
     /// No checks at all (the operator's own `baton relay`, tests).

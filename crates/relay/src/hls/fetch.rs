@@ -151,6 +151,7 @@ pub(super) fn fetch_error(url: &Url, what: &str, e: &FetchError) -> RelayError {
         FetchError::Status(_) | FetchError::Transport(_) | FetchError::Io(_) => ErrorKind::Connect,
         FetchError::Timeout => ErrorKind::Timeout,
         FetchError::Egress(_) => ErrorKind::EgressDenied,
+        FetchError::Certificate(_) => ErrorKind::Certificate,
         FetchError::Redirect(_) | FetchError::Eof(_) => ErrorKind::Protocol,
     };
     RelayError::new(Side::Source, kind, format!("HLS {what} {url}: {e}"))

@@ -491,6 +491,7 @@ fn fetch_error(url: String, e: &FetchError) -> RelayError {
     let kind = match e {
         FetchError::Timeout => ErrorKind::Timeout,
         FetchError::Transport(_) => ErrorKind::Connect,
+        FetchError::Certificate(_) => ErrorKind::Certificate,
         _ => ErrorKind::Disconnected,
     };
     RelayError::new(Side::Source, kind, format!("{url}: {e}"))

@@ -11,7 +11,8 @@
 //!   has no system store for `rustls-native-certs` to read). Certificates of a private CA
 //!   are added by the operator (`[tls] ca_file`, `baton relay --ca-file`): the binary reads
 //!   the PEM file, [`parse_pem_certificates`] turns its bytes into certificates, and
-//!   [`TlsClient::new`] trusts them besides the roots. Updating the roots means a rebuild.
+//!   [`TlsClient::new`] trusts them besides the roots; HTTPS requests trust them too
+//!   ([`crate::egress::Egress::with_tls`]). Updating the roots means a rebuild.
 //! * **SNI** is the URL's host name (RFC 6066 §3), not the address dialed: the egress check
 //!   resolves the name and dials an IP literal, but the certificate is checked against, and
 //!   the server selects its certificate by, the name the URL gave. An IP literal host sends
@@ -25,6 +26,8 @@
 //! failed (expired, not valid for the host, unknown issuer — a self-signed or private-CA
 //! certificate — …); trying again will not change it, so callers do not retry it. A handshake
 //! that stalls is bounded by the caller's timeout.
+
+pub mod name;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -40,13 +43,15 @@ use crate::transport::{BoxReader, BoxWriter};
 #[derive(Clone)]
 pub struct TlsClient {
     config: Arc<ClientConfig>,
-    extra_roots: usize,
+    /// The operator's CA certificates, kept for the HTTPS client (reqwest builds its own
+    /// rustls config: [`TlsClient::extra_root_certificates`]).
+    extra_roots: Arc<[CertificateDer<'static>]>,
 }
 
 impl fmt::Debug for TlsClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsClient")
-            .field("extra_roots", &self.extra_roots)
+            .field("extra_roots", &self.extra_roots.len())
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +112,10 @@ pub struct TlsInfo {
     /// The DNS names (subjectAltName) of the server's certificate, comma-separated; empty if
     /// it names none (an IP-address certificate).
     pub peer_names: String,
+    /// The server certificate's subject, `CN=…,O=…,C=…` ([`name::render`]).
+    pub subject: String,
+    /// Who signed it (the issuing CA's name), same form.
+    pub issuer: String,
 }
 
 impl TlsClient {
@@ -131,13 +140,19 @@ impl TlsClient {
             .with_no_client_auth();
         Ok(TlsClient {
             config: Arc::new(config),
-            extra_roots: extra_roots.len(),
+            extra_roots: extra_roots.into(),
         })
     }
 
     /// How many certificates were added to the web PKI roots.
     pub fn extra_roots(&self) -> usize {
-        self.extra_roots
+        self.extra_roots.len()
+    }
+
+    /// The certificates trusted besides the web PKI roots, for clients that build their own
+    /// TLS config from the same trust (HTTPS sources: [`crate::egress::http`]).
+    pub fn extra_root_certificates(&self) -> &[CertificateDer<'static>] {
+        &self.extra_roots
     }
 
     /// Runs the TLS handshake over an open byte stream to `host` (the URL's host: SNI and
@@ -178,25 +193,52 @@ fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     ServerName::try_from(bare.to_string()).map_err(|_| TlsError::ServerName(host.to_string()))
 }
 
+/// The certificate verdict in an error's chain, if a TLS handshake (ours or an HTTPS
+/// client's, which wraps rustls's error in its own) failed on the server's certificate.
+pub fn certificate_error(host: &str, e: &(dyn std::error::Error + 'static)) -> Option<TlsError> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(found) = e
+            .downcast_ref::<rustls::Error>()
+            .and_then(|r| rejected_certificate(host, r))
+        {
+            return Some(found);
+        }
+        // `io::Error::source` skips the error it wraps (it answers that error's source), so
+        // an I/O error is opened with `get_ref`: hyper wraps rustls's error in two of them.
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+fn rejected_certificate(host: &str, e: &rustls::Error) -> Option<TlsError> {
+    let reason = match e {
+        rustls::Error::InvalidCertificate(cert) => describe_certificate_error(cert),
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate".into(),
+        _ => return None,
+    };
+    Some(TlsError::Certificate {
+        host: host.to_string(),
+        reason,
+    })
+}
+
 /// Names a failed handshake: the certificate verdict if rustls gave one.
 fn classify(host: &str, e: std::io::Error) -> TlsError {
     let rustls_error = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match rustls_error {
-        Some(rustls::Error::InvalidCertificate(cert)) => TlsError::Certificate {
+        Some(r) => rejected_certificate(host, r).unwrap_or_else(|| TlsError::Handshake {
             host: host.to_string(),
-            reason: describe_certificate_error(cert),
-        },
-        Some(rustls::Error::NoCertificatesPresented) => TlsError::Certificate {
-            host: host.to_string(),
-            reason: "the server presented no certificate".into(),
-        },
-        Some(other) => TlsError::Handshake {
-            host: host.to_string(),
-            reason: other.to_string(),
+            reason: r.to_string(),
             transport: false,
-        },
+        }),
         None => TlsError::Handshake {
             host: host.to_string(),
             reason: match e.kind() {
@@ -244,16 +286,25 @@ fn info_of(conn: &rustls::ClientConnection) -> TlsInfo {
         .and_then(|s| s.suite().as_str())
         .unwrap_or("unknown")
         .to_string();
-    let peer_names = conn
+    let leaf = conn
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .and_then(|leaf| webpki::EndEntityCert::try_from(leaf).ok())
-        .map(|leaf| leaf.valid_dns_names().collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
+        .and_then(|leaf| webpki::EndEntityCert::try_from(leaf).ok());
+    let Some(leaf) = leaf else {
+        return TlsInfo {
+            version,
+            cipher,
+            peer_names: String::new(),
+            subject: String::new(),
+            issuer: String::new(),
+        };
+    };
     TlsInfo {
         version,
         cipher,
-        peer_names,
+        peer_names: leaf.valid_dns_names().collect::<Vec<_>>().join(","),
+        subject: name::render(leaf.subject()),
+        issuer: name::render(leaf.issuer()),
     }
 }
 
