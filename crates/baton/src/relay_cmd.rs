@@ -17,8 +17,10 @@ pub struct RelayArgs {
     /// rtsp://[USER:PASSWORD@]HOST[:554]/PATH (H.264/H.265 with AAC; RTP over the RTSP TCP
     /// connection, or over UDP with ?transport=udp)
     source: String,
-    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM or rtmps://HOST[:443]/APP/STREAM (RTMP
-    /// over TLS, as Facebook Live and YouTube take it). rtmps:// sources work too.
+    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM, rtmps://HOST[:443]/APP/STREAM (RTMP
+    /// over TLS, as Facebook Live and YouTube take it; rtmps:// sources work too), or an SRT
+    /// receiver srt://HOST:PORT?streamid=…&passphrase=…&latency=MS (MPEG-TS pushed as a
+    /// caller), or srt://IP:PORT?mode=listener to wait for the receiver to call
     destination: String,
     /// A PEM file of CA certificates trusted besides the bundled web PKI roots, for rtmps://
     /// and https:// servers with a private CA's certificate.
@@ -155,6 +157,16 @@ pub fn format_status(s: &RelayStatus) -> String {
             srt.packets_lost,
             srt.packets_retransmitted,
             srt.packets_dropped
+        ));
+    }
+    if let Some(srt) = &s.destination_srt {
+        line.push_str(&format!(
+            "  srt out rtt {:.1} ms lost {} retx {} drop {} buf {} ms",
+            srt.rtt.as_secs_f64() * 1000.0,
+            srt.packets_lost,
+            srt.packets_retransmitted,
+            srt.packets_dropped,
+            srt.send_buffer_time.as_millis()
         ));
     }
     // RTMPS sides name their TLS: version, cipher, the certificate's names.

@@ -106,7 +106,8 @@ impl TaskSpec {
         check_group_name(&self.group)?;
         check_region(&self.region)?;
         self.check_sources()?;
-        check_url(Field::DstUrl, &self.dst_url, &["rtmp", "rtmps"])?;
+        // RTMP(S) publish, or MPEG-TS pushed over SRT (its options are the engine's to check).
+        check_url(Field::DstUrl, &self.dst_url, DESTINATION_SCHEMES)?;
         check_time(Field::StartTime, self.start_time)?;
         check_time(Field::EndTime, self.end_time)?;
         if let Some(url) = &self.callback_url {
@@ -187,6 +188,9 @@ impl TaskSpec {
         }
     }
 }
+
+/// The URL schemes of a destination: RTMP, RTMP over TLS, SRT.
+pub const DESTINATION_SCHEMES: &[&str] = &["rtmp", "rtmps", "srt"];
 
 /// The URL schemes of a live source protocol. HTTP-FLV and HLS URLs are not required to end in
 /// `.flv` / `.m3u8`: CDNs serve both from query-string URLs, and the puller checks the content.
@@ -416,9 +420,14 @@ pub(crate) mod tests {
             assert_eq!(field_of(s.validate(0)), Some(Field::DstUrl), "{bad:?}");
         }
         let mut s = live_spec();
-        s.dst_url = "srt://h:1/x".into();
+        s.dst_url = "udp://h:1".into();
+        assert_eq!(field_of(s.validate(0)), Some(Field::DstUrl));
+        s.dst_url = "srt://:9000?mode=listener".into();
         assert_eq!(field_of(s.validate(0)), Some(Field::DstUrl));
         s.dst_url = "rtmp://user:pw@h:1935/app/s?k=v".into();
+        assert_eq!(s.validate(0), Ok(()));
+        // SRT destinations (their options are checked by the engine).
+        s.dst_url = "SRT://h:9000?streamid=live/a&latency=200".into();
         assert_eq!(s.validate(0), Ok(()));
     }
 

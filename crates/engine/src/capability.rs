@@ -109,8 +109,9 @@ impl MediaSources {
 
 /// Live sources over RTMP, RTMPS (RTMP over TLS), HTTP(S)-FLV, HLS and SRT (an SRT option
 /// Baton does not build, e.g. rendezvous mode, is named), and playlists: http(s) URLs, local
-/// paths inside the allowed roots, media IDs of the library. Destinations: `rtmp://` and
-/// `rtmps://` (the domain's validation already admits no other scheme).
+/// paths inside the allowed roots, media IDs of the library. Destinations: `rtmp://`,
+/// `rtmps://` and `srt://` (the domain's validation admits no other scheme; an SRT option
+/// Baton does not build is named here, as for a source).
 pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsupported> {
     spec.supported().map_err(|u| Unsupported {
         field: u.field,
@@ -120,13 +121,15 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
         field,
         value: value.to_string(),
     };
+    let unbuilt = |url: &str| {
+        (is_srt_url(url) && matches!(SrtUrl::parse(url), Err(SrtError::Unsupported(_))))
+            || (is_rtsp_url(url) && matches!(RtspUrl::parse(url), Err(RtspError::Unsupported(_))))
+    };
+    if unbuilt(&spec.dst_url) {
+        return Err(unsupported(Field::DstUrl, &spec.dst_url));
+    }
     match spec.source_type {
         SourceType::Live => {
-            let unbuilt = |url: &String| {
-                (is_srt_url(url) && matches!(SrtUrl::parse(url), Err(SrtError::Unsupported(_))))
-                    || (is_rtsp_url(url)
-                        && matches!(RtspUrl::parse(url), Err(RtspError::Unsupported(_))))
-            };
             // `rtsps://`, an unknown `transport=`; a camera's password is not echoed.
             if let Some(url) = spec.source_urls.iter().find(|u| unbuilt(u)) {
                 return Err(unsupported(Field::SourceUrls, &mask_userinfo(url)));
@@ -163,9 +166,10 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
 /// under an older configuration can still be edited. Names are not resolved here: the check
 /// at connect time is the real one, this is early word for the obvious case.
 ///
-/// A live task's `srt://` source is checked here too, whatever the policy: its options
-/// ([`SrtUrl::parse`]: passphrase length, latency, …) and, in listener mode, whether the
-/// account may make Baton listen ([`EgressPolicy::may_listen`]).
+/// A live task's `srt://` source and an `srt://` destination are checked here too, whatever
+/// the policy: their options ([`SrtUrl::parse`]: passphrase length, latency, …) and, in
+/// listener mode, whether the account may make Baton listen ([`EgressPolicy::may_listen`]).
+/// The rules are the same for both sides.
 pub fn check_reachable(
     spec: &TaskSpec,
     before: Option<&TaskSpec>,
@@ -199,6 +203,17 @@ pub fn check_reachable(
                     ))
                 })?;
             }
+        }
+    }
+    let dst_changed = before.is_none_or(|b| b.dst_url != spec.dst_url);
+    if dst_changed && is_srt_url(&spec.dst_url) {
+        let invalid = |reason: String| Rejection::Invalid {
+            field: Field::DstUrl,
+            reason,
+        };
+        let parsed = SrtUrl::parse(&spec.dst_url).map_err(|e| invalid(e.to_string()))?;
+        if parsed.is_listener() {
+            egress.may_listen(&account.0).map_err(invalid)?;
         }
     }
     if !egress.is_restricted() {
@@ -700,5 +715,58 @@ mod tests {
         assert!(udp.contains("may not receive RTSP over UDP"), "{udp}");
         assert_eq!(reason("rtsp://cam.example/s?transport=udp", &root), None);
         assert_eq!(reason("rtsp://cam.example/s", &acme), None);
+    }
+
+    #[test]
+    fn srt_destinations_run_with_the_sources_rules() {
+        let none = MediaSources::default();
+        let push = |dst: &str| live(SourceProtocol::Rtmp, "rtmp://a/b/c", dst);
+        assert_eq!(
+            check_supported(&push("srt://d:9000?streamid=live/out"), &none),
+            Ok(())
+        );
+        // An SRT feature Baton does not build is named with the destination.
+        for dst in ["srt://d:9000?mode=rendezvous", "srt://d:9000?maxbw=1000"] {
+            assert_eq!(
+                check_supported(&push(dst), &none),
+                Err(Unsupported {
+                    field: Field::DstUrl,
+                    value: dst.into()
+                })
+            );
+        }
+        let policy = EgressPolicy::new(Some("root"), Default::default(), Default::default());
+        let (acme, root) = (AccountId("acme".into()), AccountId("root".into()));
+        let reason = |dst: &str, account: &AccountId, policy: &EgressPolicy| match check_reachable(
+            &push(dst),
+            None,
+            account,
+            policy,
+        ) {
+            Err(Rejection::Invalid { field, reason }) => {
+                assert_eq!(field, Field::DstUrl);
+                Some(reason)
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(()) => None,
+        };
+        // Listening for the receiver: the operator's only.
+        let listener = "srt://0.0.0.0:9000?mode=listener";
+        let refused = reason(listener, &acme, &policy).expect("a tenant may not listen");
+        assert!(refused.contains("only the root account"), "{refused}");
+        assert_eq!(reason(listener, &root, &policy), None);
+        // A caller's literal address is egress; bad options are named whatever the policy.
+        let loopback = reason("srt://127.0.0.1:9000", &acme, &policy).expect("refused");
+        assert!(loopback.contains("loopback"), "{loopback}");
+        let short = reason(
+            "srt://d:9000?passphrase=short",
+            &acme,
+            &EgressPolicy::unrestricted(),
+        )
+        .expect("refused");
+        assert!(short.contains("10 to 79"), "{short}");
+        // An unchanged destination is not judged again.
+        let spec = push(listener);
+        assert_eq!(check_reachable(&spec, Some(&spec), &acme, &policy), Ok(()));
     }
 }
