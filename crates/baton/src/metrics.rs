@@ -183,6 +183,97 @@ const RELAY_SERIES: &[RelaySeries] = &[
     ),
 ];
 
+/// One SRT series: name, help, kind, and its value on each side (`None`: that side is not
+/// SRT, or does not count this).
+type SrtSeries = (
+    &'static str,
+    &'static str,
+    Kind,
+    fn(&RelayStatus) -> [(&'static str, Option<f64>); 2],
+);
+
+/// What an operator looks at when an SRT push or pull is slow: the round trip, losses and
+/// retransmissions (both sides), the receiver's backlog (destinations).
+const SRT_SERIES: &[SrtSeries] = &[
+    (
+        "baton_relay_srt_rtt_seconds",
+        "SRT round-trip time (source: the handshake's; destination: from the receiver's ACKs)",
+        Kind::Gauge,
+        |r| {
+            [
+                ("source", r.srt.as_ref().map(|s| s.rtt.as_secs_f64())),
+                (
+                    "destination",
+                    r.destination_srt.as_ref().map(|s| s.rtt.as_secs_f64()),
+                ),
+            ]
+        },
+    ),
+    (
+        "baton_relay_srt_packets_lost",
+        "SRT packets lost (source: detected missing; destination: reported lost by the receiver)",
+        Kind::Counter,
+        |r| {
+            [
+                ("source", r.srt.as_ref().map(|s| s.packets_lost as f64)),
+                (
+                    "destination",
+                    r.destination_srt.as_ref().map(|s| s.packets_lost as f64),
+                ),
+            ]
+        },
+    ),
+    (
+        "baton_relay_srt_packets_retransmitted",
+        "SRT packets retransmitted (received as retransmissions, or sent again)",
+        Kind::Counter,
+        |r| {
+            [
+                (
+                    "source",
+                    r.srt.as_ref().map(|s| s.packets_retransmitted as f64),
+                ),
+                (
+                    "destination",
+                    r.destination_srt
+                        .as_ref()
+                        .map(|s| s.packets_retransmitted as f64),
+                ),
+            ]
+        },
+    ),
+    (
+        "baton_relay_srt_packets_dropped",
+        "SRT packets dropped as too late to play (TLPKTDROP)",
+        Kind::Counter,
+        |r| {
+            [
+                ("source", r.srt.as_ref().map(|s| s.packets_dropped as f64)),
+                (
+                    "destination",
+                    r.destination_srt.as_ref().map(|s| s.packets_dropped as f64),
+                ),
+            ]
+        },
+    ),
+    (
+        "baton_relay_srt_send_buffer_seconds",
+        "Media time an SRT destination's send buffer holds: how far the receiver is behind",
+        Kind::Gauge,
+        |r| {
+            [
+                ("source", None),
+                (
+                    "destination",
+                    r.destination_srt
+                        .as_ref()
+                        .map(|s| s.send_buffer_time.as_secs_f64()),
+                ),
+            ]
+        },
+    ),
+];
+
 impl Collector for TaskCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let tasks = self.engine.task_snapshots();
@@ -240,7 +331,7 @@ impl Collector for TaskCollector {
         }
         let mut m = encoder.encode_descriptor(
             "baton_relay_transport",
-            "1 for each side's transport (protocol rtmp, rtmps, http-flv, hls, srt, playlist; tls the TLS version when encrypted)",
+            "1 for each side's transport (protocol rtmp, rtmps, http-flv, hls, srt, rtsp, playlist; tls the TLS version when encrypted)",
             None,
             MetricType::Gauge,
         )?;
@@ -257,6 +348,25 @@ impl Collector for TaskCollector {
                     l.push(("tls", tls.version.as_str()));
                 }
                 ConstGauge::new(1i64).encode(m.encode_family(&l)?)?;
+            }
+        }
+        for (name, help, kind, read) in SRT_SERIES {
+            let metric_type = match kind {
+                Kind::Counter => MetricType::Counter,
+                Kind::Gauge => MetricType::Gauge,
+            };
+            let mut m = encoder.encode_descriptor(name, help, None, metric_type)?;
+            for (t, r) in &relays {
+                for (side, value) in read(r) {
+                    let Some(value) = value else { continue };
+                    let mut l = labels(t);
+                    l.push(("side", side));
+                    let family = m.encode_family(&l)?;
+                    match kind {
+                        Kind::Counter => ConstCounter::new(value).encode(family)?,
+                        Kind::Gauge => ConstGauge::new(value).encode(family)?,
+                    }
+                }
             }
         }
         for (name, help, kind, read) in RELAY_SERIES {

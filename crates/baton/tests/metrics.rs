@@ -298,3 +298,64 @@ fn metric_names(expr: &str) -> Vec<String> {
     }
     names
 }
+
+#[test]
+fn an_srt_destination_shows_its_transport_and_send_statistics() {
+    let dir = TempDir::new("metrics-srt");
+    let (data, media) = (dir.0.join("data"), dir.0.join("media"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&media).unwrap();
+    std::fs::write(
+        media.join("clip.flv"),
+        baton_net::testing::test_flv_file(2, 30, 100, 1),
+    )
+    .unwrap();
+    let root = create_token(&data, "root", "root");
+    let srt = format!("127.0.0.1:{}", support::free_port());
+    let server = Serve {
+        data_dir: Some(&data),
+        args: &[
+            "--media-dir",
+            media.to_str().expect("UTF-8 temp dir"),
+            "--srt-listen",
+            &srt,
+        ],
+        metrics: true,
+        ..Serve::default()
+    }
+    .start();
+    let metrics = server.metrics.clone().expect("a metrics listener");
+    // A looping VOD task pushed as MPEG-TS over SRT into the server's own SRT ingest.
+    let task = format!(
+        r#"{{"name":"s1","source":{{"type":"vod","urls":["clip"]}},"destination":"srt://{srt}?streamid=live/srt1","end_time":"2099-01-01T00:00:00Z","repeat":-1}}"#
+    );
+    let (status, body) = http(&server.api, "POST", "/v1/tasks", Some(&root), &task);
+    assert_eq!(status, 201, "{body}");
+    let scrape = || http(&metrics, "GET", "/metrics", None, "").1;
+    let dst = "side=\"destination\"";
+    wait_until(Duration::from_secs(20), "SRT packets sent", || {
+        sample(&scrape(), "baton_relay_bitrate_out_bits", "task_id").is_some_and(|v| v > 0.0)
+    });
+    let s = scrape();
+    assert!(
+        s.contains("side=\"destination\",protocol=\"srt\"} 1"),
+        "{s}"
+    );
+    for name in [
+        "baton_relay_srt_rtt_seconds",
+        "baton_relay_srt_packets_lost_total",
+        "baton_relay_srt_packets_retransmitted_total",
+        "baton_relay_srt_packets_dropped_total",
+        "baton_relay_srt_send_buffer_seconds",
+    ] {
+        assert!(sample(&s, name, dst).is_some(), "{name}: {s}");
+    }
+    // The source is a playlist: no SRT series for it.
+    assert!(sample(&s, "baton_relay_srt_rtt_seconds", "side=\"source\"").is_none());
+    // The ingest got it over SRT.
+    assert_eq!(
+        sample(&s, "baton_stream_publishing", "stream=\"srt1\""),
+        Some(1.0),
+        "{s}"
+    );
+}

@@ -298,10 +298,17 @@
     return tr;
   }
 
-  /** A side's transport as the relay negotiated it: `rtmps · TLSv1.3 · TLS13_AES_…`. */
-  function transport(t) {
+  /** A side's transport as the relay negotiated it: `rtmps · TLSv1.3 · TLS13_AES_…`, or for
+   *  SRT its round trip and losses (`srt · rtt 12.0 ms · lost 3 · retx 5`): why a push is slow. */
+  function transport(t, srt) {
     if (!t) return "";
-    return [t.protocol, t.tls && t.tls.version, t.tls && t.tls.cipher].filter(Boolean).join(" · ");
+    const parts = [t.protocol, t.tls && t.tls.version, t.tls && t.tls.cipher];
+    if (srt) {
+      parts.push(`rtt ${Number(srt.rtt_ms).toFixed(1)} ms`, `lost ${srt.packets_lost}`,
+        `retx ${srt.packets_retransmitted}`);
+      if (srt.send_buffer_ms) parts.push(`buffer ${srt.send_buffer_ms} ms`);
+    }
+    return parts.filter(Boolean).join(" · ");
   }
 
   function withSub(td) {
@@ -376,9 +383,9 @@
     const urls = (t.source && t.source.urls) || [];
     setSecret(c[2].children[0], t.id, urls[0] || "", maskUrl(urls[0] || ""));
     text(c[2].children[1], [words(t.source && t.source.type), urls.length > 1 ? `+${urls.length - 1} more` : "",
-      transport(relay && relay.source_transport)].filter(Boolean).join(" · "));
+      transport(relay && relay.source_transport, relay && relay.srt)].filter(Boolean).join(" · "));
     setSecret(c[3].children[0], t.id, t.destination || "", maskUrl(t.destination || ""));
-    text(c[3].children[1], transport(relay && relay.destination_transport));
+    text(c[3].children[1], transport(relay && relay.destination_transport, relay && relay.destination_srt));
 
     data(c[4], "bps", relay ? relay.bitrate_in_bps : "");
     text(c[4], relay ? bps(relay.bitrate_in_bps) : "–");
