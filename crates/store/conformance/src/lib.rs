@@ -1,5 +1,5 @@
-//! One conformance suite for every [`TaskStore`](baton_domain::TaskStore) backend (STYLE habit 8): the SQLite store runs
-//! it now, a PostgreSQL store will run the same checks later. Every task store is a
+//! One conformance suite for every [`TaskStore`](baton_domain::TaskStore) backend (STYLE habit
+//! 8): the SQLite store and the PostgreSQL store run the same checks. Every task store is a
 //! [`BlockStore`](baton_domain::BlockStore) and a [`GroupStore`](baton_domain::GroupStore) too,
 //! and is checked as both.
 //!
@@ -75,10 +75,20 @@ pub use tasks::{
 /// Generates one `#[tokio::test]` per check, each on a fresh store from `$fresh` (a path to an
 /// `async fn() -> S` where `S: TaskStore + BlockStore + GroupStore`: each check takes `&S`
 /// as the `&dyn` port it checks, so a store missing a port fails to compile here).
+///
+/// `conformance_tests!(optional $fresh, $done)`: for a backend that needs a server the machine
+/// may not have. `$fresh` returns `Option<S>` (`None`: no server configured — the test says it
+/// was skipped and passes); `$done` (an `async fn(S)`) cleans up after a check that passed.
 #[macro_export]
 macro_rules! conformance_tests {
+    (optional $fresh:path, $done:path) => {
+        $crate::conformance_tests!(@list (@optional $fresh, $done));
+    };
     ($fresh:path) => {
-        $crate::conformance_tests!(@each $fresh;
+        $crate::conformance_tests!(@list (@each $fresh));
+    };
+    (@list ($($mode:tt)*)) => {
+        $crate::conformance_tests!($($mode)*;
             round_trip_every_field,
             none_and_empty_are_distinct,
             duplicates_are_refused,
@@ -126,15 +136,36 @@ macro_rules! conformance_tests {
             }
         )*
     };
+    (@optional $fresh:path, $done:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let Some(store) = $fresh().await else {
+                    return;
+                };
+                $crate::$check(&store).await;
+                $done(store).await;
+            }
+        )*
+    };
 }
 
 /// Generates one `#[tokio::test]` per [`ReplayStore`](baton_domain::ReplayStore) check, each on
 /// a fresh pair from `$pair` (a path to an `async fn() -> (S, S)`: two handles on one new, empty
 /// database, as two nodes would have; `S: ReplayStore`).
+///
+/// `replay_conformance_tests!(optional $pair, $done)`: `$pair` returns `Option<(S, S)>` (`None`:
+/// skipped), `$done` (an `async fn((S, S))`) cleans up after a check that passed.
 #[macro_export]
 macro_rules! replay_conformance_tests {
+    (optional $pair:path, $done:path) => {
+        $crate::replay_conformance_tests!(@list (@optional $pair, $done));
+    };
     ($pair:path) => {
-        $crate::replay_conformance_tests!(@each $pair;
+        $crate::replay_conformance_tests!(@list (@each $pair));
+    };
+    (@list ($($mode:tt)*)) => {
+        $crate::replay_conformance_tests!($($mode)*;
             replay_entries_are_recorded_once,
             replay_answers_round_trip,
             replay_unexpired_pages_in_order,
@@ -148,6 +179,18 @@ macro_rules! replay_conformance_tests {
             async fn $check() {
                 let (a, b) = $pair().await;
                 $crate::$check(&a, &b).await;
+            }
+        )*
+    };
+    (@optional $pair:path, $done:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let Some((a, b)) = $pair().await else {
+                    return;
+                };
+                $crate::$check(&a, &b).await;
+                $done((a, b)).await;
             }
         )*
     };
