@@ -27,7 +27,8 @@
 //! (exact and fuzzy, both orders), the active set, purge of expired blocks. Groups: round trips
 //! with tags, `Exists`, revival of a deleted name, tag updates of available groups only,
 //! deletion refused while tasks that have not exited are in the group, listing by status with
-//! paging and totals, account isolation.
+//! paging and totals, account isolation, concurrent creates and deletions of one group (one
+//! wins).
 //!
 //! The [`ReplayStore`](baton_domain::ReplayStore) checks run through [`replay_conformance_tests!`],
 //! on *two* handles of one fresh database (as two nodes sharing it): entries recorded once
@@ -49,9 +50,9 @@ pub use blocks::{
 };
 pub use fixtures::{block, event, exited, full_task, group, recorded_event, task};
 pub use groups::{
-    TaskGroupStore, a_deleted_group_is_revived_by_create, creating_an_existing_group_is_refused,
-    delete_group_counts_tasks_that_have_not_exited, groups_are_isolated_by_account,
-    groups_round_trip, list_groups_by_status_pages_and_counts,
+    TaskGroupStore, a_deleted_group_is_revived_by_create, concurrent_group_writes_one_wins,
+    creating_an_existing_group_is_refused, delete_group_counts_tasks_that_have_not_exited,
+    groups_are_isolated_by_account, groups_round_trip, list_groups_by_status_pages_and_counts,
     update_tags_of_available_groups_only,
 };
 pub use outbox::{
@@ -125,6 +126,7 @@ macro_rules! conformance_tests {
             delete_group_counts_tasks_that_have_not_exited,
             list_groups_by_status_pages_and_counts,
             groups_are_isolated_by_account,
+            concurrent_group_writes_one_wins,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
