@@ -44,8 +44,8 @@ use baton_domain::{
     Purged, PutBlock, ReplayAnswer, ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath,
     Tag, Task, TaskGroup, TaskId, TaskList, TaskStore, UnixTime,
 };
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{Connection, PgConnection, PgPool};
 
 /// Connections in the pool (PostgreSQL serves them in parallel, readers and writers alike).
 pub const MAX_CONNECTIONS: u32 = 8;
@@ -81,13 +81,18 @@ impl PgStore {
     pub async fn connect_with(options: PgConnectOptions) -> Result<PgStore, StoreError> {
         refuse_unbuilt_tls(options.get_ssl_mode())?;
         let options = options.application_name("baton");
+        // One connection first, for the migrations: a server that is down, a refused login or
+        // a missing database fails here with PostgreSQL's own reason (the pool would only
+        // report its timeout).
+        let mut first = connect_first(PgConnection::connect_with(&options)).await?;
+        migrate::migrate(&mut first).await?;
+        first.close().await.map_err(backend)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(backend)?;
-        migrate::migrate(&pool).await?;
         Ok(PgStore { pool })
     }
 
@@ -100,9 +105,62 @@ impl PgStore {
             .map_err(backend)
     }
 
+    /// Claims the database (its schema) for this node alone, until the returned lock is
+    /// dropped or its process dies: several nodes sharing one database need task leases, which
+    /// are not built yet, so a second `baton serve` on the same database is refused rather than
+    /// allowed to run every task twice.
+    ///
+    /// A session-level advisory lock held by a connection of its own (outside the pool):
+    /// PostgreSQL releases it when that connection ends — the lock dropped, the process killed
+    /// (its socket closes), or the server restarted.
+    pub async fn lock_sole_node(&self) -> Result<NodeLock, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?.detach();
+        let (locked, schema): (bool, String) = sqlx::query_as(
+            "SELECT pg_try_advisory_lock(hashtext('baton.node'), hashtext(current_schema())), \
+             current_schema()",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .map_err(backend)?;
+        if !locked {
+            return Err(StoreError::Invalid(format!(
+                "another baton serve already uses this PostgreSQL database (schema {schema}); \
+                 several nodes on one database are not supported yet (task leases are not built)"
+            )));
+        }
+        Ok(NodeLock { conn })
+    }
+
     /// Closes every connection. Later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// This node's claim on the database ([`PgStore::lock_sole_node`]): held while this lives.
+#[derive(Debug)]
+pub struct NodeLock {
+    conn: sqlx::PgConnection,
+}
+
+impl NodeLock {
+    /// Releases the claim now (dropping it releases it too, when the connection closes).
+    pub async fn release(self) {
+        // A failed close still drops the connection, which ends the session and its lock.
+        let _ = self.conn.close().await;
+    }
+}
+
+/// The first connection, bounded by [`ACQUIRE_TIMEOUT`] (a server that accepts TCP and never
+/// answers must not hang the start).
+async fn connect_first(
+    connect: impl Future<Output = Result<PgConnection, sqlx::Error>>,
+) -> Result<PgConnection, StoreError> {
+    match tokio::time::timeout(ACQUIRE_TIMEOUT, connect).await {
+        Ok(conn) => conn.map_err(backend),
+        Err(_) => Err(StoreError::Backend(
+            format!("no answer from the PostgreSQL server in {ACQUIRE_TIMEOUT:?}").into(),
+        )),
     }
 }
 

@@ -10,7 +10,7 @@
 //! lock goes with the transaction, so a node killed mid-migration cannot leave it held. A
 //! database migrated by a newer Baton (a version this build does not know) is refused.
 
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection};
 
 use baton_domain::StoreError;
 
@@ -26,20 +26,27 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] =
 const LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtext('baton.migrate'), hashtext(current_schema()))";
 
-/// Brings the schema of `pool`'s database up to [`MIGRATIONS`].
-pub(crate) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await.map_err(backend)?;
+/// Brings the schema of `conn`'s database up to [`MIGRATIONS`].
+pub(crate) async fn migrate(conn: &mut PgConnection) -> Result<(), StoreError> {
+    let mut tx = conn.begin().await.map_err(backend)?;
     sqlx::query(LOCK).execute(&mut *tx).await.map_err(backend)?;
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    BIGINT NOT NULL PRIMARY KEY,
-             name       TEXT   NOT NULL,
-             applied_at BIGINT NOT NULL
-         )",
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
+    // Not `CREATE TABLE IF NOT EXISTS`: that logs a notice at every start.
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if !exists {
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (
+                 version    BIGINT NOT NULL PRIMARY KEY,
+                 name       TEXT   NOT NULL,
+                 applied_at BIGINT NOT NULL
+             )",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
     let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
         .fetch_one(&mut *tx)
         .await
