@@ -243,7 +243,8 @@ def test_error_codes(api, flavour):
         ({"Region": "mars-1"}, "InvalidParameter", "Region"),
         ({"StartTime": "2026-01-01 00:00:00"}, "InvalidParameter", "StartTime"),
         ({"StartTime": utc(600), "EndTime": utc(300)}, "InvalidParam.CodeIllegalDuration", None),
-        ({"SourceProtocol": "rtsp", "SourceUrls": ["rtsp://127.0.0.1:9/cam"]}, "InvalidParameter", "rtsp"),
+        # RTSP is built; RTSP over TLS is not (refused by name).
+        ({"SourceProtocol": "rtsp", "SourceUrls": ["rtsps://127.0.0.1:9/cam"]}, "InvalidParameter", "rtsps"),
         # SRT is built; its rendezvous mode is not (named with the URL), a short passphrase is invalid.
         ({"SourceProtocol": "srt", "SourceUrls": ["srt://127.0.0.1:9?mode=rendezvous"]},
          "InvalidParameter", "mode=rendezvous"),

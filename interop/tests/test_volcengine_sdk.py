@@ -468,7 +468,7 @@ def test_task_errors(api):
     unsupported = [
         live_task(f"e{t}", Watermark=watermark),
         live_task(f"e{t}", SrcAddr="srt://127.0.0.1:9000?mode=rendezvous"),
-        live_task(f"e{t}", SrcAddr="rtsp://127.0.0.1:9/live/x"),
+        live_task(f"e{t}", SrcAddr="rtsps://127.0.0.1:9/live/x"),
         vod_task(f"e{t}", ContinueStrategy=1),
         vod_task(f"e{t}", OffsetS=[0, 5]),
         vod_task(f"e{t}", SrcAddrS=None, VodSrcAddrs=[

@@ -39,8 +39,8 @@ pub use error::ApiError;
 pub use metrics::ApiMetrics;
 pub use service::{
     AudioView, GroupError, GroupService, LiveStreamView, PublisherView, RelayPhase, RelayView,
-    ServiceError, SrtView, StreamError, StreamService, TaskService, TlsView, TransportView,
-    VideoView,
+    ServiceError, SrtSendView, SrtView, StreamError, StreamService, TaskService, TlsView,
+    TransportView, VideoView,
 };
 
 /// The services the API calls.

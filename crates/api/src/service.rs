@@ -149,6 +149,8 @@ pub struct RelayView {
     pub source_transport: Option<TransportView>,
     /// What the destination runs over; `None` before its first connection.
     pub destination_transport: Option<TransportView>,
+    /// An SRT destination's send statistics; `None` for RTMP(S) destinations.
+    pub destination_srt: Option<SrtSendView>,
 }
 
 /// How one side of a relay is connected.
@@ -183,6 +185,24 @@ pub struct SrtView {
     pub packets_dropped: u64,
     pub decrypt_errors: u64,
     pub bytes_received: u64,
+}
+
+/// An SRT destination session's send statistics (cumulative over the session).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SrtSendView {
+    pub rtt_ms: f64,
+    pub latency_ms: u64,
+    pub packets_sent: u64,
+    pub packets_retransmitted: u64,
+    /// Packets the receiver reported lost (NAKs).
+    pub packets_lost: u64,
+    /// Packets dropped as too late to play (`TLPKTDROP`).
+    pub packets_dropped: u64,
+    pub bytes_sent: u64,
+    /// Packets, bytes and milliseconds in the send buffer.
+    pub send_buffer_packets: u64,
+    pub send_buffer_bytes: u64,
+    pub send_buffer_ms: u64,
 }
 
 /// Why the service did not do what was asked.

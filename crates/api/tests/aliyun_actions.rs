@@ -456,9 +456,9 @@ async fn unsupported_sources_are_refused_naming_the_value() {
     let cases: [(&[(&str, &str)], &str); 1] = [(
         &[
             ("SourceProtocol", "rtsp"),
-            ("SourceUrls", r#"["rtsp://h/cam"]"#),
+            ("SourceUrls", r#"["rtsps://h/cam"]"#),
         ],
-        "\"rtsp\"",
+        "\"rtsps\"",
     )];
     for (changes, named) in cases {
         let mut p = create_params(CAPTURE_TIME - 60, CAPTURE_TIME + HOUR);
@@ -479,6 +479,7 @@ async fn unsupported_sources_are_refused_naming_the_value() {
         ("HTTP-FLV", "http://h/live/a.flv", "http-flv"),
         ("HLS", "http://h/live/a.m3u8", "hls"),
         ("SRT", "srt://h:9000?streamid=live/a&latency=200", "srt"),
+        ("RTSP", "rtsp://admin:pw@cam.example/Streaming/101", "rtsp"),
     ] {
         let mut p = create_params(CAPTURE_TIME - 60, CAPTURE_TIME + HOUR);
         p[3].1 = protocol.into();

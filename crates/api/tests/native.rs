@@ -365,15 +365,24 @@ async fn bad_requests_are_problems_naming_the_field() {
         (with("surprise", json!(1)), StatusCode::BAD_REQUEST, "body"),
         (with("group", json!("nosuch")), StatusCode::NOT_FOUND, ""),
         (
-            with("source", json!({"type": "live", "urls": ["rtsp://h/cam"]})),
+            with("source", json!({"type": "live", "urls": ["rtsps://h/cam"]})),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "source.protocol",
+            "source.urls",
         ),
         // SRT live sources are built (MPEG-TS over SRT).
         (
             with(
                 "source",
                 json!({"type": "live", "urls": ["srt://h:9000?streamid=a"]}),
+            ),
+            StatusCode::CREATED,
+            "",
+        ),
+        // RTSP cameras are built (not RTSP over TLS, above).
+        (
+            with(
+                "source",
+                json!({"type": "live", "urls": ["rtsp://admin:pw@cam.example/h264"]}),
             ),
             StatusCode::CREATED,
             "",
@@ -632,6 +641,7 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
                 issuer: "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US".into(),
             }),
         }),
+        destination_srt: None,
     }
 }
 
@@ -709,8 +719,41 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
         tls["issuer"].as_str(),
         Some("CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US")
     );
+    assert_eq!(doc["relay"]["destination_srt"], Value::Null);
     let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;
     assert_eq!(list["items"][0]["relay"]["state"], "forwarding", "{list}");
+    // An SRT destination: its transport and send statistics.
+    let mut srt = relay_view(RelayPhase::Forwarding);
+    srt.destination_transport = Some(baton_api::TransportView {
+        protocol: "srt",
+        tls: None,
+    });
+    srt.destination_srt = Some(baton_api::SrtSendView {
+        rtt_ms: 3.5,
+        latency_ms: 120,
+        packets_sent: 5000,
+        packets_retransmitted: 12,
+        packets_lost: 10,
+        packets_dropped: 1,
+        bytes_sent: 6_800_000,
+        send_buffer_packets: 40,
+        send_buffer_bytes: 52_640,
+        send_buffer_ms: 90,
+    });
+    h.service.set_relay(&tid, Some(srt));
+    let (_, _, doc) = h.native(Method::GET, &path, T, &[], None).await;
+    assert_eq!(doc["relay"]["destination_transport"]["protocol"], "srt");
+    let out = &doc["relay"]["destination_srt"];
+    assert_eq!(
+        (
+            out["packets_sent"].as_u64(),
+            out["packets_dropped"].as_u64(),
+            out["send_buffer_ms"].as_u64(),
+            out["rtt_ms"].as_f64()
+        ),
+        (Some(5000), Some(1), Some(90), Some(3.5)),
+        "{doc}"
+    );
 
     // The event log: the moment forwarding began, recorded, never delivered.
     h.service.set_events(

@@ -377,7 +377,7 @@ async fn parameters_are_checked_with_the_dialects_codes() {
         ),
         (with("SrcAddr", json!("ftp://s/a")), "InvalidParam"),
         (
-            with("SrcAddr", json!("rtsp://s/cam")),
+            with("SrcAddr", json!("rtsps://s/cam")),
             "InvalidParam.Unsupported",
         ),
         (with("DstAddr", Value::Null), "InvalidParam"),
@@ -394,6 +394,14 @@ async fn parameters_are_checked_with_the_dialects_codes() {
         .volc(
             "CreatePullToPushTask",
             with("SrcAddr", json!("srt://s:9000?streamid=live/a")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    // So are RTSP sources (rtsps:// is refused above).
+    let (status, got) = h
+        .volc(
+            "CreatePullToPushTask",
+            with("SrcAddr", json!("rtsp://admin:pw@cam.example:554/h264")),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{got}");

@@ -13,10 +13,14 @@ pub struct RelayArgs {
     /// Source URL: rtmp[s]://HOST[:PORT]/APP/STREAM, http(s)://…/STREAM.flv, an HLS live
     /// playlist http(s)://…/PLAYLIST.m3u8 (MPEG-TS or fMP4 segments, AES-128 or clear) or an
     /// SRT stream (MPEG-TS) srt://HOST:PORT?streamid=…&passphrase=…&latency=MS, or
-    /// srt://:PORT?mode=listener to wait for the encoder to call
+    /// srt://:PORT?mode=listener to wait for the encoder to call, or an RTSP camera
+    /// rtsp://[USER:PASSWORD@]HOST[:554]/PATH (H.264/H.265 with AAC; RTP over the RTSP TCP
+    /// connection, or over UDP with ?transport=udp)
     source: String,
-    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM or rtmps://HOST[:443]/APP/STREAM (RTMP
-    /// over TLS, as Facebook Live and YouTube take it). rtmps:// sources work too.
+    /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM, rtmps://HOST[:443]/APP/STREAM (RTMP
+    /// over TLS, as Facebook Live and YouTube take it; rtmps:// sources work too), or an SRT
+    /// receiver srt://HOST:PORT?streamid=…&passphrase=…&latency=MS (MPEG-TS pushed as a
+    /// caller), or srt://IP:PORT?mode=listener to wait for the receiver to call
     destination: String,
     /// A PEM file of CA certificates trusted besides the bundled web PKI roots, for rtmps://
     /// and https:// servers with a private CA's certificate.
@@ -56,7 +60,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
-        info!(source = %args.source, destination = %args.destination, "relay started");
+        info!(source = %baton_net::rtsp::mask_userinfo(&args.source), destination = %args.destination, "relay started");
         let status = relay.status_cell();
         let stop = relay.stop_handle();
         let mut ticker = tokio::time::interval(printer.interval.max(Duration::from_millis(100)));
@@ -153,6 +157,16 @@ pub fn format_status(s: &RelayStatus) -> String {
             srt.packets_lost,
             srt.packets_retransmitted,
             srt.packets_dropped
+        ));
+    }
+    if let Some(srt) = &s.destination_srt {
+        line.push_str(&format!(
+            "  srt out rtt {:.1} ms lost {} retx {} drop {} buf {} ms",
+            srt.rtt.as_secs_f64() * 1000.0,
+            srt.packets_lost,
+            srt.packets_retransmitted,
+            srt.packets_dropped,
+            srt.send_buffer_time.as_millis()
         ));
     }
     // RTMPS sides name their TLS: version, cipher, the certificate's names.

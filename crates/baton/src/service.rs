@@ -225,6 +225,18 @@ impl TaskService for EngineService {
             }),
             source_transport: s.source_transport.as_ref().map(transport_view),
             destination_transport: s.destination_transport.as_ref().map(transport_view),
+            destination_srt: s.destination_srt.map(|t| baton_api::SrtSendView {
+                rtt_ms: t.rtt.as_secs_f64() * 1000.0,
+                latency_ms: t.latency.as_millis() as u64,
+                packets_sent: t.packets_sent,
+                packets_retransmitted: t.packets_retransmitted,
+                packets_lost: t.packets_lost,
+                packets_dropped: t.packets_dropped,
+                bytes_sent: t.bytes_sent,
+                send_buffer_packets: t.send_buffer_packets,
+                send_buffer_bytes: t.send_buffer_bytes,
+                send_buffer_ms: t.send_buffer_time.as_millis() as u64,
+            }),
         })
     }
 }

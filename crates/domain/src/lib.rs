@@ -46,4 +46,4 @@ pub use task::{
     AccountId, ErrorSide, ExitReason, InvalidReason, LastError, SourceProtocol, SourceType, Task,
     TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
-pub use validate::Unsupported;
+pub use validate::{DESTINATION_SCHEMES, Unsupported};

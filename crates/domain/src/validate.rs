@@ -65,27 +65,23 @@ impl TaskSpec {
 
     /// Whether this build can run the task: live sources over RTMP, HTTP-FLV, HLS (MPEG-TS
     /// or fMP4 segments, AES-128 or clear; separate audio renditions are refused by the relay
-    /// when loaded) or SRT (MPEG-TS; whether the account may use listener mode is the
-    /// engine's policy), and file playlists (`url`, `vod`; whether local paths and media IDs
-    /// resolve is the engine's configuration) of FLV, MP4 and MPEG-TS files and VOD HLS
-    /// playlists (an item the player cannot play is skipped at run time, naming why).
-    /// Everything else is valid configuration the engine cannot serve yet.
+    /// when loaded), SRT (MPEG-TS; whether the account may use listener mode is the
+    /// engine's policy) or RTSP (not over TLS: `rtsps://` is refused by name; the engine
+    /// judges the URL's options), and file playlists (`url`, `vod`; whether local paths and
+    /// media IDs resolve is the engine's configuration) of FLV, MP4 and MPEG-TS files and VOD
+    /// HLS playlists (an item the player cannot play is skipped at run time, naming why).
+    /// Every SourceProtocol is built; what is refused here is valid configuration the engine
+    /// cannot serve yet.
     pub fn supported(&self) -> Result<(), Unsupported> {
         match self.source_type {
-            SourceType::Live => match self.source_protocol {
-                Some(
-                    SourceProtocol::Rtmp
-                    | SourceProtocol::HttpFlv
-                    | SourceProtocol::Hls
-                    | SourceProtocol::Srt,
-                )
-                | None => Ok(()),
-                Some(other) => Err(Unsupported {
-                    field: Field::SourceProtocol,
-                    value: other.as_str().to_owned(),
-                }),
-            },
-            SourceType::Vod | SourceType::Url => Ok(()),
+            // RTSP over TLS: the RTSP client Baton uses has no TLS.
+            SourceType::Live if self.source_urls.iter().any(|u| has_scheme(u, "rtsps")) => {
+                Err(Unsupported {
+                    field: Field::SourceUrls,
+                    value: "rtsps".to_owned(),
+                })
+            }
+            SourceType::Live | SourceType::Vod | SourceType::Url => Ok(()),
         }
     }
 
@@ -110,7 +106,8 @@ impl TaskSpec {
         check_group_name(&self.group)?;
         check_region(&self.region)?;
         self.check_sources()?;
-        check_url(Field::DstUrl, &self.dst_url, &["rtmp", "rtmps"])?;
+        // RTMP(S) publish, or MPEG-TS pushed over SRT (its options are the engine's to check).
+        check_url(Field::DstUrl, &self.dst_url, DESTINATION_SCHEMES)?;
         check_time(Field::StartTime, self.start_time)?;
         check_time(Field::EndTime, self.end_time)?;
         if let Some(url) = &self.callback_url {
@@ -192,6 +189,9 @@ impl TaskSpec {
     }
 }
 
+/// The URL schemes of a destination: RTMP, RTMP over TLS, SRT.
+pub const DESTINATION_SCHEMES: &[&str] = &["rtmp", "rtmps", "srt"];
+
 /// The URL schemes of a live source protocol. HTTP-FLV and HLS URLs are not required to end in
 /// `.flv` / `.m3u8`: CDNs serve both from query-string URLs, and the puller checks the content.
 fn live_schemes(protocol: SourceProtocol) -> &'static [&'static str] {
@@ -201,6 +201,12 @@ fn live_schemes(protocol: SourceProtocol) -> &'static [&'static str] {
         SourceProtocol::Srt => &["srt"],
         SourceProtocol::Rtsp => &["rtsp", "rtsps"],
     }
+}
+
+/// Whether `url` starts with `scheme://` (ASCII case-insensitive).
+fn has_scheme(url: &str, scheme: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(s, _)| s.eq_ignore_ascii_case(scheme))
 }
 
 fn invalid(field: Field, reason: &str) -> Rejection {
@@ -414,9 +420,14 @@ pub(crate) mod tests {
             assert_eq!(field_of(s.validate(0)), Some(Field::DstUrl), "{bad:?}");
         }
         let mut s = live_spec();
-        s.dst_url = "srt://h:1/x".into();
+        s.dst_url = "udp://h:1".into();
+        assert_eq!(field_of(s.validate(0)), Some(Field::DstUrl));
+        s.dst_url = "srt://:9000?mode=listener".into();
         assert_eq!(field_of(s.validate(0)), Some(Field::DstUrl));
         s.dst_url = "rtmp://user:pw@h:1935/app/s?k=v".into();
+        assert_eq!(s.validate(0), Ok(()));
+        // SRT destinations (their options are checked by the engine).
+        s.dst_url = "SRT://h:9000?streamid=live/a&latency=200".into();
         assert_eq!(s.validate(0), Ok(()));
     }
 
@@ -529,15 +540,23 @@ pub(crate) mod tests {
         assert_eq!(s.supported(), Ok(()));
         s.source_protocol = Some(SourceProtocol::Srt);
         assert_eq!(s.supported(), Ok(()));
-        // RTSP is not built yet: refused by name.
+        // RTSP too.
         s.source_protocol = Some(SourceProtocol::Rtsp);
-        assert_eq!(
-            s.supported(),
-            Err(Unsupported {
-                field: Field::SourceProtocol,
-                value: "rtsp".into()
-            })
-        );
+        s.source_urls = vec!["rtsp://u:p@cam/1".into()];
+        assert_eq!(s.supported(), Ok(()));
+        // RTSP over TLS is not built: refused by name, whatever SourceProtocol says.
+        for protocol in [Some(SourceProtocol::Rtsp), None] {
+            s.source_protocol = protocol;
+            s.source_urls = vec!["RTSPS://u:secret@cam/1".into()];
+            assert_eq!(
+                s.supported(),
+                Err(Unsupported {
+                    field: Field::SourceUrls,
+                    value: "rtsps".into()
+                })
+            );
+        }
+        s.source_urls = vec!["rtmp://h/live/s".into()];
         s.source_protocol = Some(SourceProtocol::Hls);
         assert_eq!(s.supported(), Ok(()));
         // Playlists run whatever their SourceProtocol says (it describes live sources).

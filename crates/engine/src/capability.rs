@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use baton_domain::{AccountId, Field, Rejection, SourceType, Task, TaskSpec};
 use baton_net::RtmpUrl;
 use baton_net::egress::{Egress, EgressPolicy, ip_literal};
+use baton_net::rtsp::{RtspError, RtspTransport, RtspUrl, mask_userinfo};
 use baton_net::srt_client::{SrtError, SrtMode, SrtUrl, is_srt_url};
 use baton_relay::{PlayerConfig, Playlist, RelayConfig, RelayError};
 
@@ -108,8 +109,9 @@ impl MediaSources {
 
 /// Live sources over RTMP, RTMPS (RTMP over TLS), HTTP(S)-FLV, HLS and SRT (an SRT option
 /// Baton does not build, e.g. rendezvous mode, is named), and playlists: http(s) URLs, local
-/// paths inside the allowed roots, media IDs of the library. Destinations: `rtmp://` and
-/// `rtmps://` (the domain's validation already admits no other scheme).
+/// paths inside the allowed roots, media IDs of the library. Destinations: `rtmp://`,
+/// `rtmps://` and `srt://` (the domain's validation admits no other scheme; an SRT option
+/// Baton does not build is named here, as for a source).
 pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsupported> {
     spec.supported().map_err(|u| Unsupported {
         field: u.field,
@@ -119,13 +121,18 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
         field,
         value: value.to_string(),
     };
+    let unbuilt = |url: &str| {
+        (is_srt_url(url) && matches!(SrtUrl::parse(url), Err(SrtError::Unsupported(_))))
+            || (is_rtsp_url(url) && matches!(RtspUrl::parse(url), Err(RtspError::Unsupported(_))))
+    };
+    if unbuilt(&spec.dst_url) {
+        return Err(unsupported(Field::DstUrl, &spec.dst_url));
+    }
     match spec.source_type {
         SourceType::Live => {
-            let unbuilt = |url: &String| {
-                is_srt_url(url) && matches!(SrtUrl::parse(url), Err(SrtError::Unsupported(_)))
-            };
+            // `rtsps://`, an unknown `transport=`; a camera's password is not echoed.
             if let Some(url) = spec.source_urls.iter().find(|u| unbuilt(u)) {
-                return Err(unsupported(Field::SourceUrls, url));
+                return Err(unsupported(Field::SourceUrls, &mask_userinfo(url)));
             }
         }
         SourceType::Url => {
@@ -159,9 +166,10 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
 /// under an older configuration can still be edited. Names are not resolved here: the check
 /// at connect time is the real one, this is early word for the obvious case.
 ///
-/// A live task's `srt://` source is checked here too, whatever the policy: its options
-/// ([`SrtUrl::parse`]: passphrase length, latency, …) and, in listener mode, whether the
-/// account may make Baton listen ([`EgressPolicy::may_listen`]).
+/// A live task's `srt://` source and an `srt://` destination are checked here too, whatever
+/// the policy: their options ([`SrtUrl::parse`]: passphrase length, latency, …) and, in
+/// listener mode, whether the account may make Baton listen ([`EgressPolicy::may_listen`]).
+/// The rules are the same for both sides.
 pub fn check_reachable(
     spec: &TaskSpec,
     before: Option<&TaskSpec>,
@@ -179,6 +187,33 @@ pub fn check_reachable(
             if parsed.is_listener() {
                 egress.may_listen(&account.0).map_err(invalid)?;
             }
+        }
+        for url in spec.source_urls.iter().filter(|u| is_rtsp_url(u)) {
+            let invalid = |reason: String| Rejection::Invalid {
+                field: Field::SourceUrls,
+                reason,
+            };
+            let parsed = RtspUrl::parse(url).map_err(|e| invalid(e.to_string()))?;
+            // RTP over UDP goes where the camera says and binds ports (see `baton_net::rtsp`).
+            if parsed.transport() == RtspTransport::Udp {
+                egress.may_listen(&account.0).map_err(|_| {
+                    invalid(format!(
+                        "account {:?} may not receive RTSP over UDP (transport=udp): only the root account may; remove it (RTP over the RTSP TCP connection, the default)",
+                        account.0
+                    ))
+                })?;
+            }
+        }
+    }
+    let dst_changed = before.is_none_or(|b| b.dst_url != spec.dst_url);
+    if dst_changed && is_srt_url(&spec.dst_url) {
+        let invalid = |reason: String| Rejection::Invalid {
+            field: Field::DstUrl,
+            reason,
+        };
+        let parsed = SrtUrl::parse(&spec.dst_url).map_err(|e| invalid(e.to_string()))?;
+        if parsed.is_listener() {
+            egress.may_listen(&account.0).map_err(invalid)?;
         }
     }
     if !egress.is_restricted() {
@@ -209,6 +244,12 @@ pub fn check_reachable(
     Ok(())
 }
 
+/// Whether `url` is an `rtsp://` or `rtsps://` URL.
+fn is_rtsp_url(url: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(s, _)| s.eq_ignore_ascii_case("rtsp") || s.eq_ignore_ascii_case("rtsps"))
+}
+
 /// The address of a URL whose host is an IP literal (`rtmp`, `rtmps`, `http`, `https`, an
 /// SRT caller's `srt`), in the form the connection will use. An SRT listener's host is an
 /// address of this host to bind, not a connection: `None`.
@@ -220,6 +261,10 @@ fn literal_addr(url: &str) -> Option<SocketAddr> {
         };
     }
     let scheme = url.split_once("://")?.0.to_ascii_lowercase();
+    if scheme == "rtsp" {
+        let parsed = RtspUrl::parse(url).ok()?;
+        return Some(SocketAddr::new(ip_literal(parsed.host())?, parsed.port()));
+    }
     if scheme.starts_with("rtmp") {
         let parsed = RtmpUrl::parse(url).ok()?;
         let ip = parsed.host.parse::<IpAddr>().ok()?;
@@ -337,12 +382,28 @@ mod tests {
                 value: "srt://a:1?mode=rendezvous".into()
             })
         );
-        let rtsp = live(SourceProtocol::Rtsp, "rtsp://a/1", "rtmp://d/e/f");
+        let rtsp = live(SourceProtocol::Rtsp, "rtsp://u:p@a/1", "rtmp://d/e/f");
+        assert_eq!(check_supported(&rtsp, &none), Ok(()));
+        // RTSP over TLS is not built (retina has no TLS): refused by name.
+        let rtsps = live(SourceProtocol::Rtsp, "rtsps://u:secret@a/1", "rtmp://d/e/f");
         assert_eq!(
-            check_supported(&rtsp, &none),
+            check_supported(&rtsps, &none),
             Err(Unsupported {
-                field: Field::SourceProtocol,
-                value: "rtsp".into()
+                field: Field::SourceUrls,
+                value: "rtsps".into()
+            })
+        );
+        // An RTSP option Baton does not know: the URL named, its password masked.
+        let odd = live(
+            SourceProtocol::Rtsp,
+            "rtsp://u:secret@a/1?transport=http",
+            "rtmp://d/e/f",
+        );
+        assert_eq!(
+            check_supported(&odd, &none),
+            Err(Unsupported {
+                field: Field::SourceUrls,
+                value: "rtsp://u:***@a/1?transport=http".into()
             })
         );
         // RTMPS both ways.
@@ -628,5 +689,84 @@ mod tests {
         )
         .expect("refused");
         assert!(short.contains("10 to 79"), "{short}");
+    }
+
+    #[test]
+    fn rtsp_sources_are_egress_checked_and_only_the_root_account_takes_udp() {
+        let policy = EgressPolicy::new(Some("root"), Default::default(), Default::default());
+        let (acme, root) = (AccountId("acme".into()), AccountId("root".into()));
+        let reason = |url: &str, account: &AccountId| {
+            let spec = live(SourceProtocol::Rtsp, url, "rtmp://d/e/f");
+            match check_reachable(&spec, None, account, &policy) {
+                Err(Rejection::Invalid { field, reason }) => {
+                    assert_eq!(field, Field::SourceUrls);
+                    Some(reason)
+                }
+                Err(other) => panic!("{other:?}"),
+                Ok(()) => None,
+            }
+        };
+        // The literal's port is RTSP's 554 when the URL has none.
+        let private = reason("rtsp://admin:pw@192.168.1.64/Streaming/101", &acme).expect("refused");
+        assert!(private.contains("192.168.1.64:554"), "{private}");
+        assert!(!private.contains("pw"), "{private}");
+        assert_eq!(reason("rtsp://admin:pw@192.168.1.64/s", &root), None);
+        let udp = reason("rtsp://cam.example/s?transport=udp", &acme).expect("refused");
+        assert!(udp.contains("may not receive RTSP over UDP"), "{udp}");
+        assert_eq!(reason("rtsp://cam.example/s?transport=udp", &root), None);
+        assert_eq!(reason("rtsp://cam.example/s", &acme), None);
+    }
+
+    #[test]
+    fn srt_destinations_run_with_the_sources_rules() {
+        let none = MediaSources::default();
+        let push = |dst: &str| live(SourceProtocol::Rtmp, "rtmp://a/b/c", dst);
+        assert_eq!(
+            check_supported(&push("srt://d:9000?streamid=live/out"), &none),
+            Ok(())
+        );
+        // An SRT feature Baton does not build is named with the destination.
+        for dst in ["srt://d:9000?mode=rendezvous", "srt://d:9000?maxbw=1000"] {
+            assert_eq!(
+                check_supported(&push(dst), &none),
+                Err(Unsupported {
+                    field: Field::DstUrl,
+                    value: dst.into()
+                })
+            );
+        }
+        let policy = EgressPolicy::new(Some("root"), Default::default(), Default::default());
+        let (acme, root) = (AccountId("acme".into()), AccountId("root".into()));
+        let reason = |dst: &str, account: &AccountId, policy: &EgressPolicy| match check_reachable(
+            &push(dst),
+            None,
+            account,
+            policy,
+        ) {
+            Err(Rejection::Invalid { field, reason }) => {
+                assert_eq!(field, Field::DstUrl);
+                Some(reason)
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(()) => None,
+        };
+        // Listening for the receiver: the operator's only.
+        let listener = "srt://0.0.0.0:9000?mode=listener";
+        let refused = reason(listener, &acme, &policy).expect("a tenant may not listen");
+        assert!(refused.contains("only the root account"), "{refused}");
+        assert_eq!(reason(listener, &root, &policy), None);
+        // A caller's literal address is egress; bad options are named whatever the policy.
+        let loopback = reason("srt://127.0.0.1:9000", &acme, &policy).expect("refused");
+        assert!(loopback.contains("loopback"), "{loopback}");
+        let short = reason(
+            "srt://d:9000?passphrase=short",
+            &acme,
+            &EgressPolicy::unrestricted(),
+        )
+        .expect("refused");
+        assert!(short.contains("10 to 79"), "{short}");
+        // An unchanged destination is not judged again.
+        let spec = push(listener);
+        assert_eq!(check_reachable(&spec, Some(&spec), &acme, &policy), Ok(()));
     }
 }

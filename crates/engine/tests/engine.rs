@@ -251,9 +251,9 @@ async fn unsupported_sources_are_refused_at_create() {
     let engine = engine(&w).await;
     let mut s = spec(T0, T0 + 60);
     s.source_protocol = Some(SourceProtocol::Rtsp);
-    s.source_urls = vec!["rtsp://mem/cam".into()];
+    s.source_urls = vec!["rtsps://mem/cam".into()];
     match engine.create(&acct(), s.clone()).await {
-        Err(baton_engine::EngineError::Unsupported(u)) => assert_eq!(u.value, "rtsp"),
+        Err(baton_engine::EngineError::Unsupported(u)) => assert_eq!(u.value, "rtsps"),
         other => panic!("expected Unsupported, got {other:?}"),
     }
     // SRT is built; its rendezvous mode is not, and is named with the URL.

@@ -14,6 +14,7 @@ pub mod hub;
 pub mod ingest;
 pub mod io;
 pub mod metrics;
+pub mod rtsp;
 pub mod srt_client;
 pub mod testing;
 pub mod tls;

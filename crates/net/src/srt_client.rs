@@ -1,6 +1,7 @@
-//! SRT connections for one source: Baton calls a peer (caller mode, the default) or waits on a
-//! port for one peer to call it (listener mode), and receives what the peer sends — for a
-//! relay source, an MPEG-TS stream in 1316-byte messages.
+//! SRT connections for one relay side: Baton calls a peer (caller mode, the default) or waits
+//! on a port for one peer to call it (listener mode), and receives what the peer sends — for a
+//! relay source, an MPEG-TS stream in 1316-byte messages — or sends to it (a relay
+//! destination: [`SrtConnection::send`], the same 1316-byte messages).
 //!
 //! SRT itself (handshake, ARQ, TSBPD latency buffer, AES key exchange) is the pure-Rust
 //! [`srt_tokio`] crate; this module decides *where* that socket may go and names what went
@@ -30,16 +31,25 @@
 //!   that connection ([`SrtError::Closed`], retried), never the relay or the process.
 //! * **Statistics** ([`SrtStats`]): the socket's receive-side counters (RTT, lost,
 //!   retransmitted, dropped, decrypt errors), read without waiting from the socket's
-//!   statistics channel (updated about once a second).
+//!   statistics channel (updated about once a second); [`SrtSendStats`] the send side's
+//!   (sent, retransmitted, NAK-reported lost, dropped too late, RTT from the peer's ACKs,
+//!   the send buffer).
+//! * **Sending** ([`SrtConnection::send`]): one message per call, taken as soon as
+//!   srt-tokio's input queue (128 messages) has room; the message's origin time is the
+//!   moment it is taken, so the peer plays it one latency later and the sender drops it
+//!   (too late, `TLPKTDROP`) if it is still unacknowledged well past that. A caller that
+//!   cannot keep up therefore sees `send` wait — its own queue is the place to bound.
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use srt_protocol::packet::{CoreRejectReason, RejectReason, ServerRejectReason};
 use srt_protocol::protocol::pending_connection::ConnectionReject;
 use srt_tokio::SrtSocket;
@@ -388,7 +398,37 @@ pub struct SrtStats {
     pub bytes_received: u64,
 }
 
-/// One connected SRT socket, receiving.
+/// Send-side statistics of one SRT connection (cumulative since it was made).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SrtSendStats {
+    /// Smoothed round-trip time the peer reports in its ACKs (the handshake's round trip
+    /// until the first full ACK).
+    pub rtt: Duration,
+    /// The latency both sides agreed on (the peer's TSBPD delay; packets older than about
+    /// this are dropped rather than sent).
+    pub latency: Duration,
+    /// Data packets sent, retransmissions included.
+    pub packets_sent: u64,
+    /// Data packets sent again after a NAK or a timeout.
+    pub packets_retransmitted: u64,
+    /// Data packets the peer reported lost (NAKs).
+    pub packets_lost: u64,
+    /// NAK reports received.
+    pub naks: u64,
+    /// Data packets dropped unsent or unacknowledged because they were too late to play
+    /// (`TLPKTDROP`).
+    pub packets_dropped: u64,
+    /// Bytes sent, retransmissions and SRT/UDP/IP headers included (libsrt's
+    /// `byteSentTotal`).
+    pub bytes_sent: u64,
+    /// Packets in the send buffer (sent, not yet acknowledged, or waiting) at the last
+    /// update, their bytes, and the time span they cover.
+    pub send_buffer_packets: u64,
+    pub send_buffer_bytes: u64,
+    pub send_buffer_time: Duration,
+}
+
+/// One connected SRT socket, receiving or sending.
 #[derive(Debug)]
 pub struct SrtConnection {
     socket: SrtSocket,
@@ -397,7 +437,10 @@ pub struct SrtConnection {
     handshake_rtt: Duration,
     /// The latest statistics; `latency` is the agreed one, set at the handshake.
     stats: SrtStats,
+    send_stats: SrtSendStats,
     bytes_in: u64,
+    /// Payload bytes handed to the socket by [`SrtConnection::send`].
+    bytes_out: u64,
 }
 
 impl SrtConnection {
@@ -454,8 +497,11 @@ impl SrtConnection {
     }
 
     fn new(socket: SrtSocket, peer: SocketAddr) -> SrtConnection {
-        let (latency, handshake_rtt) =
-            (socket.settings().recv_tsbpd_latency, socket.settings().rtt);
+        let (latency, send_latency, handshake_rtt) = (
+            socket.settings().recv_tsbpd_latency,
+            socket.settings().send_tsbpd_latency,
+            socket.settings().rtt,
+        );
         SrtConnection {
             socket,
             peer,
@@ -465,7 +511,13 @@ impl SrtConnection {
                 rtt: handshake_rtt,
                 ..SrtStats::default()
             },
+            send_stats: SrtSendStats {
+                latency: send_latency,
+                rtt: handshake_rtt,
+                ..SrtSendStats::default()
+            },
             bytes_in: 0,
+            bytes_out: 0,
         }
     }
 
@@ -505,10 +557,93 @@ impl SrtConnection {
         self.peer
     }
 
+    /// Sends one message (at most 1316 bytes: one SRT live-mode payload), waiting while
+    /// srt-tokio's input queue is full. Cancel-safe: cancelled before it returns, nothing
+    /// was sent. Fails with [`SrtError::Closed`] once the connection has ended (the peer
+    /// closed it or went silent past the idle timeout).
+    pub async fn send(&mut self, data: Bytes) -> Result<(), SrtError> {
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(ready) = self.socket.poll_ready_unpin(cx) {
+                return Poll::Ready(ready.map_err(|_| SrtError::Closed));
+            }
+            self.poll_closed(cx)
+        })
+        .await?;
+        let len = data.len() as u64;
+        Pin::new(&mut self.socket)
+            .start_send((std::time::Instant::now(), data))
+            .map_err(|_| SrtError::Closed)?;
+        self.bytes_out += len;
+        Ok(())
+    }
+
+    /// Waits until the connection ends ([`SrtError::Closed`]); what a sending side does
+    /// while it has nothing to send. Messages the peer sends meanwhile are discarded (a
+    /// destination has nothing to receive). Cancel-safe.
+    pub async fn closed(&mut self) -> SrtError {
+        match std::future::poll_fn(|cx| self.poll_closed(cx)).await {
+            Err(e) => e,
+            Ok(()) => SrtError::Closed,
+        }
+    }
+
+    /// `Ready(Err(Closed))` once the socket's stream ended; data that arrives is dropped.
+    fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SrtError>> {
+        loop {
+            match Pin::new(&mut self.socket).poll_next(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(SrtError::Io(e))),
+                Poll::Ready(None) => return Poll::Ready(Err(SrtError::Closed)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Closes the connection (SRT shutdown to the peer), within `timeout`.
+    pub async fn close(mut self, timeout: Duration) -> Result<(), SrtError> {
+        match tokio::time::timeout(timeout, self.socket.close()).await {
+            Ok(result) => result.map_err(SrtError::Io),
+            Err(_) => Err(SrtError::Closed),
+        }
+    }
+
+    /// Payload bytes handed to the socket by [`Self::send`].
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out
+    }
+
+    /// The latest send-side statistics (updated about once a second).
+    pub fn send_stats(&mut self) -> SrtSendStats {
+        self.read_stats();
+        self.send_stats
+    }
+
     /// The latest statistics (the socket updates them about once a second).
     pub fn stats(&mut self) -> SrtStats {
+        self.read_stats();
+        self.stats
+    }
+
+    fn read_stats(&mut self) {
         let updates = self.socket.statistics();
         while let Some(Some(s)) = updates.next().now_or_never() {
+            self.send_stats = SrtSendStats {
+                rtt: if s.tx_average_rtt.is_zero() {
+                    self.handshake_rtt
+                } else {
+                    s.tx_average_rtt
+                },
+                latency: self.send_stats.latency,
+                packets_sent: s.tx_data,
+                packets_retransmitted: s.tx_retransmit_data,
+                packets_lost: s.tx_loss_data,
+                naks: s.rx_nak,
+                packets_dropped: s.tx_dropped_data,
+                bytes_sent: s.tx_bytes,
+                send_buffer_packets: s.tx_buffered_data,
+                send_buffer_bytes: s.tx_buffered_bytes,
+                send_buffer_time: s.tx_buffered_time,
+            };
             let rtt = [s.rx_average_rtt, s.tx_average_rtt, self.handshake_rtt]
                 .into_iter()
                 .find(|rtt| !rtt.is_zero())
@@ -524,7 +659,6 @@ impl SrtConnection {
                 bytes_received: s.rx_bytes,
             };
         }
-        self.stats
     }
 }
 
@@ -550,9 +684,20 @@ async fn contained<T: Send + 'static>(
     })
 }
 
-/// The socket options of `url`: latency, encryption, handshake timeout.
+/// The send buffer, in bytes: libsrt's default `SRTO_SNDBUF` (8192 packets of 1472
+/// bytes). srt-protocol's own default (46,592 bytes: 32 packets) cannot take one burst of a
+/// destination's first GOP; a fuller buffer drops its oldest packets (counted as dropped).
+/// It only fills while the peer does not acknowledge — within the too-late window, since
+/// older packets are dropped (`TLPKTDROP`) — so a live stream keeps a few hundred packets
+/// in it at most.
+pub const SEND_BUFFER_BYTES: u64 = 8192 * 1472;
+
+/// The socket options of `url`: latency, encryption, handshake timeout, send buffer.
 fn builder(url: &SrtUrl, timeout: Duration) -> srt_tokio::SrtSocketBuilder {
-    let mut builder = SrtSocket::builder().set(|o| o.connect.timeout = timeout);
+    let mut builder = SrtSocket::builder().set(|o| {
+        o.connect.timeout = timeout;
+        o.sender.buffer_size = srt_tokio::options::ByteCount(SEND_BUFFER_BYTES);
+    });
     if let Some(latency) = url.latency {
         builder = builder.latency(latency);
     }

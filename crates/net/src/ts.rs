@@ -209,15 +209,12 @@ impl TsFrames {
         if !self.carried(config.pid, config.track) {
             return;
         }
-        let body = match config.codec {
-            Codec::H264 => video_sequence_header(BodyVideoCodec::Avc, &config.record),
-            Codec::H265 => video_sequence_header(BodyVideoCodec::Hevc, &config.record),
-            Codec::Aac => aac_sequence_header(&config.record),
-            Codec::Mp3 => return,
+        let Some(body) = record_body(config.codec, &config.record) else {
+            return;
         };
         // Sent with the next unit's DTS, when it comes (see `unit`): a record whose unit is
         // lost is replaced by the next one.
-        self.lane_mut(config.track).record = Some(Bytes::from(body));
+        self.lane_mut(config.track).record = Some(body);
     }
 
     fn unit(&mut self, unit: AccessUnit) {
@@ -228,29 +225,13 @@ impl TsFrames {
         let dts = ticks_to_ms(unit.dts - origin);
         let pts = ticks_to_ms(unit.pts - origin);
         let cts = i32::try_from(pts - dts).unwrap_or(i32::MAX);
-        let mut body = BytesMut::with_capacity(unit.data.len() + 8);
-        match unit.codec {
-            Codec::H264 => {
-                body.extend_from_slice(&video_frame_prefix(BodyVideoCodec::Avc, unit.keyframe, cts))
-            }
-            Codec::H265 => body.extend_from_slice(&video_frame_prefix(
-                BodyVideoCodec::Hevc,
-                unit.keyframe,
-                cts,
-            )),
-            Codec::Aac => body.extend_from_slice(&AAC_RAW_PREFIX),
-            Codec::Mp3 => {
-                let (rate, channels) = mp3_rate_and_channels(&unit.data);
-                body.extend_from_slice(&[mp3_header(rate, channels)]);
-            }
-        }
-        body.extend_from_slice(&unit.data);
+        let body = unit_body(unit.codec, unit.keyframe, cts, &unit.data);
         let kind = tag_type(unit.track);
         let lane = self.lane_mut(unit.track);
         if let Some(record) = lane.record.take() {
             lane.queue.push_back(Frame::new(kind, dts, record));
         }
-        lane.queue.push_back(Frame::new(kind, dts, body.freeze()));
+        lane.queue.push_back(Frame::new(kind, dts, body));
     }
 
     fn carried(&self, pid: u16, track: Track) -> bool {
@@ -267,6 +248,41 @@ impl TsFrames {
             Track::Audio => &mut self.audio,
         }
     }
+}
+
+/// The FLV tag body that announces a decoder configuration `record` of `codec` (H.264
+/// AVCDecoderConfigurationRecord, H.265 HEVCDecoderConfigurationRecord as Enhanced RTMP,
+/// AAC AudioSpecificConfig); `None` for MP3, which has none. Shared with the RTSP source
+/// ([`crate::rtsp`]), whose depacketizer hands out the same records and units.
+pub fn record_body(codec: Codec, record: &[u8]) -> Option<Bytes> {
+    let body = match codec {
+        Codec::H264 => video_sequence_header(BodyVideoCodec::Avc, record),
+        Codec::H265 => video_sequence_header(BodyVideoCodec::Hevc, record),
+        Codec::Aac => aac_sequence_header(record),
+        Codec::Mp3 => return None,
+    };
+    Some(Bytes::from(body))
+}
+
+/// The FLV tag body of one access unit: `data` (AVCC / HVCC NAL units, a raw AAC frame, an
+/// MP3 frame) behind its header, with composition time `cts` ms for video.
+pub fn unit_body(codec: Codec, keyframe: bool, cts: i32, data: &[u8]) -> Bytes {
+    let mut body = BytesMut::with_capacity(data.len() + 8);
+    match codec {
+        Codec::H264 => {
+            body.extend_from_slice(&video_frame_prefix(BodyVideoCodec::Avc, keyframe, cts))
+        }
+        Codec::H265 => {
+            body.extend_from_slice(&video_frame_prefix(BodyVideoCodec::Hevc, keyframe, cts))
+        }
+        Codec::Aac => body.extend_from_slice(&AAC_RAW_PREFIX),
+        Codec::Mp3 => {
+            let (rate, channels) = mp3_rate_and_channels(data);
+            body.extend_from_slice(&[mp3_header(rate, channels)]);
+        }
+    }
+    body.extend_from_slice(data);
+    body.freeze()
 }
 
 /// 90 kHz ticks → milliseconds, rounded down (also below zero).

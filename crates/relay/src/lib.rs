@@ -1,4 +1,4 @@
-//! The relay engine: pull one source (RTMP play, HTTP-FLV, HLS, SRT, playlists) and push it to one RTMP destination
+//! The relay engine: pull one source (RTMP play, HTTP-FLV, HLS, SRT, RTSP, playlists) and push it to one destination (RTMP(S) publish, or MPEG-TS over SRT)
 //! on a single continuous timeline, surviving source and destination drops.
 //!
 //! The task control plane drives relays through [`Relay::spawn`], [`Relay::status`],
@@ -6,6 +6,7 @@
 //! the `runner` module for the loop and its guarantees.
 
 pub mod backoff;
+mod destination;
 pub mod error;
 mod event;
 pub mod hls;
@@ -13,6 +14,7 @@ pub mod playlist;
 pub mod pool;
 pub mod probe;
 mod resume;
+pub mod rtsp;
 mod runner;
 pub mod source;
 pub mod srt;
@@ -27,7 +29,6 @@ use std::time::Duration;
 use baton_media::gop::GopCacheConfig;
 use baton_media::queue::QueueConfig;
 use baton_media::timeline::TimelineConfig;
-use baton_net::RtmpUrl;
 use baton_net::client::ClientOptions;
 use baton_net::egress::Egress;
 use tokio::task::JoinHandle;
@@ -53,10 +54,12 @@ pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct RelayConfig {
     /// `rtmp://…`, `http(s)://….flv`, `http(s)://….m3u8` (HLS: MPEG-TS or fMP4 segments),
-    /// `srt://…` (MPEG-TS; see [`baton_net::srt_client`] for the options and listener mode).
+    /// `srt://…` (MPEG-TS; see [`baton_net::srt_client`] for the options and listener mode),
+    /// `rtsp://[user:password@]host[:554]/path[?transport=udp]` (see [`baton_net::rtsp`]).
     pub source: String,
     /// `rtmp://…` or `rtmps://…` (RTMP over TLS, port 443 by default; certificates checked
-    /// against `client.tls`).
+    /// against `client.tls`), or `srt://host:port?streamid=…` (MPEG-TS pushed over SRT;
+    /// options and listener mode as for an SRT source, see [`baton_net::srt_client`]).
     pub destination: String,
     /// How long one side may stay down (reconnecting) before the relay fails. While the
     /// source is away the destination session is held this long. Default [`DEFAULT_GRACE`]
@@ -151,6 +154,10 @@ impl Relay {
             None => SourceUrl::parse_as(&config.source, config.hls)?,
         };
         let destination = parse_destination(&config.destination)?;
+        // From here on `config.source` only names the source in logs: a camera's password
+        // (`rtsp://user:password@…`) is not among them.
+        let mut config = config;
+        config.source = baton_net::rtsp::mask_userinfo(&config.source);
         let status = StatusCell::new();
         let cancel = CancellationToken::new();
         let runner = runner::Runner::new(config, source, destination, status.clone());
@@ -199,12 +206,6 @@ impl Relay {
     }
 }
 
-fn parse_destination(url: &str) -> Result<RtmpUrl, RelayError> {
-    RtmpUrl::parse(url).map_err(|e| {
-        RelayError::new(
-            Side::Destination,
-            ErrorKind::InvalidUrl,
-            format!("{url}: {e}"),
-        )
-    })
+fn parse_destination(url: &str) -> Result<destination::DestinationUrl, RelayError> {
+    destination::DestinationUrl::parse(url)
 }

@@ -14,7 +14,10 @@
 //!   source never sent any) is not forwarding.
 //! * A side that stays down for the grace period fails the relay with that side's last error;
 //!   a refusal (`retryable == false`) fails it at once. Either way the destination is closed
-//!   cleanly (FCUnpublish, deleteStream).
+//!   cleanly (RTMP: FCUnpublish, deleteStream; SRT: the muxer's last packets, a latency's
+//!   linger, shutdown).
+//! * The destination is a [`Destination`]: RTMP(S) or SRT (frames remuxed to MPEG-TS), driven
+//!   through the same calls; its `queued_bytes` is what `OUT_HIGH_WATER` bounds.
 
 use std::future::{Future, pending};
 use std::pin::Pin;
@@ -24,11 +27,8 @@ use baton_flv::{parse_audio_tag_header, parse_video_tag_header};
 use baton_media::config::ConfigTracker;
 use baton_media::gop::GopCache;
 use baton_media::queue::SubscriberQueue;
-use baton_media::timeline::{Timeline, wire_timestamp};
+use baton_media::timeline::Timeline;
 use baton_media::{Frame, TagType};
-use baton_net::client::{ClientError, RtmpConnection};
-use baton_net::media_kind;
-use baton_rtmp::session::ClientMode;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::time::{Instant, sleep_until};
@@ -37,10 +37,11 @@ use tracing::{info, warn};
 
 use crate::RelayConfig;
 use crate::backoff::Backoff;
+use crate::destination::{Destination, DestinationUrl, Sent};
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::resume::{RESUME_CLOCK_SLACK_MS, RESUME_MAX_GAP_MS, RecentFrames, is_media};
-use crate::source::{Source, SourceEvent, SourceUrl, egress_options};
-use crate::status::{ErrorRecord, RelayState, StatusCell, Transport};
+use crate::source::{Source, SourceEvent, SourceUrl};
+use crate::status::{ErrorRecord, RelayState, StatusCell};
 
 /// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
 /// the drop-to-keyframe policy applies) instead of piling up in the session.
@@ -62,9 +63,9 @@ enum SrcState {
 enum DstState {
     /// Not connected yet: the destination is opened when the first source frame arrives.
     Idle,
-    Connecting(BoxFuture<Result<Box<RtmpConnection>, ClientError>>),
+    Connecting(BoxFuture<Result<Destination, RelayError>>),
     Waiting(Instant),
-    Live(Box<RtmpConnection>),
+    Live(Destination),
 }
 
 enum SrcWake {
@@ -73,8 +74,8 @@ enum SrcWake {
 }
 
 enum DstWake {
-    Connected(Result<Box<RtmpConnection>, ClientError>),
-    Failed(ClientError),
+    Connected(Result<Destination, RelayError>),
+    Failed(RelayError),
 }
 
 async fn src_wake(state: &mut SrcState) -> SrcWake {
@@ -88,10 +89,7 @@ async fn src_wake(state: &mut SrcState) -> SrcWake {
 async fn dst_wake(state: &mut DstState) -> DstWake {
     match state {
         DstState::Connecting(f) => DstWake::Connected(f.await),
-        DstState::Live(conn) => match conn.drive().await {
-            Err(e) => DstWake::Failed(e),
-            Ok(()) => DstWake::Failed(ClientError::Closed),
-        },
+        DstState::Live(conn) => DstWake::Failed(conn.drive().await),
         DstState::Idle | DstState::Waiting(_) => pending().await,
     }
 }
@@ -105,8 +103,11 @@ struct Counters {
     frames_in: u64,
     frames_out: u64,
     video_frames_out: u64,
-    /// Frames skipped while a new destination session waited for a keyframe.
+    /// Frames skipped while a new destination session waited for a keyframe (or, SRT, for
+    /// the sequence header the TS muxer needs).
     skipped: u64,
+    /// Frames an SRT destination's TS muxer could not read (dropped).
+    unreadable: u64,
     /// Frames a reconnected source replayed that had already been relayed.
     deduplicated: u64,
     destination_sessions: u64,
@@ -116,7 +117,7 @@ struct Counters {
 pub(crate) struct Runner {
     config: RelayConfig,
     source_url: SourceUrl,
-    dest_url: baton_rtmp::RtmpUrl,
+    dest_url: DestinationUrl,
     status: StatusCell,
     timeline: Timeline,
     /// Headers sent to the current destination session.
@@ -167,7 +168,7 @@ impl Runner {
     pub(crate) fn new(
         config: RelayConfig,
         source_url: SourceUrl,
-        dest_url: baton_rtmp::RtmpUrl,
+        dest_url: DestinationUrl,
         status: StatusCell,
     ) -> Runner {
         let now = Instant::now();
@@ -409,17 +410,13 @@ impl Runner {
     fn on_destination(&mut self, wake: DstWake) -> Result<(), RelayError> {
         match wake {
             DstWake::Connected(Ok(conn)) => {
-                let transport = Transport {
-                    protocol: if conn.tls().is_some() {
-                        "rtmps"
-                    } else {
-                        "rtmp"
-                    },
-                    tls: conn.tls().cloned(),
-                };
+                let transport = conn.transport();
                 info!(destination = %self.config.destination, transport = %transport, "destination publishing");
-                self.status
-                    .update(|s| s.destination_transport = Some(transport));
+                self.status.update(|s| {
+                    s.destination_transport = Some(transport);
+                    // A new session's counters start at zero; the last one's go.
+                    s.destination_srt = None;
+                });
                 self.dst = DstState::Live(conn);
                 self.counters.destination_sessions += 1;
                 self.dest_down_since = None;
@@ -441,15 +438,17 @@ impl Runner {
                 self.refresh_state();
                 Ok(())
             }
-            DstWake::Connected(Err(e)) | DstWake::Failed(e) => {
-                self.dest_failed(RelayError::from_client(Side::Destination, &e))
-            }
+            DstWake::Connected(Err(e)) | DstWake::Failed(e) => self.dest_failed(e),
         }
     }
 
     fn dest_failed(&mut self, e: RelayError) -> Result<(), RelayError> {
-        if let DstState::Live(conn) = &self.dst {
+        if let DstState::Live(conn) = &mut self.dst {
             self.counters.bytes_out_done += conn.bytes_out();
+            let srt = conn.srt_stats();
+            if srt.is_some() {
+                self.status.update(|s| s.destination_srt = srt);
+            }
         }
         if !e.retryable {
             return Err(e);
@@ -537,17 +536,20 @@ impl Runner {
                     continue;
                 }
             }
-            if let Err(e) = conn.send_media(
-                media_kind(frame.kind),
-                wire_timestamp(frame.dts),
-                &frame.payload,
-            ) {
-                failure = Some(RelayError::new(
-                    Side::Internal,
-                    ErrorKind::Protocol,
-                    e.to_string(),
-                ));
-                break;
+            match conn.send(&frame) {
+                Ok(Sent::Queued) => {}
+                Ok(Sent::Skipped) => {
+                    self.counters.skipped += 1;
+                    continue;
+                }
+                Ok(Sent::Dropped) => {
+                    self.counters.unreadable += 1;
+                    continue;
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
             self.counters.frames_out += 1;
             if frame.kind == TagType::Video && !frame.config {
@@ -581,16 +583,15 @@ impl Runner {
 
     fn start_dest_connect(&mut self) {
         let url = self.dest_url.clone();
-        let mut options = egress_options(&self.config.client, &self.config.egress);
+        let mut options = self.config.client.clone();
         if options.fourcc_list.is_empty() {
             // Enhanced RTMP codecs (HEVC, AV1, VP9, Opus by FourCC) are announced in
             // `connect`, as OBS does, so destinations that check know what is coming.
             options.fourcc_list = enhanced_fourccs(&self.headers);
         }
+        let egress = self.config.egress.clone();
         self.dst = DstState::Connecting(Box::pin(async move {
-            RtmpConnection::connect(&url, ClientMode::Publish, &options)
-                .await
-                .map(Box::new)
+            Destination::connect(&url, &options, &egress).await
         }));
     }
 
@@ -702,7 +703,7 @@ impl Runner {
             self.last_tick = (now, bytes_in, bytes_out, self.counters.video_frames_out);
         }
         let c = &self.counters;
-        let dropped = self.out.dropped() + self.counters.skipped;
+        let dropped = self.out.dropped() + self.counters.skipped + self.counters.unreadable;
         let timeline = self.timeline.counters();
         let state = self.state;
         let first_forwarded = self.first_forwarded;
@@ -710,9 +711,16 @@ impl Runner {
             SrcState::Live(source) => source.srt_stats(),
             _ => None,
         };
+        let destination_srt = match &mut self.dst {
+            DstState::Live(conn) => conn.srt_stats(),
+            _ => None,
+        };
         self.status.update(|s| {
             if srt.is_some() {
                 s.srt = srt;
+            }
+            if destination_srt.is_some() {
+                s.destination_srt = destination_srt;
             }
             s.state = state;
             s.first_forwarded = first_forwarded;

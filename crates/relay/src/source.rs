@@ -1,5 +1,5 @@
-//! Relay sources: RTMP play, HTTP(S)-FLV, HLS live playlists, SRT (MPEG-TS) and playlists of
-//! files, behind one interface.
+//! Relay sources: RTMP play, HTTP(S)-FLV, HLS live playlists, SRT (MPEG-TS), RTSP cameras and
+//! playlists of files, behind one interface.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use baton_media::timeline::{TimelineConfig, TimestampUnwrapper};
 use baton_net::client::{ClientError, ClientOptions, PlayEvent, RtmpConnection};
 use baton_net::egress::{Egress, EgressDialer};
 use baton_net::http_flv::{FlvSource, FlvSourceError};
+use baton_net::rtsp::{RtspConnection, RtspUrl};
 use baton_net::srt_client::{SrtStats, SrtUrl};
 use baton_net::{RtmpUrl, tag_type};
 use baton_rtmp::session::ClientMode;
@@ -16,6 +17,7 @@ use crate::error::{ErrorKind, RelayError, Side};
 pub use crate::event::SourceEvent;
 use crate::hls::{HlsSource, Resume};
 use crate::playlist::{Player, PlayerConfig, PlayerEvent, Playlist};
+use crate::rtsp::from_rtsp;
 use crate::srt::{SrtSource, from_srt};
 use crate::status::Transport;
 
@@ -28,6 +30,8 @@ pub enum SourceUrl {
     Hls(String, Arc<Resume>),
     /// An MPEG-TS stream over SRT (caller or listener mode).
     Srt(Box<SrtUrl>),
+    /// An RTSP camera (RTP over TCP, or UDP where the URL asks).
+    Rtsp(Box<RtspUrl>),
     /// Files played as one live stream; the position is shared across reconnects.
     Playlist(Arc<Playlist>, PlayerConfig),
 }
@@ -53,11 +57,15 @@ impl SourceUrl {
             Some("srt") => SrtUrl::parse(url)
                 .map(|u| SourceUrl::Srt(Box::new(u)))
                 .map_err(|e| from_srt(&e)),
+            Some("rtsp" | "rtsps") => RtspUrl::parse(url)
+                .map(|u| SourceUrl::Rtsp(Box::new(u)))
+                .map_err(|e| from_rtsp(&e)),
             _ => Err(RelayError::new(
                 Side::Source,
                 ErrorKind::Unsupported,
                 format!(
-                    "source {url}: only rtmp://, http:// and https:// (FLV, HLS) and srt:// sources are supported"
+                    "source {}: only rtmp://, http:// and https:// (FLV, HLS), srt:// and rtsp:// sources are supported",
+                    baton_net::rtsp::mask_userinfo(url)
                 ),
             )),
         }
@@ -106,6 +114,7 @@ pub enum Source {
     HttpFlv(Box<FlvSource>),
     Hls(Box<HlsSource>),
     Srt(Box<SrtSource>),
+    Rtsp(Box<RtspConnection>),
     Playlist(Box<Player>),
 }
 
@@ -152,6 +161,10 @@ impl Source {
             SourceUrl::Srt(u) => SrtSource::connect(u, egress, options.connect_timeout)
                 .await
                 .map(|s| Source::Srt(Box::new(s))),
+            SourceUrl::Rtsp(u) => RtspConnection::connect(u, egress, options.connect_timeout)
+                .await
+                .map(|c| Source::Rtsp(Box::new(c)))
+                .map_err(|e| from_rtsp(&e)),
             SourceUrl::HttpFlv(u) => {
                 let connect = FlvSource::connect(egress, u);
                 match tokio::time::timeout(options.connect_timeout, connect).await {
@@ -178,6 +191,11 @@ impl Source {
             Source::HttpFlv(s) => flv_event(s.next_frame().await),
             Source::Hls(s) => s.next().await,
             Source::Srt(s) => s.next().await,
+            Source::Rtsp(c) => c
+                .next_frame()
+                .await
+                .map(SourceEvent::Frame)
+                .map_err(|e| from_rtsp(&e)),
             Source::Playlist(p) => match p.next().await? {
                 PlayerEvent::Frame(frame) => Ok(SourceEvent::Frame(frame)),
                 PlayerEvent::Finished => Ok(SourceEvent::Finished),
@@ -196,6 +214,11 @@ impl Source {
             // Paced: frames due within a batch of the one `next` waited for.
             Source::Hls(s) => s.try_next(),
             Source::Srt(s) => s.try_next(),
+            Source::Rtsp(c) => Some(
+                c.try_next_frame()?
+                    .map(SourceEvent::Frame)
+                    .map_err(|e| from_rtsp(&e)),
+            ),
             // Paced: frames come from `next` when their time has come.
             Source::Playlist(_) => None,
         }
@@ -207,6 +230,7 @@ impl Source {
             Source::HttpFlv(s) => s.bytes_in(),
             Source::Hls(s) => s.bytes_in(),
             Source::Srt(s) => s.bytes_in(),
+            Source::Rtsp(c) => c.bytes_in(),
             Source::Playlist(p) => p.bytes_in(),
         }
     }
@@ -221,6 +245,7 @@ impl Source {
             Source::HttpFlv(_) => ("http-flv", None),
             Source::Hls(_) => ("hls", None),
             Source::Srt(_) => ("srt", None),
+            Source::Rtsp(_) => ("rtsp", None),
             Source::Playlist(_) => ("playlist", None),
         };
         Transport { protocol, tls }
@@ -242,6 +267,12 @@ impl Source {
             // The source names its own stalls after `NO_MEDIA` (what it received, if anything).
             Source::Srt(_) => {
                 configured.max(crate::srt::NO_MEDIA + std::time::Duration::from_secs(1))
+            }
+            // The connection names a silent camera after `rtsp::NO_MEDIA` and one whose video
+            // never becomes decodable after `rtsp::NO_KEYFRAME` (it sends frames, but the
+            // ones before a keyframe are not handed out).
+            Source::Rtsp(_) => {
+                configured.max(baton_net::rtsp::NO_KEYFRAME + std::time::Duration::from_secs(1))
             }
             _ => configured,
         }

@@ -181,8 +181,16 @@ impl SrtSource {
     }
 }
 
-/// The relay's view of an SRT failure: the side is always the source.
+/// The relay's view of an SRT failure of the source.
 pub fn from_srt(e: &SrtError) -> RelayError {
+    from_srt_on(Side::Source, e)
+}
+
+/// The relay's view of an SRT failure on `side`. A stream id the peer does not know
+/// (`SRT_REJX_NOTFOUND`) may still appear at a source (its publisher is not there yet) and
+/// is retried there; a destination that refuses the stream id will refuse it again, so for
+/// the destination it is final, like a refused passphrase.
+pub fn from_srt_on(side: Side, e: &SrtError) -> RelayError {
     let kind = match e {
         SrtError::InvalidUrl(_) => ErrorKind::InvalidUrl,
         SrtError::Unsupported(_) => ErrorKind::Unsupported,
@@ -199,7 +207,15 @@ pub fn from_srt(e: &SrtError) -> RelayError {
         SrtError::Handshake { .. } => ErrorKind::Protocol,
         SrtError::Io(_) | SrtError::Closed => ErrorKind::Disconnected,
     };
-    let mut error = RelayError::new(Side::Source, kind, e.to_string());
-    error.retryable = e.is_retryable();
+    let mut error = RelayError::new(side, kind, e.to_string());
+    error.retryable = e.is_retryable()
+        && !(side == Side::Destination
+            && matches!(
+                e,
+                SrtError::Rejected {
+                    why: Rejection::NotFound,
+                    ..
+                }
+            ));
     error
 }

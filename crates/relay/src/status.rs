@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use baton_media::timeline::TimelineCounters;
-use baton_net::srt_client::SrtStats;
+use baton_net::srt_client::{SrtSendStats, SrtStats};
 use baton_net::tls::TlsInfo;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -131,6 +131,10 @@ pub struct RelayStatus {
     pub source_transport: Option<Transport>,
     /// The destination's transport, likewise.
     pub destination_transport: Option<Transport>,
+    /// An SRT destination's send statistics (RTT, sent, retransmitted, NAK-reported loss,
+    /// too-late drops, send buffer): the current session's, or the last one's while the
+    /// destination reconnects; `None` for RTMP destinations and before the first session.
+    pub destination_srt: Option<SrtSendStats>,
     pub last_error: Option<ErrorRecord>,
 }
 
@@ -165,6 +169,7 @@ impl StatusCell {
                 srt: None,
                 source_transport: None,
                 destination_transport: None,
+                destination_srt: None,
                 last_error: None,
             })),
             state: Arc::new(watch::Sender::new(RelayState::Connecting)),

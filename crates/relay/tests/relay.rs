@@ -390,7 +390,7 @@ fn dst_key_on(domain: &str) -> StreamKey {
 
 #[tokio::test(start_paused = true)]
 async fn invalid_urls_are_refused_before_starting() {
-    let err = Relay::spawn(RelayConfig::new("rtsp://x/y", DST)).unwrap_err();
+    let err = Relay::spawn(RelayConfig::new("rtsps://x/y", DST)).unwrap_err();
     assert_eq!((err.side, err.kind), (Side::Source, ErrorKind::Unsupported));
     // An SRT address without a port; an SRT mode Baton does not build.
     let err = Relay::spawn(RelayConfig::new("srt://x/y", DST)).unwrap_err();

@@ -368,9 +368,10 @@ fn parse_spec(f: &Fields, config: &ApiConfig) -> Result<TaskSpec, ApiError> {
         .ok_or_else(|| ApiError::MissingParameter("SourceUrls".into()))?;
     check_source_urls(source_type, source_protocol, &source_urls)?;
     // The provider documents rtmp:// destinations; rtmps:// (RTMP over TLS, as Facebook Live
-    // takes it) is Baton's documented extension (README, "RTMPS").
+    // takes it) and srt:// (MPEG-TS over SRT) are Baton's documented extensions (README,
+    // "RTMPS", "SRT destinations").
     let dst_url = f
-        .url("DstUrl", &["rtmp", "rtmps"])?
+        .url("DstUrl", baton_domain::DESTINATION_SCHEMES)?
         .ok_or_else(|| ApiError::MissingParameter("DstUrl".into()))?;
     let start_time = f.required_time("StartTime")?;
     let end_time = f.required_time("EndTime")?;
@@ -469,7 +470,7 @@ fn parse_update(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
         source_type: f.source_type()?,
         source_protocol: f.source_protocol()?.map(Some),
         source_urls: f.source_urls()?,
-        dst_url: f.url("DstUrl", &["rtmp", "rtmps"])?,
+        dst_url: f.url("DstUrl", baton_domain::DESTINATION_SCHEMES)?,
         start_time,
         end_time,
         callback_url,

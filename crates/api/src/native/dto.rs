@@ -237,6 +237,9 @@ pub struct RelayOut {
     pub source_transport: Option<TransportOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_transport: Option<TransportOut>,
+    /// An SRT destination's send statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_srt: Option<SrtSendOut>,
 }
 
 /// How one side of a relay is connected.
@@ -283,6 +286,21 @@ pub struct SrtOut {
     pub packets_dropped: u64,
     pub decrypt_errors: u64,
     pub bytes_received: u64,
+}
+
+/// An SRT destination session's send statistics.
+#[derive(Debug, Serialize)]
+pub struct SrtSendOut {
+    pub rtt_ms: f64,
+    pub latency_ms: u64,
+    pub packets_sent: u64,
+    pub packets_retransmitted: u64,
+    pub packets_lost: u64,
+    pub packets_dropped: u64,
+    pub bytes_sent: u64,
+    pub send_buffer_packets: u64,
+    pub send_buffer_bytes: u64,
+    pub send_buffer_ms: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -392,6 +410,18 @@ impl<'a> TaskOut<'a> {
                     .destination_transport
                     .as_ref()
                     .map(TransportOut::from_view),
+                destination_srt: v.destination_srt.as_ref().map(|t| SrtSendOut {
+                    rtt_ms: t.rtt_ms,
+                    latency_ms: t.latency_ms,
+                    packets_sent: t.packets_sent,
+                    packets_retransmitted: t.packets_retransmitted,
+                    packets_lost: t.packets_lost,
+                    packets_dropped: t.packets_dropped,
+                    bytes_sent: t.bytes_sent,
+                    send_buffer_packets: t.send_buffer_packets,
+                    send_buffer_bytes: t.send_buffer_bytes,
+                    send_buffer_ms: t.send_buffer_ms,
+                }),
             }),
             playlist: files.then(|| PlaylistOut {
                 file_index: r.current_file_index,

@@ -153,7 +153,8 @@ fn destination(url: &str) -> Result<String, Problem> {
     if url.chars().count() > MAX_URL {
         return Err(Problem::invalid("destination", "destination: too long"));
     }
-    check_url("destination", url, &["rtmp", "rtmps"]).map_err(|e| api(e, "destination"))?;
+    check_url("destination", url, baton_domain::DESTINATION_SCHEMES)
+        .map_err(|e| api(e, "destination"))?;
     Ok(url.to_string())
 }
 

@@ -606,7 +606,7 @@ fn parse_update(input: &Input) -> Result<Call, ApiError> {
 fn destination(input: &Input) -> Result<String, ApiError> {
     if let Some(url) = input.text("DstAddr")? {
         check_len("DstAddr", &url, 2000)?;
-        check_url("DstAddr", &url, &["rtmp", "rtmps"])?;
+        check_url("DstAddr", &url, baton_domain::DESTINATION_SCHEMES)?;
         return Ok(url);
     }
     if !(input.has("Domain") || input.has("App") || input.has("Stream")) {

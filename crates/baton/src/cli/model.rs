@@ -84,6 +84,8 @@ pub struct Relay {
     pub srt: Option<SrtStats>,
     pub source_transport: Option<Transport>,
     pub destination_transport: Option<Transport>,
+    /// An SRT destination's send statistics.
+    pub destination_srt: Option<SrtSendStats>,
 }
 
 /// What one side of a relay runs over.
@@ -136,6 +138,18 @@ pub struct SrtStats {
     pub packets_retransmitted: Option<f64>,
     pub packets_dropped: Option<f64>,
     pub decrypt_errors: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SrtSendStats {
+    pub rtt_ms: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub packets_sent: Option<f64>,
+    pub packets_retransmitted: Option<f64>,
+    pub packets_lost: Option<f64>,
+    pub packets_dropped: Option<f64>,
+    pub send_buffer_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

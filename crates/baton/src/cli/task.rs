@@ -181,7 +181,8 @@ pub struct CreateArgs {
     /// file URLs or paths, or media IDs (--type vod).
     #[arg(long = "source", value_name = "URL", required = true)]
     pub sources: Vec<String>,
-    /// The rtmp:// URL the task publishes to.
+    /// Where the task pushes: rtmp://…, rtmps://… or srt://HOST:PORT?streamid=… (MPEG-TS over
+    /// SRT).
     #[arg(long, value_name = "URL")]
     pub destination: String,
     /// When the task ends: RFC 3339 or +DURATION (+2h, +30m, +7d).
@@ -205,7 +206,7 @@ pub struct UpdateArgs {
     /// New source URLs (the source is replaced as a whole; --type/--protocol apply to it).
     #[arg(long = "source", value_name = "URL")]
     pub sources: Vec<String>,
-    /// New rtmp:// destination.
+    /// New destination (rtmp://, rtmps:// or srt://).
     #[arg(long, value_name = "URL")]
     pub destination: Option<String>,
     /// New end time: RFC 3339 or +DURATION (from --start if given, else from now).
@@ -633,6 +634,22 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
                         count(srt.packets_retransmitted),
                         count(srt.packets_dropped),
                         count(srt.decrypt_errors)
+                    ),
+                ));
+            }
+            if let Some(srt) = &r.destination_srt {
+                let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0} ms"));
+                kv.push((
+                    "SRT out",
+                    format!(
+                        "rtt {}, latency {}, {} packets sent: {} retransmitted, {} reported lost, {} dropped too late; {} buffered",
+                        ms(srt.rtt_ms),
+                        ms(srt.latency_ms),
+                        count(srt.packets_sent),
+                        count(srt.packets_retransmitted),
+                        count(srt.packets_lost),
+                        count(srt.packets_dropped),
+                        ms(srt.send_buffer_ms)
                     ),
                 ));
             }
@@ -1446,6 +1463,25 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
         assert!(
             out.contains(
                 "SRT:           rtt 12 ms, latency 120 ms, 51200 packets: 31 lost, 29 retransmitted, 2 dropped, 0 undecryptable\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn renders_an_srt_destinations_statistics() {
+        let mut v = sample_task();
+        v["relay"]["destination_transport"] = json!({"protocol": "srt"});
+        v["relay"]["destination_srt"] = json!({"rtt_ms": 3.4, "latency_ms": 120,
+            "packets_sent": 5000, "packets_retransmitted": 12, "packets_lost": 10,
+            "packets_dropped": 1, "bytes_sent": 6800000, "send_buffer_packets": 40,
+            "send_buffer_bytes": 52640, "send_buffer_ms": 90});
+        let task: Task = view(&v, "task").unwrap();
+        let out = describe_view(&task, None, NOW);
+        assert!(out.contains("destination srt\n"), "{out}");
+        assert!(
+            out.contains(
+                "SRT out:       rtt 3 ms, latency 120 ms, 5000 packets sent: 12 retransmitted, 10 reported lost, 1 dropped too late; 90 ms buffered\n"
             ),
             "{out}"
         );

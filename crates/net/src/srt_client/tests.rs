@@ -304,3 +304,57 @@ async fn a_caller_whose_encryption_does_not_match_is_rejected_and_the_listener_w
         assert!(listener.is_ok(), "{:?}", listener.err());
     }
 }
+
+#[tokio::test]
+async fn a_caller_sends_with_send_statistics_and_learns_when_the_peer_is_gone() {
+    let port = free_port();
+    let listen = parse(&format!("srt://127.0.0.1:{port}?mode=listener&latency=50"));
+    let call = parse(&format!(
+        "srt://127.0.0.1:{port}?latency=50&streamid=live/out"
+    ));
+    let open = Egress::unrestricted();
+    let timeout = Duration::from_secs(3);
+    let (listener, caller) = tokio::join!(SrtConnection::connect(&listen, &open, timeout), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        SrtConnection::connect(&call, &open, timeout).await
+    });
+    let (mut listener, mut caller) = (listener.unwrap(), caller.unwrap());
+    assert_eq!(caller.send_stats().latency, Duration::from_millis(50));
+    // A burst of more messages than srt-tokio's input queue holds (and than srt-protocol's
+    // default send buffer, which used to stop the sender for good): `send` waits for room,
+    // nothing is dropped.
+    let receive = tokio::spawn(async move {
+        for i in 0..300u16 {
+            let data = match tokio::time::timeout(Duration::from_secs(3), listener.recv()).await {
+                Ok(data) => data.unwrap(),
+                Err(_) => panic!("message {i}: {:?}", listener.stats()),
+            };
+            assert_eq!(data[..], [(i % 251) as u8; 1316][..], "message {i}");
+        }
+        listener
+    });
+    for i in 0..300u16 {
+        let message = Bytes::from(vec![(i % 251) as u8; 1316]);
+        tokio::time::timeout(timeout, caller.send(message))
+            .await
+            .unwrap_or_else(|_| panic!("send {i}: {:?}", caller.send_stats()))
+            .unwrap();
+    }
+    let listener = receive.await.unwrap();
+    assert_eq!(caller.bytes_out(), 300 * 1316);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let stats = caller.send_stats();
+    assert!(stats.packets_sent >= 300, "{stats:?}");
+    // Payload plus SRT, UDP and IPv4 headers (44 bytes a packet).
+    assert!(stats.bytes_sent >= 300 * (1316 + 44), "{stats:?}");
+    assert!(!stats.rtt.is_zero(), "{stats:?}");
+    assert_eq!(stats.packets_dropped, 0, "{stats:?}");
+    // The receiver goes away: the sender learns it (idle timeout) instead of sending on.
+    drop(listener);
+    let gone = tokio::time::timeout(Duration::from_secs(10), caller.closed())
+        .await
+        .expect("the sender noticed the peer's end");
+    assert!(matches!(gone, SrtError::Closed), "{gone}");
+    let e = caller.send(Bytes::from_static(b"late")).await.unwrap_err();
+    assert!(matches!(e, SrtError::Closed), "{e}");
+}

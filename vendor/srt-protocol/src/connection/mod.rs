@@ -240,7 +240,13 @@ impl DuplexConnection {
     }
 
     pub fn should_update_statistics(&mut self, now: Instant) -> bool {
-        self.timers.check_statistics(now).is_some()
+        // BATON: srt-tokio's loop sends `statistics()` when this is true without calling
+        // `update_statistics`, so the send-buffer figures stayed zero; refresh them here.
+        let due = self.timers.check_statistics(now).is_some();
+        if due {
+            self.update_statistics(now);
+        }
+        due
     }
 
     pub fn statistics(&self) -> &SocketStatistics {

@@ -68,6 +68,11 @@ impl SendBuffer {
             Ok(())
         } else if let Some(entry) = self.buffer.pop_front() {
             self.buffer_len_bytes -= entry.packet.wire_size();
+            // BATON: dropping the front packet unsent left `next_send` before the buffer's
+            // front, where `get` never finds a packet again: more messages than the buffer
+            // holds, written between two send events, stopped the sender for good. Skip
+            // past it, as `drop_too_late_packets` does.
+            self.next_send = max(self.next_send, entry.packet.seq_number + 1);
 
             // remove packet from lost list if we are dropping it
             if self.lost_list.first() == Some(&entry.packet.seq_number) {
@@ -339,7 +344,14 @@ impl SendBuffer {
         let drop_range = first..last + 1;
 
         let count = last - first + 1;
-        let _ = self.buffer.drain(0..count as usize).count();
+        // BATON: the dropped packets' bytes left `buffer_len_bytes` (the send-buffer
+        // statistic) growing for good.
+        let dropped: usize = self
+            .buffer
+            .drain(0..count as usize)
+            .map(|e| e.packet.wire_size())
+            .sum();
+        self.buffer_len_bytes = self.buffer_len_bytes.saturating_sub(dropped);
 
         // remove any lost packets from loss list
         while let Some(&seq) = self.lost_list.iter().next() {

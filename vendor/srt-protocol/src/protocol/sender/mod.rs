@@ -130,6 +130,11 @@ impl<'a> SenderContext<'a> {
             self.stats.rx_light_ack += 1;
         }
 
+        // BATON: the send side's RTT statistic was never set; a full or small ACK carries
+        // the receiver's smoothed RTT, which is the connection's.
+        if let Some(rtt) = ack.rtt() {
+            self.stats.tx_average_rtt = rtt.mean_as_duration();
+        }
         match self.sender.send_buffer.update_largest_acked_seq_number(
             ack.ack_number(),
             ack.full_ack_seq_number(),
@@ -224,7 +229,10 @@ impl<'a> SenderContext<'a> {
                     self.stats.tx_retransmit_data += 1;
                     self.output.send_data(now, d);
                 }
-                Drop(_) => {}
+                // BATON: packets dropped as too late (TLPKTDROP) were not counted.
+                Drop(range) => {
+                    self.stats.tx_dropped_data += u64::from(range.end - range.start);
+                }
                 WaitForInput => {
                     break;
                 }
