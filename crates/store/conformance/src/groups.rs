@@ -393,6 +393,11 @@ pub async fn concurrent_group_writes_one_wins(store: &dyn TaskGroupStore) {
         .count();
     assert_eq!(n, 1, "{created:?}");
 
+    // Concurrent reads first: a pooled backend opens its connections now, so the deletions
+    // below really overlap instead of the first finishing while the others connect.
+    for _ in 0..3 {
+        futures_util::future::join_all((0..8).map(|_| store.get_group(&g.account, "g"))).await;
+    }
     let deleted =
         futures_util::future::join_all((0..8).map(|_| store.delete_group(&g.account, "g", 200)))
             .await;
