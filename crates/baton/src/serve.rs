@@ -129,7 +129,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     // Stream keys and secrets live there: private, and tightened if an older install left
     // them readable.
-    for path in crate::datadir::secure(&settings.data_dir)? {
+    let sqlite = settings.database == Database::Sqlite;
+    for path in crate::datadir::secure_with(&settings.data_dir, sqlite)? {
         warn!(path = %path.display(), "permissions were too open; restricted to the owner");
     }
     // One server per data dir; the admin commands read who serves it (`serve.json`).

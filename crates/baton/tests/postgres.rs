@@ -78,6 +78,9 @@ async fn tasks_live_in_postgres_and_one_node_holds_the_database() {
         text.contains("postgres:***@") && text.contains("task store: PostgreSQL"),
         "{text}"
     );
+    // The data dir keeps the credentials, and no SQLite database.
+    assert!(data_a.join("credentials.toml").is_file());
+    assert!(!data_a.join("baton.db").exists() && !data_a.join("baton-replay.db").exists());
     let root = token_of(&text);
     let (status, body) = http(
         &a.api,
