@@ -24,6 +24,9 @@ use crate::egress::EgressSection;
 pub struct FileConfig {
     /// Directory for Baton's durable state. Default `./baton-data`.
     pub data_dir: Option<PathBuf>,
+    /// Where tasks, events, blocks, groups and spent requests are stored: `sqlite` (files in
+    /// the data dir) or a `postgres://user:password@host:port/dbname` URL. Default `sqlite`.
+    pub database: Option<String>,
     /// HTTP control API listener. Default `127.0.0.1:8080`.
     pub api_listen: Option<SocketAddr>,
     /// RTMP ingest listener. Default `0.0.0.0:1935`.
@@ -345,10 +348,53 @@ pub struct IngestSection {
     pub player_queue_bytes: Option<usize>,
 }
 
+/// Where the stores live (`database`). Its `Debug` masks a URL's password, so settings can be
+/// logged.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// SQLite files in the data dir: the embedded default.
+    Sqlite,
+    /// A PostgreSQL database: the URL, password included (never log it: see
+    /// [`Database::redacted`]).
+    Postgres(String),
+}
+
+impl Database {
+    /// `sqlite`, or a `postgres://` / `postgresql://` URL; anything else is refused by name.
+    pub fn parse(value: &str) -> anyhow::Result<Database> {
+        if value.eq_ignore_ascii_case("sqlite") {
+            Ok(Database::Sqlite)
+        } else if baton_store_postgres::is_postgres_url(value) {
+            Ok(Database::Postgres(value.to_owned()))
+        } else {
+            anyhow::bail!(
+                "database {:?}: expected `sqlite` or a postgres:// URL (no other database is built)",
+                baton_store_postgres::redact_url(value)
+            )
+        }
+    }
+
+    /// For logs: `sqlite`, or the URL with its password masked.
+    pub fn redacted(&self) -> String {
+        match self {
+            Database::Sqlite => "sqlite".to_owned(),
+            Database::Postgres(url) => baton_store_postgres::redact_url(url),
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 /// Effective settings of `baton serve`.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// The stores' database (SQLite in the data dir unless set).
+    pub database: Database,
     pub api_listen: SocketAddr,
     pub rtmp_listen: SocketAddr,
     pub play_listen: SocketAddr,
@@ -374,6 +420,7 @@ pub struct Settings {
 #[derive(Debug, Default)]
 pub struct Overrides {
     pub data_dir: Option<PathBuf>,
+    pub database: Option<String>,
     pub api_listen: Option<SocketAddr>,
     pub rtmp_listen: Option<SocketAddr>,
     pub play_listen: Option<SocketAddr>,
@@ -538,8 +585,13 @@ impl Settings {
         // Completed with the API listener once it is bound (`serve`).
         engine.egress = std::sync::Arc::new(file.egress.policy()?);
         let addr = |s: &str| -> SocketAddr { s.parse().expect("literal socket address") };
+        let database = match o.database.as_deref().or(file.database.as_deref()) {
+            None => Database::Sqlite,
+            Some(value) => Database::parse(value)?,
+        };
         Ok(Settings {
             data_dir: DataDirChoice::resolve(o.data_dir, None, file.data_dir).path,
+            database,
             api_listen: o
                 .api_listen
                 .or(file.api_listen)
@@ -649,6 +701,53 @@ mod tests {
         assert_eq!(s.ingest.idle_timeout, Duration::from_secs(30));
         assert_eq!(s.ingest.handshake_timeout, Duration::from_secs(5));
         assert_eq!(s.ingest.max_connections, 10);
+    }
+
+    #[test]
+    fn database_is_sqlite_unless_set_and_flags_win() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.database, Database::Sqlite);
+
+        let file = || -> FileConfig {
+            toml::from_str("database = \"postgres://baton:hunter2@db.example/baton\"").unwrap()
+        };
+        let s = Settings::merge(file(), Overrides::default()).unwrap();
+        assert_eq!(
+            s.database,
+            Database::Postgres("postgres://baton:hunter2@db.example/baton".into())
+        );
+        // Logged settings never show the password.
+        let logged = format!("{s:?}");
+        assert!(!logged.contains("hunter2"), "{logged}");
+        assert!(
+            logged.contains("postgres://baton:***@db.example/baton"),
+            "{logged}"
+        );
+
+        // The flag (or BATON_DATABASE) wins over the file, `sqlite` included.
+        let s = Settings::merge(
+            file(),
+            Overrides {
+                database: Some("sqlite".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.database, Database::Sqlite);
+
+        for bad in ["mysql://u:hunter2@h/d", "/var/lib/baton.db", ""] {
+            let e = Settings::merge(
+                FileConfig::default(),
+                Overrides {
+                    database: Some(bad.into()),
+                    ..Overrides::default()
+                },
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("expected `sqlite` or a postgres:// URL"), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
     }
 
     #[test]

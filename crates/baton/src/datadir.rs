@@ -41,13 +41,21 @@ const DATABASES: [&str; 2] = [
 /// group and other permissions away from the directory and the files that exist. Returns the
 /// paths it tightened, for the log.
 pub fn secure(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    secure_with(dir, true)
+}
+
+/// [`secure`], creating the SQLite database files only if `sqlite` (a server whose store is
+/// PostgreSQL keeps none in its data dir).
+pub fn secure_with(dir: &Path, sqlite: bool) -> anyhow::Result<Vec<PathBuf>> {
     let mut tightened = Vec::new();
     create_private_dir(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
     if tighten(dir, 0o700)? {
         tightened.push(dir.to_path_buf());
     }
-    for name in DATABASES {
-        create_private_file(&dir.join(name))?;
+    if sqlite {
+        for name in DATABASES {
+            create_private_file(&dir.join(name))?;
+        }
     }
     for name in PRIVATE_FILES {
         let path = dir.join(name);

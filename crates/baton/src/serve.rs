@@ -23,13 +23,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use baton_domain::{BlockStore, GroupStore, ReplayStore, TaskStore};
 use baton_engine::{
     CallbackKeys, Engine, LocalIngest, StreamControl, StreamControlConfig, SystemClock,
 };
 use baton_relay::RelayPool;
+use baton_store_postgres::PgStore;
 use baton_store_sqlite::SqliteStore;
 
-use crate::config::{Overrides, Settings};
+use crate::config::{Database, Overrides, Settings};
 use crate::credentials::{
     Credentials, CredentialsFile, DomainConfig, LiveCredentials, ROOT_ACCOUNT,
 };
@@ -47,6 +49,10 @@ pub struct ServeArgs {
     /// Directory for durable state [default: ./baton-data].
     #[arg(long, env = "BATON_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where tasks are stored: `sqlite` (in the data dir) or a postgres://user:password@host/db
+    /// URL (one node per database for now) [default: sqlite].
+    #[arg(long, env = "BATON_DATABASE", hide_env_values = true)]
+    database: Option<String>,
     /// HTTP control API listener [default: 127.0.0.1:8080].
     #[arg(long, env = "BATON_API_LISTEN")]
     api_listen: Option<SocketAddr>,
@@ -98,6 +104,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.config.as_deref(),
         Overrides {
             data_dir: args.data_dir,
+            database: args.database,
             api_listen: args.api_listen,
             rtmp_listen: args.rtmp_listen,
             play_listen: args.play_listen,
@@ -108,12 +115,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     )?;
     // A data dir with no task store (or the empty file an interrupted start left) has never
-    // been served: its first start shows the root credentials, once.
-    let first_start = std::fs::metadata(settings.data_dir.join(baton_store_sqlite::FILE_NAME))
-        .map_or(true, |m| m.len() == 0);
+    // been served: its first start shows the root credentials, once. With PostgreSQL the data
+    // dir still holds the credentials file, which every first start writes.
+    let first_start = match settings.database {
+        Database::Sqlite => {
+            std::fs::metadata(settings.data_dir.join(baton_store_sqlite::FILE_NAME))
+                .map_or(true, |m| m.len() == 0)
+        }
+        Database::Postgres(_) => !settings
+            .data_dir
+            .join(crate::credentials::FILE_NAME)
+            .is_file(),
+    };
     // Stream keys and secrets live there: private, and tightened if an older install left
     // them readable.
-    for path in crate::datadir::secure(&settings.data_dir)? {
+    let sqlite = settings.database == Database::Sqlite;
+    for path in crate::datadir::secure_with(&settings.data_dir, sqlite)? {
         warn!(path = %path.display(), "permissions were too open; restricted to the owner");
     }
     // One server per data dir; the admin commands read who serves it (`serve.json`).
@@ -192,10 +209,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "connection caps"
     );
 
-    let store = SqliteStore::open(&settings.data_dir)
-        .await
-        .with_context(|| format!("opening the task store in {}", settings.data_dir.display()))?;
-    let store = Arc::new(store);
+    let (store, node_lock) = open_store(&settings).await?;
     let groups: Arc<dyn baton_domain::GroupStore> = Arc::clone(&store) as _;
     let hub = StreamHub::new(settings.hub.clone());
     let cancel = CancellationToken::new();
@@ -431,6 +445,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         warn!(deadline = ?SHUTDOWN_DEADLINE, "some connections did not close in time");
     }
     drop(serve_lock);
+    if let Some(lock) = node_lock {
+        lock.release().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -499,6 +516,41 @@ async fn own_metrics(
 }
 
 /// Completes on Ctrl-C or SIGTERM.
+/// Every port a store serves: one database for tasks, blocks, groups and spent requests.
+trait Store: TaskStore + BlockStore + GroupStore + ReplayStore {}
+
+impl<S: TaskStore + BlockStore + GroupStore + ReplayStore> Store for S {}
+
+/// Opens the configured store: SQLite in the data dir, or PostgreSQL — claimed for this node
+/// alone (several nodes on one database need task leases, not built yet).
+async fn open_store(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn Store>, Option<baton_store_postgres::NodeLock>)> {
+    match &settings.database {
+        Database::Sqlite => {
+            let store = SqliteStore::open(&settings.data_dir)
+                .await
+                .with_context(|| {
+                    format!("opening the task store in {}", settings.data_dir.display())
+                })?;
+            info!(data_dir = %settings.data_dir.display(), "task store: SQLite");
+            Ok((Arc::new(store), None))
+        }
+        Database::Postgres(url) => {
+            let shown = settings.database.redacted();
+            let store = PgStore::connect(url)
+                .await
+                .with_context(|| format!("opening the task store at {shown}"))?;
+            let lock = store
+                .lock_sole_node()
+                .await
+                .with_context(|| format!("claiming the task store at {shown}"))?;
+            info!(database = %shown, "task store: PostgreSQL");
+            Ok((Arc::new(store), Some(lock)))
+        }
+    }
+}
+
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

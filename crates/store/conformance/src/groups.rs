@@ -380,3 +380,41 @@ pub async fn groups_are_isolated_by_account(store: &dyn GroupStore) {
         Some(GroupStatus::Deleted)
     );
 }
+
+/// Concurrent deletions of one group (count and mark are atomic): exactly one deletes it, the
+/// others find it gone; and concurrent creates of one name create it once.
+pub async fn concurrent_group_writes_one_wins(store: &dyn TaskGroupStore) {
+    let g = group("acc", "g", 100);
+    let created = futures_util::future::join_all((0..8).map(|_| store.create_group(&g))).await;
+    let created: Vec<CreateGroup> = created.into_iter().map(|r| r.expect("create")).collect();
+    let n = created
+        .iter()
+        .filter(|c| **c == CreateGroup::Created)
+        .count();
+    assert_eq!(n, 1, "{created:?}");
+
+    // Concurrent reads first: a pooled backend opens its connections now, so the deletions
+    // below really overlap instead of the first finishing while the others connect.
+    for _ in 0..3 {
+        futures_util::future::join_all((0..8).map(|_| store.get_group(&g.account, "g"))).await;
+    }
+    let deleted =
+        futures_util::future::join_all((0..8).map(|_| store.delete_group(&g.account, "g", 200)))
+            .await;
+    let deleted: Vec<DeleteGroup> = deleted.into_iter().map(|r| r.expect("delete")).collect();
+    let n = deleted
+        .iter()
+        .filter(|d| **d == DeleteGroup::Deleted)
+        .count();
+    let gone = deleted
+        .iter()
+        .filter(|d| **d == DeleteGroup::NotFound)
+        .count();
+    assert_eq!((n, gone), (1, 7), "{deleted:?}");
+    let stored = store
+        .get_group(&g.account, "g")
+        .await
+        .expect("get")
+        .expect("kept as deleted");
+    assert_eq!(stored.status, GroupStatus::Deleted);
+}
