@@ -1,8 +1,10 @@
-//! The relay engine: pull one source (RTMP play, HTTP-FLV, HLS, SRT, RTSP, playlists) and push it to one destination (RTMP(S) publish, or MPEG-TS over SRT)
-//! on a single continuous timeline, surviving source and destination drops.
+//! The relay engine: pull one source (RTMP play, HTTP-FLV, HLS, SRT, RTSP, playlists) and push it to one or more destinations (RTMP(S) publish, or MPEG-TS over SRT)
+//! on a single continuous timeline, surviving source and destination drops; each destination
+//! fails, reconnects and reports on its own.
 //!
 //! The task control plane drives relays through [`Relay::spawn`], [`Relay::status`],
-//! [`Relay::stop`] and [`Relay::wait`]; `baton relay` does the same from the command line. See
+//! [`Relay::add_destination`], [`Relay::remove_destination`], [`Relay::stop`] and
+//! [`Relay::wait`]; `baton relay` does the same from the command line. See
 //! the `runner` module for the loop and its guarantees.
 
 pub mod backoff;
@@ -40,7 +42,10 @@ pub use playlist::{ItemNote, ItemNoteKind, PlayerConfig, Playlist, PlaylistProgr
 pub use pool::RelayPool;
 pub use probe::{ProbeConfig, ProbeOutcome};
 pub use source::SourceUrl;
-pub use status::{ErrorRecord, RelayState, RelayStatus, StatusCell, Transport};
+pub use status::{
+    DestinationId, DestinationState, DestinationStatus, ErrorRecord, RelayState, RelayStatus,
+    StatusCell, Transport,
+};
 
 /// The default grace period. An encoder restart takes up to [`TOLERATED_OUTAGE`] (30 s); a
 /// source back by then is tried again within the source backoff's cap (2 s, 2.4 s with
@@ -61,7 +66,12 @@ pub struct RelayConfig {
     /// against `client.tls`), or `srt://host:port?streamid=…` (MPEG-TS pushed over SRT;
     /// options and listener mode as for an SRT source, see [`baton_net::srt_client`]).
     pub destination: String,
-    /// How long one side may stay down (reconnecting) before the relay fails. While the
+    /// More destinations fed by the same pull, each with its own queue, session, backoff,
+    /// grace and status (ids 1, 2, … in this order; `destination` is 0). Same URL forms as
+    /// `destination`. Default none. See the `runner` module for the failure rule.
+    pub extra_destinations: Vec<String>,
+    /// How long one side may stay down (reconnecting) before the relay fails (a destination
+    /// among several: before that destination fails). While the
     /// source is away the destination session is held this long. Default [`DEFAULT_GRACE`]
     /// (35 s): an encoder restart of up to 30 s keeps the destination session.
     pub grace: Duration,
@@ -102,6 +112,7 @@ impl RelayConfig {
         RelayConfig {
             source: source.into(),
             destination: destination.into(),
+            extra_destinations: Vec::new(),
             grace: DEFAULT_GRACE,
             source_backoff: BackoffConfig::new(Duration::from_millis(500), Duration::from_secs(2)),
             destination_backoff: BackoffConfig::new(Duration::from_secs(1), Duration::from_secs(8)),
@@ -133,6 +144,7 @@ type RelayFuture =
 #[derive(Debug)]
 pub struct Relay {
     status: StatusCell,
+    control: tokio::sync::mpsc::Sender<runner::Control>,
     cancel: CancellationToken,
     join: JoinHandle<Result<(), RelayError>>,
 }
@@ -153,17 +165,22 @@ impl Relay {
             Some((playlist, player)) => SourceUrl::Playlist(Arc::clone(playlist), player.clone()),
             None => SourceUrl::parse_as(&config.source, config.hls)?,
         };
-        let destination = parse_destination(&config.destination)?;
+        let mut destinations = Vec::with_capacity(1 + config.extra_destinations.len());
+        for url in std::iter::once(&config.destination).chain(&config.extra_destinations) {
+            destinations.push((url.clone(), parse_destination(url)?));
+        }
         // From here on `config.source` only names the source in logs: a camera's password
         // (`rtsp://user:password@…`) is not among them.
         let mut config = config;
         config.source = baton_net::rtsp::mask_userinfo(&config.source);
         let status = StatusCell::new();
         let cancel = CancellationToken::new();
-        let runner = runner::Runner::new(config, source, destination, status.clone());
+        let (control, commands) = tokio::sync::mpsc::channel(runner::CONTROL_QUEUE);
+        let runner = runner::Runner::new(config, source, destinations, commands, status.clone());
         let join = spawn(Box::pin(runner.run(cancel.clone())));
         Ok(Relay {
             status,
+            control,
             cancel,
             join,
         })
@@ -188,6 +205,32 @@ impl Relay {
         self.cancel.clone()
     }
 
+    /// Adds a destination to the running relay without disturbing the others: it gets its
+    /// own session (opened at once if the source is flowing; media from the next keyframe),
+    /// queue, backoff, grace and status. The URL is checked first (same forms as
+    /// [`RelayConfig::destination`]).
+    pub async fn add_destination(&self, url: &str) -> Result<DestinationId, RelayError> {
+        let parsed = parse_destination(url)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = runner::Control::Add {
+            name: url.to_owned(),
+            url: parsed,
+            reply,
+        };
+        self.control.send(command).await.map_err(|_| ended())?;
+        answer.await.map_err(|_| ended())
+    }
+
+    /// Removes destination `id` from the running relay: its session is closed cleanly, the
+    /// others are not disturbed. Refused for an unknown id (`NotFound`) and for the last
+    /// destination that has not failed (`Refused`: stop the relay instead).
+    pub async fn remove_destination(&self, id: DestinationId) -> Result<(), RelayError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = runner::Control::Remove { id, reply };
+        self.control.send(command).await.map_err(|_| ended())?;
+        answer.await.map_err(|_| ended())?
+    }
+
     /// Asks the relay to stop: the destination is closed cleanly, then [`Self::wait`] returns `Ok`.
     pub fn stop(&self) {
         self.cancel.cancel();
@@ -204,6 +247,15 @@ impl Relay {
             )),
         }
     }
+}
+
+/// A control command reached a relay that has ended.
+fn ended() -> RelayError {
+    RelayError::new(
+        Side::Internal,
+        ErrorKind::Unsupported,
+        "the relay has ended: its destinations cannot be changed",
+    )
 }
 
 fn parse_destination(url: &str) -> Result<destination::DestinationUrl, RelayError> {

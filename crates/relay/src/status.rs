@@ -136,6 +136,75 @@ pub struct RelayStatus {
     /// destination reconnects; `None` for RTMP destinations and before the first session.
     pub destination_srt: Option<SrtSendStats>,
     pub last_error: Option<ErrorRecord>,
+    /// Each destination on its own, in the order they were configured or added (a removed
+    /// one leaves the list; one failed for good stays, `Failed`). The relay-wide fields
+    /// above sum them (`bytes_out`, `frames_out`, `frames_dropped`, `destination_sessions`,
+    /// `bitrate_out`) or, for `destination_transport` and `destination_srt`, describe the
+    /// first destination of this list.
+    pub destinations: Vec<DestinationStatus>,
+}
+
+/// Names one destination of a relay: 0 is `RelayConfig::destination`, 1.. the
+/// `extra_destinations` in order, then each added one (ids are never reused within a relay).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DestinationId(pub u32);
+
+impl std::fmt::Display for DestinationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// One destination's state (the relay's own state says what the whole relay does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DestinationState {
+    /// No media reached its current session yet: not connected yet, connecting, or the new
+    /// session waits for a keyframe.
+    Connecting,
+    /// Media reached its current session (it may be idle while the source reconnects: the
+    /// relay's state says so).
+    Forwarding,
+    /// Its session dropped; reconnecting with backoff within the grace period while the
+    /// source and the other destinations keep flowing.
+    Reconnecting,
+    /// Failed for good (refused, or down for the whole grace period); see `last_error`. The
+    /// relay goes on while another destination has not failed.
+    Failed,
+}
+
+impl DestinationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestinationState::Connecting => "connecting",
+            DestinationState::Forwarding => "forwarding",
+            DestinationState::Reconnecting => "reconnecting",
+            DestinationState::Failed => "failed",
+        }
+    }
+}
+
+/// A point-in-time view of one destination.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DestinationStatus {
+    pub id: DestinationId,
+    /// The URL as configured.
+    pub url: String,
+    pub state: DestinationState,
+    pub bytes_out: u64,
+    /// Bits per second written to it over the last second.
+    pub bitrate_out: u64,
+    pub frames_out: u64,
+    /// Frames it lost: its queue dropped them to a keyframe (slow), a new session skipped
+    /// them waiting for a keyframe, or its TS muxer could not read them.
+    pub frames_dropped: u64,
+    /// Sessions opened (1 for a healthy destination).
+    pub sessions: u64,
+    /// Its transport: the current session's, or the last one's while it is away.
+    pub transport: Option<Transport>,
+    /// An SRT destination's send statistics (as `RelayStatus::destination_srt`).
+    pub srt: Option<SrtSendStats>,
+    /// Its last error (also the relay's `last_error` when it was the latest of all).
+    pub last_error: Option<ErrorRecord>,
 }
 
 /// The shared cell the relay writes and readers snapshot. State changes are also published
@@ -171,6 +240,7 @@ impl StatusCell {
                 destination_transport: None,
                 destination_srt: None,
                 last_error: None,
+                destinations: Vec::new(),
             })),
             state: Arc::new(watch::Sender::new(RelayState::Connecting)),
             started: Instant::now(),

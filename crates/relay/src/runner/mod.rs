@@ -1,47 +1,74 @@
-//! The relay loop: one tokio task per relay, owning both connections.
+//! The relay loop: one tokio task per relay, owning the source and every destination.
 //!
 //! ```text
-//!   source ──frames──▶ Timeline::map ──▶ out queue (DropToKeyframe) ──▶ destination session
-//!                                    └─▶ buffer (GOP cache) while the destination is away
+//!                                      ┌─▶ out queue #0 (DropToKeyframe) ──▶ destination session #0
+//!   source ──frames──▶ Timeline::map ──┼─▶ out queue #1 (DropToKeyframe) ──▶ destination session #1
+//!                                      └─▶ …   (a destination away: its own buffer, the GOP cache)
 //! ```
-//! * The destination session lives as long as the relay: a source drop starts a grace period
-//!   during which the source is reconnected with backoff and the destination is kept; media
-//!   resumes on the same session with the timeline rebased (`Timeline::begin_segment`).
-//! * A destination drop is reconnected with backoff while the source keeps flowing into the
-//!   buffer; the new session starts with metadata, sequence headers and the latest GOP.
-//! * The relay is `Connecting` until media reaches the destination, then `Forwarding`: a
-//!   destination that accepted the publish but got no audio/video yet (no keyframe, or the
-//!   source never sent any) is not forwarding.
-//! * A side that stays down for the grace period fails the relay with that side's last error;
-//!   a refusal (`retryable == false`) fails it at once. Either way the destination is closed
-//!   cleanly (RTMP: FCUnpublish, deleteStream; SRT: the muxer's last packets, a latency's
-//!   linger, shutdown).
+//! * One pull feeds N destinations (`RelayConfig::destination`, then
+//!   `RelayConfig::extra_destinations`, then any added with `Relay::add_destination`). Each
+//!   destination ([`dest::Dest`]) has its own bounded out queue with the drop-to-keyframe
+//!   policy and its own counters, session, backoff, grace, `await_keyframe` and status. The
+//!   loop never waits on a destination: a frame is a `Bytes` clone into each queue, and each
+//!   queue is drained only while its session's unwritten bytes stay under
+//!   [`OUT_HIGH_WATER`]. A slow or dead destination therefore only loses frames of its own
+//!   (its queue drops to the next keyframe); the source and the other destinations keep
+//!   flowing.
+//! * A destination session lives as long as the relay: a source drop starts a grace period
+//!   during which the source is reconnected with backoff and every destination is kept;
+//!   media resumes on the same sessions with the timeline rebased (`Timeline::begin_segment`).
+//! * A destination drop is reconnected with backoff while the source keeps flowing into that
+//!   destination's buffer; the new session starts with metadata, sequence headers and the
+//!   latest GOP. Destination sessions open when the first source frame arrives; an added one
+//!   at once if the source is already flowing (it starts at the next keyframe).
+//! * The relay is `Connecting` until media reaches a destination, then `Forwarding` while
+//!   media reaches at least one (a destination that accepted the publish but got no
+//!   audio/video yet — no keyframe, or the source never sent any — is not forwarding);
+//!   `DestinationReconnecting` when none is forwarding and one is reconnecting;
+//!   `SourceReconnecting` while the source is away. Each destination's own state is in
+//!   `RelayStatus::destinations`.
+//! * **Failure rule.** The source staying down for the grace period, or refused
+//!   (`retryable == false`), fails the relay. A destination staying down for the grace
+//!   period, or refused, fails *that destination* for good (its status says `Failed` with its
+//!   error, its session is closed cleanly, it is never retried) while the relay goes on as
+//!   long as at least one other destination has not failed; when the last one fails the relay
+//!   fails with that destination's error. With one destination this is the single-destination
+//!   rule: the relay fails with it. On the way out every live destination is closed cleanly
+//!   (RTMP: FCUnpublish, deleteStream; SRT: the muxer's last packets, a latency's linger,
+//!   shutdown), all at once.
+//! * A destination is added or removed through a bounded control channel (`Relay::add_destination`,
+//!   `Relay::remove_destination`; the caller waits when it is full) read by the same loop; a
+//!   removed destination's session is closed cleanly on a task of its own, so the others are
+//!   not held up. The last destination that has not failed cannot be removed (stop the relay
+//!   instead).
 //! * The destination is a [`Destination`]: RTMP(S) or SRT (frames remuxed to MPEG-TS), driven
 //!   through the same calls; its `queued_bytes` is what `OUT_HIGH_WATER` bounds.
+
+mod dest;
 
 use std::future::{Future, pending};
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use baton_flv::{parse_audio_tag_header, parse_video_tag_header};
+use baton_media::Frame;
 use baton_media::config::ConfigTracker;
-use baton_media::gop::GopCache;
-use baton_media::queue::SubscriberQueue;
 use baton_media::timeline::Timeline;
-use baton_media::{Frame, TagType};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::RelayConfig;
 use crate::backoff::Backoff;
-use crate::destination::{Destination, DestinationUrl, Sent};
+use crate::destination::{Destination, DestinationUrl};
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::resume::{RESUME_CLOCK_SLACK_MS, RESUME_MAX_GAP_MS, RecentFrames, is_media};
 use crate::source::{Source, SourceEvent, SourceUrl};
-use crate::status::{ErrorRecord, RelayState, StatusCell};
+use crate::status::{DestinationId, ErrorRecord, RelayState, StatusCell};
+use dest::{Dest, DstState};
 
 /// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
 /// the drop-to-keyframe policy applies) instead of piling up in the session.
@@ -49,8 +76,23 @@ const OUT_HIGH_WATER: usize = 32 * 1024;
 const TICK: Duration = Duration::from_secs(1);
 /// Frames handled per wake-up at most, so one busy source cannot hog the loop.
 const SOURCE_BURST: usize = 256;
+/// Control commands waiting for the loop (full: the caller waits).
+pub(crate) const CONTROL_QUEUE: usize = 16;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A change to a running relay's destinations (see `Relay::add_destination`).
+pub(crate) enum Control {
+    Add {
+        name: String,
+        url: DestinationUrl,
+        reply: oneshot::Sender<DestinationId>,
+    },
+    Remove {
+        id: DestinationId,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
+}
 
 enum SrcState {
     Connecting(BoxFuture<Result<Source, RelayError>>),
@@ -58,14 +100,6 @@ enum SrcState {
     Live(Source),
     /// The source finished (a playlist played to its end): nothing more comes.
     Done,
-}
-
-enum DstState {
-    /// Not connected yet: the destination is opened when the first source frame arrives.
-    Idle,
-    Connecting(BoxFuture<Result<Destination, RelayError>>),
-    Waiting(Instant),
-    Live(Destination),
 }
 
 enum SrcWake {
@@ -90,7 +124,32 @@ async fn dst_wake(state: &mut DstState) -> DstWake {
     match state {
         DstState::Connecting(f) => DstWake::Connected(f.await),
         DstState::Live(conn) => DstWake::Failed(conn.drive().await),
-        DstState::Idle | DstState::Waiting(_) => pending().await,
+        DstState::Idle | DstState::Waiting(_) | DstState::Failed => pending().await,
+    }
+}
+
+/// The first destination that wakes, by index. One destination is awaited in place, exactly
+/// as a single-destination relay always was; several are raced with `select_all`, which
+/// boxes one future per destination per wake-up of the loop (a wake handles a whole burst of
+/// source frames, not one frame).
+async fn dests_wake(dests: &mut [Dest]) -> (usize, DstWake) {
+    match dests {
+        [] => pending().await,
+        [only] => (0, dst_wake(&mut only.state).await),
+        many => {
+            let wakes = many
+                .iter_mut()
+                .enumerate()
+                .map(|(i, d)| Box::pin(async move { (i, dst_wake(&mut d.state).await) }));
+            futures_util::future::select_all(wakes).await.0
+        }
+    }
+}
+
+async fn control_wake(control: &mut Option<mpsc::Receiver<Control>>) -> Option<Control> {
+    match control {
+        Some(rx) => rx.recv().await,
+        None => pending().await,
     }
 }
 
@@ -99,37 +158,35 @@ async fn dst_wake(state: &mut DstState) -> DstWake {
 struct Counters {
     /// Bytes of connections already closed.
     bytes_in_done: u64,
-    bytes_out_done: u64,
     frames_in: u64,
-    frames_out: u64,
-    video_frames_out: u64,
-    /// Frames skipped while a new destination session waited for a keyframe (or, SRT, for
-    /// the sequence header the TS muxer needs).
-    skipped: u64,
-    /// Frames an SRT destination's TS muxer could not read (dropped).
-    unreadable: u64,
     /// Frames a reconnected source replayed that had already been relayed.
     deduplicated: u64,
-    destination_sessions: u64,
     source_connections: u64,
+}
+
+/// What removed destinations did, so the relay-wide totals never go down.
+#[derive(Default)]
+struct Removed {
+    bytes_out: u64,
+    frames_out: u64,
+    frames_dropped: u64,
+    sessions: u64,
 }
 
 pub(crate) struct Runner {
     config: RelayConfig,
     source_url: SourceUrl,
-    dest_url: DestinationUrl,
     status: StatusCell,
     timeline: Timeline,
-    /// Headers sent to the current destination session.
-    configs: ConfigTracker,
-    /// The latest headers seen from the source, for the next destination session.
+    /// The latest headers seen from the source, for each new destination session.
     headers: ConfigTracker,
-    buffer: GopCache,
-    out: SubscriberQueue,
     src: SrcState,
-    dst: DstState,
+    dests: Vec<Dest>,
+    /// The id the next added destination gets.
+    next_id: u32,
+    /// `None` once every `Relay` handle is gone (nothing can be added any more).
+    control: Option<mpsc::Receiver<Control>>,
     src_backoff: Backoff,
-    dst_backoff: Backoff,
     rng: StdRng,
     /// The next source media frame starts a new timeline segment.
     new_segment: bool,
@@ -144,44 +201,44 @@ pub(crate) struct Runner {
     last_media_at: Option<Instant>,
     src_live_since: Instant,
     source_down_since: Option<Instant>,
-    dest_down_since: Option<Instant>,
     last_source_error: Option<RelayError>,
-    last_dest_error: Option<RelayError>,
-    /// Media has reached the destination at least once.
+    /// Media has reached a destination at least once.
     ever_forwarded: bool,
-    /// Audio/video was written to the current destination session since the source last came
-    /// back (what `Forwarding` means).
-    media_out: bool,
-    /// When media first reached the destination, relative to `started`.
+    /// When media first reached a destination, relative to `started`.
     first_forwarded: Option<Duration>,
     started: Instant,
-    /// The destination session is new: media waits for a video keyframe (decoders can't
-    /// start elsewhere), audio too so that both tracks start together.
-    await_keyframe: bool,
     state: RelayState,
     counters: Counters,
+    removed: Removed,
     next_tick: Instant,
-    last_tick: (Instant, u64, u64, u64),
+    /// The last tick's time and bytes in.
+    last_tick: (Instant, u64),
 }
 
 impl Runner {
+    /// `dests`: the destinations in id order (`RelayConfig::destination` first), their
+    /// configured names and parsed URLs.
     pub(crate) fn new(
         config: RelayConfig,
         source_url: SourceUrl,
-        dest_url: DestinationUrl,
+        dests: Vec<(String, DestinationUrl)>,
+        control: mpsc::Receiver<Control>,
         status: StatusCell,
     ) -> Runner {
         let now = Instant::now();
+        let dests: Vec<Dest> = dests
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, url))| Dest::new(DestinationId(i as u32), name, url, &config))
+            .collect();
         let mut runner = Runner {
             timeline: Timeline::new(config.timeline.clone()),
-            configs: ConfigTracker::new(),
             headers: ConfigTracker::new(),
-            buffer: GopCache::new(config.buffer.clone()),
-            out: SubscriberQueue::new(config.queue.clone()),
             src: SrcState::Waiting(now),
-            dst: DstState::Idle,
+            next_id: dests.len() as u32,
+            dests,
+            control: Some(control),
             src_backoff: Backoff::new(config.source_backoff.clone()),
-            dst_backoff: Backoff::new(config.destination_backoff.clone()),
             rng: match config.jitter_seed {
                 Some(seed) => StdRng::seed_from_u64(seed),
                 None => StdRng::from_rng(&mut rand::rng()),
@@ -193,23 +250,21 @@ impl Runner {
             last_media_at: None,
             src_live_since: now,
             source_down_since: Some(now),
-            dest_down_since: None,
             last_source_error: None,
-            last_dest_error: None,
             ever_forwarded: false,
-            media_out: false,
             first_forwarded: None,
             started: now,
-            await_keyframe: true,
             state: RelayState::Connecting,
             counters: Counters::default(),
+            removed: Removed::default(),
             next_tick: now + TICK,
-            last_tick: (now, 0, 0, 0),
+            last_tick: (now, 0),
             config,
             source_url,
-            dest_url,
             status,
         };
+        let destinations = runner.dests.iter().map(Dest::status).collect();
+        runner.status.update(|s| s.destinations = destinations);
         runner.start_source_connect();
         runner
     }
@@ -221,24 +276,37 @@ impl Runner {
             let step = tokio::select! {
                 _ = cancel.cancelled() => return self.finish(Ok(())).await,
                 wake = src_wake(&mut self.src) => self.on_source_burst(wake),
-                wake = dst_wake(&mut self.dst) => self.on_destination(wake),
+                (i, wake) = dests_wake(&mut self.dests) => self.on_destination(i, wake),
+                command = control_wake(&mut self.control) => {
+                    self.on_control(command);
+                    Ok(())
+                }
                 _ = sleep_until(deadline) => self.on_timer(),
             };
             if let Err(e) = step.and_then(|()| self.pump()) {
                 return self.finish(Err(e)).await;
             }
-            if matches!(self.src, SrcState::Done)
-                && self.out.is_empty()
-                && matches!(self.dst, DstState::Live(_))
-            {
-                info!(source = %self.config.source, "source finished; closing the destination");
+            if matches!(self.src, SrcState::Done) && self.drained() {
+                info!(source = %self.config.source, "source finished; closing the destinations");
                 return self.finish(Ok(())).await;
             }
         }
     }
 
-    /// Handles `wake` and then whatever else the same read brought in, so a burst of frames
-    /// costs one pass of the loop (and one write to the destination), not one per frame.
+    /// After the source finished: every destination that has not failed is live and has
+    /// everything written to its session.
+    fn drained(&self) -> bool {
+        let mut any = false;
+        for d in &self.dests {
+            match d.state {
+                DstState::Failed => {}
+                DstState::Live(_) if d.out.is_empty() => any = true,
+                _ => return false,
+            }
+        }
+        any
+    }
+
     fn on_source_burst(&mut self, wake: SrcWake) -> Result<(), RelayError> {
         self.on_source(wake)?;
         for _ in 0..SOURCE_BURST {
@@ -325,15 +393,20 @@ impl Runner {
         if frame.config || frame.is_metadata() {
             self.headers.should_forward(&frame);
         }
-        match self.dst {
-            DstState::Live(_) => {
-                self.out.push(frame);
+        // Fan-out: a `Bytes` clone for each destination but the last, which takes the frame.
+        let mut idle = false;
+        if let Some((last, rest)) = self.dests.split_last_mut() {
+            for d in rest {
+                idle |= d.accept(frame.clone());
             }
-            DstState::Idle => {
-                self.buffer.push(&frame);
-                self.start_dest_connect();
+            idle |= last.accept(frame);
+        }
+        if idle {
+            for i in 0..self.dests.len() {
+                if matches!(self.dests[i].state, DstState::Idle) {
+                    self.start_dest_connect(i);
+                }
             }
-            DstState::Connecting(_) | DstState::Waiting(_) => self.buffer.push(&frame),
         }
         self.refresh_state();
     }
@@ -401,71 +474,127 @@ impl Runner {
             warn!(source = %self.config.source, error = %e, grace = ?self.config.grace, "source lost; holding the destination");
         }
         self.new_segment = true;
-        self.media_out = false;
-        self.record_error(&e);
+        for d in &mut self.dests {
+            d.media_out = false;
+        }
+        self.record_error(None, &e);
         self.last_source_error = Some(e);
         self.refresh_state();
     }
 
-    fn on_destination(&mut self, wake: DstWake) -> Result<(), RelayError> {
+    fn on_destination(&mut self, i: usize, wake: DstWake) -> Result<(), RelayError> {
         match wake {
             DstWake::Connected(Ok(conn)) => {
-                let transport = conn.transport();
-                info!(destination = %self.config.destination, transport = %transport, "destination publishing");
-                self.status.update(|s| {
-                    s.destination_transport = Some(transport);
-                    // A new session's counters start at zero; the last one's go.
-                    s.destination_srt = None;
-                });
-                self.dst = DstState::Live(conn);
-                self.counters.destination_sessions += 1;
-                self.dest_down_since = None;
-                self.dst_backoff.reset();
-                self.configs.reset();
-                self.await_keyframe = true;
-                self.media_out = false;
-                // A new session needs the headers first: the latest ones from the source
-                // (the buffer's own copies are then skipped as repeats), then the latest GOP.
-                let headers = [
-                    self.headers.metadata(),
-                    self.headers.video_config(),
-                    self.headers.audio_config(),
-                ];
-                for frame in headers.into_iter().flatten().chain(self.buffer.replay()) {
-                    self.out.push(frame.clone());
-                }
-                self.buffer.clear();
+                let d = &mut self.dests[i];
+                info!(destination = %d.name, id = %d.id, transport = %conn.transport(), "destination publishing");
+                d.connected(conn, &self.headers);
+                self.publish_status(Instant::now());
                 self.refresh_state();
                 Ok(())
             }
-            DstWake::Connected(Err(e)) | DstWake::Failed(e) => self.dest_failed(e),
+            DstWake::Connected(Err(e)) | DstWake::Failed(e) => self.dest_failed(i, e),
         }
     }
 
-    fn dest_failed(&mut self, e: RelayError) -> Result<(), RelayError> {
-        if let DstState::Live(conn) = &mut self.dst {
-            self.counters.bytes_out_done += conn.bytes_out();
-            let srt = conn.srt_stats();
-            if srt.is_some() {
-                self.status.update(|s| s.destination_srt = srt);
-            }
-        }
+    fn dest_failed(&mut self, i: usize, e: RelayError) -> Result<(), RelayError> {
         if !e.retryable {
+            return self.dest_failed_for_good(i, e);
+        }
+        let d = &mut self.dests[i];
+        // The broken session is dropped; its bytes and SRT statistics are kept.
+        drop(d.take_session());
+        if d.down_since.is_none() {
+            d.down_since = Some(Instant::now());
+            warn!(destination = %d.name, id = %d.id, error = %e, "destination lost; reconnecting");
+        }
+        d.requeue_for_next_session();
+        self.record_error(Some(i), &e);
+        let d = &mut self.dests[i];
+        d.last_error = Some(e);
+        let delay = d.backoff.next_delay(&mut self.rng);
+        d.state = DstState::Waiting(Instant::now() + delay);
+        self.refresh_state();
+        Ok(())
+    }
+
+    /// Destination `i` is refused or was down for the whole grace period: the relay fails
+    /// with `e` if no other destination is left, else only `i` does (see the module docs).
+    fn dest_failed_for_good(&mut self, i: usize, e: RelayError) -> Result<(), RelayError> {
+        let others_left = self
+            .dests
+            .iter()
+            .enumerate()
+            .any(|(j, d)| j != i && !d.is_failed());
+        if !others_left {
+            // `finish` closes its session (if any) with the others'.
             return Err(e);
         }
-        if self.dest_down_since.is_none() {
-            self.dest_down_since = Some(Instant::now());
-            warn!(destination = %self.config.destination, error = %e, "destination lost; reconnecting");
+        self.record_error(Some(i), &e);
+        let d = &mut self.dests[i];
+        warn!(destination = %d.name, id = %d.id, error = %e, retryable = e.retryable, "destination failed; the relay goes on with the others");
+        if let Some(conn) = d.take_session() {
+            close_in_background(conn, d.name.clone(), self.config.close_timeout);
         }
-        // What the old session did not get is kept GOP-wise for the next one.
-        while let Some(frame) = self.out.pop() {
-            self.buffer.push(&frame);
-        }
-        self.record_error(&e);
-        self.last_dest_error = Some(e);
-        let delay = self.dst_backoff.next_delay(&mut self.rng);
-        self.dst = DstState::Waiting(Instant::now() + delay);
+        d.last_error = Some(e);
+        d.fail();
         self.refresh_state();
+        self.publish_status(Instant::now());
+        Ok(())
+    }
+
+    fn on_control(&mut self, command: Option<Control>) {
+        match command {
+            None => self.control = None,
+            Some(Control::Add { name, url, reply }) => {
+                let id = DestinationId(self.next_id);
+                self.next_id += 1;
+                info!(destination = %name, %id, "destination added");
+                self.dests.push(Dest::new(id, name, url, &self.config));
+                if self.last_frame_at.is_some() {
+                    // The source is flowing: connect now (the session starts at the next
+                    // keyframe its buffer sees).
+                    self.start_dest_connect(self.dests.len() - 1);
+                }
+                let _ = reply.send(id);
+                self.publish_status(Instant::now());
+            }
+            Some(Control::Remove { id, reply }) => {
+                let _ = reply.send(self.remove_destination(id));
+            }
+        }
+    }
+
+    fn remove_destination(&mut self, id: DestinationId) -> Result<(), RelayError> {
+        let Some(i) = self.dests.iter().position(|d| d.id == id) else {
+            return Err(RelayError::new(
+                Side::Destination,
+                ErrorKind::NotFound,
+                format!("the relay has no destination {id}"),
+            ));
+        };
+        let others_left = self
+            .dests
+            .iter()
+            .enumerate()
+            .any(|(j, d)| j != i && !d.is_failed());
+        if !others_left {
+            return Err(RelayError::new(
+                Side::Destination,
+                ErrorKind::Refused,
+                format!("destination {id} is the relay's last one: stop the relay instead"),
+            ));
+        }
+        let mut d = self.dests.remove(i);
+        info!(destination = %d.name, %id, "destination removed");
+        if let Some(conn) = d.take_session() {
+            close_in_background(conn, d.name.clone(), self.config.close_timeout);
+        }
+        self.removed.bytes_out += d.bytes_out();
+        self.removed.frames_out += d.counters.frames_out;
+        self.removed.frames_dropped += d.dropped();
+        self.removed.sessions += d.counters.sessions;
+        self.refresh_state();
+        self.publish_status(Instant::now());
         Ok(())
     }
 
@@ -474,8 +603,10 @@ impl Runner {
         if matches!(self.src, SrcState::Waiting(t) if now >= t) {
             self.start_source_connect();
         }
-        if matches!(self.dst, DstState::Waiting(t) if now >= t) {
-            self.start_dest_connect();
+        for i in 0..self.dests.len() {
+            if matches!(self.dests[i].state, DstState::Waiting(t) if now >= t) {
+                self.start_dest_connect(i);
+            }
         }
         if self
             .source_down_since
@@ -489,13 +620,16 @@ impl Runner {
                 )
             }));
         }
-        if self
-            .dest_down_since
-            .is_some_and(|since| now >= since + self.config.grace)
-        {
-            return Err(self.last_dest_error.clone().unwrap_or_else(|| {
-                RelayError::new(Side::Destination, ErrorKind::Timeout, "destination lost")
-            }));
+        for i in 0..self.dests.len() {
+            let d = &self.dests[i];
+            if d.down_since
+                .is_some_and(|since| now >= since + self.config.grace)
+            {
+                let e = d.last_error.clone().unwrap_or_else(|| {
+                    RelayError::new(Side::Destination, ErrorKind::Timeout, "destination lost")
+                });
+                self.dest_failed_for_good(i, e)?;
+            }
         }
         if self.stall_deadline().is_some_and(|stall| now >= stall) {
             let e = RelayError::new(
@@ -515,60 +649,21 @@ impl Runner {
         Ok(())
     }
 
-    /// Moves frames from the out queue into the destination session while it keeps up.
+    /// Moves frames from each out queue into its session while that session keeps up.
     fn pump(&mut self) -> Result<(), RelayError> {
-        let DstState::Live(conn) = &mut self.dst else {
-            return Ok(());
-        };
-        let mut failure = None;
+        let has_video = self.headers.video_config().is_some();
         let mut began = false;
-        while conn.queued_bytes() < OUT_HIGH_WATER {
-            let Some(frame) = self.out.pop() else { break };
-            if !self.configs.should_forward(&frame) {
-                continue;
-            }
-            if self.await_keyframe && !frame.config && frame.kind != TagType::Script {
-                let has_video = self.headers.video_config().is_some();
-                if frame.keyframe {
-                    self.await_keyframe = false;
-                } else if frame.kind == TagType::Video || has_video {
-                    self.counters.skipped += 1;
-                    continue;
-                }
-            }
-            match conn.send(&frame) {
-                Ok(Sent::Queued) => {}
-                Ok(Sent::Skipped) => {
-                    self.counters.skipped += 1;
-                    continue;
-                }
-                Ok(Sent::Dropped) => {
-                    self.counters.unreadable += 1;
-                    continue;
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            self.counters.frames_out += 1;
-            if frame.kind == TagType::Video && !frame.config {
-                self.counters.video_frames_out += 1;
-            }
-            if !self.media_out && is_media(&frame) {
-                self.media_out = true;
-                began = true;
+        for i in 0..self.dests.len() {
+            let pumped = self.dests[i].pump(has_video);
+            began |= pumped.began;
+            if let Some(e) = pumped.failure {
+                self.dest_failed(i, e)?;
             }
         }
-        match failure {
-            Some(e) => self.dest_failed(e),
-            None => {
-                if began {
-                    self.refresh_state();
-                }
-                Ok(())
-            }
+        if began {
+            self.refresh_state();
         }
+        Ok(())
     }
 
     fn start_source_connect(&mut self) {
@@ -581,8 +676,9 @@ impl Runner {
         }));
     }
 
-    fn start_dest_connect(&mut self) {
-        let url = self.dest_url.clone();
+    fn start_dest_connect(&mut self, i: usize) {
+        let d = &mut self.dests[i];
+        let url = d.url.clone();
         let mut options = self.config.client.clone();
         if options.fourcc_list.is_empty() {
             // Enhanced RTMP codecs (HEVC, AV1, VP9, Opus by FourCC) are announced in
@@ -590,7 +686,7 @@ impl Runner {
             options.fourcc_list = enhanced_fourccs(&self.headers);
         }
         let egress = self.config.egress.clone();
-        self.dst = DstState::Connecting(Box::pin(async move {
+        d.state = DstState::Connecting(Box::pin(async move {
             Destination::connect(&url, &options, &egress).await
         }));
     }
@@ -618,26 +714,34 @@ impl Runner {
             SrcState::Waiting(t) => Some(t),
             _ => None,
         });
-        consider(match self.dst {
-            DstState::Waiting(t) => Some(t),
-            _ => None,
-        });
+        for d in &self.dests {
+            consider(match d.state {
+                DstState::Waiting(t) => Some(t),
+                _ => None,
+            });
+            consider(d.down_since.map(|t| t + self.config.grace));
+        }
         consider(self.source_down_since.map(|t| t + self.config.grace));
-        consider(self.dest_down_since.map(|t| t + self.config.grace));
         consider(self.stall_deadline());
         deadline
     }
 
     fn current_state(&self) -> RelayState {
+        let forwarding = || {
+            self.dests
+                .iter()
+                .any(|d| matches!(d.state, DstState::Live(_)) && d.media_out)
+        };
         if self.source_down_since.is_some() && self.ever_forwarded {
             RelayState::SourceReconnecting
-        } else if self.dest_down_since.is_some() {
-            RelayState::DestinationReconnecting
-        } else if matches!(self.dst, DstState::Live(_))
-            && self.source_down_since.is_none()
-            && self.media_out
-        {
+        } else if self.source_down_since.is_none() && forwarding() {
             RelayState::Forwarding
+        } else if self.dests.iter().any(|d| d.down_since.is_some()) {
+            RelayState::DestinationReconnecting
+        } else if self.state == RelayState::Forwarding {
+            // Media reaches no destination any more (the one that had it failed for good,
+            // the others are still connecting). Never the case with one destination.
+            RelayState::DestinationReconnecting
         } else {
             // In between (a side is back, its media not through yet): as it was.
             self.state
@@ -658,32 +762,29 @@ impl Runner {
         }
     }
 
-    fn record_error(&self, e: &RelayError) {
+    /// Records `e` as the relay's last error and, for destination `dest`, as its own.
+    fn record_error(&mut self, dest: Option<usize>, e: &RelayError) {
         let record = ErrorRecord {
             error: e.clone(),
             at: SystemTime::now(),
         };
+        if let Some(i) = dest {
+            self.dests[i].last_error_at = Some(record.clone());
+        }
         self.status.update(|s| s.last_error = Some(record));
     }
 
-    fn bytes(&self) -> (u64, u64) {
+    fn bytes_in(&self) -> u64 {
         let live_in = match &self.src {
             SrcState::Live(s) => s.bytes_in(),
             _ => 0,
         };
-        let live_out = match &self.dst {
-            DstState::Live(c) => c.bytes_out(),
-            _ => 0,
-        };
-        (
-            self.counters.bytes_in_done + live_in,
-            self.counters.bytes_out_done + live_out,
-        )
+        self.counters.bytes_in_done + live_in
     }
 
     fn publish_status(&mut self, now: Instant) {
-        let (bytes_in, bytes_out) = self.bytes();
-        let (then, prev_in, prev_out, prev_video) = self.last_tick;
+        let bytes_in = self.bytes_in();
+        let (then, prev_in) = self.last_tick;
         let secs = (now - then).as_secs_f64();
         let rate = |delta: u64| {
             if secs > 0.0 {
@@ -693,17 +794,36 @@ impl Runner {
             }
         };
         let bitrate_in = rate(bytes_in.saturating_sub(prev_in));
-        let bitrate_out = rate(bytes_out.saturating_sub(prev_out));
-        let fps = if secs > 0.0 {
-            (self.counters.video_frames_out - prev_video) as f64 / secs
-        } else {
-            0.0
-        };
+        // Frames per second: the busiest destination's (what one destination sends).
+        let mut fps: f64 = 0.0;
+        let (mut bytes_out, mut frames_out, mut dropped, mut sessions, mut bitrate_out) = (
+            self.removed.bytes_out,
+            self.removed.frames_out,
+            self.removed.frames_dropped,
+            self.removed.sessions,
+            0,
+        );
+        for d in &mut self.dests {
+            d.poll_srt();
+            let out = d.bytes_out();
+            if secs > 0.0 {
+                fps = fps.max((d.counters.video_frames_out - d.last_tick_video) as f64 / secs);
+            }
+            if secs >= 0.5 {
+                d.bitrate_out = rate(out.saturating_sub(d.last_tick_bytes));
+                d.last_tick_bytes = out;
+                d.last_tick_video = d.counters.video_frames_out;
+            }
+            bytes_out += out;
+            bitrate_out += d.bitrate_out;
+            frames_out += d.counters.frames_out;
+            dropped += d.dropped();
+            sessions += d.counters.sessions;
+        }
         if secs >= 0.5 {
-            self.last_tick = (now, bytes_in, bytes_out, self.counters.video_frames_out);
+            self.last_tick = (now, bytes_in);
         }
         let c = &self.counters;
-        let dropped = self.out.dropped() + self.counters.skipped + self.counters.unreadable;
         let timeline = self.timeline.counters();
         let state = self.state;
         let first_forwarded = self.first_forwarded;
@@ -711,17 +831,16 @@ impl Runner {
             SrcState::Live(source) => source.srt_stats(),
             _ => None,
         };
-        let destination_srt = match &mut self.dst {
-            DstState::Live(conn) => conn.srt_stats(),
-            _ => None,
-        };
+        let first = self.dests.first();
+        let destination_transport = first.and_then(|d| d.transport.clone());
+        let destination_srt = first.and_then(|d| d.srt);
+        let destinations = self.dests.iter().map(Dest::status).collect();
         self.status.update(|s| {
             if srt.is_some() {
                 s.srt = srt;
             }
-            if destination_srt.is_some() {
-                s.destination_srt = destination_srt;
-            }
+            s.destination_transport = destination_transport;
+            s.destination_srt = destination_srt;
             s.state = state;
             s.first_forwarded = first_forwarded;
             s.bytes_in = bytes_in;
@@ -732,25 +851,32 @@ impl Runner {
                 s.fps = fps;
             }
             s.frames_in = c.frames_in;
-            s.frames_out = c.frames_out;
+            s.frames_out = frames_out;
             s.frames_dropped = dropped;
             s.frames_deduplicated = c.deduplicated;
-            s.destination_sessions = c.destination_sessions;
+            s.destination_sessions = sessions;
             s.source_connections = c.source_connections;
             s.timeline = timeline;
+            s.destinations = destinations;
         });
     }
 
-    /// Closes both sides (the destination cleanly) and records the final state.
+    /// Closes every side (the destinations cleanly, all at once) and records the final
+    /// state.
     async fn finish(mut self, result: Result<(), RelayError>) -> Result<(), RelayError> {
         let finished = matches!(self.src, SrcState::Done);
         self.publish_status(Instant::now());
-        if let DstState::Live(conn) = std::mem::replace(&mut self.dst, DstState::Idle) {
-            self.counters.bytes_out_done += conn.bytes_out();
-            if let Err(e) = conn.close(self.config.close_timeout).await {
-                warn!(destination = %self.config.destination, error = %e, "destination did not close cleanly");
-            }
-        }
+        let timeout = self.config.close_timeout;
+        let closing = self.dests.iter_mut().filter_map(|d| {
+            let conn = d.take_session()?;
+            let name = d.name.clone();
+            Some(async move {
+                if let Err(e) = conn.close(timeout).await {
+                    warn!(destination = %name, error = %e, "destination did not close cleanly");
+                }
+            })
+        });
+        futures_util::future::join_all(closing).await;
         if let SrcState::Live(Source::Rtmp { conn, .. }) =
             std::mem::replace(&mut self.src, SrcState::Waiting(Instant::now()))
         {
@@ -760,7 +886,13 @@ impl Runner {
             Ok(()) if finished => RelayState::Finished,
             Ok(()) => RelayState::Stopped,
             Err(e) => {
-                self.record_error(e);
+                let dest = (e.side == Side::Destination)
+                    .then(|| self.dests.iter().position(|d| !d.is_failed()))
+                    .flatten();
+                self.record_error(dest, e);
+                if let Some(i) = dest {
+                    self.dests[i].fail();
+                }
                 warn!(source = %self.config.source, destination = %self.config.destination, error = %e, retryable = e.retryable, "relay failed");
                 RelayState::Failed
             }
@@ -768,6 +900,16 @@ impl Runner {
         self.publish_status(Instant::now());
         result
     }
+}
+
+/// Ends a destination session cleanly on a task of its own, so the relay's other
+/// destinations are not held up by its goodbye (at most `timeout`).
+fn close_in_background(conn: Destination, name: String, timeout: Duration) {
+    tokio::spawn(async move {
+        if let Err(e) = conn.close(timeout).await {
+            warn!(destination = %name, error = %e, "destination did not close cleanly");
+        }
+    });
 }
 
 /// The FourCCs of the source's Enhanced RTMP sequence headers, if any.
@@ -796,6 +938,7 @@ fn enhanced_fourccs(headers: &ConfigTracker) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_media::TagType;
     use bytes::Bytes;
 
     #[test]
