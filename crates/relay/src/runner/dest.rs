@@ -83,6 +83,8 @@ pub(super) struct Dest {
 pub(super) struct Pumped {
     /// Media reached this session for the first time since the source came back.
     pub(super) began: bool,
+    /// Media reached this session for the first time (its own state is now `Forwarding`).
+    pub(super) first_media: bool,
     pub(super) failure: Option<RelayError>,
 }
 
@@ -147,6 +149,7 @@ impl Dest {
     pub(super) fn pump(&mut self, has_video: bool) -> Pumped {
         let mut pumped = Pumped {
             began: false,
+            first_media: false,
             failure: None,
         };
         let DstState::Live(conn) = &mut self.state else {
@@ -186,8 +189,9 @@ impl Dest {
             }
             if !self.media_out && is_media(&frame) {
                 self.media_out = true;
-                self.session_media = true;
                 pumped.began = true;
+                pumped.first_media = !self.session_media;
+                self.session_media = true;
             }
         }
         pumped

@@ -503,7 +503,8 @@ impl Runner {
         let d = &mut self.dests[i];
         // The broken session is dropped; its bytes and SRT statistics are kept.
         drop(d.take_session());
-        if d.down_since.is_none() {
+        let lost = d.down_since.is_none();
+        if lost {
             d.down_since = Some(Instant::now());
             warn!(destination = %d.name, id = %d.id, error = %e, "destination lost; reconnecting");
         }
@@ -514,6 +515,10 @@ impl Runner {
         let delay = d.backoff.next_delay(&mut self.rng);
         d.state = DstState::Waiting(Instant::now() + delay);
         self.refresh_state();
+        if lost {
+            // Its own state changed (the relay's may not have).
+            self.publish_status(Instant::now());
+        }
         Ok(())
     }
 
@@ -652,16 +657,22 @@ impl Runner {
     /// Moves frames from each out queue into its session while that session keeps up.
     fn pump(&mut self) -> Result<(), RelayError> {
         let has_video = self.headers.video_config().is_some();
-        let mut began = false;
+        let (mut began, mut first_media) = (false, false);
         for i in 0..self.dests.len() {
             let pumped = self.dests[i].pump(has_video);
             began |= pumped.began;
+            first_media |= pumped.first_media;
             if let Some(e) = pumped.failure {
                 self.dest_failed(i, e)?;
             }
         }
         if began {
             self.refresh_state();
+        }
+        if first_media && self.dests.len() > 1 {
+            // A destination's own state became `Forwarding` (with one destination the
+            // relay's did too, and `refresh_state` published it).
+            self.publish_status(Instant::now());
         }
         Ok(())
     }
