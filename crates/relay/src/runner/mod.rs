@@ -44,11 +44,13 @@
 //! * The destination is a [`Destination`]: RTMP(S) or SRT (frames remuxed to MPEG-TS), driven
 //!   through the same calls; its `queued_bytes` is what `OUT_HIGH_WATER` bounds.
 
+mod control;
 mod dest;
+mod report;
 
 use std::future::{Future, pending};
 use std::pin::Pin;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use baton_flv::{parse_audio_tag_header, parse_video_tag_header};
 use baton_media::Frame;
@@ -67,7 +69,8 @@ use crate::destination::{Destination, DestinationUrl};
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::resume::{RESUME_CLOCK_SLACK_MS, RESUME_MAX_GAP_MS, RecentFrames, is_media};
 use crate::source::{Source, SourceEvent, SourceUrl};
-use crate::status::{DestinationId, ErrorRecord, RelayState, StatusCell};
+use crate::status::{DestinationId, RelayState, StatusCell};
+use control::close_in_background;
 use dest::{Dest, DstState};
 
 /// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
@@ -547,62 +550,6 @@ impl Runner {
         Ok(())
     }
 
-    fn on_control(&mut self, command: Option<Control>) {
-        match command {
-            None => self.control = None,
-            Some(Control::Add { name, url, reply }) => {
-                let id = DestinationId(self.next_id);
-                self.next_id += 1;
-                info!(destination = %name, %id, "destination added");
-                self.dests.push(Dest::new(id, name, url, &self.config));
-                if self.last_frame_at.is_some() {
-                    // The source is flowing: connect now (the session starts at the next
-                    // keyframe its buffer sees).
-                    self.start_dest_connect(self.dests.len() - 1);
-                }
-                let _ = reply.send(id);
-                self.publish_status(Instant::now());
-            }
-            Some(Control::Remove { id, reply }) => {
-                let _ = reply.send(self.remove_destination(id));
-            }
-        }
-    }
-
-    fn remove_destination(&mut self, id: DestinationId) -> Result<(), RelayError> {
-        let Some(i) = self.dests.iter().position(|d| d.id == id) else {
-            return Err(RelayError::new(
-                Side::Destination,
-                ErrorKind::NotFound,
-                format!("the relay has no destination {id}"),
-            ));
-        };
-        let others_left = self
-            .dests
-            .iter()
-            .enumerate()
-            .any(|(j, d)| j != i && !d.is_failed());
-        if !others_left {
-            return Err(RelayError::new(
-                Side::Destination,
-                ErrorKind::Refused,
-                format!("destination {id} is the relay's last one: stop the relay instead"),
-            ));
-        }
-        let mut d = self.dests.remove(i);
-        info!(destination = %d.name, %id, "destination removed");
-        if let Some(conn) = d.take_session() {
-            close_in_background(conn, d.name.clone(), self.config.close_timeout);
-        }
-        self.removed.bytes_out += d.bytes_out();
-        self.removed.frames_out += d.counters.frames_out;
-        self.removed.frames_dropped += d.dropped();
-        self.removed.sessions += d.counters.sessions;
-        self.refresh_state();
-        self.publish_status(Instant::now());
-        Ok(())
-    }
-
     fn on_timer(&mut self) -> Result<(), RelayError> {
         let now = Instant::now();
         if matches!(self.src, SrcState::Waiting(t) if now >= t) {
@@ -773,105 +720,6 @@ impl Runner {
         }
     }
 
-    /// Records `e` as the relay's last error and, for destination `dest`, as its own.
-    fn record_error(&mut self, dest: Option<usize>, e: &RelayError) {
-        let record = ErrorRecord {
-            error: e.clone(),
-            at: SystemTime::now(),
-        };
-        if let Some(i) = dest {
-            self.dests[i].last_error_at = Some(record.clone());
-        }
-        self.status.update(|s| s.last_error = Some(record));
-    }
-
-    fn bytes_in(&self) -> u64 {
-        let live_in = match &self.src {
-            SrcState::Live(s) => s.bytes_in(),
-            _ => 0,
-        };
-        self.counters.bytes_in_done + live_in
-    }
-
-    fn publish_status(&mut self, now: Instant) {
-        let bytes_in = self.bytes_in();
-        let (then, prev_in) = self.last_tick;
-        let secs = (now - then).as_secs_f64();
-        let rate = |delta: u64| {
-            if secs > 0.0 {
-                (delta as f64 * 8.0 / secs) as u64
-            } else {
-                0
-            }
-        };
-        let bitrate_in = rate(bytes_in.saturating_sub(prev_in));
-        // Frames per second: the busiest destination's (what one destination sends).
-        let mut fps: f64 = 0.0;
-        let (mut bytes_out, mut frames_out, mut dropped, mut sessions, mut bitrate_out) = (
-            self.removed.bytes_out,
-            self.removed.frames_out,
-            self.removed.frames_dropped,
-            self.removed.sessions,
-            0,
-        );
-        for d in &mut self.dests {
-            d.poll_srt();
-            let out = d.bytes_out();
-            if secs > 0.0 {
-                fps = fps.max((d.counters.video_frames_out - d.last_tick_video) as f64 / secs);
-            }
-            if secs >= 0.5 {
-                d.bitrate_out = rate(out.saturating_sub(d.last_tick_bytes));
-                d.last_tick_bytes = out;
-                d.last_tick_video = d.counters.video_frames_out;
-            }
-            bytes_out += out;
-            bitrate_out += d.bitrate_out;
-            frames_out += d.counters.frames_out;
-            dropped += d.dropped();
-            sessions += d.counters.sessions;
-        }
-        if secs >= 0.5 {
-            self.last_tick = (now, bytes_in);
-        }
-        let c = &self.counters;
-        let timeline = self.timeline.counters();
-        let state = self.state;
-        let first_forwarded = self.first_forwarded;
-        let srt = match &mut self.src {
-            SrcState::Live(source) => source.srt_stats(),
-            _ => None,
-        };
-        let first = self.dests.first();
-        let destination_transport = first.and_then(|d| d.transport.clone());
-        let destination_srt = first.and_then(|d| d.srt);
-        let destinations = self.dests.iter().map(Dest::status).collect();
-        self.status.update(|s| {
-            if srt.is_some() {
-                s.srt = srt;
-            }
-            s.destination_transport = destination_transport;
-            s.destination_srt = destination_srt;
-            s.state = state;
-            s.first_forwarded = first_forwarded;
-            s.bytes_in = bytes_in;
-            s.bytes_out = bytes_out;
-            if secs >= 0.5 {
-                s.bitrate_in = bitrate_in;
-                s.bitrate_out = bitrate_out;
-                s.fps = fps;
-            }
-            s.frames_in = c.frames_in;
-            s.frames_out = frames_out;
-            s.frames_dropped = dropped;
-            s.frames_deduplicated = c.deduplicated;
-            s.destination_sessions = sessions;
-            s.source_connections = c.source_connections;
-            s.timeline = timeline;
-            s.destinations = destinations;
-        });
-    }
-
     /// Closes every side (the destinations cleanly, all at once) and records the final
     /// state.
     async fn finish(mut self, result: Result<(), RelayError>) -> Result<(), RelayError> {
@@ -911,16 +759,6 @@ impl Runner {
         self.publish_status(Instant::now());
         result
     }
-}
-
-/// Ends a destination session cleanly on a task of its own, so the relay's other
-/// destinations are not held up by its goodbye (at most `timeout`).
-fn close_in_background(conn: Destination, name: String, timeout: Duration) {
-    tokio::spawn(async move {
-        if let Err(e) = conn.close(timeout).await {
-            warn!(destination = %name, error = %e, "destination did not close cleanly");
-        }
-    });
 }
 
 /// The FourCCs of the source's Enhanced RTMP sequence headers, if any.
