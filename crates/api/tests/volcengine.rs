@@ -45,6 +45,7 @@ fn live_spec(start: i64) -> TaskSpec {
             "rtmp://source.example.com/live/src?auth_key=1700000000-0-0-abc123".into(),
         ],
         dst_url: "rtmp://push.example.com/live/relay01".into(),
+        extra_dst_urls: Vec::new(),
         start_time: start,
         end_time: start + 3600,
         callback_url: None,

@@ -12,6 +12,7 @@ pub struct TaskPatch {
     pub source_protocol: Option<Option<SourceProtocol>>,
     pub source_urls: Option<Vec<String>>,
     pub dst_url: Option<String>,
+    pub extra_dst_urls: Option<Vec<String>>,
     pub start_time: Option<UnixTime>,
     pub end_time: Option<UnixTime>,
     pub callback_url: Option<Option<String>>,
@@ -45,6 +46,7 @@ impl TaskPatch {
         set(&mut s.source_protocol, &self.source_protocol);
         set(&mut s.source_urls, &self.source_urls);
         set(&mut s.dst_url, &self.dst_url);
+        set(&mut s.extra_dst_urls, &self.extra_dst_urls);
         set(&mut s.start_time, &self.start_time);
         set(&mut s.end_time, &self.end_time);
         set(&mut s.callback_url, &self.callback_url);
@@ -82,6 +84,10 @@ impl TaskPatch {
                 differs(&self.source_urls, &spec.source_urls),
             ),
             (Field::DstUrl, differs(&self.dst_url, &spec.dst_url)),
+            (
+                Field::ExtraDstUrls,
+                differs(&self.extra_dst_urls, &spec.extra_dst_urls),
+            ),
             (
                 Field::StartTime,
                 differs(&self.start_time, &spec.start_time),
@@ -135,6 +141,8 @@ pub enum Field {
     SourceProtocol,
     SourceUrls,
     DstUrl,
+    /// The destinations after the first (`TaskSpec::extra_dst_urls`).
+    ExtraDstUrls,
     StartTime,
     EndTime,
     CallbackUrl,

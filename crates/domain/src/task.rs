@@ -165,6 +165,12 @@ pub struct TaskSpec {
     /// 1 URL for `Live`, 1–30 for `Vod` / `Url`.
     pub source_urls: Vec<String>,
     pub dst_url: String,
+    /// More destinations fed by the same pull, after `dst_url` (at most
+    /// [`MAX_EXTRA_DESTINATIONS`](crate::validate::MAX_EXTRA_DESTINATIONS)), each with its own
+    /// session, reconnects and status: a task fails only when every destination has. Only
+    /// the native API sets them; the Alibaba and Volcengine dialects have one destination and
+    /// always leave this empty.
+    pub extra_dst_urls: Vec<String>,
     pub start_time: UnixTime,
     pub end_time: UnixTime,
     pub callback_url: Option<String>,

@@ -108,6 +108,7 @@ impl TaskSpec {
         self.check_sources()?;
         // RTMP(S) publish, or MPEG-TS pushed over SRT (its options are the engine's to check).
         check_url(Field::DstUrl, &self.dst_url, DESTINATION_SCHEMES)?;
+        self.check_extra_destinations()?;
         check_time(Field::StartTime, self.start_time)?;
         check_time(Field::EndTime, self.end_time)?;
         if let Some(url) = &self.callback_url {
@@ -188,6 +189,31 @@ impl TaskSpec {
         }
     }
 }
+
+impl TaskSpec {
+    /// Each extra destination is a destination URL; no destination twice (a server refuses a
+    /// second publish of the same stream, and the two would fight over it).
+    fn check_extra_destinations(&self) -> Result<(), Rejection> {
+        let extra = &self.extra_dst_urls;
+        if extra.len() > MAX_EXTRA_DESTINATIONS {
+            return Err(invalid(
+                Field::ExtraDstUrls,
+                "at most 7 destinations besides the first are allowed",
+            ));
+        }
+        for (i, url) in extra.iter().enumerate() {
+            check_url(Field::ExtraDstUrls, url, DESTINATION_SCHEMES)?;
+            if *url == self.dst_url || extra[..i].contains(url) {
+                return Err(invalid(Field::ExtraDstUrls, "the same destination twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Destinations a task may have besides `dst_url`: eight in all. Each costs a session and
+/// up to 12 MiB of queues while it is slow or away (the relay's out queue and buffer).
+pub const MAX_EXTRA_DESTINATIONS: usize = 7;
 
 /// The URL schemes of a destination: RTMP, RTMP over TLS, SRT.
 pub const DESTINATION_SCHEMES: &[&str] = &["rtmp", "rtmps", "srt"];
@@ -329,6 +355,7 @@ pub(crate) mod tests {
             source_protocol: Some(SourceProtocol::Rtmp),
             source_urls: vec!["rtmp://src.example/live/a".into()],
             dst_url: "rtmp://dst.example/live/b".into(),
+            extra_dst_urls: Vec::new(),
             start_time: 1_000,
             end_time: 2_000,
             callback_url: None,
@@ -480,6 +507,25 @@ pub(crate) mod tests {
             assert_eq!(field_of(s.validate(0)), field);
         };
         check(&|s| s.retry_interval = 59, Some(Field::RetryInterval));
+        // Extra destinations: destination URLs, at most seven, none twice.
+        let dst = |i: usize| format!("srt://cdn{i}.example:9000?streamid=live/s");
+        check(&|s| s.extra_dst_urls = (1..=7).map(dst).collect(), None);
+        check(
+            &|s| s.extra_dst_urls = (1..=8).map(dst).collect(),
+            Some(Field::ExtraDstUrls),
+        );
+        check(
+            &|s| s.extra_dst_urls = vec!["http://h/x.flv".into()],
+            Some(Field::ExtraDstUrls),
+        );
+        check(
+            &|s| s.extra_dst_urls = vec![dst(1), dst(2), dst(1)],
+            Some(Field::ExtraDstUrls),
+        );
+        check(
+            &|s| s.extra_dst_urls = vec![s.dst_url.clone()],
+            Some(Field::ExtraDstUrls),
+        );
         check(&|s| s.retry_interval = 60, None);
         check(&|s| s.retry_interval = 300, None);
         check(&|s| s.retry_interval = 301, Some(Field::RetryInterval));

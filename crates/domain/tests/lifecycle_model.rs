@@ -168,6 +168,7 @@ fn spec(start: i64, duration: i64, retry_count: u32, interval: u32, callback: bo
         source_protocol: Some(SourceProtocol::Rtmp),
         source_urls: vec!["rtmp://s/a/b".into()],
         dst_url: "rtmp://d/a/b".into(),
+        extra_dst_urls: Vec::new(),
         start_time: start,
         end_time: start + duration,
         callback_url: callback.then(|| "https://cb.example/hook".into()),

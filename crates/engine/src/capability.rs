@@ -128,6 +128,9 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
     if unbuilt(&spec.dst_url) {
         return Err(unsupported(Field::DstUrl, &spec.dst_url));
     }
+    if let Some(url) = spec.extra_dst_urls.iter().find(|u| unbuilt(u)) {
+        return Err(unsupported(Field::ExtraDstUrls, url));
+    }
     match spec.source_type {
         SourceType::Live => {
             // `rtsps://`, an unknown `transport=`; a camera's password is not echoed.
@@ -161,7 +164,7 @@ pub fn check_supported(spec: &TaskSpec, media: &MediaSources) -> Result<(), Unsu
 }
 
 /// Refuses at Create / Update a URL whose host is an IP literal the account may never reach
-/// (SourceUrls of live and `url` tasks, DstUrl, CallbackUrl), naming the field and the rule. Only the
+/// (SourceUrls of live and `url` tasks, DstUrl and the extra destinations, CallbackUrl), naming the field and the rule. Only the
 /// fields that change are checked (`before`: the spec before an update), so a task stored
 /// under an older configuration can still be edited. Names are not resolved here: the check
 /// at connect time is the real one, this is early word for the obvious case.
@@ -205,13 +208,20 @@ pub fn check_reachable(
             }
         }
     }
+    // The destinations that change, each with the field that names it: the first, then the
+    // extra ones (checked alike).
     let dst_changed = before.is_none_or(|b| b.dst_url != spec.dst_url);
-    if dst_changed && is_srt_url(&spec.dst_url) {
-        let invalid = |reason: String| Rejection::Invalid {
-            field: Field::DstUrl,
-            reason,
-        };
-        let parsed = SrtUrl::parse(&spec.dst_url).map_err(|e| invalid(e.to_string()))?;
+    let extra_changed = before.is_none_or(|b| b.extra_dst_urls != spec.extra_dst_urls);
+    let changed_destinations = || {
+        let first = dst_changed.then_some((Field::DstUrl, &spec.dst_url));
+        let extra = spec.extra_dst_urls.iter().filter(move |_| extra_changed);
+        first
+            .into_iter()
+            .chain(extra.map(|url| (Field::ExtraDstUrls, url)))
+    };
+    for (field, url) in changed_destinations().filter(|(_, url)| is_srt_url(url)) {
+        let invalid = |reason: String| Rejection::Invalid { field, reason };
+        let parsed = SrtUrl::parse(url).map_err(|e| invalid(e.to_string()))?;
         if parsed.is_listener() {
             egress.may_listen(&account.0).map_err(invalid)?;
         }
@@ -233,8 +243,8 @@ pub fn check_reachable(
             check(Field::SourceUrls, url)?;
         }
     }
-    if before.is_none_or(|b| b.dst_url != spec.dst_url) {
-        check(Field::DstUrl, &spec.dst_url)?;
+    for (field, url) in changed_destinations() {
+        check(field, url)?;
     }
     if let Some(url) = &spec.callback_url
         && before.is_none_or(|b| b.callback_url.as_ref() != Some(url))
@@ -290,6 +300,7 @@ pub fn relay_config(
     let spec = &task.spec;
     let mut config = template.clone();
     config.destination = spec.dst_url.clone();
+    config.extra_destinations = spec.extra_dst_urls.clone();
     config.egress =
         Egress::new(Arc::clone(egress), &task.account.0).with_tls(template.client.tls.clone());
     match spec.source_type {
@@ -346,6 +357,7 @@ mod tests {
             source_protocol: Some(protocol),
             source_urls: vec![src.into()],
             dst_url: dst.into(),
+            extra_dst_urls: Vec::new(),
             start_time: 0,
             end_time: 1,
             callback_url: None,
@@ -529,6 +541,52 @@ mod tests {
         )
         .unwrap()
         .task
+    }
+
+    #[test]
+    fn extra_destinations_are_checked_and_relayed_like_the_first() {
+        use baton_net::egress::EgressRules;
+        let none = MediaSources::default();
+        let mut spec = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmp://d/e/f");
+        spec.end_time = 10;
+        spec.extra_dst_urls = vec!["srt://g:9000".into(), "srt://h:9000?mode=rendezvous".into()];
+        assert_eq!(
+            check_supported(&spec, &none),
+            Err(Unsupported {
+                field: Field::ExtraDstUrls,
+                value: "srt://h:9000?mode=rendezvous".into()
+            })
+        );
+        // A tenant may not make Baton listen, nor push to a loopback address, through an
+        // extra destination either; unchanged ones are not checked again.
+        let policy = EgressPolicy::new(Some("root"), EgressRules::default(), Default::default());
+        let tenant = AccountId("acme".into());
+        let field_of = |r: Result<(), Rejection>| match r {
+            Err(Rejection::Invalid { field, .. }) => Some(field),
+            _ => None,
+        };
+        for refused in ["srt://:9000?mode=listener", "rtmp://127.0.0.1/live/x"] {
+            spec.extra_dst_urls = vec!["rtmp://g/h/i".into(), refused.into()];
+            let refusal = check_reachable(&spec, None, &tenant, &policy);
+            assert_eq!(field_of(refusal), Some(Field::ExtraDstUrls), "{refused}");
+            assert_eq!(
+                check_reachable(&spec, Some(&spec), &tenant, &policy),
+                Ok(())
+            );
+        }
+        spec.extra_dst_urls = vec!["rtmp://g/h/i".into(), "srt://j:9000".into()];
+        assert_eq!(check_supported(&spec, &none), Ok(()));
+        assert_eq!(check_reachable(&spec, None, &tenant, &policy), Ok(()));
+        let c = relay_config(
+            &task(spec),
+            &RelayConfig::new("x", "y"),
+            &none,
+            &PlayerConfig::default(),
+            &Arc::default(),
+        )
+        .unwrap();
+        assert_eq!(c.destination, "rtmp://d/e/f");
+        assert_eq!(c.extra_destinations, ["rtmp://g/h/i", "srt://j:9000"]);
     }
 
     #[test]

@@ -56,6 +56,7 @@ fn spec(source: &str, callback: Option<String>) -> TaskSpec {
         source_urls: vec![source.into()],
         // A name: judged when the relay connects (these relays never get that far).
         dst_url: "rtmp://push.invalid/live/out".into(),
+        extra_dst_urls: Vec::new(),
         start_time: now,
         end_time: now + 3600,
         callback_url: callback,

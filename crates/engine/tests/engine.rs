@@ -46,6 +46,7 @@ fn spec(start: i64, end: i64) -> TaskSpec {
         source_protocol: Some(SourceProtocol::Rtmp),
         source_urls: vec!["rtmp://mem/live/src".into()],
         dst_url: "rtmp://mem/live/dst".into(),
+        extra_dst_urls: Vec::new(),
         start_time: start,
         end_time: end,
         callback_url: Some("http://127.0.0.1:9/cb".into()),

@@ -64,6 +64,7 @@ fn spec(name: &str, start: i64) -> TaskSpec {
         source_protocol: Some(SourceProtocol::Rtmp),
         source_urls: vec!["rtmp://mem/live/src".into()],
         dst_url: "rtmp://mem/live/dst".into(),
+        extra_dst_urls: Vec::new(),
         start_time: start,
         end_time: T0 + 3600,
         callback_url: None,

@@ -386,6 +386,7 @@ fn parse_spec(f: &Fields, config: &ApiConfig) -> Result<TaskSpec, ApiError> {
         source_protocol,
         source_urls,
         dst_url,
+        extra_dst_urls: Vec::new(),
         start_time,
         end_time,
         callback_url: f.url("CallbackUrl", &["http", "https"])?,
@@ -471,6 +472,8 @@ fn parse_update(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
         source_protocol: f.source_protocol()?.map(Some),
         source_urls: f.source_urls()?,
         dst_url: f.url("DstUrl", baton_domain::DESTINATION_SCHEMES)?,
+        // One destination (Alibaba has no others): a task's extra destinations stay.
+        extra_dst_urls: None,
         start_time,
         end_time,
         callback_url,

@@ -220,7 +220,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::SourceType => "SourceType",
         Field::SourceProtocol => "SourceProtocol",
         Field::SourceUrls => "SourceUrls",
-        Field::DstUrl => "DstUrl",
+        Field::DstUrl | Field::ExtraDstUrls => "DstUrl",
         Field::StartTime => "StartTime",
         Field::EndTime => "EndTime",
         Field::CallbackUrl => "CallbackUrl",

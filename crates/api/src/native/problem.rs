@@ -258,6 +258,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::SourceProtocol => "source.protocol",
         Field::SourceUrls => "source.urls",
         Field::DstUrl => "destination",
+        Field::ExtraDstUrls => "destinations",
         Field::StartTime => "start_time",
         Field::EndTime => "end_time",
         Field::CallbackUrl => "callback_url",

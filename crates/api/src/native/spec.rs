@@ -37,6 +37,7 @@ pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
         source_protocol,
         source_urls,
         dst_url: destination(&c.destination)?,
+        extra_dst_urls: Vec::new(),
         start_time,
         end_time,
         callback_url: callback(c.callback_url.as_deref())?,
@@ -67,6 +68,7 @@ pub fn patch_of(p: &TaskPatchIn) -> Result<TaskPatch, Problem> {
         source_protocol: source.as_ref().map(|s| s.1),
         source_urls: source.map(|s| s.2),
         dst_url: p.destination.as_deref().map(destination).transpose()?,
+        extra_dst_urls: None,
         start_time: p
             .start_time
             .as_deref()

@@ -276,7 +276,7 @@ fn field_name(field: Field) -> &'static str {
         Field::SourceType => "Type",
         Field::SourceProtocol => "SrcAddr",
         Field::SourceUrls => "SrcAddr/SrcAddrS",
-        Field::DstUrl => "DstAddr",
+        Field::DstUrl | Field::ExtraDstUrls => "DstAddr",
         Field::StartTime => "StartTime",
         Field::EndTime => "EndTime",
         Field::CallbackUrl => "CallbackURL",

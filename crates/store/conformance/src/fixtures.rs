@@ -20,6 +20,7 @@ pub fn task(account: &str, id: &str, created_at: UnixTime) -> Task {
             source_protocol: Some(SourceProtocol::Rtmp),
             source_urls: vec![format!("rtmp://src.example/live/{id}")],
             dst_url: format!("rtmp://dst.example/live/{id}"),
+            extra_dst_urls: Vec::new(),
             start_time: 1_000,
             end_time: 2_000,
             callback_url: None,
@@ -57,6 +58,10 @@ pub fn full_task() -> Task {
                 .map(|i| format!("https://files.example/v/{i}.mp4?sig=a%2Fb&x=\"y\""))
                 .collect(),
             dst_url: "rtmps://user:pw@dst.example:443/app/stream?key=k%20v".into(),
+            extra_dst_urls: vec![
+                "srt://dst2.example:9000?streamid=#!::r=live/s,m=publish&passphrase=p%20q".into(),
+                "rtmp://dst3.example/直播/\"quoted\"?k='v'".into(),
+            ],
             start_time: 0,
             end_time: 253_402_300_799,
             callback_url: Some("https://cb.example/hook?token=t".into()),

@@ -98,6 +98,23 @@ pub async fn round_trip_every_field(store: &dyn TaskStore) {
     n.runtime.last_error = None;
     store.update(&n, t.version, &[]).await.expect("update");
     assert_eq!(must_get(store, &n).await, n);
+    t = n;
+    // Extra destinations: added by an update, in order, then all removed again.
+    let mut n = next(&t);
+    n.spec.extra_dst_urls = vec![
+        "srt://b.example:9000?streamid=s".into(),
+        "rtmp://a/x/y".into(),
+    ];
+    store.update(&n, t.version, &[]).await.expect("update");
+    assert_eq!(
+        must_get(store, &n).await.spec.extra_dst_urls,
+        n.spec.extra_dst_urls
+    );
+    t = n;
+    let mut n = next(&t);
+    n.spec.extra_dst_urls = Vec::new();
+    store.update(&n, t.version, &[]).await.expect("update");
+    assert_eq!(must_get(store, &n).await, n);
 }
 
 /// `None` and `Some("")` (and an empty list) are different values and stay different.

@@ -16,29 +16,30 @@ use sqlx::{Postgres, Row};
 /// A query being bound.
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
-/// The task columns after `id, account`, in binding order ($3 ... $35).
+/// The task columns after `id, account`, in binding order ($3 ... $36).
 macro_rules! task_body_columns {
     () => {
         "name, region, source_type, source_protocol, source_urls, dst_url, start_time, \
          end_time, callback_url, repeat_number, retry_count, retry_interval, file_index, \
          file_offset, auth_key, req_auth, notify_item_switch, status, invalid_reason, \
          exit_reason, exit_time, retries, next_retry_at, current_file_index, current_offset, \
-         run, event_seq, created_at, updated_at, version, current_loop, group_name, last_error"
+         run, event_seq, created_at, updated_at, version, current_loop, group_name, last_error, \
+         extra_dst_urls"
     };
 }
 
-/// Every task column, in binding order ($1 ... $35).
+/// Every task column, in binding order ($1 ... $36).
 macro_rules! task_columns {
     () => {
         concat!("id, account, ", task_body_columns!())
     };
 }
 
-/// `$3, ..., $35`: the placeholders of [`task_body_columns`].
+/// `$3, ..., $36`: the placeholders of [`task_body_columns`].
 macro_rules! task_body_values {
     () => {
         "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35"
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36"
     };
 }
 
@@ -73,6 +74,7 @@ pub(crate) use {
 pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreError> {
     let (s, r) = (&t.spec, &t.runtime);
     let urls = Value::from(s.source_urls.clone());
+    let extra_dsts = Value::from(s.extra_dst_urls.clone());
     Ok(q.bind(t.id.0.clone())
         .bind(t.account.0.clone())
         .bind(s.name.clone())
@@ -107,7 +109,8 @@ pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreEr
         .bind(to_i64(t.version, "version")?)
         .bind(i64::from(r.current_loop))
         .bind(s.group.clone())
-        .bind(r.last_error.as_ref().map(last_error_to_json)))
+        .bind(r.last_error.as_ref().map(last_error_to_json))
+        .bind(extra_dsts))
 }
 
 /// Binds an event as a new outbox entry (0 attempts, due at the event's time), in
@@ -184,6 +187,9 @@ pub(crate) fn task_from_row(row: &PgRow) -> Result<Task, StoreError> {
     let urls: Value = d.get("source_urls")?;
     let source_urls: Vec<String> = serde_json::from_value(urls)
         .map_err(|e| d.corrupt(format!("source_urls is not a JSON string array: {e}")))?;
+    let extra: Value = d.get("extra_dst_urls")?;
+    let extra_dst_urls: Vec<String> = serde_json::from_value(extra)
+        .map_err(|e| d.corrupt(format!("extra_dst_urls is not a JSON string array: {e}")))?;
     let spec = TaskSpec {
         name: d.get("name")?,
         group: d.get("group_name")?,
@@ -192,6 +198,7 @@ pub(crate) fn task_from_row(row: &PgRow) -> Result<Task, StoreError> {
         source_protocol: d.named_opt("source_protocol", SourceProtocol::from_name)?,
         source_urls,
         dst_url: d.get("dst_url")?,
+        extra_dst_urls,
         start_time: d.get("start_time")?,
         end_time: d.get("end_time")?,
         callback_url: d.get("callback_url")?,

@@ -14,29 +14,30 @@ use sqlx::{Row, Sqlite};
 /// A query being bound.
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-/// The task columns after `id, account`, in binding order ($3 ... $35).
+/// The task columns after `id, account`, in binding order ($3 ... $36).
 macro_rules! task_body_columns {
     () => {
         "name, region, source_type, source_protocol, source_urls, dst_url, start_time, \
          end_time, callback_url, repeat_number, retry_count, retry_interval, file_index, \
          file_offset, auth_key, req_auth, notify_item_switch, status, invalid_reason, \
          exit_reason, exit_time, retries, next_retry_at, current_file_index, current_offset, \
-         run, event_seq, created_at, updated_at, version, current_loop, group_name, last_error"
+         run, event_seq, created_at, updated_at, version, current_loop, group_name, last_error, \
+         extra_dst_urls"
     };
 }
 
-/// Every task column, in binding order ($1 ... $35).
+/// Every task column, in binding order ($1 ... $36).
 macro_rules! task_columns {
     () => {
         concat!("id, account, ", task_body_columns!())
     };
 }
 
-/// `$3, ..., $35`: the placeholders of [`task_body_columns`].
+/// `$3, ..., $36`: the placeholders of [`task_body_columns`].
 macro_rules! task_body_values {
     () => {
         "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35"
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36"
     };
 }
 
@@ -72,6 +73,8 @@ pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreEr
     let (s, r) = (&t.spec, &t.runtime);
     let urls = serde_json::to_string(&s.source_urls)
         .map_err(|e| StoreError::Invalid(format!("source URLs do not encode: {e}")))?;
+    let extra_dsts = serde_json::to_string(&s.extra_dst_urls)
+        .map_err(|e| StoreError::Invalid(format!("destination URLs do not encode: {e}")))?;
     Ok(q.bind(t.id.0.clone())
         .bind(t.account.0.clone())
         .bind(s.name.clone())
@@ -106,7 +109,8 @@ pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreEr
         .bind(to_i64(t.version, "version")?)
         .bind(i64::from(r.current_loop))
         .bind(s.group.clone())
-        .bind(r.last_error.as_ref().map(last_error_to_json)))
+        .bind(r.last_error.as_ref().map(last_error_to_json))
+        .bind(extra_dsts))
 }
 
 /// Binds an event as a new outbox entry (0 attempts, due at the event's time), in
@@ -187,6 +191,9 @@ pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
     let urls: String = d.get("source_urls")?;
     let source_urls: Vec<String> = serde_json::from_str(&urls)
         .map_err(|e| d.corrupt(format!("source_urls is not a JSON string array: {e}")))?;
+    let extra: String = d.get("extra_dst_urls")?;
+    let extra_dst_urls: Vec<String> = serde_json::from_str(&extra)
+        .map_err(|e| d.corrupt(format!("extra_dst_urls is not a JSON string array: {e}")))?;
     let spec = TaskSpec {
         name: d.get("name")?,
         group: d.get("group_name")?,
@@ -195,6 +202,7 @@ pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
         source_protocol: d.named_opt("source_protocol", SourceProtocol::from_name)?,
         source_urls,
         dst_url: d.get("dst_url")?,
+        extra_dst_urls,
         start_time: d.get("start_time")?,
         end_time: d.get("end_time")?,
         callback_url: d.get("callback_url")?,

@@ -49,6 +49,11 @@ pub(crate) const MIGRATIONS: Migrations = &[
         "delivery errors",
         include_str!("../migrations/0007_delivery_errors.sql"),
     ),
+    (
+        8,
+        "extra destinations",
+        include_str!("../migrations/0008_extra_destinations.sql"),
+    ),
 ];
 
 /// Brings the schema of `pool`'s database up to `migrations`.

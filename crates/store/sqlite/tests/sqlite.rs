@@ -57,7 +57,7 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -102,6 +102,7 @@ async fn a_schema_1_database_is_migrated() {
     store.insert(&t, &[]).await.expect("insert");
     let mut grouped = task("acc", "grouped", 2);
     grouped.spec.group = "custom".into();
+    grouped.spec.extra_dst_urls = vec!["rtmp://x.example/live/b".into()];
     grouped.runtime.last_error = Some(LastError {
         side: ErrorSide::Source,
         code: "Timeout".into(),
@@ -123,6 +124,7 @@ async fn a_schema_1_database_is_migrated() {
          DROP INDEX outbox_by_task; ALTER TABLE tasks DROP COLUMN last_error; \
          ALTER TABLE outbox DROP COLUMN auth_key; \
          ALTER TABLE outbox DROP COLUMN last_error; ALTER TABLE outbox DROP COLUMN given_up; \
+         ALTER TABLE tasks DROP COLUMN extra_dst_urls; \
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .execute(&mut conn)
@@ -133,11 +135,12 @@ async fn a_schema_1_database_is_migrated() {
     let store = SqliteStore::open(&dir).await.expect("reopen");
     assert_eq!(store.get(&t.account, &t.id).await.expect("get"), Some(t));
     grouped.spec.group = DEFAULT_GROUP.into();
+    grouped.spec.extra_dst_urls = Vec::new();
     grouped.runtime.last_error = None;
     assert_eq!(
         store.get(&grouped.account, &grouped.id).await.expect("get"),
         Some(grouped.clone()),
-        "a task older than groups is in the default group"
+        "a task older than groups is in the default group, with one destination"
     );
     let log = store
         .task_events(&grouped.account, &grouped.id, None, 10)
