@@ -97,7 +97,11 @@ pub struct TaskCreate {
     #[serde(default)]
     pub group: Option<String>,
     pub source: SourceIn,
-    pub destination: String,
+    /// The one destination; or `destinations`: the first, then the extra ones.
+    #[serde(default)]
+    pub destination: Option<String>,
+    #[serde(default)]
+    pub destinations: Option<Vec<String>>,
     #[serde(default)]
     pub start_time: Option<String>,
     pub end_time: String,
@@ -123,6 +127,9 @@ pub struct TaskPatchIn {
     pub source: Option<SourceIn>,
     #[serde(default)]
     pub destination: Option<String>,
+    /// Every destination, replacing the task's (`destination` replaces only the first).
+    #[serde(default)]
+    pub destinations: Option<Vec<String>>,
     #[serde(default)]
     pub start_time: Option<String>,
     #[serde(default)]
@@ -322,6 +329,8 @@ pub struct TaskOut<'a> {
     pub region: &'a str,
     pub source: SourceOut<'a>,
     pub destination: &'a str,
+    /// Every destination: `destination` first, then the extra ones.
+    pub destinations: Vec<&'a str>,
     pub start_time: String,
     pub end_time: String,
     pub callback_url: Option<&'a str>,
@@ -358,6 +367,10 @@ impl<'a> TaskOut<'a> {
                 urls: &s.source_urls,
             },
             destination: &s.dst_url,
+            destinations: std::iter::once(&s.dst_url)
+                .chain(&s.extra_dst_urls)
+                .map(String::as_str)
+                .collect(),
             start_time: rfc3339(s.start_time),
             end_time: rfc3339(s.end_time),
             callback_url: s.callback_url.as_deref(),

@@ -29,6 +29,11 @@ pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
     let end_time = time("end_time", &c.end_time)?;
     let retry = c.retry.as_ref();
     let start = c.playlist_start.as_ref();
+    let (dst_url, extra_dst_urls) =
+        match destinations(c.destination.as_deref(), c.destinations.as_deref())? {
+            Some(both) => both,
+            None => return Err(Problem::invalid("destination", "destination is required")),
+        };
     let spec = TaskSpec {
         name,
         group,
@@ -36,8 +41,8 @@ pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
         source_type,
         source_protocol,
         source_urls,
-        dst_url: destination(&c.destination)?,
-        extra_dst_urls: Vec::new(),
+        dst_url,
+        extra_dst_urls,
         start_time,
         end_time,
         callback_url: callback(c.callback_url.as_deref())?,
@@ -61,14 +66,21 @@ pub fn patch_of(p: &TaskPatchIn) -> Result<TaskPatch, Problem> {
     let source = p.source.as_ref().map(source).transpose()?;
     let retry = p.retry.as_ref();
     let start = p.playlist_start.as_ref();
+    let (dst_url, extra_dst_urls) =
+        match destinations(p.destination.as_deref(), p.destinations.as_deref())? {
+            // `destination` alone replaces the first and keeps the others.
+            Some((first, _)) if p.destinations.is_none() => (Some(first), None),
+            Some((first, extra)) => (Some(first), Some(extra)),
+            None => (None, None),
+        };
     let patch = TaskPatch {
         name: p.name.clone(),
         region: None,
         source_type: source.as_ref().map(|s| s.0),
         source_protocol: source.as_ref().map(|s| s.1),
         source_urls: source.map(|s| s.2),
-        dst_url: p.destination.as_deref().map(destination).transpose()?,
-        extra_dst_urls: None,
+        dst_url,
+        extra_dst_urls,
         start_time: p
             .start_time
             .as_deref()
@@ -151,12 +163,39 @@ fn source(s: &SourceIn) -> Result<(SourceType, Option<SourceProtocol>, Vec<Strin
     Ok((kind, protocol, s.urls.clone()))
 }
 
-fn destination(url: &str) -> Result<String, Problem> {
-    if url.chars().count() > MAX_URL {
-        return Err(Problem::invalid("destination", "destination: too long"));
+/// `destination`, or `destinations` (the first, then the extra ones; the domain bounds their
+/// number and refuses one twice): `None` when neither is given.
+fn destinations(
+    one: Option<&str>,
+    many: Option<&[String]>,
+) -> Result<Option<(String, Vec<String>)>, Problem> {
+    match (one, many) {
+        (None, None) => Ok(None),
+        (Some(url), None) => Ok(Some((destination("destination", url)?, Vec::new()))),
+        (None, Some([first, extra @ ..])) => {
+            let first = destination("destinations", first)?;
+            let extra = extra
+                .iter()
+                .map(|url| destination("destinations", url))
+                .collect::<Result<_, _>>()?;
+            Ok(Some((first, extra)))
+        }
+        (None, Some([])) => Err(Problem::invalid(
+            "destinations",
+            "destinations: at least one is required",
+        )),
+        (Some(_), Some(_)) => Err(Problem::invalid(
+            "destinations",
+            "destinations: give destination or destinations, not both",
+        )),
     }
-    check_url("destination", url, baton_domain::DESTINATION_SCHEMES)
-        .map_err(|e| api(e, "destination"))?;
+}
+
+fn destination(field: &str, url: &str) -> Result<String, Problem> {
+    if url.chars().count() > MAX_URL {
+        return Err(Problem::invalid(field, format!("{field}: too long")));
+    }
+    check_url(field, url, baton_domain::DESTINATION_SCHEMES).map_err(|e| api(e, field))?;
     Ok(url.to_string())
 }
 

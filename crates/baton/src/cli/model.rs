@@ -13,6 +13,8 @@ pub struct Task {
     pub region: Option<String>,
     pub source: Source,
     pub destination: String,
+    /// Every destination, `destination` first (older servers: absent, empty).
+    pub destinations: Vec<String>,
     pub start_time: String,
     pub end_time: String,
     pub callback_url: Option<String>,

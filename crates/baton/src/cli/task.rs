@@ -182,9 +182,10 @@ pub struct CreateArgs {
     #[arg(long = "source", value_name = "URL", required = true)]
     pub sources: Vec<String>,
     /// Where the task pushes: rtmp://…, rtmps://… or srt://HOST:PORT?streamid=… (MPEG-TS over
-    /// SRT).
-    #[arg(long, value_name = "URL")]
-    pub destination: String,
+    /// SRT). Repeat it to push to several at once (at most 8; each reconnects on its own, and
+    /// the task fails only when every one has).
+    #[arg(long = "destination", value_name = "URL", required = true)]
+    pub destinations: Vec<String>,
     /// When the task ends: RFC 3339 or +DURATION (+2h, +30m, +7d).
     #[arg(long, value_name = "TIME", value_parser = When::parse)]
     pub end: When,
@@ -206,9 +207,10 @@ pub struct UpdateArgs {
     /// New source URLs (the source is replaced as a whole; --type/--protocol apply to it).
     #[arg(long = "source", value_name = "URL")]
     pub sources: Vec<String>,
-    /// New destination (rtmp://, rtmps:// or srt://).
-    #[arg(long, value_name = "URL")]
-    pub destination: Option<String>,
+    /// New destination (rtmp://, rtmps:// or srt://): once replaces the first destination
+    /// only; repeated, replaces them all.
+    #[arg(long = "destination", value_name = "URL")]
+    pub destinations: Vec<String>,
     /// New end time: RFC 3339 or +DURATION (from --start if given, else from now).
     #[arg(long, value_name = "TIME", value_parser = When::parse)]
     pub end: Option<When>,
@@ -354,6 +356,19 @@ fn common_fields(c: &CommonArgs, body: &mut Map<String, Value>) {
     }
 }
 
+/// One `--destination` is the API's `destination`; several are its `destinations`.
+fn insert_destinations(body: &mut Map<String, Value>, destinations: &[String]) {
+    match destinations {
+        [] => {}
+        [one] => {
+            body.insert("destination".into(), json!(one));
+        }
+        several => {
+            body.insert("destinations".into(), json!(several));
+        }
+    }
+}
+
 /// The `TaskCreate` document of `baton task create`, at local time `now`. `--start now` (or
 /// none) leaves start_time to the server's clock.
 pub fn create_body(a: &CreateArgs, now: i64) -> Result<Value, String> {
@@ -362,7 +377,7 @@ pub fn create_body(a: &CreateArgs, now: i64) -> Result<Value, String> {
         "source".into(),
         source_json(a.common.kind, a.common.protocol, &a.sources)?,
     );
-    body.insert("destination".into(), json!(a.destination));
+    insert_destinations(&mut body, &a.destinations);
     let start = match a.common.start {
         None | Some(When::Now) => None,
         Some(w) => Some(w.resolve(now, now)),
@@ -396,9 +411,7 @@ pub fn patch_body(a: &UpdateArgs, now: i64) -> Result<Value, String> {
             "--type and --protocol describe a new source: give its --source URLs too".into(),
         );
     }
-    if let Some(d) = &a.destination {
-        body.insert("destination".into(), json!(d));
-    }
+    insert_destinations(&mut body, &a.destinations);
     let start = a.common.start.map(|w| w.resolve(now, now));
     if let Some(t) = start {
         body.insert("start_time".into(), json!(format_utc(t)));
@@ -539,7 +552,13 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
         or_dash(t.source.urls.first().map(|u| esc(u)).as_deref())
     };
     kv.push(("Source", urls));
-    kv.push(("Destination", t.destination.clone()));
+    if t.destinations.len() > 1 {
+        let all = t.destinations.iter().enumerate();
+        let lines: Vec<String> = all.map(|(i, u)| format!("{i}: {}", esc(u))).collect();
+        kv.push(("Destinations", lines.join("\n")));
+    } else {
+        kv.push(("Destination", t.destination.clone()));
+    }
     kv.push(("Start", opt_time(Some(&t.start_time), now)));
     kv.push(("End", opt_time(Some(&t.end_time), now)));
     kv.push(("Callback", or_dash(t.callback_url.as_deref())));
@@ -1022,6 +1041,28 @@ mod tests {
             json!({
                 "source": {"type": "live", "urls": ["rtmp://src.example.com/live/a"]},
                 "destination": "rtmp://dst.example.com/live/b",
+                "end_time": "2026-11-22T21:07:58Z",
+            })
+        );
+
+        // Several destinations: the API's `destinations`, in order.
+        let a = create(&[
+            "create",
+            "--source",
+            "rtmp://src.example.com/live/a",
+            "--destination",
+            "rtmp://dst.example.com/live/b",
+            "--destination",
+            "srt://dst2.example.com:9000?streamid=b",
+            "--end",
+            "+2h",
+        ]);
+        assert_eq!(
+            create_body(&a, NOW).unwrap(),
+            json!({
+                "source": {"type": "live", "urls": ["rtmp://src.example.com/live/a"]},
+                "destinations": ["rtmp://dst.example.com/live/b",
+                                 "srt://dst2.example.com:9000?streamid=b"],
                 "end_time": "2026-11-22T21:07:58Z",
             })
         );
