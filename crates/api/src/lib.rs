@@ -38,9 +38,9 @@ pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS, DEFAULT_REPLAY_SHARE};
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
 pub use service::{
-    AudioView, GroupError, GroupService, LiveStreamView, PublisherView, RelayPhase, RelayView,
-    ServiceError, SrtSendView, SrtView, StreamError, StreamService, TaskService, TlsView,
-    TransportView, VideoView,
+    AudioView, DestinationView, GroupError, GroupService, LiveStreamView, PublisherView,
+    RelayPhase, RelayView, ServiceError, SrtSendView, SrtView, StreamError, StreamService,
+    TaskService, TlsView, TransportView, VideoView,
 };
 
 /// The services the API calls.

@@ -151,6 +151,27 @@ pub struct RelayView {
     pub destination_transport: Option<TransportView>,
     /// An SRT destination's send statistics; `None` for RTMP(S) destinations.
     pub destination_srt: Option<SrtSendView>,
+    /// Each destination on its own, `destination` first (the fields above sum them or, for
+    /// the transport and SRT statistics, describe the first).
+    pub destinations: Vec<DestinationView>,
+}
+
+/// One destination of a relay.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DestinationView {
+    /// 0 for `destination`, then 1, 2, … in the order of `destinations`.
+    pub id: u32,
+    /// `connecting`, `forwarding`, `reconnecting` or `failed` (for good: the task goes on
+    /// while another destination has not failed).
+    pub state: &'static str,
+    pub bitrate_out_bps: u64,
+    pub bytes_out: u64,
+    pub frames_out: u64,
+    pub frames_dropped: u64,
+    pub sessions: u64,
+    pub transport: Option<TransportView>,
+    /// Its last error: the stable code of the relay's error kind and the message.
+    pub last_error: Option<(&'static str, String)>,
 }
 
 /// How one side of a relay is connected.

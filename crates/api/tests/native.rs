@@ -642,6 +642,17 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
             }),
         }),
         destination_srt: None,
+        destinations: vec![baton_api::DestinationView {
+            id: 0,
+            state: "reconnecting",
+            bitrate_out_bps: 0,
+            bytes_out: 7,
+            frames_out: 3,
+            frames_dropped: 2,
+            sessions: 1,
+            transport: None,
+            last_error: Some(("Disconnected", "destination: connection reset".into())),
+        }],
     }
 }
 
@@ -720,6 +731,20 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
         Some("CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US")
     );
     assert_eq!(doc["relay"]["destination_srt"], Value::Null);
+    // Each destination on its own (issue 16), with its own error.
+    let dst = &doc["relay"]["destinations"][0];
+    assert_eq!(
+        (
+            dst["id"].as_u64(),
+            dst["state"].as_str(),
+            dst["sessions"].as_u64()
+        ),
+        (Some(0), Some("reconnecting"), Some(1)),
+        "{doc}"
+    );
+    assert_eq!(dst["frames_dropped"], 2);
+    assert_eq!(dst["last_error"]["code"], "Disconnected");
+    assert_eq!(dst["transport"], Value::Null);
     let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;
     assert_eq!(list["items"][0]["relay"]["state"], "forwarding", "{list}");
     // An SRT destination: its transport and send statistics.

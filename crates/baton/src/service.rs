@@ -237,6 +237,24 @@ impl TaskService for EngineService {
                 send_buffer_bytes: t.send_buffer_bytes,
                 send_buffer_ms: t.send_buffer_time.as_millis() as u64,
             }),
+            destinations: s
+                .destinations
+                .iter()
+                .map(|d| baton_api::DestinationView {
+                    id: d.id.0,
+                    state: d.state.as_str(),
+                    bitrate_out_bps: d.bitrate_out,
+                    bytes_out: d.bytes_out,
+                    frames_out: d.frames_out,
+                    frames_dropped: d.frames_dropped,
+                    sessions: d.sessions,
+                    transport: d.transport.as_ref().map(transport_view),
+                    last_error: d
+                        .last_error
+                        .as_ref()
+                        .map(|r| (baton_engine::error_code(r.error.kind), r.error.to_string())),
+                })
+                .collect(),
         })
     }
 }

@@ -16,6 +16,7 @@ pub use capability::{MediaSources, Unsupported, check_supported, playlist_of, re
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use engine::{
     CallbackKeys, Engine, EngineConfig, EngineError, LocalIngest, LocalLauncher, RelayLauncher,
+    error_code,
 };
 pub use metrics::{EngineMetrics, TaskSnapshot};
 pub use streams::{ControlError, DomainDirectory, LiveStream, StreamControl, StreamControlConfig};

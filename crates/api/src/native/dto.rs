@@ -247,6 +247,33 @@ pub struct RelayOut {
     /// An SRT destination's send statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_srt: Option<SrtSendOut>,
+    /// Each destination on its own, in the order of the task's `destinations`.
+    pub destinations: Vec<DestinationOut>,
+}
+
+/// One destination of a running relay.
+#[derive(Debug, Serialize)]
+pub struct DestinationOut {
+    /// Its index in the task's `destinations`.
+    pub id: u32,
+    pub state: &'static str,
+    pub bitrate_out_bps: u64,
+    pub bytes_out: u64,
+    pub frames_out: u64,
+    pub frames_dropped: u64,
+    pub sessions: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<TransportOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<DestinationErrorOut>,
+}
+
+/// Why a destination reconnects or failed.
+#[derive(Debug, Serialize)]
+pub struct DestinationErrorOut {
+    /// The relay error kind's stable name (as a task's `last_error.code`).
+    pub code: &'static str,
+    pub message: String,
 }
 
 /// How one side of a relay is connected.
@@ -435,6 +462,26 @@ impl<'a> TaskOut<'a> {
                     send_buffer_bytes: t.send_buffer_bytes,
                     send_buffer_ms: t.send_buffer_ms,
                 }),
+                destinations: v
+                    .destinations
+                    .iter()
+                    .map(|d| DestinationOut {
+                        id: d.id,
+                        state: d.state,
+                        bitrate_out_bps: d.bitrate_out_bps,
+                        bytes_out: d.bytes_out,
+                        frames_out: d.frames_out,
+                        frames_dropped: d.frames_dropped,
+                        sessions: d.sessions,
+                        transport: d.transport.as_ref().map(TransportOut::from_view),
+                        last_error: d.last_error.as_ref().map(|(code, message)| {
+                            DestinationErrorOut {
+                                code,
+                                message: message.clone(),
+                            }
+                        }),
+                    })
+                    .collect(),
             }),
             playlist: files.then(|| PlaylistOut {
                 file_index: r.current_file_index,

@@ -37,7 +37,7 @@ use crate::capability::{
 use crate::metrics::{EngineMetrics, TaskEntry, TaskSnapshot};
 
 pub use outbox::CallbackKeys;
-pub use supervisor::{LocalLauncher, RelayLauncher};
+pub use supervisor::{LocalLauncher, RelayLauncher, error_code};
 pub use watch::LocalIngest;
 
 use supervisor::Supervisor;

@@ -430,7 +430,7 @@ fn last_error(e: &RelayError, at: UnixTime) -> LastError {
 
 /// The stable name of an error kind: its variant's name, spelled out here so that renaming a
 /// variant cannot change what tasks already stored say.
-fn error_code(kind: ErrorKind) -> &'static str {
+pub fn error_code(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::InvalidUrl => "InvalidUrl",
         ErrorKind::Connect => "Connect",
