@@ -20,8 +20,11 @@ pub struct RelayArgs {
     /// Destination URL: rtmp://HOST[:PORT]/APP/STREAM, rtmps://HOST[:443]/APP/STREAM (RTMP
     /// over TLS, as Facebook Live and YouTube take it; rtmps:// sources work too), or an SRT
     /// receiver srt://HOST:PORT?streamid=…&passphrase=…&latency=MS (MPEG-TS pushed as a
-    /// caller), or srt://IP:PORT?mode=listener to wait for the receiver to call
-    destination: String,
+    /// caller), or srt://IP:PORT?mode=listener to wait for the receiver to call. Give several
+    /// to push to all of them at once: each has its own session, queue and reconnects, and the
+    /// relay fails only when every one has
+    #[arg(required = true, num_args = 1..)]
+    destinations: Vec<String>,
     /// A PEM file of CA certificates trusted besides the bundled web PKI roots, for rtmps://
     /// and https:// servers with a private CA's certificate.
     #[arg(long, value_name = "PEM")]
@@ -43,7 +46,10 @@ pub struct RelayArgs {
 }
 
 pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
-    let mut config = RelayConfig::new(&args.source, &args.destination);
+    // clap's `required = true` makes the first one present.
+    let (first, extra) = args.destinations.split_first().expect("a destination");
+    let mut config = RelayConfig::new(&args.source, first);
+    config.extra_destinations = extra.to_vec();
     config.grace = args.grace;
     config.source_stall_timeout = args.stall_timeout;
     config.client.tls = crate::config::tls_client(args.ca_file.as_deref())?;
@@ -60,7 +66,7 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
-        info!(source = %baton_net::rtsp::mask_userinfo(&args.source), destination = %args.destination, "relay started");
+        info!(source = %baton_net::rtsp::mask_userinfo(&args.source), destinations = ?args.destinations, "relay started");
         let status = relay.status_cell();
         let stop = relay.stop_handle();
         let mut ticker = tokio::time::interval(printer.interval.max(Duration::from_millis(100)));
@@ -169,6 +175,15 @@ pub fn format_status(s: &RelayStatus) -> String {
             srt.send_buffer_time.as_millis()
         ));
     }
+    // Several destinations: each one's state.
+    if s.destinations.len() > 1 {
+        let states: Vec<String> = s
+            .destinations
+            .iter()
+            .map(|d| format!("{} {}", d.id, d.state.as_str()))
+            .collect();
+        line.push_str(&format!("  dst {}", states.join(", ")));
+    }
     // RTMPS sides name their TLS: version, cipher, the certificate's names.
     for (side, transport) in [
         ("src", &s.source_transport),
@@ -194,5 +209,38 @@ fn human_bytes(n: u64) -> String {
         n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
         n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
         n => format!("{n} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        relay: RelayArgs,
+    }
+
+    #[test]
+    fn takes_one_destination_or_several() {
+        let one = Cli::try_parse_from(["relay", "rtmp://s/live/a", "rtmp://d/live/b"]).unwrap();
+        assert_eq!(one.relay.destinations, ["rtmp://d/live/b"]);
+        let two = Cli::try_parse_from([
+            "relay",
+            "rtmp://s/live/a",
+            "rtmp://d/live/b",
+            "srt://e:9000?streamid=b",
+            "--grace",
+            "10s",
+        ])
+        .unwrap();
+        assert_eq!(
+            two.relay.destinations,
+            ["rtmp://d/live/b", "srt://e:9000?streamid=b"]
+        );
+        assert_eq!(two.relay.grace, Duration::from_secs(10));
+        assert!(Cli::try_parse_from(["relay", "rtmp://s/live/a"]).is_err());
     }
 }
