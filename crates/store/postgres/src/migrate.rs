@@ -21,9 +21,9 @@ use crate::backend;
 pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../migrations/0001_schema.sql")),
     (
-        2,
+        3,
         "extra destinations",
-        include_str!("../migrations/0002_extra_destinations.sql"),
+        include_str!("../migrations/0003_extra_destinations.sql"),
     ),
 ];
 
