@@ -2,7 +2,7 @@
 //! listing.
 
 use baton_domain::{
-    AccountId, CallbackEvent, ListFilter, Page, StoreError, Task, TaskId, TaskList, UnixTime,
+    AccountId, CallbackEvent, Lease, ListFilter, Page, StoreError, Task, TaskId, TaskList, UnixTime,
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -108,11 +108,14 @@ pub(crate) async fn insert(
     tx.commit().await.map_err(backend)
 }
 
+/// A versioned update; under `lease` ([`LeaseStore::update_leased`](baton_domain::LeaseStore::update_leased))
+/// only while that lease is the task's, its row held until the commit.
 pub(crate) async fn update(
     pool: &PgPool,
     task: &Task,
     expected: u64,
     events: &[CallbackEvent],
+    lease: Option<&Lease>,
 ) -> Result<(), StoreError> {
     if Some(task.version) != expected.checked_add(1) {
         return Err(StoreError::Invalid(format!(
@@ -120,7 +123,16 @@ pub(crate) async fn update(
             task.id, task.version
         )));
     }
+    if lease.is_some_and(|l| l.task != task.id) {
+        return Err(StoreError::Invalid(format!(
+            "task {} written under the lease of another task",
+            task.id
+        )));
+    }
     let mut tx = begin_write(pool).await?;
+    if let Some(lease) = lease {
+        crate::leases::hold(&mut tx, lease).await?;
+    }
     let done = bind_task(sqlx::query(UPDATE_TASK), task)?
         .bind(to_i64(expected, "version")?)
         .execute(&mut *tx)
@@ -151,6 +163,13 @@ pub(crate) async fn delete(
     if done.rows_affected() == 0 {
         return Err(missing_or_conflict(&mut tx, account, id, expected).await);
     }
+    // Its lease goes with it (a task ID is never reused while its events are kept, but the
+    // lease row would only be clutter).
+    sqlx::query("DELETE FROM task_leases WHERE task_id = $1")
+        .bind(id.0.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
     insert_events(&mut tx, events).await?;
     tx.commit().await.map_err(backend)
 }
