@@ -6,6 +6,7 @@
 pub mod capability;
 pub mod clock;
 mod engine;
+pub mod lease;
 pub mod metrics;
 pub mod streams;
 pub mod testing;
@@ -17,5 +18,6 @@ pub use clock::{Clock, SystemClock, TokioClock};
 pub use engine::{
     CallbackKeys, Engine, EngineConfig, EngineError, LocalIngest, LocalLauncher, RelayLauncher,
 };
+pub use lease::{HeldLeases, LeaseConfig, LeaseHolder, LeaseKeeper, LossReason};
 pub use metrics::{EngineMetrics, TaskSnapshot};
 pub use streams::{ControlError, DomainDirectory, LiveStream, StreamControl, StreamControlConfig};
