@@ -8,8 +8,8 @@
 //! * [claims](LeaseStore::claim) tasks that have no live owner, up to its capacity — first its
 //!   own expired leases (a restarted node takes its tasks back), others' only after a grace
 //!   beyond their expiry (so a node that restarts quickly gets its tasks back);
-//! * [renews](LeaseStore::renew) all its leases in one statement every renew interval (and its
-//!   heartbeat in the same transaction);
+//! * [renews](LeaseStore::renew) the leases it holds (owner *and* epoch) in one statement every
+//!   renew interval (and its heartbeat in the same transaction);
 //! * writes a task's state only [under its lease](LeaseStore::update_leased): the write names
 //!   `(owner, epoch)` and fails with [`StoreError::Fenced`] — nothing applied — unless that is
 //!   still the task's lease;
@@ -120,12 +120,21 @@ pub trait LeaseStore: Send + Sync + fmt::Debug {
         terms: LeaseTerms,
     ) -> StoreFuture<'a, Vec<Lease>>;
 
-    /// Extends every lease of `node` that has not expired to `terms.lease` from the database's
-    /// now, and records `node`'s heartbeat, in one transaction. Returns the leases renewed:
-    /// one `node` believed it held and that is missing was lost (it expired, or was taken
-    /// over), and its relay must stop. An expired lease is never renewed (another node may
-    /// already be pushing it); the node may claim it again.
-    fn renew<'a>(&'a self, node: &'a NodeId, terms: LeaseTerms) -> StoreFuture<'a, Vec<Lease>>;
+    /// Extends each of `held` (the leases `node` holds) that is still the task's lease — same
+    /// owner, same epoch — and has not expired, to `terms.lease` from the database's now, and
+    /// records `node`'s heartbeat, in one transaction. Returns the leases renewed: one of
+    /// `held` that is missing was lost (it expired, or was taken over, or released), and its
+    /// relay must stop. An expired lease is never renewed (another node may already be pushing
+    /// it); the node may claim it again. Matching the epoch, not only the owner, means a lease
+    /// is renewed only by the claim that got it: a second process with the same node ID (a
+    /// copied data dir), or the same process after it gave a lease up, cannot keep alive a
+    /// lease it does not run.
+    fn renew<'a>(
+        &'a self,
+        node: &'a NodeId,
+        held: &'a [Lease],
+        terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>>;
 
     /// Gives up `leases` (those still held at their epoch): others may claim them at once.
     /// Returns how many were released.

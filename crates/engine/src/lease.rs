@@ -12,7 +12,9 @@
 //! this one), so no relay of this node pushes after its lease could have been taken over.
 //! Clock *offsets* between nodes play no part: only durations measured on one clock are
 //! compared. A response that arrives after the deadline it would have extended changes
-//! nothing (the relays are already stopped).
+//! nothing (the relays are already stopped). Renewals name the leases held (owner and
+//! epoch): a lease given up by the fence is not renewed again, and the node claims it back
+//! once it has expired — its own first, before other nodes' grace ends.
 //!
 //! Defaults: lease 10 s, renew every 3 s, margin 3 s — a node fences itself 7 s after the
 //! sending of its last successful renewal, so two renewals in a row may fail (or hang) before
@@ -27,7 +29,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_domain::{Lease, LeaseStore, LeaseTerms, NodeId, NodeInfo, StoreError, TaskId};
+use baton_domain::{Lease, LeaseStore, LeaseTerms, NodeInfo, StoreError, TaskId};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -139,8 +141,8 @@ pub enum LossReason {
         since_renewal: Duration,
         error: Option<String>,
     },
-    /// The database no longer has the lease as this node's (it expired, or another node took
-    /// the task over, or it was released).
+    /// The database no longer has the lease as this node's at its epoch (it expired, or
+    /// another node took the task over, or it was released).
     NotRenewed,
     /// The node is stopping and released its leases (SIGTERM).
     Shutdown,
@@ -286,8 +288,9 @@ impl LeaseKeeper {
             let node = self.node.id.clone();
             let terms = self.config.terms();
             let capacity = self.config.capacity;
+            let held = self.held.all();
             let round = async move {
-                let renewed = store.renew(&node, terms).await?;
+                let renewed = store.renew(&node, &held, terms).await?;
                 let room =
                     capacity.saturating_sub(u32::try_from(renewed.len()).unwrap_or(u32::MAX));
                 let claimed = store.claim(&node, room, terms).await?;

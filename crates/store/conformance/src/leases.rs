@@ -12,7 +12,6 @@
 //! transaction (the database's `now()` has moved on), and a grace of an hour keeps other nodes
 //! away from it for the whole test.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use baton_domain::{
@@ -104,12 +103,8 @@ pub async fn leases_of_one_node(store: &dyn TaskLeaseStore) {
     let first = store.claim(&a, 2, long(HOUR)).await.expect("claim");
     assert_eq!(ids(&first), ["l-1", "l-2"], "oldest first, at most 2");
     assert!(first.iter().all(|l| l.owner == a));
-    let renewed = store.renew(&a, long(HOUR)).await.expect("renew");
-    let renewed: HashSet<&str> = ids(&renewed).into_iter().collect();
-    assert!(
-        renewed.contains("l-1") && renewed.contains("l-2") && !renewed.contains("l-x"),
-        "{renewed:?}"
-    );
+    let renewed = store.renew(&a, &first, long(HOUR)).await.expect("renew");
+    assert_eq!(renewed, first, "what it holds, renewed");
 
     let t = task("acc", "l-1", 10);
     let v2 = next(&t);
@@ -169,7 +164,7 @@ pub async fn leases_are_exclusive_and_fenced(
     );
     assert!(
         a_store
-            .renew(&a, long(HOUR))
+            .renew(&a, &l1, long(HOUR))
             .await
             .expect("renew")
             .is_empty(),
@@ -198,7 +193,7 @@ pub async fn leases_are_exclusive_and_fenced(
     );
     assert!(
         a_store
-            .renew(&a, long(HOUR))
+            .renew(&a, &l2, long(HOUR))
             .await
             .expect("renew")
             .is_empty()
@@ -219,7 +214,7 @@ pub async fn leases_are_exclusive_and_fenced(
         .expect("B writes");
     assert_eq!(stored(a_store, &t).await, next(&t));
     assert_eq!(
-        b_store.renew(&b, long(HOUR)).await.expect("renew"),
+        b_store.renew(&b, &l3, long(HOUR)).await.expect("renew"),
         l3,
         "B renews its live lease (same epoch)"
     );
@@ -273,6 +268,35 @@ pub async fn released_leases_are_taken_at_once(
             .await
             .expect("claim")
             .is_empty()
+    );
+
+    // A renewal names the epoch: a lease the node gave up is not renewed through its old
+    // epoch even when the same node holds the task again (a second process with its node ID
+    // cannot keep alive a lease it does not run).
+    let u = task("acc", "r-3", 12);
+    a_store.insert(&u, &[]).await.expect("insert");
+    let old = a_store.claim(&a, 10, long(HOUR)).await.expect("claim");
+    assert_eq!(a_store.release(&old).await.expect("release"), 1);
+    let new = a_store.claim(&a, 10, long(HOUR)).await.expect("claim");
+    assert_eq!((ids(&new), new[0].epoch), (vec!["r-3"], 2));
+    assert!(
+        a_store
+            .renew(&a, &old, long(HOUR))
+            .await
+            .expect("renew")
+            .is_empty()
+    );
+    assert_eq!(
+        a_store.renew(&a, &new, long(HOUR)).await.expect("renew"),
+        new
+    );
+    assert!(
+        b_store
+            .renew(&b, &new, long(HOUR))
+            .await
+            .expect("renew")
+            .is_empty(),
+        "not B's"
     );
 }
 

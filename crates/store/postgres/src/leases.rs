@@ -1,5 +1,6 @@
 //! Nodes and task leases ([`LeaseStore`](baton_domain::LeaseStore)): claims with
-//! `FOR UPDATE SKIP LOCKED`, renewals of all a node's leases in one statement, fenced task
+//! `FOR UPDATE SKIP LOCKED`, renewals of the leases a node holds (owner and epoch) in one
+//! statement, fenced task
 //! writes. Every time is the database's `now()` (the transaction's start), never a node's.
 //!
 //! Why a claim cannot hand one task to two nodes: the candidate rows are locked
@@ -115,8 +116,15 @@ pub(crate) async fn claim(
 pub(crate) async fn renew(
     pool: &PgPool,
     node: &NodeId,
+    held: &[Lease],
     terms: LeaseTerms,
 ) -> Result<Vec<Lease>, StoreError> {
+    let mut tasks = Vec::with_capacity(held.len());
+    let mut epochs = Vec::with_capacity(held.len());
+    for lease in held.iter().filter(|l| l.owner == *node) {
+        tasks.push(lease.task.0.as_str());
+        epochs.push(to_i64(lease.epoch, "epoch")?);
+    }
     let mut tx = pool.begin().await.map_err(backend)?;
     sqlx::query("UPDATE nodes SET heartbeat_at = now() WHERE id = $1")
         .bind(node.as_str())
@@ -124,12 +132,16 @@ pub(crate) async fn renew(
         .await
         .map_err(backend)?;
     let rows = sqlx::query(
-        "UPDATE task_leases SET expires_at = now() + $2
-         WHERE owner = $1 AND expires_at > now()
-         RETURNING task_id, epoch",
+        "UPDATE task_leases l SET expires_at = now() + $2
+         FROM UNNEST($3::text[], $4::bigint[]) AS h (task_id, epoch)
+         WHERE l.task_id = h.task_id AND l.epoch = h.epoch
+           AND l.owner = $1 AND l.expires_at > now()
+         RETURNING l.task_id, l.epoch",
     )
     .bind(node.as_str())
     .bind(interval(terms.lease)?)
+    .bind(&tasks)
+    .bind(&epochs)
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;

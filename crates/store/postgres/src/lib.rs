@@ -365,8 +365,13 @@ impl LeaseStore for PgStore {
         Box::pin(leases::claim(&self.pool, node, limit, terms))
     }
 
-    fn renew<'a>(&'a self, node: &'a NodeId, terms: LeaseTerms) -> StoreFuture<'a, Vec<Lease>> {
-        Box::pin(leases::renew(&self.pool, node, terms))
+    fn renew<'a>(
+        &'a self,
+        node: &'a NodeId,
+        held: &'a [Lease],
+        terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>> {
+        Box::pin(leases::renew(&self.pool, node, held, terms))
     }
 
     fn release<'a>(&'a self, leases: &'a [Lease]) -> StoreFuture<'a, u64> {

@@ -239,9 +239,21 @@ impl LeaseStore for SqliteStore {
         Box::pin(leases::unfinished_leases(&self.pool, node, Some(limit)))
     }
 
-    /// Every unfinished task: the one node never loses a lease.
-    fn renew<'a>(&'a self, node: &'a NodeId, _terms: LeaseTerms) -> StoreFuture<'a, Vec<Lease>> {
-        Box::pin(leases::unfinished_leases(&self.pool, node, None))
+    /// Every held lease of a task that has not exited: the one node loses a lease only when
+    /// its task exits.
+    fn renew<'a>(
+        &'a self,
+        node: &'a NodeId,
+        held: &'a [Lease],
+        _terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>> {
+        Box::pin(async move {
+            let unfinished = leases::unfinished_leases(&self.pool, node, None).await?;
+            Ok(unfinished
+                .into_iter()
+                .filter(|l| held.iter().any(|h| h.task == l.task))
+                .collect())
+        })
     }
 
     /// Nothing to give to anyone: every lease stays the node's.
