@@ -362,8 +362,8 @@ impl LeaseKeeper {
                 kept
             });
             for (id, lease) in live {
-                if !held.contains_key(&id) {
-                    held.insert(id, lease.clone());
+                if let std::collections::btree_map::Entry::Vacant(slot) = held.entry(id) {
+                    slot.insert(lease.clone());
                     gained.push(lease);
                 }
             }
