@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use crate::event::CallbackEvent;
 use crate::store::{StoreError, StoreFuture};
-use crate::task::{Task, TaskId};
+use crate::task::{AccountId, Task, TaskId};
 
 /// A node's identity: stable across restarts (kept in its data dir), so a restarted node
 /// recognises its own leases. Any non-empty text of at most [`NodeId::MAX_LEN`] bytes,
@@ -94,6 +94,8 @@ pub struct LeaseTerms {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Lease {
     pub task: TaskId,
+    /// The task's account (the engine reads and writes tasks by account and ID).
+    pub account: AccountId,
     pub owner: NodeId,
     /// Grows by one each time the task is claimed: a write under an older epoch is refused.
     pub epoch: u64,

@@ -187,9 +187,32 @@ pub trait LeaseHolder: Send + Sync + 'static {
 #[derive(Clone, Debug, Default)]
 pub struct HeldLeases {
     inner: Arc<Mutex<BTreeMap<TaskId, Lease>>>,
+    /// Wakes the keeper for a round now (a task was created: claim it without waiting).
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl HeldLeases {
+    /// Runs `f` if `lease` is held, under the lock the keeper takes to give leases up: a
+    /// relay started in `f` is either started before the keeper gives the lease up (and then
+    /// stopped by it), or not at all. `f` must not block.
+    pub fn if_held<R>(&self, lease: &Lease, f: impl FnOnce() -> R) -> Option<R> {
+        let held = self.lock();
+        (held.get(&lease.task) == Some(lease)).then(f)
+    }
+
+    /// Forgets `lease` (a write under it was fenced): it is not renewed again.
+    pub fn remove_if(&self, lease: &Lease) {
+        let mut held = self.lock();
+        if held.get(&lease.task) == Some(lease) {
+            held.remove(&lease.task);
+        }
+    }
+
+    /// Asks the keeper for a round now (renew and claim), instead of at the next interval.
+    pub fn wake_keeper(&self) {
+        self.wake.notify_one();
+    }
+
     /// The lease held for `task`, if any: the engine writes the task under it.
     pub fn get(&self, task: &TaskId) -> Option<Lease> {
         self.lock().get(task).cloned()
@@ -241,18 +264,18 @@ impl fmt::Debug for LeaseKeeper {
 type Round = Result<(Vec<Lease>, Vec<Lease>), StoreError>;
 
 impl LeaseKeeper {
-    /// Starts keeping `node`'s leases on `store`: registers the node (retrying every renew
-    /// interval until the database answers), then renews and claims every `config.renew`.
-    /// On `cancel`, stops the relays and releases every lease held (others take them over at
-    /// once). Returns the shared view of the leases held and the keeper's task.
+    /// Starts keeping `node`'s leases on `store` in `held`: registers the node (retrying every
+    /// renew interval until the database answers), then renews and claims every
+    /// `config.renew` (or when woken, [`HeldLeases::wake_keeper`]). On `cancel`, stops the
+    /// relays and releases every lease held (others take them over at once).
     pub fn spawn(
         store: Arc<dyn LeaseStore>,
         node: NodeInfo,
         config: LeaseConfig,
         holder: Arc<dyn LeaseHolder>,
+        held: HeldLeases,
         cancel: CancellationToken,
-    ) -> (HeldLeases, tokio::task::JoinHandle<()>) {
-        let held = HeldLeases::default();
+    ) -> tokio::task::JoinHandle<()> {
         let keeper = LeaseKeeper {
             store,
             node,
@@ -263,22 +286,34 @@ impl LeaseKeeper {
             last_error: None,
             last_renewal: None,
         };
-        let task = tokio::spawn(keeper.run(cancel));
-        (held, task)
+        tokio::spawn(keeper.run(cancel))
     }
 
     async fn run(mut self, cancel: CancellationToken) {
         loop {
-            tokio::select! {
-                r = self.store.register_node(&self.node) => match r {
-                    Ok(()) => break,
-                    Err(e) => warn!(node = %self.node.id, error = %e, "cannot register the node; retrying"),
+            // Every renew interval until it answers: a call that fails at once is tried again
+            // after the interval, one that hangs is abandoned after it and tried again at once.
+            let register =
+                tokio::time::timeout(self.config.renew, self.store.register_node(&self.node));
+            let pause = tokio::select! {
+                r = register => match r {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) => {
+                        warn!(node = %self.node.id, error = %e, "cannot register the node; retrying");
+                        true
+                    }
+                    Err(_) => {
+                        warn!(node = %self.node.id, "no answer registering the node; retrying");
+                        false
+                    }
                 },
                 () = cancel.cancelled() => return,
-            }
-            tokio::select! {
-                () = tokio::time::sleep(self.config.renew) => {}
-                () = cancel.cancelled() => return,
+            };
+            if pause {
+                tokio::select! {
+                    () = tokio::time::sleep(self.config.renew) => {}
+                    () = cancel.cancelled() => return,
+                }
             }
         }
         info!(node = %self.node.id, capacity = self.node.capacity, "node registered; claiming tasks");
@@ -289,6 +324,7 @@ impl LeaseKeeper {
             let terms = self.config.terms();
             let capacity = self.config.capacity;
             let held = self.held.all();
+            let fence_after = self.config.fence_after();
             let round = async move {
                 let renewed = store.renew(&node, &held, terms).await?;
                 let room =
@@ -296,10 +332,20 @@ impl LeaseKeeper {
                 let claimed = store.claim(&node, room, terms).await?;
                 Ok((renewed, claimed))
             };
+            // Abandoned at its own fence deadline: an answer after it could not be used, and
+            // a connection that hangs (a partition; TCP may take hours to notice) must not
+            // keep the keeper from trying again.
+            let round = async move {
+                match tokio::time::timeout(fence_after, round).await {
+                    Ok(answer) => answer,
+                    Err(_) => Err(StoreError::Backend(
+                        format!("no answer in {fence_after:?}").into(),
+                    )),
+                }
+            };
             tokio::pin!(round);
-            // Wait for the round, fencing on the way if its deadline comes first; a round
-            // that hangs past the fence goes on (the database may come back) but its answer
-            // counts only if it is still in time.
+            // Wait for the round, fencing on the way if the last renewal's deadline comes
+            // first (the round goes on until its own deadline: the database may answer).
             let result: Round = loop {
                 let deadline = self.fence.deadline().filter(|_| !self.held.is_empty());
                 tokio::select! {
@@ -313,10 +359,12 @@ impl LeaseKeeper {
             };
             self.finish_round(sent, result);
             let next = sent + self.config.renew;
+            let wake = Arc::clone(&self.held.wake);
             loop {
                 let deadline = self.fence.deadline().filter(|_| !self.held.is_empty());
                 tokio::select! {
                     () = sleep_until(next) => break,
+                    () = wake.notified() => break,
                     () = sleep_until_opt(deadline) => self.fence_now(),
                     () = cancel.cancelled() => {
                         self.shutdown().await;

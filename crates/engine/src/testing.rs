@@ -384,6 +384,7 @@ impl MemoryStore {
             .take(limit)
             .map(|t| Lease {
                 task: t.id.clone(),
+                account: t.account.clone(),
                 owner: node.clone(),
                 epoch: 0,
             })

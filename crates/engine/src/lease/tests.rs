@@ -61,6 +61,7 @@ impl FakeDb {
     fn lease(&self, task: &TaskId, epoch: u64) -> Lease {
         Lease {
             task: task.clone(),
+            account: baton_domain::AccountId("acc".into()),
             owner: self.node.clone(),
             epoch,
         }
@@ -232,11 +233,13 @@ fn start(
         name: "n1.example:8080".into(),
         capacity,
     };
-    let (held, task) = LeaseKeeper::spawn(
+    let held = HeldLeases::default();
+    let task = LeaseKeeper::spawn(
         db.clone(),
         node,
         config(capacity),
         rec.clone(),
+        held.clone(),
         cancel.clone(),
     );
     (rec, held, cancel, task)
@@ -367,9 +370,10 @@ async fn a_late_answer_is_not_used() {
     until(&rec, 14.0).await;
     assert_eq!(rec.seen().len(), 1, "{:?}", rec.seen());
     db.set(Mode::Slow(secs(8.0)));
-    // The renewal sent at 15 s answers at 23 s, after its own deadline (22 s); the fence of
-    // the one sent at 12 s hits at 19 s, and the late answer changes nothing.
-    until(&rec, 23.5).await;
+    // The renewal sent at 15 s would answer at 23 s, after its own deadline (22 s): the
+    // fence of the one sent at 12 s hits at 19 s, and the round is abandoned at 22 s (the
+    // next one sent then).
+    until(&rec, 22.5).await;
     let seen = rec.seen();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(
@@ -378,7 +382,7 @@ async fn a_late_answer_is_not_used() {
     );
     assert!(held.is_empty());
     let at: Vec<Duration> = db.st().renewals.iter().map(|i| *i - rec.start).collect();
-    assert_eq!(at[at.len() - 2..], [secs(15.0), secs(23.0)]);
+    assert_eq!(at[at.len() - 2..], [secs(15.0), secs(22.0)]);
 }
 
 /// A lease the database no longer has as this node's (taken over) is lost at the next renewal.

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use baton_domain::{
-    Lease, LeaseState, LeaseTerms, NodeId, NodeInfo, StoreError, TaskId, lease::fenced,
+    AccountId, Lease, LeaseState, LeaseTerms, NodeId, NodeInfo, StoreError, TaskId, lease::fenced,
 };
 use sqlx::postgres::types::PgInterval;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -77,15 +77,18 @@ const CLAIM: &str = concat!(
          LIMIT $2
          FOR UPDATE OF t SKIP LOCKED
      )
-     INSERT INTO task_leases AS cur (task_id, owner, epoch, expires_at, claimed_at)
-     SELECT id, $1, 1, now() + $4, now() FROM picked
-     ON CONFLICT (task_id) DO UPDATE
-         SET (owner, epoch, expires_at, claimed_at) =
-             ($1, cur.epoch + 1, EXCLUDED.expires_at, EXCLUDED.claimed_at)
-         WHERE ",
+     , claimed AS (
+         INSERT INTO task_leases AS cur (task_id, owner, epoch, expires_at, claimed_at)
+         SELECT id, $1, 1, now() + $4, now() FROM picked
+         ON CONFLICT (task_id) DO UPDATE
+             SET (owner, epoch, expires_at, claimed_at) =
+                 ($1, cur.epoch + 1, EXCLUDED.expires_at, EXCLUDED.claimed_at)
+             WHERE ",
     claimable!("cur"),
     "
-     RETURNING task_id, epoch"
+         RETURNING task_id, epoch
+     )
+     SELECT c.task_id, c.epoch, t.account FROM claimed c JOIN tasks t ON t.id = c.task_id"
 );
 
 pub(crate) async fn claim(
@@ -146,10 +149,18 @@ pub(crate) async fn renew(
     .await
     .map_err(backend)?;
     tx.commit().await.map_err(backend)?;
-    let mut leases = rows
-        .iter()
-        .map(|row| lease_from_row(row, node))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut leases = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let task: String = row.try_get("task_id").map_err(backend)?;
+        let epoch: i64 = row.try_get("epoch").map_err(backend)?;
+        // One of `held` (the UPDATE matched its task and epoch).
+        if let Some(lease) = held
+            .iter()
+            .find(|l| l.task.0 == task && i64::try_from(l.epoch) == Ok(epoch))
+        {
+            leases.push(lease.clone());
+        }
+    }
     leases.sort_by(|a, b| a.task.0.cmp(&b.task.0));
     Ok(leases)
 }
@@ -223,9 +234,11 @@ pub(crate) async fn lease_of(pool: &PgPool, id: &TaskId) -> Result<Option<LeaseS
 fn lease_from_row(row: &sqlx::postgres::PgRow, node: &NodeId) -> Result<Lease, StoreError> {
     let task: String = row.try_get("task_id").map_err(backend)?;
     let epoch: i64 = row.try_get("epoch").map_err(backend)?;
+    let account: String = row.try_get("account").map_err(backend)?;
     Ok(Lease {
         epoch: u64::try_from(epoch).map_err(|_| corrupt(&task, format!("epoch {epoch}")))?,
         task: TaskId(task),
+        account: AccountId(account),
         owner: node.clone(),
     })
 }

@@ -5,7 +5,7 @@
 //! under a lease is the plain versioned write. This keeps one engine code path (and one
 //! conformance suite) for both stores without pretending SQLite can be shared.
 
-use baton_domain::{Lease, NodeId, StoreError, TaskId};
+use baton_domain::{AccountId, Lease, NodeId, StoreError, TaskId};
 use sqlx::SqlitePool;
 
 use crate::backend;
@@ -17,8 +17,8 @@ pub(crate) async fn unfinished_leases(
     limit: Option<u32>,
 ) -> Result<Vec<Lease>, StoreError> {
     let limit = limit.map_or(-1, i64::from); // SQLite: a negative LIMIT is no limit
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM tasks WHERE status <> -1 ORDER BY created_at, id LIMIT $1",
+    let ids: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, account FROM tasks WHERE status <> -1 ORDER BY created_at, id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
@@ -26,8 +26,9 @@ pub(crate) async fn unfinished_leases(
     .map_err(backend)?;
     let mut leases: Vec<Lease> = ids
         .into_iter()
-        .map(|id| Lease {
+        .map(|(id, account)| Lease {
             task: TaskId(id),
+            account: AccountId(account),
             owner: node.clone(),
             epoch: 0,
         })
