@@ -359,6 +359,31 @@ async fn shutdown_releases_the_leases_after_the_relays_stopped() {
     assert_eq!(released, [task.id]);
 }
 
+/// A task that exits gives its lease back (not renewed, released).
+#[tokio::test(start_paused = true)]
+async fn an_exited_task_gives_its_lease_back() {
+    let w = world();
+    publish(&w);
+    let leases = Leases::new(w.store.clone());
+    let engine = engine(&w, &leases).await;
+    let task = engine.create(&acct(), spec(T0, T0 + 30)).await.unwrap();
+    sleep(Duration::from_secs(2)).await;
+    assert!(w.hub.is_publishing(&dst()));
+    assert!(engine.held_leases().unwrap().get(&task.id).is_some());
+    sleep(Duration::from_secs(30)).await; // past its end time
+    let t = w.store.get(&acct(), &task.id).await.unwrap().unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Exited);
+    assert!(!w.hub.is_publishing(&dst()));
+    assert!(engine.held_leases().unwrap().is_empty());
+    let released: Vec<TaskId> = leases
+        .st()
+        .released
+        .iter()
+        .map(|l| l.task.clone())
+        .collect();
+    assert_eq!(released, [task.id]);
+}
+
 /// Without a database answer at start nothing runs (nothing is recovered without a lease).
 #[tokio::test(start_paused = true)]
 async fn nothing_runs_without_a_lease() {

@@ -545,6 +545,11 @@ impl Engine {
                 Ok(()) => {
                     self.remember(&transition.task);
                     self.execute(&transition, lease.as_ref()).await;
+                    if transition.task.runtime.status == TaskStatus::Exited
+                        && let Some(lease) = &lease
+                    {
+                        self.give_back(lease);
+                    }
                     return Ok(transition.task);
                 }
                 Err(StoreError::Conflict { .. }) if attempts < CONFLICT_RETRIES => attempts += 1,
@@ -752,6 +757,22 @@ impl Engine {
             cancel.cancel();
             let _ = task.await;
         }
+    }
+
+    /// An exited (or deleted) task's lease: not renewed any more, released in the database so
+    /// that it stops counting against this node's capacity.
+    fn give_back(&self, lease: &Lease) {
+        let (Some(held), Some(cluster)) = (&self.inner.held, &self.inner.config.cluster) else {
+            return;
+        };
+        held.remove_if(lease);
+        let leases = Arc::clone(&cluster.leases);
+        let lease = lease.clone();
+        tokio::spawn(async move {
+            if let Err(e) = leases.release(std::slice::from_ref(&lease)).await {
+                warn!(task = %lease.task, error = %e, "exited task's lease not released; it expires");
+            }
+        });
     }
 
     /// The leases this node holds ([`ClusterConfig`]; `None` when it owns every task).
