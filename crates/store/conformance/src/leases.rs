@@ -408,3 +408,41 @@ pub async fn concurrent_claims_never_share_a_task(
     }
     let _: &TaskId = owner_of.keys().next().expect("one");
 }
+
+/// Shared database: a write under a lease and a claim of the same task at the same moment,
+/// many times over: each write either applies or is [`StoreError::Fenced`] (then the claim took
+/// the task), never a backend error (a deadlock: the two lock the task and lease rows in one
+/// order), and a write that applied is never followed by a claim the write did not see.
+pub async fn fenced_writes_and_claims_do_not_deadlock(
+    a_store: &dyn TaskLeaseStore,
+    b_store: &dyn TaskLeaseStore,
+) {
+    let a = register(a_store, "node-a", 10).await;
+    let b = register(b_store, "node-b", 10).await;
+    let t = task("acc", "d-1", 10);
+    a_store.insert(&t, &[]).await.expect("insert");
+    let (mut applied, mut fenced) = (0, 0);
+    for _ in 0..40 {
+        // A holds the task under a lease that has already expired (anyone may claim it).
+        let la = a_store
+            .claim(&a, 1, expired_at_once(Duration::ZERO))
+            .await
+            .expect("claim");
+        assert_eq!(la.len(), 1, "A claims the expired lease");
+        let current = stored(a_store, &t).await;
+        let changed = next(&current);
+        let write = a_store.update_leased(&changed, current.version, &[], &la[0]);
+        let claim = b_store.claim(&b, 1, expired_at_once(Duration::ZERO));
+        let (written, claimed) = futures_util::future::join(write, claim).await;
+        let claimed = claimed.expect("the claim never fails");
+        match written {
+            Ok(()) => applied += 1,
+            Err(StoreError::Fenced { .. }) => {
+                fenced += 1;
+                assert_eq!(claimed.len(), 1, "fenced only by B's claim");
+            }
+            Err(e) => panic!("neither applied nor fenced: {e}"),
+        }
+    }
+    assert_eq!(applied + fenced, 40);
+}

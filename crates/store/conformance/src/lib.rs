@@ -63,8 +63,9 @@ pub use groups::{
     update_tags_of_available_groups_only,
 };
 pub use leases::{
-    TaskLeaseStore, concurrent_claims_never_share_a_task, leases_are_exclusive_and_fenced,
-    leases_of_one_node, released_leases_are_taken_at_once, the_previous_owner_claims_first,
+    TaskLeaseStore, concurrent_claims_never_share_a_task, fenced_writes_and_claims_do_not_deadlock,
+    leases_are_exclusive_and_fenced, leases_of_one_node, released_leases_are_taken_at_once,
+    the_previous_owner_claims_first,
 };
 pub use outbox::{
     delivery_errors_are_kept_and_given_up_is_recorded, delivery_is_recorded_once,
@@ -176,6 +177,7 @@ macro_rules! lease_conformance_tests {
             released_leases_are_taken_at_once,
             the_previous_owner_claims_first,
             concurrent_claims_never_share_a_task,
+            fenced_writes_and_claims_do_not_deadlock,
         );
     };
 }

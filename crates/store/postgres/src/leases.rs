@@ -185,9 +185,10 @@ pub(crate) async fn release(pool: &PgPool, leases: &[Lease]) -> Result<u64, Stor
     Ok(released)
 }
 
-/// Inside a task write's transaction: holds `lease`'s row (`FOR SHARE`: a claim of the task
-/// waits for this transaction) or fails with [`StoreError::Fenced`] when it is not the task's
-/// lease any more.
+/// Inside a task write's transaction, after the task row's UPDATE (the lock order of a claim):
+/// holds `lease`'s row (`FOR SHARE`: a claim of the task that got past the task row waits for
+/// this transaction; one that did not skips the task, locked by the UPDATE) or fails with
+/// [`StoreError::Fenced`] when it is not the task's lease any more.
 pub(crate) async fn hold(
     tx: &mut Transaction<'static, Postgres>,
     lease: &Lease,

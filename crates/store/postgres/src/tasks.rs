@@ -130,9 +130,6 @@ pub(crate) async fn update(
         )));
     }
     let mut tx = begin_write(pool).await?;
-    if let Some(lease) = lease {
-        crate::leases::hold(&mut tx, lease).await?;
-    }
     let done = bind_task(sqlx::query(UPDATE_TASK), task)?
         .bind(to_i64(expected, "version")?)
         .execute(&mut *tx)
@@ -140,6 +137,17 @@ pub(crate) async fn update(
         .map_err(backend)?;
     if done.rows_affected() == 0 {
         return Err(missing_or_conflict(&mut tx, &task.account, &task.id, expected).await);
+    }
+    // The lease after the task row, the order a claim locks them in (task row `FOR UPDATE`,
+    // then the lease row): the opposite order could deadlock a write with a claim. A fenced
+    // write returns here and its UPDATE is rolled back with the transaction.
+    if let Some(lease) = lease
+        && let Err(e) = crate::leases::hold(&mut tx, lease).await
+    {
+        // Rolled back now, not when the dropped transaction's connection is next used: until
+        // then the task row would stay locked and claims would skip the task.
+        tx.rollback().await.map_err(backend)?;
+        return Err(e);
     }
     insert_events(&mut tx, events).await?;
     tx.commit().await.map_err(backend)
