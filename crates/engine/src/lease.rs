@@ -260,8 +260,8 @@ impl fmt::Debug for LeaseKeeper {
     }
 }
 
-/// The result of one round: renewed leases, then new claims.
-type Round = Result<(Vec<Lease>, Vec<Lease>), StoreError>;
+/// The result of one round: the renewed leases and when their answer came, then new claims.
+type Round = Result<(Vec<Lease>, Instant, Vec<Lease>), StoreError>;
 
 impl LeaseKeeper {
     /// Starts keeping `node`'s leases on `store` in `held`: registers the node (retrying every
@@ -325,23 +325,43 @@ impl LeaseKeeper {
             let capacity = self.config.capacity;
             let held = self.held.all();
             let fence_after = self.config.fence_after();
+            let deadline = sent + fence_after;
+            let id = self.node.id.clone();
+            // Each call abandoned at the round's own fence deadline: an answer after it could
+            // not be used, and a connection that hangs (a partition; TCP may take hours to
+            // notice) must not keep the keeper from trying again. A failed claim does not
+            // spoil the renewal before it.
             let round = async move {
-                let renewed = store.renew(&node, &held, terms).await?;
+                let renewed =
+                    match tokio::time::timeout_at(deadline, store.renew(&node, &held, terms)).await
+                    {
+                        Ok(renewed) => renewed?,
+                        Err(_) => {
+                            return Err(StoreError::Backend(
+                                format!("no answer in {fence_after:?}").into(),
+                            ));
+                        }
+                    };
+                let renewed_at = Instant::now();
                 let room =
                     capacity.saturating_sub(u32::try_from(renewed.len()).unwrap_or(u32::MAX));
-                let claimed = store.claim(&node, room, terms).await?;
-                Ok((renewed, claimed))
-            };
-            // Abandoned at its own fence deadline: an answer after it could not be used, and
-            // a connection that hangs (a partition; TCP may take hours to notice) must not
-            // keep the keeper from trying again.
-            let round = async move {
-                match tokio::time::timeout(fence_after, round).await {
-                    Ok(answer) => answer,
-                    Err(_) => Err(StoreError::Backend(
-                        format!("no answer in {fence_after:?}").into(),
-                    )),
-                }
+                let claimed = match tokio::time::timeout_at(
+                    deadline,
+                    store.claim(&node, room, terms),
+                )
+                .await
+                {
+                    Ok(Ok(claimed)) => claimed,
+                    Ok(Err(e)) => {
+                        warn!(node = %id, error = %e, "claiming tasks failed; next round claims again");
+                        Vec::new()
+                    }
+                    Err(_) => {
+                        warn!(node = %id, "no answer claiming tasks; next round claims again");
+                        Vec::new()
+                    }
+                };
+                Ok((renewed, renewed_at, claimed))
             };
             tokio::pin!(round);
             // Wait for the round, fencing on the way if the last renewal's deadline comes
@@ -379,7 +399,9 @@ impl LeaseKeeper {
     fn finish_round(&mut self, sent: Instant, result: Round) {
         let fence_after = self.config.fence_after();
         let (renewed, claimed) = match result {
-            Ok(answer) if Fence::in_time(sent, Instant::now(), fence_after) => answer,
+            Ok((renewed, at, claimed)) if Fence::in_time(sent, at, fence_after) => {
+                (renewed, claimed)
+            }
             Ok(_) => {
                 warn!(node = %self.node.id, "lease renewal answered too late to use; next round renews again");
                 self.last_error = Some("the renewal answered after its fence deadline".into());

@@ -28,6 +28,8 @@ struct State {
     free: Vec<TaskId>,
     renewals: Vec<Instant>,
     released: Vec<Lease>,
+    /// Claims fail (renewals go on as the mode says).
+    claims_fail: bool,
 }
 
 #[derive(Debug)]
@@ -46,6 +48,7 @@ impl FakeDb {
                 free: (0..free).map(|i| TaskId(format!("t{i}"))).collect(),
                 renewals: Vec::new(),
                 released: Vec::new(),
+                claims_fail: false,
             }),
         })
     }
@@ -104,6 +107,9 @@ impl LeaseStore for FakeDb {
         Box::pin(async move {
             self.gate(false).await?;
             let mut st = self.st();
+            if st.claims_fail {
+                return Err(StoreError::Backend("could not serialize access".into()));
+            }
             let n = (limit as usize).min(st.free.len());
             let taken: Vec<TaskId> = st.free.drain(..n).collect();
             // A claim raises the epoch (`owned` keeps the last one, even for a task given up).
@@ -356,6 +362,22 @@ async fn one_failed_renewal_does_not_fence() {
     until(&rec, 30.0).await;
     assert_eq!(rec.seen().len(), 1, "{:?}", rec.seen());
     assert_eq!(held.len(), 1);
+}
+
+/// A claim that fails does not spoil the renewal before it: the leases stay.
+#[tokio::test(start_paused = true)]
+async fn a_failed_claim_keeps_the_renewed_leases() {
+    let db = FakeDb::new(1);
+    let (rec, held, _cancel, _task) = start(&db, 10);
+    until(&rec, 1.0).await;
+    db.st().claims_fail = true;
+    until(&rec, 30.0).await;
+    assert_eq!(rec.seen().len(), 1, "{:?}", rec.seen());
+    assert_eq!(held.len(), 1);
+    db.st().claims_fail = false;
+    db.expire("t9");
+    until(&rec, 31.0).await;
+    assert_eq!(held.len(), 2, "claims again at the next round");
 }
 
 /// A renewal as slow as the renew interval keeps the leases; one that answers after its own
