@@ -21,7 +21,7 @@ use baton_net::hub::{StreamHub, StreamInfo};
 use baton_net::metrics::NetMetrics;
 use baton_relay::RelayStatus;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -69,6 +69,23 @@ type RelaySeries = (&'static str, &'static str, Kind, fn(&RelayStatus) -> f64);
 enum Kind {
     Counter,
     Gauge,
+}
+
+impl Kind {
+    fn metric_type(self) -> MetricType {
+        match self {
+            Kind::Counter => MetricType::Counter,
+            Kind::Gauge => MetricType::Gauge,
+        }
+    }
+
+    /// `value` as one sample of a series of this kind.
+    fn encode(self, value: f64, family: MetricEncoder<'_>) -> fmt::Result {
+        match self {
+            Kind::Counter => ConstCounter::new(value).encode(family),
+            Kind::Gauge => ConstGauge::new(value).encode(family),
+        }
+    }
 }
 
 /// Every numeric relay series; a new one is one line here.
@@ -351,38 +368,22 @@ impl Collector for TaskCollector {
             }
         }
         for (name, help, kind, read) in SRT_SERIES {
-            let metric_type = match kind {
-                Kind::Counter => MetricType::Counter,
-                Kind::Gauge => MetricType::Gauge,
-            };
-            let mut m = encoder.encode_descriptor(name, help, None, metric_type)?;
+            let mut m = encoder.encode_descriptor(name, help, None, kind.metric_type())?;
             for (t, r) in &relays {
                 for (side, value) in read(r) {
                     let Some(value) = value else { continue };
                     let mut l = labels(t);
                     l.push(("side", side));
-                    let family = m.encode_family(&l)?;
-                    match kind {
-                        Kind::Counter => ConstCounter::new(value).encode(family)?,
-                        Kind::Gauge => ConstGauge::new(value).encode(family)?,
-                    }
+                    kind.encode(value, m.encode_family(&l)?)?;
                 }
             }
         }
         for (name, help, kind, read) in RELAY_SERIES {
-            let metric_type = match kind {
-                Kind::Counter => MetricType::Counter,
-                Kind::Gauge => MetricType::Gauge,
-            };
-            let mut m = encoder.encode_descriptor(name, help, None, metric_type)?;
+            let mut m = encoder.encode_descriptor(name, help, None, kind.metric_type())?;
             for (t, r) in &relays {
                 let value = read(r);
                 let l = labels(t);
-                let family = m.encode_family(&l)?;
-                match kind {
-                    Kind::Counter => ConstCounter::new(value).encode(family)?,
-                    Kind::Gauge => ConstGauge::new(value).encode(family)?,
-                }
+                kind.encode(value, m.encode_family(&l)?)?;
             }
         }
         Ok(())
@@ -474,11 +475,7 @@ impl Collector for StreamCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let streams = self.hub.list();
         for (name, help, kind, read) in STREAM_SERIES {
-            let metric_type = match kind {
-                Kind::Counter => MetricType::Counter,
-                Kind::Gauge => MetricType::Gauge,
-            };
-            let mut m = encoder.encode_descriptor(name, help, None, metric_type)?;
+            let mut m = encoder.encode_descriptor(name, help, None, kind.metric_type())?;
             for s in &streams {
                 let labels: Labels<'_> = vec![
                     ("domain", s.key.domain.as_str()),
@@ -486,11 +483,7 @@ impl Collector for StreamCollector {
                     ("stream", s.key.stream.as_str()),
                 ];
                 let value = read(s);
-                let family = m.encode_family(&labels)?;
-                match kind {
-                    Kind::Counter => ConstCounter::new(value).encode(family)?,
-                    Kind::Gauge => ConstGauge::new(value).encode(family)?,
-                }
+                kind.encode(value, m.encode_family(&labels)?)?;
             }
         }
         Ok(())

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use support::{Serve, Server, TempDir, create_token, http, wait_until};
 
-/// `baton serve` with a media dir holding `clip.flv` (a generated FLV) and its own metrics
-/// listener; tokens of root and of another account.
-fn start(tag: &str) -> (Server, String, String, TempDir) {
+/// `baton serve` with a media dir holding `clip.flv` (a generated FLV), its own metrics
+/// listener and `extra` arguments; tokens of root and of another account.
+fn start(tag: &str, extra: &[&str]) -> (Server, String, String, TempDir) {
     let dir = TempDir::new(&format!("metrics-{tag}"));
     let (data, media) = (dir.0.join("data"), dir.0.join("media"));
     std::fs::create_dir_all(&data).unwrap();
@@ -30,9 +30,11 @@ fn start(tag: &str) -> (Server, String, String, TempDir) {
     .unwrap();
     let root = create_token(&data, "root", "root");
     let other = create_token(&data, "acme", "acme");
+    let mut args = vec!["--media-dir", media.to_str().expect("UTF-8 temp dir")];
+    args.extend_from_slice(extra);
     let server = Serve {
         data_dir: Some(&data),
-        args: &["--media-dir", media.to_str().expect("UTF-8 temp dir")],
+        args: &args,
         metrics: true,
         ..Serve::default()
     }
@@ -84,7 +86,7 @@ fn exposed_names(scrape: &str) -> BTreeSet<String> {
 
 #[test]
 fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
-    let (server, root, other, _dir) = start("relay");
+    let (server, root, other, _dir) = start("relay", &[]);
     let metrics = server.metrics.clone().expect("a metrics listener");
 
     // Who may read them.
@@ -301,29 +303,8 @@ fn metric_names(expr: &str) -> Vec<String> {
 
 #[test]
 fn an_srt_destination_shows_its_transport_and_send_statistics() {
-    let dir = TempDir::new("metrics-srt");
-    let (data, media) = (dir.0.join("data"), dir.0.join("media"));
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::create_dir_all(&media).unwrap();
-    std::fs::write(
-        media.join("clip.flv"),
-        baton_net::testing::test_flv_file(2, 30, 100, 1),
-    )
-    .unwrap();
-    let root = create_token(&data, "root", "root");
     let srt = format!("127.0.0.1:{}", support::free_port());
-    let server = Serve {
-        data_dir: Some(&data),
-        args: &[
-            "--media-dir",
-            media.to_str().expect("UTF-8 temp dir"),
-            "--srt-listen",
-            &srt,
-        ],
-        metrics: true,
-        ..Serve::default()
-    }
-    .start();
+    let (server, root, _, _dir) = start("srt", &["--srt-listen", &srt]);
     let metrics = server.metrics.clone().expect("a metrics listener");
     // A looping VOD task pushed as MPEG-TS over SRT into the server's own SRT ingest.
     let task = format!(

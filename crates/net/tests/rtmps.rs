@@ -23,7 +23,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use pki::{Ca, ca, leaf};
+use pki::{Ca, acceptor, ca, leaf};
 
 /// Baton's ingest on loopback, with a TLS terminator in front of it.
 struct Server {
@@ -48,14 +48,7 @@ async fn server(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>
     let plain_addr = plain.local_addr().unwrap();
     tokio::spawn(plain.run(cancel.clone()));
 
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = acceptor(chain, key);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls = listener.local_addr().unwrap();
     let token = cancel.clone();

@@ -1,6 +1,8 @@
 //! A test PKI made by rcgen at test time: CAs and leaf certificates (valid, expired,
 //! self-signed) for the TLS tests (RTMPS, HTTPS).
 
+use std::sync::Arc;
+
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -50,4 +52,19 @@ pub fn leaf(
     };
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     (vec![cert.der().clone()], key)
+}
+
+/// A TLS server side presenting `chain` (ring, rustls's safe defaults).
+pub fn acceptor(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> tokio_rustls::TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
