@@ -18,8 +18,10 @@ use crate::backend;
 
 /// The migrations, in order: (version, name, SQL). Versions are never reused or edited once
 /// released; changes are new migrations.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "schema", include_str!("../migrations/0001_schema.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "schema", include_str!("../migrations/0001_schema.sql")),
+    (2, "leases", include_str!("../migrations/0002_leases.sql")),
+];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's
 /// migration class, the current schema).
