@@ -10,23 +10,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, CallbackEvent, DEFAULT_GROUP, Lease, LeaseState, LeaseStore, LeaseTerms, NodeId,
-    NodeInfo, SourceProtocol, SourceType, StoreFuture, Task, TaskId, TaskSpec, TaskStatus,
-    TaskStore,
+    CallbackEvent, Lease, LeaseState, LeaseStore, LeaseTerms, NodeId, NodeInfo, StoreFuture, Task,
+    TaskId, TaskStatus, TaskStore,
 };
 use baton_engine::testing::MemoryStore;
 use baton_engine::{
     CallbackKeys, Clock, ClusterConfig, Engine, EngineConfig, EngineError, LeaseConfig,
     LocalLauncher,
 };
-use baton_net::hub::StreamKey;
 use baton_net::testing::publish_test_stream;
 use baton_relay::RelayConfig;
 use tokio::time::sleep;
 use tokio_util::sync::CancellationToken;
 
 mod support;
-use support::{T0, World, world};
+use support::{T0, World, acct, dst, live_spec as spec, world};
 
 #[derive(Debug)]
 struct State {
@@ -188,37 +186,6 @@ async fn engine(w: &World, leases: &Arc<Leases>) -> Engine {
     )
     .await
     .unwrap()
-}
-
-fn spec(start: i64, end: i64) -> TaskSpec {
-    TaskSpec {
-        name: "t".into(),
-        group: DEFAULT_GROUP.to_string(),
-        region: "cn-shanghai".into(),
-        source_type: SourceType::Live,
-        source_protocol: Some(SourceProtocol::Rtmp),
-        source_urls: vec!["rtmp://mem/live/src".into()],
-        dst_url: "rtmp://mem/live/dst".into(),
-        start_time: start,
-        end_time: end,
-        callback_url: None,
-        repeat_number: 0,
-        retry_count: 2,
-        retry_interval: 60,
-        file_index: 0,
-        offset: 0,
-        auth_key: None,
-        req_auth: None,
-        notify_item_switch: None,
-    }
-}
-
-fn dst() -> StreamKey {
-    StreamKey::new("mem", "live", "dst")
-}
-
-fn acct() -> AccountId {
-    AccountId("root".into())
 }
 
 fn publish(w: &World) {
