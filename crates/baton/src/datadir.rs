@@ -69,6 +69,41 @@ pub fn secure_with(dir: &Path, sqlite: bool) -> anyhow::Result<Vec<PathBuf>> {
 /// The running server's lock and announcement, in the data dir.
 pub const SERVE_FILE: &str = "serve.json";
 
+/// This node's identity on a shared database (docs/design/multi-node.md), in the data dir:
+/// kept across restarts so that a restarted node claims its own tasks back first.
+pub const NODE_ID_FILE: &str = "node-id";
+
+/// The node ID kept in `dir` ([`NODE_ID_FILE`]): read, or on the first start of a node
+/// created (a random v4 UUID) and written before it is used. A file that does not hold a
+/// valid ID is refused by name, not replaced: replacing it would make the node a stranger to
+/// its own leases.
+pub fn node_id(dir: &Path) -> anyhow::Result<baton_domain::NodeId> {
+    let path = dir.join(NODE_ID_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = uuid::Uuid::new_v4().to_string();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            file.write_all(format!("{id}\n").as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("writing {}", path.display()))?;
+            id
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    baton_domain::NodeId::parse(text.trim())
+        .map_err(|e| anyhow::anyhow!("{}: not a node ID ({e})", path.display()))
+}
+
 /// Whether `dir` holds state a `baton serve` wrote: the credentials file (every first start
 /// writes root's callback secret there) or a database with its migrations (an empty
 /// `baton.db` is only what [`secure`] creates).
@@ -308,6 +343,22 @@ mod tests {
         }
         store.close().await;
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn the_node_id_is_created_once_and_kept() {
+        let dir = std::env::temp_dir().join(format!("baton-node-id-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = std::fs::remove_file(dir.join(NODE_ID_FILE));
+        let first = node_id(&dir).unwrap();
+        assert_eq!(first.as_str().len(), 36, "a UUID: {first}");
+        assert_eq!(node_id(&dir).unwrap(), first, "kept across starts");
+        #[cfg(unix)]
+        assert_eq!(mode(&dir.join(NODE_ID_FILE)) & 0o777, 0o600);
+        std::fs::write(dir.join(NODE_ID_FILE), "two words\n").unwrap();
+        let e = node_id(&dir).unwrap_err().to_string();
+        assert!(e.contains("node-id") && e.contains("not a node ID"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -23,9 +23,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use baton_domain::{BlockStore, GroupStore, ReplayStore, TaskStore};
+use baton_domain::{BlockStore, GroupStore, NodeInfo, ReplayStore, TaskStore};
 use baton_engine::{
-    CallbackKeys, Engine, LocalIngest, StreamControl, StreamControlConfig, SystemClock,
+    CallbackKeys, ClusterConfig, Engine, LeaseConfig, LocalIngest, StreamControl,
+    StreamControlConfig, SystemClock,
 };
 use baton_relay::RelayPool;
 use baton_store_postgres::PgStore;
@@ -209,7 +210,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "connection caps"
     );
 
-    let (store, node_lock) = open_store(&settings).await?;
+    let (store, shared) = open_store(&settings).await?;
+    let (node_lock, leases) = match shared {
+        Some(Shared { lock, leases }) => (Some(lock), Some(leases)),
+        None => (None, None),
+    };
     let groups: Arc<dyn baton_domain::GroupStore> = Arc::clone(&store) as _;
     let hub = StreamHub::new(settings.hub.clone());
     let cancel = CancellationToken::new();
@@ -311,6 +316,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &credentials.current().domains,
         Arc::clone(&hub),
     ));
+    if let Some(leases) = leases {
+        let node = NodeInfo {
+            id: crate::datadir::node_id(&settings.data_dir)?,
+            name: api_addr.to_string(),
+            capacity: NODE_CAPACITY,
+        };
+        info!(node = %node.id, "running tasks under leases on the shared database");
+        engine_config.cluster = Some(ClusterConfig {
+            leases,
+            node,
+            lease: LeaseConfig::default(),
+        });
+    }
     let engine = Engine::start(
         Arc::clone(&store) as _,
         Arc::new(SystemClock),
@@ -521,11 +539,17 @@ trait Store: TaskStore + BlockStore + GroupStore + ReplayStore {}
 
 impl<S: TaskStore + BlockStore + GroupStore + ReplayStore> Store for S {}
 
+/// What a shared database adds: the claim of this node alone (until user commands reach a
+/// task's owner, issue 15 item 4, one node per database) and the leases the engine runs its
+/// tasks under.
+struct Shared {
+    lock: baton_store_postgres::NodeLock,
+    leases: Arc<dyn baton_domain::LeaseStore>,
+}
+
 /// Opens the configured store: SQLite in the data dir, or PostgreSQL — claimed for this node
-/// alone (several nodes on one database need task leases, not built yet).
-async fn open_store(
-    settings: &Settings,
-) -> anyhow::Result<(Arc<dyn Store>, Option<baton_store_postgres::NodeLock>)> {
+/// alone, its tasks run under leases (docs/design/multi-node.md).
+async fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Option<Shared>)> {
     match &settings.database {
         Database::Sqlite => {
             let store = SqliteStore::open(&settings.data_dir)
@@ -546,7 +570,9 @@ async fn open_store(
                 .await
                 .with_context(|| format!("claiming the task store at {shown}"))?;
             info!(database = %shown, "task store: PostgreSQL");
-            Ok((Arc::new(store), Some(lock)))
+            let store = Arc::new(store);
+            let leases = Arc::clone(&store) as Arc<dyn baton_domain::LeaseStore>;
+            Ok((store, Some(Shared { lock, leases })))
         }
     }
 }
@@ -577,6 +603,10 @@ pub async fn shutdown_signal() {
         _ = term => {}
     }
 }
+
+/// The most relays a node claims on a shared database. Not configurable yet (one node per
+/// database: it runs every task, as on SQLite); per-node capacity comes with several nodes.
+const NODE_CAPACITY: u32 = 100_000;
 
 /// How often the RTMPS listener's certificate and key files are checked for a change.
 const CERTIFICATE_RELOAD_INTERVAL: Duration = Duration::from_secs(10);

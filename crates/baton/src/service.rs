@@ -32,6 +32,8 @@ fn service_error(e: EngineError) -> ServiceError {
         },
         EngineError::Store(StoreError::Duplicate { .. }) => ServiceError::Exists,
         EngineError::VersionMismatch { current } => ServiceError::VersionMismatch { current },
+        // Only relay reports, timers and recovery need the lease; the API sends none of them.
+        e @ EngineError::NotOwner { .. } => ServiceError::Internal(e.to_string()),
         EngineError::Store(e) => {
             error!(error = %e, "task storage failed");
             ServiceError::Internal(e.to_string())

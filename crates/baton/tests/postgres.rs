@@ -1,6 +1,7 @@
 //! `baton serve --database postgres://…`: tasks live in PostgreSQL (a second data dir on the
 //! same database sees them), the password never reaches the logs, and a second node on one
-//! database is refused (task leases are not built yet). Skipped (passing, with a line on
+//! database is refused (until user commands reach a task's owner); the node runs its tasks
+//! under leases, as the node ID kept in its data dir. Skipped (passing, with a line on
 //! stderr) unless `BATON_TEST_POSTGRES` names a server (`.ci/run` starts one); each run works in
 //! a schema of its own, dropped at the end.
 
@@ -99,6 +100,38 @@ async fn tasks_live_in_postgres_and_one_node_holds_the_database() {
         .and_then(|r| r.split('"').next())
         .expect("the task's id")
         .to_string();
+
+    // The node runs its tasks under leases: registered under the ID kept in its data dir,
+    // and the owner of the task's lease (claimed at once, the keeper woken by the creation).
+    let node_id = std::fs::read_to_string(data_a.join("node-id")).expect("node-id file");
+    let node_id = node_id.trim();
+    let mut conn = PgConnection::connect(&base).await.expect("connect");
+    let mut owner = None;
+    for _ in 0..50 {
+        owner = sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(format!(
+            "SELECT owner FROM {schema}.task_leases WHERE task_id = $1"
+        )))
+        .bind(&id)
+        .fetch_optional(&mut conn)
+        .await
+        .expect("lease")
+        .flatten();
+        if owner.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        owner.as_deref(),
+        Some(node_id),
+        "the task's lease is node a's"
+    );
+    let nodes: Vec<String> =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT id FROM {schema}.nodes")))
+            .fetch_all(&mut conn)
+            .await
+            .expect("nodes");
+    assert_eq!(nodes, [node_id]);
 
     // A second node on the same database is refused, by name, without the password.
     let out = run(command(&[

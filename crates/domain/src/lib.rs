@@ -20,6 +20,7 @@
 pub mod event;
 pub mod group;
 pub mod ingest;
+pub mod lease;
 pub mod lifecycle;
 pub mod replay;
 pub mod request;
@@ -38,6 +39,7 @@ pub use ingest::{
     AppSelector, AuthError, Block, BlockList, BlockQuery, BlockStore, PathError, PathPart,
     PublishAuth, PutBlock, StreamPath,
 };
+pub use lease::{Lease, LeaseState, LeaseStore, LeaseTerms, NodeId, NodeInfo};
 pub use lifecycle::{Command, Effect, Policy, Timer, Transition};
 pub use replay::{ReplayAnswer, ReplayEntry, ReplayStore};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};

@@ -209,6 +209,18 @@ pub enum StoreError {
         id: String,
         reason: String,
     },
+    /// A write under a lease ([`LeaseStore::update_leased`](crate::LeaseStore::update_leased))
+    /// that is no longer the task's lease: another node claimed the task since (a higher
+    /// epoch), or the lease was released. Nothing was written; retrying cannot help — the
+    /// writer is not the task's owner any more and must stop its relay.
+    #[error(
+        "task {id}: the lease of node {owner} at epoch {epoch} is not the task's lease any more"
+    )]
+    Fenced {
+        id: TaskId,
+        owner: String,
+        epoch: u64,
+    },
     /// The backend failed (I/O, locking, connection). The change was not made; retrying may
     /// help.
     #[error("store backend failed: {0}")]

@@ -6,6 +6,7 @@
 pub mod capability;
 pub mod clock;
 mod engine;
+pub mod lease;
 pub mod metrics;
 pub mod streams;
 pub mod testing;
@@ -15,8 +16,9 @@ pub mod webhook;
 pub use capability::{MediaSources, Unsupported, check_supported, playlist_of, relay_config};
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use engine::{
-    CallbackKeys, Engine, EngineConfig, EngineError, LocalIngest, LocalLauncher, RelayLauncher,
-    error_code,
+    CallbackKeys, ClusterConfig, Engine, EngineConfig, EngineError, LocalIngest, LocalLauncher,
+    RelayLauncher, error_code,
 };
+pub use lease::{HeldLeases, LeaseConfig, LeaseHolder, LeaseKeeper, LossReason};
 pub use metrics::{EngineMetrics, TaskSnapshot};
 pub use streams::{ControlError, DomainDirectory, LiveStream, StreamControl, StreamControlConfig};

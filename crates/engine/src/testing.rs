@@ -7,9 +7,10 @@ use std::sync::Mutex;
 
 use baton_domain::{
     AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page,
-    Purged, PutBlock, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList,
-    TaskStatus, TaskStore, UnixTime,
+    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState, LeaseStore,
+    LeaseTerms, ListFilter, NodeId, NodeInfo, OutboxEntry, Page, Purged, PutBlock, StoreError,
+    StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId, TaskList, TaskStatus, TaskStore,
+    UnixTime,
 };
 
 #[derive(Debug, Default)]
@@ -365,6 +366,84 @@ impl TaskStore for MemoryStore {
             tasks: (tasks_before - state.tasks.len()) as u64,
             events: (events_before - state.events.len()) as u64,
         }))
+    }
+}
+
+impl MemoryStore {
+    /// The first `limit` unfinished tasks, oldest first, as leases of `node` (by task ID).
+    fn unfinished_leases(&self, node: &NodeId, limit: usize) -> Vec<Lease> {
+        let state = self.lock();
+        let mut tasks: Vec<&Task> = state
+            .tasks
+            .values()
+            .filter(|t| t.runtime.status != TaskStatus::Exited)
+            .collect();
+        tasks.sort_by(|a, b| (a.created_at, &a.id.0).cmp(&(b.created_at, &b.id.0)));
+        let mut leases: Vec<Lease> = tasks
+            .into_iter()
+            .take(limit)
+            .map(|t| Lease {
+                task: t.id.clone(),
+                account: t.account.clone(),
+                owner: node.clone(),
+                epoch: 0,
+            })
+            .collect();
+        leases.sort_by(|a, b| a.task.0.cmp(&b.task.0));
+        leases
+    }
+}
+
+/// One node owns every task, as with SQLite (`baton-store-sqlite`'s `leases.rs`).
+impl LeaseStore for MemoryStore {
+    fn register_node<'a>(&'a self, _node: &'a NodeInfo) -> StoreFuture<'a, ()> {
+        ready(Ok(()))
+    }
+
+    fn claim<'a>(
+        &'a self,
+        node: &'a NodeId,
+        limit: u32,
+        _terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>> {
+        ready(Ok(self.unfinished_leases(node, limit as usize)))
+    }
+
+    fn renew<'a>(
+        &'a self,
+        node: &'a NodeId,
+        held: &'a [Lease],
+        _terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>> {
+        let all = self.unfinished_leases(node, usize::MAX);
+        ready(Ok(all
+            .into_iter()
+            .filter(|l| held.iter().any(|h| h.task == l.task))
+            .collect()))
+    }
+
+    fn release<'a>(&'a self, _leases: &'a [Lease]) -> StoreFuture<'a, u64> {
+        ready(Ok(0))
+    }
+
+    fn update_leased<'a>(
+        &'a self,
+        task: &'a Task,
+        expected_version: u64,
+        events: &'a [CallbackEvent],
+        lease: &'a Lease,
+    ) -> StoreFuture<'a, ()> {
+        if lease.task != task.id {
+            return ready(Err(StoreError::Invalid(format!(
+                "task {} written under the lease of another task",
+                task.id
+            ))));
+        }
+        self.update(task, expected_version, events)
+    }
+
+    fn lease_of<'a>(&'a self, _id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
+        ready(Ok(None))
     }
 }
 

@@ -5,18 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, CallbackState, DEFAULT_GROUP, ErrorSide, ExitReason, InvalidReason, SourceProtocol,
-    SourceType, TaskSpec, TaskStatus, TaskStore,
+    CallbackState, ErrorSide, ExitReason, InvalidReason, SourceProtocol, TaskSpec, TaskStatus,
+    TaskStore,
 };
 use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher};
-use baton_net::hub::StreamKey;
 use baton_net::testing::publish_test_stream;
 use baton_relay::RelayConfig;
 use tokio::time::sleep;
 use tokio_util::sync::CancellationToken;
 
 mod support;
-use support::{T0, World, world};
+use support::{T0, World, acct, dst, live_spec, world};
 
 async fn engine(w: &World) -> Engine {
     let mut relay = RelayConfig::new("", "");
@@ -37,36 +36,12 @@ async fn engine(w: &World) -> Engine {
     .unwrap()
 }
 
+/// A live task whose callbacks go to a closed port.
 fn spec(start: i64, end: i64) -> TaskSpec {
     TaskSpec {
-        name: "t".into(),
-        group: DEFAULT_GROUP.to_string(),
-        region: "cn-shanghai".into(),
-        source_type: SourceType::Live,
-        source_protocol: Some(SourceProtocol::Rtmp),
-        source_urls: vec!["rtmp://mem/live/src".into()],
-        dst_url: "rtmp://mem/live/dst".into(),
-        extra_dst_urls: Vec::new(),
-        start_time: start,
-        end_time: end,
         callback_url: Some("http://127.0.0.1:9/cb".into()),
-        repeat_number: 0,
-        retry_count: 2,
-        retry_interval: 60,
-        file_index: 0,
-        offset: 0,
-        auth_key: None,
-        req_auth: None,
-        notify_item_switch: None,
+        ..live_spec(start, end)
     }
-}
-
-fn dst() -> StreamKey {
-    StreamKey::new("mem", "live", "dst")
-}
-
-fn acct() -> AccountId {
-    AccountId("root".into())
 }
 
 #[tokio::test(start_paused = true)]

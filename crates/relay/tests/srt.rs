@@ -87,6 +87,10 @@ fn expected(ts: &[u8]) -> (usize, usize) {
     (video, audio)
 }
 
+/// SRT latency of the every-frame tests: what arrives later than this is dropped as too late
+/// to play (TLPKTDROP), so it is chosen well above a loaded test machine's scheduling stalls.
+const LATENCY_MS: u64 = 400;
+
 async fn relays_every_frame_in_one_session(listener: bool) {
     let (net, hub) = world();
     let ts = fixture();
@@ -94,23 +98,23 @@ async fn relays_every_frame_in_one_session(listener: bool) {
     let sub = hub.subscribe(StreamKey::new("mem", "live", "dst"));
     let (relay, mut peer) = if listener {
         let relay = relay(
-            &format!("srt://127.0.0.1:{port}?mode=listener&latency=80"),
+            &format!("srt://127.0.0.1:{port}?mode=listener&latency={LATENCY_MS}"),
             &net,
             Duration::from_secs(10),
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
         let peer = SrtSocket::builder()
-            .latency(Duration::from_millis(80))
+            .latency(Duration::from_millis(LATENCY_MS))
             .call(format!("127.0.0.1:{port}").as_str(), None)
             .await
             .unwrap();
         (relay, peer)
     } else {
         let peer = SrtSocket::builder()
-            .latency(Duration::from_millis(80))
+            .latency(Duration::from_millis(LATENCY_MS))
             .listen_on(format!("127.0.0.1:{port}"));
         let relay = relay(
-            &format!("srt://127.0.0.1:{port}?streamid=live/a&latency=80"),
+            &format!("srt://127.0.0.1:{port}?streamid=live/a&latency={LATENCY_MS}"),
             &net,
             Duration::from_secs(10),
         );
@@ -138,7 +142,7 @@ async fn relays_every_frame_in_one_session(listener: bool) {
     assert_eq!(status.bytes_in, ts.len() as u64);
     let srt = status.srt.expect("SRT statistics in the status");
     assert!(srt.packets_received as usize >= ts.len() / 1316, "{srt:?}");
-    assert_eq!(srt.latency, Duration::from_millis(80));
+    assert_eq!(srt.latency, Duration::from_millis(LATENCY_MS));
     let (video, audio) = (
         media(&frames, TagType::Video),
         media(&frames, TagType::Audio),

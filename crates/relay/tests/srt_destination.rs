@@ -37,11 +37,24 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// SRT latency of the every-frame tests: what arrives later than this is dropped as too late
+/// to play (TLPKTDROP), so it is chosen well above a loaded test machine's scheduling stalls
+/// (the slow-receiver test keeps 80 ms: its buffer bound is a latency's worth).
+const LATENCY_MS: u64 = 400;
+
 /// A source peer listening on `port` (bound before this returns) for the relay to call.
 async fn listen(port: u16) -> tokio::task::JoinHandle<std::io::Result<SrtSocket>> {
+    listen_with(port, LATENCY_MS).await
+}
+
+/// [`listen`] with an SRT latency of `latency_ms`.
+async fn listen_with(
+    port: u16,
+    latency_ms: u64,
+) -> tokio::task::JoinHandle<std::io::Result<SrtSocket>> {
     let peer = tokio::spawn(
         SrtSocket::builder()
-            .latency(Duration::from_millis(80))
+            .latency(Duration::from_millis(latency_ms))
             .listen_on(format!("127.0.0.1:{port}")),
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -88,7 +101,7 @@ fn frames(ts: &[u8]) -> (Vec<i64>, Vec<i64>) {
 /// each session when it ends.
 async fn receiver(port: u16) -> mpsc::UnboundedReceiver<(String, Vec<u8>)> {
     let (_listener, mut incoming) = SrtListener::builder()
-        .latency(Duration::from_millis(80))
+        .latency(Duration::from_millis(LATENCY_MS))
         .bind(format!("127.0.0.1:{port}").as_str())
         .await
         .unwrap();
@@ -121,8 +134,8 @@ async fn push_every_frame(source_drops: bool) -> (RelayStatus, Vec<u8>, Vec<u8>)
     let mut sessions = receiver(dst_port).await;
     let peer = listen(src_port).await;
     let relay = relay(
-        &format!("srt://127.0.0.1:{src_port}?latency=80"),
-        &format!("srt://127.0.0.1:{dst_port}?streamid=live/out&latency=80"),
+        &format!("srt://127.0.0.1:{src_port}?latency={LATENCY_MS}"),
+        &format!("srt://127.0.0.1:{dst_port}?streamid=live/out&latency={LATENCY_MS}"),
         Duration::from_secs(10),
     );
     let status = relay.status_cell();
@@ -187,7 +200,7 @@ fn check(status: &RelayStatus, sent: &[u8], received: &[u8], halves: &[&[u8]]) {
         "{srt:?}"
     );
     assert!(srt.bytes_sent >= srt.packets_sent * (1316 + 44), "{srt:?}");
-    assert_eq!(srt.latency, Duration::from_millis(80));
+    assert_eq!(srt.latency, Duration::from_millis(LATENCY_MS));
     assert_eq!(srt.packets_dropped, 0, "{srt:?}");
     // Whole TS packets, no continuity break anywhere (one muxer, one timeline).
     assert_eq!(received.len() % 188, 0);
@@ -339,7 +352,7 @@ async fn a_receiver_that_stops_reading_never_grows_the_relays_memory() {
             }
         }
     });
-    let peer = listen(src_port).await;
+    let peer = listen_with(src_port, 80).await;
     let relay = relay(
         &format!("srt://127.0.0.1:{src_port}?latency=80"),
         &format!("srt://127.0.0.1:{dst_port}?latency=80"),
@@ -394,8 +407,8 @@ async fn a_listening_destination_pushes_to_the_receiver_that_calls_it() {
     let (src_port, dst_port) = (free_port(), free_port());
     let peer = listen(src_port).await;
     let relay = relay(
-        &format!("srt://127.0.0.1:{src_port}?latency=80"),
-        &format!("srt://127.0.0.1:{dst_port}?mode=listener&latency=80"),
+        &format!("srt://127.0.0.1:{src_port}?latency={LATENCY_MS}"),
+        &format!("srt://127.0.0.1:{dst_port}?mode=listener&latency={LATENCY_MS}"),
         Duration::from_secs(10),
     );
     let status = relay.status_cell();
@@ -407,7 +420,7 @@ async fn a_listening_destination_pushes_to_the_receiver_that_calls_it() {
     let addr = format!("127.0.0.1:{dst_port}");
     let mut receiver = loop {
         let call = SrtSocket::builder()
-            .latency(Duration::from_millis(80))
+            .latency(Duration::from_millis(LATENCY_MS))
             .call(addr.as_str(), None);
         if let Ok(Ok(socket)) = tokio::time::timeout(Duration::from_millis(300), call).await {
             break socket;

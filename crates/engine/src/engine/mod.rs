@@ -21,8 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, Command, Effect, EventRecord, ListFilter, Page, Policy, Rejection, StoreError, Task,
-    TaskId, TaskList, TaskPatch, TaskSpec, TaskStatus, TaskStore, Timer, Transition, UnixTime,
+    AccountId, Command, Effect, EventRecord, Lease, LeaseStore, ListFilter, NodeInfo, Page, Policy,
+    Rejection, StoreError, Task, TaskId, TaskList, TaskPatch, TaskSpec, TaskStatus, TaskStore,
+    Timer, Transition, UnixTime,
 };
 use baton_net::egress::{Egress, EgressPolicy};
 use baton_relay::{PlayerConfig, ProbeConfig, RelayConfig};
@@ -34,6 +35,7 @@ use crate::Clock;
 use crate::capability::{
     MediaSources, Unsupported, check_reachable, check_supported, relay_config,
 };
+use crate::lease::{HeldLeases, LeaseConfig, LeaseHolder, LeaseKeeper, LossReason};
 use crate::metrics::{EngineMetrics, TaskEntry, TaskSnapshot};
 
 pub use outbox::CallbackKeys;
@@ -70,6 +72,23 @@ pub struct EngineConfig {
     /// How a source on another server is probed while its task waits for a retry (the
     /// connections are the relay's: `relay.client`).
     pub probe: ProbeConfig,
+    /// Run tasks under leases on a database several nodes may share (`None`: this node owns
+    /// every task, as on SQLite). See [`ClusterConfig`].
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// Task ownership with fenced leases (docs/design/multi-node.md): the engine runs only the
+/// tasks its node holds a lease on. At start it recovers nothing by itself: the lease keeper
+/// claims tasks (up to the capacity) and each acquired task is recovered; a lost lease stops
+/// the task's relay at once without writing the task (the node is not its owner any more).
+/// Writes of the owner's commands (relay reports, timers, recovery) are made under the lease
+/// and refused without it; a user's command (update, stop, restart, …) on a task this node
+/// does not own is written (versioned) but its relay and timer effects are left to the owner.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub leases: Arc<dyn LeaseStore>,
+    pub node: NodeInfo,
+    pub lease: LeaseConfig,
 }
 
 impl Default for EngineConfig {
@@ -84,6 +103,7 @@ impl Default for EngineConfig {
             egress: Arc::default(),
             local_ingest: None,
             probe: ProbeConfig::default(),
+            cluster: None,
         }
     }
 }
@@ -102,6 +122,10 @@ pub enum EngineError {
     /// is now (with its live playlist position), for the caller to decide again.
     #[error("task {} is at version {}, not the expected one", current.id, current.version)]
     VersionMismatch { current: Box<Task> },
+    /// A command only the task's owner applies (a relay report, a timer, a recovery) on a
+    /// node that holds no lease on the task ([`ClusterConfig`]): not applied.
+    #[error("task {id} is not owned by this node (no lease)")]
+    NotOwner { id: TaskId },
 }
 
 /// The task engine. Cheap to clone.
@@ -125,6 +149,11 @@ struct Inner {
     /// Every task this engine wrote and that has not exited, as last written: what a metrics
     /// scrape reads (updated once per write, never per frame).
     table: Mutex<HashMap<TaskId, TaskEntry>>,
+    /// The leases this node holds ([`ClusterConfig`]; `None`: it owns every task).
+    held: Option<HeldLeases>,
+    /// Stops the lease keeper: after the relays, so its leases are released only once they
+    /// stopped pushing.
+    keeper: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
 }
 
 impl Engine {
@@ -182,18 +211,41 @@ impl Engine {
                 ),
                 store,
                 clock,
-                config,
                 locks: Mutex::new(HashMap::new()),
                 supervisor,
                 watches,
                 timers,
+                held: config.cluster.as_ref().map(|_| HeldLeases::default()),
+                config,
                 cancel,
                 metrics,
                 table: Mutex::new(HashMap::new()),
+                keeper: Mutex::new(None),
             }
         });
         let engine = Engine { inner: engine };
-        engine.recover().await?;
+        match (&engine.inner.config.cluster, &engine.inner.held) {
+            (Some(cluster), Some(held)) => {
+                let cancel = CancellationToken::new();
+                let holder = Arc::new(EngineHolder {
+                    engine: Arc::downgrade(&engine.inner),
+                });
+                let task = LeaseKeeper::spawn(
+                    Arc::clone(&cluster.leases),
+                    cluster.node.clone(),
+                    cluster.lease.clone(),
+                    holder,
+                    held.clone(),
+                    cancel.clone(),
+                );
+                *engine
+                    .inner
+                    .keeper
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some((cancel, task));
+            }
+            _ => engine.recover().await?,
+        }
         engine.spawn_purger();
         Ok(engine)
     }
@@ -231,7 +283,12 @@ impl Engine {
         self.remember(&transition.task);
         info!(task = %transition.task.id, account = %account, "task created");
         let task = transition.task.clone();
-        self.execute(&transition).await;
+        self.execute(&transition, None).await;
+        if let Some(held) = &self.inner.held {
+            // Owned by nobody yet: the keeper claims it (and its effects run then) now rather
+            // than at its next round.
+            held.wake_keeper();
+        }
         Ok(task)
     }
 
@@ -436,6 +493,12 @@ impl Engine {
         let lock = self.lock_of(id);
         let _guard = lock.lock().await;
         let mut attempts = 0;
+        // Under leases: the lease this node holds on the task, if any, read once (a lease
+        // gained or lost meanwhile is the keeper's next call).
+        let lease = self.inner.held.as_ref().and_then(|h| h.get(id));
+        if self.inner.held.is_some() && lease.is_none() && owners_command(&command) {
+            return Err(EngineError::NotOwner { id: id.clone() });
+        }
         loop {
             let task = self
                 .inner
@@ -468,7 +531,7 @@ impl Engine {
                 )?;
             }
             let started = tokio::time::Instant::now();
-            let written = self.write(&task, &transition, now).await;
+            let written = self.write(&task, &transition, now, lease.as_ref()).await;
             // Timed when it reached the store (see `write`: an unchanged task is not written).
             if transition.purge_at().is_some_and(|at| at <= now)
                 || transition.task.version != task.version
@@ -481,10 +544,25 @@ impl Engine {
             match written {
                 Ok(()) => {
                     self.remember(&transition.task);
-                    self.execute(&transition).await;
+                    self.execute(&transition, lease.as_ref()).await;
+                    if transition.task.runtime.status == TaskStatus::Exited
+                        && let Some(lease) = &lease
+                    {
+                        self.give_back(lease);
+                    }
                     return Ok(transition.task);
                 }
                 Err(StoreError::Conflict { .. }) if attempts < CONFLICT_RETRIES => attempts += 1,
+                Err(e @ StoreError::Fenced { .. }) => {
+                    // Another node claimed the task: stop pushing it now.
+                    if let (Some(held), Some(lease)) = (&self.inner.held, &lease) {
+                        held.remove_if(lease);
+                        if self.inner.supervisor.abort(id) {
+                            warn!(task = %id, epoch = lease.epoch, "write fenced: another node owns the task; relay stopped");
+                        }
+                    }
+                    return Err(e.into());
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -497,6 +575,7 @@ impl Engine {
         before: &Task,
         transition: &Transition,
         now: UnixTime,
+        lease: Option<&Lease>,
     ) -> Result<(), StoreError> {
         let store = &self.inner.store;
         let events = transition.events();
@@ -508,22 +587,49 @@ impl Engine {
         if transition.task.version == before.version {
             return Ok(());
         }
-        store
-            .update(&transition.task, before.version, &events)
-            .await
+        match (lease, &self.inner.config.cluster) {
+            (Some(lease), Some(cluster)) => {
+                cluster
+                    .leases
+                    .update_leased(&transition.task, before.version, &events, lease)
+                    .await
+            }
+            _ => {
+                store
+                    .update(&transition.task, before.version, &events)
+                    .await
+            }
+        }
     }
 
-    /// Carries out a stored transition's effects, in order.
-    async fn execute(&self, transition: &Transition) {
+    /// Carries out a stored transition's effects, in order. Under leases, a task this node
+    /// does not own (`lease` `None`) gets only its callbacks and purge here: relays, source
+    /// watches and timers are its owner's.
+    async fn execute(&self, transition: &Transition, lease: Option<&Lease>) {
         let task = &transition.task;
+        let owner = self.inner.held.is_none() || lease.is_some();
         for effect in &transition.effects {
+            let owners_effect = !matches!(effect, Effect::Notify(_) | Effect::Purge { .. });
+            if owners_effect && !owner {
+                continue;
+            }
             match effect {
                 Effect::StartRelay { run } => {
                     let c = &self.inner.config;
                     let config = relay_config(task, &c.relay, &c.media, &c.player, &c.egress);
-                    self.inner
-                        .supervisor
-                        .start(&task.account, &task.id, *run, config);
+                    let supervisor = &self.inner.supervisor;
+                    match (&self.inner.held, lease) {
+                        (Some(held), Some(lease)) => {
+                            // Started under the keeper's lock: never after it gave the lease up.
+                            let started = held.if_held(lease, || {
+                                supervisor.start(&task.account, &task.id, *run, config)
+                            });
+                            if started.is_none() {
+                                warn!(task = %task.id, run, "relay not started: the lease was lost meanwhile");
+                            }
+                        }
+                        _ => supervisor.start(&task.account, &task.id, *run, config),
+                    }
                 }
                 Effect::StopRelay { run } => {
                     self.inner
@@ -587,7 +693,7 @@ impl Engine {
         };
         if let Err(e) = self.apply(&fired.account, &fired.id, command).await {
             match e {
-                EngineError::Rejected(Rejection::NotFound) => {}
+                EngineError::Rejected(Rejection::NotFound) | EngineError::NotOwner { .. } => {}
                 e => warn!(task = %fired.id, timer = ?fired.timer, error = %e, "timer not applied"),
             }
         }
@@ -640,6 +746,91 @@ impl Engine {
     pub async fn shutdown(&self, timeout: Duration) {
         self.inner.cancel.cancel();
         self.inner.supervisor.stop_all(timeout).await;
+        // Only now, the relays stopped: release the leases for other nodes to take over.
+        let keeper = self
+            .inner
+            .keeper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((cancel, task)) = keeper {
+            cancel.cancel();
+            let _ = task.await;
+        }
+    }
+
+    /// An exited (or deleted) task's lease: not renewed any more, released in the database so
+    /// that it stops counting against this node's capacity.
+    fn give_back(&self, lease: &Lease) {
+        let (Some(held), Some(cluster)) = (&self.inner.held, &self.inner.config.cluster) else {
+            return;
+        };
+        held.remove_if(lease);
+        let leases = Arc::clone(&cluster.leases);
+        let lease = lease.clone();
+        tokio::spawn(async move {
+            if let Err(e) = leases.release(std::slice::from_ref(&lease)).await {
+                warn!(task = %lease.task, error = %e, "exited task's lease not released; it expires");
+            }
+        });
+    }
+
+    /// The leases this node holds ([`ClusterConfig`]; `None` when it owns every task).
+    pub fn held_leases(&self) -> Option<&HeldLeases> {
+        self.inner.held.as_ref()
+    }
+}
+
+/// Whether only a task's owner applies `command`: everything but a user's request (relay
+/// reports, timers, source watches, recovery). Under leases such a command needs the lease.
+fn owners_command(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Update(_)
+            | Command::Stop
+            | Command::Restart
+            | Command::Disable
+            | Command::Enable { .. }
+            | Command::Delete
+    )
+}
+
+/// The engine as the lease keeper's [`LeaseHolder`].
+struct EngineHolder {
+    engine: std::sync::Weak<Inner>,
+}
+
+impl LeaseHolder for EngineHolder {
+    fn acquired(&self, leases: &[Lease]) {
+        let Some(inner) = self.engine.upgrade() else {
+            return;
+        };
+        let engine = Engine { inner };
+        for lease in leases {
+            let engine = engine.clone();
+            let lease = lease.clone();
+            tokio::spawn(async move {
+                match engine
+                    .apply(&lease.account, &lease.task, Command::Recover)
+                    .await
+                {
+                    Ok(_) => info!(task = %lease.task, epoch = lease.epoch, "task acquired"),
+                    Err(EngineError::NotOwner { .. }) => {}
+                    Err(e) => warn!(task = %lease.task, error = %e, "acquired task not recovered"),
+                }
+            });
+        }
+    }
+
+    fn lost(&self, leases: &[Lease], why: &LossReason) {
+        let Some(inner) = self.engine.upgrade() else {
+            return;
+        };
+        for lease in leases {
+            if inner.supervisor.abort(&lease.task) {
+                warn!(task = %lease.task, epoch = lease.epoch, "relay stopped: {why}");
+            }
+        }
     }
 }
 

@@ -179,6 +179,20 @@ impl Supervisor {
         info!(task = %id, run, "relay stopped");
     }
 
+    /// Stops a task's relay, whatever its run, without waiting: the node lost the task's lease
+    /// (its fence deadline is near, or another node owns the task). Its reports after this
+    /// are not applied (the engine refuses an owner's command without the lease).
+    pub(super) fn abort(&self, id: &TaskId) -> bool {
+        let running = self.lock().remove(id);
+        match running {
+            Some(running) => {
+                running.stop.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// RepeatNumber changed while run `run` plays its list.
     pub(super) fn set_repeat(&self, id: &TaskId, run: u64, repeat: i32) {
         if let Some(playlist) = self

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use baton_domain::{AccountId, DEFAULT_GROUP, SourceProtocol, SourceType, TaskSpec};
 use baton_engine::TokioClock;
 use baton_engine::testing::MemoryStore;
-use baton_net::hub::StreamHub;
+use baton_net::hub::{StreamHub, StreamKey};
 use baton_net::ingest::AllowAll;
 use baton_net::testing::MemoryNetwork;
 
@@ -27,4 +28,42 @@ pub fn world() -> World {
         store: Arc::new(MemoryStore::new()),
         clock: Arc::new(TokioClock::starting_at(T0)),
     }
+}
+
+/// A live RTMP task from `rtmp://mem/live/src` to `rtmp://mem/live/dst`, no callbacks.
+#[allow(dead_code)] // not every test crate uses each helper
+pub fn live_spec(start: i64, end: i64) -> TaskSpec {
+    TaskSpec {
+        name: "t".into(),
+        group: DEFAULT_GROUP.to_string(),
+        region: "cn-shanghai".into(),
+        source_type: SourceType::Live,
+        source_protocol: Some(SourceProtocol::Rtmp),
+        source_urls: vec!["rtmp://mem/live/src".into()],
+        dst_url: "rtmp://mem/live/dst".into(),
+        extra_dst_urls: Vec::new(),
+        start_time: start,
+        end_time: end,
+        callback_url: None,
+        repeat_number: 0,
+        retry_count: 2,
+        retry_interval: 60,
+        file_index: 0,
+        offset: 0,
+        auth_key: None,
+        req_auth: None,
+        notify_item_switch: None,
+    }
+}
+
+/// The destination stream of [`live_spec`].
+#[allow(dead_code)]
+pub fn dst() -> StreamKey {
+    StreamKey::new("mem", "live", "dst")
+}
+
+/// The account the tests' tasks belong to.
+#[allow(dead_code)]
+pub fn acct() -> AccountId {
+    AccountId("root".into())
 }

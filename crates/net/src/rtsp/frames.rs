@@ -94,7 +94,7 @@ impl RtpFrames {
 
     /// The frames of one video unit (none while waiting for a keyframe; the record first
     /// when it is new).
-    pub fn video(&mut self, unit: &VideoUnit<'_>, out: &mut Vec<Frame>) {
+    pub fn video(&mut self, unit: &VideoUnit<'_>, out: &mut impl Extend<Frame>) {
         if unit.loss > 0 {
             self.awaiting_keyframe = true;
         }
@@ -108,29 +108,35 @@ impl RtpFrames {
             && let Some(body) = record_body(self.video, unit.record)
         {
             self.video_record = Some(Bytes::copy_from_slice(unit.record));
-            out.push(Frame::new(TagType::Video, dts, body));
+            out.extend([Frame::new(TagType::Video, dts, body)]);
         }
-        out.push(Frame::new(
+        out.extend([Frame::new(
             TagType::Video,
             dts,
             unit_body(self.video, unit.keyframe, 0, unit.data),
-        ));
+        )]);
     }
 
     /// The frames of one raw AAC frame (the AudioSpecificConfig `config` first, once).
-    pub fn audio(&mut self, time: RtpTime, config: &[u8], data: &[u8], out: &mut Vec<Frame>) {
+    pub fn audio(
+        &mut self,
+        time: RtpTime,
+        config: &[u8],
+        data: &[u8],
+        out: &mut impl Extend<Frame>,
+    ) {
         let dts = self.dts(time);
         if !self.audio_record_sent
             && let Some(body) = record_body(Codec::Aac, config)
         {
             self.audio_record_sent = true;
-            out.push(Frame::new(TagType::Audio, dts, body));
+            out.extend([Frame::new(TagType::Audio, dts, body)]);
         }
-        out.push(Frame::new(
+        out.extend([Frame::new(
             TagType::Audio,
             dts,
             unit_body(Codec::Aac, false, 0, data),
-        ));
+        )]);
     }
 
     /// Video frames dropped while waiting for a keyframe.

@@ -331,7 +331,8 @@ impl RtspConnection {
             Some(Err(e)) => return Err(classify(&e, &self.server, false)),
             Some(Ok(item)) => item,
         };
-        let mut out = Vec::new();
+        // Frames go straight into the connection's queue: nothing is allocated per frame
+        // beyond the frame's own body.
         match item {
             CodecItem::VideoFrame(v) if v.stream_id() == self.video_stream => {
                 self.last_frame = Instant::now();
@@ -356,7 +357,7 @@ impl RtspConnection {
                         record,
                         data: v.data(),
                     },
-                    &mut out,
+                    &mut self.out,
                 );
                 if !self.frames.awaiting_keyframe() {
                     self.decodable_since = Instant::now();
@@ -386,13 +387,12 @@ impl RtspConnection {
                     },
                     config,
                     a.data(),
-                    &mut out,
+                    &mut self.out,
                 );
             }
             // RTCP sender reports, ONVIF metadata, streams not set up.
             _ => {}
         }
-        self.out.extend(out);
         Ok(())
     }
 }

@@ -30,6 +30,12 @@
 //! paging and totals, account isolation, concurrent creates and deletions of one group (one
 //! wins).
 //!
+//! Leases ([`LeaseStore`](baton_domain::LeaseStore)): for every store, what holds for one node
+//! alone (claims within a limit and of unfinished tasks only, renewals, writes under a lease);
+//! through [`lease_conformance_tests!`], on two handles of one database, what several nodes
+//! need (exclusivity, expiry on the database's clock, growing epochs, fenced writes, release,
+//! the previous owner first, concurrent claims never sharing a task).
+//!
 //! The [`ReplayStore`](baton_domain::ReplayStore) checks run through [`replay_conformance_tests!`],
 //! on *two* handles of one fresh database (as two nodes sharing it): entries recorded once
 //! (also across handles and under racing writers), answers, the live set by keyset pages,
@@ -38,6 +44,7 @@
 mod blocks;
 mod fixtures;
 mod groups;
+mod leases;
 mod outbox;
 mod replay;
 mod tasks;
@@ -54,6 +61,11 @@ pub use groups::{
     creating_an_existing_group_is_refused, delete_group_counts_tasks_that_have_not_exited,
     groups_are_isolated_by_account, groups_round_trip, list_groups_by_status_pages_and_counts,
     update_tags_of_available_groups_only,
+};
+pub use leases::{
+    TaskLeaseStore, concurrent_claims_never_share_a_task, fenced_writes_and_claims_do_not_deadlock,
+    leases_are_exclusive_and_fenced, leases_of_one_node, released_leases_are_taken_at_once,
+    the_previous_owner_claims_first,
 };
 pub use outbox::{
     delivery_errors_are_kept_and_given_up_is_recorded, delivery_is_recorded_once,
@@ -127,6 +139,7 @@ macro_rules! conformance_tests {
             list_groups_by_status_pages_and_counts,
             groups_are_isolated_by_account,
             concurrent_group_writes_one_wins,
+            leases_of_one_node,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
@@ -149,6 +162,23 @@ macro_rules! conformance_tests {
                 $done(store).await;
             }
         )*
+    };
+}
+
+/// Generates one `#[tokio::test]` per [`LeaseStore`](baton_domain::LeaseStore) check that
+/// needs several nodes on one database, each on a fresh pair from `$pair` (as
+/// [`replay_conformance_tests!`]: two handles, `S: TaskStore + LeaseStore`). A store that one
+/// node has to itself (SQLite) does not run these.
+#[macro_export]
+macro_rules! lease_conformance_tests {
+    (optional $pair:path, $done:path) => {
+        $crate::replay_conformance_tests!(@optional $pair, $done;
+            leases_are_exclusive_and_fenced,
+            released_leases_are_taken_at_once,
+            the_previous_owner_claims_first,
+            concurrent_claims_never_share_a_task,
+            fenced_writes_and_claims_do_not_deadlock,
+        );
     };
 }
 

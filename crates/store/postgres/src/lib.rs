@@ -24,12 +24,14 @@
 //! refused by name ([`connect`](PgStore::connect)); `prefer` (the default) connects in plain
 //! text, as `disable` does.
 //!
-//! Several nodes sharing one database (task leases) is not built yet either: this store is
-//! correct for one `baton serve` at a time.
+//! Task leases ([`LeaseStore`]: nodes, claims, renewals, fenced writes; `leases.rs`) are
+//! built, but `baton serve` does not run its tasks under them yet: until it does, one node per
+//! database ([`PgStore::lock_sole_node`]).
 
 mod blocks;
 mod codec;
 mod groups;
+mod leases;
 mod migrate;
 mod outbox;
 mod replay;
@@ -40,9 +42,10 @@ use std::time::Duration;
 
 use baton_domain::{
     AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page,
-    Purged, PutBlock, ReplayAnswer, ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath,
-    Tag, Task, TaskGroup, TaskId, TaskList, TaskStore, UnixTime,
+    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState, LeaseStore,
+    LeaseTerms, ListFilter, NodeId, NodeInfo, OutboxEntry, Page, Purged, PutBlock, ReplayAnswer,
+    ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId,
+    TaskList, TaskStore, UnixTime,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -239,7 +242,13 @@ impl TaskStore for PgStore {
         expected_version: u64,
         events: &'a [CallbackEvent],
     ) -> StoreFuture<'a, ()> {
-        Box::pin(tasks::update(&self.pool, task, expected_version, events))
+        Box::pin(tasks::update(
+            &self.pool,
+            task,
+            expected_version,
+            events,
+            None,
+        ))
     }
 
     fn delete<'a>(
@@ -339,6 +348,54 @@ impl TaskStore for PgStore {
 
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {
         Box::pin(outbox::purge(&self.pool, before))
+    }
+}
+
+impl LeaseStore for PgStore {
+    fn register_node<'a>(&'a self, node: &'a NodeInfo) -> StoreFuture<'a, ()> {
+        Box::pin(leases::register_node(&self.pool, node))
+    }
+
+    fn claim<'a>(
+        &'a self,
+        node: &'a NodeId,
+        limit: u32,
+        terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>> {
+        Box::pin(leases::claim(&self.pool, node, limit, terms))
+    }
+
+    fn renew<'a>(
+        &'a self,
+        node: &'a NodeId,
+        held: &'a [Lease],
+        terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>> {
+        Box::pin(leases::renew(&self.pool, node, held, terms))
+    }
+
+    fn release<'a>(&'a self, leases: &'a [Lease]) -> StoreFuture<'a, u64> {
+        Box::pin(leases::release(&self.pool, leases))
+    }
+
+    fn update_leased<'a>(
+        &'a self,
+        task: &'a Task,
+        expected_version: u64,
+        events: &'a [CallbackEvent],
+        lease: &'a Lease,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(tasks::update(
+            &self.pool,
+            task,
+            expected_version,
+            events,
+            Some(lease),
+        ))
+    }
+
+    fn lease_of<'a>(&'a self, id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
+        Box::pin(leases::lease_of(&self.pool, id))
     }
 }
 

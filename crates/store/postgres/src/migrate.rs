@@ -20,6 +20,7 @@ use crate::backend;
 /// released; changes are new migrations.
 pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../migrations/0001_schema.sql")),
+    (2, "leases", include_str!("../migrations/0002_leases.sql")),
     (
         3,
         "extra destinations",

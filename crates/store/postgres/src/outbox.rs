@@ -130,6 +130,13 @@ pub(crate) async fn purge(pool: &PgPool, before: UnixTime) -> Result<Purged, Sto
         .await
         .map_err(backend)?
         .rows_affected();
+    // The leases of the tasks just purged (a lease row without its task is only clutter).
+    sqlx::query(
+        "DELETE FROM task_leases l WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = l.task_id)",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
     let events =
         sqlx::query("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1")
             .bind(before)

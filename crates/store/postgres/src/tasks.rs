@@ -2,7 +2,7 @@
 //! listing.
 
 use baton_domain::{
-    AccountId, CallbackEvent, ListFilter, Page, StoreError, Task, TaskId, TaskList, UnixTime,
+    AccountId, CallbackEvent, Lease, ListFilter, Page, StoreError, Task, TaskId, TaskList, UnixTime,
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -108,16 +108,25 @@ pub(crate) async fn insert(
     tx.commit().await.map_err(backend)
 }
 
+/// A versioned update; under `lease` ([`LeaseStore::update_leased`](baton_domain::LeaseStore::update_leased))
+/// only while that lease is the task's, its row held until the commit.
 pub(crate) async fn update(
     pool: &PgPool,
     task: &Task,
     expected: u64,
     events: &[CallbackEvent],
+    lease: Option<&Lease>,
 ) -> Result<(), StoreError> {
     if Some(task.version) != expected.checked_add(1) {
         return Err(StoreError::Invalid(format!(
             "task {} written as version {} over version {expected}",
             task.id, task.version
+        )));
+    }
+    if lease.is_some_and(|l| l.task != task.id) {
+        return Err(StoreError::Invalid(format!(
+            "task {} written under the lease of another task",
+            task.id
         )));
     }
     let mut tx = begin_write(pool).await?;
@@ -128,6 +137,17 @@ pub(crate) async fn update(
         .map_err(backend)?;
     if done.rows_affected() == 0 {
         return Err(missing_or_conflict(&mut tx, &task.account, &task.id, expected).await);
+    }
+    // The lease after the task row, the order a claim locks them in (task row `FOR UPDATE`,
+    // then the lease row): the opposite order could deadlock a write with a claim. A fenced
+    // write returns here and its UPDATE is rolled back with the transaction.
+    if let Some(lease) = lease
+        && let Err(e) = crate::leases::hold(&mut tx, lease).await
+    {
+        // Rolled back now, not when the dropped transaction's connection is next used: until
+        // then the task row would stay locked and claims would skip the task.
+        tx.rollback().await.map_err(backend)?;
+        return Err(e);
     }
     insert_events(&mut tx, events).await?;
     tx.commit().await.map_err(backend)
@@ -151,6 +171,13 @@ pub(crate) async fn delete(
     if done.rows_affected() == 0 {
         return Err(missing_or_conflict(&mut tx, account, id, expected).await);
     }
+    // Its lease goes with it (a task ID is never reused while its events are kept, but the
+    // lease row would only be clutter).
+    sqlx::query("DELETE FROM task_leases WHERE task_id = $1")
+        .bind(id.0.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
     insert_events(&mut tx, events).await?;
     tx.commit().await.map_err(backend)
 }

@@ -29,3 +29,8 @@ mod replay {
     use super::{done_pair, fresh_pair};
     baton_store_conformance::replay_conformance_tests!(optional fresh_pair, done_pair);
 }
+
+mod leases {
+    use super::{done_pair, fresh_pair};
+    baton_store_conformance::lease_conformance_tests!(optional fresh_pair, done_pair);
+}

@@ -17,6 +17,7 @@
 mod blocks;
 mod codec;
 mod groups;
+mod leases;
 mod migrate;
 mod outbox;
 mod replay;
@@ -28,9 +29,10 @@ use std::time::Duration;
 
 use baton_domain::{
     AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, ListFilter, OutboxEntry, Page,
-    Purged, PutBlock, ReplayAnswer, ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath,
-    Tag, Task, TaskGroup, TaskId, TaskList, TaskStore, UnixTime,
+    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState, LeaseStore,
+    LeaseTerms, ListFilter, NodeId, NodeInfo, OutboxEntry, Page, Purged, PutBlock, ReplayAnswer,
+    ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId,
+    TaskList, TaskStore, UnixTime,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -218,6 +220,68 @@ impl TaskStore for SqliteStore {
 
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {
         Box::pin(outbox::purge(&self.pool, before))
+    }
+}
+
+/// One node owns every task (`leases.rs`).
+impl LeaseStore for SqliteStore {
+    fn register_node<'a>(&'a self, _node: &'a NodeInfo) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// The first `limit` unfinished tasks (oldest first), at epoch 0, every time.
+    fn claim<'a>(
+        &'a self,
+        node: &'a NodeId,
+        limit: u32,
+        _terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>> {
+        Box::pin(leases::unfinished_leases(&self.pool, node, Some(limit)))
+    }
+
+    /// Every held lease of a task that has not exited: the one node loses a lease only when
+    /// its task exits.
+    fn renew<'a>(
+        &'a self,
+        node: &'a NodeId,
+        held: &'a [Lease],
+        _terms: LeaseTerms,
+    ) -> StoreFuture<'a, Vec<Lease>> {
+        Box::pin(async move {
+            let unfinished = leases::unfinished_leases(&self.pool, node, None).await?;
+            Ok(unfinished
+                .into_iter()
+                .filter(|l| held.iter().any(|h| h.task == l.task))
+                .collect())
+        })
+    }
+
+    /// Nothing to give to anyone: every lease stays the node's.
+    fn release<'a>(&'a self, _leases: &'a [Lease]) -> StoreFuture<'a, u64> {
+        Box::pin(std::future::ready(Ok(0)))
+    }
+
+    fn update_leased<'a>(
+        &'a self,
+        task: &'a Task,
+        expected_version: u64,
+        events: &'a [CallbackEvent],
+        lease: &'a Lease,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if lease.task != task.id {
+                return Err(StoreError::Invalid(format!(
+                    "task {} written under the lease of another task",
+                    task.id
+                )));
+            }
+            tasks::update(&self.pool, task, expected_version, events).await
+        })
+    }
+
+    /// No lease is ever recorded.
+    fn lease_of<'a>(&'a self, _id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
+        Box::pin(std::future::ready(Ok(None)))
     }
 }
 
