@@ -33,9 +33,12 @@ mod codec;
 mod groups;
 mod leases;
 mod migrate;
+mod notices;
 mod outbox;
 mod replay;
 mod tasks;
+
+pub use notices::{Listening, Notice};
 
 use std::str::FromStr;
 use std::time::Duration;

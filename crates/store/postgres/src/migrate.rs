@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "extra destinations",
         include_str!("../migrations/0003_extra_destinations.sql"),
     ),
+    (6, "notices", include_str!("../migrations/0006_notices.sql")),
 ];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's
