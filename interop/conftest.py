@@ -258,12 +258,14 @@ def start_nginx(
     port: Optional[int] = None,
     http_root: Optional[Path] = None,
     tls: Optional[tuple[Path, Path]] = None,
+    apps: tuple[str, ...] = ("live",),
 ) -> NginxRtmp:
     """nginx-rtmp on a free port (or `port`, to restart one in the same prefix); with
     `http_root`, also a static HTTP server of that directory (range requests, access log);
     with `tls` (certificate chain, key: PEM files), also an RTMPS port — nginx's `stream`
     module terminating TLS in front of the RTMP port, as RTMPS ingests are commonly run — and,
-    with both, an HTTPS port in front of the HTTP one."""
+    with both, an HTTPS port in front of the HTTP one. `apps`: the RTMP applications, each
+    live and recording into the same directory (one file per stream name)."""
     if not NGINX_RTMP_MODULE.exists():
         pytest.fail(f"{NGINX_RTMP_MODULE} missing: install libnginx-mod-rtmp (interop/run does)")
     port = port or free_port()
@@ -307,6 +309,16 @@ load_module {NGINX_STREAM_MODULE};
 stream {{{servers}
 }}
 """
+    # publish_notify: tell players when the publisher leaves (NetStream.Play.UnpublishNotify),
+    # which ffmpeg takes as EOF, as Baton does.
+    applications = "".join(f"""
+        application {app} {{
+            live on;
+            publish_notify on;
+            record all;
+            record_path {prefix}/rec;
+            record_unique {"on" if record_unique else "off"};
+        }}""" for app in apps)
     conf = f"""
 load_module {NGINX_RTMP_MODULE};
 {stream}
@@ -321,16 +333,7 @@ rtmp {{
     access_log {prefix}/rtmp_access.log;
     server {{
         listen 127.0.0.1:{port};
-        application live {{
-            live on;
-            # Tell players when the publisher leaves (NetStream.Play.UnpublishNotify), which
-            # ffmpeg takes as EOF, as Baton does.
-            publish_notify on;
-            record all;
-            record_path {prefix}/rec;
-            record_unique {"on" if record_unique else "off"};
-        }}
-    }}
+{applications}    }}
 }}
 {http}"""
     (prefix / "nginx.conf").write_text(conf)
