@@ -6,6 +6,11 @@
 //! latency percentiles, answers by code (503s separately), Baton's CPU and memory, the replay
 //! database's size and the live set, and how long a restart takes to load it back.
 //!
+//! With `--database postgres://…` the servers share a PostgreSQL database, and with `--nodes N`
+//! N of them run as one cluster (issue 15): the connections are spread over the nodes, the
+//! tasks are created through all of them (creates/s timed), and a nonce spent through one node
+//! is spent for all (the replay table is the database's).
+//!
 //! The client is a minimal HTTP/1.1 one (one request in flight per connection, Content-Length
 //! bodies), so the generator costs little of the two cores it shares with the server.
 
@@ -61,6 +66,16 @@ pub struct ApiArgs {
     /// Where the server's config, data and logs go (emptied first).
     #[arg(long, default_value = "target/bench-run/api")]
     run_dir: PathBuf,
+    /// The servers' database (`postgres://…`); default: each its own SQLite in its data dir.
+    #[arg(long)]
+    database: Option<String>,
+    /// Servers sharing `--database` as one cluster (more than one needs PostgreSQL).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// Tasks created before the window, over all connections at once (timed: creates/s); the
+    /// first `--keys` of them, one per account, are the tasks described. At least `--keys`.
+    #[arg(long, default_value_t = 0)]
+    creates: usize,
 }
 
 /// One key: its id, secret and its account's task.
@@ -91,8 +106,14 @@ struct Window {
 }
 
 pub async fn run(args: ApiArgs) -> Result<ExitCode> {
-    if args.keys == 0 || args.connections == 0 {
-        bail!("--keys and --connections must be at least 1");
+    if args.keys == 0 || args.connections == 0 || args.nodes == 0 {
+        bail!("--keys, --connections and --nodes must be at least 1");
+    }
+    if args.nodes > 1 && args.database.is_none() {
+        bail!(
+            "--nodes {} needs --database postgres://… (SQLite is one node)",
+            args.nodes
+        );
     }
     let _ = std::fs::remove_dir_all(&args.run_dir);
     std::fs::create_dir_all(&args.run_dir).context("creating the run dir")?;
@@ -104,12 +125,25 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
             task: String::new(),
         })
         .collect();
-    let mut server = start_server(&args, &keys)?;
-    server.wait_ready(Duration::from_secs(60)).await?;
-    let addr = server.api;
+    let mut servers = Vec::new();
+    for n in 0..args.nodes {
+        servers.push(start_server(&args, &keys, n)?);
+    }
+    for server in &mut servers {
+        server.wait_ready(Duration::from_secs(60)).await?;
+    }
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.api).collect();
+    let pids: Vec<u32> = servers.iter().map(|s| s.pid()).collect();
 
-    let keys = Arc::new(create_tasks(addr, keys).await?);
-    info!(keys = keys.len(), "one task per account created");
+    let creates = args.creates.max(args.keys);
+    let created = Instant::now();
+    let keys = create_tasks(&addrs, keys, creates, args.connections).await?;
+    let creates_per_second = creates as f64 / created.elapsed().as_secs_f64();
+    let keys = Arc::new(keys);
+    info!(
+        creates,
+        "{creates_per_second:.0} creates/s (one task per account described)"
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let totals = Arc::new(Totals::default());
@@ -120,6 +154,7 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
     let mut tasks = Vec::new();
     for c in 0..args.connections {
         let (keys, stop, totals) = (keys.clone(), stop.clone(), totals.clone());
+        let addr = addrs[c % addrs.len()];
         tasks.push(tokio::spawn(async move {
             connection(addr, c, keys, salt, window, interval, stop, totals).await
         }));
@@ -127,12 +162,12 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
     // A task write every 50 ms (UpdateLivePullToPush of key 0's task: one write to the task
     // database), timed: what the nonce writes cost the task store.
     let probe = {
-        let (keys, stop) = (keys.clone(), stop.clone());
+        let (keys, stop, addr) = (keys.clone(), stop.clone(), addrs[0]);
         tokio::spawn(async move { probe_task_writes(addr, keys, window, stop).await })
     };
     let ticks = ticks_per_second();
     tokio::time::sleep_until(window.0.into()).await;
-    let cpu0 = CpuTime::of(&[server.pid()]);
+    let cpu0 = CpuTime::of(&pids);
     let machine0 = crate::procstat::machine_busy_ticks();
     let mut last = (Instant::now(), totals.ok.load(Ordering::Relaxed));
     while Instant::now() < window.1 {
@@ -149,9 +184,9 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
         );
         last = (Instant::now(), ok);
     }
-    let cpu1 = CpuTime::of(&[server.pid()]);
+    let cpu1 = CpuTime::of(&pids);
     let machine1 = crate::procstat::machine_busy_ticks();
-    let memory = Memory::of(&[server.pid()]);
+    let memory = Memory::of(&pids);
     stop.store(true, Ordering::Relaxed);
     let mut all = Window::default();
     for t in tasks {
@@ -169,16 +204,30 @@ pub async fn run(args: ApiArgs) -> Result<ExitCode> {
         (Some(a), Some(b)) => 100.0 * (b - a) as f64 / ticks as f64 / seconds,
         _ => f64::NAN,
     };
-    let db = replay_db_bytes(&server);
-    let restart = if args.restart {
-        Some(server.restart(Duration::from_secs(300)).await?)
+    // On PostgreSQL the spent nonces are in the database (not measured here), and a restart
+    // loads nothing: both are SQLite's numbers.
+    let sqlite = args.database.is_none();
+    let db = sqlite.then(|| replay_db_bytes(&servers[0]));
+    let restart = if args.restart && sqlite {
+        Some(servers[0].restart(Duration::from_secs(300)).await?)
     } else {
         None
     };
-    server.stop();
+    for server in &mut servers {
+        server.stop();
+    }
 
     let report = report(
-        &args, &all, &writes, seconds, cpu, machine, memory, db, restart,
+        &args,
+        &all,
+        &writes,
+        seconds,
+        creates_per_second,
+        cpu,
+        machine,
+        memory,
+        db,
+        restart,
     );
     println!("{report}");
     Ok(if all.unavailable == 0 && all.errors == 0 {
@@ -194,10 +243,11 @@ fn report(
     w: &Window,
     writes: &Histogram,
     seconds: f64,
+    creates_per_second: f64,
     cpu: f64,
     machine: f64,
     memory: Memory,
-    db: u64,
+    db: Option<u64>,
     restart: Option<Duration>,
 ) -> String {
     let q = |p: f64| w.latency.quantile(p).unwrap_or(0) as f64 / 1000.0;
@@ -206,8 +256,17 @@ fn report(
     let info = MachineInfo::collect();
     let _ = writeln!(
         out,
-        "\nSigned DescribeLivePullToPush (RPC HMAC-SHA1), {} keys, {} connections, {} s window \
-         after {} s warm-up{}; {}, {} cores",
+        "\nSigned DescribeLivePullToPush (RPC HMAC-SHA1), {} on {}, {} keys, {} connections, {} s \
+         window after {} s warm-up{}; {}, {} cores",
+        match args.nodes {
+            1 => "1 node".to_string(),
+            n => format!("{n} nodes"),
+        },
+        if args.database.is_some() {
+            "PostgreSQL (same machine)"
+        } else {
+            "SQLite"
+        },
         args.keys,
         args.connections,
         seconds,
@@ -222,16 +281,17 @@ fn report(
     );
     let _ = writeln!(
         out,
-        "\n| requests/s (200) | p50 ms | p90 ms | p99 ms | max ms | 200 | 503 | other | \
+        "\n| creates/s | requests/s (200) | p50 ms | p90 ms | p99 ms | max ms | 200 | 503 | other | \
          errors | Baton CPU % | machine CPU % | Baton RSS MiB | replay db MiB | restart s |"
     );
     let _ = writeln!(
         out,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let _ = writeln!(
         out,
-        "| {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {} |",
+        "| {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {} | {} |",
+        creates_per_second,
         w.ok as f64 / seconds,
         q(0.5),
         q(0.9),
@@ -244,7 +304,10 @@ fn report(
         cpu,
         machine,
         memory.rss_kib as f64 / 1024.0,
-        db as f64 / (1024.0 * 1024.0),
+        db.map_or("-".into(), |b| format!(
+            "{:.0}",
+            b as f64 / (1024.0 * 1024.0)
+        )),
         restart.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64())),
     );
     let _ = writeln!(out, "\n{total} answers in the window.");
@@ -263,33 +326,62 @@ fn report(
     out
 }
 
-/// Creates one task per key's account (starting in a day: nothing runs); returns the keys
-/// with their task ids.
-async fn create_tasks(addr: SocketAddr, mut keys: Vec<Key>) -> Result<Vec<Key>> {
-    let mut conn = Http::connect(addr).await?;
-    let now = unix_now();
-    for (i, key) in keys.iter_mut().enumerate() {
-        let params = [
-            ("Action", "CreateLivePullToPush".to_string()),
-            ("Region", "cn-shanghai".into()),
-            ("TaskName", format!("bench {i}")),
-            ("SourceType", "live".into()),
-            ("SourceProtocol", "rtmp".into()),
-            ("SourceUrls", r#"["rtmp://127.0.0.1:9/live/src"]"#.into()),
-            ("DstUrl", "rtmp://127.0.0.1:9/live/dst".into()),
-            ("StartTime", format_utc(now + 86_400)),
-            ("EndTime", format_utc(now + 2 * 86_400)),
-        ];
-        let query = signed_query(key, &params, &format!("create{i}"));
-        let (status, body) = conn.get(&query).await?;
-        if status != 200 {
-            bail!("CreateLivePullToPush answered {status}: {body}");
+/// Creates `count` tasks (starting in a day: nothing runs) over `connections` connections at
+/// once, spread over the nodes at `addrs`; the first one of each key's account is the task its
+/// Describes read. Returns the keys with their task ids.
+async fn create_tasks(
+    addrs: &[SocketAddr],
+    keys: Vec<Key>,
+    count: usize,
+    connections: usize,
+) -> Result<Vec<Key>> {
+    let keys = Arc::new(keys);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for c in 0..connections.min(count) {
+        let (keys, next, addr) = (keys.clone(), next.clone(), addrs[c % addrs.len()]);
+        workers.push(tokio::spawn(async move {
+            let mut conn = Http::connect(addr).await?;
+            let now = unix_now();
+            let mut made = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= count {
+                    return Ok::<_, anyhow::Error>(made);
+                }
+                let key = &keys[i % keys.len()];
+                let params = [
+                    ("Action", "CreateLivePullToPush".to_string()),
+                    ("Region", "cn-shanghai".into()),
+                    ("TaskName", format!("bench {i}")),
+                    ("SourceType", "live".into()),
+                    ("SourceProtocol", "rtmp".into()),
+                    ("SourceUrls", r#"["rtmp://127.0.0.1:9/live/src"]"#.into()),
+                    ("DstUrl", "rtmp://127.0.0.1:9/live/dst".into()),
+                    ("StartTime", format_utc(now + 86_400)),
+                    ("EndTime", format_utc(now + 2 * 86_400)),
+                ];
+                let query = signed_query(key, &params, &format!("create{i}"));
+                let (status, body) = conn.get(&query).await?;
+                if status != 200 {
+                    bail!("CreateLivePullToPush answered {status}: {body}");
+                }
+                let v: serde_json::Value = serde_json::from_str(&body).context("Create's JSON")?;
+                let id = v["TaskId"]
+                    .as_str()
+                    .context("Create's answer has no TaskId")?
+                    .to_string();
+                made.push((i, id));
+            }
+        }));
+    }
+    let mut keys = Arc::unwrap_or_clone(keys);
+    for w in workers {
+        for (i, id) in w.await.context("a create worker failed")?? {
+            if i < keys.len() {
+                keys[i].task = id;
+            }
         }
-        let v: serde_json::Value = serde_json::from_str(&body).context("Create's JSON")?;
-        key.task = v["TaskId"]
-            .as_str()
-            .context("Create's answer has no TaskId")?
-            .to_string();
     }
     Ok(keys)
 }
@@ -414,9 +506,14 @@ pub(crate) fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// `baton serve` with one account per key (each key's `actions_per_second` as asked).
-fn start_server(args: &ApiArgs, keys: &[Key]) -> Result<BatonServe> {
-    let mut config = format!("[api]\nactions_per_second = {}\n", args.server_rate);
+/// `baton serve` number `node` with one account per key (each key's `actions_per_second` as
+/// asked), on `--database` if given (run dir `node<N>` of several).
+fn start_server(args: &ApiArgs, keys: &[Key], node: usize) -> Result<BatonServe> {
+    let mut config = String::new();
+    if let Some(database) = &args.database {
+        let _ = writeln!(config, "database = {database:?}");
+    }
+    let _ = write!(config, "[api]\nactions_per_second = {}\n", args.server_rate);
     for (i, k) in keys.iter().enumerate() {
         let _ = write!(
             config,
@@ -424,7 +521,14 @@ fn start_server(args: &ApiArgs, keys: &[Key]) -> Result<BatonServe> {
             k.id, k.secret
         );
     }
-    BatonServe::start(&args.baton, &args.run_dir, &config)
+    let run_dir = if args.nodes > 1 {
+        let dir = args.run_dir.join(format!("node{node}"));
+        std::fs::create_dir_all(&dir).context("creating a node's run dir")?;
+        dir
+    } else {
+        args.run_dir.clone()
+    };
+    BatonServe::start(&args.baton, &run_dir, &config)
 }
 
 /// Bytes of the replay database and its WAL.
