@@ -110,7 +110,7 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
     assert_eq!(status, 201, "{body}");
     let end = "2099-01-01T00:00:00Z";
     let task = format!(
-        r#"{{"name":"m1","group":"g1","source":{{"type":"vod","urls":["clip"]}},"destination":"rtmp://{}/live/metrics1","end_time":"{end}","repeat":-1}}"#,
+        r#"{{"name":"m1","group":"g1","source":{{"type":"vod","urls":["clip"]}},"destinations":["rtmp://{0}/live/metrics1","rtmp://{0}/live/metrics1b"],"end_time":"{end}","repeat":-1}}"#,
         server.rtmp
     );
     let (status, body) = http(&server.api, "POST", "/v1/tasks", Some(&root), &task);
@@ -152,6 +152,31 @@ fn metrics_follow_a_running_relay_and_forget_a_deleted_task() {
             )),
             "{second}"
         );
+    }
+    // Each of its two destinations on its own.
+    for d in ["0", "1"] {
+        let this_one = format!("{this},account=\"root\",group=\"g1\",destination=\"{d}\"");
+        assert!(
+            second.contains(&format!(
+                "baton_destination_state{{{this_one},state=\"forwarding\"}} 1"
+            )),
+            "{second}"
+        );
+        assert_eq!(
+            sample(&second, "baton_destination_sessions_total", &this_one),
+            Some(1.0),
+            "{second}"
+        );
+        for name in [
+            "baton_destination_bytes_out_total",
+            "baton_destination_frames_out_total",
+        ] {
+            let (a, b) = (
+                sample(&first, name, &this_one),
+                sample(&second, name, &this_one),
+            );
+            assert!(a.is_some() && b > a, "{name} {d} moves: {a:?} -> {b:?}");
+        }
     }
     assert_eq!(
         sample(&second, "baton_task_status", &this),
