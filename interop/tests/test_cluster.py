@@ -5,26 +5,22 @@ the publisher on another.
 The peers: a fourth `baton serve` on SQLite (the "edge") is both the origin — three ffmpeg
 publishers loop a clip into `live/src0..2` — and every task's destination, `out/s<i>`. Its
 ingest takes ONE publisher per stream and refuses a second ("stream busy", counted in its
-log): a task pushed by two nodes at once would show there. The cluster's database is a fresh
-schema of the PostgreSQL server that `.ci/run` (or `interop/run`) started
-(`BATON_TEST_POSTGRES`).
+log): a task pushed by two nodes at once would show there. The cluster's database is a
+PostgreSQL server of the test's own (interop/postgres.py), which it crash-restarts under load.
 """
 
 from __future__ import annotations
 
 import calendar
-import os
 import signal
 import statistics
-import subprocess
 import time
-import uuid
-from urllib.parse import quote
 
 import pytest
 
 from conftest import BatonServer, start_baton
 from helpers import FFMPEG, wait_for
+from postgres import PgCluster
 from test_native_api import Api, create_token, utc_in
 
 pytestmark = pytest.mark.timeout(240)
@@ -34,17 +30,10 @@ NODES = 3
 
 
 @pytest.fixture
-def database():
-    """A fresh schema on the test server: the URL whose connections use it."""
-    base = os.environ.get("BATON_TEST_POSTGRES")
-    if not base:
-        pytest.skip("BATON_TEST_POSTGRES is not set (interop/run starts a PostgreSQL server)")
-    schema = f"baton_interop_{uuid.uuid4().hex[:12]}"
-    psql = ["psql", base, "-v", "ON_ERROR_STOP=1", "-q", "-c"]
-    subprocess.run(psql + [f"CREATE SCHEMA {schema}"], check=True, timeout=30)
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options={quote(f'-c search_path={schema}')}"
-    subprocess.run(psql + [f"DROP SCHEMA {schema} CASCADE"], check=False, timeout=30)
+def postgres():
+    cluster = PgCluster()
+    yield cluster
+    cluster.close()
 
 
 class Node:
@@ -93,12 +82,12 @@ def owners(node: Node) -> dict[str, str]:
     return out
 
 
-def test_three_nodes_failover_without_double_pushes(baton_bin, procs, tmp_path, media, database):
+def test_three_nodes_failover_without_double_pushes(baton_bin, procs, tmp_path, media, postgres):
     edge = Edge(baton_bin, procs, tmp_path)
     for i in range(3):
         argv = FFMPEG + ["-loglevel", "warning", "-re", "-stream_loop", "-1", "-i", media["main"].path]
         procs.start(f"publisher{i}", argv + ["-c", "copy", "-f", "flv", edge.server.rtmp_url(f"src{i}")])
-    nodes = [start_node(baton_bin, procs, tmp_path, database, f"node{i}") for i in range(NODES)]
+    nodes = [start_node(baton_bin, procs, tmp_path, postgres.url, f"node{i}") for i in range(NODES)]
 
     # Ten tasks through each node's API; each node claims what it created.
     ids: dict[str, str] = {}  # task id → its destination stream
@@ -118,6 +107,18 @@ def test_three_nodes_failover_without_double_pushes(baton_bin, procs, tmp_path, 
     for n in nodes:
         seen = {x["name"]: (x["alive"], len(x["task_ids"])) for x in n.nodes()}
         assert seen == {m.name: (True, per_node[m.name]) for m in nodes}, seen
+
+    # PostgreSQL crash-restarted under the load: the nodes' renewals fail for as long as it is
+    # down (if longer than the fence, their relays stop and are claimed back); afterwards every
+    # task pushes, from one node.
+    down = time.monotonic()
+    postgres.stop("immediate")
+    postgres.start()
+    print(f"PostgreSQL crash-restarted in {time.monotonic() - down:.1f} s")
+    wait_for(lambda: len(edge.outputs()) == TASKS, 45, f"all {TASKS} tasks pushing after the restart")
+    where = wait_for(lambda: (lambda o: o if len(o) == TASKS else None)(owners(nodes[0])), 20,
+                     "every task owned after the restart")
+    per_node = {n.name: sum(1 for v in where.values() if v == n.name) for n in nodes}
 
     # kill -9 of the busiest node: its tasks push again from the others.
     victim = max(nodes, key=lambda n: per_node[n.name])
@@ -165,8 +166,8 @@ def test_three_nodes_failover_without_double_pushes(baton_bin, procs, tmp_path, 
 
 
 def test_a_forbid_through_one_node_kicks_the_publisher_on_another(baton_bin, procs, tmp_path,
-                                                                   media, database):
-    a, b = (start_node(baton_bin, procs, tmp_path, database, f"node{i}") for i in range(2))
+                                                                   media, postgres):
+    a, b = (start_node(baton_bin, procs, tmp_path, postgres.url, f"node{i}") for i in range(2))
     argv = FFMPEG + ["-loglevel", "warning", "-re", "-stream_loop", "-1", "-i", media["main"].path]
     publisher = procs.start("publisher", argv + ["-c", "copy", "-f", "flv", b.server.rtmp_url("cam")])
 
