@@ -290,6 +290,14 @@ pub trait BlockStore: Send + Sync + fmt::Debug {
 
     /// Deletes blocks whose `resume_at` is at or before `now`; returns how many.
     fn purge_expired_blocks(&self, now: UnixTime) -> StoreFuture<'_, u64>;
+
+    /// Tells the other nodes sharing this store to disconnect the publisher of `path` if they
+    /// hold it (a one-shot kick: nothing is stored, so it cannot be polled for). A store of one
+    /// node has nobody to tell: the default does nothing.
+    fn announce_kick<'a>(&'a self, path: &'a StreamPath) -> StoreFuture<'a, ()> {
+        let _ = path;
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// When a block without ResumeTime ends: 6 calendar months after `now` (the same time of

@@ -444,6 +444,10 @@ impl BlockStore for PgStore {
     fn purge_expired_blocks(&self, now: UnixTime) -> StoreFuture<'_, u64> {
         Box::pin(blocks::purge_expired(&self.pool, now))
     }
+
+    fn announce_kick<'a>(&'a self, path: &'a StreamPath) -> StoreFuture<'a, ()> {
+        Box::pin(notices::announce_kick(&self.pool, path))
+    }
 }
 
 impl GroupStore for PgStore {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_domain::{StoreError, TaskId};
+use baton_domain::{StoreError, StreamPath, TaskId};
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -27,6 +27,9 @@ pub enum Notice {
     Released,
     /// Forbidden streams were added, changed or removed.
     Blocks,
+    /// A one-shot kick of a stream's publisher, through another node's API
+    /// ([`BlockStore::announce_kick`](baton_domain::BlockStore::announce_kick)).
+    Kick(StreamPath),
     /// The listening connection was (re)opened: notices sent while it was down are lost, so
     /// whatever depends on them is read again.
     Resync,
@@ -38,12 +41,40 @@ impl Notice {
         match payload {
             "released" => Some(Notice::Released),
             "blocks" => Some(Notice::Blocks),
-            _ => payload
-                .strip_prefix("task:")
-                .filter(|id| !id.is_empty())
-                .map(|id| Notice::Task(TaskId(id.to_owned()))),
+            _ => {
+                if let Some(id) = payload.strip_prefix("task:") {
+                    return (!id.is_empty()).then(|| Notice::Task(TaskId(id.to_owned())));
+                }
+                let [domain, app, stream]: [String; 3] =
+                    serde_json::from_str(payload.strip_prefix("kick:")?).ok()?;
+                Some(Notice::Kick(StreamPath::new(domain, app, stream)))
+            }
         }
     }
+
+    /// The payload of a kick of `path` (its parts as a JSON array: stream names may hold any
+    /// character the ingest accepts).
+    pub(crate) fn kick_payload(path: &StreamPath) -> String {
+        let parts = [&path.domain, &path.app, &path.stream];
+        format!(
+            "kick:{}",
+            serde_json::Value::from(parts.map(|p| p.as_str()).to_vec())
+        )
+    }
+}
+
+/// Sends a kick of `path` to every node listening on this store's schema (this one too: a
+/// second kick of a publisher already gone does nothing).
+pub(crate) async fn announce_kick(
+    pool: &sqlx::PgPool,
+    path: &StreamPath,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify('baton:' || current_schema(), $1)")
+        .bind(Notice::kick_payload(path))
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }
 
 /// The first and the longest wait before re-opening a broken listening connection.
@@ -140,6 +171,13 @@ mod tests {
             Some(Notice::Task(TaskId("abc-1".into())))
         );
         assert_eq!(Notice::parse("task:"), None);
+        let odd = StreamPath::new("d.example", "live", "a\"b/c:d");
+        assert_eq!(
+            Notice::parse(&Notice::kick_payload(&odd)),
+            Some(Notice::Kick(odd))
+        );
+        assert_eq!(Notice::parse("kick:[\"a\",\"b\"]"), None);
+        assert_eq!(Notice::parse("kick:garbage"), None);
         assert_eq!(Notice::parse("something else"), None);
     }
 }
