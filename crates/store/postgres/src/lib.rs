@@ -312,6 +312,15 @@ impl TaskStore for PgStore {
         Box::pin(outbox::due_events(&self.pool, now, limit))
     }
 
+    fn claim_due_events(
+        &self,
+        now: UnixTime,
+        limit: u32,
+        claim: Duration,
+    ) -> StoreFuture<'_, Vec<OutboxEntry>> {
+        Box::pin(outbox::claim_due_events(&self.pool, now, limit, claim))
+    }
+
     fn pending_events(&self) -> StoreFuture<'_, u64> {
         Box::pin(outbox::pending_events(&self.pool))
     }

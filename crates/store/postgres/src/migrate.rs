@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "extra destinations",
         include_str!("../migrations/0003_extra_destinations.sql"),
     ),
+    (
+        4,
+        "outbox claims",
+        include_str!("../migrations/0004_outbox_claims.sql"),
+    ),
 ];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's

@@ -23,8 +23,10 @@ mod outbox;
 mod replay;
 mod tasks;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_domain::{
@@ -57,6 +59,10 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// `baton-replay.db`: the [`ReplayStore`].
     replay: SqlitePool,
+    /// The outbox's claimed events ([`TaskStore::claim_due_events`]): event ID → end of the
+    /// claim. In memory: one process has a SQLite database to itself, and its claims end with
+    /// it (a restarted node delivers at once what it was delivering when it died).
+    claims: Arc<Mutex<HashMap<String, UnixTime>>>,
 }
 
 impl SqliteStore {
@@ -74,7 +80,15 @@ impl SqliteStore {
             .file_stem()
             .map_or_else(|| "baton".into(), |s| s.to_string_lossy().into_owned());
         let replay = replay::open(&path.with_file_name(format!("{stem}-replay.db"))).await?;
-        Ok(SqliteStore { pool, replay })
+        Ok(SqliteStore {
+            pool,
+            replay,
+            claims: Arc::default(),
+        })
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, HashMap<String, UnixTime>> {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Closes every connection (checkpointing the WALs). Later calls fail.
@@ -184,12 +198,46 @@ impl TaskStore for SqliteStore {
         Box::pin(outbox::due_events(&self.pool, now, limit))
     }
 
+    fn claim_due_events(
+        &self,
+        now: UnixTime,
+        limit: u32,
+        claim: Duration,
+    ) -> StoreFuture<'_, Vec<OutboxEntry>> {
+        Box::pin(async move {
+            let held = {
+                let mut claims = self.claims();
+                claims.retain(|_, until| *until > now);
+                u32::try_from(claims.len()).unwrap_or(u32::MAX)
+            };
+            // Enough rows that the claimed ones, skipped, still leave `limit`.
+            let due = outbox::due_events(&self.pool, now, limit.saturating_add(held)).await?;
+            let until = now.saturating_add(i64::try_from(claim.as_secs()).unwrap_or(i64::MAX));
+            // Filtered and claimed under one lock: two claims racing in this process never
+            // return one event twice.
+            let mut claims = self.claims();
+            let claimed: Vec<OutboxEntry> = due
+                .into_iter()
+                .filter(|e| !claims.get(&e.event.id).is_some_and(|u| *u > now))
+                .take(limit as usize)
+                .collect();
+            for e in &claimed {
+                claims.insert(e.event.id.clone(), until);
+            }
+            Ok(claimed)
+        })
+    }
+
     fn pending_events(&self) -> StoreFuture<'_, u64> {
         Box::pin(outbox::pending_events(&self.pool))
     }
 
     fn mark_delivered<'a>(&'a self, event_id: &'a str, now: UnixTime) -> StoreFuture<'a, ()> {
-        Box::pin(outbox::mark_delivered(&self.pool, event_id, now))
+        Box::pin(async move {
+            outbox::mark_delivered(&self.pool, event_id, now).await?;
+            self.claims().remove(event_id);
+            Ok(())
+        })
     }
 
     fn reschedule_event<'a>(
@@ -199,13 +247,11 @@ impl TaskStore for SqliteStore {
         next_attempt_at: UnixTime,
         error: &'a str,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(outbox::reschedule(
-            &self.pool,
-            event_id,
-            attempts,
-            next_attempt_at,
-            error,
-        ))
+        Box::pin(async move {
+            outbox::reschedule(&self.pool, event_id, attempts, next_attempt_at, error).await?;
+            self.claims().remove(event_id);
+            Ok(())
+        })
     }
 
     fn give_up_event<'a>(
@@ -215,7 +261,11 @@ impl TaskStore for SqliteStore {
         error: &'a str,
         now: UnixTime,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(outbox::give_up(&self.pool, event_id, attempts, error, now))
+        Box::pin(async move {
+            outbox::give_up(&self.pool, event_id, attempts, error, now).await?;
+            self.claims().remove(event_id);
+            Ok(())
+        })
     }
 
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {

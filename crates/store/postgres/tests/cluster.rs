@@ -1,0 +1,120 @@
+//! Several nodes on one database (issue 15 item 4, "one cluster, any node"): what two stores —
+//! two pools, as two `baton serve` would have — on one schema must agree on. Real time against
+//! a real server, every wait short and bounded; skipped (passing) without
+//! `BATON_TEST_POSTGRES`: see `common/mod.rs`.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use baton_domain::TaskStore;
+use baton_store_conformance::{event, task};
+use baton_store_postgres::PgStore;
+use common::{done, fresh_schema};
+use futures_util::future::join_all;
+
+/// Two stores on one fresh schema.
+async fn pair() -> Option<(PgStore, PgStore)> {
+    let (options, _) = fresh_schema().await?;
+    let a = PgStore::connect_with(options.clone())
+        .await
+        .expect("open store");
+    let b = PgStore::connect_with(options)
+        .await
+        .expect("open the same store again");
+    Some((a, b))
+}
+
+async fn done_pair(a: PgStore, b: PgStore) {
+    b.close().await;
+    done(a).await;
+}
+
+/// Two nodes claiming due events at once, many times over, never both get one event; between
+/// them they get every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_never_share_an_event() {
+    let Some((a, b)) = pair().await else {
+        return;
+    };
+    let mut all = HashSet::new();
+    for i in 0..20 {
+        let t = task("acc", &format!("t{i:02}"), i);
+        let events: Vec<_> = (1..=10).map(|s| event(&t, s, 10)).collect();
+        all.extend(events.iter().map(|e| e.id.clone()));
+        a.insert(&t, &events).await.expect("insert");
+    }
+    let claim = Duration::from_secs(60);
+    // 8 claimers on each node, 7 events a claim: 112 asked for, 200 there — then again until
+    // nothing is left.
+    let mut seen = HashSet::new();
+    loop {
+        let rounds = join_all((0..16).map(|i| {
+            let store = if i % 2 == 0 { &a } else { &b };
+            store.claim_due_events(100, 7, claim)
+        }))
+        .await;
+        let mut got = 0;
+        for r in rounds {
+            for e in r.expect("claim") {
+                got += 1;
+                assert!(
+                    seen.insert(e.event.id.clone()),
+                    "{} claimed twice",
+                    e.event.id
+                );
+            }
+        }
+        if got == 0 {
+            break;
+        }
+    }
+    assert_eq!(seen, all);
+    done_pair(a, b).await;
+}
+
+/// A node that claimed an event and died (never recorded an attempt) leaves it to another node
+/// once the claim expires on the database's clock — and not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_claim_is_taken_by_another_node() {
+    let Some((a, b)) = pair().await else {
+        return;
+    };
+    let t = task("acc", "t", 1);
+    a.insert(&t, &[event(&t, 1, 10)]).await.expect("insert");
+    let claim = Duration::from_millis(800);
+    let ids = |v: Vec<baton_domain::OutboxEntry>| -> Vec<String> {
+        v.into_iter().map(|e| e.event.id).collect()
+    };
+    assert_eq!(
+        ids(a.claim_due_events(20, 10, claim).await.unwrap()),
+        ["t.1"]
+    );
+    assert!(b.claim_due_events(20, 10, claim).await.unwrap().is_empty());
+    // The caller's `now` does not end a claim (nodes' clocks need not agree); time does.
+    assert!(
+        b.claim_due_events(i64::MAX, 10, claim)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let taken = b.claim_due_events(20, 10, claim).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!((taken[0].event.id.as_str(), taken[0].attempts), ("t.1", 0));
+    assert!(a.claim_due_events(20, 10, claim).await.unwrap().is_empty());
+    // The taker records the attempt; the dead claimer's late record cannot revive it.
+    b.mark_delivered("t.1", 21).await.expect("deliver");
+    a.reschedule_event("t.1", 1, 22, "HTTP 503")
+        .await
+        .expect("late record");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(
+        a.claim_due_events(i64::MAX, 10, claim)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    done_pair(a, b).await;
+}
