@@ -29,6 +29,7 @@
 //! database ([`PgStore::lock_sole_node`]).
 
 mod blocks;
+mod cluster;
 mod codec;
 mod groups;
 mod leases;
@@ -41,11 +42,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState, LeaseStore,
-    LeaseTerms, ListFilter, NodeId, NodeInfo, OutboxEntry, Page, Purged, PutBlock, ReplayAnswer,
-    ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId,
-    TaskList, TaskStore, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, ClusterStore,
+    CreateGroup, DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState,
+    LeaseStore, LeaseTerms, ListFilter, NodeId, NodeInfo, NodeStatus, OutboxEntry, Page, Purged,
+    PutBlock, ReplayAnswer, ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag,
+    Task, TaskGroup, TaskId, TaskList, TaskStore, UnixTime,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -357,6 +358,12 @@ impl TaskStore for PgStore {
 
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {
         Box::pin(outbox::purge(&self.pool, before))
+    }
+}
+
+impl ClusterStore for PgStore {
+    fn nodes(&self, alive_within: Duration, max_task_ids: u32) -> StoreFuture<'_, Vec<NodeStatus>> {
+        Box::pin(cluster::nodes(&self.pool, alive_within, max_task_ids))
     }
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use baton_domain::TaskStore;
+use baton_domain::{ClusterStore, LeaseStore, LeaseTerms, NodeId, NodeInfo, TaskStore};
 use baton_store_conformance::{event, task};
 use baton_store_postgres::PgStore;
 use common::{done, fresh_schema};
@@ -115,6 +115,91 @@ async fn an_expired_claim_is_taken_by_another_node() {
             .await
             .unwrap()
             .is_empty()
+    );
+    done_pair(a, b).await;
+}
+
+fn node(id: &str) -> NodeInfo {
+    NodeInfo {
+        id: NodeId::parse(id).unwrap(),
+        name: format!("{id}.example:8080"),
+        capacity: 3,
+    }
+}
+
+/// `/v1/nodes`' data: every registered node (by name), its heartbeat's age and aliveness on
+/// the database's clock, and the tasks it holds a live lease on — the same through either
+/// store; a node whose heartbeat is older than `alive_within` is not alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_show_heartbeats_and_held_tasks() {
+    let Some((a, b)) = pair().await else {
+        return;
+    };
+    for i in 0..5 {
+        a.insert(&task("acc", &format!("t{i}"), i), &[])
+            .await
+            .expect("insert");
+    }
+    let (n1, n2) = (node("n1"), node("n2"));
+    a.register_node(&n1).await.expect("register");
+    b.register_node(&n2).await.expect("register");
+    let terms = LeaseTerms {
+        lease: Duration::from_secs(30),
+        grace: Duration::from_secs(1),
+    };
+    assert_eq!(a.claim(&n1.id, 3, terms).await.expect("claim").len(), 3);
+    assert_eq!(b.claim(&n2.id, 3, terms).await.expect("claim").len(), 2);
+
+    for store in [&a, &b] {
+        let nodes = store
+            .nodes(Duration::from_secs(10), 2)
+            .await
+            .expect("nodes");
+        let view: Vec<(&str, &str, bool, u32, u64, usize)> = nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.id.as_str(),
+                    n.name.as_str(),
+                    n.alive,
+                    n.capacity,
+                    n.tasks,
+                    n.task_ids.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("n1", "n1.example:8080", true, 3, 3, 2),
+                ("n2", "n2.example:8080", true, 3, 2, 2)
+            ]
+        );
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n.heartbeat_age < Duration::from_secs(5))
+        );
+        assert!(nodes.iter().all(|n| n.started_at > 1_700_000_000));
+    }
+    // n1's IDs are the first of its tasks by ID; the two nodes' tasks are disjoint.
+    let nodes = a.nodes(Duration::from_secs(10), 10).await.expect("nodes");
+    let mut all: Vec<&str> = nodes
+        .iter()
+        .flat_map(|n| n.task_ids.iter().map(|t| t.0.as_str()))
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, ["t0", "t1", "t2", "t3", "t4"]);
+    // Older than `alive_within`: not alive (and its count unchanged while its leases last).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let nodes = a
+        .nodes(Duration::from_millis(200), 10)
+        .await
+        .expect("nodes");
+    assert!(
+        nodes
+            .iter()
+            .all(|n| !n.alive && n.heartbeat_age >= Duration::from_millis(300))
     );
     done_pair(a, b).await;
 }

@@ -30,11 +30,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState, LeaseStore,
-    LeaseTerms, ListFilter, NodeId, NodeInfo, OutboxEntry, Page, Purged, PutBlock, ReplayAnswer,
-    ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId,
-    TaskList, TaskStore, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, ClusterStore,
+    CreateGroup, DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState,
+    LeaseStore, LeaseTerms, ListFilter, NodeId, NodeInfo, NodeStatus, OutboxEntry, Page, Purged,
+    PutBlock, ReplayAnswer, ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag,
+    Task, TaskGroup, TaskId, TaskList, TaskStore, UnixTime,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -63,6 +63,9 @@ pub struct SqliteStore {
     /// claim. In memory: one process has a SQLite database to itself, and its claims end with
     /// it (a restarted node delivers at once what it was delivering when it died).
     claims: Arc<Mutex<HashMap<String, UnixTime>>>,
+    /// The one node ([`LeaseStore::register_node`]) and when it registered, for
+    /// [`ClusterStore::nodes`].
+    node: Arc<Mutex<Option<(NodeInfo, UnixTime)>>>,
 }
 
 impl SqliteStore {
@@ -84,6 +87,7 @@ impl SqliteStore {
             pool,
             replay,
             claims: Arc::default(),
+            node: Arc::default(),
         })
     }
 
@@ -273,9 +277,46 @@ impl TaskStore for SqliteStore {
     }
 }
 
+/// The one node that registered, alive, holding every task that has not exited.
+impl ClusterStore for SqliteStore {
+    fn nodes(
+        &self,
+        _alive_within: Duration,
+        max_task_ids: u32,
+    ) -> StoreFuture<'_, Vec<NodeStatus>> {
+        let node = self.node.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::pin(async move {
+            let Some((node, started_at)) = node else {
+                return Ok(Vec::new());
+            };
+            let leases = leases::unfinished_leases(&self.pool, &node.id, None).await?;
+            Ok(vec![NodeStatus {
+                id: node.id,
+                name: node.name,
+                started_at,
+                heartbeat_age: Duration::ZERO,
+                alive: true,
+                capacity: node.capacity,
+                tasks: leases.len() as u64,
+                task_ids: leases
+                    .into_iter()
+                    .take(max_task_ids as usize)
+                    .map(|l| l.task)
+                    .collect(),
+            }])
+        })
+    }
+}
+
 /// One node owns every task (`leases.rs`).
 impl LeaseStore for SqliteStore {
-    fn register_node<'a>(&'a self, _node: &'a NodeInfo) -> StoreFuture<'a, ()> {
+    /// Kept in memory for [`ClusterStore::nodes`] (the node is this process), with the wall
+    /// clock's time — the only clock a node list of one node can show.
+    fn register_node<'a>(&'a self, node: &'a NodeInfo) -> StoreFuture<'a, ()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        *self.node.lock().unwrap_or_else(|e| e.into_inner()) = Some((node.clone(), now));
         Box::pin(std::future::ready(Ok(())))
     }
 
