@@ -226,7 +226,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Arc::new(SystemClock),
         Arc::clone(&credentials) as _,
         Arc::clone(&hub),
-        StreamControlConfig::default(),
+        StreamControlConfig {
+            // Other nodes sharing the database forbid and resume streams too: re-read the
+            // blocks (the fallback when no change notice arrives).
+            reload_interval: matches!(settings.database, Database::Postgres(_))
+                .then_some(BLOCK_RELOAD_INTERVAL),
+            ..StreamControlConfig::default()
+        },
         cancel.child_token(),
     )
     .await
@@ -630,6 +636,11 @@ pub async fn shutdown_signal() {
 /// The most relays a node claims on a shared database. Not configurable yet (one node per
 /// database: it runs every task, as on SQLite); per-node capacity comes with several nodes.
 const NODE_CAPACITY: u32 = 100_000;
+
+/// How often a node on a shared database re-reads the forbidden streams
+/// ([`StreamControl::reload_blocks`]) when no change notice told it to: a forbid through
+/// another node disconnects this node's publisher within this (a notice makes it sooner).
+const BLOCK_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How often the RTMPS listener's certificate and key files are checked for a change.
 const CERTIFICATE_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
