@@ -133,3 +133,71 @@ async fn a_forbid_through_one_node_kicks_a_publisher_on_the_other() {
     b_store.close().await;
     drop_schema(&base, &schema).await;
 }
+
+/// Replay protection holds across nodes: the spent-requests table is shared, and a node that
+/// does not have an entry in memory asks the database before it runs the request. An Alibaba
+/// nonce spent through A is refused through B; a Volcengine request run through A is not run
+/// again through B, which answers A's stored answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonces_and_signed_requests_are_spent_once_across_nodes() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use baton_api::common::replay::{nonce_entry, signature_entry};
+    use baton_api::{ApiConfig, ApiError, Replay, WallClock};
+    use baton_domain::ReplayAnswer;
+
+    let Some((a_store, b_store, base, schema)) = two_stores().await else {
+        return;
+    };
+    let config = ApiConfig::default();
+    let a = Replay::start(Arc::new(a_store.clone()), &config)
+        .await
+        .expect("replay on A");
+    let b = Replay::start(Arc::new(b_store.clone()), &config)
+        .await
+        .expect("replay on B");
+    let now = config.clock.now();
+
+    let nonce = nonce_entry("AKID", "nonce-1", now, 900);
+    a.spend(nonce, now).await.expect("first use through A");
+    let again = b.spend(nonce, now).await;
+    assert!(matches!(again, Err(ApiError::NonceUsed)), "{again:?}");
+    // And the other way round, with another nonce.
+    let other = nonce_entry("AKID", "nonce-2", now, 900);
+    b.spend(other, now).await.expect("first use through B");
+    assert!(matches!(
+        a.spend(other, now).await,
+        Err(ApiError::NonceUsed)
+    ));
+
+    let signed = signature_entry("AKID", "signature-1", now, 900);
+    let first = a
+        .once(signed, now, async {
+            ReplayAnswer {
+                status: 200,
+                body: b"first".to_vec(),
+            }
+        })
+        .await
+        .expect("runs through A");
+    let ran_again = Arc::new(AtomicBool::new(false));
+    let second = b
+        .once(signed, now, {
+            let ran_again = Arc::clone(&ran_again);
+            async move {
+                ran_again.store(true, Ordering::SeqCst);
+                ReplayAnswer {
+                    status: 200,
+                    body: b"second".to_vec(),
+                }
+            }
+        })
+        .await
+        .expect("answered through B");
+    assert_eq!(second, first);
+    assert!(!ran_again.load(Ordering::SeqCst), "ran twice");
+
+    a_store.close().await;
+    b_store.close().await;
+    drop_schema(&base, &schema).await;
+}

@@ -203,3 +203,30 @@ async fn nodes_show_heartbeats_and_held_tasks() {
     );
     done_pair(a, b).await;
 }
+
+/// Idempotent creates hold across nodes: the native API derives a keyed create's task ID from
+/// the account and the key, and task IDs are the shared table's primary key — a create
+/// replayed through B finds the task A created (a duplicate), which B then reads and answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_create_replayed_through_another_node_finds_the_same_task() {
+    use baton_domain::StoreError;
+
+    let Some((a_store, b_store)) = pair().await else {
+        return;
+    };
+    let t = task("acme", "idem-0123", 1_800_000_000);
+    a_store.insert(&t, &[]).await.expect("created through A");
+    let again = b_store.insert(&t, &[]).await;
+    assert!(
+        matches!(again, Err(StoreError::Duplicate { .. })),
+        "{again:?}"
+    );
+    assert_eq!(
+        b_store
+            .get(&t.account, &t.id)
+            .await
+            .expect("read through B"),
+        Some(t)
+    );
+    done_pair(a_store, b_store).await;
+}
