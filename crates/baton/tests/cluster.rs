@@ -143,7 +143,7 @@ async fn nonces_and_signed_requests_are_spent_once_across_nodes() {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use baton_api::common::replay::{nonce_entry, signature_entry};
-    use baton_api::{ApiConfig, ApiError, Replay, WallClock};
+    use baton_api::{ApiConfig, ApiError, Replay};
     use baton_domain::ReplayAnswer;
 
     let Some((a_store, b_store, base, schema)) = two_stores().await else {

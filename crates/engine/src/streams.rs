@@ -280,7 +280,7 @@ impl StreamControl {
             let mut current = self.index_mut();
             let newly: Vec<StreamPath> = index
                 .keys()
-                .filter(|path| !current.get(*path).is_some_and(|&at| now < at))
+                .filter(|path| current.get(*path).is_none_or(|&at| now >= at))
                 .cloned()
                 .collect();
             let resumed = current

@@ -392,7 +392,7 @@ async fn a_node_exports_only_the_tasks_it_holds() {
     let ids = |engine: &Engine| -> Vec<TaskId> {
         engine.task_snapshots().into_iter().map(|s| s.id).collect()
     };
-    assert_eq!(ids(&engine), [mine.id.clone()]);
+    assert_eq!(ids(&engine), std::slice::from_ref(&mine.id));
 
     // Another node owns the next one: written through this node, exported by the owner.
     leases.st().claimable = false;
@@ -402,7 +402,7 @@ async fn a_node_exports_only_the_tasks_it_holds() {
         .unwrap();
     engine.disable(&acct(), &theirs.id).await.unwrap();
     sleep(Duration::from_secs(4)).await;
-    assert_eq!(ids(&engine), [mine.id.clone()]);
+    assert_eq!(ids(&engine), std::slice::from_ref(&mine.id));
 
     // Taken over: no longer exported here.
     leases.taken_over(&mine.id);

@@ -222,7 +222,7 @@ impl TaskStore for SqliteStore {
             let mut claims = self.claims();
             let claimed: Vec<OutboxEntry> = due
                 .into_iter()
-                .filter(|e| !claims.get(&e.event.id).is_some_and(|u| *u > now))
+                .filter(|e| claims.get(&e.event.id).is_none_or(|u| *u <= now))
                 .take(limit as usize)
                 .collect();
             for e in &claimed {
