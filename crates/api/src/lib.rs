@@ -38,9 +38,9 @@ pub use config::{ApiConfig, DEFAULT_ACTION_LIMITS, DEFAULT_REPLAY_SHARE};
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
 pub use service::{
-    AudioView, DestinationView, GroupError, GroupService, LiveStreamView, PublisherView,
-    RelayPhase, RelayView, ServiceError, SrtSendView, SrtView, StreamError, StreamService,
-    TaskService, TlsView, TransportView, VideoView,
+    AudioView, DestinationView, GroupError, GroupService, LiveStreamView, MAX_NODE_TASK_IDS,
+    NodeService, PublisherView, RelayPhase, RelayView, ServiceError, SrtSendView, SrtView,
+    StreamError, StreamService, TaskService, TlsView, TransportView, VideoView,
 };
 
 /// The services the API calls.
@@ -49,6 +49,8 @@ pub struct Services {
     pub tasks: Arc<dyn TaskService>,
     pub streams: Arc<dyn StreamService>,
     pub groups: Arc<dyn GroupService>,
+    /// The cluster's nodes (`/v1/nodes`).
+    pub nodes: Arc<dyn NodeService>,
     /// Replay protection of both dialects ([`Replay::start`] on the durable store).
     pub replay: Replay,
 }

@@ -4,8 +4,8 @@
 
 use baton_domain::{
     AccountId, AppSelector, BlockList, BlockQuery, Command, EventRecord, Field, GroupList,
-    GroupStatus, ListFilter, Page, Rejection, StreamPath, Tag, Task, TaskGroup, TaskId, TaskPatch,
-    TaskSpec, UnixTime,
+    GroupStatus, ListFilter, NodeStatus, Page, Rejection, StreamPath, Tag, Task, TaskGroup, TaskId,
+    TaskPatch, TaskSpec, UnixTime,
 };
 use futures_util::future::BoxFuture;
 
@@ -246,6 +246,16 @@ pub enum ServiceError {
     #[error("internal: {0}")]
     Internal(String),
 }
+
+/// The cluster's nodes, for operators (`GET /v1/nodes`, root's tokens only): the nodes sharing
+/// the database, their heartbeats and the tasks each holds.
+pub trait NodeService: Send + Sync + 'static {
+    /// Every node, by name then ID, with at most [`MAX_NODE_TASK_IDS`] task IDs each.
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeStatus>, ServiceError>>;
+}
+
+/// The most task IDs `/v1/nodes` lists per node (their count is always complete).
+pub const MAX_NODE_TASK_IDS: u32 = 100;
 
 /// Ingest control on behalf of an account: ForbidLiveStream, ResumeLiveStream and
 /// DescribeLiveStreamsBlockList (and the Volcengine dialect's ForbidStream / ResumeStream).

@@ -9,7 +9,7 @@ use baton_api::{LiveStreamView, PublisherView};
 use baton_domain::StreamPath;
 use baton_domain::time::rfc3339;
 use serde_json::{Value, json};
-use support::{CAPTURE_TIME, DOMAIN, DOMAIN_2, DOMAIN_B, Harness, Sig, TOKEN, TOKEN_B};
+use support::{CAPTURE_TIME, DOMAIN, DOMAIN_2, DOMAIN_B, Harness, Sig, TOKEN, TOKEN_B, TOKEN_ROOT};
 
 const T: Option<&str> = Some(TOKEN);
 
@@ -50,6 +50,7 @@ async fn the_openapi_document_is_served_and_names_every_route() {
         "/v1/blocks/{domain}/{app}/{stream}",
         "/v1/streams",
         "/v1/streams/{domain}/{app}/{stream}/kick",
+        "/v1/nodes",
     ];
     let mut sorted = paths.clone();
     sorted.sort_unstable();
@@ -1001,4 +1002,36 @@ async fn live_streams_are_listed_for_their_domains_owner_with_filters() {
         (status, body["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("domain"))
     );
+}
+
+/// `/v1/nodes`: every node with its heartbeat's age, aliveness, capacity and tasks — to the
+/// root account only (nodes hold every account's tasks); others get the forbidden problem.
+#[tokio::test]
+async fn nodes_are_listed_to_the_root_account_only() {
+    let h = Harness::new();
+    let (status, _, body) = h
+        .native(Method::GET, "/v1/nodes", Some(TOKEN_ROOT), &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"items": [
+            {"id": "n1", "name": "n1.example:8080", "started_at": "2023-11-14T22:13:20Z",
+             "heartbeat_age_seconds": 1.25, "alive": true, "capacity": 50, "tasks": 2,
+             "task_ids": ["t-1", "t-2"]},
+            {"id": "n2", "name": "n2.example:8080", "started_at": "2023-11-14T22:13:20Z",
+             "heartbeat_age_seconds": 42.0, "alive": false, "capacity": 50, "tasks": 0,
+             "task_ids": []},
+        ]})
+    );
+    let (status, headers, body) = h.native(Method::GET, "/v1/nodes", T, &[], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(body["code"], "forbidden");
+    assert!(
+        body["detail"].as_str().unwrap().contains("`root` account"),
+        "{body}"
+    );
+    let (status, _, _) = h.native(Method::GET, "/v1/nodes", None, &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -76,6 +76,8 @@ enum Command {
     Stream(cli::StreamArgs),
     /// Manage task groups (native API).
     Group(cli::GroupArgs),
+    /// List the cluster's nodes, their heartbeats and tasks (native API, root account).
+    Node(cli::NodeArgs),
     /// Show the account and token the API commands act as.
     Whoami(cli::WhoamiArgs),
     /// Print the link that opens the web dashboard (`/ui/`) signed in.
@@ -137,6 +139,7 @@ fn main() -> ExitCode {
             Command::Task(args) => cli::task(args).await,
             Command::Stream(args) => cli::stream(args).await,
             Command::Group(args) => cli::group(args).await,
+            Command::Node(args) => cli::node(args).await,
             Command::Whoami(args) => cli::whoami(args).await,
             Command::Ui(args) => cli::ui::run(args).await,
         }

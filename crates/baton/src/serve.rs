@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use baton_domain::{BlockStore, GroupStore, NodeInfo, ReplayStore, TaskStore};
+use baton_domain::{
+    BlockStore, ClusterStore, GroupStore, LeaseStore, NodeInfo, ReplayStore, TaskStore,
+};
 use baton_engine::{
     CallbackKeys, ClusterConfig, Engine, LeaseConfig, LocalIngest, StreamControl,
     StreamControlConfig, SystemClock,
@@ -36,7 +38,7 @@ use crate::config::{Database, Overrides, Settings};
 use crate::credentials::{
     Credentials, CredentialsFile, DomainConfig, LiveCredentials, ROOT_ACCOUNT,
 };
-use crate::service::{ControlService, EngineService, StoreGroupService};
+use crate::service::{ControlService, EngineService, StoreGroupService, StoreNodeService};
 use crate::startup::{Endpoints, FirstStart};
 
 /// How long shutdown waits for connections and relays to close.
@@ -224,7 +226,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Arc::new(SystemClock),
         Arc::clone(&credentials) as _,
         Arc::clone(&hub),
-        StreamControlConfig::default(),
+        StreamControlConfig {
+            // Other nodes sharing the database forbid and resume streams too: re-read the
+            // blocks (the fallback when no change notice arrives).
+            reload_interval: matches!(settings.database, Database::Postgres(_))
+                .then_some(BLOCK_RELOAD_INTERVAL),
+            ..StreamControlConfig::default()
+        },
         cancel.child_token(),
     )
     .await
@@ -329,6 +337,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             lease: LeaseConfig::default(),
         });
     }
+    // The one node of a SQLite data dir lists itself (`/v1/nodes`); on a shared database the
+    // lease keeper registers the node (and renews its heartbeat).
+    if engine_config.cluster.is_none() {
+        let node = NodeInfo {
+            id: crate::datadir::node_id(&settings.data_dir)?,
+            name: api_addr.to_string(),
+            capacity: NODE_CAPACITY,
+        };
+        store
+            .register_node(&node)
+            .await
+            .context("registering the node")?;
+    }
+    let alive_within = engine_config
+        .cluster
+        .as_ref()
+        .map_or(LeaseConfig::default().lease, |c| c.lease.lease);
     let engine = Engine::start(
         Arc::clone(&store) as _,
         Arc::new(SystemClock),
@@ -360,6 +385,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             groups: Arc::new(StoreGroupService {
                 store: groups,
                 clock: Arc::clone(&settings.api.clock),
+            }),
+            nodes: Arc::new(StoreNodeService {
+                store: Arc::clone(&store) as _,
+                alive_within,
             }),
             replay,
         },
@@ -535,9 +564,9 @@ async fn own_metrics(
 
 /// Completes on Ctrl-C or SIGTERM.
 /// Every port a store serves: one database for tasks, blocks, groups and spent requests.
-trait Store: TaskStore + BlockStore + GroupStore + ReplayStore {}
+trait Store: TaskStore + BlockStore + GroupStore + ReplayStore + LeaseStore + ClusterStore {}
 
-impl<S: TaskStore + BlockStore + GroupStore + ReplayStore> Store for S {}
+impl<S: TaskStore + BlockStore + GroupStore + ReplayStore + LeaseStore + ClusterStore> Store for S {}
 
 /// What a shared database adds: the claim of this node alone (until user commands reach a
 /// task's owner, issue 15 item 4, one node per database) and the leases the engine runs its
@@ -607,6 +636,11 @@ pub async fn shutdown_signal() {
 /// The most relays a node claims on a shared database. Not configurable yet (one node per
 /// database: it runs every task, as on SQLite); per-node capacity comes with several nodes.
 const NODE_CAPACITY: u32 = 100_000;
+
+/// How often a node on a shared database re-reads the forbidden streams
+/// ([`StreamControl::reload_blocks`]) when no change notice told it to: a forbid through
+/// another node disconnects this node's publisher within this (a notice makes it sooner).
+const BLOCK_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How often the RTMPS listener's certificate and key files are checked for a change.
 const CERTIFICATE_RELOAD_INTERVAL: Duration = Duration::from_secs(10);

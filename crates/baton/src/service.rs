@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use baton_api::{
-    AudioView, GroupError, GroupService, LiveStreamView, PublisherView, RelayPhase, RelayView,
-    ServiceError, SrtView, StreamError, StreamService, TaskService, VideoView, WallClock,
+    AudioView, GroupError, GroupService, LiveStreamView, NodeService, PublisherView, RelayPhase,
+    RelayView, ServiceError, SrtView, StreamError, StreamService, TaskService, VideoView,
+    WallClock,
 };
 use baton_domain::{
-    AccountId, AppSelector, BlockList, BlockQuery, Command, CreateGroup, DeleteGroup, EventRecord,
-    GroupList, GroupStatus, GroupStore, ListFilter, Page, StoreError, StreamPath, Tag, Task,
-    TaskGroup, TaskId, TaskPatch, TaskSpec, UnixTime,
+    AccountId, AppSelector, BlockList, BlockQuery, ClusterStore, Command, CreateGroup, DeleteGroup,
+    EventRecord, GroupList, GroupStatus, GroupStore, ListFilter, NodeStatus, Page, StoreError,
+    StreamPath, Tag, Task, TaskGroup, TaskId, TaskPatch, TaskSpec, UnixTime,
 };
 use baton_engine::{ControlError, Engine, EngineError, LiveStream, StreamControl};
 use baton_relay::RelayState;
@@ -403,6 +404,25 @@ impl StreamService for ControlService {
                 .block_list(&account, &domain, page)
                 .await
                 .map_err(stream_error)
+        })
+    }
+}
+
+/// [`NodeService`] over the store's [`ClusterStore`]: a node is alive while its heartbeat is
+/// at most `alive_within` (the lease time) old.
+#[derive(Debug, Clone)]
+pub struct StoreNodeService {
+    pub store: Arc<dyn ClusterStore>,
+    pub alive_within: std::time::Duration,
+}
+
+impl NodeService for StoreNodeService {
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeStatus>, ServiceError>> {
+        Box::pin(async move {
+            self.store
+                .nodes(self.alive_within, baton_api::MAX_NODE_TASK_IDS)
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))
         })
     }
 }

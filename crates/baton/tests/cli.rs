@@ -40,6 +40,8 @@ struct Server {
     /// The endpoint (`http://127.0.0.1:PORT`).
     api: String,
     token: String,
+    /// A token of another account than root.
+    other_token: String,
     home: PathBuf,
     _dir: TempDir,
 }
@@ -52,6 +54,7 @@ impl Server {
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&home).unwrap();
         let token = create_token(&data, "root", "cli-test");
+        let other_token = create_token(&data, "acme", "cli-test-acme");
         let server = Serve {
             data_dir: Some(&data),
             env: &[("HOME", home.to_str().expect("UTF-8 temp dir"))],
@@ -62,6 +65,7 @@ impl Server {
             api: format!("http://{}", server.api),
             server,
             token,
+            other_token,
             home,
             _dir: dir,
         }
@@ -620,4 +624,34 @@ fn callback_secrets_are_the_accounts_own_and_rotate() {
         assert_eq!(mode(&data.0), 0o700);
         assert_eq!(mode(&data.0.join("credentials.toml")), 0o600);
     }
+}
+
+/// `baton node list` on SQLite: the one node (its API address as its name), alive, holding
+/// every task that has not exited; to root only — another account's token gets the forbidden
+/// problem.
+#[test]
+fn node_list_shows_the_one_node_and_its_tasks() {
+    let s = Server::start();
+    let id = s.create_task("node-list", "+1h", &[]);
+    let nodes = s.cli(&["node", "list", "--json"]).ok().json();
+    let nodes = nodes.as_array().expect("a JSON array");
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    let n = &nodes[0];
+    assert_eq!(n["name"], s.server.api.as_str(), "{n}");
+    assert_eq!(n["alive"], true, "{n}");
+    assert_eq!(n["tasks"], 1, "{n}");
+    assert_eq!(n["task_ids"], serde_json::json!([id]), "{n}");
+    assert!(n["id"].as_str().is_some_and(|id| !id.is_empty()), "{n}");
+
+    let table = s.cli(&["node", "list"]).ok().stdout;
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(table.contains(&id) && table.contains("yes"), "{table}");
+
+    let out = baton(
+        &["node", "list"],
+        &[("BATON_ENDPOINT", &s.api), ("BATON_TOKEN", &s.other_token)],
+        &s.home,
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(out.stderr.contains("(forbidden)"), "{out:#?}");
 }

@@ -132,6 +132,17 @@ async fn tasks_live_in_postgres_and_one_node_holds_the_database() {
             .await
             .expect("nodes");
     assert_eq!(nodes, [node_id]);
+    // `/v1/nodes` shows it from the database: alive, holding the task.
+    let (status, body) = get(&a.api, "/v1/nodes", Some(&root));
+    assert_eq!(status, 200, "{body}");
+    let listed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let listed = &listed["items"];
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(listed[0]["id"], node_id, "{body}");
+    assert_eq!(listed[0]["name"], a.api.as_str(), "{body}");
+    assert_eq!(listed[0]["alive"], true, "{body}");
+    assert_eq!(listed[0]["tasks"], 1, "{body}");
+    assert_eq!(listed[0]["task_ids"][0], id.as_str(), "{body}");
 
     // A second node on the same database is refused, by name, without the password.
     let out = run(command(&[

@@ -15,8 +15,11 @@
 //! * [`time`]: calendar arithmetic and the providers' time format.
 //! * [`ingest`]: forbidden streams ([`Block`], the [`BlockStore`] port) and signed publish URLs
 //!   ([`PublishAuth`]).
+//! * [`cluster`]: the nodes sharing a database, for operators ([`NodeStatus`], the
+//!   [`ClusterStore`] port).
 //! * [`replay`]: spent signed API requests ([`ReplayEntry`], the [`ReplayStore`] port).
 
+pub mod cluster;
 pub mod event;
 pub mod group;
 pub mod ingest;
@@ -30,6 +33,7 @@ pub mod text;
 pub mod time;
 pub mod validate;
 
+pub use cluster::{ClusterStore, NodeStatus};
 pub use event::{CallbackEvent, CallbackState, ItemEvent, ItemEventKind};
 pub use group::{
     CreateGroup, DEFAULT_GROUP, DeleteGroup, GroupList, GroupStatus, GroupStore, Tag, TaskGroup,

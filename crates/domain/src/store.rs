@@ -19,6 +19,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::event::CallbackEvent;
 use crate::request::{ListFilter, Page};
@@ -100,6 +101,28 @@ pub trait TaskStore: Send + Sync + fmt::Debug {
     /// Up to `limit` undelivered events whose next attempt is due at `now`, earliest due first,
     /// then in the order they were stored. Events that are not deliverable are never due.
     fn due_events(&self, now: UnixTime, limit: u32) -> StoreFuture<'_, Vec<OutboxEntry>>;
+
+    /// Claims up to `limit` of the events [`TaskStore::due_events`] would return, for `claim`,
+    /// and returns them in the same order: an event claimed and not yet expired is not returned
+    /// by another claim — through this handle or any other on the same database — until its
+    /// claim expires or an attempt is recorded ([`TaskStore::mark_delivered`],
+    /// [`TaskStore::reschedule_event`], [`TaskStore::give_up_event`] end the claim).
+    ///
+    /// This is how several nodes sharing one database deliver each event from one node: the
+    /// claimer attempts it and records the attempt; a claimer that dies mid-delivery leaves the
+    /// event to whoever claims after the expiry. Delivery stays **at least once**: a claimer
+    /// slower than its claim (or one whose record of a delivery was lost) lets another node
+    /// deliver the event again — receivers deduplicate by event ID, as with any retry.
+    ///
+    /// `claim` is measured on the store's clock: the database server's for a shared database
+    /// (nodes' clocks need not agree), `now` for a store that one process has to itself
+    /// (where claims need not outlive the process either).
+    fn claim_due_events(
+        &self,
+        now: UnixTime,
+        limit: u32,
+        claim: Duration,
+    ) -> StoreFuture<'_, Vec<OutboxEntry>>;
 
     /// How many events wait for delivery: not delivered and not given up, due now or at a
     /// later retry. Events that are not deliverable are never counted.

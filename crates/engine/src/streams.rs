@@ -8,6 +8,14 @@
 //! the store, so they stay fast and non-blocking; a block expires by itself when the clock
 //! passes its resume time (the index compares with `now`), and expired rows are purged in the
 //! background. Mutations are serialised, so the index and the store never disagree.
+//!
+//! Several nodes on one database: a forbid or resume through another node changes the store,
+//! not this node's index. [`StreamControl::reload_blocks`] re-reads the active blocks, replaces
+//! the index and disconnects this node's publishers of streams that became forbidden; it is
+//! idempotent and cheap, so it is called both from a change notice (fast) and every
+//! [`StreamControlConfig::reload_interval`] (the fallback when notices are lost). A one-shot
+//! kick stores nothing: it reaches another node's publisher only through a notice that calls
+//! [`StreamControl::kick_local`] there.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -44,6 +52,11 @@ pub struct StreamControlConfig {
     /// A second kick this long after a forbid catches a publish that passed its check just
     /// before the block was in place (the check and the stream claim are not one step).
     pub rekick_after: Duration,
+    /// How often the active blocks are re-read from the store ([`StreamControl::reload_blocks`]):
+    /// the fallback that makes a forbid through another node sharing the database reach this
+    /// node's publishers even when no notice does. `None` (the default): never — a store one
+    /// node has to itself changes only through this node.
+    pub reload_interval: Option<Duration>,
 }
 
 impl Default for StreamControlConfig {
@@ -52,6 +65,7 @@ impl Default for StreamControlConfig {
             max_blocks: MAX_BLOCKS_PER_ACCOUNT,
             purge_interval: Duration::from_secs(60),
             rekick_after: Duration::from_millis(300),
+            reload_interval: None,
         }
     }
 }
@@ -142,6 +156,9 @@ impl StreamControl {
                 changes: tokio::sync::Mutex::new(()),
             }),
         };
+        if let Some(every) = control.inner.config.reload_interval {
+            tokio::spawn(control.clone().reload_loop(every, cancel.clone()));
+        }
         tokio::spawn(control.clone().purge_loop(cancel));
         Ok(control)
     }
@@ -205,20 +222,96 @@ impl StreamControl {
             self.index_mut().insert(path.clone(), block.resume_at);
             info!(stream = %path, %account, resume_at = block.resume_at, "stream forbidden");
         }
-        let key = StreamKey::new(&path.domain, &path.app, &path.stream);
-        if self.inner.hub.kick(&key) {
-            info!(stream = %path, oneshot, "publisher disconnected");
-        }
-        if !oneshot {
-            let (control, delay) = (self.clone(), self.inner.config.rekick_after);
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                if control.blocked_until(&path).is_some() && control.inner.hub.kick(&key) {
-                    info!(stream = %path, "publisher that raced the block disconnected");
-                }
-            });
+        if oneshot {
+            self.kick_local(&path);
+        } else {
+            self.kick_forbidden(path);
         }
         Ok(())
+    }
+
+    /// Disconnects this node's publisher of `path`, if it has one (a one-shot kick: it may
+    /// publish again at once). The entry point of a kick notice from another node. Returns
+    /// whether a publisher was disconnected.
+    pub fn kick_local(&self, path: &StreamPath) -> bool {
+        let key = StreamKey::new(&path.domain, &path.app, &path.stream);
+        let kicked = self.inner.hub.kick(&key);
+        if kicked {
+            info!(stream = %path, "publisher disconnected");
+        }
+        kicked
+    }
+
+    /// Disconnects this node's publisher of the forbidden `path`, and again after
+    /// `rekick_after` if the stream is still forbidden: a publish that passed its check just
+    /// before the block reached the index.
+    fn kick_forbidden(&self, path: StreamPath) {
+        let key = StreamKey::new(&path.domain, &path.app, &path.stream);
+        if self.inner.hub.kick(&key) {
+            info!(stream = %path, "publisher of a forbidden stream disconnected");
+        }
+        let (control, delay) = (self.clone(), self.inner.config.rekick_after);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if control.blocked_until(&path).is_some() && control.inner.hub.kick(&key) {
+                info!(stream = %path, "publisher that raced the block disconnected");
+            }
+        });
+    }
+
+    /// Re-reads the active blocks from the store and replaces the index with them: streams
+    /// forbidden through another node sharing the database are refused here from now on, and
+    /// this node's publishers of those newly forbidden are disconnected (kicked, and again
+    /// after `rekick_after`); streams resumed elsewhere may publish here again. Idempotent —
+    /// a second call with nothing changed kicks nobody — and cheap (one indexed read), so a
+    /// change notice may call it at every change. Returns how many streams are forbidden now.
+    pub async fn reload_blocks(&self) -> Result<usize, StoreError> {
+        let newly = {
+            // Serialised with this node's own changes: none lands between the read and the
+            // swap (and then vanishes from the index).
+            let _serial = self.inner.changes.lock().await;
+            let now = self.inner.clock.now();
+            let active = self.inner.store.active_blocks(now).await?;
+            let mut index = HashMap::with_capacity(active.len());
+            for block in active {
+                let at = index.entry(block.path).or_insert(block.resume_at);
+                *at = (*at).max(block.resume_at);
+            }
+            let mut current = self.index_mut();
+            let newly: Vec<StreamPath> = index
+                .keys()
+                .filter(|path| current.get(*path).is_none_or(|&at| now >= at))
+                .cloned()
+                .collect();
+            let resumed = current
+                .iter()
+                .filter(|(path, at)| now < **at && !index.contains_key(*path))
+                .count();
+            if !newly.is_empty() || resumed > 0 {
+                info!(
+                    forbidden = newly.len(),
+                    resumed, "ingest control: blocks changed on another node"
+                );
+            }
+            *current = index;
+            newly
+        };
+        for path in newly {
+            self.kick_forbidden(path);
+        }
+        Ok(self.index().len())
+    }
+
+    async fn reload_loop(self, every: Duration, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = self.reload_blocks().await {
+                warn!(error = %e, "reloading the blocks failed; the previous list stays in force");
+            }
+        }
     }
 
     /// ResumeLiveStream: lifts the account's blocks of `stream` on `domain` in the selected

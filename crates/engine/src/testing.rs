@@ -24,6 +24,8 @@ struct State {
     blocks: BTreeMap<(AccountId, StreamPath), Block>,
     /// Groups by account and name (so an account's groups are adjacent, ordered by name).
     groups: BTreeMap<(AccountId, String), TaskGroup>,
+    /// Claimed events: event ID → end of the claim (the caller's `now` plus the claim).
+    claims: BTreeMap<String, UnixTime>,
 }
 
 /// What became of an event's failed attempts: the last one's error, and whether it was given
@@ -300,8 +302,39 @@ impl TaskStore for MemoryStore {
             .collect()))
     }
 
+    fn claim_due_events(
+        &self,
+        now: UnixTime,
+        limit: u32,
+        claim: std::time::Duration,
+    ) -> StoreFuture<'_, Vec<OutboxEntry>> {
+        let all = {
+            let mut state = self.lock();
+            state.claims.retain(|_, until| *until > now);
+            state.events.len() as u32
+        };
+        // The store's own future is ready at once, so nothing runs between reading and claiming.
+        let due = match futures_util::FutureExt::now_or_never(self.due_events(now, all)) {
+            Some(Ok(due)) => due,
+            Some(Err(e)) => return ready(Err(e)),
+            None => unreachable!("the memory store's futures are ready at once"),
+        };
+        let until = now.saturating_add(i64::try_from(claim.as_secs()).unwrap_or(i64::MAX));
+        let mut state = self.lock();
+        let claimed: Vec<OutboxEntry> = due
+            .into_iter()
+            .filter(|e| !state.claims.contains_key(&e.event.id))
+            .take(limit as usize)
+            .collect();
+        for e in &claimed {
+            state.claims.insert(e.event.id.clone(), until);
+        }
+        ready(Ok(claimed))
+    }
+
     fn mark_delivered<'a>(&'a self, event_id: &'a str, now: UnixTime) -> StoreFuture<'a, ()> {
         let mut state = self.lock();
+        state.claims.remove(event_id);
         if let Some(entry) = state.events.iter_mut().find(|(e, ..)| e.id == event_id) {
             entry.3.get_or_insert(now);
         }
@@ -316,6 +349,7 @@ impl TaskStore for MemoryStore {
         error: &'a str,
     ) -> StoreFuture<'a, ()> {
         let mut state = self.lock();
+        state.claims.remove(event_id);
         if let Some(entry) = state
             .events
             .iter_mut()
@@ -336,6 +370,7 @@ impl TaskStore for MemoryStore {
         now: UnixTime,
     ) -> StoreFuture<'a, ()> {
         let mut state = self.lock();
+        state.claims.remove(event_id);
         if let Some(entry) = state
             .events
             .iter_mut()

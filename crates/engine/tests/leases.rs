@@ -378,3 +378,34 @@ async fn nothing_runs_without_a_lease() {
     sleep(Duration::from_secs(4)).await;
     assert!(w.hub.is_publishing(&dst()), "recovered once claimed");
 }
+
+/// Metrics are per node: a node exports the tasks it holds a lease on (and their relays), not
+/// a task another node owns — created, changed through this node, or taken over from it.
+#[tokio::test(start_paused = true)]
+async fn a_node_exports_only_the_tasks_it_holds() {
+    let w = world();
+    publish(&w);
+    let leases = Leases::new(w.store.clone());
+    let engine = engine(&w, &leases).await;
+    let mine = engine.create(&acct(), spec(T0, T0 + 600)).await.unwrap();
+    sleep(Duration::from_secs(2)).await;
+    let ids = |engine: &Engine| -> Vec<TaskId> {
+        engine.task_snapshots().into_iter().map(|s| s.id).collect()
+    };
+    assert_eq!(ids(&engine), std::slice::from_ref(&mine.id));
+
+    // Another node owns the next one: written through this node, exported by the owner.
+    leases.st().claimable = false;
+    let theirs = engine
+        .create(&acct(), spec(T0 + 1, T0 + 600))
+        .await
+        .unwrap();
+    engine.disable(&acct(), &theirs.id).await.unwrap();
+    sleep(Duration::from_secs(4)).await;
+    assert_eq!(ids(&engine), std::slice::from_ref(&mine.id));
+
+    // Taken over: no longer exported here.
+    leases.taken_over(&mine.id);
+    sleep(Duration::from_secs(3)).await;
+    assert!(ids(&engine).is_empty(), "{:?}", ids(&engine));
+}

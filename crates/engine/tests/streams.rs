@@ -501,3 +501,98 @@ async fn live_shows_the_owners_streams_with_origin_codecs_and_rates_until_they_e
     assert!(!live[0].info.publishing && live[0].started_at.is_none());
     assert_eq!(live[0].info.subscribers, 1);
 }
+
+/// Two nodes on one store (as on one PostgreSQL database): a forbid through A reaches B's
+/// publisher at B's next reload — the notice's entry point — within 1 s of it; B refuses the
+/// stream until a resume through A is reloaded; reloading again changes nothing. A one-shot
+/// kick through A reaches B only through `kick_local` (it stores nothing).
+#[tokio::test(start_paused = true)]
+async fn a_forbid_through_one_node_kicks_the_publisher_on_another_after_a_reload() {
+    let store = Arc::new(MemoryStore::default());
+    let a = node_with(Arc::clone(&store), StreamControlConfig::default()).await;
+    let b = node_with(Arc::clone(&store), StreamControlConfig::default()).await;
+    let publisher = b.publishing("s").await;
+
+    a.control
+        .forbid(&acme(), path("s"), None, false)
+        .await
+        .unwrap();
+    // A has no publisher of it; B does not know yet.
+    assert!(b.control.blocked_until(&path("s")).is_none());
+    assert!(b.hub.is_publishing(&StreamKey::new(DOMAIN, "live", "s")));
+
+    let started = tokio::time::Instant::now();
+    assert_eq!(b.control.reload_blocks().await.unwrap(), 1);
+    tokio::time::timeout(Duration::from_secs(1), publisher)
+        .await
+        .expect("B's publisher was not disconnected within 1 s of the reload")
+        .unwrap()
+        .ok();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let err = b.publish("rtmp://127.0.0.1/live/s", 1).await.unwrap_err();
+    assert!(err.contains("NetStream.Publish.Denied"), "{err}");
+    // Idempotent: nothing changed, nobody kicked, still forbidden.
+    assert_eq!(b.control.reload_blocks().await.unwrap(), 1);
+    assert!(b.control.blocked_until(&path("s")).is_some());
+
+    a.control
+        .resume(&acme(), DOMAIN, &AppSelector::Named("live".into()), "s")
+        .await
+        .unwrap();
+    assert_eq!(b.control.reload_blocks().await.unwrap(), 0);
+    assert_eq!(b.publish("rtmp://127.0.0.1/live/s", 1).await, Ok(31));
+
+    // A one-shot kick: the notice calls B's kick_local.
+    let publisher = b.publishing("k").await;
+    a.control
+        .forbid(&acme(), path("k"), None, true)
+        .await
+        .unwrap();
+    assert_eq!(b.control.reload_blocks().await.unwrap(), 0);
+    assert!(b.hub.is_publishing(&StreamKey::new(DOMAIN, "live", "k")));
+    assert!(b.control.kick_local(&path("k")));
+    tokio::time::timeout(Duration::from_secs(1), publisher)
+        .await
+        .expect("kicked within 1 s")
+        .unwrap()
+        .ok();
+    assert!(!b.control.kick_local(&path("k")));
+}
+
+/// Without any notice, a node re-reads the blocks every `reload_interval`: a forbid through
+/// another node kicks its publisher within that interval (and 1 s).
+#[tokio::test(start_paused = true)]
+async fn blocks_are_reloaded_every_interval_without_a_notice() {
+    let store = Arc::new(MemoryStore::default());
+    let config = StreamControlConfig {
+        reload_interval: Some(Duration::from_millis(500)),
+        ..StreamControlConfig::default()
+    };
+    let a = node_with(Arc::clone(&store), config.clone()).await;
+    let b = node_with(Arc::clone(&store), config).await;
+    let publisher = b.publishing("s").await;
+    let started = tokio::time::Instant::now();
+    a.control
+        .forbid(&acme(), path("s"), None, false)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(1), publisher)
+        .await
+        .expect("B's publisher was not disconnected within 1 s by the polling reload")
+        .unwrap()
+        .ok();
+    assert!(
+        started.elapsed() <= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(b.control.blocked_until(&path("s")).is_some());
+    // A resume through A: B lets it publish again by the next reload.
+    a.control
+        .resume(&acme(), DOMAIN, &AppSelector::Named("live".into()), "s")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(b.control.blocked_until(&path("s")).is_none());
+    assert_eq!(b.publish("rtmp://127.0.0.1/live/s", 1).await, Ok(31));
+}

@@ -763,6 +763,43 @@ pub struct PageOut<T: Serialize> {
     pub next_cursor: Option<String>,
 }
 
+/// `GET /v1/nodes`.
+#[derive(Debug, Serialize)]
+pub struct NodesOut<'a> {
+    pub items: Vec<NodeOut<'a>>,
+}
+
+/// One node of the cluster.
+#[derive(Debug, Serialize)]
+pub struct NodeOut<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub started_at: String,
+    /// Seconds since its last heartbeat, on the database's clock (milliseconds precision).
+    pub heartbeat_age_seconds: f64,
+    pub alive: bool,
+    pub capacity: u32,
+    /// Tasks it holds a live lease on.
+    pub tasks: u64,
+    /// The first of them by ID (at most 100; `tasks` counts them all).
+    pub task_ids: Vec<&'a str>,
+}
+
+impl<'a> NodeOut<'a> {
+    pub fn new(n: &'a baton_domain::NodeStatus) -> NodeOut<'a> {
+        NodeOut {
+            id: n.id.as_str(),
+            name: &n.name,
+            started_at: rfc3339(n.started_at),
+            heartbeat_age_seconds: n.heartbeat_age.as_millis() as f64 / 1000.0,
+            alive: n.alive,
+            capacity: n.capacity,
+            tasks: n.tasks,
+            task_ids: n.task_ids.iter().map(|t| t.0.as_str()).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Whoami<'a> {
     pub account: &'a str,

@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::dto::{
     BlockOut, BlockRequest, Cursor, EventOut, GroupCreate, GroupOut, LiveStreamOut, LiveStreamsOut,
-    PageOut, StartOptions, TaskCreate, TaskOut, TaskPatchIn, Whoami, etag, parse_body, parse_etag,
-    state_from_name,
+    NodeOut, NodesOut, PageOut, StartOptions, TaskCreate, TaskOut, TaskPatchIn, Whoami, etag,
+    parse_body, parse_etag, state_from_name,
 };
 use super::problem::Problem;
 use super::spec::{patch_of, spec_of};
@@ -705,6 +705,32 @@ pub async fn list_streams(State(st): S, headers: HeaderMap, RawQuery(q): RawQuer
         StatusCode::OK,
         &LiveStreamsOut {
             items: streams.iter().map(LiveStreamOut::new).collect(),
+        },
+    ))
+}
+
+/// `GET /v1/nodes`: the cluster's nodes, their heartbeats and tasks — every account's tasks,
+/// so root's tokens only.
+pub async fn list_nodes(State(st): S, headers: HeaderMap) -> Answer {
+    let caller = st.caller(&headers).await?;
+    if caller.account.0 != crate::metrics::ROOT_ACCOUNT {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "nodes hold every account's tasks: only a token of the `{}` account may list them",
+                crate::metrics::ROOT_ACCOUNT
+            ),
+        ));
+    }
+    let nodes = st.services.nodes.nodes().await.map_err(|e| {
+        tracing::error!(error = %e, "listing the nodes failed");
+        Problem::internal()
+    })?;
+    Ok(json(
+        StatusCode::OK,
+        &NodesOut {
+            items: nodes.iter().map(NodeOut::new).collect(),
         },
     ))
 }

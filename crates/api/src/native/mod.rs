@@ -132,6 +132,7 @@ pub fn router(state: Arc<NativeState>) -> Router {
             put(h::forbid_stream).delete(h::resume_stream),
         )
         .route("/v1/streams", get(h::list_streams))
+        .route("/v1/nodes", get(h::list_nodes))
         .route(
             "/v1/streams/{domain}/{app}/{stream}/kick",
             post(h::kick_stream),

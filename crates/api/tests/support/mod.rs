@@ -426,12 +426,41 @@ fn build_router(
                 config.clock.clone(),
                 Some(service.clone()),
             )),
+            nodes: Arc::new(FixedNodes),
             replay: replay(replay_store, config),
         },
         keys.clone(),
         config.clone(),
         Some(metrics.clone()),
     )
+}
+
+/// Two nodes, one of them dead: what `/v1/nodes` shows of a cluster.
+pub struct FixedNodes;
+
+impl baton_api::NodeService for FixedNodes {
+    fn nodes(
+        &self,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<Vec<baton_domain::NodeStatus>, baton_api::ServiceError>,
+    > {
+        use baton_domain::{NodeId, NodeStatus, TaskId};
+        let node = |id: &str, age: u64, tasks: &[&str]| NodeStatus {
+            id: NodeId::parse(id).unwrap(),
+            name: format!("{id}.example:8080"),
+            started_at: 1_700_000_000,
+            heartbeat_age: std::time::Duration::from_millis(age),
+            alive: age <= 10_000,
+            capacity: 50,
+            tasks: tasks.len() as u64,
+            task_ids: tasks.iter().map(|t| TaskId((*t).into())).collect(),
+        };
+        Box::pin(std::future::ready(Ok(vec![
+            node("n1", 1_250, &["t-1", "t-2"]),
+            node("n2", 42_000, &[]),
+        ])))
+    }
 }
 
 /// A request to be signed.

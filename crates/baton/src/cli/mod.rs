@@ -1,5 +1,5 @@
 //! The commands that talk to a running server's native REST API (`/v1`): `baton task …`,
-//! `baton stream …`, `baton group …`, `baton whoami`, and `baton ui` (the dashboard's sign-in
+//! `baton stream …`, `baton group …`, `baton node list`, `baton whoami`, and `baton ui` (the dashboard's sign-in
 //! link).
 //!
 //! Endpoint and token: `--endpoint` / `--token`, else `BATON_ENDPOINT` / `BATON_TOKEN`, else
@@ -13,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod group;
 pub mod model;
+pub mod node;
 pub mod output;
 pub mod stream;
 pub mod task;
@@ -65,6 +66,14 @@ pub struct GroupArgs {
     pub api: ApiOpts,
     #[command(subcommand)]
     pub command: group::GroupCommand,
+}
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    pub api: ApiOpts,
+    #[command(subcommand)]
+    pub command: node::NodeCommand,
 }
 
 #[derive(Args, Debug)]
@@ -147,6 +156,16 @@ pub async fn group(args: GroupArgs) -> anyhow::Result<ExitCode> {
         async {
             let ctx = Ctx::new(&args.api)?;
             group::run(&ctx, args.command).await
+        }
+        .await,
+    ))
+}
+
+pub async fn node(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    Ok(finish(
+        async {
+            let ctx = Ctx::new(&args.api)?;
+            node::run(&ctx, args.command).await
         }
         .await,
     ))

@@ -412,14 +412,20 @@ impl Engine {
 
     /// Every task this engine knows that has not exited (created, recovered or changed since
     /// it started), with its relay's status while one runs: what a metrics scrape reports.
-    /// Reads the engine's table and the relays' status cells; touches no store.
+    /// Under leases, only the tasks this node holds a lease on: metrics are per node (each
+    /// node exports the tasks it runs; Prometheus scrapes every node), and a task this node
+    /// only wrote for a user, or lost to another node, is the owner's to report — its row
+    /// here would be stale. Reads the engine's table and the relays' status cells; touches no
+    /// store.
     pub fn task_snapshots(&self) -> Vec<TaskSnapshot> {
+        let held = self.inner.held.as_ref();
         let entries: Vec<(TaskId, TaskEntry)> = self
             .inner
             .table
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
+            .filter(|(id, _)| held.is_none_or(|held| held.get(id).is_some()))
             .map(|(id, e)| (id.clone(), e.clone()))
             .collect();
         entries

@@ -1,5 +1,12 @@
 //! Delivers task callbacks from the store's outbox: at least once, in the background, with
 //! backoff; never blocking a task.
+//!
+//! Several nodes on one database deliver each event from one node: a round *claims* its due
+//! events ([`TaskStore::claim_due_events`], for [`CLAIM`]) before attempting them, and
+//! recording the attempt ends the claim. A node killed mid-delivery leaves its claimed events
+//! to any node once the claim expires. At least once still: a delivery slower than the claim,
+//! or a node that dies between the receiver's answer and recording it, lets the event be
+//! delivered again (receivers deduplicate by `EventId`, as for any retry).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +29,12 @@ const BATCH: u32 = 64;
 const CONCURRENCY: usize = 16;
 /// Attempts before an event is given up (≈ 8 hours at the 10-minute cap).
 const MAX_ATTEMPTS: u32 = 60;
+/// How long a round's events are claimed: every attempt of a round within it — a round
+/// attempts [`BATCH`] events [`CONCURRENCY`] at a time, each within twice [`ATTEMPT_TIMEOUT`]
+/// (the address, then the request) — plus time to record them.
+const CLAIM: Duration = Duration::from_secs(
+    (BATCH as u64).div_ceil(CONCURRENCY as u64) * 2 * ATTEMPT_TIMEOUT.as_secs() + 20,
+);
 /// How often the outbox is looked at without a wake-up (retries come due by time).
 const POLL: Duration = Duration::from_secs(1);
 
@@ -113,7 +126,7 @@ async fn run(
             _ = wake.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
-        let due = match store.due_events(clock.now(), BATCH).await {
+        let due = match store.claim_due_events(clock.now(), BATCH, CLAIM).await {
             Ok(due) => due,
             Err(e) => {
                 warn!(error = %e, "reading the callback outbox failed");

@@ -18,8 +18,8 @@
 //! isolation, optimistic concurrency (stale versions, unknown tasks, concurrent writers:
 //! exactly one wins), transactional outbox writes (a refused write stores no event), fuzzy list
 //! filters with paging and totals, keyset listing (ties on the creation time, filters,
-//! positions that are no task), the recovery listing, outbox ordering, delivery and
-//! rescheduling, events without a URL (recorded as delivered, never due, purged), each task's
+//! positions that are no task), the recovery listing, outbox ordering, claims of due events
+//! (one claim per event until an attempt is recorded), delivery and rescheduling, events without a URL (recorded as delivered, never due, purged), each task's
 //! event log (newest first, by page, after the task's deletion), and purge; list filters by
 //! group and the rule that a task without a region is in every region. Blocks: round trips,
 //! replacement, the per-account quota of active blocks (expiry at the boundary, atomic under
@@ -68,10 +68,10 @@ pub use leases::{
     the_previous_owner_claims_first,
 };
 pub use outbox::{
-    delivery_errors_are_kept_and_given_up_is_recorded, delivery_is_recorded_once,
-    due_events_in_order, events_without_a_url_are_recorded_delivered, failed_attempts_reschedule,
-    outbox_round_trips_every_field, purge_removes_old_exited_tasks_and_delivered_events,
-    task_events_newest_first_by_seq,
+    claimed_events_are_claimed_once, delivery_errors_are_kept_and_given_up_is_recorded,
+    delivery_is_recorded_once, due_events_in_order, events_without_a_url_are_recorded_delivered,
+    failed_attempts_reschedule, outbox_round_trips_every_field,
+    purge_removes_old_exited_tasks_and_delivered_events, task_events_newest_first_by_seq,
 };
 pub use replay::{
     replay_answers_round_trip, replay_concurrent_records_one_wins,
@@ -115,6 +115,7 @@ macro_rules! conformance_tests {
             unfinished_lists_what_must_run,
             outbox_round_trips_every_field,
             due_events_in_order,
+            claimed_events_are_claimed_once,
             delivery_is_recorded_once,
             failed_attempts_reschedule,
             delivery_errors_are_kept_and_given_up_is_recorded,

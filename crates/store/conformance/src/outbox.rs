@@ -510,3 +510,59 @@ pub async fn task_events_newest_first_by_seq(store: &dyn TaskStore) {
     );
     assert_eq!(log_of(store, &t, None, 100).await.len(), 6);
 }
+
+async fn claim_ids(store: &dyn TaskStore, now: i64, limit: u32) -> Vec<String> {
+    store
+        .claim_due_events(now, limit, std::time::Duration::from_secs(3600))
+        .await
+        .expect("claim due events")
+        .into_iter()
+        .map(|e| e.event.id)
+        .collect()
+}
+
+/// What one node sees of claims: a claim returns the due events in due order, at most `limit`;
+/// a claimed event is not claimed again while its claim lasts (it is still listed as due);
+/// recording an attempt ends the claim (a rescheduled event is claimable once due again, a
+/// delivered or given-up one never). Expiry is on the store's clock: checked per backend.
+pub async fn claimed_events_are_claimed_once(store: &dyn TaskStore) {
+    let t = task("acc", "c", 1);
+    store
+        .insert(
+            &t,
+            &[
+                event(&t, 1, 10),
+                event(&t, 2, 11),
+                event(&t, 3, 12),
+                event(&t, 4, 50),
+            ],
+        )
+        .await
+        .expect("insert");
+
+    assert_eq!(claim_ids(store, 20, 2).await, ["c.1", "c.2"]);
+    assert_eq!(claim_ids(store, 20, 10).await, ["c.3"]);
+    assert_eq!(claim_ids(store, 20, 10).await, Vec::<String>::new());
+    assert_eq!(claim_ids(store, 20, 0).await, Vec::<String>::new());
+    // Claimed events are still due (and pending) to whoever only looks.
+    assert_eq!(due_ids(store, 20, 10).await, ["c.1", "c.2", "c.3"]);
+    assert_eq!(store.pending_events().await.expect("pending"), 4);
+
+    // A failed attempt ends the claim: claimable again once due at the new time.
+    store
+        .reschedule_event("c.1", 1, 30, "HTTP 503")
+        .await
+        .expect("reschedule");
+    assert_eq!(claim_ids(store, 29, 10).await, Vec::<String>::new());
+    assert_eq!(claim_ids(store, 30, 10).await, ["c.1"]);
+    // Delivered or given up: never again.
+    store.mark_delivered("c.1", 31).await.expect("deliver");
+    store.mark_delivered("c.2", 31).await.expect("deliver");
+    store
+        .give_up_event("c.3", 60, "HTTP 400", 31)
+        .await
+        .expect("give up");
+    assert_eq!(claim_ids(store, 60, 10).await, ["c.4"]);
+    assert_eq!(claim_ids(store, 61, 10).await, Vec::<String>::new());
+    assert_eq!(due_ids(store, i64::MAX, 10).await, ["c.4"]);
+}

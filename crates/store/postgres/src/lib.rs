@@ -29,6 +29,7 @@
 //! database ([`PgStore::lock_sole_node`]).
 
 mod blocks;
+mod cluster;
 mod codec;
 mod groups;
 mod leases;
@@ -44,11 +45,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState, LeaseStore,
-    LeaseTerms, ListFilter, NodeId, NodeInfo, OutboxEntry, Page, Purged, PutBlock, ReplayAnswer,
-    ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId,
-    TaskList, TaskStore, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, ClusterStore,
+    CreateGroup, DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState,
+    LeaseStore, LeaseTerms, ListFilter, NodeId, NodeInfo, NodeStatus, OutboxEntry, Page, Purged,
+    PutBlock, ReplayAnswer, ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag,
+    Task, TaskGroup, TaskId, TaskList, TaskStore, UnixTime,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -315,6 +316,15 @@ impl TaskStore for PgStore {
         Box::pin(outbox::due_events(&self.pool, now, limit))
     }
 
+    fn claim_due_events(
+        &self,
+        now: UnixTime,
+        limit: u32,
+        claim: Duration,
+    ) -> StoreFuture<'_, Vec<OutboxEntry>> {
+        Box::pin(outbox::claim_due_events(&self.pool, now, limit, claim))
+    }
+
     fn pending_events(&self) -> StoreFuture<'_, u64> {
         Box::pin(outbox::pending_events(&self.pool))
     }
@@ -351,6 +361,12 @@ impl TaskStore for PgStore {
 
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {
         Box::pin(outbox::purge(&self.pool, before))
+    }
+}
+
+impl ClusterStore for PgStore {
+    fn nodes(&self, alive_within: Duration, max_task_ids: u32) -> StoreFuture<'_, Vec<NodeStatus>> {
+        Box::pin(cluster::nodes(&self.pool, alive_within, max_task_ids))
     }
 }
 

@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "extra destinations",
         include_str!("../migrations/0003_extra_destinations.sql"),
     ),
+    (
+        4,
+        "outbox claims",
+        include_str!("../migrations/0004_outbox_claims.sql"),
+    ),
     (6, "notices", include_str!("../migrations/0006_notices.sql")),
 ];
 

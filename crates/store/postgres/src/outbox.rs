@@ -1,6 +1,8 @@
 //! The callback outbox: due events, delivery, retries; each task's event log; and purge.
 
 use baton_domain::{AccountId, EventRecord, OutboxEntry, Purged, StoreError, TaskId, UnixTime};
+use std::time::Duration;
+
 use sqlx::PgPool;
 
 use crate::backend;
@@ -22,6 +24,40 @@ const DUE_EVENTS: &str = concat!(
     " FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
      ORDER BY next_attempt_at, position LIMIT $2"
 );
+
+/// Claims the due events that nobody holds a live claim on. The rows are picked and locked
+/// with `FOR UPDATE SKIP LOCKED` (a row another node is claiming right now is skipped, not
+/// waited for); PostgreSQL re-checks the `WHERE` on the latest committed version of each
+/// locked row, so a claim committed after this statement's snapshot is still seen and the row
+/// is not claimed twice. Returned in due order (`RETURNING` has none of its own).
+const CLAIM_DUE_EVENTS: &str = concat!(
+    "WITH claimed AS (UPDATE outbox SET claimed_until = now() + make_interval(secs => $3) \
+     WHERE position IN (SELECT position FROM outbox \
+         WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+           AND (claimed_until IS NULL OR claimed_until <= now()) \
+         ORDER BY next_attempt_at, position LIMIT $2 FOR UPDATE SKIP LOCKED) \
+     RETURNING position, ",
+    event_columns!(),
+    ") SELECT ",
+    event_columns!(),
+    " FROM claimed ORDER BY next_attempt_at, position"
+);
+
+pub(crate) async fn claim_due_events(
+    pool: &PgPool,
+    now: UnixTime,
+    limit: u32,
+    claim: Duration,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let rows = sqlx::query(CLAIM_DUE_EVENTS)
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(claim.as_secs_f64())
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(entry_from_row).collect()
+}
 
 pub(crate) async fn due_events(
     pool: &PgPool,
@@ -71,12 +107,15 @@ pub(crate) async fn mark_delivered(
     event_id: &str,
     now: UnixTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET delivered_at = $2 WHERE event_id = $1 AND delivered_at IS NULL")
-        .bind(event_id.to_owned())
-        .bind(now)
-        .execute(pool)
-        .await
-        .map_err(backend)?;
+    sqlx::query(
+        "UPDATE outbox SET delivered_at = $2, claimed_until = NULL \
+         WHERE event_id = $1 AND delivered_at IS NULL",
+    )
+    .bind(event_id.to_owned())
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -88,8 +127,8 @@ pub(crate) async fn reschedule(
     error: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 \
-         WHERE event_id = $1 AND delivered_at IS NULL",
+        "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4, \
+         claimed_until = NULL WHERE event_id = $1 AND delivered_at IS NULL",
     )
     .bind(event_id.to_owned())
     .bind(i64::from(attempts))
@@ -109,8 +148,8 @@ pub(crate) async fn give_up(
     now: UnixTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE outbox SET attempts = $2, last_error = $3, given_up = true, delivered_at = $4 \
-         WHERE event_id = $1 AND delivered_at IS NULL",
+        "UPDATE outbox SET attempts = $2, last_error = $3, given_up = true, delivered_at = $4, \
+         claimed_until = NULL WHERE event_id = $1 AND delivered_at IS NULL",
     )
     .bind(event_id.to_owned())
     .bind(i64::from(attempts))

@@ -23,16 +23,18 @@ mod outbox;
 mod replay;
 mod tasks;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, CreateGroup,
-    DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState, LeaseStore,
-    LeaseTerms, ListFilter, NodeId, NodeInfo, OutboxEntry, Page, Purged, PutBlock, ReplayAnswer,
-    ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag, Task, TaskGroup, TaskId,
-    TaskList, TaskStore, UnixTime,
+    AccountId, AppSelector, Block, BlockList, BlockQuery, BlockStore, CallbackEvent, ClusterStore,
+    CreateGroup, DeleteGroup, EventRecord, GroupList, GroupStatus, GroupStore, Lease, LeaseState,
+    LeaseStore, LeaseTerms, ListFilter, NodeId, NodeInfo, NodeStatus, OutboxEntry, Page, Purged,
+    PutBlock, ReplayAnswer, ReplayEntry, ReplayStore, StoreError, StoreFuture, StreamPath, Tag,
+    Task, TaskGroup, TaskId, TaskList, TaskStore, UnixTime,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -57,6 +59,13 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// `baton-replay.db`: the [`ReplayStore`].
     replay: SqlitePool,
+    /// The outbox's claimed events ([`TaskStore::claim_due_events`]): event ID → end of the
+    /// claim. In memory: one process has a SQLite database to itself, and its claims end with
+    /// it (a restarted node delivers at once what it was delivering when it died).
+    claims: Arc<Mutex<HashMap<String, UnixTime>>>,
+    /// The one node ([`LeaseStore::register_node`]) and when it registered, for
+    /// [`ClusterStore::nodes`].
+    node: Arc<Mutex<Option<(NodeInfo, UnixTime)>>>,
 }
 
 impl SqliteStore {
@@ -74,7 +83,16 @@ impl SqliteStore {
             .file_stem()
             .map_or_else(|| "baton".into(), |s| s.to_string_lossy().into_owned());
         let replay = replay::open(&path.with_file_name(format!("{stem}-replay.db"))).await?;
-        Ok(SqliteStore { pool, replay })
+        Ok(SqliteStore {
+            pool,
+            replay,
+            claims: Arc::default(),
+            node: Arc::default(),
+        })
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, HashMap<String, UnixTime>> {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Closes every connection (checkpointing the WALs). Later calls fail.
@@ -184,12 +202,46 @@ impl TaskStore for SqliteStore {
         Box::pin(outbox::due_events(&self.pool, now, limit))
     }
 
+    fn claim_due_events(
+        &self,
+        now: UnixTime,
+        limit: u32,
+        claim: Duration,
+    ) -> StoreFuture<'_, Vec<OutboxEntry>> {
+        Box::pin(async move {
+            let held = {
+                let mut claims = self.claims();
+                claims.retain(|_, until| *until > now);
+                u32::try_from(claims.len()).unwrap_or(u32::MAX)
+            };
+            // Enough rows that the claimed ones, skipped, still leave `limit`.
+            let due = outbox::due_events(&self.pool, now, limit.saturating_add(held)).await?;
+            let until = now.saturating_add(i64::try_from(claim.as_secs()).unwrap_or(i64::MAX));
+            // Filtered and claimed under one lock: two claims racing in this process never
+            // return one event twice.
+            let mut claims = self.claims();
+            let claimed: Vec<OutboxEntry> = due
+                .into_iter()
+                .filter(|e| claims.get(&e.event.id).is_none_or(|u| *u <= now))
+                .take(limit as usize)
+                .collect();
+            for e in &claimed {
+                claims.insert(e.event.id.clone(), until);
+            }
+            Ok(claimed)
+        })
+    }
+
     fn pending_events(&self) -> StoreFuture<'_, u64> {
         Box::pin(outbox::pending_events(&self.pool))
     }
 
     fn mark_delivered<'a>(&'a self, event_id: &'a str, now: UnixTime) -> StoreFuture<'a, ()> {
-        Box::pin(outbox::mark_delivered(&self.pool, event_id, now))
+        Box::pin(async move {
+            outbox::mark_delivered(&self.pool, event_id, now).await?;
+            self.claims().remove(event_id);
+            Ok(())
+        })
     }
 
     fn reschedule_event<'a>(
@@ -199,13 +251,11 @@ impl TaskStore for SqliteStore {
         next_attempt_at: UnixTime,
         error: &'a str,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(outbox::reschedule(
-            &self.pool,
-            event_id,
-            attempts,
-            next_attempt_at,
-            error,
-        ))
+        Box::pin(async move {
+            outbox::reschedule(&self.pool, event_id, attempts, next_attempt_at, error).await?;
+            self.claims().remove(event_id);
+            Ok(())
+        })
     }
 
     fn give_up_event<'a>(
@@ -215,7 +265,11 @@ impl TaskStore for SqliteStore {
         error: &'a str,
         now: UnixTime,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(outbox::give_up(&self.pool, event_id, attempts, error, now))
+        Box::pin(async move {
+            outbox::give_up(&self.pool, event_id, attempts, error, now).await?;
+            self.claims().remove(event_id);
+            Ok(())
+        })
     }
 
     fn purge(&self, before: UnixTime) -> StoreFuture<'_, Purged> {
@@ -223,9 +277,46 @@ impl TaskStore for SqliteStore {
     }
 }
 
+/// The one node that registered, alive, holding every task that has not exited.
+impl ClusterStore for SqliteStore {
+    fn nodes(
+        &self,
+        _alive_within: Duration,
+        max_task_ids: u32,
+    ) -> StoreFuture<'_, Vec<NodeStatus>> {
+        let node = self.node.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::pin(async move {
+            let Some((node, started_at)) = node else {
+                return Ok(Vec::new());
+            };
+            let leases = leases::unfinished_leases(&self.pool, &node.id, None).await?;
+            Ok(vec![NodeStatus {
+                id: node.id,
+                name: node.name,
+                started_at,
+                heartbeat_age: Duration::ZERO,
+                alive: true,
+                capacity: node.capacity,
+                tasks: leases.len() as u64,
+                task_ids: leases
+                    .into_iter()
+                    .take(max_task_ids as usize)
+                    .map(|l| l.task)
+                    .collect(),
+            }])
+        })
+    }
+}
+
 /// One node owns every task (`leases.rs`).
 impl LeaseStore for SqliteStore {
-    fn register_node<'a>(&'a self, _node: &'a NodeInfo) -> StoreFuture<'a, ()> {
+    /// Kept in memory for [`ClusterStore::nodes`] (the node is this process), with the wall
+    /// clock's time — the only clock a node list of one node can show.
+    fn register_node<'a>(&'a self, node: &'a NodeInfo) -> StoreFuture<'a, ()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        *self.node.lock().unwrap_or_else(|e| e.into_inner()) = Some((node.clone(), now));
         Box::pin(std::future::ready(Ok(())))
     }
 

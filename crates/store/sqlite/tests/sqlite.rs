@@ -459,3 +459,39 @@ fn an_acknowledged_write_survives_kill_9() {
         assert!(due.len() >= acked.len(), "acknowledged events lost");
     });
 }
+
+/// Claims of due events live in the process (one node has the file to itself): they end at the
+/// caller's `now` plus the claim, and with the process — a reopened store delivers at once what
+/// the previous process had claimed when it died.
+#[tokio::test]
+async fn claims_expire_on_the_callers_clock_and_with_the_process() {
+    let dir = fresh_dir("claims");
+    let store = SqliteStore::open(&dir).await.expect("open");
+    let t = task("acc", "t", 1);
+    store.insert(&t, &[event(&t, 1, 10)]).await.expect("insert");
+    let claim = std::time::Duration::from_secs(30);
+    let ids = |v: Vec<baton_domain::OutboxEntry>| -> Vec<String> {
+        v.into_iter().map(|e| e.event.id).collect()
+    };
+    assert_eq!(
+        ids(store.claim_due_events(20, 10, claim).await.unwrap()),
+        ["t.1"]
+    );
+    assert!(
+        store
+            .claim_due_events(49, 10, claim)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(store.claim_due_events(50, 10, claim).await.unwrap()),
+        ["t.1"]
+    );
+    store.close().await;
+    let store = SqliteStore::open(&dir).await.expect("reopen");
+    assert_eq!(
+        ids(store.claim_due_events(51, 10, claim).await.unwrap()),
+        ["t.1"]
+    );
+}
