@@ -181,6 +181,12 @@ pub trait LeaseHolder: Send + Sync + 'static {
     fn acquired(&self, leases: &[Lease]);
     /// The node no longer owns these tasks: stop their relays now.
     fn lost(&self, leases: &[Lease], why: &LossReason);
+    /// A round renewed the leases of `held` (every lease held now): the holder's chance to
+    /// check the held tasks for changes made by other nodes (the polling fallback of the
+    /// cross-node notices). Must not block: the keeper's round waits for it.
+    fn renewed(&self, held: &[Lease]) {
+        let _ = held;
+    }
 }
 
 /// The leases this node holds now, shared with the engine (its writes name them).
@@ -452,6 +458,7 @@ impl LeaseKeeper {
             info!(node = %self.node.id, tasks = gained.len(), held = self.held.len(), "leases acquired");
             self.holder.acquired(&gained);
         }
+        self.holder.renewed(&self.held.all());
     }
 
     /// The fence deadline passed without a renewal: stop every relay, now.

@@ -158,6 +158,13 @@ impl LeaseStore for Leases {
     fn lease_of<'a>(&'a self, _id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
         Box::pin(async { Ok(None) })
     }
+
+    fn versions<'a>(&'a self, tasks: &'a [TaskId]) -> StoreFuture<'a, Vec<(TaskId, u64)>> {
+        Box::pin(async move {
+            self.gate().await;
+            self.store.versions(tasks).await
+        })
+    }
 }
 
 async fn engine(w: &World, leases: &Arc<Leases>) -> Engine {

@@ -168,6 +168,10 @@ impl LeaseStore for FakeDb {
     fn lease_of<'a>(&'a self, _id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
         unreachable!("the keeper reads no single lease")
     }
+
+    fn versions<'a>(&'a self, _tasks: &'a [TaskId]) -> StoreFuture<'a, Vec<(TaskId, u64)>> {
+        unreachable!("the keeper reads no task")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

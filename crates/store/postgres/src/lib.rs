@@ -397,6 +397,10 @@ impl LeaseStore for PgStore {
     fn lease_of<'a>(&'a self, id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
         Box::pin(leases::lease_of(&self.pool, id))
     }
+
+    fn versions<'a>(&'a self, tasks: &'a [TaskId]) -> StoreFuture<'a, Vec<(TaskId, u64)>> {
+        Box::pin(leases::versions(&self.pool, tasks))
+    }
 }
 
 impl BlockStore for PgStore {
