@@ -237,7 +237,7 @@ async fn a_partitioned_node_stops_its_relay_before_the_lease_can_expire() {
 }
 
 /// Another node took the task over (a higher epoch): the next renewal misses it and the
-/// relay stops; the old owner's reports are not applied.
+/// relay stops; the old owner's reports are not applied, and the task leaves its metrics.
 #[tokio::test(start_paused = true)]
 async fn a_task_taken_over_stops_here_at_the_next_renewal() {
     let w = world();
@@ -254,10 +254,15 @@ async fn a_task_taken_over_stops_here_at_the_next_renewal() {
         .unwrap()
         .unwrap()
         .version;
+    assert_eq!(engine.task_snapshots().len(), 1, "the owner reports it");
     leases.taken_over(&task.id);
     sleep(Duration::from_secs(3)).await;
     assert!(!w.hub.is_publishing(&dst()), "stopped at the next renewal");
     assert_eq!(engine.held_leases().unwrap().get(&task.id), None);
+    assert!(
+        engine.task_snapshots().is_empty(),
+        "a lost task leaves the metrics table"
+    );
     let t = w.store.get(&acct(), &task.id).await.unwrap().unwrap();
     assert_eq!(
         t.version, version,
