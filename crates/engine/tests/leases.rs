@@ -185,7 +185,15 @@ async fn engine(w: &World, leases: &Arc<Leases>) -> Engine {
                     name: "a.example:8080".into(),
                     capacity: 10,
                 },
-                lease: LeaseConfig::default(),
+                // The times this file's timelines are written for (fence 7 s after a
+                // renewal is sent).
+                lease: LeaseConfig {
+                    lease: Duration::from_secs(10),
+                    renew: Duration::from_secs(3),
+                    margin: Duration::from_secs(3),
+                    grace: Duration::from_secs(2),
+                    capacity: 10,
+                },
             }),
             ..EngineConfig::default()
         },
