@@ -252,3 +252,43 @@ async fn a_notice_reaches_the_owner_at_once() {
     b.shutdown(Duration::from_secs(2)).await;
     drop_schema(&options, &schema).await;
 }
+
+/// A node stopping cleanly releases its leases; told so ([`Engine::leases_released`], what a
+/// notice of the release calls), another node claims the task at once instead of at its next
+/// round (10 s away here) and pushes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_lease_is_claimed_at_once_when_told() {
+    let Some((options, schema)) = fresh_schema().await else {
+        return;
+    };
+    let slow = LeaseConfig {
+        lease: Duration::from_secs(30),
+        renew: Duration::from_secs(10),
+        margin: Duration::from_secs(5),
+        grace: Duration::from_secs(1),
+        capacity: 10,
+    };
+    let w = world();
+    publish(&w);
+    let a = node(&w, &options, "node-a", &slow).await;
+    let now = w.clock.now();
+    let id = a.create(&acct(), spec(now, now + 3600)).await.unwrap().id;
+    until(Duration::from_secs(5), "A runs the task", || {
+        a.relay_run(&id) == Some(1)
+    })
+    .await;
+    let b = node(&w, &options, "node-b", &slow).await;
+    // B's first round is over (registered, nothing to claim): its next one is 10 s away.
+    sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.relay_run(&id), None);
+    a.shutdown(Duration::from_secs(2)).await;
+    assert_eq!(a.relay_run(&id), None);
+    b.leases_released();
+    let took = until(Duration::from_secs(3), "B claims and runs the task", || {
+        b.relay_run(&id).is_some()
+    })
+    .await;
+    eprintln!("released by A, pushed by B {took:?} after the notice");
+    b.shutdown(Duration::from_secs(2)).await;
+    drop_schema(&options, &schema).await;
+}
