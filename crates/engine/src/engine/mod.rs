@@ -832,7 +832,10 @@ impl LeaseHolder for EngineHolder {
         };
         let engine = Engine { inner };
         for lease in leases {
-            engine.note_acquired(&lease.task);
+            if !engine.note_acquired(&lease.task) {
+                // A poll found it held first and recovers it.
+                continue;
+            }
             let engine = engine.clone();
             let lease = lease.clone();
             tokio::spawn(async move { engine.recover_acquired(&lease).await });

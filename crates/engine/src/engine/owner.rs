@@ -53,10 +53,12 @@ impl Engine {
             return;
         }
         match self.owned(id) {
-            // Held but its recovery failed: recover it now.
+            // Held but its recovery failed: recover it now (unless the keeper's `acquired`
+            // came first and recovers it).
             None => {
-                if let Some(lease) = held.get(id) {
-                    self.note_acquired(id);
+                if let Some(lease) = held.get(id)
+                    && self.note_acquired(id)
+                {
                     self.recover_acquired(&lease).await;
                 }
                 return;
@@ -225,13 +227,17 @@ impl Engine {
         }
     }
 
-    /// The node now holds the task's lease, not yet recovered.
-    pub(super) fn note_acquired(&self, id: &TaskId) {
-        self.inner
-            .owned
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), Owned::default());
+    /// The node now holds the task's lease, not yet recovered: whether the caller is the one
+    /// to recover it (false: a recovery is already on its way).
+    pub(super) fn note_acquired(&self, id: &TaskId) -> bool {
+        let mut owned = self.inner.owned.lock().unwrap_or_else(|e| e.into_inner());
+        match owned.entry(id.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Owned::default());
+                true
+            }
+        }
     }
 
     /// Run `run` of the task's relay is being started here (under the held-leases lock).
@@ -244,6 +250,11 @@ impl Engine {
     /// leaves the metrics table. Its relay is the caller's (aborted, or stopped).
     pub(super) fn forget_lost(&self, lease: &Lease) {
         let id = &lease.task;
+        let held = self.inner.held.as_ref().and_then(|h| h.get(id));
+        if held.is_some_and(|l| l != *lease) {
+            // Claimed again meanwhile (a newer epoch): what runs now is that lease's.
+            return;
+        }
         self.inner.watches.forget(id);
         self.inner
             .owned
