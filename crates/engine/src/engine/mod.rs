@@ -84,7 +84,9 @@ pub struct EngineConfig {
 /// the task's relay at once without writing the task (the node is not its owner any more).
 /// Writes of the owner's commands (relay reports, timers, recovery) are made under the lease
 /// and refused without it; a user's command (update, stop, restart, …) on a task this node
-/// does not own is written (versioned) but its relay and timer effects are left to the owner.
+/// does not own is written (versioned) but its relay and timer effects are left to the owner,
+/// which brings what it runs in line with the stored task ([`Engine::task_changed`], on a
+/// cross-node notice or its own poll every renew round).
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
     pub leases: Arc<dyn LeaseStore>,
