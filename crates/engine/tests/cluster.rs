@@ -16,6 +16,7 @@ use baton_domain::{
 };
 use baton_engine::{
     CallbackKeys, Clock, ClusterConfig, Engine, EngineConfig, LeaseConfig, LocalLauncher,
+    MediaSources,
 };
 use baton_net::testing::publish_test_stream;
 use baton_relay::RelayConfig;
@@ -55,7 +56,8 @@ async fn drop_schema(options: &PgConnectOptions, schema: &str) {
         .expect("drop schema");
 }
 
-/// One node: an engine on its own connection pool to the shared schema.
+/// One node: an engine on its own connection pool to the shared schema (playlist files from
+/// the system's temp dir).
 async fn node(w: &World, options: &PgConnectOptions, name: &str, lease: &LeaseConfig) -> Engine {
     let store = Arc::new(
         PgStore::connect_with(options.clone())
@@ -71,6 +73,10 @@ async fn node(w: &World, options: &PgConnectOptions, name: &str, lease: &LeaseCo
         CallbackKeys::default(),
         EngineConfig {
             relay,
+            media: MediaSources {
+                media_dir: None,
+                local_roots: vec![std::env::temp_dir()],
+            },
             cluster: Some(ClusterConfig {
                 leases: store as Arc<dyn LeaseStore>,
                 node: NodeInfo {
@@ -191,6 +197,25 @@ async fn commands_through_another_node_reach_the_owner_within_a_poll() {
     .await;
     b_idle(&b, &later);
 
+    // Stopped, its end time moved to 2 s from now through B: A's End timer ends it then, and
+    // A gives its lease back.
+    b.stop(&acct(), &later).await.expect("stopped");
+    let patch = TaskPatch {
+        end_time: Some(w.clock.now() + 2),
+        ..TaskPatch::default()
+    };
+    b.update(&acct(), &later, patch).await.expect("updated");
+    until(
+        Duration::from_secs(6),
+        "A ends it at the new end time",
+        || a.held_leases().expect("leases").get(&later).is_none(),
+    )
+    .await;
+    assert_eq!(
+        a.get(&acct(), &later).await.unwrap().runtime.status,
+        TaskStatus::Exited
+    );
+
     b.delete(&acct(), &id).await.expect("deleted through B");
     until(
         poll,
@@ -198,11 +223,7 @@ async fn commands_through_another_node_reach_the_owner_within_a_poll() {
         || a.relay_run(&id).is_none() && a.held_leases().expect("leases").get(&id).is_none(),
     )
     .await;
-    assert!(a.task_snapshots().iter().all(|s| s.id != id));
-    assert_eq!(
-        a.get(&acct(), &later).await.unwrap().runtime.status,
-        TaskStatus::Running
-    );
+    assert!(a.task_snapshots().is_empty());
     a.shutdown(Duration::from_secs(2)).await;
     b.shutdown(Duration::from_secs(2)).await;
     drop_schema(&options, &schema).await;
@@ -290,5 +311,50 @@ async fn a_released_lease_is_claimed_at_once_when_told() {
     .await;
     eprintln!("released by A, pushed by B {took:?} after the notice");
     b.shutdown(Duration::from_secs(2)).await;
+    drop_schema(&options, &schema).await;
+}
+
+/// A playlist playing its one 3 s file once: its RepeatNumber set to forever through the
+/// other node reaches the owner's playing list, which goes on past the file's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_number_changed_elsewhere_reaches_the_playing_list() {
+    let Some((options, schema)) = fresh_schema().await else {
+        return;
+    };
+    let file = std::env::temp_dir().join(format!("baton-cluster-{schema}.flv"));
+    std::fs::write(&file, baton_net::testing::test_flv_file(3, 30, 0x64, 1)).unwrap();
+    let w = world();
+    let a = node(&w, &options, "node-a", &fast()).await;
+    let now = w.clock.now();
+    let mut list = spec(now, now + 3600);
+    list.source_type = baton_domain::SourceType::Url;
+    list.source_urls = vec![file.to_string_lossy().into_owned()];
+    list.repeat_number = 0;
+    let id = a.create(&acct(), list).await.expect("created").id;
+    until(Duration::from_secs(5), "A plays the list", || {
+        a.relay_run(&id) == Some(1)
+    })
+    .await;
+    let b = node(&w, &options, "node-b", &fast()).await;
+    let patch = TaskPatch {
+        repeat_number: Some(-1),
+        ..TaskPatch::default()
+    };
+    b.update(&acct(), &id, patch)
+        .await
+        .expect("updated through B");
+    sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        a.relay_run(&id),
+        Some(1),
+        "still playing, past the file's end"
+    );
+    let t = a.get(&acct(), &id).await.unwrap();
+    assert_eq!(t.runtime.status, TaskStatus::Running);
+    assert!(t.runtime.current_loop >= 1, "{:?}", t.runtime);
+    assert_eq!(b.relay_run(&id), None);
+    a.shutdown(Duration::from_secs(2)).await;
+    b.shutdown(Duration::from_secs(2)).await;
+    let _ = std::fs::remove_file(&file);
     drop_schema(&options, &schema).await;
 }
