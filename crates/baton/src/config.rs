@@ -13,7 +13,7 @@ use baton_net::ingest::{IngestConfig, SrtConfig};
 use serde::Deserialize;
 
 use baton_api::ApiConfig;
-use baton_engine::EngineConfig;
+use baton_engine::{EngineConfig, LeaseConfig};
 
 use crate::credentials::{AccountConfig, ApiKeyConfig, Credentials, DomainConfig};
 use crate::egress::EgressSection;
@@ -63,6 +63,10 @@ pub struct FileConfig {
     /// Pull-to-push tasks.
     #[serde(default)]
     pub tasks: TasksSection,
+    /// This node's part in a cluster of nodes sharing one PostgreSQL `database` (ignored with
+    /// SQLite): its name, capacity and lease times.
+    #[serde(default)]
+    pub cluster: ClusterSection,
     /// Where tasks' sources, playlist items, destinations and callbacks may connect (see `egress.rs`).
     #[serde(default)]
     pub egress: EgressSection,
@@ -299,6 +303,41 @@ pub struct TasksSection {
     pub grace: Option<Duration>,
 }
 
+/// `[cluster]` keys: several `baton serve` nodes on one PostgreSQL database, each running
+/// the tasks it holds a lease on (docs/design/multi-node.md). Ignored with SQLite (one node).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// How people and node lists know this node (an address, a host name); never used for
+    /// ownership (the node ID in the data dir is). Default: the API listener's address.
+    pub name: Option<String>,
+    /// The most tasks (relays) this node runs at once: it claims no more. Default 1000.
+    pub capacity: Option<u32>,
+    /// How long a claim or renewal keeps a task's lease, on the database's clock. Default 5 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub lease: Option<Duration>,
+    /// How often the node renews its leases, claims tasks and checks its tasks for commands
+    /// applied through other nodes. Default 1 s; at most (lease − margin) / 2.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub renew: Option<Duration>,
+    /// How long before its leases could expire a node that cannot renew stops its relays.
+    /// Default 2 s; at least 1 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub margin: Option<Duration>,
+    /// How long past a lease's expiry other nodes wait before taking the task over (its owner,
+    /// restarted, takes it back first). Default 1 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub grace: Option<Duration>,
+}
+
+/// Effective `[cluster]` settings.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSettings {
+    /// `None`: the API listener's address, as bound.
+    pub name: Option<String>,
+    pub lease: LeaseConfig,
+}
+
 /// `[api]` keys.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -414,6 +453,8 @@ pub struct Settings {
     pub credentials: Credentials,
     pub api: ApiConfig,
     pub engine: EngineConfig,
+    /// This node's part in a cluster (used on PostgreSQL only).
+    pub cluster: ClusterSettings,
 }
 
 /// Values given on the command line or in the environment.
@@ -547,6 +588,7 @@ impl Settings {
             engine.relay.grace = v;
         }
         engine.relay.client.tls = tls_client(file.tls.ca_file.as_deref()).context("tls.ca_file")?;
+        let cluster = cluster_settings(&file.cluster)?;
         let rtmps = match (o.rtmps_listen.or(file.rtmps_listen), &file.rtmps) {
             (None, _) => None,
             (
@@ -622,8 +664,43 @@ impl Settings {
             },
             api,
             engine,
+            cluster,
         })
     }
+}
+
+/// `[cluster]`, checked: lease times that keep the fencing invariant (`LeaseConfig::check`,
+/// its error naming the key at fault).
+fn cluster_settings(section: &ClusterSection) -> anyhow::Result<ClusterSettings> {
+    let mut lease = LeaseConfig::default();
+    if let Some(v) = section.capacity {
+        lease.capacity = v;
+    }
+    if let Some(v) = section.lease {
+        lease.lease = v;
+    }
+    if let Some(v) = section.renew {
+        lease.renew = v;
+    }
+    if let Some(v) = section.margin {
+        lease.margin = v;
+    }
+    if let Some(v) = section.grace {
+        lease.grace = v;
+    }
+    lease.check().map_err(|e| anyhow::anyhow!("cluster.{e}"))?;
+    let name = match &section.name {
+        Some(name) => {
+            let name = name.trim();
+            anyhow::ensure!(
+                !name.is_empty() && name.len() <= 255,
+                "cluster.name must have 1 to 255 characters"
+            );
+            Some(name.to_owned())
+        }
+        None => None,
+    };
+    Ok(ClusterSettings { name, lease })
 }
 
 fn srt_config(section: &SrtSection) -> anyhow::Result<SrtConfig> {
@@ -915,6 +992,41 @@ mod tests {
         assert_eq!(addr.port(), 1443);
         assert_eq!(files.cert_file, PathBuf::from("/c.pem"));
         assert_eq!(files.stamp(), None, "missing files have no stamp");
+    }
+
+    #[test]
+    fn cluster_times_are_checked_and_errors_name_the_key() {
+        let file: FileConfig = toml::from_str("").unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(s.cluster.lease, LeaseConfig::default());
+        assert_eq!(s.cluster.name, None);
+        let file: FileConfig = toml::from_str(
+            "[cluster]\nname = \"n1.example:8080\"\ncapacity = 20\nlease = \"10s\"\n\
+             renew = \"3s\"\nmargin = \"3s\"\ngrace = \"2s\"",
+        )
+        .unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(s.cluster.name.as_deref(), Some("n1.example:8080"));
+        assert_eq!(
+            s.cluster.lease,
+            LeaseConfig {
+                lease: Duration::from_secs(10),
+                renew: Duration::from_secs(3),
+                margin: Duration::from_secs(3),
+                grace: Duration::from_secs(2),
+                capacity: 20,
+            }
+        );
+        for (toml, key) in [
+            ("renew = \"2s\"", "cluster.renew"),
+            ("margin = \"500ms\"", "cluster.margin"),
+            ("capacity = 0", "cluster.capacity"),
+            ("name = \" \"", "cluster.name"),
+        ] {
+            let file: FileConfig = toml::from_str(&format!("[cluster]\n{toml}")).unwrap();
+            let e = Settings::merge(file, Overrides::default()).unwrap_err();
+            assert!(e.to_string().starts_with(key), "{toml}: {e}");
+        }
     }
 
     #[test]

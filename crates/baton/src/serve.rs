@@ -27,8 +27,8 @@ use baton_domain::{
     BlockStore, ClusterStore, GroupStore, LeaseStore, NodeInfo, ReplayStore, TaskStore,
 };
 use baton_engine::{
-    CallbackKeys, ClusterConfig, Engine, LeaseConfig, LocalIngest, StreamControl,
-    StreamControlConfig, SystemClock,
+    CallbackKeys, ClusterConfig, Engine, LocalIngest, StreamControl, StreamControlConfig,
+    SystemClock,
 };
 use baton_relay::RelayPool;
 use baton_store_postgres::PgStore;
@@ -212,11 +212,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "connection caps"
     );
 
-    let (store, shared) = open_store(&settings).await?;
-    let (node_lock, leases) = match shared {
-        Some(Shared { lock, leases }) => (Some(lock), Some(leases)),
-        None => (None, None),
-    };
+    let (store, leases) = open_store(&settings).await?;
+
     let groups: Arc<dyn baton_domain::GroupStore> = Arc::clone(&store) as _;
     let hub = StreamHub::new(settings.hub.clone());
     let cancel = CancellationToken::new();
@@ -325,16 +322,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Arc::clone(&hub),
     ));
     if let Some(leases) = leases {
+        let lease = settings.cluster.lease.clone();
         let node = NodeInfo {
             id: crate::datadir::node_id(&settings.data_dir)?,
-            name: api_addr.to_string(),
-            capacity: NODE_CAPACITY,
+            name: (settings.cluster.name.clone()).unwrap_or_else(|| api_addr.to_string()),
+            capacity: lease.capacity,
         };
-        info!(node = %node.id, "running tasks under leases on the shared database");
+        info!(
+            node = %node.id,
+            name = %node.name,
+            capacity = lease.capacity,
+            lease = ?lease.lease,
+            renew = ?lease.renew,
+            "running tasks under leases on the shared database"
+        );
         engine_config.cluster = Some(ClusterConfig {
             leases,
             node,
-            lease: LeaseConfig::default(),
+            lease,
         });
     }
     // The one node of a SQLite data dir lists itself (`/v1/nodes`); on a shared database the
@@ -343,7 +348,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let node = NodeInfo {
             id: crate::datadir::node_id(&settings.data_dir)?,
             name: api_addr.to_string(),
-            capacity: NODE_CAPACITY,
+            capacity: SOLE_NODE_CAPACITY,
         };
         store
             .register_node(&node)
@@ -492,9 +497,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         warn!(deadline = ?SHUTDOWN_DEADLINE, "some connections did not close in time");
     }
     drop(serve_lock);
-    if let Some(lock) = node_lock {
-        lock.release().await;
-    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -568,17 +570,11 @@ trait Store: TaskStore + BlockStore + GroupStore + ReplayStore + LeaseStore + Cl
 
 impl<S: TaskStore + BlockStore + GroupStore + ReplayStore + LeaseStore + ClusterStore> Store for S {}
 
-/// What a shared database adds: the claim of this node alone (until user commands reach a
-/// task's owner, issue 15 item 4, one node per database) and the leases the engine runs its
-/// tasks under.
-struct Shared {
-    lock: baton_store_postgres::NodeLock,
-    leases: Arc<dyn baton_domain::LeaseStore>,
-}
-
-/// Opens the configured store: SQLite in the data dir, or PostgreSQL — claimed for this node
-/// alone, its tasks run under leases (docs/design/multi-node.md).
-async fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Option<Shared>)> {
+/// Opens the configured store: SQLite in the data dir, or PostgreSQL — shared with other
+/// nodes, its tasks run under leases (docs/design/multi-node.md): with it come the leases.
+async fn open_store(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<dyn baton_domain::LeaseStore>>)> {
     match &settings.database {
         Database::Sqlite => {
             let store = SqliteStore::open(&settings.data_dir)
@@ -594,14 +590,10 @@ async fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Opti
             let store = PgStore::connect(url)
                 .await
                 .with_context(|| format!("opening the task store at {shown}"))?;
-            let lock = store
-                .lock_sole_node()
-                .await
-                .with_context(|| format!("claiming the task store at {shown}"))?;
             info!(database = %shown, "task store: PostgreSQL");
             let store = Arc::new(store);
             let leases = Arc::clone(&store) as Arc<dyn baton_domain::LeaseStore>;
-            Ok((store, Some(Shared { lock, leases })))
+            Ok((store, Some(leases)))
         }
     }
 }
@@ -633,9 +625,9 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// The most relays a node claims on a shared database. Not configurable yet (one node per
-/// database: it runs every task, as on SQLite); per-node capacity comes with several nodes.
-const NODE_CAPACITY: u32 = 100_000;
+/// The capacity the one node of a SQLite data dir shows in `/v1/nodes`: it runs every task
+/// (no lease limits it).
+const SOLE_NODE_CAPACITY: u32 = 100_000;
 
 /// How often a node on a shared database re-reads the forbidden streams
 /// ([`StreamControl::reload_blocks`]) when no change notice told it to: a forbid through

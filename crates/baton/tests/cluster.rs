@@ -1,203 +1,244 @@
-//! Two nodes on one PostgreSQL database, in process (issue 15 item 4): a forbid through one
-//! node's [`StreamControl`] kicks the publisher held by the other's hub once the other reloads
-//! its blocks (what a change notice, or the polling fallback, calls). Real time against a real
-//! server, short and bounded; skipped (passing) unless `BATON_TEST_POSTGRES` names a server.
+//! Several `baton serve` nodes on one PostgreSQL database, end to end with the real binary
+//! (issue 15): a looping relay task (a generated FLV in the media dir) pushes into a third
+//! server's RTMP ingest, where a second publisher of the stream would be refused and counted
+//! (a double push shows). The task is created through one node, claimed by whichever node
+//! gets it; a Stop and a Restart through the other node reach the owner's relay; after a
+//! `kill -9` of the owner the other node pushes it again, and after a SIGTERM of that one a
+//! third node does. The takeover times are printed (`--nocapture`).
+//!
+//! Real time against a real server: skipped (passing, with a line on stderr) unless
+//! `BATON_TEST_POSTGRES` names a scratch database (`.ci/run` starts one); a schema of its own,
+//! dropped at the end.
 
-use std::str::FromStr;
-use std::sync::Arc;
+#![cfg(unix)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use baton_domain::{AccountId, AppSelector, PublishAuth, StreamPath};
-use baton_engine::{DomainDirectory, StreamControl, StreamControlConfig, SystemClock};
-use baton_net::hub::{HubConfig, StreamHub, StreamKey};
-use baton_net::ingest::{Ingest, IngestConfig};
-use baton_net::testing::{MemoryNetwork, publish_test_stream};
-use baton_store_postgres::PgStore;
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use tokio_util::sync::CancellationToken;
+use support::{Serve, Server, TempDir, create_token, http};
 
-/// Every domain is `acme`'s; nothing needs a signature.
-struct Directory;
-
-impl DomainDirectory for Directory {
-    fn owner(&self, _domain: &str) -> Option<AccountId> {
-        Some(acme())
-    }
-    fn publish_auth(&self, _domain: &str) -> Option<PublishAuth> {
-        None
-    }
-}
-
-fn acme() -> AccountId {
-    AccountId("acme".into())
-}
-
-/// Two stores on a fresh schema, and the schema's name (`None`: no server configured).
-async fn two_stores() -> Option<(PgStore, PgStore, PgConnectOptions, String)> {
-    let Ok(url) = std::env::var("BATON_TEST_POSTGRES") else {
-        eprintln!("skipped: BATON_TEST_POSTGRES is not set");
-        return None;
+/// A node on the shared database (or, with `database` `None`, the media server on SQLite),
+/// with the media dir and a root token (made at its first start; empty when it starts again).
+fn start(dir: &Path, name: &str, database: Option<&str>) -> (Server, PathBuf, String) {
+    let data = dir.join(name);
+    std::fs::create_dir_all(&data).unwrap();
+    let token = if data.join("credentials.toml").exists() {
+        String::new()
+    } else {
+        create_token(&data, "root", "root")
     };
-    let base = PgConnectOptions::from_str(&url).expect("BATON_TEST_POSTGRES parses");
-    let schema = format!("baton_test_{:016x}", rand::random::<u64>());
-    let mut conn = PgConnection::connect_with(&base).await.expect("connect");
+    let media = dir.join("media");
+    let mut args = vec!["--media-dir", media.to_str().expect("UTF-8 temp dir")];
+    if let Some(url) = database {
+        args.extend_from_slice(&["--database", url]);
+    }
+    let server = Serve {
+        data_dir: Some(&data),
+        args: &args,
+        metrics: database.is_none(),
+        ..Serve::default()
+    }
+    .start();
+    (server, data, token)
+}
+
+/// A sample's value in a scrape: `name{...needle...} value`.
+fn sample(scrape: &str, name: &str, needle: &str) -> Option<f64> {
+    scrape.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?;
+        if !rest.starts_with('{') || !rest.contains(needle) {
+            return None;
+        }
+        rest.rsplit(' ').next()?.parse().ok()
+    })
+}
+
+/// Waits until `cond` holds, at most `limit`: the time it took.
+fn until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+fn node_id(data: &Path) -> String {
+    std::fs::read_to_string(data.join("node-id"))
+        .expect("node-id file")
+        .trim()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_a_task_and_take_it_over() {
+    let base = match std::env::var("BATON_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!("skipped: BATON_TEST_POSTGRES is not set");
+            return;
+        }
+    };
+    let schema = format!("baton_e2e_{:016x}", rand::random::<u64>());
+    let mut conn = PgConnection::connect(&base).await.expect("connect");
     sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut conn)
         .await
-        .expect("create schema");
-    let options = base.clone().options([("search_path", schema.as_str())]);
-    let a = PgStore::connect_with(options.clone()).await.expect("open");
-    let b = PgStore::connect_with(options).await.expect("open again");
-    Some((a, b, base, schema))
-}
+        .expect("schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
 
-async fn drop_schema(base: &PgConnectOptions, schema: &str) {
-    let mut conn = PgConnection::connect_with(base).await.expect("connect");
+    let dir = TempDir::new("cluster");
+    let media = dir.0.join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    std::fs::write(
+        media.join("clip.flv"),
+        baton_net::testing::test_flv_file(2, 30, 100, 1),
+    )
+    .unwrap();
+    let (sink, _, _) = start(&dir.0, "sink", None);
+    let metrics = sink.metrics.clone().expect("the sink's metrics listener");
+    let scrape = || http(&metrics, "GET", "/metrics", None, "").1;
+    let pushing = || sample(&scrape(), "baton_stream_publishing", "stream=\"e2e\"") == Some(1.0);
+
+    let (a, data_a, token_a) = start(&dir.0, "a", Some(&url));
+    let (b, data_b, token_b) = start(&dir.0, "b", Some(&url));
+    let mut nodes = vec![(a, data_a, token_a), (b, data_b, token_b)];
+
+    // Created through B (whichever node claims it owns it).
+    let (api_b, token) = (nodes[1].0.api.clone(), nodes[1].2.clone());
+    let (status, body) = http(
+        &api_b,
+        "POST",
+        "/v1/groups",
+        Some(&token),
+        r#"{"name":"g1"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let task = format!(
+        r#"{{"name":"e2e","group":"g1","source":{{"type":"vod","urls":["clip"]}},"destination":"rtmp://{}/live/e2e","end_time":"2099-01-01T00:00:00Z","repeat":-1}}"#,
+        sink.rtmp
+    );
+    let (status, body) = http(&api_b, "POST", "/v1/tasks", Some(&token), &task);
+    assert_eq!(status, 201, "{body}");
+    let id = body
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the task's id")
+        .to_string();
+    until(Duration::from_secs(20), "the relay pushes", pushing);
+
+    let owner_query = format!("SELECT owner FROM {schema}.task_leases WHERE task_id = $1");
+    let mut owner = async || -> Option<String> {
+        sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(owner_query.clone()))
+            .bind(&id)
+            .fetch_optional(&mut conn)
+            .await
+            .expect("lease")
+            .flatten()
+    };
+    let first = owner().await.expect("an owner");
+    let owner_at = nodes
+        .iter()
+        .position(|n| node_id(&n.1) == first)
+        .expect("one of the nodes");
+    let other = 1 - owner_at;
+    eprintln!("created through B; owned by {}", ["A", "B"][owner_at]);
+
+    // Stop and Restart through the node that does not own the task.
+    let (api, token) = (nodes[other].0.api.clone(), nodes[other].2.clone());
+    let (status, body) = http(
+        &api,
+        "POST",
+        &format!("/v1/tasks/{id}/stop"),
+        Some(&token),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let took = until(Duration::from_secs(5), "the stop reaches the owner", || {
+        !pushing()
+    });
+    eprintln!("stop through the other node: the owner's relay stopped {took:?} later");
+    let (status, body) = http(
+        &api,
+        "POST",
+        &format!("/v1/tasks/{id}/restart"),
+        Some(&token),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let took = until(
+        Duration::from_secs(10),
+        "the restart reaches the owner",
+        pushing,
+    );
+    eprintln!("restart through the other node: pushing again {took:?} later");
+    assert_eq!(owner().await.as_deref(), Some(first.as_str()));
+
+    // kill -9 of the owner: the other node pushes the task again.
+    let (killed, killed_data, _) = nodes.remove(owner_at);
+    let survivor = node_id(&nodes[0].1);
+    let killed_at = Instant::now();
+    killed.stop();
+    until(
+        Duration::from_secs(5),
+        "the killed node's push ends",
+        || !pushing(),
+    );
+    until(Duration::from_secs(15), "the other node pushes", pushing);
+    let takeover = killed_at.elapsed();
+    eprintln!("kill -9 of the owner → pushed by the other node after {takeover:?}");
+    assert_eq!(owner().await.as_deref(), Some(survivor.as_str()));
+    assert!(takeover < Duration::from_secs(10), "{takeover:?}");
+
+    // The killed node back (same node ID), then SIGTERM of the owner: released, taken over
+    // at the next round.
+    let (back, back_data, _) = start(
+        &dir.0,
+        killed_data.file_name().unwrap().to_str().unwrap(),
+        Some(&url),
+    );
+    until(
+        Duration::from_secs(10),
+        "the node back is registered",
+        || back.stderr().contains("node registered"),
+    );
+    let term_at = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &nodes[0].0.pid.to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    until(
+        Duration::from_secs(10),
+        "the stopping node's push ends",
+        || !pushing(),
+    );
+    until(Duration::from_secs(10), "the node back pushes", pushing);
+    let takeover = term_at.elapsed();
+    eprintln!("SIGTERM of the owner → pushed by the node back after {takeover:?}");
+    assert_eq!(owner().await.as_deref(), Some(node_id(&back_data).as_str()));
+
+    // Never two publishers at once: the sink refused none.
+    let refused = sample(
+        &scrape(),
+        "baton_ingest_publish_refused_total",
+        "reason=\"stream_busy\"",
+    );
+    assert!(
+        refused.is_none_or(|n| n == 0.0),
+        "a double push: {refused:?}"
+    );
+    drop(back);
+    drop(nodes);
+    drop(conn);
+    let mut conn = PgConnection::connect(&base).await.expect("connect");
     sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&mut conn)
         .await
         .expect("drop schema");
-}
-
-async fn control(store: &PgStore, hub: &Arc<StreamHub>) -> StreamControl {
-    StreamControl::start(
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-        Arc::new(Directory),
-        Arc::clone(hub),
-        StreamControlConfig::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("start ingest control")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forbid_through_one_node_kicks_a_publisher_on_the_other() {
-    let Some((a_store, b_store, base, schema)) = two_stores().await else {
-        return;
-    };
-    let (a_hub, b_hub) = (
-        StreamHub::new(HubConfig::default()),
-        StreamHub::new(HubConfig::default()),
-    );
-    let a = control(&a_store, &a_hub).await;
-    let b = control(&b_store, &b_hub).await;
-    let net = MemoryNetwork::new(Ingest::new(
-        IngestConfig::default(),
-        Arc::clone(&b_hub),
-        Arc::new(b.clone()),
-    ));
-    let url = "rtmp://live.example/live/s";
-    let publisher = tokio::spawn({
-        let net = Arc::clone(&net);
-        async move { publish_test_stream(&net, url, 30, 0).await }
-    });
-    let key = StreamKey::new("live.example", "live", "s");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !b_hub.is_publishing(&key) {
-        assert!(Instant::now() < deadline, "never published");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-
-    let path = StreamPath::new("live.example", "live", "s");
-    let started = Instant::now();
-    a.forbid(&acme(), path.clone(), None, false)
-        .await
-        .expect("forbid through A");
-    assert_eq!(b.reload_blocks().await.expect("reload on B"), 1);
-    tokio::time::timeout(Duration::from_secs(1), publisher)
-        .await
-        .expect("B's publisher was not disconnected within 1 s")
-        .expect("join")
-        .ok();
-    let took = started.elapsed();
-    eprintln!("forbid through A to B's publisher disconnected: {took:?}");
-    assert!(took < Duration::from_secs(1));
-    let refused = publish_test_stream(&net, url, 1, 0).await;
-    assert!(refused.is_err(), "{refused:?}");
-
-    a.resume(
-        &acme(),
-        "live.example",
-        &AppSelector::Named("live".into()),
-        "s",
-    )
-    .await
-    .expect("resume through A");
-    assert_eq!(b.reload_blocks().await.expect("reload on B"), 0);
-    assert!(b.check_publish(&key, None, None).is_ok());
-
-    a_store.close().await;
-    b_store.close().await;
-    drop_schema(&base, &schema).await;
-}
-
-/// Replay protection holds across nodes: the spent-requests table is shared, and a node that
-/// does not have an entry in memory asks the database before it runs the request. An Alibaba
-/// nonce spent through A is refused through B; a Volcengine request run through A is not run
-/// again through B, which answers A's stored answer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nonces_and_signed_requests_are_spent_once_across_nodes() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use baton_api::common::replay::{nonce_entry, signature_entry};
-    use baton_api::{ApiConfig, ApiError, Replay};
-    use baton_domain::ReplayAnswer;
-
-    let Some((a_store, b_store, base, schema)) = two_stores().await else {
-        return;
-    };
-    let config = ApiConfig::default();
-    let a = Replay::start(Arc::new(a_store.clone()), &config)
-        .await
-        .expect("replay on A");
-    let b = Replay::start(Arc::new(b_store.clone()), &config)
-        .await
-        .expect("replay on B");
-    let now = config.clock.now();
-
-    let nonce = nonce_entry("AKID", "nonce-1", now, 900);
-    a.spend(nonce, now).await.expect("first use through A");
-    let again = b.spend(nonce, now).await;
-    assert!(matches!(again, Err(ApiError::NonceUsed)), "{again:?}");
-    // And the other way round, with another nonce.
-    let other = nonce_entry("AKID", "nonce-2", now, 900);
-    b.spend(other, now).await.expect("first use through B");
-    assert!(matches!(
-        a.spend(other, now).await,
-        Err(ApiError::NonceUsed)
-    ));
-
-    let signed = signature_entry("AKID", "signature-1", now, 900);
-    let first = a
-        .once(signed, now, async {
-            ReplayAnswer {
-                status: 200,
-                body: b"first".to_vec(),
-            }
-        })
-        .await
-        .expect("runs through A");
-    let ran_again = Arc::new(AtomicBool::new(false));
-    let second = b
-        .once(signed, now, {
-            let ran_again = Arc::clone(&ran_again);
-            async move {
-                ran_again.store(true, Ordering::SeqCst);
-                ReplayAnswer {
-                    status: 200,
-                    body: b"second".to_vec(),
-                }
-            }
-        })
-        .await
-        .expect("answered through B");
-    assert_eq!(second, first);
-    assert!(!ran_again.load(Ordering::SeqCst), "ran twice");
-
-    a_store.close().await;
-    b_store.close().await;
-    drop_schema(&base, &schema).await;
 }

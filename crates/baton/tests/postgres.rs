@@ -1,7 +1,7 @@
 //! `baton serve --database postgres://…`: tasks live in PostgreSQL (a second data dir on the
 //! same database sees them), the password never reaches the logs, and a second node on one
-//! database is refused (until user commands reach a task's owner); the node runs its tasks
-//! under leases, as the node ID kept in its data dir. Skipped (passing, with a line on
+//! database joins the cluster; each node runs its tasks under leases, as the node ID kept in
+//! its data dir. Several nodes running and taking over tasks: `tests/cluster.rs`. Skipped (passing, with a line on
 //! stderr) unless `BATON_TEST_POSTGRES` names a server (`.ci/run` starts one); each run works in
 //! a schema of its own, dropped at the end.
 
@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use support::{Serve, Server, TempDir, command, get, http, run};
+use support::{Serve, Server, TempDir, get, http};
 
 /// The test server's URL with a password added (trust authentication ignores it: it is there
 /// to be masked) and the connection's search_path set to `schema`.
@@ -51,7 +51,7 @@ fn token_of(text: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tasks_live_in_postgres_and_one_node_holds_the_database() {
+async fn tasks_live_in_postgres_and_a_second_node_joins() {
     let base = match std::env::var("BATON_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -144,27 +144,32 @@ async fn tasks_live_in_postgres_and_one_node_holds_the_database() {
     assert_eq!(listed[0]["tasks"], 1, "{body}");
     assert_eq!(listed[0]["task_ids"][0], id.as_str(), "{body}");
 
-    // A second node on the same database is refused, by name, without the password.
-    let out = run(command(&[
-        "serve",
-        "--data-dir",
-        data_c.to_str().expect("utf-8 path"),
-        "--database",
-        &url,
-        "--api-listen",
-        "127.0.0.1:0",
-        "--rtmp-listen",
-        "127.0.0.1:0",
-        "--play-listen",
-        "127.0.0.1:0",
-    ])
-    .env("BATON_LOG", "info"));
-    assert_ne!(out.code, 0, "{out:#?}");
-    assert!(out.stderr.contains("not supported yet"), "{}", out.stderr);
-    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    // A second node on the same database joins: registered beside node a, which keeps the
+    // task (its lease is live).
+    let c = start(&data_c, &url);
+    assert!(!c.stderr().contains("hunter2"), "{}", c.stderr());
+    let node_c = std::fs::read_to_string(data_c.join("node-id")).expect("node-id file");
+    let mut nodes: Vec<String> =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT id FROM {schema}.nodes")))
+            .fetch_all(&mut conn)
+            .await
+            .expect("nodes");
+    nodes.sort();
+    let mut both = vec![node_id.to_string(), node_c.trim().to_string()];
+    both.sort();
+    assert_eq!(nodes, both);
+    let owner: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT owner FROM {schema}.task_leases WHERE task_id = $1"
+    )))
+    .bind(&id)
+    .fetch_one(&mut conn)
+    .await
+    .expect("lease");
+    assert_eq!(owner.as_deref(), Some(node_id), "still node a's");
+    c.stop();
 
-    // Node a gone (kill -9: its session, and its claim, end with it), another data dir on the
-    // same database serves the same task: it lives in PostgreSQL.
+    // Node a gone (kill -9), another data dir on the same database serves the same task: it
+    // lives in PostgreSQL.
     a.stop();
     let b = start(&data_b, &url);
     let root_b = token_of(&b.stderr());

@@ -158,6 +158,12 @@ pub trait LeaseStore: Send + Sync + fmt::Debug {
     /// The current lease of task `id`, if it ever had one (expired ones too: the database
     /// decides, with `live` false once `expires_at` has passed on its clock).
     fn lease_of<'a>(&'a self, id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>>;
+
+    /// The stored version of each of `tasks` that still exists, in one read (a task missing
+    /// from the answer was deleted). The owner's polling fallback: a user's command applied on
+    /// another node changed the task's version, and the owner brings what it runs for the task
+    /// in line with the stored state ([`Task::owner_plan`]). In no particular order.
+    fn versions<'a>(&'a self, tasks: &'a [TaskId]) -> StoreFuture<'a, Vec<(TaskId, u64)>>;
 }
 
 /// A task's lease as the database has it ([`LeaseStore::lease_of`]).

@@ -44,7 +44,7 @@ pub use ingest::{
     PublishAuth, PutBlock, StreamPath,
 };
 pub use lease::{Lease, LeaseState, LeaseStore, LeaseTerms, NodeId, NodeInfo};
-pub use lifecycle::{Command, Effect, Policy, Timer, Transition};
+pub use lifecycle::{Command, Effect, OwnerPlan, Policy, Timer, Transition};
 pub use replay::{ReplayAnswer, ReplayEntry, ReplayStore};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};
 pub use store::{EventRecord, OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};

@@ -480,6 +480,16 @@ impl LeaseStore for MemoryStore {
     fn lease_of<'a>(&'a self, _id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
         ready(Ok(None))
     }
+
+    fn versions<'a>(&'a self, tasks: &'a [TaskId]) -> StoreFuture<'a, Vec<(TaskId, u64)>> {
+        let state = self.lock();
+        ready(Ok(state
+            .tasks
+            .values()
+            .filter(|t| tasks.contains(&t.id))
+            .map(|t| (t.id.clone(), t.version))
+            .collect()))
+    }
 }
 
 impl BlockStore for MemoryStore {

@@ -158,6 +158,13 @@ impl LeaseStore for Leases {
     fn lease_of<'a>(&'a self, _id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
         Box::pin(async { Ok(None) })
     }
+
+    fn versions<'a>(&'a self, tasks: &'a [TaskId]) -> StoreFuture<'a, Vec<(TaskId, u64)>> {
+        Box::pin(async move {
+            self.gate().await;
+            self.store.versions(tasks).await
+        })
+    }
 }
 
 async fn engine(w: &World, leases: &Arc<Leases>) -> Engine {
@@ -178,7 +185,15 @@ async fn engine(w: &World, leases: &Arc<Leases>) -> Engine {
                     name: "a.example:8080".into(),
                     capacity: 10,
                 },
-                lease: LeaseConfig::default(),
+                // The times this file's timelines are written for (fence 7 s after a
+                // renewal is sent).
+                lease: LeaseConfig {
+                    lease: Duration::from_secs(10),
+                    renew: Duration::from_secs(3),
+                    margin: Duration::from_secs(3),
+                    grace: Duration::from_secs(2),
+                    capacity: 10,
+                },
             }),
             ..EngineConfig::default()
         },
@@ -230,7 +245,7 @@ async fn a_partitioned_node_stops_its_relay_before_the_lease_can_expire() {
 }
 
 /// Another node took the task over (a higher epoch): the next renewal misses it and the
-/// relay stops; the old owner's reports are not applied.
+/// relay stops; the old owner's reports are not applied, and the task leaves its metrics.
 #[tokio::test(start_paused = true)]
 async fn a_task_taken_over_stops_here_at_the_next_renewal() {
     let w = world();
@@ -247,10 +262,15 @@ async fn a_task_taken_over_stops_here_at_the_next_renewal() {
         .unwrap()
         .unwrap()
         .version;
+    assert_eq!(engine.task_snapshots().len(), 1, "the owner reports it");
     leases.taken_over(&task.id);
     sleep(Duration::from_secs(3)).await;
     assert!(!w.hub.is_publishing(&dst()), "stopped at the next renewal");
     assert_eq!(engine.held_leases().unwrap().get(&task.id), None);
+    assert!(
+        engine.task_snapshots().is_empty(),
+        "a lost task leaves the metrics table"
+    );
     let t = w.store.get(&acct(), &task.id).await.unwrap().unwrap();
     assert_eq!(
         t.version, version,

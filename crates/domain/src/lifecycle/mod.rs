@@ -27,7 +27,10 @@
 //! ([`Command::RelayForwarding`]), so the two can be told apart without changing what 1 means.
 
 mod engine;
+mod owner;
 mod user;
+
+pub use owner::OwnerPlan;
 
 use crate::event::{CallbackEvent, CallbackState, ItemEvent};
 use crate::request::{Rejection, TaskPatch};

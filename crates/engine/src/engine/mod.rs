@@ -12,6 +12,7 @@
 //! task, so every task that should be running is running again within seconds.
 
 mod outbox;
+mod owner;
 mod supervisor;
 mod timers;
 mod watch;
@@ -83,7 +84,9 @@ pub struct EngineConfig {
 /// the task's relay at once without writing the task (the node is not its owner any more).
 /// Writes of the owner's commands (relay reports, timers, recovery) are made under the lease
 /// and refused without it; a user's command (update, stop, restart, …) on a task this node
-/// does not own is written (versioned) but its relay and timer effects are left to the owner.
+/// does not own is written (versioned) but its relay and timer effects are left to the owner,
+/// which brings what it runs in line with the stored task ([`Engine::task_changed`], on a
+/// cross-node notice or its own poll every renew round).
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
     pub leases: Arc<dyn LeaseStore>,
@@ -151,6 +154,11 @@ struct Inner {
     table: Mutex<HashMap<TaskId, TaskEntry>>,
     /// The leases this node holds ([`ClusterConfig`]; `None`: it owns every task).
     held: Option<HeldLeases>,
+    /// Under leases: what this node runs for each task it holds, as far as the stored task is
+    /// concerned (see [`owner`]).
+    owned: Mutex<HashMap<TaskId, owner::Owned>>,
+    /// A poll of the held tasks' versions is in progress (at most one at a time).
+    polling: std::sync::atomic::AtomicBool,
     /// Stops the lease keeper: after the relays, so its leases are released only once they
     /// stopped pushing.
     keeper: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
@@ -216,6 +224,8 @@ impl Engine {
                 watches,
                 timers,
                 held: config.cluster.as_ref().map(|_| HeldLeases::default()),
+                owned: Mutex::new(HashMap::new()),
+                polling: std::sync::atomic::AtomicBool::new(false),
                 config,
                 cancel,
                 metrics,
@@ -280,7 +290,10 @@ impl Engine {
             .store_write_seconds
             .observe(started.elapsed().as_secs_f64());
         inserted?;
-        self.remember(&transition.task);
+        if self.inner.held.is_none() {
+            // Under leases the task is remembered by its owner, once it recovers it.
+            self.remember(&transition.task);
+        }
         info!(task = %transition.task.id, account = %account, "task created");
         let task = transition.task.clone();
         self.execute(&transition, None).await;
@@ -452,6 +465,11 @@ impl Engine {
         }
     }
 
+    /// The run of the task's relay running on this node, if one runs here.
+    pub fn relay_run(&self, id: &TaskId) -> Option<u64> {
+        self.inner.supervisor.run_of(id)
+    }
+
     /// The live status of a task's relay, if one runs.
     pub fn relay_status(&self, id: &TaskId) -> Option<baton_relay::RelayStatus> {
         self.inner.supervisor.status(id)
@@ -549,12 +567,14 @@ impl Engine {
             }
             match written {
                 Ok(()) => {
-                    self.remember(&transition.task);
+                    if self.inner.held.is_none() || lease.is_some() {
+                        self.remember(&transition.task);
+                    }
                     self.execute(&transition, lease.as_ref()).await;
-                    if transition.task.runtime.status == TaskStatus::Exited
-                        && let Some(lease) = &lease
-                    {
-                        self.give_back(lease);
+                    if let Some(lease) = &lease {
+                        // In line with the stored task even if another node's write came
+                        // before this one; an exited task's lease given back.
+                        self.settle(task.version, &transition.task, lease).await;
                     }
                     return Ok(transition.task);
                 }
@@ -566,6 +586,7 @@ impl Engine {
                         if self.inner.supervisor.abort(id) {
                             warn!(task = %id, epoch = lease.epoch, "write fenced: another node owns the task; relay stopped");
                         }
+                        self.forget_lost(lease);
                     }
                     return Err(e.into());
                 }
@@ -620,23 +641,7 @@ impl Engine {
                 continue;
             }
             match effect {
-                Effect::StartRelay { run } => {
-                    let c = &self.inner.config;
-                    let config = relay_config(task, &c.relay, &c.media, &c.player, &c.egress);
-                    let supervisor = &self.inner.supervisor;
-                    match (&self.inner.held, lease) {
-                        (Some(held), Some(lease)) => {
-                            // Started under the keeper's lock: never after it gave the lease up.
-                            let started = held.if_held(lease, || {
-                                supervisor.start(&task.account, &task.id, *run, config)
-                            });
-                            if started.is_none() {
-                                warn!(task = %task.id, run, "relay not started: the lease was lost meanwhile");
-                            }
-                        }
-                        _ => supervisor.start(&task.account, &task.id, *run, config),
-                    }
-                }
+                Effect::StartRelay { run } => self.start_relay(task, *run, lease),
                 Effect::StopRelay { run } => {
                     self.inner
                         .supervisor
@@ -650,15 +655,7 @@ impl Engine {
                         .supervisor
                         .set_repeat(&task.id, *run, task.spec.repeat_number);
                 }
-                Effect::WatchSource { run } => {
-                    if let Some(source) = task.spec.source_urls.first() {
-                        let hls =
-                            task.spec.source_protocol == Some(baton_domain::SourceProtocol::Hls);
-                        self.inner
-                            .watches
-                            .watch(&task.account, &task.id, *run, source, hls);
-                    }
-                }
+                Effect::WatchSource { run } => self.watch_source(task, *run),
                 Effect::UnwatchSource { run } => self.inner.watches.unwatch(&task.id, *run),
                 Effect::Schedule { at, timer } => {
                     self.inner
@@ -682,6 +679,36 @@ impl Engine {
                     // Later purges are the purger's job (exited tasks past retention).
                 }
             }
+        }
+    }
+
+    /// Starts run `run` of the task's relay; under leases only while `lease` is held.
+    fn start_relay(&self, task: &Task, run: u64, lease: Option<&Lease>) {
+        let c = &self.inner.config;
+        let config = relay_config(task, &c.relay, &c.media, &c.player, &c.egress);
+        let supervisor = &self.inner.supervisor;
+        match (&self.inner.held, lease) {
+            (Some(held), Some(lease)) => {
+                // Started under the keeper's lock: never after it gave the lease up.
+                let started = held.if_held(lease, || {
+                    self.note_started(&task.id, run);
+                    supervisor.start(&task.account, &task.id, run, config)
+                });
+                if started.is_none() {
+                    warn!(task = %task.id, run, "relay not started: the lease was lost meanwhile");
+                }
+            }
+            _ => supervisor.start(&task.account, &task.id, run, config),
+        }
+    }
+
+    /// Watches the task's source for run `run`'s retry.
+    fn watch_source(&self, task: &Task, run: u64) {
+        if let Some(source) = task.spec.source_urls.first() {
+            let hls = task.spec.source_protocol == Some(baton_domain::SourceProtocol::Hls);
+            self.inner
+                .watches
+                .watch(&task.account, &task.id, run, source, hls);
         }
     }
 
@@ -813,18 +840,19 @@ impl LeaseHolder for EngineHolder {
         };
         let engine = Engine { inner };
         for lease in leases {
+            if !engine.note_acquired(&lease.task) {
+                // A poll found it held first and recovers it.
+                continue;
+            }
             let engine = engine.clone();
             let lease = lease.clone();
-            tokio::spawn(async move {
-                match engine
-                    .apply(&lease.account, &lease.task, Command::Recover)
-                    .await
-                {
-                    Ok(_) => info!(task = %lease.task, epoch = lease.epoch, "task acquired"),
-                    Err(EngineError::NotOwner { .. }) => {}
-                    Err(e) => warn!(task = %lease.task, error = %e, "acquired task not recovered"),
-                }
-            });
+            tokio::spawn(async move { engine.recover_acquired(&lease).await });
+        }
+    }
+
+    fn renewed(&self, held: &[Lease]) {
+        if let Some(inner) = self.engine.upgrade() {
+            Engine { inner }.poll_held(held.to_vec());
         }
     }
 
@@ -832,10 +860,12 @@ impl LeaseHolder for EngineHolder {
         let Some(inner) = self.engine.upgrade() else {
             return;
         };
+        let engine = Engine { inner };
         for lease in leases {
-            if inner.supervisor.abort(&lease.task) {
+            if engine.inner.supervisor.abort(&lease.task) {
                 warn!(task = %lease.task, epoch = lease.epoch, "relay stopped: {why}");
             }
+            engine.forget_lost(lease);
         }
     }
 }

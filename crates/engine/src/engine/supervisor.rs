@@ -193,6 +193,11 @@ impl Supervisor {
         }
     }
 
+    /// The run of the task's relay running here, if one runs.
+    pub(super) fn run_of(&self, id: &TaskId) -> Option<u64> {
+        self.lock().get(id).map(|r| r.run)
+    }
+
     /// RepeatNumber changed while run `run` plays its list.
     pub(super) fn set_repeat(&self, id: &TaskId, run: u64, repeat: i32) {
         if let Some(playlist) = self

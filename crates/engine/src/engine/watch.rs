@@ -199,6 +199,18 @@ impl SourceWatches {
         }
     }
 
+    /// The run whose source is watched for a task, if one is.
+    pub(super) fn run_of(&self, id: &TaskId) -> Option<u64> {
+        self.lock().get(id).map(|w| w.run)
+    }
+
+    /// Ends the task's watch, whatever its run (the node lost the task's lease).
+    pub(super) fn forget(&self, id: &TaskId) {
+        if let Some(w) = self.lock().remove(id) {
+            w.stop.cancel();
+        }
+    }
+
     /// Watches running now.
     pub(super) fn count(&self) -> usize {
         self.lock().len()

@@ -15,7 +15,9 @@ pub const T0: i64 = 1_800_000_000;
 
 pub struct World {
     pub net: Arc<MemoryNetwork>,
+    #[allow(dead_code)] // not every test crate uses each field
     pub hub: Arc<StreamHub>,
+    #[allow(dead_code)]
     pub store: Arc<MemoryStore>,
     pub clock: Arc<TokioClock>,
 }

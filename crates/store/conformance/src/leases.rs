@@ -113,6 +113,22 @@ pub async fn leases_of_one_node(store: &dyn TaskLeaseStore) {
         .await
         .expect("write under the lease");
     assert_eq!(stored(store, &t).await, v2);
+    // The owner's poll: the versions of the tasks it names that exist, in one read.
+    let mut versions = store
+        .versions(&[
+            TaskId("l-1".into()),
+            TaskId("l-2".into()),
+            TaskId("l-gone".into()),
+        ])
+        .await
+        .expect("versions");
+    versions.sort();
+    assert_eq!(
+        versions,
+        [(TaskId("l-1".into()), 2), (TaskId("l-2".into()), 1)],
+        "a missing task is left out"
+    );
+    assert!(store.versions(&[]).await.expect("versions").is_empty());
     let r = store.update_leased(&next(&t), 1, &[], &first[0]).await;
     assert!(
         matches!(r, Err(StoreError::Conflict { expected: 1, .. })),

@@ -232,6 +232,32 @@ pub(crate) async fn lease_of(pool: &PgPool, id: &TaskId) -> Result<Option<LeaseS
     }))
 }
 
+pub(crate) async fn versions(
+    pool: &PgPool,
+    tasks: &[TaskId],
+) -> Result<Vec<(TaskId, u64)>, StoreError> {
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = tasks.iter().map(|t| t.0.as_str()).collect();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT id, version FROM tasks WHERE id = ANY($1::text[])")
+            .bind(&ids)
+            .fetch_all(pool)
+            .await
+            .map_err(backend)?;
+    rows.into_iter()
+        .map(|(id, version)| match u64::try_from(version) {
+            Ok(v) => Ok((TaskId(id), v)),
+            Err(_) => Err(StoreError::Corrupt {
+                what: "task",
+                reason: format!("version {version}"),
+                id,
+            }),
+        })
+        .collect()
+}
+
 fn lease_from_row(row: &sqlx::postgres::PgRow, node: &NodeId) -> Result<Lease, StoreError> {
     let task: String = row.try_get("task_id").map_err(backend)?;
     let epoch: i64 = row.try_get("epoch").map_err(backend)?;

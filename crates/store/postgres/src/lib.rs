@@ -24,9 +24,9 @@
 //! refused by name ([`connect`](PgStore::connect)); `prefer` (the default) connects in plain
 //! text, as `disable` does.
 //!
-//! Task leases ([`LeaseStore`]: nodes, claims, renewals, fenced writes; `leases.rs`) are
-//! built, but `baton serve` does not run its tasks under them yet: until it does, one node per
-//! database ([`PgStore::lock_sole_node`]).
+//! Task leases ([`LeaseStore`]: nodes, claims, renewals, fenced writes; `leases.rs`) let
+//! several `baton serve` nodes share one database, each task pushed by the node holding its
+//! lease (docs/design/multi-node.md).
 
 mod blocks;
 mod cluster;
@@ -112,49 +112,9 @@ impl PgStore {
             .map_err(backend)
     }
 
-    /// Claims the database (its schema) for this node alone, until the returned lock is
-    /// dropped or its process dies: several nodes sharing one database need task leases, which
-    /// are not built yet, so a second `baton serve` on the same database is refused rather than
-    /// allowed to run every task twice.
-    ///
-    /// A session-level advisory lock held by a connection of its own (outside the pool):
-    /// PostgreSQL releases it when that connection ends — the lock dropped, the process killed
-    /// (its socket closes), or the server restarted.
-    pub async fn lock_sole_node(&self) -> Result<NodeLock, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?.detach();
-        let (locked, schema): (bool, String) = sqlx::query_as(
-            "SELECT pg_try_advisory_lock(hashtext('baton.node'), hashtext(current_schema())), \
-             current_schema()",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .map_err(backend)?;
-        if !locked {
-            return Err(StoreError::Invalid(format!(
-                "another baton serve already uses this PostgreSQL database (schema {schema}); \
-                 several nodes on one database are not supported yet (task leases are not built)"
-            )));
-        }
-        Ok(NodeLock { conn })
-    }
-
     /// Closes every connection. Later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-}
-
-/// This node's claim on the database ([`PgStore::lock_sole_node`]): held while this lives.
-#[derive(Debug)]
-pub struct NodeLock {
-    conn: sqlx::PgConnection,
-}
-
-impl NodeLock {
-    /// Releases the claim now (dropping it releases it too, when the connection closes).
-    pub async fn release(self) {
-        // A failed close still drops the connection, which ends the session and its lock.
-        let _ = self.conn.close().await;
     }
 }
 
@@ -415,6 +375,10 @@ impl LeaseStore for PgStore {
 
     fn lease_of<'a>(&'a self, id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
         Box::pin(leases::lease_of(&self.pool, id))
+    }
+
+    fn versions<'a>(&'a self, tasks: &'a [TaskId]) -> StoreFuture<'a, Vec<(TaskId, u64)>> {
+        Box::pin(leases::versions(&self.pool, tasks))
     }
 }
 

@@ -201,33 +201,6 @@ async fn tls_modes_are_refused_by_name_without_leaking_the_password() {
     assert!(e.contains("postgres://baton:***@"), "{e}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_node_on_one_database_is_refused() {
-    let Some((options, _)) = fresh_schema().await else {
-        return;
-    };
-    let a = PgStore::connect_with(options.clone())
-        .await
-        .expect("open a");
-    let b = PgStore::connect_with(options).await.expect("open b");
-    let lock = a.lock_sole_node().await.expect("the first node claims it");
-    let e = b
-        .lock_sole_node()
-        .await
-        .expect_err("a second node is refused")
-        .to_string();
-    assert!(e.contains("not supported yet"), "{e}");
-    // The first node's store works on; the claim does not block the pool.
-    let t = task("acct", "t-1", 10);
-    a.insert(&t, &[]).await.expect("insert");
-    // Released (as when the first node stops or dies): the second may claim it.
-    lock.release().await;
-    let lock = b.lock_sole_node().await.expect("claimed after release");
-    drop(lock);
-    b.close().await;
-    done(a).await;
-}
-
 /// Needs no server: nothing listens on port 1. The start fails at once with the reason (not
 /// after the pool's timeout with none), and without the password.
 #[tokio::test]

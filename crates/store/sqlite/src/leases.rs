@@ -36,3 +36,26 @@ pub(crate) async fn unfinished_leases(
     leases.sort_by(|a, b| a.task.0.cmp(&b.task.0));
     Ok(leases)
 }
+
+/// The version of each of `tasks` that still exists (one statement: the IDs as a JSON array).
+pub(crate) async fn versions(
+    pool: &SqlitePool,
+    tasks: &[TaskId],
+) -> Result<Vec<(TaskId, u64)>, StoreError> {
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(&tasks.iter().map(|t| t.0.as_str()).collect::<Vec<_>>())
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, version FROM tasks WHERE id IN (SELECT value FROM json_each($1))",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, v)| Some((TaskId(id), u64::try_from(v).ok()?)))
+        .collect())
+}

@@ -374,6 +374,10 @@ impl LeaseStore for SqliteStore {
     fn lease_of<'a>(&'a self, _id: &'a TaskId) -> StoreFuture<'a, Option<LeaseState>> {
         Box::pin(std::future::ready(Ok(None)))
     }
+
+    fn versions<'a>(&'a self, tasks: &'a [TaskId]) -> StoreFuture<'a, Vec<(TaskId, u64)>> {
+        Box::pin(leases::versions(&self.pool, tasks))
+    }
 }
 
 impl BlockStore for SqliteStore {
