@@ -8,6 +8,7 @@
 
 mod admin;
 mod cli;
+mod cluster;
 mod config;
 #[cfg(test)]
 mod config_keys;

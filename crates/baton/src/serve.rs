@@ -212,7 +212,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "connection caps"
     );
 
-    let (store, leases) = open_store(&settings).await?;
+    let (store, shared) = open_store(&settings).await?;
 
     let groups: Arc<dyn baton_domain::GroupStore> = Arc::clone(&store) as _;
     let hub = StreamHub::new(settings.hub.clone());
@@ -321,7 +321,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &credentials.current().domains,
         Arc::clone(&hub),
     ));
-    if let Some(leases) = leases {
+    if let Some(shared) = &shared {
+        let leases = Arc::new(shared.clone()) as Arc<dyn LeaseStore>;
         let lease = settings.cluster.lease.clone();
         let node = NodeInfo {
             id: crate::datadir::node_id(&settings.data_dir)?,
@@ -355,10 +356,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("registering the node")?;
     }
-    let alive_within = engine_config
-        .cluster
-        .as_ref()
-        .map_or(LeaseConfig::default().lease, |c| c.lease.lease);
+    // A node is alive while its last heartbeat is younger than a lease.
+    let alive_within = settings.cluster.lease.lease;
     let engine = Engine::start(
         Arc::clone(&store) as _,
         Arc::new(SystemClock),
@@ -372,6 +371,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .context("starting the task engine")?;
+    // What the other nodes of a shared database change, heard at once (polling is the
+    // fallback): dropped before the engine shuts down.
+    let notices = match &shared {
+        Some(pg) => Some(
+            crate::cluster::listen(pg, engine.clone(), control.clone())
+                .await
+                .context("listening for the cluster's notices")?,
+        ),
+        None => None,
+    };
     // Spent signed requests still within their window, loaded before the API answers.
     let replay = baton_api::Replay::start(Arc::clone(&store) as _, &settings.api)
         .await
@@ -487,6 +496,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     shutdown_signal().await;
     info!("shutting down");
     ready.store(false, Ordering::Release);
+    drop(notices);
     // Relays first, so their destinations are closed cleanly (FCUnpublish, deleteStream).
     engine.shutdown(SHUTDOWN_DEADLINE / 2).await;
     cancel.cancel();
@@ -572,9 +582,7 @@ impl<S: TaskStore + BlockStore + GroupStore + ReplayStore + LeaseStore + Cluster
 
 /// Opens the configured store: SQLite in the data dir, or PostgreSQL — shared with other
 /// nodes, its tasks run under leases (docs/design/multi-node.md): with it come the leases.
-async fn open_store(
-    settings: &Settings,
-) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<dyn baton_domain::LeaseStore>>)> {
+async fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Option<PgStore>)> {
     match &settings.database {
         Database::Sqlite => {
             let store = SqliteStore::open(&settings.data_dir)
@@ -591,9 +599,7 @@ async fn open_store(
                 .await
                 .with_context(|| format!("opening the task store at {shown}"))?;
             info!(database = %shown, "task store: PostgreSQL");
-            let store = Arc::new(store);
-            let leases = Arc::clone(&store) as Arc<dyn baton_domain::LeaseStore>;
-            Ok((store, Some(leases)))
+            Ok((Arc::new(store.clone()), Some(store)))
         }
     }
 }

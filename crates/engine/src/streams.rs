@@ -224,6 +224,9 @@ impl StreamControl {
         }
         if oneshot {
             self.kick_local(&path);
+            // Another node sharing the store may hold the publisher: a kick is stored nowhere
+            // (nothing to poll), so it is said to them (a store of one node says nothing).
+            self.inner.store.announce_kick(&path).await?;
         } else {
             self.kick_forbidden(path);
         }

@@ -31,7 +31,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox claims",
         include_str!("../migrations/0004_outbox_claims.sql"),
     ),
-    (6, "notices", include_str!("../migrations/0006_notices.sql")),
+    (5, "notices", include_str!("../migrations/0005_notices.sql")),
 ];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's

@@ -1,5 +1,5 @@
 //! Cross-node notices: PostgreSQL `LISTEN`/`NOTIFY` on the channel `baton:<schema>`, fed by
-//! the triggers of migration 6 (a task row written, a lease released, the blocks changed).
+//! the triggers of migration 5 (a task row written, a lease released, the blocks changed).
 //!
 //! Notices make a cluster fast, never correct: PostgreSQL delivers them only to connections
 //! listening at COMMIT time, so every node also polls (the lease keeper's rounds, the blocks'
@@ -21,8 +21,9 @@ use crate::{ACQUIRE_TIMEOUT, PgStore, backend};
 /// What changed in the shared database, as a node hears it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
-    /// A task row was inserted, updated or deleted (by any node, this one included).
-    Task(TaskId),
+    /// A task row was inserted or updated — at this version — or deleted (`None`), by any
+    /// node, this one included.
+    Task(TaskId, Option<u64>),
     /// A lease was given back (its owner stopped, or its task exited): claimable now.
     Released,
     /// Forbidden streams were added, changed or removed.
@@ -42,8 +43,12 @@ impl Notice {
             "released" => Some(Notice::Released),
             "blocks" => Some(Notice::Blocks),
             _ => {
-                if let Some(id) = payload.strip_prefix("task:") {
-                    return (!id.is_empty()).then(|| Notice::Task(TaskId(id.to_owned())));
+                if let Some(task) = payload.strip_prefix("task:") {
+                    let (id, version) = match task.split_once(':') {
+                        Some((id, v)) => (id, Some(v.parse().ok()?)),
+                        None => (task, None),
+                    };
+                    return (!id.is_empty()).then(|| Notice::Task(TaskId(id.to_owned()), version));
                 }
                 let [domain, app, stream]: [String; 3] =
                     serde_json::from_str(payload.strip_prefix("kick:")?).ok()?;
@@ -167,10 +172,15 @@ mod tests {
         assert_eq!(Notice::parse("released"), Some(Notice::Released));
         assert_eq!(Notice::parse("blocks"), Some(Notice::Blocks));
         assert_eq!(
+            Notice::parse("task:abc-1:7"),
+            Some(Notice::Task(TaskId("abc-1".into()), Some(7)))
+        );
+        assert_eq!(
             Notice::parse("task:abc-1"),
-            Some(Notice::Task(TaskId("abc-1".into())))
+            Some(Notice::Task(TaskId("abc-1".into()), None))
         );
         assert_eq!(Notice::parse("task:"), None);
+        assert_eq!(Notice::parse("task:abc-1:x"), None);
         let odd = StreamPath::new("d.example", "live", "a\"b/c:d");
         assert_eq!(
             Notice::parse(&Notice::kick_payload(&odd)),

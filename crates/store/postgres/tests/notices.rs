@@ -58,11 +58,17 @@ async fn every_change_another_node_commits_is_heard() {
     // A task inserted, updated and deleted through the other node.
     let mut t = task("acct", "t-1", 10);
     b.insert(&t, &[]).await.expect("insert");
-    assert_eq!(next(&mut rx).await, Notice::Task(TaskId("t-1".into())));
+    assert_eq!(
+        next(&mut rx).await,
+        Notice::Task(TaskId("t-1".into()), Some(t.version))
+    );
     let before = t.version;
     t.version += 1;
     b.update(&t, before, &[]).await.expect("update");
-    assert_eq!(next(&mut rx).await, Notice::Task(TaskId("t-1".into())));
+    assert_eq!(
+        next(&mut rx).await,
+        Notice::Task(TaskId("t-1".into()), Some(t.version))
+    );
 
     // A lease claimed says nothing; released, it is news.
     let node = NodeId::parse("node-b").expect("id");
@@ -102,7 +108,10 @@ async fn every_change_another_node_commits_is_heard() {
     b.delete(&t.account, &t.id, t.version, &[])
         .await
         .expect("delete");
-    assert_eq!(next(&mut rx).await, Notice::Task(TaskId("t-1".into())));
+    assert_eq!(
+        next(&mut rx).await,
+        Notice::Task(TaskId("t-1".into()), None)
+    );
     quiet(&mut rx).await;
     b.close().await;
     done(a).await;
@@ -132,7 +141,10 @@ async fn other_schemas_and_rolled_back_writes_say_nothing() {
     // A write that fails (a stale version) changes nothing and notifies nobody.
     let t = task("acct", "t-1", 10);
     a.insert(&t, &[]).await.expect("insert");
-    assert_eq!(next(&mut rx).await, Notice::Task(TaskId("t-1".into())));
+    assert_eq!(
+        next(&mut rx).await,
+        Notice::Task(TaskId("t-1".into()), Some(t.version))
+    );
     let mut stale = t.clone();
     stale.version += 5;
     assert!(a.update(&stale, t.version + 3, &[]).await.is_err());
@@ -165,9 +177,11 @@ async fn a_broken_listening_connection_comes_back_with_a_resync() {
     assert_eq!(killed, 1, "the one listening connection");
     assert_eq!(next(&mut rx).await, Notice::Resync);
     // And it hears again.
-    a.insert(&task("acct", "t-2", 10), &[])
-        .await
-        .expect("insert");
-    assert_eq!(next(&mut rx).await, Notice::Task(TaskId("t-2".into())));
+    let t2 = task("acct", "t-2", 10);
+    a.insert(&t2, &[]).await.expect("insert");
+    assert_eq!(
+        next(&mut rx).await,
+        Notice::Task(TaskId("t-2".into()), Some(t2.version))
+    );
     done(a).await;
 }

@@ -7,13 +7,15 @@
 -- only: a node that missed some (its listening connection was down) re-reads everything, and
 -- every node also polls.
 
--- A task row written (inserted, updated, deleted): 'task:<id>'.
+-- A task row written: 'task:<id>:<version>' (inserted, updated; the owner compares the version
+-- with the one it is in line with and reads nothing when they match), 'task:<id>' (deleted).
+-- Task IDs hold only letters, digits, '_' and '-'.
 CREATE FUNCTION baton_notice_task() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         PERFORM pg_notify('baton:' || TG_TABLE_SCHEMA, 'task:' || OLD.id);
     ELSE
-        PERFORM pg_notify('baton:' || TG_TABLE_SCHEMA, 'task:' || NEW.id);
+        PERFORM pg_notify('baton:' || TG_TABLE_SCHEMA, 'task:' || NEW.id || ':' || NEW.version);
     END IF;
     RETURN NULL;
 END $$;

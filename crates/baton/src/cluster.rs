@@ -1,0 +1,58 @@
+//! What a node hears from the other nodes of a shared PostgreSQL database (issue 15; the
+//! notices of `baton_store_postgres::notices`): each notice brings forward work that polling
+//! would do anyway — the owner of a task carries out a command applied elsewhere, a released
+//! lease is claimed now, a forbid elsewhere disconnects this node's publisher — and a one-shot
+//! kick, which nothing stores, reaches the node holding the publisher.
+
+use baton_engine::{Engine, StreamControl};
+use baton_store_postgres::{Listening, Notice, PgStore};
+use tracing::warn;
+
+/// Listens for the cluster's notices until the returned guard is dropped (before the engine
+/// shuts down: a notice must not start work on a node that is leaving).
+pub async fn listen(
+    store: &PgStore,
+    engine: Engine,
+    control: StreamControl,
+) -> anyhow::Result<Listening> {
+    let listening = store
+        .listen(move |notice| on_notice(&engine, &control, notice))
+        .await?;
+    Ok(listening)
+}
+
+/// Called on the listening task, for every notice: quick, the work is spawned.
+fn on_notice(engine: &Engine, control: &StreamControl, notice: Notice) {
+    match notice {
+        Notice::Task(id, version) => {
+            // Every task write of the cluster is heard by every node: only the owner works.
+            let owned = engine
+                .held_leases()
+                .is_some_and(|held| held.get(&id).is_some());
+            if owned {
+                let engine = engine.clone();
+                tokio::spawn(async move { engine.task_changed(&id, version).await });
+            }
+        }
+        Notice::Released => engine.leases_released(),
+        Notice::Blocks => reload_blocks(control),
+        Notice::Kick(path) => {
+            control.kick_local(&path);
+        }
+        // Notices were lost while the connection was down: what they would have told is read
+        // again (the owner's poll re-reads its tasks every renew round by itself).
+        Notice::Resync => {
+            engine.leases_released();
+            reload_blocks(control);
+        }
+    }
+}
+
+fn reload_blocks(control: &StreamControl) {
+    let control = control.clone();
+    tokio::spawn(async move {
+        if let Err(e) = control.reload_blocks().await {
+            warn!(error = %e, "forbidden streams not re-read (the next poll tries again)");
+        }
+    });
+}
