@@ -6,22 +6,46 @@
 
 use baton_engine::{Engine, StreamControl};
 use baton_store_postgres::{Listening, Notice, PgStore};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-/// Listens for the cluster's notices until the returned guard is dropped (before the engine
-/// shuts down: a notice must not start work on a node that is leaving).
-pub async fn listen(
-    store: &PgStore,
-    engine: Engine,
-    control: StreamControl,
-) -> anyhow::Result<Listening> {
+/// The notices heard since [`listen`] returned, for [`act`].
+pub type Notices = mpsc::UnboundedReceiver<Notice>;
+
+/// Starts listening (returns once `LISTEN` is in place): called before the engine starts, so
+/// that nothing another node does from the engine's first claim on goes unheard. The notices
+/// wait in the returned queue until [`act`] takes them. Listening stops when the guard drops.
+pub async fn listen(store: &PgStore) -> anyhow::Result<(Listening, Notices)> {
+    let (tx, rx) = mpsc::unbounded_channel();
     let listening = store
-        .listen(move |notice| on_notice(&engine, &control, notice))
+        .listen(move |notice| {
+            let _ = tx.send(notice);
+        })
         .await?;
-    Ok(listening)
+    Ok((listening, rx))
 }
 
-/// Called on the listening task, for every notice: quick, the work is spawned.
+/// Acts on the notices until `cancel` (before the engine shuts down: a notice must not start
+/// work on a node that is leaving). Each is quick here; the work is spawned.
+pub async fn act(
+    mut notices: Notices,
+    engine: Engine,
+    control: StreamControl,
+    cancel: CancellationToken,
+) {
+    loop {
+        let notice = tokio::select! {
+            _ = cancel.cancelled() => return,
+            notice = notices.recv() => match notice {
+                Some(notice) => notice,
+                None => return,
+            },
+        };
+        on_notice(&engine, &control, notice);
+    }
+}
+
 fn on_notice(engine: &Engine, control: &StreamControl, notice: Notice) {
     match notice {
         Notice::Task(id, version) => {

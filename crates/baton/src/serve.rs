@@ -356,6 +356,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("registering the node")?;
     }
+    // Listening before the engine starts: nothing another node does from the engine's first
+    // claim on goes unheard (the notices wait in a queue until the engine acts on them).
+    let notices = match &shared {
+        Some(pg) => Some(
+            crate::cluster::listen(pg)
+                .await
+                .context("listening for the cluster's notices")?,
+        ),
+        None => None,
+    };
     // A node is alive while its last heartbeat is younger than a lease.
     let alive_within = settings.cluster.lease.lease;
     let engine = Engine::start(
@@ -372,15 +382,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("starting the task engine")?;
     // What the other nodes of a shared database change, heard at once (polling is the
-    // fallback): dropped before the engine shuts down.
-    let notices = match &shared {
-        Some(pg) => Some(
-            crate::cluster::listen(pg, engine.clone(), control.clone())
-                .await
-                .context("listening for the cluster's notices")?,
-        ),
-        None => None,
-    };
+    // fallback); acted on until just before the engine shuts down.
+    let notices_done = CancellationToken::new();
+    let listening = notices.map(|(listening, queue)| {
+        tokio::spawn(crate::cluster::act(
+            queue,
+            engine.clone(),
+            control.clone(),
+            notices_done.clone(),
+        ));
+        listening
+    });
     // Spent signed requests still within their window, loaded before the API answers.
     let replay = baton_api::Replay::start(Arc::clone(&store) as _, &settings.api)
         .await
@@ -496,7 +508,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     shutdown_signal().await;
     info!("shutting down");
     ready.store(false, Ordering::Release);
-    drop(notices);
+    notices_done.cancel();
+    drop(listening);
     // Relays first, so their destinations are closed cleanly (FCUnpublish, deleteStream).
     engine.shutdown(SHUTDOWN_DEADLINE / 2).await;
     cancel.cancel();

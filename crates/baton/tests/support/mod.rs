@@ -358,6 +358,12 @@ impl Server {
         self.stderr()
     }
 
+    /// Whether it has exited (by itself, or after a signal).
+    #[allow(dead_code)] // used by cluster.rs
+    pub fn exited(&mut self) -> bool {
+        self.process.0.try_wait().ok().flatten().is_some()
+    }
+
     fn kill(&mut self) {
         let _ = self.process.0.kill();
         let _ = self.process.0.wait();
