@@ -26,6 +26,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "extra destinations",
         include_str!("../migrations/0003_extra_destinations.sql"),
     ),
+    // 4 to 6 are taken by work merged separately.
+    (
+        7,
+        "source failover",
+        include_str!("../migrations/0007_source_failover.sql"),
+    ),
 ];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's
