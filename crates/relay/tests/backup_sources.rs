@@ -10,11 +10,11 @@ use std::time::Duration;
 use baton_media::TagType;
 use baton_net::client::{ClientOptions, RtmpConnection};
 use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
-use baton_net::ingest::AllowAll;
+use baton_net::ingest::{AllowAll, Decision, IngestPolicy, StreamRequest};
 use baton_net::testing::MemoryNetwork;
 use baton_net::transport::{DialFuture, Dialer};
 use baton_net::{MediaKind, RtmpUrl};
-use baton_relay::{Relay, RelayConfig, RelayState, Side};
+use baton_relay::{ErrorKind, Relay, RelayConfig, RelayState, Side};
 use baton_rtmp::session::ClientMode;
 use tokio::time::{Instant, sleep, sleep_until};
 
@@ -51,8 +51,24 @@ struct World {
     out_hub: Arc<StreamHub>,
 }
 
+/// Refuses every play: a source that answers "no" (a wrong key, a forbidden stream).
+struct DenyPlay;
+
+impl IngestPolicy for DenyPlay {
+    fn authorize_play(&self, _request: &StreamRequest<'_>) -> Decision {
+        Decision::Deny {
+            code: "NetStream.Play.Forbidden".into(),
+            description: "forbidden".into(),
+        }
+    }
+}
+
 fn world() -> World {
-    let (primary, _) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
+    world_with(Arc::new(AllowAll))
+}
+
+fn world_with(primary_policy: Arc<dyn IngestPolicy>) -> World {
+    let (primary, _) = MemoryNetwork::with_default_ingest(primary_policy);
     let (backup, _) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
     let (out, out_hub) = MemoryNetwork::with_default_ingest(Arc::new(AllowAll));
     World {
@@ -374,5 +390,38 @@ async fn a_backup_with_another_codec_configuration_gets_its_sequence_headers_thr
     }
     assert_eq!(seen, vec![0x64, 0x4d], "each configuration once, in order");
     assert_eq!(first_backup_frame_after_header, Some(true));
+    assert_one_session_one_timeline(&events);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_primary_fails_over_at_once() {
+    let w = world_with(Arc::new(DenyPlay));
+    let observer = w.observer();
+    let _backup = publish(&w.backup, BACKUP, 10, 0x64, BACKUP_MARK);
+    let relay = Relay::spawn(w.config()).unwrap();
+    let started = Instant::now();
+    let cell = relay.status_cell();
+    let mut forwarding = None;
+    while Instant::now() < started + Duration::from_secs(5) {
+        sleep(Duration::from_millis(50)).await;
+        if cell.snapshot().state == RelayState::Forwarding {
+            forwarding = Some(Instant::now() - started);
+            break;
+        }
+    }
+    sleep(Duration::from_secs(2)).await;
+    let status = relay.status();
+    relay.stop();
+    relay.wait().await.expect("stopped cleanly");
+    let events = observe(&observer, Instant::now() + Duration::from_secs(1)).await;
+
+    // No failover time spent on a source that said no.
+    let forwarding = forwarding.expect("the backup forwards");
+    assert!(forwarding < Duration::from_secs(1), "after {forwarding:?}");
+    assert_eq!((status.active_source, status.source_switches), (1, 1));
+    let refusal = &status.sources[0].last_error.as_ref().unwrap().error;
+    assert_eq!((refusal.side, refusal.retryable), (Side::Source, false));
+    assert_ne!(refusal.kind, ErrorKind::Timeout);
+    assert_eq!(video_sources(&events), vec![BACKUP_MARK]);
     assert_one_session_one_timeline(&events);
 }
