@@ -29,9 +29,10 @@
 //!   `RelayStatus::destinations`.
 //! * **Backup sources** (`RelayConfig::backup_sources`; the `sources` module). Source 0 is the
 //!   primary, 1.. the backups in order; one is *active* at a time. The active source *fails*
-//!   when it delivers no audio/video for `failover_after` (counted from its loss, or from
-//!   when it was made active: down, reconnecting with backoff, or connected but silent all
-//!   count) or when it is refused. The relay then drops it and connects the next source at
+//!   when it delivers no audio/video for `failover_after` (counted from when it was made
+//!   active, or from its loss: a dropped connection, an unpublish, or a stall noticed after
+//!   `source_stall_timeout`; reconnecting with backoff or connected but silent, it is still
+//!   down) or when it is refused. The relay then drops it and connects the next source at
 //!   once, wrapping around after the last (so a primary that is back is used again when the
 //!   backups fail). **The relay fails when every source has failed in one pass**: `n`
 //!   failovers in a row with no media from any source in between (its error is the last
