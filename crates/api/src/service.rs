@@ -154,6 +154,12 @@ pub struct RelayView {
     /// Each destination on its own, `destination` first (the fields above sum them or, for
     /// the transport and SRT statistics, describe the first).
     pub destinations: Vec<DestinationView>,
+    /// The source in use: 0 the task's first source URL, 1.. its backups.
+    pub active_source: usize,
+    /// Failovers and failbacks between the task's sources so far.
+    pub source_switches: u64,
+    /// Each source URL of the task, in order, with its last error (code, message).
+    pub sources: Vec<Option<(&'static str, String)>>,
 }
 
 /// One destination of a relay.

@@ -318,6 +318,29 @@ async fn update_rules_map_to_documented_codes() {
     assert_eq!(body["Code"], "InvalidParameter");
     let (status, _) = update(&later, &[("SourceUrls", "[\"rtmp://h/a/b\"]")]).await;
     assert_eq!(status, StatusCode::OK);
+    // Backup sources are the native API's: this dialect's live task keeps exactly one URL,
+    // refused with its own error (the domain would take up to four).
+    let (status, body) = update(
+        &later,
+        &[("SourceUrls", r#"["rtmp://h/a/b","rtmp://h/a/c"]"#)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("InvalidParameter"))
+    );
+    assert!(
+        body["Message"].as_str().unwrap().contains("SourceUrls"),
+        "{body}"
+    );
+    assert_eq!(
+        h.service
+            .task(&TaskId(later.clone()))
+            .unwrap()
+            .spec
+            .source_urls,
+        ["rtmp://h/a/b"]
+    );
     // A blank CallbackUrl clears it.
     let (status, _) = update(&later, &[("CallbackUrl", "")]).await;
     assert_eq!(status, StatusCode::OK);

@@ -59,6 +59,7 @@ fn spec_of(info: &Value) -> TaskSpec {
         source_urls: serde_json::from_value(info["SourceUrls"].clone()).unwrap(),
         dst_url: s("DstUrl"),
         extra_dst_urls: Vec::new(),
+        failover: Default::default(),
         start_time: parse_utc(&s("StartTime")).unwrap(),
         end_time: parse_utc(&s("EndTime")).unwrap(),
         callback_url: Some(s("CallbackURL")),

@@ -654,6 +654,9 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
             transport: None,
             last_error: Some(("Disconnected", "destination: connection reset".into())),
         }],
+        active_source: 1,
+        source_switches: 1,
+        sources: vec![Some(("Timeout", "source: no media".into())), None],
     }
 }
 
@@ -746,6 +749,18 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
     assert_eq!(dst["frames_dropped"], 2);
     assert_eq!(dst["last_error"]["code"], "Disconnected");
     assert_eq!(dst["transport"], Value::Null);
+    // Backup sources: which one is in use, how often the relay switched, why it left each.
+    assert_eq!(
+        (
+            doc["relay"]["active_source"].as_u64(),
+            doc["relay"]["source_switches"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let sources = &doc["relay"]["sources"];
+    assert_eq!(sources[0]["last_error"]["code"], "Timeout", "{doc}");
+    assert_eq!(sources[1]["index"], 1);
+    assert_eq!(sources[1].get("last_error"), None);
     let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;
     assert_eq!(list["items"][0]["relay"]["state"], "forwarding", "{list}");
     // An SRT destination: its transport and send statistics.

@@ -46,6 +46,7 @@ fn live_spec(start: i64) -> TaskSpec {
         ],
         dst_url: "rtmp://push.example.com/live/relay01".into(),
         extra_dst_urls: Vec::new(),
+        failover: Default::default(),
         start_time: start,
         end_time: start + 3600,
         callback_url: None,
@@ -377,6 +378,12 @@ async fn parameters_are_checked_with_the_dialects_codes() {
             "InvalidParam",
         ),
         (with("SrcAddr", json!("ftp://s/a")), "InvalidParam"),
+        // One live source in this dialect (backups are the native API's): a list of two is
+        // refused with the dialect's own error.
+        (
+            with("SrcAddr", json!(["rtmp://s/live/a", "rtmp://s/live/b"])),
+            "InvalidParam.BindError",
+        ),
         (
             with("SrcAddr", json!("rtsps://s/cam")),
             "InvalidParam.Unsupported",

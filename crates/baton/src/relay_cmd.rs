@@ -25,6 +25,19 @@ pub struct RelayArgs {
     /// relay fails only when every one has
     #[arg(required = true, num_args = 1..)]
     destinations: Vec<String>,
+    /// A backup source (same forms as SRC), repeated for several: when the source in use
+    /// delivers nothing for --failover-after (or is refused), the next one is used, and the
+    /// relay fails only when every source failed in one pass. Destinations keep their session.
+    #[arg(long = "backup-source", value_name = "URL")]
+    backup_sources: Vec<String>,
+    /// With backup sources: how long the source in use may deliver nothing before the next one
+    /// is used.
+    #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
+    failover_after: Duration,
+    /// With backup sources: while a backup is in use, try the first source again this often
+    /// and switch back once it has delivered this long without a gap (default: no failback).
+    #[arg(long, value_parser = crate::duration::parse)]
+    failback_after: Option<Duration>,
     /// A PEM file of CA certificates trusted besides the bundled web PKI roots, for rtmps://
     /// and https:// servers with a private CA's certificate.
     #[arg(long, value_name = "PEM")]
@@ -51,6 +64,12 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
     let mut config = RelayConfig::new(&args.source, first);
     config.extra_destinations = extra.to_vec();
     config.grace = args.grace;
+    config.backup_sources = args.backup_sources.clone();
+    config.failover_after = args.failover_after;
+    if let Some(back) = args.failback_after {
+        config.failback_every = Some(back);
+        config.failback_healthy = back;
+    }
     config.source_stall_timeout = args.stall_timeout;
     config.client.tls = crate::config::tls_client(args.ca_file.as_deref())?;
     config.egress = config.egress.with_tls(config.client.tls.clone());
@@ -184,6 +203,15 @@ pub fn format_status(s: &RelayStatus) -> String {
             .collect();
         line.push_str(&format!("  dst {}", states.join(", ")));
     }
+    // Backup sources: the one in use and the switches so far.
+    if s.sources.len() > 1 {
+        line.push_str(&format!(
+            "  src {}/{} switches {}",
+            s.active_source,
+            s.sources.len(),
+            s.source_switches
+        ));
+    }
     // RTMPS sides name their TLS: version, cipher, the certificate's names.
     for (side, transport) in [
         ("src", &s.source_transport),
@@ -242,5 +270,33 @@ mod tests {
         );
         assert_eq!(two.relay.grace, Duration::from_secs(10));
         assert!(Cli::try_parse_from(["relay", "rtmp://s/live/a"]).is_err());
+    }
+
+    #[test]
+    fn takes_backup_sources_and_failover_times() {
+        let cli = Cli::try_parse_from([
+            "relay",
+            "rtmp://s/live/a",
+            "--backup-source",
+            "srt://b:9000?streamid=a",
+            "rtmp://d/live/b",
+            "--backup-source",
+            "http://c/live/a.flv",
+            "--failover-after",
+            "3s",
+            "--failback-after",
+            "1m",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.relay.backup_sources,
+            ["srt://b:9000?streamid=a", "http://c/live/a.flv"]
+        );
+        assert_eq!(cli.relay.destinations, ["rtmp://d/live/b"]);
+        assert_eq!(cli.relay.failover_after, Duration::from_secs(3));
+        assert_eq!(cli.relay.failback_after, Some(Duration::from_secs(60)));
+        let none = Cli::try_parse_from(["relay", "rtmp://s/live/a", "rtmp://d/live/b"]).unwrap();
+        assert!(none.relay.backup_sources.is_empty());
+        assert_eq!(none.relay.failback_after, None);
     }
 }

@@ -258,6 +258,17 @@ impl TaskService for EngineService {
                         .map(|r| (baton_engine::error_code(r.error.kind), r.error.to_string())),
                 })
                 .collect(),
+            active_source: s.active_source,
+            source_switches: s.source_switches,
+            sources: s
+                .sources
+                .iter()
+                .map(|src| {
+                    src.last_error
+                        .as_ref()
+                        .map(|r| (baton_engine::error_code(r.error.kind), r.error.to_string()))
+                })
+                .collect(),
         })
     }
 }

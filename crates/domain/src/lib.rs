@@ -49,7 +49,7 @@ pub use replay::{ReplayAnswer, ReplayEntry, ReplayStore};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};
 pub use store::{EventRecord, OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};
 pub use task::{
-    AccountId, ErrorSide, ExitReason, InvalidReason, LastError, SourceProtocol, SourceType, Task,
-    TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    AccountId, ErrorSide, ExitReason, InvalidReason, LastError, SourceFailover, SourceProtocol,
+    SourceType, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
 };
-pub use validate::{DESTINATION_SCHEMES, Unsupported};
+pub use validate::{DESTINATION_SCHEMES, MAX_BACKUP_SOURCES, Unsupported};

@@ -1,6 +1,6 @@
 //! What callers ask of tasks — updates, list filters — and why the domain says no.
 
-use crate::task::{SourceProtocol, SourceType, TaskSpec, TaskStatus, UnixTime};
+use crate::task::{SourceFailover, SourceProtocol, SourceType, TaskSpec, TaskStatus, UnixTime};
 
 /// A partial update: `None` leaves a field as it is. For the optional fields, `Some(None)`
 /// clears them.
@@ -13,6 +13,7 @@ pub struct TaskPatch {
     pub source_urls: Option<Vec<String>>,
     pub dst_url: Option<String>,
     pub extra_dst_urls: Option<Vec<String>>,
+    pub failover: Option<SourceFailover>,
     pub start_time: Option<UnixTime>,
     pub end_time: Option<UnixTime>,
     pub callback_url: Option<Option<String>>,
@@ -47,6 +48,7 @@ impl TaskPatch {
         set(&mut s.source_urls, &self.source_urls);
         set(&mut s.dst_url, &self.dst_url);
         set(&mut s.extra_dst_urls, &self.extra_dst_urls);
+        set(&mut s.failover, &self.failover);
         set(&mut s.start_time, &self.start_time);
         set(&mut s.end_time, &self.end_time);
         set(&mut s.callback_url, &self.callback_url);
@@ -88,6 +90,7 @@ impl TaskPatch {
                 Field::ExtraDstUrls,
                 differs(&self.extra_dst_urls, &spec.extra_dst_urls),
             ),
+            (Field::Failover, differs(&self.failover, &spec.failover)),
             (
                 Field::StartTime,
                 differs(&self.start_time, &spec.start_time),
@@ -143,6 +146,8 @@ pub enum Field {
     DstUrl,
     /// The destinations after the first (`TaskSpec::extra_dst_urls`).
     ExtraDstUrls,
+    /// The failover settings of a live task with backup sources (`TaskSpec::failover`).
+    Failover,
     StartTime,
     EndTime,
     CallbackUrl,

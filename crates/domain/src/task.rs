@@ -162,7 +162,10 @@ pub struct TaskSpec {
     pub source_type: SourceType,
     /// Required for `Live`, absent for `Vod` / `Url`.
     pub source_protocol: Option<SourceProtocol>,
-    /// 1 URL for `Live`, 1–30 for `Vod` / `Url`.
+    /// 1–30 for `Vod` / `Url`. `Live`: the source, then up to
+    /// [`MAX_BACKUP_SOURCES`](crate::validate::MAX_BACKUP_SOURCES) backup sources in the order
+    /// they are tried (see [`SourceFailover`]). Only the native API sets backups; the Alibaba
+    /// and Volcengine dialects take exactly one live URL.
     pub source_urls: Vec<String>,
     pub dst_url: String,
     /// More destinations fed by the same pull, after `dst_url` (at most
@@ -171,6 +174,8 @@ pub struct TaskSpec {
     /// the native API sets them; the Alibaba and Volcengine dialects have one destination and
     /// always leave this empty.
     pub extra_dst_urls: Vec<String>,
+    /// How a live task with backup sources moves between them. Only the native API sets it.
+    pub failover: SourceFailover,
     pub start_time: UnixTime,
     pub end_time: UnixTime,
     pub callback_url: Option<String>,
@@ -188,6 +193,22 @@ pub struct TaskSpec {
     pub auth_key: Option<String>,
     pub req_auth: Option<String>,
     pub notify_item_switch: Option<String>,
+}
+
+/// A live task's failover settings (used when it has backup sources): after how long
+/// without media the active source gives way to the next, and whether and when the relay
+/// goes back to the primary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SourceFailover {
+    /// Seconds the active source may deliver no media before the next one is used
+    /// (1–[`MAX_FAILOVER_AFTER`](crate::validate::MAX_FAILOVER_AFTER)). `None`: the relay's
+    /// default (5 s).
+    pub after: Option<u32>,
+    /// Failback: while a backup is active, the primary is tried again every this many
+    /// seconds, and used again once it has delivered this long without a gap
+    /// (1–[`MAX_FAILBACK_AFTER`](crate::validate::MAX_FAILBACK_AFTER)). `None` (the default):
+    /// no failback; the primary is used again only when the sources wrap around.
+    pub failback_after: Option<u32>,
 }
 
 /// Where a task is in its life. The numbers are Alibaba's `TaskStatus`.

@@ -6,7 +6,7 @@
 
 use crate::group::check_group_name;
 use crate::request::{Field, Rejection};
-use crate::task::{SourceProtocol, SourceType, TaskSpec, UnixTime, is_id_byte};
+use crate::task::{SourceFailover, SourceProtocol, SourceType, TaskSpec, UnixTime, is_id_byte};
 use crate::text::is_control_or_bidi;
 
 /// Longest URL or opaque text field: "Maximum length is 2000 characters" (`DstUrl`,
@@ -109,6 +109,7 @@ impl TaskSpec {
         // RTMP(S) publish, or MPEG-TS pushed over SRT (its options are the engine's to check).
         check_url(Field::DstUrl, &self.dst_url, DESTINATION_SCHEMES)?;
         self.check_extra_destinations()?;
+        self.check_failover()?;
         check_time(Field::StartTime, self.start_time)?;
         check_time(Field::EndTime, self.end_time)?;
         if let Some(url) = &self.callback_url {
@@ -160,8 +161,9 @@ impl TaskSpec {
         Ok(())
     }
 
-    /// Source URLs per type (cloud-apis §2.3 `SourceUrls`): live — exactly one URL whose scheme
-    /// matches the protocol; vod — 1–30 media IDs; url — 1–30 `http(s)://` URLs or absolute
+    /// Source URLs per type (cloud-apis §2.3 `SourceUrls`): live — one URL whose scheme
+    /// matches the protocol, then up to 3 backups checked the same way (none twice; the
+    /// dialects refuse backups themselves, with their own errors); vod — 1–30 media IDs; url — 1–30 `http(s)://` URLs or absolute
     /// local paths.
     fn check_sources(&self) -> Result<(), Rejection> {
         let urls = &self.source_urls;
@@ -173,10 +175,19 @@ impl TaskSpec {
                 let Some(protocol) = self.source_protocol else {
                     return Err(invalid(Field::SourceProtocol, "required for live sources"));
                 };
-                if urls.len() != 1 {
-                    return Err(invalid(Field::SourceUrls, "a live task has exactly one"));
+                if urls.len() > 1 + MAX_BACKUP_SOURCES {
+                    return Err(invalid(
+                        Field::SourceUrls,
+                        "a live task has one source and at most 3 backups",
+                    ));
                 }
-                check_url(Field::SourceUrls, &urls[0], live_schemes(protocol))
+                for (i, url) in urls.iter().enumerate() {
+                    check_url(Field::SourceUrls, url, live_schemes(protocol))?;
+                    if urls[..i].contains(url) {
+                        return Err(invalid(Field::SourceUrls, "the same source twice"));
+                    }
+                }
+                Ok(())
             }
             SourceType::Vod => {
                 check_count(urls.len())?;
@@ -210,6 +221,41 @@ impl TaskSpec {
         Ok(())
     }
 }
+
+impl TaskSpec {
+    /// Failover settings belong to live tasks and stay in range: failing over must come well
+    /// before the relay's grace period (35 s) ends, or the destinations close first.
+    fn check_failover(&self) -> Result<(), Rejection> {
+        let f = self.failover;
+        if f == SourceFailover::default() {
+            return Ok(());
+        }
+        if self.source_type != SourceType::Live {
+            return Err(invalid(Field::Failover, "only live sources fail over"));
+        }
+        if f.after
+            .is_some_and(|s| !(1..=MAX_FAILOVER_AFTER).contains(&s))
+        {
+            return Err(invalid(Field::Failover, "failover after 1 to 30 seconds"));
+        }
+        if f.failback_after
+            .is_some_and(|s| !(1..=MAX_FAILBACK_AFTER).contains(&s))
+        {
+            return Err(invalid(Field::Failover, "failback after 1 to 3600 seconds"));
+        }
+        Ok(())
+    }
+}
+
+/// Backup sources a live task may have besides its source: four sources in all (each one
+/// is a connection while it is tried; the failback probe is one more).
+pub const MAX_BACKUP_SOURCES: usize = 3;
+
+/// The longest failover time, in seconds: well inside the relay's 35 s grace period.
+pub const MAX_FAILOVER_AFTER: u32 = 30;
+
+/// The longest failback time, in seconds (an hour).
+pub const MAX_FAILBACK_AFTER: u32 = 3600;
 
 /// Destinations a task may have besides `dst_url`: eight in all. Each costs a session and
 /// up to 12 MiB of queues while it is slow or away (the relay's out queue and buffer).
@@ -356,6 +402,7 @@ pub(crate) mod tests {
             source_urls: vec!["rtmp://src.example/live/a".into()],
             dst_url: "rtmp://dst.example/live/b".into(),
             extra_dst_urls: Vec::new(),
+            failover: SourceFailover::default(),
             start_time: 1_000,
             end_time: 2_000,
             callback_url: None,
@@ -459,15 +506,60 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn live_needs_a_protocol_and_exactly_one_url() {
+    fn live_needs_a_protocol_and_one_url_plus_up_to_three_backups() {
         let mut s = live_spec();
         s.source_protocol = None;
         assert_eq!(field_of(s.validate(0)), Some(Field::SourceProtocol));
         let mut s = live_spec();
-        s.source_urls.push("rtmp://h/b".into());
+        for i in 1..=3 {
+            s.source_urls.push(format!("rtmps://backup{i}/live/a"));
+            assert_eq!(s.validate(0), Ok(()), "{i} backups");
+        }
+        s.source_urls.push("rtmp://backup4/live/a".into());
+        assert_eq!(
+            field_of(s.validate(0)),
+            Some(Field::SourceUrls),
+            "4 backups"
+        );
+        // Each backup is checked like the first: the protocol's schemes, none twice.
+        let mut s = live_spec();
+        s.source_urls.push("http://h/a.flv".into());
+        assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+        let mut s = live_spec();
+        s.source_urls.push(s.source_urls[0].clone());
         assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
         s.source_urls.clear();
         assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+    }
+
+    #[test]
+    fn failover_settings_are_for_live_tasks_and_in_range() {
+        let check = |after: Option<u32>, back: Option<u32>, live: bool, ok: bool| {
+            let mut s = live_spec();
+            s.failover = SourceFailover {
+                after,
+                failback_after: back,
+            };
+            if !live {
+                s.source_type = SourceType::Url;
+                s.source_protocol = None;
+                s.source_urls = vec!["https://h/a.mp4".into()];
+            }
+            let want = (!ok).then_some(Field::Failover);
+            assert_eq!(
+                field_of(s.validate(0)),
+                want,
+                "{after:?} {back:?} live {live}"
+            );
+        };
+        check(Some(1), None, true, true);
+        check(Some(30), Some(3600), true, true);
+        check(Some(0), None, true, false);
+        check(Some(31), None, true, false);
+        check(None, Some(0), true, false);
+        check(None, Some(3601), true, false);
+        check(Some(5), None, false, false);
+        check(None, None, false, true);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -287,7 +288,8 @@ fn literal_addr(url: &str) -> Option<SocketAddr> {
 }
 
 /// The relay for a (supported) task, with the engine's relay defaults in `template`: a live
-/// task's one source URL, or a playlist of its files starting at the task's current item and
+/// task's source URL and its backups (`TaskSpec::failover`: failback after N s tries the
+/// primary every N s and takes it back once it delivered for N s), or a playlist of its files starting at the task's current item and
 /// offset (a fresh start sets them to FileIndex / Offset; a recovery keeps the saved
 /// progress).
 pub fn relay_config(
@@ -306,6 +308,17 @@ pub fn relay_config(
     match spec.source_type {
         SourceType::Live => {
             config.source = spec.source_urls.first().cloned().unwrap_or_default();
+            // The backups, tried in order when the active source fails (see the relay's
+            // failover rule), with the task's failover settings.
+            config.backup_sources = spec.source_urls.iter().skip(1).cloned().collect();
+            if let Some(after) = spec.failover.after {
+                config.failover_after = Duration::from_secs(u64::from(after));
+            }
+            if let Some(back) = spec.failover.failback_after {
+                let back = Duration::from_secs(u64::from(back));
+                config.failback_every = Some(back);
+                config.failback_healthy = back;
+            }
             config.hls = spec.source_protocol == Some(baton_domain::SourceProtocol::Hls);
         }
         SourceType::Url | SourceType::Vod => {
@@ -358,6 +371,7 @@ mod tests {
             source_urls: vec![src.into()],
             dst_url: dst.into(),
             extra_dst_urls: Vec::new(),
+            failover: Default::default(),
             start_time: 0,
             end_time: 1,
             callback_url: None,
@@ -587,6 +601,65 @@ mod tests {
         .unwrap();
         assert_eq!(c.destination, "rtmp://d/e/f");
         assert_eq!(c.extra_destinations, ["rtmp://g/h/i", "srt://j:9000"]);
+    }
+
+    #[test]
+    fn backup_sources_are_checked_like_the_first_and_handed_to_the_relay() {
+        use baton_domain::SourceFailover;
+        let none = MediaSources::default();
+        let policy = EgressPolicy::new(Some("root"), Default::default(), Default::default());
+        let tenant = AccountId("acme".into());
+        let mut spec = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmp://d/e/f");
+        spec.end_time = 10;
+        // A backup at a loopback address: refused for a tenant, as the source would be.
+        spec.source_urls
+            .extend(["rtmp://b/live/s".into(), "rtmp://127.0.0.1/live/s".into()]);
+        assert!(matches!(
+            check_reachable(&spec, None, &tenant, &policy),
+            Err(Rejection::Invalid {
+                field: Field::SourceUrls,
+                ..
+            })
+        ));
+        // An unbuilt SRT mode in a backup is named like one in the source.
+        spec.source_urls[2] = "srt://h:9000?mode=rendezvous".into();
+        spec.source_protocol = Some(SourceProtocol::Srt);
+        assert_eq!(
+            check_supported(&spec, &none).map_err(|u| u.field),
+            Err(Field::SourceUrls)
+        );
+        spec.source_protocol = Some(SourceProtocol::Rtmp);
+        spec.source_urls[2] = "rtmps://c/live/s".into();
+        assert_eq!(check_supported(&spec, &none), Ok(()));
+        assert_eq!(check_reachable(&spec, None, &tenant, &policy), Ok(()));
+        let template = RelayConfig::new("x", "y");
+        let c = relay_config(
+            &task(spec.clone()),
+            &template,
+            &none,
+            &PlayerConfig::default(),
+            &Arc::default(),
+        )
+        .unwrap();
+        assert_eq!(c.source, "rtmp://a/b/c");
+        assert_eq!(c.backup_sources, ["rtmp://b/live/s", "rtmps://c/live/s"]);
+        assert_eq!(c.failover_after, template.failover_after);
+        assert_eq!(c.failback_every, None, "no failback by default");
+        spec.failover = SourceFailover {
+            after: Some(3),
+            failback_after: Some(20),
+        };
+        let c = relay_config(
+            &task(spec),
+            &template,
+            &none,
+            &PlayerConfig::default(),
+            &Arc::default(),
+        )
+        .unwrap();
+        assert_eq!(c.failover_after, Duration::from_secs(3));
+        assert_eq!(c.failback_every, Some(Duration::from_secs(20)));
+        assert_eq!(c.failback_healthy, Duration::from_secs(20));
     }
 
     #[test]

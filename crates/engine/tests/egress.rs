@@ -57,6 +57,7 @@ fn spec(source: &str, callback: Option<String>) -> TaskSpec {
         // A name: judged when the relay connects (these relays never get that far).
         dst_url: "rtmp://push.invalid/live/out".into(),
         extra_dst_urls: Vec::new(),
+        failover: Default::default(),
         start_time: now,
         end_time: now + 3600,
         callback_url: callback,

@@ -65,6 +65,7 @@ fn spec(name: &str, start: i64) -> TaskSpec {
         source_urls: vec!["rtmp://mem/live/src".into()],
         dst_url: "rtmp://mem/live/dst".into(),
         extra_dst_urls: Vec::new(),
+        failover: Default::default(),
         start_time: start,
         end_time: T0 + 3600,
         callback_url: None,

@@ -44,13 +44,20 @@ pub use probe::{ProbeConfig, ProbeOutcome};
 pub use source::SourceUrl;
 pub use status::{
     DestinationId, DestinationState, DestinationStatus, ErrorRecord, RelayState, RelayStatus,
-    StatusCell, Transport,
+    SourceStatus, StatusCell, Transport,
 };
 
 /// The default grace period. An encoder restart takes up to [`TOLERATED_OUTAGE`] (30 s); a
 /// source back by then is tried again within the source backoff's cap (2 s, 2.4 s with
 /// jitter) and connected within a round trip or two, all before 35 s.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(35);
+
+/// How long an active source with backups may deliver nothing before the next one is used:
+/// longer than a brief network blip, far inside [`DEFAULT_GRACE`].
+pub const DEFAULT_FAILOVER_AFTER: Duration = Duration::from_secs(5);
+
+/// How long a recovered primary must deliver continuously before the relay switches back.
+pub const DEFAULT_FAILBACK_HEALTHY: Duration = Duration::from_secs(10);
 
 /// The source outage the defaults ride through without closing the destination session.
 pub const TOLERATED_OUTAGE: Duration = Duration::from_secs(30);
@@ -62,6 +69,24 @@ pub struct RelayConfig {
     /// `srt://…` (MPEG-TS; see [`baton_net::srt_client`] for the options and listener mode),
     /// `rtsp://[user:password@]host[:554]/path[?transport=udp]` (see [`baton_net::rtsp`]).
     pub source: String,
+    /// Live sources to fall back on, in order, when the active one fails (see the `runner`
+    /// module's failover rule): same URL forms as `source` (and the same `hls` reading).
+    /// Default none: the single-source rule (the relay fails when `source` stays down for
+    /// `grace`). Not with a `playlist`.
+    pub backup_sources: Vec<String>,
+    /// With backup sources: how long the active source may deliver no media (down,
+    /// reconnecting, or connected but silent) before the relay switches to the next one. Default
+    /// [`DEFAULT_FAILOVER_AFTER`] (5 s): well inside `grace`, so the destinations stay open
+    /// while the backup connects. Unused without backups.
+    pub failover_after: Duration,
+    /// With backup sources: while a backup is active, the primary is tried again on a
+    /// connection of its own this often (`None`, the default: never; the primary is used again
+    /// only when the sources wrap around).
+    pub failback_every: Option<Duration>,
+    /// How long that connection must deliver media without a gap (none longer than the stall
+    /// timeout) before the relay switches back to the primary, at its next keyframe. Default
+    /// [`DEFAULT_FAILBACK_HEALTHY`] (10 s).
+    pub failback_healthy: Duration,
     /// `rtmp://…` or `rtmps://…` (RTMP over TLS, port 443 by default; certificates checked
     /// against `client.tls`), or `srt://host:port?streamid=…` (MPEG-TS pushed over SRT;
     /// options and listener mode as for an SRT source, see [`baton_net::srt_client`]).
@@ -111,6 +136,10 @@ impl RelayConfig {
     pub fn new(source: impl Into<String>, destination: impl Into<String>) -> RelayConfig {
         RelayConfig {
             source: source.into(),
+            backup_sources: Vec::new(),
+            failover_after: DEFAULT_FAILOVER_AFTER,
+            failback_every: None,
+            failback_healthy: DEFAULT_FAILBACK_HEALTHY,
             destination: destination.into(),
             extra_destinations: Vec::new(),
             grace: DEFAULT_GRACE,
@@ -161,10 +190,24 @@ impl Relay {
         config: RelayConfig,
         spawn: impl FnOnce(RelayFuture) -> JoinHandle<Result<(), RelayError>>,
     ) -> Result<Relay, RelayError> {
-        let source = match &config.playlist {
-            Some((playlist, player)) => SourceUrl::Playlist(Arc::clone(playlist), player.clone()),
-            None => SourceUrl::parse_as(&config.source, config.hls)?,
-        };
+        let mut sources = Vec::with_capacity(1 + config.backup_sources.len());
+        match &config.playlist {
+            Some(_) if !config.backup_sources.is_empty() => {
+                return Err(RelayError::new(
+                    Side::Source,
+                    ErrorKind::Unsupported,
+                    "backup sources are for live sources: a playlist has none",
+                ));
+            }
+            Some((playlist, player)) => {
+                sources.push(SourceUrl::Playlist(Arc::clone(playlist), player.clone()))
+            }
+            None => {
+                for url in std::iter::once(&config.source).chain(&config.backup_sources) {
+                    sources.push(SourceUrl::parse_as(url, config.hls)?);
+                }
+            }
+        }
         let mut destinations = Vec::with_capacity(1 + config.extra_destinations.len());
         for url in std::iter::once(&config.destination).chain(&config.extra_destinations) {
             destinations.push((url.clone(), parse_destination(url)?));
@@ -173,10 +216,13 @@ impl Relay {
         // (`rtsp://user:password@…`) is not among them.
         let mut config = config;
         config.source = baton_net::rtsp::mask_userinfo(&config.source);
+        for url in &mut config.backup_sources {
+            *url = baton_net::rtsp::mask_userinfo(url);
+        }
         let status = StatusCell::new();
         let cancel = CancellationToken::new();
         let (control, commands) = tokio::sync::mpsc::channel(runner::CONTROL_QUEUE);
-        let runner = runner::Runner::new(config, source, destinations, commands, status.clone());
+        let runner = runner::Runner::new(config, sources, destinations, commands, status.clone());
         let join = spawn(Box::pin(runner.run(cancel.clone())));
         Ok(Relay {
             status,

@@ -136,12 +136,28 @@ pub struct RelayStatus {
     /// destination reconnects; `None` for RTMP destinations and before the first session.
     pub destination_srt: Option<SrtSendStats>,
     pub last_error: Option<ErrorRecord>,
+    /// The source in use (or being connected): 0 is `RelayConfig::source`, 1.. the
+    /// `backup_sources` in order.
+    pub active_source: usize,
+    /// Switches from one source to another (failovers and failbacks); 0 without backups.
+    pub source_switches: u64,
+    /// Each source, primary first, with its last error.
+    pub sources: Vec<SourceStatus>,
     /// Each destination on its own, in the order they were configured or added (a removed
     /// one leaves the list; one failed for good stays, `Failed`). The relay-wide fields
     /// above sum them (`bytes_out`, `frames_out`, `frames_dropped`, `destination_sessions`,
     /// `bitrate_out`) or, for `destination_transport` and `destination_srt`, describe the
     /// first destination of this list.
     pub destinations: Vec<DestinationStatus>,
+}
+
+/// A point-in-time view of one source of a relay (the primary or a backup).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceStatus {
+    /// The URL as configured, with any password masked.
+    pub url: String,
+    /// Its last error (also the relay's `last_error` when it was the latest of all).
+    pub last_error: Option<ErrorRecord>,
 }
 
 /// Names one destination of a relay: 0 is `RelayConfig::destination`, 1.. the
@@ -240,6 +256,9 @@ impl StatusCell {
                 destination_transport: None,
                 destination_srt: None,
                 last_error: None,
+                active_source: 0,
+                source_switches: 0,
+                sources: Vec::new(),
                 destinations: Vec::new(),
             })),
             state: Arc::new(watch::Sender::new(RelayState::Connecting)),

@@ -387,6 +387,7 @@ fn parse_spec(f: &Fields, config: &ApiConfig) -> Result<TaskSpec, ApiError> {
         source_urls,
         dst_url,
         extra_dst_urls: Vec::new(),
+        failover: Default::default(),
         start_time,
         end_time,
         callback_url: f.url("CallbackUrl", &["http", "https"])?,
@@ -474,6 +475,8 @@ fn parse_update(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
         dst_url: f.url("DstUrl", baton_domain::DESTINATION_SCHEMES)?,
         // One destination (Alibaba has no others): a task's extra destinations stay.
         extra_dst_urls: None,
+        // No backup sources in this dialect: a task's failover settings stay.
+        failover: None,
         start_time,
         end_time,
         callback_url,

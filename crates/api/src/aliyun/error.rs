@@ -219,7 +219,8 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Region => "Region",
         Field::SourceType => "SourceType",
         Field::SourceProtocol => "SourceProtocol",
-        Field::SourceUrls => "SourceUrls",
+        // No failover settings in this dialect: a task's are about its SourceUrls.
+        Field::SourceUrls | Field::Failover => "SourceUrls",
         Field::DstUrl | Field::ExtraDstUrls => "DstUrl",
         Field::StartTime => "StartTime",
         Field::EndTime => "EndTime",

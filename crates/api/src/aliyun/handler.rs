@@ -20,7 +20,7 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use baton_domain::{AccountId, Command, Rejection, Task, TaskId, TaskStatus};
+use baton_domain::{AccountId, Command, Rejection, SourceType, Task, TaskId, TaskStatus};
 use serde::Serialize;
 use tracing::{debug, error};
 
@@ -259,10 +259,16 @@ async fn execute(
                     }
                     patch.region = Some(region.clone());
                 }
+                let source_type = patch.source_type.unwrap_or(task.spec.source_type);
+                let protocol = patch.source_protocol.unwrap_or(task.spec.source_protocol);
                 if let Some(urls) = &patch.source_urls {
-                    let source_type = patch.source_type.unwrap_or(task.spec.source_type);
-                    let protocol = patch.source_protocol.unwrap_or(task.spec.source_protocol);
                     check_source_urls(source_type, protocol, urls)?;
+                } else if source_type == SourceType::Live
+                    && task.spec.source_type != SourceType::Live
+                {
+                    // Made live with the file list it had: this dialect's live task has
+                    // exactly one URL (backups are the native API's).
+                    check_source_urls(source_type, protocol, &task.spec.source_urls)?;
                 }
                 Ok(Command::Update(patch))
             };

@@ -72,7 +72,16 @@ pub struct SourceIn {
     pub kind: String,
     #[serde(default)]
     pub protocol: Option<String>,
+    /// A live task: the source, then up to 3 backups in the order they are tried.
     pub urls: Vec<String>,
+    /// A live task: seconds the active source may deliver nothing before the next one is
+    /// used (1–30; default 5).
+    #[serde(default)]
+    pub failover_after_seconds: Option<i64>,
+    /// A live task: failback. While a backup is active the primary is tried every this many
+    /// seconds and used again once it delivered this long (1–3600; default: no failback).
+    #[serde(default)]
+    pub failback_after_seconds: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -203,6 +212,10 @@ pub struct SourceOut<'a> {
     pub kind: &'static str,
     pub protocol: Option<&'static str>,
     pub urls: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover_after_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failback_after_seconds: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -249,6 +262,22 @@ pub struct RelayOut {
     pub destination_srt: Option<SrtSendOut>,
     /// Each destination on its own, in the order of the task's `destinations`.
     pub destinations: Vec<DestinationOut>,
+    /// The source in use: its index in `source.urls` (0: the primary, 1..: the backups).
+    pub active_source: usize,
+    /// Failovers and failbacks between the sources so far.
+    pub source_switches: u64,
+    /// Each source, in the order of `source.urls`, with its last error.
+    pub sources: Vec<SourceStatusOut>,
+}
+
+/// One source of a running relay.
+#[derive(Debug, Serialize)]
+pub struct SourceStatusOut {
+    /// Its index in the task's `source.urls`.
+    pub index: usize,
+    /// Why it was left or is not used (the relay error kind's stable name and message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<DestinationErrorOut>,
 }
 
 /// One destination of a running relay.
@@ -268,7 +297,7 @@ pub struct DestinationOut {
     pub last_error: Option<DestinationErrorOut>,
 }
 
-/// Why a destination reconnects or failed.
+/// Why a destination reconnects or failed (or a source was left).
 #[derive(Debug, Serialize)]
 pub struct DestinationErrorOut {
     /// The relay error kind's stable name (as a task's `last_error.code`).
@@ -392,6 +421,8 @@ impl<'a> TaskOut<'a> {
                 kind: source_type_name(s.source_type),
                 protocol: s.source_protocol.map(protocol_name),
                 urls: &s.source_urls,
+                failover_after_seconds: s.failover.after,
+                failback_after_seconds: s.failover.failback_after,
             },
             destination: &s.dst_url,
             destinations: std::iter::once(&s.dst_url)
@@ -479,6 +510,20 @@ impl<'a> TaskOut<'a> {
                                 code,
                                 message: message.clone(),
                             }
+                        }),
+                    })
+                    .collect(),
+                active_source: v.active_source,
+                source_switches: v.source_switches,
+                sources: v
+                    .sources
+                    .iter()
+                    .enumerate()
+                    .map(|(index, e)| SourceStatusOut {
+                        index,
+                        last_error: e.as_ref().map(|(code, message)| DestinationErrorOut {
+                            code,
+                            message: message.clone(),
                         }),
                     })
                     .collect(),

@@ -257,6 +257,8 @@ pub fn field_name(field: Field) -> &'static str {
         Field::SourceType => "source.type",
         Field::SourceProtocol => "source.protocol",
         Field::SourceUrls => "source.urls",
+        // The native parse names `failover_after_seconds` / `failback_after_seconds` itself.
+        Field::Failover => "source",
         Field::DstUrl => "destination",
         Field::ExtraDstUrls => "destinations",
         Field::StartTime => "start_time",

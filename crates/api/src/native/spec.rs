@@ -3,8 +3,10 @@
 //! between fields of the whole spec (FileIndex within the list, end after start) are the
 //! domain's (`TaskSpec::validate`), on create and on update alike.
 
+use baton_domain::validate::{MAX_FAILBACK_AFTER, MAX_FAILOVER_AFTER};
 use baton_domain::{
-    DEFAULT_GROUP, SourceProtocol, SourceType, TaskPatch, TaskSpec, UnixTime, check_group_name,
+    DEFAULT_GROUP, MAX_BACKUP_SOURCES, SourceFailover, SourceProtocol, SourceType, TaskPatch,
+    TaskSpec, UnixTime, check_group_name,
 };
 
 use super::dto::{PlaylistStartIn, RetryIn, SourceIn, TaskCreate, TaskPatchIn};
@@ -21,7 +23,7 @@ pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
     let name = c.name.clone().unwrap_or_default();
     let group = c.group.clone().unwrap_or_else(|| DEFAULT_GROUP.to_string());
     check_group_name(&group).map_err(|e| Problem::rejected(&e, None))?;
-    let (source_type, source_protocol, source_urls) = source(&c.source)?;
+    let (source_type, source_protocol, source_urls, failover) = source(&c.source)?;
     let start_time = match &c.start_time {
         Some(t) => time("start_time", t)?,
         None => now,
@@ -43,6 +45,7 @@ pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
         source_urls,
         dst_url,
         extra_dst_urls,
+        failover,
         start_time,
         end_time,
         callback_url: callback(c.callback_url.as_deref())?,
@@ -78,7 +81,9 @@ pub fn patch_of(p: &TaskPatchIn) -> Result<TaskPatch, Problem> {
         region: None,
         source_type: source.as_ref().map(|s| s.0),
         source_protocol: source.as_ref().map(|s| s.1),
-        source_urls: source.map(|s| s.2),
+        source_urls: source.as_ref().map(|s| s.2.clone()),
+        // The source object is replaced as a whole, its failover settings with it.
+        failover: source.map(|s| s.3),
         dst_url,
         extra_dst_urls,
         start_time: p
@@ -123,7 +128,15 @@ fn api(e: ApiError, field: &str) -> Problem {
     }
 }
 
-fn source(s: &SourceIn) -> Result<(SourceType, Option<SourceProtocol>, Vec<String>), Problem> {
+/// A source object: its type, protocol, URLs and failover settings.
+type Source = (
+    SourceType,
+    Option<SourceProtocol>,
+    Vec<String>,
+    SourceFailover,
+);
+
+fn source(s: &SourceIn) -> Result<Source, Problem> {
     let kind = SourceType::from_name(&s.kind)
         .filter(|_| s.kind == s.kind.to_ascii_lowercase())
         .ok_or_else(|| Problem::invalid("source.type", "source.type: one of live, url, vod"))?;
@@ -159,8 +172,50 @@ fn source(s: &SourceIn) -> Result<(SourceType, Option<SourceProtocol>, Vec<Strin
             ));
         }
     };
-    check_source_urls(kind, protocol, &s.urls).map_err(|e| api(e, "source.urls"))?;
-    Ok((kind, protocol, s.urls.clone()))
+    if kind == SourceType::Live {
+        // The source, then its backups, each checked like a dialect's one live URL.
+        if s.urls.len() > 1 + MAX_BACKUP_SOURCES {
+            return Err(Problem::invalid(
+                "source.urls",
+                format!("source.urls: a live source and at most {MAX_BACKUP_SOURCES} backups"),
+            ));
+        }
+        for url in &s.urls {
+            check_source_urls(kind, protocol, std::slice::from_ref(url))
+                .map_err(|e| api(e, "source.urls"))?;
+        }
+    } else {
+        check_source_urls(kind, protocol, &s.urls).map_err(|e| api(e, "source.urls"))?;
+    }
+    let seconds = |name: &'static str, value: Option<i64>, max: u32| {
+        let Some(v) = value else { return Ok(None) };
+        if kind != SourceType::Live {
+            return Err(Problem::invalid(
+                name,
+                format!("{name} applies to live sources only"),
+            ));
+        }
+        match u32::try_from(v) {
+            Ok(v) if (1..=max).contains(&v) => Ok(Some(v)),
+            _ => Err(Problem::invalid(
+                name,
+                format!("{name}: 1 to {max} seconds"),
+            )),
+        }
+    };
+    let failover = SourceFailover {
+        after: seconds(
+            "source.failover_after_seconds",
+            s.failover_after_seconds,
+            MAX_FAILOVER_AFTER,
+        )?,
+        failback_after: seconds(
+            "source.failback_after_seconds",
+            s.failback_after_seconds,
+            MAX_FAILBACK_AFTER,
+        )?,
+    };
+    Ok((kind, protocol, s.urls.clone(), failover))
 }
 
 /// `destination`, or `destinations` (the first, then the extra ones; the domain bounds their

@@ -275,7 +275,7 @@ fn field_name(field: Field) -> &'static str {
         Field::Region => "Region",
         Field::SourceType => "Type",
         Field::SourceProtocol => "SrcAddr",
-        Field::SourceUrls => "SrcAddr/SrcAddrS",
+        Field::SourceUrls | Field::Failover => "SrcAddr/SrcAddrS",
         Field::DstUrl | Field::ExtraDstUrls => "DstAddr",
         Field::StartTime => "StartTime",
         Field::EndTime => "EndTime",

@@ -44,6 +44,7 @@ pub fn live_spec(start: i64, end: i64) -> TaskSpec {
         source_urls: vec!["rtmp://mem/live/src".into()],
         dst_url: "rtmp://mem/live/dst".into(),
         extra_dst_urls: Vec::new(),
+        failover: Default::default(),
         start_time: start,
         end_time: end,
         callback_url: None,

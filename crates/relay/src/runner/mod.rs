@@ -27,8 +27,28 @@
 //!   `DestinationReconnecting` when none is forwarding and one is reconnecting;
 //!   `SourceReconnecting` while the source is away. Each destination's own state is in
 //!   `RelayStatus::destinations`.
+//! * **Backup sources** (`RelayConfig::backup_sources`; the `sources` module). Source 0 is the
+//!   primary, 1.. the backups in order; one is *active* at a time. The active source *fails*
+//!   when it delivers no audio/video for `failover_after` (counted from when it was made
+//!   active, or from its loss: a dropped connection, an unpublish, or a stall noticed after
+//!   `source_stall_timeout`; reconnecting with backoff or connected but silent, it is still
+//!   down) or when it is refused. The relay then drops it and connects the next source at
+//!   once, wrapping around after the last (so a primary that is back is used again when the
+//!   backups fail). **The relay fails when every source has failed in one pass**: `n`
+//!   failovers in a row with no media from any source in between (its error is the last
+//!   source's), or when no source delivered for the whole grace period, whichever comes
+//!   first. Without backups the single-source rule below applies unchanged.
+//!   *Failback* (`failback_every`, off by default): while a backup is active the primary is
+//!   tried on a connection of its own every `failback_every`; once that connection has
+//!   delivered media for `failback_healthy` with no gap longer than the stall timeout, the
+//!   relay switches to it at its next video keyframe (its latest headers first). A switch
+//!   is a source reconnect as far as the destinations know: the same sessions, the next
+//!   media frame begins a new timeline segment (strictly increasing DTS), sequence headers
+//!   go out again when they differ from what a session has (each destination's
+//!   `ConfigTracker`), and a session that joins later starts at a keyframe. The active
+//!   source, the switch count and each source's last error are in `RelayStatus`.
 //! * **Failure rule.** The source staying down for the grace period, or refused
-//!   (`retryable == false`), fails the relay. A destination staying down for the grace
+//!   (`retryable == false`), fails the relay (with backups: see above). A destination staying down for the grace
 //!   period, or refused, fails *that destination* for good (its status says `Failed` with its
 //!   error, its session is closed cleanly, it is never retried) while the relay goes on as
 //!   long as at least one other destination has not failed; when the last one fails the relay
@@ -47,6 +67,7 @@
 mod control;
 mod dest;
 mod report;
+mod sources;
 
 use std::future::{Future, pending};
 use std::pin::Pin;
@@ -69,9 +90,10 @@ use crate::destination::{Destination, DestinationUrl};
 use crate::error::{ErrorKind, RelayError, Side};
 use crate::resume::{RESUME_CLOCK_SLACK_MS, RESUME_MAX_GAP_MS, RecentFrames, is_media};
 use crate::source::{Source, SourceEvent, SourceUrl};
-use crate::status::{DestinationId, RelayState, StatusCell};
+use crate::status::{DestinationId, ErrorRecord, RelayState, StatusCell};
 use control::close_in_background;
 use dest::{Dest, DstState};
+use sources::{Probe, probe_wake};
 
 /// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
 /// the drop-to-keyframe policy applies) instead of piling up in the session.
@@ -178,7 +200,25 @@ struct Removed {
 
 pub(crate) struct Runner {
     config: RelayConfig,
-    source_url: SourceUrl,
+    /// The primary source, then the backups (`RelayConfig::backup_sources`).
+    sources: Vec<SourceUrl>,
+    /// Their URLs for logs and the status (passwords masked).
+    source_names: Vec<String>,
+    /// The source in use or being connected (an index into `sources`).
+    active: usize,
+    /// Failovers and failbacks so far.
+    switches: u64,
+    /// Each source's last error, for the status.
+    source_errors: Vec<Option<ErrorRecord>>,
+    /// Since when the active source has delivered no media (with backups: the failover
+    /// clock); `None` while it delivers.
+    active_down_since: Option<Instant>,
+    /// Sources that failed over since media last flowed (the relay fails when every one has).
+    failed_in_pass: usize,
+    /// The active source's error since it was made active or last delivered media.
+    active_error: Option<RelayError>,
+    /// The primary's own connection while a backup is active (failback).
+    probe: Probe,
     status: StatusCell,
     timeline: Timeline,
     /// The latest headers seen from the source, for each new destination session.
@@ -223,7 +263,7 @@ impl Runner {
     /// configured names and parsed URLs.
     pub(crate) fn new(
         config: RelayConfig,
-        source_url: SourceUrl,
+        sources: Vec<SourceUrl>,
         dests: Vec<(String, DestinationUrl)>,
         control: mpsc::Receiver<Control>,
         status: StatusCell,
@@ -262,12 +302,27 @@ impl Runner {
             removed: Removed::default(),
             next_tick: now + TICK,
             last_tick: (now, 0),
+            source_names: std::iter::once(&config.source)
+                .chain(&config.backup_sources)
+                .cloned()
+                .collect(),
+            source_errors: vec![None; sources.len()],
+            sources,
+            active: 0,
+            switches: 0,
+            active_down_since: Some(now),
+            failed_in_pass: 0,
+            active_error: None,
+            probe: Probe::Off,
             config,
-            source_url,
             status,
         };
         let destinations = runner.dests.iter().map(Dest::status).collect();
-        runner.status.update(|s| s.destinations = destinations);
+        let sources = runner.source_statuses();
+        runner.status.update(|s| {
+            s.destinations = destinations;
+            s.sources = sources;
+        });
         runner.start_source_connect();
         runner
     }
@@ -279,6 +334,7 @@ impl Runner {
             let step = tokio::select! {
                 _ = cancel.cancelled() => return self.finish(Ok(())).await,
                 wake = src_wake(&mut self.src) => self.on_source_burst(wake),
+                wake = probe_wake(&mut self.probe) => self.on_probe_burst(wake),
                 (i, wake) = dests_wake(&mut self.dests) => self.on_destination(i, wake),
                 command = control_wake(&mut self.control) => {
                     self.on_control(command);
@@ -290,7 +346,7 @@ impl Runner {
                 return self.finish(Err(e)).await;
             }
             if matches!(self.src, SrcState::Done) && self.drained() {
-                info!(source = %self.config.source, "source finished; closing the destinations");
+                info!(source = %self.source_name(), "source finished; closing the destinations");
                 return self.finish(Ok(())).await;
             }
         }
@@ -328,7 +384,7 @@ impl Runner {
         match wake {
             SrcWake::Connected(Ok(source)) => {
                 let transport = source.transport();
-                info!(source = %self.config.source, transport = %transport, "source connected");
+                info!(source = %self.source_name(), transport = %transport, "source connected");
                 self.status.update(|s| s.source_transport = Some(transport));
                 self.src = SrcState::Live(source);
                 self.src_live_since = Instant::now();
@@ -371,11 +427,16 @@ impl Runner {
         if self.source_down_since.take().is_some() {
             self.src_backoff.reset();
             if self.ever_forwarded {
-                info!(source = %self.config.source, "source recovered");
+                info!(source = %self.source_name(), "source recovered");
             }
         }
         self.counters.frames_in += 1;
         let media = is_media(&frame);
+        if media {
+            self.active_down_since = None;
+            self.active_error = None;
+            self.failed_in_pass = 0;
+        }
         if media && self.skip_replayed(&frame, now) {
             self.last_frame_at = Some(now);
             return;
@@ -446,7 +507,7 @@ impl Runner {
                     || (advance - wall_ms).abs() <= RESUME_CLOCK_SLACK_MS)
         });
         if continues {
-            info!(source = %self.config.source, skipped = *matched, "source resumed the same stream; timeline continues");
+            info!(source = %self.source_names[self.active], skipped = *matched, "source resumed the same stream; timeline continues");
             self.new_segment = false;
         }
         self.replay = None;
@@ -463,6 +524,11 @@ impl Runner {
             self.recent.clear();
         }
         if !e.retryable {
+            if self.sources.len() > 1 {
+                // Refused: with backups, that source fails over at once.
+                self.mark_source_down(e.clone());
+                return self.fail_over(e);
+            }
             return Err(e);
         }
         self.mark_source_down(e);
@@ -474,8 +540,16 @@ impl Runner {
     fn mark_source_down(&mut self, e: RelayError) {
         if self.source_down_since.is_none() {
             self.source_down_since = Some(Instant::now());
-            warn!(source = %self.config.source, error = %e, grace = ?self.config.grace, "source lost; holding the destination");
+            warn!(source = %self.source_name(), error = %e, grace = ?self.config.grace, "source lost; holding the destination");
         }
+        if self.active_down_since.is_none() {
+            self.active_down_since = Some(Instant::now());
+        }
+        self.active_error = Some(e.clone());
+        self.source_errors[self.active] = Some(ErrorRecord {
+            error: e.clone(),
+            at: std::time::SystemTime::now(),
+        });
         self.new_segment = true;
         for d in &mut self.dests {
             d.media_out = false;
@@ -560,6 +634,22 @@ impl Runner {
                 self.start_dest_connect(i);
             }
         }
+        self.on_probe_timer(now);
+        if let Some(due) = self.failover_due()
+            && now >= due
+        {
+            let e = self.active_error.clone().unwrap_or_else(|| {
+                RelayError::new(
+                    Side::Source,
+                    ErrorKind::Timeout,
+                    format!(
+                        "no media from the source within {:?}",
+                        self.config.failover_after
+                    ),
+                )
+            });
+            self.fail_over(e)?;
+        }
         if self
             .source_down_since
             .is_some_and(|since| now >= since + self.config.grace)
@@ -625,7 +715,7 @@ impl Runner {
     }
 
     fn start_source_connect(&mut self) {
-        let url = self.source_url.clone();
+        let url = self.sources[self.active].clone();
         let options = self.config.client.clone();
         let egress = self.config.egress.clone();
         let timeline = self.config.timeline.clone();
@@ -680,6 +770,8 @@ impl Runner {
             consider(d.down_since.map(|t| t + self.config.grace));
         }
         consider(self.source_down_since.map(|t| t + self.config.grace));
+        consider(self.failover_due());
+        consider(self.probe.deadline(self.config.source_stall_timeout));
         consider(self.stall_deadline());
         deadline
     }
@@ -711,10 +803,10 @@ impl Runner {
         if state == RelayState::Forwarding && !self.ever_forwarded {
             self.ever_forwarded = true;
             self.first_forwarded = Some(Instant::now() - self.started);
-            info!(source = %self.config.source, destination = %self.config.destination, after = ?self.first_forwarded, "media reaches the destination");
+            info!(source = %self.source_name(), destination = %self.config.destination, after = ?self.first_forwarded, "media reaches the destination");
         }
         if state != self.state {
-            info!(source = %self.config.source, destination = %self.config.destination, from = self.state.as_str(), to = state.as_str(), "relay state");
+            info!(source = %self.source_name(), destination = %self.config.destination, from = self.state.as_str(), to = state.as_str(), "relay state");
             self.state = state;
             self.publish_status(Instant::now());
         }
@@ -752,7 +844,7 @@ impl Runner {
                 if let Some(i) = dest {
                     self.dests[i].fail();
                 }
-                warn!(source = %self.config.source, destination = %self.config.destination, error = %e, retryable = e.retryable, "relay failed");
+                warn!(source = %self.source_name(), destination = %self.config.destination, error = %e, retryable = e.retryable, "relay failed");
                 RelayState::Failed
             }
         };

@@ -84,7 +84,12 @@ impl Runner {
         let destination_transport = first.and_then(|d| d.transport.clone());
         let destination_srt = first.and_then(|d| d.srt);
         let destinations = self.dests.iter().map(Dest::status).collect();
+        let sources = self.source_statuses();
+        let (active_source, source_switches) = (self.active, self.switches);
         self.status.update(|s| {
+            s.active_source = active_source;
+            s.source_switches = source_switches;
+            s.sources = sources;
             if srt.is_some() {
                 s.srt = srt;
             }

@@ -1,8 +1,8 @@
 //! Checks of task storage: round trips, versions, isolation, listing.
 
 use baton_domain::{
-    AccountId, ErrorSide, LastError, ListFilter, Page, StoreError, Task, TaskId, TaskStatus,
-    TaskStore, UnixTime,
+    AccountId, ErrorSide, LastError, ListFilter, Page, SourceFailover, StoreError, Task, TaskId,
+    TaskStatus, TaskStore, UnixTime,
 };
 use futures_util::future::join_all;
 
@@ -113,6 +113,28 @@ pub async fn round_trip_every_field(store: &dyn TaskStore) {
     t = n;
     let mut n = next(&t);
     n.spec.extra_dst_urls = Vec::new();
+    store.update(&n, t.version, &[]).await.expect("update");
+    assert_eq!(must_get(store, &n).await, n);
+    t = n;
+    // Backup sources (a live task's source URLs after the first) and the failover settings,
+    // at their extremes, then cleared.
+    let mut n = next(&t);
+    n.spec.source_urls = vec![
+        "rtmp://primary.example/live/s".into(),
+        "rtmps://backup.example/live/s?k='v'".into(),
+        "srt://b2.example:9000?streamid=#!::r=live/s".into(),
+        "rtsp://u:p@cam.example/直播".into(),
+    ];
+    n.spec.failover = SourceFailover {
+        after: Some(1),
+        failback_after: Some(u32::MAX),
+    };
+    store.update(&n, t.version, &[]).await.expect("update");
+    assert_eq!(must_get(store, &n).await, n);
+    t = n;
+    let mut n = next(&t);
+    n.spec.source_urls.truncate(1);
+    n.spec.failover = SourceFailover::default();
     store.update(&n, t.version, &[]).await.expect("update");
     assert_eq!(must_get(store, &n).await, n);
 }

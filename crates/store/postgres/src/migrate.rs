@@ -32,6 +32,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0004_outbox_claims.sql"),
     ),
     (5, "notices", include_str!("../migrations/0005_notices.sql")),
+    (
+        6,
+        "source failover",
+        include_str!("../migrations/0006_source_failover.sql"),
+    ),
 ];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's

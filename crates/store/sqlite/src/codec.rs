@@ -4,9 +4,9 @@
 
 use baton_domain::{
     AccountId, Block, CallbackEvent, CallbackState, ErrorSide, EventRecord, ExitReason,
-    GroupStatus, InvalidReason, ItemEvent, ItemEventKind, LastError, OutboxEntry, SourceProtocol,
-    SourceType, StoreError, StreamPath, Tag, Task, TaskGroup, TaskId, TaskRuntime, TaskSpec,
-    TaskStatus,
+    GroupStatus, InvalidReason, ItemEvent, ItemEventKind, LastError, OutboxEntry, SourceFailover,
+    SourceProtocol, SourceType, StoreError, StreamPath, Tag, Task, TaskGroup, TaskId, TaskRuntime,
+    TaskSpec, TaskStatus,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite};
@@ -14,7 +14,7 @@ use sqlx::{Row, Sqlite};
 /// A query being bound.
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-/// The task columns after `id, account`, in binding order ($3 ... $36).
+/// The task columns after `id, account`, in binding order ($3 ... $38).
 macro_rules! task_body_columns {
     () => {
         "name, region, source_type, source_protocol, source_urls, dst_url, start_time, \
@@ -22,22 +22,22 @@ macro_rules! task_body_columns {
          file_offset, auth_key, req_auth, notify_item_switch, status, invalid_reason, \
          exit_reason, exit_time, retries, next_retry_at, current_file_index, current_offset, \
          run, event_seq, created_at, updated_at, version, current_loop, group_name, last_error, \
-         extra_dst_urls"
+         extra_dst_urls, failover_after, failback_after"
     };
 }
 
-/// Every task column, in binding order ($1 ... $36).
+/// Every task column, in binding order ($1 ... $38).
 macro_rules! task_columns {
     () => {
         concat!("id, account, ", task_body_columns!())
     };
 }
 
-/// `$3, ..., $36`: the placeholders of [`task_body_columns`].
+/// `$3, ..., $38`: the placeholders of [`task_body_columns`].
 macro_rules! task_body_values {
     () => {
         "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36"
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38"
     };
 }
 
@@ -110,7 +110,9 @@ pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreEr
         .bind(i64::from(r.current_loop))
         .bind(s.group.clone())
         .bind(r.last_error.as_ref().map(last_error_to_json))
-        .bind(extra_dsts))
+        .bind(extra_dsts)
+        .bind(s.failover.after.map(i64::from))
+        .bind(s.failover.failback_after.map(i64::from)))
 }
 
 /// Binds an event as a new outbox entry (0 attempts, due at the event's time), in
@@ -203,6 +205,10 @@ pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
         source_urls,
         dst_url: d.get("dst_url")?,
         extra_dst_urls,
+        failover: SourceFailover {
+            after: d.opt_u32("failover_after")?,
+            failback_after: d.opt_u32("failback_after")?,
+        },
         start_time: d.get("start_time")?,
         end_time: d.get("end_time")?,
         callback_url: d.get("callback_url")?,
@@ -455,6 +461,15 @@ impl<'r> Decoder<'r> {
     fn int<T: TryFrom<i64>>(&self, column: &str) -> Result<T, StoreError> {
         let v: i64 = self.get(column)?;
         T::try_from(v).map_err(|_| self.corrupt(format!("{column} {v} is out of range")))
+    }
+
+    /// A nullable integer column into an optional unsigned field, range-checked.
+    fn opt_u32(&self, column: &str) -> Result<Option<u32>, StoreError> {
+        let v: Option<i64> = self.get(column)?;
+        v.map(|v| {
+            u32::try_from(v).map_err(|_| self.corrupt(format!("{column} {v} is out of range")))
+        })
+        .transpose()
     }
 
     fn named<T>(&self, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {

@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: Migrations = &[
         "extra destinations",
         include_str!("../migrations/0008_extra_destinations.sql"),
     ),
+    (
+        9,
+        "source failover",
+        include_str!("../migrations/0009_source_failover.sql"),
+    ),
 ];
 
 /// Brings the schema of `pool`'s database up to `migrations`.

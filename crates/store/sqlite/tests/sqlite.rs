@@ -57,7 +57,7 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -103,6 +103,7 @@ async fn a_schema_1_database_is_migrated() {
     let mut grouped = task("acc", "grouped", 2);
     grouped.spec.group = "custom".into();
     grouped.spec.extra_dst_urls = vec!["rtmp://x.example/live/b".into()];
+    grouped.spec.failover.after = Some(3);
     grouped.runtime.last_error = Some(LastError {
         side: ErrorSide::Source,
         code: "Timeout".into(),
@@ -125,6 +126,8 @@ async fn a_schema_1_database_is_migrated() {
          ALTER TABLE outbox DROP COLUMN auth_key; \
          ALTER TABLE outbox DROP COLUMN last_error; ALTER TABLE outbox DROP COLUMN given_up; \
          ALTER TABLE tasks DROP COLUMN extra_dst_urls; \
+         ALTER TABLE tasks DROP COLUMN failover_after; \
+         ALTER TABLE tasks DROP COLUMN failback_after; \
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .execute(&mut conn)
@@ -136,6 +139,7 @@ async fn a_schema_1_database_is_migrated() {
     assert_eq!(store.get(&t.account, &t.id).await.expect("get"), Some(t));
     grouped.spec.group = DEFAULT_GROUP.into();
     grouped.spec.extra_dst_urls = Vec::new();
+    grouped.spec.failover = Default::default();
     grouped.runtime.last_error = None;
     assert_eq!(
         store.get(&grouped.account, &grouped.id).await.expect("get"),
