@@ -76,6 +76,7 @@ mod tests {
             source_urls: vec!["rtmp://src.example/live/a".into()],
             dst_url: "rtmp://dst.example/live/a".into(),
             extra_dst_urls: Vec::new(),
+            failover: Default::default(),
             start_time: 1_000,
             end_time: 5_000,
             callback_url: None,
