@@ -103,7 +103,8 @@ def test_three_nodes_failover_without_double_pushes(baton_bin, procs, tmp_path, 
     per_node = {n.name: sum(1 for v in where.values() if v == n.name) for n in nodes}
     print(f"\ntasks per node: {per_node}")
     assert all(per_node.values()), per_node
-    # Every node shows the same cluster.
+    # Every node shows the same cluster, every task held.
+    assert nodes[1].api.ok("GET", "/v1/nodes")["unowned_tasks"] == 0
     for n in nodes:
         seen = {x["name"]: (x["alive"], len(x["task_ids"])) for x in n.nodes()}
         assert seen == {m.name: (True, per_node[m.name]) for m in nodes}, seen

@@ -258,6 +258,10 @@ pub enum ServiceError {
 pub trait NodeService: Send + Sync + 'static {
     /// Every node, by name then ID, with at most [`MAX_NODE_TASK_IDS`] task IDs each.
     fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeStatus>, ServiceError>>;
+
+    /// How many tasks that have not exited no node holds (see
+    /// [`ClusterStore::unowned_tasks`](baton_domain::ClusterStore::unowned_tasks)).
+    fn unowned_tasks(&self) -> BoxFuture<'_, Result<u64, ServiceError>>;
 }
 
 /// The most task IDs `/v1/nodes` lists per node (their count is always complete).

@@ -1037,7 +1037,7 @@ async fn nodes_are_listed_to_the_root_account_only() {
             {"id": "n2", "name": "n2.example:8080", "started_at": "2023-11-14T22:13:20Z",
              "heartbeat_age_seconds": 42.0, "alive": false, "capacity": 50, "tasks": 0,
              "task_ids": []},
-        ]})
+        ], "unowned_tasks": 3})
     );
     let (status, headers, body) = h.native(Method::GET, "/v1/nodes", T, &[], None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

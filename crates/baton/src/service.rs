@@ -436,6 +436,15 @@ impl NodeService for StoreNodeService {
                 .map_err(|e| ServiceError::Internal(e.to_string()))
         })
     }
+
+    fn unowned_tasks(&self) -> BoxFuture<'_, Result<u64, ServiceError>> {
+        Box::pin(async move {
+            self.store
+                .unowned_tasks()
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))
+        })
+    }
 }
 
 /// [`GroupService`] over the store's [`GroupStore`]: groups need no engine, only durable rows.

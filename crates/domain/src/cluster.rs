@@ -39,4 +39,9 @@ pub trait ClusterStore: Send + Sync + fmt::Debug {
     /// lists that node (once it [registered](crate::LeaseStore::register_node)), alive, with
     /// every task that has not exited.
     fn nodes(&self, alive_within: Duration, max_task_ids: u32) -> StoreFuture<'_, Vec<NodeStatus>>;
+
+    /// How many tasks that have not exited no node holds a live lease on: between an owner's
+    /// death and a takeover (seconds), or for as long as every node is at its capacity — then
+    /// they run nowhere, which an operator must see. A store of one node runs every task: 0.
+    fn unowned_tasks(&self) -> StoreFuture<'_, u64>;
 }

@@ -812,6 +812,9 @@ pub struct PageOut<T: Serialize> {
 #[derive(Debug, Serialize)]
 pub struct NodesOut<'a> {
     pub items: Vec<NodeOut<'a>>,
+    /// Tasks that have not exited and that no node holds: waiting for a takeover after a
+    /// node's death (seconds), or running nowhere because every node is at its capacity.
+    pub unowned_tasks: u64,
 }
 
 /// One node of the cluster.

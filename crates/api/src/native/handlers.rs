@@ -723,14 +723,17 @@ pub async fn list_nodes(State(st): S, headers: HeaderMap) -> Answer {
             ),
         ));
     }
-    let nodes = st.services.nodes.nodes().await.map_err(|e| {
+    let failed = |e: crate::ServiceError| {
         tracing::error!(error = %e, "listing the nodes failed");
         Problem::internal()
-    })?;
+    };
+    let nodes = st.services.nodes.nodes().await.map_err(failed)?;
+    let unowned_tasks = st.services.nodes.unowned_tasks().await.map_err(failed)?;
     Ok(json(
         StatusCode::OK,
         &NodesOut {
             items: nodes.iter().map(NodeOut::new).collect(),
+            unowned_tasks,
         },
     ))
 }

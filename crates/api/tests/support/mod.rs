@@ -461,6 +461,13 @@ impl baton_api::NodeService for FixedNodes {
             node("n2", 42_000, &[]),
         ])))
     }
+
+    fn unowned_tasks(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<u64, baton_api::ServiceError>> {
+        // n2's tasks, not yet taken over.
+        Box::pin(std::future::ready(Ok(3)))
+    }
 }
 
 /// A request to be signed.

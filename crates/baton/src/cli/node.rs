@@ -79,6 +79,16 @@ pub fn node_table(nodes: &[Node], now: i64) -> String {
     table.render()
 }
 
+/// What the table's reader must know about tasks no node holds (nothing when there are none).
+fn unowned_line(unowned: u64) -> Option<String> {
+    (unowned > 0).then(|| {
+        format!(
+            "{unowned} task(s) held by no node: waiting for a takeover (a node died seconds ago), \
+             or every node is at its capacity ([cluster] capacity, or another node)"
+        )
+    })
+}
+
 pub async fn run(ctx: &Ctx, command: NodeCommand) -> Result<(), Failure> {
     match command {
         NodeCommand::List => {
@@ -101,6 +111,12 @@ pub async fn run(ctx: &Ctx, command: NodeCommand) -> Result<(), Failure> {
                     .collect::<Result<Vec<Node>, _>>()?;
                 print!("{}", node_table(&nodes, time::now()));
             }
+            if !ctx.json {
+                let unowned = body.get("unowned_tasks").and_then(Value::as_u64);
+                if let Some(line) = unowned.and_then(unowned_line) {
+                    println!("{line}");
+                }
+            }
             Ok(())
         }
     }
@@ -109,6 +125,12 @@ pub async fn run(ctx: &Ctx, command: NodeCommand) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unowned_tasks_are_said_only_when_there_are_some() {
+        assert_eq!(unowned_line(0), None);
+        assert!(unowned_line(4).is_some_and(|l| l.starts_with("4 task(s) held by no node")));
+    }
 
     #[test]
     fn the_table_shows_heartbeats_and_a_few_task_ids() {

@@ -8,6 +8,18 @@ use sqlx::{PgPool, Row};
 
 use crate::backend;
 
+/// Tasks that have not exited with no live lease (never claimed, released, or expired).
+const UNOWNED: &str = "SELECT COUNT(*) FROM tasks t LEFT JOIN task_leases l ON l.task_id = t.id \
+     WHERE t.status <> -1 AND (l.owner IS NULL OR l.expires_at <= now())";
+
+pub(crate) async fn unowned_tasks(pool: &PgPool) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar(UNOWNED)
+        .fetch_one(pool)
+        .await
+        .map_err(backend)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// One row per node: its heartbeat's age in seconds (the database's `now()` minus it), and its
 /// live leases (counted, and the first IDs) — served by `task_leases_by_owner`.
 const NODES: &str = "SELECT n.id, n.name, n.capacity, \

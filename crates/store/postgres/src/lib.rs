@@ -328,6 +328,10 @@ impl ClusterStore for PgStore {
     fn nodes(&self, alive_within: Duration, max_task_ids: u32) -> StoreFuture<'_, Vec<NodeStatus>> {
         Box::pin(cluster::nodes(&self.pool, alive_within, max_task_ids))
     }
+
+    fn unowned_tasks(&self) -> StoreFuture<'_, u64> {
+        Box::pin(cluster::unowned_tasks(&self.pool))
+    }
 }
 
 impl LeaseStore for PgStore {
