@@ -70,7 +70,11 @@ impl NoteTracker {
     pub(super) fn observe(&mut self, status: &RelayStatus, now: Instant) -> Vec<RelayNote> {
         let mut notes = Vec::new();
         self.observe_sources(status, now, &mut notes);
-        if status.destinations.len() > 1 {
+        // A destination removed (or down to one) is followed no more: nothing of it is due.
+        let followed = status.destinations.len() > 1;
+        self.dests
+            .retain(|id, _| followed && status.destinations.iter().any(|d| d.id.0 == *id));
+        if followed {
             for d in &status.destinations {
                 let t = self.dests.entry(d.id.0).or_default();
                 t.observe(
@@ -326,6 +330,138 @@ mod tests {
             (12, Failed, 2),
         ]);
         assert_eq!(got, words(&[(10, "down0"), (10, "up"), (12, "fail0")]));
+    }
+
+    /// A relay's status with `dests` (id, state, sessions), `switches` source switches and
+    /// source `active` in use (source 0 with an error).
+    fn status(dests: &[(u32, DestinationState, u64)], switches: u64, active: usize) -> RelayStatus {
+        let error = |kind, m: &str| ErrorRecord {
+            error: RelayError::new(Side::Source, kind, m),
+            at: std::time::SystemTime::UNIX_EPOCH,
+        };
+        RelayStatus {
+            state: baton_relay::RelayState::Forwarding,
+            uptime: Duration::ZERO,
+            bytes_in: 0,
+            bytes_out: 0,
+            bitrate_out: 0,
+            bitrate_in: 0,
+            fps: 0.0,
+            frames_in: 0,
+            frames_out: 0,
+            frames_dropped: 0,
+            frames_deduplicated: 0,
+            destination_sessions: 0,
+            source_connections: 0,
+            first_forwarded: None,
+            timeline: Default::default(),
+            srt: None,
+            source_transport: None,
+            destination_transport: None,
+            destination_srt: None,
+            last_error: None,
+            active_source: active,
+            source_switches: switches,
+            sources: vec![
+                baton_relay::SourceStatus {
+                    url: "rtmp://p/live/s".into(),
+                    last_error: Some(error(ErrorKind::Timeout, "no media")),
+                },
+                baton_relay::SourceStatus {
+                    url: "rtmp://b/live/s".into(),
+                    last_error: None,
+                },
+            ],
+            destinations: dests
+                .iter()
+                .map(|&(id, state, sessions)| baton_relay::DestinationStatus {
+                    id: baton_relay::DestinationId(id),
+                    url: format!("rtmp://d{id}/live/s"),
+                    state,
+                    bytes_out: 0,
+                    bitrate_out: 0,
+                    frames_out: 0,
+                    frames_dropped: 0,
+                    sessions,
+                    transport: None,
+                    srt: None,
+                    last_error: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn switches_are_recorded_at_most_every_window_with_their_count() {
+        let mut tracker = NoteTracker::default();
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let two = [(0, Forwarding, 1), (1, Forwarding, 1)];
+        assert!(tracker.observe(&status(&two, 0, 0), at(0)).is_empty());
+        let first = tracker.observe(&status(&two, 1, 1), at(1));
+        assert_eq!(
+            first,
+            [RelayNote::SourceSwitched {
+                from: 0,
+                to: 1,
+                switches: 1,
+                why: Some(NoteError {
+                    code: "Timeout".into(),
+                    message: "source: no media".into()
+                }),
+            }]
+        );
+        // Back and forth twice within the window: held back, due when it is over.
+        assert!(tracker.observe(&status(&two, 2, 0), at(3)).is_empty());
+        assert!(tracker.observe(&status(&two, 3, 1), at(5)).is_empty());
+        assert_eq!(tracker.due(), Some(at(11)));
+        let later = tracker.observe(&status(&two, 3, 1), at(11));
+        assert!(
+            matches!(
+                later[..],
+                [RelayNote::SourceSwitched {
+                    from: 1,
+                    to: 1,
+                    switches: 2,
+                    ..
+                }]
+            ),
+            "{later:?}"
+        );
+        assert_eq!(tracker.due(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_removed_destination_is_due_no_more_and_one_destination_makes_no_notes() {
+        let mut tracker = NoteTracker::default();
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let dests = |b| [(0, Forwarding, 1), (1, b, 1)];
+        tracker.observe(&status(&dests(Forwarding), 0, 0), at(0));
+        assert_eq!(
+            tracker
+                .observe(&status(&dests(Reconnecting), 0, 0), at(1))
+                .len(),
+            1
+        );
+        tracker.observe(&status(&dests(Forwarding), 0, 0), at(2));
+        // Down again within the window: held back, due at 31 s.
+        assert!(
+            tracker
+                .observe(&status(&dests(Reconnecting), 0, 0), at(3))
+                .is_empty()
+        );
+        assert_eq!(tracker.due(), Some(at(31)));
+        // Removed: nothing of it is due (the watcher would otherwise wake at once forever).
+        tracker.observe(&status(&[(0, Forwarding, 1)], 0, 0), at(4));
+        assert_eq!(tracker.due(), None);
+        // One destination: its own down is the task's Recovering, no note.
+        let one = |s| [(0, s, 1)];
+        assert!(
+            tracker
+                .observe(&status(&one(Reconnecting), 0, 0), at(40))
+                .is_empty()
+        );
     }
 
     #[tokio::test(start_paused = true)]
