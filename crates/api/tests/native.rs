@@ -678,6 +678,7 @@ fn event(
             reason: None,
             exit_reason: None,
             item: None,
+            detail: None,
             auth_key: None,
             time: CAPTURE_TIME + seq as i64,
         },
@@ -876,6 +877,61 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
         "connect error: Connection refused (os error 111)"
     );
     assert_eq!(items[1]["delivered_at"], rfc3339(CAPTURE_TIME + 3));
+
+    // What the relay did: log-only events with their detail, never delivered.
+    let mut switched = event(&id, 7, CallbackState::SourceSwitched, "");
+    switched.event.detail =
+        Some("source 0 -> 1: timeout: no media from the source within 5s".into());
+    let mut down = event(&id, 6, CallbackState::DestinationDown, "");
+    down.event.detail = Some("destination 1: connection-refused: rtmp://u:***@b/live".into());
+    let mut taken = event(&id, 5, CallbackState::TakenOver, "");
+    taken.event.detail = Some("from node a:8080 (n1), epoch 3".into());
+    h.service.set_events(&tid, vec![switched, down, taken]);
+    let (_, _, events) = h
+        .native(Method::GET, &format!("{path}/events"), T, &[], None)
+        .await;
+    let got: Vec<(&str, &str, &str)> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["state"].as_str().unwrap(),
+                e["detail"].as_str().unwrap(),
+                e["delivery"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "SourceSwitched",
+                "source 0 -> 1: timeout: no media from the source within 5s",
+                "none"
+            ),
+            (
+                "DestinationDown",
+                "destination 1: connection-refused: rtmp://u:***@b/live",
+                "none"
+            ),
+            ("TakenOver", "from node a:8080 (n1), epoch 3", "none"),
+        ]
+    );
+    // A provider callback has none.
+    h.service.set_events(
+        &tid,
+        vec![event(
+            &id,
+            8,
+            CallbackState::Running,
+            "https://hooks.example.com/cb",
+        )],
+    );
+    let (_, _, events) = h
+        .native(Method::GET, &format!("{path}/events"), T, &[], None)
+        .await;
+    assert_eq!(events["items"][0]["detail"], Value::Null);
 }
 
 #[tokio::test]

@@ -20,8 +20,9 @@
 //! least once) and order on `seq`.
 //!
 //! One numbering for the log and the callbacks: a callback's `seq` and ID are those of its log
-//! entry. Events that are not provider callbacks (`Forwarding`, [`CallbackState::is_callback`])
-//! are only logged, so the callbacks of a task with a `CallbackUrl` skip their numbers; what
+//! entry. Events that are not provider callbacks (`Forwarding`, the relay's notes
+//! `SourceSwitched`, `DestinationDown`, `DestinationUp`, and `TakenOver`:
+//! [`CallbackState::is_callback`]) are only logged, so the callbacks of a task with a `CallbackUrl` skip their numbers; what
 //! was skipped is in the log. Contiguous callback numbers would need a second numbering whose
 //! IDs no longer name log entries; the providers' vocabulary (`Running`, `Recovering`,
 //! `Offline`, `Exit`) stays what callback receivers get.
@@ -29,7 +30,8 @@
 use crate::task::{AccountId, ExitReason, InvalidReason, TaskId, UnixTime};
 
 /// The provider's state names in callbacks (cloud-apis §2.4, "Callback state name"), and
-/// Baton's one addition to the event log, `Forwarding`, which is never a callback.
+/// Baton's additions to the event log (`Forwarding`, the relay's notes, `TakenOver`), which are
+/// never callbacks: receivers written for the providers' vocabulary never see them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CallbackState {
     /// Started at StartTime, restarted, or recovered.
@@ -43,19 +45,36 @@ pub enum CallbackState {
     /// Baton's: the run's media reached the destination (until then the relay was
     /// connecting). Recorded in the event log, never delivered (not a provider state).
     Forwarding,
+    /// Baton's: the relay switched to another of the task's sources (a failover to a backup,
+    /// or a failback to the primary); the event's `detail` says from which to which, and why.
+    /// Logged only.
+    SourceSwitched,
+    /// Baton's: one destination of a task with several lost its session (or failed for good)
+    /// while the task goes on; `detail` names it and its error. Logged only.
+    DestinationDown,
+    /// Baton's: a destination recorded down forwards again; `detail` names it. Logged only.
+    DestinationUp,
+    /// Baton's: this node took the task over from another (issue 15's leases); `detail` names
+    /// the previous owner and its lease epoch. Logged only.
+    TakenOver,
 }
 
 impl CallbackState {
     /// Every state.
-    pub const ALL: [CallbackState; 5] = [
+    pub const ALL: [CallbackState; 9] = [
         CallbackState::Running,
         CallbackState::Recovering,
         CallbackState::Offline,
         CallbackState::Exit,
         CallbackState::Forwarding,
+        CallbackState::SourceSwitched,
+        CallbackState::DestinationDown,
+        CallbackState::DestinationUp,
+        CallbackState::TakenOver,
     ];
 
-    /// The name (`Running`, `Recovering`, `Offline`, `Exit`: the provider's; `Forwarding`).
+    /// The name (`Running`, `Recovering`, `Offline`, `Exit`: the provider's; Baton's are
+    /// spelled like their variants).
     pub fn as_str(self) -> &'static str {
         match self {
             CallbackState::Running => "Running",
@@ -63,13 +82,24 @@ impl CallbackState {
             CallbackState::Offline => "Offline",
             CallbackState::Exit => "Exit",
             CallbackState::Forwarding => "Forwarding",
+            CallbackState::SourceSwitched => "SourceSwitched",
+            CallbackState::DestinationDown => "DestinationDown",
+            CallbackState::DestinationUp => "DestinationUp",
+            CallbackState::TakenOver => "TakenOver",
         }
     }
 
     /// Whether an event in this state is a provider callback, delivered to the task's
-    /// `CallbackUrl`. `Forwarding` is only recorded.
+    /// `CallbackUrl`: only the provider's four. Baton's are only recorded (the dialects'
+    /// receivers get exactly the provider's vocabulary).
     pub fn is_callback(self) -> bool {
-        !matches!(self, CallbackState::Forwarding)
+        matches!(
+            self,
+            CallbackState::Running
+                | CallbackState::Recovering
+                | CallbackState::Offline
+                | CallbackState::Exit
+        )
     }
 
     /// The state named exactly `name`, if any.
@@ -103,6 +133,10 @@ pub struct CallbackEvent {
     pub exit_reason: Option<ExitReason>,
     /// What happened to a playlist item, for item events and the end of a playlist.
     pub item: Option<ItemEvent>,
+    /// What a log-only event is about, for a person (at most [`MAX_DETAIL`] bytes, any URL's
+    /// password masked): the sources of a switch, the destination and its error, the previous
+    /// owner. `None` for the provider's callbacks, which carry only their own fields.
+    pub detail: Option<String>,
     /// When it happened.
     pub time: UnixTime,
     /// The task's `AuthKey` when its `ReqAuth` was `yes` as the event happened: delivery adds

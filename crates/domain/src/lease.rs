@@ -28,6 +28,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::event::CallbackEvent;
+use crate::note::Takeover;
 use crate::store::{StoreError, StoreFuture};
 use crate::task::{AccountId, Task, TaskId};
 
@@ -174,6 +175,10 @@ pub struct LeaseState {
     pub epoch: u64,
     /// Whether it has not expired, on the database's clock.
     pub live: bool,
+    /// Who held the task before the latest claim — the owner of the claim before (kept
+    /// through a release, which clears `owner`), its name, and that lease's epoch — if anyone
+    /// did. The new owner records a `TakenOver` event when that was another node.
+    pub previous: Option<Takeover>,
 }
 
 /// The error of a write under a lease that is no longer the task's.

@@ -9,6 +9,8 @@
 //!   ([`TaskSpec::supported`]).
 //! * [`lifecycle`]: the state machine ([`Task::create`], [`Task::apply`]).
 //! * [`event`]: task events ([`CallbackEvent`]): the per-task event log, and callbacks.
+//! * [`note`]: what the log records without the task's state changing ([`RelayNote`],
+//!   [`Takeover`]) and how their details are bounded and masked.
 //! * [`store`]: the storage port ([`TaskStore`]).
 //! * [`group`]: task groups ([`TaskGroup`], the [`GroupStore`] port, [`DEFAULT_GROUP`]).
 //! * [`text`]: what a name a person reads may not contain.
@@ -25,6 +27,7 @@ pub mod group;
 pub mod ingest;
 pub mod lease;
 pub mod lifecycle;
+pub mod note;
 pub mod replay;
 pub mod request;
 pub mod store;
@@ -45,6 +48,7 @@ pub use ingest::{
 };
 pub use lease::{Lease, LeaseState, LeaseStore, LeaseTerms, NodeId, NodeInfo};
 pub use lifecycle::{Command, Effect, OwnerPlan, Policy, Timer, Transition};
+pub use note::{MAX_DETAIL, NoteError, RelayNote, Takeover};
 pub use replay::{ReplayAnswer, ReplayEntry, ReplayStore};
 pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};
 pub use store::{EventRecord, OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};

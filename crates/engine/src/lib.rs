@@ -16,8 +16,8 @@ pub mod webhook;
 pub use capability::{MediaSources, Unsupported, check_supported, playlist_of, relay_config};
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use engine::{
-    CallbackKeys, ClusterConfig, Engine, EngineConfig, EngineError, LocalIngest, LocalLauncher,
-    RelayLauncher, error_code,
+    CallbackKeys, ClusterConfig, DOWN_EVERY, Engine, EngineConfig, EngineError, LocalIngest,
+    LocalLauncher, RelayLauncher, SWITCH_EVERY, error_code,
 };
 pub use lease::{HeldLeases, LeaseConfig, LeaseHolder, LeaseKeeper, LossReason};
 pub use metrics::{EngineMetrics, TaskSnapshot};

@@ -365,3 +365,52 @@ async fn a_repeat_number_changed_elsewhere_reaches_the_playing_list() {
     let _ = std::fs::remove_file(&file);
     drop_schema(&options, &schema).await;
 }
+
+/// Issue 16: the node that takes a task over records it in the task's log — `TakenOver`,
+/// naming the previous owner (its name and ID) and its lease's epoch — recorded, never
+/// delivered; the first owner of a task (nobody held it before) records nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_owner_records_the_takeover_with_the_previous_owner() {
+    let Some((options, schema)) = fresh_schema().await else {
+        return;
+    };
+    let w = world();
+    publish(&w);
+    let a = node(&w, &options, "node-a", &fast()).await;
+    let now = w.clock.now();
+    let mut task = spec(now, now + 3600);
+    task.callback_url = Some("http://127.0.0.1:9/cb".into());
+    let id = a.create(&acct(), task).await.unwrap().id;
+    until(Duration::from_secs(5), "A runs the task", || {
+        a.relay_run(&id) == Some(1)
+    })
+    .await;
+    let b = node(&w, &options, "node-b", &fast()).await;
+    a.shutdown(Duration::from_secs(2)).await;
+    b.leases_released();
+    until(Duration::from_secs(3), "B claims and runs the task", || {
+        b.relay_run(&id).is_some()
+    })
+    .await;
+    // The takeover is applied before the recovery that starts B's relay.
+    let log = b
+        .task_events(&acct(), &id, None, 100)
+        .await
+        .expect("events");
+    let taken: Vec<_> = log
+        .iter()
+        .filter(|r| r.event.state == baton_domain::CallbackState::TakenOver)
+        .collect();
+    assert_eq!(taken.len(), 1, "{log:#?}");
+    assert_eq!(
+        taken[0].event.detail.as_deref(),
+        Some("from node node-a.example:8080 (node-a), epoch 1")
+    );
+    assert!(
+        !taken[0].event.is_deliverable(),
+        "recorded, never a callback"
+    );
+    // A's first claim recorded no takeover: only B's is in the log.
+    b.shutdown(Duration::from_secs(2)).await;
+    drop_schema(&options, &schema).await;
+}

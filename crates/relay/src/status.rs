@@ -224,12 +224,26 @@ pub struct DestinationStatus {
 }
 
 /// The shared cell the relay writes and readers snapshot. State changes are also published
-/// on a watch channel, so a supervisor can react without polling.
+/// on a watch channel, so a supervisor can react without polling; so are the changes a task's
+/// event log records without the relay's state changing ([`StatusCell::notable_changes`]).
 #[derive(Debug, Clone)]
 pub struct StatusCell {
     inner: Arc<Mutex<RelayStatus>>,
     state: Arc<watch::Sender<RelayState>>,
+    notable: Arc<watch::Sender<u64>>,
     started: Instant,
+}
+
+/// What [`StatusCell::notable_changes`] follows: the source switches, and each destination's
+/// state and session count (a destination that dropped and came back between two looks has
+/// opened another session).
+fn notable(s: &RelayStatus) -> (u64, usize, Vec<(DestinationId, DestinationState, u64)>) {
+    let dests = s
+        .destinations
+        .iter()
+        .map(|d| (d.id, d.state, d.sessions))
+        .collect();
+    (s.source_switches, s.active_source, dests)
 }
 
 impl StatusCell {
@@ -262,6 +276,7 @@ impl StatusCell {
                 destinations: Vec::new(),
             })),
             state: Arc::new(watch::Sender::new(RelayState::Connecting)),
+            notable: Arc::new(watch::Sender::new(0)),
             started: Instant::now(),
         }
     }
@@ -270,6 +285,15 @@ impl StatusCell {
     /// between may be coalesced).
     pub fn state_changes(&self) -> watch::Receiver<RelayState> {
         self.state.subscribe()
+    }
+
+    /// A count that grows whenever the status shows a source switch, or a destination whose
+    /// state or session count changed — what a task's event log records while the relay's
+    /// own state may stay the same (one destination of several down, a backup taking over).
+    /// Read the [`snapshot`](StatusCell::snapshot) for what changed; changes in between two
+    /// looks are coalesced, as for [`state_changes`](StatusCell::state_changes).
+    pub fn notable_changes(&self) -> watch::Receiver<u64> {
+        self.notable.subscribe()
     }
 
     /// The current status.
@@ -282,12 +306,16 @@ impl StatusCell {
     }
 
     pub(crate) fn update(&self, f: impl FnOnce(&mut RelayStatus)) {
-        let state = {
+        let (state, noted) = {
             let mut s = self.lock();
+            let before = notable(&s);
             f(&mut s);
             s.uptime = self.started.elapsed();
-            s.state
+            (s.state, notable(&s) != before)
         };
+        if noted {
+            self.notable.send_modify(|n| *n += 1);
+        }
         self.state.send_if_modified(|current| {
             let changed = *current != state;
             *current = state;

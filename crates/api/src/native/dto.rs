@@ -558,6 +558,9 @@ pub struct EventOut<'a> {
     pub reason: Option<&'static str>,
     pub exit_reason: Option<&'static str>,
     pub item: Option<ItemOut<'a>>,
+    /// What a log-only event is about (a source switch, a destination down or up, a takeover);
+    /// None for the provider's callbacks.
+    pub detail: Option<&'a str>,
     pub time: String,
     pub delivery: &'static str,
     /// Failed delivery attempts.
@@ -584,6 +587,7 @@ impl<'a> EventOut<'a> {
                 source: &i.source,
                 detail: i.detail.as_deref(),
             }),
+            detail: e.detail.as_deref(),
             time: rfc3339(e.time),
             delivery: if e.url.is_empty() {
                 "none"

@@ -513,7 +513,9 @@
     text(c[1], when(ev.time));
     data(c[2].children[0], "state", ev.state);
     text(c[2].children[0], ev.state);
-    text(c[3], words(ev.reason || ev.exit_reason || ""));
+    // A log-only event (a source switch, a destination down or up, a takeover) has no
+    // reason: its detail says what it is about.
+    text(c[3], ev.detail || words(ev.reason || ev.exit_reason || ""));
     const item = ev.item;
     setSecret(c[4].children[0], ev.id, item ? item.source : "", item ? maskUrl(item.source) : "");
     text(c[4].children[1], item ? [`${words(item.kind)} #${item.file_index + 1}`, item.detail || ""].filter(Boolean).join(" · ") : "");

@@ -175,6 +175,8 @@ pub struct Event {
     pub reason: Option<String>,
     pub exit_reason: Option<String>,
     pub item: Option<EventItem>,
+    /// What a log-only event is about (a source switch, a destination down or up, a takeover).
+    pub detail: Option<String>,
     pub time: String,
     pub delivery: String,
     pub attempts: Option<i64>,

@@ -717,10 +717,12 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
 pub fn events_table(events: &[Event], now: i64) -> String {
     let mut table = Table::new(&["SEQ", "TIME", "STATE", "REASON", "ITEM", "DELIVERY"]);
     for e in events {
+        // A log-only event has no reason; its detail says what it is about.
         let reason = e
             .reason
             .as_deref()
             .or(e.exit_reason.as_deref())
+            .or(e.detail.as_deref())
             .filter(|r| !r.is_empty());
         let item = e.item.as_ref().map_or("-".into(), |i| {
             let mut s = i.kind.clone();
@@ -1570,6 +1572,24 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
         .unwrap();
         assert!(describe_view(&sparse, None, NOW).contains("State:         not_started\n"));
         assert!(view::<Task>(&json!({"id": 5}), "task").is_err());
+    }
+
+    #[test]
+    fn renders_a_log_only_events_detail_as_its_reason() {
+        let events: Vec<Event> = items(
+            &[
+                json!({"id": "e5", "seq": 5, "state": "DestinationDown", "reason": null,
+                     "detail": "destination 1: connection-refused: refused",
+                     "time": "2026-11-22T19:05:00Z", "delivery": "none"}),
+            ],
+            "event",
+        )
+        .unwrap();
+        let table = events_table(&events, NOW);
+        assert!(
+            table.contains("DestinationDown  destination 1: connection-refused: refused  -"),
+            "{table}"
+        );
     }
 
     #[test]

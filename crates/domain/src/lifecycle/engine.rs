@@ -4,6 +4,7 @@
 
 use super::{Effect, Step, Timer, retained_until};
 use crate::event::{CallbackState, ItemEvent, ItemEventKind};
+use crate::note::{RelayNote, Takeover};
 use crate::task::{ExitReason, InvalidReason, LastError, TaskStatus};
 
 impl Step<'_> {
@@ -187,6 +188,20 @@ impl Step<'_> {
             event.source = self.source_of(event.file_index);
         }
         self.notify_item(state, None, None, Some(event));
+    }
+
+    pub(super) fn relay_note(&mut self, run: u64, note: &RelayNote) {
+        if !self.is_current_relay(run) {
+            return;
+        }
+        self.notify_detail(note.state(), note.detail());
+    }
+
+    pub(super) fn taken_over(&mut self, takeover: &Takeover) {
+        if self.task.runtime.status == TaskStatus::Exited {
+            return;
+        }
+        self.notify_detail(CallbackState::TakenOver, takeover.detail());
     }
 
     /// The task's source number `index` as configured (URL, path or media ID).

@@ -33,6 +33,7 @@ mod user;
 pub use owner::OwnerPlan;
 
 use crate::event::{CallbackEvent, CallbackState, ItemEvent};
+use crate::note::{RelayNote, Takeover};
 use crate::request::{Rejection, TaskPatch};
 use crate::task::{
     AccountId, ExitReason, InvalidReason, LastError, Task, TaskId, TaskRuntime, TaskSpec,
@@ -178,6 +179,18 @@ pub enum Command {
     /// Relay: something happened to an item of run `run`'s playlist. Skipped items always
     /// make a callback event; started / finished ones when the task asks (NotifyItemSwitch).
     Item { run: u64, event: ItemEvent },
+    /// Relay: run `run` switched sources, or one of its destinations went down or came back
+    /// up (issue 16). Recorded as a log-only event ([`RelayNote::state`], its
+    /// [`RelayNote::detail`]); the task's status, reason and retries do not change — the relay
+    /// says how the whole task fares through the other reports. Like `Forwarding`, never a
+    /// callback: the providers' receivers get their own vocabulary only. A note from a run
+    /// that is not the current live one changes nothing.
+    RelayNote { run: u64, note: RelayNote },
+    /// Lease: this node took the task over from another node (issue 15's leases; the engine
+    /// applies it when it acquires a task whose previous lease had another owner, before
+    /// recovering it). Recorded as a log-only `TakenOver` event naming the previous owner
+    /// and epoch; nothing else changes. An exited task records nothing.
+    TakenOver(Takeover),
     /// Engine restart: the task was loaded from the store and no relay or timer of it exists.
     /// Re-arms its timers; a task that was running (1, or 2 inside the relay's grace period)
     /// starts a new run in the same status; one past its EndTime exits; an exited one gets
@@ -341,6 +354,8 @@ impl Task {
                 loops,
             } => step.progress(run, file_index, offset, loops),
             Command::Item { run, event } => step.item(run, event),
+            Command::RelayNote { run, note } => step.relay_note(run, &note),
+            Command::TakenOver(takeover) => step.taken_over(&takeover),
             Command::Recover => step.recover(),
         }
         Ok(step.finish())
@@ -450,6 +465,24 @@ impl<'a> Step<'a> {
         exit_reason: Option<ExitReason>,
         item: Option<ItemEvent>,
     ) {
+        self.notify_full(state, reason, exit_reason, item, None);
+    }
+
+    /// Emits a log-only event with its detail (never a callback: see
+    /// [`CallbackState::is_callback`]).
+    fn notify_detail(&mut self, state: CallbackState, detail: String) {
+        debug_assert!(!state.is_callback(), "{state:?} with a detail");
+        self.notify_full(state, None, None, None, Some(detail));
+    }
+
+    fn notify_full(
+        &mut self,
+        state: CallbackState,
+        reason: Option<InvalidReason>,
+        exit_reason: Option<ExitReason>,
+        item: Option<ItemEvent>,
+        detail: Option<String>,
+    ) {
         let url = match self.task.spec.callback_url.clone() {
             Some(url) if state.is_callback() => url,
             _ => String::new(),
@@ -467,6 +500,7 @@ impl<'a> Step<'a> {
             reason,
             exit_reason,
             item,
+            detail,
             time: self.now,
             auth_key: spec_auth_key(&self.task.spec),
         };

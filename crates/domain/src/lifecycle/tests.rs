@@ -1120,3 +1120,145 @@ fn forwarding_is_recorded_and_never_delivered() {
         assert_eq!((r.task, r.effects), (task, vec![]));
     }
 }
+
+#[test]
+fn relay_notes_are_recorded_with_their_detail_and_never_delivered() {
+    use crate::note::{NoteError, RelayNote};
+    let t = running();
+    let notes = [
+        (
+            RelayNote::SourceSwitched {
+                from: 0,
+                to: 1,
+                switches: 1,
+                why: Some(NoteError {
+                    code: "timeout".into(),
+                    message: "no media from the source within 5s".into(),
+                }),
+            },
+            CallbackState::SourceSwitched,
+            "source 0 -> 1: timeout: no media from the source within 5s",
+        ),
+        (
+            RelayNote::DestinationDown {
+                index: 1,
+                error: Some(NoteError {
+                    code: "connection-refused".into(),
+                    message: "rtmp://a:b@h/live refused".into(),
+                }),
+                failed: false,
+                unrecorded: 0,
+            },
+            CallbackState::DestinationDown,
+            "destination 1: connection-refused: rtmp://a:***@h/live refused",
+        ),
+        (
+            RelayNote::DestinationUp { index: 1 },
+            CallbackState::DestinationUp,
+            "destination 1",
+        ),
+    ];
+    for (note, state, detail) in notes {
+        let r = apply(
+            &t,
+            Command::RelayNote {
+                run: 1,
+                note: note.clone(),
+            },
+            1_010,
+        );
+        // The task's state is untouched: only the log grows (hence the version).
+        let mut same = t.clone();
+        same.runtime.event_seq += 1;
+        same.version += 1;
+        same.updated_at = 1_010;
+        assert_eq!(r.task, same, "{note:?}");
+        let events = r.events();
+        assert_eq!(events.len(), 1);
+        let e = &events[0];
+        assert_eq!((e.state, e.detail.as_deref()), (state, Some(detail)));
+        assert_eq!((e.reason, e.exit_reason, &e.item), (None, None, &None));
+        assert_eq!(
+            e.url, "",
+            "recorded only, though the task has a callback URL"
+        );
+        assert!(r.deliverable_events().is_empty());
+        // A stale run, or a task whose relay is gone, records nothing.
+        for (task, run) in [(t.clone(), 7), (stopped(), 1), (abnormal_waiting(), 1)] {
+            let r = apply(
+                &task,
+                Command::RelayNote {
+                    run,
+                    note: note.clone(),
+                },
+                1_200,
+            );
+            assert_eq!((r.task, r.effects), (task, vec![]));
+        }
+    }
+    // While recovering (2, the relay alive), a note is recorded all the same.
+    let r = apply(
+        &abnormal_alive(),
+        Command::RelayNote {
+            run: abnormal_alive().runtime.run,
+            note: RelayNote::DestinationUp { index: 0 },
+        },
+        1_300,
+    );
+    assert_eq!(
+        notified(&r),
+        vec![(CallbackState::DestinationUp, None, None)]
+    );
+    assert_eq!(r.task.runtime.status, TaskStatus::Abnormal);
+}
+
+#[test]
+fn a_takeover_is_recorded_in_any_state_but_exited() {
+    use crate::note::Takeover;
+    let takeover = Takeover {
+        node: "n1".into(),
+        name: Some("a:8080".into()),
+        epoch: 4,
+    };
+    for t in [running(), stopped(), abnormal_waiting(), task()] {
+        let r = apply(&t, Command::TakenOver(takeover.clone()), 1_050);
+        assert_eq!(r.task.runtime.status, t.runtime.status);
+        assert_eq!(
+            r.task.runtime.run, t.runtime.run,
+            "recovery starts the relay, not this"
+        );
+        let events = r.events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].state, CallbackState::TakenOver);
+        assert_eq!(
+            events[0].detail.as_deref(),
+            Some("from node a:8080 (n1), epoch 4")
+        );
+        assert!(r.deliverable_events().is_empty());
+        assert!(
+            r.effects.iter().all(|e| matches!(e, Effect::Notify(_))),
+            "{:?}",
+            r.effects
+        );
+    }
+    let exited = apply(&running(), Command::Delete, 1_060).task;
+    let r = apply(&exited, Command::TakenOver(takeover), 1_070);
+    assert_eq!((r.task, r.effects), (exited, vec![]));
+}
+
+#[test]
+fn only_the_providers_states_are_callbacks() {
+    let callbacks: Vec<CallbackState> = CallbackState::ALL
+        .into_iter()
+        .filter(|s| s.is_callback())
+        .collect();
+    assert_eq!(
+        callbacks,
+        [
+            CallbackState::Running,
+            CallbackState::Recovering,
+            CallbackState::Offline,
+            CallbackState::Exit
+        ]
+    );
+}

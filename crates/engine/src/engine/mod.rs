@@ -11,6 +11,7 @@
 //! watched ([`watch`]) and retries as soon as it is back. After a restart, [`Engine::start`] applies `Recover` to every unfinished
 //! task, so every task that should be running is running again within seconds.
 
+mod notes;
 mod outbox;
 mod owner;
 mod supervisor;
@@ -39,6 +40,7 @@ use crate::capability::{
 use crate::lease::{HeldLeases, LeaseConfig, LeaseHolder, LeaseKeeper, LossReason};
 use crate::metrics::{EngineMetrics, TaskEntry, TaskSnapshot};
 
+pub use notes::{DOWN_EVERY, SWITCH_EVERY};
 pub use outbox::CallbackKeys;
 pub use supervisor::{LocalLauncher, RelayLauncher, error_code};
 pub use watch::LocalIngest;

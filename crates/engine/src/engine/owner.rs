@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use baton_domain::{Command, Lease, Task, TaskId, TaskStatus};
+use baton_domain::{Command, Lease, Takeover, Task, TaskId, TaskStatus};
 use tracing::{info, warn};
 
 use super::{Engine, EngineError};
@@ -208,6 +208,14 @@ impl Engine {
     /// is tried again by the next poll ([`Engine::task_changed`] of a held task it does not
     /// know).
     pub(super) async fn recover_acquired(&self, lease: &Lease) {
+        if let Some(takeover) = self.taken_from(lease).await
+            && let Err(e) = self
+                .apply(&lease.account, &lease.task, Command::TakenOver(takeover))
+                .await
+        {
+            // The log misses the entry; the task is recovered all the same.
+            warn!(task = %lease.task, error = %e, "takeover not recorded");
+        }
         match self
             .apply(&lease.account, &lease.task, Command::Recover)
             .await
@@ -225,6 +233,27 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Who held the task before `lease` (just acquired), when that was another node: the
+    /// takeover the task's log records. `None` on a single node (no leases), for a task
+    /// never owned before or last owned by this node (a restart takes its own leases back),
+    /// and when the lease is no longer the one acquired.
+    async fn taken_from(&self, lease: &Lease) -> Option<Takeover> {
+        let cluster = self.inner.config.cluster.as_ref()?;
+        let state = match cluster.leases.lease_of(&lease.task).await {
+            Ok(state) => state?,
+            Err(e) => {
+                warn!(task = %lease.task, error = %e, "previous owner not read");
+                return None;
+            }
+        };
+        if state.epoch != lease.epoch {
+            return None;
+        }
+        state
+            .previous
+            .filter(|p| p.node != cluster.node.id.as_str())
     }
 
     /// The node now holds the task's lease, not yet recovered: whether the caller is the one

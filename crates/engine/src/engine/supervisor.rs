@@ -9,7 +9,8 @@
 //! the engine clock's time): the error the relay failed with, or the last one its status
 //! recorded when a side is reconnecting. A playlist's position
 //! becomes `Progress` (every [`PROGRESS_EVERY`] while it moves) and its end
-//! `PlaylistFinished`. Every report carries the run, so reports from a relay that was already
+//! `PlaylistFinished`. A source switch and, with several destinations, one of them down or up
+//! again become `RelayNote`s (bounded: [`super::notes`]). Every report carries the run, so reports from a relay that was already
 //! replaced move nothing. Reports are queued to one applier per relay, which applies them in
 //! the order they were made: the watcher never waits on a task's lock, so stopping a relay
 //! while holding that lock cannot deadlock.
@@ -31,6 +32,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::notes::NoteTracker;
 use crate::Clock;
 
 /// Starts relays: on a [`RelayPool`] in production, on the current runtime in tests.
@@ -276,6 +278,9 @@ async fn watch(
     }
     let mut states = relay.state_changes();
     let status = relay.status_cell();
+    let mut notable = status.notable_changes();
+    let mut notes = NoteTracker::default();
+    let mut notes_due: Option<tokio::time::Instant> = None;
     let ended = relay.wait();
     tokio::pin!(ended);
     let mut ticks = tokio::time::interval(PROGRESS_EVERY);
@@ -302,6 +307,16 @@ async fn watch(
                 forwarded |= first;
                 let error = snapshot.last_error.map(|r| last_error(&r.error, clock.now()));
                 state_reports(state, run, error, first)
+            }
+            changed = notable.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                notable.borrow_and_update();
+                note_reports(&mut notes, &status, run, &mut notes_due)
+            }
+            () = async { tokio::time::sleep_until(notes_due.expect("guarded")).await }, if notes_due.is_some() => {
+                note_reports(&mut notes, &status, run, &mut notes_due)
             }
         };
         for command in commands {
@@ -331,6 +346,22 @@ async fn watch(
     if relays.get(&id).is_some_and(|r| r.run == run) {
         relays.remove(&id);
     }
+}
+
+/// The notes the relay's status calls for now (see [`NoteTracker`]), and when to look again
+/// for one held back.
+fn note_reports(
+    notes: &mut NoteTracker,
+    status: &StatusCell,
+    run: u64,
+    due: &mut Option<tokio::time::Instant>,
+) -> Vec<Command> {
+    let found = notes.observe(&status.snapshot(), tokio::time::Instant::now());
+    *due = notes.due();
+    found
+        .into_iter()
+        .map(|note| Command::RelayNote { run, note })
+        .collect()
 }
 
 /// What a relay state change tells the task. `first`: the relay's media reached the

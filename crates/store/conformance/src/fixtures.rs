@@ -123,6 +123,7 @@ pub fn event(task: &Task, seq: u64, time: UnixTime) -> CallbackEvent {
         reason: None,
         exit_reason: None,
         item: None,
+        detail: None,
         time,
         auth_key: None,
     }

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use baton_domain::{
-    Lease, LeaseStore, LeaseTerms, NodeId, NodeInfo, StoreError, Task, TaskId, TaskStore,
+    Lease, LeaseStore, LeaseTerms, NodeId, NodeInfo, StoreError, Takeover, Task, TaskId, TaskStore,
 };
 
 use crate::fixtures::{exited, task};
@@ -169,6 +169,7 @@ pub async fn leases_are_exclusive_and_fenced(
         (state.owner, state.epoch, state.live),
         (Some(a.clone()), 1, false)
     );
+    assert_eq!(state.previous, None, "never held before");
 
     // Expired, but within the grace: not B's yet; A (its owner) takes it back at once.
     assert!(
@@ -199,6 +200,20 @@ pub async fn leases_are_exclusive_and_fenced(
         .expect("claim");
     assert_eq!(l3.len(), 1);
     assert_eq!((l3[0].owner.clone(), l3[0].epoch), (b.clone(), 3));
+    // Who held it before (for B's TakenOver): A at epoch 2, by A's name.
+    let state = b_store
+        .lease_of(&t.id)
+        .await
+        .expect("lease")
+        .expect("leased");
+    assert_eq!(
+        state.previous,
+        Some(Takeover {
+            node: a.to_string(),
+            name: Some("node-a.example:8080".into()),
+            epoch: 2,
+        })
+    );
     assert!(
         a_store
             .claim(&a, 10, long(Duration::ZERO))
@@ -272,6 +287,14 @@ pub async fn released_leases_are_taken_at_once(
     let taken = b_store.claim(&b, 10, long(HOUR)).await.expect("claim");
     assert_eq!(taken.len(), 1);
     assert_eq!((taken[0].owner.clone(), taken[0].epoch), (b.clone(), 2));
+    // A release clears the owner, not who it was: B took it over from A (epoch 1).
+    let state = b_store
+        .lease_of(&t.id)
+        .await
+        .expect("lease")
+        .expect("leased");
+    let previous = state.previous.expect("a previous owner");
+    assert_eq!((previous.node, previous.epoch), (a.to_string(), 1));
     let r = a_store.update_leased(&next(&t), 1, &[], &held[0]).await;
     assert!(matches!(r, Err(StoreError::Fenced { .. })), "{r:?}");
 

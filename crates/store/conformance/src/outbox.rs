@@ -40,6 +40,13 @@ pub async fn outbox_round_trips_every_field(store: &dyn TaskStore) {
     for (i, state) in CallbackState::ALL.into_iter().enumerate() {
         let mut e = event(&t, i as u64 + 1, 100 + i as i64);
         e.state = state;
+        if !state.is_callback() {
+            // Log-only events carry their detail (issue 16). (Here with a URL, to come back
+            // as due: the round trip is of the columns, not of what is deliverable.)
+            e.detail = Some(format!(
+                "destination {i}: refused: rtmp://u:***@h/app — 名前"
+            ));
+        }
         events.push(e);
     }
     events[1].reason = Some(InvalidReason::PullStreamFailed);

@@ -43,12 +43,12 @@ macro_rules! task_body_values {
     };
 }
 
-/// The outbox columns of an entry, in binding order ($1 ... $14). `delivered_at` is bound
+/// The outbox columns of an entry, in binding order ($1 ... $16). `delivered_at` is bound
 /// only for new rows: set for an event that is not deliverable (see [`bind_event`]).
 macro_rules! event_columns {
     () => {
         "event_id, account, task_id, seq, task_name, url, state, reason, exit_reason, \
-         event_time, attempts, next_attempt_at, item, delivered_at, auth_key"
+         event_time, attempts, next_attempt_at, item, delivered_at, auth_key, detail"
     };
 }
 
@@ -133,7 +133,8 @@ pub(crate) fn bind_event<'q>(q: Query<'q>, e: &CallbackEvent) -> Result<Query<'q
         .bind(e.time)
         .bind(e.item.as_ref().map(item_to_json))
         .bind((!e.is_deliverable()).then_some(e.time))
-        .bind(e.auth_key.clone()))
+        .bind(e.auth_key.clone())
+        .bind(e.detail.clone()))
 }
 
 /// A task's last error as stored: `{"side","code","message","at"}`.
@@ -313,6 +314,7 @@ fn event_from_row(row: &PgRow) -> Result<CallbackEvent, StoreError> {
         },
         time: d.get("event_time")?,
         auth_key: d.get("auth_key")?,
+        detail: d.get("detail")?,
         id: id.clone(),
     };
     Ok(event)

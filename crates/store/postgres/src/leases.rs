@@ -13,7 +13,8 @@
 use std::time::Duration;
 
 use baton_domain::{
-    AccountId, Lease, LeaseState, LeaseTerms, NodeId, NodeInfo, StoreError, TaskId, lease::fenced,
+    AccountId, Lease, LeaseState, LeaseTerms, NodeId, NodeInfo, StoreError, Takeover, TaskId,
+    lease::fenced,
 };
 use sqlx::postgres::types::PgInterval;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -78,11 +79,14 @@ const CLAIM: &str = concat!(
          FOR UPDATE OF t SKIP LOCKED
      )
      , claimed AS (
-         INSERT INTO task_leases AS cur (task_id, owner, epoch, expires_at, claimed_at)
-         SELECT id, $1, 1, now() + $4, now() FROM picked
+         INSERT INTO task_leases AS cur
+             (task_id, owner, epoch, expires_at, claimed_at, last_owner)
+         SELECT id, $1, 1, now() + $4, now(), $1 FROM picked
          ON CONFLICT (task_id) DO UPDATE
-             SET (owner, epoch, expires_at, claimed_at) =
-                 ($1, cur.epoch + 1, EXCLUDED.expires_at, EXCLUDED.claimed_at)
+             SET (owner, epoch, expires_at, claimed_at, last_owner, previous_owner,
+                  previous_epoch) =
+                 ($1, cur.epoch + 1, EXCLUDED.expires_at, EXCLUDED.claimed_at, $1,
+                  cur.last_owner, cur.epoch)
              WHERE ",
     claimable!("cur"),
     "
@@ -210,7 +214,10 @@ pub(crate) async fn hold(
 
 pub(crate) async fn lease_of(pool: &PgPool, id: &TaskId) -> Result<Option<LeaseState>, StoreError> {
     let row = sqlx::query(
-        "SELECT owner, epoch, expires_at > now() AS live FROM task_leases WHERE task_id = $1",
+        "SELECT l.owner, l.epoch, l.expires_at > now() AS live, l.previous_owner,
+                l.previous_epoch, n.name AS previous_name
+         FROM task_leases l LEFT JOIN nodes n ON n.id = l.previous_owner
+         WHERE l.task_id = $1",
     )
     .bind(id.0.as_str())
     .fetch_optional(pool)
@@ -225,10 +232,22 @@ pub(crate) async fn lease_of(pool: &PgPool, id: &TaskId) -> Result<Option<LeaseS
         .transpose()
         .map_err(|reason| corrupt(&id.0, reason))?;
     let epoch: i64 = row.try_get("epoch").map_err(backend)?;
+    let previous_owner: Option<String> = row.try_get("previous_owner").map_err(backend)?;
+    let previous_epoch: Option<i64> = row.try_get("previous_epoch").map_err(backend)?;
+    let previous = match (previous_owner, previous_epoch) {
+        (Some(node), Some(epoch)) => Some(Takeover {
+            node,
+            name: row.try_get("previous_name").map_err(backend)?,
+            epoch: u64::try_from(epoch)
+                .map_err(|_| corrupt(&id.0, format!("previous epoch {epoch}")))?,
+        }),
+        _ => None,
+    };
     Ok(Some(LeaseState {
         owner,
         epoch: u64::try_from(epoch).map_err(|_| corrupt(&id.0, format!("epoch {epoch}")))?,
         live: row.try_get("live").map_err(backend)?,
+        previous,
     }))
 }
 

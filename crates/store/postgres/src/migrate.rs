@@ -37,6 +37,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "source failover",
         include_str!("../migrations/0006_source_failover.sql"),
     ),
+    (
+        7,
+        "event detail",
+        include_str!("../migrations/0007_event_detail.sql"),
+    ),
 ];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's

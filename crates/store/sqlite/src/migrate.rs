@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: Migrations = &[
         "source failover",
         include_str!("../migrations/0009_source_failover.sql"),
     ),
+    (
+        10,
+        "event detail",
+        include_str!("../migrations/0010_event_detail.sql"),
+    ),
 ];
 
 /// Brings the schema of `pool`'s database up to `migrations`.

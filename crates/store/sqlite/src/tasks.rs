@@ -31,7 +31,7 @@ const UPDATE_TASK: &str = concat!(
 const INSERT_EVENT: &str = concat!(
     "INSERT INTO outbox (",
     event_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 );
 
 const GET_TASK: &str = concat!(
@@ -339,7 +339,7 @@ mod tests {
         for n in 1..=10 {
             assert!(LIST_TASKS_AFTER.contains(&format!("${n}")), "${n}");
         }
-        assert_eq!(event_columns!().split(',').count(), 15);
-        assert!(INSERT_EVENT.contains("$15") && !INSERT_EVENT.contains("$16"));
+        assert_eq!(event_columns!().split(',').count(), 16);
+        assert!(INSERT_EVENT.contains("$16") && !INSERT_EVENT.contains("$17"));
     }
 }

@@ -57,7 +57,7 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -128,6 +128,7 @@ async fn a_schema_1_database_is_migrated() {
          ALTER TABLE tasks DROP COLUMN extra_dst_urls; \
          ALTER TABLE tasks DROP COLUMN failover_after; \
          ALTER TABLE tasks DROP COLUMN failback_after; \
+         ALTER TABLE outbox DROP COLUMN detail; \
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .execute(&mut conn)
