@@ -291,7 +291,7 @@ fn literal_addr(url: &str) -> Option<SocketAddr> {
 /// task's source URL and its backups (`TaskSpec::failover`: failback after N s tries the
 /// primary every N s and takes it back once it delivered for N s), or a playlist of its files starting at the task's current item and
 /// offset (a fresh start sets them to FileIndex / Offset; a recovery keeps the saved
-/// progress).
+/// progress). The template's slate (`[slate]`) goes to live tasks only.
 pub fn relay_config(
     task: &Task,
     template: &RelayConfig,
@@ -331,6 +331,8 @@ pub fn relay_config(
                     _ => s.clone(),
                 })
                 .collect();
+            // A playlist plays Baton's own reads of its files: no slate.
+            config.slate = None;
             config.source = format!(
                 "playlist of {} ({}{})",
                 items.len(),
@@ -664,7 +666,9 @@ mod tests {
 
     #[test]
     fn relay_config_takes_urls_from_the_spec() {
-        let template = RelayConfig::new("x", "y");
+        let mut template = RelayConfig::new("x", "y");
+        // `[slate]`: for live tasks only.
+        template.slate = Some(baton_relay::SlateConfig::default_slate());
         let none = MediaSources::default();
         let mut spec = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmp://d/e/f");
         spec.end_time = 10;
@@ -683,6 +687,7 @@ mod tests {
         assert_eq!(c.grace, template.grace);
         assert!(c.playlist.is_none());
         assert!(!c.hls);
+        assert!(c.slate.is_some(), "a live task has the operator's slate");
 
         // SourceProtocol=hls: followed as a playlist whatever the URL's path says.
         let mut hls = live(SourceProtocol::Hls, "https://cdn/live?id=1", "rtmp://d/e/f");
@@ -712,6 +717,7 @@ mod tests {
         )
         .unwrap();
         let playlist = playlist_of(&c).expect("a playlist");
+        assert!(c.slate.is_none(), "a playlist has no slate");
         assert_eq!(playlist.items(), ["https://cdn/a.mp4", "https://cdn/b.flv"]);
         let p = playlist.progress();
         assert_eq!((p.file_index, p.offset_ms, p.loops_done), (1, 7000, 0));

@@ -268,6 +268,11 @@ pub struct RelayOut {
     pub source_switches: u64,
     /// Each source, in the order of `source.urls`, with its last error.
     pub sources: Vec<SourceStatusOut>,
+    /// The slate plays: no source delivers and every destination gets the slate (see
+    /// `[slate]` in the config).
+    pub slate_active: bool,
+    /// Times the slate started in this run of the relay.
+    pub slate_starts: u64,
 }
 
 /// One source of a running relay.
@@ -515,6 +520,8 @@ impl<'a> TaskOut<'a> {
                     .collect(),
                 active_source: v.active_source,
                 source_switches: v.source_switches,
+                slate_active: v.slate_active,
+                slate_starts: v.slate_starts,
                 sources: v
                     .sources
                     .iter()
