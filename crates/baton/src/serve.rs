@@ -694,6 +694,27 @@ async fn reload_certificates(
     }
 }
 
+/// `[slate]`: the built-in defaults, or the operator's clip read into memory once.
+async fn load_slate(
+    settings: &crate::config::SlateSettings,
+) -> anyhow::Result<baton_relay::SlateConfig> {
+    let clip = if settings.file == "default" {
+        baton_relay::SlateClip::Default
+    } else {
+        let clip =
+            baton_relay::Slate::load(&settings.file, &baton_net::egress::Egress::unrestricted())
+                .await
+                .with_context(|| format!("slate.file {}", settings.file))?;
+        info!(slate = %settings.file, resolution = ?clip.resolution(), loop_duration = ?clip.loop_duration(), audio = clip.has_audio(), "slate loaded");
+        baton_relay::SlateClip::Clip(Arc::new(clip))
+    };
+    Ok(baton_relay::SlateConfig {
+        clip,
+        after: settings.after,
+        hold: settings.hold,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -741,25 +762,4 @@ mod tests {
         );
         assert_eq!(local.stream_of("rtmp://a.wild.example:1936/live/s"), None);
     }
-}
-
-/// `[slate]`: the built-in defaults, or the operator's clip read into memory once.
-async fn load_slate(
-    settings: &crate::config::SlateSettings,
-) -> anyhow::Result<baton_relay::SlateConfig> {
-    let clip = if settings.file == "default" {
-        baton_relay::SlateClip::Default
-    } else {
-        let clip =
-            baton_relay::Slate::load(&settings.file, &baton_net::egress::Egress::unrestricted())
-                .await
-                .with_context(|| format!("slate.file {}", settings.file))?;
-        info!(slate = %settings.file, resolution = ?clip.resolution(), loop_duration = ?clip.loop_duration(), audio = clip.has_audio(), "slate loaded");
-        baton_relay::SlateClip::Clip(Arc::new(clip))
-    };
-    Ok(baton_relay::SlateConfig {
-        clip,
-        after: settings.after,
-        hold: settings.hold,
-    })
 }

@@ -117,6 +117,10 @@ pub enum SlateClip {
     Default,
     /// The operator's clip (loaded once with [`Slate::load`]).
     Clip(Arc<Slate>),
+    /// A clip the relay loads when it starts (a task's own slate: an http(s) URL fetched
+    /// through the relay's egress), once per relay. Until it is loaded, and if it cannot be
+    /// (logged, and the relay's last error), the built-in default plays.
+    Load(String),
 }
 
 impl SlateClip {
@@ -124,7 +128,7 @@ impl SlateClip {
     pub(crate) fn pick(&self, live_video: Option<&Frame>) -> Arc<Slate> {
         match self {
             SlateClip::Clip(slate) => Arc::clone(slate),
-            SlateClip::Default => {
+            SlateClip::Default | SlateClip::Load(_) => {
                 let size = live_video.and_then(|f| resolution(&f.payload));
                 Arc::clone(default_for(size))
             }

@@ -425,3 +425,39 @@ async fn an_operators_slate_file_is_loaded_once_into_memory() {
     .unwrap_err();
     assert!(missing.to_string().contains("slate"), "{missing}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_clip_loaded_when_the_relay_starts_plays_else_the_default() {
+    let dir = std::env::temp_dir().join(format!("baton-slate-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("small.flv");
+    std::fs::write(&path, baton_relay::slate::DEFAULT_SLATES[0].2).unwrap();
+    let small_header = default_for(Some((640, 360)))
+        .video_config()
+        .unwrap()
+        .payload
+        .clone();
+    let default_header = default_for(None).video_config().unwrap().payload.clone();
+    // A clip that cannot be loaded: the default plays (the error is logged and was the
+    // relay's last error until the source's came).
+    for (clip, want) in [
+        (path.to_str().unwrap().to_owned(), small_header),
+        ("/nonexistent/slate.flv".to_owned(), default_header),
+    ] {
+        let w = world();
+        let observed = collect(w.observer("d"), Duration::from_secs(10));
+        let _live = publish(&w.src, 30, fake_avc_header());
+        let config = w.config(slate(SlateClip::Load(clip), Duration::from_secs(60)));
+        let relay = Relay::spawn(config).unwrap();
+        sleep(Duration::from_secs(3)).await;
+        w.kill_source();
+        sleep(Duration::from_secs(4)).await;
+        relay.stop();
+        relay.wait().await.expect("stopped cleanly");
+        let events = observed.await.unwrap();
+
+        assert_eq!(video_runs(&events), "LS");
+        assert_eq!(video_headers(&events)[1], want);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

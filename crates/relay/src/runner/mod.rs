@@ -192,6 +192,15 @@ async fn dests_wake(dests: &mut [Dest]) -> (usize, DstWake) {
     }
 }
 
+async fn slate_loaded(
+    load: &mut Option<BoxFuture<Result<crate::slate::Slate, RelayError>>>,
+) -> Result<crate::slate::Slate, RelayError> {
+    match load {
+        Some(f) => f.await,
+        None => pending().await,
+    }
+}
+
 async fn control_wake(control: &mut Option<mpsc::Receiver<Control>>) -> Option<Control> {
     match control {
         Some(rx) => rx.recv().await,
@@ -251,6 +260,8 @@ pub(crate) struct Runner {
     slate_declined: bool,
     /// The source's headers that came while the slate played, sent when it ends.
     slate_pending: ConfigTracker,
+    /// The slate's clip being loaded (`SlateClip::Load`).
+    slate_load: Option<BoxFuture<Result<crate::slate::Slate, RelayError>>>,
     status: StatusCell,
     timeline: Timeline,
     /// The latest headers seen from the source, for each new destination session.
@@ -350,6 +361,7 @@ impl Runner {
             slate_starts: 0,
             slate_declined: false,
             slate_pending: ConfigTracker::new(),
+            slate_load: slate::load(&config),
             config,
             status,
         };
@@ -371,6 +383,10 @@ impl Runner {
                 _ = cancel.cancelled() => return self.finish(Ok(())).await,
                 wake = src_wake(&mut self.src) => self.on_source_burst(wake),
                 wake = probe_wake(&mut self.probe) => self.on_probe_burst(wake),
+                loaded = slate_loaded(&mut self.slate_load) => {
+                    self.on_slate_loaded(loaded);
+                    Ok(())
+                }
                 (i, wake) = dests_wake(&mut self.dests) => self.on_destination(i, wake),
                 command = control_wake(&mut self.control) => {
                     self.on_control(command);

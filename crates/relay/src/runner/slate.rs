@@ -10,9 +10,10 @@ use baton_media::{Frame, TagType};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::{Runner, SOURCE_BURST, SrcState};
+use super::{BoxFuture, Runner, SOURCE_BURST, SrcState};
+use crate::RelayConfig;
 use crate::error::{ErrorKind, RelayError, Side};
-use crate::slate::Slate;
+use crate::slate::{Slate, SlateClip};
 
 /// A slate playing.
 pub(super) struct SlateRun {
@@ -50,7 +51,36 @@ impl SlateRun {
     }
 }
 
+/// The load of a `SlateClip::Load` clip, if the config has one.
+pub(super) fn load(config: &RelayConfig) -> Option<BoxFuture<Result<Slate, RelayError>>> {
+    let Some(SlateClip::Load(url)) = config.slate.as_ref().map(|s| &s.clip) else {
+        return None;
+    };
+    let (url, egress) = (url.clone(), config.egress.clone());
+    Some(Box::pin(async move { Slate::load(&url, &egress).await }))
+}
+
 impl Runner {
+    /// A task's own clip is loaded: it plays from the next start of the slate on; if it
+    /// could not be, the built-in default does.
+    pub(super) fn on_slate_loaded(&mut self, loaded: Result<Slate, RelayError>) {
+        self.slate_load = None;
+        let clip = match loaded {
+            Ok(clip) => {
+                info!(slate = %clip.name, resolution = ?clip.resolution(), loop_duration = ?clip.loop_duration(), "slate loaded");
+                SlateClip::Clip(Arc::new(clip))
+            }
+            Err(e) => {
+                warn!(error = %e, "the slate cannot be loaded; the built-in default plays instead");
+                self.record_error(None, &e);
+                SlateClip::Default
+            }
+        };
+        if let Some(slate) = &mut self.config.slate {
+            slate.clip = clip;
+        }
+    }
+
     /// When the slate starts if no source media comes before.
     pub(super) fn slate_start_due(&self) -> Option<Instant> {
         let config = self.config.slate.as_ref()?;

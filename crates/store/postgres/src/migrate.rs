@@ -37,6 +37,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "source failover",
         include_str!("../migrations/0006_source_failover.sql"),
     ),
+    // 7 is taken by work merged separately.
+    (
+        8,
+        "task slate",
+        include_str!("../migrations/0008_task_slate.sql"),
+    ),
 ];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's

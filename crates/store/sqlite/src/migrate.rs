@@ -59,6 +59,12 @@ pub(crate) const MIGRATIONS: Migrations = &[
         "source failover",
         include_str!("../migrations/0009_source_failover.sql"),
     ),
+    // 10 is taken by work merged separately.
+    (
+        11,
+        "task slate",
+        include_str!("../migrations/0011_task_slate.sql"),
+    ),
 ];
 
 /// Brings the schema of `pool`'s database up to `migrations`.
