@@ -217,8 +217,6 @@ struct Counters {
     /// Frames a reconnected source replayed that had already been relayed.
     deduplicated: u64,
     source_connections: u64,
-    /// Source media not sent while the slate waited for the source's keyframe.
-    slate_held: u64,
 }
 
 /// What removed destinations did, so the relay-wide totals never go down.

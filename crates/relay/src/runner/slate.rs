@@ -226,7 +226,6 @@ impl Runner {
         let has_video =
             self.headers.video_config().is_some() || self.slate_pending.video_config().is_some();
         if !(frame.keyframe || (frame.kind == TagType::Audio && !has_video)) {
-            self.counters.slate_held += 1;
             return false;
         }
         self.end_slate(now);
