@@ -160,6 +160,10 @@ pub struct RelayView {
     pub source_switches: u64,
     /// Each source URL of the task, in order, with its last error (code, message).
     pub sources: Vec<Option<(&'static str, String)>>,
+    /// The slate plays: no source delivers and every destination gets the slate.
+    pub slate_active: bool,
+    /// Times the slate started in this run of the relay.
+    pub slate_starts: u64,
 }
 
 /// One destination of a relay.

@@ -60,6 +60,7 @@ fn spec_of(info: &Value) -> TaskSpec {
         dst_url: s("DstUrl"),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: parse_utc(&s("StartTime")).unwrap(),
         end_time: parse_utc(&s("EndTime")).unwrap(),
         callback_url: Some(s("CallbackURL")),

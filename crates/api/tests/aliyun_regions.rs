@@ -133,6 +133,7 @@ async fn a_task_without_a_region_is_in_every_region() {
         dst_url: "rtmp://d.example.com/live/b".into(),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: CAPTURE_TIME - 60,
         end_time: CAPTURE_TIME + HOUR,
         callback_url: None,

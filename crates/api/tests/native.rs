@@ -657,6 +657,8 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
         active_source: 1,
         source_switches: 1,
         sources: vec![Some(("Timeout", "source: no media".into())), None],
+        slate_active: true,
+        slate_starts: 2,
     }
 }
 
@@ -760,6 +762,9 @@ async fn a_running_task_says_whether_its_relay_is_connecting_or_forwarding() {
     );
     let sources = &doc["relay"]["sources"];
     assert_eq!(sources[0]["last_error"]["code"], "Timeout", "{doc}");
+    // The slate: playing, and how often it started.
+    assert_eq!(doc["relay"]["slate_active"], true);
+    assert_eq!(doc["relay"]["slate_starts"], 2);
     assert_eq!(sources[1]["index"], 1);
     assert_eq!(sources[1].get("last_error"), None);
     let (_, _, list) = h.native(Method::GET, "/v1/tasks", T, &[], None).await;

@@ -47,6 +47,7 @@ fn live_spec(start: i64) -> TaskSpec {
         dst_url: "rtmp://push.example.com/live/relay01".into(),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: start,
         end_time: start + 3600,
         callback_url: None,

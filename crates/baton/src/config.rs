@@ -63,6 +63,9 @@ pub struct FileConfig {
     /// Pull-to-push tasks.
     #[serde(default)]
     pub tasks: TasksSection,
+    /// The slate every live task's destinations get while no source delivers.
+    #[serde(default)]
+    pub slate: SlateSection,
     /// This node's part in a cluster of nodes sharing one PostgreSQL `database` (ignored with
     /// SQLite): its name, capacity and lease times.
     #[serde(default)]
@@ -303,6 +306,67 @@ pub struct TasksSection {
     pub grace: Option<Duration>,
 }
 
+/// `[slate]` keys: while no source of a live task delivers, its destinations get this clip
+/// looped (copy mode: in the live stream's codecs), so a platform keeps the broadcast, until
+/// a source returns or `hold` ends. For every live task of every dialect (the Alibaba and
+/// Volcengine APIs have no slate of their own: the operator decides for all). Default: no
+/// slate.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlateSection {
+    /// `default` (Baton's built-in H.264/AAC card of the live stream's resolution: 640x360,
+    /// 1280x720 or 1920x1080, the closest) or the path of an FLV, MP4 or MPEG-TS clip, read
+    /// once at start. Unset: no slate.
+    pub file: Option<String>,
+    /// How long no source media before the slate starts. Default 1 s.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub after: Option<Duration>,
+    /// How long the slate may play before the relay gives up as when its grace period ends
+    /// (the task's retry policy then applies). Default 5 min.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub hold: Option<Duration>,
+}
+
+/// The slate `baton serve` loads at start (`[slate]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlateSettings {
+    /// `default` or a clip's path.
+    pub file: String,
+    pub after: Duration,
+    pub hold: Duration,
+}
+
+/// `[slate]` checked (`after` and `hold` even without a `file`, so that a typo is caught
+/// before the slate is switched on): `None` without a `file`.
+fn slate_settings(section: &SlateSection) -> anyhow::Result<Option<SlateSettings>> {
+    let after = section
+        .after
+        .unwrap_or(baton_relay::slate::DEFAULT_SLATE_AFTER);
+    let hold = section
+        .hold
+        .unwrap_or(baton_relay::slate::DEFAULT_SLATE_HOLD);
+    anyhow::ensure!(
+        after >= Duration::from_millis(100) && after <= Duration::from_secs(60),
+        "slate.after must be between 100 ms and 60 s"
+    );
+    anyhow::ensure!(
+        hold >= Duration::from_secs(1) && hold <= Duration::from_secs(24 * 3600),
+        "slate.hold must be between 1 s and 24 h"
+    );
+    let Some(file) = &section.file else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        !file.is_empty(),
+        "slate.file must be `default` or a clip's path"
+    );
+    Ok(Some(SlateSettings {
+        file: file.clone(),
+        after,
+        hold,
+    }))
+}
+
 /// `[cluster]` keys: several `baton serve` nodes on one PostgreSQL database, each running
 /// the tasks it holds a lease on (docs/design/multi-node.md). Ignored with SQLite (one node).
 #[derive(Debug, Default, Deserialize)]
@@ -453,6 +517,8 @@ pub struct Settings {
     pub credentials: Credentials,
     pub api: ApiConfig,
     pub engine: EngineConfig,
+    /// The slate of every live task, loaded at start (`[slate]`).
+    pub slate: Option<SlateSettings>,
     /// This node's part in a cluster (used on PostgreSQL only).
     pub cluster: ClusterSettings,
 }
@@ -589,6 +655,7 @@ impl Settings {
         }
         engine.relay.client.tls = tls_client(file.tls.ca_file.as_deref()).context("tls.ca_file")?;
         let cluster = cluster_settings(&file.cluster)?;
+        let slate = slate_settings(&file.slate)?;
         let rtmps = match (o.rtmps_listen.or(file.rtmps_listen), &file.rtmps) {
             (None, _) => None,
             (
@@ -664,6 +731,7 @@ impl Settings {
             },
             api,
             engine,
+            slate,
             cluster,
         })
     }
@@ -875,6 +943,47 @@ mod tests {
         let file: FileConfig = toml::from_str("[tasks]\ngrace = \"0s\"\n").unwrap();
         assert!(Settings::merge(file, Overrides::default()).is_err());
         assert!(toml::from_str::<FileConfig>("[tasks]\nretension = 1\n").is_err());
+    }
+
+    #[test]
+    fn slate_settings() {
+        let s = Settings::merge(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(s.slate, None, "no slate by default");
+        let file: FileConfig = toml::from_str("[slate]\nfile = \"default\"\n").unwrap();
+        let s = Settings::merge(file, Overrides::default()).unwrap();
+        assert_eq!(
+            s.slate,
+            Some(SlateSettings {
+                file: "default".into(),
+                after: Duration::from_secs(1),
+                hold: Duration::from_secs(300),
+            })
+        );
+        let file: FileConfig = toml::from_str(
+            "[slate]\nfile = \"/srv/slate.flv\"\nafter = \"500ms\"\nhold = \"30m\"\n",
+        )
+        .unwrap();
+        let s = Settings::merge(file, Overrides::default())
+            .unwrap()
+            .slate
+            .unwrap();
+        assert_eq!(
+            (s.file.as_str(), s.after, s.hold),
+            (
+                "/srv/slate.flv",
+                Duration::from_millis(500),
+                Duration::from_secs(1800)
+            )
+        );
+        for bad in ["after = \"0s\"", "hold = \"0s\"", "after = \"2m\""] {
+            let file: FileConfig =
+                toml::from_str(&format!("[slate]\nfile = \"default\"\n{bad}\n")).unwrap();
+            assert!(
+                Settings::merge(file, Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(toml::from_str::<FileConfig>("[slate]\nfiles = \"default\"\n").is_err());
     }
 
     #[test]

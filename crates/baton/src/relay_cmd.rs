@@ -4,7 +4,9 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use baton_relay::{Relay, RelayConfig, RelayStatus};
+use std::sync::Arc;
+
+use baton_relay::{Relay, RelayConfig, RelayStatus, Slate, SlateClip, SlateConfig};
 use clap::Args;
 use tracing::{error, info};
 
@@ -38,6 +40,20 @@ pub struct RelayArgs {
     /// and switch back once it has delivered this long without a gap (default: no failback).
     #[arg(long, value_parser = crate::duration::parse)]
     failback_after: Option<Duration>,
+    /// While no source delivers, send every destination this clip looped (FLV, MP4 or
+    /// MPEG-TS, a path or an http(s) URL, read once at start; in the live stream's codecs:
+    /// nothing is re-encoded) until a source returns or --slate-hold ends, so the platform
+    /// keeps the broadcast. `default`: Baton's built-in H.264/AAC card of the live stream's
+    /// resolution (640x360, 1280x720 or 1920x1080, the closest). Default: no slate.
+    #[arg(long, value_name = "FILE|default")]
+    slate: Option<String>,
+    /// With --slate: how long no source media before the slate starts.
+    #[arg(long, default_value = "1s", value_parser = crate::duration::parse)]
+    slate_after: Duration,
+    /// With --slate: how long the slate may play before the relay gives up (replaces --grace
+    /// while the slate plays).
+    #[arg(long, default_value = "5m", value_parser = crate::duration::parse)]
+    slate_hold: Duration,
     /// A PEM file of CA certificates trusted besides the bundled web PKI roots, for rtmps://
     /// and https:// servers with a private CA's certificate.
     #[arg(long, value_name = "PEM")]
@@ -73,6 +89,26 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<ExitCode> {
     config.source_stall_timeout = args.stall_timeout;
     config.client.tls = crate::config::tls_client(args.ca_file.as_deref())?;
     config.egress = config.egress.with_tls(config.client.tls.clone());
+    if let Some(slate) = &args.slate {
+        let clip = match slate.as_str() {
+            "default" => SlateClip::Default,
+            file => match Slate::load(file, &config.egress).await {
+                Ok(clip) => {
+                    info!(slate = %file, resolution = ?clip.resolution(), loop_duration = ?clip.loop_duration(), audio = clip.has_audio(), "slate loaded");
+                    SlateClip::Clip(Arc::new(clip))
+                }
+                Err(e) => {
+                    error!(error = %e, "cannot load the slate");
+                    return Ok(ExitCode::from(2));
+                }
+            },
+        };
+        config.slate = Some(SlateConfig {
+            clip,
+            after: args.slate_after,
+            hold: args.slate_hold,
+        });
+    }
     let printer = StatusPrinter::new(args.status_interval);
     let shutdown = crate::serve::shutdown_signal();
     tokio::pin!(shutdown);
@@ -212,6 +248,12 @@ pub fn format_status(s: &RelayStatus) -> String {
             s.source_switches
         ));
     }
+    // The slate: playing now, or how often it played.
+    if s.slate_active {
+        line.push_str(&format!("  SLATE on (start {})", s.slate_starts));
+    } else if s.slate_starts > 0 {
+        line.push_str(&format!("  slate starts {}", s.slate_starts));
+    }
     // RTMPS sides name their TLS: version, cipher, the certificate's names.
     for (side, transport) in [
         ("src", &s.source_transport),
@@ -297,6 +339,24 @@ mod tests {
         assert_eq!(cli.relay.failback_after, Some(Duration::from_secs(60)));
         let none = Cli::try_parse_from(["relay", "rtmp://s/live/a", "rtmp://d/live/b"]).unwrap();
         assert!(none.relay.backup_sources.is_empty());
+        assert_eq!(none.relay.slate, None);
         assert_eq!(none.relay.failback_after, None);
+    }
+
+    #[test]
+    fn takes_a_slate_and_its_times() {
+        let cli = Cli::try_parse_from([
+            "relay",
+            "rtmp://s/live/a",
+            "rtmp://d/live/b",
+            "--slate",
+            "default",
+            "--slate-hold",
+            "10m",
+        ])
+        .unwrap();
+        assert_eq!(cli.relay.slate.as_deref(), Some("default"));
+        assert_eq!(cli.relay.slate_after, Duration::from_secs(1));
+        assert_eq!(cli.relay.slate_hold, Duration::from_secs(600));
     }
 }

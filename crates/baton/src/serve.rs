@@ -309,6 +309,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
 
     let mut engine_config = settings.engine.clone();
+    // The slate, read once here for every task's relay.
+    if let Some(slate) = &settings.slate {
+        engine_config.relay.slate = Some(load_slate(slate).await?);
+    }
     // Tasks may not reach Baton's own API (as bound: the port may have been 0).
     let api_addr = endpoints.api;
     serve_lock.announce(api_addr)?;
@@ -688,6 +692,27 @@ async fn reload_certificates(
             }
         }
     }
+}
+
+/// `[slate]`: the built-in defaults, or the operator's clip read into memory once.
+async fn load_slate(
+    settings: &crate::config::SlateSettings,
+) -> anyhow::Result<baton_relay::SlateConfig> {
+    let clip = if settings.file == "default" {
+        baton_relay::SlateClip::Default
+    } else {
+        let clip =
+            baton_relay::Slate::load(&settings.file, &baton_net::egress::Egress::unrestricted())
+                .await
+                .with_context(|| format!("slate.file {}", settings.file))?;
+        info!(slate = %settings.file, resolution = ?clip.resolution(), loop_duration = ?clip.loop_duration(), audio = clip.has_audio(), "slate loaded");
+        baton_relay::SlateClip::Clip(Arc::new(clip))
+    };
+    Ok(baton_relay::SlateConfig {
+        clip,
+        after: settings.after,
+        hold: settings.hold,
+    })
 }
 
 #[cfg(test)]

@@ -260,6 +260,8 @@ impl TaskService for EngineService {
                 .collect(),
             active_source: s.active_source,
             source_switches: s.source_switches,
+            slate_active: s.slate_active,
+            slate_starts: s.slate_starts,
             sources: s
                 .sources
                 .iter()

@@ -54,6 +54,6 @@ pub use request::{Field, ListFilter, Page, Rejection, TaskPatch};
 pub use store::{EventRecord, OutboxEntry, Purged, StoreError, StoreFuture, TaskList, TaskStore};
 pub use task::{
     AccountId, ErrorSide, ExitReason, InvalidReason, LastError, SourceFailover, SourceProtocol,
-    SourceType, Task, TaskId, TaskRuntime, TaskSpec, TaskStatus, UnixTime,
+    SourceType, Task, TaskId, TaskRuntime, TaskSlate, TaskSpec, TaskStatus, UnixTime,
 };
 pub use validate::{DESTINATION_SCHEMES, MAX_BACKUP_SOURCES, Unsupported};

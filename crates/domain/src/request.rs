@@ -1,6 +1,8 @@
 //! What callers ask of tasks — updates, list filters — and why the domain says no.
 
-use crate::task::{SourceFailover, SourceProtocol, SourceType, TaskSpec, TaskStatus, UnixTime};
+use crate::task::{
+    SourceFailover, SourceProtocol, SourceType, TaskSlate, TaskSpec, TaskStatus, UnixTime,
+};
 
 /// A partial update: `None` leaves a field as it is. For the optional fields, `Some(None)`
 /// clears them.
@@ -14,6 +16,7 @@ pub struct TaskPatch {
     pub dst_url: Option<String>,
     pub extra_dst_urls: Option<Vec<String>>,
     pub failover: Option<SourceFailover>,
+    pub slate: Option<TaskSlate>,
     pub start_time: Option<UnixTime>,
     pub end_time: Option<UnixTime>,
     pub callback_url: Option<Option<String>>,
@@ -49,6 +52,7 @@ impl TaskPatch {
         set(&mut s.dst_url, &self.dst_url);
         set(&mut s.extra_dst_urls, &self.extra_dst_urls);
         set(&mut s.failover, &self.failover);
+        set(&mut s.slate, &self.slate);
         set(&mut s.start_time, &self.start_time);
         set(&mut s.end_time, &self.end_time);
         set(&mut s.callback_url, &self.callback_url);
@@ -91,6 +95,7 @@ impl TaskPatch {
                 differs(&self.extra_dst_urls, &spec.extra_dst_urls),
             ),
             (Field::Failover, differs(&self.failover, &spec.failover)),
+            (Field::Slate, differs(&self.slate, &spec.slate)),
             (
                 Field::StartTime,
                 differs(&self.start_time, &spec.start_time),
@@ -148,6 +153,8 @@ pub enum Field {
     ExtraDstUrls,
     /// The failover settings of a live task with backup sources (`TaskSpec::failover`).
     Failover,
+    /// A live task's slate (`TaskSpec::slate`).
+    Slate,
     StartTime,
     EndTime,
     CallbackUrl,

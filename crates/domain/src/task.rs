@@ -176,6 +176,10 @@ pub struct TaskSpec {
     pub extra_dst_urls: Vec<String>,
     /// How a live task with backup sources moves between them. Only the native API sets it.
     pub failover: SourceFailover,
+    /// What the destinations of a live task get while no source delivers. Only the native
+    /// API sets it; the Alibaba and Volcengine dialects' tasks follow the operator's
+    /// `[slate]` ([`TaskSlate::Inherit`]).
+    pub slate: TaskSlate,
     pub start_time: UnixTime,
     pub end_time: UnixTime,
     pub callback_url: Option<String>,
@@ -209,6 +213,34 @@ pub struct SourceFailover {
     /// (1–[`MAX_FAILBACK_AFTER`](crate::validate::MAX_FAILBACK_AFTER)). `None` (the default):
     /// no failback; the primary is used again only when the sources wrap around.
     pub failback_after: Option<u32>,
+}
+
+/// A live task's own slate setting: the clip its destinations get, looped, while no source
+/// delivers (the relay's `SlateConfig`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TaskSlate {
+    /// The operator's `[slate]` configuration: a slate for every live task if it names a
+    /// file, none otherwise.
+    #[default]
+    Inherit,
+    /// No slate, whatever `[slate]` says.
+    Off,
+    /// A slate, whatever `[slate]` says.
+    On {
+        /// `default` (Baton's built-in card of the live stream's resolution) or an http(s)
+        /// URL of a clip, fetched through the account's egress when the relay starts
+        /// ([`MAX_SLATE_FILE_LEN`](crate::validate::MAX_SLATE_FILE_LEN) bytes at most). `None`:
+        /// the operator's `[slate]` file, else the built-in default.
+        file: Option<String>,
+        /// Seconds without source media before the slate starts
+        /// (1–[`MAX_SLATE_AFTER`](crate::validate::MAX_SLATE_AFTER)). `None`: the operator's,
+        /// else 1 s.
+        after: Option<u32>,
+        /// Seconds the slate may play before the relay gives up
+        /// (1–[`MAX_SLATE_HOLD`](crate::validate::MAX_SLATE_HOLD)). `None`: the operator's,
+        /// else 300 s.
+        hold: Option<u32>,
+    },
 }
 
 /// Where a task is in its life. The numbers are Alibaba's `TaskStatus`.

@@ -6,7 +6,9 @@
 
 use crate::group::check_group_name;
 use crate::request::{Field, Rejection};
-use crate::task::{SourceFailover, SourceProtocol, SourceType, TaskSpec, UnixTime, is_id_byte};
+use crate::task::{
+    SourceFailover, SourceProtocol, SourceType, TaskSlate, TaskSpec, UnixTime, is_id_byte,
+};
 use crate::text::is_control_or_bidi;
 
 /// Longest URL or opaque text field: "Maximum length is 2000 characters" (`DstUrl`,
@@ -110,6 +112,7 @@ impl TaskSpec {
         check_url(Field::DstUrl, &self.dst_url, DESTINATION_SCHEMES)?;
         self.check_extra_destinations()?;
         self.check_failover()?;
+        self.check_slate()?;
         check_time(Field::StartTime, self.start_time)?;
         check_time(Field::EndTime, self.end_time)?;
         if let Some(url) = &self.callback_url {
@@ -246,6 +249,52 @@ impl TaskSpec {
         Ok(())
     }
 }
+
+impl TaskSpec {
+    /// A slate belongs to live tasks; its file is `default` or an http(s) URL (a local clip
+    /// is the operator's `[slate]` file: a task may not read the server's files), its times
+    /// in range.
+    fn check_slate(&self) -> Result<(), Rejection> {
+        let TaskSlate::On { file, after, hold } = &self.slate else {
+            if self.slate == TaskSlate::Off && self.source_type != SourceType::Live {
+                return Err(invalid(Field::Slate, "only live sources have a slate"));
+            }
+            return Ok(());
+        };
+        if self.source_type != SourceType::Live {
+            return Err(invalid(Field::Slate, "only live sources have a slate"));
+        }
+        if let Some(file) = file
+            && file != "default"
+        {
+            if file.len() > MAX_SLATE_FILE_LEN {
+                return Err(invalid(Field::Slate, "slate file longer than 2048 bytes"));
+            }
+            check_url(Field::Slate, file, &["http", "https"]).map_err(|_| {
+                invalid(
+                    Field::Slate,
+                    "slate file must be `default` or an http(s) URL",
+                )
+            })?;
+        }
+        if after.is_some_and(|s| !(1..=MAX_SLATE_AFTER).contains(&s)) {
+            return Err(invalid(Field::Slate, "slate after 1 to 60 seconds"));
+        }
+        if hold.is_some_and(|s| !(1..=MAX_SLATE_HOLD).contains(&s)) {
+            return Err(invalid(Field::Slate, "slate hold 1 to 86400 seconds"));
+        }
+        Ok(())
+    }
+}
+
+/// The longest slate file URL, in bytes.
+pub const MAX_SLATE_FILE_LEN: usize = 2048;
+
+/// The longest time without source media before the slate starts, in seconds.
+pub const MAX_SLATE_AFTER: u32 = 60;
+
+/// The longest a slate may play, in seconds (a day).
+pub const MAX_SLATE_HOLD: u32 = 86_400;
 
 /// Backup sources a live task may have besides its source: four sources in all (each one
 /// is a connection while it is tried; the failback probe is one more).
@@ -403,6 +452,7 @@ pub(crate) mod tests {
             dst_url: "rtmp://dst.example/live/b".into(),
             extra_dst_urls: Vec::new(),
             failover: SourceFailover::default(),
+            slate: TaskSlate::default(),
             start_time: 1_000,
             end_time: 2_000,
             callback_url: None,
@@ -530,6 +580,46 @@ pub(crate) mod tests {
         assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
         s.source_urls.clear();
         assert_eq!(field_of(s.validate(0)), Some(Field::SourceUrls));
+    }
+
+    #[test]
+    fn slates_are_for_live_tasks_with_a_default_or_http_file_and_times_in_range() {
+        let on = |file: Option<&str>, after, hold| TaskSlate::On {
+            file: file.map(str::to_owned),
+            after,
+            hold,
+        };
+        let check = |slate: TaskSlate, live: bool, ok: bool| {
+            let mut s = live_spec();
+            s.slate = slate.clone();
+            if !live {
+                s.source_type = SourceType::Url;
+                s.source_protocol = None;
+                s.source_urls = vec!["https://h/a.mp4".into()];
+            }
+            let want = (!ok).then_some(Field::Slate);
+            assert_eq!(field_of(s.validate(0)), want, "{slate:?} live {live}");
+        };
+        check(TaskSlate::Inherit, true, true);
+        check(TaskSlate::Inherit, false, true);
+        check(TaskSlate::Off, true, true);
+        check(TaskSlate::Off, false, false);
+        check(on(None, None, None), true, true);
+        check(on(None, None, None), false, false);
+        check(on(Some("default"), Some(1), Some(86_400)), true, true);
+        check(
+            on(Some("https://cdn.example/slate.mp4"), Some(60), Some(1)),
+            true,
+            true,
+        );
+        check(on(Some("/etc/passwd"), None, None), true, false);
+        check(on(Some("file:///srv/slate.flv"), None, None), true, false);
+        let long = format!("https://cdn.example/{}", "a".repeat(2048));
+        check(on(Some(&long), None, None), true, false);
+        check(on(None, Some(0), None), true, false);
+        check(on(None, Some(61), None), true, false);
+        check(on(None, None, Some(0)), true, false);
+        check(on(None, None, Some(86_401)), true, false);
     }
 
     #[test]

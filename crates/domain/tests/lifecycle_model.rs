@@ -170,6 +170,7 @@ fn spec(start: i64, duration: i64, retry_count: u32, interval: u32, callback: bo
         dst_url: "rtmp://d/a/b".into(),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: start,
         end_time: start + duration,
         callback_url: callback.then(|| "https://cb.example/hook".into()),

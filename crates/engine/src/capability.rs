@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use std::net::{IpAddr, SocketAddr};
 
-use baton_domain::{AccountId, Field, Rejection, SourceType, Task, TaskSpec};
+use baton_domain::{AccountId, Field, Rejection, SourceType, Task, TaskSlate, TaskSpec};
 use baton_net::RtmpUrl;
 use baton_net::egress::{Egress, EgressPolicy, ip_literal};
 use baton_net::rtsp::{RtspError, RtspTransport, RtspUrl, mask_userinfo};
 use baton_net::srt_client::{SrtError, SrtMode, SrtUrl, is_srt_url};
-use baton_relay::{PlayerConfig, Playlist, RelayConfig, RelayError};
+use baton_relay::{PlayerConfig, Playlist, RelayConfig, RelayError, SlateClip, SlateConfig};
 
 /// A configuration value this installation cannot run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,7 +291,7 @@ fn literal_addr(url: &str) -> Option<SocketAddr> {
 /// task's source URL and its backups (`TaskSpec::failover`: failback after N s tries the
 /// primary every N s and takes it back once it delivered for N s), or a playlist of its files starting at the task's current item and
 /// offset (a fresh start sets them to FileIndex / Offset; a recovery keeps the saved
-/// progress).
+/// progress). The template's slate (`[slate]`) goes to live tasks only.
 pub fn relay_config(
     task: &Task,
     template: &RelayConfig,
@@ -320,6 +320,7 @@ pub fn relay_config(
                 config.failback_healthy = back;
             }
             config.hls = spec.source_protocol == Some(baton_domain::SourceProtocol::Hls);
+            config.slate = task_slate(&spec.slate, template.slate.as_ref());
         }
         SourceType::Url | SourceType::Vod => {
             let items: Vec<String> = spec
@@ -331,6 +332,8 @@ pub fn relay_config(
                     _ => s.clone(),
                 })
                 .collect();
+            // A playlist plays Baton's own reads of its files: no slate.
+            config.slate = None;
             config.source = format!(
                 "playlist of {} ({}{})",
                 items.len(),
@@ -349,6 +352,29 @@ pub fn relay_config(
         }
     }
     Ok(config)
+}
+
+/// A live task's slate: the operator's (`[slate]`, in the template) unless the task says
+/// otherwise; a task's own settings fill in from the operator's, else the built-in defaults.
+/// A task's clip is an http(s) URL the relay loads through the task's egress when it starts.
+fn task_slate(task: &TaskSlate, operator: Option<&SlateConfig>) -> Option<SlateConfig> {
+    match task {
+        TaskSlate::Inherit => operator.cloned(),
+        TaskSlate::Off => None,
+        TaskSlate::On { file, after, hold } => {
+            let base = operator.cloned().unwrap_or_else(SlateConfig::default_slate);
+            let secs = |s: &u32| Duration::from_secs(u64::from(*s));
+            Some(SlateConfig {
+                clip: match file.as_deref() {
+                    None => base.clip,
+                    Some("default") => SlateClip::Default,
+                    Some(url) => SlateClip::Load(url.to_owned()),
+                },
+                after: after.as_ref().map_or(base.after, secs),
+                hold: hold.as_ref().map_or(base.hold, secs),
+            })
+        }
+    }
 }
 
 /// The playlist of a relay config, if it plays one.
@@ -372,6 +398,7 @@ mod tests {
             dst_url: dst.into(),
             extra_dst_urls: Vec::new(),
             failover: Default::default(),
+            slate: Default::default(),
             start_time: 0,
             end_time: 1,
             callback_url: None,
@@ -664,7 +691,9 @@ mod tests {
 
     #[test]
     fn relay_config_takes_urls_from_the_spec() {
-        let template = RelayConfig::new("x", "y");
+        let mut template = RelayConfig::new("x", "y");
+        // `[slate]`: for live tasks only.
+        template.slate = Some(baton_relay::SlateConfig::default_slate());
         let none = MediaSources::default();
         let mut spec = live(SourceProtocol::Rtmp, "rtmp://a/b/c", "rtmp://d/e/f");
         spec.end_time = 10;
@@ -683,6 +712,7 @@ mod tests {
         assert_eq!(c.grace, template.grace);
         assert!(c.playlist.is_none());
         assert!(!c.hls);
+        assert!(c.slate.is_some(), "a live task has the operator's slate");
 
         // SourceProtocol=hls: followed as a playlist whatever the URL's path says.
         let mut hls = live(SourceProtocol::Hls, "https://cdn/live?id=1", "rtmp://d/e/f");
@@ -712,9 +742,66 @@ mod tests {
         )
         .unwrap();
         let playlist = playlist_of(&c).expect("a playlist");
+        assert!(c.slate.is_none(), "a playlist has no slate");
         assert_eq!(playlist.items(), ["https://cdn/a.mp4", "https://cdn/b.flv"]);
         let p = playlist.progress();
         assert_eq!((p.file_index, p.offset_ms, p.loops_done), (1, 7000, 0));
+    }
+
+    #[test]
+    fn a_tasks_slate_setting_overrides_the_operators_field_by_field() {
+        let operator = SlateConfig {
+            clip: SlateClip::Load("https://ops.example/slate.flv".into()),
+            after: Duration::from_secs(2),
+            hold: Duration::from_secs(600),
+        };
+        let summary = |s: Option<SlateConfig>| {
+            s.map(|s| {
+                let clip = match s.clip {
+                    SlateClip::Default => "default".to_owned(),
+                    SlateClip::Load(url) => url,
+                    SlateClip::Clip(c) => c.name.clone(),
+                };
+                (clip, s.after.as_secs(), s.hold.as_secs())
+            })
+        };
+        let on = |file: Option<&str>, after, hold| TaskSlate::On {
+            file: file.map(str::to_owned),
+            after,
+            hold,
+        };
+        let ops = "https://ops.example/slate.flv".to_owned();
+        // Nothing said: the operator's, or none.
+        assert_eq!(
+            summary(task_slate(&TaskSlate::Inherit, Some(&operator))),
+            Some((ops.clone(), 2, 600))
+        );
+        assert_eq!(summary(task_slate(&TaskSlate::Inherit, None)), None);
+        // Off wins over the operator's.
+        assert_eq!(summary(task_slate(&TaskSlate::Off, Some(&operator))), None);
+        // On: the task's own values, the rest from the operator's, else the defaults.
+        assert_eq!(
+            summary(task_slate(&on(None, Some(5), None), Some(&operator))),
+            Some((ops, 5, 600))
+        );
+        assert_eq!(
+            summary(task_slate(&on(None, None, None), None)),
+            Some(("default".into(), 1, 300))
+        );
+        assert_eq!(
+            summary(task_slate(
+                &on(Some("https://cdn/s.mp4"), None, Some(30)),
+                None
+            )),
+            Some(("https://cdn/s.mp4".into(), 1, 30))
+        );
+        assert_eq!(
+            summary(task_slate(
+                &on(Some("default"), None, None),
+                Some(&operator)
+            )),
+            Some(("default".into(), 2, 600))
+        );
     }
 
     #[test]

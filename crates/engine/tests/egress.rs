@@ -58,6 +58,7 @@ fn spec(source: &str, callback: Option<String>) -> TaskSpec {
         dst_url: "rtmp://push.invalid/live/out".into(),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: now,
         end_time: now + 3600,
         callback_url: callback,

@@ -74,6 +74,7 @@ fn spec(dst: &str) -> TaskSpec {
         dst_url: format!("rtmp://mem/live/{dst}"),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: T0,
         end_time: T0 + 3600,
         callback_url: Some("http://127.0.0.1:9/cb".into()),

@@ -104,6 +104,7 @@ fn spec(w: &World, files: &[&str], repeat: i32, file_index: u32, offset: u32) ->
         dst_url: "rtmp://mem/live/dst".into(),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: T0 - 10,
         end_time: T0 + 3600,
         callback_url: Some("http://127.0.0.1:9/cb".into()),

@@ -66,6 +66,7 @@ fn spec(name: &str, start: i64) -> TaskSpec {
         dst_url: "rtmp://mem/live/dst".into(),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: start,
         end_time: T0 + 3600,
         callback_url: None,

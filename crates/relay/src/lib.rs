@@ -18,6 +18,7 @@ pub mod probe;
 mod resume;
 pub mod rtsp;
 mod runner;
+pub mod slate;
 pub mod source;
 pub mod srt;
 pub mod status;
@@ -41,6 +42,7 @@ pub use error::{ErrorKind, RelayError, Side};
 pub use playlist::{ItemNote, ItemNoteKind, PlayerConfig, Playlist, PlaylistProgress};
 pub use pool::RelayPool;
 pub use probe::{ProbeConfig, ProbeOutcome};
+pub use slate::{Slate, SlateClip, SlateConfig};
 pub use source::SourceUrl;
 pub use status::{
     DestinationId, DestinationState, DestinationStatus, ErrorRecord, RelayState, RelayStatus,
@@ -126,6 +128,11 @@ pub struct RelayConfig {
     /// Play this list of files instead of pulling `source` (which then only names it in
     /// logs). The relay ends (`RelayState::Finished`) when the list is done.
     pub playlist: Option<(Arc<Playlist>, PlayerConfig)>,
+    /// While no source delivers, play this slate to every destination (see
+    /// [`SlateConfig`] and the `runner` module). Default `None`: destinations get nothing
+    /// while the source is away (held for `grace`). Live sources only (not with a
+    /// `playlist`).
+    pub slate: Option<SlateConfig>,
     /// Where the relay may connect (the source's RTMP dials, HTTP-FLV and playlist requests and
     /// their redirects; the destination's RTMP dials): the task's account's egress. Default
     /// unrestricted (`baton relay`, tests).
@@ -160,6 +167,7 @@ impl RelayConfig {
             jitter_seed: None,
             hls: false,
             playlist: None,
+            slate: None,
             egress: Egress::unrestricted(),
         }
     }
@@ -197,6 +205,13 @@ impl Relay {
                     Side::Source,
                     ErrorKind::Unsupported,
                     "backup sources are for live sources: a playlist has none",
+                ));
+            }
+            Some(_) if config.slate.is_some() => {
+                return Err(RelayError::new(
+                    Side::Source,
+                    ErrorKind::Unsupported,
+                    "a slate is for live sources: a playlist plays its own files",
                 ));
             }
             Some((playlist, player)) => {

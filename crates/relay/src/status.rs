@@ -143,6 +143,11 @@ pub struct RelayStatus {
     pub source_switches: u64,
     /// Each source, primary first, with its last error.
     pub sources: Vec<SourceStatus>,
+    /// The slate plays: no source delivers and every destination gets the slate
+    /// (`RelayConfig::slate`).
+    pub slate_active: bool,
+    /// Times the slate started (0 without one, or while sources always delivered).
+    pub slate_starts: u64,
     /// Each destination on its own, in the order they were configured or added (a removed
     /// one leaves the list; one failed for good stays, `Failed`). The relay-wide fields
     /// above sum them (`bytes_out`, `frames_out`, `frames_dropped`, `destination_sessions`,
@@ -273,6 +278,8 @@ impl StatusCell {
                 active_source: 0,
                 source_switches: 0,
                 sources: Vec::new(),
+                slate_active: false,
+                slate_starts: 0,
                 destinations: Vec::new(),
             })),
             state: Arc::new(watch::Sender::new(RelayState::Connecting)),

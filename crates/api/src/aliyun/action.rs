@@ -388,6 +388,7 @@ fn parse_spec(f: &Fields, config: &ApiConfig) -> Result<TaskSpec, ApiError> {
         dst_url,
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time,
         end_time,
         callback_url: f.url("CallbackUrl", &["http", "https"])?,
@@ -477,6 +478,8 @@ fn parse_update(f: &Fields, config: &ApiConfig) -> Result<Call, ApiError> {
         extra_dst_urls: None,
         // No backup sources in this dialect: a task's failover settings stay.
         failover: None,
+        // No slate setting in this dialect: a task's stays (the operator's `[slate]` by default).
+        slate: None,
         start_time,
         end_time,
         callback_url,

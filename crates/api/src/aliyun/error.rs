@@ -217,7 +217,9 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Name => "TaskName",
         Field::Group => "GroupName",
         Field::Region => "Region",
-        Field::SourceType => "SourceType",
+        // No slate setting in this dialect: a native task's slate (live only) refuses a change
+        // of its SourceType.
+        Field::SourceType | Field::Slate => "SourceType",
         Field::SourceProtocol => "SourceProtocol",
         // No failover settings in this dialect: a task's are about its SourceUrls.
         Field::SourceUrls | Field::Failover => "SourceUrls",

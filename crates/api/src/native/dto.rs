@@ -5,7 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use baton_domain::time::rfc3339;
 use baton_domain::{
-    Block, EventRecord, GroupStatus, SourceType, Tag, Task, TaskGroup, TaskStatus, UnixTime,
+    Block, EventRecord, GroupStatus, SourceType, Tag, Task, TaskGroup, TaskSlate, TaskStatus,
+    UnixTime,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,29 @@ pub struct SourceIn {
     pub failback_after_seconds: Option<i64>,
 }
 
+/// A live task's slate: `false` (none, whatever the operator's `[slate]` says), `true` (a
+/// slate with the operator's or the built-in settings), or the settings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SlateIn {
+    Switch(bool),
+    Settings(SlateSettingsIn),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlateSettingsIn {
+    /// `default` or an http(s) URL of a clip (default: the operator's, else `default`).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Seconds without source media before the slate starts (1–60; default 1).
+    #[serde(default)]
+    pub after_seconds: Option<i64>,
+    /// Seconds the slate may play before the relay gives up (1–86400; default 300).
+    #[serde(default)]
+    pub hold_seconds: Option<i64>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryIn {
@@ -124,6 +148,9 @@ pub struct TaskCreate {
     pub playlist_start: Option<PlaylistStartIn>,
     #[serde(default)]
     pub notify_item_switch: Option<bool>,
+    /// A live task's slate (absent: the operator's `[slate]`).
+    #[serde(default)]
+    pub slate: Option<SlateIn>,
 }
 
 /// A merge patch: absent keeps; `callback_url: null` clears.
@@ -153,11 +180,16 @@ pub struct TaskPatchIn {
     pub playlist_start: Option<PlaylistStartIn>,
     #[serde(default)]
     pub notify_item_switch: Option<bool>,
+    /// Replaces the slate setting as a whole; `null`: back to the operator's `[slate]`.
+    #[serde(default, deserialize_with = "present")]
+    pub slate: Option<Option<SlateIn>>,
 }
 
 /// `Some(None)` for an explicit `null`, `Some(Some(v))` for a value (absent: the default).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +250,36 @@ pub struct SourceOut<'a> {
     pub failback_after_seconds: Option<u32>,
 }
 
+/// A task's own slate setting: `false`, or the settings it gives (absent: the operator's
+/// `[slate]`).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SlateOut<'a> {
+    Off(bool),
+    On {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after_seconds: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hold_seconds: Option<u32>,
+    },
+}
+
+impl<'a> SlateOut<'a> {
+    fn of(slate: &'a TaskSlate) -> Option<SlateOut<'a>> {
+        match slate {
+            TaskSlate::Inherit => None,
+            TaskSlate::Off => Some(SlateOut::Off(false)),
+            TaskSlate::On { file, after, hold } => Some(SlateOut::On {
+                file: file.as_deref(),
+                after_seconds: *after,
+                hold_seconds: *hold,
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct RetryOut {
     pub count: u32,
@@ -268,6 +330,11 @@ pub struct RelayOut {
     pub source_switches: u64,
     /// Each source, in the order of `source.urls`, with its last error.
     pub sources: Vec<SourceStatusOut>,
+    /// The slate plays: no source delivers and every destination gets the slate (see
+    /// `[slate]` in the config).
+    pub slate_active: bool,
+    /// Times the slate started in this run of the relay.
+    pub slate_starts: u64,
 }
 
 /// One source of a running relay.
@@ -394,6 +461,9 @@ pub struct TaskOut<'a> {
     pub retry: RetryOut,
     pub playlist_start: PlaylistStartOut,
     pub notify_item_switch: bool,
+    /// The task's own slate setting; absent: the operator's `[slate]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slate: Option<SlateOut<'a>>,
     pub state: &'static str,
     pub reason: Option<&'static str>,
     pub exit_reason: Option<&'static str>,
@@ -442,6 +512,7 @@ impl<'a> TaskOut<'a> {
                 offset_seconds: s.offset,
             },
             notify_item_switch: s.notifies_items(),
+            slate: SlateOut::of(&s.slate),
             state: state_name(r.status),
             reason: r.invalid_reason.map(|x| x.as_str()),
             exit_reason: r.exit_reason.map(|x| x.as_str()),
@@ -515,6 +586,8 @@ impl<'a> TaskOut<'a> {
                     .collect(),
                 active_source: v.active_source,
                 source_switches: v.source_switches,
+                slate_active: v.slate_active,
+                slate_starts: v.slate_starts,
                 sources: v
                     .sources
                     .iter()

@@ -259,6 +259,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::SourceUrls => "source.urls",
         // The native parse names `failover_after_seconds` / `failback_after_seconds` itself.
         Field::Failover => "source",
+        Field::Slate => "slate",
         Field::DstUrl => "destination",
         Field::ExtraDstUrls => "destinations",
         Field::StartTime => "start_time",

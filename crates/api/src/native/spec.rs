@@ -6,10 +6,10 @@
 use baton_domain::validate::{MAX_FAILBACK_AFTER, MAX_FAILOVER_AFTER};
 use baton_domain::{
     DEFAULT_GROUP, MAX_BACKUP_SOURCES, SourceFailover, SourceProtocol, SourceType, TaskPatch,
-    TaskSpec, UnixTime, check_group_name,
+    TaskSlate, TaskSpec, UnixTime, check_group_name,
 };
 
-use super::dto::{PlaylistStartIn, RetryIn, SourceIn, TaskCreate, TaskPatchIn};
+use super::dto::{PlaylistStartIn, RetryIn, SlateIn, SourceIn, TaskCreate, TaskPatchIn};
 use super::problem::Problem;
 use crate::aliyun::fields::{check_source_urls, check_url};
 use crate::common::time::parse_rfc3339;
@@ -60,6 +60,10 @@ pub fn spec_of(c: &TaskCreate, now: UnixTime) -> Result<TaskSpec, Problem> {
             .notify_item_switch
             .unwrap_or(false)
             .then(|| "true".to_string()),
+        slate: match &c.slate {
+            None => TaskSlate::Inherit,
+            Some(s) => slate(s)?,
+        },
     };
     Ok(spec)
 }
@@ -111,6 +115,11 @@ pub fn patch_of(p: &TaskPatchIn) -> Result<TaskPatch, Problem> {
         notify_item_switch: p
             .notify_item_switch
             .map(|on| on.then(|| "true".to_string())),
+        slate: match &p.slate {
+            None => None,
+            Some(None) => Some(TaskSlate::Inherit),
+            Some(Some(s)) => Some(slate(s)?),
+        },
     };
     if patch.is_empty() {
         return Err(Problem::invalid("body", "the patch changes nothing"));
@@ -216,6 +225,30 @@ fn source(s: &SourceIn) -> Result<Source, Problem> {
         )?,
     };
     Ok((kind, protocol, s.urls.clone(), failover))
+}
+
+/// A `slate` value: `false` off, `true` on with the operator's (or built-in) settings, or the
+/// settings (the domain checks the file and the ranges, naming `slate`).
+fn slate(s: &SlateIn) -> Result<TaskSlate, Problem> {
+    let seconds = |name: &'static str, value: Option<i64>| match value {
+        None => Ok(None),
+        Some(v) => u32::try_from(v).map(Some).map_err(|_| {
+            Problem::invalid(name, format!("{name}: a number of seconds, at least 1"))
+        }),
+    };
+    Ok(match s {
+        SlateIn::Switch(false) => TaskSlate::Off,
+        SlateIn::Switch(true) => TaskSlate::On {
+            file: None,
+            after: None,
+            hold: None,
+        },
+        SlateIn::Settings(s) => TaskSlate::On {
+            file: s.file.clone(),
+            after: seconds("slate.after_seconds", s.after_seconds)?,
+            hold: seconds("slate.hold_seconds", s.hold_seconds)?,
+        },
+    })
 }
 
 /// `destination`, or `destinations` (the first, then the extra ones; the domain bounds their

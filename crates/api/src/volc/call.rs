@@ -561,6 +561,7 @@ fn parse_spec(input: &Input) -> Result<TaskSpec, ApiError> {
         dst_url: c.dst_url,
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: c.start_time,
         end_time: c.end_time,
         callback_url: c.callback_url.filter(|u| !u.is_empty()),

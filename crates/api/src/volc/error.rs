@@ -273,7 +273,9 @@ fn field_name(field: Field) -> &'static str {
         Field::Name => "Title",
         Field::Group => "GroupName",
         Field::Region => "Region",
-        Field::SourceType => "Type",
+        // No slate setting in this dialect: a native task's slate (live only) refuses a change
+        // of its Type.
+        Field::SourceType | Field::Slate => "Type",
         Field::SourceProtocol => "SrcAddr",
         Field::SourceUrls | Field::Failover => "SrcAddr/SrcAddrS",
         Field::DstUrl | Field::ExtraDstUrls => "DstAddr",

@@ -88,6 +88,10 @@ pub struct Relay {
     pub destination_transport: Option<Transport>,
     /// An SRT destination's send statistics.
     pub destination_srt: Option<SrtSendStats>,
+    /// The slate plays (no source delivers).
+    pub slate_active: Option<bool>,
+    /// Times the slate started.
+    pub slate_starts: Option<f64>,
 }
 
 /// What one side of a relay runs over.

@@ -602,6 +602,18 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
                 ),
             ));
             kv.push(("FPS", r.fps.map_or("-".into(), |f| format!("{f:.1}"))));
+            // The slate: playing now (no source delivers), or how often it played.
+            match (r.slate_active, r.slate_starts) {
+                (Some(true), starts) => kv.push((
+                    "Slate",
+                    format!("on: no source delivers (start {})", count(starts)),
+                )),
+                (_, Some(starts)) if starts > 0.0 => kv.push((
+                    "Slate",
+                    format!("off, started {} times", count(Some(starts))),
+                )),
+                _ => {}
+            }
             kv.push((
                 "Frames",
                 format!(
@@ -1463,6 +1475,27 @@ Created:       2026-11-22T18:55:00Z (12m ago)
 Updated:       2026-11-22T19:03:10Z (4m ago)
 "
         );
+    }
+
+    #[test]
+    fn says_when_the_slate_plays_and_how_often_it_did() {
+        let mut v = sample_task();
+        v["relay"]["slate_active"] = json!(true);
+        v["relay"]["slate_starts"] = json!(2);
+        let out = describe_view(&view(&v, "task").unwrap(), None, NOW);
+        assert!(
+            out.contains("Slate:         on: no source delivers (start 2)\n"),
+            "{out}"
+        );
+        v["relay"]["slate_active"] = json!(false);
+        let out = describe_view(&view(&v, "task").unwrap(), None, NOW);
+        assert!(
+            out.contains("Slate:         off, started 2 times\n"),
+            "{out}"
+        );
+        // Never started: no line.
+        let out = describe_view(&view(&sample_task(), "task").unwrap(), None, NOW);
+        assert!(!out.contains("Slate:"), "{out}");
     }
 
     #[test]

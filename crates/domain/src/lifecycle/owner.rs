@@ -77,6 +77,7 @@ mod tests {
             dst_url: "rtmp://dst.example/live/a".into(),
             extra_dst_urls: Vec::new(),
             failover: Default::default(),
+            slate: Default::default(),
             start_time: 1_000,
             end_time: 5_000,
             callback_url: None,

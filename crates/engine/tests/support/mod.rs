@@ -45,6 +45,7 @@ pub fn live_spec(start: i64, end: i64) -> TaskSpec {
         dst_url: "rtmp://mem/live/dst".into(),
         extra_dst_urls: Vec::new(),
         failover: Default::default(),
+        slate: Default::default(),
         start_time: start,
         end_time: end,
         callback_url: None,

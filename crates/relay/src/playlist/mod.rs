@@ -496,3 +496,29 @@ fn fetch_error(url: String, e: &FetchError) -> RelayError {
     };
     RelayError::new(Side::Source, kind, format!("{url}: {e}"))
 }
+
+/// Reads a whole file (FLV, MP4, MPEG-TS or VOD HLS; a local path or an http(s) URL through
+/// `egress`) into frames, as an item would play them, refusing one with more than
+/// `max_bytes` of frames or `max_frames` frames: what a slate is loaded with, once.
+pub(crate) async fn read_whole(
+    egress: &Egress,
+    url: &str,
+    max_bytes: usize,
+    max_frames: usize,
+) -> Result<Vec<Frame>, String> {
+    let config = PlayerConfig::default();
+    let mut item = Item::open(egress, url, 0, &config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut frames, mut bytes) = (Vec::new(), 0usize);
+    while let Some(frame) = item.next_frame().await.map_err(|e| e.to_string())? {
+        bytes += frame.payload.len();
+        if bytes > max_bytes || frames.len() >= max_frames {
+            return Err(format!(
+                "longer than a slate may be ({max_frames} frames, {max_bytes} bytes)"
+            ));
+        }
+        frames.push(frame);
+    }
+    Ok(frames)
+}

@@ -47,6 +47,25 @@
 //!   go out again when they differ from what a session has (each destination's
 //!   `ConfigTracker`), and a session that joins later starts at a keyframe. The active
 //!   source, the switch count and each source's last error are in `RelayStatus`.
+//! * **Slate** (`RelayConfig::slate`, the `slate` module; off by default). Once media has
+//!   flowed, when no source media has come for `SlateConfig::after` (default 1 s, counted
+//!   from the last source media frame; a silent source is marked down then), the slate
+//!   starts: a new timeline segment begins after the last frame (gap = the wall-clock
+//!   silence), the slate's sequence headers go out (each destination's `ConfigTracker`
+//!   lets through only those its session lacks), then its frames are paced in real time —
+//!   frame *i* of pass *p* is due `p × loop + dts(i)` after the start and mapped through the
+//!   same `Timeline`, so DTS strictly increases across loops — into every destination's
+//!   queue, exactly as source frames are (a slow destination drops to a keyframe, one that
+//!   reconnects meanwhile starts with the slate's headers). Only the tracks the live stream
+//!   has are played. The sources keep being reconnected (and failed over, round and round,
+//!   with backups); their headers are kept and their media is not sent until a video
+//!   keyframe (any media frame of a stream without video): that frame ends the slate, a new
+//!   segment begins right after the slate's last frame, the live stream's headers go out
+//!   again, then the keyframe. While the slate plays its `hold` (default 5 min) replaces the
+//!   grace period: when it ends the relay fails with a source timeout and every session is
+//!   closed cleanly. One session per destination throughout. `RelayStatus::slate_active` and
+//!   `slate_starts` say what it does. Codec parameters that differ from the live stream's
+//!   are sent as they are (copy mode): see `SlateConfig`.
 //! * **Failure rule.** The source staying down for the grace period, or refused
 //!   (`retryable == false`), fails the relay (with backups: see above). A destination staying down for the grace
 //!   period, or refused, fails *that destination* for good (its status says `Failed` with its
@@ -67,6 +86,7 @@
 mod control;
 mod dest;
 mod report;
+mod slate;
 mod sources;
 
 use std::future::{Future, pending};
@@ -93,6 +113,7 @@ use crate::source::{Source, SourceEvent, SourceUrl};
 use crate::status::{DestinationId, ErrorRecord, RelayState, StatusCell};
 use control::close_in_background;
 use dest::{Dest, DstState};
+use slate::SlateRun;
 use sources::{Probe, probe_wake};
 
 /// Encoded-but-unwritten destination bytes beyond which frames wait in the out queue (where
@@ -171,6 +192,15 @@ async fn dests_wake(dests: &mut [Dest]) -> (usize, DstWake) {
     }
 }
 
+async fn slate_loaded(
+    load: &mut Option<BoxFuture<Result<crate::slate::Slate, RelayError>>>,
+) -> Result<crate::slate::Slate, RelayError> {
+    match load {
+        Some(f) => f.await,
+        None => pending().await,
+    }
+}
+
 async fn control_wake(control: &mut Option<mpsc::Receiver<Control>>) -> Option<Control> {
     match control {
         Some(rx) => rx.recv().await,
@@ -219,6 +249,17 @@ pub(crate) struct Runner {
     active_error: Option<RelayError>,
     /// The primary's own connection while a backup is active (failback).
     probe: Probe,
+    /// The slate, while it plays (`RelayConfig::slate`).
+    slate: Option<Box<SlateRun>>,
+    /// Times the slate started.
+    slate_starts: u64,
+    /// The slate has nothing to play for this stream (audio-only, a slate without audio):
+    /// not tried again.
+    slate_declined: bool,
+    /// The source's headers that came while the slate played, sent when it ends.
+    slate_pending: ConfigTracker,
+    /// The slate's clip being loaded (`SlateClip::Load`).
+    slate_load: Option<BoxFuture<Result<crate::slate::Slate, RelayError>>>,
     status: StatusCell,
     timeline: Timeline,
     /// The latest headers seen from the source, for each new destination session.
@@ -314,6 +355,11 @@ impl Runner {
             failed_in_pass: 0,
             active_error: None,
             probe: Probe::Off,
+            slate: None,
+            slate_starts: 0,
+            slate_declined: false,
+            slate_pending: ConfigTracker::new(),
+            slate_load: slate::load(&config),
             config,
             status,
         };
@@ -335,6 +381,10 @@ impl Runner {
                 _ = cancel.cancelled() => return self.finish(Ok(())).await,
                 wake = src_wake(&mut self.src) => self.on_source_burst(wake),
                 wake = probe_wake(&mut self.probe) => self.on_probe_burst(wake),
+                loaded = slate_loaded(&mut self.slate_load) => {
+                    self.on_slate_loaded(loaded);
+                    Ok(())
+                }
                 (i, wake) = dests_wake(&mut self.dests) => self.on_destination(i, wake),
                 command = control_wake(&mut self.control) => {
                     self.on_control(command);
@@ -424,18 +474,24 @@ impl Runner {
 
     fn on_frame(&mut self, mut frame: Frame) {
         let now = Instant::now();
-        if self.source_down_since.take().is_some() {
-            self.src_backoff.reset();
-            if self.ever_forwarded {
-                info!(source = %self.source_name(), "source recovered");
-            }
-        }
         self.counters.frames_in += 1;
         let media = is_media(&frame);
         if media {
             self.active_down_since = None;
             self.active_error = None;
             self.failed_in_pass = 0;
+        }
+        if self.slate.is_some() {
+            self.last_frame_at = Some(now);
+            if !self.slate_yields(&frame, media, now) {
+                return;
+            }
+        }
+        if self.source_down_since.take().is_some() {
+            self.src_backoff.reset();
+            if self.ever_forwarded {
+                info!(source = %self.source_name(), "source recovered");
+            }
         }
         if media && self.skip_replayed(&frame, now) {
             self.last_frame_at = Some(now);
@@ -457,7 +513,14 @@ impl Runner {
         if frame.config || frame.is_metadata() {
             self.headers.should_forward(&frame);
         }
-        // Fan-out: a `Bytes` clone for each destination but the last, which takes the frame.
+        self.fan_out(frame);
+        self.refresh_state();
+    }
+
+    /// Gives a frame on the relay's timeline to every destination (connecting those not
+    /// opened yet).
+    fn fan_out(&mut self, frame: Frame) {
+        // A `Bytes` clone for each destination but the last, which takes the frame.
         let mut idle = false;
         if let Some((last, rest)) = self.dests.split_last_mut() {
             for d in rest {
@@ -472,7 +535,6 @@ impl Runner {
                 }
             }
         }
-        self.refresh_state();
     }
 
     /// After a source reconnect: whether `frame` (input timestamps) repeats one already
@@ -564,7 +626,12 @@ impl Runner {
             DstWake::Connected(Ok(conn)) => {
                 let d = &mut self.dests[i];
                 info!(destination = %d.name, id = %d.id, transport = %conn.transport(), "destination publishing");
-                d.connected(conn, &self.headers);
+                // While the slate plays, a new session starts with its headers.
+                let headers = self
+                    .slate
+                    .as_ref()
+                    .map_or(&self.headers, |run| &run.headers);
+                d.connected(conn, headers);
                 self.publish_status(Instant::now());
                 self.refresh_state();
                 Ok(())
@@ -650,9 +717,11 @@ impl Runner {
             });
             self.fail_over(e)?;
         }
-        if self
-            .source_down_since
-            .is_some_and(|since| now >= since + self.config.grace)
+        self.on_slate_timer(now)?;
+        if self.slate.is_none()
+            && self
+                .source_down_since
+                .is_some_and(|since| now >= since + self.config.grace)
         {
             return Err(self.last_source_error.clone().unwrap_or_else(|| {
                 RelayError::new(
@@ -769,7 +838,14 @@ impl Runner {
             });
             consider(d.down_since.map(|t| t + self.config.grace));
         }
-        consider(self.source_down_since.map(|t| t + self.config.grace));
+        if self.slate.is_none() {
+            // While the slate plays, its hold replaces the grace period.
+            consider(self.source_down_since.map(|t| t + self.config.grace));
+        }
+        consider(self.slate_start_due());
+        for t in self.slate_deadlines() {
+            consider(t);
+        }
         consider(self.failover_due());
         consider(self.probe.deadline(self.config.source_stall_timeout));
         consider(self.stall_deadline());

@@ -86,7 +86,10 @@ impl Runner {
         let destinations = self.dests.iter().map(Dest::status).collect();
         let sources = self.source_statuses();
         let (active_source, source_switches) = (self.active, self.switches);
+        let (slate_active, slate_starts) = (self.slate.is_some(), self.slate_starts);
         self.status.update(|s| {
+            s.slate_active = slate_active;
+            s.slate_starts = slate_starts;
             s.active_source = active_source;
             s.source_switches = source_switches;
             s.sources = sources;

@@ -93,7 +93,11 @@ impl Runner {
     /// connected at once, unless every source has failed since media last flowed.
     pub(super) fn fail_over(&mut self, e: RelayError) -> Result<(), RelayError> {
         self.failed_in_pass += 1;
-        if self.failed_in_pass >= self.sources.len() {
+        if self.failed_in_pass >= self.sources.len() && self.slate.is_some() {
+            // The slate holds the destinations: the sources are tried round and round
+            // until its hold ends.
+            self.failed_in_pass = 0;
+        } else if self.failed_in_pass >= self.sources.len() {
             warn!(source = %self.source_name(), error = %e, sources = self.sources.len(), "every source failed");
             return Err(e);
         }

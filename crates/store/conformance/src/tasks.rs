@@ -2,7 +2,7 @@
 
 use baton_domain::{
     AccountId, ErrorSide, LastError, ListFilter, Page, SourceFailover, StoreError, Task, TaskId,
-    TaskStatus, TaskStore, UnixTime,
+    TaskSlate, TaskStatus, TaskStore, UnixTime,
 };
 use futures_util::future::join_all;
 
@@ -137,6 +137,32 @@ pub async fn round_trip_every_field(store: &dyn TaskStore) {
     n.spec.failover = SourceFailover::default();
     store.update(&n, t.version, &[]).await.expect("update");
     assert_eq!(must_get(store, &n).await, n);
+    // The slate setting: each form, at its extremes, then back to the operator's.
+    for slate in [
+        TaskSlate::Off,
+        TaskSlate::On {
+            file: None,
+            after: None,
+            hold: None,
+        },
+        TaskSlate::On {
+            file: Some("https://cdn.example/直播/slate.mp4?k='v'&x=\"q\"".into()),
+            after: Some(1),
+            hold: Some(u32::MAX),
+        },
+        TaskSlate::On {
+            file: Some("default".into()),
+            after: Some(60),
+            hold: None,
+        },
+        TaskSlate::Inherit,
+    ] {
+        t = n;
+        n = next(&t);
+        n.spec.slate = slate;
+        store.update(&n, t.version, &[]).await.expect("update");
+        assert_eq!(must_get(store, &n).await, n);
+    }
 }
 
 /// `None` and `Some("")` (and an empty list) are different values and stay different.

@@ -42,6 +42,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "event detail",
         include_str!("../migrations/0007_event_detail.sql"),
     ),
+    (
+        8,
+        "task slate",
+        include_str!("../migrations/0008_task_slate.sql"),
+    ),
 ];
 
 /// The advisory lock that serializes migrations of one schema (two int4 keys: Baton's

@@ -25,7 +25,7 @@ const UPDATE_TASK: &str = concat!(
     task_body_columns!(),
     ") = (",
     task_body_values!(),
-    ") WHERE id = $1 AND account = $2 AND version = $39"
+    ") WHERE id = $1 AND account = $2 AND version = $40"
 );
 
 const INSERT_EVENT: &str = concat!(
@@ -361,12 +361,12 @@ mod tests {
 
     #[test]
     fn statements_have_every_placeholder() {
-        for n in 1..=39 {
+        for n in 1..=40 {
             assert!(UPDATE_TASK.contains(&format!("${n}")), "${n}");
         }
-        assert!(!UPDATE_TASK.contains("$40"));
-        assert_eq!(task_columns!().split(',').count(), 38);
-        assert_eq!(task_body_values!().split(',').count(), 36);
+        assert!(!UPDATE_TASK.contains("$41"));
+        assert_eq!(task_columns!().split(',').count(), 39);
+        assert_eq!(task_body_values!().split(',').count(), 37);
         for n in 1..=9 {
             assert!(LIST_TASKS.contains(&format!("${n}")), "${n}");
         }

@@ -6,7 +6,7 @@ use baton_domain::{
     AccountId, Block, CallbackEvent, CallbackState, ErrorSide, EventRecord, ExitReason,
     GroupStatus, InvalidReason, ItemEvent, ItemEventKind, LastError, OutboxEntry, SourceFailover,
     SourceProtocol, SourceType, StoreError, StreamPath, Tag, Task, TaskGroup, TaskId, TaskRuntime,
-    TaskSpec, TaskStatus,
+    TaskSlate, TaskSpec, TaskStatus,
 };
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite};
@@ -14,7 +14,7 @@ use sqlx::{Row, Sqlite};
 /// A query being bound.
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-/// The task columns after `id, account`, in binding order ($3 ... $38).
+/// The task columns after `id, account`, in binding order ($3 ... $39).
 macro_rules! task_body_columns {
     () => {
         "name, region, source_type, source_protocol, source_urls, dst_url, start_time, \
@@ -22,22 +22,23 @@ macro_rules! task_body_columns {
          file_offset, auth_key, req_auth, notify_item_switch, status, invalid_reason, \
          exit_reason, exit_time, retries, next_retry_at, current_file_index, current_offset, \
          run, event_seq, created_at, updated_at, version, current_loop, group_name, last_error, \
-         extra_dst_urls, failover_after, failback_after"
+         extra_dst_urls, failover_after, failback_after, slate"
     };
 }
 
-/// Every task column, in binding order ($1 ... $38).
+/// Every task column, in binding order ($1 ... $39).
 macro_rules! task_columns {
     () => {
         concat!("id, account, ", task_body_columns!())
     };
 }
 
-/// `$3, ..., $38`: the placeholders of [`task_body_columns`].
+/// `$3, ..., $39`: the placeholders of [`task_body_columns`].
 macro_rules! task_body_values {
     () => {
         "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38"
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, \
+         $39"
     };
 }
 
@@ -112,7 +113,8 @@ pub(crate) fn bind_task<'q>(q: Query<'q>, t: &Task) -> Result<Query<'q>, StoreEr
         .bind(r.last_error.as_ref().map(last_error_to_json))
         .bind(extra_dsts)
         .bind(s.failover.after.map(i64::from))
-        .bind(s.failover.failback_after.map(i64::from)))
+        .bind(s.failover.failback_after.map(i64::from))
+        .bind(slate_to_json(&s.slate)))
 }
 
 /// Binds an event as a new outbox entry (0 attempts, due at the event's time), in
@@ -156,6 +158,43 @@ fn last_error_from_json(text: &str) -> Option<LastError> {
         code: text_of("code")?,
         message: text_of("message")?,
         at: v.get("at")?.as_i64()?,
+    })
+}
+
+/// A task's own slate setting as stored: `None` (NULL) for the operator's, `false` for none,
+/// `{"file","after","hold"}` for its own.
+fn slate_to_json(slate: &TaskSlate) -> Option<String> {
+    match slate {
+        TaskSlate::Inherit => None,
+        TaskSlate::Off => Some("false".into()),
+        TaskSlate::On { file, after, hold } => {
+            Some(serde_json::json!({"file": file, "after": after, "hold": hold}).to_string())
+        }
+    }
+}
+
+fn slate_from_json(text: &str) -> Option<TaskSlate> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    slate_from_value(&v)
+}
+
+fn slate_from_value(v: &serde_json::Value) -> Option<TaskSlate> {
+    if v.as_bool() == Some(false) {
+        return Some(TaskSlate::Off);
+    }
+    let object = v.as_object()?;
+    let seconds = |key: &str| match object.get(key) {
+        None | Some(serde_json::Value::Null) => Some(None),
+        Some(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some),
+    };
+    let file = match object.get("file") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(f) => Some(f.as_str()?.to_owned()),
+    };
+    Some(TaskSlate::On {
+        file,
+        after: seconds("after")?,
+        hold: seconds("hold")?,
     })
 }
 
@@ -209,6 +248,11 @@ pub(crate) fn task_from_row(row: &SqliteRow) -> Result<Task, StoreError> {
         failover: SourceFailover {
             after: d.opt_u32("failover_after")?,
             failback_after: d.opt_u32("failback_after")?,
+        },
+        slate: match d.get::<Option<String>>("slate")? {
+            None => TaskSlate::Inherit,
+            Some(v) => slate_from_json(&v)
+                .ok_or_else(|| d.corrupt(format!("slate {v:?} is not a slate setting")))?,
         },
         start_time: d.get("start_time")?,
         end_time: d.get("end_time")?,

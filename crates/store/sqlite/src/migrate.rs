@@ -64,6 +64,11 @@ pub(crate) const MIGRATIONS: Migrations = &[
         "event detail",
         include_str!("../migrations/0010_event_detail.sql"),
     ),
+    (
+        11,
+        "task slate",
+        include_str!("../migrations/0011_task_slate.sql"),
+    ),
 ];
 
 /// Brings the schema of `pool`'s database up to `migrations`.

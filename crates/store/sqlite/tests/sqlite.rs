@@ -57,7 +57,7 @@ async fn reopening_keeps_everything_and_migrations_run_once() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -104,6 +104,7 @@ async fn a_schema_1_database_is_migrated() {
     grouped.spec.group = "custom".into();
     grouped.spec.extra_dst_urls = vec!["rtmp://x.example/live/b".into()];
     grouped.spec.failover.after = Some(3);
+    grouped.spec.slate = baton_domain::TaskSlate::Off;
     grouped.runtime.last_error = Some(LastError {
         side: ErrorSide::Source,
         code: "Timeout".into(),
@@ -129,6 +130,7 @@ async fn a_schema_1_database_is_migrated() {
          ALTER TABLE tasks DROP COLUMN failover_after; \
          ALTER TABLE tasks DROP COLUMN failback_after; \
          ALTER TABLE outbox DROP COLUMN detail; \
+         ALTER TABLE tasks DROP COLUMN slate; \
          DELETE FROM schema_migrations WHERE version >= 2",
     )
     .execute(&mut conn)
@@ -141,6 +143,7 @@ async fn a_schema_1_database_is_migrated() {
     grouped.spec.group = DEFAULT_GROUP.into();
     grouped.spec.extra_dst_urls = Vec::new();
     grouped.spec.failover = Default::default();
+    grouped.spec.slate = Default::default();
     grouped.runtime.last_error = None;
     assert_eq!(
         store.get(&grouped.account, &grouped.id).await.expect("get"),
