@@ -362,6 +362,8 @@ mod tests {
             last_error: None,
             active_source: active,
             source_switches: switches,
+            slate_active: false,
+            slate_starts: 0,
             sources: vec![
                 baton_relay::SourceStatus {
                     url: "rtmp://p/live/s".into(),
