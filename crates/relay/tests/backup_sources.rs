@@ -4,6 +4,8 @@
 //! tried; a backup with another codec configuration gets its sequence headers through. Each
 //! destination keeps one session and one strictly increasing timeline throughout.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use baton_net::transport::{DialFuture, Dialer};
 use baton_net::{MediaKind, RtmpUrl};
 use baton_relay::{ErrorKind, Relay, RelayConfig, RelayState, Side};
 use baton_rtmp::session::ClientMode;
+use support::{media_dts, observe};
 use tokio::time::{Instant, sleep, sleep_until};
 
 const PRIMARY: &str = "rtmp://primary/live/s";
@@ -158,24 +161,6 @@ fn publish(
         let _ = conn.close(Duration::from_secs(1)).await;
         sent
     })
-}
-
-async fn observe(sub: &Subscription, deadline: Instant) -> Vec<StreamEvent> {
-    let mut events = Vec::new();
-    while let Ok(event) = tokio::time::timeout_at(deadline, sub.recv()).await {
-        events.push(event);
-    }
-    events
-}
-
-fn media_dts(events: &[StreamEvent], kind: TagType) -> Vec<i64> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            StreamEvent::Frame(f) if f.kind == kind && !f.config => Some(f.dts),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The marks of the video frames, in order, runs collapsed: which source fed the

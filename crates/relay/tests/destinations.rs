@@ -2,6 +2,8 @@
 //! destination fails, stalls, reconnects, is added or removed on its own while the others
 //! keep every frame on one session; the relay fails only when every destination has.
 
+mod support;
+
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,7 +12,7 @@ use std::time::Duration;
 
 use baton_media::TagType;
 use baton_net::client::{ClientOptions, RtmpConnection};
-use baton_net::hub::{StreamEvent, StreamHub, StreamKey, Subscription};
+use baton_net::hub::{StreamEvent, StreamHub, StreamKey};
 use baton_net::ingest::{Decision, IngestPolicy, StreamRequest};
 use baton_net::testing::MemoryNetwork;
 use baton_net::transport::{BoxReader, BoxWriter, DialFuture, Dialer};
@@ -19,6 +21,7 @@ use baton_relay::{
     DestinationId, DestinationState, ErrorKind, Relay, RelayConfig, RelayState, Side,
 };
 use baton_rtmp::session::ClientMode;
+use support::{media_dts, observe};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -221,24 +224,6 @@ async fn publish(net: &Arc<MemoryNetwork>, seconds: u32) -> usize {
 }
 
 /// Everything the observer saw, until `deadline`.
-async fn observe(sub: &Subscription, deadline: Instant) -> Vec<StreamEvent> {
-    let mut events = Vec::new();
-    while let Ok(event) = tokio::time::timeout_at(deadline, sub.recv()).await {
-        events.push(event);
-    }
-    events
-}
-
-fn media_dts(events: &[StreamEvent], kind: TagType) -> Vec<i64> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            StreamEvent::Frame(f) if f.kind == kind && !f.config => Some(f.dts),
-            _ => None,
-        })
-        .collect()
-}
-
 fn sessions_ended(events: &[StreamEvent]) -> usize {
     events
         .iter()
