@@ -273,6 +273,17 @@ pub struct Whoami {
     pub token: Option<String>,
 }
 
+/// The `items` of an unpaged list answer (`/v1/streams`, `/v1/nodes`); `what` names the request.
+pub fn list_items(
+    body: &serde_json::Value,
+    what: &str,
+) -> Result<Vec<serde_json::Value>, super::client::Failure> {
+    body.get("items")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .ok_or_else(|| super::client::Failure::usage(format!("the answer to {what} has no items")))
+}
+
 /// Reads a document for a human view. A document that does not fit is an error that points
 /// at `--json`, which shows any document as sent.
 pub fn view<T: serde::de::DeserializeOwned>(

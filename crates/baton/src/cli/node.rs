@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use super::client::{Failure, Request};
-use super::model::view;
+use super::model::{list_items, view};
 use super::output::{Table, print_json};
 use super::time::{self, with_hint};
 
@@ -95,11 +95,7 @@ pub async fn run(ctx: &Ctx, command: NodeCommand) -> Result<(), Failure> {
             let req = Request::get(&["nodes"]);
             let what = req.describe();
             let body = ctx.client.send(&req).await?.into_body(&what)?;
-            let items = body
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .ok_or_else(|| Failure::usage(format!("the answer to {what} has no items")))?;
+            let items = list_items(&body, &what)?;
             if ctx.json {
                 print_json(&Value::Array(items));
             } else if items.is_empty() {

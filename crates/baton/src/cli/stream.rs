@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::client::{Failure, Request, list};
-use super::model::{Block, LiveAudio, LiveStream, LiveVideo, view};
+use super::model::{Block, LiveAudio, LiveStream, LiveVideo, list_items, view};
 use super::output::{Table, bitrate, print_json};
 use super::time::{self, When, elapsed, format_utc, with_hint};
 
@@ -241,11 +241,7 @@ pub async fn run(ctx: &Ctx, command: StreamCommand) -> Result<(), Failure> {
                 .query("app", app);
             let what = req.describe();
             let body = ctx.client.send(&req).await?.into_body(&what)?;
-            let items = body
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .ok_or_else(|| Failure::usage(format!("the answer to {what} has no items")))?;
+            let items = list_items(&body, &what)?;
             if ctx.json {
                 print_json(&Value::Array(items));
             } else if items.is_empty() {
