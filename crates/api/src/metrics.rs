@@ -30,8 +30,7 @@ use prometheus_client::registry::Registry;
 use crate::native::NativeState;
 use crate::native::problem::Problem;
 
-/// The account whose tokens may read `/metrics` on the API listener (the operator's).
-pub const ROOT_ACCOUNT: &str = "root";
+pub use crate::common::keys::ROOT_ACCOUNT;
 
 /// The content type of OpenMetrics text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -17,6 +17,10 @@ use std::fmt;
 use baton_domain::AccountId;
 use futures_util::future::BoxFuture;
 
+/// The operator's account: its tokens alone may read what holds every account's data
+/// (`/metrics` on the API listener, `/v1/nodes`).
+pub const ROOT_ACCOUNT: &str = "root";
+
 /// What an AccessKeyId stands for.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {

@@ -713,13 +713,13 @@ pub async fn list_streams(State(st): S, headers: HeaderMap, RawQuery(q): RawQuer
 /// so root's tokens only.
 pub async fn list_nodes(State(st): S, headers: HeaderMap) -> Answer {
     let caller = st.caller(&headers).await?;
-    if caller.account.0 != crate::metrics::ROOT_ACCOUNT {
+    if caller.account.0 != crate::common::keys::ROOT_ACCOUNT {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
                 "nodes hold every account's tasks: only a token of the `{}` account may list them",
-                crate::metrics::ROOT_ACCOUNT
+                crate::common::keys::ROOT_ACCOUNT
             ),
         ));
     }

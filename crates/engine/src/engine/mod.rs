@@ -11,6 +11,7 @@
 //! watched ([`watch`]) and retries as soon as it is back. After a restart, [`Engine::start`] applies `Recover` to every unfinished
 //! task, so every task that should be running is running again within seconds.
 
+mod error_code;
 mod notes;
 mod outbox;
 mod owner;
@@ -40,9 +41,10 @@ use crate::capability::{
 use crate::lease::{HeldLeases, LeaseConfig, LeaseHolder, LeaseKeeper, LossReason};
 use crate::metrics::{EngineMetrics, TaskEntry, TaskSnapshot};
 
+pub use error_code::error_code;
 pub use notes::{DOWN_EVERY, SWITCH_EVERY};
 pub use outbox::CallbackKeys;
-pub use supervisor::{LocalLauncher, RelayLauncher, error_code};
+pub use supervisor::{LocalLauncher, RelayLauncher};
 pub use watch::LocalIngest;
 
 use supervisor::Supervisor;

@@ -29,7 +29,7 @@ use baton_domain::{NoteError, RelayNote};
 use baton_relay::{DestinationState, ErrorRecord, RelayStatus};
 use tokio::time::Instant;
 
-use super::supervisor::error_code;
+use super::error_code::error_code;
 
 /// At most one `DestinationDown` per destination this often (module docs).
 pub const DOWN_EVERY: Duration = Duration::from_secs(30);
