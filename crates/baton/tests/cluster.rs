@@ -179,6 +179,25 @@ async fn two_nodes_share_a_task_and_take_it_over() {
     eprintln!("restart through the other node: pushing again {took:?} later");
     assert_eq!(owner().await.as_deref(), Some(first.as_str()));
 
+    // Long enough for the owner to save the list's position (every 5 s) a few loops in.
+    std::thread::sleep(Duration::from_millis(6500));
+    let survivor_api = (nodes[other].0.api.clone(), nodes[other].2.clone());
+    let position = || {
+        let (status, body) = http(
+            &survivor_api.0,
+            "GET",
+            &format!("/v1/tasks/{id}"),
+            Some(&survivor_api.1),
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let task: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        task["playlist"]["loop"].as_u64().expect("the list's loop")
+    };
+    // Through the node that does not run it: the position as stored.
+    let saved = position();
+    assert!(saved >= 1, "a saved position a loop or more in: {saved}");
+
     // kill -9 of the owner: the other node pushes the task again.
     let (killed, killed_data, _) = nodes.remove(owner_at);
     let survivor = node_id(&nodes[0].1);
@@ -194,6 +213,10 @@ async fn two_nodes_share_a_task_and_take_it_over() {
     eprintln!("kill -9 of the owner → pushed by the other node after {takeover:?}");
     assert_eq!(owner().await.as_deref(), Some(survivor.as_str()));
     assert!(takeover < Duration::from_secs(10), "{takeover:?}");
+    // The list resumed at its saved position, not from its start.
+    let resumed = position();
+    eprintln!("the list's loops: {saved} saved before the kill, {resumed} after the takeover");
+    assert!(resumed >= saved, "{resumed} < {saved}");
 
     // The killed node back (same node ID), then SIGTERM of the owner: released, taken over
     // at the next round.
