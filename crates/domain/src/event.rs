@@ -21,9 +21,9 @@
 //!
 //! One numbering for the log and the callbacks: a callback's `seq` and ID are those of its log
 //! entry. Events that are not provider callbacks (`Forwarding`, the relay's notes
-//! `SourceSwitched`, `DestinationDown`, `DestinationUp`, and `TakenOver`:
-//! [`CallbackState::is_callback`]) are only logged, so the callbacks of a task with a `CallbackUrl` skip their numbers; what
-//! was skipped is in the log. Contiguous callback numbers would need a second numbering whose
+//! `SourceSwitched`, `DestinationDown`, `DestinationUp`, `SlateOn`, `SlateOff`, and
+//! `TakenOver`: [`CallbackState::is_callback`]) are only logged, so the callbacks of a task
+//! with a `CallbackUrl` skip their numbers; what was skipped is in the log. Contiguous callback numbers would need a second numbering whose
 //! IDs no longer name log entries; the providers' vocabulary (`Running`, `Recovering`,
 //! `Offline`, `Exit`) stays what callback receivers get.
 
@@ -54,6 +54,12 @@ pub enum CallbackState {
     DestinationDown,
     /// Baton's: a destination recorded down forwards again; `detail` names it. Logged only.
     DestinationUp,
+    /// Baton's: no source delivers and the slate plays to every destination (a live task with
+    /// a slate); `detail` says how many times it started in the run, and why. Logged only.
+    SlateOn,
+    /// Baton's: the slate recorded on ended, a source delivers again; `detail` names it.
+    /// Logged only.
+    SlateOff,
     /// Baton's: this node took the task over from another (issue 15's leases); `detail` names
     /// the previous owner and its lease epoch. Logged only.
     TakenOver,
@@ -61,7 +67,7 @@ pub enum CallbackState {
 
 impl CallbackState {
     /// Every state.
-    pub const ALL: [CallbackState; 9] = [
+    pub const ALL: [CallbackState; 11] = [
         CallbackState::Running,
         CallbackState::Recovering,
         CallbackState::Offline,
@@ -70,6 +76,8 @@ impl CallbackState {
         CallbackState::SourceSwitched,
         CallbackState::DestinationDown,
         CallbackState::DestinationUp,
+        CallbackState::SlateOn,
+        CallbackState::SlateOff,
         CallbackState::TakenOver,
     ];
 
@@ -85,6 +93,8 @@ impl CallbackState {
             CallbackState::SourceSwitched => "SourceSwitched",
             CallbackState::DestinationDown => "DestinationDown",
             CallbackState::DestinationUp => "DestinationUp",
+            CallbackState::SlateOn => "SlateOn",
+            CallbackState::SlateOff => "SlateOff",
             CallbackState::TakenOver => "TakenOver",
         }
     }
@@ -232,6 +242,20 @@ mod tests {
             assert_eq!(CallbackState::from_name(s.as_str()), Some(s));
         }
         assert_eq!(CallbackState::from_name("Idle"), None);
+    }
+
+    #[test]
+    fn only_the_providers_four_are_callbacks() {
+        let callbacks: Vec<&str> = CallbackState::ALL
+            .into_iter()
+            .filter(|s| s.is_callback())
+            .map(CallbackState::as_str)
+            .collect();
+        assert_eq!(callbacks, ["Running", "Recovering", "Offline", "Exit"]);
+        for s in [CallbackState::SlateOn, CallbackState::SlateOff] {
+            assert!(!s.is_callback(), "{s:?} is logged only");
+            assert_eq!(CallbackState::from_name(s.as_str()), Some(s));
+        }
     }
 
     #[test]

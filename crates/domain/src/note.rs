@@ -1,6 +1,6 @@
 //! What a relay did, or what happened to a task's ownership, that the task's event log records
 //! without the task's state changing (issue 16): a source switch, a destination down and up,
-//! a takeover by another node. Each becomes one log-only event ([`CallbackState::is_callback`]
+//! the slate on and off, a takeover by another node. Each becomes one log-only event ([`CallbackState::is_callback`]
 //! false) whose `detail` is the text built here: bounded ([`MAX_DETAIL`]) and with any URL's
 //! password masked, since the relay's error messages may quote a URL with its credentials.
 //!
@@ -42,6 +42,19 @@ pub enum RelayNote {
     },
     /// Destination `index`, recorded down, forwards again.
     DestinationUp { index: u32 },
+    /// The slate started: no source delivers and every destination gets the slate. `starts`
+    /// is how many times it has started in this run of the relay (this one included);
+    /// `unrecorded` on/off cycles came before this one without being recorded (the engine's
+    /// bound); `why` the last error of the source in use, when it had one (at the start, the
+    /// relay's `no media from the source for …`).
+    SlateOn {
+        starts: u64,
+        unrecorded: u64,
+        why: Option<NoteError>,
+    },
+    /// The slate, recorded on, ended: source `source` (0 the primary, 1.. the backups)
+    /// delivers again.
+    SlateOff { source: u32 },
 }
 
 /// An error as a note carries it: the stable name of its kind, and the relay's message.
@@ -69,11 +82,14 @@ impl RelayNote {
             RelayNote::SourceSwitched { .. } => CallbackState::SourceSwitched,
             RelayNote::DestinationDown { .. } => CallbackState::DestinationDown,
             RelayNote::DestinationUp { .. } => CallbackState::DestinationUp,
+            RelayNote::SlateOn { .. } => CallbackState::SlateOn,
+            RelayNote::SlateOff { .. } => CallbackState::SlateOff,
         }
     }
 
     /// The event's detail: `source 0 -> 1: timeout: no media …`, `destination 1: refused: …`,
-    /// `destination 1`.
+    /// `destination 1`, `slate on (start 2): Timeout: source: no media …`, `slate off: source
+    /// 1 back`.
     pub fn detail(&self) -> String {
         let text = match self {
             RelayNote::SourceSwitched {
@@ -112,6 +128,23 @@ impl RelayNote {
                 text
             }
             RelayNote::DestinationUp { index } => format!("destination {index}"),
+            RelayNote::SlateOn {
+                starts,
+                unrecorded,
+                why,
+            } => {
+                let mut text = format!("slate on (start {starts})");
+                if let Some(e) = why {
+                    text.push_str(&format!(": {}: {}", e.code, e.message));
+                }
+                if *unrecorded > 0 {
+                    text.push_str(&format!(
+                        " ({unrecorded} on/off before this not recorded: flapping)"
+                    ));
+                }
+                text
+            }
+            RelayNote::SlateOff { source } => format!("slate off: source {source} back"),
         };
         bounded_detail(&text)
     }
@@ -274,6 +307,34 @@ mod tests {
         let up = RelayNote::DestinationUp { index: 1 };
         assert_eq!(up.state(), CallbackState::DestinationUp);
         assert_eq!(up.detail(), "destination 1");
+    }
+
+    #[test]
+    fn a_slate_note_says_which_start_why_and_which_source_ended_it() {
+        let on = RelayNote::SlateOn {
+            starts: 3,
+            unrecorded: 0,
+            why: error("Timeout", "source: no media from the source for 1s"),
+        };
+        assert_eq!(on.state(), CallbackState::SlateOn);
+        assert!(!on.state().is_callback());
+        assert_eq!(
+            on.detail(),
+            "slate on (start 3): Timeout: source: no media from the source for 1s"
+        );
+        let flapping = RelayNote::SlateOn {
+            starts: 9,
+            unrecorded: 5,
+            why: None,
+        };
+        assert_eq!(
+            flapping.detail(),
+            "slate on (start 9) (5 on/off before this not recorded: flapping)"
+        );
+        let off = RelayNote::SlateOff { source: 1 };
+        assert_eq!(off.state(), CallbackState::SlateOff);
+        assert!(!off.state().is_callback());
+        assert_eq!(off.detail(), "slate off: source 1 back");
     }
 
     #[test]

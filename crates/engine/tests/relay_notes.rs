@@ -1,12 +1,15 @@
 //! Issue 16: what the relay did, in the task's event log, through the whole engine under
 //! paused tokio time: a destination of two killed and restarted → `DestinationDown` then
-//! `DestinationUp`; a backup source taking over → `SourceSwitched` naming both sources. Both
-//! are recorded, never delivered (the task has a callback URL), and the task stays 1.
+//! `DestinationUp`; a backup source taking over → `SourceSwitched` naming both sources; the
+//! only source killed with a slate → `SlateOn`, the source back → `SlateOff`. All are
+//! recorded, never delivered (the task has a callback URL).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_domain::{CallbackEvent, CallbackState, SourceFailover, TaskId, TaskStatus, TaskStore};
+use baton_domain::{
+    CallbackEvent, CallbackState, SourceFailover, TaskId, TaskSlate, TaskStatus, TaskStore,
+};
 use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher};
 use baton_net::hub::StreamKey;
 use baton_net::testing::{MemoryNetwork, publish_test_stream};
@@ -192,5 +195,60 @@ async fn a_backup_taking_over_is_a_source_switch_in_the_log() {
     assert!(
         callbacks.iter().all(|s| s.is_callback()),
         "callbacks are the provider's: {callbacks:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_slate_on_and_off_are_in_the_log() {
+    let w = world();
+    let h = hosts();
+    let engine = engine(&w, &h).await;
+    publish(&h.primary, "rtmp://primary/live/s", 30);
+    let mut spec = live_spec(support::T0, support::T0 + 3600);
+    spec.source_urls = vec!["rtmp://primary/live/s".into()];
+    spec.slate = TaskSlate::On {
+        file: Some("default".into()),
+        after: Some(1),
+        hold: Some(60),
+    };
+    spec.callback_url = Some("http://127.0.0.1:9/cb".into());
+    let task = engine.create(&acct(), spec).await.unwrap();
+    sleep(Duration::from_secs(5)).await;
+    kill(&h.primary);
+    sleep(Duration::from_secs(4)).await;
+    let during = engine.relay_status(&task.id).expect("the relay runs");
+    // The encoder is back.
+    h.primary.set_reachable(true);
+    publish(&h.primary, "rtmp://primary/live/s", 30);
+    sleep(Duration::from_secs(8)).await;
+    let after = engine.relay_status(&task.id).expect("the relay runs");
+    engine.stop(&acct(), &task.id).await.unwrap();
+
+    assert!(during.slate_active, "{during:?}");
+    assert!(!after.slate_active && after.slate_starts == 1, "{after:?}");
+    let events = events_of(&w, &task.id);
+    let slate: Vec<&CallbackEvent> = events
+        .iter()
+        .filter(|e| matches!(e.state, CallbackState::SlateOn | CallbackState::SlateOff))
+        .collect();
+    let states: Vec<CallbackState> = slate.iter().map(|e| e.state).collect();
+    assert_eq!(
+        states,
+        [CallbackState::SlateOn, CallbackState::SlateOff],
+        "{events:#?}"
+    );
+    let on = slate[0].detail.as_deref().expect("a detail");
+    eprintln!("{on}");
+    // e.g. `slate on (start 1): Timeout: source: no media from the source for 1s`, or the
+    // source's own error when it was seen lost first.
+    assert!(on.starts_with("slate on (start 1): "), "{on}");
+    assert_eq!(slate[1].detail.as_deref(), Some("slate off: source 0 back"));
+    assert!(slate.iter().all(|e| !e.is_deliverable()));
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.is_deliverable())
+            .all(|e| e.state.is_callback()),
+        "callbacks are the provider's: {events:#?}"
     );
 }

@@ -239,16 +239,31 @@ pub struct StatusCell {
     started: Instant,
 }
 
-/// What [`StatusCell::notable_changes`] follows: the source switches, and each destination's
-/// state and session count (a destination that dropped and came back between two looks has
-/// opened another session).
-fn notable(s: &RelayStatus) -> (u64, usize, Vec<(DestinationId, DestinationState, u64)>) {
+/// What [`StatusCell::notable_changes`] follows: the source switches, the slate on and off
+/// (and its starts: on and off again between two looks is another start), and each
+/// destination's state and session count (a destination that dropped and came back between
+/// two looks has opened another session).
+type Notable = (
+    u64,
+    usize,
+    bool,
+    u64,
+    Vec<(DestinationId, DestinationState, u64)>,
+);
+
+fn notable(s: &RelayStatus) -> Notable {
     let dests = s
         .destinations
         .iter()
         .map(|d| (d.id, d.state, d.sessions))
         .collect();
-    (s.source_switches, s.active_source, dests)
+    (
+        s.source_switches,
+        s.active_source,
+        s.slate_active,
+        s.slate_starts,
+        dests,
+    )
 }
 
 impl StatusCell {
@@ -294,9 +309,10 @@ impl StatusCell {
         self.state.subscribe()
     }
 
-    /// A count that grows whenever the status shows a source switch, or a destination whose
-    /// state or session count changed — what a task's event log records while the relay's
-    /// own state may stay the same (one destination of several down, a backup taking over).
+    /// A count that grows whenever the status shows a source switch, the slate starting or
+    /// ending, or a destination whose state or session count changed — what a task's event
+    /// log records while the relay's own state may stay the same (one destination of several
+    /// down, a backup taking over, the slate playing).
     /// Read the [`snapshot`](StatusCell::snapshot) for what changed; changes in between two
     /// looks are coalesced, as for [`state_changes`](StatusCell::state_changes).
     pub fn notable_changes(&self) -> watch::Receiver<u64> {
@@ -334,5 +350,30 @@ impl StatusCell {
         // The status is plain data: a panic while holding the lock cannot leave it torn in a
         // way that matters more than losing the status entirely.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slate_on_and_off_are_notable_changes_and_the_byte_counts_are_not() {
+        let cell = StatusCell::new();
+        let mut notable = cell.notable_changes();
+        cell.update(|s| s.bytes_out = 1000);
+        assert!(!notable.has_changed().unwrap(), "a counter is not notable");
+        cell.update(|s| {
+            s.slate_active = true;
+            s.slate_starts = 1;
+        });
+        assert!(notable.has_changed().unwrap(), "the slate on");
+        notable.mark_unchanged();
+        cell.update(|s| s.slate_active = false);
+        assert!(notable.has_changed().unwrap(), "the slate off");
+        notable.mark_unchanged();
+        // Off, on and off again between two publishes: another start.
+        cell.update(|s| s.slate_starts = 2);
+        assert!(notable.has_changed().unwrap(), "another start");
     }
 }

@@ -1157,6 +1157,23 @@ fn relay_notes_are_recorded_with_their_detail_and_never_delivered() {
             CallbackState::DestinationUp,
             "destination 1",
         ),
+        (
+            RelayNote::SlateOn {
+                starts: 1,
+                unrecorded: 0,
+                why: Some(NoteError {
+                    code: "Timeout".into(),
+                    message: "source: no media from the source for 1s".into(),
+                }),
+            },
+            CallbackState::SlateOn,
+            "slate on (start 1): Timeout: source: no media from the source for 1s",
+        ),
+        (
+            RelayNote::SlateOff { source: 0 },
+            CallbackState::SlateOff,
+            "slate off: source 0 back",
+        ),
     ];
     for (note, state, detail) in notes {
         let r = apply(

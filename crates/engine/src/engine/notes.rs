@@ -1,5 +1,6 @@
 //! What a relay's status shows that the task's event log records as notes (issue 16): a
-//! source switch, and, for a task with several destinations, one of them down and up again.
+//! source switch, the slate on and off, and, for a task with several destinations, one of
+//! them down and up again.
 //!
 //! The relay publishes its status on every such change ([`StatusCell::notable_changes`]);
 //! [`NoteTracker`] compares each status with what it saw before and says which notes to
@@ -17,6 +18,13 @@
 //!   between are recorded together when it is over (from the source left first to the one in
 //!   use, with their count). Switches are already paced by the relay's failover time; the bound
 //!   holds for sources that refuse at once too.
+//! * **Slate:** at most one `SlateOn` every [`SLATE_EVERY`] (10 s), each followed by its
+//!   `SlateOff` when a source delivers again. A slate that starts again sooner is recorded
+//!   when the 10 s are over if it still plays then (the note counts the on/off cycles not
+//!   recorded since the last, and says which start it is); one that ended meanwhile is only
+//!   counted. So a source flapping around the slate's `after` writes at most one pair per
+//!   10 s, and the log's last word on the slate is right within 10 s. Once the slate's hold
+//!   ends the relay, the task's own `Recovering` says it: no `SlateOff`.
 //!
 //! Times are `tokio::time` instants, so the bounds are tested with paused time.
 //!
@@ -37,6 +45,9 @@ pub const DOWN_EVERY: Duration = Duration::from_secs(30);
 /// At most one `SourceSwitched` this often (module docs).
 pub const SWITCH_EVERY: Duration = Duration::from_secs(10);
 
+/// At most one `SlateOn` this often (module docs).
+pub const SLATE_EVERY: Duration = Duration::from_secs(10);
+
 /// What the log was told about one relay, and what is waiting to be told.
 #[derive(Debug, Default)]
 pub(super) struct NoteTracker {
@@ -49,7 +60,22 @@ pub(super) struct NoteTracker {
     /// Switches seen, not yet recorded.
     pending: u64,
     last_switch_note: Option<Instant>,
+    slate: SlateTrack,
     dests: HashMap<u32, DestTrack>,
+}
+
+/// What the log was told about the slate.
+#[derive(Debug, Default)]
+struct SlateTrack {
+    /// The log's last word on it is `SlateOn`.
+    recorded_on: bool,
+    /// Playing, not recorded yet (too soon after the last recorded on).
+    pending_on: bool,
+    last_on_note: Option<Instant>,
+    /// On/off cycles not recorded since the last recorded on.
+    unrecorded: u64,
+    /// Its starts last seen.
+    starts: u64,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +96,18 @@ impl NoteTracker {
     pub(super) fn observe(&mut self, status: &RelayStatus, now: Instant) -> Vec<RelayNote> {
         let mut notes = Vec::new();
         self.observe_sources(status, now, &mut notes);
+        let why = status
+            .sources
+            .get(status.active_source)
+            .and_then(|s| s.last_error.as_ref());
+        self.slate.observe(
+            status.slate_active,
+            status.slate_starts,
+            index(status.active_source),
+            why,
+            now,
+            &mut notes,
+        );
         // A destination removed (or down to one) is followed no more: nothing of it is due.
         let followed = status.destinations.len() > 1;
         self.dests
@@ -101,7 +139,12 @@ impl NoteTracker {
             .values()
             .filter(|t| t.pending_down)
             .filter_map(|t| t.last_down_note.map(|at| at + DOWN_EVERY));
-        switch.into_iter().chain(dests).min()
+        let slate = self
+            .slate
+            .last_on_note
+            .filter(|_| self.slate.pending_on)
+            .map(|t| t + SLATE_EVERY);
+        switch.into_iter().chain(slate).chain(dests).min()
     }
 
     fn observe_sources(&mut self, status: &RelayStatus, now: Instant, notes: &mut Vec<RelayNote>) {
@@ -131,6 +174,73 @@ impl NoteTracker {
             });
             self.pending = 0;
             self.last_switch_note = Some(now);
+        }
+    }
+}
+
+impl SlateTrack {
+    /// The slate plays (`active`) or not, having started `starts` times; `source` is the
+    /// source in use, `why` its last error.
+    fn observe(
+        &mut self,
+        active: bool,
+        starts: u64,
+        source: u32,
+        why: Option<&ErrorRecord>,
+        now: Instant,
+        notes: &mut Vec<RelayNote>,
+    ) {
+        // Starts since the last look (the status coalesces: on and off between two looks).
+        let new = starts.saturating_sub(self.starts);
+        self.starts = starts;
+        let ready = self.last_on_note.is_none_or(|at| now >= at + SLATE_EVERY);
+        let on = |unrecorded| RelayNote::SlateOn {
+            starts,
+            unrecorded,
+            why: why.map(note_error),
+        };
+        if active {
+            if self.recorded_on {
+                // Off and on again between two looks: the log's word stays right; counted.
+                self.unrecorded += new;
+                return;
+            }
+            // Of the new starts, all but the one playing came and went unseen; one held back
+            // that ended unseen too.
+            let unseen = if self.pending_on {
+                new
+            } else {
+                new.saturating_sub(1)
+            };
+            self.unrecorded += unseen;
+            if ready {
+                notes.push(on(self.unrecorded));
+                self.recorded_on = true;
+                self.pending_on = false;
+                self.unrecorded = 0;
+                self.last_on_note = Some(now);
+            } else {
+                self.pending_on = true;
+            }
+        } else if self.recorded_on {
+            notes.push(RelayNote::SlateOff { source });
+            self.recorded_on = false;
+            // Any start since ended before this look.
+            self.unrecorded += new;
+        } else if self.pending_on {
+            // On and off before its on could be recorded: counted only.
+            self.pending_on = false;
+            self.unrecorded += 1 + new;
+        } else if new > 0 {
+            // On and off between two looks.
+            if ready {
+                notes.push(on(self.unrecorded + new - 1));
+                notes.push(RelayNote::SlateOff { source });
+                self.unrecorded = 0;
+                self.last_on_note = Some(now);
+            } else {
+                self.unrecorded += new;
+            }
         }
     }
 }
@@ -464,6 +574,85 @@ mod tests {
                 .observe(&status(&one(Reconnecting), 0, 0), at(40))
                 .is_empty()
         );
+    }
+
+    /// What the tracker records of the slate through `steps` (seconds since now, the slate
+    /// on, its starts), as `on<starts>/<unrecorded>` and `off` (time is paused: "now" is the
+    /// same for every call).
+    fn follow_slate(tracker: &mut NoteTracker, steps: &[(u64, bool, u64)]) -> Vec<(u64, String)> {
+        let start = Instant::now();
+        let mut out = Vec::new();
+        for &(at, on, starts) in steps {
+            let mut s = status(&[(0, Forwarding, 1)], 0, 0);
+            s.slate_active = on;
+            s.slate_starts = starts;
+            for n in tracker.observe(&s, start + Duration::from_secs(at)) {
+                let word = match n {
+                    RelayNote::SlateOn {
+                        starts,
+                        unrecorded,
+                        why: Some(e),
+                    } => {
+                        assert_eq!(
+                            (e.code.as_str(), e.message.as_str()),
+                            ("Timeout", "source: no media")
+                        );
+                        format!("on{starts}/{unrecorded}")
+                    }
+                    RelayNote::SlateOff { source: 0 } => "off".into(),
+                    other => panic!("{other:?}"),
+                };
+                out.push((at, word));
+            }
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_slate_on_then_off_is_one_pair_and_a_flapping_one_at_most_a_pair_per_window() {
+        let mut tracker = NoteTracker::default();
+        let got = follow_slate(&mut tracker, &[(0, false, 0), (1, true, 1), (2, false, 1)]);
+        assert_eq!(got, words(&[(1, "on1/0"), (2, "off")]));
+        // On and off every second for a minute (starts 2..=31).
+        let mut steps = Vec::new();
+        for i in 0..30 {
+            steps.push((2 * i + 3, true, i + 2));
+            steps.push((2 * i + 4, false, i + 2));
+        }
+        let mut got = Vec::new();
+        for step in steps {
+            got.extend(follow_slate(&mut tracker, &[step]));
+            if tracker.slate.pending_on {
+                // The watcher looks again when the window is over.
+                assert_eq!(
+                    tracker.due(),
+                    tracker.slate.last_on_note.map(|t| t + SLATE_EVERY)
+                );
+            }
+        }
+        // The first start within the window after the last on is held back; one still
+        // playing when the window is over is recorded then, counting those between.
+        assert_eq!(
+            got,
+            words(&[
+                (11, "on6/4"),
+                (12, "off"),
+                (21, "on11/4"),
+                (22, "off"),
+                (31, "on16/4"),
+                (32, "off"),
+                (41, "on21/4"),
+                (42, "off"),
+                (51, "on26/4"),
+                (52, "off"),
+                (61, "on31/4"),
+                (62, "off"),
+            ])
+        );
+        // On and off between two looks: a pair, or only counted within the window.
+        let got = follow_slate(&mut tracker, &[(63, false, 32), (80, false, 33)]);
+        assert_eq!(got, words(&[(80, "on33/1"), (80, "off")]));
+        assert_eq!(tracker.due(), None);
     }
 
     #[tokio::test(start_paused = true)]

@@ -53,7 +53,7 @@ pub async fn outbox_round_trips_every_field(store: &dyn TaskStore) {
     events[2].reason = Some(InvalidReason::UnknownError);
     events[3].exit_reason = Some(ExitReason::TriggerByUser);
     for (i, kind) in ItemEventKind::ALL.into_iter().enumerate() {
-        let mut e = event(&t, 10 + i as u64, 200 + i as i64);
+        let mut e = event(&t, 20 + i as u64, 200 + i as i64);
         e.item = Some(ItemEvent {
             kind,
             file_index: [0, 7, u32::MAX, 29, 3][i],
