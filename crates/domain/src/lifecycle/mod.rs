@@ -75,8 +75,11 @@ pub enum Command {
     /// except for `Region`." Baton's reading:
     /// * 0 (not started): every field, Region included — nothing has run yet. New start and
     ///   end times re-arm the timers.
-    /// * 1, 2: only CallbackUrl and RepeatNumber; any other change → `TaskHasStarted(field)`.
-    ///   A RepeatNumber change reaches the live relay at once ([`Effect::UpdateRelay`]).
+    /// * 1, 2: only CallbackUrl, RepeatNumber and the extra destinations (`extra_dst_urls`,
+    ///   which only the native API sets: the dialects' rule holds for all they can set); any
+    ///   other change, the first destination included → `TaskHasStarted(field)`. A
+    ///   RepeatNumber or extra-destination change reaches the live relay at once
+    ///   ([`Effect::UpdateRelay`]).
     /// * 3: everything but Region (→ `TaskHasStarted(Region)`), effective at the next start.
     /// * -1: nothing (→ `Exited`).
     ///
@@ -209,7 +212,11 @@ pub enum Effect {
     /// Stop the relay of run `run` (always one a previous `StartRelay` started). Interrupts
     /// the ingest at the destination.
     StopRelay { run: u64 },
-    /// Tell the live relay of run `run` the task's new spec (a RepeatNumber change).
+    /// Bring the live relay of run `run` in line with the task's new spec: its RepeatNumber,
+    /// and its destinations (those of the spec the relay lacks are added, those it has that
+    /// the spec lacks are removed, the others are left alone; a destination is known by its
+    /// URL, so a re-ordered list changes nothing). Emitted when one of them changed while
+    /// the relay is alive.
     UpdateRelay { run: u64 },
     /// Watch the source of run `run`, whose retry the task waits for, and apply
     /// [`Command::SourceBack`] when it is back. Emitted whenever the task starts waiting with

@@ -529,6 +529,51 @@ fn update_while_running_allows_only_callback_and_repeat() {
     }
 }
 
+/// The extra destinations (native API only) may change while the task runs, and reach a live
+/// relay through `UpdateRelay`; the first destination may not, even together with them, and a
+/// refused patch changes nothing.
+#[test]
+fn update_while_running_changes_the_extra_destinations_but_not_the_first() {
+    let extras = vec!["rtmp://b.example/live/b".to_string()];
+    for t in [running(), abnormal_alive(), abnormal_waiting()] {
+        let u = apply(&t, patch(|p| p.extra_dst_urls = Some(extras.clone())), 1_200);
+        assert_eq!(u.task.spec.extra_dst_urls, extras);
+        assert_eq!(u.task.runtime, t.runtime, "the run goes on");
+        let update = Effect::UpdateRelay { run: t.runtime.run };
+        if t.relay_alive() {
+            assert_eq!(u.effects, vec![update.clone()]);
+        } else {
+            // No relay to tell: the retry's relay starts with the new list.
+            assert!(u.effects.is_empty(), "{:?}", u.effects);
+        }
+        // Removing them again is a change too.
+        let back = apply(&u.task, patch(|p| p.extra_dst_urls = Some(Vec::new())), 1_300);
+        assert!(back.task.spec.extra_dst_urls.is_empty());
+        assert_eq!(back.effects.contains(&update), t.relay_alive());
+        // The same list again is no change: no update for the relay.
+        let same = apply(&u.task, patch(|p| p.extra_dst_urls = Some(extras.clone())), 1_300);
+        assert_eq!(same.task, u.task);
+        assert!(same.effects.is_empty());
+        let first_too = patch(|p| {
+            p.dst_url = Some("rtmp://x/y/z".into());
+            p.extra_dst_urls = Some(extras.clone());
+        });
+        assert_eq!(
+            reject(&t, first_too, 1_200),
+            Rejection::TaskHasStarted(Field::DstUrl)
+        );
+        // Still validated: the first destination repeated among the extras.
+        let repeated = patch(|p| p.extra_dst_urls = Some(vec![t.spec.dst_url.clone()]));
+        assert!(matches!(
+            reject(&t, repeated, 1_200),
+            Rejection::Invalid {
+                field: Field::ExtraDstUrls,
+                ..
+            }
+        ));
+    }
+}
+
 #[test]
 fn update_while_stopped_allows_all_but_region() {
     let t = stopped();

@@ -14,11 +14,16 @@ impl Step<'_> {
             TaskStatus::NotStarted => {}
             TaskStatus::Running | TaskStatus::Abnormal => {
                 // "While a task is running [...] you can update only the CallbackUrl and
-                // RepeatTime parameters" (seed 003).
-                if let Some(&field) = changes
-                    .iter()
-                    .find(|f| !matches!(f, Field::CallbackUrl | Field::RepeatNumber))
-                {
+                // RepeatTime parameters" (seed 003). The extra destinations, which only the
+                // native API sets, may change too: the live relay adds and removes them
+                // without disturbing the others (the first destination stays: the dialects'
+                // rule).
+                if let Some(&field) = changes.iter().find(|f| {
+                    !matches!(
+                        f,
+                        Field::CallbackUrl | Field::RepeatNumber | Field::ExtraDstUrls
+                    )
+                }) {
                     return Err(Rejection::TaskHasStarted(field));
                 }
             }
@@ -48,7 +53,9 @@ impl Step<'_> {
         if changes.contains(&Field::EndTime) {
             self.schedule(end, Timer::End);
         }
-        if changes.contains(&Field::RepeatNumber) && self.task.relay_alive() {
+        let reaches_relay =
+            changes.contains(&Field::RepeatNumber) || changes.contains(&Field::ExtraDstUrls);
+        if reaches_relay && self.task.relay_alive() {
             let run = self.task.runtime.run;
             self.effects.push(Effect::UpdateRelay { run });
         }
