@@ -266,30 +266,22 @@ impl Relay {
         self.cancel.clone()
     }
 
-    /// Adds a destination to the running relay without disturbing the others: it gets its
-    /// own session (opened at once if the source is flowing; media from the next keyframe),
-    /// queue, backoff, grace and status. The URL is checked first (same forms as
-    /// [`RelayConfig::destination`]).
-    pub async fn add_destination(&self, url: &str) -> Result<DestinationId, RelayError> {
-        let parsed = parse_destination(url)?;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let command = runner::Control::Add {
-            name: url.to_owned(),
-            url: parsed,
-            reply,
-        };
-        self.control.send(command).await.map_err(|_| ended())?;
-        answer.await.map_err(|_| ended())
+    /// A handle that adds and removes the relay's destinations, usable after `wait` took the
+    /// relay (as [`Self::stop_handle`]).
+    pub fn destinations(&self) -> RelayDestinations {
+        RelayDestinations {
+            control: self.control.clone(),
+        }
     }
 
-    /// Removes destination `id` from the running relay: its session is closed cleanly, the
-    /// others are not disturbed. Refused for an unknown id (`NotFound`) and for the last
-    /// destination that has not failed (`Refused`: stop the relay instead).
+    /// See [`RelayDestinations::add`].
+    pub async fn add_destination(&self, url: &str) -> Result<DestinationId, RelayError> {
+        self.destinations().add(url).await
+    }
+
+    /// See [`RelayDestinations::remove`].
     pub async fn remove_destination(&self, id: DestinationId) -> Result<(), RelayError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let command = runner::Control::Remove { id, reply };
-        self.control.send(command).await.map_err(|_| ended())?;
-        answer.await.map_err(|_| ended())?
+        self.destinations().remove(id).await
     }
 
     /// Asks the relay to stop: the destination is closed cleanly, then [`Self::wait`] returns `Ok`.
@@ -307,6 +299,41 @@ impl Relay {
                 format!("relay task ended abnormally: {e}"),
             )),
         }
+    }
+}
+
+/// Adds and removes the destinations of a running relay ([`Relay::destinations`]). Once the
+/// relay has ended, every call fails (`Side::Internal`, `Unsupported`).
+#[derive(Clone, Debug)]
+pub struct RelayDestinations {
+    control: tokio::sync::mpsc::Sender<runner::Control>,
+}
+
+impl RelayDestinations {
+    /// Adds a destination to the running relay without disturbing the others: it gets its
+    /// own session (opened at once if the source is flowing; media from the next keyframe),
+    /// queue, backoff, grace and status. The URL is checked first (same forms as
+    /// [`RelayConfig::destination`]).
+    pub async fn add(&self, url: &str) -> Result<DestinationId, RelayError> {
+        let parsed = parse_destination(url)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = runner::Control::Add {
+            name: url.to_owned(),
+            url: parsed,
+            reply,
+        };
+        self.control.send(command).await.map_err(|_| ended())?;
+        answer.await.map_err(|_| ended())
+    }
+
+    /// Removes destination `id` from the running relay: its session is closed cleanly, the
+    /// others are not disturbed. Refused for an unknown id (`NotFound`) and for the last
+    /// destination that has not failed (`Refused`: stop the relay instead).
+    pub async fn remove(&self, id: DestinationId) -> Result<(), RelayError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = runner::Control::Remove { id, reply };
+        self.control.send(command).await.map_err(|_| ended())?;
+        answer.await.map_err(|_| ended())?
     }
 }
 

@@ -31,7 +31,11 @@ impl Task {
     /// the relay is alive (1, or 2 inside the relay's grace period), the source watch while it
     /// waits for a retry, the start timer before it started, the retry timer while a retry is
     /// due, and the end timer until it exits — the state [`Command::Recover`] sets up, except
-    /// that the relay keeps its run (the owner's relay of that run goes on).
+    /// that the relay keeps its run (the owner's relay of that run goes on, brought in line
+    /// with the stored spec as [`Effect::UpdateRelay`] would: its RepeatNumber and its
+    /// destinations, when a patch was applied on another node).
+    ///
+    /// [`Effect::UpdateRelay`]: super::Effect::UpdateRelay
     ///
     /// [`Command::Recover`]: super::Command::Recover
     pub fn owner_plan(&self) -> OwnerPlan {

@@ -652,13 +652,9 @@ impl Engine {
                         .stop(&task.id, *run, self.inner.config.stop_timeout)
                         .await;
                 }
-                // Of what may change while a task runs, only RepeatNumber reaches the relay
-                // (a live relay reads none of it).
-                Effect::UpdateRelay { run } => {
-                    self.inner
-                        .supervisor
-                        .set_repeat(&task.id, *run, task.spec.repeat_number);
-                }
+                // Of what may change while a task runs, RepeatNumber (a playlist's) and the
+                // destinations reach the relay.
+                Effect::UpdateRelay { run } => self.update_relay(task, *run).await,
                 Effect::WatchSource { run } => self.watch_source(task, *run),
                 Effect::UnwatchSource { run } => self.inner.watches.unwatch(&task.id, *run),
                 Effect::Schedule { at, timer } => {
@@ -684,6 +680,21 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Brings run `run`'s relay in line with the task's spec: its playlist's RepeatNumber and
+    /// its destinations (see `Supervisor::sync_destinations`: the unchanged ones are not
+    /// touched).
+    async fn update_relay(&self, task: &Task, run: u64) {
+        let supervisor = &self.inner.supervisor;
+        supervisor.set_repeat(&task.id, run, task.spec.repeat_number);
+        let wanted: Vec<String> = std::iter::once(&task.spec.dst_url)
+            .chain(&task.spec.extra_dst_urls)
+            .cloned()
+            .collect();
+        supervisor
+            .sync_destinations(&task.id, run, &wanted)
+            .await;
     }
 
     /// Starts run `run` of the task's relay; under leases only while `lease` is held.

@@ -180,7 +180,8 @@ impl Engine {
         }
         if let Some(run) = plan.relay {
             if local == Some(run) {
-                supervisor.set_repeat(id, run, task.spec.repeat_number);
+                // A patch applied on another node: its RepeatNumber and destinations.
+                self.update_relay(task, run).await;
             } else if run > self.owned(id).map_or(0, |o| o.started) {
                 info!(task = %id, run, version = task.version, "starting the stored task's run");
                 self.start_relay(task, run, Some(lease));

@@ -25,8 +25,8 @@ use baton_domain::{
     UnixTime,
 };
 use baton_relay::{
-    ItemNoteKind, Playlist, PlaylistProgress, Relay, RelayConfig, RelayError, RelayPool,
-    RelayState, RelayStatus, Side, StatusCell,
+    DestinationId, ItemNoteKind, Playlist, PlaylistProgress, Relay, RelayConfig,
+    RelayDestinations, RelayError, RelayPool, RelayState, RelayStatus, Side, StatusCell,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -76,6 +76,10 @@ struct Running {
     stop: CancellationToken,
     status: StatusCell,
     playlist: Option<Arc<Playlist>>,
+    /// Adds and removes the relay's destinations.
+    control: RelayDestinations,
+    /// The relay's destinations by URL (their identity: see [`Supervisor::sync_destinations`]).
+    destinations: Vec<(String, DestinationId)>,
     watcher: Option<JoinHandle<()>>,
 }
 
@@ -123,6 +127,17 @@ impl Supervisor {
             .as_ref()
             .ok()
             .and_then(crate::capability::playlist_of);
+        // Ids 0, 1, … in the config's order (`DestinationId`).
+        let destinations: Vec<(String, DestinationId)> = config
+            .as_ref()
+            .map(|c| {
+                std::iter::once(&c.destination)
+                    .chain(&c.extra_destinations)
+                    .zip(0..)
+                    .map(|(url, i)| (url.clone(), DestinationId(i)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let relay = match config.and_then(|c| self.launcher.launch(c)) {
             Ok(relay) => relay,
             Err(e) => {
@@ -135,6 +150,7 @@ impl Supervisor {
         info!(task = %id, run, "relay started");
         let status = relay.status_cell();
         let stop = relay.stop_handle();
+        let control = relay.destinations();
         let watcher = tokio::spawn(watch(
             relay,
             playlist.clone(),
@@ -152,6 +168,8 @@ impl Supervisor {
                 stop,
                 status,
                 playlist,
+                control,
+                destinations,
                 watcher: Some(watcher),
             },
         );
@@ -210,6 +228,56 @@ impl Supervisor {
             .and_then(|r| r.playlist.as_ref())
         {
             playlist.set_repeat(repeat);
+        }
+    }
+
+    /// Brings the destinations of run `run`'s relay in line with `wanted` (the task's first
+    /// destination, then its extra ones): each URL the relay lacks is added, each it has that
+    /// `wanted` lacks is removed (its session closed cleanly), and the others are not touched —
+    /// their sessions go on. A destination is known by its URL, so a re-ordered list changes
+    /// nothing. A change the relay refuses (it ended meanwhile; the last destination that has
+    /// not failed) is logged: the relay's end is reported as usual, and the next change syncs
+    /// from what the relay has.
+    pub(super) async fn sync_destinations(&self, id: &TaskId, run: u64, wanted: &[String]) {
+        let Some((control, mut have)) = self
+            .lock()
+            .get(id)
+            .filter(|r| r.run == run)
+            .map(|r| (r.control.clone(), r.destinations.clone()))
+        else {
+            return;
+        };
+        for url in wanted {
+            if have.iter().any(|(u, _)| u == url) {
+                continue;
+            }
+            match control.add(url).await {
+                Ok(dst) => {
+                    info!(task = %id, run, destination = %dst, "destination added to the running relay");
+                    have.push((url.clone(), dst));
+                }
+                Err(e) => warn!(task = %id, run, error = %e, "destination not added"),
+            }
+        }
+        let mut kept = Vec::with_capacity(have.len());
+        for (url, dst) in have {
+            if wanted.contains(&url) {
+                kept.push((url, dst));
+                continue;
+            }
+            match control.remove(dst).await {
+                Ok(()) => {
+                    info!(task = %id, run, destination = %dst, "destination removed from the running relay")
+                }
+                Err(e) if e.kind == baton_relay::ErrorKind::NotFound => {}
+                Err(e) => {
+                    warn!(task = %id, run, destination = %dst, error = %e, "destination not removed");
+                    kept.push((url, dst));
+                }
+            }
+        }
+        if let Some(running) = self.lock().get_mut(id).filter(|r| r.run == run) {
+            running.destinations = kept;
         }
     }
 
