@@ -114,3 +114,68 @@ async fn bad_destination_lists_are_refused_naming_the_field() {
         assert_eq!(doc["field"], field, "{destinations}: {doc}");
     }
 }
+
+/// While a task runs, a patch's `destinations` may change the ones after the first (the relay
+/// adds and removes them without disturbing the others); the first must stay as it is.
+#[tokio::test]
+async fn a_running_task_changes_its_extra_destinations_but_not_its_first() {
+    let h = Harness::new();
+    let (status, _, doc) = h
+        .native(
+            Method::POST,
+            "/v1/tasks",
+            Some(TOKEN),
+            &[],
+            Some(body(json!({"destinations": [A, B]}))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    let id = doc["id"].as_str().unwrap().to_string();
+    let tid = TaskId(id.clone());
+    h.service
+        .set_runtime(&tid, |r| r.status = baton_domain::TaskStatus::Running);
+    let path = format!("/v1/tasks/{id}");
+    let patch = |v: Value| h.native(Method::PATCH, &path, Some(TOKEN), &[], Some(v));
+
+    // A third one, then B removed: the first stays.
+    let (status, _, doc) = patch(json!({"destinations": [A, B, C]})).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["destinations"], json!([A, B, C]), "{doc}");
+    assert_eq!(doc["state"], "running", "{doc}");
+    let (status, _, doc) = patch(json!({"destinations": [A, C]})).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(
+        h.service.task(&tid).unwrap().spec.extra_dst_urls,
+        [C.to_string()]
+    );
+
+    // The first changed, through `destinations` or `destination`: 409 naming the field the
+    // client sent, and nothing written.
+    let before = h.service.task(&tid).unwrap();
+    for (request, field) in [
+        (json!({"destinations": [C, A]}), "destinations"),
+        (json!({"destinations": [B, C]}), "destinations"),
+        (json!({"destination": B}), "destination"),
+    ] {
+        let (status, _, doc) = patch(request.clone()).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{request}: {doc}");
+        assert_eq!(
+            (doc["code"].as_str(), doc["field"].as_str()),
+            (Some("wrong_state"), Some(field)),
+            "{request}: {doc}"
+        );
+        let detail = doc["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("first destination cannot change"),
+            "{detail}"
+        );
+        assert_eq!(h.service.task(&tid).unwrap(), before, "{request}");
+    }
+    // Other fields keep the dialects' rule.
+    let (status, _, doc) = patch(json!({"name": "renamed"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{doc}");
+    assert!(
+        doc["detail"].as_str().unwrap().contains("not name"),
+        "{doc}"
+    );
+}

@@ -240,6 +240,14 @@ pub async fn update_task(
         StatusCode::OK,
     )
     .await
+    .map_err(|mut problem| {
+        // A running task's first destination, sent as the first of `destinations`: that is
+        // the field the client gave.
+        if request.destinations.is_some() && problem.field.as_deref() == Some("destination") {
+            problem.field = Some("destinations".to_string());
+        }
+        problem
+    })
 }
 
 pub async fn delete_task(

@@ -114,8 +114,18 @@ impl Problem {
             Rejection::NotStopped => wrong("only a stopped task can be started"),
             Rejection::Exited => wrong("the task has ended; it can only be read or deleted"),
             Rejection::NotStartedYet => wrong("the task's start time has not been reached"),
+            // Named: the request may have sent it inside `destinations` (see `update_task`).
+            Rejection::TaskHasStarted(Field::DstUrl) => {
+                let mut p = wrong(
+                    "while a task runs its first destination cannot change (the ones after it \
+                     can: keep the first as it is); stop the task first",
+                );
+                p.field = Some(field_name(Field::DstUrl).to_string());
+                p
+            }
             Rejection::TaskHasStarted(field) => wrong(&format!(
-                "while a task runs only callback_url and repeat can change, not {}; stop it first",
+                "while a task runs only callback_url, repeat and the destinations after the \
+                 first can change, not {}; stop it first",
                 field_name(*field)
             )),
             Rejection::IllegalDuration => Problem::invalid(
