@@ -169,8 +169,13 @@ pub struct RelayView {
 /// One destination of a relay.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DestinationView {
-    /// 0 for `destination`, then 1, 2, … in the order of `destinations`.
+    /// The relay's id for it: 0 for the first destination, then 1, 2, … for the others in
+    /// the order the relay started with; one added while the task runs gets the next id
+    /// (never reused within a run), so after a change the id is no longer its index in
+    /// `destinations`: `url` says which one it is.
     pub id: u32,
+    /// The destination's URL, as in the task's `destinations`.
+    pub url: String,
     /// `connecting`, `forwarding`, `reconnecting` or `failed` (for good: the task goes on
     /// while another destination has not failed).
     pub state: &'static str,

@@ -645,6 +645,7 @@ fn relay_view(state: baton_api::RelayPhase) -> baton_api::RelayView {
         destination_srt: None,
         destinations: vec![baton_api::DestinationView {
             id: 0,
+            url: "rtmp://d.example.com/live/out".into(),
             state: "reconnecting",
             bitrate_out_bps: 0,
             bytes_out: 7,

@@ -245,6 +245,7 @@ impl TaskService for EngineService {
                 .iter()
                 .map(|d| baton_api::DestinationView {
                     id: d.id.0,
+                    url: d.url.clone(),
                     state: d.state.as_str(),
                     bitrate_out_bps: d.bitrate_out,
                     bytes_out: d.bytes_out,

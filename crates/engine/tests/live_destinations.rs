@@ -77,8 +77,7 @@ fn sessions(relay: &RelayStatus) -> Vec<(String, u64, u64)> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_destination_added_to_a_running_task_gets_the_stream_and_the_others_keep_their_session()
-{
+async fn a_destination_added_to_a_running_task_gets_the_stream_and_the_others_keep_their_session() {
     let w = world();
     let engine = engine(&w).await;
     let task = running_to_a_and_b(&w, &engine).await;
@@ -89,7 +88,10 @@ async fn a_destination_added_to_a_running_task_gets_the_stream_and_the_others_ke
         .await
         .unwrap();
     assert_eq!(patched.spec.extra_dst_urls, [B, C]);
-    assert_eq!(patched.runtime.run, task.runtime.run, "the same run goes on");
+    assert_eq!(
+        patched.runtime.run, task.runtime.run,
+        "the same run goes on"
+    );
     sleep(Duration::from_secs(4)).await;
     assert!(w.hub.is_publishing(&key("c")), "C receives the stream");
     let relay = engine.relay_status(&task.id).expect("the relay runs");
@@ -186,7 +188,11 @@ async fn a_patch_a_running_task_cannot_carry_out_is_refused_and_nothing_is_writt
     );
     // An SRT option Baton does not build, and an SRT passphrase too short to be one.
     let unbuilt = engine
-        .update(&acct(), &task.id, extras(&[B, "srt://c:9000?mode=rendezvous"]))
+        .update(
+            &acct(),
+            &task.id,
+            extras(&[B, "srt://c:9000?mode=rendezvous"]),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -194,7 +200,11 @@ async fn a_patch_a_running_task_cannot_carry_out_is_refused_and_nothing_is_writt
         "{unbuilt:?}"
     );
     let invalid = engine
-        .update(&acct(), &task.id, extras(&[B, "srt://c:9000?passphrase=short"]))
+        .update(
+            &acct(),
+            &task.id,
+            extras(&[B, "srt://c:9000?passphrase=short"]),
+        )
         .await
         .unwrap_err();
     assert!(

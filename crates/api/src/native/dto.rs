@@ -322,7 +322,8 @@ pub struct RelayOut {
     /// An SRT destination's send statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_srt: Option<SrtSendOut>,
-    /// Each destination on its own, in the order of the task's `destinations`.
+    /// Each destination on its own: in the order of the task's `destinations` as the relay
+    /// started, then those added while it runs.
     pub destinations: Vec<DestinationOut>,
     /// The source in use: its index in `source.urls` (0: the primary, 1..: the backups).
     pub active_source: usize,
@@ -350,8 +351,11 @@ pub struct SourceStatusOut {
 /// One destination of a running relay.
 #[derive(Debug, Serialize)]
 pub struct DestinationOut {
-    /// Its index in the task's `destinations`.
+    /// The relay's id for it (see `DestinationView::id`: the index in the task's
+    /// `destinations` until they change while the task runs).
     pub id: u32,
+    /// Which destination it is (as in the task's `destinations`).
+    pub url: String,
     pub state: &'static str,
     pub bitrate_out_bps: u64,
     pub bytes_out: u64,
@@ -569,6 +573,7 @@ impl<'a> TaskOut<'a> {
                     .iter()
                     .map(|d| DestinationOut {
                         id: d.id,
+                        url: d.url.clone(),
                         state: d.state,
                         bitrate_out_bps: d.bitrate_out_bps,
                         bytes_out: d.bytes_out,

@@ -536,7 +536,11 @@ fn update_while_running_allows_only_callback_and_repeat() {
 fn update_while_running_changes_the_extra_destinations_but_not_the_first() {
     let extras = vec!["rtmp://b.example/live/b".to_string()];
     for t in [running(), abnormal_alive(), abnormal_waiting()] {
-        let u = apply(&t, patch(|p| p.extra_dst_urls = Some(extras.clone())), 1_200);
+        let u = apply(
+            &t,
+            patch(|p| p.extra_dst_urls = Some(extras.clone())),
+            1_200,
+        );
         assert_eq!(u.task.spec.extra_dst_urls, extras);
         assert_eq!(u.task.runtime, t.runtime, "the run goes on");
         let update = Effect::UpdateRelay { run: t.runtime.run };
@@ -547,11 +551,19 @@ fn update_while_running_changes_the_extra_destinations_but_not_the_first() {
             assert!(u.effects.is_empty(), "{:?}", u.effects);
         }
         // Removing them again is a change too.
-        let back = apply(&u.task, patch(|p| p.extra_dst_urls = Some(Vec::new())), 1_300);
+        let back = apply(
+            &u.task,
+            patch(|p| p.extra_dst_urls = Some(Vec::new())),
+            1_300,
+        );
         assert!(back.task.spec.extra_dst_urls.is_empty());
         assert_eq!(back.effects.contains(&update), t.relay_alive());
         // The same list again is no change: no update for the relay.
-        let same = apply(&u.task, patch(|p| p.extra_dst_urls = Some(extras.clone())), 1_300);
+        let same = apply(
+            &u.task,
+            patch(|p| p.extra_dst_urls = Some(extras.clone())),
+            1_300,
+        );
         assert_eq!(same.task, u.task);
         assert!(same.effects.is_empty());
         let first_too = patch(|p| {

@@ -692,9 +692,7 @@ impl Engine {
             .chain(&task.spec.extra_dst_urls)
             .cloned()
             .collect();
-        supervisor
-            .sync_destinations(&task.id, run, &wanted)
-            .await;
+        supervisor.sync_destinations(&task.id, run, &wanted).await;
     }
 
     /// Starts run `run` of the task's relay; under leases only while `lease` is held.

@@ -25,8 +25,8 @@ use baton_domain::{
     UnixTime,
 };
 use baton_relay::{
-    DestinationId, ItemNoteKind, Playlist, PlaylistProgress, Relay, RelayConfig,
-    RelayDestinations, RelayError, RelayPool, RelayState, RelayStatus, Side, StatusCell,
+    DestinationId, ItemNoteKind, Playlist, PlaylistProgress, Relay, RelayConfig, RelayDestinations,
+    RelayError, RelayPool, RelayState, RelayStatus, Side, StatusCell,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
