@@ -366,6 +366,59 @@ async fn a_repeat_number_changed_elsewhere_reaches_the_playing_list() {
     drop_schema(&options, &schema).await;
 }
 
+/// Issue 16: a running task's extra destinations patched through the node that does not own
+/// it: the owner's reconciliation adds the new one to its relay and removes the dropped one,
+/// and the destination kept keeps its one session (never reconnected); the other node never
+/// starts a relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destinations_changed_elsewhere_reach_the_owners_relay() {
+    let Some((options, schema)) = fresh_schema().await else {
+        return;
+    };
+    let w = world();
+    publish(&w);
+    let a = node(&w, &options, "node-a", &fast()).await;
+    let now = w.clock.now();
+    let mut two = spec(now, now + 3600);
+    two.dst_url = "rtmp://mem/live/a".into();
+    two.extra_dst_urls = vec!["rtmp://mem/live/b".into()];
+    let id = a.create(&acct(), two).await.expect("created").id;
+    let key = |name: &str| baton_net::hub::StreamKey::new("mem", "live", name);
+    until(Duration::from_secs(5), "A pushes to a and b", || {
+        w.hub.is_publishing(&key("a")) && w.hub.is_publishing(&key("b"))
+    })
+    .await;
+    let b = node(&w, &options, "node-b", &fast()).await;
+    let patch = TaskPatch {
+        extra_dst_urls: Some(vec!["rtmp://mem/live/c".into()]),
+        ..TaskPatch::default()
+    };
+    b.update(&acct(), &id, patch)
+        .await
+        .expect("updated through B");
+    let took = until(Duration::from_secs(3), "c added, b removed on A", || {
+        w.hub.is_publishing(&key("c")) && !w.hub.is_publishing(&key("b"))
+    })
+    .await;
+    eprintln!("destinations synced on the owner {took:?} after the patch through B");
+    let relay = a.relay_status(&id).expect("A's relay runs");
+    let sessions: Vec<(&str, u64)> = relay
+        .destinations
+        .iter()
+        .map(|d| (d.url.as_str(), d.sessions))
+        .collect();
+    assert_eq!(
+        sessions,
+        [("rtmp://mem/live/a", 1), ("rtmp://mem/live/c", 1)],
+        "a not reconnected"
+    );
+    assert_eq!(a.relay_run(&id), Some(1), "the same run");
+    assert_eq!(b.relay_run(&id), None);
+    a.shutdown(Duration::from_secs(2)).await;
+    b.shutdown(Duration::from_secs(2)).await;
+    drop_schema(&options, &schema).await;
+}
+
 /// Issue 16: the node that takes a task over records it in the task's log — `TakenOver`,
 /// naming the previous owner (its name and ID) and its lease's epoch — recorded, never
 /// delivered; the first owner of a task (nobody held it before) records nothing.
