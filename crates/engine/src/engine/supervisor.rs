@@ -235,7 +235,8 @@ impl Supervisor {
     /// destination, then its extra ones): each URL the relay lacks is added, each it has that
     /// `wanted` lacks is removed (its session closed cleanly), and the others are not touched —
     /// their sessions go on. A destination is known by its URL, so a re-ordered list changes
-    /// nothing. A change the relay refuses (it ended meanwhile; the last destination that has
+    /// nothing, and a destination that failed for good stays failed until a patch removes it
+    /// and a later one adds it again. A change the relay refuses (it ended meanwhile; the last destination that has
     /// not failed) is logged: the relay's end is reported as usual, and the next change syncs
     /// from what the relay has.
     pub(super) async fn sync_destinations(&self, id: &TaskId, run: u64, wanted: &[String]) {
