@@ -299,10 +299,11 @@ type DestinationSeries = (
     fn(&DestinationStatus) -> f64,
 );
 
-/// Each destination of a relay on its own (`destination` = its index in the task's
-/// destinations, 0 the first): a relay with several destinations goes on while one of them
-/// reconnects or failed, which the relay-wide series cannot show. Labelled by index, never by
-/// URL (a stream key is a secret).
+/// Each destination of a relay on its own (`destination` = the relay's id of it: its index in
+/// the task's destinations when the relay started, 0 the first; one added while it runs gets
+/// the next id): a relay with several destinations goes on while one of them reconnects or
+/// failed, which the relay-wide series cannot show. Labelled by id, never by URL (a stream key
+/// is a secret).
 const DESTINATION_SERIES: &[DestinationSeries] = &[
     (
         "baton_destination_bytes_out",
