@@ -159,16 +159,20 @@ impl Pacer {
         }
         let clock = self.ledgers.clock;
         let sent_at = clock.now();
-        let Some(mut ledger) = self.ledgers.stream(s.index) else {
+        // Every destination stream of this source expects the frame (one unless fanned out).
+        let mut ledgers = self.ledgers.copies(s.index);
+        if ledgers.is_empty() {
             return false;
-        };
+        }
         let window = &self.ledgers.window;
         while s.due <= now {
             let (frame, dts) = self.clip.frame(s.seq);
             let len = frame.payload.len();
             if st.backlog() > self.config.max_backlog {
                 if frame.track.is_some() {
-                    ledger.on_backlogged(len, sent_at, window);
+                    for ledger in &mut ledgers {
+                        ledger.on_backlogged(len, sent_at, window);
+                    }
                 }
             } else {
                 let kind = media_kind(frame.kind);
@@ -182,14 +186,16 @@ impl Pacer {
                     return false;
                 }
                 if let Some(track) = frame.track {
-                    ledger.on_sent(track, dts, frame.fingerprint, len, sent_at, window);
+                    for ledger in &mut ledgers {
+                        ledger.on_sent(track, dts, frame.fingerprint, len, sent_at, window);
+                    }
                 }
             }
             s.seq += 1;
             let (_, next_dts) = self.clip.frame(s.seq);
             s.due = s.start + Duration::from_millis(next_dts.max(0) as u64);
         }
-        drop(ledger);
+        drop(ledgers);
         s.conn.flush_from_outside(&mut st).is_ok()
     }
 }

@@ -38,6 +38,10 @@ pub struct HostArgs {
     /// Destination URL prefix; relay i pushes to `{destination}{i}`.
     #[arg(long)]
     pub destination: String,
+    /// Destinations per relay, K: relay i also pushes to `{destination}{i + d × relays}`
+    /// for d = 1..K, as `RelayConfig::extra_destinations` (a task's extra destinations).
+    #[arg(long, default_value_t = 1)]
+    pub destinations: usize,
     /// Relay threads (default: one per core, as the engine).
     #[arg(long)]
     pub workers: Option<usize>,
@@ -97,6 +101,9 @@ async fn serve(args: HostArgs, pool: &RelayPool) -> Result<()> {
                         source_url(&args.source, i, args.port_base),
                         format!("{}{i}", args.destination),
                     );
+                    config.extra_destinations = (1..args.destinations)
+                        .map(|d| format!("{}{}", args.destination, i + d * args.relays))
+                        .collect();
                     // As `baton serve` runs the root account's tasks: every connection
                     // checked by the default egress policy.
                     config.egress = Egress::new(Arc::clone(&policy), "root");

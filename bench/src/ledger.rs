@@ -245,6 +245,10 @@ impl StreamLedger {
 #[derive(Debug)]
 pub struct Ledgers {
     streams: Box<[Mutex<StreamLedger>]>,
+    /// Streams the generator sends (`len() / fan_out`): a frame sent on stream i is expected
+    /// on streams i, i + sources, … (one per destination of a relay fanning out).
+    sources: usize,
+    fan_out: usize,
     pub window: Window,
     pub clock: Clock,
 }
@@ -265,10 +269,20 @@ pub struct Summary {
 
 impl Ledgers {
     pub fn new(streams: usize, clock: Clock) -> Ledgers {
+        Ledgers::fanned(streams, 1, clock)
+    }
+
+    /// `sources × fan_out` streams: every frame the generator sends on stream i is expected
+    /// at the sink on each of i + d·sources, d = 0..fan_out (a relay pushing to `fan_out`
+    /// destinations), so each destination stream has its own loss and latency.
+    pub fn fanned(sources: usize, fan_out: usize, clock: Clock) -> Ledgers {
+        let fan_out = fan_out.max(1);
         Ledgers {
-            streams: (0..streams)
+            streams: (0..sources * fan_out)
                 .map(|_| Mutex::new(StreamLedger::default()))
                 .collect(),
+            sources,
+            fan_out,
             window: Window::new(),
             clock,
         }
@@ -276,6 +290,22 @@ impl Ledgers {
 
     pub fn len(&self) -> usize {
         self.streams.len()
+    }
+
+    /// Streams the generator sends.
+    pub fn sources(&self) -> usize {
+        self.sources
+    }
+
+    /// The ledgers expecting what the generator sends on stream `source`, locked in index
+    /// order (empty if there is no such stream).
+    pub fn copies(&self, source: usize) -> Vec<MutexGuard<'_, StreamLedger>> {
+        if source >= self.sources {
+            return Vec::new();
+        }
+        (0..self.fan_out)
+            .filter_map(|d| self.stream(source + d * self.sources))
+            .collect()
     }
 
     /// The ledger of stream `index`. Lock order: a connection's state, then a ledger.

@@ -111,7 +111,13 @@ struct RunArgs {
         default_value = "baton,nginx,ffmpeg,direct"
     )]
     targets: Vec<Target>,
-    /// Largest N run through ffmpeg (one process of ~56 MB RSS per relay).
+    /// Destinations per relay (K; a list measures each): every relay pushes to K streams of
+    /// the sink. Baton: K − 1 `RelayConfig::extra_destinations`; nginx-rtmp: K `push`
+    /// lines; ffmpeg: K processes per relay; ffmpeg-tee: one process per relay, K outputs.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    destinations: Vec<usize>,
+    /// Most ffmpeg processes run at once (one of ~56 MB RSS per relay and destination): the
+    /// `ffmpeg` target is skipped where N × K exceeds it, `ffmpeg-tee` where N does.
     #[arg(long, default_value_t = 100)]
     ffmpeg_max: usize,
     /// Replace the results section of this markdown file (e.g. docs/benchmarks.md).
@@ -193,6 +199,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if args.relays.is_empty() || args.relays.contains(&0) {
         bail!("--relays needs counts of at least 1");
     }
+    if args.destinations.is_empty() || args.destinations.contains(&0) {
+        bail!("--destinations needs counts of at least 1");
+    }
     let (clip, clip_path) = load_clip(&args.common)?;
     let options = options(&args.common, args.warmup, args.duration);
     let mut skipped = Vec::new();
@@ -208,40 +217,54 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         None => true,
     });
     let mut results: Vec<Measurement> = Vec::new();
-    for &n in &args.relays {
-        for &target in &targets {
-            if target == Target::Ffmpeg && n > args.ffmpeg_max {
-                skipped.push(format!(
-                    "{target} at N = {n} (above --ffmpeg-max {})",
-                    args.ffmpeg_max
-                ));
-                continue;
-            }
-            info!(%target, relays = n, "measuring");
-            let limit = options.warmup
-                + options.duration
-                + options.drain
-                + Duration::from_secs(120)
-                + Duration::from_millis(60 * n as u64);
-            match tokio::time::timeout(limit, measure(target, n, Arc::clone(&clip), &options)).await
-            {
-                Ok(Ok(m)) => {
-                    info!(%target, relays = n, cpu_per_relay = m.cpu_per_relay(), lost = m.lost(),
-                        p50_ms = ?m.latency_ms(0.5), p99_ms = ?m.latency_ms(0.99), "measured");
-                    results.push(m);
-                }
-                Ok(Err(e)) => {
-                    error!(%target, relays = n, "measurement failed: {e:#}");
-                    skipped.push(format!("{target} at N = {n} failed: {e:#}"));
-                }
-                Err(_) => {
-                    error!(%target, relays = n, "measurement timed out after {limit:?}");
-                    skipped.push(format!("{target} at N = {n} timed out after {limit:?}"));
-                }
-            }
-            // Let sockets of the previous run close before the next one.
-            tokio::time::sleep(Duration::from_secs(2)).await;
+    let runs = args.relays.iter().flat_map(|&n| {
+        let targets = &targets;
+        args.destinations
+            .iter()
+            .flat_map(move |&k| targets.iter().map(move |&t| (n, k, t)))
+    });
+    for (n, k, target) in runs {
+        let at = if k == 1 {
+            format!("N = {n}")
+        } else {
+            format!("N = {n} × {k} destinations")
+        };
+        let processes = match target {
+            Target::Ffmpeg => n * k,
+            Target::FfmpegTee => n,
+            _ => 0,
+        };
+        if processes > args.ffmpeg_max {
+            skipped.push(format!(
+                "{target} at {at} ({processes} processes, above --ffmpeg-max {})",
+                args.ffmpeg_max
+            ));
+            continue;
         }
+        info!(%target, relays = n, destinations = k, "measuring");
+        let limit = options.warmup
+            + options.duration
+            + options.drain
+            + Duration::from_secs(120)
+            + Duration::from_millis(60 * (n * k) as u64);
+        match tokio::time::timeout(limit, measure(target, n, k, Arc::clone(&clip), &options)).await
+        {
+            Ok(Ok(m)) => {
+                info!(%target, relays = n, cpu_per_relay = m.cpu_per_relay(), lost = m.lost(),
+                    p50_ms = ?m.latency_ms(0.5), p99_ms = ?m.latency_ms(0.99), "measured");
+                results.push(m);
+            }
+            Ok(Err(e)) => {
+                error!(%target, relays = n, destinations = k, "measurement failed: {e:#}");
+                skipped.push(format!("{target} at {at} failed: {e:#}"));
+            }
+            Err(_) => {
+                error!(%target, relays = n, destinations = k, "measurement timed out after {limit:?}");
+                skipped.push(format!("{target} at {at} timed out after {limit:?}"));
+            }
+        }
+        // Let sockets of the previous run close before the next one.
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let info = report::RunInfo {
         machine: procstat::MachineInfo::collect(),
@@ -290,7 +313,7 @@ async fn smoke(args: SmokeArgs) -> Result<ExitCode> {
     }
     let (clip, _) = load_clip(&args.common)?;
     let options = options(&args.common, args.warmup, args.duration);
-    let m = measure(Target::Baton, args.relays, clip, &options).await?;
+    let m = measure(Target::Baton, args.relays, 1, clip, &options).await?;
     let c = &m.summary.counters;
     let p99 = m.latency_ms(0.99);
     println!(
@@ -420,6 +443,7 @@ mod tests {
             summary.latency.record(l);
         }
         Measurement {
+            destinations: 1,
             target: Target::Baton,
             relays: 2,
             window: Duration::from_secs(5),

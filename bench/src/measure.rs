@@ -43,6 +43,8 @@ pub struct Options {
 pub struct Measurement {
     pub target: Target,
     pub relays: usize,
+    /// Destinations per relay (K): the sink receives K × N streams.
+    pub destinations: usize,
     pub window: Duration,
     /// Percent of one core over the window, all processes of the target: from utime+stime,
     /// and from the nanosecond schedstat run time.
@@ -62,6 +64,15 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// The target, and its destinations per relay when more than one.
+    pub fn label(&self) -> String {
+        if self.destinations > 1 {
+            format!("{} × {} destinations", self.target, self.destinations)
+        } else {
+            self.target.to_string()
+        }
+    }
+
     pub fn cpu_per_relay(&self) -> f64 {
         self.cpu_percent / self.relays as f64
     }
@@ -86,11 +97,12 @@ impl Measurement {
             .saturating_sub(self.summary.counters.received)
     }
 
-    /// Mean payload bitrate generated per stream over the window (bits/s).
+    /// Mean payload bitrate generated per stream over the window (bits/s). Every
+    /// destination stream counts what it was sent, so this divides by K × N.
     pub fn bitrate_per_stream(&self) -> f64 {
         self.summary.counters.bytes_sent as f64 * 8.0
             / self.window.as_secs_f64()
-            / self.relays as f64
+            / (self.relays * self.destinations) as f64
     }
 
     pub fn latency_ms(&self, q: f64) -> Option<f64> {
@@ -105,23 +117,42 @@ pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Measures `target` relaying `relays` streams.
+/// Measures `target` relaying `relays` streams, each to `destinations` streams of the sink
+/// (relay i's destination d is the sink's stream i + d × relays, with a ledger of its own).
 pub async fn measure(
     target: Target,
     relays: usize,
+    destinations: usize,
     clip: Arc<Clip>,
     options: &Options,
 ) -> Result<Measurement> {
     std::fs::create_dir_all(&options.run_dir)
         .with_context(|| format!("creating {}", options.run_dir.display()))?;
     let clock = Clock::new();
-    let ledgers = Arc::new(Ledgers::new(relays, clock));
+    let destinations = destinations.max(1);
+    // ffmpeg's K processes a relay each pull the source (as K ffmpeg commands per task do),
+    // and without a relay the generator publishes every sink stream itself: the generator
+    // sends K × N streams. The others pull N streams and fan each out to K destinations.
+    let ledgers = Arc::new(match target {
+        Target::Ffmpeg | Target::Direct => Ledgers::new(relays * destinations, clock),
+        _ => Ledgers::fanned(relays, destinations, clock),
+    });
     let cancel = CancellationToken::new();
     // If this future is dropped (the run's timeout, Ctrl-C), the generator, the sink and the
     // pacer's thread must stop too; the system under test dies with its `Sut`.
     let _stop_on_drop = cancel.clone().drop_guard();
     let tracker = TaskTracker::new();
-    let result = run_phases(target, relays, clip, options, &ledgers, &cancel, &tracker).await;
+    let result = run_phases(
+        target,
+        relays,
+        destinations,
+        clip,
+        options,
+        &ledgers,
+        &cancel,
+        &tracker,
+    )
+    .await;
     cancel.cancel();
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(10), tracker.wait())
@@ -133,9 +164,11 @@ pub async fn measure(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_phases(
     target: Target,
     relays: usize,
+    destinations: usize,
     clip: Arc<Clip>,
     options: &Options,
     ledgers: &Arc<Ledgers>,
@@ -159,7 +192,8 @@ async fn run_phases(
     let started = Instant::now();
     let mut sut = match target {
         Target::Nginx => {
-            let (sut, addr) = Sut::start_nginx(relays, sink_addr, &options.run_dir).await?;
+            let (sut, addr) =
+                Sut::start_nginx(relays, destinations, sink_addr, &options.run_dir).await?;
             generator::publish_all(
                 addr,
                 "live",
@@ -176,7 +210,7 @@ async fn run_phases(
             generator::publish_all(
                 sink_addr,
                 "live",
-                relays,
+                ledgers.sources(),
                 64,
                 handle,
                 cancel.clone(),
@@ -185,24 +219,43 @@ async fn run_phases(
             .await?;
             Sut::none()
         }
-        Target::Baton | Target::BatonRtmps | Target::Ffmpeg => {
+        Target::Baton | Target::BatonRtmps | Target::Ffmpeg | Target::FfmpegTee => {
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
                 .context("binding the generator")?;
             let addr = listener.local_addr()?;
             tracker.spawn(generator::serve_players(
                 listener,
-                relays,
+                ledgers.sources(),
                 handle,
                 cancel.clone(),
                 tracker.clone(),
             ));
-            if target == Target::Baton {
-                Sut::start_baton(relays, addr, sink_addr, options, &options.run_dir).await?
-            } else if target == Target::BatonRtmps {
-                Sut::start_baton_rtmps(relays, addr, sink_addr, options, &options.run_dir).await?
-            } else {
-                Sut::start_ffmpeg(relays, addr, sink_addr, &options.run_dir).await?
+            let dir = &options.run_dir;
+            match target {
+                Target::Baton => {
+                    Sut::start_baton(relays, destinations, addr, sink_addr, options, dir).await?
+                }
+                Target::BatonRtmps => {
+                    Sut::start_baton_rtmps(relays, destinations, addr, sink_addr, options, dir)
+                        .await?
+                }
+                Target::FfmpegTee => {
+                    Sut::start_ffmpeg_tee(relays, destinations, addr, sink_addr, dir).await?
+                }
+                // K processes a relay: process d of relay i pulls s{i + d·N} and pushes it to
+                // the sink's stream of that name.
+                _ => {
+                    let mut sut =
+                        Sut::start_ffmpeg(relays * destinations, addr, sink_addr, dir).await?;
+                    if destinations > 1 {
+                        sut.commands.push(format!(
+                            "({destinations} ffmpeg processes per relay: {} in all)",
+                            relays * destinations
+                        ));
+                    }
+                    sut
+                }
             }
         }
     };
@@ -210,12 +263,13 @@ async fn run_phases(
     let mut notes = Vec::new();
     // ffmpeg probes its input for up to 5 s before writing anything; 1 000 relays take a
     // while to connect on two cores.
-    let sync_timeout = Duration::from_secs(20) + Duration::from_millis(30 * relays as u64);
+    let streams = ledgers.len();
+    let sync_timeout = Duration::from_secs(20) + Duration::from_millis(30 * streams as u64);
     let synced = wait_synced(ledgers, sync_timeout).await;
-    info!(%target, relays, synced, elapsed = ?started.elapsed(), "streams flowing");
-    if synced < relays {
+    info!(%target, relays, destinations, synced, elapsed = ?started.elapsed(), "streams flowing");
+    if synced < streams {
         notes.push(format!(
-            "only {synced} of {relays} streams reached the sink within {sync_timeout:?}"
+            "only {synced} of {streams} streams reached the sink within {sync_timeout:?}"
         ));
     }
     tokio::time::sleep(options.warmup).await;
@@ -264,6 +318,7 @@ async fn run_phases(
     Ok(Measurement {
         target,
         relays,
+        destinations,
         window,
         cpu_percent,
         cpu_percent_ns,

@@ -76,7 +76,7 @@ pub fn render(info: &RunInfo, results: &[Measurement]) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {} of {} | {} | {} |",
-                r.target,
+                r.label(),
                 r.cpu_per_relay(),
                 r.cpu_ns_per_relay(),
                 r.rss_per_relay(),
@@ -95,7 +95,7 @@ pub fn render(info: &RunInfo, results: &[Measurement]) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {} | {:.1} | {:.1} ({:.1}) | {:.1} ({:.1}) | {}/{} | {} | {} | {} | {} | {:.1} | {} |",
-                r.target,
+                r.label(),
                 r.processes,
                 r.cpu_percent,
                 mib(r.memory.rss_kib),
@@ -121,7 +121,7 @@ pub fn render(info: &RunInfo, results: &[Measurement]) -> String {
         }
         for r in results.iter().filter(|r| r.relays == n) {
             for note in &r.notes {
-                let _ = writeln!(s, "\n- {}: {note}", r.target);
+                let _ = writeln!(s, "\n- {}: {note}", r.label());
             }
         }
         s.push_str("\n</details>\n\n");
@@ -129,12 +129,13 @@ pub fn render(info: &RunInfo, results: &[Measurement]) -> String {
 
     s.push_str("### Targets (from the issue)\n\n");
     s.push_str(&targets(results));
+    s.push_str(&per_extra_destination(results));
 
     s.push_str("\n### Exact commands of the systems under test\n\n");
     let mut seen = BTreeSet::new();
     for r in results {
-        if seen.insert(r.target) {
-            let _ = writeln!(s, "{} (as run for N = {}):\n", r.target, r.relays);
+        if seen.insert((r.target, r.destinations)) {
+            let _ = writeln!(s, "{} (as run for N = {}):\n", r.label(), r.relays);
             s.push_str("```\n");
             for c in &r.commands {
                 let _ = writeln!(s, "{c}");
@@ -179,12 +180,51 @@ pub fn write_marked(path: &Path, begin: &str, end: &str, section: &str) -> Resul
     fs::write(path, new).with_context(|| format!("writing {}", path.display()))
 }
 
+/// What each extra destination costs a relay: (K row − K = 1 row) / (K − 1), per target and
+/// N, wherever the run has both rows (empty if it has none).
+fn per_extra_destination(results: &[Measurement]) -> String {
+    let mut s = String::new();
+    for one in results.iter().filter(|r| r.destinations == 1) {
+        for many in results
+            .iter()
+            .filter(|r| r.target == one.target && r.relays == one.relays && r.destinations > 1)
+        {
+            let extra = (many.destinations - 1) as f64;
+            if s.is_empty() {
+                s.push_str(
+                    "\n### Per extra destination\n\n(K row − K = 1 row) / (K − 1), per relay.\n\n",
+                );
+                s.push_str("| target | N | K | CPU %/relay per extra destination | RSS MiB/relay per extra destination | USS MiB/relay per extra destination |\n");
+                s.push_str("|---|---:|---:|---:|---:|---:|\n");
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} |",
+                one.target,
+                one.relays,
+                many.destinations,
+                (many.cpu_per_relay() - one.cpu_per_relay()) / extra,
+                (many.rss_per_relay() - one.rss_per_relay()) / extra,
+                (many.uss_per_relay() - one.uss_per_relay()) / extra,
+            );
+        }
+    }
+    s
+}
+
 /// The issue's targets, checked where the run has the numbers.
 fn targets(results: &[Measurement]) -> String {
     let mut s = String::from("| target | N | measured | verdict |\n|---|---:|---|---|\n");
-    let find = |t: Target, n: usize| results.iter().find(|r| r.target == t && r.relays == n);
+    let find = |t: Target, n: usize| {
+        results
+            .iter()
+            .find(|r| r.target == t && r.relays == n && r.destinations == 1)
+    };
     let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
-    for b in results.iter().filter(|r| r.target == Target::Baton) {
+    for b in results
+        .iter()
+        .filter(|r| r.target == Target::Baton && r.destinations == 1)
+    {
         let n = b.relays;
         // Not a target of the issue: what TLS adds per relay (RTMPS vs RTMP destinations).
         if let Some(t) = find(Target::BatonRtmps, n) {

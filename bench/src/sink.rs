@@ -28,6 +28,12 @@ const MAX_STREAMS_PER_CONN: usize = 8;
 pub trait Receiver: Send + Sync + 'static {
     /// N: the streams expected; any other name is refused.
     fn streams(&self) -> usize;
+    /// Streams per destination, for publishes into app `live{d}` (d ≥ 1): there `s{i}` is
+    /// stream `d × stride + i` (nginx-rtmp's `push` keeps the stream name, so the K `push`
+    /// lines of a relay fanning out go to K apps). Everything goes to `live` by default.
+    fn app_stride(&self) -> usize {
+        self.streams()
+    }
     /// Stream `index` is published (again): a new timeline begins.
     fn published(&self, _index: usize) {}
     /// A media message of stream `index`, whose bytes were read at `read_at`.
@@ -45,6 +51,10 @@ pub trait Receiver: Send + Sync + 'static {
 impl Receiver for Ledgers {
     fn streams(&self) -> usize {
         self.len()
+    }
+
+    fn app_stride(&self) -> usize {
+        self.sources()
     }
 
     fn media(
@@ -100,13 +110,22 @@ pub async fn serve_publishers<R: Receiver>(
             let conn = Conn::new(sock, Session::Server(session));
             // Message stream id → benchmark stream index, for this connection's publishes.
             let mut publishing: Vec<(u32, usize)> = Vec::new();
+            // The first stream index of the app connected to (`live{d}`: d × stride).
+            let mut app_offset = Some(0);
             let result = conn
                 .drive(&cancel, IDLE, |st, read_at| {
                     let Session::Server(session) = &mut st.session else {
                         return Err(anyhow!("not a server session"));
                     };
                     while let Some(event) = session.poll_event() {
-                        on_event(session, event, &*receiver, &mut publishing, read_at)?;
+                        on_event(
+                            session,
+                            event,
+                            &*receiver,
+                            &mut publishing,
+                            &mut app_offset,
+                            read_at,
+                        )?;
                     }
                     Ok(())
                 })
@@ -123,6 +142,7 @@ fn on_event(
     event: ServerEvent,
     receiver: &impl Receiver,
     publishing: &mut Vec<(u32, usize)>,
+    app_offset: &mut Option<usize>,
     read_at: Instant,
 ) -> Result<()> {
     match event {
@@ -136,13 +156,21 @@ fn on_event(
                 receiver.media(index, kind, timestamp, &payload, read_at);
             }
         }
-        ServerEvent::ConnectRequested { request_id, .. } => session.accept_connect(request_id)?,
+        ServerEvent::ConnectRequested {
+            request_id, app, ..
+        } => {
+            *app_offset = app_offset_of(&app, receiver.app_stride());
+            session.accept_connect(request_id)?
+        }
         ServerEvent::PublishRequested {
             request_id,
             stream_id,
             stream_name,
             ..
-        } => match stream_index(&stream_name, receiver.streams()) {
+        } => match app_offset.and_then(|offset| {
+            stream_index(&stream_name, receiver.streams().saturating_sub(offset))
+                .map(|i| offset + i)
+        }) {
             Some(index) if publishing.len() < MAX_STREAMS_PER_CONN => {
                 session.accept_publish(request_id)?;
                 receiver.published(index);
@@ -164,4 +192,28 @@ fn on_event(
         ServerEvent::PlayFinished { .. } => {}
     }
     Ok(())
+}
+
+/// The first stream index of app `app`: `live` → 0, `live{d}` → d × `stride`; None (every
+/// publish refused) for any other app.
+fn app_offset_of(app: &str, stride: usize) -> Option<usize> {
+    let d = match app.strip_prefix("live")? {
+        "" => 0,
+        d => d.parse::<usize>().ok()?,
+    };
+    Some(d * stride)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::app_offset_of;
+
+    #[test]
+    fn apps_are_destinations() {
+        assert_eq!(app_offset_of("live", 100), Some(0));
+        assert_eq!(app_offset_of("live1", 100), Some(100));
+        assert_eq!(app_offset_of("live2", 100), Some(200));
+        assert_eq!(app_offset_of("other", 100), None);
+        assert_eq!(app_offset_of("livex", 100), None);
+    }
 }

@@ -32,6 +32,9 @@ pub enum Target {
     BatonRtmps,
     Nginx,
     Ffmpeg,
+    /// One ffmpeg per relay writing all its destinations through the `tee` muxer (differs
+    /// from `ffmpeg` only with `--destinations` above 1, where `ffmpeg` runs K processes).
+    FfmpegTee,
     /// No relay: the generator publishes straight into the sink. Calibrates the bench's own
     /// latency and CPU at each N.
     Direct,
@@ -44,6 +47,7 @@ impl fmt::Display for Target {
             Target::BatonRtmps => "baton (rtmps destinations)",
             Target::Nginx => "nginx-rtmp",
             Target::Ffmpeg => "ffmpeg -c copy",
+            Target::FfmpegTee => "ffmpeg -c copy -f tee",
             Target::Direct => "direct (no relay)",
         })
     }
@@ -64,7 +68,7 @@ impl Target {
             Target::Nginx if !Path::new(NGINX_RTMP_MODULE).is_file() => Some(format!(
                 "{NGINX_RTMP_MODULE} is missing (libnginx-mod-rtmp)"
             )),
-            Target::Ffmpeg if !procstat::installed("ffmpeg") => {
+            Target::Ffmpeg | Target::FfmpegTee if !procstat::installed("ffmpeg") => {
                 Some("ffmpeg is not installed".into())
             }
             _ => None,
@@ -110,10 +114,12 @@ impl Sut {
     }
 
     /// Starts `baton-bench host` with `relays` relays pulling `rtmp://{source}/live/s{i}` and
-    /// pushing to `rtmp://{sink}/live/s{i}`. Returns once the relays are spawned; the
-    /// baseline is the idle host before that.
+    /// pushing to `rtmp://{sink}/live/s{i + d × relays}` for each of their `destinations`
+    /// (d = 0..K). Returns once the relays are spawned; the baseline is the idle host before
+    /// that.
     pub async fn start_baton(
         relays: usize,
+        destinations: usize,
         source: SocketAddr,
         sink: SocketAddr,
         options: &crate::measure::Options,
@@ -121,7 +127,17 @@ impl Sut {
     ) -> Result<Sut> {
         let source = format!("rtmp://{source}/live/s{{i}}");
         let destination = format!("rtmp://{sink}/live/s");
-        Sut::start_baton_urls(relays, &source, None, &destination, &[], options, run_dir).await
+        let extra = ["--destinations".to_string(), destinations.to_string()];
+        Sut::start_baton_urls(
+            relays,
+            &source,
+            None,
+            &destination,
+            &extra,
+            options,
+            run_dir,
+        )
+        .await
     }
 
     /// As [`Sut::start_baton`], pushing `rtmps://` to an nginx `stream` TLS terminator in
@@ -129,6 +145,7 @@ impl Sut {
     /// The terminator is not measured.
     pub async fn start_baton_rtmps(
         relays: usize,
+        destinations: usize,
         source: SocketAddr,
         sink: SocketAddr,
         options: &crate::measure::Options,
@@ -157,14 +174,19 @@ impl Sut {
     }}
 }}
 ",
-            head = nginx_head(NGINX_STREAM_MODULE, &dir, relays),
+            head = nginx_head(NGINX_STREAM_MODULE, &dir, relays * destinations),
             cert = cert.display(),
             key = key.display(),
         );
         let terminator = spawn_nginx(&dir, &conf, listen).await?;
         let source = format!("rtmp://{source}/live/s{{i}}");
         let destination = format!("rtmps://127.0.0.1:{port}/live/s");
-        let extra = ["--ca-file".to_string(), ca.display().to_string()];
+        let extra = [
+            "--ca-file".to_string(),
+            ca.display().to_string(),
+            "--destinations".into(),
+            destinations.to_string(),
+        ];
         let mut sut = Sut::start_baton_urls(
             relays,
             &source,
@@ -257,9 +279,12 @@ impl Sut {
     }
 
     /// Starts nginx (one worker) with nginx-rtmp pushing every stream published to its
-    /// `live` application to `rtmp://{sink}/live`. Returns it and its RTMP address.
+    /// `live` application to `rtmp://{sink}/live` and, for `destinations` K above 1, to
+    /// `rtmp://{sink}/live{d}` (d = 1..K: one `push` line each). Returns it and its RTMP
+    /// address.
     pub async fn start_nginx(
         relays: usize,
+        destinations: usize,
         sink: SocketAddr,
         run_dir: &Path,
     ) -> Result<(Sut, SocketAddr)> {
@@ -268,7 +293,7 @@ impl Sut {
             .with_context(|| format!("creating {}", dir.display()))?;
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let conf = nginx_conf(&dir, addr, sink, relays);
+        let conf = nginx_conf(&dir, addr, sink, relays, destinations);
         let nginx = spawn_nginx(&dir, &conf, addr).await?;
         let mut sut = Sut {
             target: Target::Nginx,
@@ -302,6 +327,66 @@ impl Sut {
             &run_dir.join(format!("ffmpeg-{relays}")),
         )
         .await
+    }
+
+    /// Starts one `ffmpeg -c copy -f tee` per relay, relay i pulling
+    /// `rtmp://{source}/live/s{i}` and pushing to `rtmp://{sink}/live/s{i + d × relays}` for
+    /// d = 0..`destinations`.
+    pub async fn start_ffmpeg_tee(
+        relays: usize,
+        destinations: usize,
+        source: SocketAddr,
+        sink: SocketAddr,
+        run_dir: &Path,
+    ) -> Result<Sut> {
+        let dir = run_dir.join(format!("ffmpeg-tee-{relays}x{destinations}"));
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut sut = Sut {
+            target: Target::FfmpegTee,
+            children: Vec::new(),
+            extra_pids: Vec::new(),
+            host: None,
+            terminator: None,
+            baseline: Memory::default(),
+            commands: Vec::new(),
+        };
+        for i in 0..relays {
+            let outputs: Vec<String> = (0..destinations.max(1))
+                .map(|d| format!("[f=flv]rtmp://{sink}/live/s{}", i + d * relays))
+                .collect();
+            let args: Vec<String> = [
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-i",
+                &format!("rtmp://{source}/live/s{i}"),
+                "-map",
+                "0",
+                "-c",
+                "copy",
+                "-f",
+                "tee",
+                &outputs.join("|"),
+            ]
+            .map(String::from)
+            .to_vec();
+            if i == 0 {
+                sut.commands.push(format!(
+                    "ffmpeg {}   (one per relay, i = 0..N)",
+                    shell_words(&args)
+                ));
+            }
+            let child = Command::new("ffmpeg")
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log_file(&dir, &format!("ffmpeg-{i}.log"))?)
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting ffmpeg")?;
+            sut.children.push(child);
+        }
+        Ok(sut)
     }
 
     /// Starts one `ffmpeg -c copy` per relay, relay i reading `input(i)` and pushing to
@@ -569,8 +654,26 @@ pub fn ffmpeg_args(input: &str, sink: SocketAddr, i: usize) -> Vec<String> {
     .to_vec()
 }
 
-/// nginx.conf for the benchmark: one worker, RTMP on loopback only, `push` to the sink.
-pub fn nginx_conf(dir: &Path, listen: SocketAddr, sink: SocketAddr, relays: usize) -> String {
+/// nginx.conf for the benchmark: one worker, RTMP on loopback only, `destinations` `push`
+/// lines to the sink (apps `live`, `live1`, …: `push` keeps the stream name, so the sink
+/// tells a relay's destinations apart by app).
+pub fn nginx_conf(
+    dir: &Path,
+    listen: SocketAddr,
+    sink: SocketAddr,
+    relays: usize,
+    destinations: usize,
+) -> String {
+    let push: String = (0..destinations.max(1))
+        .map(|d| {
+            let app = if d == 0 {
+                "live".to_string()
+            } else {
+                format!("live{d}")
+            };
+            format!("            push rtmp://{sink}/{app};\n")
+        })
+        .collect();
     format!(
         "{head}rtmp {{
     server {{
@@ -578,19 +681,18 @@ pub fn nginx_conf(dir: &Path, listen: SocketAddr, sink: SocketAddr, relays: usiz
         chunk_size 4096;
         application live {{
             live on;
-            push rtmp://{sink}/live;
-        }}
+{push}        }}
     }}
 }}
 ",
-        head = nginx_head(NGINX_RTMP_MODULE, dir, relays),
+        head = nginx_head(NGINX_RTMP_MODULE, dir, relays * destinations.max(1)),
     )
 }
 
 /// The top of the benchmark's nginx.conf files: `module` loaded, one worker, room for two
-/// connections a relay (and their fds), pid and error log in `dir`.
-fn nginx_head(module: &str, dir: &Path, relays: usize) -> String {
-    let connections = (relays * 2 + 64).max(1024);
+/// connections a stream (and their fds), pid and error log in `dir`.
+fn nginx_head(module: &str, dir: &Path, streams: usize) -> String {
+    let connections = (streams * 2 + 64).max(1024);
     format!(
         "load_module {module};
 worker_processes 1;
@@ -642,7 +744,7 @@ pub fn signal(pid: u32, name: &str) {
 pub fn shell_words(args: &[String]) -> String {
     args.iter()
         .map(|a| {
-            if a.contains([' ', ';', '\'']) {
+            if a.contains([' ', ';', '\'', '|', '[']) {
                 format!("'{a}'")
             } else {
                 a.clone()
