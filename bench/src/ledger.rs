@@ -513,4 +513,27 @@ mod tests {
         assert_eq!(s.latency.quantile(1.0), Some(2000));
         assert!(ledgers.stream(2).is_none());
     }
+
+    #[test]
+    fn a_fanned_source_is_expected_on_every_destination_stream() {
+        let ledgers = Ledgers::fanned(2, 3, Clock::new());
+        assert_eq!((ledgers.len(), ledgers.sources()), (6, 2));
+        ledgers.window.open(0);
+        for mut l in ledgers.copies(1) {
+            send(&mut l, &ledgers.window, Track::Video, 0, 1);
+        }
+        assert!(ledgers.copies(2).is_empty());
+        let s = ledgers.summary();
+        // Source 1's destination streams are 1, 3 and 5; each lost the frame until received.
+        assert_eq!(s.counters.sent, 3);
+        for i in [1, 3, 5] {
+            assert_eq!(ledgers.stream(i).unwrap().counters.sent, 1);
+        }
+        let mut l = ledgers.stream(3).unwrap();
+        let p = payload_for(Track::Video, 0);
+        assert!(matches!(
+            l.on_received(Track::Video, 0, &p, 5, &ledgers.window),
+            Outcome::Matched { .. }
+        ));
+    }
 }

@@ -113,7 +113,8 @@ struct RunArgs {
     targets: Vec<Target>,
     /// Destinations per relay (K; a list measures each): every relay pushes to K streams of
     /// the sink. Baton: K − 1 `RelayConfig::extra_destinations`; nginx-rtmp: K `push`
-    /// lines; ffmpeg: K processes per relay; ffmpeg-tee: one process per relay, K outputs.
+    /// lines; ffmpeg: K processes per relay (ffmpeg-tee, one process with K outputs, is
+    /// refused for now).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     destinations: Vec<usize>,
     /// Most ffmpeg processes run at once (one of ~56 MB RSS per relay and destination): the
