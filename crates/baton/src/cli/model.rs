@@ -92,6 +92,34 @@ pub struct Relay {
     pub slate_active: Option<bool>,
     /// Times the slate started.
     pub slate_starts: Option<f64>,
+    /// Each destination on its own.
+    pub destinations: Vec<RelayDestination>,
+    /// The source in use (0: the primary, 1..: the backups).
+    pub active_source: Option<f64>,
+    /// Failovers and failbacks so far.
+    pub source_switches: Option<f64>,
+}
+
+/// One destination of a running relay (`relay.destinations[]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RelayDestination {
+    pub id: u32,
+    pub url: String,
+    pub state: String,
+    pub bitrate_out_bps: Option<f64>,
+    pub frames_out: Option<f64>,
+    pub frames_dropped: Option<f64>,
+    pub sessions: Option<f64>,
+    pub last_error: Option<ErrorCode>,
+}
+
+/// An error as a relay's destination or source view names it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ErrorCode {
+    pub code: String,
+    pub message: String,
 }
 
 /// What one side of a relay runs over.

@@ -638,6 +638,41 @@ pub fn describe_view(t: &Task, etag: Option<&str>, now: i64) -> String {
                     count(r.destination_sessions)
                 ),
             ));
+            // Backup sources: which one is in use.
+            if t.source.urls.len() > 1 && t.source.kind == "live" {
+                kv.push((
+                    "Sources",
+                    format!(
+                        "using {} of {}, {} switches",
+                        r.active_source.map_or("-".into(), |i| format!("#{i}")),
+                        t.source.urls.len(),
+                        count(r.source_switches)
+                    ),
+                ));
+            }
+            // Several destinations: each one's own state (one line each, in the relay's order).
+            if r.destinations.len() > 1 {
+                for d in &r.destinations {
+                    let mut line = format!(
+                        "#{} {} {}, out {}, {} frames ({} dropped), {} sessions",
+                        d.id,
+                        escape(&d.url),
+                        escape(&d.state),
+                        d.bitrate_out_bps.map_or("-".into(), bitrate),
+                        count(d.frames_out),
+                        count(d.frames_dropped),
+                        count(d.sessions)
+                    );
+                    if let Some(e) = &d.last_error {
+                        line.push_str(&format!(
+                            "; last error {}: {}",
+                            escape(&e.code),
+                            escape(&e.message)
+                        ));
+                    }
+                    kv.push(("Pushing", line));
+                }
+            }
             if r.source_transport.is_some() || r.destination_transport.is_some() {
                 let side = |t: &Option<super::model::Transport>| {
                     t.as_ref()
@@ -1542,6 +1577,42 @@ Updated:       2026-11-22T19:03:10Z (4m ago)
             ),
             "{out}"
         );
+    }
+
+    #[test]
+    fn renders_each_destination_and_the_source_in_use() {
+        let mut v = sample_task();
+        v["source"]["urls"] = json!(["rtmp://a.example/live/s", "rtmp://b.example/live/s"]);
+        v["relay"]["active_source"] = json!(1);
+        v["relay"]["source_switches"] = json!(1);
+        v["relay"]["destinations"] = json!([
+            {"id": 0, "url": "rtmp://yt.example/live2/key", "state": "forwarding",
+             "bitrate_out_bps": 2_500_000, "bytes_out": 1, "frames_out": 900,
+             "frames_dropped": 0, "sessions": 1},
+            {"id": 2, "url": "rtmp://cdn.example/live/x", "state": "reconnecting",
+             "bitrate_out_bps": 0, "bytes_out": 1, "frames_out": 300, "frames_dropped": 12,
+             "sessions": 2, "last_error": {"code": "Disconnected", "message": "closed\u{1b}[2J"}},
+        ]);
+        let task: Task = view(&v, "task").unwrap();
+        let out = describe_view(&task, None, 1_795_374_478);
+        assert!(
+            out.contains("Sources:       using #1 of 2, 1 switches\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "Pushing:       #0 rtmp://yt.example/live2/key forwarding, out 2.50 Mb/s, 900 frames (0 dropped), 1 sessions\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("Pushing:       #2 rtmp://cdn.example/live/x reconnecting, out 0 b/s, 300 frames (12 dropped), 2 sessions; last error Disconnected: closed"),
+            "{out}"
+        );
+        assert!(!out.contains('\u{1b}'), "control characters escaped: {out}");
+        // One destination: nothing more than the relay's own lines.
+        let one: Task = view(&sample_task(), "task").unwrap();
+        assert!(!describe_view(&one, None, 1_795_374_478).contains("Pushing:"));
     }
 
     #[test]
