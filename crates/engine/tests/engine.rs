@@ -6,35 +6,12 @@ use std::time::Duration;
 
 use baton_domain::{
     CallbackState, ErrorSide, ExitReason, InvalidReason, SourceProtocol, TaskSpec, TaskStatus,
-    TaskStore,
 };
-use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher};
 use baton_net::testing::publish_test_stream;
-use baton_relay::RelayConfig;
 use tokio::time::sleep;
-use tokio_util::sync::CancellationToken;
 
 mod support;
-use support::{T0, World, acct, dst, live_spec, world};
-
-async fn engine(w: &World) -> Engine {
-    let mut relay = RelayConfig::new("", "");
-    relay.client.dialer = Arc::new(Arc::clone(&w.net));
-    relay.jitter_seed = Some(7);
-    Engine::start(
-        w.store.clone() as Arc<dyn TaskStore>,
-        w.clock.clone() as Arc<dyn Clock>,
-        Arc::new(LocalLauncher),
-        CallbackKeys::default(),
-        EngineConfig {
-            relay,
-            ..EngineConfig::default()
-        },
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap()
-}
+use support::{T0, acct, dst, engine, live_spec, world};
 
 /// A live task whose callbacks go to a closed port.
 fn spec(start: i64, end: i64) -> TaskSpec {

@@ -7,35 +7,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_domain::{Field, Rejection, Task, TaskPatch, TaskStatus, TaskStore};
-use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, EngineError, LocalLauncher};
+use baton_domain::{Field, Rejection, Task, TaskPatch, TaskStatus};
+use baton_engine::{Engine, EngineError};
 use baton_net::hub::StreamKey;
 use baton_net::testing::publish_test_stream;
-use baton_relay::{RelayConfig, RelayStatus};
+use baton_relay::RelayStatus;
 use tokio::time::sleep;
-use tokio_util::sync::CancellationToken;
 
 mod support;
-use support::{T0, World, acct, live_spec, world};
-
-async fn engine(w: &World) -> Engine {
-    let mut relay = RelayConfig::new("", "");
-    relay.client.dialer = Arc::new(Arc::clone(&w.net));
-    relay.jitter_seed = Some(7);
-    Engine::start(
-        w.store.clone() as Arc<dyn TaskStore>,
-        w.clock.clone() as Arc<dyn Clock>,
-        Arc::new(LocalLauncher),
-        CallbackKeys::default(),
-        EngineConfig {
-            relay,
-            ..EngineConfig::default()
-        },
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap()
-}
+use support::{T0, World, acct, engine, live_spec, world};
 
 const A: &str = "rtmp://mem/live/a";
 const B: &str = "rtmp://mem/live/b";

@@ -7,16 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_domain::{
-    CallbackEvent, CallbackState, SourceFailover, TaskId, TaskSlate, TaskStatus, TaskStore,
-};
-use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher};
+use baton_domain::{CallbackEvent, CallbackState, SourceFailover, TaskId, TaskSlate, TaskStatus};
+use baton_engine::Engine;
 use baton_net::hub::StreamKey;
 use baton_net::testing::{MemoryNetwork, publish_test_stream};
 use baton_net::transport::{DialFuture, Dialer};
 use baton_relay::RelayConfig;
 use tokio::time::sleep;
-use tokio_util::sync::CancellationToken;
 
 mod support;
 use support::{World, acct, live_spec, world};
@@ -70,20 +67,7 @@ async fn engine(w: &World, h: &Hosts) -> Engine {
         primary: Arc::clone(&h.primary),
         backup: Arc::clone(&h.backup),
     });
-    relay.jitter_seed = Some(7);
-    Engine::start(
-        w.store.clone() as Arc<dyn TaskStore>,
-        w.clock.clone() as Arc<dyn Clock>,
-        Arc::new(LocalLauncher),
-        CallbackKeys::default(),
-        EngineConfig {
-            relay,
-            ..EngineConfig::default()
-        },
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap()
+    support::start(w, relay).await
 }
 
 fn events_of(w: &World, id: &TaskId) -> Vec<CallbackEvent> {

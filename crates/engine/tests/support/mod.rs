@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use baton_domain::{AccountId, DEFAULT_GROUP, SourceProtocol, SourceType, TaskSpec};
-use baton_engine::TokioClock;
+use baton_domain::{AccountId, DEFAULT_GROUP, SourceProtocol, SourceType, TaskSpec, TaskStore};
 use baton_engine::testing::MemoryStore;
+use baton_engine::{CallbackKeys, Clock, Engine, EngineConfig, LocalLauncher, TokioClock};
 use baton_net::hub::{StreamHub, StreamKey};
 use baton_net::ingest::AllowAll;
 use baton_net::testing::MemoryNetwork;
+use baton_relay::RelayConfig;
+use tokio_util::sync::CancellationToken;
 
 /// The tests' start time (Unix seconds).
 pub const T0: i64 = 1_800_000_000;
@@ -70,4 +72,32 @@ pub fn dst() -> StreamKey {
 #[allow(dead_code)]
 pub fn acct() -> AccountId {
     AccountId("root".into())
+}
+
+/// The engine of `w`: relays dial through its network (jitter seeded: runs repeat), nothing
+/// else configured.
+#[allow(dead_code)]
+pub async fn engine(w: &World) -> Engine {
+    let mut relay = RelayConfig::new("", "");
+    relay.client.dialer = Arc::new(Arc::clone(&w.net));
+    start(w, relay).await
+}
+
+/// The engine of `w` with `relay` as every task's relay settings (jitter seeded).
+#[allow(dead_code)]
+pub async fn start(w: &World, mut relay: RelayConfig) -> Engine {
+    relay.jitter_seed = Some(7);
+    Engine::start(
+        w.store.clone() as Arc<dyn TaskStore>,
+        w.clock.clone() as Arc<dyn Clock>,
+        Arc::new(LocalLauncher),
+        CallbackKeys::default(),
+        EngineConfig {
+            relay,
+            ..EngineConfig::default()
+        },
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
 }
