@@ -4,26 +4,43 @@
 //! lease is claimed now, a forbid elsewhere disconnects this node's publisher — and a one-shot
 //! kick, which nothing stores, reaches the node holding the publisher.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use baton_engine::{Engine, StreamControl};
 use baton_store_postgres::{Listening, Notice, PgStore};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+/// Notices waiting for [`act`] at most: a burst beyond it (the engine not started yet, or
+/// stalled) is not queued without bound — it is dropped and made up for by a
+/// [`Notice::Resync`], as a lost connection is.
+const QUEUE: usize = 4096;
+
 /// The notices heard since [`listen`] returned, for [`act`].
-pub type Notices = mpsc::UnboundedReceiver<Notice>;
+pub struct Notices {
+    queue: mpsc::Receiver<Notice>,
+    /// Some were dropped because the queue was full.
+    overflowed: Arc<AtomicBool>,
+}
 
 /// Starts listening (returns once `LISTEN` is in place): called before the engine starts, so
 /// that nothing another node does from the engine's first claim on goes unheard. The notices
-/// wait in the returned queue until [`act`] takes them. Listening stops when the guard drops.
+/// wait in the returned queue (at most [`QUEUE`]) until [`act`] takes them. Listening stops
+/// when the guard drops.
 pub async fn listen(store: &PgStore) -> anyhow::Result<(Listening, Notices)> {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, queue) = mpsc::channel(QUEUE);
+    let overflowed = Arc::new(AtomicBool::new(false));
+    let full = Arc::clone(&overflowed);
     let listening = store
         .listen(move |notice| {
-            let _ = tx.send(notice);
+            if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(notice) {
+                full.store(true, Ordering::Release);
+            }
         })
         .await?;
-    Ok((listening, rx))
+    Ok((listening, Notices { queue, overflowed }))
 }
 
 /// Acts on the notices until `cancel` (before the engine shuts down: a notice must not start
@@ -37,12 +54,20 @@ pub async fn act(
     loop {
         let notice = tokio::select! {
             _ = cancel.cancelled() => return,
-            notice = notices.recv() => match notice {
+            notice = notices.queue.recv() => match notice {
                 Some(notice) => notice,
                 None => return,
             },
         };
         on_notice(&engine, &control, notice);
+        // Notices were dropped: what they would have told is read again.
+        if notices.overflowed.swap(false, Ordering::AcqRel) {
+            warn!(
+                queue = QUEUE,
+                "cluster notices dropped (queue full); re-reading"
+            );
+            on_notice(&engine, &control, Notice::Resync);
+        }
     }
 }
 
